@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import type { NodeId, Storage } from './types.js';
+
+/** Everything a Raft node needs comes in here; the core reaches for nothing else. */
+export interface RaftConfig {
+  readonly id: NodeId;
+  readonly storage: Storage;
+  /** Ticks between a leader's heartbeats. */
+  readonly heartbeatTicks: number;
+  /** Base election timeout in ticks; each term a node waits a random value in [base, 2·base). */
+  readonly electionTicks: number;
+  /** Seeded source of randomness: an integer in [0, maxExclusive). */
+  readonly randomInt: (maxExclusive: number) => number;
+  /** The index already applied by the state machine on restart (its snapshot's index at least). */
+  readonly applied?: number;
+  /** Upper bound on the entry bytes of one append message (at least one entry is always sent). */
+  readonly maxMsgBytes?: number;
+  /** Appends in flight to one follower in the replicate state before it is paused. */
+  readonly maxInflightMsgs?: number;
+  /** Entry bytes in flight to one follower before it is paused. */
+  readonly maxInflightBytes?: number;
+  /** Entries appended by the leader and not yet committed, by count and by bytes. */
+  readonly maxUncommittedEntries?: number;
+  readonly maxUncommittedBytes?: number;
+  /** Committed entries handed to the application in one Ready, by bytes. */
+  readonly maxApplyBytes?: number;
+  /** Size of one InstallSnapshot chunk, and how many may be unacknowledged at once. */
+  readonly snapshotChunkBytes?: number;
+  readonly maxInflightSnapshotChunks?: number;
+  /** Largest snapshot a follower will buffer from a leader. */
+  readonly maxSnapshotBytes?: number;
+  /** Pending linearizable reads a node holds before refusing more. */
+  readonly maxPendingReads?: number;
+  readonly preVote?: boolean;
+  readonly checkQuorum?: boolean;
+}
+
+export type ResolvedConfig = Required<RaftConfig>;
+
+export function resolveConfig(config: RaftConfig): ResolvedConfig {
+  const resolved: ResolvedConfig = {
+    applied: 0,
+    maxMsgBytes: 1 << 20,
+    maxInflightMsgs: 256,
+    maxInflightBytes: 32 << 20,
+    maxUncommittedEntries: 100_000,
+    maxUncommittedBytes: 64 << 20,
+    maxApplyBytes: 16 << 20,
+    snapshotChunkBytes: 1 << 20,
+    maxInflightSnapshotChunks: 4,
+    maxSnapshotBytes: 1 << 30,
+    maxPendingReads: 10_000,
+    preVote: true,
+    checkQuorum: true,
+    ...config,
+  };
+  assert.ok(resolved.heartbeatTicks >= 1, 'heartbeatTicks must be at least 1');
+  assert.ok(resolved.electionTicks > resolved.heartbeatTicks, 'electionTicks must exceed heartbeatTicks');
+  assert.ok(resolved.maxInflightMsgs >= 1 && resolved.maxInflightSnapshotChunks >= 1);
+  assert.ok(resolved.snapshotChunkBytes >= 1 && resolved.maxMsgBytes >= 1);
+  return resolved;
+}
