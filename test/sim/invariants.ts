@@ -1,0 +1,224 @@
+// The safety invariants the simulator checks after every event. Each takes plain data, so a
+// test can feed it hand-made bad histories; a violation throws an InvariantViolation that
+// names the invariant, the seed and the virtual time, so any failure can be replayed.
+import type { NodeId } from '../../src/raft/types.js';
+import { bytesEqual } from './hash.js';
+
+export const INVARIANT = {
+  electionSafety: 'election-safety',
+  singleVote: 'single-vote',
+  logMatching: 'log-matching',
+  leaderCompleteness: 'leader-completeness',
+  stateMachineSafety: 'state-machine-safety',
+  monotonicState: 'monotonic-state',
+  committedMajority: 'committed-majority',
+  acknowledgedNotLost: 'acknowledged-not-lost',
+  linearizability: 'linearizability',
+  liveness: 'liveness',
+  coreAssertion: 'core-assertion',
+} as const;
+export type InvariantName = (typeof INVARIANT)[keyof typeof INVARIANT];
+
+export class InvariantViolation extends Error {
+  constructor(
+    readonly invariant: InvariantName,
+    readonly seed: number,
+    readonly timeMs: number,
+    readonly detail: string,
+  ) {
+    super(`invariant ${invariant} violated (seed=${seed}, t=${timeMs}ms): ${detail}`);
+    this.name = 'InvariantViolation';
+  }
+}
+
+/** The term of the entry at an index in one node's log, as far as the simulator can see it. */
+export type TermLookup = number | 'compacted' | 'missing' | 'unknown';
+
+export interface LogView {
+  termAt(index: number): TermLookup;
+}
+
+interface EntryRecord {
+  readonly data: Uint8Array;
+  readonly kind: string;
+  readonly prevTerm: number | null;
+  readonly node: NodeId;
+}
+
+interface CommittedRecord {
+  readonly term: number;
+  readonly digest: number;
+  /** The observer's term when it was first seen applied: an upper bound on the commit term. */
+  readonly seenInTerm: number;
+}
+
+interface NodeProgress {
+  term: number;
+  commit: number;
+  applied: number;
+  incarnation: number;
+}
+
+export interface EntryInput {
+  readonly index: number;
+  readonly term: number;
+  readonly kind: string;
+  readonly data: Uint8Array;
+}
+
+export class SafetyChecker {
+  private readonly leaderOfTerm = new Map<number, NodeId>();
+  private readonly entries = new Map<string, EntryRecord>();
+  /** Index → what was applied there; the longest applied sequence, as digests. */
+  private readonly committed = new Map<number, CommittedRecord>();
+  private committedMaxIndex = 0;
+  private readonly progress = new Map<NodeId, NodeProgress>();
+  private readonly durable = new Map<NodeId, { term: number; vote: NodeId | null; commit: number }>();
+  private readonly acked = new Map<string, { index: number; term: number }>();
+
+  constructor(private readonly seed: number, private readonly clock: () => number) {}
+
+  fail(invariant: InvariantName, detail: string): never {
+    throw new InvariantViolation(invariant, this.seed, this.clock(), detail);
+  }
+
+  /** At most one leader per term. */
+  observeLeader(node: NodeId, term: number): void {
+    const known = this.leaderOfTerm.get(term);
+    if (known === undefined) this.leaderOfTerm.set(term, node);
+    else if (known !== node) this.fail(INVARIANT.electionSafety, `both ${known} and ${node} are leader of term ${term}`);
+  }
+
+  /**
+   * Log matching, checked one entry at a time: if two logs hold an entry with the same index
+   * and term, they hold the same data there and the same term just before it; by induction
+   * the whole prefixes are then identical.
+   */
+  observeEntry(node: NodeId, entry: EntryInput, prevTerm: number | null): void {
+    const key = `${entry.index}/${entry.term}`;
+    const known = this.entries.get(key);
+    if (known === undefined) {
+      this.entries.set(key, { data: entry.data, kind: entry.kind, prevTerm, node });
+      return;
+    }
+    if (known.kind !== entry.kind || !bytesEqual(known.data, entry.data)) {
+      this.fail(INVARIANT.logMatching, `entry ${key} differs between ${known.node} and ${node}`);
+    }
+    if (known.prevTerm !== null && prevTerm !== null && known.prevTerm !== prevTerm) {
+      this.fail(INVARIANT.logMatching, `entry ${key}: previous term ${known.prevTerm} on ${known.node} but ${prevTerm} on ${node}`);
+    }
+  }
+
+  /**
+   * State machine safety: every node applies the same entry at each index, so every applied
+   * sequence is a prefix of the longest one. `digest` covers the node's whole applied prefix.
+   * Returns true when the index is newly known as committed.
+   */
+  observeApplied(node: NodeId, index: number, term: number, digest: number, nodeTerm: number): boolean {
+    const known = this.committed.get(index);
+    if (known === undefined) {
+      this.committed.set(index, { term, digest, seenInTerm: nodeTerm });
+      if (index > this.committedMaxIndex) this.committedMaxIndex = index;
+      return true;
+    }
+    if (known.term !== term || known.digest !== digest) {
+      this.fail(INVARIANT.stateMachineSafety, `${node} applied (index ${index}, term ${term}, digest ${digest}) but another node applied (term ${known.term}, digest ${known.digest})`);
+    }
+    return false;
+  }
+
+  /** A state machine restored from a snapshot must equal what others applied up to its index. */
+  observeRestore(node: NodeId, index: number, term: number, digest: number, nodeTerm: number): void {
+    if (index === 0) return;
+    this.observeApplied(node, index, term, digest, nodeTerm);
+  }
+
+  committedTerm(index: number): number | undefined {
+    return this.committed.get(index)?.term;
+  }
+
+  get committedMax(): number {
+    return this.committedMaxIndex;
+  }
+
+  /**
+   * Leader completeness: every entry known committed when a node of term `leaderTerm` leads
+   * (and first seen at a term not after it) is in that leader's log. `fromIndex` limits the
+   * scan to entries newly committed since the last check.
+   */
+  checkLeaderLog(node: NodeId, leaderTerm: number, log: LogView, fromIndex = 1): void {
+    for (let i = Math.max(1, fromIndex); i <= this.committedMaxIndex; i++) {
+      const c = this.committed.get(i);
+      if (c === undefined || c.seenInTerm > leaderTerm) continue;
+      const t = log.termAt(i);
+      if (t === 'compacted' || t === 'unknown') continue;
+      if (t === 'missing' || t !== c.term) {
+        this.fail(INVARIANT.leaderCompleteness, `leader ${node} of term ${leaderTerm} has ${t === 'missing' ? 'no entry' : `term ${t}`} at index ${i}, committed with term ${c.term}`);
+      }
+    }
+  }
+
+  /** Term, commit and applied never go backwards within one incarnation of a node. */
+  observeProgress(node: NodeId, incarnation: number, term: number, commit: number, applied: number): void {
+    const p = this.progress.get(node);
+    if (p === undefined || p.incarnation !== incarnation) {
+      this.progress.set(node, { term, commit, applied, incarnation });
+      return;
+    }
+    if (term < p.term || commit < p.commit || applied < p.applied) {
+      this.fail(INVARIANT.monotonicState, `${node} went from term/commit/applied ${p.term}/${p.commit}/${p.applied} to ${term}/${commit}/${applied}`);
+    }
+    p.term = term;
+    p.commit = commit;
+    p.applied = applied;
+  }
+
+  /**
+   * What a node has synced to disk. A vote, once durable, never changes within its term, and
+   * the durable term and commit never decrease — also across a crash and restart.
+   */
+  observeDurable(node: NodeId, hs: { term: number; vote: NodeId | null; commit: number }): void {
+    const d = this.durable.get(node);
+    if (d !== undefined) {
+      if (hs.term < d.term || hs.commit < d.commit) {
+        this.fail(INVARIANT.monotonicState, `${node}'s durable term/commit went from ${d.term}/${d.commit} to ${hs.term}/${hs.commit}`);
+      }
+      if (hs.term === d.term && d.vote !== null && hs.vote !== d.vote) {
+        this.fail(INVARIANT.singleVote, `${node} voted for ${d.vote} and then ${hs.vote ?? 'nobody'} in term ${hs.term}`);
+      }
+    }
+    this.durable.set(node, { term: hs.term, vote: hs.vote, commit: hs.commit });
+  }
+
+  /** An entry a leader counts as committed is durable on a majority of the voters it counted. */
+  checkCommittedMajority(leader: NodeId, index: number, confs: readonly (readonly NodeId[])[], holds: (node: NodeId) => boolean): void {
+    if (index === 0) return;
+    const explanations: string[] = [];
+    for (const voters of confs) {
+      const holders = voters.filter(holds);
+      if (holders.length * 2 > voters.length) return;
+      explanations.push(`held by [${holders.join(',')}] of voters [${voters.join(',')}]`);
+    }
+    this.fail(INVARIANT.committedMajority, `leader ${leader} committed index ${index}, but it is ${explanations.join(' / ')}`);
+  }
+
+  /** A client was told its value committed at (index, term). */
+  observeAck(value: string, index: number, term: number): void {
+    this.acked.set(value, { index, term });
+    const c = this.committed.get(index);
+    if (c !== undefined && c.term !== term) {
+      this.fail(INVARIANT.acknowledgedNotLost, `value ${value} acknowledged at ${index}/${term} but ${index} committed with term ${c.term}`);
+    }
+  }
+
+  get ackedCount(): number {
+    return this.acked.size;
+  }
+
+  /** Every acknowledged value is in the final applied sequence of the given node. */
+  checkAcksIn(node: NodeId, appliedValues: ReadonlySet<string>): void {
+    for (const [value, at] of this.acked) {
+      if (!appliedValues.has(value)) this.fail(INVARIANT.acknowledgedNotLost, `value ${value} acknowledged at ${at.index}/${at.term} is missing from ${node}'s applied sequence`);
+    }
+  }
+}
