@@ -183,11 +183,13 @@ export class SafetyChecker {
       if (hs.term < d.term || hs.commit < d.commit) {
         this.fail(INVARIANT.monotonicState, `${node}'s durable term/commit went from ${d.term}/${d.commit} to ${hs.term}/${hs.commit}`);
       }
-      if (hs.term === d.term && d.vote !== null && hs.vote !== d.vote) {
-        this.fail(INVARIANT.singleVote, `${node} voted for ${d.vote} and then ${hs.vote ?? 'nobody'} in term ${hs.term}`);
+      // A vote that reads back as "nobody" is not yet a second vote; voting for someone else is.
+      if (hs.term === d.term && d.vote !== null && hs.vote !== null && hs.vote !== d.vote) {
+        this.fail(INVARIANT.singleVote, `${node} voted for ${d.vote} and then ${hs.vote} in term ${hs.term}`);
       }
     }
-    this.durable.set(node, { term: hs.term, vote: hs.vote, commit: hs.commit });
+    const vote = d !== undefined && d.term === hs.term && hs.vote === null ? d.vote : hs.vote;
+    this.durable.set(node, { term: hs.term, vote, commit: hs.commit });
   }
 
   /** An entry a leader counts as committed is durable on a majority of the voters it counted. */
