@@ -164,7 +164,8 @@ export class Raft {
     this.reset(this.term);
     this.role = 'leader';
     this.lead = this.id;
-    for (const pr of this.progress.values()) pr.recentActive = true;
+    const self = this.progress.get(this.id);
+    if (self !== undefined) self.recentActive = true;
     // No membership change until everything up to our own first entry is applied (the
     // guard from the 2015 raft-dev report on single-server changes).
     this.pendingConfIndex = this.log.lastIndex() + 1;
