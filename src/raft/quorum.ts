@@ -1,0 +1,32 @@
+import type { NodeId } from './types.js';
+
+/** Votes needed out of `voters` for a majority. */
+export function majority(voters: number): number {
+  return Math.floor(voters / 2) + 1;
+}
+
+/**
+ * The largest value that a majority of voters has reached: the commit rule's "replicated on
+ * a majority" and the ReadIndex round a quorum has confirmed. 0 with no voters.
+ */
+export function quorumValue(voters: readonly NodeId[], valueOf: (id: NodeId) => number): number {
+  if (voters.length === 0) return 0;
+  const values = voters.map(valueOf).sort((a, b) => b - a);
+  return values[majority(voters.length) - 1] as number;
+}
+
+export type VoteResult = 'won' | 'lost' | 'pending';
+
+export function voteResult(voters: readonly NodeId[], votes: ReadonlyMap<NodeId, boolean>): VoteResult {
+  let granted = 0;
+  let rejected = 0;
+  for (const id of voters) {
+    const vote = votes.get(id);
+    if (vote === true) granted++;
+    else if (vote === false) rejected++;
+  }
+  const needed = majority(voters.length);
+  if (granted >= needed) return 'won';
+  if (rejected > voters.length - needed) return 'lost';
+  return 'pending';
+}

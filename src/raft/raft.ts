@@ -1,0 +1,770 @@
+import assert from 'node:assert/strict';
+import type {
+  AppendMessage,
+  AppendResponse,
+  ConfChange,
+  ConfState,
+  Entry,
+  HeartbeatMessage,
+  HeartbeatResponse,
+  Message,
+  NodeId,
+  ProposeResult,
+  RaftError,
+  RaftErrorCode,
+  ReadFailure,
+  ReadIndexMessage,
+  ReadState,
+  Role,
+  Snapshot,
+  SnapshotMessage,
+  SnapshotResponse,
+  VoteMessage,
+  VoteResponse,
+} from './types.js';
+import { resolveConfig, type RaftConfig, type ResolvedConfig } from './config.js';
+import { RaftLog } from './log.js';
+import { Progress } from './progress.js';
+import { quorumValue, voteResult } from './quorum.js';
+import { ReadIndexTracker } from './read_index.js';
+import { applyConfChange, checkConfChange, decodeConfChange, encodeConfChange } from './confchange.js';
+import { EMPTY_BYTES, entryBytes, isMember, isVoter } from './util.js';
+import { IncomingSnapshot } from './snapshot_receive.js';
+
+/** A message as built inside the core, before `from` and `term` are stamped on it. */
+type Outgoing = Message extends infer M ? (M extends Message ? Omit<M, 'from' | 'term'> & { term?: number } : never) : never;
+
+export function raftError(code: RaftErrorCode, message: string, leader: NodeId | null): RaftError {
+  return { code, message, leader };
+}
+
+/**
+ * The Raft state machine of one node (Ongaro & Ousterhout 2014, with the thesis's pre-vote,
+ * check-quorum, leadership transfer and ReadIndex). Pure: input arrives through tick, step
+ * and the propose family; output accumulates in `msgs`, `readStates` and `readFailures` and
+ * in the log, and RawNode hands it to the application.
+ */
+export class Raft {
+  readonly id: NodeId;
+  readonly config: ResolvedConfig;
+  readonly log: RaftLog;
+
+  /** Persistent state (§5.1): never decreases / at most one vote per term. */
+  term = 0;
+  vote: NodeId | null = null;
+
+  role: Role = 'follower';
+  lead: NodeId | null = null;
+  /** Membership as of the applied index. */
+  conf: ConfState;
+  /** Per-member replication state; meaningful on the leader. */
+  readonly progress = new Map<NodeId, Progress>();
+  private readonly votes = new Map<NodeId, boolean>();
+
+  msgs: Message[] = [];
+  readStates: ReadState[] = [];
+  readFailures: ReadFailure[] = [];
+
+  private electionElapsed = 0;
+  private heartbeatElapsed = 0;
+  private randomizedElectionTimeout = 0;
+
+  leadTransferee: NodeId | null = null;
+  /** Index of the newest conf entry the leader appended; no new change until it is applied. */
+  private pendingConfIndex = 0;
+  /** Entries appended by this leader and not yet committed: sizes in index order. */
+  private uncommitted: { index: number; bytes: number }[] = [];
+  private uncommittedBytes = 0;
+  private readonly reads = new ReadIndexTracker();
+  /** Reads this non-leader forwarded to `lead`, failed if that leader goes away. */
+  private readonly forwardedReads = new Map<string, NodeId>();
+  private readonly incomingSnapshot: IncomingSnapshot;
+
+  constructor(rawConfig: RaftConfig) {
+    this.config = resolveConfig(rawConfig);
+    this.id = this.config.id;
+    const { hardState, confState } = this.config.storage.initialState();
+    this.log = new RaftLog(this.config.storage, this.config.applied);
+    this.term = hardState.term;
+    this.vote = hardState.vote;
+    this.conf = confState;
+    this.incomingSnapshot = new IncomingSnapshot(this.config.maxSnapshotBytes);
+    // Membership changes already applied by the state machine (after the snapshot) count now.
+    const snapshotIndex = this.config.storage.firstIndex() - 1;
+    if (this.log.applied > snapshotIndex) {
+      for (const entry of this.log.slice(snapshotIndex + 1, this.log.applied + 1, Number.MAX_SAFE_INTEGER) ?? []) {
+        if (entry.kind === 'conf') this.conf = applyConfChange(this.conf, decodeConfChange(entry.data));
+      }
+    }
+    this.becomeFollower(this.term, null);
+  }
+
+  // ---- roles ----------------------------------------------------------------------------
+
+  private reset(term: number): void {
+    assert.ok(term >= this.term, `term goes back from ${this.term} to ${term}`);
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = null;
+    }
+    this.lead = null;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.randomizedElectionTimeout = this.config.electionTicks + this.config.randomInt(this.config.electionTicks);
+    this.votes.clear();
+    this.leadTransferee = null;
+    this.uncommitted = [];
+    this.uncommittedBytes = 0;
+    this.failReads(this.reads.drain());
+    this.resetProgress();
+  }
+
+  private resetProgress(): void {
+    this.progress.clear();
+    const next = this.log.lastIndex() + 1;
+    for (const id of this.conf.voters) this.progress.set(id, this.newProgress(next, false));
+    for (const id of this.conf.learners) this.progress.set(id, this.newProgress(next, true));
+    const self = this.progress.get(this.id);
+    if (self !== undefined) {
+      self.match = this.log.stableLastIndex();
+      self.next = Math.max(self.next, self.match + 1);
+    }
+  }
+
+  private newProgress(next: number, learner: boolean): Progress {
+    return new Progress(next, learner, this.config.maxInflightMsgs, this.config.maxInflightBytes);
+  }
+
+  becomeFollower(term: number, lead: NodeId | null): void {
+    this.reset(term);
+    this.role = 'follower';
+    this.lead = lead;
+    this.failForwardedReads(lead);
+  }
+
+  private becomePreCandidate(): void {
+    assert.ok(this.role !== 'leader', 'a leader does not pre-campaign');
+    // Pre-vote changes neither term nor vote: a node that cannot win disturbs nobody.
+    this.role = 'precandidate';
+    this.votes.clear();
+    this.lead = null;
+    this.failForwardedReads(null);
+  }
+
+  private becomeCandidate(): void {
+    assert.ok(this.role !== 'leader', 'a leader does not campaign');
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = 'candidate';
+    this.failForwardedReads(null);
+  }
+
+  private becomeLeader(): void {
+    assert.ok(this.role === 'candidate', `only a candidate becomes leader, not a ${this.role}`);
+    this.reset(this.term);
+    this.role = 'leader';
+    this.lead = this.id;
+    const self = this.progress.get(this.id);
+    if (self !== undefined) self.recentActive = true;
+    // No membership change until everything up to our own first entry is applied (the
+    // guard from the 2015 raft-dev report on single-server changes).
+    this.pendingConfIndex = this.log.lastIndex() + 1;
+    this.appendAsLeader([{ kind: 'normal', data: EMPTY_BYTES }]);
+    this.broadcastAppend();
+  }
+
+  private promotable(): boolean {
+    return isVoter(this.conf, this.id);
+  }
+
+  // ---- ticks ----------------------------------------------------------------------------
+
+  tick(): void {
+    if (this.role === 'leader') this.tickLeader();
+    else this.tickElection();
+  }
+
+  private tickElection(): void {
+    this.electionElapsed++;
+    this.tickIncomingSnapshot();
+    if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      this.electionElapsed = 0;
+      this.hup(false);
+    }
+  }
+
+  private tickIncomingSnapshot(): void {
+    // A transfer the leader abandoned must not pin its buffer forever.
+    if (this.electionElapsed >= this.config.electionTicks * 4) this.incomingSnapshot.clear();
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    if (this.electionElapsed >= this.config.electionTicks) {
+      this.electionElapsed = 0;
+      if (this.config.checkQuorum) {
+        if (!this.quorumActive()) {
+          this.becomeFollower(this.term, null);
+          return;
+        }
+        for (const [id, pr] of this.progress) pr.recentActive = id === this.id;
+      }
+      // A transfer that did not finish within an election timeout is abandoned (§3.10).
+      this.leadTransferee = null;
+    }
+    for (const [id, pr] of this.progress) this.tickSnapshotTransfer(id, pr);
+    if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
+      this.heartbeatElapsed = 0;
+      this.broadcastHeartbeat();
+    }
+  }
+
+  private quorumActive(): boolean {
+    const active = quorumValue(this.conf.voters, (id) => (id === this.id || this.progress.get(id)?.recentActive === true ? 1 : 0));
+    return active === 1;
+  }
+
+  // ---- elections --------------------------------------------------------------------------
+
+  /** Starts an election (with a pre-vote round first, when enabled) unless that is unsafe. */
+  hup(transfer: boolean): void {
+    if (this.role === 'leader' || !this.promotable()) return;
+    if (this.hasUnappliedConfChange()) return;
+    if (this.config.preVote && !transfer) this.campaign(true, false);
+    else this.campaign(false, transfer);
+  }
+
+  /** A committed but unapplied membership change means our membership view may be stale. */
+  private hasUnappliedConfChange(): boolean {
+    if (this.log.committed <= this.log.applied) return false;
+    const lo = Math.max(this.log.applied + 1, this.log.firstIndex());
+    const entries = this.log.slice(lo, this.log.committed + 1, Number.MAX_SAFE_INTEGER) ?? [];
+    return entries.some((e) => e.kind === 'conf');
+  }
+
+  private campaign(pre: boolean, transfer: boolean): void {
+    if (pre) this.becomePreCandidate();
+    else this.becomeCandidate();
+    const voteTerm = pre ? this.term + 1 : this.term;
+    this.votes.set(this.id, true);
+    if (this.tallyVotes(pre)) return;
+    const lastIndex = this.log.lastIndex();
+    const lastTerm = this.log.lastTerm();
+    for (const id of this.conf.voters) {
+      if (id === this.id) continue;
+      this.send({ type: 'vote', to: id, term: voteTerm, lastIndex, lastTerm, pre, transfer });
+    }
+  }
+
+  /** Acts on the votes so far; true when the campaign ended (won or lost). */
+  private tallyVotes(pre: boolean): boolean {
+    const result = voteResult(this.conf.voters, this.votes);
+    if (result === 'won') {
+      if (pre) this.campaign(false, false);
+      else this.becomeLeader();
+      return true;
+    }
+    if (result === 'lost') {
+      this.becomeFollower(this.term, null);
+      return true;
+    }
+    return false;
+  }
+
+  private handleVote(m: VoteMessage): void {
+    // We may grant if we already voted for this candidate, or have neither voted nor know a
+    // leader in this term, or (pre-vote) the candidate asks about a later term.
+    const canVote = this.vote === m.from || (this.vote === null && this.lead === null) || (m.pre && m.term > this.term);
+    if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
+      this.send({ type: 'voteResp', to: m.from, term: m.term, pre: m.pre, reject: false });
+      if (!m.pre) {
+        assert.ok(this.vote === null || this.vote === m.from, `second vote in term ${this.term}`);
+        this.electionElapsed = 0;
+        this.vote = m.from;
+      }
+    } else {
+      this.send({ type: 'voteResp', to: m.from, term: this.term, pre: m.pre, reject: true });
+    }
+  }
+
+  private handleVoteResponse(m: VoteResponse): void {
+    const pre = this.role === 'precandidate';
+    if (m.pre !== pre || (this.role !== 'precandidate' && this.role !== 'candidate')) return;
+    this.votes.set(m.from, !m.reject);
+    this.tallyVotes(pre);
+  }
+
+  // ---- step -------------------------------------------------------------------------------
+
+  step(m: Message): void {
+    if (m.to !== this.id) return;
+    if (!this.stepTerm(m)) return;
+    switch (m.type) {
+      case 'vote':
+        this.handleVote(m);
+        return;
+      case 'voteResp':
+        this.handleVoteResponse(m);
+        return;
+      default:
+        if (this.role === 'leader') this.stepLeader(m);
+        else this.stepFollower(m);
+    }
+  }
+
+  /** Reconciles terms (§5.1); false when the message must be dropped. */
+  private stepTerm(m: Message): boolean {
+    if (m.term > this.term) {
+      if (m.type === 'vote') {
+        // Check-quorum lease: while we hear from a live leader, nobody can depose it.
+        const inLease = this.config.checkQuorum && this.lead !== null && this.electionElapsed < this.config.electionTicks;
+        if (!m.transfer && inLease) return false;
+        if (m.pre) return true; // a pre-vote never changes our term
+      }
+      if (m.type === 'voteResp' && m.pre && !m.reject) return true; // the term we would campaign in
+      const fromLeader = m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap';
+      this.becomeFollower(m.term, fromLeader ? m.from : null);
+      return true;
+    }
+    if (m.term < this.term) {
+      if ((this.config.checkQuorum || this.config.preVote) && (m.type === 'app' || m.type === 'heartbeat')) {
+        // A deposed leader learns the newer term from this answer and steps down.
+        this.send({ type: 'appResp', to: m.from, index: 0, reject: true, hintIndex: 0, hintTerm: 0 });
+      } else if (m.type === 'vote' && m.pre) {
+        this.send({ type: 'voteResp', to: m.from, term: this.term, pre: true, reject: true });
+      }
+      return false;
+    }
+    return true;
+  }
+
+  private stepFollower(m: Message): void {
+    switch (m.type) {
+      case 'app':
+      case 'heartbeat':
+      case 'snap':
+        if (this.role !== 'follower') this.becomeFollower(this.term, m.from);
+        assert.ok(this.lead === null || this.lead === m.from, `two leaders in term ${this.term}: ${this.lead} and ${m.from}`);
+        this.electionElapsed = 0;
+        if (this.lead !== m.from) {
+          this.lead = m.from;
+          this.failForwardedReads(m.from);
+        }
+        if (m.type === 'app') this.handleAppend(m);
+        else if (m.type === 'heartbeat') this.handleHeartbeat(m);
+        else this.handleSnapshotChunk(m);
+        return;
+      case 'timeoutNow':
+        if (this.role === 'follower') this.hup(true);
+        return;
+      case 'readIndexResp':
+        if (this.forwardedReads.delete(m.context)) this.readStates.push({ index: m.index, context: m.context });
+        return;
+      default:
+        return; // responses meant for a leader we no longer are
+    }
+  }
+
+  private stepLeader(m: Message): void {
+    switch (m.type) {
+      case 'appResp':
+        this.handleAppendResponse(m);
+        return;
+      case 'heartbeatResp':
+        this.handleHeartbeatResponse(m);
+        return;
+      case 'snapResp':
+        this.handleSnapshotResponse(m);
+        return;
+      case 'readIndex':
+        this.handleForwardedRead(m);
+        return;
+      case 'app':
+      case 'heartbeat':
+      case 'snap':
+        assert.fail(`two leaders in term ${this.term}: ${this.id} and ${m.from}`);
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ---- follower side of replication --------------------------------------------------------
+
+  private handleAppend(m: AppendMessage): void {
+    if (m.prevIndex < this.log.committed) {
+      this.send({ type: 'appResp', to: m.from, index: this.log.committed, reject: false, hintIndex: 0, hintTerm: 0 });
+      return;
+    }
+    const lastNew = this.log.maybeAppend(m.prevIndex, m.prevTerm, m.commit, m.entries);
+    if (lastNew !== null) {
+      this.send({ type: 'appResp', to: m.from, index: lastNew, reject: false, hintIndex: 0, hintTerm: 0 });
+      return;
+    }
+    const hint = this.log.findConflictByTerm(Math.min(m.prevIndex, this.log.lastIndex()), m.prevTerm);
+    this.send({ type: 'appResp', to: m.from, index: m.prevIndex, reject: true, hintIndex: hint.index, hintTerm: hint.term });
+  }
+
+  private handleHeartbeat(m: HeartbeatMessage): void {
+    this.log.commitTo(m.commit);
+    this.send({ type: 'heartbeatResp', to: m.from, readRound: m.readRound });
+  }
+
+  private handleSnapshotChunk(m: SnapshotMessage): void {
+    if (m.meta.index <= this.log.committed) {
+      this.incomingSnapshot.clear();
+      this.send({ type: 'appResp', to: m.from, index: this.log.committed, reject: false, hintIndex: 0, hintTerm: 0 });
+      return;
+    }
+    const received = this.incomingSnapshot.accept(m);
+    if (received.kind === 'partial') {
+      this.send({ type: 'snapResp', to: m.from, index: m.meta.index, receivedBytes: received.receivedBytes, reject: received.reject });
+      return;
+    }
+    this.restore(received.snapshot);
+    this.send({ type: 'appResp', to: m.from, index: this.log.lastIndex(), reject: false, hintIndex: 0, hintTerm: 0 });
+  }
+
+  /** Installs a leader's snapshot (§7) unless our log already holds what it covers. */
+  private restore(snapshot: Snapshot): void {
+    const { index, term } = snapshot.meta;
+    if (index <= this.log.committed) return;
+    if (this.log.matchTerm(index, term)) {
+      this.log.commitTo(index);
+      return;
+    }
+    this.log.restore(snapshot);
+    this.conf = snapshot.meta.conf;
+    this.resetProgress();
+  }
+
+  // ---- leader side of replication ----------------------------------------------------------
+
+  private appendAsLeader(items: readonly { kind: Entry['kind']; data: Uint8Array }[]): { first: number; last: number } {
+    const first = this.log.lastIndex() + 1;
+    const entries: Entry[] = items.map((item, i) => ({ term: this.term, index: first + i, kind: item.kind, data: item.data }));
+    for (const entry of entries) {
+      const bytes = entryBytes(entry);
+      this.uncommitted.push({ index: entry.index, bytes });
+      this.uncommittedBytes += bytes;
+    }
+    const last = this.log.append(entries);
+    return { first, last };
+  }
+
+  broadcastAppend(): void {
+    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, true);
+  }
+
+  /** Sends the next entries to `to` (or a snapshot when they are compacted); false if nothing was sent. */
+  private sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+    const pr = this.progress.get(to);
+    if (pr === undefined || pr.isPaused()) return false;
+    const prevIndex = pr.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    const entries = prevTerm === null ? null : this.log.entriesFrom(pr.next, this.config.maxMsgBytes);
+    if (prevTerm === null || entries === null) return this.sendSnapshot(to, pr);
+    if (entries.length === 0 && !sendIfEmpty) return false;
+    this.send({ type: 'app', to, prevIndex, prevTerm, entries, commit: this.log.committed });
+    const last = entries[entries.length - 1];
+    if (last !== undefined) pr.sentEntries(last.index, entries.reduce((sum, e) => sum + entryBytes(e), 0));
+    else if (pr.state === 'probe') pr.probeSent = true;
+    return true;
+  }
+
+  private sendSnapshot(to: NodeId, pr: Progress): boolean {
+    // An unreachable follower is probed by heartbeats first; streaming to it would be wasted.
+    if (!pr.recentActive) return false;
+    const snapshot = this.log.snapshot();
+    assert.ok(snapshot.meta.index > 0, 'entries are compacted only behind a snapshot');
+    pr.becomeSnapshot(snapshot);
+    this.sendSnapshotChunks(to, pr);
+    return true;
+  }
+
+  private sendSnapshotChunks(to: NodeId, pr: Progress): void {
+    const out = pr.outgoingSnapshot;
+    if (out === null) return;
+    const total = out.snapshot.data.length;
+    const window = this.config.snapshotChunkBytes * this.config.maxInflightSnapshotChunks;
+    while (!out.doneSent && out.sentBytes - out.ackedBytes < window) {
+      const end = Math.min(total, out.sentBytes + this.config.snapshotChunkBytes);
+      const data = out.snapshot.data.subarray(out.sentBytes, end);
+      this.send({ type: 'snap', to, meta: out.snapshot.meta, totalBytes: total, offset: out.sentBytes, data, done: end === total });
+      out.sentBytes = end;
+      out.doneSent = end === total;
+    }
+  }
+
+  private tickSnapshotTransfer(to: NodeId, pr: Progress): void {
+    const out = pr.outgoingSnapshot;
+    if (pr.state !== 'snapshot' || out === null) return;
+    out.idleTicks++;
+    if (out.idleTicks < this.config.electionTicks) return;
+    // No answer for an election timeout: resend from what the follower confirmed.
+    out.idleTicks = 0;
+    out.sentBytes = out.ackedBytes;
+    out.doneSent = false;
+    this.sendSnapshotChunks(to, pr);
+  }
+
+  private handleSnapshotResponse(m: SnapshotResponse): void {
+    const pr = this.progress.get(m.from);
+    const out = pr?.outgoingSnapshot;
+    if (pr === undefined || out === undefined || out === null || out.snapshot.meta.index !== m.index) return;
+    pr.recentActive = true;
+    out.idleTicks = 0;
+    if (m.reject) {
+      out.ackedBytes = m.receivedBytes;
+      out.sentBytes = m.receivedBytes;
+      out.doneSent = false;
+    } else {
+      out.ackedBytes = Math.max(out.ackedBytes, m.receivedBytes);
+      out.sentBytes = Math.max(out.sentBytes, out.ackedBytes);
+    }
+    this.sendSnapshotChunks(m.from, pr);
+  }
+
+  private handleAppendResponse(m: AppendResponse): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    if (m.reject) {
+      const hint = m.hintTerm > 0 ? this.log.findConflictByTerm(m.hintIndex, m.hintTerm).index : m.hintIndex;
+      if (pr.maybeDecreaseTo(m.index, hint)) {
+        if (pr.state === 'replicate') pr.becomeProbe();
+        this.sendAppend(m.from, true);
+      }
+      return;
+    }
+    const wasPaused = pr.isPaused();
+    if (!pr.maybeUpdate(m.index)) return;
+    if (pr.state === 'probe') pr.becomeReplicate();
+    else if (pr.state === 'snapshot' && pr.match >= (pr.outgoingSnapshot?.snapshot.meta.index ?? 0)) {
+      pr.becomeProbe();
+      pr.becomeReplicate();
+    } else if (pr.state === 'replicate') pr.inflights.freeUpTo(m.index);
+    if (this.maybeCommit()) this.broadcastAppend();
+    else if (wasPaused) this.sendAppend(m.from, true);
+    while (this.sendAppend(m.from, false)) {
+      // keep the pipeline full while there are entries and room
+    }
+    if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) this.send({ type: 'timeoutNow', to: m.from });
+  }
+
+  private handleHeartbeatResponse(m: HeartbeatResponse): void {
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    pr.recentActive = true;
+    pr.probeSent = false;
+    if (pr.state === 'replicate' && pr.inflights.full()) pr.inflights.freeFirst();
+    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
+    if (!pr.learner) {
+      this.reads.ack(m.from, m.readRound);
+      this.releaseReads();
+    }
+  }
+
+  /** Advances the commit index to what a quorum holds, if that is of our term (§5.4.2). */
+  maybeCommit(): boolean {
+    const index = quorumValue(this.conf.voters, (id) => this.progress.get(id)?.match ?? 0);
+    const before = this.log.committed;
+    if (!this.log.maybeCommit(index, this.term)) return false;
+    this.releaseUncommitted();
+    if (this.log.term(before) !== this.term) this.registerWaitingReads();
+    return true;
+  }
+
+  private releaseUncommitted(): void {
+    let count = 0;
+    for (const item of this.uncommitted) {
+      if (item.index > this.log.committed) break;
+      this.uncommittedBytes -= item.bytes;
+      count++;
+    }
+    if (count > 0) this.uncommitted = this.uncommitted.slice(count);
+  }
+
+  private broadcastHeartbeat(): void {
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
+      this.send({ type: 'heartbeat', to: id, commit: Math.min(pr.match, this.log.committed), readRound: this.reads.round });
+    }
+  }
+
+  /** Our own entries reached disk: count them for the commit rule. */
+  stableAdvanced(): void {
+    const self = this.progress.get(this.id);
+    if (this.role !== 'leader' || self === undefined) return;
+    if (self.maybeUpdate(this.log.stableLastIndex()) && this.maybeCommit()) this.broadcastAppend();
+  }
+
+  // ---- proposals -----------------------------------------------------------------------------
+
+  private proposalRefusal(): RaftError | null {
+    if (this.role !== 'leader') return raftError('NOT_LEADER', `${this.id} is not the leader`, this.lead);
+    if (this.leadTransferee !== null) return raftError('TRANSFER_IN_PROGRESS', `leadership is being transferred to ${this.leadTransferee}`, this.id);
+    return null;
+  }
+
+  propose(data: readonly Uint8Array[]): ProposeResult {
+    assert.ok(data.length > 0, 'propose needs at least one command');
+    const refusal = this.proposalRefusal();
+    if (refusal !== null) return { ok: false, error: refusal };
+    let bytes = 0;
+    for (const d of data) bytes += entryBytes({ term: 0, index: 0, kind: 'normal', data: d });
+    const count = this.uncommitted.length;
+    // A single oversized batch is admitted when nothing is pending, so it cannot starve.
+    if (count > 0 && (count + data.length > this.config.maxUncommittedEntries || this.uncommittedBytes + bytes > this.config.maxUncommittedBytes)) {
+      return { ok: false, error: raftError('PROPOSALS_FULL', `${count} entries (${this.uncommittedBytes} bytes) await commit`, this.id) };
+    }
+    const { first, last } = this.appendAsLeader(data.map((d) => ({ kind: 'normal' as const, data: d })));
+    this.broadcastAppend();
+    return { ok: true, firstIndex: first, lastIndex: last, term: this.term };
+  }
+
+  proposeConfChange(change: ConfChange): ProposeResult {
+    const refusal = this.proposalRefusal();
+    if (refusal !== null) return { ok: false, error: refusal };
+    if (this.pendingConfIndex > this.log.applied) {
+      return { ok: false, error: raftError('CONF_CHANGE_PENDING', `a membership change (index ${this.pendingConfIndex}) is not applied yet`, this.id) };
+    }
+    const problem = checkConfChange(this.conf, change);
+    if (problem !== null) return { ok: false, error: raftError('CONF_CHANGE_INVALID', problem, this.id) };
+    const { first, last } = this.appendAsLeader([{ kind: 'conf', data: encodeConfChange(change) }]);
+    this.pendingConfIndex = last;
+    this.broadcastAppend();
+    return { ok: true, firstIndex: first, lastIndex: last, term: this.term };
+  }
+
+  /** The application applied a conf entry: the membership changes now (etcd's rule). */
+  applyConfEntry(entry: Entry): void {
+    const change = decodeConfChange(entry.data);
+    const before = this.conf;
+    this.conf = applyConfChange(this.conf, change);
+    if (this.conf === before) return;
+    if (this.role !== 'leader') {
+      this.resetProgress();
+      return;
+    }
+    const next = this.log.lastIndex() + 1;
+    for (const id of [...this.conf.voters, ...this.conf.learners]) {
+      const pr = this.progress.get(id);
+      if (pr === undefined) this.progress.set(id, this.newProgress(next, this.conf.learners.includes(id)));
+      else pr.learner = this.conf.learners.includes(id);
+    }
+    for (const id of [...this.progress.keys()]) if (!isMember(this.conf, id)) this.progress.delete(id);
+    if (!isVoter(this.conf, this.id)) {
+      // A leader that removed itself steps down once the removal is applied.
+      this.becomeFollower(this.term, null);
+      return;
+    }
+    if (this.leadTransferee !== null && !isVoter(this.conf, this.leadTransferee)) this.leadTransferee = null;
+    this.maybeCommit();
+    this.broadcastAppend();
+  }
+
+  // ---- leadership transfer ---------------------------------------------------------------------
+
+  transferLeader(to: NodeId): RaftError | null {
+    if (this.role !== 'leader') return raftError('NOT_LEADER', `${this.id} is not the leader`, this.lead);
+    if (to === this.id) return null;
+    if (!isVoter(this.conf, to)) return raftError('CONF_CHANGE_INVALID', `${to} is not a voter`, this.id);
+    if (this.leadTransferee === to) return null;
+    this.leadTransferee = to;
+    this.electionElapsed = 0;
+    const pr = this.progress.get(to);
+    assert.ok(pr !== undefined, 'every voter has a progress on the leader');
+    if (pr.match === this.log.lastIndex()) this.send({ type: 'timeoutNow', to });
+    else this.sendAppend(to, true);
+    return null;
+  }
+
+  // ---- linearizable reads -----------------------------------------------------------------------
+
+  readIndex(context: string): RaftError | null {
+    if (this.role !== 'leader') {
+      if (this.lead === null) return raftError('NOT_LEADER', 'no leader is known', null);
+      if (this.forwardedReads.size >= this.config.maxPendingReads) return raftError('READS_FULL', 'too many reads await the leader', this.lead);
+      this.forwardedReads.set(context, this.lead);
+      this.send({ type: 'readIndex', to: this.lead, context });
+      return null;
+    }
+    if (this.reads.size >= this.config.maxPendingReads) return raftError('READS_FULL', 'too many reads await confirmation', this.id);
+    this.leaderRead(context, null);
+    return null;
+  }
+
+  private handleForwardedRead(m: ReadIndexMessage): void {
+    if (this.reads.size >= this.config.maxPendingReads) return; // the follower times out and retries
+    this.leaderRead(m.context, m.from);
+  }
+
+  private leaderRead(context: string, from: NodeId | null): void {
+    if (this.log.term(this.log.committed) !== this.term) {
+      // Until an entry of our term commits we do not know the true commit index (§6.4).
+      this.reads.wait(context, from);
+      return;
+    }
+    if (this.reads.add(context, this.log.committed, from)) {
+      this.reads.startRound();
+      this.broadcastHeartbeat();
+    }
+    this.releaseReads();
+  }
+
+  private registerWaitingReads(): void {
+    for (const read of this.reads.takeWaiting()) this.leaderRead(read.context, read.from);
+  }
+
+  private releaseReads(): void {
+    const { released, needsRound } = this.reads.confirm(this.conf.voters, this.id);
+    for (const read of released) {
+      if (read.from === null) this.readStates.push({ index: read.index, context: read.context });
+      else this.send({ type: 'readIndexResp', to: read.from, context: read.context, index: read.index });
+    }
+    if (needsRound) {
+      this.reads.startRound();
+      this.broadcastHeartbeat();
+    }
+  }
+
+  private failReads(reads: { context: string; from: NodeId | null }[]): void {
+    for (const read of reads) {
+      if (read.from === null) this.readFailures.push({ context: read.context, code: 'NOT_LEADER', leader: null });
+    }
+  }
+
+  /** Reads forwarded to a leader other than `lead` will never be answered: fail them now. */
+  private failForwardedReads(lead: NodeId | null): void {
+    for (const [context, leader] of this.forwardedReads) {
+      if (leader === lead) continue;
+      this.forwardedReads.delete(context);
+      this.readFailures.push({ context, code: 'NOT_LEADER', leader: lead });
+    }
+  }
+
+  // ---- transport feedback ------------------------------------------------------------------------
+
+  reportUnreachable(id: NodeId): void {
+    const pr = this.progress.get(id);
+    if (this.role === 'leader' && pr !== undefined && pr.state === 'replicate') pr.becomeProbe();
+  }
+
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    const pr = this.progress.get(id);
+    if (this.role !== 'leader' || pr === undefined || pr.state !== 'snapshot') return;
+    if (ok) return;
+    // Wait for the next heartbeat answer before trying again.
+    pr.becomeProbe();
+    pr.probeSent = true;
+  }
+
+  // ---- output -------------------------------------------------------------------------------------
+
+  private send(m: Outgoing): void {
+    const term = m.term ?? this.term;
+    this.msgs.push({ ...m, from: this.id, term } as Message);
+  }
+}
