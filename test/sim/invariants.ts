@@ -14,6 +14,7 @@ export const INVARIANT = {
   committedMajority: 'committed-majority',
   acknowledgedNotLost: 'acknowledged-not-lost',
   linearizability: 'linearizability',
+  boundedTraffic: 'bounded-traffic',
   liveness: 'liveness',
   coreAssertion: 'core-assertion',
 } as const;

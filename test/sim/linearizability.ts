@@ -130,6 +130,7 @@ function checkRegister(key: string, ops: readonly KvOperation[], stepsMax: numbe
   let state: RegisterValue = null;
   let entry = head.next;
   let longest = 0;
+  let blockedAtLongest = -1;
   for (let steps = 0; head.next !== null; steps++) {
     if (steps >= stepsMax) return { ok: 'unknown', key, reason: `search gave up after ${stepsMax} steps` };
     if (entry === null) break;
@@ -142,7 +143,7 @@ function checkRegister(key: string, ops: readonly KvOperation[], stepsMax: numbe
         if (!seen.has(memoKey)) {
           seen.add(memoKey);
           stack.push({ call: entry, state });
-          longest = Math.max(longest, stack.length);
+          if (stack.length > longest) [longest, blockedAtLongest] = [stack.length, -1];
           state = next.state;
           lift(entry);
           entry = head.next;
@@ -153,8 +154,9 @@ function checkRegister(key: string, ops: readonly KvOperation[], stepsMax: numbe
       entry = entry.next;
     } else {
       // An operation returned before we could place it: undo the last choice.
+      if (stack.length === longest && blockedAtLongest < 0) blockedAtLongest = entry.op;
       const top = stack.pop();
-      if (top === undefined) return { ok: false, key, reason: explain(ops, entry.op, longest) };
+      if (top === undefined) return { ok: false, key, reason: explain(ops, blockedAtLongest < 0 ? entry.op : blockedAtLongest, longest) };
       state = top.state;
       linearized[top.call.op >> 5] = (linearized[top.call.op >> 5] as number) & ~(1 << (top.call.op & 31));
       unlift(top.call);
@@ -166,5 +168,5 @@ function checkRegister(key: string, ops: readonly KvOperation[], stepsMax: numbe
 
 function explain(ops: readonly KvOperation[], blocked: number, longest: number): string {
   const op = ops[blocked] as KvOperation;
-  return `no linearization: at most ${longest} of ${ops.length} operations could be ordered; stuck at ${op.clientId} ${op.kind}(${op.value ?? 'null'}) [${op.callMs}, ${op.returnMs}]`;
+  return `no linearization: at most ${longest} of ${ops.length} operations could be ordered; the deepest attempt could not place ${op.clientId} ${op.kind}(${op.value ?? 'null'}) [${op.callMs}, ${op.returnMs}]`;
 }

@@ -61,6 +61,7 @@ type SimEvent =
   | { readonly t: 'check' };
 
 const TICK_MS = 10;
+const MESSAGES_IN_FLIGHT_MAX = 50_000;
 const TUNING: RaftTuning = { heartbeatTicks: 2, electionTicks: 10, snapshotChunkBytes: 256, maxMsgBytes: 4096, maxInflightMsgs: 16 };
 
 export class Simulation implements NodeHost {
@@ -102,7 +103,7 @@ export class Simulation implements NodeHost {
       bootstrapStorage(storage, this.initialIds.map((v) => ({ id: v, context: '' })));
       this.addNode(id, storage);
     }
-    this.workload = new Workload(this, { clients: 3, keys: 3, timeoutMs: 1500, thinkMsMax: 40, historyMax: 600 });
+    this.workload = new Workload(this, { clients: 3, keys: 3, timeoutMs: 1500, thinkMsMax: 40, historyMax: 2000 });
     this.queue.schedule(this.rng.range(50, 300), { t: 'nemesis' });
     this.queue.schedule(config.faultMs, { t: 'faultEnd' });
   }
@@ -210,6 +211,9 @@ export class Simulation implements NodeHost {
       sender?.raw?.reportUnreachable(m.to);
       if (m.type === 'snap') sender?.raw?.reportSnapshot(m.to, false);
     }
+    // Every queue has a limit: a protocol that multiplies its own messages is a bug, named here
+    // rather than discovered as an out-of-memory crash.
+    if (this.queue.size > MESSAGES_IN_FLIGHT_MAX) this.checker.fail(INVARIANT.boundedTraffic, `more than ${MESSAGES_IN_FLIGHT_MAX} events pending; last message ${m.type} ${m.from}>${m.to}`);
     for (const d of delays) this.queue.schedule(d, { t: 'deliver', m });
   }
 

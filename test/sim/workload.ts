@@ -52,8 +52,8 @@ export class Workload {
   readonly history: KvOperation[] = [];
   private readonly clients: ClientState[] = [];
   /** `${node}/${index}` → client waiting for that entry to be applied on that node. */
-  private readonly pendingWrites = new Map<string, { client: number; term: number }>();
-  private readonly pendingReads = new Map<string, number>();
+  private readonly pendingWrites = new Map<string, { client: number; opId: number; term: number }>();
+  private readonly pendingReads = new Map<string, { client: number; opId: number }>();
   private opIdNext = 0;
   private finalPhase = false;
 
@@ -71,6 +71,10 @@ export class Workload {
   /** Stop random operations; each client finishes its current one and makes one last write. */
   enterFinalPhase(): void {
     this.finalPhase = true;
+    // Idle clients (the history may have filled up) have no timer running: wake them.
+    this.clients.forEach((c, i) => {
+      if (c.op === null) this.host.scheduleClient(this.host.rng.range(1, this.options.thinkMsMax), i, null);
+    });
   }
 
   /** A client's timer fired: time out its operation, or start the next one. */
@@ -109,13 +113,13 @@ export class Workload {
       const context = `${c.name}/${op.opId}`;
       const err = node.raw.readIndex(context);
       if (err !== null) return this.refused(i, err.leader, true);
-      this.pendingReads.set(`${node.id}/${context}`, i);
+      this.pendingReads.set(`${node.id}/${context}`, { client: i, opId: op.opId });
       return;
     }
     const command: KvCommand = op.kind === 'put' ? { kind: 'put', key: op.key, value: op.value as string } : { kind: 'delete', key: op.key };
     const result = node.raw.propose([encodeCommand(command)]);
     if (!result.ok) return this.refused(i, result.error.leader, true);
-    this.pendingWrites.set(`${node.id}/${result.firstIndex}`, { client: i, term: result.term });
+    this.pendingWrites.set(`${node.id}/${result.firstIndex}`, { client: i, opId: op.opId, term: result.term });
   }
 
   /** The request did not take effect; try again elsewhere, as a new operation. */
@@ -149,7 +153,7 @@ export class Workload {
     this.pendingWrites.delete(key);
     const c = this.clients[w.client] as ClientState;
     const op = c.op;
-    if (op === null || op.node !== node.id) return; // it timed out already
+    if (op === null || op.opId !== w.opId) return; // it timed out already
     if (entry.term !== w.term) return this.finish(w.client, 'failed'); // overwritten: never committed
     c.leaderGuess = node.id;
     if (op.kind === 'put') this.host.onAck(op.value as string, entry.index, entry.term);
@@ -158,22 +162,22 @@ export class Workload {
 
   onReadReady(node: SimNode, context: string): void {
     const key = `${node.id}/${context}`;
-    const i = this.pendingReads.get(key);
-    if (i === undefined) return;
+    const r = this.pendingReads.get(key);
+    if (r === undefined) return;
     this.pendingReads.delete(key);
-    const op = (this.clients[i] as ClientState).op;
-    if (op === null || `${(this.clients[i] as ClientState).name}/${op.opId}` !== context) return;
-    this.finish(i, 'ok', node.sm?.kv.get(op.key) ?? null);
+    const op = (this.clients[r.client] as ClientState).op;
+    if (op === null || op.opId !== r.opId) return;
+    this.finish(r.client, 'ok', node.sm?.kv.get(op.key) ?? null);
   }
 
   onReadFailed(node: SimNode, failure: ReadFailure): void {
     const key = `${node.id}/${failure.context}`;
-    const i = this.pendingReads.get(key);
-    if (i === undefined) return;
+    const r = this.pendingReads.get(key);
+    if (r === undefined) return;
     this.pendingReads.delete(key);
-    const op = (this.clients[i] as ClientState).op;
-    if (op === null || `${(this.clients[i] as ClientState).name}/${op.opId}` !== failure.context) return;
-    this.refused(i, failure.leader, true);
+    const op = (this.clients[r.client] as ClientState).op;
+    if (op === null || op.opId !== r.opId) return;
+    this.refused(r.client, failure.leader, true);
   }
 
   /** A crash loses the node's replies: its writes' outcome becomes unknown. */
@@ -182,13 +186,13 @@ export class Workload {
       if (!key.startsWith(`${node}/`)) continue;
       this.pendingWrites.delete(key);
       const op = (this.clients[w.client] as ClientState).op;
-      if (op !== null && op.node === node) this.finish(w.client, 'unknown');
+      if (op !== null && op.opId === w.opId) this.finish(w.client, 'unknown');
     }
-    for (const [key, i] of this.pendingReads) {
+    for (const [key, r] of this.pendingReads) {
       if (!key.startsWith(`${node}/`)) continue;
       this.pendingReads.delete(key);
-      const op = (this.clients[i] as ClientState).op;
-      if (op !== null && op.node === node) this.finish(i, 'unknown');
+      const op = (this.clients[r.client] as ClientState).op;
+      if (op !== null && op.opId === r.opId) this.finish(r.client, 'unknown');
     }
   }
 }
