@@ -76,6 +76,8 @@ export interface OutgoingSnapshot {
   ackedBytes: number;
   /** The final chunk is out (reset when a resend starts). */
   doneSent: boolean;
+  /** We already went back to `ackedBytes` for a reported gap. */
+  rewound: boolean;
   idleTicks: number;
 }
 
@@ -122,7 +124,7 @@ export class Progress {
     this.state = 'snapshot';
     this.probeSent = false;
     this.inflights.reset();
-    this.outgoingSnapshot = { snapshot, sentBytes: 0, ackedBytes: 0, idleTicks: 0, doneSent: false };
+    this.outgoingSnapshot = { snapshot, sentBytes: 0, ackedBytes: 0, idleTicks: 0, doneSent: false, rewound: false };
   }
 
   /** Records an acknowledgement of `index`; false when it tells nothing new. */

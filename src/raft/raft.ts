@@ -516,10 +516,15 @@ export class Raft {
     pr.recentActive = true;
     out.idleTicks = 0;
     if (m.reject) {
+      // Every chunk after a lost one is rejected; rewinding once per gap is enough, and
+      // rewinding for each rejection would multiply traffic with every window.
+      if (out.rewound && m.receivedBytes === out.ackedBytes) return;
       out.ackedBytes = m.receivedBytes;
       out.sentBytes = m.receivedBytes;
       out.doneSent = false;
+      out.rewound = true;
     } else {
+      if (m.receivedBytes > out.ackedBytes) out.rewound = false;
       out.ackedBytes = Math.max(out.ackedBytes, m.receivedBytes);
       out.sentBytes = Math.max(out.sentBytes, out.ackedBytes);
     }

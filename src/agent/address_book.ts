@@ -1,0 +1,67 @@
+import { pack, unpack } from 'msgpackr';
+import type { ConfChange, NodeId } from '../raft/index.js';
+import type { StateMachine } from './raft_host.js';
+
+/** Where a member listens. Learned from the log, so every replica agrees on it. */
+export interface MemberAddress {
+  readonly rpc: string;
+  readonly http: string;
+}
+
+export function encodeMemberContext(address: MemberAddress): string {
+  return JSON.stringify({ rpc: address.rpc, http: address.http });
+}
+
+export function decodeMemberContext(context: string): MemberAddress | null {
+  try {
+    const value: unknown = JSON.parse(context);
+    if (typeof value !== 'object' || value === null) return null;
+    const { rpc, http } = value as Record<string, unknown>;
+    if (typeof rpc !== 'string') return null;
+    return { rpc, http: typeof http === 'string' ? http : '' };
+  } catch {
+    return null;
+  }
+}
+
+const SNAPSHOT_VERSION = 1;
+
+/**
+ * Wraps the application's state machine so that member addresses, which arrive in
+ * membership entries, survive log compaction: they travel inside every snapshot.
+ */
+export class ReplicatedState implements StateMachine {
+  readonly addresses = new Map<NodeId, MemberAddress>();
+
+  constructor(readonly inner: StateMachine) {}
+
+  apply(data: Uint8Array, index: number): unknown {
+    return this.inner.apply(data, index);
+  }
+
+  applyConfChange(change: ConfChange): void {
+    if (change.type === 'remove') {
+      this.addresses.delete(change.node);
+      return;
+    }
+    const address = decodeMemberContext(change.context);
+    if (address !== null) this.addresses.set(change.node, address);
+  }
+
+  snapshot(): Uint8Array {
+    const addresses = [...this.addresses.entries()].map(([id, a]) => [id, a.rpc, a.http]);
+    return pack({ v: SNAPSHOT_VERSION, addresses, inner: this.inner.snapshot() });
+  }
+
+  restore(data: Uint8Array): void {
+    const decoded = unpack(data) as { v?: unknown; addresses?: unknown; inner?: unknown };
+    if (decoded.v !== SNAPSHOT_VERSION) throw new Error(`snapshot format ${String(decoded.v)} is not readable by this version (expects ${SNAPSHOT_VERSION})`);
+    if (!Array.isArray(decoded.addresses) || !(decoded.inner instanceof Uint8Array)) throw new Error('snapshot is malformed');
+    this.addresses.clear();
+    for (const item of decoded.addresses as unknown[]) {
+      const [id, rpc, http] = item as [string, string, string];
+      this.addresses.set(id, { rpc, http });
+    }
+    this.inner.restore(decoded.inner);
+  }
+}

@@ -1,0 +1,312 @@
+import { randomInt } from 'node:crypto';
+import { MemoryStorage, bootstrapStorage } from '../raft/index.js';
+import type { ConfChange, Message, NodeId, SoftState, Status } from '../raft/index.js';
+import { RaftHost, notLeader, type LogStore, type StateMachine } from './raft_host.js';
+import { ReplicatedState, encodeMemberContext, type MemberAddress } from './address_book.js';
+import { ChimeError } from './errors.js';
+import { AgentMetrics } from './agent_metrics.js';
+import type { Logger } from './logger.js';
+
+/** The transport as the agent needs it; src/rpc provides the TCP one. */
+export interface PeerTransport {
+  send(to: NodeId, envelope: AgentEnvelope): void;
+  setPeers(peers: ReadonlyMap<NodeId, string>): void;
+  close(): Promise<void>;
+}
+
+export type AgentEnvelope =
+  | { readonly channel: 'raft'; readonly message: Message }
+  | { readonly channel: 'hello'; readonly http: string };
+
+export interface AgentTiming {
+  readonly tickMs: number;
+  readonly heartbeatMs: number;
+  readonly electionMs: number;
+}
+
+/** Defaults chosen for fast failover on a LAN or one machine; see docs/operations.md. */
+export const DEFAULT_TIMING: AgentTiming = { tickMs: 10, heartbeatMs: 50, electionMs: 250 };
+
+export interface AgentOptions {
+  readonly id: NodeId;
+  readonly store: LogStore;
+  readonly stateMachine: StateMachine;
+  readonly transport: PeerTransport;
+  /** This node's own addresses, as peers and clients reach it. */
+  readonly address: MemberAddress;
+  /** Founding voters with their rpc addresses; used only when the store is empty. */
+  readonly peers: ReadonlyMap<NodeId, string> | null;
+  readonly timing: AgentTiming;
+  readonly logger: Logger;
+  readonly snapshotEntries?: number;
+}
+
+export interface MemberView {
+  readonly id: NodeId;
+  readonly rpc: string;
+  readonly http: string;
+  readonly role: 'leader' | 'follower' | 'candidate' | 'learner';
+  readonly voter: boolean;
+  readonly matchIndex: number | null;
+  readonly lastContactMs: number | null;
+}
+
+export interface ClusterView {
+  readonly id: NodeId;
+  readonly leader: NodeId | null;
+  readonly term: number;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly members: readonly MemberView[];
+}
+
+/**
+ * One node's runtime: the Raft host, its peers, the replicated state with the member
+ * address book, and membership management. The HTTP API and the CLI sit on top.
+ */
+export class Agent {
+  readonly id: NodeId;
+  readonly host: RaftHost;
+  readonly state: ReplicatedState;
+  readonly metrics = new AgentMetrics();
+  private readonly options: AgentOptions;
+  /** Peers' HTTP addresses as they announced them (for forwarding and status). */
+  private readonly announcedHttp = new Map<NodeId, string>();
+  private readonly lastContact = new Map<NodeId, number>();
+  private helloTimer: NodeJS.Timeout | null = null;
+  private promoteTimer: NodeJS.Timeout | null = null;
+  private leader: NodeId | null = null;
+  private stopping = false;
+
+  private constructor(options: AgentOptions, applied: number) {
+    this.options = options;
+    this.id = options.id;
+    this.state = new ReplicatedState(options.stateMachine);
+    const { timing } = options;
+    this.host = new RaftHost({
+      id: options.id,
+      store: options.store,
+      stateMachine: this.state,
+      tickMs: timing.tickMs,
+      heartbeatTicks: Math.max(1, Math.round(timing.heartbeatMs / timing.tickMs)),
+      electionTicks: Math.max(2, Math.round(timing.electionMs / timing.tickMs)),
+      randomInt: (max) => randomInt(max),
+      applied,
+      snapshotEntries: options.snapshotEntries ?? 10_000,
+      snapshotKeepEntries: 5_000,
+      maxPendingProposals: 10_000,
+      proposalTimeoutMs: 10_000,
+      readTimeoutMs: 5_000,
+      events: {
+        send: (messages) => this.sendRaft(messages),
+        softStateChanged: (soft) => this.onSoftState(soft),
+        confChanged: (change) => this.onConfChange(change),
+        persisted: (seconds) => this.metrics.fsyncSeconds.observe(seconds),
+        committed: (seconds) => this.metrics.commitSeconds.observe(seconds),
+      },
+    });
+    this.metrics.bind(this);
+  }
+
+  /** Opens the node on its store: bootstraps a new cluster, or recovers log and state. */
+  static async start(options: AgentOptions): Promise<Agent> {
+    const { store } = options;
+    if (store.lastIndex() === 0 && store.snapshot().meta.index === 0 && options.peers !== null) {
+      const founding = new MemoryStorage();
+      // Every founding member must write identical entries, so only what all of them know
+      // (the rpc addresses) goes in; HTTP addresses are announced over rpc at run time.
+      const voters = [...options.peers].map(([id, rpc]) => ({ id, context: encodeMemberContext({ rpc, http: '' }) }));
+      bootstrapStorage(founding, voters);
+      await store.save({ hardState: founding.hardStateNow(), entries: founding.entries(1, founding.lastIndex() + 1, Number.MAX_SAFE_INTEGER), snapshot: founding.snapshot() }, true);
+    }
+    const snapshot = store.snapshot();
+    const agent = new Agent(options, snapshot.meta.index);
+    if (snapshot.meta.index > 0) agent.state.restore(snapshot.data);
+    agent.refreshPeers();
+    agent.host.start();
+    agent.helloTimer = setInterval(() => agent.sayHello(), 1000);
+    agent.promoteTimer = setInterval(() => void agent.promoteCaughtUpLearners(), 200);
+    agent.sayHello();
+    return agent;
+  }
+
+  /** Delivers an envelope from a peer (called by the transport). */
+  receive(from: NodeId, envelope: AgentEnvelope): void {
+    this.lastContact.set(from, performance.now());
+    if (envelope.channel === 'raft') {
+      if (envelope.message.from !== from) return; // a peer may speak only for itself
+      this.host.step(envelope.message);
+    } else if (envelope.channel === 'hello') {
+      this.announcedHttp.set(from, envelope.http);
+    }
+  }
+
+  leaderId(): NodeId | null {
+    return this.leader;
+  }
+
+  isLeader(): boolean {
+    return this.leader === this.id;
+  }
+
+  /** The HTTP address of the current leader, if known. */
+  leaderHttp(): string | null {
+    if (this.leader === null) return null;
+    return this.httpOf(this.leader);
+  }
+
+  httpOf(id: NodeId): string | null {
+    if (id === this.id) return this.options.address.http;
+    const http = this.announcedHttp.get(id) ?? this.state.addresses.get(id)?.http ?? '';
+    return http === '' ? null : http;
+  }
+
+  /** Proposes a command on this node, which must be the leader. */
+  propose(data: Uint8Array): Promise<unknown> {
+    return this.host.propose(data);
+  }
+
+  linearizableRead(): Promise<void> {
+    return this.host.linearizableRead();
+  }
+
+  /** Ready: a leader is known and this node has applied everything it knows committed. */
+  isReady(): boolean {
+    const status = this.host.status();
+    return this.leader !== null && this.host.appliedIndex() >= status.hardState.commit;
+  }
+
+  async addMember(id: NodeId, address: MemberAddress): Promise<void> {
+    this.requireLeader();
+    await this.host.proposeConfChange({ type: 'addLearner', node: id, context: encodeMemberContext(address) });
+  }
+
+  async removeMember(id: NodeId): Promise<void> {
+    this.requireLeader();
+    await this.host.proposeConfChange({ type: 'remove', node: id, context: '' });
+  }
+
+  /** Hands leadership to `to`, or to the most up-to-date other voter. Returns the target. */
+  transferLeadership(to: NodeId | null): NodeId {
+    this.requireLeader();
+    const status = this.host.status();
+    const target = to ?? bestTransferTarget(status, this.id);
+    if (target === null) throw new ChimeError('CONF_CHANGE_INVALID', 'there is no other voter to transfer leadership to');
+    this.host.transferLeader(target);
+    return target;
+  }
+
+  cluster(): ClusterView {
+    const status = this.host.status();
+    const now = performance.now();
+    const ids = [...status.conf.voters, ...status.conf.learners];
+    const members = ids.map((id): MemberView => {
+      const voter = status.conf.voters.includes(id);
+      const progress = status.progress.get(id);
+      const contact = id === this.id ? now : this.lastContact.get(id);
+      const role = id === status.softState.leader ? 'leader' : !voter ? 'learner' : id === this.id && status.softState.role === 'candidate' ? 'candidate' : 'follower';
+      return {
+        id,
+        rpc: id === this.id ? this.options.address.rpc : (this.state.addresses.get(id)?.rpc ?? ''),
+        http: this.httpOf(id) ?? '',
+        role,
+        voter,
+        matchIndex: progress?.match ?? null,
+        lastContactMs: contact === undefined ? null : Math.round(now - contact),
+      };
+    });
+    return { id: this.id, leader: status.softState.leader, term: status.hardState.term, commitIndex: status.hardState.commit, appliedIndex: this.host.appliedIndex(), members };
+  }
+
+  /**
+   * Stops the node: a leader first hands leadership to the most up-to-date voter and waits
+   * (bounded) for it to take over, so clients see a short gap instead of an election timeout.
+   */
+  async stop(deadlineMs = 3000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const until = performance.now() + deadlineMs;
+    if (this.isLeader() && this.host.status().conf.voters.length > 1) {
+      try {
+        const target = this.transferLeadership(null);
+        this.options.logger.info('transferring leadership before shutdown', { to: target });
+        while (this.isLeader() && performance.now() < until) await new Promise((r) => setTimeout(r, 10));
+      } catch (error) {
+        this.options.logger.warn('leadership transfer before shutdown failed', { error: String(error) });
+      }
+    }
+    if (this.helloTimer !== null) clearInterval(this.helloTimer);
+    if (this.promoteTimer !== null) clearInterval(this.promoteTimer);
+    await this.host.stop();
+    await this.options.transport.close();
+  }
+
+  private requireLeader(): void {
+    if (!this.isLeader()) throw notLeader(this.leader);
+  }
+
+  private sendRaft(messages: readonly Message[]): void {
+    for (const message of messages) this.options.transport.send(message.to, { channel: 'raft', message });
+  }
+
+  private sayHello(): void {
+    for (const id of this.peerIds()) this.options.transport.send(id, { channel: 'hello', http: this.options.address.http });
+  }
+
+  private peerIds(): NodeId[] {
+    const conf = this.host.status().conf;
+    return [...conf.voters, ...conf.learners].filter((id) => id !== this.id);
+  }
+
+  private onSoftState(soft: SoftState): void {
+    if (soft.leader !== this.leader) {
+      this.options.logger.info('leader changed', { leader: soft.leader, role: soft.role, term: this.host.status().hardState.term });
+      this.metrics.leaderChanges.inc();
+    }
+    this.leader = soft.leader;
+  }
+
+  private onConfChange(change: ConfChange): void {
+    this.state.applyConfChange(change);
+    this.options.logger.info('membership change applied', { type: change.type, node: change.node });
+    // The core applies the change on advance; refresh peers once it has.
+    setImmediate(() => this.refreshPeers());
+  }
+
+  private refreshPeers(): void {
+    const peers = new Map<NodeId, string>();
+    for (const [id, address] of this.state.addresses) if (id !== this.id && address.rpc !== '') peers.set(id, address.rpc);
+    this.options.transport.setPeers(peers);
+  }
+
+  /** Learners that have caught up with the leader's log become voters, one at a time. */
+  private async promoteCaughtUpLearners(): Promise<void> {
+    if (!this.isLeader()) return;
+    const status = this.host.status();
+    for (const id of status.conf.learners) {
+      const progress = status.progress.get(id);
+      if (progress === undefined || progress.match < status.hardState.commit) continue;
+      try {
+        await this.host.proposeConfChange({ type: 'addVoter', node: id, context: encodeMemberContext(this.state.addresses.get(id) ?? { rpc: '', http: '' }) });
+        this.options.logger.info('learner promoted to voter', { node: id });
+      } catch (error) {
+        if (!(error instanceof ChimeError && error.code === 'CONF_CHANGE_PENDING')) this.options.logger.warn('promotion failed', { node: id, error: String(error) });
+      }
+      return;
+    }
+  }
+}
+
+function bestTransferTarget(status: Status, self: NodeId): NodeId | null {
+  let best: NodeId | null = null;
+  let bestMatch = -1;
+  for (const id of status.conf.voters) {
+    if (id === self) continue;
+    const match = status.progress.get(id)?.match ?? 0;
+    if (match > bestMatch) {
+      best = id;
+      bestMatch = match;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,34 @@
+import { Registry } from './metrics.js';
+import type { Agent } from './agent.js';
+
+/** The agent's Prometheus metrics (GET /metrics). */
+export class AgentMetrics {
+  readonly registry = new Registry();
+  readonly term = this.registry.gauge('chime_raft_term', 'Current Raft term');
+  readonly commitIndex = this.registry.gauge('chime_raft_commit_index', 'Highest log index known committed');
+  readonly appliedIndex = this.registry.gauge('chime_raft_applied_index', 'Highest log index applied to the state machine');
+  readonly isLeader = this.registry.gauge('chime_raft_is_leader', '1 when this node is the leader');
+  readonly leaderChanges = this.registry.counter('chime_raft_leader_changes_total', 'Times this node saw the leader change');
+  readonly proposals = this.registry.counter('chime_raft_proposals_total', 'Proposals by outcome');
+  readonly peerLastContact = this.registry.gauge('chime_peer_last_contact_seconds', 'Seconds since a message from each peer');
+  readonly fsyncSeconds = this.registry.histogram('chime_storage_fsync_seconds', 'Time to persist one Ready (one synced batch)');
+  readonly commitSeconds = this.registry.histogram('chime_raft_commit_seconds', 'Proposal to apply on the leader');
+  readonly httpRequests = this.registry.counter('chime_http_requests_total', 'HTTP requests by route and status');
+
+  bind(agent: Agent): void {
+    const status = () => agent.host.status();
+    this.term.set(() => status().hardState.term);
+    this.commitIndex.set(() => status().hardState.commit);
+    this.appliedIndex.set(() => agent.host.appliedIndex());
+    this.isLeader.set(() => (agent.isLeader() ? 1 : 0));
+  }
+
+  render(agent: Agent): string {
+    this.peerLastContact.clear();
+    for (const member of agent.cluster().members) {
+      if (member.id === agent.id || member.lastContactMs === null) continue;
+      this.peerLastContact.set(member.lastContactMs / 1000, { peer: member.id });
+    }
+    return this.registry.render();
+  }
+}

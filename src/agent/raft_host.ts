@@ -1,0 +1,268 @@
+import assert from 'node:assert/strict';
+import { RawNode, decodeConfChange } from '../raft/index.js';
+import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftError, Ready, Snapshot, SoftState, Status, Storage } from '../raft/index.js';
+import { ChimeError, type ChimeErrorCode } from './errors.js';
+import { PendingProposals } from './proposals.js';
+import { PendingReads } from './reads.js';
+
+/** The durable log as the host needs it: the core's read side plus the writes. */
+export interface LogStore extends Storage {
+  /** One atomic write per Ready; `sync` false only when just the commit index moved. */
+  save(batch: { hardState: HardState | null; entries: readonly Entry[]; snapshot: Snapshot | null }, sync: boolean): Promise<void>;
+  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<void>;
+  compact(index: number): Promise<void>;
+}
+
+/** What the host replicates. Deterministic: same entries in, same state out. */
+export interface StateMachine {
+  apply(data: Uint8Array, index: number): unknown;
+  snapshot(): Uint8Array;
+  restore(data: Uint8Array): void;
+}
+
+export interface HostEvents {
+  send(messages: readonly Message[]): void;
+  softStateChanged?(state: SoftState): void;
+  confChanged?(change: ConfChange, index: number): void;
+  /** Fsync time of one Ready's write, in seconds. */
+  persisted?(seconds: number, entries: number): void;
+  committed?(seconds: number): void;
+}
+
+export interface HostOptions {
+  readonly id: NodeId;
+  readonly store: LogStore;
+  readonly stateMachine: StateMachine;
+  readonly events: HostEvents;
+  readonly tickMs: number;
+  readonly heartbeatTicks: number;
+  readonly electionTicks: number;
+  readonly randomInt: (maxExclusive: number) => number;
+  /** The state machine's applied index at start (its restored snapshot's index). */
+  readonly applied: number;
+  /** Take a snapshot after this many applied entries, keeping `snapshotKeepEntries` behind it. */
+  readonly snapshotEntries: number;
+  readonly snapshotKeepEntries: number;
+  readonly maxPendingProposals: number;
+  readonly proposalTimeoutMs: number;
+  readonly readTimeoutMs: number;
+}
+
+/**
+ * Drives one RawNode with real time: ticks on a timer, a Ready loop (persist → send →
+ * apply → advance), proposals batched per turn of the event loop and resolved when their
+ * entry applies, linearizable reads, and periodic snapshots.
+ */
+export class RaftHost {
+  readonly node: RawNode;
+  private readonly options: HostOptions;
+  private readonly proposals: PendingProposals;
+  private readonly reads: PendingReads;
+  private batch: { data: Uint8Array; resolve: (r: unknown) => void; reject: (e: Error) => void; at: number }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private scheduled = false;
+  private processing = false;
+  private stopped = false;
+  private applied: number;
+  private lastSnapshotIndex: number;
+  private readCounter = 0;
+
+  constructor(options: HostOptions) {
+    this.options = options;
+    this.applied = options.applied;
+    this.lastSnapshotIndex = options.store.snapshot().meta.index;
+    this.node = new RawNode({
+      id: options.id,
+      storage: options.store,
+      heartbeatTicks: options.heartbeatTicks,
+      electionTicks: options.electionTicks,
+      randomInt: options.randomInt,
+      applied: options.applied,
+    });
+    this.proposals = new PendingProposals(options.maxPendingProposals);
+    this.reads = new PendingReads(options.maxPendingProposals);
+  }
+
+  start(): void {
+    assert.ok(this.timer === null, 'started twice');
+    this.timer = setInterval(() => this.onTick(), this.options.tickMs);
+    this.schedule();
+  }
+
+  /** Stops ticking and fails whatever waits; the store is closed by the owner. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    const error = new ChimeError('SHUTTING_DOWN', 'the node is shutting down');
+    this.proposals.failAll(error);
+    this.reads.failAll(error);
+    for (const item of this.batch) item.reject(error);
+    this.batch = [];
+    while (this.processing) await new Promise((r) => setImmediate(r));
+  }
+
+  step(message: Message): void {
+    if (this.stopped) return;
+    this.node.step(message);
+    this.schedule();
+  }
+
+  status(): Status {
+    return this.node.status();
+  }
+
+  appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** Proposes one command; resolves with the state machine's result when it applies. */
+  propose(data: Uint8Array): Promise<unknown> {
+    if (this.stopped) return Promise.reject(new ChimeError('SHUTTING_DOWN', 'the node is shutting down'));
+    const status = this.node.status();
+    if (status.softState.role !== 'leader') return Promise.reject(notLeader(status.softState.leader));
+    if (this.batch.length + this.proposals.size >= this.options.maxPendingProposals) {
+      return Promise.reject(new ChimeError('PROPOSALS_FULL', `${this.options.maxPendingProposals} proposals are pending`, this.options.id));
+    }
+    return new Promise((resolve, reject) => {
+      this.batch.push({ data, resolve, reject, at: performance.now() });
+      this.schedule();
+    });
+  }
+
+  proposeConfChange(change: ConfChange): Promise<void> {
+    const result = this.node.proposeConfChange(change);
+    if (!result.ok) return Promise.reject(fromRaftError(result.error));
+    this.schedule();
+    return new Promise((resolve, reject) => {
+      this.proposals.add(result.lastIndex, result.term, performance.now(), this.options.proposalTimeoutMs, () => resolve(), reject);
+    });
+  }
+
+  transferLeader(to: NodeId): void {
+    const error = this.node.transferLeader(to);
+    if (error !== null) throw fromRaftError(error);
+    this.schedule();
+  }
+
+  /** Resolves once this node's state reflects every write acknowledged before the call. */
+  linearizableRead(): Promise<void> {
+    if (this.stopped) return Promise.reject(new ChimeError('SHUTTING_DOWN', 'the node is shutting down'));
+    const context = `${this.options.id}:${++this.readCounter}`;
+    const error = this.node.readIndex(context);
+    if (error !== null) return Promise.reject(fromRaftError(error));
+    this.schedule();
+    return this.reads.add(context, performance.now() + this.options.readTimeoutMs);
+  }
+
+  private onTick(): void {
+    this.node.tick();
+    const now = performance.now();
+    this.proposals.expire(now);
+    this.reads.expire(now);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.processing) void this.process();
+    });
+  }
+
+  private flushBatch(): void {
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    const result = this.node.propose(batch.map((b) => b.data));
+    if (!result.ok) {
+      const error = fromRaftError(result.error);
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => this.proposals.add(result.firstIndex + i, result.term, item.at, this.options.proposalTimeoutMs, item.resolve, item.reject));
+  }
+
+  private async process(): Promise<void> {
+    this.processing = true;
+    try {
+      this.flushBatch();
+      while (!this.stopped && this.node.hasReady()) {
+        await this.handleReady(this.node.ready());
+        this.flushBatch();
+      }
+    } finally {
+      this.processing = false;
+    }
+    if (!this.stopped && (this.node.hasReady() || this.batch.length > 0)) this.schedule();
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    // A leader's appends do not depend on its own disk write (it counts itself only once
+    // the write is done), so they go out first and the followers' fsyncs overlap ours.
+    const early = rd.messages.filter(isLeaderMessage);
+    const late = rd.messages.filter((m) => !isLeaderMessage(m));
+    if (early.length > 0) this.options.events.send(early);
+    if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
+      const started = performance.now();
+      await this.options.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, rd.mustSync);
+      this.options.events.persisted?.((performance.now() - started) / 1000, rd.entries.length);
+    }
+    if (late.length > 0) this.options.events.send(late);
+    if (rd.snapshot !== null) {
+      this.options.stateMachine.restore(rd.snapshot.data);
+      this.applied = rd.snapshot.meta.index;
+      this.lastSnapshotIndex = rd.snapshot.meta.index;
+      this.proposals.failUpTo(this.applied, new ChimeError('PROPOSAL_DROPPED', 'the log was replaced by a snapshot'));
+    }
+    this.applyEntries(rd.committedEntries);
+    for (const state of rd.readStates) this.reads.indexKnown(state.context, state.index);
+    for (const failure of rd.readFailures) this.reads.fail(failure.context, notLeader(failure.leader));
+    this.node.advance();
+    this.reads.releaseUpTo(this.applied);
+    if (rd.softState !== null) this.options.events.softStateChanged?.(rd.softState);
+    await this.maybeSnapshot();
+  }
+
+  private applyEntries(entries: readonly Entry[]): void {
+    const now = performance.now();
+    for (const entry of entries) {
+      let result: unknown = undefined;
+      if (entry.kind === 'conf') {
+        const change = decodeConfChange(entry.data);
+        this.options.events.confChanged?.(change, entry.index);
+      } else if (entry.data.length > 0) {
+        result = this.options.stateMachine.apply(entry.data, entry.index);
+      }
+      this.applied = entry.index;
+      const started = this.proposals.resolve(entry.index, entry.term, result);
+      if (started !== null) this.options.events.committed?.((now - started) / 1000);
+    }
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    if (this.applied - this.lastSnapshotIndex < this.options.snapshotEntries) return;
+    const index = this.applied;
+    const conf = this.node.status().conf;
+    await this.options.store.createSnapshot(index, conf, this.options.stateMachine.snapshot());
+    this.lastSnapshotIndex = index;
+    const compactTo = index - this.options.snapshotKeepEntries;
+    if (compactTo > this.options.store.firstIndex()) await this.options.store.compact(compactTo);
+  }
+}
+
+function isLeaderMessage(m: Message): boolean {
+  return m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap' || m.type === 'timeoutNow' || m.type === 'readIndexResp';
+}
+
+export function notLeader(leader: NodeId | null): ChimeError {
+  return leader === null ? new ChimeError('NO_LEADER', 'no leader is known right now') : new ChimeError('NOT_LEADER', `the leader is ${leader}`, leader);
+}
+
+export function fromRaftError(error: RaftError): ChimeError {
+  if (error.code === 'NOT_LEADER') return notLeader(error.leader);
+  const code: ChimeErrorCode = error.code === 'COMPACTED' || error.code === 'UNAVAILABLE' ? 'NO_LEADER' : error.code;
+  return new ChimeError(code, error.message, error.leader);
+}

@@ -1,0 +1,194 @@
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Agent } from '../agent/agent.js';
+import type { Logger } from '../agent/logger.js';
+import { problem, problemFrom, sendJson, sendProblem, type HttpProblem } from './problem.js';
+import { readJsonBody } from './body.js';
+
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly url: URL;
+  readonly params: Readonly<Record<string, string>>;
+  body(): Promise<unknown>;
+}
+
+export interface Route {
+  readonly method: string;
+  /** Path with `:name` segments. */
+  readonly path: string;
+  /** Writes run on the leader: a follower forwards the request as it is. */
+  readonly write: boolean;
+  readonly handle: (ctx: RequestContext) => Promise<void>;
+}
+
+export interface ApiOptions {
+  readonly agent: Agent;
+  readonly routes: readonly Route[];
+  readonly logger: Logger;
+  /** How long a write waits for a leader to be known before answering 503. */
+  readonly leaderWaitMs?: number;
+  readonly forwardTimeoutMs?: number;
+}
+
+const FORWARDED_HEADER = 'x-chime-forwarded';
+const MAX_FORWARD_HOPS = 2;
+
+/** The HTTP API served by every node. */
+export class ApiServer {
+  private readonly server: Server;
+  private readonly options: ApiOptions;
+  private readonly compiled: { route: Route; pattern: RegExp; names: string[] }[];
+
+  constructor(options: ApiOptions) {
+    this.options = options;
+    this.compiled = options.routes.map((route) => {
+      const names: string[] = [];
+      const pattern = new RegExp(
+        '^' +
+          route.path.replace(/:([a-zA-Z]+)/g, (_, name: string) => {
+            names.push(name);
+            return '([^/]+)';
+          }) +
+          '$',
+      );
+      return { route, pattern, names };
+    });
+    this.server = createServer((req, res) => void this.dispatch(req, res));
+    this.server.keepAliveTimeout = 30_000;
+    this.server.headersTimeout = 10_000;
+    this.server.requestTimeout = 120_000;
+    this.server.maxHeadersCount = 100;
+  }
+
+  async listen(host: string, port: number): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    const address = this.server.address() as AddressInfo;
+    return `${host}:${address.port}`;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const started = performance.now();
+    let routeName = 'unmatched';
+    try {
+      const match = this.match(req.method ?? 'GET', url.pathname);
+      if (match === null) throw problem(404, 'ROUTE_NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
+      if ('allowed' in match) throw problem(405, 'METHOD_NOT_ALLOWED', `${url.pathname} allows ${match.allowed.join(', ')}`);
+      routeName = `${match.route.method} ${match.route.path}`;
+      if (match.route.write && !this.options.agent.isLeader()) {
+        await this.forward(req, res, url);
+        return;
+      }
+      let bodyRead: Promise<unknown> | null = null;
+      await match.route.handle({ req, res, url, params: match.params, body: () => (bodyRead ??= readJsonBody(req)) });
+    } catch (error) {
+      const p = problemFrom(error);
+      if (p.status >= 500 && p.code === 'INTERNAL') this.options.logger.error('request failed', { route: routeName, error: String(error) });
+      this.answerProblem(res, p);
+    } finally {
+      this.options.agent.metrics.httpRequests.inc({ route: routeName, status: String(res.statusCode) });
+      void started;
+    }
+  }
+
+  private answerProblem(res: ServerResponse, p: HttpProblem): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (p.status === 413) res.setHeader('connection', 'close');
+    sendProblem(res, p);
+  }
+
+  private match(method: string, path: string): { route: Route; params: Record<string, string> } | { allowed: string[] } | null {
+    const allowed: string[] = [];
+    for (const { route, pattern, names } of this.compiled) {
+      const m = pattern.exec(path);
+      if (m === null) continue;
+      if (route.method !== method) {
+        allowed.push(route.method);
+        continue;
+      }
+      const params: Record<string, string> = {};
+      names.forEach((name, i) => (params[name] = decodeURIComponent(m[i + 1] ?? '')));
+      return { route, params };
+    }
+    return allowed.length > 0 ? { allowed } : null;
+  }
+
+  /** Waits (bounded) for a known leader's HTTP address. */
+  private async leaderAddress(): Promise<string> {
+    const until = performance.now() + (this.options.leaderWaitMs ?? 3000);
+    for (;;) {
+      const http = this.options.agent.leaderHttp();
+      if (http !== null && !this.options.agent.isLeader()) return http;
+      if (this.options.agent.isLeader()) throw problem(500, 'INTERNAL', 'became leader while forwarding');
+      if (performance.now() >= until) {
+        const p = problem(503, 'NO_LEADER', 'no leader is reachable right now; retry shortly');
+        throw Object.assign(p, { retryAfterSeconds: 1 });
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Sends the request on to the leader and relays its answer unchanged. */
+  private async forward(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const hops = Number(req.headers[FORWARDED_HEADER] ?? '0');
+    if (hops >= MAX_FORWARD_HOPS) throw Object.assign(problem(503, 'NOT_LEADER', 'the request was forwarded but no node accepted it as leader'), { retryAfterSeconds: 1 });
+    const body = await readRawBody(req);
+    const target = await this.leaderAddress();
+    const [host, port] = splitHostPort(target);
+    const headers: Record<string, string> = { [FORWARDED_HEADER]: String(hops + 1) };
+    for (const name of ['content-type', 'accept']) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    headers['content-length'] = String(body.length);
+    await new Promise<void>((resolve, reject) => {
+      const upstream = httpRequest({ host, port, method: req.method, path: url.pathname + url.search, headers, timeout: this.options.forwardTimeoutMs ?? 65_000 }, (answer) => {
+        const relay: Record<string, string> = {};
+        for (const name of ['content-type', 'retry-after', 'location']) {
+          const value = answer.headers[name];
+          if (typeof value === 'string') relay[name] = value;
+        }
+        res.writeHead(answer.statusCode ?? 502, relay);
+        answer.pipe(res);
+        answer.on('end', resolve);
+        answer.on('error', reject);
+      });
+      upstream.on('timeout', () => upstream.destroy(new Error('the leader did not answer in time')));
+      upstream.on('error', (error) => reject(Object.assign(problem(503, 'NO_LEADER', `forwarding to the leader failed: ${error.message}`), { retryAfterSeconds: 1 })));
+      upstream.end(body);
+    });
+  }
+}
+
+async function readRawBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of req) {
+    total += (chunk as Buffer).length;
+    if (total > 1 << 20) throw problem(413, 'BODY_TOO_LARGE', 'the body exceeds 1048576 bytes');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function splitHostPort(address: string): [string, number] {
+  const at = address.lastIndexOf(':');
+  const host = address.slice(0, at).replace(/^\[|\]$/g, '');
+  return [host, Number(address.slice(at + 1))];
+}
+
+export { sendJson };

@@ -1,0 +1,157 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { UsageError } from './usage.js';
+
+export const AGENT_HELP = `usage: chime agent --id ID [flags]
+
+  --id ID                     node id, [a-z0-9][a-z0-9-]{0,31} (required)
+  --data DIR                  data directory (default ./chime-data/ID)
+  --rpc HOST:PORT             peer listen address (default 127.0.0.1:7400; port 0 picks one)
+  --http HOST:PORT            API and console address (default 127.0.0.1:8400; port 0 picks one)
+  --peers ID=HOST:PORT,...    founding voters with their rpc addresses (only for an empty data dir)
+  --join URL                  start empty and ask the cluster at URL to add this node
+  --tag KEY=VALUE             node label for job targeting (repeatable)
+  --slots N                   runs that may execute here at once (default 8)
+  --cluster-key-file FILE     shared secret peers prove to each other
+  --heartbeat-ms N            leader heartbeat interval (default 50)
+  --election-ms N             base election timeout; each term waits N..2N (default 250)
+  --config FILE               JSON file with any of these flags as keys (flags win)
+  --log-level LEVEL           debug, info, warn or error (default info)
+`;
+
+export interface AgentConfig {
+  readonly id: string;
+  readonly dataDir: string;
+  readonly rpc: string;
+  readonly http: string;
+  readonly peers: ReadonlyMap<string, string> | null;
+  readonly join: string | null;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly slots: number;
+  readonly clusterKeyFile: string | null;
+  readonly heartbeatMs: number;
+  readonly electionMs: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+const NODE_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
+const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^\s:[\]]+):(\d{1,5})$/;
+
+const OPTIONS = {
+  id: { type: 'string' },
+  data: { type: 'string' },
+  rpc: { type: 'string' },
+  http: { type: 'string' },
+  peers: { type: 'string' },
+  join: { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  slots: { type: 'string' },
+  'cluster-key-file': { type: 'string' },
+  'heartbeat-ms': { type: 'string' },
+  'election-ms': { type: 'string' },
+  config: { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+type Raw = Partial<Record<keyof typeof OPTIONS, string | string[] | boolean>>;
+
+function readConfigFile(path: string): Raw {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`--config: cannot read ${path}: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--config: ${path} must hold a JSON object`);
+  const out: Raw = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!(key in OPTIONS) || key === 'config' || key === 'help') throw new UsageError(`--config: unknown key "${key}" in ${path}`);
+    if (key === 'tag') {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new UsageError('--config: "tag" must be an array of KEY=VALUE strings');
+      out.tag = value as string[];
+    } else if (typeof value === 'string' || typeof value === 'number') out[key as keyof Raw] = String(value);
+    else throw new UsageError(`--config: "${key}" must be a string or number`);
+  }
+  return out;
+}
+
+function hostPort(flag: string, value: string): string {
+  const m = HOST_PORT.exec(value);
+  if (m === null || Number(m[2]) > 65535) throw new UsageError(`--${flag}: expected HOST:PORT, got "${value}"`);
+  return value;
+}
+
+function positiveInt(flag: string, value: string | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag}: expected a whole number >= ${min}, got "${value}"`);
+  return n;
+}
+
+export function parsePeers(value: string): Map<string, string> {
+  const peers = new Map<string, string>();
+  for (const part of value.split(',').filter(Boolean)) {
+    const at = part.indexOf('=');
+    const id = part.slice(0, at);
+    if (at <= 0 || !NODE_ID.test(id)) throw new UsageError(`--peers: "${part}" is not ID=HOST:PORT`);
+    if (peers.has(id)) throw new UsageError(`--peers: ${id} appears twice`);
+    peers.set(id, hostPort('peers', part.slice(at + 1)));
+  }
+  if (peers.size === 0) throw new UsageError('--peers: empty');
+  return peers;
+}
+
+/** Flags and --config merged and checked; every problem is a UsageError naming the flag. */
+export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const flags = parsed.values as Raw;
+  if (flags.help === true) return 'help';
+  const raw: Raw = { ...(typeof flags.config === 'string' ? readConfigFile(flags.config) : {}), ...flags };
+  const str = (k: keyof Raw) => (typeof raw[k] === 'string' ? (raw[k] as string) : undefined);
+  const id = str('id');
+  if (id === undefined) throw new UsageError('--id is required');
+  if (!NODE_ID.test(id)) throw new UsageError(`--id: "${id}" must match [a-z0-9][a-z0-9-]{0,31}`);
+  const peersText = str('peers');
+  const join = str('join') ?? null;
+  if (peersText !== undefined && join !== null) throw new UsageError('--peers and --join exclude each other');
+  const peers = peersText === undefined ? null : parsePeers(peersText);
+  if (peers !== null && !peers.has(id)) throw new UsageError(`--peers must include this node (${id})`);
+  if (join !== null) {
+    try {
+      new URL(join);
+    } catch {
+      throw new UsageError(`--join: not a URL: ${join}`);
+    }
+  }
+  const tags: Record<string, string> = {};
+  for (const tag of (raw.tag as string[] | undefined) ?? []) {
+    const at = tag.indexOf('=');
+    if (at <= 0) throw new UsageError(`--tag: "${tag}" is not KEY=VALUE`);
+    tags[tag.slice(0, at)] = tag.slice(at + 1);
+  }
+  const level = str('log-level') ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError(`--log-level: "${level}" is not debug, info, warn or error`);
+  const heartbeatMs = positiveInt('heartbeat-ms', str('heartbeat-ms'), 50);
+  const electionMs = positiveInt('election-ms', str('election-ms'), 250);
+  if (electionMs < heartbeatMs * 2) throw new UsageError('--election-ms must be at least twice --heartbeat-ms');
+  return {
+    id,
+    dataDir: str('data') ?? `./chime-data/${id}`,
+    rpc: hostPort('rpc', str('rpc') ?? '127.0.0.1:7400'),
+    http: hostPort('http', str('http') ?? '127.0.0.1:8400'),
+    peers,
+    join,
+    tags,
+    slots: positiveInt('slots', str('slots'), 8),
+    clusterKeyFile: str('cluster-key-file') ?? null,
+    heartbeatMs,
+    electionMs,
+    logLevel: level as AgentConfig['logLevel'],
+  };
+}

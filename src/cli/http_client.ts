@@ -1,0 +1,51 @@
+import { request } from 'node:http';
+
+export interface HttpAnswer {
+  readonly status: number;
+  readonly body: unknown;
+  readonly text: string;
+}
+
+/** A small JSON-over-HTTP client with a deadline; used by the CLI and by tests. */
+export function httpJson(method: string, url: string, body?: unknown, timeoutMs = 10_000): Promise<HttpAnswer> {
+  const target = new URL(url);
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: target.hostname,
+        port: target.port,
+        method,
+        path: target.pathname + target.search,
+        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(payload.length) },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = text === '' ? null : (JSON.parse(text) as unknown);
+          } catch {
+            // not JSON (metrics): keep the text
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed, text });
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${target.host} within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** The one-line reason of a problem+json answer. */
+export function problemLine(answer: HttpAnswer): string {
+  const body = answer.body as { detail?: unknown; errors?: { path: string; message: string }[] } | null;
+  const fields = Array.isArray(body?.errors) ? ` (${body.errors.map((e) => `${e.path}: ${e.message}`).join('; ')})` : '';
+  const detail = typeof body?.detail === 'string' ? body.detail : answer.text.slice(0, 200);
+  return `${answer.status} ${detail}${fields}`;
+}

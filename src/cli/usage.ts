@@ -1,0 +1,14 @@
+/** A usage error: printed as one line to stderr, exit code 2. */
+export class UsageError extends Error {}
+
+/** An operation that failed: printed as one line to stderr, exit code 1. */
+export class OperationError extends Error {}
+
+export function serverUrl(flag: string | undefined): string {
+  const url = flag ?? process.env['CHIME_SERVER'] ?? 'http://127.0.0.1:8400';
+  try {
+    return new URL(url).toString().replace(/\/$/, '');
+  } catch {
+    throw new UsageError(`--server: not a URL: ${url}`);
+  }
+}
