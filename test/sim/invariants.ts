@@ -12,6 +12,7 @@ export const INVARIANT = {
   stateMachineSafety: 'state-machine-safety',
   monotonicState: 'monotonic-state',
   committedMajority: 'committed-majority',
+  matchDurable: 'match-durable',
   acknowledgedNotLost: 'acknowledged-not-lost',
   linearizability: 'linearizability',
   boundedTraffic: 'bounded-traffic',
@@ -203,6 +204,15 @@ export class SafetyChecker {
       explanations.push(`held by [${holders.join(',')}] of voters [${voters.join(',')}]`);
     }
     this.fail(INVARIANT.committedMajority, `leader ${leader} committed index ${index}, but it is ${explanations.join(' / ')}`);
+  }
+
+  /**
+   * A follower acknowledges entries only once they are on its disk, so in the leader's term
+   * the leader's match index for it is always backed by the follower's durable log.
+   */
+  checkMatchDurable(leader: NodeId, term: number, follower: NodeId, followerTerm: number, match: number, holds: boolean): void {
+    if (followerTerm !== term || holds) return;
+    this.fail(INVARIANT.matchDurable, `leader ${leader} of term ${term} has match ${match} for ${follower}, whose disk no longer holds that entry`);
   }
 
   /** A client was told its value committed at (index, term). */

@@ -7,19 +7,21 @@ import type { Prng } from './prng.js';
 
 export type NemesisAction = 'crash' | 'partition' | 'heal' | 'weather' | 'transfer' | 'membership' | 'campaign' | 'none';
 
-const WEIGHTS: readonly (readonly [NemesisAction, number])[] = [
-  ['crash', 18],
-  ['partition', 18],
-  ['heal', 8],
-  ['weather', 8],
-  ['transfer', 10],
-  ['membership', 16],
-  ['campaign', 4],
-  ['none', 18],
-];
+export type NemesisWeights = Readonly<Record<NemesisAction, number>>;
 
-export function pickAction(rng: Prng, allowed: ReadonlySet<NemesisAction>): NemesisAction {
-  const options = WEIGHTS.filter(([a]) => allowed.has(a));
+export const DEFAULT_WEIGHTS: NemesisWeights = {
+  crash: 18,
+  partition: 18,
+  heal: 8,
+  weather: 8,
+  transfer: 10,
+  membership: 16,
+  campaign: 4,
+  none: 18,
+};
+
+export function pickAction(rng: Prng, weights: NemesisWeights): NemesisAction {
+  const options = (Object.entries(weights) as [NemesisAction, number][]).filter(([, w]) => w > 0);
   const total = options.reduce((s, [, w]) => s + w, 0);
   let roll = rng.int(total);
   for (const [a, w] of options) {

@@ -47,6 +47,8 @@ export class SimNode {
   /** The term in which this node was last seen leading, to notice a fresh election. */
   leaderTerm = 0;
   leaderCommitChecked = 0;
+  /** The term in which this node was last seen campaigning. */
+  candidateTerm = 0;
   private readonly pendingReads: ReadState[] = [];
   private lastBatch: LastBatch | null = null;
 

@@ -9,7 +9,7 @@ import { HASH_SEED, hashNumber, hashString } from './hash.js';
 import { INVARIANT, InvariantViolation, SafetyChecker } from './invariants.js';
 import { checkKvHistory } from './linearizability.js';
 import { CALM_NETWORK, SimNetwork } from './network.js';
-import { drawPartition, drawWeather, pickAction, type NemesisAction } from './nemesis.js';
+import { DEFAULT_WEIGHTS, drawPartition, drawWeather, pickAction, type NemesisWeights } from './nemesis.js';
 import { Prng } from './prng.js';
 import { SimNode, type DiskFault, type NodeHost, type RaftTuning } from './sim-node.js';
 import { Workload } from './workload.js';
@@ -22,8 +22,12 @@ export interface SimConfig {
   /** How long the healed cluster may take to elect, commit and catch everyone up. */
   readonly livenessBudgetMs?: number;
   readonly diskFault?: DiskFault;
-  /** Nemesis actions to leave out (all are on by default). */
-  readonly without?: readonly NemesisAction[];
+  /** How often each nemesis action is drawn (0 leaves it out). */
+  readonly weights?: Partial<NemesisWeights>;
+  /** Chance that a node which just became a candidate crashes a few ms later (mid-election). */
+  readonly candidateCrashChance?: number;
+  /** Crashed nodes come back after a random delay up to this. */
+  readonly restartMsMax?: number;
   readonly eventsMax?: number;
 }
 
@@ -55,6 +59,7 @@ type SimEvent =
   | { readonly t: 'client'; readonly client: number; readonly opId: number | null }
   | { readonly t: 'nemesis' }
   | { readonly t: 'restart'; readonly node: NodeId }
+  | { readonly t: 'crash'; readonly node: NodeId; readonly inc: number }
   | { readonly t: 'heal' }
   | { readonly t: 'stop'; readonly node: NodeId }
   | { readonly t: 'faultEnd' }
@@ -78,7 +83,7 @@ export class Simulation implements NodeHost {
   traceHash = HASH_SEED;
   private readonly initialIds: NodeId[];
   private readonly spares: NodeId[];
-  private readonly allowed: Set<NemesisAction>;
+  private readonly weights: NemesisWeights;
   private readonly leaders = new Set<NodeId>();
   private readonly removalCommitted = new Set<NodeId>();
   private committedChecked = 0;
@@ -94,8 +99,7 @@ export class Simulation implements NodeHost {
     this.network = new SimNetwork(this.rng.fork(), CALM_NETWORK);
     this.initialIds = Array.from({ length: config.nodes }, (_, i) => `n${i + 1}`);
     this.spares = [`n${config.nodes + 1}`, `n${config.nodes + 2}`];
-    this.allowed = new Set<NemesisAction>(['crash', 'partition', 'heal', 'weather', 'transfer', 'membership', 'campaign', 'none']);
-    for (const a of config.without ?? []) this.allowed.delete(a);
+    this.weights = { ...DEFAULT_WEIGHTS, ...config.weights };
     this.snapshotChance = this.rng.float() * 0.15 + 0.01;
     this.fsyncMsMax = this.rng.range(0, 8);
     for (const id of this.initialIds) {
@@ -157,6 +161,7 @@ export class Simulation implements NodeHost {
       case 'client': this.workload.onClientEvent(e.client, e.opId); return null;
       case 'nemesis': this.onNemesis(); return null;
       case 'restart': return this.onRestart(e.node);
+      case 'crash': this.onCrash(e.node, e.inc); return null;
       case 'heal': this.network.heal(); return null;
       case 'stop': this.onStop(e.node); return null;
       case 'faultEnd': this.onFaultEnd(); return null;
@@ -309,6 +314,7 @@ export class Simulation implements NodeHost {
     this.checker.observeProgress(node.id, node.incarnation, term, commit, sm.appliedIndex);
     if (st.softState.role !== 'leader') {
       this.leaders.delete(node.id);
+      if (st.softState.role === 'candidate' && node.candidateTerm !== term) this.maybeCrashCandidate(node, term);
       return;
     }
     this.leaders.add(node.id);
@@ -330,6 +336,29 @@ export class Simulation implements NodeHost {
     if (this.healedAtMs !== null && this.electedAtMs === null && view.termAt(commit) === term) this.electedAtMs = this.queue.nowMs;
   }
 
+  /**
+   * Durable state only shrinks when a node restarts (or truncates an uncommitted suffix), so
+   * after a restart every leader's commit index must still be held by a majority.
+   */
+  private recheckAfterRestart(restarted: SimNode): void {
+    const hs = restarted.status().hardState;
+    for (const id of this.leaders) {
+      const n = this.nodes.get(id) as SimNode;
+      if (n.raw === null) continue;
+      const st = n.status();
+      const view = n.logView(st.lastIndex);
+      const match = st.progress.get(restarted.id)?.match ?? 0;
+      const matchTerm = view.termAt(match);
+      if (match > 0 && typeof matchTerm === 'number') {
+        this.checker.checkMatchDurable(id, st.hardState.term, restarted.id, hs.term, match, restarted.holdsDurably(match, matchTerm));
+      }
+      const commit = Math.min(st.hardState.commit, n.leaderCommitChecked);
+      const t = view.termAt(commit);
+      if (typeof t !== 'number') continue;
+      this.checker.checkCommittedMajority(id, commit, [st.conf.voters], (v) => this.nodes.get(v)?.holdsDurably(commit, t) ?? false);
+    }
+  }
+
   private currentLeader(): SimNode | null {
     let best: SimNode | null = null;
     let bestTerm = -1;
@@ -344,7 +373,7 @@ export class Simulation implements NodeHost {
 
   private onNemesis(): void {
     if (this.healedAtMs !== null) return;
-    const action = pickAction(this.rng, this.allowed);
+    const action = pickAction(this.rng, this.weights);
     this.traceHash = hashString(this.traceHash, action);
     switch (action) {
       case 'crash': this.nemesisCrash(); break;
@@ -359,21 +388,36 @@ export class Simulation implements NodeHost {
     this.queue.schedule(this.rng.range(50, 500), { t: 'nemesis' });
   }
 
+  private maybeCrashCandidate(node: SimNode, term: number): void {
+    node.candidateTerm = term;
+    if (this.healedAtMs !== null || !this.rng.chance(this.config.candidateCrashChance ?? 0.05)) return;
+    this.queue.schedule(this.rng.range(0, 10), { t: 'crash', node: node.id, inc: node.incarnation });
+  }
+
+  private onCrash(id: NodeId, inc: number): void {
+    const node = this.nodes.get(id) as SimNode;
+    if (node.incarnation === inc && node.up && this.healedAtMs === null) this.crashNode(node);
+  }
+
   private nemesisCrash(): void {
     const up = [...this.nodes.values()].filter((n) => n.up);
     if (up.length <= 1) return;
-    const victim = this.rng.pick(up);
+    this.crashNode(this.rng.pick(up));
+  }
+
+  private crashNode(victim: SimNode): void {
     victim.crash();
     this.leaders.delete(victim.id);
     this.workload.onCrash(victim.id);
     this.stats.crashes++;
-    this.queue.schedule(this.rng.range(20, 2000), { t: 'restart', node: victim.id });
+    this.queue.schedule(this.rng.range(20, this.config.restartMsMax ?? 2000), { t: 'restart', node: victim.id });
   }
 
   private onRestart(id: NodeId): SimNode | null {
     const node = this.nodes.get(id) as SimNode;
     if (node.up || node.removed) return null;
     this.startNode(node);
+    this.recheckAfterRestart(node);
     return node;
   }
 
