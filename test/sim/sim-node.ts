@@ -47,6 +47,9 @@ export class SimNode {
   /** The term in which this node was last seen leading, to notice a fresh election. */
   leaderTerm = 0;
   leaderCommitChecked = 0;
+  /** The voters that counted `leaderCommitChecked` as committed, and the voters seen last. */
+  leaderCommitVoters: readonly NodeId[] = [];
+  lastVoters: readonly NodeId[] = [];
   /** The term in which this node was last seen campaigning. */
   candidateTerm = 0;
   private readonly pendingReads: ReadState[] = [];

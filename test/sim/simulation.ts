@@ -323,16 +323,23 @@ export class Simulation implements NodeHost {
     if (node.leaderTerm !== term) {
       node.leaderTerm = term;
       node.leaderCommitChecked = commit;
+      node.leaderCommitVoters = [];
       this.stats.leaderTerms++;
       this.checker.checkLeaderLog(node.id, term, view);
     }
     if (commit > node.leaderCommitChecked) {
-      node.leaderCommitChecked = commit;
+      // The commit may have advanced just before a membership change took effect in the
+      // same advance(), so either the voters before or after this event may have counted it.
       const t = view.termAt(commit);
       if (typeof t === 'number') {
-        this.checker.checkCommittedMajority(node.id, commit, [st.conf.voters], (v) => this.nodes.get(v)?.holdsDurably(commit, t) ?? false);
+        const holds = (v: NodeId): boolean => this.nodes.get(v)?.holdsDurably(commit, t) ?? false;
+        const before = node.lastVoters.length > 0 ? [node.lastVoters] : [];
+        this.checker.checkCommittedMajority(node.id, commit, [...before, st.conf.voters], holds);
+        node.leaderCommitVoters = before.length > 0 && before[0] !== undefined && before[0].filter(holds).length * 2 > before[0].length ? before[0] : st.conf.voters;
       }
+      node.leaderCommitChecked = commit;
     }
+    node.lastVoters = st.conf.voters;
     if (this.healedAtMs !== null && this.electedAtMs === null && view.termAt(commit) === term) this.electedAtMs = this.queue.nowMs;
   }
 
@@ -354,8 +361,8 @@ export class Simulation implements NodeHost {
       }
       const commit = Math.min(st.hardState.commit, n.leaderCommitChecked);
       const t = view.termAt(commit);
-      if (typeof t !== 'number') continue;
-      this.checker.checkCommittedMajority(id, commit, [st.conf.voters], (v) => this.nodes.get(v)?.holdsDurably(commit, t) ?? false);
+      if (typeof t !== 'number' || n.leaderCommitVoters.length === 0) continue;
+      this.checker.checkCommittedMajority(id, commit, [n.leaderCommitVoters], (v) => this.nodes.get(v)?.holdsDurably(commit, t) ?? false);
     }
   }
 
