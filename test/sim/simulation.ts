@@ -242,9 +242,10 @@ export class Simulation implements NodeHost {
     const sm = node.sm;
     assert.ok(sm !== null);
     const term = node.raw?.status().hardState.term ?? 0;
-    if (this.checker.observeApplied(node.id, entry.index, entry.term, sm.digest, term)) this.stats.committed = this.checker.committedMax;
+    const fresh = this.checker.observeApplied(node.id, entry.index, entry.term, sm.digest, term);
+    if (fresh) this.stats.committed = this.checker.committedMax;
     if (entry.kind === 'conf') {
-      this.stats.confChangesApplied++;
+      if (fresh && entry.index > this.config.nodes) this.stats.confChangesApplied++;
       const cc = decodeConfChange(entry.data);
       if (cc.type === 'remove' && !this.removalCommitted.has(cc.node)) {
         this.removalCommitted.add(cc.node);
