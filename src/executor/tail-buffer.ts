@@ -48,7 +48,8 @@ export class TailBuffer {
       this.heldBytes -= first.length;
       this.droppedBytes += first.length;
     }
-    assert.ok(this.heldBytes < this.capacityBytes + chunk.length || this.chunks.length === 1, 'tail holds at most capacity plus one chunk');
+    const firstBytes = this.chunks[0]?.length ?? 0;
+    assert.ok(this.heldBytes - firstBytes < this.capacityBytes, 'the tail holds less than the capacity beyond its first chunk');
   }
 
   /** The kept bytes as UTF-8, `prefix` first, then the marker if anything was cut. */
