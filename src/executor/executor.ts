@@ -69,7 +69,6 @@ export class Executor {
   private newestTerm = 0;
   private stopping = false;
   private idleWaiters: (() => void)[] = [];
-  private droppedStartedReports = 0;
   private journalSkippedLines = 0;
   private journalWriteErrors = 0;
 
@@ -164,7 +163,7 @@ export class Executor {
   stats(): ExecutorStats {
     return {
       slots: this.slots, runs: this.runs.size, outboxReports: this.outbox.size, rememberedRuns: this.ledger.size,
-      newestTerm: this.newestTerm, journalBytes: this.journal?.bytes ?? 0, droppedStartedReports: this.droppedStartedReports,
+      newestTerm: this.newestTerm, journalBytes: this.journal?.bytes ?? 0, droppedStartedReports: this.outbox.droppedStarted,
       journalSkippedLines: this.journalSkippedLines, journalWriteErrors: this.journalWriteErrors,
     };
   }
@@ -220,11 +219,7 @@ export class Executor {
   private onStarted(run: Run): void {
     run.startedAtMs = this.now();
     const report = { kind: 'started', runId: run.request.runId, attempt: run.request.attempt, node: this.nodeId, atMs: run.startedAtMs } as const;
-    if (!this.outbox.pushStarted(report)) {
-      this.droppedStartedReports++;
-      return;
-    }
-    this.onReport?.(report);
+    if (this.outbox.pushStarted(report)) this.onReport?.(report);
   }
 
   private killRun(run: Run, reason: KillReason, note: string): void {

@@ -16,6 +16,8 @@ export class ReportOutbox {
   private readonly started = new Map<string, Queued<StartedReport>>();
   private readonly ends = new Map<string, Queued<EndReport>>();
   private seq = 0;
+  /** Started reports dropped for room, or never queued because the outbox was full of ends. */
+  droppedStarted = 0;
 
   constructor(readonly reportsMax: number) {
     assert.ok(Number.isSafeInteger(reportsMax) && reportsMax > 0);
@@ -31,7 +33,10 @@ export class ReportOutbox {
 
   /** False when the outbox is full of end reports and the started report was not kept. */
   pushStarted(report: StartedReport): boolean {
-    if (this.size >= this.reportsMax && !this.dropOldestStarted()) return false;
+    if (this.size >= this.reportsMax && !this.dropOldestStarted()) {
+      this.droppedStarted++;
+      return false;
+    }
     this.started.set(runKey(report.runId, report.attempt), { seq: this.seq++, report });
     return true;
   }
@@ -72,6 +77,7 @@ export class ReportOutbox {
     const oldest = this.started.keys().next();
     if (oldest.done === true) return false;
     this.started.delete(oldest.value);
+    this.droppedStarted++;
     return true;
   }
 }
