@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { HttpRun } from './http-run.js';
 import { JournalFile } from './journal.js';
-import type { JournalRecord } from './journal-records.js';
+import type { JournalRecord, RunProcess } from './journal-records.js';
+import { processStartTime, signalGroup } from './process-group.js';
 import { RunLedger } from './ledger.js';
 import { KILL_GRACE_MS_DEFAULT, OUTPUT_BYTES_MAX_DEFAULT, resolveLimits } from './limits.js';
 import { ReportOutbox } from './outbox.js';
@@ -22,6 +23,7 @@ interface Run {
   timeoutTimer: TimerHandle | null;
   handle: RunHandle | null;
   startedAtMs: number | null;
+  process: RunProcess | null;
   kill: { readonly reason: KillReason; readonly note: string } | null;
 }
 
@@ -111,7 +113,7 @@ export class Executor {
       return this.refuse('no_slot', 'the journal could not record the run');
     }
     this.ledger.record(req.runId, req.attempt, 'active');
-    const run: Run = { request: req, startTimer: null, timeoutTimer: null, handle: null, startedAtMs: null, kill: null };
+    const run: Run = { request: req, startTimer: null, timeoutTimer: null, handle: null, startedAtMs: null, process: null, kill: null };
     this.runs.set(runKey(req.runId, req.attempt), run);
     const delayMs = req.notBeforeMs === null ? 0 : req.notBeforeMs - this.now();
     if (delayMs > 0) run.startTimer = this.timers.schedule(delayMs, () => this.start(run));
@@ -198,6 +200,7 @@ export class Executor {
     const req = run.request;
     const hooks = {
       started: () => this.onStarted(run),
+      processSpawned: (processId: number) => this.onProcessSpawned(run, processId),
       finished: (outcome: RunOutcome) => this.onFinished(run, outcome),
     };
     if (req.spec.type === 'shell') {
@@ -214,6 +217,15 @@ export class Executor {
     if (this.runs.get(runKey(req.runId, req.attempt)) === run) {
       run.timeoutTimer = this.timers.schedule(req.timeoutMs, () => this.killRun(run, 'timeout', `timed out after ${req.timeoutMs} ms`));
     }
+  }
+
+  private onProcessSpawned(run: Run, processId: number): void {
+    const startTime = processStartTime(processId);
+    if (startTime === null) return;
+    run.process = { pid: processId, startTime };
+    // Unsynced on purpose: it only matters after a crash of this process, which leaves the
+    // page cache intact; a machine crash takes the run's processes with it.
+    this.journalWrite({ t: 'pid', runId: run.request.runId, attempt: run.request.attempt, ...run.process }, false);
   }
 
   private onStarted(run: Run): void {
@@ -289,6 +301,7 @@ export class Executor {
         const run = this.runs.get(runKey(entry.runId, entry.attempt));
         assert.ok(run !== undefined, 'an active run is in the run table');
         yield { t: 'accept', runId: entry.runId, attempt: entry.attempt, term: run.request.term };
+        if (run.process !== null) yield { t: 'pid', runId: entry.runId, attempt: entry.attempt, ...run.process };
       }
     }
   }
@@ -309,7 +322,7 @@ export class Executor {
         continue;
       }
       const report: EndReport = run.endReport ?? {
-        kind: 'lost', runId: run.runId, attempt: run.attempt, node: this.nodeId, atMs: this.now(), error: 'executor restarted',
+        kind: 'lost', runId: run.runId, attempt: run.attempt, node: this.nodeId, atMs: this.now(), error: lostError(run.process),
       };
       this.ledger.record(run.runId, run.attempt, 'ended');
       this.outbox.pushEnd(report);
@@ -318,6 +331,17 @@ export class Executor {
     journal.rewrite(this.compactedRecords());
     return journal;
   }
+}
+
+/**
+ * A run's process group outlives a crashed executor (it is detached). Kill it before the run
+ * is reported lost, so a retry never overlaps it; the start time guards against pid reuse.
+ */
+function lostError(leftover: RunProcess | null): string {
+  if (leftover === null || processStartTime(leftover.pid) !== leftover.startTime) return 'executor restarted';
+  return signalGroup(leftover.pid, 'SIGKILL') === 'sent'
+    ? 'executor restarted; the run\'s leftover process group was killed'
+    : 'executor restarted; the run\'s leftover process group could not be killed';
 }
 
 function finishedStatus(run: Run, outcome: RunOutcome): FinishedStatus {

@@ -5,6 +5,7 @@ import type { EndReport } from './types.js';
 export type JournalRecord =
   | { readonly t: 'term'; readonly term: number }
   | { readonly t: 'accept'; readonly runId: string; readonly attempt: number; readonly term: number }
+  | { readonly t: 'pid'; readonly runId: string; readonly attempt: number; readonly pid: number; readonly startTime: string }
   | { readonly t: 'end'; readonly report: EndReport }
   | { readonly t: 'ack'; readonly runId: string; readonly attempt: number };
 
@@ -13,6 +14,13 @@ export interface ReplayedRun {
   readonly attempt: number;
   readonly state: 'active' | 'ended' | 'settled';
   readonly endReport: EndReport | null;
+  /** The run's process group leader, if it was spawned: what a restart must not leave running. */
+  readonly process: RunProcess | null;
+}
+
+export interface RunProcess {
+  readonly pid: number;
+  readonly startTime: string;
 }
 
 export interface Replay {
@@ -57,6 +65,8 @@ export function parseRecord(line: string): JournalRecord | null {
   if (t === 'term' && isCount(term)) return { t, term };
   if (t === 'accept' && typeof runId === 'string' && isCount(attempt) && isCount(term)) return { t, runId, attempt, term };
   if (t === 'ack' && typeof runId === 'string' && isCount(attempt)) return { t, runId, attempt };
+  const { pid, startTime } = value;
+  if (t === 'pid' && typeof runId === 'string' && isCount(attempt) && isCount(pid) && typeof startTime === 'string') return { t, runId, attempt, pid, startTime };
   if (t === 'end' && isEndReport(report)) return { t, report };
   return null;
 }
@@ -66,13 +76,14 @@ interface MutableRun {
   attempt: number;
   state: ReplayedRun['state'];
   endReport: EndReport | null;
+  process: RunProcess | null;
 }
 
 function entryFor(runs: Map<string, MutableRun>, runId: string, attempt: number): MutableRun {
   const key = runKey(runId, attempt);
   let run = runs.get(key);
   if (run === undefined) {
-    run = { runId, attempt, state: 'active', endReport: null };
+    run = { runId, attempt, state: 'active', endReport: null, process: null };
     runs.set(key, run);
   }
   return run;
@@ -95,6 +106,8 @@ export function replay(text: string): Replay {
     } else if (record.t === 'accept') {
       newestTerm = Math.max(newestTerm, record.term);
       entryFor(runs, record.runId, record.attempt);
+    } else if (record.t === 'pid') {
+      entryFor(runs, record.runId, record.attempt).process = { pid: record.pid, startTime: record.startTime };
     } else if (record.t === 'end') {
       const run = entryFor(runs, record.report.runId, record.report.attempt);
       if (run.state === 'active') {

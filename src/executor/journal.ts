@@ -11,6 +11,8 @@ export class JournalFile {
   private fd: number | null;
   private sizeBytes: number;
   private compactAtBytes: number;
+  /** After a failed write the file may end in a partial line; the next record starts afresh. */
+  private tailMayBeTorn = false;
 
   private constructor(readonly path: string, private readonly compactBytes: number, fd: number, sizeBytes: number) {
     this.fd = fd;
@@ -30,6 +32,8 @@ export class JournalFile {
       if (!(error instanceof Error && 'code' in error && error.code === 'ENOENT')) throw error;
     }
     const fd = openSync(path, 'a');
+    // A crash mid-write leaves a partial last line; the first append must not extend it.
+    // (The executor rewrites the file right after recovery, which also removes it.)
     return { journal: new JournalFile(path, compactBytes, fd, Buffer.byteLength(text)), replayed: replay(text) };
   }
 
@@ -44,10 +48,17 @@ export class JournalFile {
   /** Throws on an I/O error; with `sync` the record is on disk when this returns. */
   append(record: JournalRecord, sync: boolean): void {
     assert.ok(this.fd !== null, 'journal is closed');
-    const line = Buffer.from(encodeRecord(record), 'utf8');
+    const line = Buffer.from((this.tailMayBeTorn ? '\n' : '') + encodeRecord(record), 'utf8');
     let written = 0;
-    while (written < line.length) written += writeSync(this.fd, line, written);
-    if (sync) fsyncSync(this.fd);
+    try {
+      while (written < line.length) written += writeSync(this.fd, line, written);
+      if (sync) fsyncSync(this.fd);
+    } catch (error) {
+      this.tailMayBeTorn = true;
+      this.sizeBytes += written;
+      throw error;
+    }
+    this.tailMayBeTorn = false;
     this.sizeBytes += line.length;
   }
 
@@ -79,6 +90,7 @@ export class JournalFile {
     syncDirectory(dirname(this.path));
     closeSync(this.fd);
     this.fd = openSync(this.path, 'a');
+    this.tailMayBeTorn = false;
     this.sizeBytes = size;
     this.compactAtBytes = Math.max(this.compactBytes, 2 * size);
   }

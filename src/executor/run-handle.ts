@@ -12,6 +12,8 @@ export interface RunOutcome {
 export interface RunHooks {
   /** The process was spawned / the request was sent. Called at most once. */
   started(): void;
+  /** Called synchronously by spawn, before any event: the pid of the run's process group. */
+  processSpawned(processId: number): void;
   /** Called exactly once, also when the run never started. */
   finished(outcome: RunOutcome): void;
 }

@@ -49,6 +49,7 @@ export class ShellRun implements RunHandle {
       return;
     }
     this.child = child;
+    if (child.pid !== undefined) this.hooks.processSpawned(child.pid);
     child.stdout?.on('data', (chunk: Buffer) => this.tail.push(chunk));
     child.stderr?.on('data', (chunk: Buffer) => this.tail.push(chunk));
     child.once('spawn', () => this.hooks.started());
