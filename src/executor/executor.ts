@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { HttpRun } from './http-run.js';
 import { JournalFile } from './journal.js';
 import type { JournalRecord, RunProcess } from './journal-records.js';
-import { processStartTime, signalGroup } from './process-group.js';
+import { processStartTime } from './process-group.js';
+import { KILL_NOTES, finishedError, finishedStatus, lostError, type KillState } from './outcome.js';
 import { RunLedger } from './ledger.js';
 import { KILL_GRACE_MS_DEFAULT, OUTPUT_BYTES_MAX_DEFAULT, resolveLimits } from './limits.js';
 import { ReportOutbox } from './outbox.js';
@@ -12,7 +13,7 @@ import { runKey } from './run-key.js';
 import { ShellRun } from './shell-run.js';
 import { realTimers } from './timers.js';
 import type {
-  EndReport, ExecuteRequest, ExecuteResult, ExecutorLimits, ExecutorOptions, FinishedReport, FinishedStatus,
+  EndReport, ExecuteRequest, ExecuteResult, ExecutorLimits, ExecutorOptions, FinishedReport,
   KillReason, Report, ReportKind, RunningRun, TimerHandle, Timers,
 } from './types.js';
 import { validateExecuteRequest } from './validate.js';
@@ -24,7 +25,7 @@ interface Run {
   handle: RunHandle | null;
   startedAtMs: number | null;
   process: RunProcess | null;
-  kill: { readonly reason: KillReason; readonly note: string } | null;
+  kill: KillState | null;
 }
 
 export interface ExecutorStats {
@@ -38,12 +39,6 @@ export interface ExecutorStats {
   readonly journalSkippedLines: number;
   readonly journalWriteErrors: number;
 }
-
-const KILL_NOTES: Readonly<Record<KillReason, string>> = {
-  request: 'killed by request',
-  timeout: 'timed out',
-  replace: 'killed to start a newer run (concurrency: replace)',
-};
 
 /**
  * Runs jobs on one node. The agent feeds it `execute` requests from the leader, sends what
@@ -331,25 +326,4 @@ export class Executor {
     journal.rewrite(this.compactedRecords());
     return journal;
   }
-}
-
-/**
- * A run's process group outlives a crashed executor (it is detached). Kill it before the run
- * is reported lost, so a retry never overlaps it; the start time guards against pid reuse.
- */
-function lostError(leftover: RunProcess | null): string {
-  if (leftover === null || processStartTime(leftover.pid) !== leftover.startTime) return 'executor restarted';
-  return signalGroup(leftover.pid, 'SIGKILL') === 'sent'
-    ? 'executor restarted; the run\'s leftover process group was killed'
-    : 'executor restarted; the run\'s leftover process group could not be killed';
-}
-
-function finishedStatus(run: Run, outcome: RunOutcome): FinishedStatus {
-  if (run.kill !== null) return run.kill.reason === 'timeout' ? 'timed_out' : 'killed';
-  return outcome.ok ? 'succeeded' : 'failed';
-}
-
-function finishedError(run: Run, outcome: RunOutcome): string | null {
-  if (run.kill === null) return outcome.error;
-  return outcome.error === null ? run.kill.note : `${run.kill.note} (${outcome.error})`;
 }
