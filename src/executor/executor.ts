@@ -110,6 +110,7 @@ export class Executor {
     this.ledger.record(req.runId, req.attempt, 'active');
     const run: Run = { request: req, startTimer: null, timeoutTimer: null, handle: null, startedAtMs: null, process: null, kill: null };
     this.runs.set(runKey(req.runId, req.attempt), run);
+    this.compactJournalIfDue();
     const delayMs = req.notBeforeMs === null ? 0 : req.notBeforeMs - this.now();
     if (delayMs > 0) run.startTimer = this.timers.schedule(delayMs, () => this.start(run));
     else this.start(run);
@@ -147,6 +148,7 @@ export class Executor {
       this.ledger.record(runId, attempt, 'settled');
       // Not synced: a lost ack only makes the report be sent again, which the leader ignores.
       this.journalWrite({ t: 'ack', runId, attempt }, false);
+      this.compactJournalIfDue();
     }
     return true;
   }
@@ -221,6 +223,7 @@ export class Executor {
     // Unsynced on purpose: it only matters after a crash of this process, which leaves the
     // page cache intact; a machine crash takes the run's processes with it.
     this.journalWrite({ t: 'pid', runId: run.request.runId, attempt: run.request.attempt, ...run.process }, false);
+    this.compactJournalIfDue();
   }
 
   private onStarted(run: Run): void {
@@ -266,6 +269,7 @@ export class Executor {
     // Synced: a result lost in a crash would be reported lost and maybe run again.
     this.journalWrite({ t: 'end', report }, true);
     this.outbox.pushEnd(report);
+    this.compactJournalIfDue();
     this.onReport?.(report);
   }
 
@@ -274,11 +278,23 @@ export class Executor {
     if (this.journal === null || !this.journal.open) return true;
     try {
       this.journal.append(record, sync);
-      if (this.journal.needsCompaction()) this.journal.rewrite(this.compactedRecords());
       return true;
     } catch {
       this.journalWriteErrors++;
       return false;
+    }
+  }
+
+  /**
+   * Called only once memory reflects every record written, since compaction rewrites the
+   * file from memory. A failed rewrite leaves the old file in place; it is retried later.
+   */
+  private compactJournalIfDue(): void {
+    if (this.journal === null || !this.journal.open || !this.journal.needsCompaction()) return;
+    try {
+      this.journal.rewrite(this.compactedRecords());
+    } catch {
+      this.journalWriteErrors++;
     }
   }
 

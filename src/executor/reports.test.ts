@@ -119,3 +119,28 @@ test('journal: a torn last line is ignored and the file stays bounded by compact
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('journal: compaction, whichever record triggers it, loses nothing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chime-journal-'));
+  const journalPath = join(dir, 'journal.jsonl');
+  // The smallest threshold: the file is rewritten each time it doubles, so the trigger lands
+  // on accept, pid and end records alike.
+  const limits = { journalCompactBytes: 1 };
+  const first = newExecutor({ journalPath, limits, slots: 24, killGraceMs: 200 });
+  try {
+    const done = shellRequest('echo done', { term: 2 });
+    assert.equal(first.execute(done), 'accepted');
+    await waitFinished(first, done.runId);
+    // Runs waiting for notBefore have nothing in the journal but their accept record.
+    const running = Array.from({ length: 20 }, () => shellRequest('true', { term: 2, notBeforeMs: Date.now() + 60_000 }));
+    for (const req of running) assert.equal(first.execute(req), 'accepted');
+    const second = newExecutor({ journalPath, limits, slots: 24 });
+    assert.deepEqual(second.pendingReports().map((r) => `${r.kind}:${r.runId}`).sort(),
+      [`finished:${done.runId}`, ...running.map((req) => `lost:${req.runId}`)].sort());
+    assert.equal(second.execute(shellRequest('true', { term: 1 })), 'stale_term');
+    await second.stop({ killRunning: true });
+  } finally {
+    await first.stop({ killRunning: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
