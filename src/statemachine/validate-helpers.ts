@@ -56,7 +56,8 @@ export class Checker {
     let bytes = 0;
     let ok = true;
     for (const [key, item] of entries) {
-      if (!rule.keyPattern.test(key)) ok = this.fail(join(path, key), `name must match ${rule.keyHint}`) ?? false;
+      if (key === '__proto__') ok = this.fail(join(path, key), 'is a reserved name') ?? false;
+      else if (!rule.keyPattern.test(key)) ok = this.fail(join(path, key), `name must match ${rule.keyHint}`) ?? false;
       else if (typeof item !== 'string') ok = this.fail(join(path, key), 'must be a string') ?? false;
       else if (item.length > rule.valueCharsMax) ok = this.fail(join(path, key), `must be at most ${rule.valueCharsMax} characters`) ?? false;
       else {
