@@ -50,7 +50,12 @@ function randomCommand(next: () => number, view: JobTable, step: number): Comman
       exitCode: Math.floor(next() * 3), output: 'x'.repeat(Math.floor(next() * 50)), outputTruncated: false, error: null };
   }
   if (roll < 0.82) return { type: 'runLost', runId, attempt, node, at };
-  if (roll < 0.9) return { type: 'retryRun', runId, attempt: attempt + 1, executors: [pick(NODES)], notBefore: at + 1000, at };
+  if (roll < 0.9) {
+    // Retries aim at any recent run, so that finished ones get retried too.
+    const recent = view.getRun(`r${step - 1 - Math.floor(next() * 10)}`);
+    const target = recent ?? run;
+    return { type: 'retryRun', runId: target?.runId ?? runId, attempt: (target?.attempt ?? 1) + 1, executors: [pick(NODES)], notBefore: at + 1000, at };
+  }
   if (roll < 0.96) return { type: 'killRun', runId, reason: pick(['request', 'timeout', 'replace'] as const), at };
   return Uint8Array.from({ length: 1 + Math.floor(next() * 20) }, () => Math.floor(next() * 256));
 }

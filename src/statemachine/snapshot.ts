@@ -7,7 +7,8 @@ import { packr } from './codec.js';
 import { StateMachineInputError } from './errors.js';
 import type { TableLimits } from './limits.js';
 import { addDependents, createState, type JobState, type TableState } from './state.js';
-import { isActiveStatus, type Execution, type RunRecord } from './types.js';
+import { EMPTY_RECORD, EXPECT_STATUS_DEFAULT, SPEC_DEFAULTS } from './defaults.js';
+import { isActiveStatus, type Execution, type JobSpec, type RunRecord } from './types.js';
 import { validateJobSpec } from './validate.js';
 
 export const SNAPSHOT_FORMAT = 'chime.jobtable';
@@ -24,12 +25,27 @@ function runRow(r: RunRecord): Row {
     r.executions.map(executionRow), r.payload, r.key, r.executors, r.notBefore, r.killRequested, r.reason];
 }
 
+/** A spec without the fields that hold their default; restore's validation fills them in again. */
+function compactSpec(spec: JobSpec): Record<string, unknown> {
+  const defaults: Readonly<Record<string, unknown>> = SPEC_DEFAULTS;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(spec)) {
+    if (key === 'executor' || defaults[key] !== value) out[key] = value;
+  }
+  const e = spec.executor;
+  out.executor = e.type === 'shell'
+    ? { type: e.type, command: e.command, ...(e.env === EMPTY_RECORD ? {} : { env: e.env }), ...(e.cwd === '/' ? {} : { cwd: e.cwd }) }
+    : { type: e.type, url: e.url, ...(e.method === 'GET' ? {} : { method: e.method }), ...(e.headers === EMPTY_RECORD ? {} : { headers: e.headers }),
+        ...(e.body === '' ? {} : { body: e.body }), ...(e.expectStatus === EXPECT_STATUS_DEFAULT ? {} : { expectStatus: e.expectStatus }) };
+  return out;
+}
+
 export function encodeSnapshot(state: TableState): Uint8Array {
   const jobs: Row[] = [];
   for (const id of state.jobIds.valuesAfter()) {
     const j = state.jobs.get(id);
     assert(j !== undefined, 'id index names a missing job');
-    jobs.push([j.spec, j.createdAt, j.updatedAt, j.createRevision, j.revision, j.lastScheduledAt, j.nextFireAt]);
+    jobs.push([compactSpec(j.spec), j.createdAt, j.updatedAt, j.createRevision, j.revision, j.lastScheduledAt, j.nextFireAt]);
   }
   const l = state.limits;
   const body = {
