@@ -28,8 +28,10 @@ export class IncomingSnapshot {
     const reject = (receivedBytes: number): ChunkOutcome => ({ kind: 'partial', receivedBytes, reject: true });
     if (m.totalBytes > this.maxBytes || m.totalBytes < 0) return reject(0);
     if (!this.isCurrent(m.meta)) {
-      // Only a newer snapshot's first chunk replaces what we are collecting.
-      if (m.offset !== 0 || (this.meta !== null && !isNewer(m.meta, this.meta))) return reject(0);
+      // The first chunk of any other snapshot starts over: the leader of the current term
+      // decides what we install (the caller already dropped chunks from older terms), and a
+      // buffer kept for a snapshot no leader will finish would block every later transfer.
+      if (m.offset !== 0) return reject(0);
       this.clear();
       this.meta = m.meta;
       this.totalBytes = m.totalBytes;
@@ -62,8 +64,4 @@ export class IncomingSnapshot {
   private isCurrent(meta: SnapshotMeta): boolean {
     return this.meta !== null && this.meta.index === meta.index && this.meta.term === meta.term;
   }
-}
-
-function isNewer(a: SnapshotMeta, b: SnapshotMeta): boolean {
-  return a.index > b.index || (a.index === b.index && a.term > b.term);
 }

@@ -1,0 +1,345 @@
+import assert from 'node:assert/strict';
+import { HttpRun } from './http-run.js';
+import { JournalFile } from './journal.js';
+import type { JournalRecord, RunProcess } from './journal-records.js';
+import { processStartTime } from './process-group.js';
+import { KILL_NOTES, finishedError, finishedStatus, lostError, type KillState } from './outcome.js';
+import { RunLedger } from './ledger.js';
+import { KILL_GRACE_MS_DEFAULT, OUTPUT_BYTES_MAX_DEFAULT, resolveLimits } from './limits.js';
+import { ReportOutbox } from './outbox.js';
+import { shellEnv, stringEnv, type RunIdentity } from './placeholders.js';
+import type { RunHandle, RunOutcome } from './run-handle.js';
+import { runKey } from './run-key.js';
+import { ShellRun } from './shell-run.js';
+import { realTimers } from './timers.js';
+import type {
+  EndReport, ExecuteRequest, ExecuteResult, ExecutorLimits, ExecutorOptions, FinishedReport,
+  KillReason, Report, ReportKind, RunningRun, TimerHandle, Timers,
+} from './types.js';
+import { validateExecuteRequest } from './validate.js';
+
+interface Run {
+  readonly request: ExecuteRequest;
+  startTimer: TimerHandle | null;
+  timeoutTimer: TimerHandle | null;
+  handle: RunHandle | null;
+  startedAtMs: number | null;
+  process: RunProcess | null;
+  kill: KillState | null;
+}
+
+export interface ExecutorStats {
+  readonly slots: number;
+  readonly runs: number;
+  readonly outboxReports: number;
+  readonly rememberedRuns: number;
+  readonly newestTerm: number;
+  readonly journalBytes: number;
+  readonly droppedStartedReports: number;
+  readonly journalSkippedLines: number;
+  readonly journalWriteErrors: number;
+}
+
+/**
+ * Runs jobs on one node. The agent feeds it `execute` requests from the leader, sends what
+ * `pendingReports()` holds to the current leader and calls `acknowledge` once a report is
+ * committed. Invariants: runs ≤ slots; each (runId, attempt) is accepted at most once while
+ * remembered; every accepted run ends in exactly one finished or lost report, which stays in
+ * the outbox until acknowledged.
+ */
+export class Executor {
+  readonly nodeId: string;
+  readonly slots: number;
+  readonly limits: ExecutorLimits;
+  /** Why the last execute was not accepted; for logs. */
+  lastRefusal: string | null = null;
+  private readonly now: () => number;
+  private readonly timers: Timers;
+  private readonly outputBytesMax: number;
+  private readonly killGraceMs: number;
+  private readonly baseEnv: Readonly<Record<string, string>>;
+  private readonly onReport: ((report: Report) => void) | undefined;
+  private readonly runs = new Map<string, Run>();
+  private readonly ledger: RunLedger;
+  private readonly outbox: ReportOutbox;
+  private readonly journal: JournalFile | null = null;
+  private newestTerm = 0;
+  private stopping = false;
+  private idleWaiters: (() => void)[] = [];
+  private journalSkippedLines = 0;
+  private journalWriteErrors = 0;
+
+  constructor(options: ExecutorOptions) {
+    assert.ok(typeof options.nodeId === 'string' && options.nodeId.length > 0, 'nodeId is required');
+    assert.ok(Number.isSafeInteger(options.slots) && options.slots > 0, 'slots must be a positive integer');
+    this.nodeId = options.nodeId;
+    this.slots = options.slots;
+    this.limits = resolveLimits(options.limits, options.slots);
+    this.now = options.now ?? Date.now;
+    this.timers = options.timers ?? realTimers;
+    this.outputBytesMax = options.outputBytesMax ?? OUTPUT_BYTES_MAX_DEFAULT;
+    this.killGraceMs = options.killGraceMs ?? KILL_GRACE_MS_DEFAULT;
+    assert.ok(Number.isSafeInteger(this.outputBytesMax) && this.outputBytesMax > 0, 'outputBytesMax must be a positive integer');
+    assert.ok(Number.isSafeInteger(this.killGraceMs) && this.killGraceMs >= 0, 'killGraceMs must be a non-negative integer');
+    this.baseEnv = options.baseEnv ?? stringEnv(process.env);
+    this.onReport = options.onReport;
+    this.ledger = new RunLedger(this.limits.rememberedRunsMax);
+    this.outbox = new ReportOutbox(this.limits.outboxReportsMax);
+    if (options.journalPath !== undefined && options.journalPath !== null) {
+      this.journal = this.recover(options.journalPath);
+    }
+  }
+
+  /** Accepts a run or says why not. Never throws on bad input. */
+  execute(request: ExecuteRequest): ExecuteResult {
+    const validation = validateExecuteRequest(request, this.limits, this.now());
+    if (!validation.ok) return this.refuse('invalid', validation.error);
+    const req = validation.value;
+    if (req.term < this.newestTerm) return this.refuse('stale_term', `term ${req.term} is older than ${this.newestTerm}`);
+    this.newestTerm = req.term;
+    if (this.ledger.has(req.runId, req.attempt)) return this.refuse('duplicate', `run ${req.runId} attempt ${req.attempt} was already accepted`);
+    if (this.stopping) return this.refuse('no_slot', 'the executor is stopping');
+    if (this.runs.size >= this.slots) return this.refuse('no_slot', `all ${this.slots} slots are taken`);
+    // Every accepted run will queue one end report; keep room for all of them.
+    if (this.outbox.endCount + this.runs.size + 1 > this.limits.outboxReportsMax) {
+      return this.refuse('no_slot', `the report outbox is full (${this.limits.outboxReportsMax} reports unacknowledged)`);
+    }
+    if (!this.journalWrite({ t: 'accept', runId: req.runId, attempt: req.attempt, term: req.term }, true)) {
+      return this.refuse('no_slot', 'the journal could not record the run');
+    }
+    this.ledger.record(req.runId, req.attempt, 'active');
+    const run: Run = { request: req, startTimer: null, timeoutTimer: null, handle: null, startedAtMs: null, process: null, kill: null };
+    this.runs.set(runKey(req.runId, req.attempt), run);
+    this.compactJournalIfDue();
+    const delayMs = req.notBeforeMs === null ? 0 : req.notBeforeMs - this.now();
+    if (delayMs > 0) run.startTimer = this.timers.schedule(delayMs, () => this.start(run));
+    else this.start(run);
+    this.lastRefusal = null;
+    return 'accepted';
+  }
+
+  /** Stops every run of `runId` (normally one attempt); the finished report follows. */
+  kill(runId: string, reason: KillReason): 'killing' | 'not_found' {
+    let found = false;
+    for (const run of this.runs.values()) {
+      if (run.request.runId !== runId) continue;
+      found = true;
+      this.killRun(run, reason, KILL_NOTES[reason]);
+    }
+    return found ? 'killing' : 'not_found';
+  }
+
+  /** Raise the newest known term from any message of a leader, not only from executes. */
+  observeTerm(term: number): void {
+    if (Number.isSafeInteger(term) && term > this.newestTerm) this.newestTerm = term;
+  }
+
+  pendingReports(): Report[] {
+    return this.outbox.pending();
+  }
+
+  /**
+   * The leader has committed this report. Call it only after commit: an acknowledged end
+   * report lets the executor forget the run's result.
+   */
+  acknowledge(runId: string, attempt: number, kind: ReportKind): boolean {
+    if (!this.outbox.acknowledge(runId, attempt, kind)) return false;
+    if (kind !== 'started') {
+      this.ledger.record(runId, attempt, 'settled');
+      // Not synced: a lost ack only makes the report be sent again, which the leader ignores.
+      this.journalWrite({ t: 'ack', runId, attempt }, false);
+      this.compactJournalIfDue();
+    }
+    return true;
+  }
+
+  running(): RunningRun[] {
+    return [...this.runs.values()].map((run) => ({
+      runId: run.request.runId, attempt: run.request.attempt, jobId: run.request.jobId, startedAtMs: run.startedAtMs,
+    }));
+  }
+
+  stats(): ExecutorStats {
+    return {
+      slots: this.slots, runs: this.runs.size, outboxReports: this.outbox.size, rememberedRuns: this.ledger.size,
+      newestTerm: this.newestTerm, journalBytes: this.journal?.bytes ?? 0, droppedStartedReports: this.outbox.droppedStarted,
+      journalSkippedLines: this.journalSkippedLines, journalWriteErrors: this.journalWriteErrors,
+    };
+  }
+
+  /**
+   * Refuses new runs; runs waiting for notBefore end as killed. With killRunning the others are
+   * killed too (their group gets SIGTERM, then SIGKILL after the grace); without, they run to
+   * their end. Resolves when no run is left, then closes the journal. Call again with
+   * killRunning to cut a slow drain short.
+   */
+  async stop(options: { readonly killRunning: boolean }): Promise<void> {
+    this.stopping = true;
+    for (const run of [...this.runs.values()]) {
+      if (run.handle === null) this.killRun(run, 'request', 'the executor stopped before the run started');
+      else if (options.killRunning) this.killRun(run, 'request', 'killed: the executor is stopping');
+    }
+    if (this.runs.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    this.journal?.close();
+  }
+
+  private refuse(result: Exclude<ExecuteResult, 'accepted'>, why: string): ExecuteResult {
+    this.lastRefusal = `${result}: ${why}`;
+    return result;
+  }
+
+  private identity(req: ExecuteRequest): RunIdentity {
+    return { jobId: req.jobId, runId: req.runId, scheduledAtMs: req.scheduledAtMs, attempt: req.attempt, nodeId: this.nodeId, payload: req.payload };
+  }
+
+  private start(run: Run): void {
+    run.startTimer = null;
+    const req = run.request;
+    const hooks = {
+      started: () => this.onStarted(run),
+      processSpawned: (processId: number) => this.onProcessSpawned(run, processId),
+      finished: (outcome: RunOutcome) => this.onFinished(run, outcome),
+    };
+    if (req.spec.type === 'shell') {
+      const env = shellEnv(this.baseEnv, req.spec.env, this.identity(req));
+      const shell = new ShellRun({ spec: req.spec, env, outputBytesMax: this.outputBytesMax, killGraceMs: this.killGraceMs, timers: this.timers }, hooks);
+      run.handle = shell;
+      shell.start();
+    } else {
+      const http = new HttpRun({ spec: req.spec, identity: this.identity(req), outputBytesMax: this.outputBytesMax, bodyReadBytesMax: this.limits.httpBodyReadBytesMax }, hooks);
+      run.handle = http;
+      http.start();
+    }
+    // The timeout counts from the start, not from acceptance; the run may have ended already.
+    if (this.runs.get(runKey(req.runId, req.attempt)) === run) {
+      run.timeoutTimer = this.timers.schedule(req.timeoutMs, () => this.killRun(run, 'timeout', `timed out after ${req.timeoutMs} ms`));
+    }
+  }
+
+  private onProcessSpawned(run: Run, processId: number): void {
+    const startTime = processStartTime(processId);
+    if (startTime === null) return;
+    run.process = { pid: processId, startTime };
+    // Unsynced on purpose: it only matters after a crash of this process, which leaves the
+    // page cache intact; a machine crash takes the run's processes with it.
+    this.journalWrite({ t: 'pid', runId: run.request.runId, attempt: run.request.attempt, ...run.process }, false);
+    this.compactJournalIfDue();
+  }
+
+  private onStarted(run: Run): void {
+    run.startedAtMs = this.now();
+    const report = { kind: 'started', runId: run.request.runId, attempt: run.request.attempt, node: this.nodeId, atMs: run.startedAtMs } as const;
+    if (this.outbox.pushStarted(report)) this.onReport?.(report);
+  }
+
+  private killRun(run: Run, reason: KillReason, note: string): void {
+    if (run.kill !== null) return;
+    run.kill = { reason, note };
+    if (run.handle !== null) {
+      run.handle.terminate();
+      return;
+    }
+    run.startTimer?.cancel();
+    run.startTimer = null;
+    this.onFinished(run, { ok: false, exitCode: null, output: '', outputTruncated: false, error: null });
+  }
+
+  private onFinished(run: Run, outcome: RunOutcome): void {
+    const req = run.request;
+    const key = runKey(req.runId, req.attempt);
+    assert.equal(this.runs.get(key), run, 'a run finishes once');
+    this.runs.delete(key);
+    run.timeoutTimer?.cancel();
+    run.startTimer?.cancel();
+    const report: FinishedReport = {
+      kind: 'finished', runId: req.runId, attempt: req.attempt, node: this.nodeId, atMs: this.now(),
+      status: finishedStatus(run, outcome), exitCode: outcome.exitCode, output: outcome.output,
+      outputTruncated: outcome.outputTruncated, error: finishedError(run, outcome),
+    };
+    this.queueEnd(report);
+    if (this.runs.size === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  private queueEnd(report: EndReport): void {
+    this.ledger.record(report.runId, report.attempt, 'ended');
+    // Synced: a result lost in a crash would be reported lost and maybe run again.
+    this.journalWrite({ t: 'end', report }, true);
+    this.outbox.pushEnd(report);
+    this.compactJournalIfDue();
+    this.onReport?.(report);
+  }
+
+  /** True when the record is durable or there is no journal; false when the write failed. */
+  private journalWrite(record: JournalRecord, sync: boolean): boolean {
+    if (this.journal === null || !this.journal.open) return true;
+    try {
+      this.journal.append(record, sync);
+      return true;
+    } catch {
+      this.journalWriteErrors++;
+      return false;
+    }
+  }
+
+  /**
+   * Called only once memory reflects every record written, since compaction rewrites the
+   * file from memory. A failed rewrite leaves the old file in place; it is retried later.
+   */
+  private compactJournalIfDue(): void {
+    if (this.journal === null || !this.journal.open || !this.journal.needsCompaction()) return;
+    try {
+      this.journal.rewrite(this.compactedRecords());
+    } catch {
+      this.journalWriteErrors++;
+    }
+  }
+
+  /** The journal's whole meaning in one pass: newest term, then every remembered pair. */
+  private *compactedRecords(): Generator<JournalRecord> {
+    yield { t: 'term', term: this.newestTerm };
+    for (const entry of this.ledger.all()) {
+      if (entry.state === 'settled') {
+        yield { t: 'ack', runId: entry.runId, attempt: entry.attempt };
+      } else if (entry.state === 'ended') {
+        const report = this.outbox.endFor(entry.runId, entry.attempt);
+        assert.ok(report !== undefined, 'an ended run has its end report in the outbox');
+        yield { t: 'end', report };
+      } else {
+        const run = this.runs.get(runKey(entry.runId, entry.attempt));
+        assert.ok(run !== undefined, 'an active run is in the run table');
+        yield { t: 'accept', runId: entry.runId, attempt: entry.attempt, term: run.request.term };
+        if (run.process !== null) yield { t: 'pid', runId: entry.runId, attempt: entry.attempt, ...run.process };
+      }
+    }
+  }
+
+  /**
+   * Replays a previous process's journal: a run it accepted and never ended is reported lost
+   * (G3: never forgotten), an unacknowledged end report is queued again, and every pair stays
+   * remembered so a re-sent execute is a duplicate. Reports are queued without onReport: the
+   * agent collects them with pendingReports() once it is wired up.
+   */
+  private recover(path: string): JournalFile {
+    const { journal, replayed } = JournalFile.open(path, this.limits.journalCompactBytes);
+    this.newestTerm = replayed.newestTerm;
+    this.journalSkippedLines = replayed.skippedLines;
+    for (const run of replayed.runs) {
+      if (run.state === 'settled') {
+        this.ledger.record(run.runId, run.attempt, 'settled');
+        continue;
+      }
+      const report: EndReport = run.endReport ?? {
+        kind: 'lost', runId: run.runId, attempt: run.attempt, node: this.nodeId, atMs: this.now(), error: lostError(run.process),
+      };
+      this.ledger.record(run.runId, run.attempt, 'ended');
+      this.outbox.pushEnd(report);
+    }
+    // Rewriting at once persists the lost reports and drops a torn last line.
+    journal.rewrite(this.compactedRecords());
+    return journal;
+  }
+}

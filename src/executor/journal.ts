@@ -1,0 +1,112 @@
+// The journal file: append-only JSON lines, rewritten whole when it grows (compaction).
+import assert from 'node:assert/strict';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { encodeRecord, replay, type JournalRecord, type Replay } from './journal-records.js';
+
+/** A journal larger than this is not a journal this code wrote under its bounds. */
+const JOURNAL_READ_BYTES_MAX = 512 * 1024 * 1024;
+
+export class JournalFile {
+  private fd: number | null;
+  private sizeBytes: number;
+  private compactAtBytes: number;
+  /** After a failed write the file may end in a partial line; the next record starts afresh. */
+  private tailMayBeTorn = false;
+
+  private constructor(readonly path: string, private readonly compactBytes: number, fd: number, sizeBytes: number) {
+    this.fd = fd;
+    this.sizeBytes = sizeBytes;
+    this.compactAtBytes = Math.max(compactBytes, 2 * sizeBytes);
+  }
+
+  /** Reads what a previous process left, then opens the file for appending. */
+  static open(path: string, compactBytes: number): { journal: JournalFile; replayed: Replay } {
+    mkdirSync(dirname(path), { recursive: true });
+    let text = '';
+    try {
+      const size = statSync(path).size;
+      if (size > JOURNAL_READ_BYTES_MAX) throw new Error(`executor journal ${path} is ${size} bytes, larger than ${JOURNAL_READ_BYTES_MAX}`);
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      if (!(error instanceof Error && 'code' in error && error.code === 'ENOENT')) throw error;
+    }
+    const fd = openSync(path, 'a');
+    // A crash mid-write leaves a partial last line; the first append must not extend it.
+    // (The executor rewrites the file right after recovery, which also removes it.)
+    return { journal: new JournalFile(path, compactBytes, fd, Buffer.byteLength(text)), replayed: replay(text) };
+  }
+
+  get bytes(): number {
+    return this.sizeBytes;
+  }
+
+  get open(): boolean {
+    return this.fd !== null;
+  }
+
+  /** Throws on an I/O error; with `sync` the record is on disk when this returns. */
+  append(record: JournalRecord, sync: boolean): void {
+    assert.ok(this.fd !== null, 'journal is closed');
+    const line = Buffer.from((this.tailMayBeTorn ? '\n' : '') + encodeRecord(record), 'utf8');
+    let written = 0;
+    try {
+      while (written < line.length) written += writeSync(this.fd, line, written);
+      if (sync) fsyncSync(this.fd);
+    } catch (error) {
+      this.tailMayBeTorn = true;
+      this.sizeBytes += written;
+      throw error;
+    }
+    this.tailMayBeTorn = false;
+    this.sizeBytes += line.length;
+  }
+
+  needsCompaction(): boolean {
+    return this.sizeBytes > this.compactAtBytes;
+  }
+
+  /**
+   * Replaces the file with `records` atomically: a synced temporary file renamed over the
+   * old one, then the directory synced, so a crash leaves either the old or the new journal.
+   */
+  rewrite(records: Iterable<JournalRecord>): void {
+    assert.ok(this.fd !== null, 'journal is closed');
+    const temporary = `${this.path}.compact`;
+    const fd = openSync(temporary, 'w');
+    let size = 0;
+    try {
+      for (const record of records) {
+        const line = Buffer.from(encodeRecord(record), 'utf8');
+        let written = 0;
+        while (written < line.length) written += writeSync(fd, line, written);
+        size += line.length;
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temporary, this.path);
+    syncDirectory(dirname(this.path));
+    closeSync(this.fd);
+    this.fd = openSync(this.path, 'a');
+    this.tailMayBeTorn = false;
+    this.sizeBytes = size;
+    this.compactAtBytes = Math.max(this.compactBytes, 2 * size);
+  }
+
+  close(): void {
+    if (this.fd === null) return;
+    closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+function syncDirectory(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

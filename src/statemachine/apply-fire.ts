@@ -1,0 +1,79 @@
+// fire: a batch of run records decided by the leader. A scheduled instant is accepted only
+// if the job owes it (at or after nextFireAt, which is after lastScheduledAt); anything
+// older is a duplicate from an old leader or a retried proposal, and a no-op (G2).
+import type { Fire, FireCommand } from './commands.js';
+import { ERROR_CODES } from './errors.js';
+import type { ApplyResult, FireOutcome } from './results.js';
+import { addRun, computeNextFireAt, keyOf, lookupKey, pruneKeys, rememberKey, setNextFireAt, type JobState, type TableState } from './state.js';
+import type { Execution, RunRecord } from './types.js';
+
+export function applyFire(state: TableState, cmd: FireCommand): ApplyResult {
+  pruneKeys(state, cmd.at);
+  const fires = cmd.fires.map((fire) => applyOneFire(state, fire, cmd.at));
+  return { ok: true, kind: 'fire', fires };
+}
+
+function reject(fire: Fire, code: keyof typeof ERROR_CODES, message: string): FireOutcome {
+  return { jobId: fire.jobId, runId: fire.runId, status: 'rejected', code: ERROR_CODES[code], message };
+}
+
+function applyOneFire(state: TableState, fire: Fire, atMs: number): FireOutcome {
+  const job = state.jobs.get(fire.jobId);
+  if (job === undefined) return reject(fire, 'JOB_NOT_FOUND', `job "${fire.jobId}" does not exist`);
+  const existing = state.runs.get(fire.runId);
+  if (existing !== undefined) {
+    if (existing.jobId === fire.jobId && existing.scheduledAt === fire.scheduledAt) return { jobId: fire.jobId, runId: fire.runId, status: 'duplicate' };
+    return reject(fire, 'RUN_EXISTS', `run id "${fire.runId}" is taken`);
+  }
+  const scheduled = fire.trigger === 'schedule' || fire.trigger === 'misfire';
+  let mapKey: string | null = null;
+  if (scheduled) {
+    if (job.lastScheduledAt !== null && fire.scheduledAt <= job.lastScheduledAt) return { jobId: fire.jobId, runId: fire.runId, status: 'duplicate' };
+    if (job.nextFireAt === null || fire.scheduledAt < job.nextFireAt) {
+      return reject(fire, 'NOT_DUE', `job "${fire.jobId}" does not owe the instant ${fire.scheduledAt}`);
+    }
+  } else if (fire.trigger === 'retry') {
+    return reject(fire, 'INVALID_COMMAND', 'a retry is a retryRun command, not a fire');
+  } else {
+    const key = fire.key ?? null;
+    if (fire.trigger === 'after' && key === null) return reject(fire, 'INVALID_COMMAND', 'an after fire carries the upstream runId as key');
+    if (key !== null) {
+      mapKey = keyOf(fire.jobId, fire.trigger === 'after' ? 'after' : 'manual', key);
+      const known = lookupKey(state, job, mapKey, atMs);
+      if (known !== null) return { jobId: fire.jobId, runId: known, status: 'duplicate' };
+    }
+  }
+  const skipReason = fire.outcome === 'skip' ? (fire.reason ?? 'skipped by the scheduler') : forcedSkip(state, job, scheduled);
+  state.runSeq += 1;
+  addRun(state, job, newRun(state.runSeq, fire, atMs, skipReason));
+  if (mapKey !== null) rememberKey(state, job, mapKey, fire.runId, atMs);
+  if (scheduled) {
+    job.lastScheduledAt = fire.scheduledAt;
+    setNextFireAt(state, job, computeNextFireAt(job, fire.scheduledAt));
+  }
+  return skipReason === null
+    ? { jobId: fire.jobId, runId: fire.runId, status: 'run' }
+    : { jobId: fire.jobId, runId: fire.runId, status: 'skipped', reason: skipReason };
+}
+
+/** A run fire the table records as skipped anyway: the concurrency policy or a full table. */
+function forcedSkip(state: TableState, job: JobState, scheduled: boolean): string | null {
+  if (scheduled && job.spec.concurrency === 'forbid' && job.activeCount > 0) return 'concurrency forbid: a previous run is still active';
+  if (job.activeCount >= state.limits.activeRunsPerJobMax) return `the job has ${state.limits.activeRunsPerJobMax} active runs, its limit`;
+  if (state.activeRuns.size >= state.limits.activeRunsMax) return `the cluster has ${state.limits.activeRunsMax} active runs, its limit`;
+  return null;
+}
+
+function newRun(seq: number, fire: Fire, atMs: number, skipReason: string | null): RunRecord {
+  const skipped = skipReason !== null;
+  const executors = skipped ? [] : [...fire.executors];
+  const executions: Execution[] = executors.map((node) => ({
+    node, attempt: 1, status: 'pending', exitCode: null, output: '', outputTruncated: false, error: null, startedAt: null, finishedAt: null,
+  }));
+  return {
+    runId: fire.runId, jobId: fire.jobId, seq, scheduledAt: fire.scheduledAt, trigger: fire.trigger, attempt: 1,
+    status: skipped ? 'skipped' : 'pending', firedAt: atMs, startedAt: null, finishedAt: skipped ? atMs : null, executions,
+    payload: fire.payload ?? null, key: fire.key ?? null, executors, notBefore: skipped ? null : (fire.notBefore ?? null),
+    killRequested: null, reason: skipReason,
+  };
+}

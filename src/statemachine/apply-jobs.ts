@@ -1,0 +1,86 @@
+// putJob, deleteJob, pauseJob, resumeJob.
+import type { DeleteJobCommand, PauseJobCommand, PutJobCommand, ResumeJobCommand } from './commands.js';
+import { ERROR_CODES } from './errors.js';
+import { rejected, type ApplyResult } from './results.js';
+import {
+  addDependents, computeNextFireAt, evictJobHistory, removeDependents, setNextFireAt, type JobState, type TableState,
+} from './state.js';
+import { validateJobSpec } from './validate.js';
+import { jobView } from './views.js';
+
+export function applyPutJob(state: TableState, cmd: PutJobCommand, index: number): ApplyResult {
+  // The leader validated the spec already; validating again keeps a corrupt or hostile
+  // entry from ever reaching the table, and gives every replica the same answer.
+  const checked = validateJobSpec(cmd.id, cmd.spec);
+  if (!checked.ok) return rejected(ERROR_CODES.INVALID_SPEC, 'invalid job spec', checked.errors);
+  const spec = checked.spec;
+  const existing = state.jobs.get(cmd.id);
+  if (existing === undefined) {
+    if (state.jobs.size >= state.limits.jobsMax) {
+      return rejected(ERROR_CODES.TOO_MANY_JOBS, `the table holds ${state.limits.jobsMax} jobs, its limit`);
+    }
+    const job: JobState = {
+      spec, createdAt: cmd.at, updatedAt: cmd.at, createRevision: index, revision: index,
+      lastScheduledAt: null, nextFireAt: null, runs: null, activeCount: 0,
+    };
+    state.jobs.set(cmd.id, job);
+    state.jobIds.add(cmd.id);
+    addDependents(state, spec);
+    setNextFireAt(state, job, computeNextFireAt(job, cmd.at));
+    return { ok: true, kind: 'job', created: true, job: jobView(job) };
+  }
+  const before = existing.spec;
+  removeDependents(state, before);
+  existing.spec = spec;
+  existing.updatedAt = cmd.at;
+  existing.revision = index;
+  addDependents(state, spec);
+  // Same schedule and still enabled: the job owes exactly the instants it owed before.
+  // Otherwise it owes the instants of the new schedule from now on, not the past ones.
+  const sameTiming = before.enabled && spec.enabled && before.schedule === spec.schedule && before.timezone === spec.timezone;
+  if (!sameTiming) setNextFireAt(state, existing, computeNextFireAt(existing, Math.max(cmd.at, existing.lastScheduledAt ?? cmd.at)));
+  if (spec.history < before.history) evictJobHistory(state, existing);
+  return { ok: true, kind: 'job', created: false, job: jobView(existing) };
+}
+
+export function applyDeleteJob(state: TableState, cmd: DeleteJobCommand): ApplyResult {
+  const job = state.jobs.get(cmd.id);
+  if (job === undefined) return rejected(ERROR_CODES.JOB_NOT_FOUND, `job "${cmd.id}" does not exist`);
+  setNextFireAt(state, job, null);
+  removeDependents(state, job.spec);
+  const activeRunIds: string[] = [];
+  for (const run of job.runs ?? []) {
+    state.runs.delete(run.runId);
+    if (state.activeRuns.delete(run)) activeRunIds.push(run.runId);
+  }
+  state.jobs.delete(cmd.id);
+  state.jobIds.delete(cmd.id);
+  // Idempotency keys of the job expire on their own: they carry the job's createRevision,
+  // so a new job under the same id never matches them.
+  return { ok: true, kind: 'deleted', id: cmd.id, activeRunIds };
+}
+
+export function applyPause(state: TableState, cmd: PauseJobCommand, index: number): ApplyResult {
+  const job = state.jobs.get(cmd.id);
+  if (job === undefined) return rejected(ERROR_CODES.JOB_NOT_FOUND, `job "${cmd.id}" does not exist`);
+  if (job.spec.enabled) {
+    job.spec = Object.freeze({ ...job.spec, enabled: false });
+    job.updatedAt = cmd.at;
+    job.revision = index;
+    setNextFireAt(state, job, null);
+  }
+  return { ok: true, kind: 'job', created: false, job: jobView(job) };
+}
+
+export function applyResume(state: TableState, cmd: ResumeJobCommand, index: number): ApplyResult {
+  const job = state.jobs.get(cmd.id);
+  if (job === undefined) return rejected(ERROR_CODES.JOB_NOT_FOUND, `job "${cmd.id}" does not exist`);
+  if (!job.spec.enabled) {
+    job.spec = Object.freeze({ ...job.spec, enabled: true });
+    job.updatedAt = cmd.at;
+    job.revision = index;
+    // A resumed job does not owe the instants that fell while it was paused.
+    setNextFireAt(state, job, computeNextFireAt(job, Math.max(cmd.at, job.lastScheduledAt ?? cmd.at)));
+  }
+  return { ok: true, kind: 'job', created: false, job: jobView(job) };
+}

@@ -1,0 +1,135 @@
+// Reports from executors (started, finished, lost) and the leader's retry and kill
+// decisions. A report names (runId, attempt, node); one for an older attempt, an unknown or
+// evicted run, or an execution that already ended changes nothing.
+import { assert } from './assert.js';
+import type { KillRunCommand, RetryRunCommand, RunFinishedCommand, RunLostCommand, RunStartedCommand } from './commands.js';
+import { utf8Bytes } from './defaults.js';
+import { ERROR_CODES } from './errors.js';
+import { ERROR_CHARS_MAX, OUTPUT_BYTES_MAX } from './limits.js';
+import { noop, rejected, type ApplyResult } from './results.js';
+import { runBecameActive, runBecameFinal, type TableState } from './state.js';
+import { isActiveStatus, type Execution, type FinalExecutionStatus, type RunRecord, type RunStatus } from './types.js';
+import { runView } from './views.js';
+
+type Report = { readonly runId: string; readonly attempt: number; readonly node: string };
+type Found = { run: RunRecord; execution: Execution } | ApplyResult;
+
+function findExecution(state: TableState, report: Report): Found {
+  const run = state.runs.get(report.runId);
+  if (run === undefined) return noop(ERROR_CODES.RUN_NOT_FOUND, `run "${report.runId}" is unknown or evicted`);
+  if (report.attempt !== run.attempt) return noop(ERROR_CODES.STALE_ATTEMPT, `run "${run.runId}" is at attempt ${run.attempt}, not ${report.attempt}`);
+  const execution = run.executions.find((e) => e.attempt === report.attempt && e.node === report.node);
+  if (execution === undefined) return noop(ERROR_CODES.NOT_AN_EXECUTOR, `node "${report.node}" does not execute run "${run.runId}" attempt ${run.attempt}`);
+  return { run, execution };
+}
+
+export function applyRunStarted(state: TableState, cmd: RunStartedCommand): ApplyResult {
+  const found = findExecution(state, cmd);
+  if (!('execution' in found)) return found;
+  const { run, execution } = found;
+  if (execution.status !== 'pending') return noop(ERROR_CODES.DUPLICATE_REPORT, `execution on "${cmd.node}" is already ${execution.status}`);
+  execution.status = 'running';
+  execution.startedAt = cmd.at;
+  run.startedAt ??= cmd.at;
+  run.status = 'running';
+  return { ok: true, kind: 'run', run: runView(run) };
+}
+
+export function applyRunFinished(state: TableState, cmd: RunFinishedCommand): ApplyResult {
+  const found = findExecution(state, cmd);
+  if (!('execution' in found)) return found;
+  const output = tailOf(cmd.output, OUTPUT_BYTES_MAX);
+  const error = cmd.error === null ? null : cmd.error.slice(0, ERROR_CHARS_MAX);
+  return finishExecution(state, found.run, found.execution, cmd.status, cmd.at, (e) => {
+    e.exitCode = cmd.exitCode;
+    e.output = output;
+    e.outputTruncated = cmd.outputTruncated || output.length < cmd.output.length;
+    e.error = error;
+  });
+}
+
+export function applyRunLost(state: TableState, cmd: RunLostCommand): ApplyResult {
+  const found = findExecution(state, cmd);
+  if (!('execution' in found)) return found;
+  return finishExecution(state, found.run, found.execution, 'lost', cmd.at, (e) => {
+    e.error = 'the executor went silent past its lease';
+  });
+}
+
+function finishExecution(
+  state: TableState, run: RunRecord, execution: Execution, status: FinalExecutionStatus, atMs: number, fill: (e: Execution) => void,
+): ApplyResult {
+  if (!isActiveStatus(execution.status)) return noop(ERROR_CODES.DUPLICATE_REPORT, `execution on "${execution.node}" already ended ${execution.status}`);
+  assert(isActiveStatus(run.status), 'a run with an active execution must be active');
+  execution.status = status;
+  execution.finishedAt = atMs;
+  fill(execution);
+  run.status = deriveRunStatus(run);
+  if (!isActiveStatus(run.status)) {
+    run.finishedAt = atMs;
+    runBecameFinal(state, state.jobs.get(run.jobId), run);
+  }
+  return { ok: true, kind: 'run', run: runView(run) };
+}
+
+const FAILURE_PRECEDENCE: readonly RunStatus[] = ['killed', 'timed_out', 'failed', 'lost'];
+
+/**
+ * A run's status from the executions of its current attempt: pending while none has
+ * started, running while any is unfinished, succeeded when all succeeded, otherwise the
+ * most telling failure: killed, then timed_out, then failed, then lost.
+ */
+export function deriveRunStatus(run: RunRecord): RunStatus {
+  const current = run.executions.filter((e) => e.attempt === run.attempt);
+  assert(current.length > 0, 'an active attempt has executions');
+  if (current.some((e) => isActiveStatus(e.status))) return current.every((e) => e.status === 'pending') ? 'pending' : 'running';
+  if (current.every((e) => e.status === 'succeeded')) return 'succeeded';
+  for (const status of FAILURE_PRECEDENCE) if (current.some((e) => e.status === status)) return status;
+  assert(false, 'unreachable: every final status is listed');
+}
+
+/** The end of a string that fits in `bytesMax` UTF-8 bytes. */
+export function tailOf(text: string, bytesMax: number): string {
+  if (text.length <= bytesMax / 3 || utf8Bytes(text) <= bytesMax) return text;
+  let start = Math.max(0, text.length - bytesMax);
+  while (utf8Bytes(text.slice(start)) > bytesMax) start += Math.max(1, Math.floor((utf8Bytes(text.slice(start)) - bytesMax) / 4));
+  // Never start in the middle of a surrogate pair.
+  if ((text.charCodeAt(start) & 0xfc00) === 0xdc00) start += 1;
+  return text.slice(start);
+}
+
+export function applyRetryRun(state: TableState, cmd: RetryRunCommand): ApplyResult {
+  const run = state.runs.get(cmd.runId);
+  if (run === undefined) return rejected(ERROR_CODES.RUN_NOT_FOUND, `run "${cmd.runId}" is unknown or evicted`);
+  const job = state.jobs.get(run.jobId);
+  assert(job !== undefined, 'a recorded run belongs to a job');
+  if (cmd.attempt !== run.attempt + 1) return rejected(ERROR_CODES.ATTEMPT_MISMATCH, `run "${run.runId}" is at attempt ${run.attempt}; a retry is attempt ${run.attempt + 1}`);
+  if (isActiveStatus(run.status) || run.status === 'succeeded' || run.status === 'skipped') {
+    return rejected(ERROR_CODES.RUN_NOT_RETRYABLE, `run "${run.runId}" is ${run.status}`);
+  }
+  if (cmd.attempt - 1 > job.spec.retry.max) return rejected(ERROR_CODES.RETRY_LIMIT, `job "${job.spec.id}" allows ${job.spec.retry.max} retries`);
+  if (job.activeCount >= state.limits.activeRunsPerJobMax || state.activeRuns.size >= state.limits.activeRunsMax) {
+    return rejected(ERROR_CODES.ACTIVE_RUNS_FULL, 'too many active runs to retry now');
+  }
+  run.attempt = cmd.attempt;
+  run.status = 'pending';
+  run.executors = [...cmd.executors];
+  run.notBefore = cmd.notBefore;
+  run.startedAt = null;
+  run.finishedAt = null;
+  run.killRequested = null;
+  for (const node of cmd.executors) {
+    run.executions.push({ node, attempt: cmd.attempt, status: 'pending', exitCode: null, output: '', outputTruncated: false, error: null, startedAt: null, finishedAt: null });
+  }
+  runBecameActive(state, job, run);
+  return { ok: true, kind: 'run', run: runView(run) };
+}
+
+export function applyKillRun(state: TableState, cmd: KillRunCommand): ApplyResult {
+  const run = state.runs.get(cmd.runId);
+  if (run === undefined) return rejected(ERROR_CODES.RUN_NOT_FOUND, `run "${cmd.runId}" is unknown or evicted`);
+  if (!isActiveStatus(run.status)) return rejected(ERROR_CODES.RUN_NOT_ACTIVE, `run "${run.runId}" is already ${run.status}`);
+  // The first reason sticks: it is why the run will end; the status itself arrives with the executor's report.
+  run.killRequested ??= cmd.reason;
+  return { ok: true, kind: 'run', run: runView(run) };
+}

@@ -1,0 +1,29 @@
+// msgpackr encoding of commands. Records/structures are off: with them the bytes of one
+// command would depend on what the encoder saw before, and replicas must agree byte for byte.
+import { Packr } from 'msgpackr';
+import { commandProblem, type Command } from './commands.js';
+import { StateMachineInputError } from './errors.js';
+import { COMMAND_BYTES_MAX } from './limits.js';
+
+export const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, bundleStrings: false });
+
+/** Encodes a command; the result is a fresh copy (msgpackr reuses its buffer). */
+export function encodeCommand(command: Command): Uint8Array {
+  const bytes = new Uint8Array(packr.pack(command));
+  if (bytes.length > COMMAND_BYTES_MAX) throw new StateMachineInputError('INVALID_COMMAND', `command is ${bytes.length} bytes, more than ${COMMAND_BYTES_MAX}`);
+  return bytes;
+}
+
+/** Decodes and shape-checks a command. Throws StateMachineInputError for anything else. */
+export function decodeCommand(bytes: Uint8Array): Command {
+  if (bytes.length > COMMAND_BYTES_MAX) throw new StateMachineInputError('INVALID_COMMAND', `command is ${bytes.length} bytes, more than ${COMMAND_BYTES_MAX}`);
+  let value: unknown;
+  try {
+    value = packr.unpack(bytes);
+  } catch (error) {
+    throw new StateMachineInputError('INVALID_COMMAND', `not msgpack: ${error instanceof Error ? error.message : 'decode failed'}`);
+  }
+  const problem = commandProblem(value);
+  if (problem !== null) throw new StateMachineInputError('INVALID_COMMAND', problem);
+  return value as Command;
+}

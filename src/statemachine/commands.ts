@@ -1,0 +1,144 @@
+// The commands of the replicated log. Each carries `at`, the leader's clock when it proposed
+// the command: apply never reads a clock of its own. checkCommand validates the shape of a
+// decoded value, so garbage from the log becomes an error value, never a crash.
+import * as L from './limits.js';
+import { FINAL_EXECUTION_STATUSES, KILL_REASONS, TRIGGERS, type FinalExecutionStatus, type JobSpec, type KillReason, type Trigger } from './types.js';
+
+export type PutJobCommand = { readonly type: 'putJob'; readonly id: string; readonly spec: JobSpec; readonly at: number };
+export type DeleteJobCommand = { readonly type: 'deleteJob'; readonly id: string; readonly at: number };
+export type PauseJobCommand = { readonly type: 'pauseJob'; readonly id: string; readonly at: number };
+export type ResumeJobCommand = { readonly type: 'resumeJob'; readonly id: string; readonly at: number };
+
+export type Fire = {
+  readonly jobId: string;
+  readonly runId: string;
+  readonly scheduledAt: number;
+  readonly trigger: Trigger;
+  /** Nodes chosen for attempt 1; empty for a skip. */
+  readonly executors: readonly string[];
+  readonly notBefore?: number | null;
+  readonly payload?: string | null;
+  /** Idempotency key: the client's for manual runs, the upstream runId for `after` runs. */
+  readonly key?: string | null;
+  readonly outcome: 'run' | 'skip';
+  readonly reason?: string | null;
+};
+
+export type FireCommand = { readonly type: 'fire'; readonly at: number; readonly fires: readonly Fire[] };
+export type RunStartedCommand = { readonly type: 'runStarted'; readonly runId: string; readonly attempt: number; readonly node: string; readonly at: number };
+export type RunFinishedCommand = {
+  readonly type: 'runFinished'; readonly runId: string; readonly attempt: number; readonly node: string; readonly at: number;
+  readonly status: FinalExecutionStatus; readonly exitCode: number | null; readonly output: string; readonly outputTruncated: boolean;
+  readonly error: string | null;
+};
+export type RunLostCommand = { readonly type: 'runLost'; readonly runId: string; readonly attempt: number; readonly node: string; readonly at: number };
+export type RetryRunCommand = {
+  readonly type: 'retryRun'; readonly runId: string; readonly attempt: number; readonly executors: readonly string[];
+  readonly notBefore: number | null; readonly at: number;
+};
+export type KillRunCommand = { readonly type: 'killRun'; readonly runId: string; readonly reason: KillReason; readonly at: number };
+
+export type Command =
+  | PutJobCommand | DeleteJobCommand | PauseJobCommand | ResumeJobCommand | FireCommand
+  | RunStartedCommand | RunFinishedCommand | RunLostCommand | RetryRunCommand | KillRunCommand;
+
+export type CommandType = Command['type'];
+
+type Raw = Record<string, unknown>;
+
+function isTime(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= L.TIME_MS_MAX;
+}
+function isShortString(v: unknown, charsMax: number): v is string {
+  return typeof v === 'string' && v.length <= charsMax;
+}
+function isJobId(v: unknown): v is string {
+  return typeof v === 'string' && L.JOB_ID_PATTERN.test(v);
+}
+function isRunId(v: unknown): v is string {
+  return typeof v === 'string' && L.RUN_ID_PATTERN.test(v);
+}
+function isNode(v: unknown): v is string {
+  return typeof v === 'string' && L.NODE_ID_PATTERN.test(v);
+}
+function isAttempt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 && v <= L.RETRY_MAX_MAX + 1;
+}
+function isNullable<T>(v: unknown, check: (x: unknown) => x is T): boolean {
+  return v === undefined || v === null || check(v);
+}
+/** Executors: distinct node ids, at most EXECUTORS_MAX. */
+export function isExecutorList(v: unknown): v is string[] {
+  return Array.isArray(v) && v.length <= L.EXECUTORS_MAX && v.every(isNode) && new Set(v).size === v.length;
+}
+function hasOnly(o: Raw, keys: readonly string[]): boolean {
+  return Object.keys(o).every((k) => keys.includes(k));
+}
+
+const FIRE_KEYS = ['jobId', 'runId', 'scheduledAt', 'trigger', 'executors', 'notBefore', 'payload', 'key', 'outcome', 'reason'];
+
+function fireProblem(f: unknown, i: number): string | null {
+  if (typeof f !== 'object' || f === null || Array.isArray(f)) return `fires[${i}] is not an object`;
+  const o = f as Raw;
+  if (!hasOnly(o, FIRE_KEYS)) return `fires[${i}] has unknown fields`;
+  if (!isJobId(o.jobId) || !isRunId(o.runId) || !isTime(o.scheduledAt)) return `fires[${i}] needs jobId, runId and scheduledAt`;
+  if (!(TRIGGERS as readonly unknown[]).includes(o.trigger)) return `fires[${i}].trigger is invalid`;
+  if (o.outcome !== 'run' && o.outcome !== 'skip') return `fires[${i}].outcome must be run or skip`;
+  if (!isExecutorList(o.executors)) return `fires[${i}].executors is invalid`;
+  if (o.outcome === 'run' && o.executors.length === 0) return `fires[${i}] runs on no executor`;
+  if (!isNullable(o.notBefore, isTime)) return `fires[${i}].notBefore is invalid`;
+  if (!isNullable(o.payload, (v): v is string => isShortString(v, L.PAYLOAD_BYTES_MAX))) return `fires[${i}].payload is invalid`;
+  if (!isNullable(o.key, (v): v is string => isShortString(v, L.IDEMPOTENCY_KEY_CHARS_MAX))) return `fires[${i}].key is invalid`;
+  if (!isNullable(o.reason, (v): v is string => isShortString(v, L.REASON_CHARS_MAX))) return `fires[${i}].reason is invalid`;
+  return null;
+}
+
+/** Why a decoded value is not a command, or null when it is one. */
+export function commandProblem(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not an object';
+  const o = value as Raw;
+  if (!isTime(o.at)) return 'missing or invalid at';
+  switch (o.type) {
+    case 'putJob':
+      if (!hasOnly(o, ['type', 'id', 'spec', 'at'])) return 'putJob has unknown fields';
+      return isJobId(o.id) && typeof o.spec === 'object' && o.spec !== null ? null : 'putJob needs id and spec';
+    case 'deleteJob': case 'pauseJob': case 'resumeJob':
+      if (!hasOnly(o, ['type', 'id', 'at'])) return `${o.type} has unknown fields`;
+      return isJobId(o.id) ? null : `${o.type} needs a job id`;
+    case 'fire': {
+      if (!hasOnly(o, ['type', 'fires', 'at'])) return 'fire has unknown fields';
+      if (!Array.isArray(o.fires) || o.fires.length === 0 || o.fires.length > L.FIRES_PER_BATCH_MAX) return `fire needs 1 to ${L.FIRES_PER_BATCH_MAX} fires`;
+      for (let i = 0; i < o.fires.length; i++) {
+        const problem = fireProblem(o.fires[i], i);
+        if (problem !== null) return problem;
+      }
+      return null;
+    }
+    default:
+      return runCommandProblem(o);
+  }
+}
+
+function runCommandProblem(o: Raw): string | null {
+  switch (o.type) {
+    case 'runStarted': case 'runLost':
+      if (!hasOnly(o, ['type', 'runId', 'attempt', 'node', 'at'])) return `${o.type} has unknown fields`;
+      return isRunId(o.runId) && isAttempt(o.attempt) && isNode(o.node) ? null : `${o.type} needs runId, attempt and node`;
+    case 'runFinished':
+      if (!hasOnly(o, ['type', 'runId', 'attempt', 'node', 'at', 'status', 'exitCode', 'output', 'outputTruncated', 'error'])) return 'runFinished has unknown fields';
+      if (!isRunId(o.runId) || !isAttempt(o.attempt) || !isNode(o.node)) return 'runFinished needs runId, attempt and node';
+      if (!(FINAL_EXECUTION_STATUSES as readonly unknown[]).includes(o.status)) return 'runFinished.status is invalid';
+      if (!isNullable(o.exitCode, (v): v is number => typeof v === 'number' && Number.isSafeInteger(v))) return 'runFinished.exitCode is invalid';
+      if (typeof o.output !== 'string' || o.output.length > 4 * L.OUTPUT_BYTES_MAX || typeof o.outputTruncated !== 'boolean') return 'runFinished.output is invalid';
+      return isNullable(o.error, (v): v is string => isShortString(v, 4 * L.ERROR_CHARS_MAX)) ? null : 'runFinished.error is invalid';
+    case 'retryRun':
+      if (!hasOnly(o, ['type', 'runId', 'attempt', 'executors', 'notBefore', 'at'])) return 'retryRun has unknown fields';
+      if (!isRunId(o.runId) || !isAttempt(o.attempt) || !isExecutorList(o.executors) || o.executors.length === 0) return 'retryRun needs runId, attempt and executors';
+      return isNullable(o.notBefore, isTime) ? null : 'retryRun.notBefore is invalid';
+    case 'killRun':
+      if (!hasOnly(o, ['type', 'runId', 'reason', 'at'])) return 'killRun has unknown fields';
+      return isRunId(o.runId) && (KILL_REASONS as readonly unknown[]).includes(o.reason) ? null : 'killRun needs runId and reason';
+    default:
+      return `unknown command type ${JSON.stringify(String(o.type)).slice(0, 64)}`;
+  }
+}

@@ -1,0 +1,80 @@
+// Shared frozen default objects. A spec whose sub-object equals the default points at the
+// one shared instance, so a million jobs with default targets, retries and labels store
+// those defaults once. Strings that many jobs repeat (zones, schedules) are interned.
+import type { JobSpec, Misfire, Retry, Target } from './types.js';
+import { HISTORY_DEFAULT, MISFIRE_WINDOW_MS_DEFAULT, PRIORITY_DEFAULT, TIMEOUT_MS_DEFAULT } from './limits.js';
+
+export const EMPTY_RECORD: Readonly<Record<string, string>> = Object.freeze({});
+export const EMPTY_LIST: readonly string[] = Object.freeze([]);
+export const TARGET_ANY: Target = Object.freeze({ mode: 'any' });
+export const TARGET_LEADER: Target = Object.freeze({ mode: 'leader' });
+export const TARGET_ALL: Target = Object.freeze({ mode: 'all' });
+export const MISFIRE_DEFAULT: Misfire = Object.freeze({ policy: 'fire-once', windowMs: MISFIRE_WINDOW_MS_DEFAULT });
+export const RETRY_DEFAULT: Retry = Object.freeze({ max: 0, backoffMs: 1000, maxBackoffMs: 60_000 });
+export const EXPECT_STATUS_DEFAULT: readonly [number, number] = Object.freeze([200, 299]) as readonly [number, number];
+
+/** The defaults of every optional top-level field (docs/jobs.md lists them). */
+export const SPEC_DEFAULTS = Object.freeze({
+  timezone: 'UTC',
+  enabled: true,
+  target: TARGET_ANY,
+  concurrency: 'forbid',
+  misfire: MISFIRE_DEFAULT,
+  timeoutMs: TIMEOUT_MS_DEFAULT,
+  retry: RETRY_DEFAULT,
+  priority: PRIORITY_DEFAULT,
+  after: EMPTY_LIST,
+  history: HISTORY_DEFAULT,
+  labels: EMPTY_RECORD,
+  description: '',
+} as const satisfies Partial<JobSpec>);
+
+const INTERNED_MAX = 50_000;
+const interned = new Map<string, string>();
+
+/** One shared instance per distinct string (bounded; past the bound strings stay as they are). */
+export function intern(text: string): string {
+  const known = interned.get(text);
+  if (known !== undefined) return known;
+  if (interned.size < INTERNED_MAX) interned.set(text, text);
+  return text;
+}
+
+export function shareTarget(target: Target): Target {
+  if (target.mode === 'any') return TARGET_ANY;
+  if (target.mode === 'leader') return TARGET_LEADER;
+  if (target.mode === 'all') return TARGET_ALL;
+  return target;
+}
+
+export function shareMisfire(misfire: Misfire): Misfire {
+  return misfire.policy === MISFIRE_DEFAULT.policy && misfire.windowMs === MISFIRE_DEFAULT.windowMs ? MISFIRE_DEFAULT : Object.freeze(misfire);
+}
+
+export function shareRetry(retry: Retry): Retry {
+  const d = RETRY_DEFAULT;
+  return retry.max === d.max && retry.backoffMs === d.backoffMs && retry.maxBackoffMs === d.maxBackoffMs ? d : Object.freeze(retry);
+}
+
+export function shareRecord(record: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  return Object.keys(record).length === 0 ? EMPTY_RECORD : Object.freeze(record);
+}
+
+export function shareList(list: readonly string[]): readonly string[] {
+  return list.length === 0 ? EMPTY_LIST : Object.freeze(list);
+}
+
+/** UTF-8 length of a string without Buffer (lone surrogates count as 3 bytes, like the encoder's U+FFFD). */
+export function utf8Bytes(text: string): number {
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}

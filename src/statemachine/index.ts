@@ -1,0 +1,12 @@
+// Public surface of the job table. Other folders import from here only.
+export * from './types.js';
+export * from './limits.js';
+export * from './errors.js';
+export type * from './commands.js';
+export type { ApplyResult, FireOutcome, Rejected } from './results.js';
+export { encodeCommand, decodeCommand } from './codec.js';
+export { JobTable, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, type ListOptions, type Page } from './table.js';
+export { SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './snapshot.js';
+export { validateJobSpec, isValidJobId, formatFieldErrors, READ_ONLY_JOB_FIELDS, type FieldError, type SpecValidation } from './validate.js';
+export { parseSchedule, nextFireAt, instantsBetween, parseDurationMs, type Schedule, type ScheduleParse } from './schedule.js';
+export { SPEC_DEFAULTS } from './defaults.js';

@@ -1,0 +1,30 @@
+// What apply answers. Rejections carry a stable code; no-ops (a duplicate fire, a report for
+// an old attempt) are successes that changed nothing, so retried proposals settle quietly.
+import type { ErrorCode } from './errors.js';
+import type { FieldError } from './validate-helpers.js';
+import type { Job, RunRecord } from './types.js';
+
+export type Rejected = { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly errors?: readonly FieldError[] };
+
+export type FireOutcome =
+  /** A new record: `run` when it is to execute, `skipped` when recorded as skipped. */
+  | { readonly jobId: string; readonly runId: string; readonly status: 'run' | 'skipped'; readonly reason?: string }
+  /** Already recorded (same instant, same runId, or same idempotency key): `runId` is the existing run when known. */
+  | { readonly jobId: string; readonly runId: string; readonly status: 'duplicate' }
+  | { readonly jobId: string; readonly runId: string; readonly status: 'rejected'; readonly code: ErrorCode; readonly message: string };
+
+export type ApplyResult =
+  | Rejected
+  | { readonly ok: true; readonly kind: 'job'; readonly created: boolean; readonly job: Job }
+  | { readonly ok: true; readonly kind: 'deleted'; readonly id: string; readonly activeRunIds: readonly string[] }
+  | { readonly ok: true; readonly kind: 'fire'; readonly fires: readonly FireOutcome[] }
+  | { readonly ok: true; readonly kind: 'run'; readonly run: RunRecord }
+  | { readonly ok: true; readonly kind: 'noop'; readonly code: ErrorCode; readonly message: string };
+
+export function rejected(code: ErrorCode, message: string, errors?: readonly FieldError[]): Rejected {
+  return errors === undefined ? { ok: false, code, message } : { ok: false, code, message, errors };
+}
+
+export function noop(code: ErrorCode, message: string): ApplyResult {
+  return { ok: true, kind: 'noop', code, message };
+}

@@ -1,0 +1,123 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Packr } from 'msgpackr';
+import { Driver, T0, prng, scheduled, spec } from './test-helpers.js';
+import { JobTable } from './table.js';
+import { encodeCommand } from './codec.js';
+import type { Command } from './commands.js';
+import { StateMachineInputError } from './errors.js';
+import { SNAPSHOT_FORMAT } from './snapshot.js';
+
+const MIN = 60_000;
+
+/** Byte equality (msgpackr decorates buffers it decoded with a dataView property, so deepEqual would differ). */
+function assertSameBytes(actual: Uint8Array, expected: Uint8Array, message?: string): void {
+  assert.equal(Buffer.compare(actual, expected), 0, message);
+}
+const SCHEDULES = ['*/5 * * * *', '@every 90s', '0 30 2 * * *', '@hourly', '@manual', '@at 2026-01-01T03:00:00Z'];
+const ZONES = ['UTC', 'Europe/Berlin', 'Australia/Lord_Howe'];
+const NODES = ['n1', 'n2', 'n3'];
+
+/** A random but replayable command stream over a few jobs; `view` is a table used to aim fires well. */
+function randomCommand(next: () => number, view: JobTable, step: number): Command | Uint8Array {
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
+  const at = T0 + step * 20_000;
+  const id = pick(['a', 'b', 'c', 'd']);
+  const runIds = view.activeRuns().map((r) => r.runId);
+  const runId = runIds.length > 0 && next() < 0.8 ? pick(runIds) : `r${Math.floor(next() * step + 1)}`;
+  const roll = next();
+  if (roll < 0.1) {
+    return { type: 'putJob', id, at, spec: spec(id, {
+      schedule: pick(SCHEDULES), timezone: pick(ZONES), concurrency: pick(['allow', 'forbid', 'replace']), history: 1 + Math.floor(next() * 4),
+      retry: { max: Math.floor(next() * 3) }, target: next() < 0.3 ? { mode: 'all' } : { mode: 'any' }, after: id === 'a' ? [] : ['a'],
+    }) };
+  }
+  if (roll < 0.13) return { type: pick(['deleteJob', 'pauseJob', 'resumeJob'] as const), id, at };
+  if (roll < 0.4) {
+    const job = view.getJob(id);
+    const instant = job?.nextFireAt ?? at;
+    const trigger = next() < 0.8 ? 'schedule' : 'manual';
+    return { type: 'fire', at, fires: [scheduled(id, `r${step}`, next() < 0.2 ? instant - 5 * MIN : instant, {
+      trigger, outcome: next() < 0.2 ? 'skip' : 'run', executors: next() < 0.3 ? [...NODES] : [pick(NODES)], key: trigger === 'manual' ? pick(['k1', 'k2', null]) : null,
+    })] };
+  }
+  const run = view.getRun(runId);
+  const attempt = run?.attempt ?? 1;
+  const node = run?.executors[0] ?? pick(NODES);
+  if (roll < 0.55) return { type: 'runStarted', runId, attempt, node, at };
+  if (roll < 0.75) {
+    return { type: 'runFinished', runId, attempt, node, at, status: pick(['succeeded', 'failed', 'timed_out', 'killed'] as const),
+      exitCode: Math.floor(next() * 3), output: 'x'.repeat(Math.floor(next() * 50)), outputTruncated: false, error: null };
+  }
+  if (roll < 0.82) return { type: 'runLost', runId, attempt, node, at };
+  if (roll < 0.9) {
+    // Retries aim at any recent run, so that finished ones get retried too.
+    const recent = view.getRun(`r${step - 1 - Math.floor(next() * 10)}`);
+    const target = recent ?? run;
+    return { type: 'retryRun', runId: target?.runId ?? runId, attempt: (target?.attempt ?? 1) + 1, executors: [pick(NODES)], notBefore: at + 1000, at };
+  }
+  if (roll < 0.96) return { type: 'killRun', runId, reason: pick(['request', 'timeout', 'replace'] as const), at };
+  return Uint8Array.from({ length: 1 + Math.floor(next() * 20) }, () => Math.floor(next() * 256));
+}
+
+function bytesOf(command: Command | Uint8Array): Uint8Array {
+  return command instanceof Uint8Array ? command : encodeCommand(command);
+}
+
+test('random command streams: two tables give identical results and byte-identical snapshots', () => {
+  for (let seed = 1; seed <= 25; seed++) {
+    const next = prng(seed);
+    const a = JobTable.create();
+    const b = JobTable.create();
+    let restored: JobTable | null = null;
+    for (let step = 1; step <= 400; step++) {
+      const bytes = bytesOf(randomCommand(next, a, step));
+      const resultA = a.applyEntry(bytes, step);
+      assert.deepEqual(b.applyEntry(bytes, step), resultA, `seed ${seed} step ${step}`);
+      if (restored !== null) assert.deepEqual(restored.applyEntry(bytes, step), resultA, `restored, seed ${seed} step ${step}`);
+      if (step === 200) restored = JobTable.restore(a.snapshot());
+    }
+    const snapA = a.snapshot();
+    assertSameBytes(b.snapshot(), snapA, `seed ${seed}`);
+    assert.ok(restored);
+    assertSameBytes(restored.snapshot(), snapA, `a table restored mid-stream and fed the rest matches, seed ${seed}`);
+    assert.ok(a.runCount > 0, 'the stream records runs');
+  }
+});
+
+test('restore(snapshot(t)) equals t and snapshots identically', () => {
+  const d = new Driver();
+  d.put('a', T0, { timezone: 'Europe/Berlin', labels: { team: 'x' } });
+  d.put('b', T0, { after: ['a'], schedule: '@every 30s' });
+  d.fire(T0, scheduled('a', 'r1', T0 + 5 * MIN));
+  d.fire(T0, { jobId: 'b', runId: 'm1', scheduledAt: T0, trigger: 'manual', executors: ['n1'], outcome: 'run', key: 'k' });
+  d.apply({ type: 'runFinished', runId: 'm1', attempt: 1, node: 'n1', at: T0, status: 'failed', exitCode: 1, output: 'o', outputTruncated: false, error: 'e' });
+  const bytes = d.table.snapshot();
+  const copy = JobTable.restore(bytes);
+  assertSameBytes(copy.snapshot(), bytes);
+  assert.deepEqual(copy.getJob('a'), d.table.getJob('a'));
+  assert.deepEqual(copy.getRun('m1'), d.table.getRun('m1'));
+  assert.deepEqual(copy.activeRuns(), d.table.activeRuns());
+  assert.deepEqual(copy.jobsDueBy(Infinity, 10), d.table.jobsDueBy(Infinity, 10));
+  assert.deepEqual(copy.dependentsOf('a'), ['b']);
+  assert.equal(copy.appliedIndex, d.index);
+  // Keys survive: the same manual key is still a duplicate after restore.
+  const again = copy.apply({ type: 'fire', at: T0 + 1, fires: [{ jobId: 'b', runId: 'm2', scheduledAt: T0, trigger: 'manual', executors: ['n1'], outcome: 'run', key: 'k' }] }, d.index + 1);
+  assert.ok(again.ok && again.kind === 'fire' && again.fires[0]?.status === 'duplicate');
+});
+
+test('garbage, foreign and future-version snapshots are refused with a clear error', () => {
+  const packr = new Packr({ useRecords: false });
+  const refuse = (bytes: Uint8Array, pattern: RegExp) =>
+    assert.throws(() => JobTable.restore(bytes), (e: unknown) => e instanceof StateMachineInputError && e.code === 'INVALID_SNAPSHOT' && pattern.test(e.message));
+  refuse(new Uint8Array([0xc1, 0x00]), /not a chime job-table snapshot|not msgpack/);
+  refuse(new Uint8Array(0), /not msgpack/);
+  refuse(packr.pack({ format: 'other', version: 1 }), /not a chime job-table snapshot/);
+  refuse(packr.pack({ format: SNAPSHOT_FORMAT, version: 2, body: {} }), /version 2 is newer than this build reads \(up to 1\)/);
+  refuse(packr.pack({ format: SNAPSHOT_FORMAT, version: 1, body: { limits: [1, 1, 1, 1, 1], appliedIndex: 0, runSeq: 0, jobs: [[{ id: 'a' }, 0, 0, 0, 0, null, null]], runs: [], keys: [] } }), /job a: schedule: is required/);
+  refuse(packr.pack({ format: SNAPSHOT_FORMAT, version: 1, body: { limits: [1, 1, 1, 1, 1], appliedIndex: 0, runSeq: 0, jobs: 'x', runs: [], keys: [] } }), /job is not a list/);
+  const good = new Driver();
+  good.put('a', T0);
+  const bytes = good.table.snapshot();
+  refuse(bytes.subarray(0, bytes.length - 3), /invalid snapshot/);
+});

@@ -1,0 +1,101 @@
+// An ordered set kept as a list of sorted chunks (at most CHUNK_MAX items each): insert and
+// delete cost a binary search plus a splice of one chunk, and walking in order from any key
+// costs only the items walked. Used for the id index and the next-fire index, so neither a
+// list nor a due-query ever sorts or scans every job.
+import { assert } from './assert.js';
+
+const CHUNK_MAX = 512;
+
+export class SortedSet<T> {
+  private readonly chunks: T[][] = [];
+  private count = 0;
+
+  constructor(private readonly compare: (a: T, b: T) => number) {}
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Index of the first chunk whose last item is >= value (chunks.length when none). */
+  private chunkFor(value: T): number {
+    let lo = 0;
+    let hi = this.chunks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const chunk = this.chunks[mid] as T[];
+      if (this.compare(chunk[chunk.length - 1] as T, value) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Position of the first item >= value within a chunk. */
+  private positionIn(chunk: readonly T[], value: T): number {
+    let lo = 0;
+    let hi = chunk.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.compare(chunk[mid] as T, value) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  add(value: T): boolean {
+    if (this.chunks.length === 0) {
+      this.chunks.push([value]);
+      this.count = 1;
+      return true;
+    }
+    let c = this.chunkFor(value);
+    if (c === this.chunks.length) c -= 1;
+    const chunk = this.chunks[c] as T[];
+    const at = this.positionIn(chunk, value);
+    if (at < chunk.length && this.compare(chunk[at] as T, value) === 0) return false;
+    chunk.splice(at, 0, value);
+    this.count += 1;
+    if (chunk.length > CHUNK_MAX) this.chunks.splice(c + 1, 0, chunk.splice(chunk.length >>> 1));
+    return true;
+  }
+
+  delete(value: T): boolean {
+    const c = this.chunkFor(value);
+    const chunk = this.chunks[c];
+    if (chunk === undefined) return false;
+    const at = this.positionIn(chunk, value);
+    if (at >= chunk.length || this.compare(chunk[at] as T, value) !== 0) return false;
+    chunk.splice(at, 1);
+    this.count -= 1;
+    if (chunk.length === 0) this.chunks.splice(c, 1);
+    assert(this.count >= 0, 'sorted set count went negative');
+    return true;
+  }
+
+  has(value: T): boolean {
+    const chunk = this.chunks[this.chunkFor(value)];
+    if (chunk === undefined) return false;
+    const at = this.positionIn(chunk, value);
+    return at < chunk.length && this.compare(chunk[at] as T, value) === 0;
+  }
+
+  /** Items in order, starting after `after` (exclusive) or from the first item. */
+  *valuesAfter(after?: T): Generator<T> {
+    let c = 0;
+    let at = 0;
+    if (after !== undefined) {
+      c = this.chunkFor(after);
+      const chunk = this.chunks[c];
+      if (chunk === undefined) return;
+      at = this.positionIn(chunk, after);
+      if (at < chunk.length && this.compare(chunk[at] as T, after) === 0) at += 1;
+    }
+    for (; c < this.chunks.length; c++, at = 0) {
+      const chunk = this.chunks[c] as T[];
+      for (; at < chunk.length; at++) yield chunk[at] as T;
+    }
+  }
+
+  first(): T | undefined {
+    return this.chunks[0]?.[0];
+  }
+}

@@ -1,0 +1,180 @@
+// The table's data and the bookkeeping every apply shares: the next-fire index, the run
+// ring per job, global run eviction and idempotency keys. Everything here is deterministic:
+// iteration orders are insertion orders fixed by the log, or explicit sorts.
+import { assert } from './assert.js';
+import { IDEMPOTENCY_TTL_MS, type TableLimits } from './limits.js';
+import { compiledSchedule, nextFireAt } from './schedule.js';
+import { SortedSet } from './sorted-set.js';
+import { isActiveStatus, type JobSpec, type RunRecord } from './types.js';
+
+export type JobState = {
+  spec: JobSpec;
+  readonly createdAt: number;
+  updatedAt: number;
+  readonly createRevision: number;
+  revision: number;
+  lastScheduledAt: number | null;
+  /** Change only through setNextFireAt, which keeps the next-fire index in step. */
+  nextFireAt: number | null;
+  /** The job's run records, oldest first (ascending seq); null until the first run. */
+  runs: RunRecord[] | null;
+  activeCount: number;
+};
+
+export type KeyEntry = { readonly jobId: string; readonly createRevision: number; readonly runId: string; readonly atMs: number };
+
+export type TableState = {
+  readonly limits: TableLimits;
+  appliedIndex: number;
+  /** Sequence number of the newest run record. */
+  runSeq: number;
+  readonly jobs: Map<string, JobState>;
+  readonly jobIds: SortedSet<string>;
+  /** Enabled jobs with a next instant, by (nextFireAt, id). */
+  readonly fireIndex: SortedSet<JobState>;
+  /** Every run record in creation (seq) order; the front holds the oldest. */
+  readonly runs: Map<string, RunRecord>;
+  readonly activeRuns: SortedSet<RunRecord>;
+  /** upstream job id → ids of jobs that list it in `after`. */
+  readonly dependents: Map<string, Set<string>>;
+  /** Idempotency keys in insertion order (oldest first). */
+  readonly keys: Map<string, KeyEntry>;
+};
+
+const KEYS_PRUNED_PER_APPLY_MAX = 1000;
+
+function compareIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function createState(limits: TableLimits): TableState {
+  return {
+    limits, appliedIndex: 0, runSeq: 0, jobs: new Map(), jobIds: new SortedSet(compareIds),
+    fireIndex: new SortedSet<JobState>((a, b) => ((a.nextFireAt ?? 0) - (b.nextFireAt ?? 0)) || compareIds(a.spec.id, b.spec.id)),
+    runs: new Map(), activeRuns: new SortedSet<RunRecord>((a, b) => a.seq - b.seq),
+    dependents: new Map(), keys: new Map(),
+  };
+}
+
+export function setNextFireAt(state: TableState, job: JobState, next: number | null): void {
+  if (job.nextFireAt !== null) assert(state.fireIndex.delete(job), 'job missing from the next-fire index');
+  job.nextFireAt = next;
+  if (next !== null) assert(state.fireIndex.add(job), 'job already in the next-fire index');
+}
+
+/** The first instant the job owes after `afterMs` (null when disabled or none left). */
+export function computeNextFireAt(job: JobState, afterMs: number): number | null {
+  if (!job.spec.enabled) return null;
+  return nextFireAt(compiledSchedule(job.spec.schedule), job.spec.timezone, afterMs, job.createdAt);
+}
+
+export function addDependents(state: TableState, spec: JobSpec): void {
+  for (const upstream of spec.after) {
+    let set = state.dependents.get(upstream);
+    if (set === undefined) state.dependents.set(upstream, (set = new Set()));
+    set.add(spec.id);
+  }
+}
+
+export function removeDependents(state: TableState, spec: JobSpec): void {
+  for (const upstream of spec.after) {
+    const set = state.dependents.get(upstream);
+    set?.delete(spec.id);
+    if (set?.size === 0) state.dependents.delete(upstream);
+  }
+}
+
+/** Records a new run for a job; evicts old finished records to keep every bound. */
+export function addRun(state: TableState, job: JobState, run: RunRecord): void {
+  assert(!state.runs.has(run.runId), 'run id already recorded');
+  assert(run.seq === state.runSeq, 'run seq must be the newest');
+  state.runs.set(run.runId, run);
+  (job.runs ??= []).push(run);
+  if (isActiveStatus(run.status)) {
+    job.activeCount += 1;
+    state.activeRuns.add(run);
+  }
+  evictJobHistory(state, job);
+  evictGlobal(state);
+}
+
+/** Bookkeeping when a run leaves pending/running. */
+export function runBecameFinal(state: TableState, job: JobState | undefined, run: RunRecord): void {
+  assert(state.activeRuns.delete(run), 'finished run was not active');
+  if (job === undefined) return;
+  job.activeCount -= 1;
+  assert(job.activeCount >= 0, 'active count went negative');
+  evictJobHistory(state, job);
+}
+
+export function runBecameActive(state: TableState, job: JobState, run: RunRecord): void {
+  assert(state.activeRuns.add(run), 'run was already active');
+  job.activeCount += 1;
+}
+
+function removeRun(state: TableState, job: JobState | undefined, run: RunRecord): void {
+  state.runs.delete(run.runId);
+  const list = job?.runs;
+  if (list == null) return;
+  const at = list.indexOf(run);
+  assert(at >= 0, 'run missing from its job');
+  list.splice(at, 1);
+}
+
+/** Keeps at most `history` finished runs per job; active runs are never evicted. */
+export function evictJobHistory(state: TableState, job: JobState): void {
+  const list = job.runs;
+  if (list === null) return;
+  let excess = list.length - job.activeCount - job.spec.history;
+  for (let i = 0; excess > 0 && i < list.length;) {
+    const run = list[i] as RunRecord;
+    if (isActiveStatus(run.status)) {
+      i++;
+      continue;
+    }
+    state.runs.delete(run.runId);
+    list.splice(i, 1);
+    excess -= 1;
+  }
+}
+
+/** Keeps the total number of records under runsMax by evicting the oldest finished ones. */
+function evictGlobal(state: TableState): void {
+  if (state.runs.size <= state.limits.runsMax) return;
+  for (const run of state.runs.values()) {
+    if (state.runs.size <= state.limits.runsMax) return;
+    if (!isActiveStatus(run.status)) removeRun(state, state.jobs.get(run.jobId), run);
+  }
+  assert(state.runs.size <= state.limits.runsMax, 'run records over the limit with every record active');
+}
+
+export function keyOf(jobId: string, kind: 'manual' | 'after', key: string): string {
+  return `${jobId}\u0000${kind}\u0000${key}`;
+}
+
+/** The run a live key names, or null. Expiry is judged by the command's time. */
+export function lookupKey(state: TableState, job: JobState, mapKey: string, atMs: number): string | null {
+  const entry = state.keys.get(mapKey);
+  if (entry === undefined || entry.createRevision !== job.createRevision) return null;
+  return atMs - entry.atMs < IDEMPOTENCY_TTL_MS ? entry.runId : null;
+}
+
+export function rememberKey(state: TableState, job: JobState, mapKey: string, runId: string, atMs: number): void {
+  state.keys.delete(mapKey);
+  while (state.keys.size >= state.limits.keysMax) {
+    const oldest = state.keys.keys().next();
+    if (oldest.done === true) break;
+    state.keys.delete(oldest.value);
+  }
+  state.keys.set(mapKey, { jobId: job.spec.id, createRevision: job.createRevision, runId, atMs });
+}
+
+/** Drops expired keys from the front (bounded work per apply). */
+export function pruneKeys(state: TableState, atMs: number): void {
+  let pruned = 0;
+  for (const [mapKey, entry] of state.keys) {
+    if (pruned >= KEYS_PRUNED_PER_APPLY_MAX || atMs - entry.atMs < IDEMPOTENCY_TTL_MS) return;
+    state.keys.delete(mapKey);
+    pruned++;
+  }
+}

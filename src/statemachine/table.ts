@@ -1,0 +1,189 @@
+// JobTable: the replicated state machine. apply() is the only way state changes; it is
+// deterministic (no clock, no randomness, no iteration over unordered data) so every replica
+// that applies the same log holds the same table and writes the same snapshot bytes.
+import { assert } from './assert.js';
+import { applyFire } from './apply-fire.js';
+import { applyDeleteJob, applyPause, applyPutJob, applyResume } from './apply-jobs.js';
+import { applyKillRun, applyRetryRun, applyRunFinished, applyRunLost, applyRunStarted } from './apply-runs.js';
+import { decodeCommand } from './codec.js';
+import type { Command } from './commands.js';
+import { ERROR_CODES, StateMachineInputError } from './errors.js';
+import { DEFAULT_LIMITS, type TableLimits } from './limits.js';
+import { rejected, type ApplyResult, type Rejected } from './results.js';
+import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
+import { createState, type TableState } from './state.js';
+import type { Job, RunRecord } from './types.js';
+import { jobView, runView } from './views.js';
+
+export const LIST_LIMIT_DEFAULT = 100;
+export const LIST_LIMIT_MAX = 1000;
+
+export type ListOptions = { readonly limit?: number; readonly cursor?: string | null };
+export type Page<T> = { readonly ok: true; readonly items: T[]; readonly nextCursor: string | null };
+
+function clampLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return LIST_LIMIT_DEFAULT;
+  return Math.min(LIST_LIMIT_MAX, Math.max(1, Math.floor(limit)));
+}
+
+export class JobTable {
+  private constructor(private readonly state: TableState) {}
+
+  static create(limits: TableLimits = DEFAULT_LIMITS): JobTable {
+    return new JobTable(createState(limits));
+  }
+
+  /** Rebuilds a table from snapshot bytes; throws StateMachineInputError for bad bytes. */
+  static restore(bytes: Uint8Array): JobTable {
+    return new JobTable(decodeSnapshot(bytes));
+  }
+
+  snapshot(): Uint8Array {
+    return encodeSnapshot(this.state);
+  }
+
+  get appliedIndex(): number {
+    return this.state.appliedIndex;
+  }
+
+  get limits(): TableLimits {
+    return this.state.limits;
+  }
+
+  /** Applies one committed log entry's bytes. Garbage becomes an INVALID_COMMAND result. */
+  applyEntry(bytes: Uint8Array, index: number): ApplyResult {
+    let command: Command;
+    try {
+      command = decodeCommand(bytes);
+    } catch (error) {
+      if (!(error instanceof StateMachineInputError)) throw error;
+      this.advance(index);
+      return rejected(ERROR_CODES.INVALID_COMMAND, error.message);
+    }
+    return this.apply(command, index);
+  }
+
+  /** Applies a command at a log index. Indexes must increase: applying one twice is a bug. */
+  apply(command: Command, index: number): ApplyResult {
+    this.advance(index);
+    switch (command.type) {
+      case 'putJob': return applyPutJob(this.state, command, index);
+      case 'deleteJob': return applyDeleteJob(this.state, command);
+      case 'pauseJob': return applyPause(this.state, command, index);
+      case 'resumeJob': return applyResume(this.state, command, index);
+      case 'fire': return applyFire(this.state, command);
+      case 'runStarted': return applyRunStarted(this.state, command);
+      case 'runFinished': return applyRunFinished(this.state, command);
+      case 'runLost': return applyRunLost(this.state, command);
+      case 'retryRun': return applyRetryRun(this.state, command);
+      case 'killRun': return applyKillRun(this.state, command);
+    }
+  }
+
+  private advance(index: number): void {
+    assert(Number.isSafeInteger(index) && index > this.state.appliedIndex, `apply index ${index} must exceed ${this.state.appliedIndex}`);
+    this.state.appliedIndex = index;
+  }
+
+  get jobCount(): number {
+    return this.state.jobs.size;
+  }
+
+  get runCount(): number {
+    return this.state.runs.size;
+  }
+
+  get activeRunCount(): number {
+    return this.state.activeRuns.size;
+  }
+
+  getJob(id: string): Job | null {
+    const job = this.state.jobs.get(id);
+    return job === undefined ? null : jobView(job);
+  }
+
+  /** Jobs in id order. The cursor is the last id of the previous page, so deletes never skip a job. */
+  listJobs(options: ListOptions = {}): Page<Job> | Rejected {
+    let after: string | undefined;
+    if (options.cursor !== undefined && options.cursor !== null) {
+      if (!options.cursor.startsWith('j1.') || options.cursor.length <= 3) return rejected(ERROR_CODES.INVALID_CURSOR, 'invalid cursor');
+      after = options.cursor.slice(3);
+    }
+    const limit = clampLimit(options.limit);
+    const items: Job[] = [];
+    let more = false;
+    for (const id of this.state.jobIds.valuesAfter(after)) {
+      if (items.length === limit) {
+        more = true;
+        break;
+      }
+      const job = this.state.jobs.get(id);
+      assert(job !== undefined, 'id index names a missing job');
+      items.push(jobView(job));
+    }
+    const last = items[items.length - 1];
+    return { ok: true, items, nextCursor: more && last !== undefined ? `j1.${last.id}` : null };
+  }
+
+  getRun(runId: string): RunRecord | null {
+    const run = this.state.runs.get(runId);
+    return run === undefined ? null : runView(run);
+  }
+
+  /** A job's runs, newest first. The cursor is the seq of the last run of the previous page. */
+  listRuns(jobId: string, options: ListOptions = {}): Page<RunRecord> | Rejected {
+    const job = this.state.jobs.get(jobId);
+    if (job === undefined) return rejected(ERROR_CODES.JOB_NOT_FOUND, `job "${jobId}" does not exist`);
+    let beforeSeq = Infinity;
+    if (options.cursor !== undefined && options.cursor !== null) {
+      const m = /^r1\.(\d{1,15})$/.exec(options.cursor);
+      if (m === null) return rejected(ERROR_CODES.INVALID_CURSOR, 'invalid cursor');
+      beforeSeq = Number(m[1]);
+    }
+    const runs = job.runs ?? [];
+    // Binary search: the first position whose seq is >= beforeSeq; walk down from there.
+    let lo = 0;
+    let hi = runs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((runs[mid] as RunRecord).seq < beforeSeq) lo = mid + 1;
+      else hi = mid;
+    }
+    const limit = clampLimit(options.limit);
+    const items: RunRecord[] = [];
+    for (let i = lo - 1; i >= 0 && items.length < limit; i--) items.push(runView(runs[i] as RunRecord));
+    const last = items[items.length - 1];
+    const more = last !== undefined && lo - items.length > 0;
+    return { ok: true, items, nextCursor: more ? `r1.${last.seq}` : null };
+  }
+
+  /** Pending and running runs, oldest first. */
+  activeRuns(limit: number = this.state.limits.activeRunsMax): RunRecord[] {
+    const out: RunRecord[] = [];
+    for (const run of this.state.activeRuns.valuesAfter()) {
+      if (out.length >= limit) break;
+      out.push(runView(run));
+    }
+    return out;
+  }
+
+  /** Enabled jobs whose next instant is at or before `timeMs`, earliest first, at most `limit`. */
+  jobsDueBy(timeMs: number, limit: number): Job[] {
+    const out: Job[] = [];
+    for (const job of this.state.fireIndex.valuesAfter()) {
+      if (out.length >= limit || (job.nextFireAt ?? Infinity) > timeMs) break;
+      out.push(jobView(job));
+    }
+    return out;
+  }
+
+  /** The earliest next instant of any enabled job, or null: what the scheduler's timer waits for. */
+  earliestNextFireAt(): number | null {
+    return this.state.fireIndex.first()?.nextFireAt ?? null;
+  }
+
+  /** Ids of jobs that list `jobId` in `after`, in id order. */
+  dependentsOf(jobId: string): string[] {
+    return [...(this.state.dependents.get(jobId) ?? [])].sort();
+  }
+}

@@ -1,0 +1,197 @@
+// Validation of job specs from users: unknown fields, wrong types and out-of-range values are
+// reported with a path each (`executor.commnd: unknown field`); the result is a JobSpec with
+// every default resolved and shared default objects in place.
+import { Checker, type FieldError } from './validate-helpers.js';
+import {
+  EMPTY_RECORD, EXPECT_STATUS_DEFAULT, SPEC_DEFAULTS, intern, shareList, shareMisfire, shareRecord, shareRetry, shareTarget, utf8Bytes,
+} from './defaults.js';
+import * as L from './limits.js';
+import { parseSchedule } from './schedule.js';
+import { isKnownZone } from './tz.js';
+import {
+  CONCURRENCY_POLICIES, HTTP_METHODS, MISFIRE_POLICIES,
+  type Executor, type JobSpec, type Misfire, type Retry, type Target,
+} from './types.js';
+
+export type { FieldError } from './validate-helpers.js';
+export type SpecValidation = { ok: true; spec: JobSpec } | { ok: false; errors: FieldError[] };
+
+const SPEC_FIELDS = ['id', 'schedule', 'timezone', 'enabled', 'executor', 'target', 'concurrency', 'misfire', 'timeoutMs', 'retry', 'priority', 'after', 'history', 'labels', 'description'] as const;
+/** Read-only fields of a stored job: accepted and ignored, so a GET → edit → PUT round trip works. */
+export const READ_ONLY_JOB_FIELDS = ['createdAt', 'updatedAt', 'createRevision', 'revision', 'lastScheduledAt', 'nextFireAt'] as const;
+const LABEL_KEY_PATTERN = /^[A-Za-z0-9._/-]{1,63}$/;
+
+export function isValidJobId(id: unknown): id is string {
+  return typeof id === 'string' && L.JOB_ID_PATTERN.test(id);
+}
+
+/** Renders errors as one line each, `path: message`. */
+export function formatFieldErrors(errors: readonly FieldError[]): string {
+  return errors.map((e) => `${e.path}: ${e.message}`).join('\n');
+}
+
+export function validateJobSpec(id: string, input: unknown): SpecValidation {
+  const c = new Checker();
+  if (!isValidJobId(id)) c.fail('id', `must match [A-Za-z0-9._-]{1,128}`);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(input);
+  } catch {
+    json = undefined;
+  }
+  if (json === undefined) return { ok: false, errors: [...c.errors, { path: '(spec)', message: 'must be JSON' }] };
+  if (utf8Bytes(json) > L.SPEC_JSON_BYTES_MAX) {
+    return { ok: false, errors: [...c.errors, { path: '(spec)', message: `must be at most ${L.SPEC_JSON_BYTES_MAX} bytes as JSON` }] };
+  }
+  const o = c.object(input, '', [...SPEC_FIELDS, ...READ_ONLY_JOB_FIELDS]);
+  if (o === null) return { ok: false, errors: c.errors };
+  if (o.id !== undefined && o.id !== id) c.fail('id', `"${String(o.id)}" does not match the id in the path "${id}"`);
+  const spec = buildSpec(c, id, o);
+  return spec === null || c.errors.length > 0 ? { ok: false, errors: c.errors } : { ok: true, spec };
+}
+
+function buildSpec(c: Checker, id: string, o: Record<string, unknown>): JobSpec | null {
+  const schedule = checkSchedule(c, o.schedule);
+  const timezone = o.timezone === undefined ? SPEC_DEFAULTS.timezone : checkTimezone(c, o.timezone);
+  const enabled = o.enabled === undefined ? SPEC_DEFAULTS.enabled : c.boolean(o.enabled, 'enabled');
+  const executor = o.executor === undefined ? c.fail('executor', 'is required') : checkExecutor(c, o.executor);
+  const target = o.target === undefined ? SPEC_DEFAULTS.target : checkTarget(c, o.target);
+  const concurrency = o.concurrency === undefined ? SPEC_DEFAULTS.concurrency : c.oneOf(o.concurrency, 'concurrency', CONCURRENCY_POLICIES);
+  const misfire = o.misfire === undefined ? SPEC_DEFAULTS.misfire : checkMisfire(c, o.misfire);
+  const timeoutMs = o.timeoutMs === undefined ? SPEC_DEFAULTS.timeoutMs : c.integer(o.timeoutMs, 'timeoutMs', L.TIMEOUT_MS_MIN, L.TIMEOUT_MS_MAX);
+  const retry = o.retry === undefined ? SPEC_DEFAULTS.retry : checkRetry(c, o.retry);
+  const priority = o.priority === undefined ? SPEC_DEFAULTS.priority : c.integer(o.priority, 'priority', L.PRIORITY_MIN, L.PRIORITY_MAX);
+  const after = o.after === undefined ? SPEC_DEFAULTS.after : checkAfter(c, id, o.after);
+  const history = o.history === undefined ? SPEC_DEFAULTS.history : c.integer(o.history, 'history', L.HISTORY_MIN, L.HISTORY_MAX);
+  const labels = o.labels === undefined ? SPEC_DEFAULTS.labels : c.stringMap(o.labels, 'labels', {
+    entriesMax: L.LABELS_ENTRIES_MAX, bytesMax: L.LABELS_ENTRIES_MAX * (L.LABEL_KEY_CHARS_MAX + L.LABEL_VALUE_CHARS_MAX) * 3,
+    keyPattern: LABEL_KEY_PATTERN, keyHint: '[A-Za-z0-9._/-]{1,63}', valueCharsMax: L.LABEL_VALUE_CHARS_MAX,
+  });
+  const description = o.description === undefined ? SPEC_DEFAULTS.description : c.string(o.description, 'description', L.DESCRIPTION_CHARS_MAX);
+  if (schedule === null || timezone === null || enabled === null || executor === null || target === null || concurrency === null
+    || misfire === null || timeoutMs === null || retry === null || priority === null || after === null || history === null
+    || labels === null || description === null) return null;
+  return Object.freeze({
+    id, schedule: intern(schedule), timezone: intern(timezone), enabled, executor, target, concurrency, misfire, timeoutMs,
+    retry, priority, after, history, labels: shareRecord(labels), description,
+  });
+}
+
+function checkSchedule(c: Checker, value: unknown): string | null {
+  if (value === undefined) return c.fail('schedule', 'is required');
+  const text = c.string(value, 'schedule', L.SCHEDULE_CHARS_MAX);
+  if (text === null) return null;
+  const parsed = parseSchedule(text);
+  return parsed.ok ? text : c.fail('schedule', parsed.message);
+}
+
+function checkTimezone(c: Checker, value: unknown): string | null {
+  const zone = c.string(value, 'timezone', L.TIMEZONE_CHARS_MAX);
+  if (zone === null) return null;
+  return isKnownZone(zone) ? zone : c.fail('timezone', `unknown zone "${zone}"`);
+}
+
+function checkExecutor(c: Checker, value: unknown): Executor | null {
+  const probe = c.object(value, 'executor', ['type', 'command', 'env', 'cwd', 'method', 'url', 'headers', 'body', 'expectStatus']);
+  if (probe === null) return null;
+  if (probe.type === 'shell') return checkShell(c, value);
+  if (probe.type === 'http') return checkHttp(c, value);
+  c.errors.splice(0, c.errors.length, ...c.errors.filter((e) => !e.path.startsWith('executor.')));
+  return c.fail('executor.type', 'must be one of "shell", "http"');
+}
+
+function checkShell(c: Checker, value: unknown): Executor | null {
+  dropErrorsUnder(c, 'executor.');
+  const o = c.object(value, 'executor', ['type', 'command', 'env', 'cwd']);
+  if (o === null) return null;
+  const command = o.command === undefined ? c.fail('executor.command', 'is required') : c.string(o.command, 'executor.command', L.COMMAND_CHARS_MAX);
+  if (command === '') c.fail('executor.command', 'must not be empty');
+  const env = o.env === undefined ? EMPTY_RECORD : c.stringMap(o.env, 'executor.env', {
+    entriesMax: L.ENV_ENTRIES_MAX, bytesMax: L.ENV_BYTES_MAX, keyPattern: L.ENV_NAME_PATTERN, keyHint: '[A-Za-z_][A-Za-z0-9_]*', valueCharsMax: L.ENV_BYTES_MAX,
+  });
+  const cwd = o.cwd === undefined ? '/' : c.string(o.cwd, 'executor.cwd', L.CWD_CHARS_MAX, /^\//, 'an absolute path');
+  if (command === null || command === '' || env === null || cwd === null) return null;
+  return Object.freeze({ type: 'shell', command, env: shareRecord(env), cwd: intern(cwd) });
+}
+
+function checkHttp(c: Checker, value: unknown): Executor | null {
+  dropErrorsUnder(c, 'executor.');
+  const o = c.object(value, 'executor', ['type', 'method', 'url', 'headers', 'body', 'expectStatus']);
+  if (o === null) return null;
+  const method = o.method === undefined ? 'GET' : c.oneOf(o.method, 'executor.method', HTTP_METHODS);
+  const url = o.url === undefined ? c.fail('executor.url', 'is required') : c.string(o.url, 'executor.url', L.URL_CHARS_MAX, /^https?:\/\/[^\s]+$/, 'http(s)://…');
+  const headers = o.headers === undefined ? EMPTY_RECORD : c.stringMap(o.headers, 'executor.headers', {
+    entriesMax: L.HEADERS_ENTRIES_MAX, bytesMax: L.HEADERS_BYTES_MAX, keyPattern: L.HEADER_NAME_PATTERN, keyHint: 'an HTTP header name', valueCharsMax: L.HEADERS_BYTES_MAX,
+  });
+  let body = o.body === undefined ? '' : c.string(o.body, 'executor.body', L.BODY_BYTES_MAX);
+  if (body !== null && utf8Bytes(body) > L.BODY_BYTES_MAX) body = c.fail('executor.body', `must be at most ${L.BODY_BYTES_MAX} bytes`);
+  const expectStatus = o.expectStatus === undefined ? EXPECT_STATUS_DEFAULT : checkExpectStatus(c, o.expectStatus);
+  if (method === null || url === null || headers === null || body === null || expectStatus === null) return null;
+  return Object.freeze({ type: 'http', method, url, headers: shareRecord(headers), body, expectStatus });
+}
+
+function dropErrorsUnder(c: Checker, prefix: string): void {
+  const kept = c.errors.filter((e) => !e.path.startsWith(prefix));
+  c.errors.splice(0, c.errors.length, ...kept);
+}
+
+function checkExpectStatus(c: Checker, value: unknown): readonly [number, number] | null {
+  if (!Array.isArray(value) || value.length !== 2) return c.fail('executor.expectStatus', 'must be [lo, hi]');
+  const lo = c.integer(value[0], 'executor.expectStatus[0]', 100, 599);
+  const hi = c.integer(value[1], 'executor.expectStatus[1]', 100, 599);
+  if (lo === null || hi === null) return null;
+  if (lo > hi) return c.fail('executor.expectStatus', `lo ${lo} is above hi ${hi}`);
+  return lo === 200 && hi === 299 ? EXPECT_STATUS_DEFAULT : Object.freeze([lo, hi]) as readonly [number, number];
+}
+
+function checkTarget(c: Checker, value: unknown): Target | null {
+  const probe = c.object(value, 'target', ['mode', 'tags', 'count']);
+  if (probe === null) return null;
+  const mode = c.oneOf(probe.mode, 'target.mode', ['any', 'leader', 'all', 'tags'] as const);
+  if (mode === null) return null;
+  if (mode !== 'tags') {
+    for (const key of ['tags', 'count']) if (probe[key] !== undefined) c.fail(`target.${key}`, `is only allowed with mode "tags"`);
+    return shareTarget({ mode });
+  }
+  const tags = probe.tags === undefined ? c.fail('target.tags', 'is required with mode "tags"') : c.stringMap(probe.tags, 'target.tags', {
+    entriesMax: L.TARGET_TAGS_MAX, bytesMax: L.TARGET_TAGS_MAX * L.TAG_CHARS_MAX * 6, keyPattern: /^[A-Za-z0-9._-]{1,63}$/, keyHint: '[A-Za-z0-9._-]{1,63}', valueCharsMax: L.TAG_CHARS_MAX,
+  });
+  if (tags !== null && Object.keys(tags).length === 0) return c.fail('target.tags', 'must name at least one tag');
+  const count = probe.count === undefined ? undefined : c.integer(probe.count, 'target.count', 1, L.EXECUTORS_MAX);
+  if (tags === null || count === null) return null;
+  return Object.freeze(count === undefined ? { mode, tags: Object.freeze(tags) } : { mode, tags: Object.freeze(tags), count });
+}
+
+function checkMisfire(c: Checker, value: unknown): Misfire | null {
+  const o = c.object(value, 'misfire', ['policy', 'windowMs']);
+  if (o === null) return null;
+  const policy = o.policy === undefined ? SPEC_DEFAULTS.misfire.policy : c.oneOf(o.policy, 'misfire.policy', MISFIRE_POLICIES);
+  const windowMs = o.windowMs === undefined ? SPEC_DEFAULTS.misfire.windowMs : c.integer(o.windowMs, 'misfire.windowMs', 0, L.MISFIRE_WINDOW_MS_MAX);
+  if (policy === null || windowMs === null) return null;
+  return shareMisfire({ policy, windowMs });
+}
+
+function checkRetry(c: Checker, value: unknown): Retry | null {
+  const o = c.object(value, 'retry', ['max', 'backoffMs', 'maxBackoffMs']);
+  if (o === null) return null;
+  const d = SPEC_DEFAULTS.retry;
+  const max = o.max === undefined ? d.max : c.integer(o.max, 'retry.max', 0, L.RETRY_MAX_MAX);
+  const backoffMs = o.backoffMs === undefined ? d.backoffMs : c.integer(o.backoffMs, 'retry.backoffMs', 0, L.BACKOFF_MS_MAX);
+  const maxBackoffMs = o.maxBackoffMs === undefined ? Math.max(d.maxBackoffMs, backoffMs ?? 0) : c.integer(o.maxBackoffMs, 'retry.maxBackoffMs', 0, L.BACKOFF_MS_MAX);
+  if (max === null || backoffMs === null || maxBackoffMs === null) return null;
+  if (maxBackoffMs < backoffMs) return c.fail('retry.maxBackoffMs', `must be at least retry.backoffMs (${backoffMs})`);
+  return shareRetry({ max, backoffMs, maxBackoffMs });
+}
+
+function checkAfter(c: Checker, id: string, value: unknown): readonly string[] | null {
+  if (!Array.isArray(value)) return c.fail('after', 'must be an array of job ids');
+  if (value.length > L.AFTER_MAX) return c.fail('after', `must have at most ${L.AFTER_MAX} entries`);
+  const out: string[] = [];
+  value.forEach((item: unknown, i) => {
+    if (!isValidJobId(item)) c.fail(`after[${i}]`, 'must be a job id matching [A-Za-z0-9._-]{1,128}');
+    else if (item === id) c.fail(`after[${i}]`, 'a job cannot run after itself');
+    else if (out.includes(item)) c.fail(`after[${i}]`, `"${item}" is listed twice`);
+    else out.push(item);
+  });
+  return out.length === value.length ? shareList(out.map(intern)) : null;
+}
