@@ -54,3 +54,8 @@ test('the same broken-vote runs pass when the disk keeps the vote', () => {
     assert.ok(out.ok, out.ok ? '' : out.error.message);
   }
 });
+
+test('reads answered from local state without ReadIndex are caught (linearizability)', () => {
+  const out = firstFailure(30, (seed) => ({ seed, nodes: 3, faultMs: 6000, localReads: true }));
+  assertCaughtBy(out, [INVARIANT.linearizability]);
+});

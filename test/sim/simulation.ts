@@ -22,6 +22,8 @@ export interface SimConfig {
   /** How long the healed cluster may take to elect, commit and catch everyone up. */
   readonly livenessBudgetMs?: number;
   readonly diskFault?: DiskFault;
+  /** Deliberately broken reads (local state, no ReadIndex), to show linearizability is checked. */
+  readonly localReads?: boolean;
   /** How often each nemesis action is drawn (0 leaves it out). */
   readonly weights?: Partial<NemesisWeights>;
   /** Chance that a node which just became a candidate crashes a few ms later (mid-election). */
@@ -107,7 +109,7 @@ export class Simulation implements NodeHost {
       bootstrapStorage(storage, this.initialIds.map((v) => ({ id: v, context: '' })));
       this.addNode(id, storage);
     }
-    this.workload = new Workload(this, { clients: 3, keys: 3, timeoutMs: 1500, thinkMsMax: 40, historyMax: 2000 });
+    this.workload = new Workload(this, { clients: 3, keys: 3, timeoutMs: 1500, thinkMsMax: 40, historyMax: 2000, localReads: config.localReads ?? false });
     this.queue.schedule(this.rng.range(50, 300), { t: 'nemesis' });
     this.queue.schedule(config.faultMs, { t: 'faultEnd' });
   }

@@ -46,6 +46,8 @@ export interface WorkloadOptions {
   readonly thinkMsMax: number;
   /** Operations kept in the history; past it the workload stops issuing new ones. */
   readonly historyMax: number;
+  /** Deliberately broken: answer reads from the contacted node's local state, no ReadIndex. */
+  readonly localReads?: boolean;
 }
 
 export class Workload {
@@ -109,6 +111,7 @@ export class Workload {
     const c = this.clients[i] as ClientState;
     const node = op.node === null ? undefined : this.host.node(op.node);
     if (node === undefined || node.raw === null) return this.refused(i, null, false);
+    if (op.kind === 'get' && this.options.localReads === true) return this.finish(i, 'ok', node.sm?.kv.get(op.key) ?? null);
     if (op.kind === 'get') {
       const context = `${c.name}/${op.opId}`;
       const err = node.raw.readIndex(context);
