@@ -1,0 +1,174 @@
+import type { Socket } from 'node:net';
+import { clearTimeout, setTimeout } from 'node:timers';
+import type { NodeId } from '../raft/index.js';
+import { decodePayload, encodePayload } from './codec.js';
+import { validateEnvelope, type Envelope } from './envelope.js';
+import { encodeFrame, FrameDecoder } from './frame.js';
+import { newChallenge, parseFinish, parseHello, parseReply, proof, proofMatches, PROTOCOL_VERSION, type Role } from './handshake.js';
+import type { Log, TransportMetrics } from './metrics.js';
+
+export interface ConnectionOptions {
+  readonly socket: Socket;
+  readonly role: Role;
+  readonly self: NodeId;
+  readonly cluster: string;
+  readonly key: Uint8Array;
+  /** The dialer knows whom it called; the listener learns it from the hello. */
+  readonly expectedPeer: NodeId | null;
+  readonly frameBytesMax: number;
+  readonly handshakeTimeoutMs: number;
+  readonly metrics: TransportMetrics;
+  readonly log: Log;
+  readonly onOpen: (connection: Connection) => void;
+  readonly onEnvelope: (from: NodeId, envelope: Envelope) => void;
+  readonly onDrain: (connection: Connection) => void;
+  /** Called once; `opened` tells a failed dial or handshake from a lost connection. */
+  readonly onClose: (connection: Connection, opened: boolean, reason: string) => void;
+}
+
+type Stage = 'await-hello' | 'await-reply' | 'await-finish' | 'open' | 'closed';
+
+/**
+ * One authenticated, framed socket. Until the handshake is done only handshake frames are
+ * accepted; afterwards only envelopes. Anything else closes this connection, never more.
+ */
+export class Connection {
+  peer: NodeId | null;
+  private stage: Stage;
+  private readonly decoder: FrameDecoder;
+  private readonly challenge = newChallenge();
+  private peerChallenge: Uint8Array | null = null;
+  private readonly handshakeTimer: ReturnType<typeof setTimeout>;
+
+  constructor(private readonly options: ConnectionOptions) {
+    this.peer = options.expectedPeer;
+    this.decoder = new FrameDecoder(options.frameBytesMax);
+    this.stage = options.role === 'dialer' ? 'await-reply' : 'await-hello';
+    const socket = options.socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => options.onDrain(this));
+    socket.on('error', (error: Error) => this.close(`socket error: ${error.message}`));
+    socket.on('close', () => this.close('socket closed'));
+    this.handshakeTimer = setTimeout(() => this.reject('handshake not finished in time'), options.handshakeTimeoutMs);
+    if (options.role === 'dialer') this.writeValue({ hs: 'hello', version: PROTOCOL_VERSION, cluster: options.cluster, node: options.self, challenge: this.challenge });
+  }
+
+  get isOpen(): boolean {
+    return this.stage === 'open';
+  }
+
+  /** Writes one envelope payload; false means the socket is above its high-water mark. */
+  sendPayload(payload: Uint8Array): boolean {
+    if (this.stage !== 'open') return false;
+    this.options.metrics.framesSent += 1;
+    this.options.metrics.bytesSent += payload.length + 4;
+    return this.options.socket.write(encodeFrame(payload));
+  }
+
+  get writable(): boolean {
+    return this.stage === 'open' && !this.options.socket.writableNeedDrain;
+  }
+
+  close(reason: string): void {
+    if (this.stage === 'closed') return;
+    const opened = this.stage === 'open';
+    this.stage = 'closed';
+    clearTimeout(this.handshakeTimer);
+    this.options.socket.destroy();
+    this.options.onClose(this, opened, reason);
+  }
+
+  private writeValue(value: unknown): void {
+    this.options.socket.write(encodeFrame(encodePayload(value)));
+  }
+
+  private reject(reason: string): void {
+    if (this.stage === 'closed') return;
+    if (this.stage !== 'open') this.options.metrics.handshakeRejections += 1;
+    else this.options.metrics.protocolErrors += 1;
+    const remote = `${this.options.socket.remoteAddress ?? '?'}:${this.options.socket.remotePort ?? '?'}`;
+    this.options.log('warn', 'closing peer connection', { peer: this.peer, remote, stage: this.stage, reason });
+    this.close(reason);
+  }
+
+  private onData(chunk: Buffer): void {
+    this.options.metrics.bytesReceived += chunk.length;
+    const result = this.decoder.push(chunk);
+    for (const frame of result.frames) {
+      if (this.stage === 'closed') return;
+      this.onFrame(frame);
+    }
+    if (!result.ok) this.reject(result.reason);
+  }
+
+  private onFrame(frame: Buffer): void {
+    const decoded = decodePayload(frame);
+    if (!decoded.ok) return this.reject(decoded.reason);
+    switch (this.stage) {
+      case 'await-hello':
+        return this.onHello(decoded.value);
+      case 'await-reply':
+        return this.onReply(decoded.value);
+      case 'await-finish':
+        return this.onFinish(decoded.value);
+      case 'open':
+        return this.onEnvelopeValue(decoded.value);
+      case 'closed':
+        return;
+    }
+  }
+
+  private onHello(value: unknown): void {
+    const { cluster, key, self } = this.options;
+    const hello = parseHello(value, cluster);
+    if (!hello.ok) return this.reject(hello.reason);
+    if (hello.value.node === self) return this.reject('peer claims our own node id');
+    this.peer = hello.value.node;
+    this.peerChallenge = hello.value.challenge;
+    const ourProof = proof(key, 'listener', cluster, self, hello.value.node, hello.value.challenge, this.challenge);
+    this.stage = 'await-finish';
+    this.writeValue({ hs: 'reply', version: PROTOCOL_VERSION, cluster, node: self, challenge: this.challenge, proof: ourProof });
+  }
+
+  private onReply(value: unknown): void {
+    const { cluster, key, self, expectedPeer } = this.options;
+    const reply = parseReply(value, cluster);
+    if (!reply.ok) return this.reject(reply.reason);
+    if (reply.value.node !== expectedPeer) return this.reject(`dialed ${String(expectedPeer)} but ${reply.value.node} answered`);
+    const expected = proof(key, 'listener', cluster, reply.value.node, self, this.challenge, reply.value.challenge);
+    if (!proofMatches(expected, reply.value.proof)) return this.reject('peer does not hold the cluster key');
+    this.writeValue({ hs: 'finish', proof: proof(key, 'dialer', cluster, self, reply.value.node, reply.value.challenge, this.challenge) });
+    this.open();
+  }
+
+  private onFinish(value: unknown): void {
+    const { cluster, key, self } = this.options;
+    const finish = parseFinish(value);
+    if (!finish.ok) return this.reject(finish.reason);
+    const peer = this.peer as NodeId;
+    const expected = proof(key, 'dialer', cluster, peer, self, this.challenge, this.peerChallenge as Uint8Array);
+    if (!proofMatches(expected, finish.value.proof)) return this.reject('peer does not hold the cluster key');
+    this.open();
+  }
+
+  private open(): void {
+    clearTimeout(this.handshakeTimer);
+    this.stage = 'open';
+    this.options.onOpen(this);
+  }
+
+  private onEnvelopeValue(value: unknown): void {
+    const checked = validateEnvelope(value);
+    if (!checked.ok) return this.reject(`malformed envelope: ${checked.reason}`);
+    const envelope = checked.value;
+    const peer = this.peer as NodeId;
+    if (envelope.channel === 'raft') {
+      // The handshake proved who is on the other end; a message may not claim otherwise.
+      if (envelope.message.from !== peer) return this.reject(`raft message from ${envelope.message.from} on ${peer}'s connection`);
+      if (envelope.message.to !== this.options.self) return this.reject(`raft message addressed to ${envelope.message.to}`);
+    }
+    this.options.metrics.framesReceived += 1;
+    this.options.onEnvelope(peer, envelope);
+  }
+}

@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { clearTimeout, setTimeout } from 'node:timers';
+import type { NodeId } from '../raft/index.js';
+import { parseHostPort, type HostPort } from './address.js';
+import { BACKOFF_DEFAULT, backoffDelayMs, type BackoffPolicy } from './backoff.js';
+import { encodePayload } from './codec.js';
+import { Connection } from './connection.js';
+import type { Envelope } from './envelope.js';
+import { FRAME_BYTES_MAX_DEFAULT } from './frame.js';
+import { newMetrics, type Log, type TransportMetrics } from './metrics.js';
+import type { Transport, TransportHandlers } from './transport.js';
+
+export interface TcpTransportOptions extends TransportHandlers {
+  readonly id: NodeId;
+  readonly clusterId: string;
+  /** The shared cluster secret both sides prove they hold. */
+  readonly key: Uint8Array;
+  readonly frameBytesMax?: number;
+  readonly handshakeTimeoutMs?: number;
+  /** Per-peer send queue limits; beyond either, new messages are dropped. */
+  readonly queueMessagesMax?: number;
+  readonly queueBytesMax?: number;
+  readonly inboundConnectionsMax?: number;
+  readonly backoff?: BackoffPolicy;
+  /** Random number in [0, 1) for backoff jitter; injectable for tests. */
+  readonly random?: () => number;
+  readonly log?: Log;
+}
+
+interface Peer {
+  readonly id: NodeId;
+  readonly address: HostPort;
+  readonly queue: Uint8Array[];
+  queuedBytes: number;
+  connection: Connection | null;
+  attempt: number;
+  retryTimer: ReturnType<typeof setTimeout> | null;
+}
+
+/**
+ * Node-to-node messages over TCP. Each node dials one connection per peer, lazily, and
+ * sends only on connections it dialed; it receives on connections peers dialed to it.
+ * Raft tolerates loss, so a full queue or a broken connection drops messages (counted)
+ * rather than growing without bound.
+ */
+export class TcpTransport implements Transport {
+  readonly id: NodeId;
+  readonly metrics: TransportMetrics = newMetrics();
+  private readonly options: TcpTransportOptions;
+  private readonly peers = new Map<NodeId, Peer>();
+  private readonly inbound = new Set<Connection>();
+  private readonly frameBytesMax: number;
+  private readonly log: Log;
+  private server: Server | null = null;
+  private closed = false;
+
+  constructor(options: TcpTransportOptions) {
+    this.options = options;
+    this.id = options.id;
+    this.frameBytesMax = options.frameBytesMax ?? FRAME_BYTES_MAX_DEFAULT;
+    this.log = options.log ?? (() => undefined);
+    assert.ok(options.key.length >= 16, 'the cluster key must be at least 16 bytes');
+  }
+
+  /** Starts accepting peers; port 0 lets the OS choose. Resolves with the bound address. */
+  listen(host: string, port: number): Promise<HostPort> {
+    assert.ok(this.server === null && !this.closed, 'listen() once, before close()');
+    const server = createServer((socket) => this.accept(socket));
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        server.on('error', (error) => this.log('error', 'rpc listener error', { error: error.message }));
+        const bound = server.address();
+        assert.ok(bound !== null && typeof bound === 'object');
+        resolve({ host: bound.address, port: bound.port });
+      });
+    });
+  }
+
+  setPeers(peers: ReadonlyMap<NodeId, string>): void {
+    for (const [id, peer] of this.peers) {
+      const address = peers.get(id);
+      if (address !== undefined && sameAddress(parseHostPort(address), peer.address)) continue;
+      this.dropPeer(peer);
+    }
+    for (const [id, text] of peers) {
+      if (id === this.id || this.peers.has(id)) continue;
+      const address = parseHostPort(text);
+      if (address === null) {
+        this.log('warn', 'ignoring peer with a malformed address', { peer: id, address: text });
+        continue;
+      }
+      this.peers.set(id, { id, address, queue: [], queuedBytes: 0, connection: null, attempt: 0, retryTimer: null });
+    }
+  }
+
+  send(to: NodeId, envelope: Envelope): boolean {
+    const peer = this.peers.get(to);
+    if (this.closed || peer === undefined) {
+      this.metrics.framesDroppedUnknownPeer += 1;
+      return false;
+    }
+    const payload = encodePayload(envelope);
+    if (payload.length > this.frameBytesMax) {
+      this.metrics.framesDroppedTooLarge += 1;
+      this.log('error', 'message larger than the frame limit dropped', { peer: to, bytes: payload.length, limit: this.frameBytesMax });
+      return false;
+    }
+    const queueMessagesMax = this.options.queueMessagesMax ?? 4096;
+    const queueBytesMax = this.options.queueBytesMax ?? 64 << 20;
+    if (peer.queue.length >= queueMessagesMax || peer.queuedBytes + payload.length > queueBytesMax) {
+      this.metrics.framesDroppedQueueFull += 1;
+      return false;
+    }
+    peer.queue.push(payload);
+    peer.queuedBytes += payload.length;
+    this.pump(peer);
+    return true;
+  }
+
+  /** Messages waiting for `peer`'s connection (for status pages and tests). */
+  queued(peer: NodeId): { messages: number; bytes: number } {
+    const p = this.peers.get(peer);
+    return p === undefined ? { messages: 0, bytes: 0 } : { messages: p.queue.length, bytes: p.queuedBytes };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const peer of this.peers.values()) this.dropPeer(peer);
+    for (const connection of this.inbound) connection.close('transport closed');
+    const server = this.server;
+    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Writes queued messages while the socket takes them; the rest wait for 'drain'. */
+  private pump(peer: Peer): void {
+    const connection = peer.connection;
+    if (connection === null) {
+      if (peer.retryTimer === null) this.dial(peer);
+      return;
+    }
+    while (connection.writable && peer.queue.length > 0) {
+      const payload = peer.queue.shift() as Uint8Array;
+      peer.queuedBytes -= payload.length;
+      connection.sendPayload(payload);
+    }
+  }
+
+  private dial(peer: Peer): void {
+    assert.ok(peer.connection === null && peer.retryTimer === null && !this.closed);
+    this.metrics.connectionAttempts += 1;
+    const socket = connect({ host: peer.address.host, port: peer.address.port });
+    peer.connection = this.connection(socket, peer.id, {
+      onOpen: () => {
+        peer.attempt = 0;
+        this.pump(peer);
+      },
+      onClose: (connection, opened, reason) => {
+        if (peer.connection !== connection) return;
+        peer.connection = null;
+        if (!opened) this.metrics.connectionFailures += 1;
+        this.log(opened ? 'info' : 'debug', 'connection to peer lost', { peer: peer.id, reason });
+        this.metrics.framesDroppedConnectionLost += peer.queue.length;
+        peer.queue.length = 0;
+        peer.queuedBytes = 0;
+        if (this.peers.get(peer.id) === peer && !this.closed) {
+          this.scheduleRedial(peer);
+          this.options.onUnreachable?.(peer.id);
+        }
+      },
+    });
+  }
+
+  /** The next dial waits a backoff; messages sent meanwhile queue up (within the limits). */
+  private scheduleRedial(peer: Peer): void {
+    const delayMs = backoffDelayMs(this.options.backoff ?? BACKOFF_DEFAULT, peer.attempt, (this.options.random ?? Math.random)());
+    peer.attempt += 1;
+    peer.retryTimer = setTimeout(() => {
+      peer.retryTimer = null;
+      if (peer.queue.length > 0 && !this.closed) this.dial(peer);
+    }, delayMs);
+  }
+
+  private accept(socket: Socket): void {
+    const inboundMax = this.options.inboundConnectionsMax ?? 256;
+    if (this.closed || this.inbound.size >= inboundMax) {
+      this.metrics.connectionsRefused += 1;
+      socket.destroy();
+      return;
+    }
+    this.metrics.connectionsAccepted += 1;
+    const connection = this.connection(socket, null, {
+      onOpen: (opened) => {
+        // A peer that redials replaces its old connection; one per peer is enough.
+        for (const other of this.inbound) if (other !== opened && other.peer === opened.peer && other.isOpen) other.close('replaced by a newer connection');
+      },
+      onClose: (closedConnection) => {
+        this.inbound.delete(closedConnection);
+      },
+    });
+    this.inbound.add(connection);
+  }
+
+  private connection(socket: Socket, expectedPeer: NodeId | null, hooks: { onOpen: (c: Connection) => void; onClose: (c: Connection, opened: boolean, reason: string) => void }): Connection {
+    return new Connection({
+      socket,
+      role: expectedPeer === null ? 'listener' : 'dialer',
+      self: this.id,
+      cluster: this.options.clusterId,
+      key: this.options.key,
+      expectedPeer,
+      frameBytesMax: this.frameBytesMax,
+      handshakeTimeoutMs: this.options.handshakeTimeoutMs ?? 5_000,
+      metrics: this.metrics,
+      log: this.log,
+      onOpen: hooks.onOpen,
+      onEnvelope: (from, envelope) => this.options.onMessage(from, envelope),
+      onDrain: () => {
+        const peer = expectedPeer === null ? undefined : this.peers.get(expectedPeer);
+        if (peer !== undefined) this.pump(peer);
+      },
+      onClose: hooks.onClose,
+    });
+  }
+
+  private dropPeer(peer: Peer): void {
+    this.peers.delete(peer.id);
+    if (peer.retryTimer !== null) clearTimeout(peer.retryTimer);
+    peer.retryTimer = null;
+    this.metrics.framesDroppedConnectionLost += peer.queue.length;
+    peer.queue.length = 0;
+    peer.queuedBytes = 0;
+    peer.connection?.close('peer removed');
+  }
+}
+
+function sameAddress(a: HostPort | null, b: HostPort): boolean {
+  return a !== null && a.host === b.host && a.port === b.port;
+}

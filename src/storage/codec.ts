@@ -1,0 +1,110 @@
+import { Packr } from 'msgpackr';
+import type { ConfState, Entry, HardState, NodeId } from '../raft/index.js';
+import { StorageError } from './errors.js';
+
+// Records (msgpackr's shared structures) would make a value depend on state kept elsewhere;
+// plain maps and arrays keep every value self-describing.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+/** What the snapshot-meta key holds: the snapshot's place in the log and where its bytes are. */
+export interface StoredSnapshotMeta {
+  readonly index: number;
+  readonly term: number;
+  readonly conf: ConfState;
+  readonly dataBytes: number;
+  readonly chunkCount: number;
+}
+
+export interface LogStart {
+  readonly index: number;
+  readonly term: number;
+}
+
+export function encode(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+function decode(bytes: Uint8Array, what: string): unknown {
+  try {
+    return packr.unpack(bytes);
+  } catch (error) {
+    throw new StorageError('CORRUPT', `${what} does not decode`, { cause: error });
+  }
+}
+
+function corrupt(what: string, detail: string): StorageError {
+  return new StorageError('CORRUPT', `${what}: ${detail}`);
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** msgpackr hands binary back as a Buffer; callers compare with plain Uint8Arrays. */
+export function asPlainBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export function encodeEntry(entry: Entry): Uint8Array {
+  return encode([entry.index, entry.term, entry.kind, entry.data]);
+}
+
+export function decodeEntry(bytes: Uint8Array, keyIndex: number): Entry {
+  const what = `entry ${keyIndex}`;
+  const value = decode(bytes, what);
+  if (!Array.isArray(value) || value.length !== 4) throw corrupt(what, 'not a 4-tuple');
+  const [index, term, kind, data] = value as unknown[];
+  if (index !== keyIndex) throw corrupt(what, `holds index ${String(index)}`);
+  if (!isCount(term)) throw corrupt(what, 'bad term');
+  if (kind !== 'normal' && kind !== 'conf') throw corrupt(what, 'bad kind');
+  if (!(data instanceof Uint8Array)) throw corrupt(what, 'data is not binary');
+  return { index, term, kind, data: asPlainBytes(data) };
+}
+
+export function encodeHardState(hard: HardState): Uint8Array {
+  return encode([hard.term, hard.vote, hard.commit]);
+}
+
+export function decodeHardState(bytes: Uint8Array): HardState {
+  const value = decode(bytes, 'hard state');
+  if (!Array.isArray(value) || value.length !== 3) throw corrupt('hard state', 'not a 3-tuple');
+  const [term, vote, commit] = value as unknown[];
+  if (!isCount(term) || !isCount(commit)) throw corrupt('hard state', 'bad term or commit');
+  if (vote !== null && typeof vote !== 'string') throw corrupt('hard state', 'bad vote');
+  return { term, vote, commit };
+}
+
+export function encodeLogStart(start: LogStart): Uint8Array {
+  return encode([start.index, start.term]);
+}
+
+export function decodeLogStart(bytes: Uint8Array): LogStart {
+  const value = decode(bytes, 'log start');
+  if (!Array.isArray(value) || value.length !== 2) throw corrupt('log start', 'not a 2-tuple');
+  const [index, term] = value as unknown[];
+  if (!isCount(index) || !isCount(term)) throw corrupt('log start', 'bad index or term');
+  return { index, term };
+}
+
+export function encodeSnapshotMeta(meta: StoredSnapshotMeta): Uint8Array {
+  return encode({ ...meta, conf: { voters: [...meta.conf.voters], learners: [...meta.conf.learners] } });
+}
+
+function isIdList(value: unknown): value is NodeId[] {
+  return Array.isArray(value) && value.every((id) => typeof id === 'string');
+}
+
+export function decodeSnapshotMeta(bytes: Uint8Array): StoredSnapshotMeta {
+  const value = decode(bytes, 'snapshot meta');
+  if (typeof value !== 'object' || value === null) throw corrupt('snapshot meta', 'not a map');
+  const { index, term, conf, dataBytes, chunkCount } = value as Record<string, unknown>;
+  if (!isCount(index) || !isCount(term) || !isCount(dataBytes) || !isCount(chunkCount)) throw corrupt('snapshot meta', 'bad number');
+  if (typeof conf !== 'object' || conf === null) throw corrupt('snapshot meta', 'no conf');
+  const { voters, learners } = conf as Record<string, unknown>;
+  if (!isIdList(voters) || !isIdList(learners)) throw corrupt('snapshot meta', 'bad conf');
+  return { index, term, conf: { voters, learners }, dataBytes, chunkCount };
+}
+
+export function decodeFormatVersion(bytes: Uint8Array): unknown {
+  return decode(bytes, 'format version');
+}
