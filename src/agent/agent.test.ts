@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Agent, type AgentEnvelope, type PeerTransport } from './agent.js';
+import { Agent, type Envelope, type PeerTransport } from './agent.js';
 import { MemoryLogStore } from './memory_log_store.js';
 import { silentLogger } from './logger.js';
 import type { StateMachine } from './raft_host.js';
@@ -27,7 +27,7 @@ class LoopbackHub {
   readonly down = new Set<NodeId>();
   transport(self: NodeId): PeerTransport {
     return {
-      send: (to, envelope: AgentEnvelope) => {
+      send: (to, envelope: Envelope) => {
         if (this.down.has(self) || this.down.has(to)) return;
         setImmediate(() => this.agents.get(to)?.receive(self, envelope));
       },

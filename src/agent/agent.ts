@@ -6,17 +6,16 @@ import { ReplicatedState, encodeMemberContext, type MemberAddress } from './addr
 import { ChimeError } from './errors.js';
 import { AgentMetrics } from './agent_metrics.js';
 import type { Logger } from './logger.js';
+import type { Envelope } from '../rpc/index.js';
 
 /** The transport as the agent needs it; src/rpc provides the TCP one. */
 export interface PeerTransport {
-  send(to: NodeId, envelope: AgentEnvelope): void;
+  send(to: NodeId, envelope: Envelope): void;
   setPeers(peers: ReadonlyMap<NodeId, string>): void;
   close(): Promise<void>;
 }
 
-export type AgentEnvelope =
-  | { readonly channel: 'raft'; readonly message: Message }
-  | { readonly channel: 'hello'; readonly http: string };
+export type { Envelope };
 
 export interface AgentTiming {
   readonly tickMs: number;
@@ -131,14 +130,20 @@ export class Agent {
   }
 
   /** Delivers an envelope from a peer (called by the transport). */
-  receive(from: NodeId, envelope: AgentEnvelope): void {
+  receive(from: NodeId, envelope: Envelope): void {
     this.lastContact.set(from, performance.now());
     if (envelope.channel === 'raft') {
       if (envelope.message.from !== from) return; // a peer may speak only for itself
       this.host.step(envelope.message);
     } else if (envelope.channel === 'hello') {
-      this.announcedHttp.set(from, envelope.http);
+      const http = (envelope.body as { http?: unknown } | null)?.http;
+      if (typeof http === 'string' && http.length <= 300) this.announcedHttp.set(from, http);
     }
+  }
+
+  /** The transport could not reach `peer`: Raft stops streaming to it until it answers. */
+  unreachable(peer: NodeId): void {
+    this.host.node.reportUnreachable(peer);
   }
 
   leaderId(): NodeId | null {
@@ -250,7 +255,7 @@ export class Agent {
   }
 
   private sayHello(): void {
-    for (const id of this.peerIds()) this.options.transport.send(id, { channel: 'hello', http: this.options.address.http });
+    for (const id of this.peerIds()) this.options.transport.send(id, { channel: 'hello', body: { http: this.options.address.http } });
   }
 
   private peerIds(): NodeId[] {

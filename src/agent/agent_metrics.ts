@@ -14,6 +14,7 @@ export class AgentMetrics {
   readonly fsyncSeconds = this.registry.histogram('chime_storage_fsync_seconds', 'Time to persist one Ready (one synced batch)');
   readonly commitSeconds = this.registry.histogram('chime_raft_commit_seconds', 'Proposal to apply on the leader');
   readonly httpRequests = this.registry.counter('chime_http_requests_total', 'HTTP requests by route and status');
+  readonly httpSeconds = this.registry.histogram('chime_http_request_seconds', 'HTTP request handling time');
 
   bind(agent: Agent): void {
     const status = () => agent.host.status();

@@ -23,8 +23,6 @@ export interface Route {
 }
 
 export interface ApiOptions {
-  readonly agent: Agent;
-  readonly routes: readonly Route[];
   readonly logger: Logger;
   /** How long a write waits for a leader to be known before answering 503. */
   readonly leaderWaitMs?: number;
@@ -38,11 +36,22 @@ const MAX_FORWARD_HOPS = 2;
 export class ApiServer {
   private readonly server: Server;
   private readonly options: ApiOptions;
-  private readonly compiled: { route: Route; pattern: RegExp; names: string[] }[];
+  private agentOrNull: Agent | null = null;
+  private compiled: { route: Route; pattern: RegExp; names: string[] }[] = [];
 
+  /** The server listens before the agent exists (it must know its own address first). */
   constructor(options: ApiOptions) {
     this.options = options;
-    this.compiled = options.routes.map((route) => {
+    this.server = createServer((req, res) => void this.dispatch(req, res));
+    this.server.keepAliveTimeout = 30_000;
+    this.server.headersTimeout = 10_000;
+    this.server.requestTimeout = 120_000;
+    this.server.maxHeadersCount = 100;
+  }
+
+  attach(agent: Agent, routes: readonly Route[]): void {
+    this.agentOrNull = agent;
+    this.compiled = routes.map((route) => {
       const names: string[] = [];
       const pattern = new RegExp(
         '^' +
@@ -54,11 +63,11 @@ export class ApiServer {
       );
       return { route, pattern, names };
     });
-    this.server = createServer((req, res) => void this.dispatch(req, res));
-    this.server.keepAliveTimeout = 30_000;
-    this.server.headersTimeout = 10_000;
-    this.server.requestTimeout = 120_000;
-    this.server.maxHeadersCount = 100;
+  }
+
+  private get agent(): Agent {
+    if (this.agentOrNull === null) throw problem(503, 'STARTING', 'the node is starting');
+    return this.agentOrNull;
   }
 
   async listen(host: string, port: number): Promise<string> {
@@ -82,11 +91,12 @@ export class ApiServer {
     const started = performance.now();
     let routeName = 'unmatched';
     try {
+      const agent = this.agent;
       const match = this.match(req.method ?? 'GET', url.pathname);
       if (match === null) throw problem(404, 'ROUTE_NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
       if ('allowed' in match) throw problem(405, 'METHOD_NOT_ALLOWED', `${url.pathname} allows ${match.allowed.join(', ')}`);
       routeName = `${match.route.method} ${match.route.path}`;
-      if (match.route.write && !this.options.agent.isLeader()) {
+      if (match.route.write && !agent.isLeader()) {
         await this.forward(req, res, url);
         return;
       }
@@ -97,8 +107,8 @@ export class ApiServer {
       if (p.status >= 500 && p.code === 'INTERNAL') this.options.logger.error('request failed', { route: routeName, error: String(error) });
       this.answerProblem(res, p);
     } finally {
-      this.options.agent.metrics.httpRequests.inc({ route: routeName, status: String(res.statusCode) });
-      void started;
+      this.agentOrNull?.metrics.httpRequests.inc({ route: routeName, status: String(res.statusCode) });
+      this.agentOrNull?.metrics.httpSeconds.observe((performance.now() - started) / 1000);
     }
   }
 
@@ -131,9 +141,9 @@ export class ApiServer {
   private async leaderAddress(): Promise<string> {
     const until = performance.now() + (this.options.leaderWaitMs ?? 3000);
     for (;;) {
-      const http = this.options.agent.leaderHttp();
-      if (http !== null && !this.options.agent.isLeader()) return http;
-      if (this.options.agent.isLeader()) throw problem(500, 'INTERNAL', 'became leader while forwarding');
+      const http = this.agent.leaderHttp();
+      if (http !== null && !this.agent.isLeader()) return http;
+      if (this.agent.isLeader()) throw problem(500, 'INTERNAL', 'became leader while forwarding');
       if (performance.now() >= until) {
         const p = problem(503, 'NO_LEADER', 'no leader is reachable right now; retry shortly');
         throw Object.assign(p, { retryAfterSeconds: 1 });

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+import { clusterCommand, CLUSTER_HELP } from './cluster_command.js';
+import { devCommand, DEV_HELP } from './dev_command.js';
+import { agentCommand } from './agent_command.js';
+import { jobCommand, JOB_HELP } from './job_command.js';
+import { AGENT_HELP } from './agent_config.js';
+import { OperationError, UsageError } from './usage.js';
+
+const HELP = `usage: chime <command> [flags]
+
+commands:
+  agent      run one cluster node
+  dev        run a local 3-node cluster
+  cluster    status, members, add, remove, transfer-leader
+  job        put, get, list, delete, pause, resume, run
+  help       this text; every command also takes --help
+
+Errors go to stderr; exit code 1 for a failed operation, 2 for bad usage.
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const out = (s: string) => void process.stdout.write(s);
+  switch (command) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      out(HELP + '\n' + [AGENT_HELP, DEV_HELP, CLUSTER_HELP, JOB_HELP].join('\n'));
+      if (command === undefined) process.exitCode = 2;
+      return;
+    case 'agent':
+      return agentCommand(rest, out);
+    case 'dev':
+      return devCommand(rest, out);
+    case 'cluster':
+      return clusterCommand(rest, out);
+    case 'job':
+      return jobCommand(rest, out);
+    default:
+      throw new UsageError(`unknown command "${command}" (try chime help)`);
+  }
+}
+
+// A reader that goes away (`chime … | head`) is not an error worth a stack trace.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+});
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`chime: ${message.split('\n')[0]}\n`);
+  process.exitCode = error instanceof UsageError ? 2 : error instanceof OperationError ? 1 : 1;
+});

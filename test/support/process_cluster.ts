@@ -1,0 +1,152 @@
+// Real `chime agent` processes on OS-chosen loopback ports, for process-level tests and the
+// jepsen-like runner. Only processes started here are ever signalled, by pid.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { httpJson, type HttpAnswer } from '../../src/cli/http_client.js';
+
+const MAIN = resolve(fileURLToPath(import.meta.url), '..', '..', '..', 'src', 'cli', 'main.js');
+
+export interface NodeProcess {
+  readonly id: string;
+  readonly dataDir: string;
+  rpc: string;
+  http: string;
+  child: ChildProcess | null;
+  exits: number;
+}
+
+export interface ClusterOptions {
+  readonly dir: string;
+  /** Extra flags for every agent. */
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** Waits until `check` returns a value other than undefined/false, or fails after the deadline. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, everyMs = 25): Promise<T> {
+  const deadline = performance.now() + timeoutMs;
+  let last: unknown = null;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === null ? '' : ` (last error: ${String(last)})`}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** A port the OS says is free right now (for founding lists, which need addresses up front). */
+export async function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => done(port));
+    });
+  });
+}
+
+export class ProcessCluster {
+  readonly nodes = new Map<string, NodeProcess>();
+  private readonly logs = new Map<string, WriteStream>();
+
+  constructor(readonly options: ClusterOptions) {
+    mkdirSync(options.dir, { recursive: true });
+  }
+
+  /** Founds a cluster of `count` voters with a static --peers list. */
+  static async found(count: number, options: ClusterOptions): Promise<ProcessCluster> {
+    const cluster = new ProcessCluster(options);
+    const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
+    const ports = await Promise.all(ids.map(async () => ({ rpc: await freePort(), http: await freePort() })));
+    const peers = ids.map((id, i) => `${id}=127.0.0.1:${ports[i]?.rpc}`).join(',');
+    await Promise.all(ids.map((id, i) => cluster.launch(id, `127.0.0.1:${ports[i]?.rpc}`, `127.0.0.1:${ports[i]?.http}`, ['--peers', peers])));
+    await cluster.waitForLeader();
+    return cluster;
+  }
+
+  /** Starts an agent and resolves once it printed its listening line. */
+  async launch(id: string, rpc: string, http: string, extra: readonly string[] = []): Promise<NodeProcess> {
+    const dataDir = join(this.options.dir, id);
+    mkdirSync(dataDir, { recursive: true });
+    const node = this.nodes.get(id) ?? { id, dataDir, rpc, http, child: null, exits: 0 };
+    this.nodes.set(id, node);
+    let log = this.logs.get(id);
+    if (log === undefined) {
+      log = createWriteStream(join(this.options.dir, `${id}.log`), { flags: 'a' });
+      this.logs.set(id, log);
+    }
+    const child = spawn(process.execPath, [MAIN, 'agent', '--id', id, '--data', dataDir, '--rpc', rpc, '--http', http, ...(this.options.args ?? []), ...extra], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.options.env },
+    });
+    node.child = child;
+    child.stderr?.pipe(log, { end: false });
+    child.on('exit', () => {
+      node.exits++;
+      if (node.child === child) node.child = null;
+    });
+    const line = await new Promise<string>((done, fail) => {
+      const lines = createInterface({ input: child.stdout! });
+      lines.once('line', done);
+      child.once('exit', (code, signal) => fail(new Error(`${id} exited (${code ?? signal}) before listening; see ${join(this.options.dir, `${id}.log`)}`)));
+    });
+    const listening = JSON.parse(line) as { event: string; rpc: string; http: string };
+    node.rpc = listening.rpc;
+    node.http = listening.http;
+    return node;
+  }
+
+  url(id: string, path: string): string {
+    const node = this.nodes.get(id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    return `http://${node.http}${path}`;
+  }
+
+  call(id: string, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<HttpAnswer> {
+    return httpJson(method, this.url(id, path), body, timeoutMs);
+  }
+
+  live(): NodeProcess[] {
+    return [...this.nodes.values()].filter((n) => n.child !== null);
+  }
+
+  /** The leader every live node agrees on, once they do. */
+  async waitForLeader(timeoutMs = 15_000): Promise<string> {
+    return waitFor('a leader all live nodes agree on', async () => {
+      const views = await Promise.all(this.live().map(async (n) => ((await this.call(n.id, 'GET', '/v1/cluster', undefined, 2000)).body as { leader: string | null }).leader));
+      const first = views[0];
+      return first !== null && first !== undefined && views.every((v) => v === first) && this.nodes.get(first)?.child !== null ? first : undefined;
+    }, timeoutMs);
+  }
+
+  /** Sends a signal to a node this cluster started, by pid, and waits for exit on KILL/TERM. */
+  async signal(id: string, signal: NodeJS.Signals): Promise<void> {
+    const child = this.nodes.get(id)?.child;
+    if (child === null || child === undefined || child.pid === undefined) return;
+    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    process.kill(child.pid, signal);
+    if (signal === 'SIGKILL' || signal === 'SIGTERM' || signal === 'SIGINT') await exited;
+  }
+
+  /** Restarts a stopped node on its data directory and its previous addresses. */
+  async restart(id: string): Promise<NodeProcess> {
+    const node = this.nodes.get(id);
+    if (node === undefined || node.child !== null) throw new Error(`${id} is not stopped`);
+    return this.launch(id, node.rpc, node.http);
+  }
+
+  async stopAll(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await Promise.all(this.live().map((n) => this.signal(n.id, signal)));
+    for (const log of this.logs.values()) log.end();
+  }
+}
