@@ -69,8 +69,10 @@ export class Agent {
   readonly state: ReplicatedState;
   readonly metrics = new AgentMetrics();
   private readonly options: AgentOptions;
-  /** Peers' HTTP addresses as they announced them (for forwarding and status). */
+  /** Peers' addresses as they announced them: for forwarding, status, and for a node that
+   * joined empty and has no log yet to learn its peers' rpc addresses from. */
   private readonly announcedHttp = new Map<NodeId, string>();
+  private readonly announcedRpc = new Map<NodeId, string>();
   private readonly lastContact = new Map<NodeId, number>();
   private helloTimer: NodeJS.Timeout | null = null;
   private promoteTimer: NodeJS.Timeout | null = null;
@@ -92,7 +94,7 @@ export class Agent {
       randomInt: (max) => randomInt(max),
       applied,
       snapshotEntries: options.snapshotEntries ?? 10_000,
-      snapshotKeepEntries: 5_000,
+      snapshotKeepEntries: Math.min(5_000, Math.floor((options.snapshotEntries ?? 10_000) / 2)),
       maxPendingProposals: 10_000,
       proposalTimeoutMs: 10_000,
       readTimeoutMs: 5_000,
@@ -102,6 +104,14 @@ export class Agent {
         confChanged: (change) => this.onConfChange(change),
         persisted: (seconds) => this.metrics.fsyncSeconds.observe(seconds),
         committed: (seconds) => this.metrics.commitSeconds.observe(seconds),
+        snapshotRestored: (index) => {
+          this.metrics.snapshotsRestored.inc();
+          options.logger.info('snapshot restored from the leader', { index });
+        },
+        snapshotTaken: (index, bytes) => {
+          this.metrics.snapshotsTaken.inc();
+          options.logger.debug('snapshot taken', { index, bytes });
+        },
       },
     });
     this.metrics.bind(this);
@@ -136,8 +146,12 @@ export class Agent {
       if (envelope.message.from !== from) return; // a peer may speak only for itself
       this.host.step(envelope.message);
     } else if (envelope.channel === 'hello') {
-      const http = (envelope.body as { http?: unknown } | null)?.http;
-      if (typeof http === 'string' && http.length <= 300) this.announcedHttp.set(from, http);
+      const body = envelope.body as { http?: unknown; rpc?: unknown } | null;
+      if (typeof body?.http === 'string' && body.http.length <= 300) this.announcedHttp.set(from, body.http);
+      if (typeof body?.rpc === 'string' && body.rpc.length <= 300 && this.announcedRpc.get(from) !== body.rpc) {
+        this.announcedRpc.set(from, body.rpc);
+        this.refreshPeers();
+      }
     }
   }
 
@@ -255,7 +269,8 @@ export class Agent {
   }
 
   private sayHello(): void {
-    for (const id of this.peerIds()) this.options.transport.send(id, { channel: 'hello', body: { http: this.options.address.http } });
+    const body = { http: this.options.address.http, rpc: this.options.address.rpc };
+    for (const id of this.peerIds()) this.options.transport.send(id, { channel: 'hello', body });
   }
 
   private peerIds(): NodeId[] {
@@ -265,6 +280,7 @@ export class Agent {
 
   private onSoftState(soft: SoftState): void {
     if (soft.leader !== this.leader) {
+      setImmediate(() => this.refreshPeers());
       this.options.logger.info('leader changed', { leader: soft.leader, role: soft.role, term: this.host.status().hardState.term });
       this.metrics.leaderChanges.inc();
     }
@@ -274,13 +290,22 @@ export class Agent {
   private onConfChange(change: ConfChange): void {
     this.state.applyConfChange(change);
     this.options.logger.info('membership change applied', { type: change.type, node: change.node });
-    // The core applies the change on advance; refresh peers once it has.
-    setImmediate(() => this.refreshPeers());
+    // The core applies the change on advance; refresh peers once it has, and introduce
+    // ourselves to a new member, which may not know any address yet.
+    setImmediate(() => {
+      this.refreshPeers();
+      this.sayHello();
+    });
   }
 
   private refreshPeers(): void {
     const peers = new Map<NodeId, string>();
     for (const [id, address] of this.state.addresses) if (id !== this.id && address.rpc !== '') peers.set(id, address.rpc);
+    // Announced addresses count for members, and for anyone while we know no membership
+    // yet (a node that joined empty); a removed node drops out with its membership.
+    const conf = this.host.status().conf;
+    const known = new Set([...conf.voters, ...conf.learners]);
+    for (const [id, rpc] of this.announcedRpc) if (id !== this.id && (known.has(id) || known.size === 0 || id === this.leader)) peers.set(id, rpc);
     this.options.transport.setPeers(peers);
   }
 

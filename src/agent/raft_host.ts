@@ -27,6 +27,8 @@ export interface HostEvents {
   /** Fsync time of one Ready's write, in seconds. */
   persisted?(seconds: number, entries: number): void;
   committed?(seconds: number): void;
+  snapshotRestored?(index: number): void;
+  snapshotTaken?(index: number, bytes: number): void;
 }
 
 export interface HostOptions {
@@ -213,6 +215,7 @@ export class RaftHost {
     if (late.length > 0) this.options.events.send(late);
     if (rd.snapshot !== null) {
       this.options.stateMachine.restore(rd.snapshot.data);
+      this.options.events.snapshotRestored?.(rd.snapshot.meta.index);
       this.applied = rd.snapshot.meta.index;
       this.lastSnapshotIndex = rd.snapshot.meta.index;
       this.proposals.failUpTo(this.applied, new ChimeError('PROPOSAL_DROPPED', 'the log was replaced by a snapshot'));
@@ -246,7 +249,9 @@ export class RaftHost {
     if (this.applied - this.lastSnapshotIndex < this.options.snapshotEntries) return;
     const index = this.applied;
     const conf = this.node.status().conf;
-    await this.options.store.createSnapshot(index, conf, this.options.stateMachine.snapshot());
+    const data = this.options.stateMachine.snapshot();
+    await this.options.store.createSnapshot(index, conf, data);
+    this.options.events.snapshotTaken?.(index, data.length);
     this.lastSnapshotIndex = index;
     const compactTo = index - this.options.snapshotKeepEntries;
     if (compactTo > this.options.store.firstIndex()) await this.options.store.compact(compactTo);

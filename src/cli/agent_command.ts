@@ -84,7 +84,7 @@ export async function agentCommand(args: string[], out: (s: string) => void): Pr
   const peers = config.peers === null ? null : new Map([...config.peers].map(([id, address]) => [id, id === config.id ? rpc : address]));
   const jobs = new JobStateMachine();
   const wasEmpty = store.lastIndex() === 0 && store.snapshot().meta.index === 0;
-  agent = await Agent.start({ id: config.id, store, stateMachine: jobs, transport, address: { rpc, http }, peers, timing: { tickMs: 10, heartbeatMs: config.heartbeatMs, electionMs: config.electionMs }, logger });
+  agent = await Agent.start({ id: config.id, store, stateMachine: jobs, transport, address: { rpc, http }, peers, timing: { tickMs: 10, heartbeatMs: config.heartbeatMs, electionMs: config.electionMs }, logger, snapshotEntries: config.snapshotEntries });
   api.attach(agent, [...clusterRoutes(agent), ...jobRoutes(agent, jobs)]);
   out(JSON.stringify({ event: 'listening', id: config.id, rpc, http }) + '\n');
   logger.info('agent started', { rpc, http, data: config.dataDir, recovered: !wasEmpty });

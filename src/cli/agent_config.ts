@@ -15,6 +15,7 @@ export const AGENT_HELP = `usage: chime agent --id ID [flags]
   --cluster-key-file FILE     shared secret peers prove to each other
   --heartbeat-ms N            leader heartbeat interval (default 50)
   --election-ms N             base election timeout; each term waits N..2N (default 250)
+  --snapshot-entries N        snapshot the state and compact the log every N entries (default 10000)
   --config FILE               JSON file with any of these flags as keys (flags win)
   --log-level LEVEL           debug, info, warn or error (default info)
 `;
@@ -32,6 +33,7 @@ export interface AgentConfig {
   readonly heartbeatMs: number;
   readonly electionMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly snapshotEntries: number;
 }
 
 const NODE_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -51,6 +53,7 @@ const OPTIONS = {
   'election-ms': { type: 'string' },
   config: { type: 'string' },
   'log-level': { type: 'string' },
+  'snapshot-entries': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -153,5 +156,6 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
     heartbeatMs,
     electionMs,
     logLevel: level as AgentConfig['logLevel'],
+    snapshotEntries: positiveInt('snapshot-entries', str('snapshot-entries'), 10_000, 10),
   };
 }
