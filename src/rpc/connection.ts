@@ -66,6 +66,14 @@ export class Connection {
     return this.options.socket.write(encodeFrame(payload));
   }
 
+  cork(): void {
+    this.options.socket.cork();
+  }
+
+  uncork(): void {
+    this.options.socket.uncork();
+  }
+
   get writable(): boolean {
     return this.stage === 'open' && !this.options.socket.writableNeedDrain;
   }

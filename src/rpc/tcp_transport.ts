@@ -143,11 +143,14 @@ export class TcpTransport implements Transport {
       if (peer.retryTimer === null) this.dial(peer);
       return;
     }
+    // Corking turns a burst of small messages (a Ready's worth) into few socket writes.
+    connection.cork();
     while (connection.writable && peer.queue.length > 0) {
       const payload = peer.queue.shift() as Uint8Array;
       peer.queuedBytes -= payload.length;
       connection.sendPayload(payload);
     }
+    connection.uncork();
   }
 
   private dial(peer: Peer): void {

@@ -1,0 +1,42 @@
+// Shared by the rpc tests and the bench: sample messages and waiting with a deadline.
+import { setTimeout } from 'node:timers';
+import type { Message } from '../raft/index.js';
+
+/** One message of every type, from `from` to `to`, with non-trivial field values. */
+export function sampleMessages(from: string, to: string): Message[] {
+  const meta = { index: 40, term: 3, conf: { voters: [from, to], learners: ['n9'] } };
+  return [
+    { type: 'app', from, to, term: 3, prevIndex: 10, prevTerm: 2, commit: 9, entries: [{ index: 11, term: 3, kind: 'normal', data: new Uint8Array([1, 2, 3]) }, { index: 12, term: 3, kind: 'conf', data: new Uint8Array(0) }] },
+    { type: 'appResp', from, to, term: 3, index: 12, reject: false, hintIndex: 0, hintTerm: 0 },
+    { type: 'vote', from, to, term: 4, lastIndex: 12, lastTerm: 3, pre: true, transfer: false },
+    { type: 'voteResp', from, to, term: 4, pre: true, reject: false },
+    { type: 'heartbeat', from, to, term: 3, commit: 9, readRound: 7 },
+    { type: 'heartbeatResp', from, to, term: 3, readRound: 7 },
+    { type: 'snap', from, to, term: 3, meta, totalBytes: 5, offset: 0, data: new Uint8Array([9, 8, 7, 6, 5]), done: true },
+    { type: 'snapResp', from, to, term: 3, index: 40, receivedBytes: 5, reject: false },
+    { type: 'timeoutNow', from, to, term: 3 },
+    { type: 'readIndex', from, to, term: 3, context: 'req-1' },
+    { type: 'readIndexResp', from, to, term: 3, context: 'req-1', index: 12 },
+  ];
+}
+
+/** Polls `condition` until it holds or `deadlineMs` passes (then throws with `what`). */
+export async function waitFor(condition: () => boolean, what: string, deadlineMs = 5_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > deadlineMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+/** A small seeded PRNG (mulberry32): an integer in [0, maxExclusive). */
+export function createRandom(seed: number): (maxExclusive: number) => number {
+  let state = seed >>> 0;
+  return (maxExclusive) => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * maxExclusive);
+  };
+}
