@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { ProcessCluster, freePort, waitFor } from '../support/process_cluster.js';
+import { ProcessCluster, waitFor } from '../support/process_cluster.js';
 
 const MAIN = resolve(fileURLToPath(import.meta.url), '..', '..', '..', 'src', 'cli', 'main.js');
 const run = promisify(execFile);
@@ -26,9 +26,9 @@ interface View {
   members: { id: string; role: string; voter: boolean }[];
 }
 
-async function withCluster(count: number, body: (c: ProcessCluster) => Promise<void>, args: string[] = []): Promise<void> {
+async function withCluster(count: number, body: (c: ProcessCluster) => Promise<void>, args: string[] = [], how: 'found' | 'grow' = 'grow'): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'chime-proc-'));
-  const cluster = await ProcessCluster.found(count, { dir, args });
+  const cluster = await (how === 'found' ? ProcessCluster.found(count, { dir, args }) : ProcessCluster.grow(count, { dir, args }));
   try {
     await body(cluster);
   } finally {
@@ -49,7 +49,7 @@ test('three founded agents elect one leader, answer /v1/cluster alike, and `chim
     const { stdout } = await chime('cluster', 'status', '--server', `http://${c.nodes.get('n2')?.http}`);
     assert.match(stdout, new RegExp(`leader ${leader}`));
     assert.match(stdout, /n1\s+(leader|follower)\s+yes/);
-  });
+  }, [], 'found');
 });
 
 test('kill -9 of the leader: a new leader is elected, and the old one rejoins as a follower and catches up', async () => {
@@ -75,9 +75,8 @@ test('a fourth node joins with `chime cluster add` as a learner, becomes a voter
   await withCluster(3, async (c) => {
     const leader = await c.waitForLeader();
     await putJob(c, leader, 'before-join', 1);
-    const rpc = `127.0.0.1:${await freePort()}`;
-    const http = `127.0.0.1:${await freePort()}`;
-    await c.launch('n4', rpc, http);
+    const n4 = await c.launch('n4', '127.0.0.1:0', '127.0.0.1:0');
+    const { rpc, http } = n4;
     await chime('cluster', 'add', 'n4', '--rpc', rpc, '--http', http, '--server', `http://${c.nodes.get('n1')?.http}`);
     await waitFor('n4 to become a voter', async () => ((await c.call(leader, 'GET', '/v1/cluster')).body as View).members.some((m) => m.id === 'n4' && m.voter));
     await waitFor('n4 to apply the log', async () => ((await c.call('n4', 'GET', '/v1/jobs?stale=true')).body as { items: unknown[] }).items.length === 1);

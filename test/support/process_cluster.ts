@@ -42,17 +42,24 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
 }
 
-/** A port the OS says is free right now (for founding lists, which need addresses up front). */
-export async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => done(port));
-    });
+/**
+ * `count` distinct ports the OS chose, for founding lists that need addresses up front.
+ * All are held open until every one is chosen, so the OS cannot hand out one twice.
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((done, fail) => {
+      const server = createServer();
+      server.once('error', fail);
+      server.listen(0, '127.0.0.1', () => done(server));
+    })),
+  );
+  const ports = servers.map((s) => {
+    const address = s.address();
+    return typeof address === 'object' && address !== null ? address.port : 0;
   });
+  await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
+  return ports;
 }
 
 export class ProcessCluster {
@@ -63,15 +70,44 @@ export class ProcessCluster {
     mkdirSync(options.dir, { recursive: true });
   }
 
-  /** Founds a cluster of `count` voters with a static --peers list. */
+  /** Founds a cluster of `count` voters with a static --peers list, as an operator would. */
   static async found(count: number, options: ClusterOptions): Promise<ProcessCluster> {
     const cluster = new ProcessCluster(options);
-    const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
-    const ports = await Promise.all(ids.map(async () => ({ rpc: await freePort(), http: await freePort() })));
-    const peers = ids.map((id, i) => `${id}=127.0.0.1:${ports[i]?.rpc}`).join(',');
-    await Promise.all(ids.map((id, i) => cluster.launch(id, `127.0.0.1:${ports[i]?.rpc}`, `127.0.0.1:${ports[i]?.http}`, ['--peers', peers])));
-    await cluster.waitForLeader();
-    return cluster;
+    try {
+      const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
+      const ports = await freePorts(count * 2);
+      const rpc = (i: number) => `127.0.0.1:${ports[2 * i]}`;
+      const http = (i: number) => `127.0.0.1:${ports[2 * i + 1]}`;
+      const peers = ids.map((id, i) => `${id}=${rpc(i)}`).join(',');
+      await Promise.all(ids.map((id, i) => cluster.launch(id, rpc(i), http(i), ['--peers', peers])));
+      await cluster.waitForLeader();
+      return cluster;
+    } catch (error) {
+      await cluster.stopAll();
+      throw error;
+    }
+  }
+
+  /**
+   * Grows a cluster one node at a time with every port chosen by the OS: n1 founds a
+   * one-node cluster on port 0, the others join it and are promoted to voters.
+   */
+  static async grow(count: number, options: ClusterOptions): Promise<ProcessCluster> {
+    const cluster = new ProcessCluster(options);
+    try {
+      await cluster.launch('n1', '127.0.0.1:0', '127.0.0.1:0', ['--peers', 'n1=127.0.0.1:0']);
+      await cluster.waitForLeader();
+      for (let i = 2; i <= count; i++) {
+        const id = `n${i}`;
+        await cluster.launch(id, '127.0.0.1:0', '127.0.0.1:0', ['--join', cluster.url('n1', '')]);
+        await waitFor(`${id} to become a voter`, async () => ((await cluster.call('n1', 'GET', '/v1/cluster')).body as { members: { id: string; voter: boolean }[] }).members.some((m) => m.id === id && m.voter));
+      }
+      await cluster.waitForLeader();
+      return cluster;
+    } catch (error) {
+      await cluster.stopAll();
+      throw error;
+    }
   }
 
   /** Starts an agent and resolves once it printed its listening line. */
