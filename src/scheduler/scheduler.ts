@@ -205,15 +205,15 @@ export class Scheduler {
     for (const outcome of outcomes) {
       if (outcome.status === 'duplicate') this.metrics.duplicates += 1;
       else if (outcome.status === 'rejected') this.metrics.rejectedFires += 1;
-      else {
+      else if (outcome.status === 'skipped') {
+        this.metrics.skipped += 1;
+        // A skip may already be evicted by a short history when a batch records many.
         const run = table.getRun(outcome.runId);
-        if (run === null) continue;
-        if (outcome.status === 'skipped') {
-          this.metrics.skipped += 1;
-          this.waiters.onRun(run);
-          continue;
-        }
+        if (run !== null) this.waiters.onRun(run);
+      } else {
         this.metrics.fires += 1;
+        const run = table.getRun(outcome.runId);
+        assert.ok(run !== null, 'a run just recorded as run is active, and active runs are never evicted');
         if (run.trigger === 'schedule' || run.trigger === 'misfire') this.metrics.recordLateness(now - run.scheduledAt);
         this.dispatch(s, run);
       }
