@@ -265,6 +265,16 @@ export class FakeHost implements SchedulerHost {
     sim.lastHeartbeatMs = this.clock.nowMs;
   }
 
+  /** Advances virtual time in small steps until the promise settles (at most maxMs). */
+  async settle<T>(promise: Promise<T>, maxMs = 60_000, stepMs = 5): Promise<T> {
+    let settled = false;
+    const watched = promise.finally(() => void (settled = true));
+    watched.catch(() => {});
+    for (let waited = 0; !settled && waited < maxMs; waited += stepMs) await this.clock.advance(stepMs);
+    if (!settled) throw new Error(`promise did not settle within ${maxMs} ms of virtual time`);
+    return watched;
+  }
+
   /** Run records of a job, oldest first. */
   runsOf(jobId: string): RunRecord[] {
     const page = this.tableValue.listRuns(jobId, { limit: 1000 });
