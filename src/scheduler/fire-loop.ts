@@ -63,7 +63,7 @@ export class FireLoop {
     });
     const plan = buildBatch({
       table, view, queued: this.queue, queuedFireWaitMs: this.ctx.options.queuedFireWaitMs, newRunId: () => host.newRunId(),
-      killsInFlight: this.killsInFlight, timing: { nowMs: now, fireLeadMs: this.ctx.options.fireLeadMs, catchUpMs: this.ctx.options.catchUpMs },
+      killsInFlight: this.killsInFlight, timing: { nowMs: now, fireLeadMs: this.ctx.options.fireLeadMs + this.ctx.options.fireWindowMs, catchUpMs: this.ctx.options.catchUpMs },
     });
     this.ctx.metrics.waitingForCapacity = plan.waiting;
     this.proposeKills(plan.kills, now);

@@ -32,6 +32,11 @@ export const LATENESS_SAMPLES_MAX = 1024;
 export interface SchedulerOptions {
   /** Fires are committed this long before their instant; executors start at notBefore. */
   readonly fireLeadMs: number;
+  /**
+   * A pass woken fireLeadMs before an instant also takes every instant due within this window
+   * after it, so instants a few ms apart share one proposal instead of one each.
+   */
+  readonly fireWindowMs: number;
   /** A job whose oldest owed instant is later than this fires every missed instant (a failover gap); older gaps follow the misfire policy. */
   readonly catchUpMs: number;
   /** A node silent this long (since its last heartbeat or since this leader started) has lost its runs. */
@@ -54,6 +59,7 @@ export interface SchedulerOptions {
 
 export const DEFAULT_OPTIONS: SchedulerOptions = Object.freeze({
   fireLeadMs: 100,
+  fireWindowMs: 50,
   catchUpMs: 60_000,
   leaseMs: 5000,
   timeoutGraceMs: 30_000,
