@@ -248,3 +248,19 @@ test('a young leader waits for silent nodes before placing `all` runs, then plac
   assert.ok(host.records.length >= 2);
   assert.ok(host.records.every((r) => host.table().getRun(r.runId)?.executors.length === 2));
 });
+
+test('an executor refusal fails the execution (then the retry policy decides); deleting a job kills its active runs', async () => {
+  const { host, scheduler } = setup(['n1'], 17);
+  host.behaviour = () => ({ durationMs: 10 * MIN, status: 'succeeded' });
+  host.putJob('r', { schedule: '@manual', retry: { max: 1, backoffMs: 100 } });
+  scheduler.start(1);
+  const { runId } = await host.settle(scheduler.runNow('r'));
+  scheduler.onExecuteRefused('n1', runId, 1, 'no_slot');
+  await host.clock.advance(1 * SEC);
+  const run = host.table().getRun(runId);
+  assert.equal(run?.executions[0]?.status, 'failed');
+  assert.match(run?.executions[0]?.error ?? '', /refused the run: no_slot/);
+  assert.equal(run?.attempt, 2, 'retried');
+  host.apply({ type: 'deleteJob', id: 'r', at: host.clock.nowMs });
+  assert.deepEqual(host.kills.map((k) => [k.runId, k.attempt, k.reason]), [[runId, 2, 'request']]);
+});
