@@ -41,9 +41,18 @@ export class FollowUps {
   }
 
   private push(run: RunRecord, kind: Kind, dueMs: number): void {
-    if (!this.heap.push({ dueMs, runId: run.runId, attempt: run.attempt, kind })) {
-      this.ctx.metrics.queueDrops += 1;
-      return;
+    const entry = { dueMs, runId: run.runId, attempt: run.attempt, kind };
+    if (!this.heap.push(entry)) {
+      // Entries are hints that outlive their runs; when full, drop those of runs that ended.
+      const table = this.ctx.host.table();
+      this.heap.retain((e) => {
+        const current = table.getRun(e.runId);
+        return current !== null && current.attempt === e.attempt && (current.status === 'pending' || current.status === 'running');
+      });
+      if (!this.heap.push(entry)) {
+        this.ctx.metrics.queueDrops += 1;
+        return;
+      }
     }
     this.ctx.metrics.followUps = this.heap.size;
     this.alarm.at(dueMs);

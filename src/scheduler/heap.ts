@@ -41,6 +41,13 @@ export class TimedHeap<T extends Timed> {
     return top;
   }
 
+  /** Keeps only the entries `keep` accepts (used to drop stale hints when the heap is full). */
+  retain(keep: (item: T) => boolean): void {
+    const kept = this.items.filter(keep);
+    this.items.length = 0;
+    for (const item of kept) this.push(item);
+  }
+
   clear(): void {
     this.items.length = 0;
   }

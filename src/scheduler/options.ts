@@ -15,8 +15,8 @@ export const DUE_SCAN_MAX = 10_000;
 export const QUEUED_FIRES_MAX = 10_000;
 /** awaitRun callers waiting at once. */
 export const RUN_WAITERS_MAX = 10_000;
-/** Timers per run kept in the follow-up heap (start checks, timeout deadlines, kill waits). */
-export const FOLLOW_UPS_MAX = 200_000;
+/** Follow-up entries (start checks, timeout deadlines, kill waits): up to 4 per active run (the table allows 100,000). */
+export const FOLLOW_UPS_MAX = 400_000;
 /** Retries the in-memory queue holds; more are loaded from the table's index as it drains. */
 export const RETRY_QUEUE_MAX = 10_000;
 /** Active runs re-dispatched (or checked for a lost node) per maintenance step. */

@@ -32,6 +32,7 @@ export class Retries {
     if (!this.loadPending) return;
     const table = this.ctx.host.table();
     const room = RETRY_QUEUE_MAX - this.heap.size;
+    if (room <= 0) return;
     const runs = table.runsAwaitingRetry(room, this.cursor ?? undefined);
     for (const run of runs) {
       const job = table.getJob(run.jobId);

@@ -103,3 +103,11 @@ test('reports: malformed ones are refused with null; lost keeps the executor err
   const big = reportCommand({ kind: 'finished', runId: 'r', attempt: 1, node: 'n1', atMs: T0, status: 'failed', exitCode: 2, output: 'x'.repeat(70_000), outputTruncated: false, error: null }, T0);
   assert.ok(big !== null && big.type === 'runFinished' && big.output.length === 65_536 && big.outputTruncated);
 });
+
+test('heap retain keeps only accepted entries, still in due order', () => {
+  const heap = new TimedHeap<{ dueMs: number }>(5);
+  for (const dueMs of [9, 2, 7, 4, 5]) heap.push({ dueMs });
+  heap.retain((e) => e.dueMs % 2 === 1);
+  assert.equal(heap.size, 3);
+  assert.deepEqual([heap.popDue(99)?.dueMs, heap.popDue(99)?.dueMs, heap.popDue(99)?.dueMs], [5, 7, 9]);
+});
