@@ -13,6 +13,11 @@ import { place, type LoadView, type Placement } from './placement.js';
 
 /** Records collected per pass before placement; the bound on planning work per pass. */
 export const PASS_RECORDS_MAX = 4 * FIRE_BATCH_MAX;
+/**
+ * Payload bytes of queued fires per batch: with ids and the rest (a few hundred bytes per
+ * fire), a batch stays well under the table's 2 MiB COMMAND_BYTES_MAX.
+ */
+export const BATCH_PAYLOAD_BYTES_MAX = 1024 * 1024;
 /** Active runs of one `replace` job killed per pass. */
 const REPLACE_KILLS_PER_JOB_MAX = 64;
 
@@ -52,6 +57,8 @@ export type BatchPlan = {
   readonly more: boolean;
 };
 
+const utf8 = new TextEncoder();
+
 type JobPlan = { readonly job: Job; readonly records: readonly PlannedRecord[]; readonly decisions: (Placement | null)[] };
 type Candidate = { readonly priority: number; readonly orderAt: number; readonly jobId: string; readonly decide: (p: Placement) => void; readonly target: Job['target'] };
 
@@ -84,10 +91,14 @@ export function buildBatch(input: BatchInput): BatchPlan {
   }
   const taken: QueuedFire[] = [];
   const gone: QueuedFire[] = [];
+  let payloadBytes = 0;
   input.queued.forEach((q, i) => {
     const decision = queuedDecisions[i];
     if (queuedJobs[i] === null) return void gone.push(q);
     if (decision === undefined || decision === null) return;
+    const bytes = q.payload === null ? 0 : utf8.encode(q.payload).length;
+    if (payloadBytes + bytes > BATCH_PAYLOAD_BYTES_MAX) return void (full = true);
+    payloadBytes += bytes;
     let fire: Fire;
     if (decision.kind === 'wait') {
       if (timing.nowMs - q.scheduledAt <= input.queuedFireWaitMs) return void (waiting += 1);

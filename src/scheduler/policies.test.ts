@@ -264,3 +264,16 @@ test('an executor refusal fails the execution (then the retry policy decides); d
   host.apply({ type: 'deleteJob', id: 'r', at: host.clock.nowMs });
   assert.deepEqual(host.kills.map((k) => [k.runId, k.attempt, k.reason]), [[runId, 2, 'request']]);
 });
+
+test('manual runs with large payloads are split so every fire command stays under the 2 MiB limit', async () => {
+  const { host, scheduler } = setup(['n1'], 18);
+  host.nodes.get('n1')!.slots = 100;
+  host.putJob('big', { schedule: '@manual', concurrency: 'allow' });
+  scheduler.start(1);
+  const payload = 'é'.repeat(30_000); // 60,000 UTF-8 bytes
+  const results = await host.settle(Promise.all(Array.from({ length: 40 }, () => scheduler.runNow('big', { payload }))));
+  assert.equal(new Set(results.map((r) => r.runId)).size, 40);
+  assert.ok(results.every((r) => r.status === 'run'));
+  const fireCommands = host.proposed.filter((c) => c.type === 'fire');
+  assert.ok(fireCommands.length >= 3, `split into ${fireCommands.length} commands`);
+});
