@@ -5,6 +5,7 @@ import { rejected, type ApplyResult } from './results.js';
 import {
   addDependents, computeNextFireAt, evictJobHistory, removeDependents, setNextFireAt, type JobState, type TableState,
 } from './state.js';
+import { unindexAllExecutions, updateRetryIndex } from './run-indexes.js';
 import { validateJobSpec } from './validate.js';
 import { jobView } from './views.js';
 
@@ -40,6 +41,7 @@ export function applyPutJob(state: TableState, cmd: PutJobCommand, index: number
   const sameTiming = before.enabled && spec.enabled && before.schedule === spec.schedule && before.timezone === spec.timezone;
   if (!sameTiming) setNextFireAt(state, existing, computeNextFireAt(existing, Math.max(cmd.at, existing.lastScheduledAt ?? cmd.at)));
   if (spec.history < before.history) evictJobHistory(state, existing);
+  if (spec.retry.max !== before.retry.max) for (const run of existing.runs ?? []) updateRetryIndex(state, run, spec);
   return { ok: true, kind: 'job', created: false, job: jobView(existing) };
 }
 
@@ -51,7 +53,11 @@ export function applyDeleteJob(state: TableState, cmd: DeleteJobCommand): ApplyR
   const activeRunIds: string[] = [];
   for (const run of job.runs ?? []) {
     state.runs.delete(run.runId);
-    if (state.activeRuns.delete(run)) activeRunIds.push(run.runId);
+    state.awaitingRetry.delete(run);
+    if (state.activeRuns.delete(run)) {
+      unindexAllExecutions(state, run);
+      activeRunIds.push(run.runId);
+    }
   }
   state.jobs.delete(cmd.id);
   state.jobIds.delete(cmd.id);

@@ -7,6 +7,7 @@ import { utf8Bytes } from './defaults.js';
 import { ERROR_CODES } from './errors.js';
 import { ERROR_CHARS_MAX, OUTPUT_BYTES_MAX } from './limits.js';
 import { noop, rejected, type ApplyResult } from './results.js';
+import { unindexExecution, updateRetryIndex } from './run-indexes.js';
 import { runBecameActive, runBecameFinal, type TableState } from './state.js';
 import { isActiveStatus, type Execution, type FinalExecutionStatus, type RunRecord, type RunStatus } from './types.js';
 import { runView } from './views.js';
@@ -64,10 +65,14 @@ function finishExecution(
   execution.status = status;
   execution.finishedAt = atMs;
   fill(execution);
+  unindexExecution(state, run, execution.node);
   run.status = deriveRunStatus(run);
   if (!isActiveStatus(run.status)) {
     run.finishedAt = atMs;
-    runBecameFinal(state, state.jobs.get(run.jobId), run);
+    const job = state.jobs.get(run.jobId);
+    // Index first: becoming final may evict this very run from a short history.
+    if (job !== undefined) updateRetryIndex(state, run, job.spec);
+    runBecameFinal(state, job, run);
   }
   return { ok: true, kind: 'run', run: runView(run) };
 }
@@ -111,6 +116,8 @@ export function applyRetryRun(state: TableState, cmd: RetryRunCommand): ApplyRes
   if (job.activeCount >= state.limits.activeRunsPerJobMax || state.activeRuns.size >= state.limits.activeRunsMax) {
     return rejected(ERROR_CODES.ACTIVE_RUNS_FULL, 'too many active runs to retry now');
   }
+  // Out of the retry index before finishedAt, its sort key, changes.
+  state.awaitingRetry.delete(run);
   run.attempt = cmd.attempt;
   run.status = 'pending';
   run.executors = [...cmd.executors];

@@ -10,3 +10,4 @@ export { SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './snapshot.js';
 export { validateJobSpec, isValidJobId, formatFieldErrors, READ_ONLY_JOB_FIELDS, type FieldError, type SpecValidation } from './validate.js';
 export { parseSchedule, nextFireAt, instantsBetween, parseDurationMs, type Schedule, type ScheduleParse } from './schedule.js';
 export { SPEC_DEFAULTS } from './defaults.js';
+export { AUTO_RETRY_STATUSES, owesRetry } from './run-indexes.js';

@@ -75,11 +75,15 @@ test('random command streams: two tables give identical results and byte-identic
       const resultA = a.applyEntry(bytes, step);
       assert.deepEqual(b.applyEntry(bytes, step), resultA, `seed ${seed} step ${step}`);
       if (restored !== null) assert.deepEqual(restored.applyEntry(bytes, step), resultA, `restored, seed ${seed} step ${step}`);
+      a.assertIndexesConsistent();
       if (step === 200) restored = JobTable.restore(a.snapshot());
     }
     const snapA = a.snapshot();
     assertSameBytes(b.snapshot(), snapA, `seed ${seed}`);
     assert.ok(restored);
+    restored.assertIndexesConsistent();
+    assert.deepEqual(restored.runsAwaitingRetry(1000), a.runsAwaitingRetry(1000));
+    assert.deepEqual(restored.nodesWithActiveRuns(), a.nodesWithActiveRuns());
     assertSameBytes(restored.snapshot(), snapA, `a table restored mid-stream and fed the rest matches, seed ${seed}`);
     assert.ok(a.runCount > 0, 'the stream records runs');
   }

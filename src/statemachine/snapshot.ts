@@ -6,6 +6,7 @@ import { assert } from './assert.js';
 import { packr } from './codec.js';
 import { StateMachineInputError } from './errors.js';
 import type { TableLimits } from './limits.js';
+import { indexActiveExecutions, updateRetryIndex } from './run-indexes.js';
 import { addDependents, createState, type JobState, type TableState } from './state.js';
 import { EMPTY_RECORD, EXPECT_STATUS_DEFAULT, SPEC_DEFAULTS } from './defaults.js';
 import { isActiveStatus, type Execution, type JobSpec, type RunRecord } from './types.js';
@@ -117,6 +118,9 @@ function decodeVersion1(body: unknown): TableState {
     if (isActiveStatus(run.status)) {
       job.activeCount += 1;
       state.activeRuns.add(run);
+      indexActiveExecutions(state, run);
+    } else {
+      updateRetryIndex(state, run, job.spec);
     }
   }
   for (const row of rows(b.keys, 5, 'key')) {

@@ -4,6 +4,7 @@
 import { assert } from './assert.js';
 import { IDEMPOTENCY_TTL_MS, type TableLimits } from './limits.js';
 import { compiledSchedule, nextFireAt } from './schedule.js';
+import { compareByFinish, compareBySeq, indexActiveExecutions } from './run-indexes.js';
 import { SortedSet } from './sorted-set.js';
 import { isActiveStatus, type JobSpec, type RunRecord } from './types.js';
 
@@ -35,6 +36,10 @@ export type TableState = {
   /** Every run record in creation (seq) order; the front holds the oldest. */
   readonly runs: Map<string, RunRecord>;
   readonly activeRuns: SortedSet<RunRecord>;
+  /** node id → runs with an active execution of their current attempt on it (run-indexes.ts). */
+  readonly activeByNode: Map<string, SortedSet<RunRecord>>;
+  /** Final runs that still owe an automatic retry, by (finishedAt, seq) (run-indexes.ts). */
+  readonly awaitingRetry: SortedSet<RunRecord>;
   /** upstream job id → ids of jobs that list it in `after`. */
   readonly dependents: Map<string, Set<string>>;
   /** Idempotency keys in insertion order (oldest first). */
@@ -51,7 +56,8 @@ export function createState(limits: TableLimits): TableState {
   return {
     limits, appliedIndex: 0, runSeq: 0, jobs: new Map(), jobIds: new SortedSet(compareIds),
     fireIndex: new SortedSet<JobState>((a, b) => ((a.nextFireAt ?? 0) - (b.nextFireAt ?? 0)) || compareIds(a.spec.id, b.spec.id)),
-    runs: new Map(), activeRuns: new SortedSet<RunRecord>((a, b) => a.seq - b.seq),
+    runs: new Map(), activeRuns: new SortedSet<RunRecord>(compareBySeq),
+    activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord>(compareByFinish),
     dependents: new Map(), keys: new Map(),
   };
 }
@@ -93,6 +99,7 @@ export function addRun(state: TableState, job: JobState, run: RunRecord): void {
   if (isActiveStatus(run.status)) {
     job.activeCount += 1;
     state.activeRuns.add(run);
+    indexActiveExecutions(state, run);
   }
   evictJobHistory(state, job);
   evictGlobal(state);
@@ -110,10 +117,12 @@ export function runBecameFinal(state: TableState, job: JobState | undefined, run
 export function runBecameActive(state: TableState, job: JobState, run: RunRecord): void {
   assert(state.activeRuns.add(run), 'run was already active');
   job.activeCount += 1;
+  indexActiveExecutions(state, run);
 }
 
 function removeRun(state: TableState, job: JobState | undefined, run: RunRecord): void {
   state.runs.delete(run.runId);
+  state.awaitingRetry.delete(run);
   const list = job?.runs;
   if (list == null) return;
   const at = list.indexOf(run);
@@ -133,6 +142,7 @@ export function evictJobHistory(state: TableState, job: JobState): void {
       continue;
     }
     state.runs.delete(run.runId);
+    state.awaitingRetry.delete(run);
     list.splice(i, 1);
     excess -= 1;
   }

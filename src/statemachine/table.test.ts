@@ -323,3 +323,41 @@ test('garbage log entries become INVALID_COMMAND results, never a crash', () => 
   assert.equal(table.appliedIndex, inputs.length, 'a rejected entry still advances the applied index');
   assert.throws(() => table.applyEntry(new Uint8Array([0xc0]), 1), /must exceed/, 'applying an old index is a bug');
 });
+
+test('scheduler indexes: active runs by node, runs awaiting a retry, active runs of a job, cursors', () => {
+  const d = new Driver();
+  d.put('a', T0, { concurrency: 'allow', retry: { max: 1 } });
+  d.put('b', T0, { concurrency: 'allow' });
+  d.fire(T0, scheduled('a', 'r1', T0 + 5 * MIN, { executors: ['n1', 'n2'] }), scheduled('b', 'r2', T0 + 5 * MIN, { executors: ['n2'] }));
+  d.fire(T0, { jobId: 'a', runId: 'm1', scheduledAt: T0, trigger: 'manual', executors: ['n3'], outcome: 'run' });
+  assert.deepEqual(d.table.nodesWithActiveRuns(), ['n1', 'n2', 'n3']);
+  assert.deepEqual(d.table.activeRunsOnNode('n2', 10).map((r) => r.runId), ['r1', 'r2']);
+  assert.deepEqual(d.table.activeRunsOnNode('n2', 10, d.table.getRun('r1')?.seq).map((r) => r.runId), ['r2']);
+  assert.equal(d.table.activeCountOnNode('n2'), 2);
+  assert.deepEqual(d.table.activeRunsOfJob('a', 10).map((r) => r.runId), ['r1', 'm1']);
+  assert.deepEqual(d.table.activeRuns(10, d.table.getRun('r1')?.seq).map((r) => r.runId), ['r2', 'm1']);
+  // One execution of r1 ends: n1 is free of it though the run is still active on n2.
+  d.apply({ type: 'runFinished', runId: 'r1', attempt: 1, node: 'n1', at: T0 + 6 * MIN, status: 'failed', exitCode: 1, output: '', outputTruncated: false, error: null });
+  assert.deepEqual(d.table.nodesWithActiveRuns(), ['n2', 'n3']);
+  assert.equal(d.table.runsAwaitingRetry(10).length, 0, 'still active, not yet retryable');
+  d.apply({ type: 'runLost', runId: 'r1', attempt: 1, node: 'n2', at: T0 + 7 * MIN });
+  d.apply({ type: 'runFinished', runId: 'r2', attempt: 1, node: 'n2', at: T0 + 6 * MIN, status: 'failed', exitCode: 1, output: '', outputTruncated: false, error: null });
+  d.apply({ type: 'runFinished', runId: 'm1', attempt: 1, node: 'n3', at: T0 + 8 * MIN, status: 'killed', exitCode: null, output: '', outputTruncated: false, error: null });
+  // b has no retries and a kill is never retried automatically: only r1 owes one.
+  assert.deepEqual(d.table.runsAwaitingRetry(10).map((r) => r.runId), ['r1']);
+  assert.deepEqual(d.table.nodesWithActiveRuns(), []);
+  d.apply({ type: 'retryRun', runId: 'r1', attempt: 2, executors: ['n3'], notBefore: null, at: T0 + 9 * MIN });
+  assert.deepEqual(d.table.runsAwaitingRetry(10), []);
+  assert.deepEqual(d.table.activeRunsOnNode('n3', 10).map((r) => `${r.runId}/${r.attempt}`), ['r1/2']);
+  d.apply({ type: 'runFinished', runId: 'r1', attempt: 2, node: 'n3', at: T0 + 10 * MIN, status: 'failed', exitCode: 1, output: '', outputTruncated: false, error: null });
+  assert.deepEqual(d.table.runsAwaitingRetry(10), [], 'attempt 2 of retry.max 1 owes nothing');
+  // Raising retry.max brings the run back into the index; deleting the job clears everything.
+  d.put('a', T0 + 11 * MIN, { concurrency: 'allow', retry: { max: 3 } });
+  assert.deepEqual(d.table.runsAwaitingRetry(10).map((r) => r.runId), ['r1']);
+  d.fire(T0, { jobId: 'a', runId: 'm2', scheduledAt: T0, trigger: 'manual', executors: ['n1'], outcome: 'run' });
+  d.apply({ type: 'deleteJob', id: 'a', at: T0 + 12 * MIN });
+  assert.deepEqual(d.table.runsAwaitingRetry(10), []);
+  assert.deepEqual(d.table.nodesWithActiveRuns(), []);
+  assert.deepEqual(d.table.upstreamJobIds(10), []);
+  d.table.assertIndexesConsistent();
+});

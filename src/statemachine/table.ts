@@ -10,9 +10,10 @@ import type { Command } from './commands.js';
 import { ERROR_CODES, StateMachineInputError } from './errors.js';
 import { DEFAULT_LIMITS, type TableLimits } from './limits.js';
 import { rejected, type ApplyResult, type Rejected } from './results.js';
+import { assertRunIndexes } from './run-indexes.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { createState, type TableState } from './state.js';
-import type { Job, RunRecord } from './types.js';
+import { isActiveStatus, type Job, type RunRecord } from './types.js';
 import { jobView, runView } from './views.js';
 
 export const LIST_LIMIT_DEFAULT = 100;
@@ -20,6 +21,11 @@ export const LIST_LIMIT_MAX = 1000;
 
 export type ListOptions = { readonly limit?: number; readonly cursor?: string | null };
 export type Page<T> = { readonly ok: true; readonly items: T[]; readonly nextCursor: string | null };
+
+/** A stand-in record that sorts by seq only, to start walks after a given run. */
+function seqProbe(seq: number): RunRecord {
+  return { seq, finishedAt: 0 } as RunRecord;
+}
 
 function clampLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return LIST_LIMIT_DEFAULT;
@@ -157,10 +163,64 @@ export class JobTable {
     return { ok: true, items, nextCursor: more ? `r1.${last.seq}` : null };
   }
 
-  /** Pending and running runs, oldest first. */
-  activeRuns(limit: number = this.state.limits.activeRunsMax): RunRecord[] {
+  /** Pending and running runs, oldest first; `afterSeq` continues a walk after that run's seq. */
+  activeRuns(limit: number = this.state.limits.activeRunsMax, afterSeq: number = 0): RunRecord[] {
+    return this.viewsOf(this.state.activeRuns.valuesAfter(afterSeq > 0 ? seqProbe(afterSeq) : undefined), limit);
+  }
+
+  /** A job's pending and running runs, oldest first (scans the job's records only). */
+  activeRunsOfJob(jobId: string, limit: number): RunRecord[] {
     const out: RunRecord[] = [];
-    for (const run of this.state.activeRuns.valuesAfter()) {
+    for (const run of this.state.jobs.get(jobId)?.runs ?? []) {
+      if (out.length >= limit) break;
+      if (isActiveStatus(run.status)) out.push(runView(run));
+    }
+    return out;
+  }
+
+  /** Runs with an active execution of their current attempt on `node`, oldest first. */
+  activeRunsOnNode(node: string, limit: number, afterSeq: number = 0): RunRecord[] {
+    const set = this.state.activeByNode.get(node);
+    if (set === undefined) return [];
+    return this.viewsOf(set.valuesAfter(afterSeq > 0 ? seqProbe(afterSeq) : undefined), limit);
+  }
+
+  /** How many active executions `node` holds: what its slots are measured against. */
+  activeCountOnNode(node: string): number {
+    return this.state.activeByNode.get(node)?.size ?? 0;
+  }
+
+  /** Nodes that hold at least one active execution, in id order. */
+  nodesWithActiveRuns(): string[] {
+    return [...this.state.activeByNode.keys()].sort();
+  }
+
+  /**
+   * Final runs that still owe an automatic retry (failed, timed_out or lost with attempts
+   * left), oldest finish first. `after` continues a walk after the given run.
+   */
+  runsAwaitingRetry(limit: number, after?: { readonly finishedAt: number; readonly seq: number }): RunRecord[] {
+    const probe = after === undefined ? undefined : { ...seqProbe(after.seq), finishedAt: after.finishedAt };
+    return this.viewsOf(this.state.awaitingRetry.valuesAfter(probe), limit);
+  }
+
+  get awaitingRetryCount(): number {
+    return this.state.awaitingRetry.size;
+  }
+
+  /** Ids of jobs that other jobs list in `after`, in id order, at most `limit`. */
+  upstreamJobIds(limit: number): string[] {
+    return [...this.state.dependents.keys()].sort().slice(0, limit);
+  }
+
+  /** Asserts that the derived run indexes match the records (used by tests). */
+  assertIndexesConsistent(): void {
+    assertRunIndexes(this.state);
+  }
+
+  private viewsOf(runs: Iterable<RunRecord>, limit: number): RunRecord[] {
+    const out: RunRecord[] = [];
+    for (const run of runs) {
       if (out.length >= limit) break;
       out.push(runView(run));
     }

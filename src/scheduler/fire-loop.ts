@@ -1,0 +1,178 @@
+// The fire loop: one `fire` proposal in flight at a time. Each pass reads the applied table,
+// so a pass never re-proposes what an applied batch recorded, and instants of a job are
+// always proposed in order. A failed proposal loses nothing: the instants stay due in the
+// table and the next pass proposes them again (the table dedupes if the first one did commit
+// after all). Dispatch happens in Scheduler.onApplied, from the committed records.
+import type { ApplyResult, FireOutcome } from '../statemachine/index.js';
+import { Alarm, type TermContext } from './context.js';
+import { buildBatch, type BatchPlan, type QueuedFire } from './batch.js';
+import { SchedulerError } from './errors.js';
+import { QUEUED_FIRES_MAX } from './options.js';
+import { LoadView } from './placement.js';
+import type { RunNowResult } from './types.js';
+
+type Resolver = { readonly resolve: (r: RunNowResult) => void; readonly reject: (e: Error) => void };
+
+export class FireLoop {
+  private inFlight = false;
+  private again = false;
+  private readonly alarm: Alarm;
+  private queue: QueuedFire[] = [];
+  private readonly resolvers = new Map<string, Resolver>();
+  private readonly killsInFlight = new Set<string>();
+
+  constructor(private readonly ctx: TermContext) {
+    this.alarm = new Alarm(ctx, () => this.pump());
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Queues a manual or `after` fire; false when the queue is full. */
+  enqueue(fire: QueuedFire, resolver?: Resolver): boolean {
+    if (this.queue.length >= QUEUED_FIRES_MAX) {
+      this.ctx.metrics.queueDrops += 1;
+      return false;
+    }
+    this.queue.push(fire);
+    if (resolver !== undefined) this.resolvers.set(fire.runId, resolver);
+    this.ctx.metrics.queuedFires = this.queue.length;
+    this.wake();
+    return true;
+  }
+
+  /** Something changed (a job, a free slot, a queued fire): run a pass soon. */
+  wake(): void {
+    this.alarm.at(this.ctx.now());
+  }
+
+  pump(): void {
+    if (this.ctx.closed) return;
+    if (this.inFlight) {
+      this.again = true;
+      return;
+    }
+    this.alarm.cancel();
+    const now = this.ctx.now();
+    const host = this.ctx.host;
+    const table = host.table();
+    const view = new LoadView({
+      nodes: host.executors(), activeCountOf: (n) => table.activeCountOnNode(n), selfId: host.selfNodeId(),
+      young: this.ctx.young(now), random: () => host.random(),
+    });
+    const plan = buildBatch({
+      table, view, queued: this.queue, queuedFireWaitMs: this.ctx.options.queuedFireWaitMs, newRunId: () => host.newRunId(),
+      killsInFlight: this.killsInFlight, timing: { nowMs: now, fireLeadMs: this.ctx.options.fireLeadMs + this.ctx.options.fireWindowMs, catchUpMs: this.ctx.options.catchUpMs },
+    });
+    this.ctx.metrics.waitingForCapacity = plan.waiting;
+    this.proposeKills(plan.kills, now);
+    this.dropQueued(plan);
+    if (plan.fires.length === 0) return this.rearm(now, plan.waiting > 0);
+    this.inFlight = true;
+    this.ctx.metrics.fireBatches += 1;
+    this.ctx.metrics.fireBatchFires += plan.fires.length;
+    this.ctx.metrics.fireBatchMax = Math.max(this.ctx.metrics.fireBatchMax, plan.fires.length);
+    let failed = false;
+    host.propose({ type: 'fire', at: now, fires: plan.fires }).then(
+      (result) => this.settle(plan, result),
+      () => {
+        failed = true;
+        this.ctx.metrics.proposalFailures += 1;
+        this.requeue(plan.taken);
+      },
+    ).finally(() => {
+      this.inFlight = false;
+      if (this.ctx.closed) return;
+      if (failed) this.alarm.at(this.ctx.now() + this.ctx.options.proposeRetryMs);
+      else if (this.again || plan.more) this.alarm.at(this.ctx.now());
+      else this.rearm(this.ctx.now(), false);
+      this.again = false;
+    });
+  }
+
+  /** Sleeps until the earliest owed instant minus the lead; while runs wait for slots, re-checks every lead. */
+  private rearm(now: number, waiting: boolean): void {
+    const earliest = this.ctx.host.table().earliestNextFireAt();
+    let dueMs = now + this.ctx.options.maintenanceMs;
+    if (earliest !== null) dueMs = Math.min(dueMs, earliest - this.ctx.options.fireLeadMs);
+    // Runs waiting for slots keep their jobs due: look again after a lead, not in a busy loop.
+    if (waiting || this.queue.length > 0) dueMs = Math.max(dueMs, now + Math.max(1, this.ctx.options.fireLeadMs));
+    this.alarm.at(Math.max(now, dueMs));
+  }
+
+  private proposeKills(runIds: readonly string[], now: number): void {
+    for (const runId of runIds) {
+      this.killsInFlight.add(runId);
+      this.ctx.metrics.replaceKills += 1;
+      void this.ctx.propose({ type: 'killRun', runId, reason: 'replace', at: now }).then(() => this.killsInFlight.delete(runId));
+    }
+  }
+
+  /** Takes the fires this batch holds out of the queue; refuses those whose job is gone. */
+  private dropQueued(plan: BatchPlan): void {
+    if (plan.taken.length === 0 && plan.gone.length === 0) return;
+    const out = new Set<QueuedFire>([...plan.taken, ...plan.gone]);
+    this.queue = this.queue.filter((q) => !out.has(q));
+    this.ctx.metrics.queuedFires = this.queue.length;
+    for (const q of plan.gone) this.reject(q.runId, new SchedulerError('JOB_NOT_FOUND', `job "${q.jobId}" does not exist`));
+  }
+
+  private requeue(fires: readonly QueuedFire[]): void {
+    if (fires.length === 0 || this.ctx.closed) return;
+    // Back in front, with the same run ids: if the failed proposal did commit, the table answers duplicate.
+    this.queue = [...fires, ...this.queue];
+    this.ctx.metrics.queuedFires = this.queue.length;
+  }
+
+  private settle(plan: BatchPlan, result: ApplyResult): void {
+    if (!result.ok || result.kind !== 'fire') {
+      this.ctx.metrics.proposalFailures += 1;
+      for (const q of plan.taken) this.reject(q.runId, new SchedulerError('FIRE_REJECTED', result.ok ? 'unexpected apply result' : result.message));
+      return;
+    }
+    const byRunId = new Map<string, FireOutcome>();
+    plan.fires.forEach((fire, i) => {
+      const outcome = result.fires[i];
+      if (outcome !== undefined) byRunId.set(fire.runId, outcome);
+    });
+    for (const q of plan.taken) {
+      const outcome = byRunId.get(q.runId);
+      if (outcome !== undefined) this.resolveOutcome(q.runId, outcome);
+    }
+  }
+
+  private resolveOutcome(runId: string, outcome: FireOutcome): void {
+    const resolver = this.resolvers.get(runId);
+    if (resolver === undefined) return;
+    this.resolvers.delete(runId);
+    switch (outcome.status) {
+      case 'run': case 'skipped':
+        return resolver.resolve({ runId, duplicate: false, status: outcome.status });
+      case 'duplicate': {
+        // Our own run id back means an earlier proposal of this very request committed.
+        if (outcome.runId === runId) {
+          const status = this.ctx.host.table().getRun(runId)?.status === 'skipped' ? 'skipped' : 'run';
+          return resolver.resolve({ runId, duplicate: false, status });
+        }
+        return resolver.resolve({ runId: outcome.runId, duplicate: true, status: 'duplicate' });
+      }
+      case 'rejected':
+        return resolver.reject(new SchedulerError(outcome.code === 'JOB_NOT_FOUND' ? 'JOB_NOT_FOUND' : 'FIRE_REJECTED', outcome.message));
+    }
+  }
+
+  private reject(runId: string, error: Error): void {
+    const resolver = this.resolvers.get(runId);
+    this.resolvers.delete(runId);
+    resolver?.reject(error);
+  }
+
+  close(error: Error): void {
+    this.alarm.cancel();
+    for (const resolver of this.resolvers.values()) resolver.reject(error);
+    this.resolvers.clear();
+    this.queue = [];
+    this.ctx.metrics.queuedFires = 0;
+  }
+}

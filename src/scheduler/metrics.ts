@@ -1,0 +1,58 @@
+// Plain counters and gauges the agent exports (Prometheus names are the agent's choice).
+// Counters only grow for the life of the Scheduler object; gauges describe the current term.
+import { LATENESS_SAMPLES_MAX } from './options.js';
+
+export class SchedulerMetrics {
+  /** Run records proposed to execute and recorded as `run`. */
+  fires = 0;
+  /** Records that came back `skipped` (misfire, forbid, no eligible node, no capacity, table limits). */
+  skipped = 0;
+  /** Fires the table found already recorded (a re-proposal after a failure, a repeated key). */
+  duplicates = 0;
+  /** Fires the table rejected (e.g. the job was deleted meanwhile). */
+  rejectedFires = 0;
+  /** `fire` commands proposed and how many fires they held in total. */
+  fireBatches = 0;
+  fireBatchFires = 0;
+  fireBatchMax = 0;
+  /** Proposals that failed (not leader, timeout, full) and were retried or dropped. */
+  proposalFailures = 0;
+  retriesProposed = 0;
+  retriesRecorded = 0;
+  /** Executions the scheduler declared lost (lease or kill wait); executor-reported losses are not counted here. */
+  lostDeclared = 0;
+  timeoutKills = 0;
+  replaceKills = 0;
+  requestKills = 0;
+  executesSent = 0;
+  executesResent = 0;
+  killsSent = 0;
+  reportsProposed = 0;
+  reportsRefused = 0;
+  afterFiresQueued = 0;
+  /** Entries dropped because a bounded queue was full. */
+  queueDrops = 0;
+  /** Gauges. */
+  queuedFires = 0;
+  waitingForCapacity = 0;
+  retryQueue = 0;
+  followUps = 0;
+  runWaiters = 0;
+  proposalsInFlight = 0;
+  leading = false;
+  /** Lateness of records that run: leader clock when the fire applied minus scheduledAt (negative = before the instant). */
+  latenessCount = 0;
+  latenessSumMs = 0;
+  latenessMaxMs = 0;
+  readonly latenessSamplesMs: number[] = [];
+  private latenessNext = 0;
+
+  recordLateness(ms: number): void {
+    this.latenessCount += 1;
+    this.latenessSumMs += ms;
+    this.latenessMaxMs = Math.max(this.latenessMaxMs, ms);
+    if (this.latenessSamplesMs.length < LATENESS_SAMPLES_MAX) this.latenessSamplesMs.push(ms);
+    else this.latenessSamplesMs[this.latenessNext] = ms;
+    this.latenessNext = (this.latenessNext + 1) % LATENESS_SAMPLES_MAX;
+  }
+}

@@ -1,0 +1,302 @@
+// The leader-only scheduler. The agent starts it when this node leads (after an entry of
+// the new term committed) and stops it when leadership ends. Everything it keeps in memory
+// is a cache of the applied table: a new leader re-derives all of it. It acts on committed
+// entries (onApplied), never on its own hopes: an execute is sent after the fire that names
+// the node applied, a kill after the killRun applied, a retry's execute after the retryRun.
+import assert from 'node:assert';
+import {
+  IDEMPOTENCY_KEY_CHARS_MAX, PAYLOAD_BYTES_MAX, isActiveStatus,
+  type ApplyResult, type Command, type FireOutcome, type Job, type RunRecord,
+} from '../statemachine/index.js';
+import { TermContext } from './context.js';
+import { SchedulerError } from './errors.js';
+import { FireLoop } from './fire-loop.js';
+import { FollowUps } from './follow-ups.js';
+import { SchedulerMetrics } from './metrics.js';
+import { AFTER_RECHECK_JOBS_MAX, FOLLOW_UPS_MAX, REDISPATCH_PER_STEP_MAX, resolveOptions, type SchedulerOptions } from './options.js';
+import { reportCommand } from './reports.js';
+import { Retries } from './retries.js';
+import type { AwaitRunResult, ExecuteRefusal, ExecutorReport, RunNowOptions, RunNowResult, SchedulerHost } from './types.js';
+import { RunWaiters } from './waiters.js';
+
+/** Runs of an upstream job looked at when re-checking `after` fires on start. */
+const AFTER_RECHECK_RUNS_PER_JOB = 20;
+
+type Session = {
+  readonly ctx: TermContext;
+  readonly fires: FireLoop;
+  readonly followUps: FollowUps;
+  readonly retries: Retries;
+  /** Nodes each active run was sent to, so a deleted job's runs can still be killed. */
+  readonly dispatched: Map<string, { readonly attempt: number; readonly nodes: readonly string[] }>;
+};
+
+const notLeader = (): SchedulerError => new SchedulerError('NOT_LEADER', 'this node is not the leader');
+
+export class Scheduler {
+  readonly metrics = new SchedulerMetrics();
+  readonly options: SchedulerOptions;
+  private session: Session | null = null;
+  private readonly waiters: RunWaiters;
+
+  constructor(private readonly host: SchedulerHost, options: Partial<SchedulerOptions> = {}) {
+    this.options = resolveOptions(options);
+    this.waiters = new RunWaiters(host);
+  }
+
+  get leading(): boolean {
+    return this.session !== null;
+  }
+
+  /** This node leads in `term` and has applied everything committed before its first entry. */
+  start(term: number): void {
+    assert.ok(Number.isSafeInteger(term) && term >= 0, 'term must be a non-negative integer');
+    if (this.session !== null) this.stop();
+    const ctx = new TermContext(this.host, this.options, this.metrics, term, this.host.nowMs());
+    const s: Session = { ctx, fires: new FireLoop(ctx), followUps: new FollowUps(ctx), retries: new Retries(ctx), dispatched: new Map() };
+    this.session = s;
+    this.metrics.leading = true;
+    this.redispatch(s, 0);
+    s.retries.load();
+    s.retries.process();
+    this.recheckAfterChains(s);
+    s.fires.pump();
+    const tick = (): void => {
+      this.maintain(s);
+      s.ctx.timer(this.options.maintenanceMs, tick);
+    };
+    s.ctx.timer(this.options.maintenanceMs, tick);
+  }
+
+  /** Leadership ended: drop every timer, queue and waiter. Replicated state is untouched. */
+  stop(): void {
+    const s = this.session;
+    if (s === null) return;
+    this.session = null;
+    s.ctx.close();
+    s.fires.close(notLeader());
+    s.followUps.clear();
+    s.retries.clear();
+    this.waiters.rejectAll(notLeader());
+    this.metrics.leading = false;
+    this.updateGauges(null);
+  }
+
+  /** The agent calls this for every command applied while this scheduler runs, with its result. */
+  onApplied(command: Command, result: ApplyResult): void {
+    const s = this.session;
+    if (s === null || !result.ok) return;
+    switch (command.type) {
+      case 'fire':
+        if (result.kind === 'fire') this.firesApplied(s, result.fires);
+        return;
+      case 'runStarted': {
+        const job = result.kind === 'run' ? this.host.table().getJob(result.run.jobId) : null;
+        if (result.kind === 'run' && job !== null) s.followUps.track(result.run, job);
+        return;
+      }
+      case 'runFinished': case 'runLost':
+        if (result.kind === 'run') this.runChanged(s, result.run);
+        return;
+      case 'retryRun':
+        if (result.kind === 'run') {
+          this.metrics.retriesRecorded += 1;
+          this.dispatch(s, result.run);
+        }
+        return;
+      case 'killRun':
+        if (result.kind === 'run') {
+          if (command.reason === 'request') this.metrics.requestKills += 1;
+          s.ctx.sendKill(result.run.runId, result.run.attempt, s.ctx.activeNodes(result.run), command.reason);
+          s.followUps.afterKill(result.run);
+        }
+        return;
+      case 'deleteJob':
+        if (result.kind === 'deleted') this.jobDeleted(s, result.activeRunIds);
+        return;
+      case 'putJob': case 'pauseJob': case 'resumeJob':
+        s.fires.wake();
+        return;
+    }
+  }
+
+  /** An executor's report: resolves true once its command applied (the agent then acknowledges), false when it could not be recorded. */
+  async onReport(report: ExecutorReport): Promise<boolean> {
+    const s = this.session;
+    if (s === null) return false;
+    const command = reportCommand(report, s.ctx.now());
+    if (command === null) {
+      this.metrics.reportsRefused += 1;
+      return false;
+    }
+    this.metrics.reportsProposed += 1;
+    return (await s.ctx.propose(command)) !== null;
+  }
+
+  /** An executor refused an execute. A stale term means we no longer lead; anything else fails the execution (the retry policy decides). */
+  onExecuteRefused(node: string, runId: string, attempt: number, refusal: ExecuteRefusal): void {
+    const s = this.session;
+    if (s === null || refusal === 'stale_term') return;
+    void s.ctx.propose({
+      type: 'runFinished', runId, attempt, node, at: s.ctx.now(), status: 'failed', exitCode: null, output: '', outputTruncated: false,
+      error: `executor ${node} refused the run: ${refusal}`,
+    });
+  }
+
+  /** Manual run: resolves once the fire applied with the run id (a key seen within 24 h returns the first run). */
+  runNow(jobId: string, options: RunNowOptions = {}): Promise<RunNowResult> {
+    const s = this.session;
+    if (s === null) return Promise.reject(notLeader());
+    const job = this.host.table().getJob(jobId);
+    if (job === null) return Promise.reject(new SchedulerError('JOB_NOT_FOUND', `job "${jobId}" does not exist`));
+    const payload = options.payload ?? null;
+    const key = options.key ?? null;
+    if (payload !== null && new TextEncoder().encode(payload).length > PAYLOAD_BYTES_MAX) {
+      return Promise.reject(new SchedulerError('INVALID_INPUT', `payload is larger than ${PAYLOAD_BYTES_MAX} bytes`));
+    }
+    if (key !== null && (key.length === 0 || key.length > IDEMPOTENCY_KEY_CHARS_MAX)) {
+      return Promise.reject(new SchedulerError('INVALID_INPUT', `key must be 1 to ${IDEMPOTENCY_KEY_CHARS_MAX} characters`));
+    }
+    return new Promise<RunNowResult>((resolve, reject) => {
+      const queued = { jobId, runId: this.host.newRunId(), trigger: 'manual', scheduledAt: s.ctx.now(), payload, key } as const;
+      if (!s.fires.enqueue(queued, { resolve, reject })) reject(new SchedulerError('QUEUE_FULL', 'too many manual runs are waiting; try again later'));
+    });
+  }
+
+  /** Resolves when the run is final ({done: true}) or after timeoutMs with the record as it stands. */
+  awaitRun(runId: string, timeoutMs: number): Promise<AwaitRunResult> {
+    if (this.session === null) return Promise.reject(notLeader());
+    return this.waiters.wait(runId, timeoutMs);
+  }
+
+  /** Kill on request: records killRun(request); the kill is sent once it applied. */
+  async killRun(runId: string): Promise<ApplyResult> {
+    if (this.session === null) throw notLeader();
+    const run = this.host.table().getRun(runId);
+    if (run === null) return { ok: false, code: 'RUN_NOT_FOUND', message: `run "${runId}" does not exist` };
+    if (!isActiveStatus(run.status)) return { ok: false, code: 'RUN_NOT_ACTIVE', message: `run "${runId}" is already ${run.status}` };
+    return this.host.propose({ type: 'killRun', runId, reason: 'request', at: this.host.nowMs() });
+  }
+
+  /** Refreshes the gauges and returns the metrics object. */
+  metricsNow(): SchedulerMetrics {
+    this.updateGauges(this.session);
+    return this.metrics;
+  }
+
+  private updateGauges(s: Session | null): void {
+    this.metrics.queuedFires = s?.fires.queued ?? 0;
+    this.metrics.retryQueue = s?.retries.size ?? 0;
+    this.metrics.followUps = s?.followUps.size ?? 0;
+    this.metrics.runWaiters = this.waiters.size;
+  }
+
+  private maintain(s: Session): void {
+    s.followUps.detectLost();
+    s.followUps.process();
+    s.retries.process();
+    s.fires.pump();
+    this.updateGauges(s);
+  }
+
+  private firesApplied(s: Session, outcomes: readonly FireOutcome[]): void {
+    const table = this.host.table();
+    const now = s.ctx.now();
+    for (const outcome of outcomes) {
+      if (outcome.status === 'duplicate') this.metrics.duplicates += 1;
+      else if (outcome.status === 'rejected') this.metrics.rejectedFires += 1;
+      else if (outcome.status === 'skipped') {
+        this.metrics.skipped += 1;
+        // A skip may already be evicted by a short history when a batch records many.
+        const run = table.getRun(outcome.runId);
+        if (run !== null) this.waiters.onRun(run);
+      } else {
+        this.metrics.fires += 1;
+        const run = table.getRun(outcome.runId);
+        assert.ok(run !== null, 'a run just recorded as run is active, and active runs are never evicted');
+        if (run.trigger === 'schedule' || run.trigger === 'misfire') this.metrics.recordLateness(now - run.scheduledAt);
+        this.dispatch(s, run);
+      }
+    }
+  }
+
+  /** Sends the run's current attempt to its nodes and follows it up. */
+  private dispatch(s: Session, run: RunRecord, job: Job | null = this.host.table().getJob(run.jobId)): void {
+    if (job === null) return;
+    const nodes = s.ctx.activeNodes(run);
+    s.ctx.sendExecute(run, job, nodes);
+    this.metrics.executesSent += nodes.length;
+    if (s.dispatched.size < FOLLOW_UPS_MAX) s.dispatched.set(run.runId, { attempt: run.attempt, nodes });
+    s.followUps.track(run, job);
+  }
+
+  /** On start: the same execute (or kill) again for every active run an earlier leader committed, a bounded step at a time. */
+  private redispatch(s: Session, afterSeq: number): void {
+    if (s.ctx.closed) return;
+    const table = this.host.table();
+    const runs = table.activeRuns(REDISPATCH_PER_STEP_MAX, afterSeq);
+    for (const run of runs) {
+      const job = table.getJob(run.jobId);
+      if (job === null) continue;
+      const nodes = s.ctx.activeNodes(run);
+      if (s.dispatched.size < FOLLOW_UPS_MAX) s.dispatched.set(run.runId, { attempt: run.attempt, nodes });
+      if (run.killRequested !== null) {
+        s.ctx.sendKill(run.runId, run.attempt, nodes, run.killRequested);
+        s.followUps.afterKill(run);
+        continue;
+      }
+      s.ctx.sendExecute(run, job, nodes);
+      this.metrics.executesResent += nodes.length;
+      s.followUps.track(run, job);
+    }
+    const last = runs[runs.length - 1];
+    if (runs.length === REDISPATCH_PER_STEP_MAX && last !== undefined) s.ctx.timer(0, () => this.redispatch(s, last.seq));
+  }
+
+  private runChanged(s: Session, run: RunRecord): void {
+    if (!isActiveStatus(run.status)) {
+      s.dispatched.delete(run.runId);
+      this.waiters.onRun(run);
+      s.retries.onFinal(run);
+      if (run.status === 'succeeded') this.fireDependents(s, run);
+    }
+    // An execution ended: its slot is free, so waiting fires may now be placed.
+    s.fires.wake();
+  }
+
+  private fireDependents(s: Session, upstream: RunRecord): void {
+    const table = this.host.table();
+    for (const id of table.dependentsOf(upstream.jobId)) {
+      const job = table.getJob(id);
+      // A paused dependent is not triggered (like its schedule); a deleted one cannot be.
+      if (job === null || !job.enabled) continue;
+      const fire = { jobId: id, runId: this.host.newRunId(), trigger: 'after', scheduledAt: s.ctx.now(), payload: null, key: upstream.runId } as const;
+      this.metrics.afterFiresQueued += 1;
+      if (s.fires.enqueue(fire)) continue;
+      // Queue full: record the skip rather than drop it silently.
+      void s.ctx.propose({ type: 'fire', at: s.ctx.now(), fires: [{ ...fire, executors: [], outcome: 'skip', reason: 'no capacity: the fire queue is full' }] });
+    }
+  }
+
+  /** On start: succeeded upstream runs of the last catchUpMs may have died with the old leader before their `after` fires; the key dedupes those that did not. */
+  private recheckAfterChains(s: Session): void {
+    const table = this.host.table();
+    const now = s.ctx.now();
+    for (const upstreamId of table.upstreamJobIds(AFTER_RECHECK_JOBS_MAX)) {
+      const page = table.listRuns(upstreamId, { limit: AFTER_RECHECK_RUNS_PER_JOB });
+      if (!page.ok) continue;
+      for (const run of page.items) {
+        if (run.status === 'succeeded' && run.finishedAt !== null && now - run.finishedAt <= this.options.catchUpMs) this.fireDependents(s, run);
+      }
+    }
+  }
+
+  private jobDeleted(s: Session, activeRunIds: readonly string[]): void {
+    for (const runId of activeRunIds) {
+      const sent = s.dispatched.get(runId);
+      if (sent !== undefined) s.ctx.sendKill(runId, sent.attempt, sent.nodes, 'request');
+      s.dispatched.delete(runId);
+      this.waiters.onGone(runId);
+    }
+  }
+}

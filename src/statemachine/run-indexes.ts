@@ -1,0 +1,88 @@
+// Indexes derived from the run records, for the leader's scheduler: which node holds which
+// active executions (lost detection, slot counts) and which finished runs still owe a retry
+// (so a new leader finds them without scanning every run). Both are pure functions of the
+// records, rebuilt on restore and never written into snapshots, so they cannot make replicas
+// differ.
+import nodeAssert from 'node:assert';
+import { assert } from './assert.js';
+import { SortedSet } from './sorted-set.js';
+import type { TableState } from './state.js';
+import { isActiveStatus, type JobSpec, type RunRecord, type RunStatus } from './types.js';
+
+/** The final statuses the scheduler retries by itself. A kill is a decision, not a failure. */
+export const AUTO_RETRY_STATUSES: ReadonlySet<RunStatus> = new Set<RunStatus>(['failed', 'timed_out', 'lost']);
+
+export function compareBySeq(a: RunRecord, b: RunRecord): number {
+  return a.seq - b.seq;
+}
+
+export function compareByFinish(a: RunRecord, b: RunRecord): number {
+  return ((a.finishedAt ?? 0) - (b.finishedAt ?? 0)) || a.seq - b.seq;
+}
+
+/** A final run with attempts left whose status the scheduler retries. */
+export function owesRetry(run: RunRecord, spec: JobSpec): boolean {
+  return AUTO_RETRY_STATUSES.has(run.status) && run.attempt <= spec.retry.max;
+}
+
+/** Adds the run under every node with an active execution of its current attempt. */
+export function indexActiveExecutions(state: TableState, run: RunRecord): void {
+  for (const e of run.executions) {
+    if (e.attempt !== run.attempt || !isActiveStatus(e.status)) continue;
+    let set = state.activeByNode.get(e.node);
+    if (set === undefined) {
+      set = new SortedSet<RunRecord>(compareBySeq);
+      state.activeByNode.set(e.node, set);
+    }
+    assert(set.add(run), 'execution indexed twice under its node');
+  }
+}
+
+/** One execution of the run on `node` ended. */
+export function unindexExecution(state: TableState, run: RunRecord, node: string): void {
+  const set = state.activeByNode.get(node);
+  assert(set !== undefined && set.delete(run), 'ended execution was not indexed under its node');
+  if (set.size === 0) state.activeByNode.delete(node);
+}
+
+/** The run is going away (job deleted): drop every active execution from the node index. */
+export function unindexAllExecutions(state: TableState, run: RunRecord): void {
+  for (const e of run.executions) {
+    if (e.attempt !== run.attempt || !isActiveStatus(e.status)) continue;
+    unindexExecution(state, run, e.node);
+  }
+}
+
+/** Puts the run into, or takes it out of, the awaiting-retry index as its state says. */
+export function updateRetryIndex(state: TableState, run: RunRecord, spec: JobSpec): void {
+  if (owesRetry(run, spec)) {
+    assert(run.finishedAt !== null, 'a run owing a retry has finished');
+    state.awaitingRetry.add(run);
+  } else {
+    state.awaitingRetry.delete(run);
+  }
+}
+
+/** Recomputes both indexes from the records and asserts they match (tests and debugging). */
+export function assertRunIndexes(state: TableState): void {
+  const byNode = new Map<string, number[]>();
+  const retry: number[] = [];
+  for (const run of state.runs.values()) {
+    const job = state.jobs.get(run.jobId);
+    assert(job !== undefined, 'a recorded run belongs to a job');
+    for (const e of run.executions) {
+      if (e.attempt !== run.attempt || !isActiveStatus(e.status)) continue;
+      const seqs = byNode.get(e.node) ?? [];
+      seqs.push(run.seq);
+      byNode.set(e.node, seqs);
+    }
+    if (owesRetry(run, job.spec)) retry.push(run.seq);
+  }
+  nodeAssert.deepStrictEqual([...state.activeByNode.keys()].sort(), [...byNode.keys()].sort(), 'node index holds other nodes');
+  for (const [node, seqs] of byNode) {
+    const indexed = [...(state.activeByNode.get(node)?.valuesAfter() ?? [])].map((r) => r.seq);
+    nodeAssert.deepStrictEqual(indexed, seqs.sort((a, b) => a - b), `node index of ${node} differs`);
+  }
+  const indexedRetry = [...state.awaitingRetry.valuesAfter()].map((r) => r.seq).sort((a, b) => a - b);
+  nodeAssert.deepStrictEqual(indexedRetry, retry.sort((a, b) => a - b), 'retry index differs');
+}
