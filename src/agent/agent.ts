@@ -17,6 +17,13 @@ export interface PeerTransport {
 
 export type { Envelope };
 
+/** A part of the node that lives beside Raft: it gets the other channels and leader changes. */
+export interface AgentExtension {
+  receive(from: NodeId, envelope: Envelope): void;
+  leadershipChanged(): void;
+  stop(): Promise<void>;
+}
+
 export interface AgentTiming {
   readonly tickMs: number;
   readonly heartbeatMs: number;
@@ -78,6 +85,7 @@ export class Agent {
   private promoteTimer: NodeJS.Timeout | null = null;
   private leader: NodeId | null = null;
   private stopping = false;
+  private extension: AgentExtension | null = null;
 
   private constructor(options: AgentOptions, applied: number) {
     this.options = options;
@@ -152,7 +160,29 @@ export class Agent {
         this.announcedRpc.set(from, body.rpc);
         this.refreshPeers();
       }
+    } else {
+      this.extension?.receive(from, envelope);
     }
+  }
+
+  /** Attaches the execution plane (or any other extension); one at a time. */
+  extend(extension: AgentExtension): void {
+    this.extension = extension;
+    extension.leadershipChanged();
+  }
+
+  term(): number {
+    return this.host.status().hardState.term;
+  }
+
+  /** Voters and learners: every node that may execute runs. */
+  members(): NodeId[] {
+    const conf = this.host.status().conf;
+    return [...conf.voters, ...conf.learners];
+  }
+
+  send(to: NodeId, envelope: Envelope): void {
+    this.options.transport.send(to, envelope);
   }
 
   /** The transport could not reach `peer`: Raft stops streaming to it until it answers. */
@@ -256,6 +286,7 @@ export class Agent {
     }
     if (this.helloTimer !== null) clearInterval(this.helloTimer);
     if (this.promoteTimer !== null) clearInterval(this.promoteTimer);
+    await this.extension?.stop();
     await this.host.stop();
     await this.options.transport.close();
   }
@@ -284,7 +315,9 @@ export class Agent {
       this.options.logger.info('leader changed', { leader: soft.leader, role: soft.role, term: this.host.status().hardState.term });
       this.metrics.leaderChanges.inc();
     }
+    const changed = soft.leader !== this.leader;
     this.leader = soft.leader;
+    if (changed) this.extension?.leadershipChanged();
   }
 
   private onConfChange(change: ConfChange): void {

@@ -1,13 +1,27 @@
-import { JobTable } from '../statemachine/index.js';
-import type { ApplyResult } from '../statemachine/index.js';
+import { JobTable, decodeCommand } from '../statemachine/index.js';
+import type { ApplyResult, Command } from '../statemachine/index.js';
 import type { StateMachine } from './raft_host.js';
 
-/** The job table as the Raft host's state machine. Restore swaps in a new table. */
+/**
+ * The job table as the Raft host's state machine. Restore swaps in a new table. Every
+ * applied command is also handed to `onApplied` (the leader's scheduler reacts to fires,
+ * reports and kills once they are in the log).
+ */
 export class JobStateMachine implements StateMachine {
   table: JobTable = JobTable.create();
+  onApplied: ((command: Command, result: ApplyResult) => void) | null = null;
 
   apply(data: Uint8Array, index: number): ApplyResult {
-    return this.table.applyEntry(data, index);
+    let command: Command;
+    try {
+      command = decodeCommand(data);
+    } catch {
+      // Garbage in the log is answered the same way on every replica.
+      return this.table.applyEntry(data, index);
+    }
+    const result = this.table.apply(command, index);
+    this.onApplied?.(command, result);
+    return result;
   }
 
   snapshot(): Uint8Array {

@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from '../agent/agent.js';
 import { JobStateMachine } from '../agent/job_state.js';
+import { ExecutionPlane } from '../agent/execution.js';
 import { jsonLogger, type Logger } from '../agent/logger.js';
 import { openNodeStore } from '../agent/node_store.js';
 import { openPeerTransport, isLoopbackHost } from '../agent/peer_transport.js';
@@ -9,6 +10,7 @@ import { DEVELOPMENT_CLUSTER_KEY } from '../rpc/index.js';
 import { ApiServer, splitHostPort } from '../api/server.js';
 import { clusterRoutes } from '../api/routes_cluster.js';
 import { jobRoutes } from '../api/routes_jobs.js';
+import { runRoutes } from '../api/routes_runs.js';
 import { AGENT_HELP, parseAgentConfig, type AgentConfig } from './agent_config.js';
 import { httpJson, problemLine } from './http_client.js';
 import { UsageError } from './usage.js';
@@ -85,7 +87,24 @@ export async function agentCommand(args: string[], out: (s: string) => void): Pr
   const jobs = new JobStateMachine();
   const wasEmpty = store.lastIndex() === 0 && store.snapshot().meta.index === 0;
   agent = await Agent.start({ id: config.id, store, stateMachine: jobs, transport, address: { rpc, http }, peers, timing: { tickMs: 10, heartbeatMs: config.heartbeatMs, electionMs: config.electionMs }, logger, snapshotEntries: config.snapshotEntries });
-  api.attach(agent, [...clusterRoutes(agent), ...jobRoutes(agent, jobs)]);
+  const running = agent;
+  const plane = new ExecutionPlane(
+    {
+      id: config.id,
+      leaderId: () => running.leaderId(),
+      isLeader: () => running.isLeader(),
+      term: () => running.term(),
+      members: () => running.members(),
+      propose: (data) => running.propose(data),
+      linearizableRead: () => running.linearizableRead(),
+      send: (to, envelope) => running.send(to, envelope),
+    },
+    jobs,
+    { slots: config.slots, tags: config.tags, journalPath: join(config.dataDir, 'executor.journal'), logger: logger.child('execution') },
+  );
+  agent.extend({ receive: (from, envelope) => plane.receive(from, envelope), leadershipChanged: () => plane.leadershipChanged(), stop: () => plane.stop() });
+  plane.start();
+  api.attach(agent, [...clusterRoutes(agent), ...jobRoutes(agent, jobs), ...runRoutes(agent, jobs, () => plane.activeScheduler())]);
   out(JSON.stringify({ event: 'listening', id: config.id, rpc, http }) + '\n');
   logger.info('agent started', { rpc, http, data: config.dataDir, recovered: !wasEmpty });
   if (config.join !== null && wasEmpty) void joinCluster(config.join, { id: config.id, rpc, http }, logger);

@@ -1,0 +1,264 @@
+import { randomUUID } from 'node:crypto';
+import { Executor, type Report, type ExecuteRequest } from '../executor/index.js';
+import { Scheduler, type ExecuteOrder, type ExecutorNode, type ExecutorReport, type SchedulerHost } from '../scheduler/index.js';
+import { encodeCommand, type ApplyResult, type Command, type KillReason } from '../statemachine/index.js';
+import type { Envelope } from '../rpc/index.js';
+import type { NodeId } from '../raft/index.js';
+import type { Logger } from './logger.js';
+import type { JobStateMachine } from './job_state.js';
+
+/** What the execution plane needs from the agent it runs in. */
+export interface ExecutionAgent {
+  readonly id: NodeId;
+  leaderId(): NodeId | null;
+  isLeader(): boolean;
+  term(): number;
+  members(): readonly NodeId[];
+  propose(data: Uint8Array): Promise<unknown>;
+  linearizableRead(): Promise<void>;
+  send(to: NodeId, envelope: Envelope): void;
+}
+
+export interface ExecutionOptions {
+  readonly slots: number;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly journalPath: string | null;
+  readonly logger: Logger;
+  /** How often executors tell the leader what they run. */
+  readonly heartbeatMs?: number;
+  /** A node not heard from for this long is not placed on. */
+  readonly aliveMs?: number;
+}
+
+interface NodeHeartbeat {
+  readonly tags: Readonly<Record<string, string>>;
+  readonly slots: number;
+  readonly runningCount: number;
+  readonly atMs: number;
+}
+
+type ExecBody =
+  | { readonly kind: 'execute'; readonly order: ExecuteOrder }
+  | { readonly kind: 'kill'; readonly runId: string; readonly attempt: number; readonly reason: KillReason; readonly term: number }
+  | { readonly kind: 'ack'; readonly runId: string; readonly attempt: number; readonly reportKind: Report['kind'] };
+
+type ReportBody =
+  | { readonly kind: 'report'; readonly report: Report }
+  | { readonly kind: 'heartbeat'; readonly tags: Record<string, string>; readonly slots: number; readonly runningCount: number }
+  | { readonly kind: 'refused'; readonly runId: string; readonly attempt: number; readonly refusal: 'no_slot' | 'invalid' | 'stale_term' };
+
+const HEARTBEAT_MS_DEFAULT = 250;
+const ALIVE_MS_DEFAULT = 2000;
+const REPORT_RESEND_MS = 1000;
+const TAGS_MAX = 64;
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
+}
+
+/**
+ * Runs on every node: the executor, the leader-only scheduler, and the messages between
+ * them (execute and kill from the leader on the 'exec' channel; reports, refusals and
+ * heartbeats to the leader on the 'report' channel, acknowledged once committed).
+ */
+export class ExecutionPlane {
+  readonly executor: Executor;
+  private scheduler: Scheduler | null = null;
+  private schedulerTerm = 0;
+  private readonly heartbeats = new Map<NodeId, NodeHeartbeat>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly options: ExecutionOptions;
+
+  constructor(
+    private readonly agent: ExecutionAgent,
+    private readonly jobs: JobStateMachine,
+    options: ExecutionOptions,
+  ) {
+    this.options = options;
+    this.executor = new Executor({
+      nodeId: agent.id,
+      slots: options.slots,
+      journalPath: options.journalPath,
+      onReport: (report) => this.deliverReport(report),
+    });
+    jobs.onApplied = (command, result) => this.scheduler?.onApplied(command, result);
+  }
+
+  start(): void {
+    this.timers.push(setInterval(() => this.sendHeartbeat(), this.options.heartbeatMs ?? HEARTBEAT_MS_DEFAULT));
+    this.timers.push(setInterval(() => this.resendReports(), REPORT_RESEND_MS));
+  }
+
+  /** The scheduler runs while this node leads, from the moment its term's entry applied. */
+  leadershipChanged(): void {
+    if (!this.agent.isLeader()) {
+      this.stopScheduler();
+      return;
+    }
+    const term = this.agent.term();
+    if (this.scheduler !== null && this.schedulerTerm === term) return;
+    this.stopScheduler();
+    this.schedulerTerm = term;
+    this.agent.linearizableRead().then(
+      () => {
+        if (!this.agent.isLeader() || this.agent.term() !== term || this.scheduler !== null) return;
+        this.scheduler = new Scheduler(this.host());
+        this.scheduler.start(term);
+        this.options.logger.info('scheduler started', { term });
+      },
+      (error: unknown) => this.options.logger.warn('scheduler not started: leadership not confirmed', { term, error: String(error) }),
+    );
+  }
+
+  activeScheduler(): Scheduler | null {
+    return this.scheduler;
+  }
+
+  receive(from: NodeId, envelope: Envelope): void {
+    if (envelope.channel === 'exec' && from === this.agent.leaderId()) this.onExec(from, envelope.body);
+    else if (envelope.channel === 'report') this.onReportChannel(from, envelope.body);
+  }
+
+  /** Stops scheduling and kills local runs; their results stay in the journal until acknowledged. */
+  async stop(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.stopScheduler();
+    await this.executor.stop({ killRunning: true });
+    this.resendReports();
+  }
+
+  private stopScheduler(): void {
+    if (this.scheduler === null) return;
+    this.scheduler.stop();
+    this.scheduler = null;
+    this.options.logger.info('scheduler stopped');
+  }
+
+  private host(): SchedulerHost {
+    return {
+      nowMs: () => Date.now(),
+      table: () => this.jobs.table,
+      selfNodeId: () => this.agent.id,
+      propose: async (command: Command) => (await this.agent.propose(encodeCommand(command))) as ApplyResult,
+      newRunId: () => randomUUID(),
+      random: () => Math.random(),
+      executors: () => this.executorNodes(),
+      sendExecute: (node, order) => this.sendExecute(node, order),
+      sendKill: (node, runId, attempt, reason) => this.sendKill(node, runId, attempt, reason),
+      setTimer: (delayMs, fn) => {
+        const timer = setTimeout(fn, Math.max(0, delayMs));
+        return { cancel: () => clearTimeout(timer) };
+      },
+    };
+  }
+
+  private executorNodes(): ExecutorNode[] {
+    const now = Date.now();
+    const alive = this.options.aliveMs ?? ALIVE_MS_DEFAULT;
+    return this.agent.members().map((id): ExecutorNode => {
+      if (id === this.agent.id) {
+        return { id, tags: this.options.tags, slots: this.options.slots, runningCount: this.executor.running().length, alive: true, lastHeartbeatMs: now };
+      }
+      const beat = this.heartbeats.get(id);
+      if (beat === undefined) return { id, tags: {}, slots: 0, runningCount: 0, alive: false, lastHeartbeatMs: null };
+      return { id, tags: beat.tags, slots: beat.slots, runningCount: beat.runningCount, alive: now - beat.atMs < alive, lastHeartbeatMs: beat.atMs };
+    });
+  }
+
+  private sendExecute(node: NodeId, order: ExecuteOrder): void {
+    if (node === this.agent.id) {
+      this.executeLocally(order as ExecuteRequest, this.agent.id);
+      return;
+    }
+    this.agent.send(node, { channel: 'exec', body: { kind: 'execute', order } });
+  }
+
+  private sendKill(node: NodeId, runId: string, attempt: number, reason: KillReason): void {
+    if (node === this.agent.id) this.executor.kill(runId, reason);
+    else this.agent.send(node, { channel: 'exec', body: { kind: 'kill', runId, attempt, reason, term: this.agent.term() } });
+  }
+
+  private executeLocally(order: ExecuteRequest, leader: NodeId): void {
+    const result = this.executor.execute(order);
+    if (result === 'accepted' || result === 'duplicate') return;
+    if (leader === this.agent.id) this.scheduler?.onExecuteRefused(this.agent.id, order.runId, order.attempt, result);
+    else this.agent.send(leader, { channel: 'report', body: { kind: 'refused', runId: order.runId, attempt: order.attempt, refusal: result } });
+  }
+
+  private onExec(leader: NodeId, body: unknown): void {
+    if (!isRecord(body)) return;
+    const exec = body as ExecBody;
+    switch (exec.kind) {
+      case 'execute':
+        if (isRecord(exec.order) && typeof exec.order.term === 'number') this.executor.observeTerm(exec.order.term);
+        this.executeLocally(exec.order as ExecuteRequest, leader);
+        return;
+      case 'kill':
+        if (typeof exec.runId !== 'string' || !['request', 'timeout', 'replace'].includes(exec.reason)) return;
+        if (typeof exec.term === 'number') this.executor.observeTerm(exec.term);
+        this.executor.kill(exec.runId, exec.reason);
+        return;
+      case 'ack':
+        if (typeof exec.runId === 'string' && typeof exec.attempt === 'number' && ['started', 'finished', 'lost'].includes(exec.reportKind)) {
+          this.executor.acknowledge(exec.runId, exec.attempt, exec.reportKind);
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onReportChannel(from: NodeId, body: unknown): void {
+    if (!isRecord(body)) return;
+    const message = body as ReportBody;
+    if (message.kind === 'heartbeat') {
+      if (!isRecord(message.tags) || Object.keys(message.tags).length > TAGS_MAX) return;
+      if (!Number.isSafeInteger(message.slots) || !Number.isSafeInteger(message.runningCount)) return;
+      this.heartbeats.set(from, { tags: message.tags, slots: message.slots, runningCount: message.runningCount, atMs: Date.now() });
+      return;
+    }
+    const scheduler = this.scheduler;
+    if (scheduler === null) return;
+    if (message.kind === 'refused') {
+      if (typeof message.runId === 'string' && typeof message.attempt === 'number') scheduler.onExecuteRefused(from, message.runId, message.attempt, message.refusal);
+      return;
+    }
+    if (message.kind !== 'report' || !isRecord(message.report) || message.report.node !== from) return;
+    const report = message.report;
+    void scheduler.onReport(report as ExecutorReport).then(
+      (recorded) => {
+        if (recorded) this.agent.send(from, { channel: 'exec', body: { kind: 'ack', runId: report.runId, attempt: report.attempt, reportKind: report.kind } });
+      },
+      () => {},
+    );
+  }
+
+  /** Sends a new report to the leader at once; unacknowledged ones are resent on a timer. */
+  private deliverReport(report: Report): void {
+    const leader = this.agent.leaderId();
+    if (leader === null) return;
+    if (leader === this.agent.id) {
+      const scheduler = this.scheduler;
+      if (scheduler === null) return;
+      void scheduler.onReport(report as ExecutorReport).then(
+        (recorded) => {
+          if (recorded) this.executor.acknowledge(report.runId, report.attempt, report.kind);
+        },
+        () => {},
+      );
+      return;
+    }
+    this.agent.send(leader, { channel: 'report', body: { kind: 'report', report } });
+  }
+
+  private resendReports(): void {
+    for (const report of this.executor.pendingReports()) this.deliverReport(report);
+  }
+
+  private sendHeartbeat(): void {
+    const leader = this.agent.leaderId();
+    if (leader === null || leader === this.agent.id) return;
+    const body = { kind: 'heartbeat', tags: this.options.tags, slots: this.options.slots, runningCount: this.executor.running().length };
+    this.agent.send(leader, { channel: 'report', body });
+  }
+}
