@@ -45,6 +45,19 @@ export interface AgentOptions {
   readonly timing: AgentTiming;
   readonly logger: Logger;
   readonly snapshotEntries?: number;
+  /** The wall clock the leader stamps into commands (tests skew it; see testHooks). */
+  readonly clock?: () => number;
+  /**
+   * Deliberate weakening for the jepsen-like suite's self-test: reads answer from local
+   * state without ReadIndex. Accepted only together with CHIME_TEST_HOOKS=1.
+   */
+  readonly unsafeStaleReads?: boolean;
+}
+
+/** A wall clock shifted by `offsetMs` and running at `rate` times real speed. */
+export function skewedClock(offsetMs: number, rate: number): () => number {
+  const startedAt = Date.now();
+  return () => startedAt + offsetMs + (Date.now() - startedAt) * rate;
 }
 
 export interface MemberView {
@@ -216,7 +229,13 @@ export class Agent {
   }
 
   linearizableRead(): Promise<void> {
+    if (this.options.unsafeStaleReads === true) return Promise.resolve();
     return this.host.linearizableRead();
+  }
+
+  /** Milliseconds since the epoch on this node's (possibly skewed, in tests) wall clock. */
+  now(): number {
+    return this.options.clock?.() ?? Date.now();
   }
 
   /** Ready: a leader is known and this node has applied everything it knows committed. */

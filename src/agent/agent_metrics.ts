@@ -18,6 +18,9 @@ export class AgentMetrics {
   readonly httpRequests = this.registry.counter('chime_http_requests_total', 'HTTP requests by route and status');
   readonly httpSeconds = this.registry.histogram('chime_http_request_seconds', 'HTTP request handling time');
 
+  /** Extra exposition lines from parts that keep their own counters (scheduler, executor). */
+  readonly sources: (() => string[])[] = [];
+
   bind(agent: Agent): void {
     const status = () => agent.host.status();
     this.term.set(() => status().hardState.term);
@@ -32,6 +35,6 @@ export class AgentMetrics {
       if (member.id === agent.id || member.lastContactMs === null) continue;
       this.peerLastContact.set(member.lastContactMs / 1000, { peer: member.id });
     }
-    return this.registry.render();
+    return this.registry.render() + this.sources.flatMap((source) => source()).join('\n') + (this.sources.length > 0 ? '\n' : '');
   }
 }

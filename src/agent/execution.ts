@@ -10,6 +10,7 @@ import type { JobStateMachine } from './job_state.js';
 /** What the execution plane needs from the agent it runs in. */
 export interface ExecutionAgent {
   readonly id: NodeId;
+  now(): number;
   leaderId(): NodeId | null;
   isLeader(): boolean;
   term(): number;
@@ -48,6 +49,7 @@ type ReportBody =
   | { readonly kind: 'refused'; readonly runId: string; readonly attempt: number; readonly refusal: 'no_slot' | 'invalid' | 'stale_term' };
 
 const HEARTBEAT_MS_DEFAULT = 250;
+const LATENESS_BOUNDS_MS: readonly number[] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000];
 const ALIVE_MS_DEFAULT = 2000;
 const REPORT_RESEND_MS = 1000;
 const TAGS_MAX = 64;
@@ -68,6 +70,12 @@ export class ExecutionPlane {
   private readonly heartbeats = new Map<NodeId, NodeHeartbeat>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly options: ExecutionOptions;
+  private readonly startLatenessBuckets: number[] = LATENESS_BOUNDS_MS.map(() => 0);
+  private startLatenessCount = 0;
+  private startLatenessSumMs = 0;
+  private startLatenessMaxMs = 0;
+  /** Scheduled instants of runs accepted here, to measure start lateness (bounded by slots). */
+  private readonly scheduledAt = new Map<string, number>();
 
   constructor(
     private readonly agent: ExecutionAgent,
@@ -77,9 +85,13 @@ export class ExecutionPlane {
     this.options = options;
     this.executor = new Executor({
       nodeId: agent.id,
+      now: () => agent.now(),
       slots: options.slots,
       journalPath: options.journalPath,
-      onReport: (report) => this.deliverReport(report),
+      onReport: (report) => {
+        this.observeStart(report);
+        this.deliverReport(report);
+      },
     });
     jobs.onApplied = (command, result) => this.scheduler?.onApplied(command, result);
   }
@@ -114,6 +126,37 @@ export class ExecutionPlane {
     return this.scheduler;
   }
 
+  /** Prometheus lines for the scheduler (while leading) and this node's executor. */
+  metricLines(): string[] {
+    const lines: string[] = [];
+    const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
+    const stats = this.executor.stats();
+    metric('chime_executor_running', 'gauge', 'Runs executing or waiting for their instant on this node', stats.runs);
+    metric('chime_executor_slots', 'gauge', 'Runs this node may execute at once', stats.slots);
+    metric('chime_executor_outbox_reports', 'gauge', 'Reports not yet acknowledged by the leader', stats.outboxReports);
+    metric('chime_executor_start_lateness_seconds_max', 'gauge', 'Largest instant-to-process-start delay seen on this node', this.startLatenessMaxMs / 1000);
+    lines.push('# HELP chime_executor_start_lateness_seconds Scheduled instant to process start on this node', '# TYPE chime_executor_start_lateness_seconds histogram');
+    LATENESS_BOUNDS_MS.forEach((bound, i) => lines.push(`chime_executor_start_lateness_seconds_bucket{le="${bound / 1000}"} ${this.startLatenessBuckets[i]}`));
+    lines.push(`chime_executor_start_lateness_seconds_bucket{le="+Inf"} ${this.startLatenessCount}`, `chime_executor_start_lateness_seconds_sum ${this.startLatenessSumMs / 1000}`, `chime_executor_start_lateness_seconds_count ${this.startLatenessCount}`);
+    const m = this.scheduler?.metricsNow();
+    metric('chime_scheduler_leading', 'gauge', '1 while this node runs the scheduler', m === undefined ? 0 : 1);
+    if (m === undefined) return lines;
+    // Counters restart with each leadership term (a Prometheus counter reset).
+    metric('chime_scheduler_fires_total', 'counter', 'Run records fired to execute this term', m.fires);
+    metric('chime_scheduler_skipped_total', 'counter', 'Instants recorded as skipped this term', m.skipped);
+    metric('chime_scheduler_duplicates_total', 'counter', 'Fires the table found already recorded this term', m.duplicates);
+    metric('chime_scheduler_retries_total', 'counter', 'Retries recorded this term', m.retriesRecorded);
+    metric('chime_scheduler_lost_total', 'counter', 'Executions declared lost by the scheduler this term', m.lostDeclared);
+    metric('chime_scheduler_fire_batches_total', 'counter', 'Fire proposals this term', m.fireBatches);
+    metric('chime_scheduler_proposal_failures_total', 'counter', 'Scheduler proposals that failed this term', m.proposalFailures);
+    metric('chime_scheduler_queue_drops_total', 'counter', 'Entries dropped by full scheduler queues this term', m.queueDrops);
+    metric('chime_scheduler_queued_fires', 'gauge', 'Fires waiting to be proposed', m.queuedFires);
+    metric('chime_scheduler_waiting_for_capacity', 'gauge', 'Due instants waiting for a free executor slot', m.waitingForCapacity);
+    metric('chime_scheduler_retry_queue', 'gauge', 'Runs waiting for their retry backoff', m.retryQueue);
+    metric('chime_scheduler_fire_lateness_seconds_max', 'gauge', 'Largest instant-to-commit lateness of a fire this term', m.latenessMaxMs / 1000);
+    return lines;
+  }
+
   receive(from: NodeId, envelope: Envelope): void {
     if (envelope.channel === 'exec' && from === this.agent.leaderId()) this.onExec(from, envelope.body);
     else if (envelope.channel === 'report') this.onReportChannel(from, envelope.body);
@@ -136,7 +179,7 @@ export class ExecutionPlane {
 
   private host(): SchedulerHost {
     return {
-      nowMs: () => Date.now(),
+      nowMs: () => this.agent.now(),
       table: () => this.jobs.table,
       selfNodeId: () => this.agent.id,
       propose: async (command: Command) => (await this.agent.propose(encodeCommand(command))) as ApplyResult,
@@ -153,15 +196,15 @@ export class ExecutionPlane {
   }
 
   private executorNodes(): ExecutorNode[] {
-    const now = Date.now();
+    const now = performance.now();
     const alive = this.options.aliveMs ?? ALIVE_MS_DEFAULT;
     return this.agent.members().map((id): ExecutorNode => {
       if (id === this.agent.id) {
-        return { id, tags: this.options.tags, slots: this.options.slots, runningCount: this.executor.running().length, alive: true, lastHeartbeatMs: now };
+        return { id, tags: this.options.tags, slots: this.options.slots, runningCount: this.executor.running().length, alive: true, lastHeartbeatMs: this.agent.now() };
       }
       const beat = this.heartbeats.get(id);
       if (beat === undefined) return { id, tags: {}, slots: 0, runningCount: 0, alive: false, lastHeartbeatMs: null };
-      return { id, tags: beat.tags, slots: beat.slots, runningCount: beat.runningCount, alive: now - beat.atMs < alive, lastHeartbeatMs: beat.atMs };
+      return { id, tags: beat.tags, slots: beat.slots, runningCount: beat.runningCount, alive: now - beat.atMs < alive, lastHeartbeatMs: this.agent.now() - (now - beat.atMs) };
     });
   }
 
@@ -180,7 +223,11 @@ export class ExecutionPlane {
 
   private executeLocally(order: ExecuteRequest, leader: NodeId): void {
     const result = this.executor.execute(order);
-    if (result === 'accepted' || result === 'duplicate') return;
+    if (result === 'accepted') {
+      if (this.scheduledAt.size < 100_000) this.scheduledAt.set(`${order.runId}/${order.attempt}`, order.notBeforeMs ?? order.scheduledAtMs);
+      return;
+    }
+    if (result === 'duplicate') return;
     if (leader === this.agent.id) this.scheduler?.onExecuteRefused(this.agent.id, order.runId, order.attempt, result);
     else this.agent.send(leader, { channel: 'report', body: { kind: 'refused', runId: order.runId, attempt: order.attempt, refusal: result } });
   }
@@ -214,7 +261,7 @@ export class ExecutionPlane {
     if (message.kind === 'heartbeat') {
       if (!isRecord(message.tags) || Object.keys(message.tags).length > TAGS_MAX) return;
       if (!Number.isSafeInteger(message.slots) || !Number.isSafeInteger(message.runningCount)) return;
-      this.heartbeats.set(from, { tags: message.tags, slots: message.slots, runningCount: message.runningCount, atMs: Date.now() });
+      this.heartbeats.set(from, { tags: message.tags, slots: message.slots, runningCount: message.runningCount, atMs: performance.now() });
       return;
     }
     const scheduler = this.scheduler;
@@ -231,6 +278,21 @@ export class ExecutionPlane {
       },
       () => {},
     );
+  }
+
+  private observeStart(report: Report): void {
+    const key = `${report.runId}/${report.attempt}`;
+    const due = this.scheduledAt.get(key);
+    if (due === undefined) return;
+    this.scheduledAt.delete(key);
+    if (report.kind !== 'started') return;
+    const late = Math.max(0, report.atMs - due);
+    this.startLatenessCount++;
+    this.startLatenessSumMs += late;
+    this.startLatenessMaxMs = Math.max(this.startLatenessMaxMs, late);
+    LATENESS_BOUNDS_MS.forEach((bound, i) => {
+      if (late <= bound) this.startLatenessBuckets[i] = (this.startLatenessBuckets[i] ?? 0) + 1;
+    });
   }
 
   /** Sends a new report to the leader at once; unacknowledged ones are resent on a timer. */

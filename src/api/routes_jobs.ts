@@ -67,7 +67,7 @@ export function jobRoutes(agent: Agent, jobs: JobsAccess): Route[] {
   };
   const simple = (type: 'pauseJob' | 'resumeJob') => async (ctx: RequestContext) => {
     const id = jobIdParam(ctx);
-    const result = await proposeCommand(agent, { type, id, at: Date.now() });
+    const result = await proposeCommand(agent, { type, id, at: agent.now() });
     if (!result.ok) throw rejection(result);
     sendJson(ctx.res, 200, jobView(jobOrThrow(id)));
   };
@@ -81,7 +81,7 @@ export function jobRoutes(agent: Agent, jobs: JobsAccess): Route[] {
         const body = await ctx.body();
         const checked = validateJobSpec(id, body);
         if (!checked.ok) throw problem(400, 'INVALID_SPEC', `the job spec is invalid: ${checked.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, checked.errors);
-        const result = await proposeCommand(agent, { type: 'putJob', id, spec: checked.spec, at: Date.now() });
+        const result = await proposeCommand(agent, { type: 'putJob', id, spec: checked.spec, at: agent.now() });
         if (!result.ok) throw rejection(result);
         if (result.kind !== 'job') throw problem(500, 'INTERNAL', `unexpected apply result ${result.kind}`);
         sendJson(ctx.res, result.created ? 201 : 200, jobView(result.job));
@@ -115,7 +115,7 @@ export function jobRoutes(agent: Agent, jobs: JobsAccess): Route[] {
       write: true,
       handle: async (ctx) => {
         const id = jobIdParam(ctx);
-        const result = await proposeCommand(agent, { type: 'deleteJob', id, at: Date.now() });
+        const result = await proposeCommand(agent, { type: 'deleteJob', id, at: agent.now() });
         if (!result.ok) throw rejection(result);
         ctx.res.writeHead(204).end();
       },

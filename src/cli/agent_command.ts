@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent } from '../agent/agent.js';
+import { Agent, skewedClock } from '../agent/agent.js';
 import { JobStateMachine } from '../agent/job_state.js';
 import { ExecutionPlane } from '../agent/execution.js';
 import { jsonLogger, type Logger } from '../agent/logger.js';
@@ -86,11 +86,12 @@ export async function agentCommand(args: string[], out: (s: string) => void): Pr
   const peers = config.peers === null ? null : new Map([...config.peers].map(([id, address]) => [id, id === config.id ? rpc : address]));
   const jobs = new JobStateMachine();
   const wasEmpty = store.lastIndex() === 0 && store.snapshot().meta.index === 0;
-  agent = await Agent.start({ id: config.id, store, stateMachine: jobs, transport, address: { rpc, http }, peers, timing: { tickMs: 10, heartbeatMs: config.heartbeatMs, electionMs: config.electionMs }, logger, snapshotEntries: config.snapshotEntries });
+  agent = await Agent.start({ id: config.id, store, stateMachine: jobs, transport, address: { rpc, http }, peers, timing: { tickMs: 10, heartbeatMs: config.heartbeatMs, electionMs: config.electionMs }, logger, snapshotEntries: config.snapshotEntries, clock: skewedClock(config.clockOffsetMs, config.clockRate), unsafeStaleReads: config.unsafeStaleReads });
   const running = agent;
   const plane = new ExecutionPlane(
     {
       id: config.id,
+      now: () => running.now(),
       leaderId: () => running.leaderId(),
       isLeader: () => running.isLeader(),
       term: () => running.term(),
@@ -104,9 +105,11 @@ export async function agentCommand(args: string[], out: (s: string) => void): Pr
   );
   agent.extend({ receive: (from, envelope) => plane.receive(from, envelope), leadershipChanged: () => plane.leadershipChanged(), stop: () => plane.stop() });
   plane.start();
+  agent.metrics.sources.push(() => plane.metricLines());
   api.attach(agent, [...clusterRoutes(agent), ...jobRoutes(agent, jobs), ...runRoutes(agent, jobs, () => plane.activeScheduler())]);
   out(JSON.stringify({ event: 'listening', id: config.id, rpc, http }) + '\n');
   logger.info('agent started', { rpc, http, data: config.dataDir, recovered: !wasEmpty });
+  if (config.clockOffsetMs !== 0 || config.clockRate !== 1 || config.unsafeStaleReads) logger.warn('test hooks active', { clockOffsetMs: config.clockOffsetMs, clockRate: config.clockRate, unsafeStaleReads: config.unsafeStaleReads });
   if (config.join !== null && wasEmpty) void joinCluster(config.join, { id: config.id, rpc, http }, logger);
 
   await new Promise<void>((resolve) => {

@@ -34,6 +34,10 @@ export interface AgentConfig {
   readonly electionMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly snapshotEntries: number;
+  /** Test hooks; parsing refuses them unless CHIME_TEST_HOOKS=1. */
+  readonly clockOffsetMs: number;
+  readonly clockRate: number;
+  readonly unsafeStaleReads: boolean;
 }
 
 const NODE_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -54,6 +58,9 @@ const OPTIONS = {
   config: { type: 'string' },
   'log-level': { type: 'string' },
   'snapshot-entries': { type: 'string' },
+  'clock-offset-ms': { type: 'string' },
+  'clock-rate': { type: 'string' },
+  'unsafe-stale-reads': { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
 
@@ -105,6 +112,24 @@ export function parsePeers(value: string): Map<string, string> {
   return peers;
 }
 
+/**
+ * Test-only flags for the jepsen-like suite: a skewed wall clock and a deliberately unsafe
+ * read path. They exist so the suite can prove it catches faults; an operator cannot turn
+ * them on by accident because they need CHIME_TEST_HOOKS=1 in the environment.
+ */
+function testHooks(raw: Raw): { clockOffsetMs: number; clockRate: number; unsafeStaleReads: boolean } {
+  const offset = raw['clock-offset-ms'];
+  const rate = raw['clock-rate'];
+  const stale = raw['unsafe-stale-reads'] === true;
+  const used = offset !== undefined || rate !== undefined || stale;
+  if (used && process.env['CHIME_TEST_HOOKS'] !== '1') throw new UsageError('--clock-offset-ms, --clock-rate and --unsafe-stale-reads are test hooks; they need CHIME_TEST_HOOKS=1');
+  const offsetMs = offset === undefined ? 0 : Number(offset);
+  const rateValue = rate === undefined ? 1 : Number(rate);
+  if (!Number.isFinite(offsetMs) || Math.abs(offsetMs) > 86_400_000) throw new UsageError('--clock-offset-ms: expected milliseconds within a day');
+  if (!Number.isFinite(rateValue) || rateValue < 0.5 || rateValue > 2) throw new UsageError('--clock-rate: expected 0.5 to 2');
+  return { clockOffsetMs: offsetMs, clockRate: rateValue, unsafeStaleReads: stale };
+}
+
 /** Flags and --config merged and checked; every problem is a UsageError naming the flag. */
 export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
   let parsed;
@@ -138,6 +163,7 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
     if (at <= 0) throw new UsageError(`--tag: "${tag}" is not KEY=VALUE`);
     tags[tag.slice(0, at)] = tag.slice(at + 1);
   }
+  const hooks = testHooks(raw);
   const level = str('log-level') ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError(`--log-level: "${level}" is not debug, info, warn or error`);
   const heartbeatMs = positiveInt('heartbeat-ms', str('heartbeat-ms'), 50);
@@ -157,5 +183,6 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
     electionMs,
     logLevel: level as AgentConfig['logLevel'],
     snapshotEntries: positiveInt('snapshot-entries', str('snapshot-entries'), 10_000, 10),
+    ...hooks,
   };
 }

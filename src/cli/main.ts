@@ -3,6 +3,7 @@ import { clusterCommand, CLUSTER_HELP } from './cluster_command.js';
 import { devCommand, DEV_HELP } from './dev_command.js';
 import { agentCommand } from './agent_command.js';
 import { jobCommand, JOB_HELP } from './job_command.js';
+import { runCommand, RUN_HELP } from './run_command.js';
 import { AGENT_HELP } from './agent_config.js';
 import { OperationError, UsageError } from './usage.js';
 
@@ -13,6 +14,7 @@ commands:
   dev        run a local 3-node cluster
   cluster    status, members, add, remove, transfer-leader
   job        put, get, list, delete, pause, resume, run
+  run        list, get, kill
   help       this text; every command also takes --help
 
 Errors go to stderr; exit code 1 for a failed operation, 2 for bad usage.
@@ -26,7 +28,7 @@ async function main(argv: string[]): Promise<void> {
     case 'help':
     case '--help':
     case '-h':
-      out(HELP + '\n' + [AGENT_HELP, DEV_HELP, CLUSTER_HELP, JOB_HELP].join('\n'));
+      out(HELP + '\n' + [AGENT_HELP, DEV_HELP, CLUSTER_HELP, JOB_HELP, RUN_HELP].join('\n'));
       if (command === undefined) process.exitCode = 2;
       return;
     case 'agent':
@@ -37,6 +39,8 @@ async function main(argv: string[]): Promise<void> {
       return clusterCommand(rest, out);
     case 'job':
       return jobCommand(rest, out);
+    case 'run':
+      return runCommand(rest, out);
     default:
       throw new UsageError(`unknown command "${command}" (try chime help)`);
   }
