@@ -1,6 +1,5 @@
 import type { Agent } from '../agent/agent.js';
-import type { Scheduler } from '../scheduler/index.js';
-import { SchedulerError } from '../scheduler/index.js';
+import { SchedulerError, type RunControl as Scheduler } from '../agent/run_control.js';
 import { problem, sendJson, type HttpProblem } from './problem.js';
 import type { RequestContext, Route } from './server.js';
 import { jobIdParam, pageParams, readBarrier, rejection, type JobsAccess } from './routes_jobs.js';
