@@ -11,6 +11,7 @@ import { ApiServer, splitHostPort } from '../api/server.js';
 import { clusterRoutes } from '../api/routes_cluster.js';
 import { jobRoutes } from '../api/routes_jobs.js';
 import { runRoutes } from '../api/routes_runs.js';
+import { consoleRoutes } from '../api/console.js';
 import { AGENT_HELP, parseAgentConfig, type AgentConfig } from './agent_config.js';
 import { httpJson, problemLine } from './http_client.js';
 import { UsageError } from './usage.js';
@@ -106,7 +107,7 @@ export async function agentCommand(args: string[], out: (s: string) => void): Pr
   agent.extend({ receive: (from, envelope) => plane.receive(from, envelope), leadershipChanged: () => plane.leadershipChanged(), stop: () => plane.stop() });
   plane.start();
   agent.metrics.sources.push(() => plane.metricLines());
-  api.attach(agent, [...clusterRoutes(agent), ...jobRoutes(agent, jobs), ...runRoutes(agent, jobs, () => plane.activeScheduler())]);
+  api.attach(agent, [...clusterRoutes(agent), ...jobRoutes(agent, jobs), ...runRoutes(agent, jobs, () => plane.activeScheduler()), ...consoleRoutes()]);
   out(JSON.stringify({ event: 'listening', id: config.id, rpc, http }) + '\n');
   logger.info('agent started', { rpc, http, data: config.dataDir, recovered: !wasEmpty });
   if (config.clockOffsetMs !== 0 || config.clockRate !== 1 || config.unsafeStaleReads) logger.warn('test hooks active', { clockOffsetMs: config.clockOffsetMs, clockRate: config.clockRate, unsafeStaleReads: config.unsafeStaleReads });
