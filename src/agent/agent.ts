@@ -147,7 +147,7 @@ export class Agent {
       // (the rpc addresses) goes in; HTTP addresses are announced over rpc at run time.
       const voters = [...options.peers].map(([id, rpc]) => ({ id, context: encodeMemberContext({ rpc, http: '' }) }));
       bootstrapStorage(founding, voters);
-      await store.save({ hardState: founding.hardStateNow(), entries: founding.entries(1, founding.lastIndex() + 1, Number.MAX_SAFE_INTEGER), snapshot: founding.snapshot() }, true);
+      await store.save({ hardState: founding.hardStateNow(), entries: founding.entries(1, founding.lastIndex() + 1, Number.MAX_SAFE_INTEGER), snapshot: founding.snapshot() }, { sync: true });
     }
     const snapshot = store.snapshot();
     const agent = new Agent(options, snapshot.meta.index);

@@ -8,9 +8,9 @@ import { PendingReads } from './reads.js';
 /** The durable log as the host needs it: the core's read side plus the writes. */
 export interface LogStore extends Storage {
   /** One atomic write per Ready; `sync` false only when just the commit index moved. */
-  save(batch: { hardState: HardState | null; entries: readonly Entry[]; snapshot: Snapshot | null }, sync: boolean): Promise<void>;
-  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<void>;
-  compact(index: number): Promise<void>;
+  save(batch: { hardState: HardState | null; entries: readonly Entry[]; snapshot: Snapshot | null }, options: { sync: boolean }): Promise<unknown>;
+  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<unknown>;
+  compact(index: number): Promise<unknown>;
 }
 
 /** What the host replicates. Deterministic: same entries in, same state out. */
@@ -209,7 +209,7 @@ export class RaftHost {
     if (early.length > 0) this.options.events.send(early);
     if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
       const started = performance.now();
-      await this.options.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, rd.mustSync);
+      await this.options.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, { sync: rd.mustSync });
       this.options.events.persisted?.((performance.now() - started) / 1000, rd.entries.length);
     }
     if (late.length > 0) this.options.events.send(late);
