@@ -225,7 +225,16 @@ export class Agent {
 
   /** Proposes a command on this node, which must be the leader. */
   propose(data: Uint8Array): Promise<unknown> {
-    return this.host.propose(data);
+    return this.host.propose(data).then(
+      (result) => {
+        this.metrics.proposals.inc({ outcome: 'applied' });
+        return result;
+      },
+      (error: unknown) => {
+        this.metrics.proposals.inc({ outcome: error instanceof ChimeError ? error.code : 'error' });
+        throw error;
+      },
+    );
   }
 
   linearizableRead(): Promise<void> {
