@@ -42,8 +42,9 @@ export interface HostOptions {
   readonly randomInt: (maxExclusive: number) => number;
   /** The state machine's applied index at start (its restored snapshot's index). */
   readonly applied: number;
-  /** Take a snapshot after this many applied entries, keeping `snapshotKeepEntries` behind it. */
+  /** Take a snapshot after this many applied entries (or `snapshotBytes` of them), keeping `snapshotKeepEntries` behind it. */
   readonly snapshotEntries: number;
+  readonly snapshotBytes?: number;
   readonly snapshotKeepEntries: number;
   readonly maxPendingProposals: number;
   readonly proposalTimeoutMs: number;
@@ -67,6 +68,8 @@ export class RaftHost {
   private stopped = false;
   private applied: number;
   private lastSnapshotIndex: number;
+  /** Entry bytes applied since the last snapshot: the log grows by size, not only by count. */
+  private bytesSinceSnapshot = 0;
   private readCounter = 0;
 
   constructor(options: HostOptions) {
@@ -218,6 +221,7 @@ export class RaftHost {
       this.options.events.snapshotRestored?.(rd.snapshot.meta.index);
       this.applied = rd.snapshot.meta.index;
       this.lastSnapshotIndex = rd.snapshot.meta.index;
+      this.bytesSinceSnapshot = 0;
       this.proposals.failUpTo(this.applied, new ChimeError('PROPOSAL_DROPPED', 'the log was replaced by a snapshot'));
     }
     this.applyEntries(rd.committedEntries);
@@ -240,13 +244,16 @@ export class RaftHost {
         result = this.options.stateMachine.apply(entry.data, entry.index);
       }
       this.applied = entry.index;
+      this.bytesSinceSnapshot += entry.data.length;
       const started = this.proposals.resolve(entry.index, entry.term, result);
       if (started !== null) this.options.events.committed?.((now - started) / 1000);
     }
   }
 
   private async maybeSnapshot(): Promise<void> {
-    if (this.applied - this.lastSnapshotIndex < this.options.snapshotEntries) return;
+    const bySize = this.bytesSinceSnapshot >= (this.options.snapshotBytes ?? 64 << 20);
+    if (this.applied - this.lastSnapshotIndex < this.options.snapshotEntries && !bySize) return;
+    this.bytesSinceSnapshot = 0;
     const index = this.applied;
     const conf = this.node.status().conf;
     const data = this.options.stateMachine.snapshot();
