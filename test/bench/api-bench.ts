@@ -36,8 +36,8 @@ function specBody(n: number): Buffer {
 
 async function benchChime(): Promise<LoadResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'chime-apibench-'));
-  const env: Record<string, string> = values.profile === '' ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${values.profile}` };
-  const cluster = await ProcessCluster.found(3, { dir, env });
+  const nodeArgs = values.profile === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${values.profile}`];
+  const cluster = await ProcessCluster.found(3, { dir, nodeArgs });
   try {
     const leader = await cluster.waitForLeader();
     const bases = (spreadOverAll ? ['n1', 'n2', 'n3'] : [leader]).map((id) => cluster.url(id, ''));
@@ -50,14 +50,24 @@ async function benchChime(): Promise<LoadResult[]> {
       console.log(line('chime', r));
       results.push(r);
     }
-    const metrics = await cluster.call(leader, 'GET', '/metrics');
-    const fsync = metrics.text.split('\n').filter((l) => /fsync|persist/.test(l) && !l.startsWith('#'));
-    if (fsync.length > 0) console.log(`leader fsync metrics:\n  ${fsync.slice(0, 20).join('\n  ')}`);
+    for (const id of ['n1', 'n2', 'n3']) console.log(`${id}${id === leader ? ' (leader)' : ''}: ${await meanTimes(cluster, id)}`);
     return results;
   } finally {
     await cluster.stopAll(values.profile === '' ? 'SIGKILL' : 'SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Mean fsync, commit and HTTP handling times over the whole run, from a node's /metrics. */
+async function meanTimes(cluster: ProcessCluster, id: string): Promise<string> {
+  const text = (await cluster.call(id, 'GET', '/metrics')).text;
+  const value = (name: string) => Number(/^(\S+) (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(name + ' ')).join('\n'))?.[2] ?? 'NaN');
+  return ['chime_storage_fsync_seconds', 'chime_raft_commit_seconds', 'chime_http_request_seconds']
+    .map((m) => {
+      const count = value(`${m}_count`);
+      return `${m.replace(/^chime_|_seconds$/g, '')} n=${count} mean_ms=${((value(`${m}_sum`) / count) * 1000).toFixed(2)}`;
+    })
+    .join(', ');
 }
 
 async function benchEtcd(): Promise<LoadResult[] | null> {
