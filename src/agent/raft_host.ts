@@ -235,7 +235,12 @@ export class RaftHost {
     for (const failure of rd.readFailures) this.reads.fail(failure.context, notLeader(failure.leader));
     this.node.advance();
     this.reads.releaseUpTo(this.applied);
-    if (rd.softState !== null) this.options.events.softStateChanged?.(rd.softState);
+    if (rd.softState !== null) {
+      // A deposed leader's pending writes may still commit under the next leader, but no
+      // longer here: answer now (retryable) rather than after the proposal timeout.
+      if (rd.softState.role !== 'leader') this.proposals.failAll(new ChimeError('LEADERSHIP_LOST', 'this node lost leadership before the write committed; it may or may not take effect — retry', rd.softState.leader));
+      this.options.events.softStateChanged?.(rd.softState);
+    }
     await this.maybeSnapshot();
   }
 

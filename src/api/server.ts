@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Agent } from '../agent/agent.js';
 import type { Logger } from '../agent/logger.js';
 import { problem, problemFrom, sendJson, sendProblem, type HttpProblem } from './problem.js';
-import { readJsonBody } from './body.js';
+import { MAX_BODY_BYTES, readJsonBody } from './body.js';
 
 export interface RequestContext {
   readonly req: IncomingMessage;
@@ -94,7 +94,10 @@ export class ApiServer {
       const agent = this.agent;
       const match = this.match(req.method ?? 'GET', url.pathname);
       if (match === null) throw problem(404, 'ROUTE_NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
-      if ('allowed' in match) throw problem(405, 'METHOD_NOT_ALLOWED', `${url.pathname} allows ${match.allowed.join(', ')}`);
+      if ('allowed' in match) {
+        res.setHeader('allow', match.allowed.join(', '));
+        throw problem(405, 'METHOD_NOT_ALLOWED', `${url.pathname} allows ${match.allowed.join(', ')}`);
+      }
       routeName = `${match.route.method} ${match.route.path}`;
       if (match.route.write && !agent.isLeader()) {
         await this.forward(req, res, url);
@@ -185,11 +188,14 @@ export class ApiServer {
 }
 
 async function readRawBody(req: IncomingMessage): Promise<Buffer> {
+  // As readJsonBody: a declared size over the limit is refused before reading any of it.
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > MAX_BODY_BYTES) throw problem(413, 'BODY_TOO_LARGE', `the body is ${declared} bytes; at most ${MAX_BODY_BYTES} are accepted`);
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of req) {
     total += (chunk as Buffer).length;
-    if (total > 1 << 20) throw problem(413, 'BODY_TOO_LARGE', 'the body exceeds 1048576 bytes');
+    if (total > MAX_BODY_BYTES) throw problem(413, 'BODY_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
