@@ -42,9 +42,10 @@ function send(agent: Agent, r: LoadRequest, timeoutMs: number): Promise<number> 
 
 /**
  * Runs `concurrency` workers for `seconds`; `next(n)` builds the n-th request (n counts up
- * across all workers, so ids are distinct). A 2xx answer counts as ok.
+ * across all workers, so ids are distinct), stopping early after `maxRequests`. A 2xx
+ * answer counts as ok.
  */
-export async function runLoad(concurrency: number, seconds: number, next: (n: number) => LoadRequest): Promise<LoadResult> {
+export async function runLoad(concurrency: number, seconds: number, next: (n: number) => LoadRequest, maxRequests = Number.POSITIVE_INFINITY): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
   const latenciesMs: number[] = [];
   let failed = 0;
@@ -53,7 +54,7 @@ export async function runLoad(concurrency: number, seconds: number, next: (n: nu
   const started = performance.now();
   const until = started + seconds * 1000;
   const worker = async () => {
-    while (performance.now() < until) {
+    while (performance.now() < until && counter < maxRequests) {
       const r = next(counter++);
       const t0 = performance.now();
       try {
