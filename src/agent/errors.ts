@@ -7,6 +7,7 @@ export type ChimeErrorCode =
   | 'NO_LEADER'
   | 'PROPOSALS_FULL'
   | 'PROPOSAL_DROPPED'
+  | 'LEADERSHIP_LOST'
   | 'TIMEOUT'
   | 'TRANSFER_IN_PROGRESS'
   | 'CONF_CHANGE_PENDING'

@@ -210,6 +210,16 @@ export class RaftHost {
     const early = rd.messages.filter(isLeaderMessage);
     const late = rd.messages.filter((m) => !isLeaderMessage(m));
     if (early.length > 0) this.options.events.send(early);
+    // Entries a quorum committed that are already in our own log need not wait for this
+    // Ready's disk write: applying (and answering) them first keeps a write's latency at
+    // one fsync instead of two, since on a busy leader every Ready carries new entries.
+    let committed = rd.committedEntries;
+    if (rd.snapshot === null) {
+      const durableLast = this.options.store.lastIndex();
+      const ready = committed.filter((e) => e.index <= durableLast);
+      this.applyEntries(ready);
+      committed = committed.slice(ready.length);
+    }
     if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
       const started = performance.now();
       await this.options.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, { sync: rd.mustSync });
@@ -224,12 +234,17 @@ export class RaftHost {
       this.bytesSinceSnapshot = 0;
       this.proposals.failUpTo(this.applied, new ChimeError('PROPOSAL_DROPPED', 'the log was replaced by a snapshot'));
     }
-    this.applyEntries(rd.committedEntries);
+    this.applyEntries(committed);
     for (const state of rd.readStates) this.reads.indexKnown(state.context, state.index);
     for (const failure of rd.readFailures) this.reads.fail(failure.context, notLeader(failure.leader));
     this.node.advance();
     this.reads.releaseUpTo(this.applied);
-    if (rd.softState !== null) this.options.events.softStateChanged?.(rd.softState);
+    if (rd.softState !== null) {
+      // A deposed leader's pending writes may still commit under the next leader, but no
+      // longer here: answer now (retryable) rather than after the proposal timeout.
+      if (rd.softState.role !== 'leader') this.proposals.failAll(new ChimeError('LEADERSHIP_LOST', 'this node lost leadership before the write committed; it may or may not take effect — retry', rd.softState.leader));
+      this.options.events.softStateChanged?.(rd.softState);
+    }
     await this.maybeSnapshot();
   }
 

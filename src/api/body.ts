@@ -24,11 +24,16 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
     }
     chunks.push(buffer);
   }
-  if (total === 0) return undefined;
-  const type = String(req.headers['content-type'] ?? 'application/json');
+  return parseJsonBody(Buffer.concat(chunks), req.headers['content-type']);
+}
+
+/** Parses a body already read (at most MAX_BODY_BYTES); an empty body reads as undefined. */
+export function parseJsonBody(body: Buffer, contentType: string | undefined): unknown {
+  if (body.length === 0) return undefined;
+  const type = String(contentType ?? 'application/json');
   if (!type.includes('json')) throw problem(415, 'UNSUPPORTED_MEDIA_TYPE', `expected application/json, got ${type}`);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return JSON.parse(body.toString('utf8')) as unknown;
   } catch (error) {
     throw problem(400, 'MALFORMED_JSON', `the body is not valid JSON: ${(error as Error).message}`);
   }

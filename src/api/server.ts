@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Agent } from '../agent/agent.js';
 import type { Logger } from '../agent/logger.js';
 import { problem, problemFrom, sendJson, sendProblem, type HttpProblem } from './problem.js';
-import { readJsonBody } from './body.js';
+import { MAX_BODY_BYTES, parseJsonBody, readJsonBody } from './body.js';
 
 export interface RequestContext {
   readonly req: IncomingMessage;
@@ -94,13 +94,18 @@ export class ApiServer {
       const agent = this.agent;
       const match = this.match(req.method ?? 'GET', url.pathname);
       if (match === null) throw problem(404, 'ROUTE_NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
-      if ('allowed' in match) throw problem(405, 'METHOD_NOT_ALLOWED', `${url.pathname} allows ${match.allowed.join(', ')}`);
-      routeName = `${match.route.method} ${match.route.path}`;
-      if (match.route.write && !agent.isLeader()) {
-        await this.forward(req, res, url);
-        return;
+      if ('allowed' in match) {
+        res.setHeader('allow', match.allowed.join(', '));
+        throw problem(405, 'METHOD_NOT_ALLOWED', `${url.pathname} allows ${match.allowed.join(', ')}`);
       }
+      routeName = `${match.route.method} ${match.route.path}`;
       let bodyRead: Promise<unknown> | null = null;
+      if (match.route.write && !agent.isLeader()) {
+        const forwarded = await this.forward(req, res, url);
+        if (forwarded === true) return;
+        // This node became the leader while waiting for one: it answers the write itself.
+        bodyRead = Promise.resolve().then(() => parseJsonBody(forwarded, req.headers['content-type']));
+      }
       await match.route.handle({ req, res, url, params: match.params, body: () => (bodyRead ??= readJsonBody(req)) });
     } catch (error) {
       const p = problemFrom(error);
@@ -137,13 +142,13 @@ export class ApiServer {
     return allowed.length > 0 ? { allowed } : null;
   }
 
-  /** Waits (bounded) for a known leader's HTTP address. */
-  private async leaderAddress(): Promise<string> {
+  /** Waits (bounded) for a known leader's HTTP address; null when this node became leader. */
+  private async leaderAddress(): Promise<string | null> {
     const until = performance.now() + (this.options.leaderWaitMs ?? 3000);
     for (;;) {
+      if (this.agent.isLeader()) return null;
       const http = this.agent.leaderHttp();
-      if (http !== null && !this.agent.isLeader()) return http;
-      if (this.agent.isLeader()) throw problem(500, 'INTERNAL', 'became leader while forwarding');
+      if (http !== null) return http;
       if (performance.now() >= until) {
         const p = problem(503, 'NO_LEADER', 'no leader is reachable right now; retry shortly');
         throw Object.assign(p, { retryAfterSeconds: 1 });
@@ -152,12 +157,16 @@ export class ApiServer {
     }
   }
 
-  /** Sends the request on to the leader and relays its answer unchanged. */
-  private async forward(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  /**
+   * Sends the request on to the leader and relays its answer unchanged (true), or returns
+   * the body it read when this node itself became the leader meanwhile.
+   */
+  private async forward(req: IncomingMessage, res: ServerResponse, url: URL): Promise<true | Buffer> {
     const hops = Number(req.headers[FORWARDED_HEADER] ?? '0');
     if (hops >= MAX_FORWARD_HOPS) throw Object.assign(problem(503, 'NOT_LEADER', 'the request was forwarded but no node accepted it as leader'), { retryAfterSeconds: 1 });
     const body = await readRawBody(req);
     const target = await this.leaderAddress();
+    if (target === null) return body;
     const [host, port] = splitHostPort(target);
     const headers: Record<string, string> = { [FORWARDED_HEADER]: String(hops + 1) };
     for (const name of ['content-type', 'accept']) {
@@ -181,15 +190,19 @@ export class ApiServer {
       upstream.on('error', (error) => reject(Object.assign(problem(503, 'NO_LEADER', `forwarding to the leader failed: ${error.message}`), { retryAfterSeconds: 1 })));
       upstream.end(body);
     });
+    return true;
   }
 }
 
 async function readRawBody(req: IncomingMessage): Promise<Buffer> {
+  // As readJsonBody: a declared size over the limit is refused before reading any of it.
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > MAX_BODY_BYTES) throw problem(413, 'BODY_TOO_LARGE', `the body is ${declared} bytes; at most ${MAX_BODY_BYTES} are accepted`);
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of req) {
     total += (chunk as Buffer).length;
-    if (total > 1 << 20) throw problem(413, 'BODY_TOO_LARGE', 'the body exceeds 1048576 bytes');
+    if (total > MAX_BODY_BYTES) throw problem(413, 'BODY_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

@@ -24,6 +24,8 @@ export interface ClusterOptions {
   /** Extra flags for every agent. */
   readonly args?: readonly string[];
   readonly env?: Readonly<Record<string, string>>;
+  /** Flags for node itself, before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** Waits until `check` returns a value other than undefined/false, or fails after the deadline. */
@@ -121,7 +123,7 @@ export class ProcessCluster {
       log = createWriteStream(join(this.options.dir, `${id}.log`), { flags: 'a' });
       this.logs.set(id, log);
     }
-    const child = spawn(process.execPath, [MAIN, 'agent', '--id', id, '--data', dataDir, '--rpc', rpc, '--http', http, ...(this.options.args ?? []), ...extra], {
+    const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), MAIN, 'agent', '--id', id, '--data', dataDir, '--rpc', rpc, '--http', http, ...(this.options.args ?? []), ...extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...this.options.env },
     });
@@ -168,7 +170,7 @@ export class ProcessCluster {
   /** Sends a signal to a node this cluster started, by pid, and waits for exit on KILL/TERM. */
   async signal(id: string, signal: NodeJS.Signals): Promise<void> {
     const child = this.nodes.get(id)?.child;
-    if (child === null || child === undefined || child.pid === undefined) return;
+    if (child === null || child === undefined || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise<void>((done) => child.once('exit', () => done()));
     process.kill(child.pid, signal);
     if (signal === 'SIGKILL' || signal === 'SIGTERM' || signal === 'SIGINT') await exited;

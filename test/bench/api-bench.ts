@@ -1,0 +1,121 @@
+// `npm run bench:api [-- --seconds 10] [-- --levels 1,16,64,256] [-- --target leader|all]
+//   [-- --only chime|etcd] [-- --profile DIR]`
+// Job PUTs (~300-byte spec, distinct ids) against a 3-node local chime cluster, then the
+// same load as `POST /v3/kv/put` (same value size) against a 3-member etcd on loopback.
+// Closed loop: each of `concurrency` clients sends its next write when the last answered,
+// over keep-alive connections. `--target leader` (default) sends every write to the leader,
+// `all` spreads the clients over all three nodes (followers forward to the leader).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ProcessCluster } from '../support/process_cluster.js';
+import { EtcdCluster, etcdVersion } from './etcd_cluster.js';
+import { runLoad, type LoadRequest, type LoadResult } from './http_load.js';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    levels: { type: 'string', default: '1,16,64,256' },
+    target: { type: 'string', default: 'leader' },
+    only: { type: 'string', default: '' },
+    profile: { type: 'string', default: '' },
+  },
+});
+const seconds = Number(values.seconds);
+const levels = values.levels.split(',').map(Number);
+const spreadOverAll = values.target === 'all';
+const SPEC_BYTES = 300;
+
+/** A job spec whose JSON is exactly SPEC_BYTES long. */
+function specBody(n: number): Buffer {
+  const base = { schedule: '@manual', executor: { type: 'shell', command: `echo bench ${n}` }, labels: { bench: 'api' }, description: '' };
+  const pad = SPEC_BYTES - Buffer.byteLength(JSON.stringify(base));
+  return Buffer.from(JSON.stringify({ ...base, description: 'x'.repeat(Math.max(0, pad)) }));
+}
+
+async function benchChime(): Promise<LoadResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'chime-apibench-'));
+  const nodeArgs = values.profile === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${values.profile}`];
+  const cluster = await ProcessCluster.found(3, { dir, nodeArgs });
+  try {
+    const leader = await cluster.waitForLeader();
+    const bases = (spreadOverAll ? ['n1', 'n2', 'n3'] : [leader]).map((id) => cluster.url(id, ''));
+    console.log(`chime: 3 nodes, leader ${leader}, writes to ${spreadOverAll ? 'all nodes' : 'the leader'}`);
+    const request = (prefix: string) => (n: number): LoadRequest => ({ url: new URL(`${bases[n % bases.length]}/v1/jobs/${prefix}-${n}`), method: 'PUT', body: specBody(n) });
+    await runLoad(16, 1, request('warm'));
+    const results: LoadResult[] = [];
+    for (const c of levels) {
+      const r = await runLoad(c, seconds, request(`c${c}`));
+      console.log(line('chime', r));
+      results.push(r);
+    }
+    for (const id of ['n1', 'n2', 'n3']) console.log(`${id}${id === leader ? ' (leader)' : ''}: ${await meanTimes(cluster, id)}`);
+    return results;
+  } finally {
+    await cluster.stopAll(values.profile === '' ? 'SIGKILL' : 'SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Mean fsync, commit and HTTP handling times over the whole run, from a node's /metrics. */
+async function meanTimes(cluster: ProcessCluster, id: string): Promise<string> {
+  const text = (await cluster.call(id, 'GET', '/metrics')).text;
+  const value = (name: string) => Number(/^(\S+) (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(name + ' ')).join('\n'))?.[2] ?? 'NaN');
+  return ['chime_storage_fsync_seconds', 'chime_raft_commit_seconds', 'chime_http_request_seconds']
+    .map((m) => {
+      const count = value(`${m}_count`);
+      return `${m.replace(/^chime_|_seconds$/g, '')} n=${count} mean_ms=${((value(`${m}_sum`) / count) * 1000).toFixed(2)}`;
+    })
+    .join(', ');
+}
+
+async function benchEtcd(): Promise<LoadResult[] | null> {
+  const version = etcdVersion();
+  if (version === null) {
+    console.log('etcd is not installed; measuring chime alone. Install it with: apt-get update && apt-get install -y etcd-server');
+    return null;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'etcd-apibench-'));
+  const cluster = await EtcdCluster.start(dir);
+  try {
+    const leader = await cluster.leader();
+    if (leader === null) throw new Error('etcd has no leader');
+    const bases = spreadOverAll ? cluster.members.map((m) => m.clientUrl) : [leader];
+    console.log(`${version}: 3 members, writes to ${spreadOverAll ? 'all members' : 'the leader'} via the HTTP gateway`);
+    const request = (prefix: string) => (n: number): LoadRequest => ({
+      url: new URL(`${bases[n % bases.length]}/v3/kv/put`),
+      method: 'POST',
+      body: Buffer.from(JSON.stringify({ key: Buffer.from(`jobs/${prefix}-${n}`).toString('base64'), value: specBody(n).toString('base64') })),
+    });
+    await runLoad(16, 1, request('warm'));
+    const results: LoadResult[] = [];
+    for (const c of levels) {
+      const r = await runLoad(c, seconds, request(`c${c}`));
+      console.log(line('etcd', r));
+      results.push(r);
+    }
+    return results;
+  } finally {
+    cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function line(name: string, r: LoadResult): string {
+  const errors = r.failed === 0 ? '' : ` failed=${r.failed} (${r.firstError})`;
+  return `${name} c=${r.concurrency} writes/s=${r.perSecond.toFixed(0)} p50_ms=${r.p50Ms.toFixed(2)} p99_ms=${r.p99Ms.toFixed(2)} ok=${r.ok}${errors}`;
+}
+
+const cpu = cpus()[0]?.model ?? 'unknown cpu';
+console.log(`api bench: ${seconds} s per level, levels ${levels.join(',')}, ${cpus().length} cpus (${cpu}), node ${process.version}`);
+const chime = values.only === 'etcd' ? null : await benchChime();
+const etcd = values.only === 'chime' ? null : await benchEtcd();
+console.log('\nconcurrency | chime writes/s  p50 ms  p99 ms | etcd writes/s  p50 ms  p99 ms | chime/etcd');
+levels.forEach((c, i) => {
+  const a = chime?.[i];
+  const b = etcd?.[i];
+  const cell = (r: LoadResult | undefined) => (r === undefined ? '             -       -       -' : `${r.perSecond.toFixed(0).padStart(14)} ${r.p50Ms.toFixed(2).padStart(7)} ${r.p99Ms.toFixed(2).padStart(7)}`);
+  const ratio = a !== undefined && b !== undefined && b.perSecond > 0 ? `${(a.perSecond / b.perSecond).toFixed(2)}x` : '-';
+  console.log(`${String(c).padStart(11)} |${cell(a)} |${cell(b)} | ${ratio}`);
+});

@@ -1,0 +1,87 @@
+// A closed-loop HTTP load generator: `concurrency` workers, each sending its next request as
+// soon as the previous one answered, over keep-alive connections, for a fixed time.
+import { Agent, request } from 'node:http';
+
+export interface LoadRequest {
+  readonly url: URL;
+  readonly method: string;
+  readonly body: Buffer;
+}
+
+export interface LoadResult {
+  readonly concurrency: number;
+  readonly seconds: number;
+  readonly ok: number;
+  readonly failed: number;
+  readonly perSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly firstError: string | null;
+}
+
+/** The value below which fraction `p` of the sorted samples lie. */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? 0;
+}
+
+function send(agent: Agent, r: LoadRequest, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { agent, host: r.url.hostname, port: r.url.port, method: r.method, path: r.url.pathname + r.url.search, headers: { 'content-type': 'application/json', 'content-length': String(r.body.length) }, timeout: timeoutMs },
+      (res) => {
+        res.on('data', () => undefined);
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(r.body);
+  });
+}
+
+/**
+ * Runs `concurrency` workers for `seconds`; `next(n)` builds the n-th request (n counts up
+ * across all workers, so ids are distinct), stopping early after `maxRequests`. A 2xx
+ * answer counts as ok.
+ */
+export async function runLoad(concurrency: number, seconds: number, next: (n: number) => LoadRequest, maxRequests = Number.POSITIVE_INFINITY): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+  const latenciesMs: number[] = [];
+  let failed = 0;
+  let counter = 0;
+  let firstError: string | null = null;
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < until && counter < maxRequests) {
+      const r = next(counter++);
+      const t0 = performance.now();
+      try {
+        const status = await send(agent, r, 10_000);
+        if (status >= 200 && status < 300) latenciesMs.push(performance.now() - t0);
+        else {
+          failed++;
+          firstError ??= `HTTP ${status}`;
+        }
+      } catch (error) {
+        failed++;
+        firstError ??= (error as Error).message;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const elapsed = (performance.now() - started) / 1000;
+  agent.destroy();
+  latenciesMs.sort((a, b) => a - b);
+  return {
+    concurrency,
+    seconds: elapsed,
+    ok: latenciesMs.length,
+    failed,
+    perSecond: latenciesMs.length / elapsed,
+    p50Ms: percentile(latenciesMs, 0.5),
+    p99Ms: percentile(latenciesMs, 0.99),
+    firstError,
+  };
+}
