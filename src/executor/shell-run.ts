@@ -1,12 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { signalGroup } from './process-group.js';
+import { groupHasLiveMember, signalGroup } from './process-group.js';
 import { errorText, type RunHandle, type RunHooks } from './run-handle.js';
 import { TailBuffer } from './tail-buffer.js';
 import type { ShellSpec, TimerHandle, Timers } from './types.js';
 
 /** After the shell exited, how much longer than the kill grace its pipes may stay open. */
 const CLOSE_AFTER_KILL_MS = 1_000;
+/**
+ * How often to look again for the group's end once the shell exited and its pipes closed.
+ * Children that got SIGTERM with the shell die a moment later; without a look again the run
+ * would wait out the whole kill grace (5 s) for nothing.
+ */
+const GROUP_POLL_MS = 50;
 
 export interface ShellRunContext {
   readonly spec: ShellSpec;
@@ -32,6 +38,7 @@ export class ShellRun implements RunHandle {
   private done = false;
   private escalation: TimerHandle | null = null;
   private closeFallback: TimerHandle | null = null;
+  private groupPoll: TimerHandle | null = null;
   private abandonedPipes = false;
 
   constructor(private readonly context: ShellRunContext, private readonly hooks: RunHooks) {
@@ -114,8 +121,15 @@ export class ShellRun implements RunHandle {
   private tryFinish(): void {
     if (this.done || this.exit === null || !this.pipesClosed) return;
     const groupId = this.groupId;
-    const groupGone = groupId === undefined || signalGroup(groupId, 0) === 'gone';
-    if (!groupGone && !this.killSent) return; // the escalation timer comes back here
+    const groupGone = groupId === undefined || signalGroup(groupId, 0) === 'gone' || !groupHasLiveMember(groupId);
+    if (!groupGone && !this.killSent) {
+      // The escalation timer comes back here too, at the latest.
+      this.groupPoll ??= this.context.timers.schedule(GROUP_POLL_MS, () => {
+        this.groupPoll = null;
+        this.tryFinish();
+      });
+      return;
+    }
     this.finish();
   }
 
@@ -123,6 +137,7 @@ export class ShellRun implements RunHandle {
     this.done = true;
     this.escalation?.cancel();
     this.closeFallback?.cancel();
+    this.groupPoll?.cancel();
     const exit = this.exit;
     assert.ok(exit !== null, 'a shell run finishes after its exit');
     const tail = this.tail.render();
@@ -136,6 +151,7 @@ export class ShellRun implements RunHandle {
     this.done = true;
     this.escalation?.cancel();
     this.closeFallback?.cancel();
+    this.groupPoll?.cancel();
     const tail = this.tail.render();
     this.hooks.finished({ ok: false, exitCode: null, output: tail.text, outputTruncated: tail.truncated, error });
   }

@@ -86,6 +86,11 @@ function choose(target: Target, view: LoadView): Placement {
       return pickEvery(view, all, 'no eligible executor: the cluster has no executor node');
     case 'tags': {
       const matching = all.filter((n) => tagsMatch(n, target.tags));
+      // A node's tags come with its heartbeat: a young leader that has not heard from a node
+      // yet cannot know whether it matches, so it waits rather than skipping the fire.
+      const unheard = view.input.young && all.some((n) => n.lastHeartbeatMs === null);
+      const enough = target.count !== undefined && matching.filter((n) => n.alive).length >= target.count;
+      if (unheard && !enough) return { kind: 'wait', why: 'nodes whose tags are not known yet have not reported' };
       const reason = `no eligible executor: no node has tags ${JSON.stringify(target.tags)}`;
       return target.count === undefined ? pickEvery(view, matching, reason) : pickSome(view, matching, target.count, reason);
     }

@@ -77,6 +77,16 @@ test('placement: slots count table load and heartbeats; waits when full; none wh
   assert.equal(place({ mode: 'any' }, empty).kind, 'none');
 });
 
+test('placement: a young leader that has not heard from a node waits for its tags instead of skipping', () => {
+  const nodes = [node('a', { tags: { zone: 'a' } }), node('b', { tags: {}, alive: false, lastHeartbeatMs: null })];
+  const young = new LoadView({ nodes, activeCountOf: () => 0, selfId: 'a', young: true, random: prng(5) });
+  assert.equal(place({ mode: 'tags', tags: { zone: 'b' } }, young).kind, 'wait', 'b may carry zone=b');
+  assert.equal(place({ mode: 'tags', tags: { zone: 'b' }, count: 1 }, young).kind, 'wait');
+  assert.deepEqual(place({ mode: 'tags', tags: { zone: 'a' }, count: 1 }, young), { kind: 'nodes', nodes: ['a'] }, 'enough known matches');
+  const old = new LoadView({ nodes, activeCountOf: () => 0, selfId: 'a', young: false, random: prng(6) });
+  assert.equal(place({ mode: 'tags', tags: { zone: 'b' } }, old).kind, 'none', 'after a lease, a silent node is not waited for');
+});
+
 test('backoff doubles, caps and jitters within bounds', () => {
   const retry = { max: 5, backoffMs: 1000, maxBackoffMs: 5000 };
   assert.deepEqual([1, 2, 3, 4].map((a) => retryDelayMs(retry, a, 0, () => 0.5)), [1000, 2000, 4000, 5000]);
