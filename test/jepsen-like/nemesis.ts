@@ -142,6 +142,12 @@ export class Nemesis {
       // Each node hears only its two ring neighbours: for 5 nodes every node sits in a
       // majority (itself and its neighbours), but no two nodes see the same majority.
       const order = shuffled(prng, ids);
+      if (order.length === 3) {
+        // Three nodes in a ring all see each other; cut one pair so the third is the bridge.
+        c.setLinks([order[0] as string], [order[2] as string], mode);
+        c.setLinks([order[2] as string], [order[0] as string], mode);
+        return { kind: 'partition', detail: `bridge ${order[1]} between ${order[0]} and ${order[2]} (${mode.kind})`, heal };
+      }
       for (let i = 0; i < order.length; i++) {
         for (let j = 0; j < order.length; j++) {
           const distance = Math.min(Math.abs(i - j), order.length - Math.abs(i - j));
