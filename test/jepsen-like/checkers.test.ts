@@ -48,6 +48,7 @@ test('register: how answers become history entries', () => {
   assert.deepEqual(interpret('put', 'k', 'v', null, 'no answer within 4000 ms'), { value: 'v', known: false, outcome: 'unknown: no answer within 4000 ms' });
   assert.equal(interpret('put', 'k', 'v', answer(503), '')?.known, false, 'a 5xx write may still commit');
   assert.equal(interpret('delete', 'k', null, answer(404), '')?.known, true);
+  assert.equal(interpret('put', 'k', 'v', answer(429), ''), null, 'a full proposal queue refuses before proposing');
   assert.throws(() => interpret('put', 'k', 'v', answer(400), ''), /refused/);
 });
 

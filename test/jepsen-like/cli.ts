@@ -53,7 +53,7 @@ function verdict(ok: boolean | 'unknown'): string {
 function printSummary(r: RunReport): void {
   const lines = [
     `operations: ${r.operations.total} (${Object.entries(r.operations.byKind).map(([k, n]) => `${k} ${n}`).join(', ')}; ${r.operations.unknown} with unknown outcome)`,
-    `faults: ${r.faults} (timeline in ${join(r.dir, 'timeline.jsonl')})`,
+    `faults: ${r.faults} ${JSON.stringify(r.faultsByKind)} (timeline in ${join(r.dir, 'timeline.jsonl')})`,
     `register (linearizability): ${verdict(r.register.ok)} ${r.register.ok === true ? `${r.register.ops} ops on ${r.register.keys} keys` : `${r.register.key}: ${r.register.reason}`}`,
     `durability: ${verdict(r.durability.ok)} ${r.durability.acked} acknowledged job writes, ${r.durability.lost.length} lost${r.durability.lost.length > 0 ? `: ${r.durability.lost.slice(0, 10).join(', ')}` : ''}`,
   ];

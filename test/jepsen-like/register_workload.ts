@@ -76,6 +76,8 @@ export function interpret(kind: 'get' | 'put' | 'delete', key: string, value: st
   }
   if (kind === 'put' && (status === 200 || status === 201)) return { value, known: true, outcome: String(status) };
   if (kind === 'delete' && (status === 204 || status === 404)) return { value: null, known: true, outcome: String(status) };
+  // 429: the leader's proposal queue was full, so the write was refused before it was proposed.
+  if (status === 429) return null;
   if (status >= 400 && status < 500 && status !== 408) throw new Error(`register ${kind} ${key} was refused: ${status} ${answer.text.slice(0, 300)}`);
   // 5xx: the write may have been proposed before the error (a forward that timed out).
   return { value, known: false, outcome: `unknown: ${status}` };

@@ -38,6 +38,7 @@ export interface RunReport {
   readonly dir: string;
   readonly operations: { total: number; unknown: number; byKind: Record<string, number> };
   readonly faults: number;
+  readonly faultsByKind: Record<string, number>;
   readonly register: LinearizabilityResult;
   readonly scheduler: SchedulerCheckResult | null;
   readonly durability: DurabilityResult;
@@ -177,8 +178,10 @@ function summarize(options: RunOptions, history: readonly RecordedOp[], timeline
   const byKind: Record<string, number> = {};
   for (const op of history) byKind[op.kind] = (byKind[op.kind] ?? 0) + 1;
   const unknown = history.filter((op) => op.returnMs === Infinity).length;
+  const faultsByKind: Record<string, number> = {};
+  for (const e of timeline) if (e.phase === 'start') faultsByKind[e.kind] = (faultsByKind[e.kind] ?? 0) + 1;
   const ok = register.ok === true && (scheduler?.ok ?? true) && durability.ok && workloadErrors.length === 0;
-  return { ok, seed: options.seed, dir: options.dir, operations: { total: history.length, unknown, byKind }, faults: timeline.filter((e) => e.phase === 'start').length, register, scheduler, durability, workloadErrors };
+  return { ok, seed: options.seed, dir: options.dir, operations: { total: history.length, unknown, byKind }, faults: timeline.filter((e) => e.phase === 'start').length, faultsByKind, register, scheduler, durability, workloadErrors };
 }
 
 function writeReport(dir: string, history: readonly RecordedOp[], timeline: readonly FaultEvent[], report: RunReport): void {
