@@ -21,6 +21,8 @@ export interface TransportOptions {
   readonly logger: Logger;
   readonly receive: (from: NodeId, envelope: Envelope) => void;
   readonly unreachable: (peer: NodeId) => void;
+  /** Test hook (jepsen-like proxies): dial these peers here instead of their own address. */
+  readonly dialMap?: ReadonlyMap<NodeId, string> | null;
 }
 
 /** The TCP transport, listening, with its log routed into the agent's logger. */
@@ -41,8 +43,14 @@ export async function openPeerTransport(options: TransportOptions): Promise<Open
   return {
     address: `${host}:${bound.port}`,
     send: (to, envelope) => void tcp.send(to, envelope),
-    setPeers: (peers) => tcp.setPeers(peers),
+    setPeers: (peers) => tcp.setPeers(redirect(peers, options.dialMap ?? null)),
     close: () => tcp.close(),
     tcp,
   };
+}
+
+/** Peers whose id the dial map names are dialled at the mapped address; the rest as given. */
+export function redirect(peers: ReadonlyMap<NodeId, string>, dialMap: ReadonlyMap<NodeId, string> | null): ReadonlyMap<NodeId, string> {
+  if (dialMap === null) return peers;
+  return new Map([...peers].map(([id, address]) => [id, dialMap.get(id) ?? address]));
 }

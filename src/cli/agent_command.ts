@@ -81,6 +81,7 @@ export async function agentCommand(args: string[], out: (s: string) => void): Pr
     logger: logger.child('rpc'),
     receive: (from, envelope) => agent?.receive(from, envelope),
     unreachable: (peer) => agent?.unreachable(peer),
+    dialMap: config.dialMap,
   });
   const rpc = transport.address;
   // A founding list may name this node with port 0: it stands for the port just bound.
@@ -110,7 +111,7 @@ export async function agentCommand(args: string[], out: (s: string) => void): Pr
   api.attach(agent, [...clusterRoutes(agent), ...jobRoutes(agent, jobs), ...runRoutes(agent, jobs, () => plane.activeScheduler()), ...consoleRoutes()]);
   out(JSON.stringify({ event: 'listening', id: config.id, rpc, http }) + '\n');
   logger.info('agent started', { rpc, http, data: config.dataDir, recovered: !wasEmpty });
-  if (config.clockOffsetMs !== 0 || config.clockRate !== 1 || config.unsafeStaleReads) logger.warn('test hooks active', { clockOffsetMs: config.clockOffsetMs, clockRate: config.clockRate, unsafeStaleReads: config.unsafeStaleReads });
+  if (config.clockOffsetMs !== 0 || config.clockRate !== 1 || config.unsafeStaleReads || config.dialMap !== null) logger.warn('test hooks active', { clockOffsetMs: config.clockOffsetMs, clockRate: config.clockRate, unsafeStaleReads: config.unsafeStaleReads, dialMap: config.dialMap === null ? null : Object.fromEntries(config.dialMap) });
   if (config.join !== null && wasEmpty) void joinCluster(config.join, { id: config.id, rpc, http }, logger);
 
   await new Promise<void>((resolve) => {

@@ -38,6 +38,8 @@ export interface AgentConfig {
   readonly clockOffsetMs: number;
   readonly clockRate: number;
   readonly unsafeStaleReads: boolean;
+  /** Test hook: peer id → the address to dial instead of the one in the log (CHIME_TEST_DIAL_MAP). */
+  readonly dialMap: ReadonlyMap<string, string> | null;
 }
 
 const NODE_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -117,7 +119,7 @@ export function parsePeers(value: string): Map<string, string> {
  * read path. They exist so the suite can prove it catches faults; an operator cannot turn
  * them on by accident because they need CHIME_TEST_HOOKS=1 in the environment.
  */
-function testHooks(raw: Raw): { clockOffsetMs: number; clockRate: number; unsafeStaleReads: boolean } {
+function testHooks(raw: Raw): { clockOffsetMs: number; clockRate: number; unsafeStaleReads: boolean; dialMap: ReadonlyMap<string, string> | null } {
   const offset = raw['clock-offset-ms'];
   const rate = raw['clock-rate'];
   const stale = raw['unsafe-stale-reads'] === true;
@@ -127,7 +129,24 @@ function testHooks(raw: Raw): { clockOffsetMs: number; clockRate: number; unsafe
   const rateValue = rate === undefined ? 1 : Number(rate);
   if (!Number.isFinite(offsetMs) || Math.abs(offsetMs) > 86_400_000) throw new UsageError('--clock-offset-ms: expected milliseconds within a day');
   if (!Number.isFinite(rateValue) || rateValue < 0.5 || rateValue > 2) throw new UsageError('--clock-rate: expected 0.5 to 2');
-  return { clockOffsetMs: offsetMs, clockRate: rateValue, unsafeStaleReads: stale };
+  return { clockOffsetMs: offsetMs, clockRate: rateValue, unsafeStaleReads: stale, dialMap: dialMapFromEnv() };
+}
+
+/**
+ * CHIME_TEST_DIAL_MAP=ID=HOST:PORT,... makes this node dial each named peer at the given
+ * address whatever the log or a hello says: the jepsen-like runner points every directed
+ * link at a TCP proxy it owns, so it can cut, delay or stall one direction of one link.
+ * Honoured only with CHIME_TEST_HOOKS=1.
+ */
+function dialMapFromEnv(): ReadonlyMap<string, string> | null {
+  const text = process.env['CHIME_TEST_DIAL_MAP'];
+  if (text === undefined || text === '') return null;
+  if (process.env['CHIME_TEST_HOOKS'] !== '1') throw new UsageError('CHIME_TEST_DIAL_MAP is a test hook; it needs CHIME_TEST_HOOKS=1');
+  try {
+    return parsePeers(text);
+  } catch (error) {
+    throw new UsageError(`CHIME_TEST_DIAL_MAP: ${(error as Error).message}`);
+  }
 }
 
 /** Flags and --config merged and checked; every problem is a UsageError naming the flag. */

@@ -67,6 +67,8 @@ export async function freePorts(count: number): Promise<number[]> {
 export class ProcessCluster {
   readonly nodes = new Map<string, NodeProcess>();
   private readonly logs = new Map<string, WriteStream>();
+  /** Per-node environment given at first launch, kept for restarts (jepsen-like dial maps). */
+  private readonly nodeEnv = new Map<string, Readonly<Record<string, string>>>();
 
   constructor(readonly options: ClusterOptions) {
     mkdirSync(options.dir, { recursive: true });
@@ -113,7 +115,8 @@ export class ProcessCluster {
   }
 
   /** Starts an agent and resolves once it printed its listening line. */
-  async launch(id: string, rpc: string, http: string, extra: readonly string[] = []): Promise<NodeProcess> {
+  async launch(id: string, rpc: string, http: string, extra: readonly string[] = [], env?: Readonly<Record<string, string>>): Promise<NodeProcess> {
+    if (env !== undefined) this.nodeEnv.set(id, env);
     const dataDir = join(this.options.dir, id);
     mkdirSync(dataDir, { recursive: true });
     const node = this.nodes.get(id) ?? { id, dataDir, rpc, http, child: null, exits: 0 };
@@ -125,7 +128,7 @@ export class ProcessCluster {
     }
     const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), MAIN, 'agent', '--id', id, '--data', dataDir, '--rpc', rpc, '--http', http, ...(this.options.args ?? []), ...extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...this.options.env },
+      env: { ...process.env, ...this.options.env, ...this.nodeEnv.get(id) },
     });
     node.child = child;
     child.stderr?.pipe(log, { end: false });
@@ -176,11 +179,11 @@ export class ProcessCluster {
     if (signal === 'SIGKILL' || signal === 'SIGTERM' || signal === 'SIGINT') await exited;
   }
 
-  /** Restarts a stopped node on its data directory and its previous addresses. */
-  async restart(id: string): Promise<NodeProcess> {
+  /** Restarts a stopped node on its data directory and its previous addresses (plus `extra` flags this time). */
+  async restart(id: string, extra: readonly string[] = []): Promise<NodeProcess> {
     const node = this.nodes.get(id);
     if (node === undefined || node.child !== null) throw new Error(`${id} is not stopped`);
-    return this.launch(id, node.rpc, node.http);
+    return this.launch(id, node.rpc, node.http, extra);
   }
 
   async stopAll(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

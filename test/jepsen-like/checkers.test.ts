@@ -1,0 +1,151 @@
+// Hand-made histories each checker must accept or reject: proof that the checkers can fail.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { HttpAnswer } from '../../src/cli/http_client.js';
+import { checkKvHistory, type KvOperation } from '../sim/linearizability.js';
+import { checkDurability } from './durability_checker.js';
+import { interpret } from './register_workload.js';
+import { checkScheduler, parseSink, type RunRecord, type SchedulerCheckInput, type SinkLine } from './scheduler_checker.js';
+import { redirect } from '../../src/agent/peer_transport.js';
+
+const op = (clientId: string, kind: KvOperation['kind'], value: string | null, callMs: number, returnMs: number, key = 'k0'): KvOperation => ({ clientId, kind, key, value, callMs, returnMs });
+
+test('register: a stale read after an acknowledged write is rejected', () => {
+  const history = [op('c1', 'put', 'a', 0, 10), op('c1', 'put', 'b', 20, 30), op('c2', 'get', 'a', 40, 50)];
+  const result = checkKvHistory(history);
+  assert.equal(result.ok, false);
+});
+
+test('register: a read of a value never written is rejected', () => {
+  assert.equal(checkKvHistory([op('c1', 'put', 'a', 0, 10), op('c2', 'get', 'zz', 20, 30)]).ok, false);
+});
+
+test('register: a read of a deleted key that still sees the value is rejected', () => {
+  assert.equal(checkKvHistory([op('c1', 'put', 'a', 0, 10), op('c1', 'delete', null, 20, 30), op('c2', 'get', 'a', 40, 50)]).ok, false);
+});
+
+test('register: reads that go back in time across clients are rejected', () => {
+  const history = [op('c1', 'put', 'a', 0, 10), op('c1', 'put', 'b', 15, 100), op('c2', 'get', 'b', 20, 30), op('c3', 'get', 'a', 40, 50)];
+  assert.equal(checkKvHistory(history).ok, false);
+});
+
+test('register: concurrent and unknown-outcome writes may take effect late, and the final read after the restart counts', () => {
+  const ok = [op('c1', 'put', 'a', 0, 10), op('c2', 'put', 'b', 5, Infinity), op('c3', 'get', 'a', 20, 30), op('c3', 'get', 'b', 40, 50), op('final', 'get', 'b', 100, 110)];
+  assert.equal(checkKvHistory(ok).ok, true);
+  // An acknowledged write lost by the final restart: the final read sees the older value.
+  const lost = [op('c1', 'put', 'a', 0, 10), op('c1', 'put', 'b', 20, 30), op('final', 'get', 'a', 100, 110)];
+  assert.equal(checkKvHistory(lost).ok, false);
+  const vanished = [op('c1', 'put', 'a', 0, 10), op('final', 'get', null, 100, 110)];
+  assert.equal(checkKvHistory(vanished).ok, false);
+});
+
+test('register: how answers become history entries', () => {
+  const answer = (status: number, body: unknown = null): HttpAnswer => ({ status, body, text: '' });
+  assert.deepEqual(interpret('get', 'k', null, answer(200, { description: 'v' }), ''), { value: 'v', known: true, outcome: 'ok' });
+  assert.deepEqual(interpret('get', 'k', null, answer(404), ''), { value: null, known: true, outcome: 'absent' });
+  assert.equal(interpret('get', 'k', null, null, 'timeout'), null, 'an unanswered read is dropped');
+  assert.equal(interpret('put', 'k', 'v', null, 'connect ECONNREFUSED 127.0.0.1:1'), null, 'a refused connection never reached a node');
+  assert.deepEqual(interpret('put', 'k', 'v', null, 'no answer within 4000 ms'), { value: 'v', known: false, outcome: 'unknown: no answer within 4000 ms' });
+  assert.equal(interpret('put', 'k', 'v', answer(503), '')?.known, false, 'a 5xx write may still commit');
+  assert.equal(interpret('delete', 'k', null, answer(404), '')?.known, true);
+  assert.equal(interpret('put', 'k', 'v', answer(429), ''), null, 'a full proposal queue refuses before proposing');
+  assert.throws(() => interpret('put', 'k', 'v', answer(400), ''), /refused/);
+});
+
+const T0 = Date.parse('2030-01-01T00:00:00.000Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function goodScheduler(): { records: RunRecord[]; sink: SinkLine[]; input: SchedulerCheckInput } {
+  const records: RunRecord[] = [];
+  const sink: SinkLine[] = [];
+  for (let i = 0; i <= 10; i++) {
+    const at = T0 + i * 1000;
+    records.push({ runId: `r${i}`, jobId: 'j', scheduledAt: iso(at), attempt: 1, status: 'succeeded' });
+    sink.push({ jobId: 'j', scheduledAt: iso(at), runId: `r${i}`, attempt: 1, node: 'n1', atMs: at + 5 });
+  }
+  const input: SchedulerCheckInput = { jobs: [{ id: 'j', periodMs: 1000, anchored: false }], windowStartMs: T0, windowEndMs: T0 + 10_000, records, sink, observedRunIds: new Set(records.map((r) => r.runId)) };
+  return { records, sink, input };
+}
+
+test('scheduler: a clean history passes, with its figures', () => {
+  const result = checkScheduler(goodScheduler().input);
+  assert.equal(result.ok, true, JSON.stringify(result));
+  assert.equal(result.instants, 11);
+  assert.equal(result.latenessMs.p50, 5);
+});
+
+test('scheduler: a missed instant is rejected', () => {
+  const { input, records } = goodScheduler();
+  const result = checkScheduler({ ...input, records: records.filter((r) => r.runId !== 'r4'), observedRunIds: new Set() });
+  assert.equal(result.ok, false);
+  assert.deepEqual(result.missing, [`j ${iso(T0 + 4000)}`]);
+});
+
+test('scheduler: two records for one instant are rejected', () => {
+  const { input, records, sink } = goodScheduler();
+  const extra: RunRecord = { runId: 'dup', jobId: 'j', scheduledAt: iso(T0 + 3000), attempt: 1, status: 'succeeded' };
+  const result = checkScheduler({ ...input, records: [...records, extra], sink: [...sink, { ...sink[3]!, runId: 'dup' }] });
+  assert.equal(result.ok, false);
+  assert.equal(result.duplicateRecords.length, 1);
+});
+
+test('scheduler: a (runId, attempt) executed twice is rejected; a retry as a new attempt is not', () => {
+  const { input, sink, records } = goodScheduler();
+  assert.equal(checkScheduler({ ...input, sink: [...sink, { ...sink[2]!, node: 'n2', atMs: sink[2]!.atMs + 50 }] }).executedTwice.length, 1);
+  const retried = records.map((r) => (r.runId === 'r2' ? { ...r, attempt: 2 } : r));
+  const result = checkScheduler({ ...input, records: retried, sink: [...sink, { ...sink[2]!, attempt: 2, node: 'n3' }] });
+  assert.equal(result.ok, true, JSON.stringify(result));
+});
+
+test('scheduler: a run that never executed, or succeeded without executing its attempt, is rejected', () => {
+  const { input, sink, records } = goodScheduler();
+  assert.equal(checkScheduler({ ...input, sink: sink.filter((l) => l.runId !== 'r6') }).notExecuted.length, 1);
+  const claimed = records.map((r) => (r.runId === 'r7' ? { ...r, attempt: 2 } : r));
+  assert.equal(checkScheduler({ ...input, records: claimed }).succeededNotExecuted.length, 1);
+});
+
+test('scheduler: a skipped instant must not execute; one that did not is fine', () => {
+  const { input, sink, records } = goodScheduler();
+  const skipped = records.map((r) => (r.runId === 'r5' ? { ...r, status: 'skipped' } : r));
+  assert.equal(checkScheduler({ ...input, records: skipped }).skippedButExecuted.length, 1);
+  assert.equal(checkScheduler({ ...input, records: skipped, sink: sink.filter((l) => l.runId !== 'r5') }).ok, true);
+});
+
+test('scheduler: a run record seen during the test and gone at the end is rejected', () => {
+  const { input } = goodScheduler();
+  const result = checkScheduler({ ...input, observedRunIds: new Set([...input.observedRunIds, 'vanished']) });
+  assert.deepEqual(result.lostRecords, ['vanished']);
+});
+
+test('scheduler: @every instants are anchored on the records, and a gap in them is found', () => {
+  const records: RunRecord[] = [];
+  const sink: SinkLine[] = [];
+  for (let i = 0; i < 10; i++) {
+    if (i === 5) continue;
+    const at = T0 + 300 + i * 2000;
+    records.push({ runId: `e${i}`, jobId: 'e', scheduledAt: iso(at), attempt: 1, status: 'succeeded' });
+    sink.push({ jobId: 'e', scheduledAt: iso(at), runId: `e${i}`, attempt: 1, node: 'n1', atMs: at });
+  }
+  const result = checkScheduler({ jobs: [{ id: 'e', periodMs: 2000, anchored: true }], windowStartMs: T0, windowEndMs: T0 + 19_000, records, sink, observedRunIds: new Set() });
+  assert.deepEqual(result.missing, [`e ${iso(T0 + 300 + 10_000)}`]);
+  assert.equal(result.instants, 10);
+});
+
+test('scheduler: the sink format written by the jobs parses', () => {
+  const lines = parseSink(`j ${iso(T0)} r1 1 n2 ${T0 + 7}\n\ngarbage\nj ${iso(T0 + 1000)} r2 2 n1 ${T0 + 1003}\n`);
+  assert.deepEqual(lines, [
+    { jobId: 'j', scheduledAt: iso(T0), runId: 'r1', attempt: 1, node: 'n2', atMs: T0 + 7 },
+    { jobId: 'j', scheduledAt: iso(T0 + 1000), runId: 'r2', attempt: 2, node: 'n1', atMs: T0 + 1003 },
+  ]);
+});
+
+test('durability: an acknowledged job missing after the restart is rejected', () => {
+  assert.deepEqual(checkDurability({ acked: ['a', 'b'], present: new Set(['a', 'b', 'c']) }), { ok: true, acked: 2, lost: [] });
+  assert.deepEqual(checkDurability({ acked: ['a', 'b'], present: new Set(['a']) }), { ok: false, acked: 2, lost: ['b'] });
+});
+
+test('dial map: named peers are dialled at the mapped address, others as given', () => {
+  const peers = new Map([['n2', '127.0.0.1:1002'], ['n3', '127.0.0.1:1003']]);
+  assert.deepEqual([...redirect(peers, new Map([['n2', '127.0.0.1:9002']]))], [['n2', '127.0.0.1:9002'], ['n3', '127.0.0.1:1003']]);
+  assert.equal(redirect(peers, null), peers);
+});

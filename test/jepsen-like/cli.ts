@@ -1,0 +1,71 @@
+// `npm run jepsen -- --nodes 5 --time 300 --nemesis kill,pause,partition,clock,member --seed S`
+import { parseArgs } from 'node:util';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { NEMESIS_KINDS, type NemesisKind } from './nemesis.js';
+import { runJepsen, type RunReport } from './runner.js';
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '5' },
+    time: { type: 'string', default: '300' },
+    nemesis: { type: 'string', default: 'kill,pause,partition,clock,member' },
+    seed: { type: 'string' },
+    dir: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    'unsafe-stale-reads': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (values.help === true) {
+  console.log(`usage: npm run jepsen -- [--nodes 3|5] [--time SECONDS] [--nemesis ${NEMESIS_KINDS.join(',')}|none] [--seed N] [--dir DIR] [--keep] [--unsafe-stale-reads]`);
+  process.exit(0);
+}
+
+const nodes = Number(values.nodes);
+const timeSec = Number(values.time);
+const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
+const kinds = values.nemesis === 'none' ? [] : (values.nemesis ?? '').split(',').filter(Boolean);
+const unknownKinds = kinds.filter((k) => !(NEMESIS_KINDS as readonly string[]).includes(k));
+if (![3, 5].includes(nodes) || !Number.isFinite(timeSec) || timeSec < 5 || !Number.isSafeInteger(seed) || unknownKinds.length > 0) {
+  console.error(`bad arguments: --nodes must be 3 or 5, --time >= 5, --seed an integer, --nemesis from ${NEMESIS_KINDS.join(',')}${unknownKinds.length > 0 ? ` (unknown: ${unknownKinds.join(',')})` : ''}`);
+  process.exit(2);
+}
+const dir = resolve(values.dir ?? join(tmpdir(), `chime-jepsen-${seed}-${Date.now()}`));
+const started = performance.now();
+console.log(`jepsen-like: ${nodes} nodes, ${timeSec} s of faults (${kinds.join(',') || 'none'}), seed ${seed}, report in ${dir}`);
+const report = await runJepsen({ nodes, timeSec, nemesis: kinds as NemesisKind[], seed, dir, keep: values.keep === true, unsafeStaleReads: values['unsafe-stale-reads'] === true, log: (s) => console.log(`  ${((performance.now() - started) / 1000).toFixed(1)}s ${s}`) });
+printSummary(report);
+if (!report.ok) {
+  const rerun = `npm run jepsen -- --nodes ${nodes} --time ${timeSec} --nemesis ${kinds.join(',') || 'none'} --seed ${seed} --keep${values['unsafe-stale-reads'] === true ? ' --unsafe-stale-reads' : ''}`;
+  console.log(`FAIL — rerun with: ${rerun}`);
+  console.log('(faults are drawn from the seed; their timing against the real processes varies from run to run)');
+  process.exitCode = 1;
+} else {
+  console.log('PASS');
+}
+
+function verdict(ok: boolean | 'unknown'): string {
+  return ok === true ? 'ok' : ok === 'unknown' ? 'UNKNOWN' : 'FAILED';
+}
+
+function printSummary(r: RunReport): void {
+  const lines = [
+    `operations: ${r.operations.total} (${Object.entries(r.operations.byKind).map(([k, n]) => `${k} ${n}`).join(', ')}; ${r.operations.unknown} with unknown outcome)`,
+    `faults: ${r.faults} ${JSON.stringify(r.faultsByKind)} (timeline in ${join(r.dir, 'timeline.jsonl')})`,
+    `register (linearizability): ${verdict(r.register.ok)} ${r.register.ok === true ? `${r.register.ops} ops on ${r.register.keys} keys` : `${r.register.key}: ${r.register.reason}`}`,
+    `durability: ${verdict(r.durability.ok)} ${r.durability.acked} acknowledged job writes, ${r.durability.lost.length} lost${r.durability.lost.length > 0 ? `: ${r.durability.lost.slice(0, 10).join(', ')}` : ''}`,
+  ];
+  const s = r.scheduler;
+  if (s !== null) {
+    lines.push(`scheduler: ${verdict(s.ok)} ${s.instants} instants; missing ${s.missing.length}, duplicate records ${s.duplicateRecords.length}, executed twice ${s.executedTwice.length}, not executed ${s.notExecuted.length}, succeeded-not-executed ${s.succeededNotExecuted.length}, skipped-but-executed ${s.skippedButExecuted.length}, lost records ${s.lostRecords.length}`);
+    lines.push(`  statuses ${JSON.stringify(s.statuses)}; lateness ms p50 ${s.latenessMs.p50} p99 ${s.latenessMs.p99} max ${s.latenessMs.max} min ${s.latenessMs.min}; largest gaps between executions ms ${s.largestGapsMs.join(', ')}`);
+    for (const [name, list] of [['missing', s.missing], ['duplicates', s.duplicateRecords], ['executed twice', s.executedTwice], ['not executed', s.notExecuted], ['succeeded not executed', s.succeededNotExecuted], ['skipped but executed', s.skippedButExecuted], ['lost records', s.lostRecords]] as const) {
+      if (list.length > 0) lines.push(`  ${name}: ${list.slice(0, 8).join('; ')}${list.length > 8 ? ' …' : ''}`);
+    }
+  }
+  for (const e of r.workloadErrors) lines.push(`workload error: ${e}`);
+  lines.push(`report: ${r.dir} (summary.json, history.jsonl, timeline.jsonl, sink.txt, n*.log)`);
+  console.log(lines.join('\n'));
+}

@@ -1,0 +1,168 @@
+// The cluster under test: N real agents (ProcessCluster) whose every directed link runs
+// through a LinkProxy the runner owns. Node A reaches node B at proxy(A→B): each agent is
+// started with CHIME_TEST_DIAL_MAP naming, for every other node, the proxy of its own
+// outgoing link, so whatever rpc address the log or a hello names, A dials B through the
+// proxy. Nodes keep their real rpc ports across restarts, and proxies look the target up at
+// each connection.
+import { cpSync, rmSync } from 'node:fs';
+import { ProcessCluster, freePorts, waitFor } from '../support/process_cluster.js';
+import { LinkProxy, type LinkMode } from './proxy.js';
+
+export interface JepsenClusterOptions {
+  readonly dir: string;
+  readonly nodes: number;
+  /** Flags for every agent (e.g. --unsafe-stale-reads). */
+  readonly args?: readonly string[];
+}
+
+interface ClusterView {
+  leader: string | null;
+  term: number;
+  members: { id: string; voter: boolean }[];
+}
+
+export class JepsenCluster {
+  readonly ids: string[];
+  readonly links = new Map<string, LinkProxy>();
+  private constructor(readonly processes: ProcessCluster, ids: string[]) {
+    this.ids = ids;
+  }
+
+  static async start(options: JepsenClusterOptions): Promise<JepsenCluster> {
+    const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
+    const processes = new ProcessCluster({ dir: options.dir, args: options.args ?? [], env: { CHIME_TEST_HOOKS: '1' } });
+    const cluster = new JepsenCluster(processes, ids);
+    try {
+      const ports = await freePorts(ids.length * 2);
+      const rpcOf = new Map(ids.map((id, i) => [id, `127.0.0.1:${ports[2 * i]}`]));
+      for (const from of ids) {
+        for (const to of ids) {
+          if (from === to) continue;
+          const proxy = new LinkProxy(from, to, () => {
+            const address = processes.nodes.get(to)?.rpc ?? rpcOf.get(to) ?? '';
+            const at = address.lastIndexOf(':');
+            return at < 0 ? null : { host: address.slice(0, at), port: Number(address.slice(at + 1)) };
+          });
+          await proxy.listen();
+          cluster.links.set(`${from}>${to}`, proxy);
+        }
+      }
+      const peers = ids.map((id) => `${id}=${rpcOf.get(id)}`).join(',');
+      await Promise.all(ids.map((id, i) => processes.launch(id, rpcOf.get(id) as string, `127.0.0.1:${ports[2 * i + 1]}`, ['--peers', peers], { CHIME_TEST_DIAL_MAP: cluster.dialMap(id) })));
+      await cluster.waitForLeader(30_000);
+      return cluster;
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+  }
+
+  private dialMap(from: string): string {
+    return this.ids.filter((to) => to !== from).map((to) => `${to}=${this.link(from, to).address}`).join(',');
+  }
+
+  link(from: string, to: string): LinkProxy {
+    const proxy = this.links.get(`${from}>${to}`);
+    if (proxy === undefined) throw new Error(`no link ${from}>${to}`);
+    return proxy;
+  }
+
+  /** Sets the mode of every link from a node in `from` to a node in `to`. */
+  setLinks(from: readonly string[], to: readonly string[], mode: LinkMode): void {
+    for (const a of from) for (const b of to) if (a !== b) this.link(a, b).setMode(mode);
+  }
+
+  healLinks(): void {
+    for (const proxy of this.links.values()) proxy.setMode({ kind: 'up' });
+  }
+
+  isUp(id: string): boolean {
+    return this.processes.nodes.get(id)?.child !== null;
+  }
+
+  liveIds(): string[] {
+    return this.ids.filter((id) => this.isUp(id));
+  }
+
+  httpOf(id: string): string {
+    return this.processes.url(id, '');
+  }
+
+  async view(id: string, timeoutMs = 1500): Promise<ClusterView | null> {
+    try {
+      const answer = await this.processes.call(id, 'GET', '/v1/cluster', undefined, timeoutMs);
+      return answer.status === 200 ? (answer.body as ClusterView) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The leader a majority of all nodes names in the newest term any of them reports. */
+  async leader(): Promise<string | null> {
+    const views = (await Promise.all(this.liveIds().map((id) => this.view(id)))).filter((v): v is ClusterView => v !== null);
+    const votes = new Map<string, number>();
+    for (const v of views) if (v.leader !== null) votes.set(v.leader, (votes.get(v.leader) ?? 0) + 1);
+    for (const [id, n] of votes) if (n > this.ids.length / 2 && this.isUp(id)) return id;
+    return null;
+  }
+
+  waitForLeader(timeoutMs = 30_000): Promise<string> {
+    return waitFor('a leader a majority agrees on', async () => (await this.leader()) ?? undefined, timeoutMs, 100);
+  }
+
+  async kill(id: string): Promise<void> {
+    await this.processes.signal(id, 'SIGKILL');
+  }
+
+  async pause(id: string): Promise<void> {
+    await this.processes.signal(id, 'SIGSTOP');
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.processes.signal(id, 'SIGCONT');
+  }
+
+  async restart(id: string, extra: readonly string[] = []): Promise<void> {
+    if (this.isUp(id)) return;
+    await this.processes.restart(id, extra);
+  }
+
+  /** Copies a running node's data directory (writes in flight), kills it, and restarts it on the copy. */
+  async restartOnCopy(id: string): Promise<void> {
+    const node = this.processes.nodes.get(id);
+    if (node === undefined || node.child === null) return;
+    const copy = `${node.dataDir}.copy`;
+    rmSync(copy, { recursive: true, force: true });
+    cpSync(node.dataDir, copy, { recursive: true });
+    await this.kill(id);
+    rmSync(node.dataDir, { recursive: true, force: true });
+    cpSync(copy, node.dataDir, { recursive: true });
+    rmSync(copy, { recursive: true, force: true });
+    await this.restart(id);
+  }
+
+  /** Removes `id` through the leader's API, kills it, wipes its data, and joins it again empty. */
+  async removeAndRejoin(id: string, log: (s: string) => void): Promise<void> {
+    const leader = await this.waitForLeader();
+    if (leader === id) throw new Error('refusing to remove the leader');
+    const removed = await this.processes.call(leader, 'DELETE', `/v1/cluster/members/${id}`, undefined, 10_000);
+    if (removed.status !== 204) throw new Error(`removing ${id}: ${removed.status} ${removed.text}`);
+    log(`${id} removed`);
+    await this.kill(id);
+    const node = this.processes.nodes.get(id);
+    if (node === undefined) throw new Error(`no node ${id}`);
+    rmSync(node.dataDir, { recursive: true, force: true });
+    const via = this.processes.url(await this.waitForLeader(), '');
+    await this.processes.restart(id, ['--join', via]);
+    await waitFor(`${id} to be a voter again`, async () => {
+      const view = await this.view(await this.waitForLeader(5000));
+      return view?.members.some((m) => m.id === id && m.voter) === true;
+    }, 60_000, 200);
+  }
+
+  async stop(): Promise<void> {
+    for (const id of this.ids) await this.resume(id).catch(() => {});
+    await this.processes.stopAll('SIGKILL');
+    await Promise.all([...this.links.values()].map((p) => p.close()));
+  }
+}

@@ -1,0 +1,191 @@
+// One jepsen-like run: start the cluster behind proxies, create the scheduler jobs, run the
+// register clients, the durability writer and the run poller while the nemesis injects
+// faults, heal, kill -9 every node and restart them all, then check everything.
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { checkKvHistory, type LinearizabilityResult } from '../sim/linearizability.js';
+import { Prng } from '../sim/prng.js';
+import { waitFor } from '../support/process_cluster.js';
+import { JepsenCluster } from './cluster.js';
+import { Nemesis, type FaultEvent, type NemesisKind } from './nemesis.js';
+import { jobIdOfKey, runRegisterClient, interpret, type RecordedOp } from './register_workload.js';
+import { checkScheduler, parseSink, type RunRecord, type SchedulerCheckResult } from './scheduler_checker.js';
+import { SCHEDULER_JOBS, fetchJobIds, fetchRuns, schedulerJobSpec } from './scheduler_workload.js';
+import { checkDurability, type DurabilityResult } from './durability_checker.js';
+import { httpJson } from '../../src/cli/http_client.js';
+
+export interface RunOptions {
+  readonly nodes: number;
+  readonly timeSec: number;
+  readonly nemesis: readonly NemesisKind[];
+  readonly seed: number;
+  readonly dir: string;
+  readonly keep?: boolean;
+  /** Start every agent with --unsafe-stale-reads (the weakened build). */
+  readonly unsafeStaleReads?: boolean;
+  readonly clients?: number;
+  readonly keys?: number;
+  /** Skip the scheduler workload (the weakened-build test only needs registers). */
+  readonly scheduler?: boolean;
+  readonly quietMs?: readonly [number, number];
+  readonly holdMs?: readonly [number, number];
+  readonly log?: (s: string) => void;
+}
+
+export interface RunReport {
+  readonly ok: boolean;
+  readonly seed: number;
+  readonly dir: string;
+  readonly operations: { total: number; unknown: number; byKind: Record<string, number> };
+  readonly faults: number;
+  readonly faultsByKind: Record<string, number>;
+  readonly register: LinearizabilityResult;
+  readonly scheduler: SchedulerCheckResult | null;
+  readonly durability: DurabilityResult;
+  readonly workloadErrors: string[];
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+export async function runJepsen(options: RunOptions): Promise<RunReport> {
+  const log = options.log ?? (() => {});
+  mkdirSync(options.dir, { recursive: true });
+  const prng = new Prng(options.seed);
+  const sink = join(options.dir, 'sink.txt');
+  const cluster = await JepsenCluster.start({ dir: options.dir, nodes: options.nodes, args: options.unsafeStaleReads === true ? ['--unsafe-stale-reads'] : [] });
+  const history: RecordedOp[] = [];
+  const workloadErrors: string[] = [];
+  const nemesis = new Nemesis(cluster, { kinds: options.nemesis, prng: prng.fork(), now, log, quietMs: options.quietMs ?? [2000, 5000], holdMs: options.holdMs ?? [3000, 8000] });
+  try {
+    const withScheduler = options.scheduler !== false;
+    if (withScheduler) await createSchedulerJobs(cluster, sink);
+    const windowStartMs = Date.now() + 2000;
+    const keys = Array.from({ length: options.keys ?? 3 }, (_, i) => `k${i}`);
+    let stopped = false;
+    const nodes = () => cluster.ids.map((id) => ({ id, http: cluster.processes.nodes.get(id)?.http ?? '' }));
+    const clientCount = options.clients ?? options.nodes + 1;
+    const guard = (what: string, p: Promise<void>) => p.catch((error: unknown) => void workloadErrors.push(`${what}: ${String(error)}`));
+    const clients = Array.from({ length: clientCount }, (_, i) => guard(`client c${i}`, runRegisterClient({ keys, nodes, timeoutMs: 4000, prng: prng.fork(), clientId: `c${i}`, now, record: (op) => history.push(op), stopped: () => stopped })));
+    const ackedJobs: string[] = [];
+    const observedRunIds = new Set<string>();
+    const writer = guard('durability writer', durabilityWriter(cluster, prng.fork(), ackedJobs, () => stopped));
+    const poller = withScheduler ? guard('run poller', runPoller(cluster, prng.fork(), observedRunIds, () => stopped)) : Promise.resolve();
+    const faultsUntil = now() + options.timeSec * 1000;
+    await nemesis.run(() => now() >= faultsUntil);
+    await nemesis.healActive();
+    await healEverything(cluster, nemesis);
+    await cluster.waitForLeader(60_000);
+    stopped = true;
+    await Promise.all([...clients, writer, poller]);
+    const windowEndMs = Date.now() - 2000;
+    log('faults over; killing every node and restarting them all');
+    await fullRestart(cluster, nemesis);
+    const leader = await cluster.waitForLeader(60_000);
+    await finalReads(cluster, leader, keys, history);
+    const register = checkKvHistory(history, { stepsMaxPerKey: 5_000_000 });
+    const jobIds = await waitFor('the job list after the restart', () => fetchJobIds(cluster, leader), 30_000, 500);
+    const durability = checkDurability({ acked: [...ackedJobs, ...(withScheduler ? SCHEDULER_JOBS.map((j) => j.id) : [])], present: jobIds });
+    const scheduler = withScheduler ? await checkSchedulerRun(cluster, sink, windowStartMs, windowEndMs, observedRunIds) : null;
+    const report = summarize(options, history, nemesis.timeline, register, scheduler, durability, workloadErrors);
+    writeReport(options.dir, history, nemesis.timeline, report);
+    return report;
+  } finally {
+    await cluster.stop();
+    if (options.keep !== true) for (const id of cluster.ids) rmSync(join(options.dir, id), { recursive: true, force: true });
+  }
+}
+
+async function createSchedulerJobs(cluster: JepsenCluster, sink: string): Promise<void> {
+  for (const job of SCHEDULER_JOBS) {
+    await waitFor(`creating ${job.id}`, async () => {
+      const leader = await cluster.waitForLeader();
+      const answer = await cluster.processes.call(leader, 'PUT', `/v1/jobs/${job.id}`, schedulerJobSpec(job, sink));
+      return answer.status === 201 || answer.status === 200;
+    }, 30_000, 200);
+  }
+}
+
+async function durabilityWriter(cluster: JepsenCluster, prng: Prng, acked: string[], stopped: () => boolean): Promise<void> {
+  for (let seq = 0; !stopped(); seq++) {
+    const id = cluster.ids[prng.int(cluster.ids.length)] as string;
+    const jobId = `dur-${seq}`;
+    try {
+      const answer = await httpJson('PUT', `${cluster.httpOf(id)}/v1/jobs/${jobId}`, { schedule: '@manual', executor: { type: 'shell', command: 'true' } }, 4000);
+      if (answer.status === 201 || answer.status === 200) acked.push(jobId);
+    } catch {
+      // unknown outcome: not acknowledged, so not owed
+    }
+    await new Promise((r) => setTimeout(r, 100 + prng.int(200)));
+  }
+}
+
+async function runPoller(cluster: JepsenCluster, prng: Prng, seen: Set<string>, stopped: () => boolean): Promise<void> {
+  while (!stopped()) {
+    const id = cluster.ids[prng.int(cluster.ids.length)] as string;
+    for (const job of SCHEDULER_JOBS) {
+      try {
+        for (const run of await fetchRuns(cluster, id, job.id, 3000)) seen.add(run.runId);
+      } catch {
+        break; // that node cannot answer right now
+      }
+    }
+    await new Promise((r) => setTimeout(r, 1000 + prng.int(1000)));
+  }
+}
+
+async function healEverything(cluster: JepsenCluster, nemesis: Nemesis): Promise<void> {
+  cluster.healLinks();
+  for (const id of cluster.ids) await cluster.resume(id);
+  for (const id of cluster.ids) if (!cluster.isUp(id)) await cluster.restart(id);
+  nemesis.note('heal', 'links up, every node resumed and running');
+}
+
+async function fullRestart(cluster: JepsenCluster, nemesis: Nemesis): Promise<void> {
+  nemesis.note('full-restart', 'kill -9 every node');
+  for (const id of cluster.ids) await cluster.kill(id);
+  await Promise.all(cluster.ids.map((id) => cluster.restart(id)));
+  nemesis.note('full-restart', 'every node restarted');
+}
+
+/** One linearizable read per key after the restart: the history's last word on durability. */
+async function finalReads(cluster: JepsenCluster, leader: string, keys: readonly string[], history: RecordedOp[]): Promise<void> {
+  for (const key of keys) {
+    await waitFor(`final read of ${key}`, async () => {
+      const callMs = now();
+      const answer = await httpJson('GET', `${cluster.httpOf(leader)}/v1/jobs/${jobIdOfKey(key)}`, undefined, 5000);
+      const op = interpret('get', key, null, answer, '');
+      if (op === null) return false;
+      history.push({ clientId: 'final', kind: 'get', key, value: op.value, callMs, returnMs: now(), node: leader, outcome: op.outcome });
+      return true;
+    }, 30_000, 200);
+  }
+}
+
+async function checkSchedulerRun(cluster: JepsenCluster, sink: string, windowStartMs: number, windowEndMs: number, observed: ReadonlySet<string>): Promise<SchedulerCheckResult> {
+  const records: RunRecord[] = [];
+  // Runs whose executor died end lost after a lease and are retried: wait until the window settles.
+  await waitFor('every run in the window to end', async () => {
+    const leader = await cluster.waitForLeader(10_000);
+    records.length = 0;
+    for (const job of SCHEDULER_JOBS) records.push(...(await fetchRuns(cluster, leader, job.id, 10_000)));
+    return records.every((r) => Date.parse(r.scheduledAt) > windowEndMs || (r.status !== 'pending' && r.status !== 'running'));
+  }, 120_000, 1000);
+  const sinkLines = existsSync(sink) ? parseSink(readFileSync(sink, 'utf8')) : [];
+  return checkScheduler({ jobs: SCHEDULER_JOBS, windowStartMs, windowEndMs, records, sink: sinkLines, observedRunIds: observed });
+}
+
+function summarize(options: RunOptions, history: readonly RecordedOp[], timeline: readonly FaultEvent[], register: LinearizabilityResult, scheduler: SchedulerCheckResult | null, durability: DurabilityResult, workloadErrors: string[]): RunReport {
+  const byKind: Record<string, number> = {};
+  for (const op of history) byKind[op.kind] = (byKind[op.kind] ?? 0) + 1;
+  const unknown = history.filter((op) => op.returnMs === Infinity).length;
+  const faultsByKind: Record<string, number> = {};
+  for (const e of timeline) if (e.phase === 'start') faultsByKind[e.kind] = (faultsByKind[e.kind] ?? 0) + 1;
+  const ok = register.ok === true && (scheduler?.ok ?? true) && durability.ok && workloadErrors.length === 0;
+  return { ok, seed: options.seed, dir: options.dir, operations: { total: history.length, unknown, byKind }, faults: timeline.filter((e) => e.phase === 'start').length, faultsByKind, register, scheduler, durability, workloadErrors };
+}
+
+function writeReport(dir: string, history: readonly RecordedOp[], timeline: readonly FaultEvent[], report: RunReport): void {
+  writeFileSync(join(dir, 'history.jsonl'), history.map((op) => JSON.stringify({ ...op, returnMs: op.returnMs === Infinity ? null : op.returnMs })).join('\n') + '\n');
+  writeFileSync(join(dir, 'timeline.jsonl'), timeline.map((e) => JSON.stringify({ ...e, at: new Date(e.atMs).toISOString() })).join('\n') + '\n');
+  writeFileSync(join(dir, 'summary.json'), JSON.stringify(report, null, 2) + '\n');
+}
