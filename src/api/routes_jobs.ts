@@ -1,5 +1,6 @@
 import { encodeCommand, isValidJobId, validateJobSpec, type ApplyResult, type Command, type JobTable } from '../statemachine/index.js';
 import type { Agent } from '../agent/agent.js';
+import { ChimeError } from '../agent/errors.js';
 import { problem, sendJson, type HttpProblem } from './problem.js';
 import type { RequestContext, Route } from './server.js';
 import { jobView } from './views.js';
@@ -31,10 +32,28 @@ export function jobIdParam(ctx: RequestContext): string {
 }
 
 /** Reads are linearizable unless the client asks for `?stale=true`. */
+/** How long a linearizable read waits for a leader to appear before answering 503. */
+const READ_LEADER_WAIT_MS = 3000;
+
+/**
+ * Reads are linearizable unless the client asks for `?stale=true`. Right after a restart or
+ * during an election no leader is known yet; like a write, the read waits a bounded time
+ * for one instead of failing at once.
+ */
 export async function readBarrier(agent: Agent, ctx: RequestContext): Promise<void> {
   const stale = ctx.url.searchParams.get('stale');
   if (stale === 'true' || stale === '1') return;
-  await agent.linearizableRead();
+  const until = performance.now() + READ_LEADER_WAIT_MS;
+  for (;;) {
+    try {
+      await agent.linearizableRead();
+      return;
+    } catch (error) {
+      const leaderless = error instanceof ChimeError && (error.code === 'NO_LEADER' || error.code === 'NOT_LEADER');
+      if (!leaderless || performance.now() >= until) throw error;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }
 
 export async function proposeCommand(agent: Agent, command: Command): Promise<ApplyResult> {
