@@ -141,6 +141,13 @@ export class RaftHost {
     });
   }
 
+  /** Starts an election now instead of after an election timeout. */
+  campaign(): void {
+    if (this.stopped) return;
+    this.node.campaign();
+    this.schedule();
+  }
+
   transferLeader(to: NodeId): void {
     const error = this.node.transferLeader(to);
     if (error !== null) throw fromRaftError(error);
