@@ -226,8 +226,18 @@ export class RaftHost {
     }
     if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
       const started = performance.now();
-      await this.options.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, rd.mustSync);
-      this.options.events.persisted?.((performance.now() - started) / 1000, rd.entries.length);
+      const saved = this.options.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, rd.mustSync);
+      if (rd.mustSync) {
+        await saved;
+        this.options.events.persisted?.((performance.now() - started) / 1000, rd.entries.length);
+      } else {
+        // Only the commit index moved: the write is not synced and nothing waits for it (a
+        // restart learns the commit index again), so the next proposal need not queue behind
+        // it; the store's queue keeps it ordered before later writes. A failed write still
+        // ends the process, as an awaited one would (unhandled rejection), and the store
+        // refuses every later write.
+        void saved;
+      }
     }
     if (late.length > 0) this.options.events.send(late);
     if (rd.snapshot !== null) {
