@@ -253,9 +253,9 @@ export class RaftHost {
     this.node.advance();
     this.reads.releaseUpTo(this.applied);
     if (rd.softState !== null) {
-      // A deposed leader's pending writes may still commit under the next leader, but no
-      // longer here: answer now (retryable) rather than after the proposal timeout.
-      if (rd.softState.role !== 'leader') this.proposals.failAll(new ChimeError('LEADERSHIP_LOST', 'this node lost leadership before the write committed; it may or may not take effect — retry', rd.softState.leader));
+      // A deposed leader's pending writes may still commit under the next leader (and then
+      // resolve here); if they do not soon, answer (retryable) rather than at the timeout.
+      if (rd.softState.role !== 'leader') this.proposals.leadershipLost(performance.now() + 4 * this.options.electionTicks * this.options.tickMs);
       this.options.events.softStateChanged?.(rd.softState);
     }
     await this.maybeSnapshot();
