@@ -154,6 +154,10 @@ export class Agent {
     if (snapshot.meta.index > 0) agent.state.restore(snapshot.data);
     agent.refreshPeers();
     agent.host.start();
+    // A sole voter has no one to wait for: it elects itself at once rather than after an
+    // election timeout, so a one-node cluster serves right after a restart.
+    const voters = [...agent.host.status().conf.voters];
+    if (voters.length === 1 && voters[0] === options.id) agent.host.campaign();
     agent.helloTimer = setInterval(() => agent.sayHello(), 1000);
     agent.promoteTimer = setInterval(() => void agent.promoteCaughtUpLearners(), 200);
     agent.sayHello();

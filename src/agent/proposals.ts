@@ -4,6 +4,8 @@ interface Pending {
   readonly term: number;
   readonly startedAt: number;
   readonly deadline: number;
+  /** Set once this node stepped down: the proposal waits only for a short while more. */
+  readonly leadershipLost?: boolean;
   readonly resolve: (result: unknown) => void;
   readonly reject: (error: Error) => void;
 }
@@ -51,12 +53,25 @@ export class PendingProposals {
     }
   }
 
+  /**
+   * This node stepped down. Its pending entries may still be committed by the next leader
+   * and then apply here with their term (a leadership transfer does exactly that), so they
+   * keep waiting, but only until `deadline`; then they fail as LEADERSHIP_LOST (retryable).
+   */
+  leadershipLost(deadline: number): void {
+    for (const [at, pending] of this.byIndex) {
+      if (pending.deadline > deadline) this.byIndex.set(at, { ...pending, deadline, leadershipLost: true });
+    }
+  }
+
   /** Timed-out proposals may still commit later: the caller learns only that it does not know. */
   expire(now: number): void {
     for (const [at, pending] of this.byIndex) {
       if (pending.deadline > now) continue;
       this.byIndex.delete(at);
-      pending.reject(new ChimeError('TIMEOUT', 'the write was not confirmed in time; it may or may not take effect'));
+      pending.reject(pending.leadershipLost === true
+        ? new ChimeError('LEADERSHIP_LOST', 'this node lost leadership before the write was confirmed; it may or may not take effect — retry')
+        : new ChimeError('TIMEOUT', 'the write was not confirmed in time; it may or may not take effect'));
     }
   }
 

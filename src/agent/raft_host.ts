@@ -144,6 +144,13 @@ export class RaftHost {
     });
   }
 
+  /** Starts an election now instead of after an election timeout. */
+  campaign(): void {
+    if (this.stopped) return;
+    this.node.campaign();
+    this.schedule();
+  }
+
   transferLeader(to: NodeId): void {
     const error = this.node.transferLeader(to);
     if (error !== null) throw fromRaftError(error);
@@ -222,8 +229,18 @@ export class RaftHost {
     }
     if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
       const started = performance.now();
-      await this.options.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, { sync: rd.mustSync });
-      this.options.events.persisted?.((performance.now() - started) / 1000, rd.entries.length);
+      const saved = this.options.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, { sync: rd.mustSync });
+      if (rd.mustSync) {
+        await saved;
+        this.options.events.persisted?.((performance.now() - started) / 1000, rd.entries.length);
+      } else {
+        // Only the commit index moved: the write is not synced and nothing waits for it (a
+        // restart learns the commit index again), so the next proposal need not queue behind
+        // it; the store's queue keeps it ordered before later writes. A failed write still
+        // ends the process, as an awaited one would (unhandled rejection), and the store
+        // refuses every later write.
+        void saved;
+      }
     }
     if (late.length > 0) this.options.events.send(late);
     if (rd.snapshot !== null) {
@@ -240,9 +257,9 @@ export class RaftHost {
     this.node.advance();
     this.reads.releaseUpTo(this.applied);
     if (rd.softState !== null) {
-      // A deposed leader's pending writes may still commit under the next leader, but no
-      // longer here: answer now (retryable) rather than after the proposal timeout.
-      if (rd.softState.role !== 'leader') this.proposals.failAll(new ChimeError('LEADERSHIP_LOST', 'this node lost leadership before the write committed; it may or may not take effect — retry', rd.softState.leader));
+      // A deposed leader's pending writes may still commit under the next leader (and then
+      // resolve here); if they do not soon, answer (retryable) rather than at the timeout.
+      if (rd.softState.role !== 'leader') this.proposals.leadershipLost(performance.now() + 4 * this.options.electionTicks * this.options.tickMs);
       this.options.events.softStateChanged?.(rd.softState);
     }
     await this.maybeSnapshot();

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../support/process_cluster.js';
-import { shellSpec, startCluster } from './support.js';
+import { raw, shellSpec, startCluster } from './support.js';
 
 const WRITERS = 12;
 const NODES = ['n1', 'n2', 'n3'];
@@ -63,6 +63,18 @@ test('kill -9 of the leader during concurrent writes loses no acknowledged write
       } while (cursor !== null);
       const missing = [...acknowledged].filter(([jobId, command]) => stored.get(jobId) !== command);
       assert.deepEqual(missing, [], `${id} lacks ${missing.length} of ${acknowledged.size} acknowledged writes (outcomes ${JSON.stringify([...outcomes])})`);
+    }
+    // A leader left alone (both followers killed) answers a write 503 with Retry-After,
+    // soon: it steps down and fails its pending writes instead of waiting out their timeout.
+    await Promise.all(NODES.filter((id) => id !== leader).map((id) => cluster.signal(id, 'SIGKILL')));
+    for (let i = 0; i < 2; i++) {
+      const started = performance.now();
+      const lonely = await raw(cluster.nodes.get(leader)!.http, 'PUT', `/v1/jobs/lonely-${i}`, { 'content-type': 'application/json' }, JSON.stringify(shellSpec('x')), 20_000);
+      const ms = performance.now() - started;
+      assert.equal(lonely.status, 503, lonely.text);
+      assert.ok(['LEADERSHIP_LOST', 'NO_LEADER', 'NOT_LEADER'].includes((lonely.body as { code: string }).code), lonely.text);
+      assert.match(String(lonely.headers['retry-after']), /^[1-9][0-9]*$/);
+      assert.ok(ms < 8000, `answered after ${ms.toFixed(0)} ms`);
     }
   } finally {
     await close();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProcessCluster } from '../support/process_cluster.js';
 import { EtcdCluster, etcdVersion } from './etcd_cluster.js';
-import { runLoad, type LoadRequest, type LoadResult } from './http_load.js';
+import { cpuMs, runLoad, type LoadRequest, type LoadResult } from './http_load.js';
 
 const { values } = parseArgs({
   options: {
@@ -44,10 +44,12 @@ async function benchChime(): Promise<LoadResult[]> {
     console.log(`chime: 3 nodes, leader ${leader}, writes to ${spreadOverAll ? 'all nodes' : 'the leader'}`);
     const request = (prefix: string) => (n: number): LoadRequest => ({ url: new URL(`${bases[n % bases.length]}/v1/jobs/${prefix}-${n}`), method: 'PUT', body: specBody(n) });
     await runLoad(16, 1, request('warm'));
+    const pids = cluster.live().map((n) => n.child?.pid ?? 0);
     const results: LoadResult[] = [];
     for (const c of levels) {
+      const cpuBefore = cpuMs(pids);
       const r = await runLoad(c, seconds, request(`c${c}`));
-      console.log(line('chime', r));
+      console.log(line('chime', r, cpuMs(pids) - cpuBefore));
       results.push(r);
     }
     for (const id of ['n1', 'n2', 'n3']) console.log(`${id}${id === leader ? ' (leader)' : ''}: ${await meanTimes(cluster, id)}`);
@@ -89,10 +91,12 @@ async function benchEtcd(): Promise<LoadResult[] | null> {
       body: Buffer.from(JSON.stringify({ key: Buffer.from(`jobs/${prefix}-${n}`).toString('base64'), value: specBody(n).toString('base64') })),
     });
     await runLoad(16, 1, request('warm'));
+    const pids = cluster.members.map((m) => m.child.pid ?? 0);
     const results: LoadResult[] = [];
     for (const c of levels) {
+      const cpuBefore = cpuMs(pids);
       const r = await runLoad(c, seconds, request(`c${c}`));
-      console.log(line('etcd', r));
+      console.log(line('etcd', r, cpuMs(pids) - cpuBefore));
       results.push(r);
     }
     return results;
@@ -102,9 +106,11 @@ async function benchEtcd(): Promise<LoadResult[] | null> {
   }
 }
 
-function line(name: string, r: LoadResult): string {
+/** One result line; `serverCpuMs` is the CPU all server processes used during the level. */
+function line(name: string, r: LoadResult, serverCpuMs: number): string {
   const errors = r.failed === 0 ? '' : ` failed=${r.failed} (${r.firstError})`;
-  return `${name} c=${r.concurrency} writes/s=${r.perSecond.toFixed(0)} p50_ms=${r.p50Ms.toFixed(2)} p99_ms=${r.p99Ms.toFixed(2)} ok=${r.ok}${errors}`;
+  const perWrite = r.ok > 0 ? (serverCpuMs / r.ok).toFixed(2) : '-';
+  return `${name} c=${r.concurrency} writes/s=${r.perSecond.toFixed(0)} p50_ms=${r.p50Ms.toFixed(2)} p99_ms=${r.p99Ms.toFixed(2)} ok=${r.ok} server_cpu_ms_per_write=${perWrite}${errors}`;
 }
 
 const cpu = cpus()[0]?.model ?? 'unknown cpu';

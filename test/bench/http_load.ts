@@ -1,5 +1,6 @@
 // A closed-loop HTTP load generator: `concurrency` workers, each sending its next request as
 // soon as the previous one answered, over keep-alive connections, for a fixed time.
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 
 export interface LoadRequest {
@@ -84,4 +85,20 @@ export async function runLoad(concurrency: number, seconds: number, next: (n: nu
     p99Ms: percentile(latenciesMs, 0.99),
     firstError,
   };
+}
+
+/** CPU time (user + system) the processes used so far, in ms; 0 where /proc is missing. */
+export function cpuMs(pids: readonly number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      // Fields after the command name (which may hold spaces) start at the state field (3rd).
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // not Linux, or the process is gone
+    }
+  }
+  return ticks * 10; // USER_HZ is 100 on Linux
 }
