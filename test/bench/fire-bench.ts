@@ -125,7 +125,9 @@ async function schedulerLine(c: ProcessCluster): Promise<string> {
   const leader = await c.waitForLeader();
   const text = (await httpJson('GET', c.url(leader, '/metrics'), undefined, 30_000)).text;
   const read = (name: string) => /^(\S+) (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(`${name} `)).join('\n'))?.[2] ?? '?';
-  return `leader ${leader}: fires=${read('chime_scheduler_fires_total')} batches=${read('chime_scheduler_fire_batches_total')} skipped=${read('chime_scheduler_skipped_total')} proposal_failures=${read('chime_scheduler_proposal_failures_total')} waiting_for_capacity=${read('chime_scheduler_waiting_for_capacity')}`;
+  const sum = (name: string) => Number(/^(\S+) (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(`${name} `)).join('\n'))?.[2] ?? Number.NaN);
+  const commitMeanMs = (1000 * sum('chime_raft_commit_seconds_sum')) / sum('chime_raft_commit_seconds_count');
+  return `leader ${leader}: commit_mean_ms=${commitMeanMs.toFixed(1)} fires=${read('chime_scheduler_fires_total')} batches=${read('chime_scheduler_fire_batches_total')} skipped=${read('chime_scheduler_skipped_total')} proposal_failures=${read('chime_scheduler_proposal_failures_total')} waiting_for_capacity=${read('chime_scheduler_waiting_for_capacity')}`;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'chime-firebench-'));
@@ -155,6 +157,13 @@ try {
     console.log(`memory ${id}: rss ${(b.rss / 2 ** 20).toFixed(0)} -> ${(l.rss / 2 ** 20).toFixed(0)} MiB (${((l.rss - b.rss) / jobs).toFixed(0)} B/job), heap ${(b.heap / 2 ** 20).toFixed(0)} -> ${(l.heap / 2 ** 20).toFixed(0)} MiB (${((l.heap - b.heap) / jobs).toFixed(0)} B/job)`);
   }
   console.log(await schedulerLine(cluster));
+  // The executors' own view: scheduled instant → process (or request) start, all nodes.
+  const buckets = new Map<string, number>();
+  for (const id of ids) {
+    const text = (await httpJson('GET', cluster.url(id, '/metrics'), undefined, 30_000)).text;
+    for (const m of text.matchAll(/^chime_executor_start_lateness_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)) buckets.set(m[1]!, (buckets.get(m[1]!) ?? 0) + Number(m[2]));
+  }
+  console.log(`executor start lateness (cumulative, whole run): ${[...buckets].map(([le, n]) => `<=${le}s:${n}`).join(' ')}`);
   console.log(`sink hits total=${hits}`);
 } finally {
   await cluster.stopAll();
