@@ -130,6 +130,12 @@ export class ExecutionPlane {
   metricLines(): string[] {
     const lines: string[] = [];
     const metric = (name: string, type: 'counter' | 'gauge', help: string, value: number) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
+    // Memory per node (the fire benchmark divides it by stored jobs); heap used is the live
+    // JS objects after the last GC plus garbage since, so take the minimum over a few reads.
+    const memory = process.memoryUsage();
+    metric('process_resident_memory_bytes', 'gauge', 'Resident memory of this agent process', memory.rss);
+    metric('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use', memory.heapUsed);
+    metric('nodejs_external_memory_bytes', 'gauge', 'Memory of C++ objects bound to JS objects (buffers)', memory.external);
     const stats = this.executor.stats();
     metric('chime_executor_running', 'gauge', 'Runs executing or waiting for their instant on this node', stats.runs);
     metric('chime_executor_slots', 'gauge', 'Runs this node may execute at once', stats.slots);

@@ -29,6 +29,9 @@ test('kill -9 of the executor process: the accepted run is reported lost after r
     await waitFor('the child to accept the run', () => stdout.includes('\n'));
     assert.equal(stdout.trim(), 'accepted');
     await waitFor('the job to start', () => existsSync(pidFile));
+    // The executor records the pid right after spawn; a crash before that line reports the
+    // run lost without knowing its group (the window is inherent: a pid exists only after spawn).
+    await waitFor('the journal to record the pid', () => readFileSync(journalPath, 'utf8').includes('"t":"pid"'));
     jobPid = Number(readFileSync(pidFile, 'utf8').trim());
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');

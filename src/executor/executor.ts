@@ -68,6 +68,8 @@ export class Executor {
   private idleWaiters: (() => void)[] = [];
   private journalSkippedLines = 0;
   private journalWriteErrors = 0;
+  /** End reports written to the journal but not yet synced: not reported until they are. */
+  private readonly undurableEnds = new Set<string>();
 
   constructor(options: ExecutorOptions) {
     assert.ok(typeof options.nodeId === 'string' && options.nodeId.length > 0, 'nodeId is required');
@@ -104,18 +106,35 @@ export class Executor {
     if (this.outbox.endCount + this.runs.size + 1 > this.limits.outboxReportsMax) {
       return this.refuse('no_slot', `the report outbox is full (${this.limits.outboxReportsMax} reports unacknowledged)`);
     }
-    if (!this.journalWrite({ t: 'accept', runId: req.runId, attempt: req.attempt, term: req.term }, true)) {
+    if (!this.journalWrite({ t: 'accept', runId: req.runId, attempt: req.attempt, term: req.term })) {
       return this.refuse('no_slot', 'the journal could not record the run');
     }
     this.ledger.record(req.runId, req.attempt, 'active');
     const run: Run = { request: req, startTimer: null, timeoutTimer: null, handle: null, startedAtMs: null, process: null, kill: null };
-    this.runs.set(runKey(req.runId, req.attempt), run);
+    const key = runKey(req.runId, req.attempt);
+    this.runs.set(key, run);
     this.compactJournalIfDue();
-    const delayMs = req.notBeforeMs === null ? 0 : req.notBeforeMs - this.now();
-    if (delayMs > 0) run.startTimer = this.timers.schedule(delayMs, () => this.start(run));
-    else this.start(run);
+    // The accept must be on disk before the process starts (after a crash the run is then
+    // reported lost, never run twice); a fire committed ahead of its instant hides the sync.
+    this.afterDurable((error) => {
+      if (this.runs.get(key) !== run || run.kill !== null) return;
+      if (error !== null) {
+        this.journalWriteErrors++;
+        this.onFinished(run, { ok: false, exitCode: null, output: '', outputTruncated: false, error: `the journal could not record the run: ${error.message}` });
+        return;
+      }
+      const delayMs = req.notBeforeMs === null ? 0 : req.notBeforeMs - this.now();
+      if (delayMs > 0) run.startTimer = this.timers.schedule(delayMs, () => this.start(run));
+      else this.start(run);
+    });
     this.lastRefusal = null;
     return 'accepted';
+  }
+
+  /** Runs `then` once the journal holds every record written so far (at once without a journal). */
+  private afterDurable(then: (error: Error | null) => void): void {
+    if (this.journal === null || !this.journal.open) then(null);
+    else this.journal.syncSoon(then);
   }
 
   /** Stops every run of `runId` (normally one attempt); the finished report follows. */
@@ -135,7 +154,8 @@ export class Executor {
   }
 
   pendingReports(): Report[] {
-    return this.outbox.pending();
+    const pending = this.outbox.pending();
+    return this.undurableEnds.size === 0 ? pending : pending.filter((r) => r.kind === 'started' || !this.undurableEnds.has(runKey(r.runId, r.attempt)));
   }
 
   /**
@@ -147,7 +167,7 @@ export class Executor {
     if (kind !== 'started') {
       this.ledger.record(runId, attempt, 'settled');
       // Not synced: a lost ack only makes the report be sent again, which the leader ignores.
-      this.journalWrite({ t: 'ack', runId, attempt }, false);
+      this.journalWrite({ t: 'ack', runId, attempt });
       this.compactJournalIfDue();
     }
     return true;
@@ -222,7 +242,7 @@ export class Executor {
     run.process = { pid: processId, startTime };
     // Unsynced on purpose: it only matters after a crash of this process, which leaves the
     // page cache intact; a machine crash takes the run's processes with it.
-    this.journalWrite({ t: 'pid', runId: run.request.runId, attempt: run.request.attempt, ...run.process }, false);
+    this.journalWrite({ t: 'pid', runId: run.request.runId, attempt: run.request.attempt, ...run.process });
     this.compactJournalIfDue();
   }
 
@@ -266,18 +286,25 @@ export class Executor {
 
   private queueEnd(report: EndReport): void {
     this.ledger.record(report.runId, report.attempt, 'ended');
-    // Synced: a result lost in a crash would be reported lost and maybe run again.
-    this.journalWrite({ t: 'end', report }, true);
+    this.journalWrite({ t: 'end', report });
     this.outbox.pushEnd(report);
     this.compactJournalIfDue();
-    this.onReport?.(report);
+    // Reported only once on disk: a result lost in a crash would be reported lost and maybe
+    // run again. Until then pendingReports() leaves it out too.
+    const key = runKey(report.runId, report.attempt);
+    this.undurableEnds.add(key);
+    this.afterDurable((error) => {
+      if (error !== null) this.journalWriteErrors++;
+      this.undurableEnds.delete(key);
+      this.onReport?.(report);
+    });
   }
 
-  /** True when the record is durable or there is no journal; false when the write failed. */
-  private journalWrite(record: JournalRecord, sync: boolean): boolean {
+  /** True when the record is written (durable after the next sync) or there is no journal; false when the write failed. */
+  private journalWrite(record: JournalRecord): boolean {
     if (this.journal === null || !this.journal.open) return true;
     try {
-      this.journal.append(record, sync);
+      this.journal.append(record, false);
       return true;
     } catch {
       this.journalWriteErrors++;

@@ -1,0 +1,173 @@
+// `npm run bench:fire -- --jobs 100000 --rate 1000 --seconds 30`
+// A 3-node cluster with N stored jobs, `rate` of them due each second, each firing an `http`
+// executor at a sink server in this process. The sink records arrival time and the run's
+// {{scheduledAt}}; lateness = arrival − scheduled instant (one machine, one clock). Prints
+// sustained fires/s, lateness p50/p99/max, and memory per job per node (RSS, heap; after
+// loading minus before, divided by N).
+//
+// Jobs: F = rate × period firing jobs with cron `S/period * * * * *` (S = i mod period, so
+// `rate` fire each second), the other N − F idle (`0 0 0 1 1 *`, stored and indexed, due once
+// a year). period is 10 s when N < 60 × rate, else 60 s. Jobs are loaded with many concurrent
+// PUTs to the leader; the idle ones first so that firing starts only at the end of loading.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ProcessCluster } from '../support/process_cluster.js';
+import { httpJson } from '../../src/cli/http_client.js';
+
+const { values } = parseArgs({
+  options: {
+    jobs: { type: 'string', default: '10000' },
+    rate: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '30' },
+    warmup: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '128' },
+    slots: { type: 'string', default: '128' },
+    keep: { type: 'boolean', default: false },
+    /** A module to preload into every agent (--import), e.g. a CPU profiler. */
+    preload: { type: 'string' },
+  },
+});
+const jobs = Number(values.jobs);
+const rate = Number(values.rate);
+const seconds = Number(values.seconds);
+const warmupSeconds = Number(values.warmup);
+const loadConcurrency = Number(values.concurrency);
+const period = jobs >= rate * 60 ? 60 : 10;
+const firing = Math.min(jobs, rate * period);
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? 0;
+}
+
+// ---- the sink
+interface Arrival {
+  readonly scheduledAtMs: number;
+  readonly arrivedAtMs: number;
+}
+let recording = false;
+const arrivals: Arrival[] = [];
+let hits = 0;
+const sink = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const arrivedAtMs = Date.now();
+  hits++;
+  const at = new URL(req.url ?? '/', 'http://sink').searchParams.get('at');
+  if (recording && at !== null) arrivals.push({ scheduledAtMs: Date.parse(at), arrivedAtMs });
+  res.writeHead(204).end();
+});
+sink.keepAliveTimeout = 30_000;
+await new Promise<void>((done) => sink.listen(0, '127.0.0.1', done));
+const sinkPort = (sink.address() as { port: number }).port;
+
+// ---- memory
+interface Memory {
+  readonly rss: number;
+  readonly heap: number;
+}
+async function memoryOf(c: ProcessCluster, id: string): Promise<Memory> {
+  // Heap used includes garbage since the last GC: the smallest of a few reads is closest to live.
+  let best: Memory = { rss: Number.POSITIVE_INFINITY, heap: Number.POSITIVE_INFINITY };
+  for (let i = 0; i < 5; i++) {
+    const text = (await httpJson('GET', c.url(id, '/metrics'), undefined, 30_000)).text;
+    const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+    const pid = c.nodes.get(id)?.child?.pid;
+    // RSS from /proc is the kernel's view; the agent's own figure is the same number.
+    const rssKb = pid === undefined ? Number.NaN : Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    best = { rss: Math.min(best.rss, rssKb * 1024), heap: Math.min(best.heap, read('nodejs_heap_used_bytes')) };
+    await new Promise((r) => setTimeout(r, 400));
+  }
+  return best;
+}
+const ids = ['n1', 'n2', 'n3'];
+const memoryAll = async (c: ProcessCluster) => Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await memoryOf(c, id)] as const))) as Record<string, Memory>;
+
+// ---- loading
+function jobSpec(i: number): Record<string, unknown> {
+  const fires = i >= jobs - firing;
+  const k = i - (jobs - firing);
+  const schedule = !fires ? '0 0 0 1 1 *' : period === 60 ? `${k % 60} * * * * *` : `${k % period}/${period} * * * * *`;
+  return {
+    schedule,
+    history: 1,
+    concurrency: 'allow',
+    executor: { type: 'http', method: 'GET', url: `http://127.0.0.1:${sinkPort}/hit?at={{scheduledAt}}&job={{jobId}}` },
+  };
+}
+
+async function load(c: ProcessCluster): Promise<number> {
+  const started = performance.now();
+  let next = 0;
+  let failures = 0;
+  let leader = await c.waitForLeader();
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= jobs) return;
+      for (let tries = 0; ; tries++) {
+        const answer = await httpJson('PUT', c.url(leader, `/v1/jobs/job-${i}`), jobSpec(i), 30_000).catch(() => null);
+        if (answer !== null && (answer.status === 201 || answer.status === 200)) break;
+        failures++;
+        if (tries > 20) throw new Error(`job-${i}: ${answer?.status} ${answer?.text}`);
+        await new Promise((r) => setTimeout(r, 200));
+        leader = await c.waitForLeader();
+      }
+      if ((i + 1) % 50_000 === 0) console.log(`  loaded ${i + 1} jobs (${((i + 1) / ((performance.now() - started) / 1000)).toFixed(0)}/s)`);
+    }
+  };
+  await Promise.all(Array.from({ length: loadConcurrency }, worker));
+  if (failures > 0) console.log(`  ${failures} PUTs retried`);
+  return (performance.now() - started) / 1000;
+}
+
+async function schedulerLine(c: ProcessCluster): Promise<string> {
+  const leader = await c.waitForLeader();
+  const text = (await httpJson('GET', c.url(leader, '/metrics'), undefined, 30_000)).text;
+  const read = (name: string) => /^(\S+) (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(`${name} `)).join('\n'))?.[2] ?? '?';
+  const sum = (name: string) => Number(/^(\S+) (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(`${name} `)).join('\n'))?.[2] ?? Number.NaN);
+  const commitMeanMs = (1000 * sum('chime_raft_commit_seconds_sum')) / sum('chime_raft_commit_seconds_count');
+  return `leader ${leader}: commit_mean_ms=${commitMeanMs.toFixed(1)} fires=${read('chime_scheduler_fires_total')} batches=${read('chime_scheduler_fire_batches_total')} skipped=${read('chime_scheduler_skipped_total')} proposal_failures=${read('chime_scheduler_proposal_failures_total')} waiting_for_capacity=${read('chime_scheduler_waiting_for_capacity')}`;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'chime-firebench-'));
+const env: Record<string, string> = values.preload === undefined ? {} : { NODE_OPTIONS: `--import=${values.preload}` };
+const cluster = await ProcessCluster.found(3, { dir, args: ['--slots', values.slots, '--log-level', 'warn'], env });
+try {
+  console.log(`fire bench: jobs=${jobs} firing=${firing} (every ${period} s) rate=${rate}/s seconds=${seconds} slots=${values.slots}`);
+  await new Promise((r) => setTimeout(r, 1000));
+  const baseline = await memoryAll(cluster);
+  const loadSeconds = await load(cluster);
+  console.log(`loaded ${jobs} jobs in ${loadSeconds.toFixed(1)} s (${(jobs / loadSeconds).toFixed(0)} PUT/s, concurrency ${loadConcurrency})`);
+  await new Promise((r) => setTimeout(r, warmupSeconds * 1000));
+  recording = true;
+  const windowStartMs = Math.ceil(Date.now() / 1000) * 1000 + 1000;
+  const windowEndMs = windowStartMs + seconds * 1000;
+  await new Promise((r) => setTimeout(r, windowEndMs - Date.now() + 3000));
+  recording = false;
+  const loaded = await memoryAll(cluster);
+  const inWindow = arrivals.filter((a) => a.scheduledAtMs >= windowStartMs && a.scheduledAtMs < windowEndMs);
+  const lateness = inWindow.map((a) => a.arrivedAtMs - a.scheduledAtMs).sort((a, b) => a - b);
+  const expected = rate * seconds;
+  console.log(`fires_in_window=${inWindow.length} expected=${expected} fires_per_s=${(inWindow.length / seconds).toFixed(0)}`);
+  console.log(`lateness_ms p50=${percentile(lateness, 0.5)} p99=${percentile(lateness, 0.99)} max=${lateness.at(-1) ?? 'n/a'} min=${lateness[0] ?? 'n/a'}`);
+  for (const id of ids) {
+    const b = baseline[id]!;
+    const l = loaded[id]!;
+    console.log(`memory ${id}: rss ${(b.rss / 2 ** 20).toFixed(0)} -> ${(l.rss / 2 ** 20).toFixed(0)} MiB (${((l.rss - b.rss) / jobs).toFixed(0)} B/job), heap ${(b.heap / 2 ** 20).toFixed(0)} -> ${(l.heap / 2 ** 20).toFixed(0)} MiB (${((l.heap - b.heap) / jobs).toFixed(0)} B/job)`);
+  }
+  console.log(await schedulerLine(cluster));
+  // The executors' own view: scheduled instant → process (or request) start, all nodes.
+  const buckets = new Map<string, number>();
+  for (const id of ids) {
+    const text = (await httpJson('GET', cluster.url(id, '/metrics'), undefined, 30_000)).text;
+    for (const m of text.matchAll(/^chime_executor_start_lateness_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)) buckets.set(m[1]!, (buckets.get(m[1]!) ?? 0) + Number(m[2]));
+  }
+  console.log(`executor start lateness (cumulative, whole run): ${[...buckets].map(([le, n]) => `<=${le}s:${n}`).join(' ')}`);
+  console.log(`sink hits total=${hits}`);
+} finally {
+  await cluster.stopAll();
+  sink.close();
+  if (values.keep) console.log(`kept ${dir}`);
+  else rmSync(dir, { recursive: true, force: true });
+}
