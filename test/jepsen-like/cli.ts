@@ -35,10 +35,14 @@ if (![3, 5].includes(nodes) || !Number.isFinite(timeSec) || timeSec < 5 || !Numb
 const dir = resolve(values.dir ?? join(tmpdir(), `chime-jepsen-${seed}-${Date.now()}`));
 const started = performance.now();
 console.log(`jepsen-like: ${nodes} nodes, ${timeSec} s of faults (${kinds.join(',') || 'none'}), seed ${seed}, report in ${dir}`);
-const report = await runJepsen({ nodes, timeSec, nemesis: kinds as NemesisKind[], seed, dir, keep: values.keep === true, unsafeStaleReads: values['unsafe-stale-reads'] === true, log: (s) => console.log(`  ${((performance.now() - started) / 1000).toFixed(1)}s ${s}`) });
+const rerun = `npm run jepsen -- --nodes ${nodes} --time ${timeSec} --nemesis ${kinds.join(',') || 'none'} --seed ${seed} --keep${values['unsafe-stale-reads'] === true ? ' --unsafe-stale-reads' : ''}`;
+const report = await runJepsen({ nodes, timeSec, nemesis: kinds as NemesisKind[], seed, dir, keep: values.keep === true, unsafeStaleReads: values['unsafe-stale-reads'] === true, log: (s) => console.log(`  ${((performance.now() - started) / 1000).toFixed(1)}s ${s}`) }).catch((error: unknown) => {
+  console.log(`ERROR: the run could not complete: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  console.log(`logs in ${dir}; rerun with: ${rerun}`);
+  process.exit(1);
+});
 printSummary(report);
 if (!report.ok) {
-  const rerun = `npm run jepsen -- --nodes ${nodes} --time ${timeSec} --nemesis ${kinds.join(',') || 'none'} --seed ${seed} --keep${values['unsafe-stale-reads'] === true ? ' --unsafe-stale-reads' : ''}`;
   console.log(`FAIL — rerun with: ${rerun}`);
   console.log('(faults are drawn from the seed; their timing against the real processes varies from run to run)');
   process.exitCode = 1;
@@ -59,9 +63,9 @@ function printSummary(r: RunReport): void {
   ];
   const s = r.scheduler;
   if (s !== null) {
-    lines.push(`scheduler: ${verdict(s.ok)} ${s.instants} instants; missing ${s.missing.length}, duplicate records ${s.duplicateRecords.length}, executed twice ${s.executedTwice.length}, not executed ${s.notExecuted.length}, succeeded-not-executed ${s.succeededNotExecuted.length}, skipped-but-executed ${s.skippedButExecuted.length}, lost records ${s.lostRecords.length}`);
+    lines.push(`scheduler: ${verdict(s.ok)} ${s.instants} instants; missing ${s.missing.length}, duplicate records ${s.duplicateRecords.length}, executed twice ${s.executedTwice.length}, not executed ${s.notExecuted.length}, succeeded-not-executed ${s.succeededNotExecuted.length}, skipped-but-executed ${s.skippedButExecuted.length}, lost records ${s.lostRecords.length}, misfire-policy violations ${s.policyViolations.length}`);
     lines.push(`  statuses ${JSON.stringify(s.statuses)}; lateness ms p50 ${s.latenessMs.p50} p99 ${s.latenessMs.p99} max ${s.latenessMs.max} min ${s.latenessMs.min}; largest gaps between executions ms ${s.largestGapsMs.join(', ')}`);
-    for (const [name, list] of [['missing', s.missing], ['duplicates', s.duplicateRecords], ['executed twice', s.executedTwice], ['not executed', s.notExecuted], ['succeeded not executed', s.succeededNotExecuted], ['skipped but executed', s.skippedButExecuted], ['lost records', s.lostRecords]] as const) {
+    for (const [name, list] of [['missing', s.missing], ['duplicates', s.duplicateRecords], ['executed twice', s.executedTwice], ['not executed', s.notExecuted], ['succeeded not executed', s.succeededNotExecuted], ['skipped but executed', s.skippedButExecuted], ['lost records', s.lostRecords], ['misfire policy', s.policyViolations]] as const) {
       if (list.length > 0) lines.push(`  ${name}: ${list.slice(0, 8).join('; ')}${list.length > 8 ? ' …' : ''}`);
     }
   }
