@@ -67,9 +67,10 @@ export class Nemesis {
       await this.sleepUnless(prng.range(this.options.quietMs[0], this.options.quietMs[1]), stopped);
       if (stopped() || this.options.kinds.length === 0) break;
       const kind = pick(prng, this.options.kinds);
+      const startedAtMs = this.options.now();
       const fault = await this.start(kind);
       this.active = fault;
-      this.timeline.push({ atMs: this.options.now(), phase: 'start', kind: fault.kind, detail: fault.detail });
+      this.timeline.push({ atMs: startedAtMs, phase: 'start', kind: fault.kind, detail: fault.detail });
       this.options.log(`nemesis: ${fault.kind} ${fault.detail}`);
       await this.sleepUnless(prng.range(this.options.holdMs[0], this.options.holdMs[1]), stopped);
       await this.healActive();

@@ -126,7 +126,8 @@ export function checkScheduler(input: SchedulerCheckInput): SchedulerCheckResult
   const statuses: Record<string, number> = {};
   for (const r of input.records) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
   const lateness = input.sink.map((l) => l.atMs - Date.parse(l.scheduledAt)).sort((a, b) => a - b);
-  const starts = input.sink.filter((l) => l.atMs >= input.windowStartMs && l.atMs <= input.windowEndMs).map((l) => l.atMs).sort((a, b) => a - b);
+  const inWindow = (l: SinkLine) => Date.parse(l.scheduledAt) >= input.windowStartMs && Date.parse(l.scheduledAt) <= input.windowEndMs;
+  const starts = input.sink.filter(inWindow).map((l) => l.atMs).sort((a, b) => a - b);
   const gaps = starts.slice(1).map((t, i) => t - (starts[i] as number)).sort((a, b) => b - a).slice(0, 5);
   const policyViolations = checkMisfirePolicies(input);
   const ok = policyViolations.length +
