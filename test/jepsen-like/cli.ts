@@ -14,31 +14,39 @@ const { values } = parseArgs({
     dir: { type: 'string' },
     keep: { type: 'boolean', default: false },
     'outage-ms': { type: 'string', default: '75000' },
+    'quiet-ms': { type: 'string', default: '2000-5000' },
+    'hold-ms': { type: 'string', default: '3000-8000' },
     'unsafe-stale-reads': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (values.help === true) {
-  console.log(`usage: npm run jepsen -- [--nodes 3|5] [--time SECONDS] [--nemesis ${NEMESIS_KINDS.join(',')}|none] [--seed N] [--dir DIR] [--keep] [--unsafe-stale-reads] [--outage-ms MS]`);
+  console.log(`usage: npm run jepsen -- [--nodes 3|5] [--time SECONDS] [--nemesis ${NEMESIS_KINDS.join(',')}|none] [--seed N] [--dir DIR] [--keep] [--unsafe-stale-reads] [--outage-ms MS] [--quiet-ms LO-HI] [--hold-ms LO-HI]`);
   process.exit(0);
 }
 
 const nodes = Number(values.nodes);
 const timeSec = Number(values.time);
 const outageMs = Number(values['outage-ms']);
+const span = (text: string | undefined): [number, number] | null => {
+  const m = /^(\d+)-(\d+)$/.exec(text ?? '');
+  return m === null || Number(m[1]) > Number(m[2]) ? null : [Number(m[1]), Number(m[2])];
+};
+const quietMs = span(values['quiet-ms']);
+const holdMs = span(values['hold-ms']);
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
 const kinds = values.nemesis === 'none' ? [] : (values.nemesis ?? '').split(',').filter(Boolean);
 const unknownKinds = kinds.filter((k) => !(NEMESIS_KINDS as readonly string[]).includes(k));
-if (![3, 5].includes(nodes) || !Number.isInteger(outageMs) || outageMs < 1000 || !Number.isFinite(timeSec) || timeSec < 5 || !Number.isSafeInteger(seed) || unknownKinds.length > 0) {
-  console.error(`bad arguments: --nodes must be 3 or 5, --time >= 5, --seed an integer, --nemesis from ${NEMESIS_KINDS.join(',')}${unknownKinds.length > 0 ? ` (unknown: ${unknownKinds.join(',')})` : ''}`);
+if (quietMs === null || holdMs === null || ![3, 5].includes(nodes) || !Number.isInteger(outageMs) || outageMs < 1000 || !Number.isFinite(timeSec) || timeSec < 5 || !Number.isSafeInteger(seed) || unknownKinds.length > 0) {
+  console.error(`bad arguments: --nodes must be 3 or 5, --time >= 5, --seed an integer, --quiet-ms/--hold-ms LO-HI, --nemesis from ${NEMESIS_KINDS.join(',')}${unknownKinds.length > 0 ? ` (unknown: ${unknownKinds.join(',')})` : ''}`);
   process.exit(2);
 }
 const dir = resolve(values.dir ?? join(tmpdir(), `chime-jepsen-${seed}-${Date.now()}`));
 const started = performance.now();
 console.log(`jepsen-like: ${nodes} nodes, ${timeSec} s of faults (${kinds.join(',') || 'none'}), seed ${seed}, report in ${dir}`);
-const rerun = `npm run jepsen -- --nodes ${nodes} --time ${timeSec} --nemesis ${kinds.join(',') || 'none'} --seed ${seed} --keep${values['unsafe-stale-reads'] === true ? ' --unsafe-stale-reads' : ''}${kinds.includes('outage') ? ` --outage-ms ${outageMs}` : ''}`;
-const report = await runJepsen({ nodes, timeSec, nemesis: kinds as NemesisKind[], seed, dir, outageMs, keep: values.keep === true, unsafeStaleReads: values['unsafe-stale-reads'] === true, log: (s) => console.log(`  ${((performance.now() - started) / 1000).toFixed(1)}s ${s}`) }).catch((error: unknown) => {
+const rerun = `npm run jepsen -- --nodes ${nodes} --time ${timeSec} --nemesis ${kinds.join(',') || 'none'} --seed ${seed} --keep${values['unsafe-stale-reads'] === true ? ' --unsafe-stale-reads' : ''}${kinds.includes('outage') ? ` --outage-ms ${outageMs}` : ''} --quiet-ms ${values['quiet-ms']} --hold-ms ${values['hold-ms']}`;
+const report = await runJepsen({ nodes, timeSec, nemesis: kinds as NemesisKind[], seed, dir, outageMs, quietMs: quietMs as [number, number], holdMs: holdMs as [number, number], keep: values.keep === true, unsafeStaleReads: values['unsafe-stale-reads'] === true, log: (s) => console.log(`  ${((performance.now() - started) / 1000).toFixed(1)}s ${s}`) }).catch((error: unknown) => {
   console.log(`ERROR: the run could not complete: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   console.log(`logs in ${dir}; rerun with: ${rerun}`);
   process.exit(1);
