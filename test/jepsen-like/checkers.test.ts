@@ -63,7 +63,7 @@ function goodScheduler(): { records: RunRecord[]; sink: SinkLine[]; input: Sched
     records.push({ runId: `r${i}`, jobId: 'j', scheduledAt: iso(at), attempt: 1, status: 'succeeded' });
     sink.push({ jobId: 'j', scheduledAt: iso(at), runId: `r${i}`, attempt: 1, node: 'n1', atMs: at + 5 });
   }
-  const input: SchedulerCheckInput = { jobs: [{ id: 'j', periodMs: 1000, anchored: false }], windowStartMs: T0, windowEndMs: T0 + 10_000, records, sink, observedRunIds: new Set(records.map((r) => r.runId)) };
+  const input: SchedulerCheckInput = { jobs: [{ id: 'j', periodMs: 1000, anchored: false, misfire: 'fire-all' }], windowStartMs: T0, windowEndMs: T0 + 10_000, records, sink, observedRunIds: new Set(records.map((r) => r.runId)) };
   return { records, sink, input };
 }
 
@@ -126,9 +126,26 @@ test('scheduler: @every instants are anchored on the records, and a gap in them 
     records.push({ runId: `e${i}`, jobId: 'e', scheduledAt: iso(at), attempt: 1, status: 'succeeded' });
     sink.push({ jobId: 'e', scheduledAt: iso(at), runId: `e${i}`, attempt: 1, node: 'n1', atMs: at });
   }
-  const result = checkScheduler({ jobs: [{ id: 'e', periodMs: 2000, anchored: true }], windowStartMs: T0, windowEndMs: T0 + 19_000, records, sink, observedRunIds: new Set() });
+  const result = checkScheduler({ jobs: [{ id: 'e', periodMs: 2000, anchored: true, misfire: 'fire-once' }], windowStartMs: T0, windowEndMs: T0 + 19_000, records, sink, observedRunIds: new Set() });
   assert.deepEqual(result.missing, [`e ${iso(T0 + 300 + 10_000)}`]);
   assert.equal(result.instants, 10);
+});
+
+test('scheduler: instants inside a full outage must follow the misfire policy (G6)', () => {
+  const { input, records, sink } = goodScheduler();
+  const outages = [{ startMs: T0 + 1000, endMs: T0 + 9000 }]; // instants 3..7 s are well inside
+  const skippedInside = records.map((r) => (Date.parse(r.scheduledAt) >= T0 + 3000 && Date.parse(r.scheduledAt) <= T0 + 7000 ? { ...r, status: 'skipped' } : r));
+  const sinkWithoutSkipped = sink.filter((l) => skippedInside.find((r) => r.runId === l.runId)?.status !== 'skipped');
+  // fire-all must not skip; skip must skip all; fire-once may run one.
+  assert.equal(checkScheduler({ ...input, outages }).ok, true);
+  assert.equal(checkScheduler({ ...input, outages, records: skippedInside, sink: sinkWithoutSkipped }).policyViolations.length, 1);
+  const asSkip = { ...input, jobs: [{ id: 'j', periodMs: 1000, anchored: false, misfire: 'skip' as const }], outages };
+  assert.equal(checkScheduler({ ...asSkip, records: skippedInside, sink: sinkWithoutSkipped }).ok, true);
+  assert.match(checkScheduler(asSkip).policyViolations[0] ?? '', /5 of 5 instants ran/);
+  const asOnce = { ...asSkip, jobs: [{ id: 'j', periodMs: 1000, anchored: false, misfire: 'fire-once' as const }] };
+  const oneRan = skippedInside.map((r) => (r.runId === 'r7' ? { ...r, status: 'succeeded' } : r));
+  assert.equal(checkScheduler({ ...asOnce, records: oneRan, sink: sink.filter((l) => oneRan.find((r) => r.runId === l.runId)?.status !== 'skipped') }).ok, true);
+  assert.equal(checkScheduler(asOnce).policyViolations.length, 1);
 });
 
 test('scheduler: the sink format written by the jobs parses', () => {

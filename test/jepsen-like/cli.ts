@@ -13,32 +13,46 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     dir: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    'outage-ms': { type: 'string', default: '75000' },
+    'quiet-ms': { type: 'string', default: '2000-5000' },
+    'hold-ms': { type: 'string', default: '3000-8000' },
     'unsafe-stale-reads': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (values.help === true) {
-  console.log(`usage: npm run jepsen -- [--nodes 3|5] [--time SECONDS] [--nemesis ${NEMESIS_KINDS.join(',')}|none] [--seed N] [--dir DIR] [--keep] [--unsafe-stale-reads]`);
+  console.log(`usage: npm run jepsen -- [--nodes 3|5] [--time SECONDS] [--nemesis ${NEMESIS_KINDS.join(',')}|none] [--seed N] [--dir DIR] [--keep] [--unsafe-stale-reads] [--outage-ms MS] [--quiet-ms LO-HI] [--hold-ms LO-HI]`);
   process.exit(0);
 }
 
 const nodes = Number(values.nodes);
 const timeSec = Number(values.time);
+const outageMs = Number(values['outage-ms']);
+const span = (text: string | undefined): [number, number] | null => {
+  const m = /^(\d+)-(\d+)$/.exec(text ?? '');
+  return m === null || Number(m[1]) > Number(m[2]) ? null : [Number(m[1]), Number(m[2])];
+};
+const quietMs = span(values['quiet-ms']);
+const holdMs = span(values['hold-ms']);
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
 const kinds = values.nemesis === 'none' ? [] : (values.nemesis ?? '').split(',').filter(Boolean);
 const unknownKinds = kinds.filter((k) => !(NEMESIS_KINDS as readonly string[]).includes(k));
-if (![3, 5].includes(nodes) || !Number.isFinite(timeSec) || timeSec < 5 || !Number.isSafeInteger(seed) || unknownKinds.length > 0) {
-  console.error(`bad arguments: --nodes must be 3 or 5, --time >= 5, --seed an integer, --nemesis from ${NEMESIS_KINDS.join(',')}${unknownKinds.length > 0 ? ` (unknown: ${unknownKinds.join(',')})` : ''}`);
+if (quietMs === null || holdMs === null || ![3, 5].includes(nodes) || !Number.isInteger(outageMs) || outageMs < 1000 || !Number.isFinite(timeSec) || timeSec < 5 || !Number.isSafeInteger(seed) || unknownKinds.length > 0) {
+  console.error(`bad arguments: --nodes must be 3 or 5, --time >= 5, --seed an integer, --quiet-ms/--hold-ms LO-HI, --nemesis from ${NEMESIS_KINDS.join(',')}${unknownKinds.length > 0 ? ` (unknown: ${unknownKinds.join(',')})` : ''}`);
   process.exit(2);
 }
 const dir = resolve(values.dir ?? join(tmpdir(), `chime-jepsen-${seed}-${Date.now()}`));
 const started = performance.now();
 console.log(`jepsen-like: ${nodes} nodes, ${timeSec} s of faults (${kinds.join(',') || 'none'}), seed ${seed}, report in ${dir}`);
-const report = await runJepsen({ nodes, timeSec, nemesis: kinds as NemesisKind[], seed, dir, keep: values.keep === true, unsafeStaleReads: values['unsafe-stale-reads'] === true, log: (s) => console.log(`  ${((performance.now() - started) / 1000).toFixed(1)}s ${s}`) });
+const rerun = `npm run jepsen -- --nodes ${nodes} --time ${timeSec} --nemesis ${kinds.join(',') || 'none'} --seed ${seed} --keep${values['unsafe-stale-reads'] === true ? ' --unsafe-stale-reads' : ''}${kinds.includes('outage') ? ` --outage-ms ${outageMs}` : ''} --quiet-ms ${values['quiet-ms']} --hold-ms ${values['hold-ms']}`;
+const report = await runJepsen({ nodes, timeSec, nemesis: kinds as NemesisKind[], seed, dir, outageMs, quietMs: quietMs as [number, number], holdMs: holdMs as [number, number], keep: values.keep === true, unsafeStaleReads: values['unsafe-stale-reads'] === true, log: (s) => console.log(`  ${((performance.now() - started) / 1000).toFixed(1)}s ${s}`) }).catch((error: unknown) => {
+  console.log(`ERROR: the run could not complete: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  console.log(`logs in ${dir}; rerun with: ${rerun}`);
+  process.exit(1);
+});
 printSummary(report);
 if (!report.ok) {
-  const rerun = `npm run jepsen -- --nodes ${nodes} --time ${timeSec} --nemesis ${kinds.join(',') || 'none'} --seed ${seed} --keep${values['unsafe-stale-reads'] === true ? ' --unsafe-stale-reads' : ''}`;
   console.log(`FAIL — rerun with: ${rerun}`);
   console.log('(faults are drawn from the seed; their timing against the real processes varies from run to run)');
   process.exitCode = 1;
@@ -59,9 +73,9 @@ function printSummary(r: RunReport): void {
   ];
   const s = r.scheduler;
   if (s !== null) {
-    lines.push(`scheduler: ${verdict(s.ok)} ${s.instants} instants; missing ${s.missing.length}, duplicate records ${s.duplicateRecords.length}, executed twice ${s.executedTwice.length}, not executed ${s.notExecuted.length}, succeeded-not-executed ${s.succeededNotExecuted.length}, skipped-but-executed ${s.skippedButExecuted.length}, lost records ${s.lostRecords.length}`);
+    lines.push(`scheduler: ${verdict(s.ok)} ${s.instants} instants; missing ${s.missing.length}, duplicate records ${s.duplicateRecords.length}, executed twice ${s.executedTwice.length}, not executed ${s.notExecuted.length}, succeeded-not-executed ${s.succeededNotExecuted.length}, skipped-but-executed ${s.skippedButExecuted.length}, lost records ${s.lostRecords.length}, misfire-policy violations ${s.policyViolations.length}`);
     lines.push(`  statuses ${JSON.stringify(s.statuses)}; lateness ms p50 ${s.latenessMs.p50} p99 ${s.latenessMs.p99} max ${s.latenessMs.max} min ${s.latenessMs.min}; largest gaps between executions ms ${s.largestGapsMs.join(', ')}`);
-    for (const [name, list] of [['missing', s.missing], ['duplicates', s.duplicateRecords], ['executed twice', s.executedTwice], ['not executed', s.notExecuted], ['succeeded not executed', s.succeededNotExecuted], ['skipped but executed', s.skippedButExecuted], ['lost records', s.lostRecords]] as const) {
+    for (const [name, list] of [['missing', s.missing], ['duplicates', s.duplicateRecords], ['executed twice', s.executedTwice], ['not executed', s.notExecuted], ['succeeded not executed', s.succeededNotExecuted], ['skipped but executed', s.skippedButExecuted], ['lost records', s.lostRecords], ['misfire policy', s.policyViolations]] as const) {
       if (list.length > 0) lines.push(`  ${name}: ${list.slice(0, 8).join('; ')}${list.length > 8 ? ' …' : ''}`);
     }
   }

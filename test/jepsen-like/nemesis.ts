@@ -4,7 +4,7 @@
 import type { Prng } from '../sim/prng.js';
 import type { JepsenCluster } from './cluster.js';
 
-export const NEMESIS_KINDS = ['kill', 'pause', 'partition', 'clock', 'member', 'loss'] as const;
+export const NEMESIS_KINDS = ['kill', 'pause', 'partition', 'clock', 'member', 'loss', 'outage'] as const;
 export type NemesisKind = (typeof NEMESIS_KINDS)[number];
 
 export interface FaultEvent {
@@ -22,6 +22,14 @@ export interface NemesisOptions {
   /** Quiet time between faults and time a fault is held, in ms. */
   readonly quietMs: readonly [number, number];
   readonly holdMs: readonly [number, number];
+  /** How long the `outage` fault keeps every node down: longer than the scheduler's catch-up (60 s). */
+  readonly outageMs?: number;
+}
+
+/** Every node down from startMs to endMs (wall clock): the scheduler's misfire policies apply. */
+export interface Outage {
+  readonly startMs: number;
+  readonly endMs: number;
 }
 
 interface Fault {
@@ -43,6 +51,7 @@ function shuffled<T>(prng: Prng, items: readonly T[]): T[] {
 
 export class Nemesis {
   readonly timeline: FaultEvent[] = [];
+  readonly outages: Outage[] = [];
   private active: Fault | null = null;
 
   constructor(private readonly cluster: JepsenCluster, private readonly options: NemesisOptions) {}
@@ -58,9 +67,10 @@ export class Nemesis {
       await this.sleepUnless(prng.range(this.options.quietMs[0], this.options.quietMs[1]), stopped);
       if (stopped() || this.options.kinds.length === 0) break;
       const kind = pick(prng, this.options.kinds);
+      const startedAtMs = this.options.now();
       const fault = await this.start(kind);
       this.active = fault;
-      this.timeline.push({ atMs: this.options.now(), phase: 'start', kind: fault.kind, detail: fault.detail });
+      this.timeline.push({ atMs: startedAtMs, phase: 'start', kind: fault.kind, detail: fault.detail });
       this.options.log(`nemesis: ${fault.kind} ${fault.detail}`);
       await this.sleepUnless(prng.range(this.options.holdMs[0], this.options.holdMs[1]), stopped);
       await this.healActive();
@@ -103,7 +113,8 @@ export class Nemesis {
         return this.partition(leader);
       case 'clock': {
         const victim = prng.chance(0.5) ? leader : pick(prng, ids);
-        const flags = prng.chance(0.5) ? ['--clock-offset-ms', String((prng.chance(0.5) ? 1 : -1) * prng.range(500, 5000))] : ['--clock-rate', pick(prng, ['0.5', '0.8', '1.25', '2'])];
+        // `--flag=value`: a negative value as a separate argument would read as an option.
+        const flags = [prng.chance(0.5) ? `--clock-offset-ms=${(prng.chance(0.5) ? 1 : -1) * prng.range(500, 5000)}` : `--clock-rate=${pick(prng, ['0.5', '0.8', '1.25', '2'])}`];
         await c.kill(victim);
         await c.restart(victim, flags);
         return { kind: 'clock', detail: `${victim} ${flags.join(' ')}`, heal: async () => {
@@ -117,6 +128,18 @@ export class Nemesis {
         // The whole churn happens at start; holding it is just letting the cluster run.
         await c.removeAndRejoin(victim, (s) => this.note('member', s));
         return { kind: 'member', detail: `${victim} removed, wiped and re-added`, heal: async () => {} };
+      }
+      case 'outage': {
+        // A full outage, longer than the scheduler's catch-up: missed instants follow each
+        // job's misfire policy (G6), which the scheduler checker verifies.
+        for (const id of ids) await c.kill(id);
+        const startMs = Date.now();
+        const outageMs = this.options.outageMs ?? 75_000;
+        await new Promise((r) => setTimeout(r, outageMs));
+        return { kind: 'outage', detail: `every node down for ${outageMs} ms`, heal: async () => {
+          this.outages.push({ startMs, endMs: Date.now() });
+          await Promise.all(ids.map((id) => c.restart(id)));
+        } };
       }
       case 'loss': {
         const victim = pick(prng, ids.filter((id) => c.isUp(id)));

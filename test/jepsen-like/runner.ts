@@ -7,7 +7,7 @@ import { checkKvHistory, type LinearizabilityResult } from '../sim/linearizabili
 import { Prng } from '../sim/prng.js';
 import { waitFor } from '../support/process_cluster.js';
 import { JepsenCluster } from './cluster.js';
-import { Nemesis, type FaultEvent, type NemesisKind } from './nemesis.js';
+import { Nemesis, type FaultEvent, type NemesisKind, type Outage } from './nemesis.js';
 import { jobIdOfKey, runRegisterClient, interpret, type RecordedOp } from './register_workload.js';
 import { checkScheduler, parseSink, type RunRecord, type SchedulerCheckResult } from './scheduler_checker.js';
 import { SCHEDULER_JOBS, fetchJobIds, fetchRuns, schedulerJobSpec } from './scheduler_workload.js';
@@ -29,6 +29,8 @@ export interface RunOptions {
   readonly scheduler?: boolean;
   readonly quietMs?: readonly [number, number];
   readonly holdMs?: readonly [number, number];
+  /** How long the `outage` nemesis keeps every node down (default 75 s). */
+  readonly outageMs?: number;
   readonly log?: (s: string) => void;
 }
 
@@ -55,7 +57,7 @@ export async function runJepsen(options: RunOptions): Promise<RunReport> {
   const cluster = await JepsenCluster.start({ dir: options.dir, nodes: options.nodes, args: options.unsafeStaleReads === true ? ['--unsafe-stale-reads'] : [] });
   const history: RecordedOp[] = [];
   const workloadErrors: string[] = [];
-  const nemesis = new Nemesis(cluster, { kinds: options.nemesis, prng: prng.fork(), now, log, quietMs: options.quietMs ?? [2000, 5000], holdMs: options.holdMs ?? [3000, 8000] });
+  const nemesis = new Nemesis(cluster, { kinds: options.nemesis, prng: prng.fork(), now, log, quietMs: options.quietMs ?? [2000, 5000], holdMs: options.holdMs ?? [3000, 8000], ...(options.outageMs === undefined ? {} : { outageMs: options.outageMs }) });
   try {
     const withScheduler = options.scheduler !== false;
     if (withScheduler) await createSchedulerJobs(cluster, sink);
@@ -85,7 +87,7 @@ export async function runJepsen(options: RunOptions): Promise<RunReport> {
     const register = checkKvHistory(history, { stepsMaxPerKey: 5_000_000 });
     const jobIds = await waitFor('the job list after the restart', () => fetchJobIds(cluster, leader), 30_000, 500);
     const durability = checkDurability({ acked: [...ackedJobs, ...(withScheduler ? SCHEDULER_JOBS.map((j) => j.id) : [])], present: jobIds });
-    const scheduler = withScheduler ? await checkSchedulerRun(cluster, sink, windowStartMs, windowEndMs, observedRunIds) : null;
+    const scheduler = withScheduler ? await checkSchedulerRun(cluster, sink, windowStartMs, windowEndMs, observedRunIds, nemesis.outages) : null;
     const report = summarize(options, history, nemesis.timeline, register, scheduler, durability, workloadErrors);
     writeReport(options.dir, history, nemesis.timeline, report);
     return report;
@@ -161,7 +163,7 @@ async function finalReads(cluster: JepsenCluster, leader: string, keys: readonly
   }
 }
 
-async function checkSchedulerRun(cluster: JepsenCluster, sink: string, windowStartMs: number, windowEndMs: number, observed: ReadonlySet<string>): Promise<SchedulerCheckResult> {
+async function checkSchedulerRun(cluster: JepsenCluster, sink: string, windowStartMs: number, windowEndMs: number, observed: ReadonlySet<string>, outages: readonly Outage[]): Promise<SchedulerCheckResult> {
   const records: RunRecord[] = [];
   // Runs whose executor died end lost after a lease and are retried: wait until the window settles.
   await waitFor('every run in the window to end', async () => {
@@ -171,7 +173,7 @@ async function checkSchedulerRun(cluster: JepsenCluster, sink: string, windowSta
     return records.every((r) => Date.parse(r.scheduledAt) > windowEndMs || (r.status !== 'pending' && r.status !== 'running'));
   }, 120_000, 1000);
   const sinkLines = existsSync(sink) ? parseSink(readFileSync(sink, 'utf8')) : [];
-  return checkScheduler({ jobs: SCHEDULER_JOBS, windowStartMs, windowEndMs, records, sink: sinkLines, observedRunIds: observed });
+  return checkScheduler({ jobs: SCHEDULER_JOBS, windowStartMs, windowEndMs, records, sink: sinkLines, observedRunIds: observed, outages });
 }
 
 function summarize(options: RunOptions, history: readonly RecordedOp[], timeline: readonly FaultEvent[], register: LinearizabilityResult, scheduler: SchedulerCheckResult | null, durability: DurabilityResult, workloadErrors: string[]): RunReport {

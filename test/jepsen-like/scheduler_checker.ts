@@ -12,6 +12,7 @@ export interface SchedulerJob {
   /** Instants are anchor + k * periodMs; anchor is derived from the records for `@every`. */
   readonly periodMs: number;
   readonly anchored: boolean;
+  readonly misfire: 'fire-all' | 'fire-once' | 'skip';
 }
 
 export interface RunRecord {
@@ -40,6 +41,8 @@ export interface SchedulerCheckInput {
   readonly sink: readonly SinkLine[];
   /** runIds seen in any poll during the test. */
   readonly observedRunIds: ReadonlySet<string>;
+  /** Full outages (every node down), wall clock; longer than catch-up, so misfire policies apply. */
+  readonly outages?: readonly { readonly startMs: number; readonly endMs: number }[];
 }
 
 export interface SchedulerCheckResult {
@@ -52,6 +55,7 @@ export interface SchedulerCheckResult {
   readonly succeededNotExecuted: string[];
   readonly skippedButExecuted: string[];
   readonly lostRecords: string[];
+  readonly policyViolations: string[];
   readonly statuses: Record<string, number>;
   readonly latenessMs: { p50: number; p99: number; max: number; min: number };
   readonly largestGapsMs: number[];
@@ -122,9 +126,12 @@ export function checkScheduler(input: SchedulerCheckInput): SchedulerCheckResult
   const statuses: Record<string, number> = {};
   for (const r of input.records) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
   const lateness = input.sink.map((l) => l.atMs - Date.parse(l.scheduledAt)).sort((a, b) => a - b);
-  const starts = input.sink.filter((l) => l.atMs >= input.windowStartMs && l.atMs <= input.windowEndMs).map((l) => l.atMs).sort((a, b) => a - b);
+  const inWindow = (l: SinkLine) => Date.parse(l.scheduledAt) >= input.windowStartMs && Date.parse(l.scheduledAt) <= input.windowEndMs;
+  const starts = input.sink.filter(inWindow).map((l) => l.atMs).sort((a, b) => a - b);
   const gaps = starts.slice(1).map((t, i) => t - (starts[i] as number)).sort((a, b) => b - a).slice(0, 5);
-  const ok = missing.length + duplicateRecords.length + executedTwice.length + notExecuted.length + succeededNotExecuted.length + skippedButExecuted.length + lostRecords.length === 0;
+  const policyViolations = checkMisfirePolicies(input);
+  const ok = policyViolations.length +
+    missing.length + duplicateRecords.length + executedTwice.length + notExecuted.length + succeededNotExecuted.length + skippedButExecuted.length + lostRecords.length === 0;
   return {
     ok,
     instants,
@@ -135,8 +142,32 @@ export function checkScheduler(input: SchedulerCheckInput): SchedulerCheckResult
     succeededNotExecuted,
     skippedButExecuted,
     lostRecords,
+    policyViolations,
     statuses,
     latenessMs: { p50: percentile(lateness, 0.5), p99: percentile(lateness, 0.99), max: lateness.at(-1) ?? 0, min: lateness[0] ?? 0 },
     largestGapsMs: gaps,
   };
+}
+
+/** Margin around an outage's edges: fires just before the kill and the restart's own instants. */
+const OUTAGE_EDGE_MS = 1500;
+
+/**
+ * G6: instants well inside a full outage follow the job's misfire policy — `skip`: all
+ * skipped; `fire-all` (window longer than the outage): none skipped; `fire-once`: at most
+ * one of them runs.
+ */
+function checkMisfirePolicies(input: SchedulerCheckInput): string[] {
+  const out: string[] = [];
+  for (const outage of input.outages ?? []) {
+    for (const job of input.jobs) {
+      const inside = input.records.filter((r) => r.jobId === job.id && Date.parse(r.scheduledAt) >= outage.startMs + OUTAGE_EDGE_MS && Date.parse(r.scheduledAt) <= outage.endMs - OUTAGE_EDGE_MS);
+      const ran = inside.filter((r) => r.status !== 'skipped');
+      const label = `${job.id} (${job.misfire}) in the outage ${new Date(outage.startMs).toISOString()}..${new Date(outage.endMs).toISOString()}`;
+      if (job.misfire === 'skip' && ran.length > 0) out.push(`${label}: ${ran.length} of ${inside.length} instants ran`);
+      if (job.misfire === 'fire-all' && ran.length < inside.length) out.push(`${label}: ${inside.length - ran.length} of ${inside.length} instants skipped`);
+      if (job.misfire === 'fire-once' && ran.length > 1) out.push(`${label}: ${ran.length} instants ran`);
+    }
+  }
+  return out;
 }

@@ -3,7 +3,7 @@
 import type { JepsenCluster } from './cluster.js';
 import type { RunRecord, SchedulerJob } from './scheduler_checker.js';
 
-export const SCHEDULER_JOBS: readonly (SchedulerJob & { schedule: string; misfire: string })[] = [
+export const SCHEDULER_JOBS: readonly (SchedulerJob & { schedule: string })[] = [
   { id: 'sched-cron', schedule: '* * * * * *', periodMs: 1000, anchored: false, misfire: 'fire-all' },
   { id: 'sched-every', schedule: '@every 2s', periodMs: 2000, anchored: true, misfire: 'fire-once' },
   { id: 'sched-skip', schedule: '* * * * * *', periodMs: 1000, anchored: false, misfire: 'skip' },
