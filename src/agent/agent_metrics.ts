@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Registry } from './metrics.js';
 import type { Agent } from './agent.js';
 
@@ -17,11 +18,18 @@ export class AgentMetrics {
   readonly snapshotsRestored = this.registry.counter('chime_raft_snapshots_restored_total', 'Snapshots received from a leader and restored');
   readonly httpRequests = this.registry.counter('chime_http_requests_total', 'HTTP requests by route and status');
   readonly httpSeconds = this.registry.histogram('chime_http_request_seconds', 'HTTP request handling time');
+  /**
+   * How late the event loop runs timers: Raft, disk completions and HTTP share one thread,
+   * so a busy loop delays a Ready as much as a slow disk does. Quantiles since the last scrape.
+   */
+  readonly eventLoopDelay = this.registry.gauge('chime_event_loop_delay_seconds', 'Event loop delay quantiles since the last scrape');
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
   /** Extra exposition lines from parts that keep their own counters (scheduler, executor). */
   readonly sources: (() => string[])[] = [];
 
   bind(agent: Agent): void {
+    this.loopDelay.enable();
     const status = () => agent.host.status();
     this.term.set(() => status().hardState.term);
     this.commitIndex.set(() => status().hardState.commit);
@@ -30,6 +38,8 @@ export class AgentMetrics {
   }
 
   render(agent: Agent): string {
+    for (const q of [0.5, 0.99, 1]) this.eventLoopDelay.set(q === 1 ? this.loopDelay.max / 1e9 : this.loopDelay.percentile(q * 100) / 1e9, { quantile: String(q) });
+    this.loopDelay.reset();
     this.peerLastContact.clear();
     for (const member of agent.cluster().members) {
       if (member.id === agent.id || member.lastContactMs === null) continue;

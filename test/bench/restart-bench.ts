@@ -6,12 +6,12 @@
 // and GET /v1/jobs?limit=1 answers a page. `--data DIR` keeps the loaded data in DIR and
 // reuses it on the next run (loading 110,000 jobs takes a minute or two).
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { httpJson } from '../../src/cli/http_client.js';
 import { ProcessCluster, waitFor } from '../support/process_cluster.js';
-import { runLoad } from './http_load.js';
+import { cpuMs, runLoad } from './http_load.js';
 
 const { values } = parseArgs({
   options: {
@@ -80,9 +80,12 @@ try {
     const page = await httpJson('GET', cluster.url('n1', '/v1/jobs?limit=1'), undefined, 10_000);
     if (page.status !== 200 || (page.body as { items: unknown[] }).items.length !== 1) throw new Error(`list after restart: ${page.status} ${page.text.slice(0, 200)}`);
     const servingMs = performance.now() - spawned;
+    // CPU the agent used until now: unlike wall time it does not grow when other processes
+    // crowd the machine.
+    const usedCpuMs = cpuMs([cluster.nodes.get('n1')?.child?.pid ?? 0]);
     const count = (await cluster.call('n1', 'GET', '/v1/cluster')).body as { appliedIndex: number };
     samples.push(servingMs);
-    console.log(`round ${round + 1}: listening ${listeningMs.toFixed(0)} ms, ready ${readyMs.toFixed(0)} ms, serving a job list ${servingMs.toFixed(0)} ms (applied index ${count.appliedIndex})`);
+    console.log(`round ${round + 1}: listening ${listeningMs.toFixed(0)} ms, ready ${readyMs.toFixed(0)} ms, serving a job list ${servingMs.toFixed(0)} ms, agent cpu ${usedCpuMs} ms (applied index ${count.appliedIndex}, load average ${loadavg()[0]?.toFixed(1)})`);
   }
   samples.sort((a, b) => a - b);
   console.log(`restart jobs=${jobs} tail=${tail} rounds=${rounds} median_ms=${(samples[Math.floor(samples.length / 2)] ?? 0).toFixed(0)} max_ms=${(samples.at(-1) ?? 0).toFixed(0)} target_ms=3000`);
