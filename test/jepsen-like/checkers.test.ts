@@ -95,6 +95,7 @@ test('scheduler: a (runId, attempt) executed twice is rejected; a retry as a new
   const retried = records.map((r) => (r.runId === 'r2' ? { ...r, attempt: 2 } : r));
   const result = checkScheduler({ ...input, records: retried, sink: [...sink, { ...sink[2]!, attempt: 2, node: 'n3' }] });
   assert.equal(result.ok, true, JSON.stringify(result));
+  assert.equal(result.runsExecutedInSeveralAttempts, 1);
 });
 
 test('scheduler: a run that never executed, or succeeded without executing its attempt, is rejected', () => {

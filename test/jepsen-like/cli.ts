@@ -74,7 +74,7 @@ function printSummary(r: RunReport): void {
   const s = r.scheduler;
   if (s !== null) {
     lines.push(`scheduler: ${verdict(s.ok)} ${s.instants} instants; missing ${s.missing.length}, duplicate records ${s.duplicateRecords.length}, executed twice ${s.executedTwice.length}, not executed ${s.notExecuted.length}, succeeded-not-executed ${s.succeededNotExecuted.length}, skipped-but-executed ${s.skippedButExecuted.length}, lost records ${s.lostRecords.length}, misfire-policy violations ${s.policyViolations.length}`);
-    lines.push(`  statuses ${JSON.stringify(s.statuses)}; lateness ms p50 ${s.latenessMs.p50} p99 ${s.latenessMs.p99} max ${s.latenessMs.max} min ${s.latenessMs.min}; largest gaps between executions ms ${s.largestGapsMs.join(', ')}`);
+    lines.push(`  statuses ${JSON.stringify(s.statuses)}; lateness ms p50 ${s.latenessMs.p50} p99 ${s.latenessMs.p99} max ${s.latenessMs.max} min ${s.latenessMs.min}; largest gaps between executions ms ${s.largestGapsMs.join(', ')}; runs executed in several attempts (retried after a lost executor) ${s.runsExecutedInSeveralAttempts}`);
     for (const [name, list] of [['missing', s.missing], ['duplicates', s.duplicateRecords], ['executed twice', s.executedTwice], ['not executed', s.notExecuted], ['succeeded not executed', s.succeededNotExecuted], ['skipped but executed', s.skippedButExecuted], ['lost records', s.lostRecords], ['misfire policy', s.policyViolations]] as const) {
       if (list.length > 0) lines.push(`  ${name}: ${list.slice(0, 8).join('; ')}${list.length > 8 ? ' …' : ''}`);
     }

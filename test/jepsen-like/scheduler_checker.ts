@@ -59,6 +59,8 @@ export interface SchedulerCheckResult {
   readonly statuses: Record<string, number>;
   readonly latenessMs: { p50: number; p99: number; max: number; min: number };
   readonly largestGapsMs: number[];
+  /** Runs that executed in more than one attempt (a retry after a lost executor: at least once, G3). */
+  readonly runsExecutedInSeveralAttempts: number;
 }
 
 export function parseSink(text: string): SinkLine[] {
@@ -97,7 +99,9 @@ export function checkScheduler(input: SchedulerCheckInput): SchedulerCheckResult
   }
   const executions = new Map<string, number>();
   const executedRuns = new Set<string>();
+  const attemptsByRun = new Map<string, Set<number>>();
   for (const line of input.sink) {
+    attemptsByRun.set(line.runId, (attemptsByRun.get(line.runId) ?? new Set<number>()).add(line.attempt));
     const pair = `${line.runId}#${line.attempt}`;
     executions.set(pair, (executions.get(pair) ?? 0) + 1);
     executedRuns.add(line.runId);
@@ -146,6 +150,7 @@ export function checkScheduler(input: SchedulerCheckInput): SchedulerCheckResult
     statuses,
     latenessMs: { p50: percentile(lateness, 0.5), p99: percentile(lateness, 0.99), max: lateness.at(-1) ?? 0, min: lateness[0] ?? 0 },
     largestGapsMs: gaps,
+    runsExecutedInSeveralAttempts: [...attemptsByRun.values()].filter((attempts) => attempts.size > 1).length,
   };
 }
 

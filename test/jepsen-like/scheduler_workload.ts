@@ -7,6 +7,9 @@ export const SCHEDULER_JOBS: readonly (SchedulerJob & { schedule: string })[] = 
   { id: 'sched-cron', schedule: '* * * * * *', periodMs: 1000, anchored: false, misfire: 'fire-all' },
   { id: 'sched-every', schedule: '@every 2s', periodMs: 2000, anchored: true, misfire: 'fire-once' },
   { id: 'sched-skip', schedule: '* * * * * *', periodMs: 1000, anchored: false, misfire: 'skip' },
+  // Runs for 1.5 s after writing its line, so kills and pauses catch it running: a run whose
+  // executor dies or goes silent must end lost and be retried, never run twice as one attempt.
+  { id: 'sched-slow', schedule: '@every 3s', periodMs: 3000, anchored: true, misfire: 'fire-all' },
 ];
 
 export function schedulerJobSpec(job: (typeof SCHEDULER_JOBS)[number], sink: string): Record<string, unknown> {
@@ -17,7 +20,7 @@ export function schedulerJobSpec(job: (typeof SCHEDULER_JOBS)[number], sink: str
     // A run whose executor dies ends lost and is retried as a new attempt (G3, at least once).
     retry: { max: 10, backoffMs: 200, maxBackoffMs: 2000 },
     history: 1000,
-    executor: { type: 'shell', command: `echo "$CHIME_JOB_ID $CHIME_SCHEDULED_AT $CHIME_RUN_ID $CHIME_ATTEMPT $CHIME_NODE_ID $(date +%s%3N)" >> '${sink}'` },
+    executor: { type: 'shell', command: `echo "$CHIME_JOB_ID $CHIME_SCHEDULED_AT $CHIME_RUN_ID $CHIME_ATTEMPT $CHIME_NODE_ID $(date +%s%3N)" >> '${sink}'${job.id === 'sched-slow' ? '; sleep 1.5' : ''}` },
   };
 }
 
