@@ -277,3 +277,19 @@ test('manual runs with large payloads are split so every fire command stays unde
   const fireCommands = host.proposed.filter((c) => c.type === 'fire');
   assert.ok(fireCommands.length >= 3, `split into ${fireCommands.length} commands`);
 });
+
+test('reports: a resent copy of a report in flight joins its proposal instead of proposing again', async () => {
+  const { host, scheduler } = setup();
+  scheduler.start(1);
+  host.applyDelayMs = 2 * SEC; // commits slower than the executors' one-second resend
+  const report = { kind: 'started', runId: 'r-1', attempt: 1, node: 'n2', atMs: T0 } as const;
+  const first = scheduler.onReport(report);
+  const second = scheduler.onReport(report);
+  await host.clock.advance(3 * SEC);
+  assert.deepEqual(await Promise.all([first, second]), [true, true]);
+  assert.equal(host.proposed.filter((c) => c.type === 'runStarted').length, 1);
+  const third = scheduler.onReport(report);
+  await host.clock.advance(3 * SEC);
+  assert.equal(await third, true);
+  assert.equal(host.proposed.filter((c) => c.type === 'runStarted').length, 2, 'once settled, a new copy is proposed again');
+});

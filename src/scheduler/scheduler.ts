@@ -29,6 +29,8 @@ type Session = {
   readonly retries: Retries;
   /** Nodes each active run was sent to, so a deleted job's runs can still be killed. */
   readonly dispatched: Map<string, { readonly attempt: number; readonly nodes: readonly string[] }>;
+  /** Reports being proposed, by run/attempt/kind/node: a resent copy joins the proposal in flight. */
+  readonly reportsInFlight: Map<string, Promise<boolean>>;
 };
 
 const notLeader = (): SchedulerError => new SchedulerError('NOT_LEADER', 'this node is not the leader');
@@ -53,7 +55,7 @@ export class Scheduler {
     assert.ok(Number.isSafeInteger(term) && term >= 0, 'term must be a non-negative integer');
     if (this.session !== null) this.stop();
     const ctx = new TermContext(this.host, this.options, this.metrics, term, this.host.nowMs());
-    const s: Session = { ctx, fires: new FireLoop(ctx), followUps: new FollowUps(ctx), retries: new Retries(ctx), dispatched: new Map() };
+    const s: Session = { ctx, fires: new FireLoop(ctx), followUps: new FollowUps(ctx), retries: new Retries(ctx), dispatched: new Map(), reportsInFlight: new Map() };
     this.session = s;
     this.metrics.leading = true;
     this.redispatch(s, 0);
@@ -129,8 +131,19 @@ export class Scheduler {
       this.metrics.reportsRefused += 1;
       return false;
     }
+    // Executors resend unacknowledged reports every second; when commits are slower than that
+    // (an overloaded cluster), proposing each copy again multiplied the load that made them slow.
+    const key = `${report.runId}/${report.attempt}/${report.kind}/${report.node}`;
+    const inFlight = s.reportsInFlight.get(key);
+    if (inFlight !== undefined) return inFlight;
     this.metrics.reportsProposed += 1;
-    return (await s.ctx.propose(command)) !== null;
+    const recorded = s.ctx.propose(command).then((result) => result !== null);
+    s.reportsInFlight.set(key, recorded);
+    try {
+      return await recorded;
+    } finally {
+      s.reportsInFlight.delete(key);
+    }
   }
 
   /** An executor refused an execute. A stale term means we no longer lead; anything else fails the execution (the retry policy decides). */

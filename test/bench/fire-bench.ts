@@ -111,7 +111,7 @@ async function load(c: ProcessCluster): Promise<number> {
         failures++;
         if (tries > 20) throw new Error(`job-${i}: ${answer?.status} ${answer?.text}`);
         await new Promise((r) => setTimeout(r, 200));
-        leader = await c.waitForLeader();
+        leader = await c.waitForLeader(60_000).catch(() => leader);
       }
       if ((i + 1) % 50_000 === 0) console.log(`  loaded ${i + 1} jobs (${((i + 1) / ((performance.now() - started) / 1000)).toFixed(0)}/s)`);
     }
