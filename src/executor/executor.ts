@@ -100,6 +100,13 @@ export class Executor {
     if (req.term < this.newestTerm) return this.refuse('stale_term', `term ${req.term} is older than ${this.newestTerm}`);
     this.newestTerm = req.term;
     if (this.ledger.has(req.runId, req.attempt)) return this.refuse('duplicate', `run ${req.runId} attempt ${req.attempt} was already accepted`);
+    if (request.startedOnNode === true) {
+      // The log says this node started the run, yet we have no record of it: our data was
+      // lost or the node was replaced under the same id. Running it now would execute it a
+      // second time; report it lost instead, so the leader's retry policy decides (G3).
+      this.queueEnd({ kind: 'lost', runId: req.runId, attempt: req.attempt, node: this.nodeId, atMs: this.now(), error: 'this node has no record of a run the log says it started (its data was lost or it was replaced)' });
+      return this.refuse('duplicate', `run ${req.runId} attempt ${req.attempt} was started by an earlier incarnation of this node`);
+    }
     if (this.stopping) return this.refuse('no_slot', 'the executor is stopping');
     if (this.runs.size >= this.slots) return this.refuse('no_slot', `all ${this.slots} slots are taken`);
     // Every accepted run will queue one end report; keep room for all of them.

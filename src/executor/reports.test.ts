@@ -144,3 +144,22 @@ test('journal: compaction, whichever record triggers it, loses nothing', async (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an execute the log says this node already started, but that it has no record of, is reported lost and never run', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chime-exec-replaced-'));
+  const announced: Report[] = [];
+  const marker = join(dir, 'ran');
+  const executor = newExecutor({ onReport: (report) => announced.push(report) });
+  try {
+    // As after a wipe and re-add under the same id: a fresh executor gets the leader's re-send.
+    const req = shellRequest(`touch ${marker}`, { startedOnNode: true });
+    assert.equal(executor.execute(req), 'duplicate');
+    await waitFor('the lost report', () => announced.some((r) => r.kind === 'lost' && r.runId === req.runId));
+    assert.equal(executor.running().length, 0);
+    assert.throws(() => statSync(marker), 'the command never ran');
+    assert.equal(executor.execute(req), 'duplicate', 'a second re-send is a plain duplicate');
+  } finally {
+    await executor.stop({ killRunning: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

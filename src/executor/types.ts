@@ -22,6 +22,8 @@ export type ExecutorSpec = ShellSpec | HttpSpec;
 
 /** What the leader sends once the fire entry naming this node is committed. */
 export interface ExecuteRequest {
+  /** The leader's log already records this execution as started here (see executor.execute). */
+  readonly startedOnNode?: boolean;
   readonly runId: string;
   /** 1-based; a retry is a new attempt of the same run. */
   readonly attempt: number;

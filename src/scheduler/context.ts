@@ -85,9 +85,10 @@ export class TermContext {
 
   sendExecute(run: RunRecord, job: Job, nodes: readonly string[]): void {
     for (const node of nodes) {
+      const startedOnNode = run.executions.some((e) => e.node === node && e.attempt === run.attempt && e.startedAt !== null);
       this.host.sendExecute(node, {
         runId: run.runId, attempt: run.attempt, term: this.term, jobId: run.jobId, scheduledAtMs: run.scheduledAt,
-        payload: run.payload ?? '', notBeforeMs: run.notBefore, timeoutMs: job.timeoutMs, spec: job.executor,
+        payload: run.payload ?? '', notBeforeMs: run.notBefore, timeoutMs: job.timeoutMs, spec: job.executor, startedOnNode,
       });
     }
   }

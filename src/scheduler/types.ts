@@ -30,6 +30,12 @@ export interface ExecuteOrder {
   readonly scheduledAtMs: number;
   readonly payload: string;
   readonly notBeforeMs: number | null;
+  /**
+   * The log already records this execution as started on the receiving node. A node that
+   * has no memory of it (its data was lost or it was replaced under the same id) must report
+   * it lost rather than run it a second time.
+   */
+  readonly startedOnNode?: boolean;
   readonly timeoutMs: number;
   readonly spec: Executor;
 }
