@@ -24,7 +24,7 @@ interface Run {
   status: string;
 }
 
-export async function killLoop(options: { kills: number; jobs: number; keep?: boolean; log?: (s: string) => void }): Promise<KillLoopResult> {
+export async function killLoop(options: { kills: number; jobs: number; keep?: boolean; log?: (s: string) => void; minWindowMs?: number }): Promise<KillLoopResult> {
   const log = options.log ?? (() => {});
   const dir = mkdtempSync(join(tmpdir(), 'chime-killloop-'));
   const sink = join(dir, 'sink.txt');
@@ -53,7 +53,9 @@ export async function killLoop(options: { kills: number; jobs: number; keep?: bo
       await cluster.waitForLeader(30_000);
       await cluster.restart(leader);
     }
-    await new Promise((r) => setTimeout(r, 2000));
+    // The window checked is time, not a number of kills: a fast machine must not shrink it.
+    const windowUntil = startMs + (options.minWindowMs ?? 8000) + 3000;
+    await new Promise((r) => setTimeout(r, Math.max(2000, windowUntil - Date.now())));
     const endMs = Date.now() - 3000;
     const leader = await cluster.waitForLeader(30_000);
     // Wait until every instant of the window has a finished record.
