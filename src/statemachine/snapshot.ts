@@ -6,10 +6,10 @@ import { assert } from './assert.js';
 import { packr } from './codec.js';
 import { StateMachineInputError } from './errors.js';
 import type { TableLimits } from './limits.js';
-import { indexActiveExecutions, updateRetryIndex } from './run-indexes.js';
-import { addDependents, createState, type JobState, type TableState } from './state.js';
+import { updateRetryIndex } from './run-indexes.js';
+import { addDependents, createState, indexRun, type JobState, type TableState } from './state.js';
 import { EMPTY_RECORD, EXPECT_STATUS_DEFAULT, SPEC_DEFAULTS } from './defaults.js';
-import { isActiveStatus, type Execution, type JobSpec, type RunRecord } from './types.js';
+import type { Execution, JobSpec, RunRecord } from './types.js';
 import { validateJobSpec } from './validate.js';
 
 export const SNAPSHOT_FORMAT = 'chime.jobtable';
@@ -113,15 +113,7 @@ function decodeVersion1(body: unknown): TableState {
     lastSeq = run.seq;
     const job = state.jobs.get(run.jobId);
     if (job === undefined || state.runs.has(run.runId)) throw bad(`run ${run.runId} has no job or is listed twice`);
-    state.runs.set(run.runId, run);
-    (job.runs ??= []).push(run);
-    if (isActiveStatus(run.status)) {
-      job.activeCount += 1;
-      state.activeRuns.add(run);
-      indexActiveExecutions(state, run);
-    } else {
-      updateRetryIndex(state, run, job.spec);
-    }
+    if (!indexRun(state, job, run)) updateRetryIndex(state, run, job.spec);
   }
   for (const row of rows(b.keys, 5, 'key')) {
     const [k, jobId, createRevision, runId, atMs] = row;

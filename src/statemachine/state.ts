@@ -90,17 +90,22 @@ export function removeDependents(state: TableState, spec: JobSpec): void {
   }
 }
 
+/** Puts a run into the table and its indexes (new or restored); true when it is active. */
+export function indexRun(state: TableState, job: JobState, run: RunRecord): boolean {
+  state.runs.set(run.runId, run);
+  (job.runs ??= []).push(run);
+  if (!isActiveStatus(run.status)) return false;
+  job.activeCount += 1;
+  state.activeRuns.add(run);
+  indexActiveExecutions(state, run);
+  return true;
+}
+
 /** Records a new run for a job; evicts old finished records to keep every bound. */
 export function addRun(state: TableState, job: JobState, run: RunRecord): void {
   assert(!state.runs.has(run.runId), 'run id already recorded');
   assert(run.seq === state.runSeq, 'run seq must be the newest');
-  state.runs.set(run.runId, run);
-  (job.runs ??= []).push(run);
-  if (isActiveStatus(run.status)) {
-    job.activeCount += 1;
-    state.activeRuns.add(run);
-    indexActiveExecutions(state, run);
-  }
+  indexRun(state, job, run);
   evictJobHistory(state, job);
   evictGlobal(state);
 }
