@@ -33,8 +33,9 @@ export class JepsenCluster {
     const processes = new ProcessCluster({ dir: options.dir, args: options.args ?? [], env: { CHIME_TEST_HOOKS: '1' } });
     const cluster = new JepsenCluster(processes, ids);
     try {
-      const ports = await freePorts(ids.length * 2);
-      const rpcOf = new Map(ids.map((id, i) => [id, `127.0.0.1:${ports[2 * i]}`]));
+      // Proxies bind first and keep their ports; the agents' ports are reserved only then,
+      // so the OS cannot hand a port it just released to a proxy (EADDRINUSE at launch).
+      const rpcOf = new Map<string, string>();
       for (const from of ids) {
         for (const to of ids) {
           if (from === to) continue;
@@ -47,6 +48,8 @@ export class JepsenCluster {
           cluster.links.set(`${from}>${to}`, proxy);
         }
       }
+      const ports = await freePorts(ids.length * 2);
+      ids.forEach((id, i) => rpcOf.set(id, `127.0.0.1:${ports[2 * i]}`));
       const peers = ids.map((id) => `${id}=${rpcOf.get(id)}`).join(',');
       await Promise.all(ids.map((id, i) => processes.launch(id, rpcOf.get(id) as string, `127.0.0.1:${ports[2 * i + 1]}`, ['--peers', peers], { CHIME_TEST_DIAL_MAP: cluster.dialMap(id) })));
       await cluster.waitForLeader(30_000);
