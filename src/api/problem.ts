@@ -65,6 +65,11 @@ export function problem(status: number, code: string, detail: string, errors: re
   return new HttpProblem(status, code, TITLES[status] ?? 'Error', detail, errors);
 }
 
+/** A 503 or 429 the client should retry: it carries Retry-After. */
+export function retryLater(status: 503 | 429, code: string, detail: string): HttpProblem {
+  return new HttpProblem(status, code, TITLES[status] ?? 'Error', detail, [], 1);
+}
+
 export function sendProblem(res: ServerResponse, p: HttpProblem): void {
   const body: Record<string, unknown> = { type: `https://chime.dev/problems/${p.code.toLowerCase().replace(/_/g, '-')}`, title: p.title, status: p.status, detail: p.detail, code: p.code };
   if (p.errors.length > 0) body['errors'] = p.errors;

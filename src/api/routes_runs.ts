@@ -1,6 +1,6 @@
 import type { Agent } from '../agent/agent.js';
 import { SchedulerError, type RunControl as Scheduler } from '../agent/run_control.js';
-import { problem, sendJson, type HttpProblem } from './problem.js';
+import { problem, retryLater, sendJson } from './problem.js';
 import type { RequestContext, Route } from './server.js';
 import { jobIdParam, pageParams, readBarrier, rejection, type JobsAccess } from './routes_jobs.js';
 import { runView } from './views.js';
@@ -13,8 +13,7 @@ const SCHEDULER_STATUS: Record<string, number> = { NOT_LEADER: 503, JOB_NOT_FOUN
 function schedulerProblem(error: unknown): unknown {
   if (!(error instanceof SchedulerError)) return error;
   const status = SCHEDULER_STATUS[error.code] ?? 500;
-  const p: HttpProblem = problem(status, error.code, error.message);
-  return status === 503 || status === 429 ? Object.assign(p, { retryAfterSeconds: 1 }) : p;
+  return status === 503 || status === 429 ? retryLater(status, error.code, error.message) : problem(status, error.code, error.message);
 }
 
 /** Parses `30s`, `2m`, `1500ms`, `1h` (one unit) into milliseconds. */
@@ -51,7 +50,7 @@ function manualInput(body: unknown): { payload: string | null; key: string | nul
 export function runRoutes(agent: Agent, jobs: JobsAccess, scheduler: () => Scheduler | null): Route[] {
   const leaderScheduler = () => {
     const s = scheduler();
-    if (s === null) throw Object.assign(problem(503, 'NOT_LEADER', 'the scheduler is not running on this node yet; retry'), { retryAfterSeconds: 1 });
+    if (s === null) throw retryLater(503, 'NOT_LEADER', 'the scheduler is not running on this node yet; retry');
     return s;
   };
   return [

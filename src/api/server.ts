@@ -2,7 +2,7 @@ import { Agent as HttpAgent, createServer, request as httpRequest, type Incoming
 import type { AddressInfo } from 'node:net';
 import type { Agent } from '../agent/agent.js';
 import type { Logger } from '../agent/logger.js';
-import { problem, problemFrom, sendJson, sendProblem, type HttpProblem } from './problem.js';
+import { problem, problemFrom, retryLater, sendJson, sendProblem, type HttpProblem } from './problem.js';
 import { MAX_BODY_BYTES, parseJsonBody, readJsonBody } from './body.js';
 
 export interface RequestContext {
@@ -153,8 +153,7 @@ export class ApiServer {
       const http = this.agent.leaderHttp();
       if (http !== null) return http;
       if (performance.now() >= until) {
-        const p = problem(503, 'NO_LEADER', 'no leader is reachable right now; retry shortly');
-        throw Object.assign(p, { retryAfterSeconds: 1 });
+        throw retryLater(503, 'NO_LEADER', 'no leader is reachable right now; retry shortly');
       }
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -166,7 +165,7 @@ export class ApiServer {
    */
   private async forward(req: IncomingMessage, res: ServerResponse, url: URL): Promise<true | Buffer> {
     const hops = Number(req.headers[FORWARDED_HEADER] ?? '0');
-    if (hops >= MAX_FORWARD_HOPS) throw Object.assign(problem(503, 'NOT_LEADER', 'the request was forwarded but no node accepted it as leader'), { retryAfterSeconds: 1 });
+    if (hops >= MAX_FORWARD_HOPS) throw retryLater(503, 'NOT_LEADER', 'the request was forwarded but no node accepted it as leader');
     const body = await readRawBody(req);
     const target = await this.leaderAddress();
     if (target === null) return body;
@@ -190,7 +189,7 @@ export class ApiServer {
         answer.on('error', reject);
       });
       upstream.on('timeout', () => upstream.destroy(new Error('the leader did not answer in time')));
-      upstream.on('error', (error) => reject(Object.assign(problem(503, 'NO_LEADER', `forwarding to the leader failed: ${error.message}`), { retryAfterSeconds: 1 })));
+      upstream.on('error', (error) => reject(retryLater(503, 'NO_LEADER', `forwarding to the leader failed: ${error.message}`)));
       upstream.end(body);
     });
     return true;

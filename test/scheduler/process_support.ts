@@ -57,21 +57,8 @@ export function isFinal(run: Run): boolean {
  * Founds `count` nodes n1..nN with a static peer list; node i gets `--tag name=ni` plus the
  * tags in `tags[i]`, so tests can pin a run to one node.
  */
-export async function foundTagged(dir: string, count: number, tags: readonly (readonly string[])[] = [], env?: Record<string, string>): Promise<ProcessCluster> {
-  const cluster = new ProcessCluster(env === undefined ? { dir } : { dir, env });
-  try {
-    const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
-    const ports = await freePorts(count * 2);
-    const rpc = (i: number) => `127.0.0.1:${ports[2 * i]}`;
-    const http = (i: number) => `127.0.0.1:${ports[2 * i + 1]}`;
-    const peers = ids.map((id, i) => `${id}=${rpc(i)}`).join(',');
-    await Promise.all(ids.map((id, i) => cluster.launch(id, rpc(i), http(i), ['--peers', peers, ...tagArgs(id, tags[i] ?? [])])));
-    await cluster.waitForLeader();
-    return cluster;
-  } catch (error) {
-    await cluster.stopAll();
-    throw error;
-  }
+export function foundTagged(dir: string, count: number, tags: readonly (readonly string[])[] = [], env?: Record<string, string>): Promise<ProcessCluster> {
+  return ProcessCluster.found(count, env === undefined ? { dir } : { dir, env }, (id, i) => tagArgs(id, tags[i] ?? []));
 }
 
 export function tagArgs(id: string, extra: readonly string[]): string[] {

@@ -75,7 +75,7 @@ export class ProcessCluster {
   }
 
   /** Founds a cluster of `count` voters with a static --peers list, as an operator would. */
-  static async found(count: number, options: ClusterOptions): Promise<ProcessCluster> {
+  static async found(count: number, options: ClusterOptions, nodeArgs: (id: string, i: number) => readonly string[] = () => []): Promise<ProcessCluster> {
     const cluster = new ProcessCluster(options);
     try {
       const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
@@ -83,7 +83,7 @@ export class ProcessCluster {
       const rpc = (i: number) => `127.0.0.1:${ports[2 * i]}`;
       const http = (i: number) => `127.0.0.1:${ports[2 * i + 1]}`;
       const peers = ids.map((id, i) => `${id}=${rpc(i)}`).join(',');
-      await Promise.all(ids.map((id, i) => cluster.launch(id, rpc(i), http(i), ['--peers', peers])));
+      await Promise.all(ids.map((id, i) => cluster.launch(id, rpc(i), http(i), ['--peers', peers, ...nodeArgs(id, i)])));
       await cluster.waitForLeader();
       return cluster;
     } catch (error) {
