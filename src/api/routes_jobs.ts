@@ -60,7 +60,8 @@ export async function proposeCommand(agent: Agent, command: Command): Promise<Ap
   return (await agent.propose(encodeCommand(command))) as ApplyResult;
 }
 
-function limitParam(ctx: RequestContext): { limit?: number; cursor?: string } {
+/** `limit` (1..1000) and `cursor` of a list request. */
+export function pageParams(ctx: RequestContext): { limit?: number; cursor?: string } {
   const out: { limit?: number; cursor?: string } = {};
   const limit = ctx.url.searchParams.get('limit');
   if (limit !== null) {
@@ -71,10 +72,6 @@ function limitParam(ctx: RequestContext): { limit?: number; cursor?: string } {
   const cursor = ctx.url.searchParams.get('cursor');
   if (cursor !== null && cursor !== '') out.cursor = cursor;
   return out;
-}
-
-export function pageParams(ctx: RequestContext): { limit?: number; cursor?: string } {
-  return limitParam(ctx);
 }
 
 /** The job endpoints of api.md. Writes arrive here only on the leader (the server forwards). */

@@ -2,7 +2,7 @@ import { Agent as HttpAgent, createServer, request as httpRequest, type Incoming
 import type { AddressInfo } from 'node:net';
 import type { Agent } from '../agent/agent.js';
 import type { Logger } from '../agent/logger.js';
-import { problem, problemFrom, retryLater, sendJson, sendProblem, type HttpProblem } from './problem.js';
+import { problem, problemFrom, retryLater, sendProblem, type HttpProblem } from './problem.js';
 import { MAX_BODY_BYTES, parseJsonBody, readJsonBody } from './body.js';
 
 export interface RequestContext {
@@ -216,4 +216,3 @@ export function splitHostPort(address: string): [string, number] {
   return [host, Number(address.slice(at + 1))];
 }
 
-export { sendJson };

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { httpJson, problemLine } from './http_client.js';
+import { apiCaller } from './http_client.js';
 import { table } from './table.js';
-import { OperationError, UsageError, serverUrl } from './usage.js';
+import { UsageError, serverUrl } from './usage.js';
 
 export const CLUSTER_HELP = `usage: chime cluster <status|members|add|remove|transfer-leader> [flags]
 
@@ -47,13 +47,7 @@ export async function clusterCommand(args: string[], out: (s: string) => void): 
     return;
   }
   const base = serverUrl(values.server);
-  const call = async (method: string, path: string, body?: unknown) => {
-    const answer = await httpJson(method, base + path, body).catch((error: Error) => {
-      throw new OperationError(`cannot reach ${base}: ${error.message}`);
-    });
-    if (answer.status >= 400) throw new OperationError(problemLine(answer));
-    return answer;
-  };
+  const call = apiCaller(base);
   switch (sub) {
     case 'status':
     case 'members': {

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { OperationError } from './usage.js';
 
 export interface HttpAnswer {
   readonly status: number;
@@ -48,4 +49,18 @@ export function problemLine(answer: HttpAnswer): string {
   const fields = Array.isArray(body?.errors) ? ` (${body.errors.map((e) => `${e.path}: ${e.message}`).join('; ')})` : '';
   const detail = typeof body?.detail === 'string' ? body.detail : answer.text.slice(0, 200);
   return `${answer.status} ${detail}${fields}`;
+}
+
+/**
+ * The CLI's call to a node's API: an unreachable node and an error answer both become an
+ * OperationError with one line to print (exit code 1).
+ */
+export function apiCaller(base: string): (method: string, path: string, body?: unknown, timeoutMs?: number) => Promise<HttpAnswer> {
+  return async (method, path, body, timeoutMs) => {
+    const answer = await httpJson(method, base + path, body, timeoutMs).catch((error: Error) => {
+      throw new OperationError(`cannot reach ${base}: ${error.message}`);
+    });
+    if (answer.status >= 400) throw new OperationError(problemLine(answer));
+    return answer;
+  };
 }

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { httpJson, problemLine, type HttpAnswer } from './http_client.js';
+import { apiCaller } from './http_client.js';
 import { table } from './table.js';
-import { OperationError, UsageError, serverUrl } from './usage.js';
+import { UsageError, serverUrl } from './usage.js';
 
 export const JOB_HELP = `usage: chime job <put|get|list|delete|pause|resume|run> [ID] [flags]
 
@@ -70,13 +70,7 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
   if (sub === undefined) throw new UsageError('job: missing subcommand (put, get, list, delete, pause, resume, run)');
   const base = serverUrl(values.server);
   const stale = values.stale === true ? '?stale=true' : '';
-  const call = async (method: string, path: string, body?: unknown, timeoutMs?: number): Promise<HttpAnswer> => {
-    const answer = await httpJson(method, base + path, body, timeoutMs).catch((error: Error) => {
-      throw new OperationError(`cannot reach ${base}: ${error.message}`);
-    });
-    if (answer.status >= 400) throw new OperationError(problemLine(answer));
-    return answer;
-  };
+  const call = apiCaller(base);
   const needId = () => {
     if (id === undefined) throw new UsageError(`job ${sub}: needs a job ID`);
     return encodeURIComponent(id);

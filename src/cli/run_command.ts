@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
-import { httpJson, problemLine, type HttpAnswer } from './http_client.js';
+import { apiCaller } from './http_client.js';
 import { table } from './table.js';
-import { OperationError, UsageError, serverUrl } from './usage.js';
+import { UsageError, serverUrl } from './usage.js';
 
 export const RUN_HELP = `usage: chime run <list|get|kill> ...
 
@@ -49,13 +49,7 @@ export async function runCommand(args: string[], out: (s: string) => void): Prom
   if (sub === undefined) throw new UsageError('run: missing subcommand (list, get, kill)');
   if (id === undefined) throw new UsageError(`run ${sub}: needs an id`);
   const base = serverUrl(values.server);
-  const call = async (method: string, path: string): Promise<HttpAnswer> => {
-    const answer = await httpJson(method, base + path).catch((error: Error) => {
-      throw new OperationError(`cannot reach ${base}: ${error.message}`);
-    });
-    if (answer.status >= 400) throw new OperationError(problemLine(answer));
-    return answer;
-  };
+  const call = apiCaller(base);
   const query = new URLSearchParams();
   if (values.stale === true) query.set('stale', 'true');
   switch (sub) {
