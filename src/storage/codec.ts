@@ -13,6 +13,8 @@ export interface StoredSnapshotMeta {
   readonly conf: ConfState;
   readonly dataBytes: number;
   readonly chunkCount: number;
+  /** The chunks' key space; a new image gets a new generation. */
+  readonly generation: number;
 }
 
 export interface LogStart {
@@ -45,45 +47,42 @@ export function asPlainBytes(bytes: Uint8Array): Uint8Array {
   return bytes.constructor === Uint8Array ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-export function encodeEntry(entry: Entry): Uint8Array {
-  return encode([entry.index, entry.term, entry.kind, entry.data]);
+/** An entry as stored in a log record: `[index, term, kind, data]` (data stays binary). */
+export function entryTuple(entry: Entry): unknown[] {
+  return [entry.index, entry.term, entry.kind, entry.data];
 }
 
-export function decodeEntry(bytes: Uint8Array, keyIndex: number): Entry {
-  const what = `entry ${keyIndex}`;
-  const value = decode(bytes, what);
-  if (!Array.isArray(value) || value.length !== 4) throw corrupt(what, 'not a 4-tuple');
+export function decodeEntryTuple(value: unknown, what: string): Entry {
+  if (!Array.isArray(value) || value.length !== 4) throw corrupt(what, 'an entry is not a 4-tuple');
   const [index, term, kind, data] = value as unknown[];
-  if (index !== keyIndex) throw corrupt(what, `holds index ${String(index)}`);
-  if (!isCount(term)) throw corrupt(what, 'bad term');
-  if (kind !== 'normal' && kind !== 'conf') throw corrupt(what, 'bad kind');
-  if (!(data instanceof Uint8Array)) throw corrupt(what, 'data is not binary');
+  if (!isCount(index) || index === 0) throw corrupt(what, 'bad entry index');
+  if (!isCount(term)) throw corrupt(what, `entry ${index} has a bad term`);
+  if (kind !== 'normal' && kind !== 'conf') throw corrupt(what, `entry ${index} has a bad kind`);
+  if (!(data instanceof Uint8Array)) throw corrupt(what, `entry ${index} data is not binary`);
   return { index, term, kind, data: asPlainBytes(data) };
 }
 
-export function encodeHardState(hard: HardState): Uint8Array {
-  return encode([hard.term, hard.vote, hard.commit]);
+export function hardStateTuple(hard: HardState): unknown[] {
+  return [hard.term, hard.vote, hard.commit];
 }
 
-export function decodeHardState(bytes: Uint8Array): HardState {
-  const value = decode(bytes, 'hard state');
-  if (!Array.isArray(value) || value.length !== 3) throw corrupt('hard state', 'not a 3-tuple');
+export function decodeHardStateTuple(value: unknown, what: string): HardState {
+  if (!Array.isArray(value) || value.length !== 3) throw corrupt(what, 'not a 3-tuple');
   const [term, vote, commit] = value as unknown[];
-  if (!isCount(term) || !isCount(commit)) throw corrupt('hard state', 'bad term or commit');
-  if (vote !== null && typeof vote !== 'string') throw corrupt('hard state', 'bad vote');
+  if (!isCount(term) || !isCount(commit)) throw corrupt(what, 'bad term or commit');
+  if (vote !== null && typeof vote !== 'string') throw corrupt(what, 'bad vote');
   return { term, vote, commit };
 }
 
-export function encodeLogStart(start: LogStart): Uint8Array {
-  return encode([start.index, start.term]);
+/** The compaction point: a hint, since the log's segments may still hold older entries. */
+export function encodeLogStart(index: number): Uint8Array {
+  return encode(index);
 }
 
-export function decodeLogStart(bytes: Uint8Array): LogStart {
+export function decodeLogStart(bytes: Uint8Array): number {
   const value = decode(bytes, 'log start');
-  if (!Array.isArray(value) || value.length !== 2) throw corrupt('log start', 'not a 2-tuple');
-  const [index, term] = value as unknown[];
-  if (!isCount(index) || !isCount(term)) throw corrupt('log start', 'bad index or term');
-  return { index, term };
+  if (!isCount(value)) throw corrupt('log start', 'not an index');
+  return value;
 }
 
 export function encodeSnapshotMeta(meta: StoredSnapshotMeta): Uint8Array {
@@ -97,12 +96,12 @@ function isIdList(value: unknown): value is NodeId[] {
 export function decodeSnapshotMeta(bytes: Uint8Array): StoredSnapshotMeta {
   const value = decode(bytes, 'snapshot meta');
   if (typeof value !== 'object' || value === null) throw corrupt('snapshot meta', 'not a map');
-  const { index, term, conf, dataBytes, chunkCount } = value as Record<string, unknown>;
-  if (!isCount(index) || !isCount(term) || !isCount(dataBytes) || !isCount(chunkCount)) throw corrupt('snapshot meta', 'bad number');
+  const { index, term, conf, dataBytes, chunkCount, generation } = value as Record<string, unknown>;
+  if (!isCount(index) || !isCount(term) || !isCount(dataBytes) || !isCount(chunkCount) || !isCount(generation)) throw corrupt('snapshot meta', 'bad number');
   if (typeof conf !== 'object' || conf === null) throw corrupt('snapshot meta', 'no conf');
   const { voters, learners } = conf as Record<string, unknown>;
   if (!isIdList(voters) || !isIdList(learners)) throw corrupt('snapshot meta', 'bad conf');
-  return { index, term, conf: { voters, learners }, dataBytes, chunkCount };
+  return { index, term, conf: { voters, learners }, dataBytes, chunkCount, generation };
 }
 
 export function decodeFormatVersion(bytes: Uint8Array): unknown {

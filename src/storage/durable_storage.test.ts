@@ -1,13 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { RawNode, type Entry } from '../raft/index.js';
 import { DurableStorage, StorageError, type WriteStats } from './index.js';
 import { encode } from './codec.js';
-import { entryKey, KEY_FORMAT_VERSION, KEY_HARD_STATE } from './keys.js';
+import { KEY_FORMAT_VERSION } from './keys.js';
+import { Wal } from './wal.js';
+import { readFrame } from './wal_record.js';
 
 function tempDir(t: { after: (fn: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'chime-storage-'));
@@ -63,7 +65,7 @@ test('appended entries and hard state survive a reopen byte for byte', async (t)
   await storage.close();
 });
 
-test('entries replacing a suffix delete the stale tail in the same batch', async (t) => {
+test('entries replacing a suffix replace the stale tail', async (t) => {
   const dir = tempDir(t);
   let storage = await DurableStorage.open(dir);
   await storage.save({ hardState: { term: 1, vote: null, commit: 3 }, entries: range(1, 10, 1), snapshot: null }, { sync: true });
@@ -152,21 +154,103 @@ test('an unknown format version refuses to open with a clear error', async (t) =
   await assert.rejects(DurableStorage.open(dir), (e: unknown) => e instanceof StorageError && e.code === 'FORMAT_UNKNOWN' && /version 99/.test(e.message));
 });
 
-test('a gap in the log or a commit beyond it refuses to open', async (t) => {
+function segmentPaths(dir: string): string[] {
+  return readdirSync(join(dir, 'wal')).filter((name) => name.endsWith('.wal')).sort().map((name) => join(dir, 'wal', name));
+}
+
+/** Offsets of the records in a segment (header first), read back through the frame reader. */
+function recordOffsets(bytes: Uint8Array): number[] {
+  const offsets: number[] = [];
+  for (let offset = 0; ; ) {
+    const frame = readFrame(bytes, offset, 'test');
+    if (frame.kind !== 'record') return offsets;
+    offsets.push(offset);
+    offset = frame.next;
+  }
+}
+
+function rejectsCorrupt(pattern: RegExp) {
+  return (e: unknown): boolean => e instanceof StorageError && e.code === 'CORRUPT' && pattern.test(e.message);
+}
+
+test('a torn last record is cut off; damage with records after it refuses to open', async (t) => {
+  const dir = tempDir(t);
+  let storage = await DurableStorage.open(dir);
+  for (let i = 1; i <= 4; i++) await storage.save({ hardState: { term: 1, vote: null, commit: i - 1 }, entries: [entry(i, 1)], snapshot: null }, { sync: true });
+  await storage.close();
+  const [path] = segmentPaths(dir);
+  assert.ok(path !== undefined);
+  const bytes = readFileSync(path);
+  const offsets = recordOffsets(bytes);
+  assert.equal(offsets.length, 5, 'a header and four records');
+  // A write cut short: the last record's payload only partly reached the disk.
+  const torn = Buffer.from(bytes);
+  const lastStart = offsets[4] as number;
+  const lastEnd = (readFrame(bytes, lastStart, 'test') as { next: number }).next;
+  torn.fill(0, lastEnd - 3, lastEnd);
+  writeFileSync(path, torn);
+  storage = await DurableStorage.open(dir);
+  assert.equal(storage.lastIndex(), 3, 'the torn record is gone, the rest is intact');
+  await storage.save({ hardState: { term: 1, vote: null, commit: 3 }, entries: [entry(4, 1, 'again')], snapshot: null }, { sync: true });
+  storage = await reopen(storage, dir);
+  assert.deepEqual(allEntries(storage).at(-1), entry(4, 1, 'again'), 'appends continue where the torn record was');
+  await storage.close();
+  // A flipped byte in an early record, with acknowledged records after it: refuse.
+  const damaged = readFileSync(path);
+  const second = recordOffsets(damaged)[1] as number;
+  damaged[second + 10] = (damaged[second + 10] as number) ^ 0xff;
+  writeFileSync(path, damaged);
+  await assert.rejects(DurableStorage.open(dir), rejectsCorrupt(/checksum mismatch/));
+});
+
+test('records that leave a gap, a commit beyond the log or a missing segment refuse to open', async (t) => {
   const dir = tempDir(t);
   const storage = await DurableStorage.open(dir);
-  await storage.save({ hardState: { term: 1, vote: null, commit: 2 }, entries: range(1, 5, 1), snapshot: null }, { sync: true });
+  await storage.save({ hardState: { term: 1, vote: null, commit: 2 }, entries: range(1, 2, 1), snapshot: null }, { sync: true });
   await storage.close();
-  await rawPut(dir, entryKey(3), null);
-  await assert.rejects(DurableStorage.open(dir), (e: unknown) => e instanceof StorageError && e.code === 'CORRUPT' && /gap/.test(e.message));
-  await rawPut(dir, entryKey(3), new Uint8Array([0xc1]));
-  await assert.rejects(DurableStorage.open(dir), (e: unknown) => e instanceof StorageError && e.code === 'CORRUPT');
-  const dir2 = tempDir(t);
-  const other = await DurableStorage.open(dir2);
-  await other.save({ hardState: { term: 1, vote: null, commit: 2 }, entries: range(1, 2, 1), snapshot: null }, { sync: true });
-  await other.close();
-  await rawPut(dir2, KEY_HARD_STATE, encode([1, null, 9]));
-  await assert.rejects(DurableStorage.open(dir2), (e: unknown) => e instanceof StorageError && /commit 9 beyond/.test(e.message));
+  const appendRaw = async (record: Parameters<Wal['append']>[0]): Promise<void> => {
+    const { wal } = Wal.open(join(dir, 'wal'), { index: 0, term: 0 });
+    await wal.append(record, true);
+    await wal.close();
+  };
+  const copy = join(dir, '..', `${dir.split('/').at(-1) ?? 'x'}-copy`);
+  t.after(() => rmSync(copy, { recursive: true, force: true }));
+  cpSync(dir, copy, { recursive: true });
+  await appendRaw({ entries: [entry(5, 1)] });
+  await assert.rejects(DurableStorage.open(dir), rejectsCorrupt(/entry 5 does not attach/));
+  rmSync(dir, { recursive: true });
+  cpSync(copy, dir, { recursive: true });
+  await appendRaw({ hardState: { term: 1, vote: null, commit: 9 } });
+  await assert.rejects(DurableStorage.open(dir), rejectsCorrupt(/commit 9 beyond/));
+
+  const many = tempDir(t);
+  const small = await DurableStorage.open(many, { wal: { segmentBytes: 4096, preallocateBytes: 4096 } });
+  for (let i = 1; i <= 40; i++) await small.save({ hardState: { term: 1, vote: null, commit: i - 1 }, entries: [entry(i, 1, 'x'.repeat(300))], snapshot: null }, { sync: true });
+  await small.close();
+  const segments = segmentPaths(many);
+  assert.ok(segments.length >= 3, `${segments.length} segments`);
+  const reopened = await DurableStorage.open(many, { wal: { segmentBytes: 4096, preallocateBytes: 4096 } });
+  assert.deepEqual(allEntries(reopened), Array.from({ length: 40 }, (_, i) => entry(i + 1, 1, 'x'.repeat(300))));
+  await reopened.close();
+  rmSync(segments[1] as string);
+  await assert.rejects(DurableStorage.open(many), rejectsCorrupt(/a segment is missing/));
+});
+
+test('compaction deletes whole segments once a snapshot covers them', async (t) => {
+  const dir = tempDir(t);
+  const options = { wal: { segmentBytes: 4096, preallocateBytes: 4096 } };
+  let storage = await DurableStorage.open(dir, options);
+  for (let i = 1; i <= 60; i++) await storage.save({ hardState: { term: 1, vote: null, commit: i }, entries: [entry(i, 1, 'y'.repeat(200))], snapshot: null }, { sync: i % 3 === 0 });
+  const before = segmentPaths(dir).length;
+  await storage.createSnapshot(50, { voters: ['a'], learners: [] }, new Uint8Array([5]));
+  await storage.compact(45);
+  const after = segmentPaths(dir).length;
+  assert.ok(after < before && after >= 1, `${before} → ${after} segments`);
+  storage = await reopen(storage, dir);
+  assert.equal(storage.firstIndex(), 46);
+  assert.equal(storage.lastIndex(), 60);
+  assert.deepEqual(storage.snapshot().data, new Uint8Array([5]));
+  await storage.close();
 });
 
 test('a single-node RawNode runs its Ready loop on it and restarts from disk', async (t) => {

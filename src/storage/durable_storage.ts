@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { bootstrapStorage, MemoryStorage } from '../raft/index.js';
-import type { ConfState, Entry, HardState, NodeId, Snapshot, SnapshotMeta, Storage } from '../raft/index.js';
-import { encodeEntry, encodeHardState, encodeLogStart, encodeSnapshotMeta } from './codec.js';
-import { openDb, type BatchOp, type Db } from './db.js';
+import type { ConfState, Entry, HardState, NodeId, Snapshot, Storage } from '../raft/index.js';
+import { encodeLogStart, type StoredSnapshotMeta } from './codec.js';
+import { openDb, type Db } from './db.js';
 import { StorageError } from './errors.js';
-import { chunkKey, entryKey, KEY_HARD_STATE, KEY_LOG_START, KEY_SNAPSHOT_META } from './keys.js';
+import { KEY_LOG_START } from './keys.js';
 import { recover } from './recover.js';
+import { commitOps, imageOps, stageOps } from './snapshot_store.js';
+import type { Wal, WalOptions } from './wal.js';
 import { WriteQueue } from './write_queue.js';
 
 export interface DurableStorageOptions {
@@ -15,6 +18,8 @@ export interface DurableStorageOptions {
   readonly writesPendingMax?: number;
   /** Called after every batch reaches the disk, e.g. to feed an fsync latency histogram. */
   readonly onWrite?: (stats: WriteStats) => void;
+  /** Segment and preallocation sizes of the log (see Wal). */
+  readonly wal?: WalOptions;
 }
 
 export type WriteKind = 'save' | 'snapshot' | 'compact';
@@ -22,8 +27,9 @@ export type WriteKind = 'save' | 'snapshot' | 'compact';
 export interface WriteStats {
   readonly kind: WriteKind;
   readonly sync: boolean;
-  /** Wall time of the batch write alone (with sync, this is dominated by the fsync). */
+  /** Wall time of the write alone (with sync, this is dominated by the fsync). */
   readonly durationMs: number;
+  /** Entries, hard states and snapshot records written. */
   readonly operations: number;
   readonly bytes: number;
 }
@@ -36,15 +42,20 @@ export interface PersistUpdate {
 }
 
 interface Plan {
-  readonly ops: BatchOp[];
-  /** Mirrors the write into the cache; runs only after the batch succeeded. */
+  readonly operations: number;
+  /** Performs the write; resolves with the bytes written once it is durable (if synced). */
+  readonly write: () => Promise<number>;
+  /** Mirrors the write into the cache; runs only after the write succeeded. */
   readonly apply: () => void;
 }
 
+const NOTHING: Plan = { operations: 0, write: () => Promise.resolve(0), apply: () => undefined };
+
 /**
- * Raft's durable storage on LevelDB. The core reads synchronously, so the live log is kept
- * in a MemoryStorage that mirrors the disk; every write goes to disk first (one atomic
- * batch) and into the cache only after the batch succeeded.
+ * Raft's durable storage: entries and hard state in a write-ahead log (one record per
+ * Ready, one fdatasync), snapshots in LevelDB. The core reads synchronously, so the live
+ * log is kept in a MemoryStorage that mirrors the disk; every write goes to disk first and
+ * into the cache only after it succeeded.
  */
 export class DurableStorage implements Storage {
   private readonly queue: WriteQueue;
@@ -54,8 +65,9 @@ export class DurableStorage implements Storage {
 
   private constructor(
     private readonly db: Db,
+    private readonly wal: Wal,
     private readonly cache: MemoryStorage,
-    private snapshotChunkCount: number,
+    private snapshotMeta: StoredSnapshotMeta,
     private readonly options: DurableStorageOptions,
   ) {
     this.queue = new WriteQueue(options.writesPendingMax ?? 64);
@@ -68,8 +80,8 @@ export class DurableStorage implements Storage {
     const db = openDb(dir);
     await db.open();
     try {
-      const { cache, snapshotChunkCount } = await recover(db);
-      return new DurableStorage(db, cache, snapshotChunkCount, options);
+      const { cache, snapshotMeta, wal } = await recover(db, join(dir, 'wal'), options.wal ?? {});
+      return new DurableStorage(db, wal, cache, snapshotMeta, options);
     } catch (error) {
       await db.close();
       throw error;
@@ -109,7 +121,7 @@ export class DurableStorage implements Storage {
    * when just the commit index changed). Resolves after the write; the cache follows then.
    */
   save(update: PersistUpdate, options: { sync: boolean }): Promise<WriteStats> {
-    return this.enqueue('save', options.sync, () => this.planSave(update));
+    return this.enqueue('save', options.sync, () => this.planSave(update, options.sync));
   }
 
   /** Records the state machine's image at `index` (applied, so committed) with its membership. */
@@ -137,6 +149,7 @@ export class DurableStorage implements Storage {
     if (this.closed) return;
     this.closed = true;
     await this.queue.drain();
+    await this.wal.close();
     await this.db.close();
   }
 
@@ -144,34 +157,31 @@ export class DurableStorage implements Storage {
     if (this.closed) return Promise.reject(new StorageError('CLOSED', 'the storage is closed'));
     return this.queue.run(async () => {
       if (this.failure !== null) throw new StorageError('FAILED', 'an earlier write failed; restart to recover from disk', { cause: this.failure });
-      const { ops, apply } = plan();
+      const { operations, write, apply } = plan();
       const startedMs = performance.now();
+      let bytes: number;
       try {
-        if (ops.length > 0) await this.db.batch(ops, { sync });
+        bytes = await write();
       } catch (error) {
         this.failure = error instanceof Error ? error : new Error(String(error));
-        throw new StorageError('FAILED', `${kind} batch failed`, { cause: error });
+        throw new StorageError('FAILED', `${kind} write failed`, { cause: error });
       }
-      const stats: WriteStats = { kind, sync, durationMs: performance.now() - startedMs, operations: ops.length, bytes: opsBytes(ops) };
+      const stats: WriteStats = { kind, sync, durationMs: performance.now() - startedMs, operations, bytes };
       apply();
       this.options.onWrite?.(stats);
       return stats;
     });
   }
 
-  private planSave(update: PersistUpdate): Plan {
-    const ops: BatchOp[] = [];
+  private planSave(update: PersistUpdate, sync: boolean): Plan {
     const cache = this.cache;
     let sentinel = { index: cache.firstIndex() - 1, term: cache.term(cache.firstIndex() - 1) };
     let lastIndex = cache.lastIndex();
-    let chunkCount = this.snapshotChunkCount;
     const snapshot = update.snapshot;
+    const image = snapshot === null ? null : imageOps(snapshot.meta, snapshot.data, this.snapshotMeta.generation + 1, this.chunkBytes);
     if (snapshot !== null) {
       assert.ok(snapshot.meta.index >= cache.snapshot().meta.index, 'a snapshot never replaces a newer one');
-      pushDeletes(ops, sentinel.index + 1, lastIndex);
-      chunkCount = this.pushSnapshot(ops, snapshot.meta, snapshot.data);
       sentinel = { index: snapshot.meta.index, term: snapshot.meta.term };
-      ops.push({ type: 'put', key: KEY_LOG_START, value: encodeLogStart(sentinel) });
       lastIndex = sentinel.index;
     }
     const usable = update.entries.filter((entry) => entry.index > sentinel.index);
@@ -181,25 +191,33 @@ export class DurableStorage implements Storage {
       const previousTerm = first.index - 1 === sentinel.index ? sentinel.term : cache.term(first.index - 1);
       assert.ok(first.term >= previousTerm, `entry ${first.index} has a term below its predecessor's`);
       if (first.index <= lastIndex) assert.ok(first.index > cache.hardStateNow().commit, `append at ${first.index} would truncate committed entries`);
-      usable.forEach((entry, i) => {
-        assert.equal(entry.index, first.index + i, 'entries to persist are contiguous');
-        ops.push({ type: 'put', key: entryKey(entry.index), value: encodeEntry(entry) });
-      });
-      const newLast = first.index + usable.length - 1;
-      pushDeletes(ops, newLast + 1, lastIndex);
-      lastIndex = newLast;
+      usable.forEach((entry, i) => assert.equal(entry.index, first.index + i, 'entries to persist are contiguous'));
+      lastIndex = first.index + usable.length - 1;
     }
     const hard = update.hardState;
     if (hard !== null) {
       assert.ok(hard.commit <= lastIndex, `commit ${hard.commit} beyond the last index ${lastIndex}`);
       assert.ok(hard.term >= cache.hardStateNow().term, 'the persisted term never decreases');
-      ops.push({ type: 'put', key: KEY_HARD_STATE, value: encodeHardState(hard) });
     }
+    const record = { ...(hard === null ? {} : { hardState: hard }), ...(usable.length === 0 ? {} : { entries: usable }) };
+    const previous = this.snapshotMeta;
+    const write = async (): Promise<number> => {
+      if (image === null) return usable.length > 0 || hard !== null ? this.wal.append(record, sync) : 0;
+      // Staged image, then the log's reset record puts it in force (atomically, with this
+      // Ready's entries and hard state), then the commit; recovery finishes an interrupted one.
+      await this.db.batch([...image.ops, stageOps(image.stored)], { sync: true });
+      const bytes = await this.wal.reset(sentinel, hard ?? cache.hardStateNow(), usable);
+      await this.db.batch(commitOps(image.stored, previous), { sync: true });
+      return bytes + image.stored.dataBytes;
+    };
     return {
-      ops,
+      operations: usable.length + (hard === null ? 0 : 1) + (snapshot === null ? 0 : 1),
+      write,
       apply: () => {
-        if (snapshot !== null) cache.applySnapshot(snapshot);
-        this.snapshotChunkCount = chunkCount;
+        if (snapshot !== null && image !== null) {
+          cache.applySnapshot(snapshot);
+          this.snapshotMeta = image.stored;
+        }
         cache.append(usable);
         if (hard !== null) cache.setHardState(hard);
         assert.equal(cache.lastIndex(), lastIndex, 'the cache mirrors the planned log');
@@ -212,47 +230,33 @@ export class DurableStorage implements Storage {
     assert.ok(index >= cache.snapshot().meta.index, 'a snapshot never goes back in the log');
     assert.ok(index >= cache.firstIndex() - 1 && index <= cache.lastIndex(), `snapshot index ${index} outside the log`);
     assert.ok(index <= cache.hardStateNow().commit, `snapshot index ${index} is not committed`);
-    const ops: BatchOp[] = [];
-    const chunkCount = this.pushSnapshot(ops, { index, term: cache.term(index), conf }, data);
+    const image = imageOps({ index, term: cache.term(index), conf }, data, this.snapshotMeta.generation + 1, this.chunkBytes);
+    const previous = this.snapshotMeta;
     return {
-      ops,
+      operations: 1,
+      write: async () => {
+        await this.db.batch([...image.ops, ...commitOps(image.stored, previous)], { sync: true });
+        return data.length;
+      },
       apply: () => {
         cache.createSnapshot(index, conf, data);
-        this.snapshotChunkCount = chunkCount;
+        this.snapshotMeta = image.stored;
       },
     };
   }
 
   private planCompact(index: number): Plan {
     const cache = this.cache;
-    const sentinelIndex = cache.firstIndex() - 1;
-    if (index <= sentinelIndex) return { ops: [], apply: () => undefined };
+    if (index <= cache.firstIndex() - 1) return NOTHING;
     assert.ok(index <= cache.snapshot().meta.index, `compact(${index}) beyond the snapshot ${cache.snapshot().meta.index}`);
-    const ops: BatchOp[] = [];
-    pushDeletes(ops, sentinelIndex + 1, index);
-    ops.push({ type: 'put', key: KEY_LOG_START, value: encodeLogStart({ index, term: cache.term(index) }) });
-    return { ops, apply: () => cache.compact(index) };
+    return {
+      operations: 0,
+      write: async () => {
+        await this.db.put(KEY_LOG_START, encodeLogStart(index));
+        this.wal.release(index);
+        return 0;
+      },
+      apply: () => cache.compact(index),
+    };
   }
-
-  /** Meta and chunks of a new snapshot, and deletes for the old one's surplus chunks. */
-  private pushSnapshot(ops: BatchOp[], meta: SnapshotMeta, data: Uint8Array): number {
-    const chunkCount = Math.ceil(data.length / this.chunkBytes);
-    for (let chunk = 0; chunk < chunkCount; chunk++) {
-      const value = data.subarray(chunk * this.chunkBytes, (chunk + 1) * this.chunkBytes);
-      ops.push({ type: 'put', key: chunkKey(chunk), value });
-    }
-    for (let chunk = chunkCount; chunk < this.snapshotChunkCount; chunk++) ops.push({ type: 'del', key: chunkKey(chunk) });
-    ops.push({ type: 'put', key: KEY_SNAPSHOT_META, value: encodeSnapshotMeta({ ...meta, dataBytes: data.length, chunkCount }) });
-    return chunkCount;
-  }
-}
-
-function pushDeletes(ops: BatchOp[], from: number, to: number): void {
-  for (let index = from; index <= to; index++) ops.push({ type: 'del', key: entryKey(index) });
-}
-
-function opsBytes(ops: readonly BatchOp[]): number {
-  let bytes = 0;
-  for (const op of ops) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
-  return bytes;
 }

@@ -1,44 +1,73 @@
-import { MemoryStorage, type Entry, type HardState, type Snapshot } from '../raft/index.js';
-import { decodeEntry, decodeFormatVersion, decodeHardState, decodeLogStart, decodeSnapshotMeta, encode, type LogStart, type StoredSnapshotMeta } from './codec.js';
+import { MemoryStorage, type Entry, type Snapshot } from '../raft/index.js';
+import { decodeFormatVersion, decodeLogStart, encode, type LogStart, type StoredSnapshotMeta } from './codec.js';
 import type { Db } from './db.js';
 import { StorageError } from './errors.js';
-import { chunkKey, ENTRY_RANGE, entryIndexOfKey, KEY_FORMAT_VERSION, KEY_HARD_STATE, KEY_LOG_START, KEY_SNAPSHOT_META } from './keys.js';
+import { KEY_FORMAT_VERSION, KEY_LOG_START, KEY_PENDING_SNAPSHOT } from './keys.js';
+import { commitOps, deleteImageOps, loadMetas, readImage, type LoadedSnapshots } from './snapshot_store.js';
+import { Wal, type WalOptions } from './wal.js';
+import { walTerm, type WalLog } from './wal_replay.js';
 
 /** Bumped whenever the key layout or a value's encoding changes incompatibly. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 export interface Recovered {
   readonly cache: MemoryStorage;
-  readonly snapshotChunkCount: number;
+  readonly snapshotMeta: StoredSnapshotMeta;
+  readonly wal: Wal;
 }
-
-const EMPTY_META: StoredSnapshotMeta = { index: 0, term: 0, conf: { voters: [], learners: [] }, dataBytes: 0, chunkCount: 0 };
 
 function corrupt(detail: string): StorageError {
   return new StorageError('CORRUPT', detail);
 }
 
 /**
- * Reads everything back, checks that it forms one consistent Raft state, and rebuilds the
- * in-memory cache from it. A fresh directory is stamped with the format version.
+ * Reads the snapshot from LevelDB and the log from the WAL, checks that they form one
+ * consistent Raft state, and rebuilds the in-memory cache from them. A fresh directory is
+ * stamped with the format version.
  */
-export async function recover(db: Db): Promise<Recovered> {
+export async function recover(db: Db, walDir: string, walOptions: WalOptions): Promise<Recovered> {
   await checkFormatVersion(db);
-  const hardBytes = await db.get(KEY_HARD_STATE);
-  const hard: HardState = hardBytes === undefined ? { term: 0, vote: null, commit: 0 } : decodeHardState(hardBytes);
-  const metaBytes = await db.get(KEY_SNAPSHOT_META);
-  const meta = metaBytes === undefined ? EMPTY_META : decodeSnapshotMeta(metaBytes);
-  const startBytes = await db.get(KEY_LOG_START);
-  const start: LogStart = startBytes === undefined ? { index: 0, term: 0 } : decodeLogStart(startBytes);
-  const entries = await readEntries(db, start);
-  const data = await readSnapshotData(db, meta);
-  const cache = buildCache(start, entries, { meta: { index: meta.index, term: meta.term, conf: meta.conf }, data });
-  const lastIndex = cache.lastIndex();
-  if (hard.commit > lastIndex) throw corrupt(`hard state commit ${hard.commit} beyond the last index ${lastIndex}`);
-  if (hard.commit < meta.index) throw corrupt(`hard state commit ${hard.commit} behind the snapshot ${meta.index}`);
-  if (lastIndex > 0 && hard.term < cache.term(lastIndex)) throw corrupt(`hard state term ${hard.term} older than the last entry's term`);
-  cache.setHardState(hard);
-  return { cache, snapshotChunkCount: meta.chunkCount };
+  const metas = await loadMetas(db);
+  const { wal, log, created } = Wal.open(walDir, { index: metas.current.index, term: metas.current.term }, walOptions);
+  try {
+    if (created && metas.current.index > 0) throw corrupt(`a snapshot at ${metas.current.index} but no log segments in ${walDir}`);
+    const meta = await settlePending(db, metas, log);
+    const snapshot = await readImage(db, meta);
+    if (walTerm(log, meta.index) !== meta.term) throw corrupt(`the log does not hold the snapshot's entry ${meta.index} with term ${meta.term}`);
+    let hard = log.hardState ?? { term: 0, vote: null, commit: 0 };
+    // The snapshot holds committed state only.
+    if (hard.commit < meta.index) hard = { ...hard, commit: meta.index };
+    const cache = buildCache(log.start, log.entries, snapshot);
+    // Compaction deletes whole segments only; forget the entries it had already dropped.
+    const startBytes = await db.get(KEY_LOG_START);
+    const compacted = startBytes === undefined ? 0 : decodeLogStart(startBytes);
+    if (compacted > cache.firstIndex() - 1 && compacted <= meta.index) cache.compact(compacted);
+    const lastIndex = cache.lastIndex();
+    if (hard.commit > lastIndex) throw corrupt(`hard state commit ${hard.commit} beyond the last index ${lastIndex}`);
+    if (lastIndex > 0 && hard.term < cache.term(lastIndex)) throw corrupt(`hard state term ${hard.term} older than the last entry's term`);
+    cache.setHardState(hard);
+    return { cache, snapshotMeta: meta, wal };
+  } catch (error) {
+    await wal.close();
+    throw error;
+  }
+}
+
+/**
+ * A snapshot from the leader is staged in LevelDB, then put in force by the log's reset
+ * record, then committed in LevelDB. A crash between those steps leaves a pending image:
+ * in force if the log was reset to it (finish the commit), otherwise never used (drop it).
+ */
+async function settlePending(db: Db, metas: LoadedSnapshots, log: WalLog): Promise<StoredSnapshotMeta> {
+  const { current, pending } = metas;
+  if (pending === null) return current;
+  const reset = log.lastReset;
+  if (reset !== null && reset.index === pending.index && reset.term === pending.term && pending.generation > current.generation) {
+    await db.batch(commitOps(pending, current), { sync: true });
+    return pending;
+  }
+  await db.batch([...deleteImageOps(pending), { type: 'del', key: KEY_PENDING_SNAPSHOT }], { sync: true });
+  return current;
 }
 
 async function checkFormatVersion(db: Db): Promise<void> {
@@ -53,38 +82,6 @@ async function checkFormatVersion(db: Db): Promise<void> {
   if (version !== FORMAT_VERSION) {
     throw new StorageError('FORMAT_UNKNOWN', `storage format version ${String(version)} is not supported (this build reads version ${FORMAT_VERSION}); refusing to open`);
   }
-}
-
-/** Entries in key order; they must start right after the log start and have no gap. */
-async function readEntries(db: Db, start: LogStart): Promise<Entry[]> {
-  const entries: Entry[] = [];
-  let expected = start.index + 1;
-  let previousTerm = start.term;
-  for await (const [key, value] of db.iterator(ENTRY_RANGE)) {
-    if (key.length !== 9) throw corrupt('an entry key has the wrong length');
-    const index = entryIndexOfKey(key);
-    if (index !== expected) throw corrupt(`entry ${index} found where ${expected} was expected (gap or stale entry)`);
-    const entry = decodeEntry(value, index);
-    if (entry.term < previousTerm) throw corrupt(`entry ${index} has term ${entry.term} below its predecessor's ${previousTerm}`);
-    entries.push(entry);
-    previousTerm = entry.term;
-    expected += 1;
-  }
-  return entries;
-}
-
-async function readSnapshotData(db: Db, meta: StoredSnapshotMeta): Promise<Uint8Array> {
-  const data = new Uint8Array(meta.dataBytes);
-  let offset = 0;
-  for (let chunk = 0; chunk < meta.chunkCount; chunk++) {
-    const bytes = await db.get(chunkKey(chunk));
-    if (bytes === undefined) throw corrupt(`snapshot chunk ${chunk} of ${meta.chunkCount} is missing`);
-    if (offset + bytes.length > data.length) throw corrupt('snapshot chunks exceed the recorded size');
-    data.set(bytes, offset);
-    offset += bytes.length;
-  }
-  if (offset !== data.length) throw corrupt(`snapshot chunks hold ${offset} bytes, the meta says ${data.length}`);
-  return data;
 }
 
 /**
