@@ -83,6 +83,7 @@ export class RaftHost {
       electionTicks: options.electionTicks,
       randomInt: options.randomInt,
       applied: options.applied,
+      commitBroadcast: 'tick',
     });
     this.proposals = new PendingProposals(options.maxPendingProposals);
     this.reads = new PendingReads(options.maxPendingProposals);

@@ -33,6 +33,13 @@ export interface RaftConfig {
   readonly maxPendingReads?: number;
   readonly preVote?: boolean;
   readonly checkQuorum?: boolean;
+  /**
+   * How followers learn a new commit index. `eager`: an append goes to every follower as
+   * soon as it advances. `tick`: it rides on the next append, or else goes out at the next
+   * tick — which saves each follower a message, a Ready and an answer per commit when
+   * writes come one at a time. Only when followers apply changes, never what commits.
+   */
+  readonly commitBroadcast?: 'eager' | 'tick';
 }
 
 export type ResolvedConfig = Required<RaftConfig>;
@@ -52,6 +59,7 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
     maxPendingReads: 10_000,
     preVote: true,
     checkQuorum: true,
+    commitBroadcast: 'eager',
     ...config,
   };
   assert.ok(resolved.heartbeatTicks >= 1, 'heartbeatTicks must be at least 1');

@@ -93,6 +93,8 @@ export class Progress {
   probeSent = false;
   /** Heard from within the current election timeout (check-quorum). */
   recentActive = false;
+  /** The commit index carried by the last append sent (for the `tick` commit broadcast). */
+  commitSent = 0;
   learner: boolean;
   readonly inflights: Inflights;
   outgoingSnapshot: OutgoingSnapshot | null = null;

@@ -214,6 +214,7 @@ export class Raft {
       this.leadTransferee = null;
     }
     for (const [id, pr] of this.progress) this.tickSnapshotTransfer(id, pr);
+    if (this.config.commitBroadcast === 'tick') this.sendLateCommits();
     if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
       this.heartbeatElapsed = 0;
       this.broadcastHeartbeat();
@@ -457,6 +458,16 @@ export class Raft {
     for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, true);
   }
 
+  private commitAdvanced(): void {
+    if (this.config.commitBroadcast === 'eager') return this.broadcastAppend();
+    for (const id of this.progress.keys()) if (id !== this.id) this.sendAppend(id, false);
+  }
+
+  /** `tick` commit broadcast: followers that have not been sent the commit index get it now. */
+  private sendLateCommits(): void {
+    for (const [id, pr] of this.progress) if (id !== this.id && pr.commitSent < this.log.committed) this.sendAppend(id, true);
+  }
+
   /** Sends the next entries to `to` (or a snapshot when they are compacted); false if nothing was sent. */
   private sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
     const pr = this.progress.get(to);
@@ -467,6 +478,7 @@ export class Raft {
     if (prevTerm === null || entries === null) return this.sendSnapshot(to, pr);
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send({ type: 'app', to, prevIndex, prevTerm, entries, commit: this.log.committed });
+    pr.commitSent = this.log.committed;
     const last = entries[entries.length - 1];
     if (last !== undefined) pr.sentEntries(last.index, entries.reduce((sum, e) => sum + entryBytes(e), 0));
     else if (pr.state === 'probe') pr.probeSent = true;
@@ -550,7 +562,7 @@ export class Raft {
       pr.becomeProbe();
       pr.becomeReplicate();
     } else if (pr.state === 'replicate') pr.inflights.freeUpTo(m.index);
-    if (this.maybeCommit()) this.broadcastAppend();
+    if (this.maybeCommit()) this.commitAdvanced();
     else if (wasPaused) this.sendAppend(m.from, true);
     while (this.sendAppend(m.from, false)) {
       // keep the pipeline full while there are entries and room
@@ -602,7 +614,7 @@ export class Raft {
   stableAdvanced(): void {
     const self = this.progress.get(this.id);
     if (this.role !== 'leader' || self === undefined) return;
-    if (self.maybeUpdate(this.log.stableLastIndex()) && this.maybeCommit()) this.broadcastAppend();
+    if (self.maybeUpdate(this.log.stableLastIndex()) && this.maybeCommit()) this.commitAdvanced();
   }
 
   // ---- proposals -----------------------------------------------------------------------------

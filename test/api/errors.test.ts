@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import type { ProcessCluster } from '../support/process_cluster.js';
+import { waitFor, type ProcessCluster } from '../support/process_cluster.js';
 import { assertProblem, raw, shellSpec, startCluster } from './support.js';
 
 let cluster: ProcessCluster;
@@ -139,6 +139,8 @@ test('an unknown route is a 404 problem, a wrong method a 405 problem with Allow
 test('with no leader reachable, a write to the survivor is a 503 with Retry-After within a bounded time; stale reads still answer', async () => {
   assert.equal((await cluster.call(leader, 'PUT', '/v1/jobs/before-outage', shellSpec('x'))).status, 201);
   const survivor = follower;
+  // A follower learns of a commit shortly after the leader answers (with the next message).
+  await waitFor('the survivor to apply the write', async () => (await raw(http(survivor), 'GET', '/v1/jobs/before-outage?stale=true')).status === 200);
   const doomed = ['n1', 'n2', 'n3'].filter((id) => id !== survivor);
   await Promise.all(doomed.map((id) => cluster.signal(id, 'SIGKILL')));
   for (let i = 0; i < 2; i++) {

@@ -17,6 +17,7 @@ export interface RaftTuning {
   readonly snapshotChunkBytes: number;
   readonly maxMsgBytes: number;
   readonly maxInflightMsgs: number;
+  readonly commitBroadcast: 'eager' | 'tick';
 }
 
 /** What a node needs from the simulation around it. */
@@ -86,6 +87,7 @@ export class SimNode {
       snapshotChunkBytes: this.tuning.snapshotChunkBytes,
       maxMsgBytes: this.tuning.maxMsgBytes,
       maxInflightMsgs: this.tuning.maxInflightMsgs,
+      commitBroadcast: this.tuning.commitBroadcast,
       preVote: true,
       checkQuorum: true,
     });
