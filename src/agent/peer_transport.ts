@@ -1,4 +1,4 @@
-import { TcpTransport, isLoopbackAddress, parseHostPort, type Envelope } from '../rpc/index.js';
+import { TcpTransport, isLoopbackAddress, parseHostPort, type Envelope, type TransportMetrics } from '../rpc/index.js';
 import type { NodeId } from '../raft/index.js';
 import type { Logger } from './logger.js';
 
@@ -53,4 +53,12 @@ export async function openPeerTransport(options: TransportOptions): Promise<Open
 export function redirect(peers: ReadonlyMap<NodeId, string>, dialMap: ReadonlyMap<NodeId, string> | null): ReadonlyMap<NodeId, string> {
   if (dialMap === null) return peers;
   return new Map([...peers].map(([id, address]) => [id, dialMap.get(id) ?? address]));
+}
+
+/** The transport's counters as Prometheus counters (`chime_rpc_frames_sent_total`, ...). */
+export function transportMetricLines(metrics: TransportMetrics): string[] {
+  return Object.entries(metrics).flatMap(([name, value]) => {
+    const metric = `chime_rpc_${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_total`;
+    return [`# TYPE ${metric} counter`, `${metric} ${value}`];
+  });
 }

@@ -5,7 +5,7 @@ import { JobStateMachine } from '../agent/job_state.js';
 import { ExecutionPlane } from '../agent/execution.js';
 import { jsonLogger, type Logger } from '../agent/logger.js';
 import { openNodeStore } from '../agent/node_store.js';
-import { openPeerTransport, isLoopbackHost } from '../agent/peer_transport.js';
+import { openPeerTransport, isLoopbackHost, transportMetricLines } from '../agent/peer_transport.js';
 import { DEVELOPMENT_CLUSTER_KEY } from '../rpc/index.js';
 import { ApiServer, splitHostPort } from '../api/server.js';
 import { clusterRoutes } from '../api/routes_cluster.js';
@@ -107,7 +107,7 @@ export async function agentCommand(args: string[], out: (s: string) => void): Pr
   );
   agent.extend({ receive: (from, envelope) => plane.receive(from, envelope), leadershipChanged: () => plane.leadershipChanged(), stop: () => plane.stop() });
   plane.start();
-  agent.metrics.sources.push(() => plane.metricLines());
+  agent.metrics.sources.push(() => plane.metricLines(), () => transportMetricLines(transport.tcp.metrics));
   api.attach(agent, [...clusterRoutes(agent), ...jobRoutes(agent, jobs), ...runRoutes(agent, jobs, () => plane.activeScheduler()), ...consoleRoutes()]);
   out(JSON.stringify({ event: 'listening', id: config.id, rpc, http }) + '\n');
   logger.info('agent started', { rpc, http, data: config.dataDir, recovered: !wasEmpty });

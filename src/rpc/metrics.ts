@@ -1,6 +1,8 @@
 /** Counters a transport keeps; the agent reads them for its metrics page. Plain numbers. */
 export interface TransportMetrics {
   framesSent: number;
+  /** Socket writes that carried frames (several frames of one turn share one write). */
+  socketWrites: number;
   framesReceived: number;
   bytesSent: number;
   bytesReceived: number;
@@ -22,6 +24,7 @@ export interface TransportMetrics {
 export function newMetrics(): TransportMetrics {
   return {
     framesSent: 0,
+    socketWrites: 0,
     framesReceived: 0,
     bytesSent: 0,
     bytesReceived: 0,

@@ -36,6 +36,8 @@ interface Peer {
   connection: Connection | null;
   attempt: number;
   retryTimer: ReturnType<typeof setTimeout> | null;
+  /** A write of the queue is scheduled for the end of this turn of the event loop. */
+  flushScheduled: boolean;
 }
 
 /**
@@ -93,7 +95,7 @@ export class TcpTransport implements Transport {
         this.log('warn', 'ignoring peer with a malformed address', { peer: id, address: text });
         continue;
       }
-      this.peers.set(id, { id, address, queue: [], queuedBytes: 0, connection: null, attempt: 0, retryTimer: null });
+      this.peers.set(id, { id, address, queue: [], queuedBytes: 0, connection: null, attempt: 0, retryTimer: null, flushScheduled: false });
     }
   }
 
@@ -117,7 +119,17 @@ export class TcpTransport implements Transport {
     }
     peer.queue.push(payload);
     peer.queuedBytes += payload.length;
-    this.pump(peer);
+    // Messages sent in one turn (a Ready's appends, acks of a burst of frames) leave in one
+    // socket write: on loopback each write also runs the receiver's TCP stack, so writes,
+    // not bytes, are what costs.
+    if (!peer.flushScheduled) {
+      peer.flushScheduled = true;
+      queueMicrotask(() => {
+        peer.flushScheduled = false;
+        // The peer may have been removed (or the transport closed) since: never redial it.
+        if (!this.closed && this.peers.get(peer.id) === peer) this.pump(peer);
+      });
+    }
     return true;
   }
 
@@ -144,6 +156,7 @@ export class TcpTransport implements Transport {
       return;
     }
     // Corking turns a burst of small messages (a Ready's worth) into few socket writes.
+    if (connection.writable && peer.queue.length > 0) this.metrics.socketWrites += 1;
     connection.cork();
     while (connection.writable && peer.queue.length > 0) {
       const payload = peer.queue.shift() as Uint8Array;
