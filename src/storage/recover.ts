@@ -80,7 +80,7 @@ async function checkFormatVersion(db: Db): Promise<void> {
   }
   const version = decodeFormatVersion(versionBytes);
   if (version !== FORMAT_VERSION) {
-    throw new StorageError('FORMAT_UNKNOWN', `storage format version ${String(version)} is not supported (this build reads version ${FORMAT_VERSION}); refusing to open`);
+    throw new StorageError('FORMAT_UNKNOWN', `storage format version ${String(version)} is not supported (this build reads version ${FORMAT_VERSION}); refusing to open (run the chime that wrote it, or remove the data directory to start this node over)`);
   }
 }
 
