@@ -5,12 +5,17 @@
 // Closed loop: each of `concurrency` clients sends its next write when the last answered,
 // over keep-alive connections. `--target leader` (default) sends every write to the leader,
 // `all` spreads the clients over all three nodes (followers forward to the leader).
+// `--ceiling` (default on; `--no-ceiling` skips) first measures a no-op HTTP server (one
+// process: parse the body, answer 201) with the same load generator: no server that speaks
+// HTTP/1.1 one request per round trip can beat it on this machine.
 // `--timing etcd` (default) runs chime with etcd's default heartbeat (100 ms) and election
 // timeout (1000 ms) so both tolerate the same scheduling delays; `--timing chime` keeps
 // chime's own faster defaults (50/250 ms).
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ProcessCluster } from '../support/process_cluster.js';
 import { EtcdCluster, etcdVersion } from './etcd_cluster.js';
@@ -24,7 +29,9 @@ const { values } = parseArgs({
     only: { type: 'string', default: '' },
     profile: { type: 'string', default: '' },
     timing: { type: 'string', default: 'etcd' },
+    ceiling: { type: 'boolean', default: true },
   },
+  allowNegative: true,
 });
 const seconds = Number(values.seconds);
 const levels = values.levels.split(',').map(Number);
@@ -52,11 +59,13 @@ async function benchChime(): Promise<LoadResult[]> {
     await runLoad(16, 1, request('warm'));
     const pids = cluster.live().map((n) => n.child?.pid ?? 0);
     const results: LoadResult[] = [];
+    const leaderPid = cluster.live().find((n) => n.id === leader)?.child?.pid ?? 0;
     for (const c of levels) {
       const cpuBefore = cpuMs(pids);
+      const leaderBefore = cpuMs([leaderPid]);
       const termBefore = await term();
       const r = await runLoad(c, seconds, request(`c${c}`));
-      console.log(line('chime', r, cpuMs(pids) - cpuBefore));
+      console.log(line('chime', r, cpuMs(pids) - cpuBefore) + ` leader_cpu_ms_per_write=${r.ok > 0 ? ((cpuMs([leaderPid]) - leaderBefore) / r.ok).toFixed(3) : '-'}`);
       const termAfter = await term();
       if (termAfter !== termBefore) console.log(`  warning: the leader changed during this level (term ${termBefore} -> ${termAfter})`);
       results.push(r);
@@ -78,7 +87,7 @@ async function meanTimes(cluster: ProcessCluster, id: string): Promise<string> {
       const count = value(`${m}_count`);
       return `${m.replace(/^chime_|_seconds$/g, '')} n=${count} mean_ms=${((value(`${m}_sum`) / count) * 1000).toFixed(2)}`;
     })
-    .join(', ');
+    .join(', ') + `, rpc frames_sent=${value('chime_rpc_frames_sent_total')} socket_writes=${value('chime_rpc_socket_writes_total')} frames_received=${value('chime_rpc_frames_received_total')}`;
 }
 
 async function benchEtcd(): Promise<LoadResult[] | null> {
@@ -122,8 +131,27 @@ function line(name: string, r: LoadResult, serverCpuMs: number): string {
   return `${name} c=${r.concurrency} writes/s=${r.perSecond.toFixed(0)} p50_ms=${r.p50Ms.toFixed(2)} p99_ms=${r.p99Ms.toFixed(2)} ok=${r.ok} server_cpu_ms_per_write=${perWrite}${errors}`;
 }
 
+async function benchCeiling(): Promise<void> {
+  const child = fork(fileURLToPath(new URL('./noop_server.js', import.meta.url)));
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      child.once('message', (m) => resolve(Number(m)));
+      child.once('error', reject);
+    });
+    console.log('no-op HTTP server (1 process, parse and answer, nothing else): the ceiling of this load generator on this machine');
+    for (const c of levels) {
+      const before = cpuMs([child.pid ?? 0]);
+      const r = await runLoad(c, Math.min(seconds, 5), (n) => ({ url: new URL(`http://127.0.0.1:${port}/v1/jobs/noop-${n}`), method: 'PUT', body: specBody(n) }));
+      console.log(line('noop', r, cpuMs([child.pid ?? 0]) - before));
+    }
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
 const cpu = cpus()[0]?.model ?? 'unknown cpu';
 console.log(`api bench: ${seconds} s per level, levels ${levels.join(',')}, ${cpus().length} cpus (${cpu}), node ${process.version}`);
+if (values.ceiling && values.only === '') await benchCeiling();
 const chime = values.only === 'etcd' ? null : await benchChime();
 const etcd = values.only === 'chime' ? null : await benchEtcd();
 console.log('\nconcurrency | chime writes/s  p50 ms  p99 ms | etcd writes/s  p50 ms  p99 ms | chime/etcd');
