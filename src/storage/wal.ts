@@ -26,6 +26,11 @@ interface Segment {
 }
 
 const SEGMENT_SUFFIX = '.wal';
+/** Small enough that compaction frees space (and a restart rereads) in modest steps. */
+const SEGMENT_BYTES_DEFAULT = 16 << 20;
+const PREALLOCATE_BYTES_DEFAULT = 4 << 20;
+/** A new segment starts with this much zeroed synchronously; the rest is filled in the background. */
+const INITIAL_ZEROS_BYTES_MAX = 256 << 10;
 const ZEROS = Buffer.alloc(1 << 20);
 
 function segmentName(seq: number): string {
@@ -64,8 +69,8 @@ export class Wal {
     this.lastIndex = walLastIndex(log);
     this.lastTerm = walTerm(log, this.lastIndex) ?? 0;
     this.hardState = log.hardState;
-    this.segmentBytes = options.segmentBytes ?? 64 << 20;
-    this.preallocateBytes = options.preallocateBytes ?? 4 << 20;
+    this.segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
+    this.preallocateBytes = options.preallocateBytes ?? PREALLOCATE_BYTES_DEFAULT;
     assert.ok(this.segmentBytes >= 4096 && this.preallocateBytes >= 4096, 'segment and preallocation sizes are at least 4 KiB');
   }
 
@@ -81,7 +86,7 @@ export class Wal {
     const seqs = names.filter((name) => name.endsWith(SEGMENT_SUFFIX)).map((name) => Number.parseInt(name, 16)).sort((a, b) => a - b);
     if (seqs.length === 0) {
       const log: WalLog = { start: fresh, entries: [], hardState: null, lastReset: null };
-      const segment = createSegment(dir, 1, { start: { ...fresh, reset: true } }, options.preallocateBytes ?? 4 << 20);
+      const segment = createSegment(dir, 1, { start: { ...fresh, reset: true } }, options.preallocateBytes ?? PREALLOCATE_BYTES_DEFAULT);
       return { wal: new Wal(dir, [segment.segment], segment, log, options), log, created: true };
     }
     let log: WalLog | null = null;
@@ -238,12 +243,14 @@ function createSegment(dir: string, seq: number, header: WalRecord, preallocateB
   const fd = openSync(temporary, 'w+');
   const { header: frame, payload } = encodeRecord(header);
   const offset = frame.length + payload.length;
-  for (let at = 0; at < preallocateBytes; at += ZEROS.length) writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, preallocateBytes - at), at);
+  // Rolling over happens on the write path: zero only a little here, preallocate() the rest.
+  const zeros = Math.min(preallocateBytes, INITIAL_ZEROS_BYTES_MAX);
+  for (let at = 0; at < zeros; at += ZEROS.length) writeSync(fd, ZEROS, 0, Math.min(ZEROS.length, zeros - at), at);
   writevSync(fd, [frame, payload], 0);
   fsyncSync(fd);
   renameSync(temporary, path);
   syncDir(dir);
-  return { segment: { seq, path, start: { index: header.start.index, term: header.start.term } }, fd, offset, allocated: Math.max(preallocateBytes, offset) };
+  return { segment: { seq, path, start: { index: header.start.index, term: header.start.term } }, fd, offset, allocated: Math.max(zeros, offset) };
 }
 
 /** Opens the last segment for appending at `end`; bytes after a torn record are cleared. */
