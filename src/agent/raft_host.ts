@@ -70,12 +70,15 @@ export class RaftHost {
   private lastSnapshotIndex: number;
   /** Entry bytes applied since the last snapshot: the log grows by size, not only by count. */
   private bytesSinceSnapshot = 0;
+  /** Size of the last snapshot taken or restored. */
+  private lastSnapshotBytes: number;
   private readCounter = 0;
 
   constructor(options: HostOptions) {
     this.options = options;
     this.applied = options.applied;
     this.lastSnapshotIndex = options.store.snapshot().meta.index;
+    this.lastSnapshotBytes = options.store.snapshot().data.length;
     this.node = new RawNode({
       id: options.id,
       storage: options.store,
@@ -249,6 +252,7 @@ export class RaftHost {
       this.options.events.snapshotRestored?.(rd.snapshot.meta.index);
       this.applied = rd.snapshot.meta.index;
       this.lastSnapshotIndex = rd.snapshot.meta.index;
+      this.lastSnapshotBytes = rd.snapshot.data.length;
       this.bytesSinceSnapshot = 0;
       this.proposals.failUpTo(this.applied, new ChimeError('PROPOSAL_DROPPED', 'the log was replaced by a snapshot'));
     }
@@ -285,7 +289,11 @@ export class RaftHost {
 
   private async maybeSnapshot(): Promise<void> {
     const bySize = this.bytesSinceSnapshot >= (this.options.snapshotBytes ?? 64 << 20);
-    if (this.applied - this.lastSnapshotIndex < this.options.snapshotEntries && !bySize) return;
+    // A snapshot encodes the whole table on the event loop: take the next one only once the
+    // log has grown by half the last one's size too, so its cost stays proportional to what
+    // was written (and a restart replays at most about that much besides the snapshot).
+    const byEntries = this.applied - this.lastSnapshotIndex >= this.options.snapshotEntries && this.bytesSinceSnapshot >= this.lastSnapshotBytes / 2;
+    if (!byEntries && !bySize) return;
     this.bytesSinceSnapshot = 0;
     const index = this.applied;
     const conf = this.node.status().conf;
@@ -293,6 +301,7 @@ export class RaftHost {
     await this.options.store.createSnapshot(index, conf, data);
     this.options.events.snapshotTaken?.(index, data.length);
     this.lastSnapshotIndex = index;
+    this.lastSnapshotBytes = data.length;
     const compactTo = index - this.options.snapshotKeepEntries;
     if (compactTo > this.options.store.firstIndex()) await this.options.store.compact(compactTo);
   }
