@@ -141,7 +141,7 @@ export class Agent {
   /** Opens the node on its store: bootstraps a new cluster, or recovers log and state. */
   static async start(options: AgentOptions): Promise<Agent> {
     const { store } = options;
-    if (store.lastIndex() === 0 && store.snapshot().meta.index === 0 && options.peers !== null) {
+    if (store.lastIndex() === 0 && store.snapshotInfo().meta.index === 0 && options.peers !== null) {
       const founding = new MemoryStorage();
       // Every founding member must write identical entries, so only what all of them know
       // (the rpc addresses) goes in; HTTP addresses are announced over rpc at run time.
@@ -149,7 +149,7 @@ export class Agent {
       bootstrapStorage(founding, voters);
       await store.save({ hardState: founding.hardStateNow(), entries: founding.entries(1, founding.lastIndex() + 1, Number.MAX_SAFE_INTEGER), snapshot: founding.snapshot() }, { sync: true });
     }
-    const snapshot = store.snapshot();
+    const snapshot = await store.loadSnapshot();
     const agent = new Agent(options, snapshot.meta.index);
     if (snapshot.meta.index > 0) agent.state.restore(snapshot.data);
     agent.refreshPeers();

@@ -1,5 +1,5 @@
 import { MemoryStorage } from '../raft/index.js';
-import type { ConfState, Entry, HardState, Snapshot, Storage } from '../raft/index.js';
+import type { ConfState, Entry, HardState, Snapshot, SnapshotMeta, Storage } from '../raft/index.js';
 import type { LogStore } from './raft_host.js';
 
 /** A LogStore that keeps everything in memory: for tests of the agent without a disk. */
@@ -23,6 +23,13 @@ export class MemoryLogStore implements LogStore {
   }
   snapshot(): Snapshot {
     return this.memory.snapshot();
+  }
+  snapshotInfo(): { meta: SnapshotMeta; bytes: number } {
+    const { meta, data } = this.memory.snapshot();
+    return { meta, bytes: data.length };
+  }
+  loadSnapshot(): Promise<Snapshot> {
+    return Promise.resolve(this.memory.snapshot());
   }
 
   async save(batch: { hardState: HardState | null; entries: readonly Entry[]; snapshot: Snapshot | null }): Promise<void> {

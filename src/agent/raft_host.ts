@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { RawNode, decodeConfChange } from '../raft/index.js';
-import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftError, Ready, Snapshot, SoftState, Status, Storage } from '../raft/index.js';
+import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftError, Ready, Snapshot, SnapshotMeta, SoftState, Status, Storage } from '../raft/index.js';
 import { ChimeError, type ChimeErrorCode } from './errors.js';
 import { PendingProposals } from './proposals.js';
 import { PendingReads } from './reads.js';
@@ -11,6 +11,10 @@ export interface LogStore extends Storage {
   save(batch: { hardState: HardState | null; entries: readonly Entry[]; snapshot: Snapshot | null }, options: { sync: boolean }): Promise<unknown>;
   createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<unknown>;
   compact(index: number): Promise<unknown>;
+  /** The newest snapshot's place in the log and its size, without its image. */
+  snapshotInfo(): { readonly meta: SnapshotMeta; readonly bytes: number };
+  /** The newest snapshot with its image (read from disk if it is not in memory). */
+  loadSnapshot(): Promise<Snapshot>;
 }
 
 /** What the host replicates. Deterministic: same entries in, same state out. */
@@ -77,8 +81,8 @@ export class RaftHost {
   constructor(options: HostOptions) {
     this.options = options;
     this.applied = options.applied;
-    this.lastSnapshotIndex = options.store.snapshot().meta.index;
-    this.lastSnapshotBytes = options.store.snapshot().data.length;
+    this.lastSnapshotIndex = options.store.snapshotInfo().meta.index;
+    this.lastSnapshotBytes = options.store.snapshotInfo().bytes;
     this.node = new RawNode({
       id: options.id,
       storage: options.store,

@@ -87,7 +87,7 @@ export async function agentCommand(args: string[], out: (s: string) => void): Pr
   // A founding list may name this node with port 0: it stands for the port just bound.
   const peers = config.peers === null ? null : new Map([...config.peers].map(([id, address]) => [id, id === config.id ? rpc : address]));
   const jobs = new JobStateMachine();
-  const wasEmpty = store.lastIndex() === 0 && store.snapshot().meta.index === 0;
+  const wasEmpty = store.lastIndex() === 0 && store.snapshotInfo().meta.index === 0;
   agent = await Agent.start({ id: config.id, store, stateMachine: jobs, transport, address: { rpc, http }, peers, timing: { tickMs: 10, heartbeatMs: config.heartbeatMs, electionMs: config.electionMs }, logger, snapshotEntries: config.snapshotEntries, clock: skewedClock(config.clockOffsetMs, config.clockRate), unsafeStaleReads: config.unsafeStaleReads });
   const running = agent;
   const plane = new ExecutionPlane(

@@ -141,7 +141,7 @@ export class RaftLog {
     return entries;
   }
 
-  snapshot(): Snapshot {
+  snapshot(): Snapshot | null {
     return this.unstable.snapshot ?? this.storage.snapshot();
   }
 

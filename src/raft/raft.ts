@@ -489,6 +489,8 @@ export class Raft {
     // An unreachable follower is probed by heartbeats first; streaming to it would be wasted.
     if (!pr.recentActive) return false;
     const snapshot = this.log.snapshot();
+    // Not in memory yet: the follower stays in probe and the next answer tries again.
+    if (snapshot === null) return false;
     assert.ok(snapshot.meta.index > 0, 'entries are compacted only behind a snapshot');
     pr.becomeSnapshot(snapshot);
     this.sendSnapshotChunks(to, pr);

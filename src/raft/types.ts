@@ -252,8 +252,12 @@ export interface Storage {
   /** The first index still available as an entry (snapshot index + 1). */
   firstIndex(): number;
   lastIndex(): number;
-  /** The newest snapshot, or one with index 0 and empty data when there is none. */
-  snapshot(): Snapshot;
+  /**
+   * The newest snapshot, or one with index 0 and empty data when there is none. `null`
+   * means its image is not in memory right now (a storage that keeps large images on disk
+   * is fetching it): the leader sends it to a follower on a later attempt.
+   */
+  snapshot(): Snapshot | null;
 }
 
 /** Errors the core answers to input it cannot take; never thrown for a broken invariant. */

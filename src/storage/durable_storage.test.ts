@@ -96,13 +96,13 @@ test('a snapshot in chunks, then compaction, survive a reopen; a smaller snapsho
   storage = await reopen(storage, dir);
   assert.equal(storage.firstIndex(), 5);
   assert.equal(storage.term(4), 1);
-  assert.deepEqual(storage.snapshot(), { meta: { index: 6, term: 1, conf: { voters: ['a', 'b'], learners: ['c'] } }, data: big });
+  assert.deepEqual(await storage.loadSnapshot(), { meta: { index: 6, term: 1, conf: { voters: ['a', 'b'], learners: ['c'] } }, data: big });
   assert.deepEqual(storage.initialState().confState, { voters: ['a', 'b'], learners: ['c'] });
   await storage.createSnapshot(8, { voters: ['a'], learners: [] }, new Uint8Array([1, 2, 3]));
   await storage.compact(8);
   storage = await reopen(storage, dir);
   assert.equal(storage.firstIndex(), 9);
-  assert.deepEqual(storage.snapshot().data, new Uint8Array([1, 2, 3]));
+  assert.deepEqual((await storage.loadSnapshot()).data, new Uint8Array([1, 2, 3]));
   assert.deepEqual(allEntries(storage), range(9, 10, 1));
   await storage.close();
 });
@@ -116,7 +116,7 @@ test('a snapshot from the leader replaces the whole log, with entries after it',
   storage = await reopen(storage, dir);
   assert.equal(storage.firstIndex(), 21);
   assert.equal(storage.term(20), 3);
-  assert.deepEqual(storage.snapshot(), snapshot);
+  assert.deepEqual(await storage.loadSnapshot(), snapshot);
   assert.deepEqual(allEntries(storage), range(21, 22, 3));
   await storage.close();
 });
@@ -249,7 +249,7 @@ test('compaction deletes whole segments once a snapshot covers them', async (t) 
   storage = await reopen(storage, dir);
   assert.equal(storage.firstIndex(), 46);
   assert.equal(storage.lastIndex(), 60);
-  assert.deepEqual(storage.snapshot().data, new Uint8Array([5]));
+  assert.deepEqual((await storage.loadSnapshot()).data, new Uint8Array([5]));
   await storage.close();
 });
 

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { bootstrapStorage, MemoryStorage } from '../raft/index.js';
-import type { ConfState, Entry, HardState, NodeId, Snapshot, Storage } from '../raft/index.js';
+import type { ConfState, Entry, HardState, NodeId, Snapshot, SnapshotMeta, Storage } from '../raft/index.js';
 import { encodeLogStart, type StoredSnapshotMeta } from './codec.js';
 import { openDb, type Db } from './db.js';
 import { StorageError } from './errors.js';
 import { KEY_LOG_START } from './keys.js';
 import { recover } from './recover.js';
-import { commitOps, imageOps, stageOps } from './snapshot_store.js';
+import { commitOps, ImageCache, imageOps, stageOps } from './snapshot_store.js';
 import type { Wal, WalOptions } from './wal.js';
 import { WriteQueue } from './write_queue.js';
 
@@ -20,6 +20,8 @@ export interface DurableStorageOptions {
   readonly onWrite?: (stats: WriteStats) => void;
   /** Segment and preallocation sizes of the log (see Wal). */
   readonly wal?: WalOptions;
+  /** A snapshot image read from disk stays in memory this long after its last use (default 30 s). */
+  readonly imageHoldMs?: number;
 }
 
 export type WriteKind = 'save' | 'snapshot' | 'compact';
@@ -49,6 +51,8 @@ interface Plan {
   readonly apply: () => void;
 }
 
+const EMPTY_IMAGE = new Uint8Array(0);
+
 const NOTHING: Plan = { operations: 0, write: () => Promise.resolve(0), apply: () => undefined };
 
 /**
@@ -62,14 +66,18 @@ export class DurableStorage implements Storage {
   private readonly chunkBytes: number;
   private failure: Error | null = null;
   private closed = false;
+  private readonly images: ImageCache;
 
   private constructor(
     private readonly db: Db,
     private readonly wal: Wal,
     private readonly cache: MemoryStorage,
     private snapshotMeta: StoredSnapshotMeta,
+    image: Uint8Array,
     private readonly options: DurableStorageOptions,
   ) {
+    this.images = new ImageCache(db, options.imageHoldMs ?? 30_000);
+    if (snapshotMeta.index > 0) this.images.keep(snapshotMeta.generation, image);
     this.queue = new WriteQueue(options.writesPendingMax ?? 64);
     this.chunkBytes = options.snapshotChunkBytes ?? 1 << 20;
     assert.ok(Number.isInteger(this.chunkBytes) && this.chunkBytes >= 1, 'snapshotChunkBytes must be a positive integer');
@@ -80,8 +88,8 @@ export class DurableStorage implements Storage {
     const db = openDb(dir);
     await db.open();
     try {
-      const { cache, snapshotMeta, wal } = await recover(db, join(dir, 'wal'), options.wal ?? {});
-      return new DurableStorage(db, wal, cache, snapshotMeta, options);
+      const { cache, snapshotMeta, image, wal } = await recover(db, join(dir, 'wal'), options.wal ?? {});
+      return new DurableStorage(db, wal, cache, snapshotMeta, image, options);
     } catch (error) {
       await db.close();
       throw error;
@@ -108,8 +116,22 @@ export class DurableStorage implements Storage {
     return this.cache.lastIndex();
   }
 
-  snapshot(): Snapshot {
-    return this.cache.snapshot();
+  /** The image comes from ImageCache: null (for the core: try later) while it is being read. */
+  snapshot(): Snapshot | null {
+    const { meta } = this.cache.snapshot();
+    if (meta.index === 0) return this.cache.snapshot();
+    const data = this.images.peek(this.snapshotMeta);
+    return data === null ? null : { meta, data };
+  }
+
+  snapshotInfo(): { meta: SnapshotMeta; bytes: number } {
+    return { meta: this.cache.snapshot().meta, bytes: this.snapshotMeta.dataBytes };
+  }
+
+  async loadSnapshot(): Promise<Snapshot> {
+    const { meta } = this.cache.snapshot();
+    if (meta.index === 0) return this.cache.snapshot();
+    return { meta, data: await this.images.load(this.snapshotMeta) };
   }
 
   hardState(): HardState {
@@ -125,8 +147,8 @@ export class DurableStorage implements Storage {
   }
 
   /** Records the state machine's image at `index` (applied, so committed) with its membership. */
-  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
-    return this.enqueue('snapshot', true, () => this.planCreateSnapshot(index, conf, data)).then(() => this.cache.snapshot());
+  createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<SnapshotMeta> {
+    return this.enqueue('snapshot', true, () => this.planCreateSnapshot(index, conf, data)).then(() => this.cache.snapshot().meta);
   }
 
   /** Drops entries up to and including `index`, which the newest snapshot must cover. */
@@ -149,6 +171,7 @@ export class DurableStorage implements Storage {
     if (this.closed) return;
     this.closed = true;
     await this.queue.drain();
+    this.images.forget();
     await this.wal.close();
     await this.db.close();
   }
@@ -215,8 +238,9 @@ export class DurableStorage implements Storage {
       write,
       apply: () => {
         if (snapshot !== null && image !== null) {
-          cache.applySnapshot(snapshot);
+          cache.applySnapshot({ meta: snapshot.meta, data: EMPTY_IMAGE });
           this.snapshotMeta = image.stored;
+          this.images.forget();
         }
         cache.append(usable);
         if (hard !== null) cache.setHardState(hard);
@@ -239,8 +263,9 @@ export class DurableStorage implements Storage {
         return data.length;
       },
       apply: () => {
-        cache.createSnapshot(index, conf, data);
+        cache.createSnapshot(index, conf, EMPTY_IMAGE);
         this.snapshotMeta = image.stored;
+        this.images.forget();
       },
     };
   }

@@ -13,6 +13,8 @@ export const FORMAT_VERSION = 2;
 export interface Recovered {
   readonly cache: MemoryStorage;
   readonly snapshotMeta: StoredSnapshotMeta;
+  /** The snapshot's image, read (and checked) during recovery. */
+  readonly image: Uint8Array;
   readonly wal: Wal;
 }
 
@@ -32,7 +34,10 @@ export async function recover(db: Db, walDir: string, walOptions: WalOptions): P
   try {
     if (created && metas.current.index > 0) throw corrupt(`a snapshot at ${metas.current.index} but no log segments in ${walDir}`);
     const meta = await settlePending(db, metas, log);
-    const snapshot = await readImage(db, meta);
+    const image = await readImage(db, meta);
+    if (image === null) throw corrupt(`snapshot chunks of generation ${meta.generation} are missing`);
+    // The cache keeps the snapshot's place in the log only; the image lives in ImageCache.
+    const snapshot: Snapshot = { meta: { index: meta.index, term: meta.term, conf: meta.conf }, data: new Uint8Array(0) };
     if (walTerm(log, meta.index) !== meta.term) throw corrupt(`the log does not hold the snapshot's entry ${meta.index} with term ${meta.term}`);
     let hard = log.hardState ?? { term: 0, vote: null, commit: 0 };
     // The snapshot holds committed state only.
@@ -46,7 +51,7 @@ export async function recover(db: Db, walDir: string, walOptions: WalOptions): P
     if (hard.commit > lastIndex) throw corrupt(`hard state commit ${hard.commit} beyond the last index ${lastIndex}`);
     if (lastIndex > 0 && hard.term < cache.term(lastIndex)) throw corrupt(`hard state term ${hard.term} older than the last entry's term`);
     cache.setHardState(hard);
-    return { cache, snapshotMeta: meta, wal };
+    return { cache, snapshotMeta: meta, image, wal };
   } catch (error) {
     await wal.close();
     throw error;

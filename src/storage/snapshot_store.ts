@@ -1,4 +1,4 @@
-import type { Snapshot, SnapshotMeta } from '../raft/index.js';
+import type { SnapshotMeta } from '../raft/index.js';
 import { decodeSnapshotMeta, encodeSnapshotMeta, type StoredSnapshotMeta } from './codec.js';
 import type { BatchOp, Db } from './db.js';
 import { StorageError } from './errors.js';
@@ -47,16 +47,87 @@ export async function loadMetas(db: Db): Promise<LoadedSnapshots> {
   };
 }
 
-export async function readImage(db: Db, meta: StoredSnapshotMeta): Promise<Snapshot> {
+/**
+ * Reads one image from a consistent view of the database (an iterator), so a newer
+ * snapshot's commit deleting these chunks meanwhile cannot tear it. `null`: the image is no
+ * longer there (superseded while we read).
+ */
+export async function readImage(db: Db, meta: StoredSnapshotMeta): Promise<Uint8Array | null> {
   const data = new Uint8Array(meta.dataBytes);
   let offset = 0;
-  for (let chunk = 0; chunk < meta.chunkCount; chunk++) {
-    const bytes = await db.get(chunkKey(meta.generation, chunk));
-    if (bytes === undefined) throw corrupt(`snapshot chunk ${chunk} of ${meta.chunkCount} is missing`);
+  let chunks = 0;
+  for await (const bytes of db.values({ gte: chunkKey(meta.generation, 0), lt: chunkKey(meta.generation + 1, 0) })) {
     if (offset + bytes.length > data.length) throw corrupt('snapshot chunks exceed the recorded size');
     data.set(bytes, offset);
     offset += bytes.length;
+    chunks += 1;
   }
+  if (chunks === 0 && meta.chunkCount > 0) return null;
+  if (chunks !== meta.chunkCount) throw corrupt(`snapshot has ${chunks} of ${meta.chunkCount} chunks`);
   if (offset !== data.length) throw corrupt(`snapshot chunks hold ${offset} bytes, the meta says ${data.length}`);
-  return { meta: { index: meta.index, term: meta.term, conf: meta.conf }, data };
+  return data;
+}
+
+/**
+ * The newest snapshot's image, in memory only while it is in use: a large table's image is
+ * as big as the table, and it is needed only to restore on start and to send to a follower
+ * that fell behind. Read from disk on demand; dropped once unused for `holdMs`.
+ */
+export class ImageCache {
+  private image: { readonly generation: number; readonly data: Uint8Array } | null = null;
+  private loading: { readonly generation: number; readonly done: Promise<Uint8Array | null> } | null = null;
+  private dropTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly holdMs: number,
+  ) {}
+
+  /** The image if it is in memory; otherwise starts reading it and answers null. */
+  peek(meta: StoredSnapshotMeta): Uint8Array | null {
+    if (this.image !== null && this.image.generation === meta.generation) {
+      this.hold();
+      return this.image.data;
+    }
+    void this.load(meta).catch(() => undefined);
+    return null;
+  }
+
+  async load(meta: StoredSnapshotMeta): Promise<Uint8Array> {
+    if (this.image !== null && this.image.generation === meta.generation) return this.image.data;
+    if (this.loading === null || this.loading.generation !== meta.generation) {
+      const done = readImage(this.db, meta);
+      this.loading = { generation: meta.generation, done };
+      void done.then(
+        (data) => {
+          if (this.loading?.done === done) this.loading = null;
+          if (data !== null) this.keep(meta.generation, data);
+        },
+        () => {
+          if (this.loading?.done === done) this.loading = null;
+        },
+      );
+    }
+    const data = await this.loading.done;
+    if (data === null) throw new StorageError('FAILED', `snapshot image ${meta.generation} was replaced while being read`);
+    return data;
+  }
+
+  /** Holds an image already in hand (just recovered). */
+  keep(generation: number, data: Uint8Array): void {
+    this.image = { generation, data };
+    this.hold();
+  }
+
+  forget(): void {
+    this.image = null;
+    if (this.dropTimer !== null) clearTimeout(this.dropTimer);
+    this.dropTimer = null;
+  }
+
+  private hold(): void {
+    if (this.dropTimer !== null) clearTimeout(this.dropTimer);
+    this.dropTimer = setTimeout(() => this.forget(), this.holdMs);
+    this.dropTimer.unref();
+  }
 }

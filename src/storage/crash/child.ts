@@ -11,7 +11,7 @@ const OPS_MAX = 10_000;
 function chooseOp(storage: DurableStorage, random: (n: number) => number): CrashOp {
   const last = storage.lastIndex();
   const hard = storage.hardState();
-  const snapIndex = storage.snapshot().meta.index;
+  const snapIndex = storage.snapshotInfo().meta.index;
   const roll = random(100);
   if (roll < 50 || last === 0) {
     const count = 1 + random(12);

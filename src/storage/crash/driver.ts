@@ -64,14 +64,14 @@ function runChild(dir: string, seed: number, killAfterLines: number, killDelayMs
 }
 
 /** Checks the reopened store against a model; returns a reason when they differ. */
-export function differences(storage: DurableStorage, model: Model): string | null {
+export async function differences(storage: DurableStorage, model: Model): Promise<string | null> {
   const last = lastIndexOf(model);
   if (storage.firstIndex() !== model.start.index + 1) return `firstIndex ${storage.firstIndex()} != ${model.start.index + 1}`;
   if (storage.lastIndex() !== last) return `lastIndex ${storage.lastIndex()} != ${last}`;
   if (storage.term(model.start.index) !== model.start.term) return 'log start term differs';
   const hard = storage.hardState();
   if (hard.term !== model.hard.term || hard.vote !== model.hard.vote || hard.commit !== model.hard.commit) return `hard state ${JSON.stringify(hard)} != ${JSON.stringify(model.hard)}`;
-  const snap = storage.snapshot();
+  const snap = await storage.loadSnapshot();
   if (snap.meta.index !== model.snap.index || snap.meta.term !== model.snap.term) return `snapshot at ${snap.meta.index}/${snap.meta.term} != ${model.snap.index}/${model.snap.term}`;
   if (model.snap.index > 0) {
     const expected = snapshotAt(model.snap);
@@ -96,11 +96,11 @@ export async function crashRound(dir: string, model: Model, seed: number): Promi
   const acked = outcome.acked.reduce(applyOp, model);
   const storage = await DurableStorage.open(dir, { snapshotChunkBytes: CHUNK_BYTES });
   try {
-    const withAcked = differences(storage, acked);
+    const withAcked = await differences(storage, acked);
     if (withAcked === null) return { model: acked, report: { acknowledged: outcome.acked.length, inFlightLanded: false, lastIndex: storage.lastIndex() } };
     assert.ok(outcome.inFlight !== null, `store lost acknowledged state: ${withAcked}`);
     const landed = applyOp(acked, outcome.inFlight);
-    const withLanded = differences(storage, landed);
+    const withLanded = await differences(storage, landed);
     assert.equal(withLanded, null, `store matches neither the acknowledged state (${withAcked}) nor it plus the in-flight op`);
     return { model: landed, report: { acknowledged: outcome.acked.length, inFlightLanded: true, lastIndex: storage.lastIndex() } };
   } finally {
