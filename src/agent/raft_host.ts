@@ -242,9 +242,11 @@ export class RaftHost {
         await saved;
         this.options.events.persisted?.((performance.now() - started) / 1000, rd.entries.length);
       } else {
-        // Only the commit index moved: the store keeps that in memory (a restart learns the
-        // commit index again) and nothing waits for it; its queue keeps it ordered before
-        // later writes. A failure still ends the process (unhandled rejection).
+        // Only the commit index moved: the write is not synced and nothing waits for it (a
+        // restart learns the commit index again), so the next proposal need not queue behind
+        // it; the store's queue keeps it ordered before later writes. A failed write still
+        // ends the process, as an awaited one would (unhandled rejection), and the store
+        // refuses every later write.
         void saved;
       }
     }

@@ -121,22 +121,6 @@ test('a snapshot from the leader replaces the whole log, with entries after it',
   await storage.close();
 });
 
-test('a commit-only hard state stays in memory; anything else with it is written', async (t) => {
-  const dir = tempDir(t);
-  let storage = await DurableStorage.open(dir);
-  await storage.save({ hardState: { term: 1, vote: 'a', commit: 0 }, entries: range(1, 3, 1), snapshot: null }, { sync: true });
-  const stats = await storage.save({ hardState: { term: 1, vote: 'a', commit: 2 }, entries: [], snapshot: null }, { sync: false });
-  assert.equal(stats.bytes, 0);
-  assert.equal(storage.hardState().commit, 2, 'the cache has it');
-  storage = await reopen(storage, dir);
-  assert.deepEqual(storage.hardState(), { term: 1, vote: 'a', commit: 0 }, 'the disk does not');
-  await storage.save({ hardState: { term: 1, vote: 'a', commit: 3 }, entries: [entry(4, 1)], snapshot: null }, { sync: true });
-  await storage.save({ hardState: { term: 2, vote: null, commit: 3 }, entries: [], snapshot: null }, { sync: false });
-  storage = await reopen(storage, dir);
-  assert.deepEqual(storage.hardState(), { term: 2, vote: null, commit: 3 }, 'a term change is written even unsynced');
-  await storage.close();
-});
-
 test('concurrent saves are written one at a time in call order and report their duration', async (t) => {
   const dir = tempDir(t);
   const stats: WriteStats[] = [];
@@ -291,12 +275,8 @@ test('a single-node RawNode runs its Ready loop on it and restarts from disk', a
   const commit = storage.hardState().commit;
   assert.equal(commit, storage.lastIndex());
   storage = await reopen(storage, dir);
-  // A commit-only change stays in memory: the disk may know an older commit index, which the
-  // node learns again; the entries themselves are all there.
-  const durableCommit = storage.hardState().commit;
-  assert.ok(durableCommit <= commit && storage.lastIndex() >= commit, `durable commit ${durableCommit}, last ${storage.lastIndex()}`);
-  const restarted = new RawNode({ ...config, storage, applied: durableCommit });
-  assert.equal(restarted.status().hardState.commit, durableCommit);
+  const restarted = new RawNode({ ...config, storage, applied: commit });
+  assert.equal(restarted.status().hardState.commit, commit);
   assert.deepEqual(storage.entries(commit, commit + 1, 1 << 20)[0]?.data, new TextEncoder().encode('job put x'));
   assert.deepEqual(restarted.status().conf.voters, ['a']);
   await storage.close();

@@ -222,13 +222,6 @@ export class DurableStorage implements Storage {
       assert.ok(hard.commit <= lastIndex, `commit ${hard.commit} beyond the last index ${lastIndex}`);
       assert.ok(hard.term >= cache.hardStateNow().term, 'the persisted term never decreases');
     }
-    const current = cache.hardStateNow();
-    if (!sync && snapshot === null && usable.length === 0 && hard !== null && hard.term === current.term && hard.vote === current.vote) {
-      // Only the commit index moved. It need not survive a crash (a restarted node learns it
-      // again, and the next record with entries carries it), so it stays in memory: on a
-      // busy node that is one write syscall less per commit.
-      return { operations: 0, write: () => Promise.resolve(0), apply: () => cache.setHardState(hard) };
-    }
     const record = { ...(hard === null ? {} : { hardState: hard }), ...(usable.length === 0 ? {} : { entries: usable }) };
     const previous = this.snapshotMeta;
     const write = async (): Promise<number> => {

@@ -19,18 +19,10 @@ export interface Model {
   /** Terms of entries start.index + 1, start.index + 2, ... */
   readonly terms: readonly number[];
   readonly hard: HardState;
-  /** The hard state on disk: a commit-only update stays in memory (docs/storage.md). */
-  readonly durableHard: HardState;
   readonly snap: Position;
 }
 
-const ZERO_HARD: HardState = { term: 0, vote: null, commit: 0 };
-export const EMPTY_MODEL: Model = { start: { index: 0, term: 0 }, terms: [], hard: ZERO_HARD, durableHard: ZERO_HARD, snap: { index: 0, term: 0 } };
-
-/** What recovery must report: the durable hard state, its commit at least the snapshot's index. */
-export function recoveredHard(model: Model): HardState {
-  return { ...model.durableHard, commit: Math.max(model.durableHard.commit, model.snap.index) };
-}
+export const EMPTY_MODEL: Model = { start: { index: 0, term: 0 }, terms: [], hard: { term: 0, vote: null, commit: 0 }, snap: { index: 0, term: 0 } };
 
 /** A small seeded PRNG (mulberry32): the same seed gives the same run. */
 export function createRandom(seed: number): (maxExclusive: number) => number {
@@ -93,9 +85,7 @@ export function applyOp(model: Model, op: CrashOp): Model {
       }
       const kept = terms.slice(0, Math.max(0, op.first - start.index - 1));
       const appended = new Array<number>(op.count).fill(op.term);
-      const commitOnly = op.count === 0 && op.snap === null && !op.sync && op.hard !== null && op.hard.term === model.hard.term && op.hard.vote === model.hard.vote;
-      const durableHard = commitOnly ? model.durableHard : (op.hard ?? model.durableHard);
-      return { start, terms: op.count > 0 ? [...kept, ...appended] : terms, hard: op.hard ?? model.hard, durableHard, snap };
+      return { start, terms: op.count > 0 ? [...kept, ...appended] : terms, hard: op.hard ?? model.hard, snap };
     }
     case 'snapshot':
       return { ...model, snap: { index: op.index, term: termAt(model, op.index) } };
