@@ -237,8 +237,12 @@ export class RaftHost {
     }
     if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
       const started = performance.now();
-      const saved = this.options.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, { sync: rd.mustSync });
-      if (rd.mustSync) {
+      // Membership is what the applied conf entries say, so a commit index that covers a conf
+      // entry must survive a power loss: a node restarting with a membership two changes old
+      // could count a majority of that old membership and lead beside the real leader.
+      const sync = rd.mustSync || rd.committedEntries.some((e) => e.kind === 'conf');
+      const saved = this.options.store.save({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot }, { sync });
+      if (sync) {
         await saved;
         this.options.events.persisted?.((performance.now() - started) / 1000, rd.entries.length);
       } else {
