@@ -3,7 +3,7 @@
 // delay: take a Ready, let the "fsync" complete later, then send, apply and advance.
 import assert from 'node:assert/strict';
 import { RawNode, MemoryStorage } from '../../src/raft/index.js';
-import type { Entry, HardState, Message, NodeId, Ready, ReadFailure, ReadState, Snapshot, Status } from '../../src/raft/types.js';
+import type { Entry, HardState, Message, NodeId, Ready, ReadFailure, ReadState, Snapshot, Status, Storage } from '../../src/raft/types.js';
 import { KvMachine } from './kv-machine.js';
 import type { Prng } from './prng.js';
 import type { LogView, TermLookup } from './invariants.js';
@@ -18,6 +18,8 @@ export interface RaftTuning {
   readonly maxMsgBytes: number;
   readonly maxInflightMsgs: number;
   readonly commitBroadcast: 'eager' | 'tick';
+  /** The storage answers two asks for its snapshot in three with null (image still on disk). */
+  readonly snapshotSometimesUnavailable: boolean;
 }
 
 /** What a node needs from the simulation around it. */
@@ -79,7 +81,7 @@ export class SimNode {
     const rng = this.host.rng.fork();
     this.raw = new RawNode({
       id: this.id,
-      storage: this.storage,
+      storage: this.tuning.snapshotSometimesUnavailable ? sometimesWithoutSnapshot(this.storage) : this.storage,
       heartbeatTicks: this.tuning.heartbeatTicks,
       electionTicks: this.tuning.electionTicks,
       randomInt: (max) => rng.int(max),
@@ -222,4 +224,17 @@ function durableTerm(storage: MemoryStorage, i: number, lastIndex: number): Term
   if (i < snapIndex) return 'compacted';
   if (i <= storage.lastIndex()) return storage.term(i);
   return i <= lastIndex ? 'unknown' : 'missing';
+}
+
+/** A view of `storage` whose snapshot() answers null on two asks in three, as a disk-backed store may. */
+function sometimesWithoutSnapshot(storage: MemoryStorage): Storage {
+  let asks = 0;
+  return {
+    initialState: () => storage.initialState(),
+    entries: (lo, hi, maxBytes) => storage.entries(lo, hi, maxBytes),
+    term: (index) => storage.term(index),
+    firstIndex: () => storage.firstIndex(),
+    lastIndex: () => storage.lastIndex(),
+    snapshot: () => (++asks % 3 === 0 || storage.snapshot().meta.index === 0 ? storage.snapshot() : null),
+  };
 }
