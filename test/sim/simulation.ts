@@ -117,7 +117,7 @@ export class Simulation implements NodeHost {
   private addNode(id: NodeId, storage: MemoryStorage): SimNode {
     // Each node's clock runs at its own rate, 0.7x to 1.5x of real time.
     const rate = 0.7 + this.rng.float() * 0.8;
-    const node = new SimNode(id, storage, Math.max(1, Math.round(TICK_MS / rate)), { ...TUNING, commitBroadcast: this.config.seed % 2 === 0 ? 'eager' : 'tick', snapshotSometimesUnavailable: this.config.seed % 3 === 0 }, this.config.diskFault ?? 'none', this);
+    const node = new SimNode(id, storage, Math.max(1, Math.round(TICK_MS / rate)), { ...TUNING, commitBroadcast: Math.floor(this.config.seed / 2) % 2 === 0 ? 'eager' : 'tick', snapshotSometimesUnavailable: this.config.seed % 3 === 0 }, this.config.diskFault ?? 'none', this);
     this.nodes.set(id, node);
     this.startNode(node);
     return node;
