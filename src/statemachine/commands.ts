@@ -36,11 +36,23 @@ export type RetryRunCommand = {
   readonly type: 'retryRun'; readonly runId: string; readonly attempt: number; readonly executors: readonly string[];
   readonly notBefore: number | null; readonly at: number;
 };
+/** One executor report inside runReports; the same meaning as runStarted / runFinished. */
+export type StartedReport = { readonly kind: 'started'; readonly runId: string; readonly attempt: number; readonly node: string; readonly at: number };
+export type FinishedReport = {
+  readonly kind: 'finished'; readonly runId: string; readonly attempt: number; readonly node: string; readonly at: number;
+  /** When the execution started, for a run whose started report was never sent (it ended first); else null. */
+  readonly startedAt: number | null;
+  readonly status: FinalExecutionStatus; readonly exitCode: number | null; readonly output: string; readonly outputTruncated: boolean;
+  readonly error: string | null;
+};
+export type RunReport = StartedReport | FinishedReport;
+/** Many executor reports in one entry, applied in order, each as its own command would be. */
+export type RunReportsCommand = { readonly type: 'runReports'; readonly at: number; readonly reports: readonly RunReport[] };
 export type KillRunCommand = { readonly type: 'killRun'; readonly runId: string; readonly reason: KillReason; readonly at: number };
 
 export type Command =
   | PutJobCommand | DeleteJobCommand | PauseJobCommand | ResumeJobCommand | FireCommand
-  | RunStartedCommand | RunFinishedCommand | RunLostCommand | RetryRunCommand | KillRunCommand;
+  | RunStartedCommand | RunFinishedCommand | RunLostCommand | RetryRunCommand | KillRunCommand | RunReportsCommand;
 
 export type CommandType = Command['type'];
 
@@ -114,9 +126,28 @@ export function commandProblem(value: unknown): string | null {
       }
       return null;
     }
+    case 'runReports': {
+      if (!hasOnly(o, ['type', 'reports', 'at'])) return 'runReports has unknown fields';
+      if (!Array.isArray(o.reports) || o.reports.length === 0 || o.reports.length > L.REPORTS_PER_BATCH_MAX) return `runReports needs 1 to ${L.REPORTS_PER_BATCH_MAX} reports`;
+      for (let i = 0; i < o.reports.length; i++) {
+        const problem = reportProblem(o.reports[i]);
+        if (problem !== null) return `reports[${i}]: ${problem}`;
+      }
+      return null;
+    }
     default:
       return runCommandProblem(o);
   }
+}
+
+/** A report is checked as the command it stands for. */
+function reportProblem(r: unknown): string | null {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return 'not an object';
+  const { kind, startedAt, ...rest } = r as Raw;
+  if (kind === 'started') return startedAt === undefined ? runCommandProblem({ ...rest, type: 'runStarted' }) : 'a started report has no startedAt';
+  if (kind !== 'finished') return 'kind must be started or finished';
+  if (startedAt !== null && !isTime(startedAt)) return 'startedAt is invalid';
+  return runCommandProblem({ ...rest, type: 'runFinished' });
 }
 
 function runCommandProblem(o: Raw): string | null {
