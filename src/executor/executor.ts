@@ -279,7 +279,7 @@ export class Executor {
     run.timeoutTimer?.cancel();
     run.startTimer?.cancel();
     const report: FinishedReport = {
-      kind: 'finished', runId: req.runId, attempt: req.attempt, node: this.nodeId, atMs: this.now(),
+      kind: 'finished', runId: req.runId, attempt: req.attempt, node: this.nodeId, atMs: this.now(), startedAtMs: run.startedAtMs,
       status: finishedStatus(run, outcome), exitCode: outcome.exitCode, output: outcome.output,
       outputTruncated: outcome.outputTruncated, error: finishedError(run, outcome),
     };

@@ -55,6 +55,8 @@ export interface SchedulerOptions {
   readonly queuedFireWaitMs: number;
   /** Retry backoff jitter: the delay is scaled by a factor in [1 - j, 1 + j]. */
   readonly retryJitter: number;
+  /** Executor reports arriving within this window share one runReports entry. */
+  readonly reportBatchMs: number;
 }
 
 export const DEFAULT_OPTIONS: SchedulerOptions = Object.freeze({
@@ -69,6 +71,7 @@ export const DEFAULT_OPTIONS: SchedulerOptions = Object.freeze({
   proposeRetryMs: 200,
   queuedFireWaitMs: 600_000,
   retryJitter: 0.1,
+  reportBatchMs: 2,
 });
 
 export function resolveOptions(partial: Partial<SchedulerOptions> = {}): SchedulerOptions {
