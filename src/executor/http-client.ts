@@ -5,9 +5,12 @@
 import http from 'node:http';
 import https from 'node:https';
 
-/** Sockets per origin, and free (idle, kept-alive) sockets per origin. */
+/**
+ * Sockets per origin, all of which may stay open while idle: cron jobs fire in bursts (many
+ * at the same second), and fewer idle sockets meant opening and closing hundreds per burst.
+ */
 export const HTTP_SOCKETS_PER_ORIGIN_MAX = 256;
-export const HTTP_FREE_SOCKETS_PER_ORIGIN_MAX = 64;
+export const HTTP_FREE_SOCKETS_PER_ORIGIN_MAX = HTTP_SOCKETS_PER_ORIGIN_MAX;
 /** Sockets over all origins; requests beyond wait in the agent's queue. */
 export const HTTP_SOCKETS_TOTAL_MAX = 1024;
 /** Redirects followed per call (fetch's limit). */

@@ -140,14 +140,31 @@ export function commandProblem(value: unknown): string | null {
   }
 }
 
-/** A report is checked as the command it stands for. */
+const STARTED_REPORT_KEYS = ['kind', 'runId', 'attempt', 'node', 'at'];
+const FINISHED_REPORT_KEYS = [...STARTED_REPORT_KEYS, 'startedAt', 'status', 'exitCode', 'output', 'outputTruncated', 'error'];
+
+/** A report is checked as the command it stands for (without copying it: batches are checked on every replica). */
 function reportProblem(r: unknown): string | null {
   if (typeof r !== 'object' || r === null || Array.isArray(r)) return 'not an object';
-  const { kind, startedAt, ...rest } = r as Raw;
-  if (kind === 'started') return startedAt === undefined ? runCommandProblem({ ...rest, type: 'runStarted' }) : 'a started report has no startedAt';
-  if (kind !== 'finished') return 'kind must be started or finished';
-  if (startedAt !== null && !isTime(startedAt)) return 'startedAt is invalid';
-  return runCommandProblem({ ...rest, type: 'runFinished' });
+  const o = r as Raw;
+  if (!isTime(o.at)) return 'missing or invalid at';
+  if (o.kind === 'started') {
+    if (!hasOnly(o, STARTED_REPORT_KEYS)) return 'a started report has unknown fields';
+    return isRunId(o.runId) && isAttempt(o.attempt) && isNode(o.node) ? null : 'a started report needs runId, attempt and node';
+  }
+  if (o.kind !== 'finished') return 'kind must be started or finished';
+  if (!hasOnly(o, FINISHED_REPORT_KEYS)) return 'a finished report has unknown fields';
+  if (o.startedAt !== null && !isTime(o.startedAt)) return 'startedAt is invalid';
+  return finishedProblem(o, 'a finished report', '');
+}
+
+/** The fields runFinished and a finished report share. */
+function finishedProblem(o: Raw, what: string, field: string): string | null {
+  if (!isRunId(o.runId) || !isAttempt(o.attempt) || !isNode(o.node)) return `${what} needs runId, attempt and node`;
+  if (!(FINAL_EXECUTION_STATUSES as readonly unknown[]).includes(o.status)) return `${field}status is invalid`;
+  if (!isNullable(o.exitCode, (v): v is number => typeof v === 'number' && Number.isSafeInteger(v))) return `${field}exitCode is invalid`;
+  if (typeof o.output !== 'string' || o.output.length > 4 * L.OUTPUT_BYTES_MAX || typeof o.outputTruncated !== 'boolean') return `${field}output is invalid`;
+  return isNullable(o.error, (v): v is string => isShortString(v, 4 * L.ERROR_CHARS_MAX)) ? null : `${field}error is invalid`;
 }
 
 function runCommandProblem(o: Raw): string | null {
@@ -157,11 +174,7 @@ function runCommandProblem(o: Raw): string | null {
       return isRunId(o.runId) && isAttempt(o.attempt) && isNode(o.node) ? null : `${o.type} needs runId, attempt and node`;
     case 'runFinished':
       if (!hasOnly(o, ['type', 'runId', 'attempt', 'node', 'at', 'status', 'exitCode', 'output', 'outputTruncated', 'error'])) return 'runFinished has unknown fields';
-      if (!isRunId(o.runId) || !isAttempt(o.attempt) || !isNode(o.node)) return 'runFinished needs runId, attempt and node';
-      if (!(FINAL_EXECUTION_STATUSES as readonly unknown[]).includes(o.status)) return 'runFinished.status is invalid';
-      if (!isNullable(o.exitCode, (v): v is number => typeof v === 'number' && Number.isSafeInteger(v))) return 'runFinished.exitCode is invalid';
-      if (typeof o.output !== 'string' || o.output.length > 4 * L.OUTPUT_BYTES_MAX || typeof o.outputTruncated !== 'boolean') return 'runFinished.output is invalid';
-      return isNullable(o.error, (v): v is string => isShortString(v, 4 * L.ERROR_CHARS_MAX)) ? null : 'runFinished.error is invalid';
+      return finishedProblem(o, 'runFinished', 'runFinished.');
     case 'retryRun':
       if (!hasOnly(o, ['type', 'runId', 'attempt', 'executors', 'notBefore', 'at'])) return 'retryRun has unknown fields';
       if (!isRunId(o.runId) || !isAttempt(o.attempt) || !isExecutorList(o.executors) || o.executors.length === 0) return 'retryRun needs runId, attempt and executors';

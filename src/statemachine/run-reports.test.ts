@@ -114,7 +114,7 @@ test('malformed runReports are refused with a clear error', () => {
   assert.match(bad({ type: 'runReports', at: T0, reports: [] }), /1 to 1000 reports/);
   assert.match(bad({ type: 'runReports', at: T0, reports: Array.from({ length: REPORTS_PER_BATCH_MAX + 1 }, () => started('r1', T0)) }), /1 to 1000 reports/);
   assert.match(bad({ type: 'runReports', at: T0, reports: [{ ...started('r1', T0), kind: 'lost' }] }), /reports\[0\]: kind/);
-  assert.match(bad({ type: 'runReports', at: T0, reports: [started('r1', T0), { ...started('r1', T0), startedAt: T0 }] }), /reports\[1\]: a started report has no startedAt/);
+  assert.match(bad({ type: 'runReports', at: T0, reports: [started('r1', T0), { ...started('r1', T0), startedAt: T0 }] }), /reports\[1\]: a started report has unknown fields/);
   assert.match(bad({ type: 'runReports', at: T0, reports: [finished('r1', T0, { startedAt: -1 })] }), /startedAt is invalid/);
   assert.match(bad({ type: 'runReports', at: T0, reports: [{ ...finished('r1', T0), status: 'running' }] }), /status is invalid/);
   assert.match(bad({ type: 'runReports', at: T0, reports: [{ ...finished('r1', T0), extra: 1 }] }), /unknown fields/);
