@@ -179,6 +179,14 @@ export class ExecutionPlane {
     metric('chime_scheduler_waiting_for_capacity', 'gauge', 'Due instants waiting for a free executor slot', m.waitingForCapacity);
     metric('chime_scheduler_retry_queue', 'gauge', 'Runs waiting for their retry backoff', m.retryQueue);
     metric('chime_scheduler_fire_lateness_seconds_max', 'gauge', 'Largest instant-to-commit lateness of a fire this term', m.latenessMaxMs / 1000);
+    const quantile = (q: number) => (m.latenessQuantileMs(q) ?? Number.NaN) / 1000;
+    lines.push('# HELP chime_scheduler_fire_lateness_seconds Instant to commit of recent fires (negative: committed ahead)', '# TYPE chime_scheduler_fire_lateness_seconds summary');
+    lines.push(`chime_scheduler_fire_lateness_seconds{quantile="0.5"} ${quantile(0.5)}`, `chime_scheduler_fire_lateness_seconds{quantile="0.99"} ${quantile(0.99)}`);
+    lines.push(`chime_scheduler_fire_lateness_seconds_sum ${m.latenessSumMs / 1000}`, `chime_scheduler_fire_lateness_seconds_count ${m.latenessCount}`);
+    metric('chime_scheduler_fire_propose_seconds_sum', 'counter', 'Propose-to-apply time of fire batches, summed', m.fireProposeSumMs / 1000);
+    metric('chime_scheduler_fire_propose_seconds_count', 'counter', 'Fire batches proposed and applied', m.fireProposeCount);
+    metric('chime_scheduler_fire_lead_seconds', 'gauge', 'How long before their instant fires are proposed now', m.fireLeadMs / 1000);
+    metric('chime_scheduler_fire_propose_seconds_max', 'gauge', 'Longest propose-to-apply time of a fire batch', m.fireProposeMaxMs / 1000);
     return lines;
   }
 

@@ -7,7 +7,7 @@ import type { ApplyResult, FireOutcome } from '../statemachine/index.js';
 import { Alarm, type TermContext } from './context.js';
 import { buildBatch, type BatchPlan, type QueuedFire } from './batch.js';
 import { SchedulerError } from './errors.js';
-import { QUEUED_FIRES_MAX } from './options.js';
+import { FIRE_PROPOSE_SAMPLES, FIRE_PROPOSE_WINDOW_MS, QUEUED_FIRES_MAX } from './options.js';
 import { LoadView } from './placement.js';
 import type { RunNowResult } from './types.js';
 
@@ -20,6 +20,9 @@ export class FireLoop {
   private queue: QueuedFire[] = [];
   private readonly resolvers = new Map<string, Resolver>();
   private readonly killsInFlight = new Set<string>();
+  /** Propose-to-apply times of the last fire batches, with when they applied (a ring). */
+  private readonly proposals: { readonly atMs: number; readonly tookMs: number }[] = [];
+  private proposeNext = 0;
 
   constructor(private readonly ctx: TermContext) {
     this.alarm = new Alarm(ctx, () => this.pump());
@@ -40,6 +43,28 @@ export class FireLoop {
     this.ctx.metrics.queuedFires = this.queue.length;
     this.wake();
     return true;
+  }
+
+  /**
+   * How long before its instant a fire is proposed: the configured lead, or 1.5 times the
+   * slowest fire proposal of the last few seconds plus 20 ms when that is longer (an overloaded or
+   * slow-disk cluster), so that fires still apply before their instant and lateness at the
+   * executor stays near zero. Bounded by fireLeadMaxMs.
+   */
+  leadMs(): number {
+    const { fireLeadMs, fireLeadMaxMs } = this.ctx.options;
+    const since = this.ctx.now() - FIRE_PROPOSE_WINDOW_MS;
+    let slowestMs = 0;
+    for (const p of this.proposals) if (p.atMs >= since) slowestMs = Math.max(slowestMs, p.tookMs);
+    return Math.min(fireLeadMaxMs, Math.max(fireLeadMs, Math.ceil(1.5 * slowestMs) + 20));
+  }
+
+  private observePropose(atMs: number, tookMs: number): void {
+    this.ctx.metrics.recordFirePropose(tookMs);
+    const sample = { atMs, tookMs };
+    if (this.proposals.length < FIRE_PROPOSE_SAMPLES) this.proposals.push(sample);
+    else this.proposals[this.proposeNext] = sample;
+    this.proposeNext = (this.proposeNext + 1) % FIRE_PROPOSE_SAMPLES;
   }
 
   /** Something changed (a job, a free slot, a queued fire): run a pass soon. */
@@ -63,7 +88,7 @@ export class FireLoop {
     });
     const plan = buildBatch({
       table, view, queued: this.queue, queuedFireWaitMs: this.ctx.options.queuedFireWaitMs, newRunId: () => host.newRunId(),
-      killsInFlight: this.killsInFlight, timing: { nowMs: now, fireLeadMs: this.ctx.options.fireLeadMs + this.ctx.options.fireWindowMs, catchUpMs: this.ctx.options.catchUpMs },
+      killsInFlight: this.killsInFlight, timing: { nowMs: now, fireLeadMs: this.leadMs() + this.ctx.options.fireWindowMs, catchUpMs: this.ctx.options.catchUpMs },
     });
     this.ctx.metrics.waitingForCapacity = plan.waiting;
     this.proposeKills(plan.kills, now);
@@ -75,7 +100,11 @@ export class FireLoop {
     this.ctx.metrics.fireBatchMax = Math.max(this.ctx.metrics.fireBatchMax, plan.fires.length);
     let failed = false;
     host.propose({ type: 'fire', at: now, fires: plan.fires }).then(
-      (result) => this.settle(plan, result),
+      (result) => {
+        const appliedMs = this.ctx.now();
+        this.observePropose(appliedMs, appliedMs - now);
+        this.settle(plan, result);
+      },
       () => {
         failed = true;
         this.ctx.metrics.proposalFailures += 1;
@@ -95,7 +124,7 @@ export class FireLoop {
   private rearm(now: number, waiting: boolean): void {
     const earliest = this.ctx.host.table().earliestNextFireAt();
     let dueMs = now + this.ctx.options.maintenanceMs;
-    if (earliest !== null) dueMs = Math.min(dueMs, earliest - this.ctx.options.fireLeadMs);
+    if (earliest !== null) dueMs = Math.min(dueMs, earliest - this.leadMs());
     // Runs waiting for slots keep their jobs due: look again after a lead, not in a busy loop.
     if (waiting || this.queue.length > 0) dueMs = Math.max(dueMs, now + Math.max(1, this.ctx.options.fireLeadMs));
     this.alarm.at(Math.max(now, dueMs));

@@ -119,3 +119,22 @@ test('a job added while the scheduler sleeps is fired at its first instant', asy
   assert.equal(late.length, 3);
   assert.ok(scheduler.metricsNow().latenessMaxMs <= 0);
 });
+
+test('slow fire commits lengthen the lead, so fires still apply before their instant', async () => {
+  const { host, scheduler } = setup();
+  host.putJob('s', { schedule: '* * * * * *' });
+  scheduler.start(1);
+  await host.clock.advance(5 * SEC);
+  assert.equal(scheduler.metricsNow().fireLeadMs, 100, 'fast commits keep the configured lead');
+  host.applyDelayMs = 400;
+  await host.clock.advance(30 * SEC);
+  const lead = scheduler.metricsNow().fireLeadMs;
+  assert.ok(lead >= 600 && lead <= 1000, `lead ${lead} ms follows 400 ms commits`);
+  const recent = scheduler.metrics.latenessSamplesMs.slice(-10);
+  assert.ok(recent.every((ms) => ms < 0), `recent fires applied after their instant: ${recent.join(', ')}`);
+  assertOneRecordPerInstant(host, 's', T0, T0 + 35 * SEC, SEC);
+  host.applyDelayMs = 5000;
+  await host.clock.advance(60 * SEC);
+  assert.equal(scheduler.metricsNow().fireLeadMs, 1000, 'the lead stops at fireLeadMaxMs');
+  scheduler.stop();
+});

@@ -198,6 +198,7 @@ export class Scheduler {
 
   private updateGauges(s: Session | null): void {
     this.metrics.queuedFires = s?.fires.queued ?? 0;
+    this.metrics.fireLeadMs = s?.fires.leadMs() ?? 0;
     this.metrics.retryQueue = s?.retries.size ?? 0;
     this.metrics.followUps = s?.followUps.size ?? 0;
     this.metrics.runWaiters = this.waiters.size;

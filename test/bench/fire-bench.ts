@@ -24,7 +24,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '128' },
-    slots: { type: 'string', default: '128' },
+    slots: { type: 'string', default: '512' },
     keep: { type: 'boolean', default: false },
     /** A module to preload into every agent (--import), e.g. a CPU profiler. */
     preload: { type: 'string' },
@@ -127,7 +127,9 @@ async function schedulerLine(c: ProcessCluster): Promise<string> {
   const read = (name: string) => /^(\S+) (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(`${name} `)).join('\n'))?.[2] ?? '?';
   const sum = (name: string) => Number(/^(\S+) (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(`${name} `)).join('\n'))?.[2] ?? Number.NaN);
   const commitMeanMs = (1000 * sum('chime_raft_commit_seconds_sum')) / sum('chime_raft_commit_seconds_count');
-  return `leader ${leader}: commit_mean_ms=${commitMeanMs.toFixed(1)} fires=${read('chime_scheduler_fires_total')} batches=${read('chime_scheduler_fire_batches_total')} skipped=${read('chime_scheduler_skipped_total')} proposal_failures=${read('chime_scheduler_proposal_failures_total')} waiting_for_capacity=${read('chime_scheduler_waiting_for_capacity')}`;
+  const fireProposeMeanMs = (1000 * sum('chime_scheduler_fire_propose_seconds_sum')) / sum('chime_scheduler_fire_propose_seconds_count');
+  const q = (quantile: string) => (1000 * Number(new RegExp(`^chime_scheduler_fire_lateness_seconds\\{quantile="${quantile}"\\} (\\S+)$`, 'm').exec(text)?.[1])).toFixed(0);
+  return `leader ${leader}: commit_mean_ms=${commitMeanMs.toFixed(1)} fire_propose_mean_ms=${fireProposeMeanMs.toFixed(1)} fire_propose_max_ms=${(1000 * sum('chime_scheduler_fire_propose_seconds_max')).toFixed(0)} fire_lead_ms=${(1000 * sum('chime_scheduler_fire_lead_seconds')).toFixed(0)} fire_commit_vs_instant_ms(recent) p50=${q('0.5')} p99=${q('0.99')} fires=${read('chime_scheduler_fires_total')} batches=${read('chime_scheduler_fire_batches_total')} skipped=${read('chime_scheduler_skipped_total')} proposal_failures=${read('chime_scheduler_proposal_failures_total')} waiting_for_capacity=${read('chime_scheduler_waiting_for_capacity')}`;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'chime-firebench-'));

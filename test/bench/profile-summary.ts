@@ -18,6 +18,8 @@ if (file === undefined) throw new Error('usage: profile-summary FILE.cpuprofile 
 const top = Number(process.argv[3] ?? '40');
 const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const parentOf = new Map<number, number>();
+for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
 const selfUs = new Map<number, number>();
 profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
 let totalUs = 0;
@@ -38,6 +40,24 @@ const show = (title: string, map: Map<string, number>) => {
     console.log(`${(us / 1000).toFixed(0).padStart(7)} ms ${((100 * us) / totalUs).toFixed(1).padStart(5)} %  ${name}`);
   }
 };
+// Time charged to the nearest chime function on the stack (with every library and builtin
+// frame it called): which of our functions the CPU is spent for.
+const byOwnCaller = new Map<string, number>();
+for (const [id, us] of selfUs) {
+  let at: number | undefined = id;
+  let name = '(no chime frame)';
+  while (at !== undefined) {
+    const frame = byId.get(at)?.callFrame;
+    if (frame !== undefined && frame.url.includes('/dist/src/')) {
+      name = `${frame.functionName || '(anonymous)'} ${frame.url.replace(/^.*\/dist\//, '')}:${frame.lineNumber + 1}`;
+      break;
+    }
+    at = parentOf.get(at);
+  }
+  if (name === '(no chime frame)') name = `${name} ${byId.get(id)?.callFrame.functionName ?? ''}`;
+  byOwnCaller.set(name, (byOwnCaller.get(name) ?? 0) + us);
+}
 console.log(`total ${(totalUs / 1000).toFixed(0)} ms`);
 show('self time by file', byFile);
 show('self time by function', byFunction);
+show('time by nearest chime function on the stack', byOwnCaller);
