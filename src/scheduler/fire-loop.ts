@@ -21,7 +21,7 @@ export class FireLoop {
   private readonly resolvers = new Map<string, Resolver>();
   private readonly killsInFlight = new Set<string>();
   /** Propose-to-apply times of the last fire batches, with when they applied (a ring). */
-  private readonly proposals: { readonly atMs: number; readonly tookMs: number }[] = [];
+  private readonly proposals: { readonly atMs: number; readonly tookMs: number; readonly runs: number }[] = [];
   private proposeNext = 0;
 
   constructor(private readonly ctx: TermContext) {
@@ -47,21 +47,35 @@ export class FireLoop {
 
   /**
    * How long before its instant a fire is proposed: the configured lead, or 1.5 times the
-   * slowest fire proposal of the last few seconds plus 20 ms when that is longer (an overloaded or
-   * slow-disk cluster), so that fires still apply before their instant and lateness at the
-   * executor stays near zero. Bounded by fireLeadMaxMs.
+   * slowest fire proposal of the last few seconds plus 20 ms when that is longer (an
+   * overloaded or slow-disk cluster), so that fires still apply before their instant. A run
+   * waiting for its instant holds an executor slot, so the longer lead is capped where the
+   * runs waiting at the recent fire rate would take half the cluster's slots (and at
+   * fireLeadMaxMs): a lead that costs capacity would make runs wait for slots instead.
    */
   leadMs(): number {
     const { fireLeadMs, fireLeadMaxMs } = this.ctx.options;
-    const since = this.ctx.now() - FIRE_PROPOSE_WINDOW_MS;
+    const now = this.ctx.now();
     let slowestMs = 0;
-    for (const p of this.proposals) if (p.atMs >= since) slowestMs = Math.max(slowestMs, p.tookMs);
-    return Math.min(fireLeadMaxMs, Math.max(fireLeadMs, Math.ceil(1.5 * slowestMs) + 20));
+    let runs = 0;
+    let oldestMs = now;
+    for (const p of this.proposals) {
+      if (p.atMs < now - FIRE_PROPOSE_WINDOW_MS) continue;
+      slowestMs = Math.max(slowestMs, p.tookMs);
+      runs += p.runs;
+      oldestMs = Math.min(oldestMs, p.atMs);
+    }
+    const wantedMs = Math.ceil(1.5 * slowestMs) + 20;
+    if (wantedMs <= fireLeadMs) return fireLeadMs;
+    const slots = this.ctx.host.executors().reduce((n, e) => n + (e.alive ? e.slots : 0), 0);
+    const runsPerMs = runs / Math.max(1000, now - oldestMs);
+    const capacityMs = runsPerMs > 0 ? slots / 2 / runsPerMs : fireLeadMaxMs;
+    return Math.floor(Math.min(fireLeadMaxMs, Math.max(fireLeadMs, Math.min(wantedMs, capacityMs))));
   }
 
-  private observePropose(atMs: number, tookMs: number): void {
+  private observePropose(atMs: number, tookMs: number, runs: number): void {
     this.ctx.metrics.recordFirePropose(tookMs);
-    const sample = { atMs, tookMs };
+    const sample = { atMs, tookMs, runs };
     if (this.proposals.length < FIRE_PROPOSE_SAMPLES) this.proposals.push(sample);
     else this.proposals[this.proposeNext] = sample;
     this.proposeNext = (this.proposeNext + 1) % FIRE_PROPOSE_SAMPLES;
@@ -102,7 +116,8 @@ export class FireLoop {
     host.propose({ type: 'fire', at: now, fires: plan.fires }).then(
       (result) => {
         const appliedMs = this.ctx.now();
-        this.observePropose(appliedMs, appliedMs - now);
+        const runs = result.ok && result.kind === 'fire' ? result.fires.filter((f) => f.status === 'run').length : 0;
+        this.observePropose(appliedMs, appliedMs - now, runs);
         this.settle(plan, result);
       },
       () => {

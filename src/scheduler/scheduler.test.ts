@@ -138,3 +138,16 @@ test('slow fire commits lengthen the lead, so fires still apply before their ins
   assert.equal(scheduler.metricsNow().fireLeadMs, 1000, 'the lead stops at fireLeadMaxMs');
   scheduler.stop();
 });
+
+test('the longer lead never takes more than half the slots for runs waiting for their instant', async () => {
+  const { host, scheduler } = setup();
+  // 3 nodes x 8 slots; 20 runs per second: waiting runs may hold 12 slots, i.e. a 600 ms lead.
+  for (let i = 0; i < 20; i++) host.putJob(`s${i}`, { schedule: '* * * * * *', concurrency: 'allow' });
+  scheduler.start(1);
+  host.applyDelayMs = 700;
+  await host.clock.advance(30 * SEC);
+  const lead = scheduler.metricsNow().fireLeadMs;
+  assert.ok(lead >= 500 && lead <= 600, `lead ${lead} ms is capped by capacity, not 1070 ms`);
+  assert.equal(host.records.filter((r) => r.status === 'skipped').length, 0);
+  scheduler.stop();
+});
