@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { httpCall, type HttpCallRequest } from './http-client.js';
-import { httpRequest, newExecutor, waitFinished } from './test-support.js';
+import { httpRequest, newExecutor, waitFinished, waitFor } from './test-support.js';
 
 const sockets = new Set<Socket>();
 let socketsOpened = 0;
+const requestsSeen: string[] = [];
 const server = createServer((req, res) => {
+  requestsSeen.push(req.url ?? '');
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
@@ -114,4 +116,72 @@ test('executor: a status outside expectStatus fails with the status line kept; a
   assert.equal(timedOut.status, 'timed_out');
   assert.match(timedOut.error ?? '', /timed out after 100 ms/);
   assert.equal(executor.running().length, 0);
+});
+
+function prepare(request: Partial<HttpCallRequest> & { url: string }): { handle: ReturnType<typeof httpCall>; result: Promise<Result> } {
+  let handle: ReturnType<typeof httpCall> | null = null;
+  const result = new Promise<Result>((resolve) => {
+    const r: Result = { status: null, statusText: '', body: '', error: null };
+    handle = httpCall({ method: 'GET', headers: {}, body: '', ...request }, {
+      onStatus: (status, text) => { r.status = status; r.statusText = text; },
+      onChunk: (chunk) => { r.body += chunk.toString(); return true; },
+      onEnd: (error) => { r.error = error; resolve(r); },
+    }, true);
+  });
+  assert.ok(handle !== null);
+  return { handle, result };
+}
+
+test('a prepared call takes a connection but sends nothing until send()', async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the client sees its idle sockets closed
+  const before = socketsOpened;
+  const { handle, result } = prepare({ url: `${base}/ok?prepared=1`, method: 'POST', body: 'p' });
+  await waitFor('the prepared call to connect', () => socketsOpened > before);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(!requestsSeen.includes('/ok?prepared=1'), 'nothing was sent before send()');
+  handle.send();
+  const r = await result;
+  assert.equal(r.error, null);
+  assert.equal(r.body, 'POST /ok?prepared=1 ct=text/plain;charset=UTF-8 auth=- body=p');
+  handle.send(); // a second send does nothing
+});
+
+test('a prepared call whose connection closed before send() is built again on a new one', async () => {
+  const { handle, result } = prepare({ url: `${base}/ok?again=1` });
+  await waitFor('the prepared call to connect', () => sockets.size > 0);
+  for (const socket of sockets) socket.destroy();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  handle.send();
+  const r = await result;
+  assert.equal(r.error, null);
+  assert.equal(r.body, 'GET /ok?again=1 ct=- auth=- body=');
+  assert.equal(requestsSeen.filter((u) => u === '/ok?again=1').length, 1);
+  // A bad header of a prepared call fails only once it is sent.
+  const bad = prepare({ url: `${base}/ok`, headers: { 'x-bad': 'a\nb' } });
+  let ended = false;
+  void bad.result.then(() => { ended = true; });
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(ended, false);
+  bad.handle.send();
+  assert.ok((await bad.result).error !== null);
+});
+
+test('executor: an http run waiting for notBefore is sent at its instant, not before; a kill while it waits sends nothing', async () => {
+  const executor = newExecutor();
+  const notBeforeMs = Date.now() + 300;
+  const waiting = httpRequest(`${base}/ok?nb=1`, { notBeforeMs });
+  const killed = httpRequest(`${base}/ok?nb=2`, { notBeforeMs });
+  assert.equal(executor.execute(waiting), 'accepted');
+  assert.equal(executor.execute(killed), 'accepted');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  assert.equal(executor.kill(killed.runId, 'request'), 'killing');
+  const killedReport = await waitFinished(executor, killed.runId);
+  assert.equal(killedReport.status, 'killed');
+  assert.equal(killedReport.startedAtMs, null);
+  const report = await waitFinished(executor, waiting.runId);
+  assert.equal(report.status, 'succeeded');
+  assert.ok((report.startedAtMs ?? 0) >= notBeforeMs, 'started at notBefore');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(requestsSeen.filter((u) => u.startsWith('/ok?nb=')), ['/ok?nb=1']);
 });

@@ -8,11 +8,12 @@ import https from 'node:https';
 /**
  * Sockets per origin, all of which may stay open while idle: cron jobs fire in bursts (many
  * at the same second), and fewer idle sockets meant opening and closing hundreds per burst.
+ * A prepared call (see HttpCall.send) holds its socket until it is sent.
  */
-export const HTTP_SOCKETS_PER_ORIGIN_MAX = 256;
+export const HTTP_SOCKETS_PER_ORIGIN_MAX = 512;
 export const HTTP_FREE_SOCKETS_PER_ORIGIN_MAX = HTTP_SOCKETS_PER_ORIGIN_MAX;
 /** Sockets over all origins; requests beyond wait in the agent's queue. */
-export const HTTP_SOCKETS_TOTAL_MAX = 1024;
+export const HTTP_SOCKETS_TOTAL_MAX = 2048;
 /** Redirects followed per call (fetch's limit). */
 export const HTTP_REDIRECTS_MAX = 20;
 
@@ -41,25 +42,37 @@ export interface HttpCallHandlers {
   onEnd(error: Error | null): void;
 }
 
-/** A call in progress; abort() ends it with an error (once; later calls do nothing). */
+/** A call; abort() ends it with an error (once; later calls do nothing). */
 export interface HttpCall {
+  /**
+   * Sends a prepared call (see httpCall's `prepared`); does nothing once sent or ended. The
+   * request was built and given a connection ahead, so sending is a single socket write:
+   * what happens at the scheduled instant is as little as possible.
+   */
+  send(): void;
   abort(reason: string): void;
 }
 
 type Target = { url: URL; method: string; headers: Record<string, string>; body: string };
 
-export function httpCall(request: HttpCallRequest, handlers: HttpCallHandlers): HttpCall {
+/**
+ * Starts a call, or with `prepared` builds the request and takes a connection for it without
+ * sending anything until send(). A prepared request that fails or is closed before send() is
+ * built again at send(): nothing of it reached the server, so that is always safe.
+ */
+export function httpCall(request: HttpCallRequest, handlers: HttpCallHandlers, prepared = false): HttpCall {
   let ended = false;
   let current: http.ClientRequest | null = null;
   let redirects = 0;
+  let held: { readonly req: http.ClientRequest | Error; readonly target: Target; dead: boolean } | null = null;
   const end = (error: Error | null): void => {
     if (ended) return;
     ended = true;
     // Never from inside httpCall() or abort(): callers finish a run only after those return.
     queueMicrotask(() => handlers.onEnd(error));
   };
-  const send = (target: Target, retried: boolean): void => {
-    let req: http.ClientRequest;
+  /** The request, or why it cannot be made (invalid header values, bad URLs): a failed call, never an exception. */
+  const build = (target: Target): http.ClientRequest | Error => {
     try {
       const headers: Record<string, string | number> = { ...target.headers };
       if (target.body.length > 0) {
@@ -68,12 +81,14 @@ export function httpCall(request: HttpCallRequest, handlers: HttpCallHandlers): 
         headers['content-length'] = Buffer.byteLength(target.body);
       }
       const secure = target.url.protocol === 'https:';
-      req = (secure ? https : http).request(target.url, { method: target.method, headers, agent: secure ? httpsAgent : httpAgent });
+      current = (secure ? https : http).request(target.url, { method: target.method, headers, agent: secure ? httpsAgent : httpAgent });
+      return current;
     } catch (error) {
-      // Invalid header values, bad URLs: a failed call, never an exception.
-      return end(error instanceof Error ? error : new Error(String(error)));
+      return error instanceof Error ? error : new Error(String(error));
     }
-    current = req;
+  };
+  const send = (target: Target, retried: boolean, req: http.ClientRequest | Error = build(target)): void => {
+    if (req instanceof Error) return end(req);
     let answered = false;
     req.on('error', (error) => {
       if (ended) return;
@@ -86,45 +101,72 @@ export function httpCall(request: HttpCallRequest, handlers: HttpCallHandlers): 
     });
     req.on('response', (res) => {
       answered = true;
-      const status = res.statusCode ?? 0;
-      const location = res.headers.location;
-      if (isRedirect(status) && location !== undefined) {
-        res.resume();
-        if (redirects++ >= HTTP_REDIRECTS_MAX) return end(new Error(`more than ${HTTP_REDIRECTS_MAX} redirects`));
-        let next: URL;
-        try {
-          next = new URL(location, target.url);
-        } catch {
-          return end(new Error(`redirect to an invalid location ${JSON.stringify(location.slice(0, 200))}`));
-        }
-        if (next.protocol !== 'http:' && next.protocol !== 'https:') return end(new Error(`redirect to a ${next.protocol} URL`));
-        return send(redirectTarget(target, status, next), false);
-      }
-      handlers.onStatus(status, res.statusMessage ?? '');
-      res.on('data', (chunk: Buffer) => {
-        if (ended || handlers.onChunk(chunk)) return;
-        end(null);
-        res.destroy();
-      });
-      res.on('end', () => end(null));
-      res.on('error', (error) => end(error));
-      // Closed before its end: the server or the network cut the body short.
-      res.on('close', () => end(res.complete ? null : new Error('the response was cut off')));
+      onResponse(target, res);
     });
     req.end(target.body.length > 0 ? target.body : undefined);
+  };
+  const onResponse = (target: Target, res: http.IncomingMessage): void => {
+    const status = res.statusCode ?? 0;
+    const location = res.headers.location;
+    if (isRedirect(status) && location !== undefined) {
+      res.resume();
+      if (redirects++ >= HTTP_REDIRECTS_MAX) return end(new Error(`more than ${HTTP_REDIRECTS_MAX} redirects`));
+      let next: URL;
+      try {
+        next = new URL(location, target.url);
+      } catch {
+        return end(new Error(`redirect to an invalid location ${JSON.stringify(location.slice(0, 200))}`));
+      }
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') return end(new Error(`redirect to a ${next.protocol} URL`));
+      return send(redirectTarget(target, status, next), false);
+    }
+    handlers.onStatus(status, res.statusMessage ?? '');
+    res.on('data', (chunk: Buffer) => {
+      if (ended || handlers.onChunk(chunk)) return;
+      end(null);
+      res.destroy();
+    });
+    res.on('end', () => end(null));
+    res.on('error', (error) => end(error));
+    // Closed before its end: the server or the network cut the body short.
+    res.on('close', () => end(res.complete ? null : new Error('the response was cut off')));
   };
   let url: URL;
   try {
     url = new URL(request.url);
   } catch {
     end(new Error(`invalid URL ${JSON.stringify(request.url.slice(0, 200))}`));
-    return { abort: () => undefined };
+    return { send: () => undefined, abort: () => undefined };
   }
-  send({ url, method: request.method.toUpperCase(), headers: { ...request.headers }, body: request.body }, false);
+  const first: Target = { url, method: request.method.toUpperCase(), headers: { ...request.headers }, body: request.body };
+  if (prepared) {
+    const req = build(first);
+    const entry = { req, target: first, dead: false };
+    held = entry;
+    // Until it is sent, a failure only means it must be built again.
+    if (!(req instanceof Error)) {
+      req.on('error', () => {
+        entry.dead = true;
+      });
+    }
+  } else {
+    send(first, false);
+  }
   return {
+    send: () => {
+      const entry = held;
+      if (entry === null || ended) return;
+      held = null;
+      const { req } = entry;
+      if (req instanceof Error || (!entry.dead && !req.destroyed)) return send(entry.target, false, req);
+      req.destroy();
+      send(entry.target, false);
+    },
     abort: (reason: string) => {
       if (ended) return;
       end(new Error(reason));
+      if (held !== null && !(held.req instanceof Error)) held.req.destroy();
+      held = null;
       current?.destroy();
     },
   };
