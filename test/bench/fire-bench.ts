@@ -81,6 +81,16 @@ async function memoryOf(c: ProcessCluster, id: string): Promise<Memory> {
   return best;
 }
 const ids = ['n1', 'n2', 'n3'];
+/** CPU time (user + system) of each agent process so far, in ms, from /proc (clock ticks of 10 ms). */
+function cpuMsOf(c: ProcessCluster): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const id of ids) {
+    const pid = c.nodes.get(id)?.child?.pid;
+    const fields = pid === undefined ? [] : readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    out[id] = 10 * (Number(fields[11]) + Number(fields[12]));
+  }
+  return out;
+}
 const memoryAll = async (c: ProcessCluster) => Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await memoryOf(c, id)] as const))) as Record<string, Memory>;
 
 // ---- loading
@@ -145,13 +155,24 @@ try {
   recording = true;
   const windowStartMs = Math.ceil(Date.now() / 1000) * 1000 + 1000;
   const windowEndMs = windowStartMs + seconds * 1000;
-  await new Promise((r) => setTimeout(r, windowEndMs - Date.now() + 3000));
+  await new Promise((r) => setTimeout(r, windowStartMs - Date.now()));
+  const cpuBefore = cpuMsOf(cluster);
+  const hitsBefore = hits;
+  const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  await new Promise((r) => setTimeout(r, windowEndMs - Date.now()));
+  const cpuAfter = cpuMsOf(cluster);
+  const hitsInWindow = hits - hitsBefore;
+  const loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  await new Promise((r) => setTimeout(r, 3000));
   recording = false;
   const loaded = await memoryAll(cluster);
   const inWindow = arrivals.filter((a) => a.scheduledAtMs >= windowStartMs && a.scheduledAtMs < windowEndMs);
   const lateness = inWindow.map((a) => a.arrivedAtMs - a.scheduledAtMs).sort((a, b) => a - b);
   const expected = rate * seconds;
   console.log(`fires_in_window=${inWindow.length} expected=${expected} fires_per_s=${(inWindow.length / seconds).toFixed(0)}`);
+  const cpuMs = ids.map((id) => (cpuAfter[id] ?? 0) - (cpuBefore[id] ?? 0));
+  const cpuTotalMs = cpuMs.reduce((a, b) => a + b, 0);
+  console.log(`agent_cpu_in_window: ${ids.map((id, i) => `${id}=${(cpuMs[i]! / (seconds * 10)).toFixed(0)}%`).join(' ')} total=${(cpuTotalMs / 1000).toFixed(1)} s for ${hitsInWindow} sink hits = ${(cpuTotalMs / Math.max(1, hitsInWindow)).toFixed(2)} ms CPU per fire; loadavg ${loadBefore} -> ${loadAfter}`);
   console.log(`lateness_ms p50=${percentile(lateness, 0.5)} p99=${percentile(lateness, 0.99)} max=${lateness.at(-1) ?? 'n/a'} min=${lateness[0] ?? 'n/a'}`);
   for (const id of ids) {
     const b = baseline[id]!;
