@@ -50,8 +50,10 @@ export class FireLoop {
    * slowest fire proposal of the last few seconds plus 20 ms when that is longer (an
    * overloaded or slow-disk cluster), so that fires still apply before their instant. A run
    * waiting for its instant holds an executor slot, so the longer lead is capped where the
-   * runs waiting at the recent fire rate would take half the cluster's slots (and at
-   * fireLeadMaxMs): a lead that costs capacity would make runs wait for slots instead.
+   * runs waiting at the recent fire rate would take a quarter of the cluster's slots (and at
+   * fireLeadMaxMs): a lead that costs capacity would make runs wait for slots instead. (Runs
+   * of one instant hold their slots from the lead before it until their finished report
+   * commits after it; with cron's bursts, two instants' runs must fit at once.)
    */
   leadMs(): number {
     const { fireLeadMs, fireLeadMaxMs } = this.ctx.options;
@@ -69,7 +71,7 @@ export class FireLoop {
     if (wantedMs <= fireLeadMs) return fireLeadMs;
     const slots = this.ctx.host.executors().reduce((n, e) => n + (e.alive ? e.slots : 0), 0);
     const runsPerMs = runs / Math.max(1000, now - oldestMs);
-    const capacityMs = runsPerMs > 0 ? slots / 2 / runsPerMs : fireLeadMaxMs;
+    const capacityMs = runsPerMs > 0 ? slots / 4 / runsPerMs : fireLeadMaxMs;
     return Math.floor(Math.min(fireLeadMaxMs, Math.max(fireLeadMs, Math.min(wantedMs, capacityMs))));
   }
 

@@ -70,7 +70,7 @@ export interface SchedulerOptions {
 
 export const DEFAULT_OPTIONS: SchedulerOptions = Object.freeze({
   fireLeadMs: 100,
-  fireLeadMaxMs: 1000,
+  fireLeadMaxMs: 500,
   fireWindowMs: 50,
   catchUpMs: 60_000,
   leaseMs: 5000,

@@ -9,7 +9,8 @@
 // `rate` fire each second), the other N − F idle (`0 0 0 1 1 *`, stored and indexed, due once
 // a year). period is 10 s when N < 60 × rate, else 60 s. Jobs are loaded with many concurrent
 // PUTs to the leader; the idle ones first so that firing starts only at the end of loading.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '128' },
     slots: { type: 'string', default: '512' },
     keep: { type: 'boolean', default: false },
+    /** raw: a minimal HTTP/1.1 responder on node:net (default); http: node:http. */
+    sink: { type: 'string', default: 'raw' },
     /** A module to preload into every agent (--import), e.g. a CPU profiler. */
     preload: { type: 'string' },
   },
@@ -50,14 +53,41 @@ interface Arrival {
 let recording = false;
 const arrivals: Arrival[] = [];
 let hits = 0;
-const sink = createServer((req: IncomingMessage, res: ServerResponse) => {
-  const arrivedAtMs = Date.now();
+function arrived(target: string, arrivedAtMs: number): void {
   hits++;
-  const at = new URL(req.url ?? '/', 'http://sink').searchParams.get('at');
-  if (recording && at !== null) arrivals.push({ scheduledAtMs: Date.parse(at), arrivedAtMs });
-  res.writeHead(204).end();
-});
-sink.keepAliveTimeout = 30_000;
+  const at = /[?&]at=([^&]*)/.exec(target)?.[1];
+  if (recording && at !== undefined) arrivals.push({ scheduledAtMs: Date.parse(decodeURIComponent(at)), arrivedAtMs });
+}
+// The sink must not be the bottleneck it measures: node:http spends ~50-100 µs per request,
+// so the last of a 1,000-request burst was handled (and timestamped) 50+ ms after it arrived.
+// The raw sink reads requests off the socket (request line, headers, a content-length body),
+// stamps each as its bytes arrive and answers 204 with keep-alive; `--sink http` uses node:http.
+const sink = values.sink === 'http'
+  ? createServer((req: IncomingMessage, res: ServerResponse) => {
+    arrived(req.url ?? '/', Date.now());
+    res.writeHead(204).end();
+  })
+  : createNetServer((socket) => {
+    let pending = '';
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      const arrivedAtMs = Date.now();
+      pending += chunk.toString('latin1');
+      for (;;) {
+        const headEnd = pending.indexOf('\r\n\r\n');
+        if (headEnd < 0) break;
+        const head = pending.slice(0, headEnd);
+        const bodyBytes = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? '0');
+        if (pending.length < headEnd + 4 + bodyBytes) break;
+        pending = pending.slice(headEnd + 4 + bodyBytes);
+        arrived(head.slice(head.indexOf(' ') + 1, head.indexOf(' ', head.indexOf(' ') + 1)), arrivedAtMs);
+        socket.write('HTTP/1.1 204 No Content\r\nKeep-Alive: timeout=30\r\n\r\n');
+      }
+      if (pending.length > 1 << 20) socket.destroy();
+    });
+    socket.on('error', () => socket.destroy());
+  });
+if (sink instanceof HttpServer) sink.keepAliveTimeout = 30_000;
 await new Promise<void>((done) => sink.listen(0, '127.0.0.1', done));
 const sinkPort = (sink.address() as { port: number }).port;
 
@@ -146,7 +176,7 @@ const dir = mkdtempSync(join(tmpdir(), 'chime-firebench-'));
 const env: Record<string, string> = values.preload === undefined ? {} : { NODE_OPTIONS: `--import=${values.preload}` };
 const cluster = await ProcessCluster.found(3, { dir, args: ['--slots', values.slots, '--log-level', 'warn'], env });
 try {
-  console.log(`fire bench: jobs=${jobs} firing=${firing} (every ${period} s) rate=${rate}/s seconds=${seconds} slots=${values.slots}`);
+  console.log(`fire bench: jobs=${jobs} firing=${firing} (every ${period} s) rate=${rate}/s seconds=${seconds} slots=${values.slots} sink=${values.sink}`);
   await new Promise((r) => setTimeout(r, 1000));
   const baseline = await memoryAll(cluster);
   const loadSeconds = await load(cluster);
