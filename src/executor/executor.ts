@@ -331,7 +331,8 @@ export class Executor {
   private journalWrite(record: JournalRecord): boolean {
     if (this.journal === null || !this.journal.open) return true;
     try {
-      this.journal.append(record, false);
+      // A pid record is written at once: it must survive a crash of this process right after the spawn.
+      this.journal.append(record, false, record.t !== 'pid');
       return true;
     } catch {
       this.journalWriteErrors++;

@@ -174,7 +174,7 @@ test('executor: an http run waiting for notBefore is sent at its instant, not be
   const killed = httpRequest(`${base}/ok?nb=2`, { notBeforeMs });
   assert.equal(executor.execute(waiting), 'accepted');
   assert.equal(executor.execute(killed), 'accepted');
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // Without a journal both are prepared (request built, connection taken) inside execute().
   assert.equal(executor.kill(killed.runId, 'request'), 'killing');
   const killedReport = await waitFinished(executor, killed.runId);
   assert.equal(killedReport.status, 'killed');
