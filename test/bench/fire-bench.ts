@@ -217,6 +217,12 @@ try {
     for (const m of text.matchAll(/^chime_executor_start_lateness_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)) buckets.set(m[1]!, (buckets.get(m[1]!) ?? 0) + Number(m[2]));
   }
   console.log(`executor start lateness (cumulative, whole run): ${[...buckets].map(([le, n]) => `<=${le}s:${n}`).join(' ')}`);
+  let startedSkipped = 0;
+  for (const id of ids) {
+    const text = (await httpJson('GET', cluster.url(id, '/metrics'), undefined, 30_000)).text;
+    startedSkipped += Number(/^chime_executor_started_reports_skipped_total (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+  }
+  console.log(`started reports not sent (the finished report carried the start): ${startedSkipped} of ${hits} runs`);
   console.log(`sink hits total=${hits}`);
 } finally {
   await cluster.stopAll();
