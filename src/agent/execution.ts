@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
 import { Executor, type Report, type ExecuteRequest } from '../executor/index.js';
 import { Scheduler, type ExecuteOrder, type ExecutorNode, type ExecutorReport, type SchedulerHost } from '../scheduler/index.js';
 import { encodeCommand, type ApplyResult, type Command, type KillReason } from '../statemachine/index.js';
@@ -59,19 +58,6 @@ type ReportBody =
   | { readonly kind: 'refused'; readonly runId: string; readonly attempt: number; readonly refusal: 'no_slot' | 'invalid' | 'stale_term' };
 
 const HEARTBEAT_MS_DEFAULT = 250;
-const DBG: [string, number][] = [];
-(globalThis as unknown as { DBG: unknown }).DBG = DBG;
-(globalThis as unknown as { DBGDUE: unknown }).DBGDUE = new Map();
-let lastTick = performance.now();
-setInterval(() => { const now = performance.now(); DBG.push(['looplag', Math.round(now - lastTick - 10)]); lastTick = now; }, 10).unref();
-(globalThis as unknown as { DBG: unknown }).DBG = DBG;
-(globalThis as unknown as { DBGDUE: unknown }).DBGDUE = new Map();
-setInterval(() => {
-  const by = new Map<string, number[]>();
-  for (const [k, v] of DBG.splice(0)) { const a = by.get(k) ?? []; a.push(v); by.set(k, a); }
-  const lines = [...by].map(([k, a]) => { a.sort((x, y) => x - y); const q = (p: number) => a[Math.floor((a.length - 1) * p)]; return `${k} n=${a.length} p1=${q(0.01)} p50=${q(0.5)} p90=${q(0.9)} p99=${q(0.99)}`; });
-  appendFileSync(`/tmp/timeline-${process.pid}.txt`, `${new Date().toISOString()} ${lines.join(' | ')}\n`);
-}, 5000).unref();
 const LATENESS_BOUNDS_MS: readonly number[] = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 5000];
 const ALIVE_MS_DEFAULT = 2000;
 const REPORT_RESEND_MS = 1000;
@@ -272,7 +258,6 @@ export class ExecutionPlane {
   }
 
   private executeLocally(order: ExecuteRequest, leader: NodeId): void {
-    if (order.notBeforeMs !== null) DBG.push(['arrive', this.agent.now() - order.notBeforeMs]);
     const result = this.executor.execute(order);
     if (result === 'accepted') {
       if (this.scheduledAt.size < 100_000) this.scheduledAt.set(`${order.runId}/${order.attempt}`, order.notBeforeMs ?? order.scheduledAtMs);
@@ -362,7 +347,6 @@ export class ExecutionPlane {
     this.scheduledAt.delete(key);
     if (report.kind !== 'started') return;
     const late = Math.max(0, report.atMs - due);
-    DBG.push(['start', report.atMs - due]);
     this.startLatenessCount++;
     this.startLatenessSumMs += late;
     this.startLatenessMaxMs = Math.max(this.startLatenessMaxMs, late);

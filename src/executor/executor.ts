@@ -133,8 +133,6 @@ export class Executor {
         return;
       }
       const delayMs = req.notBeforeMs === null ? 0 : req.notBeforeMs - this.now();
-      (globalThis as unknown as { DBG: [string, number][] }).DBG.push(['durable', -delayMs]);
-      (globalThis as unknown as { DBGDUE: Map<string, number> }).DBGDUE.set(key, this.now() + Math.max(0, delayMs));
       if (delayMs <= 0) return this.start(run);
       run.startTimer = this.timers.schedule(delayMs, () => this.start(run));
       if (req.spec.type === 'http') {
@@ -229,7 +227,6 @@ export class Executor {
 
   private start(run: Run): void {
     run.startTimer = null;
-    { const m = (globalThis as unknown as { DBGDUE: Map<string, number> }).DBGDUE; const k = runKey(run.request.runId, run.request.attempt); const d = m.get(k); m.delete(k); if (d !== undefined) (globalThis as unknown as { DBG: [string, number][] }).DBG.push(['timerlag', this.now() - d]); }
     const req = run.request;
     const hooks = {
       started: () => this.onStarted(run),
