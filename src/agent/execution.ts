@@ -6,7 +6,7 @@ import type { Envelope } from '../rpc/index.js';
 import type { NodeId } from '../raft/index.js';
 import type { Logger } from './logger.js';
 import type { JobStateMachine } from './job_state.js';
-import { MessageBatcher, StartedHold, reportBytes } from './report_relay.js';
+import { MessageBatcher, StartedHold, orderBytes, reportBytes } from './report_relay.js';
 
 /** What the execution plane needs from the agent it runs in. */
 export interface ExecutionAgent {
@@ -110,7 +110,7 @@ export class ExecutionPlane {
         this.startedHold.offer(report);
       },
     });
-    this.executes = new MessageBatcher((to, orders) => this.agent.send(to, { channel: 'exec', body: { kind: 'executes', orders } }));
+    this.executes = new MessageBatcher((to, orders) => this.agent.send(to, { channel: 'exec', body: { kind: 'executes', orders } }), orderBytes);
     this.acks = new MessageBatcher((to, acks) => this.agent.send(to, { channel: 'exec', body: { kind: 'acks', acks } }), () => 64);
     this.reports = new MessageBatcher((to, reports) => this.agent.send(to, { channel: 'report', body: { kind: 'reports', reports } }), reportBytes);
     this.startedHold = new StartedHold(options.startedReportHoldMs ?? STARTED_REPORT_HOLD_MS_DEFAULT, options.slots, (report) => this.deliverReport(report));

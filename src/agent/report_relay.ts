@@ -3,6 +3,7 @@
 // framed and written on its own; these collect what one event-loop turn produces and send
 // it per destination in bounded chunks.
 import type { Report } from '../executor/index.js';
+import type { ExecuteOrder } from '../scheduler/index.js';
 
 /** Items in one batched message. */
 export const ITEMS_PER_MESSAGE_MAX = 500;
@@ -58,6 +59,20 @@ export class MessageBatcher<T> {
       if (chunk.length > 0) this.deliver(to, chunk);
     }
   }
+}
+
+/** Rough encoded size of an execute order: an http body or a shell environment can be large. */
+export function orderBytes(order: ExecuteOrder): number {
+  const spec = order.spec;
+  let bytes = 256 + 3 * order.payload.length;
+  if (spec.type === 'shell') {
+    bytes += 3 * (spec.command.length + spec.cwd.length);
+    for (const [name, value] of Object.entries(spec.env)) bytes += 3 * (name.length + value.length) + 8;
+  } else {
+    bytes += 3 * (spec.url.length + spec.body.length + spec.method.length);
+    for (const [name, value] of Object.entries(spec.headers)) bytes += 3 * (name.length + value.length) + 8;
+  }
+  return bytes;
 }
 
 /** Rough encoded size of a report (output and error dominate). */
