@@ -376,9 +376,17 @@ export class ExecutionPlane {
     this.reports.push(leader, report);
   }
 
-  /** Unacknowledged reports again, except started reports still held (they go out when due). */
+  /**
+   * Unacknowledged reports again, except started reports still held (they go out when due)
+   * and those of runs that ended (the finished report carries the start).
+   */
   private resendReports(): void {
-    for (const report of this.executor.pendingReports()) if (!this.startedHold.isHeld(report)) this.deliverReport(report);
+    const pending = this.executor.pendingReports();
+    const ended = new Set(pending.filter((r) => r.kind !== 'started').map((r) => StartedHold.key(r)));
+    for (const report of pending) {
+      if (this.startedHold.isHeld(report) || (report.kind === 'started' && ended.has(StartedHold.key(report)))) continue;
+      this.deliverReport(report);
+    }
   }
 
   private sendHeartbeat(): void {
