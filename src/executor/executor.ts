@@ -13,7 +13,7 @@ import { runKey } from './run-key.js';
 import { ShellRun } from './shell-run.js';
 import { realTimers } from './timers.js';
 import type {
-  EndReport, ExecuteRequest, ExecuteResult, ExecutorLimits, ExecutorOptions, FinishedReport,
+  EndReport, ExecuteRequest, ExecuteResult, ExecutorLimits, ExecutorOptions, FinishedReport, HttpSpec,
   KillReason, Report, ReportKind, RunningRun, TimerHandle, Timers,
 } from './types.js';
 import { validateExecuteRequest } from './validate.js';
@@ -23,6 +23,8 @@ interface Run {
   startTimer: TimerHandle | null;
   timeoutTimer: TimerHandle | null;
   handle: RunHandle | null;
+  /** An http run's request built ahead of its notBefore (the handle once started). */
+  prepared: HttpRun | null;
   startedAtMs: number | null;
   process: RunProcess | null;
   kill: KillState | null;
@@ -117,7 +119,7 @@ export class Executor {
       return this.refuse('no_slot', 'the journal could not record the run');
     }
     this.ledger.record(req.runId, req.attempt, 'active');
-    const run: Run = { request: req, startTimer: null, timeoutTimer: null, handle: null, startedAtMs: null, process: null, kill: null };
+    const run: Run = { request: req, startTimer: null, timeoutTimer: null, handle: null, prepared: null, startedAtMs: null, process: null, kill: null };
     const key = runKey(req.runId, req.attempt);
     this.runs.set(key, run);
     this.compactJournalIfDue();
@@ -131,8 +133,12 @@ export class Executor {
         return;
       }
       const delayMs = req.notBeforeMs === null ? 0 : req.notBeforeMs - this.now();
-      if (delayMs > 0) run.startTimer = this.timers.schedule(delayMs, () => this.start(run));
-      else this.start(run);
+      if (delayMs <= 0) return this.start(run);
+      run.startTimer = this.timers.schedule(delayMs, () => this.start(run));
+      if (req.spec.type === 'http') {
+        run.prepared = this.httpRun(run, req.spec);
+        run.prepared.prepare();
+      }
     });
     this.lastRefusal = null;
     return 'accepted';
@@ -233,7 +239,8 @@ export class Executor {
       run.handle = shell;
       shell.start();
     } else {
-      const http = new HttpRun({ spec: req.spec, identity: this.identity(req), outputBytesMax: this.outputBytesMax, bodyReadBytesMax: this.limits.httpBodyReadBytesMax }, hooks);
+      const http = run.prepared ?? this.httpRun(run, req.spec);
+      run.prepared = null;
       run.handle = http;
       http.start();
     }
@@ -241,6 +248,15 @@ export class Executor {
     if (this.runs.get(runKey(req.runId, req.attempt)) === run) {
       run.timeoutTimer = this.timers.schedule(req.timeoutMs, () => this.killRun(run, 'timeout', `timed out after ${req.timeoutMs} ms`));
     }
+  }
+
+  private httpRun(run: Run, spec: HttpSpec): HttpRun {
+    const context = { spec, identity: this.identity(run.request), outputBytesMax: this.outputBytesMax, bodyReadBytesMax: this.limits.httpBodyReadBytesMax };
+    return new HttpRun(context, {
+      started: () => this.onStarted(run),
+      processSpawned: () => undefined,
+      finished: (outcome: RunOutcome) => this.onFinished(run, outcome),
+    });
   }
 
   private onProcessSpawned(run: Run, processId: number): void {
@@ -268,6 +284,8 @@ export class Executor {
     }
     run.startTimer?.cancel();
     run.startTimer = null;
+    run.prepared?.discard();
+    run.prepared = null;
     this.onFinished(run, { ok: false, exitCode: null, output: '', outputTruncated: false, error: null });
   }
 
@@ -278,8 +296,10 @@ export class Executor {
     this.runs.delete(key);
     run.timeoutTimer?.cancel();
     run.startTimer?.cancel();
+    run.prepared?.discard();
+    run.prepared = null;
     const report: FinishedReport = {
-      kind: 'finished', runId: req.runId, attempt: req.attempt, node: this.nodeId, atMs: this.now(),
+      kind: 'finished', runId: req.runId, attempt: req.attempt, node: this.nodeId, atMs: this.now(), startedAtMs: run.startedAtMs,
       status: finishedStatus(run, outcome), exitCode: outcome.exitCode, output: outcome.output,
       outputTruncated: outcome.outputTruncated, error: finishedError(run, outcome),
     };
@@ -311,7 +331,8 @@ export class Executor {
   private journalWrite(record: JournalRecord): boolean {
     if (this.journal === null || !this.journal.open) return true;
     try {
-      this.journal.append(record, false);
+      // A pid record is written at once: it must survive a crash of this process right after the spawn.
+      this.journal.append(record, false, record.t !== 'pid');
       return true;
     } catch {
       this.journalWriteErrors++;

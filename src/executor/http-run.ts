@@ -1,3 +1,4 @@
+import { httpCall, type HttpCall } from './http-client.js';
 import { errorText, type RunHandle, type RunHooks } from './run-handle.js';
 import { placeholderValues, substitute, type RunIdentity } from './placeholders.js';
 import { TailBuffer } from './tail-buffer.js';
@@ -25,57 +26,72 @@ export function httpRequestParts(spec: HttpSpec, identity: RunIdentity): HttpReq
 }
 
 /**
- * One HTTP call with global fetch. The body is streamed through a tail buffer, so memory stays
+ * One HTTP call (http-client.ts). The body goes through a tail buffer, so memory stays
  * bounded by the output cap, and reading stops after `bodyReadBytesMax` bytes.
  */
 export class HttpRun implements RunHandle {
-  private readonly controller = new AbortController();
+  private call: HttpCall | null = null;
+  private status: number | null = null;
   private statusLine = '';
   private tail: TailBuffer | null = null;
   private bodyCutAtBytes: number | null = null;
+  private terminated = false;
+  private discarded = false;
 
   constructor(private readonly context: HttpRunContext, private readonly hooks: RunHooks) {}
 
+  /**
+   * Builds the request and takes a connection for it, sending nothing: a run waiting for its
+   * instant calls this ahead, so that start() at the instant is one socket write.
+   */
+  prepare(): void {
+    if (this.call !== null || this.terminated) return;
+    const { spec, identity } = this.context;
+    const parts = httpRequestParts(spec, identity);
+    this.call = httpCall({ method: spec.method, url: parts.url, headers: parts.headers, body: parts.body }, {
+      onStatus: (status, statusText) => {
+        this.status = status;
+        this.statusLine = `HTTP ${status} ${statusText}\n`;
+        this.tail = new TailBuffer(Math.max(0, this.context.outputBytesMax - Buffer.byteLength(this.statusLine)));
+      },
+      onChunk: (chunk) => this.onChunk(chunk),
+      onEnd: (error) => {
+        if (!this.discarded) this.hooks.finished(this.outcome(error === null ? null : errorText(error)));
+      },
+    }, true);
+  }
+
   start(): void {
     this.hooks.started();
-    this.call().then(
-      (status) => this.hooks.finished(this.outcome(status, null)),
-      (error: unknown) => this.hooks.finished(this.outcome(null, errorText(error))),
-    );
+    this.prepare();
+    if (this.terminated) this.call?.abort('This operation was aborted');
+    else this.call?.send();
   }
 
   terminate(): void {
-    this.controller.abort();
+    this.terminated = true;
+    this.call?.abort('This operation was aborted');
   }
 
-  private async call(): Promise<number> {
-    const { spec, identity } = this.context;
-    const parts = httpRequestParts(spec, identity);
-    const init: RequestInit = { method: spec.method, headers: parts.headers, signal: this.controller.signal, redirect: 'follow' };
-    if (parts.body.length > 0) init.body = parts.body;
-    const response = await fetch(parts.url, init);
-    this.statusLine = `HTTP ${response.status} ${response.statusText}\n`;
-    this.tail = new TailBuffer(Math.max(0, this.context.outputBytesMax - Buffer.byteLength(this.statusLine)));
-    if (response.body !== null) await this.readBody(response.body, this.tail);
-    return response.status;
+  /** A prepared run dropped before its start (killed while waiting): closes its connection; `finished` is not called. */
+  discard(): void {
+    this.discarded = true;
+    this.terminated = true;
+    this.call?.abort('discarded before its start');
   }
 
-  private async readBody(body: ReadableStream<Uint8Array>, tail: TailBuffer): Promise<void> {
-    const reader = body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      tail.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-      if (tail.totalBytes >= this.context.bodyReadBytesMax) {
-        this.bodyCutAtBytes = tail.totalBytes;
-        await reader.cancel().catch(() => undefined);
-        return;
-      }
-    }
+  private onChunk(chunk: Buffer): boolean {
+    const tail = this.tail;
+    if (tail === null) return false;
+    tail.push(chunk);
+    if (tail.totalBytes < this.context.bodyReadBytesMax) return true;
+    this.bodyCutAtBytes = tail.totalBytes;
+    return false;
   }
 
-  private outcome(status: number | null, error: string | null): Parameters<RunHooks['finished']>[0] {
+  private outcome(error: string | null): Parameters<RunHooks['finished']>[0] {
     const [lo, hi] = this.context.spec.expectStatus;
+    const status = error === null ? this.status : null;
     const tail = this.tail?.render(this.statusLine) ?? { text: this.statusLine, truncated: false };
     const cut = this.bodyCutAtBytes === null ? '' : `\n…[stopped reading the body after ${this.bodyCutAtBytes} bytes]`;
     const ok = error === null && status !== null && status >= lo && status <= hi;

@@ -18,6 +18,14 @@ export class JournalFile {
   private syncWaiters: ((error: Error | null) => void)[] = [];
   /** A descriptor replaced (rewrite, close) while an fsync on it was in flight; closed after. */
   private closeAfterSync: number | null = null;
+  /**
+   * Buffered lines not yet written: one write per event-loop turn (or before the next sync)
+   * instead of one per record. They count in `bytes`; a failed write is reported to the next
+   * sync's waiters.
+   */
+  private buffered: string[] = [];
+  private flushScheduled = false;
+  private flushError: Error | null = null;
 
   private constructor(readonly path: string, private readonly compactBytes: number, fd: number, sizeBytes: number) {
     this.fd = fd;
@@ -50,9 +58,26 @@ export class JournalFile {
     return this.fd !== null;
   }
 
-  /** Throws on an I/O error; with `sync` the record is on disk when this returns. */
-  append(record: JournalRecord, sync: boolean): void {
+  /**
+   * Throws on an I/O error; with `sync` the record is on disk when this returns. A `buffered`
+   * record is written at the end of this event-loop turn or before the next sync, whichever
+   * comes first (a crash of the process in between loses it: only for records whose loss is
+   * harmless or that are synced before anything depends on them).
+   */
+  append(record: JournalRecord, sync: boolean, buffered = false): void {
     assert.ok(this.fd !== null, 'journal is closed');
+    if (buffered && !sync) {
+      const text = encodeRecord(record);
+      this.buffered.push(text);
+      this.sizeBytes += Buffer.byteLength(text);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flushBuffered());
+      }
+      return;
+    }
+    const failed = this.flushBuffered();
+    if (failed !== null) throw failed;
     const line = Buffer.from((this.tailMayBeTorn ? '\n' : '') + encodeRecord(record), 'utf8');
     let written = 0;
     try {
@@ -79,13 +104,35 @@ export class JournalFile {
     if (!this.syncing) this.startSync();
   }
 
+  /** Writes the buffered lines; an error is kept for the next sync's waiters (and returned). */
+  private flushBuffered(): Error | null {
+    this.flushScheduled = false;
+    if (this.buffered.length === 0 || this.fd === null) return null;
+    const bytes = Buffer.from((this.tailMayBeTorn ? '\n' : '') + this.buffered.join(''), 'utf8');
+    this.buffered = [];
+    let written = 0;
+    try {
+      while (written < bytes.length) written += writeSync(this.fd, bytes, written);
+      this.tailMayBeTorn = false;
+      return null;
+    } catch (error) {
+      this.tailMayBeTorn = true;
+      this.flushError = error instanceof Error ? error : new Error(String(error));
+      return this.flushError;
+    }
+  }
+
   private startSync(): void {
     const fd = this.fd;
     assert.ok(fd !== null);
+    this.flushBuffered();
+    const flushError = this.flushError;
+    this.flushError = null;
     const waiters = this.syncWaiters;
     this.syncWaiters = [];
     this.syncing = true;
-    fsync(fd, (error) => {
+    fsync(fd, (syncError) => {
+      const error = flushError ?? syncError;
       this.syncing = false;
       if (this.closeAfterSync !== null) {
         closeSync(this.closeAfterSync);
@@ -118,6 +165,9 @@ export class JournalFile {
    */
   rewrite(records: Iterable<JournalRecord>): void {
     assert.ok(this.fd !== null, 'journal is closed');
+    // The new file is written from memory, which already reflects the buffered records.
+    this.buffered = [];
+    this.flushError = null;
     const temporary = `${this.path}.compact`;
     const fd = openSync(temporary, 'w');
     let size = 0;
@@ -146,7 +196,9 @@ export class JournalFile {
 
   close(): void {
     if (this.fd === null) return;
-    if (this.syncWaiters.length > 0) fsyncSync(this.fd);
+    const unsynced = this.buffered.length > 0 || this.syncWaiters.length > 0;
+    this.flushBuffered();
+    if (unsynced) fsyncSync(this.fd);
     this.releaseWaiters();
     if (this.closeAfterSync !== null) closeSync(this.fd);
     else this.retire(this.fd);

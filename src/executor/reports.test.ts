@@ -54,6 +54,8 @@ test('journal: after a restart, an unfinished run is reported lost and every run
     await waitFinished(first, unacked.runId);
     await waitFor('running started', () => findReport(first, running.runId, 'started'));
     first.acknowledge(acked.runId, 1, 'finished');
+    // Records are written at the end of the event-loop turn (an ack lost before that only makes the report come again).
+    await new Promise((resolve) => setImmediate(resolve));
 
     // A second executor on the same journal is what a restart after kill -9 finds.
     const second = newExecutor({ journalPath, nodeId: 'n1', now: () => 123 });
@@ -134,6 +136,8 @@ test('journal: compaction, whichever record triggers it, loses nothing', async (
     // Runs waiting for notBefore have nothing in the journal but their accept record.
     const running = Array.from({ length: 20 }, () => shellRequest('true', { term: 2, notBeforeMs: Date.now() + 60_000 }));
     for (const req of running) assert.equal(first.execute(req), 'accepted');
+    // Accept records are written at the end of the event-loop turn, and synced before their run may start.
+    await new Promise((resolve) => setImmediate(resolve));
     const second = newExecutor({ journalPath, limits, slots: 24 });
     assert.deepEqual(second.pendingReports().map((r) => `${r.kind}:${r.runId}`).sort(),
       [`finished:${done.runId}`, ...running.map((req) => `lost:${req.runId}`)].sort());

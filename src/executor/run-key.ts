@@ -1,4 +1,4 @@
-/** One string per (runId, attempt); JSON keeps any runId unambiguous. */
+/** One string per (runId, attempt): the attempt is an integer, so the first ':' ends it and any runId stays unambiguous. */
 export function runKey(runId: string, attempt: number): string {
-  return JSON.stringify([runId, attempt]);
+  return `${attempt}:${runId}`;
 }

@@ -58,6 +58,8 @@ export interface FinishedReport {
   readonly attempt: number;
   readonly node: string;
   readonly atMs: number;
+  /** When the process or request started (null if it never did); absent in reports journaled by older versions. */
+  readonly startedAtMs?: number | null;
   readonly status: FinishedStatus;
   readonly exitCode: number | null;
   readonly output: string;

@@ -7,7 +7,7 @@ import type { ApplyResult, FireOutcome } from '../statemachine/index.js';
 import { Alarm, type TermContext } from './context.js';
 import { buildBatch, type BatchPlan, type QueuedFire } from './batch.js';
 import { SchedulerError } from './errors.js';
-import { QUEUED_FIRES_MAX } from './options.js';
+import { FIRE_PROPOSE_SAMPLES, FIRE_PROPOSE_WINDOW_MS, QUEUED_FIRES_MAX } from './options.js';
 import { LoadView } from './placement.js';
 import type { RunNowResult } from './types.js';
 
@@ -20,6 +20,9 @@ export class FireLoop {
   private queue: QueuedFire[] = [];
   private readonly resolvers = new Map<string, Resolver>();
   private readonly killsInFlight = new Set<string>();
+  /** Propose-to-apply times of the last fire batches, with when they applied (a ring). */
+  private readonly proposals: { readonly atMs: number; readonly tookMs: number; readonly runs: number }[] = [];
+  private proposeNext = 0;
 
   constructor(private readonly ctx: TermContext) {
     this.alarm = new Alarm(ctx, () => this.pump());
@@ -40,6 +43,44 @@ export class FireLoop {
     this.ctx.metrics.queuedFires = this.queue.length;
     this.wake();
     return true;
+  }
+
+  /**
+   * How long before its instant a fire is proposed: the configured lead, or 1.5 times the
+   * slowest fire proposal of the last few seconds plus 20 ms when that is longer (an
+   * overloaded or slow-disk cluster), so that fires still apply before their instant. A run
+   * waiting for its instant holds an executor slot, so the longer lead is capped where the
+   * runs waiting at the recent fire rate would take a quarter of the cluster's slots (and at
+   * fireLeadMaxMs): a lead that costs capacity would make runs wait for slots instead. (Runs
+   * of one instant hold their slots from the lead before it until their finished report
+   * commits after it; with cron's bursts, two instants' runs must fit at once.)
+   */
+  leadMs(): number {
+    const { fireLeadMs, fireLeadMaxMs } = this.ctx.options;
+    const now = this.ctx.now();
+    let slowestMs = 0;
+    let runs = 0;
+    let oldestMs = now;
+    for (const p of this.proposals) {
+      if (p.atMs < now - FIRE_PROPOSE_WINDOW_MS) continue;
+      slowestMs = Math.max(slowestMs, p.tookMs);
+      runs += p.runs;
+      oldestMs = Math.min(oldestMs, p.atMs);
+    }
+    const wantedMs = Math.ceil(1.5 * slowestMs) + 20;
+    if (wantedMs <= fireLeadMs) return fireLeadMs;
+    const slots = this.ctx.host.executors().reduce((n, e) => n + (e.alive ? e.slots : 0), 0);
+    const runsPerMs = runs / Math.max(1000, now - oldestMs);
+    const capacityMs = runsPerMs > 0 ? slots / 4 / runsPerMs : fireLeadMaxMs;
+    return Math.floor(Math.min(fireLeadMaxMs, Math.max(fireLeadMs, Math.min(wantedMs, capacityMs))));
+  }
+
+  private observePropose(atMs: number, tookMs: number, runs: number): void {
+    this.ctx.metrics.recordFirePropose(tookMs);
+    const sample = { atMs, tookMs, runs };
+    if (this.proposals.length < FIRE_PROPOSE_SAMPLES) this.proposals.push(sample);
+    else this.proposals[this.proposeNext] = sample;
+    this.proposeNext = (this.proposeNext + 1) % FIRE_PROPOSE_SAMPLES;
   }
 
   /** Something changed (a job, a free slot, a queued fire): run a pass soon. */
@@ -63,7 +104,7 @@ export class FireLoop {
     });
     const plan = buildBatch({
       table, view, queued: this.queue, queuedFireWaitMs: this.ctx.options.queuedFireWaitMs, newRunId: () => host.newRunId(),
-      killsInFlight: this.killsInFlight, timing: { nowMs: now, fireLeadMs: this.ctx.options.fireLeadMs + this.ctx.options.fireWindowMs, catchUpMs: this.ctx.options.catchUpMs },
+      killsInFlight: this.killsInFlight, timing: { nowMs: now, fireLeadMs: this.leadMs() + this.ctx.options.fireWindowMs, catchUpMs: this.ctx.options.catchUpMs },
     });
     this.ctx.metrics.waitingForCapacity = plan.waiting;
     this.proposeKills(plan.kills, now);
@@ -75,7 +116,12 @@ export class FireLoop {
     this.ctx.metrics.fireBatchMax = Math.max(this.ctx.metrics.fireBatchMax, plan.fires.length);
     let failed = false;
     host.propose({ type: 'fire', at: now, fires: plan.fires }).then(
-      (result) => this.settle(plan, result),
+      (result) => {
+        const appliedMs = this.ctx.now();
+        const runs = result.ok && result.kind === 'fire' ? result.fires.filter((f) => f.status === 'run').length : 0;
+        this.observePropose(appliedMs, appliedMs - now, runs);
+        this.settle(plan, result);
+      },
       () => {
         failed = true;
         this.ctx.metrics.proposalFailures += 1;
@@ -95,7 +141,7 @@ export class FireLoop {
   private rearm(now: number, waiting: boolean): void {
     const earliest = this.ctx.host.table().earliestNextFireAt();
     let dueMs = now + this.ctx.options.maintenanceMs;
-    if (earliest !== null) dueMs = Math.min(dueMs, earliest - this.ctx.options.fireLeadMs);
+    if (earliest !== null) dueMs = Math.min(dueMs, earliest - this.leadMs());
     // Runs waiting for slots keep their jobs due: look again after a lead, not in a busy loop.
     if (waiting || this.queue.length > 0) dueMs = Math.max(dueMs, now + Math.max(1, this.ctx.options.fireLeadMs));
     this.alarm.at(Math.max(now, dueMs));

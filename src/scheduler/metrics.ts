@@ -39,6 +39,8 @@ export class SchedulerMetrics {
   followUps = 0;
   runWaiters = 0;
   proposalsInFlight = 0;
+  /** The fire lead in use (grows when fire proposals are slow). */
+  fireLeadMs = 0;
   leading = false;
   /** Lateness of records that run: leader clock when the fire applied minus scheduledAt (negative = before the instant). */
   latenessCount = 0;
@@ -46,6 +48,23 @@ export class SchedulerMetrics {
   latenessMaxMs = 0;
   readonly latenessSamplesMs: number[] = [];
   private latenessNext = 0;
+  /** `fire` proposals: time from propose to apply (the commit latency the fire lead must hide). */
+  fireProposeCount = 0;
+  fireProposeSumMs = 0;
+  fireProposeMaxMs = 0;
+
+  recordFirePropose(ms: number): void {
+    this.fireProposeCount += 1;
+    this.fireProposeSumMs += ms;
+    this.fireProposeMaxMs = Math.max(this.fireProposeMaxMs, ms);
+  }
+
+  /** The q-quantile of the recent lateness samples, or null without samples. */
+  latenessQuantileMs(q: number): number | null {
+    if (this.latenessSamplesMs.length === 0) return null;
+    const sorted = [...this.latenessSamplesMs].sort((a, b) => a - b);
+    return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * q))] ?? null;
+  }
 
   recordLateness(ms: number): void {
     this.latenessCount += 1;

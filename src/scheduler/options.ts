@@ -26,12 +26,21 @@ export const LOST_PER_STEP_MAX = 1000;
 export const PROPOSALS_IN_FLIGHT_MAX = 4096;
 /** Upstream jobs re-examined for missed `after` fires when leadership starts. */
 export const AFTER_RECHECK_JOBS_MAX = 10_000;
+/** Recent fire proposal times the adaptive lead looks at: at most this many, of the last window. */
+export const FIRE_PROPOSE_SAMPLES = 16;
+export const FIRE_PROPOSE_WINDOW_MS = 5000;
 /** Lateness samples kept for metrics (a ring). */
 export const LATENESS_SAMPLES_MAX = 1024;
 
 export interface SchedulerOptions {
-  /** Fires are committed this long before their instant; executors start at notBefore. */
+  /**
+   * Fires are committed at least this long before their instant; executors start at
+   * notBefore. When fire proposals take longer to apply, the lead grows with them (see
+   * FireLoop.leadMs), up to fireLeadMaxMs.
+   */
   readonly fireLeadMs: number;
+  /** The most the lead grows to. A waiting run holds an executor slot, so a long lead costs capacity. */
+  readonly fireLeadMaxMs: number;
   /**
    * A pass woken fireLeadMs before an instant also takes every instant due within this window
    * after it, so instants a few ms apart share one proposal instead of one each.
@@ -55,10 +64,13 @@ export interface SchedulerOptions {
   readonly queuedFireWaitMs: number;
   /** Retry backoff jitter: the delay is scaled by a factor in [1 - j, 1 + j]. */
   readonly retryJitter: number;
+  /** Executor reports arriving within this window share one runReports entry. */
+  readonly reportBatchMs: number;
 }
 
 export const DEFAULT_OPTIONS: SchedulerOptions = Object.freeze({
   fireLeadMs: 100,
+  fireLeadMaxMs: 500,
   fireWindowMs: 50,
   catchUpMs: 60_000,
   leaseMs: 5000,
@@ -69,6 +81,7 @@ export const DEFAULT_OPTIONS: SchedulerOptions = Object.freeze({
   proposeRetryMs: 200,
   queuedFireWaitMs: 600_000,
   retryJitter: 0.1,
+  reportBatchMs: 2,
 });
 
 export function resolveOptions(partial: Partial<SchedulerOptions> = {}): SchedulerOptions {
@@ -78,5 +91,6 @@ export function resolveOptions(partial: Partial<SchedulerOptions> = {}): Schedul
   }
   if (options.retryJitter >= 1) throw new RangeError('scheduler option retryJitter must be below 1');
   if (options.maintenanceMs < 1) throw new RangeError('scheduler option maintenanceMs must be at least 1');
+  if (options.fireLeadMaxMs < options.fireLeadMs) throw new RangeError('scheduler option fireLeadMaxMs must be at least fireLeadMs');
   return Object.freeze(options);
 }

@@ -287,9 +287,38 @@ test('reports: a resent copy of a report in flight joins its proposal instead of
   const second = scheduler.onReport(report);
   await host.clock.advance(3 * SEC);
   assert.deepEqual(await Promise.all([first, second]), [true, true]);
-  assert.equal(host.proposed.filter((c) => c.type === 'runStarted').length, 1);
+  const proposedReports = () => host.proposed.flatMap((c) => (c.type === 'runReports' ? c.reports : []));
+  assert.equal(proposedReports().length, 1);
   const third = scheduler.onReport(report);
   await host.clock.advance(3 * SEC);
   assert.equal(await third, true);
-  assert.equal(host.proposed.filter((c) => c.type === 'runStarted').length, 2, 'once settled, a new copy is proposed again');
+  assert.equal(proposedReports().length, 2, 'once settled, a new copy is proposed again');
+});
+
+test('reports: those arriving within the batch window share one runReports entry, in arrival order', async () => {
+  const { host, scheduler } = setup();
+  scheduler.start(1);
+  const reports = Array.from({ length: 5 }, (_, i) => ({ kind: 'started', runId: `r-${i}`, attempt: 1, node: 'n2', atMs: T0 + i }) as const);
+  const recorded = reports.map((r) => scheduler.onReport(r));
+  const finished = scheduler.onReport({ kind: 'finished', runId: 'r-0', attempt: 1, node: 'n2', atMs: T0 + 9, startedAtMs: T0, status: 'succeeded', exitCode: 0, output: '', outputTruncated: false, error: null });
+  await host.clock.advance(SEC);
+  assert.deepEqual(await Promise.all([...recorded, finished]), [true, true, true, true, true, true]);
+  const batches = host.proposed.filter((c) => c.type === 'runReports');
+  assert.equal(batches.length, 1);
+  assert.deepEqual(batches[0]?.type === 'runReports' ? batches[0].reports.map((r) => `${r.kind}:${r.runId}`) : [], [...reports.map((r) => `started:${r.runId}`), 'finished:r-0']);
+  // A refused execute becomes a failed report in the same kind of entry.
+  scheduler.onExecuteRefused('n2', 'r-7', 1, 'no_slot');
+  await host.clock.advance(SEC);
+  const last = host.proposed.at(-1);
+  assert.ok(last?.type === 'runReports' && last.reports[0]?.kind === 'finished' && last.reports[0].status === 'failed');
+});
+
+test('reports: waiting reports are left unrecorded when leadership ends, so the executor resends them', async () => {
+  const { host, scheduler } = setup();
+  scheduler.start(1);
+  const pending = scheduler.onReport({ kind: 'started', runId: 'r-1', attempt: 1, node: 'n2', atMs: T0 });
+  scheduler.stop();
+  assert.equal(await pending, false);
+  await host.clock.advance(SEC);
+  assert.equal(host.proposed.filter((c) => c.type === 'runReports').length, 0);
 });

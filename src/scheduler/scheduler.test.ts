@@ -119,3 +119,35 @@ test('a job added while the scheduler sleeps is fired at its first instant', asy
   assert.equal(late.length, 3);
   assert.ok(scheduler.metricsNow().latenessMaxMs <= 0);
 });
+
+test('slow fire commits lengthen the lead, so fires still apply before their instant', async () => {
+  const { host, scheduler } = setup();
+  host.putJob('s', { schedule: '* * * * * *' });
+  scheduler.start(1);
+  await host.clock.advance(5 * SEC);
+  assert.equal(scheduler.metricsNow().fireLeadMs, 100, 'fast commits keep the configured lead');
+  host.applyDelayMs = 400;
+  await host.clock.advance(30 * SEC);
+  const lead = scheduler.metricsNow().fireLeadMs;
+  assert.ok(lead >= 300 && lead <= 500, `lead ${lead} ms follows 400 ms commits`);
+  const recent = scheduler.metrics.latenessSamplesMs.slice(-10);
+  assert.ok(recent.every((ms) => ms < 0), `recent fires applied after their instant: ${recent.join(', ')}`);
+  assertOneRecordPerInstant(host, 's', T0, T0 + 35 * SEC, SEC);
+  host.applyDelayMs = 5000;
+  await host.clock.advance(60 * SEC);
+  assert.equal(scheduler.metricsNow().fireLeadMs, 500, 'the lead stops at fireLeadMaxMs');
+  scheduler.stop();
+});
+
+test('the longer lead never takes more than a quarter of the slots for runs waiting for their instant', async () => {
+  const { host, scheduler } = setup();
+  // 3 nodes x 8 slots; 20 runs per second: waiting runs may hold 6 slots, i.e. a 300 ms lead.
+  for (let i = 0; i < 20; i++) host.putJob(`s${i}`, { schedule: '* * * * * *', concurrency: 'allow' });
+  scheduler.start(1);
+  host.applyDelayMs = 300;
+  await host.clock.advance(30 * SEC);
+  const lead = scheduler.metricsNow().fireLeadMs;
+  assert.ok(lead >= 250 && lead <= 300, `lead ${lead} ms is capped by capacity, not 470 ms`);
+  assert.equal(host.records.filter((r) => r.status === 'skipped').length, 0);
+  scheduler.stop();
+});

@@ -14,7 +14,8 @@ import { FireLoop } from './fire-loop.js';
 import { FollowUps } from './follow-ups.js';
 import { SchedulerMetrics } from './metrics.js';
 import { AFTER_RECHECK_JOBS_MAX, FOLLOW_UPS_MAX, REDISPATCH_PER_STEP_MAX, resolveOptions, type SchedulerOptions } from './options.js';
-import { reportCommand } from './reports.js';
+import { ReportBatcher } from './report-batch.js';
+import { runReportOf } from './reports.js';
 import { Retries } from './retries.js';
 import type { AwaitRunResult, ExecuteRefusal, ExecutorReport, RunNowOptions, RunNowResult, SchedulerHost } from './types.js';
 import { RunWaiters } from './waiters.js';
@@ -29,8 +30,8 @@ type Session = {
   readonly retries: Retries;
   /** Nodes each active run was sent to, so a deleted job's runs can still be killed. */
   readonly dispatched: Map<string, { readonly attempt: number; readonly nodes: readonly string[] }>;
-  /** Reports being proposed, by run/attempt/kind/node: a resent copy joins the proposal in flight. */
-  readonly reportsInFlight: Map<string, Promise<boolean>>;
+  /** Reports waiting for or in a runReports proposal; a resent copy joins the one in flight. */
+  readonly reports: ReportBatcher;
 };
 
 const notLeader = (): SchedulerError => new SchedulerError('NOT_LEADER', 'this node is not the leader');
@@ -55,7 +56,7 @@ export class Scheduler {
     assert.ok(Number.isSafeInteger(term) && term >= 0, 'term must be a non-negative integer');
     if (this.session !== null) this.stop();
     const ctx = new TermContext(this.host, this.options, this.metrics, term, this.host.nowMs());
-    const s: Session = { ctx, fires: new FireLoop(ctx), followUps: new FollowUps(ctx), retries: new Retries(ctx), dispatched: new Map(), reportsInFlight: new Map() };
+    const s: Session = { ctx, fires: new FireLoop(ctx), followUps: new FollowUps(ctx), retries: new Retries(ctx), dispatched: new Map(), reports: new ReportBatcher(ctx) };
     this.session = s;
     this.metrics.leading = true;
     this.redispatch(s, 0);
@@ -76,6 +77,7 @@ export class Scheduler {
     if (s === null) return;
     this.session = null;
     s.ctx.close();
+    s.reports.close();
     s.fires.close(notLeader());
     s.followUps.clear();
     s.retries.clear();
@@ -92,13 +94,20 @@ export class Scheduler {
       case 'fire':
         if (result.kind === 'fire') this.firesApplied(s, result.fires);
         return;
-      case 'runStarted': {
-        const job = result.kind === 'run' ? this.host.table().getJob(result.run.jobId) : null;
-        if (result.kind === 'run' && job !== null) s.followUps.track(result.run, job);
+      case 'runStarted':
+        this.runStarted(s, result);
         return;
-      }
       case 'runFinished': case 'runLost':
         if (result.kind === 'run') this.runChanged(s, result.run);
+        return;
+      case 'runReports':
+        if (result.kind !== 'reports') return;
+        command.reports.forEach((report, i) => {
+          const one = result.results[i];
+          if (one === undefined || !one.ok) return;
+          if (report.kind === 'started') this.runStarted(s, one);
+          else if (one.kind === 'run') this.runChanged(s, one.run);
+        });
         return;
       case 'retryRun':
         if (result.kind === 'run') {
@@ -126,32 +135,22 @@ export class Scheduler {
   async onReport(report: ExecutorReport): Promise<boolean> {
     const s = this.session;
     if (s === null) return false;
-    const command = reportCommand(report, s.ctx.now());
-    if (command === null) {
+    const runReport = runReportOf(report, s.ctx.now());
+    if (runReport === null) {
       this.metrics.reportsRefused += 1;
       return false;
     }
     // Executors resend unacknowledged reports every second; when commits are slower than that
     // (an overloaded cluster), proposing each copy again multiplied the load that made them slow.
-    const key = `${report.runId}/${report.attempt}/${report.kind}/${report.node}`;
-    const inFlight = s.reportsInFlight.get(key);
-    if (inFlight !== undefined) return inFlight;
-    this.metrics.reportsProposed += 1;
-    const recorded = s.ctx.propose(command).then((result) => result !== null);
-    s.reportsInFlight.set(key, recorded);
-    try {
-      return await recorded;
-    } finally {
-      s.reportsInFlight.delete(key);
-    }
+    return s.reports.submit(runReport);
   }
 
   /** An executor refused an execute. A stale term means we no longer lead; anything else fails the execution (the retry policy decides). */
   onExecuteRefused(node: string, runId: string, attempt: number, refusal: ExecuteRefusal): void {
     const s = this.session;
     if (s === null || refusal === 'stale_term') return;
-    void s.ctx.propose({
-      type: 'runFinished', runId, attempt, node, at: s.ctx.now(), status: 'failed', exitCode: null, output: '', outputTruncated: false,
+    void s.reports.submit({
+      kind: 'finished', runId, attempt, node, at: s.ctx.now(), startedAt: null, status: 'failed', exitCode: null, output: '', outputTruncated: false,
       error: `executor ${node} refused the run: ${refusal}`,
     });
   }
@@ -199,6 +198,7 @@ export class Scheduler {
 
   private updateGauges(s: Session | null): void {
     this.metrics.queuedFires = s?.fires.queued ?? 0;
+    this.metrics.fireLeadMs = s?.fires.leadMs() ?? 0;
     this.metrics.retryQueue = s?.retries.size ?? 0;
     this.metrics.followUps = s?.followUps.size ?? 0;
     this.metrics.runWaiters = this.waiters.size;
@@ -264,6 +264,11 @@ export class Scheduler {
     }
     const last = runs[runs.length - 1];
     if (runs.length === REDISPATCH_PER_STEP_MAX && last !== undefined) s.ctx.timer(0, () => this.redispatch(s, last.seq));
+  }
+
+  private runStarted(s: Session, result: ApplyResult): void {
+    const job = result.ok && result.kind === 'run' ? this.host.table().getJob(result.run.jobId) : null;
+    if (result.ok && result.kind === 'run' && job !== null) s.followUps.track(result.run, job);
   }
 
   private runChanged(s: Session, run: RunRecord): void {

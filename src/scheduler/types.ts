@@ -64,7 +64,7 @@ export type ExecutorReport =
   | { readonly kind: 'started'; readonly runId: string; readonly attempt: number; readonly node: string; readonly atMs: number }
   | {
     readonly kind: 'finished'; readonly runId: string; readonly attempt: number; readonly node: string; readonly atMs: number;
-    readonly status: 'succeeded' | 'failed' | 'timed_out' | 'killed'; readonly exitCode: number | null; readonly output: string;
+    readonly startedAtMs?: number | null; readonly status: 'succeeded' | 'failed' | 'timed_out' | 'killed'; readonly exitCode: number | null; readonly output: string;
     readonly outputTruncated: boolean; readonly error: string | null;
   }
   | { readonly kind: 'lost'; readonly runId: string; readonly attempt: number; readonly node: string; readonly atMs: number; readonly error: string };

@@ -5,7 +5,7 @@ import { retryDelayMs } from './backoff.js';
 import { TimedHeap } from './heap.js';
 import { applyConcurrency, planInstants, SKIP_REASONS } from './plan.js';
 import { LoadView, place } from './placement.js';
-import { reportCommand } from './reports.js';
+import { runReportOf } from './reports.js';
 import { prng, T0 } from './test-support.js';
 import type { ExecutorNode } from './types.js';
 
@@ -106,12 +106,17 @@ test('heap: pops in due order, refuses beyond capacity', () => {
 });
 
 test('reports: malformed ones are refused with null; lost keeps the executor error; output is bounded', () => {
-  assert.equal(reportCommand({ kind: 'started', runId: 5, attempt: 1, node: 'n1', atMs: 1 } as never, T0), null);
-  assert.equal(reportCommand({ kind: 'weird' } as never, T0), null);
-  const lost = reportCommand({ kind: 'lost', runId: 'r', attempt: 1, node: 'n1', atMs: -5, error: 'executor restarted' }, T0);
-  assert.deepEqual(lost, { type: 'runFinished', runId: 'r', attempt: 1, node: 'n1', at: T0, status: 'lost', exitCode: null, output: '', outputTruncated: false, error: 'executor restarted' });
-  const big = reportCommand({ kind: 'finished', runId: 'r', attempt: 1, node: 'n1', atMs: T0, status: 'failed', exitCode: 2, output: 'x'.repeat(70_000), outputTruncated: false, error: null }, T0);
-  assert.ok(big !== null && big.type === 'runFinished' && big.output.length === 65_536 && big.outputTruncated);
+  assert.equal(runReportOf({ kind: 'started', runId: 5, attempt: 1, node: 'n1', atMs: 1 } as never, T0), null);
+  assert.equal(runReportOf({ kind: 'weird' } as never, T0), null);
+  const lost = runReportOf({ kind: 'lost', runId: 'r', attempt: 1, node: 'n1', atMs: -5, error: 'executor restarted' }, T0);
+  assert.deepEqual(lost, { kind: 'finished', runId: 'r', attempt: 1, node: 'n1', at: T0, startedAt: null, status: 'lost', exitCode: null, output: '', outputTruncated: false, error: 'executor restarted' });
+  const big = runReportOf({ kind: 'finished', runId: 'r', attempt: 1, node: 'n1', atMs: T0, status: 'failed', exitCode: 2, output: 'x'.repeat(70_000), outputTruncated: false, error: null }, T0);
+  assert.ok(big !== null && big.kind === 'finished' && big.output.length === 65_536 && big.outputTruncated && big.startedAt === null);
+  // The start rides along with the end; a start after the end (a clock step) is dropped.
+  const short = runReportOf({ kind: 'finished', runId: 'r', attempt: 1, node: 'n1', atMs: T0, startedAtMs: T0 - 3, status: 'succeeded', exitCode: 0, output: '', outputTruncated: false, error: null }, T0);
+  assert.equal(short?.kind === 'finished' ? short.startedAt : 'no', T0 - 3);
+  const skewed = runReportOf({ kind: 'finished', runId: 'r', attempt: 1, node: 'n1', atMs: T0, startedAtMs: T0 + 3, status: 'succeeded', exitCode: 0, output: '', outputTruncated: false, error: null }, T0);
+  assert.equal(skewed?.kind === 'finished' ? skewed.startedAt : 'no', null);
 });
 
 test('heap retain keeps only accepted entries, still in due order', () => {

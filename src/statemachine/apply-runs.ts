@@ -2,7 +2,7 @@
 // decisions. A report names (runId, attempt, node); one for an older attempt, an unknown or
 // evicted run, or an execution that already ended changes nothing.
 import { assert } from './assert.js';
-import type { KillRunCommand, RetryRunCommand, RunFinishedCommand, RunLostCommand, RunStartedCommand } from './commands.js';
+import type { FinishedReport, KillRunCommand, RetryRunCommand, RunFinishedCommand, RunLostCommand, RunReportsCommand, RunStartedCommand } from './commands.js';
 import { utf8Bytes } from './defaults.js';
 import { ERROR_CODES } from './errors.js';
 import { ERROR_CHARS_MAX, OUTPUT_BYTES_MAX } from './limits.js';
@@ -29,11 +29,36 @@ export function applyRunStarted(state: TableState, cmd: RunStartedCommand): Appl
   if (!('execution' in found)) return found;
   const { run, execution } = found;
   if (execution.status !== 'pending') return noop(ERROR_CODES.DUPLICATE_REPORT, `execution on "${cmd.node}" is already ${execution.status}`);
-  execution.status = 'running';
-  execution.startedAt = cmd.at;
-  run.startedAt ??= cmd.at;
-  run.status = 'running';
+  markStarted(run, execution, cmd.at);
   return { ok: true, kind: 'run', run: runView(run) };
+}
+
+function markStarted(run: RunRecord, execution: Execution, atMs: number): void {
+  execution.status = 'running';
+  execution.startedAt = atMs;
+  run.startedAt ??= atMs;
+  run.status = 'running';
+}
+
+/** Each report in order, exactly as runStarted / runFinished would apply it. */
+export function applyRunReports(state: TableState, cmd: RunReportsCommand): ApplyResult {
+  const results = cmd.reports.map((r): ApplyResult => {
+    if (r.kind === 'started') return applyRunStarted(state, { type: 'runStarted', runId: r.runId, attempt: r.attempt, node: r.node, at: r.at });
+    return applyFinishedReport(state, r);
+  });
+  return { ok: true, kind: 'reports', results };
+}
+
+/** A finished report that carries its start: a pending execution is started first, so the record shows startedAt. */
+function applyFinishedReport(state: TableState, r: FinishedReport): ApplyResult {
+  if (r.startedAt !== null) {
+    const found = findExecution(state, r);
+    if ('execution' in found && found.execution.status === 'pending') markStarted(found.run, found.execution, Math.min(r.startedAt, r.at));
+  }
+  return applyRunFinished(state, {
+    type: 'runFinished', runId: r.runId, attempt: r.attempt, node: r.node, at: r.at, status: r.status, exitCode: r.exitCode,
+    output: r.output, outputTruncated: r.outputTruncated, error: r.error,
+  });
 }
 
 export function applyRunFinished(state: TableState, cmd: RunFinishedCommand): ApplyResult {

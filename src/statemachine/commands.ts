@@ -36,11 +36,23 @@ export type RetryRunCommand = {
   readonly type: 'retryRun'; readonly runId: string; readonly attempt: number; readonly executors: readonly string[];
   readonly notBefore: number | null; readonly at: number;
 };
+/** One executor report inside runReports; the same meaning as runStarted / runFinished. */
+export type StartedReport = { readonly kind: 'started'; readonly runId: string; readonly attempt: number; readonly node: string; readonly at: number };
+export type FinishedReport = {
+  readonly kind: 'finished'; readonly runId: string; readonly attempt: number; readonly node: string; readonly at: number;
+  /** When the execution started, for a run whose started report was never sent (it ended first); else null. */
+  readonly startedAt: number | null;
+  readonly status: FinalExecutionStatus; readonly exitCode: number | null; readonly output: string; readonly outputTruncated: boolean;
+  readonly error: string | null;
+};
+export type RunReport = StartedReport | FinishedReport;
+/** Many executor reports in one entry, applied in order, each as its own command would be. */
+export type RunReportsCommand = { readonly type: 'runReports'; readonly at: number; readonly reports: readonly RunReport[] };
 export type KillRunCommand = { readonly type: 'killRun'; readonly runId: string; readonly reason: KillReason; readonly at: number };
 
 export type Command =
   | PutJobCommand | DeleteJobCommand | PauseJobCommand | ResumeJobCommand | FireCommand
-  | RunStartedCommand | RunFinishedCommand | RunLostCommand | RetryRunCommand | KillRunCommand;
+  | RunStartedCommand | RunFinishedCommand | RunLostCommand | RetryRunCommand | KillRunCommand | RunReportsCommand;
 
 export type CommandType = Command['type'];
 
@@ -114,9 +126,45 @@ export function commandProblem(value: unknown): string | null {
       }
       return null;
     }
+    case 'runReports': {
+      if (!hasOnly(o, ['type', 'reports', 'at'])) return 'runReports has unknown fields';
+      if (!Array.isArray(o.reports) || o.reports.length === 0 || o.reports.length > L.REPORTS_PER_BATCH_MAX) return `runReports needs 1 to ${L.REPORTS_PER_BATCH_MAX} reports`;
+      for (let i = 0; i < o.reports.length; i++) {
+        const problem = reportProblem(o.reports[i]);
+        if (problem !== null) return `reports[${i}]: ${problem}`;
+      }
+      return null;
+    }
     default:
       return runCommandProblem(o);
   }
+}
+
+const STARTED_REPORT_KEYS = ['kind', 'runId', 'attempt', 'node', 'at'];
+const FINISHED_REPORT_KEYS = [...STARTED_REPORT_KEYS, 'startedAt', 'status', 'exitCode', 'output', 'outputTruncated', 'error'];
+
+/** A report is checked as the command it stands for (without copying it: batches are checked on every replica). */
+function reportProblem(r: unknown): string | null {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return 'not an object';
+  const o = r as Raw;
+  if (!isTime(o.at)) return 'missing or invalid at';
+  if (o.kind === 'started') {
+    if (!hasOnly(o, STARTED_REPORT_KEYS)) return 'a started report has unknown fields';
+    return isRunId(o.runId) && isAttempt(o.attempt) && isNode(o.node) ? null : 'a started report needs runId, attempt and node';
+  }
+  if (o.kind !== 'finished') return 'kind must be started or finished';
+  if (!hasOnly(o, FINISHED_REPORT_KEYS)) return 'a finished report has unknown fields';
+  if (o.startedAt !== null && !isTime(o.startedAt)) return 'startedAt is invalid';
+  return finishedProblem(o, 'a finished report', '');
+}
+
+/** The fields runFinished and a finished report share. */
+function finishedProblem(o: Raw, what: string, field: string): string | null {
+  if (!isRunId(o.runId) || !isAttempt(o.attempt) || !isNode(o.node)) return `${what} needs runId, attempt and node`;
+  if (!(FINAL_EXECUTION_STATUSES as readonly unknown[]).includes(o.status)) return `${field}status is invalid`;
+  if (!isNullable(o.exitCode, (v): v is number => typeof v === 'number' && Number.isSafeInteger(v))) return `${field}exitCode is invalid`;
+  if (typeof o.output !== 'string' || o.output.length > 4 * L.OUTPUT_BYTES_MAX || typeof o.outputTruncated !== 'boolean') return `${field}output is invalid`;
+  return isNullable(o.error, (v): v is string => isShortString(v, 4 * L.ERROR_CHARS_MAX)) ? null : `${field}error is invalid`;
 }
 
 function runCommandProblem(o: Raw): string | null {
@@ -126,11 +174,7 @@ function runCommandProblem(o: Raw): string | null {
       return isRunId(o.runId) && isAttempt(o.attempt) && isNode(o.node) ? null : `${o.type} needs runId, attempt and node`;
     case 'runFinished':
       if (!hasOnly(o, ['type', 'runId', 'attempt', 'node', 'at', 'status', 'exitCode', 'output', 'outputTruncated', 'error'])) return 'runFinished has unknown fields';
-      if (!isRunId(o.runId) || !isAttempt(o.attempt) || !isNode(o.node)) return 'runFinished needs runId, attempt and node';
-      if (!(FINAL_EXECUTION_STATUSES as readonly unknown[]).includes(o.status)) return 'runFinished.status is invalid';
-      if (!isNullable(o.exitCode, (v): v is number => typeof v === 'number' && Number.isSafeInteger(v))) return 'runFinished.exitCode is invalid';
-      if (typeof o.output !== 'string' || o.output.length > 4 * L.OUTPUT_BYTES_MAX || typeof o.outputTruncated !== 'boolean') return 'runFinished.output is invalid';
-      return isNullable(o.error, (v): v is string => isShortString(v, 4 * L.ERROR_CHARS_MAX)) ? null : 'runFinished.error is invalid';
+      return finishedProblem(o, 'runFinished', 'runFinished.');
     case 'retryRun':
       if (!hasOnly(o, ['type', 'runId', 'attempt', 'executors', 'notBefore', 'at'])) return 'retryRun has unknown fields';
       if (!isRunId(o.runId) || !isAttempt(o.attempt) || !isExecutorList(o.executors) || o.executors.length === 0) return 'retryRun needs runId, attempt and executors';

@@ -5,6 +5,7 @@ export * from './errors.js';
 export type * from './commands.js';
 export type { ApplyResult, FireOutcome, Rejected } from './results.js';
 export { encodeCommand, decodeCommand } from './codec.js';
+export { commandProblem } from './commands.js';
 export { JobTable, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, type ListOptions, type Page } from './table.js';
 export { SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './snapshot.js';
 export { validateJobSpec, isValidJobId, formatFieldErrors, READ_ONLY_JOB_FIELDS, type FieldError, type SpecValidation } from './validate.js';

@@ -19,6 +19,8 @@ export type ApplyResult =
   | { readonly ok: true; readonly kind: 'deleted'; readonly id: string; readonly activeRunIds: readonly string[] }
   | { readonly ok: true; readonly kind: 'fire'; readonly fires: readonly FireOutcome[] }
   | { readonly ok: true; readonly kind: 'run'; readonly run: RunRecord }
+  /** runReports: one result per report, in order. */
+  | { readonly ok: true; readonly kind: 'reports'; readonly results: readonly ApplyResult[] }
   | { readonly ok: true; readonly kind: 'noop'; readonly code: ErrorCode; readonly message: string };
 
 export function rejected(code: ErrorCode, message: string, errors?: readonly FieldError[]): Rejected {

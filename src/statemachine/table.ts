@@ -4,7 +4,7 @@
 import { assert } from './assert.js';
 import { applyFire } from './apply-fire.js';
 import { applyDeleteJob, applyPause, applyPutJob, applyResume } from './apply-jobs.js';
-import { applyKillRun, applyRetryRun, applyRunFinished, applyRunLost, applyRunStarted } from './apply-runs.js';
+import { applyKillRun, applyRetryRun, applyRunFinished, applyRunLost, applyRunReports, applyRunStarted } from './apply-runs.js';
 import { decodeCommand } from './codec.js';
 import type { Command } from './commands.js';
 import { ERROR_CODES, StateMachineInputError } from './errors.js';
@@ -83,6 +83,7 @@ export class JobTable {
       case 'runLost': return applyRunLost(this.state, command);
       case 'retryRun': return applyRetryRun(this.state, command);
       case 'killRun': return applyKillRun(this.state, command);
+      case 'runReports': return applyRunReports(this.state, command);
     }
   }
 

@@ -9,7 +9,8 @@
 // `rate` fire each second), the other N − F idle (`0 0 0 1 1 *`, stored and indexed, due once
 // a year). period is 10 s when N < 60 × rate, else 60 s. Jobs are loaded with many concurrent
 // PUTs to the leader; the idle ones first so that firing starts only at the end of loading.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,8 +25,10 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '10' },
     concurrency: { type: 'string', default: '128' },
-    slots: { type: 'string', default: '128' },
+    slots: { type: 'string', default: '512' },
     keep: { type: 'boolean', default: false },
+    /** raw: a minimal HTTP/1.1 responder on node:net (default); http: node:http. */
+    sink: { type: 'string', default: 'raw' },
     /** A module to preload into every agent (--import), e.g. a CPU profiler. */
     preload: { type: 'string' },
   },
@@ -50,14 +53,41 @@ interface Arrival {
 let recording = false;
 const arrivals: Arrival[] = [];
 let hits = 0;
-const sink = createServer((req: IncomingMessage, res: ServerResponse) => {
-  const arrivedAtMs = Date.now();
+function arrived(target: string, arrivedAtMs: number): void {
   hits++;
-  const at = new URL(req.url ?? '/', 'http://sink').searchParams.get('at');
-  if (recording && at !== null) arrivals.push({ scheduledAtMs: Date.parse(at), arrivedAtMs });
-  res.writeHead(204).end();
-});
-sink.keepAliveTimeout = 30_000;
+  const at = /[?&]at=([^&]*)/.exec(target)?.[1];
+  if (recording && at !== undefined) arrivals.push({ scheduledAtMs: Date.parse(decodeURIComponent(at)), arrivedAtMs });
+}
+// The sink must not be the bottleneck it measures: node:http spends ~50-100 µs per request,
+// so the last of a 1,000-request burst was handled (and timestamped) 50+ ms after it arrived.
+// The raw sink reads requests off the socket (request line, headers, a content-length body),
+// stamps each as its bytes arrive and answers 204 with keep-alive; `--sink http` uses node:http.
+const sink = values.sink === 'http'
+  ? createServer((req: IncomingMessage, res: ServerResponse) => {
+    arrived(req.url ?? '/', Date.now());
+    res.writeHead(204).end();
+  })
+  : createNetServer((socket) => {
+    let pending = '';
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      const arrivedAtMs = Date.now();
+      pending += chunk.toString('latin1');
+      for (;;) {
+        const headEnd = pending.indexOf('\r\n\r\n');
+        if (headEnd < 0) break;
+        const head = pending.slice(0, headEnd);
+        const bodyBytes = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? '0');
+        if (pending.length < headEnd + 4 + bodyBytes) break;
+        pending = pending.slice(headEnd + 4 + bodyBytes);
+        arrived(head.slice(head.indexOf(' ') + 1, head.indexOf(' ', head.indexOf(' ') + 1)), arrivedAtMs);
+        socket.write('HTTP/1.1 204 No Content\r\nKeep-Alive: timeout=30\r\n\r\n');
+      }
+      if (pending.length > 1 << 20) socket.destroy();
+    });
+    socket.on('error', () => socket.destroy());
+  });
+if (sink instanceof HttpServer) sink.keepAliveTimeout = 30_000;
 await new Promise<void>((done) => sink.listen(0, '127.0.0.1', done));
 const sinkPort = (sink.address() as { port: number }).port;
 
@@ -81,6 +111,16 @@ async function memoryOf(c: ProcessCluster, id: string): Promise<Memory> {
   return best;
 }
 const ids = ['n1', 'n2', 'n3'];
+/** CPU time (user + system) of each agent process so far, in ms, from /proc (clock ticks of 10 ms). */
+function cpuMsOf(c: ProcessCluster): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const id of ids) {
+    const pid = c.nodes.get(id)?.child?.pid;
+    const fields = pid === undefined ? [] : readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');
+    out[id] = 10 * (Number(fields[11]) + Number(fields[12]));
+  }
+  return out;
+}
 const memoryAll = async (c: ProcessCluster) => Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await memoryOf(c, id)] as const))) as Record<string, Memory>;
 
 // ---- loading
@@ -127,14 +167,16 @@ async function schedulerLine(c: ProcessCluster): Promise<string> {
   const read = (name: string) => /^(\S+) (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(`${name} `)).join('\n'))?.[2] ?? '?';
   const sum = (name: string) => Number(/^(\S+) (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(`${name} `)).join('\n'))?.[2] ?? Number.NaN);
   const commitMeanMs = (1000 * sum('chime_raft_commit_seconds_sum')) / sum('chime_raft_commit_seconds_count');
-  return `leader ${leader}: commit_mean_ms=${commitMeanMs.toFixed(1)} fires=${read('chime_scheduler_fires_total')} batches=${read('chime_scheduler_fire_batches_total')} skipped=${read('chime_scheduler_skipped_total')} proposal_failures=${read('chime_scheduler_proposal_failures_total')} waiting_for_capacity=${read('chime_scheduler_waiting_for_capacity')}`;
+  const fireProposeMeanMs = (1000 * sum('chime_scheduler_fire_propose_seconds_sum')) / sum('chime_scheduler_fire_propose_seconds_count');
+  const q = (quantile: string) => (1000 * Number(new RegExp(`^chime_scheduler_fire_lateness_seconds\\{quantile="${quantile}"\\} (\\S+)$`, 'm').exec(text)?.[1])).toFixed(0);
+  return `leader ${leader}: commit_mean_ms=${commitMeanMs.toFixed(1)} fire_propose_mean_ms=${fireProposeMeanMs.toFixed(1)} fire_propose_max_ms=${(1000 * sum('chime_scheduler_fire_propose_seconds_max')).toFixed(0)} fire_lead_ms=${(1000 * sum('chime_scheduler_fire_lead_seconds')).toFixed(0)} fire_commit_vs_instant_ms(recent) p50=${q('0.5')} p99=${q('0.99')} fires=${read('chime_scheduler_fires_total')} batches=${read('chime_scheduler_fire_batches_total')} skipped=${read('chime_scheduler_skipped_total')} proposal_failures=${read('chime_scheduler_proposal_failures_total')} waiting_for_capacity=${read('chime_scheduler_waiting_for_capacity')}`;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'chime-firebench-'));
 const env: Record<string, string> = values.preload === undefined ? {} : { NODE_OPTIONS: `--import=${values.preload}` };
 const cluster = await ProcessCluster.found(3, { dir, args: ['--slots', values.slots, '--log-level', 'warn'], env });
 try {
-  console.log(`fire bench: jobs=${jobs} firing=${firing} (every ${period} s) rate=${rate}/s seconds=${seconds} slots=${values.slots}`);
+  console.log(`fire bench: jobs=${jobs} firing=${firing} (every ${period} s) rate=${rate}/s seconds=${seconds} slots=${values.slots} sink=${values.sink}`);
   await new Promise((r) => setTimeout(r, 1000));
   const baseline = await memoryAll(cluster);
   const loadSeconds = await load(cluster);
@@ -143,13 +185,24 @@ try {
   recording = true;
   const windowStartMs = Math.ceil(Date.now() / 1000) * 1000 + 1000;
   const windowEndMs = windowStartMs + seconds * 1000;
-  await new Promise((r) => setTimeout(r, windowEndMs - Date.now() + 3000));
+  await new Promise((r) => setTimeout(r, windowStartMs - Date.now()));
+  const cpuBefore = cpuMsOf(cluster);
+  const hitsBefore = hits;
+  const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  await new Promise((r) => setTimeout(r, windowEndMs - Date.now()));
+  const cpuAfter = cpuMsOf(cluster);
+  const hitsInWindow = hits - hitsBefore;
+  const loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  await new Promise((r) => setTimeout(r, 3000));
   recording = false;
   const loaded = await memoryAll(cluster);
   const inWindow = arrivals.filter((a) => a.scheduledAtMs >= windowStartMs && a.scheduledAtMs < windowEndMs);
   const lateness = inWindow.map((a) => a.arrivedAtMs - a.scheduledAtMs).sort((a, b) => a - b);
   const expected = rate * seconds;
   console.log(`fires_in_window=${inWindow.length} expected=${expected} fires_per_s=${(inWindow.length / seconds).toFixed(0)}`);
+  const cpuMs = ids.map((id) => (cpuAfter[id] ?? 0) - (cpuBefore[id] ?? 0));
+  const cpuTotalMs = cpuMs.reduce((a, b) => a + b, 0);
+  console.log(`agent_cpu_in_window: ${ids.map((id, i) => `${id}=${(cpuMs[i]! / (seconds * 10)).toFixed(0)}%`).join(' ')} total=${(cpuTotalMs / 1000).toFixed(1)} s for ${hitsInWindow} sink hits = ${(cpuTotalMs / Math.max(1, hitsInWindow)).toFixed(2)} ms CPU per fire; loadavg ${loadBefore} -> ${loadAfter}`);
   console.log(`lateness_ms p50=${percentile(lateness, 0.5)} p99=${percentile(lateness, 0.99)} max=${lateness.at(-1) ?? 'n/a'} min=${lateness[0] ?? 'n/a'}`);
   for (const id of ids) {
     const b = baseline[id]!;
@@ -164,6 +217,12 @@ try {
     for (const m of text.matchAll(/^chime_executor_start_lateness_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)) buckets.set(m[1]!, (buckets.get(m[1]!) ?? 0) + Number(m[2]));
   }
   console.log(`executor start lateness (cumulative, whole run): ${[...buckets].map(([le, n]) => `<=${le}s:${n}`).join(' ')}`);
+  let startedSkipped = 0;
+  for (const id of ids) {
+    const text = (await httpJson('GET', cluster.url(id, '/metrics'), undefined, 30_000)).text;
+    startedSkipped += Number(/^chime_executor_started_reports_skipped_total (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+  }
+  console.log(`started reports not sent (the finished report carried the start): ${startedSkipped} of ${hits} runs`);
   console.log(`sink hits total=${hits}`);
 } finally {
   await cluster.stopAll();
