@@ -6,7 +6,7 @@
 import { assert } from './assert.js';
 import {
   EMPTY_LIST, EMPTY_RECORD, EXPECT_STATUS_DEFAULT, MISFIRE_DEFAULT, RETRY_DEFAULT, SPEC_DEFAULTS, TARGET_ALL, TARGET_ANY, TARGET_LEADER,
-  intern, shareRecord,
+  flat, intern, shareRecord,
 } from './defaults.js';
 import {
   CONCURRENCY_POLICIES, HTTP_METHODS, MISFIRE_POLICIES,
@@ -49,7 +49,7 @@ export class JobState {
   ) {}
 
   static of(spec: JobSpec, createdAt: number, createRevision: number): JobState {
-    return new JobState(spec.id, packSpec(spec), intern(spec.schedule), intern(spec.timezone), traitsOf(spec), createdAt, createdAt, createRevision, createRevision, null, null);
+    return new JobState(flat(spec.id), packSpec(spec), intern(spec.schedule), intern(spec.timezone), traitsOf(spec), createdAt, createdAt, createRevision, createRevision, null, null);
   }
 
   /** The full spec, rebuilt from the compact form (a fresh frozen object each call). */

@@ -92,12 +92,14 @@ export function writeJobSection(jobs: JobsById, allocate: (sectionBytes: number)
   return sizer.pos;
 }
 
-const decoder = new TextDecoder('utf-8', { fatal: true });
-
 class In {
   pos = 0;
   readonly table: string[] = [];
-  constructor(private readonly bytes: Uint8Array) {}
+  /** A Buffer view: its UTF-8 reader makes flat strings and needs no view object per string. */
+  private readonly buffer: Buffer;
+  constructor(private readonly bytes: Uint8Array) {
+    this.buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
 
   varint(): number {
     let value = 0;
@@ -118,12 +120,8 @@ class In {
   string(charsMax: number): string {
     const length = this.varint();
     if (length > charsMax * 3 || this.pos + length > this.bytes.length) throw bad('a string in the job section is too long or truncated');
-    let text: string;
-    try {
-      text = decoder.decode(this.bytes.subarray(this.pos, this.pos + length));
-    } catch {
-      throw bad('a string in the job section is not UTF-8');
-    }
+    // Invalid UTF-8 (only a corrupt snapshot has any) decodes to U+FFFD and fails the checks after.
+    const text = this.buffer.toString('utf8', this.pos, this.pos + length);
     this.pos += length;
     return text;
   }
