@@ -39,8 +39,8 @@ export class JobsById {
     return this.set.valuesAfter(afterId === undefined ? undefined : ({ id: afterId } as JobState));
   }
 
-  /** Replaces the contents with jobs sorted by id (asserted). */
-  fill(jobs: readonly JobState[]): void {
-    this.set.fill(jobs);
+  /** Replaces the contents with jobs sorted by id (asserted unless `orderChecked`). */
+  fill(jobs: readonly JobState[], orderChecked = false): void {
+    this.set.fill(jobs, orderChecked);
   }
 }

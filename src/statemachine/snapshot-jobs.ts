@@ -8,7 +8,7 @@
 // varints createdAt, updatedAt, createRevision, revision, then lastScheduledAt and
 // nextFireAt if present. Varints are little-endian base-128 of non-negative safe integers.
 import { assert } from './assert.js';
-import { intern, utf8Bytes } from './defaults.js';
+import { intern } from './defaults.js';
 import { JobState, packedTraits } from './job-record.js';
 import type { JobsById } from './jobs-by-id.js';
 import { SCHEDULE_CHARS_MAX, TIMEZONE_CHARS_MAX } from './limits.js';
@@ -46,7 +46,7 @@ class Out {
   string(text: string): void {
     let length: number;
     if (this.bytes === null) {
-      length = utf8Bytes(text);
+      length = Buffer.byteLength(text, 'utf8');
       this.lengths[this.lengthAt++] = length;
     } else {
       length = this.lengths[this.lengthAt++] as number;
