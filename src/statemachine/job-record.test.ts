@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Packr } from 'msgpackr';
-import { JobState, packSpec, packedTraits, unpackSpec } from './job-record.js';
+import { JobState, isShellShared, packSpec, packedProblem, sharedTraits, unpackSpec, withEnabled } from './job-record.js';
 import { SortedSet } from './sorted-set.js';
 import { JobTable } from './table.js';
 import { SNAPSHOT_FORMAT } from './snapshot.js';
@@ -24,7 +24,8 @@ const VARIANTS: Record<string, unknown>[] = [
 ];
 
 function roundTrip(s: JobSpec): JobSpec {
-  return unpackSpec(s.id, s.schedule, s.timezone, s.enabled, packSpec(s));
+  const { packed, shared } = packSpec(s);
+  return unpackSpec(s.id, s.schedule, s.timezone, s.enabled, packed, shared);
 }
 
 test('packed specs round-trip every field, defaults as the shared objects', () => {
@@ -41,14 +42,23 @@ test('packed specs round-trip every field, defaults as the shared objects', () =
     assert.equal(job.history, original.history);
     assert.equal(job.retryMax, original.retry.max);
     assert.deepEqual(job.after, original.after);
-    assert.equal(packedTraits(job.packed, original.enabled), job.traits, `variant ${i}: traits from a snapshot equal traits from the spec`);
+    const traits = sharedTraits(job.shared);
+    assert.equal(typeof traits, 'number');
+    assert.equal(withEnabled(traits as number, original.enabled), job.traits, `variant ${i}: traits from a snapshot equal traits from the spec`);
+    assert.equal(packedProblem(job.packed, isShellShared(job.shared)), null);
   }
-  assert.ok(packSpec(spec('d')).length < 40, 'a default spec packs to a few bytes');
+  const plain = packSpec(spec('d'));
+  assert.ok(plain.packed.length + plain.shared.length < 20, 'a default spec packs to a few bytes');
+  assert.equal(packSpec(spec('e', { labels: { team: 'x' } })).shared, packSpec(spec('f', { labels: { team: 'x' } })).shared);
+  assert.equal(JobState.of(spec('g', { labels: { team: 'y' } }), T0, 1).shared, JobState.of(spec('h', { labels: { team: 'y' } }), T0, 2).shared, 'shared parts are one interned string');
 });
 
 test('malformed packed specs are named, not thrown', () => {
-  for (const bad of ['', 'x', '{}', '[]', '[[2,"x"]]', '[[0,1]]', '[[0,"c"],null,null,null,5000]', '[[0,"c"],null,null,null,null,[99,1,1]]', '[[1,"u","GETT"]]']) {
-    assert.equal(typeof packedTraits(bad, true), 'string', bad);
+  for (const bad of ['', 'x', '{}', '[]', '[2]', '[0,1]', '[0,null,null,null,null,null,5000]', '[0,null,null,null,null,null,null,[99,1,1]]', '[1,"GETT"]', '[0,null,{"a":"b"}]']) {
+    assert.equal(typeof sharedTraits(bad), 'string', bad);
+  }
+  for (const [bad, shell] of [['', true], ['[1]', true], ['["c",null,"body"]', true], ['["u",null,null,{}]', false], ['["c",7]', true]] as const) {
+    assert.equal(typeof packedProblem(bad, shell), 'string', bad);
   }
 });
 

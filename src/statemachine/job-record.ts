@@ -28,15 +28,19 @@ export function traitsOf(spec: JobSpec): number {
     | (spec.retry.max << RETRY_SHIFT) | (spec.after.length > 0 ? HAS_AFTER : 0);
 }
 
+type JobRuns = { list: RunRecord[]; active: number };
+
 /** Replicated state of one job. Create with `JobState.of`; `nextFireAt` changes only through state.setNextFireAt. */
 export class JobState {
-  runs: RunRecord[] | null = null;
-  activeCount = 0;
+  /** The job's run records and how many are active; null until the first run (most jobs). */
+  private runState: JobRuns | null = null;
 
   constructor(
     readonly id: string,
-    /** The spec without id, schedule, timezone and enabled (see packSpec). */
+    /** The job's own strings: command or url, description, body, env (see packSpec). */
     public packed: string,
+    /** The settings many jobs share, one interned string for all of them (see packSpec). */
+    public shared: string,
     public schedule: string,
     public timezone: string,
     public traits: number,
@@ -49,20 +53,47 @@ export class JobState {
   ) {}
 
   static of(spec: JobSpec, createdAt: number, createRevision: number): JobState {
-    return new JobState(flat(spec.id), packSpec(spec), intern(spec.schedule), intern(spec.timezone), traitsOf(spec), createdAt, createdAt, createRevision, createRevision, null, null);
+    const { packed, shared } = packSpec(spec);
+    return new JobState(flat(spec.id), packed, shared, intern(spec.schedule), intern(spec.timezone), traitsOf(spec), createdAt, createdAt, createRevision, createRevision, null, null);
   }
 
   /** The full spec, rebuilt from the compact form (a fresh frozen object each call). */
   get spec(): JobSpec {
-    return unpackSpec(this.id, this.schedule, this.timezone, this.enabled, this.packed);
+    return unpackSpec(this.id, this.schedule, this.timezone, this.enabled, this.packed, this.shared);
   }
 
   setSpec(spec: JobSpec): void {
     assert(spec.id === this.id, 'a job keeps its id');
-    this.packed = packSpec(spec);
+    ({ packed: this.packed, shared: this.shared } = packSpec(spec));
     this.schedule = intern(spec.schedule);
     this.timezone = intern(spec.timezone);
     this.traits = traitsOf(spec);
+  }
+
+  /** The job's run records, oldest first (ascending seq); null until the first run. */
+  get runs(): RunRecord[] | null {
+    return this.runState?.list ?? null;
+  }
+
+  set runs(list: RunRecord[] | null) {
+    if (list === null) {
+      assert(this.activeCount === 0, 'a job with active runs keeps its run list');
+      this.runState = null;
+    } else if (this.runState === null) {
+      this.runState = { list, active: 0 };
+    } else {
+      this.runState.list = list;
+    }
+  }
+
+  /** The job's pending and running runs. */
+  get activeCount(): number {
+    return this.runState?.active ?? 0;
+  }
+
+  set activeCount(count: number) {
+    assert(this.runState !== null || count === 0, 'active runs are in the run list');
+    if (this.runState !== null) this.runState.active = count;
   }
 
   get enabled(): boolean {
@@ -91,10 +122,24 @@ export class JobState {
   }
 }
 
-// The packed form: JSON of [executor, description, labels, timeoutMs, history, retry,
-// concurrency, target, misfire, priority, after], null for a default, trailing nulls dropped.
-// Executors: [0, command, env, cwd] or [1, url, method, headers, body, expectStatus].
+// The packed form, two JSON arrays with null for a default and trailing nulls dropped:
+// `packed` holds what is usually the job's own: [command or url, description, body, env];
+// `shared` holds the settings that jobs made from one template repeat: [executor type
+// (0 shell, 1 http), cwd or method, headers, expectStatus, labels, timeoutMs, history, retry,
+// concurrency, target, misfire, priority, after]. `shared` is interned, so a million jobs
+// with a few dozen distinct settings store them a few dozen times.
 type Packed = unknown[];
+
+const SHARED_INTERNED_MAX = 65_536;
+const sharedPool = new Map<string, string>();
+
+/** One instance per distinct shared part (bounded; past the bound each job keeps its own). */
+export function internShared(text: string): string {
+  const known = sharedPool.get(text);
+  if (known !== undefined) return known;
+  if (sharedPool.size < SHARED_INTERNED_MAX) sharedPool.set(text, text);
+  return text;
+}
 
 function orNull<T>(value: T, fallback: T): T | null {
   return value === fallback ? null : value;
@@ -106,41 +151,43 @@ function trimmed(row: unknown[]): unknown[] {
   return end === row.length ? row : row.slice(0, end);
 }
 
-function packExecutor(e: Executor): unknown[] {
-  return e.type === 'shell'
-    ? trimmed([0, e.command, orNull(e.env, EMPTY_RECORD), orNull(e.cwd, '/')])
-    : trimmed([1, e.url, orNull(e.method, 'GET'), orNull(e.headers, EMPTY_RECORD), orNull(e.body, ''), orNull(e.expectStatus, EXPECT_STATUS_DEFAULT)]);
-}
-
 function packTarget(t: Target): unknown {
   if (t === TARGET_ANY) return null;
   if (t.mode !== 'tags') return t.mode;
   return t.count === undefined ? [t.tags] : [t.tags, t.count];
 }
 
-export function packSpec(spec: JobSpec): string {
+export function packSpec(spec: JobSpec): { packed: string; shared: string } {
   const d = SPEC_DEFAULTS;
+  const e = spec.executor;
   const r = spec.retry;
-  return JSON.stringify(trimmed([
-    packExecutor(spec.executor), orNull(spec.description, d.description), orNull(spec.labels, d.labels), orNull(spec.timeoutMs, d.timeoutMs),
-    orNull(spec.history, d.history), r === RETRY_DEFAULT ? null : [r.max, r.backoffMs, r.maxBackoffMs], orNull(spec.concurrency, d.concurrency),
-    packTarget(spec.target), spec.misfire === MISFIRE_DEFAULT ? null : [spec.misfire.policy, spec.misfire.windowMs], orNull(spec.priority, d.priority),
+  const description = orNull(spec.description, d.description);
+  const packed = e.type === 'shell'
+    ? trimmed([e.command, description, null, orNull(e.env, EMPTY_RECORD)])
+    : trimmed([e.url, description, orNull(e.body, '')]);
+  const shared = trimmed([
+    e.type === 'shell' ? 0 : 1, e.type === 'shell' ? orNull(e.cwd, '/') : orNull(e.method, 'GET'),
+    e.type === 'shell' ? null : orNull(e.headers, EMPTY_RECORD), e.type === 'shell' ? null : orNull(e.expectStatus, EXPECT_STATUS_DEFAULT),
+    orNull(spec.labels, d.labels), orNull(spec.timeoutMs, d.timeoutMs), orNull(spec.history, d.history),
+    r === RETRY_DEFAULT ? null : [r.max, r.backoffMs, r.maxBackoffMs], orNull(spec.concurrency, d.concurrency), packTarget(spec.target),
+    spec.misfire === MISFIRE_DEFAULT ? null : [spec.misfire.policy, spec.misfire.windowMs], orNull(spec.priority, d.priority),
     spec.after.length === 0 ? null : spec.after,
-  ]));
+  ]);
+  return { packed: JSON.stringify(packed), shared: internShared(JSON.stringify(shared)) };
 }
 
 function record(value: unknown): Readonly<Record<string, string>> {
   return value === null || value === undefined ? EMPTY_RECORD : shareRecord(value as Record<string, string>);
 }
 
-function unpackExecutor(row: Packed): Executor {
-  if (row[0] === 0) return Object.freeze({ type: 'shell', command: row[1] as string, env: record(row[2]), cwd: (row[3] as string | undefined) ?? '/' });
-  assert(row[0] === 1, 'packed executor has an unknown type');
-  const method = (row[2] as (typeof HTTP_METHODS)[number] | undefined) ?? 'GET';
-  const expect = row[5] as [number, number] | undefined;
+function unpackExecutor(own: Packed, shared: Packed): Executor {
+  if (shared[0] === 0) return Object.freeze({ type: 'shell', command: own[0] as string, env: record(own[3]), cwd: (shared[1] as string | null | undefined) ?? '/' });
+  assert(shared[0] === 1, 'packed executor has an unknown type');
+  const method = (shared[1] as (typeof HTTP_METHODS)[number] | null | undefined) ?? 'GET';
+  const expect = shared[3] as [number, number] | null | undefined;
   return Object.freeze({
-    type: 'http', method, url: row[1] as string, headers: record(row[3]), body: (row[4] as string | undefined) ?? '',
-    expectStatus: expect === undefined ? EXPECT_STATUS_DEFAULT : Object.freeze(expect) as readonly [number, number],
+    type: 'http', method, url: own[0] as string, headers: record(shared[2]), body: (own[2] as string | null | undefined) ?? '',
+    expectStatus: expect === null || expect === undefined ? EXPECT_STATUS_DEFAULT : Object.freeze(expect) as readonly [number, number],
   });
 }
 
@@ -164,23 +211,24 @@ function unpackMisfire(value: unknown): Misfire {
   return Object.freeze({ policy, windowMs });
 }
 
-export function unpackSpec(id: string, schedule: string, timezone: string, enabled: boolean, packed: string): JobSpec {
-  const row = JSON.parse(packed) as Packed;
+export function unpackSpec(id: string, schedule: string, timezone: string, enabled: boolean, packed: string, sharedText: string): JobSpec {
+  const own = JSON.parse(packed) as Packed;
+  const shared = JSON.parse(sharedText) as Packed;
   const d = SPEC_DEFAULTS;
-  const after = row[10] as string[] | null | undefined;
+  const after = shared[12] as string[] | null | undefined;
   return Object.freeze({
     id, schedule, timezone, enabled,
-    executor: unpackExecutor(row[0] as Packed),
-    target: unpackTarget(row[7]),
-    concurrency: (row[6] as Concurrency | null | undefined) ?? d.concurrency,
-    misfire: unpackMisfire(row[8]),
-    timeoutMs: (row[3] as number | null | undefined) ?? d.timeoutMs,
-    retry: unpackRetry(row[5]),
-    priority: (row[9] as number | null | undefined) ?? d.priority,
+    executor: unpackExecutor(own, shared),
+    target: unpackTarget(shared[9]),
+    concurrency: (shared[8] as Concurrency | null | undefined) ?? d.concurrency,
+    misfire: unpackMisfire(shared[10]),
+    timeoutMs: (shared[5] as number | null | undefined) ?? d.timeoutMs,
+    retry: unpackRetry(shared[7]),
+    priority: (shared[11] as number | null | undefined) ?? d.priority,
     after: after === null || after === undefined ? EMPTY_LIST : Object.freeze(after),
-    history: (row[4] as number | null | undefined) ?? d.history,
-    labels: record(row[2]),
-    description: (row[1] as string | null | undefined) ?? d.description,
+    history: (shared[6] as number | null | undefined) ?? d.history,
+    labels: record(shared[4]),
+    description: (own[1] as string | null | undefined) ?? d.description,
   });
 }
 
@@ -189,34 +237,58 @@ const isInt = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInt
 const isOpt = (v: unknown, check: (v: unknown) => boolean): boolean => v === null || v === undefined || check(v);
 const isStrMap = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(isStr);
 
-/**
- * The traits of a packed spec from a snapshot, after checking that it has the shape
- * unpackSpec expects (types and the traits' ranges: the spec was validated when it entered
- * the log). Returns the traits, or a message saying what is wrong.
- */
-export function packedTraits(packed: string, enabled: boolean): number | string {
-  let row: unknown;
+function parseRow(text: string): unknown[] | null {
   try {
-    row = JSON.parse(packed);
+    const row: unknown = JSON.parse(text);
+    return Array.isArray(row) && row.length > 0 ? row : null;
   } catch {
-    return 'packed spec is not JSON';
+    return null;
   }
-  if (!Array.isArray(row) || row.length === 0 || row.length > 11 || !Array.isArray(row[0])) return 'packed spec is not a spec row';
-  const e = row[0] as unknown[];
-  const executorOk = e[0] === 0
-    ? isStr(e[1]) && isOpt(e[2], isStrMap) && isOpt(e[3], isStr) && e.length <= 4
-    : e[0] === 1 && isStr(e[1]) && isOpt(e[2], (m) => (HTTP_METHODS as readonly unknown[]).includes(m)) && isOpt(e[3], isStrMap) && isOpt(e[4], isStr)
-      && isOpt(e[5], (s) => Array.isArray(s) && s.length === 2 && s.every(isInt)) && e.length <= 6;
-  const [, description, labels, timeoutMs, history, retry, concurrency, target, misfire, priority, after] = row as unknown[];
-  const ok = executorOk && isOpt(description, isStr) && isOpt(labels, isStrMap) && isOpt(timeoutMs, isInt)
+}
+
+const HTTP_METHOD_SET: ReadonlySet<unknown> = new Set(HTTP_METHODS);
+
+/**
+ * The traits (without `enabled`) of a shared part from a snapshot, after checking that it
+ * has the shape unpackSpec expects (types and the traits' ranges: the spec was validated
+ * when it entered the log). Returns the traits or a message saying what is wrong.
+ */
+export function sharedTraits(text: string): number | string {
+  const row = parseRow(text);
+  if (row === null || row.length > 13) return 'shared spec part is not a spec row';
+  const [type, cwdOrMethod, headers, expect, labels, timeoutMs, history, retry, concurrency, target, misfire, priority, after] = row;
+  const ok = (type === 0 ? isOpt(cwdOrMethod, isStr) && isOpt(headers, (v) => v === null) && isOpt(expect, (v) => v === null)
+    : type === 1 && isOpt(cwdOrMethod, (m) => HTTP_METHOD_SET.has(m)) && isOpt(headers, isStrMap)
+      && isOpt(expect, (v) => Array.isArray(v) && v.length === 2 && v.every(isInt)))
+    && isOpt(labels, isStrMap) && isOpt(timeoutMs, isInt)
     && isOpt(history, (h) => isInt(h) && (h as number) >= 1 && (h as number) < 1024)
     && isOpt(retry, (r) => Array.isArray(r) && r.length === 3 && r.every(isInt) && r[0] >= 0 && r[0] < 16)
     && isOpt(concurrency, (c) => (CONCURRENCY_POLICIES as readonly unknown[]).includes(c))
     && isOpt(target, (t) => t === 'leader' || t === 'all' || (Array.isArray(t) && (t.length === 1 || (t.length === 2 && isInt(t[1]))) && isStrMap(t[0])))
     && isOpt(misfire, (m) => Array.isArray(m) && m.length === 2 && (MISFIRE_POLICIES as readonly unknown[]).includes(m[0]) && isInt(m[1]))
     && isOpt(priority, isInt) && isOpt(after, (a) => Array.isArray(a) && a.every(isStr));
-  if (!ok) return 'packed spec has a malformed field';
+  if (!ok) return 'shared spec part has a malformed field';
   const concurrencyIndex = CONCURRENCY_POLICIES.indexOf((concurrency ?? SPEC_DEFAULTS.concurrency) as Concurrency);
-  return (enabled ? ENABLED : 0) | (concurrencyIndex << CONCURRENCY_SHIFT) | (((history as number | null | undefined) ?? SPEC_DEFAULTS.history) << HISTORY_SHIFT)
+  return (concurrencyIndex << CONCURRENCY_SHIFT) | (((history as number | null | undefined) ?? SPEC_DEFAULTS.history) << HISTORY_SHIFT)
     | ((((retry as number[] | null | undefined)?.[0]) ?? 0) << RETRY_SHIFT) | (Array.isArray(after) && after.length > 0 ? HAS_AFTER : 0);
+}
+
+/** Checks a job's own part from a snapshot against its executor type (from the shared part); a message or null. */
+export function packedProblem(packed: string, shellExecutor: boolean): string | null {
+  const row = parseRow(packed);
+  if (row === null || row.length > 4) return 'packed spec is not a spec row';
+  const [main, description, body, env] = row;
+  const ok = isStr(main) && isOpt(description, isStr)
+    && (shellExecutor ? (body === null || body === undefined) && isOpt(env, isStrMap) : isOpt(body, isStr) && env === undefined);
+  return ok ? null : 'packed spec has a malformed field';
+}
+
+/** The traits with `enabled` set as given. */
+export function withEnabled(traits: number, enabled: boolean): number {
+  return enabled ? traits | ENABLED : traits & ~ENABLED;
+}
+
+/** True when a shared part names a shell executor (its first element is 0). */
+export function isShellShared(text: string): boolean {
+  return text.startsWith('[0');
 }

@@ -3,13 +3,14 @@
 // so the encoder never holds a second copy) and read back without intermediate rows.
 //
 // Record: varint-prefixed UTF-8 id; varint flags (1 enabled, 2 has lastScheduledAt,
-// 4 has nextFireAt); schedule and zone as references into a string table built in record
-// order (index = table size means "a new string follows"); varint-prefixed packed spec;
+// 4 has nextFireAt); schedule, zone and the shared spec part as references into a string
+// table built in record order (index = table size means "a new string follows"), so each
+// distinct one is written and checked once; the varint-prefixed packed spec;
 // varints createdAt, updatedAt, createRevision, revision, then lastScheduledAt and
 // nextFireAt if present. Varints are little-endian base-128 of non-negative safe integers.
 import { assert } from './assert.js';
 import { intern } from './defaults.js';
-import { JobState, packedTraits } from './job-record.js';
+import { JobState, internShared, isShellShared, packedProblem, sharedTraits, withEnabled } from './job-record.js';
 import type { JobsById } from './jobs-by-id.js';
 import { SCHEDULE_CHARS_MAX, TIMEZONE_CHARS_MAX } from './limits.js';
 import { bad } from './snapshot-rows.js';
@@ -70,6 +71,7 @@ function writeJob(out: Out, job: JobState): void {
   out.varint((job.enabled ? ENABLED : 0) | (job.lastScheduledAt !== null ? HAS_LAST : 0) | (job.nextFireAt !== null ? HAS_NEXT : 0));
   out.tableString(job.schedule);
   out.tableString(job.timezone);
+  out.tableString(job.shared);
   out.string(job.packed);
   out.varint(job.createdAt);
   out.varint(job.updatedAt);
@@ -95,6 +97,8 @@ export function writeJobSection(jobs: JobsById, allocate: (sectionBytes: number)
 class In {
   pos = 0;
   readonly table: string[] = [];
+  /** What the check said about each table entry (the traits of a shared part). */
+  readonly facts: number[] = [];
   /** A Buffer view: its UTF-8 reader makes flat strings and needs no view object per string. */
   private readonly buffer: Buffer;
   constructor(private readonly bytes: Uint8Array) {
@@ -126,14 +130,17 @@ class In {
     return text;
   }
 
-  tableString(charsMax: number, check: (text: string) => boolean, what: string): string {
+  /** Index of a table string; a new one is read, checked (`check` returns a number or a problem) and added. */
+  tableIndex(charsMax: number, check: (text: string) => number | string, what: string, shared: boolean): number {
     const index = this.varint();
-    if (index < this.table.length) return this.table[index] as string;
+    if (index < this.table.length) return index;
     if (index > this.table.length) throw bad(`a ${what} reference is out of range`);
     const text = this.string(charsMax);
-    if (!check(text)) throw bad(`${what} "${text}" is not valid in this build`);
-    this.table.push(intern(text));
-    return this.table[index] as string;
+    const fact = check(text);
+    if (typeof fact === 'string') throw bad(`${what} ${JSON.stringify(text.slice(0, 100))}: ${fact}`);
+    this.table.push(shared ? internShared(text) : intern(text));
+    this.facts.push(fact);
+    return index;
   }
 }
 
@@ -151,18 +158,21 @@ export function readJobSection(bytes: Uint8Array, count: number): JobState[] {
     const flags = input.varint();
     // Schedules were validated when their job entered the log; parsing each distinct one
     // again here (~90 µs with cron-parser) would add seconds to a large restore.
-    const schedule = input.tableString(SCHEDULE_CHARS_MAX, (s) => s.length > 0 && s.length <= SCHEDULE_CHARS_MAX, 'schedule');
-    const timezone = input.tableString(TIMEZONE_CHARS_MAX, isKnownZone, 'time zone');
+    const schedule = input.table[input.tableIndex(SCHEDULE_CHARS_MAX, (s) => s.length > 0 ? 0 : 'is empty', 'schedule', false)] as string;
+    const timezone = input.table[input.tableIndex(TIMEZONE_CHARS_MAX, (z) => isKnownZone(z) ? 0 : 'is not a known zone', 'time zone', false)] as string;
+    const sharedAt = input.tableIndex(SPEC_PACKED_CHARS_MAX, sharedTraits, 'shared spec part', true);
+    const shared = input.table[sharedAt] as string;
     const packed = input.string(SPEC_PACKED_CHARS_MAX);
-    const traits = packedTraits(packed, (flags & ENABLED) !== 0);
-    if (typeof traits === 'string') throw bad(`job ${id}: ${traits}`);
+    const problem = packedProblem(packed, isShellShared(shared));
+    if (problem !== null) throw bad(`job ${id}: ${problem}`);
+    const traits = withEnabled(input.facts[sharedAt] as number, (flags & ENABLED) !== 0);
     const createdAt = input.varint();
     const updatedAt = input.varint();
     const createRevision = input.varint();
     const revision = input.varint();
     const last = (flags & HAS_LAST) !== 0 ? input.varint() : null;
     const next = (flags & HAS_NEXT) !== 0 ? input.varint() : null;
-    jobs[i] = new JobState(id, packed, schedule, timezone, traits, createdAt, updatedAt, createRevision, revision, last, next);
+    jobs[i] = new JobState(id, packed, shared, schedule, timezone, traits, createdAt, updatedAt, createRevision, revision, last, next);
   }
   if (input.pos !== bytes.length) throw bad('the job section has trailing bytes');
   return jobs;
