@@ -45,12 +45,25 @@ export class JobState {
     public timezone: string,
     public traits: number,
     readonly createdAt: number,
-    public updatedAt: number,
+    updatedAt: number,
     readonly createRevision: number,
     public revision: number,
     public lastScheduledAt: number | null,
     public nextFireAt: number | null,
-  ) {}
+  ) {
+    this.updatedAtUnlessCreated = updatedAt === createdAt ? null : updatedAt;
+  }
+
+  /** updatedAt, or null while it equals createdAt (most jobs): a time field costs a 16-byte box. */
+  private updatedAtUnlessCreated: number | null;
+
+  get updatedAt(): number {
+    return this.updatedAtUnlessCreated ?? this.createdAt;
+  }
+
+  set updatedAt(atMs: number) {
+    this.updatedAtUnlessCreated = atMs === this.createdAt ? null : atMs;
+  }
 
   static of(spec: JobSpec, createdAt: number, createRevision: number): JobState {
     const { packed, shared } = packSpec(spec);
