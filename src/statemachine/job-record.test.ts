@@ -104,3 +104,12 @@ test('a version-1 snapshot (written by an older build) still restores', () => {
   const again = JobTable.restore(table.snapshot());
   assert.deepEqual(again.getJob('old'), job, 'rewritten as the current version, it reads back the same');
 });
+
+test('a framed snapshot is the frame followed by the same bytes', () => {
+  const d = new Driver();
+  d.put('a', T0, { labels: { team: 'x' } });
+  const plain = d.table.snapshot();
+  const framed = d.table.snapshot((n) => Uint8Array.from([1, 2, n & 0xff]));
+  assert.deepEqual([...framed.subarray(0, 3)], [1, 2, plain.length & 0xff]);
+  assert.equal(Buffer.compare(framed.subarray(3), plain), 0);
+});

@@ -18,7 +18,12 @@ import { addDependents, createState, type JobState, type TableState } from './st
 export const SNAPSHOT_FORMAT = 'chime.jobtable';
 export const SNAPSHOT_VERSION = 2;
 
-export function encodeSnapshot(state: TableState): Uint8Array {
+/**
+ * The table's snapshot bytes. With `frame`, the result is frame(snapshot length) followed
+ * by the snapshot, in one allocation: a caller that wraps the snapshot (the agent adds its
+ * address book) need not copy a few hundred megabytes to put a header in front.
+ */
+export function encodeSnapshot(state: TableState, frame?: (snapshotBytes: number) => Uint8Array): Uint8Array {
   const l = state.limits;
   let out = new Uint8Array(0);
   writeJobSection(state.jobs, (jobBytes) => {
@@ -28,11 +33,14 @@ export function encodeSnapshot(state: TableState): Uint8Array {
       appliedIndex: state.appliedIndex, runSeq: state.runSeq, jobs: state.jobs.size, jobBytes,
     }));
     const tail = packr.pack(runAndKeyRows(state));
-    const bytes = new Uint8Array(head.length + jobBytes + tail.length);
-    bytes.set(head, 0);
-    bytes.set(tail, head.length + jobBytes);
+    const snapshotBytes = head.length + jobBytes + tail.length;
+    const prefix = frame === undefined ? new Uint8Array(0) : frame(snapshotBytes);
+    const bytes = new Uint8Array(prefix.length + snapshotBytes);
+    bytes.set(prefix, 0);
+    bytes.set(head, prefix.length);
+    bytes.set(tail, prefix.length + head.length + jobBytes);
     out = bytes;
-    return { bytes, offset: head.length };
+    return { bytes, offset: prefix.length + head.length };
   });
   return out;
 }

@@ -44,8 +44,12 @@ export class JobTable {
     return new JobTable(decodeSnapshot(bytes));
   }
 
-  snapshot(): Uint8Array {
-    return encodeSnapshot(this.state);
+  /**
+   * The snapshot bytes. With `frame`, they come after frame(snapshot length) in one buffer,
+   * so a wrapper's header costs no copy of the whole snapshot.
+   */
+  snapshot(frame?: (snapshotBytes: number) => Uint8Array): Uint8Array {
+    return encodeSnapshot(this.state, frame);
   }
 
   get appliedIndex(): number {
