@@ -1,4 +1,4 @@
-// `npm run bench:memory [-- --jobs 1000000] [-- --due 0] [-- --settle 30] [-- --keep]`
+// `npm run bench:memory [-- --jobs 1000000] [-- --due 0] [-- --settle 30] [-- --agent-env K=V] [-- --keep]`
 // Memory per stored job on a 3-node cluster. For 0 jobs (the baseline) and then for N jobs:
 // seeds the data dirs with a snapshot of N mixed jobs (seed_cluster.ts), starts three
 // `chime agent` processes on them, waits until every node is ready and has applied the
@@ -23,6 +23,8 @@ const { values } = parseArgs({
     dir: { type: 'string', default: '' },
     keep: { type: 'boolean', default: false },
     'skip-baseline': { type: 'boolean', default: false },
+    /** KEY=VALUE for the agents' environment (repeatable), e.g. MALLOC_ARENA_MAX=2. */
+    'agent-env': { type: 'string', multiple: true, default: [] },
   },
 });
 const jobs = Number(values.jobs);
@@ -31,6 +33,11 @@ const settleMs = Number(values.settle) * 1000;
 const reads = Number(values.reads);
 const root = values.dir === '' ? mkdtempSync(join(tmpdir(), 'chime-memory-')) : values.dir;
 const IDS = ['n1', 'n2', 'n3'];
+const agentEnv = Object.fromEntries(values['agent-env'].map((pair) => {
+  const at = pair.indexOf('=');
+  if (at <= 0) throw new Error(`--agent-env expects KEY=VALUE, got "${pair}"`);
+  return [pair.slice(0, at), pair.slice(at + 1)];
+}));
 
 interface NodeFigures {
   readonly id: string;
@@ -109,7 +116,7 @@ async function phase(count: number): Promise<PhaseResult> {
   const seedMs = performance.now() - t;
   console.log(`  seeded ${count} jobs in ${(seedMs / 1000).toFixed(1)} s (build ${(seed.buildMs / 1000).toFixed(1)} s, write ${(seed.writeMs / 1000).toFixed(1)} s); snapshot ${mib(seed.snapshotBytes)} at index ${seed.index}`);
   (globalThis as { gc?: () => void }).gc?.();
-  const cluster = new ProcessCluster({ dir });
+  const cluster = new ProcessCluster({ dir, env: agentEnv });
   try {
     t = performance.now();
     const listening = new Map<string, number>();
@@ -171,7 +178,7 @@ function report(base: PhaseResult | null, full: PhaseResult): void {
 }
 
 async function main(): Promise<void> {
-  console.log(`memory bench: ${jobs} jobs (${duePerSecond} due/s), settle ${settleMs / 1000} s, ${reads} reads; node ${process.version}; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}; data in ${root}`);
+  console.log(`memory bench: ${jobs} jobs (${duePerSecond} due/s), settle ${settleMs / 1000} s, ${reads} reads, agent env ${JSON.stringify(agentEnv)}; node ${process.version}; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}; data in ${root}`);
   const base = values['skip-baseline'] ? null : (console.log('baseline: 0 jobs'), await phase(0));
   console.log(`with ${jobs} jobs`);
   const full = await phase(jobs);
