@@ -2,9 +2,8 @@
 import type { DeleteJobCommand, PauseJobCommand, PutJobCommand, ResumeJobCommand } from './commands.js';
 import { ERROR_CODES } from './errors.js';
 import { rejected, type ApplyResult } from './results.js';
-import {
-  addDependents, computeNextFireAt, evictJobHistory, removeDependents, setNextFireAt, type JobState, type TableState,
-} from './state.js';
+import { JobState } from './job-record.js';
+import { addDependents, computeNextFireAt, evictJobHistory, removeDependents, setNextFireAt, type TableState } from './state.js';
 import { unindexAllExecutions, updateRetryIndex } from './run-indexes.js';
 import { validateJobSpec } from './validate.js';
 import { jobView } from './views.js';
@@ -20,22 +19,18 @@ export function applyPutJob(state: TableState, cmd: PutJobCommand, index: number
     if (state.jobs.size >= state.limits.jobsMax) {
       return rejected(ERROR_CODES.TOO_MANY_JOBS, `the table holds ${state.limits.jobsMax} jobs, its limit`);
     }
-    const job: JobState = {
-      spec, createdAt: cmd.at, updatedAt: cmd.at, createRevision: index, revision: index,
-      lastScheduledAt: null, nextFireAt: null, runs: null, activeCount: 0,
-    };
-    state.jobs.set(cmd.id, job);
-    state.jobIds.add(cmd.id);
-    addDependents(state, spec);
+    const job = JobState.of(spec, cmd.at, index);
+    state.jobs.add(job);
+    addDependents(state, job.id, spec.after);
     setNextFireAt(state, job, computeNextFireAt(job, cmd.at));
     return { ok: true, kind: 'job', created: true, job: jobView(job) };
   }
   const before = existing.spec;
-  removeDependents(state, before);
-  existing.spec = spec;
+  removeDependents(state, existing.id, before.after);
+  existing.setSpec(spec);
   existing.updatedAt = cmd.at;
   existing.revision = index;
-  addDependents(state, spec);
+  addDependents(state, existing.id, spec.after);
   // Same schedule and still enabled: the job owes exactly the instants it owed before.
   // Otherwise it owes the instants of the new schedule from now on, not the past ones.
   const sameTiming = before.enabled && spec.enabled && before.schedule === spec.schedule && before.timezone === spec.timezone;
@@ -49,7 +44,7 @@ export function applyDeleteJob(state: TableState, cmd: DeleteJobCommand): ApplyR
   const job = state.jobs.get(cmd.id);
   if (job === undefined) return rejected(ERROR_CODES.JOB_NOT_FOUND, `job "${cmd.id}" does not exist`);
   setNextFireAt(state, job, null);
-  removeDependents(state, job.spec);
+  removeDependents(state, job.id, job.after);
   const activeRunIds: string[] = [];
   for (const run of job.runs ?? []) {
     state.runs.delete(run.runId);
@@ -59,8 +54,7 @@ export function applyDeleteJob(state: TableState, cmd: DeleteJobCommand): ApplyR
       activeRunIds.push(run.runId);
     }
   }
-  state.jobs.delete(cmd.id);
-  state.jobIds.delete(cmd.id);
+  state.jobs.delete(job);
   // Idempotency keys of the job expire on their own: they carry the job's createRevision,
   // so a new job under the same id never matches them.
   return { ok: true, kind: 'deleted', id: cmd.id, activeRunIds };
@@ -69,8 +63,8 @@ export function applyDeleteJob(state: TableState, cmd: DeleteJobCommand): ApplyR
 export function applyPause(state: TableState, cmd: PauseJobCommand, index: number): ApplyResult {
   const job = state.jobs.get(cmd.id);
   if (job === undefined) return rejected(ERROR_CODES.JOB_NOT_FOUND, `job "${cmd.id}" does not exist`);
-  if (job.spec.enabled) {
-    job.spec = Object.freeze({ ...job.spec, enabled: false });
+  if (job.enabled) {
+    job.enabled = false;
     job.updatedAt = cmd.at;
     job.revision = index;
     setNextFireAt(state, job, null);
@@ -81,8 +75,8 @@ export function applyPause(state: TableState, cmd: PauseJobCommand, index: numbe
 export function applyResume(state: TableState, cmd: ResumeJobCommand, index: number): ApplyResult {
   const job = state.jobs.get(cmd.id);
   if (job === undefined) return rejected(ERROR_CODES.JOB_NOT_FOUND, `job "${cmd.id}" does not exist`);
-  if (!job.spec.enabled) {
-    job.spec = Object.freeze({ ...job.spec, enabled: true });
+  if (!job.enabled) {
+    job.enabled = true;
     job.updatedAt = cmd.at;
     job.revision = index;
     // A resumed job does not owe the instants that fell while it was paused.

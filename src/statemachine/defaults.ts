@@ -32,12 +32,21 @@ export const SPEC_DEFAULTS = Object.freeze({
 const INTERNED_MAX = 50_000;
 const interned = new Map<string, string>();
 
-/** One shared instance per distinct string (bounded; past the bound strings stay as they are). */
+/**
+ * A flat copy of a string. Strings decoded by msgpackr are often slices of one string that
+ * holds every string of a command; a stored slice would keep that whole block alive.
+ */
+export function flat(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string;
+}
+
+/** One shared, flat instance per distinct string (bounded; past the bound each caller gets a flat copy). */
 export function intern(text: string): string {
   const known = interned.get(text);
   if (known !== undefined) return known;
-  if (interned.size < INTERNED_MAX) interned.set(text, text);
-  return text;
+  const copy = flat(text);
+  if (interned.size < INTERNED_MAX) interned.set(copy, copy);
+  return copy;
 }
 
 export function shareTarget(target: Target): Target {

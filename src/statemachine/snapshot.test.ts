@@ -6,7 +6,7 @@ import { JobTable } from './table.js';
 import { encodeCommand } from './codec.js';
 import type { Command } from './commands.js';
 import { StateMachineInputError } from './errors.js';
-import { SNAPSHOT_FORMAT } from './snapshot.js';
+import { SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './snapshot.js';
 
 const MIN = 60_000;
 
@@ -117,7 +117,8 @@ test('garbage, foreign and future-version snapshots are refused with a clear err
   refuse(new Uint8Array([0xc1, 0x00]), /not a chime job-table snapshot|not msgpack/);
   refuse(new Uint8Array(0), /not msgpack/);
   refuse(packr.pack({ format: 'other', version: 1 }), /not a chime job-table snapshot/);
-  refuse(packr.pack({ format: SNAPSHOT_FORMAT, version: 2, body: {} }), /version 2 is newer than this build reads \(up to 1\)/);
+  const future = SNAPSHOT_VERSION + 1;
+  refuse(packr.pack({ format: SNAPSHOT_FORMAT, version: future, body: {} }), new RegExp(`version ${future} is newer than this build reads \\(up to ${SNAPSHOT_VERSION}\\)`));
   refuse(packr.pack({ format: SNAPSHOT_FORMAT, version: 1, body: { limits: [1, 1, 1, 1, 1], appliedIndex: 0, runSeq: 0, jobs: [[{ id: 'a' }, 0, 0, 0, 0, null, null]], runs: [], keys: [] } }), /job a: schedule: is required/);
   refuse(packr.pack({ format: SNAPSHOT_FORMAT, version: 1, body: { limits: [1, 1, 1, 1, 1], appliedIndex: 0, runSeq: 0, jobs: 'x', runs: [], keys: [] } }), /job is not a list/);
   const good = new Driver();

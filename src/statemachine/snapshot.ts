@@ -1,69 +1,76 @@
-// Snapshots: the whole table as msgpackr bytes with a header {format, version}. Everything is
-// written in a fixed order (jobs by id, runs by seq, keys by insertion), so two replicas with
-// the same state write the same bytes. A reader refuses unknown formats and newer versions;
-// each version keeps its own decoder so later versions can still read version 1.
-import { assert } from './assert.js';
+// Snapshots: the whole table, deterministic bytes (two replicas with the same state write
+// the same bytes) behind a msgpack header {format, version}. A reader refuses unknown
+// formats and newer versions; each version keeps its own decoder (snapshot-v1.ts).
+//
+// Version 2: [header {format, version, limits, appliedIndex, runSeq, jobs, jobBytes}]
+// [jobBytes of job records in id order, snapshot-jobs.ts] [msgpack {runs, keys}], runs by
+// seq and keys by insertion (snapshot-rows.ts). The job section is written straight into
+// the one output buffer and read back record by record, so a million jobs never exist as
+// an intermediate array of rows.
 import { packr } from './codec.js';
 import { StateMachineInputError } from './errors.js';
 import type { TableLimits } from './limits.js';
-import { updateRetryIndex } from './run-indexes.js';
-import { addDependents, createState, indexRun, type JobState, type TableState } from './state.js';
-import { EMPTY_RECORD, EXPECT_STATUS_DEFAULT, SPEC_DEFAULTS } from './defaults.js';
-import type { Execution, JobSpec, RunRecord } from './types.js';
-import { validateJobSpec } from './validate.js';
+import { readJobSection, writeJobSection } from './snapshot-jobs.js';
+import { bad, isInt, restoreRunsAndKeys, runAndKeyRows } from './snapshot-rows.js';
+import { decodeVersion1 } from './snapshot-v1.js';
+import { addDependents, createState, type JobState, type TableState } from './state.js';
 
 export const SNAPSHOT_FORMAT = 'chime.jobtable';
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 
-type Row = readonly unknown[];
-
-function executionRow(e: Execution): Row {
-  return [e.node, e.attempt, e.status, e.exitCode, e.output, e.outputTruncated, e.error, e.startedAt, e.finishedAt];
-}
-
-function runRow(r: RunRecord): Row {
-  return [r.runId, r.jobId, r.seq, r.scheduledAt, r.trigger, r.attempt, r.status, r.firedAt, r.startedAt, r.finishedAt,
-    r.executions.map(executionRow), r.payload, r.key, r.executors, r.notBefore, r.killRequested, r.reason];
-}
-
-/** A spec without the fields that hold their default; restore's validation fills them in again. */
-function compactSpec(spec: JobSpec): Record<string, unknown> {
-  const defaults: Readonly<Record<string, unknown>> = SPEC_DEFAULTS;
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(spec)) {
-    if (key === 'executor' || defaults[key] !== value) out[key] = value;
-  }
-  const e = spec.executor;
-  out.executor = e.type === 'shell'
-    ? { type: e.type, command: e.command, ...(e.env === EMPTY_RECORD ? {} : { env: e.env }), ...(e.cwd === '/' ? {} : { cwd: e.cwd }) }
-    : { type: e.type, url: e.url, ...(e.method === 'GET' ? {} : { method: e.method }), ...(e.headers === EMPTY_RECORD ? {} : { headers: e.headers }),
-        ...(e.body === '' ? {} : { body: e.body }), ...(e.expectStatus === EXPECT_STATUS_DEFAULT ? {} : { expectStatus: e.expectStatus }) };
+/**
+ * The table's snapshot bytes. With `frame`, the result is frame(snapshot length) followed
+ * by the snapshot, in one allocation: a caller that wraps the snapshot (the agent adds its
+ * address book) need not copy a few hundred megabytes to put a header in front.
+ */
+export function encodeSnapshot(state: TableState, frame?: (snapshotBytes: number) => Uint8Array): Uint8Array {
+  const l = state.limits;
+  let out = new Uint8Array(0);
+  writeJobSection(state.jobs, (jobBytes) => {
+    // packr reuses its buffer: copy the header before packing the tail.
+    const head = new Uint8Array(packr.pack({
+      format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, limits: [l.jobsMax, l.runsMax, l.activeRunsMax, l.activeRunsPerJobMax, l.keysMax],
+      appliedIndex: state.appliedIndex, runSeq: state.runSeq, jobs: state.jobs.size, jobBytes,
+    }));
+    const tail = packr.pack(runAndKeyRows(state));
+    const snapshotBytes = head.length + jobBytes + tail.length;
+    const prefix = frame === undefined ? new Uint8Array(0) : frame(snapshotBytes);
+    const bytes = new Uint8Array(prefix.length + snapshotBytes);
+    bytes.set(prefix, 0);
+    bytes.set(head, prefix.length);
+    bytes.set(tail, prefix.length + head.length + jobBytes);
+    out = bytes;
+    return { bytes, offset: prefix.length + head.length };
+  });
   return out;
 }
 
-export function encodeSnapshot(state: TableState): Uint8Array {
-  const jobs: Row[] = [];
-  for (const id of state.jobIds.valuesAfter()) {
-    const j = state.jobs.get(id);
-    assert(j !== undefined, 'id index names a missing job');
-    jobs.push([compactSpec(j.spec), j.createdAt, j.updatedAt, j.createRevision, j.revision, j.lastScheduledAt, j.nextFireAt]);
+/** Header bytes are few; reading them from a short window keeps msgpackr's string scanner out of the job section. */
+const HEADER_WINDOW_BYTES = 4096;
+
+/** The first msgpack value of `bytes` and where it ends. */
+function firstValue(bytes: Uint8Array): { value: unknown; end: number } {
+  let value: unknown;
+  let end = 0;
+  const read = (source: Uint8Array): void => packr.unpackMultiple(source, (first: unknown, _start?: number, stop?: number) => {
+    value = first;
+    end = stop ?? source.length;
+    return false;
+  });
+  try {
+    read(bytes.subarray(0, HEADER_WINDOW_BYTES));
+  } catch {
+    // A version-1 snapshot is one value, longer than the window (or the bytes are garbage).
+    read(bytes);
   }
-  const l = state.limits;
-  const body = {
-    limits: [l.jobsMax, l.runsMax, l.activeRunsMax, l.activeRunsPerJobMax, l.keysMax],
-    appliedIndex: state.appliedIndex,
-    runSeq: state.runSeq,
-    jobs,
-    runs: [...state.runs.values()].map(runRow),
-    keys: [...state.keys].map(([k, e]) => [k, e.jobId, e.createRevision, e.runId, e.atMs]),
-  };
-  return new Uint8Array(packr.pack({ format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, body }));
+  return { value, end };
 }
 
 export function decodeSnapshot(bytes: Uint8Array): TableState {
   let value: unknown;
+  let headerEnd = 0;
   try {
-    value = packr.unpack(bytes);
+    ({ value, end: headerEnd } = firstValue(bytes));
   } catch (error) {
     throw bad(`not msgpack (${error instanceof Error ? error.message : 'decode failed'})`);
   }
@@ -74,99 +81,53 @@ export function decodeSnapshot(bytes: Uint8Array): TableState {
     throw bad(`snapshot version ${header.version} is newer than this build reads (up to ${SNAPSHOT_VERSION}); upgrade this node`);
   }
   try {
-    return decodeVersion1(header.body);
+    return header.version === 1 ? decodeVersion1(header.body) : decodeVersion2(header as Record<string, unknown>, bytes, headerEnd);
   } catch (error) {
     if (error instanceof StateMachineInputError) throw error;
     throw bad(error instanceof Error ? error.message : 'corrupt snapshot');
   }
 }
 
-function bad(message: string): StateMachineInputError {
-  return new StateMachineInputError('INVALID_SNAPSHOT', `invalid snapshot: ${message}`);
+/**
+ * The jobs with an instant in next-fire order (instant, then id). Sorts positions by keys
+ * in one typed array: the same order as comparing the scattered job objects, without a
+ * cache miss per comparison. `jobs` is in id order, so ties on the instant keep it.
+ */
+function byNextFire(jobs: readonly JobState[]): JobState[] {
+  const keys = new Float64Array(jobs.length);
+  const positions: number[] = [];
+  jobs.forEach((job, i) => {
+    if (job.nextFireAt === null) return;
+    keys[i] = job.nextFireAt;
+    positions.push(i);
+  });
+  positions.sort((a, b) => (keys[a] as number) - (keys[b] as number) || a - b);
+  return positions.map((i) => jobs[i] as JobState);
 }
 
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
-const isNullInt = (v: unknown): v is number | null => v === null || isInt(v);
-const isNullStr = (v: unknown): v is string | null => v === null || typeof v === 'string';
-
-function rows(v: unknown, width: number, what: string): Row[] {
-  if (!Array.isArray(v)) throw bad(`${what} is not a list`);
-  for (const row of v) if (!Array.isArray(row) || row.length !== width) throw bad(`a ${what} row is malformed`);
-  return v as Row[];
-}
-
-function decodeVersion1(body: unknown): TableState {
-  const b = body as Record<string, unknown> | null;
-  if (typeof b !== 'object' || b === null) throw bad('missing body');
-  const l = b.limits;
+function decodeVersion2(h: Record<string, unknown>, bytes: Uint8Array, headerEnd: number): TableState {
+  const l = h.limits;
   if (!Array.isArray(l) || l.length !== 5 || !l.every((n) => isInt(n) && n > 0)) throw bad('limits are malformed');
   const limits: TableLimits = Object.freeze({ jobsMax: l[0], runsMax: l[1], activeRunsMax: l[2], activeRunsPerJobMax: l[3], keysMax: l[4] });
-  if (!isInt(b.appliedIndex) || !isInt(b.runSeq)) throw bad('indexes are malformed');
+  const { appliedIndex, runSeq, jobs: jobCount, jobBytes } = h;
+  if (!isInt(appliedIndex) || !isInt(runSeq)) throw bad('indexes are malformed');
+  if (!isInt(jobCount) || jobCount < 0 || jobCount > limits.jobsMax) throw bad('the job count is malformed');
+  if (!isInt(jobBytes) || jobBytes < 0 || headerEnd + jobBytes > bytes.length) throw bad('the job section is truncated');
   const state = createState(limits);
-  state.appliedIndex = b.appliedIndex;
-  state.runSeq = b.runSeq;
-  for (const row of rows(b.jobs, 7, 'job')) restoreJob(state, row);
-  let lastSeq = 0;
-  for (const row of rows(b.runs, 17, 'run')) {
-    const run = restoreRun(row);
-    if (run.seq <= lastSeq || run.seq > state.runSeq) throw bad(`run ${run.runId} is out of order`);
-    lastSeq = run.seq;
-    const job = state.jobs.get(run.jobId);
-    if (job === undefined || state.runs.has(run.runId)) throw bad(`run ${run.runId} has no job or is listed twice`);
-    if (!indexRun(state, job, run)) updateRetryIndex(state, run, job.spec);
+  state.appliedIndex = appliedIndex;
+  state.runSeq = runSeq;
+  const jobs = readJobSection(bytes.subarray(headerEnd, headerEnd + jobBytes), jobCount);
+  state.jobs.fill(jobs, true); // readJobSection checked that ids increase
+  state.fireIndex.fill(byNextFire(jobs), true);
+  for (const job of jobs) if (job.after.length > 0) addDependents(state, job.id, job.after);
+  let tail: unknown;
+  try {
+    tail = packr.unpack(bytes.subarray(headerEnd + jobBytes));
+  } catch (error) {
+    throw bad(`runs are not msgpack (${error instanceof Error ? error.message : 'decode failed'})`);
   }
-  for (const row of rows(b.keys, 5, 'key')) {
-    const [k, jobId, createRevision, runId, atMs] = row;
-    if (typeof k !== 'string' || typeof jobId !== 'string' || !isInt(createRevision) || typeof runId !== 'string' || !isInt(atMs)) throw bad('a key row is malformed');
-    state.keys.set(k, { jobId, createRevision, runId, atMs });
-  }
+  const t = tail as { runs?: unknown; keys?: unknown } | null;
+  if (typeof t !== 'object' || t === null) throw bad('runs and keys are missing');
+  restoreRunsAndKeys(state, t.runs, t.keys);
   return state;
-}
-
-function restoreJob(state: TableState, row: Row): void {
-  const [rawSpec, createdAt, updatedAt, createRevision, revision, lastScheduledAt, nextFireAt] = row;
-  const id = (rawSpec as { id?: unknown } | null)?.id;
-  if (typeof id !== 'string') throw bad('a job has no id');
-  // Validation rebuilds the spec with shared defaults, and refuses a spec this build would not accept.
-  const checked = validateJobSpec(id, rawSpec);
-  if (!checked.ok) throw bad(`job ${id}: ${checked.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`);
-  if (!isInt(createdAt) || !isInt(updatedAt) || !isInt(createRevision) || !isInt(revision) || !isNullInt(lastScheduledAt) || !isNullInt(nextFireAt)) {
-    throw bad(`job ${id} metadata is malformed`);
-  }
-  if (state.jobs.has(id)) throw bad(`job ${id} is listed twice`);
-  const job: JobState = { spec: checked.spec, createdAt, updatedAt, createRevision, revision, lastScheduledAt, nextFireAt, runs: null, activeCount: 0 };
-  state.jobs.set(id, job);
-  state.jobIds.add(id);
-  if (nextFireAt !== null) state.fireIndex.add(job);
-  addDependents(state, checked.spec);
-}
-
-const RUN_STATUS = new Set(['pending', 'running', 'succeeded', 'failed', 'timed_out', 'killed', 'lost', 'skipped']);
-const TRIGGER = new Set(['schedule', 'manual', 'retry', 'after', 'misfire']);
-const KILL = new Set(['request', 'timeout', 'replace']);
-
-function restoreExecution(row: unknown): Execution {
-  if (!Array.isArray(row) || row.length !== 9) throw bad('an execution row is malformed');
-  const [node, attempt, status, exitCode, output, outputTruncated, error, startedAt, finishedAt] = row as unknown[];
-  if (typeof node !== 'string' || !isInt(attempt) || typeof status !== 'string' || !RUN_STATUS.has(status) || status === 'skipped'
-    || !isNullInt(exitCode) || typeof output !== 'string' || typeof outputTruncated !== 'boolean' || !isNullStr(error)
-    || !isNullInt(startedAt) || !isNullInt(finishedAt)) throw bad('an execution is malformed');
-  return { node, attempt, status: status as Execution['status'], exitCode, output, outputTruncated, error, startedAt, finishedAt };
-}
-
-function restoreRun(row: Row): RunRecord {
-  const [runId, jobId, seq, scheduledAt, trigger, attempt, status, firedAt, startedAt, finishedAt, executions, payload, key, executors,
-    notBefore, killRequested, reason] = row;
-  if (typeof runId !== 'string' || typeof jobId !== 'string' || !isInt(seq) || !isInt(scheduledAt) || typeof trigger !== 'string'
-    || !TRIGGER.has(trigger) || !isInt(attempt) || typeof status !== 'string' || !RUN_STATUS.has(status) || !isInt(firedAt)
-    || !isNullInt(startedAt) || !isNullInt(finishedAt) || !Array.isArray(executions) || !isNullStr(payload) || !isNullStr(key)
-    || !Array.isArray(executors) || !executors.every((n) => typeof n === 'string') || !isNullInt(notBefore)
-    || !(killRequested === null || (typeof killRequested === 'string' && KILL.has(killRequested))) || !isNullStr(reason)) {
-    throw bad('a run is malformed');
-  }
-  return {
-    runId, jobId, seq, scheduledAt, trigger: trigger as RunRecord['trigger'], attempt, status: status as RunRecord['status'], firedAt,
-    startedAt, finishedAt, executions: executions.map(restoreExecution), payload, key, executors: executors as string[], notBefore,
-    killRequested: killRequested as RunRecord['killRequested'], reason,
-  };
 }

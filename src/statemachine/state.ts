@@ -6,21 +6,11 @@ import { IDEMPOTENCY_TTL_MS, type TableLimits } from './limits.js';
 import { compiledSchedule, nextFireAt } from './schedule.js';
 import { compareByFinish, compareBySeq, indexActiveExecutions } from './run-indexes.js';
 import { SortedSet } from './sorted-set.js';
-import { isActiveStatus, type JobSpec, type RunRecord } from './types.js';
+import { JobsById, compareIds } from './jobs-by-id.js';
+import type { JobState } from './job-record.js';
+import { isActiveStatus, type RunRecord } from './types.js';
 
-export type JobState = {
-  spec: JobSpec;
-  readonly createdAt: number;
-  updatedAt: number;
-  readonly createRevision: number;
-  revision: number;
-  lastScheduledAt: number | null;
-  /** Change only through setNextFireAt, which keeps the next-fire index in step. */
-  nextFireAt: number | null;
-  /** The job's run records, oldest first (ascending seq); null until the first run. */
-  runs: RunRecord[] | null;
-  activeCount: number;
-};
+export { JobState } from './job-record.js';
 
 export type KeyEntry = { readonly jobId: string; readonly createRevision: number; readonly runId: string; readonly atMs: number };
 
@@ -29,8 +19,8 @@ export type TableState = {
   appliedIndex: number;
   /** Sequence number of the newest run record. */
   runSeq: number;
-  readonly jobs: Map<string, JobState>;
-  readonly jobIds: SortedSet<string>;
+  /** Every job, in id order. */
+  readonly jobs: JobsById;
   /** Enabled jobs with a next instant, by (nextFireAt, id). */
   readonly fireIndex: SortedSet<JobState>;
   /** Every run record in creation (seq) order; the front holds the oldest. */
@@ -48,14 +38,15 @@ export type TableState = {
 
 const KEYS_PRUNED_PER_APPLY_MAX = 1000;
 
-function compareIds(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/** Next-fire order: by instant, then id. Only jobs with an instant are in the index. */
+export function compareByNextFire(a: JobState, b: JobState): number {
+  return ((a.nextFireAt ?? 0) - (b.nextFireAt ?? 0)) || compareIds(a.id, b.id);
 }
 
 export function createState(limits: TableLimits): TableState {
   return {
-    limits, appliedIndex: 0, runSeq: 0, jobs: new Map(), jobIds: new SortedSet(compareIds),
-    fireIndex: new SortedSet<JobState>((a, b) => ((a.nextFireAt ?? 0) - (b.nextFireAt ?? 0)) || compareIds(a.spec.id, b.spec.id)),
+    limits, appliedIndex: 0, runSeq: 0, jobs: new JobsById(),
+    fireIndex: new SortedSet<JobState>(compareByNextFire),
     runs: new Map(), activeRuns: new SortedSet<RunRecord>(compareBySeq),
     activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord>(compareByFinish),
     dependents: new Map(), keys: new Map(),
@@ -70,22 +61,22 @@ export function setNextFireAt(state: TableState, job: JobState, next: number | n
 
 /** The first instant the job owes after `afterMs` (null when disabled or none left). */
 export function computeNextFireAt(job: JobState, afterMs: number): number | null {
-  if (!job.spec.enabled) return null;
-  return nextFireAt(compiledSchedule(job.spec.schedule), job.spec.timezone, afterMs, job.createdAt);
+  if (!job.enabled) return null;
+  return nextFireAt(compiledSchedule(job.schedule), job.timezone, afterMs, job.createdAt);
 }
 
-export function addDependents(state: TableState, spec: JobSpec): void {
-  for (const upstream of spec.after) {
+export function addDependents(state: TableState, id: string, after: readonly string[]): void {
+  for (const upstream of after) {
     let set = state.dependents.get(upstream);
     if (set === undefined) state.dependents.set(upstream, (set = new Set()));
-    set.add(spec.id);
+    set.add(id);
   }
 }
 
-export function removeDependents(state: TableState, spec: JobSpec): void {
-  for (const upstream of spec.after) {
+export function removeDependents(state: TableState, id: string, after: readonly string[]): void {
+  for (const upstream of after) {
     const set = state.dependents.get(upstream);
-    set?.delete(spec.id);
+    set?.delete(id);
     if (set?.size === 0) state.dependents.delete(upstream);
   }
 }
@@ -139,7 +130,7 @@ function removeRun(state: TableState, job: JobState | undefined, run: RunRecord)
 export function evictJobHistory(state: TableState, job: JobState): void {
   const list = job.runs;
   if (list === null) return;
-  let excess = list.length - job.activeCount - job.spec.history;
+  let excess = list.length - job.activeCount - job.history;
   for (let i = 0; excess > 0 && i < list.length;) {
     const run = list[i] as RunRecord;
     if (isActiveStatus(run.status)) {
@@ -181,7 +172,7 @@ export function rememberKey(state: TableState, job: JobState, mapKey: string, ru
     if (oldest.done === true) break;
     state.keys.delete(oldest.value);
   }
-  state.keys.set(mapKey, { jobId: job.spec.id, createRevision: job.createRevision, runId, atMs });
+  state.keys.set(mapKey, { jobId: job.id, createRevision: job.createRevision, runId, atMs });
 }
 
 /** Drops expired keys from the front (bounded work per apply). */

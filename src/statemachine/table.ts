@@ -44,8 +44,12 @@ export class JobTable {
     return new JobTable(decodeSnapshot(bytes));
   }
 
-  snapshot(): Uint8Array {
-    return encodeSnapshot(this.state);
+  /**
+   * The snapshot bytes. With `frame`, they come after frame(snapshot length) in one buffer,
+   * so a wrapper's header costs no copy of the whole snapshot.
+   */
+  snapshot(frame?: (snapshotBytes: number) => Uint8Array): Uint8Array {
+    return encodeSnapshot(this.state, frame);
   }
 
   get appliedIndex(): number {
@@ -88,7 +92,7 @@ export class JobTable {
   }
 
   private advance(index: number): void {
-    assert(Number.isSafeInteger(index) && index > this.state.appliedIndex, `apply index ${index} must exceed ${this.state.appliedIndex}`);
+    if (!Number.isSafeInteger(index) || index <= this.state.appliedIndex) assert(false, `apply index ${index} must exceed ${this.state.appliedIndex}`);
     this.state.appliedIndex = index;
   }
 
@@ -119,13 +123,11 @@ export class JobTable {
     const limit = clampLimit(options.limit);
     const items: Job[] = [];
     let more = false;
-    for (const id of this.state.jobIds.valuesAfter(after)) {
+    for (const job of this.state.jobs.valuesAfter(after)) {
       if (items.length === limit) {
         more = true;
         break;
       }
-      const job = this.state.jobs.get(id);
-      assert(job !== undefined, 'id index names a missing job');
       items.push(jobView(job));
     }
     const last = items[items.length - 1];

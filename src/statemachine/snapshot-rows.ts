@@ -1,0 +1,87 @@
+// Rows shared by every snapshot version: run records, executions and idempotency keys as
+// msgpack arrays in a fixed order, the checks that read them back, and the error helper.
+import { StateMachineInputError } from './errors.js';
+import { updateRetryIndex } from './run-indexes.js';
+import { indexRun, type TableState } from './state.js';
+import type { Execution, RunRecord } from './types.js';
+
+export type Row = readonly unknown[];
+
+export function bad(message: string): StateMachineInputError {
+  return new StateMachineInputError('INVALID_SNAPSHOT', `invalid snapshot: ${message}`);
+}
+
+export const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+export const isNullInt = (v: unknown): v is number | null => v === null || isInt(v);
+const isNullStr = (v: unknown): v is string | null => v === null || typeof v === 'string';
+
+export function rows(v: unknown, width: number, what: string): Row[] {
+  if (!Array.isArray(v)) throw bad(`${what} is not a list`);
+  for (const row of v) if (!Array.isArray(row) || row.length !== width) throw bad(`a ${what} row is malformed`);
+  return v as Row[];
+}
+
+function executionRow(e: Execution): Row {
+  return [e.node, e.attempt, e.status, e.exitCode, e.output, e.outputTruncated, e.error, e.startedAt, e.finishedAt];
+}
+
+function runRow(r: RunRecord): Row {
+  return [r.runId, r.jobId, r.seq, r.scheduledAt, r.trigger, r.attempt, r.status, r.firedAt, r.startedAt, r.finishedAt,
+    r.executions.map(executionRow), r.payload, r.key, r.executors, r.notBefore, r.killRequested, r.reason];
+}
+
+/** Runs by seq and keys by insertion: the order the log gave them. */
+export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[] } {
+  return {
+    runs: [...state.runs.values()].map(runRow),
+    keys: [...state.keys].map(([k, e]) => [k, e.jobId, e.createRevision, e.runId, e.atMs]),
+  };
+}
+
+/** Restores run records (after the jobs) and keys into `state`. */
+export function restoreRunsAndKeys(state: TableState, runRows: unknown, keyRows: unknown): void {
+  let lastSeq = 0;
+  for (const row of rows(runRows, 17, 'run')) {
+    const run = restoreRun(row);
+    if (run.seq <= lastSeq || run.seq > state.runSeq) throw bad(`run ${run.runId} is out of order`);
+    lastSeq = run.seq;
+    const job = state.jobs.get(run.jobId);
+    if (job === undefined || state.runs.has(run.runId)) throw bad(`run ${run.runId} has no job or is listed twice`);
+    if (!indexRun(state, job, run)) updateRetryIndex(state, run, job.spec);
+  }
+  for (const row of rows(keyRows, 5, 'key')) {
+    const [k, jobId, createRevision, runId, atMs] = row;
+    if (typeof k !== 'string' || typeof jobId !== 'string' || !isInt(createRevision) || typeof runId !== 'string' || !isInt(atMs)) throw bad('a key row is malformed');
+    state.keys.set(k, { jobId, createRevision, runId, atMs });
+  }
+}
+
+const RUN_STATUS = new Set(['pending', 'running', 'succeeded', 'failed', 'timed_out', 'killed', 'lost', 'skipped']);
+const TRIGGER = new Set(['schedule', 'manual', 'retry', 'after', 'misfire']);
+const KILL = new Set(['request', 'timeout', 'replace']);
+
+function restoreExecution(row: unknown): Execution {
+  if (!Array.isArray(row) || row.length !== 9) throw bad('an execution row is malformed');
+  const [node, attempt, status, exitCode, output, outputTruncated, error, startedAt, finishedAt] = row as unknown[];
+  if (typeof node !== 'string' || !isInt(attempt) || typeof status !== 'string' || !RUN_STATUS.has(status) || status === 'skipped'
+    || !isNullInt(exitCode) || typeof output !== 'string' || typeof outputTruncated !== 'boolean' || !isNullStr(error)
+    || !isNullInt(startedAt) || !isNullInt(finishedAt)) throw bad('an execution is malformed');
+  return { node, attempt, status: status as Execution['status'], exitCode, output, outputTruncated, error, startedAt, finishedAt };
+}
+
+function restoreRun(row: Row): RunRecord {
+  const [runId, jobId, seq, scheduledAt, trigger, attempt, status, firedAt, startedAt, finishedAt, executions, payload, key, executors,
+    notBefore, killRequested, reason] = row;
+  if (typeof runId !== 'string' || typeof jobId !== 'string' || !isInt(seq) || !isInt(scheduledAt) || typeof trigger !== 'string'
+    || !TRIGGER.has(trigger) || !isInt(attempt) || typeof status !== 'string' || !RUN_STATUS.has(status) || !isInt(firedAt)
+    || !isNullInt(startedAt) || !isNullInt(finishedAt) || !Array.isArray(executions) || !isNullStr(payload) || !isNullStr(key)
+    || !Array.isArray(executors) || !executors.every((n) => typeof n === 'string') || !isNullInt(notBefore)
+    || !(killRequested === null || (typeof killRequested === 'string' && KILL.has(killRequested))) || !isNullStr(reason)) {
+    throw bad('a run is malformed');
+  }
+  return {
+    runId, jobId, seq, scheduledAt, trigger: trigger as RunRecord['trigger'], attempt, status: status as RunRecord['status'], firedAt,
+    startedAt, finishedAt, executions: executions.map(restoreExecution), payload, key, executors: executors as string[], notBefore,
+    killRequested: killRequested as RunRecord['killRequested'], reason,
+  };
+}
