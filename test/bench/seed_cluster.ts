@@ -93,7 +93,7 @@ export async function seedCluster(options: SeedOptions): Promise<SeedResult> {
     mkdirSync(dir, { recursive: true });
     const store = await DurableStorage.open(join(dir, 'raft'));
     try {
-      if (store.lastIndex() !== 0 || store.snapshot().meta.index !== 0) throw new Error(`${dir} is not empty`);
+      if (store.lastIndex() !== 0 || store.snapshotInfo().meta.index !== 0) throw new Error(`${dir} is not empty`);
       await store.save({ snapshot: { meta: { index, term: 1, conf }, data }, entries: [], hardState: { term: 1, vote: null, commit: index } }, { sync: true });
     } finally {
       await store.close();
