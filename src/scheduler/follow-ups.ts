@@ -108,7 +108,7 @@ export class FollowUps {
     }
   }
 
-  /** Nodes silent past the lease (counted from this leader's start at the earliest) lose their executions. */
+  /** Nodes silent past the lease (counted from this leader's start at the earliest), or removed from the cluster, lose their executions. */
   detectLost(): void {
     const now = this.ctx.now();
     const table = this.ctx.host.table();
@@ -118,7 +118,10 @@ export class FollowUps {
       if (budget <= 0) break;
       const node = known.get(nodeId);
       const lastSeenMs = Math.max(node?.lastHeartbeatMs ?? 0, this.ctx.startedAtMs);
-      if ((node?.alive ?? false) || now - lastSeenMs < this.ctx.options.leaseMs) continue;
+      // A node that is no longer a member lost its runs at once: no lease to wait out, and
+      // if it came back (wiped, re-added under the same id) a resend would run them again.
+      const removed = node === undefined;
+      if (!removed && ((node?.alive ?? false) || now - lastSeenMs < this.ctx.options.leaseMs)) continue;
       for (const run of table.activeRunsOnNode(nodeId, budget)) {
         budget -= 1;
         this.declareLost(run, [nodeId]);
