@@ -61,18 +61,64 @@ type Target = { url: URL; method: string; headers: Record<string, string>; body:
  * built again at send(): nothing of it reached the server, so that is always safe.
  */
 export function httpCall(request: HttpCallRequest, handlers: HttpCallHandlers, prepared = false): HttpCall {
-  let ended = false;
-  let current: http.ClientRequest | null = null;
-  let redirects = 0;
-  let held: { readonly req: http.ClientRequest | Error; readonly target: Target; dead: boolean } | null = null;
-  const end = (error: Error | null): void => {
-    if (ended) return;
-    ended = true;
+  return new Call(request, handlers, prepared);
+}
+
+type Held = { readonly req: http.ClientRequest | Error; readonly target: Target; dead: boolean };
+
+class Call implements HttpCall {
+  private ended = false;
+  private current: http.ClientRequest | null = null;
+  private redirects = 0;
+  private held: Held | null = null;
+
+  constructor(request: HttpCallRequest, private readonly handlers: HttpCallHandlers, prepared: boolean) {
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      this.end(new Error(`invalid URL ${JSON.stringify(request.url.slice(0, 200))}`));
+      return;
+    }
+    const first: Target = { url, method: request.method.toUpperCase(), headers: { ...request.headers }, body: request.body };
+    if (!prepared) {
+      this.sendTo(first, false);
+      return;
+    }
+    const req = this.build(first);
+    const held: Held = { req, target: first, dead: false };
+    this.held = held;
+    // Until it is sent, a failure only means it must be built again.
+    if (!(req instanceof Error)) req.on('error', () => void (held.dead = true));
+  }
+
+  send(): void {
+    const held = this.held;
+    if (held === null || this.ended) return;
+    this.held = null;
+    const { req } = held;
+    if (req instanceof Error || (!held.dead && !req.destroyed)) return this.sendTo(held.target, false, req);
+    req.destroy();
+    this.sendTo(held.target, false);
+  }
+
+  abort(reason: string): void {
+    if (this.ended) return;
+    this.end(new Error(reason));
+    if (this.held !== null && !(this.held.req instanceof Error)) this.held.req.destroy();
+    this.held = null;
+    this.current?.destroy();
+  }
+
+  private end(error: Error | null): void {
+    if (this.ended) return;
+    this.ended = true;
     // Never from inside httpCall() or abort(): callers finish a run only after those return.
-    queueMicrotask(() => handlers.onEnd(error));
-  };
+    queueMicrotask(() => this.handlers.onEnd(error));
+  }
+
   /** The request, or why it cannot be made (invalid header values, bad URLs): a failed call, never an exception. */
-  const build = (target: Target): http.ClientRequest | Error => {
+  private build(target: Target): http.ClientRequest | Error {
     try {
       const headers: Record<string, string | number> = { ...target.headers };
       if (target.body.length > 0) {
@@ -81,95 +127,58 @@ export function httpCall(request: HttpCallRequest, handlers: HttpCallHandlers, p
         headers['content-length'] = Buffer.byteLength(target.body);
       }
       const secure = target.url.protocol === 'https:';
-      current = (secure ? https : http).request(target.url, { method: target.method, headers, agent: secure ? httpsAgent : httpAgent });
-      return current;
+      this.current = (secure ? https : http).request(target.url, { method: target.method, headers, agent: secure ? httpsAgent : httpAgent });
+      return this.current;
     } catch (error) {
       return error instanceof Error ? error : new Error(String(error));
     }
-  };
-  const send = (target: Target, retried: boolean, req: http.ClientRequest | Error = build(target)): void => {
-    if (req instanceof Error) return end(req);
+  }
+
+  private sendTo(target: Target, retried: boolean, req: http.ClientRequest | Error = this.build(target)): void {
+    if (req instanceof Error) return this.end(req);
     let answered = false;
     req.on('error', (error) => {
-      if (ended) return;
+      if (this.ended) return;
       // A kept-alive socket the server closed meanwhile: send once more on a fresh one when
       // that cannot repeat an effect (no answer came, the method is idempotent).
       if (!answered && !retried && req.reusedSocket && IDEMPOTENT.has(target.method) && (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
-        return send(target, true);
+        return this.sendTo(target, true);
       }
-      end(error);
+      this.end(error);
     });
     req.on('response', (res) => {
       answered = true;
-      onResponse(target, res);
+      this.onResponse(target, res);
     });
     req.end(target.body.length > 0 ? target.body : undefined);
-  };
-  const onResponse = (target: Target, res: http.IncomingMessage): void => {
+  }
+
+  private onResponse(target: Target, res: http.IncomingMessage): void {
     const status = res.statusCode ?? 0;
     const location = res.headers.location;
     if (isRedirect(status) && location !== undefined) {
       res.resume();
-      if (redirects++ >= HTTP_REDIRECTS_MAX) return end(new Error(`more than ${HTTP_REDIRECTS_MAX} redirects`));
+      if (this.redirects++ >= HTTP_REDIRECTS_MAX) return this.end(new Error(`more than ${HTTP_REDIRECTS_MAX} redirects`));
       let next: URL;
       try {
         next = new URL(location, target.url);
       } catch {
-        return end(new Error(`redirect to an invalid location ${JSON.stringify(location.slice(0, 200))}`));
+        return this.end(new Error(`redirect to an invalid location ${JSON.stringify(location.slice(0, 200))}`));
       }
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') return end(new Error(`redirect to a ${next.protocol} URL`));
-      return send(redirectTarget(target, status, next), false);
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') return this.end(new Error(`redirect to a ${next.protocol} URL`));
+      return this.sendTo(redirectTarget(target, status, next), false);
     }
-    handlers.onStatus(status, res.statusMessage ?? '');
+    this.handlers.onStatus(status, res.statusMessage ?? '');
     res.on('data', (chunk: Buffer) => {
-      if (ended || handlers.onChunk(chunk)) return;
-      end(null);
+      if (this.ended || this.handlers.onChunk(chunk)) return;
+      this.end(null);
       res.destroy();
     });
-    res.on('end', () => end(null));
-    res.on('error', (error) => end(error));
+    res.on('end', () => this.end(null));
+    res.on('error', (error) => this.end(error));
     // Closed before its end: the server or the network cut the body short.
-    res.on('close', () => end(res.complete ? null : new Error('the response was cut off')));
-  };
-  let url: URL;
-  try {
-    url = new URL(request.url);
-  } catch {
-    end(new Error(`invalid URL ${JSON.stringify(request.url.slice(0, 200))}`));
-    return { send: () => undefined, abort: () => undefined };
+    res.on('close', () => this.end(res.complete ? null : new Error('the response was cut off')));
   }
-  const first: Target = { url, method: request.method.toUpperCase(), headers: { ...request.headers }, body: request.body };
-  if (prepared) {
-    const req = build(first);
-    const entry = { req, target: first, dead: false };
-    held = entry;
-    // Until it is sent, a failure only means it must be built again.
-    if (!(req instanceof Error)) {
-      req.on('error', () => {
-        entry.dead = true;
-      });
-    }
-  } else {
-    send(first, false);
-  }
-  return {
-    send: () => {
-      const entry = held;
-      if (entry === null || ended) return;
-      held = null;
-      const { req } = entry;
-      if (req instanceof Error || (!entry.dead && !req.destroyed)) return send(entry.target, false, req);
-      req.destroy();
-      send(entry.target, false);
-    },
-    abort: (reason: string) => {
-      if (ended) return;
-      end(new Error(reason));
-      if (held !== null && !(held.req instanceof Error)) held.req.destroy();
-      held = null;
-      current?.destroy();
-    },
-  };
 }
 
 function isRedirect(status: number): boolean {

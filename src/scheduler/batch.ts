@@ -35,6 +35,12 @@ export interface QueuedFire {
 export type BatchInput = {
   readonly table: JobTable;
   readonly timing: PlanTiming;
+  /**
+   * The horizon of `forbid` and `replace` jobs (configured lead + window): whether a previous
+   * run is still active is judged, and a replaced run killed, as close to the instant as the
+   * configured lead allows, not a longer lead ahead (see FireLoop.leadMs).
+   */
+  readonly strictFireLeadMs: number;
   readonly view: LoadView;
   readonly queued: readonly QueuedFire[];
   readonly queuedFireWaitMs: number;
@@ -119,8 +125,10 @@ function collectPlans(input: BatchInput, kills: string[]): { plans: JobPlan[]; t
   let collected = 0;
   for (const job of due) {
     if (collected >= PASS_RECORDS_MAX) return { plans, truncated: true };
+    const jobTiming = job.concurrency === 'allow' ? timing : { ...timing, fireLeadMs: Math.min(timing.fireLeadMs, input.strictFireLeadMs) };
+    const planned = planInstants(job, jobTiming, Math.min(JOB_RECORDS_PER_PASS_MAX, PASS_RECORDS_MAX - collected));
+    if (planned.length === 0) continue;
     const active = job.concurrency === 'allow' ? [] : table.activeRunsOfJob(job.id, REPLACE_KILLS_PER_JOB_MAX);
-    const planned = planInstants(job, timing, Math.min(JOB_RECORDS_PER_PASS_MAX, PASS_RECORDS_MAX - collected));
     const records = applyConcurrency(planned, job.concurrency, active.length > 0);
     if (job.concurrency === 'replace' && records.some((r) => r.kind === 'run')) {
       for (const run of active) if (run.killRequested === null && !input.killsInFlight.has(run.runId)) kills.push(run.runId);

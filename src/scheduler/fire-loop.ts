@@ -105,6 +105,7 @@ export class FireLoop {
     const plan = buildBatch({
       table, view, queued: this.queue, queuedFireWaitMs: this.ctx.options.queuedFireWaitMs, newRunId: () => host.newRunId(),
       killsInFlight: this.killsInFlight, timing: { nowMs: now, fireLeadMs: this.leadMs() + this.ctx.options.fireWindowMs, catchUpMs: this.ctx.options.catchUpMs },
+      strictFireLeadMs: this.ctx.options.fireLeadMs + this.ctx.options.fireWindowMs,
     });
     this.ctx.metrics.waitingForCapacity = plan.waiting;
     this.proposeKills(plan.kills, now);
@@ -141,7 +142,13 @@ export class FireLoop {
   private rearm(now: number, waiting: boolean): void {
     const earliest = this.ctx.host.table().earliestNextFireAt();
     let dueMs = now + this.ctx.options.maintenanceMs;
-    if (earliest !== null) dueMs = Math.min(dueMs, earliest - this.leadMs());
+    if (earliest !== null) {
+      let wakeMs = earliest - this.leadMs();
+      // This pass took every job the longer lead covers: one owing an instant sooner is a
+      // forbid/replace job, planned only within the configured lead.
+      if (wakeMs <= now) wakeMs = earliest - this.ctx.options.fireLeadMs;
+      dueMs = Math.min(dueMs, wakeMs);
+    }
     // Runs waiting for slots keep their jobs due: look again after a lead, not in a busy loop.
     if (waiting || this.queue.length > 0) dueMs = Math.max(dueMs, now + Math.max(1, this.ctx.options.fireLeadMs));
     this.alarm.at(Math.max(now, dueMs));

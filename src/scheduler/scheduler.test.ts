@@ -122,7 +122,7 @@ test('a job added while the scheduler sleeps is fired at its first instant', asy
 
 test('slow fire commits lengthen the lead, so fires still apply before their instant', async () => {
   const { host, scheduler } = setup();
-  host.putJob('s', { schedule: '* * * * * *' });
+  host.putJob('s', { schedule: '* * * * * *', concurrency: 'allow' });
   scheduler.start(1);
   await host.clock.advance(5 * SEC);
   assert.equal(scheduler.metricsNow().fireLeadMs, 100, 'fast commits keep the configured lead');
@@ -149,5 +149,23 @@ test('the longer lead never takes more than a quarter of the slots for runs wait
   const lead = scheduler.metricsNow().fireLeadMs;
   assert.ok(lead >= 250 && lead <= 300, `lead ${lead} ms is capped by capacity, not 470 ms`);
   assert.equal(host.records.filter((r) => r.status === 'skipped').length, 0);
+  scheduler.stop();
+});
+
+test('a longer lead does not move forbid decisions: they are still taken within the configured lead', async () => {
+  const { host, scheduler } = setup();
+  host.putJob('tick', { schedule: '* * * * * *', concurrency: 'allow' });
+  host.putJob('forbid', { schedule: '* * * * * *', concurrency: 'forbid' });
+  // forbid runs last 1,650 ms: each instant is owed while the previous run is active or just ended.
+  host.behaviour = (order) => ({ durationMs: order.jobId === 'forbid' ? 1650 : 10, status: 'succeeded' });
+  host.applyDelayMs = 300;
+  scheduler.start(1);
+  await host.clock.advance(30 * SEC);
+  assert.ok(scheduler.metricsNow().fireLeadMs >= 400, 'slow commits lengthened the lead');
+  const fires = host.proposed.flatMap((c) => (c.type === 'fire' ? c.fires.map((f) => ({ ...f, at: c.at })) : []));
+  const forbid = fires.filter((f) => f.jobId === 'forbid');
+  assert.ok(forbid.some((f) => f.outcome === 'skip') && forbid.some((f) => f.outcome === 'run'));
+  for (const f of forbid) assert.ok(f.scheduledAt - f.at <= 150, `forbid instant decided ${f.scheduledAt - f.at} ms ahead`);
+  assert.ok(fires.some((f) => f.jobId === 'tick' && f.scheduledAt - f.at > 300), 'allow instants use the longer lead');
   scheduler.stop();
 });
