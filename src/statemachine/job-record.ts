@@ -30,6 +30,25 @@ export function traitsOf(spec: JobSpec): number {
 
 type JobRuns = { list: RunRecord[]; active: number };
 
+/**
+ * Specs decoded lately, by job: the scheduler reads the same due jobs on every pass and
+ * apply reads a firing job's spec, so a small cache saves decoding them again and again.
+ * An entry is used only while the job's packed strings, traits, schedule and zone are the
+ * ones it was decoded from (a pure memo: it cannot change any result).
+ */
+type DecodedSpec = { readonly spec: JobSpec; readonly packed: string; readonly shared: string; readonly traits: number; readonly schedule: string; readonly timezone: string };
+const RECENT_SPECS_MAX = 16_384;
+const recentSpecs = new Map<JobState, DecodedSpec>();
+
+function rememberSpec(job: JobState, decoded: DecodedSpec): void {
+  recentSpecs.delete(job);
+  if (recentSpecs.size >= RECENT_SPECS_MAX) {
+    const oldest = recentSpecs.keys().next();
+    if (oldest.done !== true) recentSpecs.delete(oldest.value);
+  }
+  recentSpecs.set(job, decoded);
+}
+
 /** Replicated state of one job. Create with `JobState.of`; `nextFireAt` changes only through state.setNextFireAt. */
 export class JobState {
   /** The job's run records and how many are active; null until the first run (most jobs). */
@@ -72,7 +91,12 @@ export class JobState {
 
   /** The full spec, rebuilt from the compact form (a fresh frozen object each call). */
   get spec(): JobSpec {
-    return unpackSpec(this.id, this.schedule, this.timezone, this.enabled, this.packed, this.shared);
+    const cached = recentSpecs.get(this);
+    if (cached !== undefined && cached.packed === this.packed && cached.shared === this.shared && cached.traits === this.traits
+      && cached.schedule === this.schedule && cached.timezone === this.timezone) return cached.spec;
+    const spec = unpackSpec(this.id, this.schedule, this.timezone, this.enabled, this.packed, this.shared);
+    rememberSpec(this, { spec, packed: this.packed, shared: this.shared, traits: this.traits, schedule: this.schedule, timezone: this.timezone });
+    return spec;
   }
 
   setSpec(spec: JobSpec): void {
