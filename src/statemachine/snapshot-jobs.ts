@@ -10,7 +10,9 @@
 // nextFireAt if present. Varints are little-endian base-128 of non-negative safe integers.
 import { assert } from './assert.js';
 import { intern } from './defaults.js';
-import { JobState, internShared, isShellShared, packedProblem, sharedTraits, withEnabled } from './job-record.js';
+import { JobState } from './job-record.js';
+import { internShared, isShellShared, packedProblem, sharedTraits } from './packed-spec.js';
+import { withEnabled } from './traits.js';
 import type { JobsById } from './jobs-by-id.js';
 import { SCHEDULE_CHARS_MAX, TIMEZONE_CHARS_MAX } from './limits.js';
 import { bad } from './snapshot-rows.js';
