@@ -1,11 +1,12 @@
 // The job section of a version-2 snapshot: every job in id order as a compact binary
-// record, written into one buffer of exactly the right size (a million jobs make ~300 MB,
+// record, written into one buffer of exactly the right size (a million jobs make ~200 MB,
 // so the encoder never holds a second copy) and read back without intermediate rows.
 //
 // Record: varint-prefixed UTF-8 id; varint flags (1 enabled, 2 has lastScheduledAt,
-// 4 has nextFireAt, 8 never updated); schedule, zone and the shared spec part as references into a string
-// table built in record order (index = table size means "a new string follows"), so each
-// distinct one is written and checked once; the varint-prefixed packed spec;
+// 4 has nextFireAt, 8 never updated); schedule, zone and the shared spec part as
+// references into a string table built in record order (index = table size means "a new
+// string follows"), so each distinct one is written and checked once; the varint-prefixed
+// packed spec;
 // varints createdAt, createRevision, then updatedAt and revision unless never updated,
 // then lastScheduledAt and nextFireAt if present. Varints are little-endian base-128 of
 // non-negative safe integers.
