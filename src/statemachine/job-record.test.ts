@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Packr } from 'msgpackr';
-import { JobState, isShellShared, packSpec, packedProblem, sharedTraits, unpackSpec, withEnabled } from './job-record.js';
+import { JobState } from './job-record.js';
+import { isShellShared, packSpec, packedProblem, sharedTraits, unpackSpec } from './packed-spec.js';
+import { withEnabled } from './traits.js';
 import { SortedSet } from './sorted-set.js';
 import { JobTable } from './table.js';
 import { SNAPSHOT_FORMAT } from './snapshot.js';

@@ -1,16 +1,20 @@
 // The job section of a version-2 snapshot: every job in id order as a compact binary
-// record, written into one buffer of exactly the right size (a million jobs make ~300 MB,
+// record, written into one buffer of exactly the right size (a million jobs make ~200 MB,
 // so the encoder never holds a second copy) and read back without intermediate rows.
 //
 // Record: varint-prefixed UTF-8 id; varint flags (1 enabled, 2 has lastScheduledAt,
-// 4 has nextFireAt); schedule, zone and the shared spec part as references into a string
-// table built in record order (index = table size means "a new string follows"), so each
-// distinct one is written and checked once; the varint-prefixed packed spec;
-// varints createdAt, updatedAt, createRevision, revision, then lastScheduledAt and
-// nextFireAt if present. Varints are little-endian base-128 of non-negative safe integers.
+// 4 has nextFireAt, 8 never updated); schedule, zone and the shared spec part as
+// references into a string table built in record order (index = table size means "a new
+// string follows"), so each distinct one is written and checked once; the varint-prefixed
+// packed spec;
+// varints createdAt, createRevision, then updatedAt and revision unless never updated,
+// then lastScheduledAt and nextFireAt if present. Varints are little-endian base-128 of
+// non-negative safe integers.
 import { assert } from './assert.js';
 import { intern } from './defaults.js';
-import { JobState, internShared, isShellShared, packedProblem, sharedTraits, withEnabled } from './job-record.js';
+import { JobState } from './job-record.js';
+import { internShared, isShellShared, packedProblem, sharedTraits } from './packed-spec.js';
+import { withEnabled } from './traits.js';
 import type { JobsById } from './jobs-by-id.js';
 import { SCHEDULE_CHARS_MAX, TIMEZONE_CHARS_MAX } from './limits.js';
 import { bad } from './snapshot-rows.js';
@@ -20,6 +24,8 @@ import { isValidJobId } from './validate.js';
 const ENABLED = 1;
 const HAS_LAST = 2;
 const HAS_NEXT = 4;
+/** updatedAt equals createdAt, revision equals createRevision: true of most jobs, so not written. */
+const NEVER_UPDATED = 8;
 /** Counts bytes (when `bytes` is null) or writes them: the same code sizes and fills the buffer. */
 class Out {
   pos = 0;
@@ -68,15 +74,18 @@ class Out {
 
 function writeJob(out: Out, job: JobState): void {
   out.string(job.id);
-  out.varint((job.enabled ? ENABLED : 0) | (job.lastScheduledAt !== null ? HAS_LAST : 0) | (job.nextFireAt !== null ? HAS_NEXT : 0));
+  const neverUpdated = job.updatedAt === job.createdAt && job.revision === job.createRevision;
+  out.varint((job.enabled ? ENABLED : 0) | (job.lastScheduledAt !== null ? HAS_LAST : 0) | (job.nextFireAt !== null ? HAS_NEXT : 0) | (neverUpdated ? NEVER_UPDATED : 0));
   out.tableString(job.schedule);
   out.tableString(job.timezone);
   out.tableString(job.shared);
   out.string(job.packed);
   out.varint(job.createdAt);
-  out.varint(job.updatedAt);
   out.varint(job.createRevision);
-  out.varint(job.revision);
+  if (!neverUpdated) {
+    out.varint(job.updatedAt);
+    out.varint(job.revision);
+  }
   if (job.lastScheduledAt !== null) out.varint(job.lastScheduledAt);
   if (job.nextFireAt !== null) out.varint(job.nextFireAt);
 }
@@ -167,9 +176,10 @@ export function readJobSection(bytes: Uint8Array, count: number): JobState[] {
     if (problem !== null) throw bad(`job ${id}: ${problem}`);
     const traits = withEnabled(input.facts[sharedAt] as number, (flags & ENABLED) !== 0);
     const createdAt = input.varint();
-    const updatedAt = input.varint();
     const createRevision = input.varint();
-    const revision = input.varint();
+    const neverUpdated = (flags & NEVER_UPDATED) !== 0;
+    const updatedAt = neverUpdated ? createdAt : input.varint();
+    const revision = neverUpdated ? createRevision : input.varint();
     const last = (flags & HAS_LAST) !== 0 ? input.varint() : null;
     const next = (flags & HAS_NEXT) !== 0 ? input.varint() : null;
     jobs[i] = new JobState(id, packed, shared, schedule, timezone, traits, createdAt, updatedAt, createRevision, revision, last, next);

@@ -151,6 +151,8 @@ async function phase(count: number): Promise<PhaseResult> {
       }
       await sleep(1000);
     }
+    const fires = await metric(cluster, leader, 'chime_scheduler_fires_total').catch(() => NaN);
+    console.log(`  leader ${leader}: ${fires} fires since it took over (idle jobs fire too: a million daily jobs make a few per second)`);
     for (const id of IDS) {
       const s = samples.get(id)!;
       nodes.push({ id, rssBytes: Math.min(...s.rss), heapUsedBytes: Math.min(...s.heap), externalBytes: Math.min(...s.external), listeningMs: listening.get(id) ?? 0 });
