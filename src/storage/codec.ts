@@ -12,8 +12,9 @@ export interface StoredSnapshotMeta {
   readonly term: number;
   readonly conf: ConfState;
   readonly dataBytes: number;
-  readonly chunkCount: number;
-  /** The chunks' key space; a new image gets a new generation. */
+  /** CRC-32 of the image. */
+  readonly checksum: number;
+  /** Names the image file; a new image gets a new generation. */
   readonly generation: number;
 }
 
@@ -96,12 +97,12 @@ function isIdList(value: unknown): value is NodeId[] {
 export function decodeSnapshotMeta(bytes: Uint8Array): StoredSnapshotMeta {
   const value = decode(bytes, 'snapshot meta');
   if (typeof value !== 'object' || value === null) throw corrupt('snapshot meta', 'not a map');
-  const { index, term, conf, dataBytes, chunkCount, generation } = value as Record<string, unknown>;
-  if (!isCount(index) || !isCount(term) || !isCount(dataBytes) || !isCount(chunkCount) || !isCount(generation)) throw corrupt('snapshot meta', 'bad number');
+  const { index, term, conf, dataBytes, checksum, generation } = value as Record<string, unknown>;
+  if (!isCount(index) || !isCount(term) || !isCount(dataBytes) || !isCount(checksum) || !isCount(generation)) throw corrupt('snapshot meta', 'bad number');
   if (typeof conf !== 'object' || conf === null) throw corrupt('snapshot meta', 'no conf');
   const { voters, learners } = conf as Record<string, unknown>;
   if (!isIdList(voters) || !isIdList(learners)) throw corrupt('snapshot meta', 'bad conf');
-  return { index, term, conf: { voters, learners }, dataBytes, chunkCount, generation };
+  return { index, term, conf: { voters, learners }, dataBytes, checksum, generation };
 }
 
 export function decodeFormatVersion(bytes: Uint8Array): unknown {

@@ -29,9 +29,9 @@ function allEntries(storage: DurableStorage): Entry[] {
   return storage.entries(storage.firstIndex(), storage.lastIndex() + 1, Number.POSITIVE_INFINITY);
 }
 
-async function reopen(storage: DurableStorage, dir: string, chunkBytes = 1000): Promise<DurableStorage> {
+async function reopen(storage: DurableStorage, dir: string): Promise<DurableStorage> {
   await storage.close();
-  return DurableStorage.open(dir, { snapshotChunkBytes: chunkBytes });
+  return DurableStorage.open(dir);
 }
 
 async function rawPut(dir: string, key: Uint8Array, value: Uint8Array | null): Promise<void> {
@@ -88,7 +88,7 @@ test('the cache changes only after the write has landed', async (t) => {
 
 test('a snapshot in chunks, then compaction, survive a reopen; a smaller snapshot drops old chunks', async (t) => {
   const dir = tempDir(t);
-  let storage = await DurableStorage.open(dir, { snapshotChunkBytes: 1000 });
+  let storage = await DurableStorage.open(dir);
   await storage.save({ hardState: { term: 1, vote: null, commit: 8 }, entries: range(1, 10, 1), snapshot: null }, { sync: true });
   const big = Uint8Array.from({ length: 5500 }, (_, i) => (i * 7) % 256);
   await storage.createSnapshot(6, { voters: ['a', 'b'], learners: ['c'] }, big);
@@ -234,6 +234,26 @@ test('records that leave a gap, a commit beyond the log or a missing segment ref
   await reopened.close();
   rmSync(segments[1] as string);
   await assert.rejects(DurableStorage.open(many), rejectsCorrupt(/a segment is missing/));
+});
+
+test('snapshot images are files: a damaged one refuses to open, replaced ones are deleted', async (t) => {
+  const dir = tempDir(t);
+  let storage = await DurableStorage.open(dir);
+  await storage.save({ hardState: { term: 1, vote: null, commit: 6 }, entries: range(1, 6, 1), snapshot: null }, { sync: true });
+  await storage.createSnapshot(3, { voters: ['a'], learners: [] }, new Uint8Array(5000).fill(3));
+  await storage.createSnapshot(5, { voters: ['a'], learners: [] }, new Uint8Array(7000).fill(5));
+  const images = () => readdirSync(join(dir, 'snap'));
+  assert.deepEqual(images(), ['2.img'], 'only the image in force is kept');
+  storage = await reopen(storage, dir);
+  assert.deepEqual((await storage.loadSnapshot()).data, new Uint8Array(7000).fill(5));
+  await storage.close();
+  const path = join(dir, 'snap', '2.img');
+  const bytes = readFileSync(path);
+  bytes[100] = 9;
+  writeFileSync(path, bytes);
+  await assert.rejects(DurableStorage.open(dir), rejectsCorrupt(/checksum/));
+  rmSync(path);
+  await assert.rejects(DurableStorage.open(dir), rejectsCorrupt(/image 2 is missing/));
 });
 
 test('compaction deletes whole segments once a snapshot covers them', async (t) => {

@@ -7,13 +7,11 @@ import { openDb, type Db } from './db.js';
 import { StorageError } from './errors.js';
 import { KEY_LOG_START } from './keys.js';
 import { recover } from './recover.js';
-import { commitOps, ImageCache, imageOps, stageOps } from './snapshot_store.js';
+import { commitOps, ImageCache, ImageFiles, imageMeta, stageOps } from './snapshot_store.js';
 import type { Wal, WalOptions } from './wal.js';
 import { WriteQueue } from './write_queue.js';
 
 export interface DurableStorageOptions {
-  /** Snapshot bytes are stored in chunks of at most this size (default 1 MiB). */
-  readonly snapshotChunkBytes?: number;
   /** Writes waiting behind the one in progress before new ones are refused (default 64). */
   readonly writesPendingMax?: number;
   /** Called after every batch reaches the disk, e.g. to feed an fsync latency histogram. */
@@ -63,7 +61,6 @@ const NOTHING: Plan = { operations: 0, write: () => Promise.resolve(0), apply: (
  */
 export class DurableStorage implements Storage {
   private readonly queue: WriteQueue;
-  private readonly chunkBytes: number;
   private failure: Error | null = null;
   private closed = false;
   private readonly images: ImageCache;
@@ -71,16 +68,15 @@ export class DurableStorage implements Storage {
   private constructor(
     private readonly db: Db,
     private readonly wal: Wal,
+    private readonly files: ImageFiles,
     private readonly cache: MemoryStorage,
     private snapshotMeta: StoredSnapshotMeta,
     image: Uint8Array,
     private readonly options: DurableStorageOptions,
   ) {
-    this.images = new ImageCache(db, options.imageHoldMs ?? 30_000);
+    this.images = new ImageCache(files, options.imageHoldMs ?? 30_000);
     if (snapshotMeta.index > 0) this.images.keep(snapshotMeta.generation, image);
     this.queue = new WriteQueue(options.writesPendingMax ?? 64);
-    this.chunkBytes = options.snapshotChunkBytes ?? 1 << 20;
-    assert.ok(Number.isInteger(this.chunkBytes) && this.chunkBytes >= 1, 'snapshotChunkBytes must be a positive integer');
   }
 
   /** Opens (or creates) the store in `dir`, recovers it and checks its consistency. */
@@ -88,8 +84,9 @@ export class DurableStorage implements Storage {
     const db = openDb(dir);
     await db.open();
     try {
-      const { cache, snapshotMeta, image, wal } = await recover(db, join(dir, 'wal'), options.wal ?? {});
-      return new DurableStorage(db, wal, cache, snapshotMeta, image, options);
+      const files = new ImageFiles(join(dir, 'snap'));
+      const { cache, snapshotMeta, image, wal } = await recover(db, files, join(dir, 'wal'), options.wal ?? {});
+      return new DurableStorage(db, wal, files, cache, snapshotMeta, image, options);
     } catch (error) {
       await db.close();
       throw error;
@@ -201,7 +198,7 @@ export class DurableStorage implements Storage {
     let sentinel = { index: cache.firstIndex() - 1, term: cache.term(cache.firstIndex() - 1) };
     let lastIndex = cache.lastIndex();
     const snapshot = update.snapshot;
-    const image = snapshot === null ? null : imageOps(snapshot.meta, snapshot.data, this.snapshotMeta.generation + 1, this.chunkBytes);
+    const image = snapshot === null ? null : { stored: imageMeta(snapshot.meta, snapshot.data, this.snapshotMeta.generation + 1) };
     if (snapshot !== null) {
       assert.ok(snapshot.meta.index >= cache.snapshot().meta.index, 'a snapshot never replaces a newer one');
       sentinel = { index: snapshot.meta.index, term: snapshot.meta.term };
@@ -228,9 +225,11 @@ export class DurableStorage implements Storage {
       if (image === null) return usable.length > 0 || hard !== null ? this.wal.append(record, sync) : 0;
       // Staged image, then the log's reset record puts it in force (atomically, with this
       // Ready's entries and hard state), then the commit; recovery finishes an interrupted one.
-      await this.db.batch([...image.ops, stageOps(image.stored)], { sync: true });
+      await this.files.write(image.stored.generation, (snapshot as Snapshot).data);
+      await this.db.batch([stageOps(image.stored)], { sync: true });
       const bytes = await this.wal.reset(sentinel, hard ?? cache.hardStateNow(), usable);
-      await this.db.batch(commitOps(image.stored, previous), { sync: true });
+      await this.db.batch(commitOps(image.stored), { sync: true });
+      this.files.remove(previous.generation);
       return bytes + image.stored.dataBytes;
     };
     return {
@@ -254,12 +253,14 @@ export class DurableStorage implements Storage {
     assert.ok(index >= cache.snapshot().meta.index, 'a snapshot never goes back in the log');
     assert.ok(index >= cache.firstIndex() - 1 && index <= cache.lastIndex(), `snapshot index ${index} outside the log`);
     assert.ok(index <= cache.hardStateNow().commit, `snapshot index ${index} is not committed`);
-    const image = imageOps({ index, term: cache.term(index), conf }, data, this.snapshotMeta.generation + 1, this.chunkBytes);
+    const image = { stored: imageMeta({ index, term: cache.term(index), conf }, data, this.snapshotMeta.generation + 1) };
     const previous = this.snapshotMeta;
     return {
       operations: 1,
       write: async () => {
-        await this.db.batch([...image.ops, ...commitOps(image.stored, previous)], { sync: true });
+        await this.files.write(image.stored.generation, data);
+        await this.db.batch(commitOps(image.stored), { sync: true });
+        this.files.remove(previous.generation);
         return data.length;
       },
       apply: () => {

@@ -3,12 +3,12 @@ import { decodeFormatVersion, decodeLogStart, encode, type LogStart, type Stored
 import type { Db } from './db.js';
 import { StorageError } from './errors.js';
 import { KEY_FORMAT_VERSION, KEY_LOG_START, KEY_PENDING_SNAPSHOT } from './keys.js';
-import { commitOps, deleteImageOps, loadMetas, readImage, type LoadedSnapshots } from './snapshot_store.js';
+import { commitOps, loadMetas, type ImageFiles, type LoadedSnapshots } from './snapshot_store.js';
 import { Wal, type WalOptions } from './wal.js';
 import { walTerm, type WalLog } from './wal_replay.js';
 
 /** Bumped whenever the key layout or a value's encoding changes incompatibly. */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 
 export interface Recovered {
   readonly cache: MemoryStorage;
@@ -27,15 +27,16 @@ function corrupt(detail: string): StorageError {
  * consistent Raft state, and rebuilds the in-memory cache from them. A fresh directory is
  * stamped with the format version.
  */
-export async function recover(db: Db, walDir: string, walOptions: WalOptions): Promise<Recovered> {
+export async function recover(db: Db, files: ImageFiles, walDir: string, walOptions: WalOptions): Promise<Recovered> {
   await checkFormatVersion(db);
   const metas = await loadMetas(db);
   const { wal, log, created } = Wal.open(walDir, { index: metas.current.index, term: metas.current.term }, walOptions);
   try {
     if (created && metas.current.index > 0) throw corrupt(`a snapshot at ${metas.current.index} but no log segments in ${walDir}`);
-    const meta = await settlePending(db, metas, log);
-    const image = await readImage(db, meta);
-    if (image === null) throw corrupt(`snapshot chunks of generation ${meta.generation} are missing`);
+    const meta = await settlePending(db, files, metas, log);
+    files.removeAllBut([meta.generation]);
+    const image = meta.index === 0 ? new Uint8Array(0) : await files.read(meta);
+    if (image === null) throw corrupt(`snapshot image ${meta.generation} is missing`);
     // The cache keeps the snapshot's place in the log only; the image lives in ImageCache.
     const snapshot: Snapshot = { meta: { index: meta.index, term: meta.term, conf: meta.conf }, data: new Uint8Array(0) };
     if (walTerm(log, meta.index) !== meta.term) throw corrupt(`the log does not hold the snapshot's entry ${meta.index} with term ${meta.term}`);
@@ -63,15 +64,17 @@ export async function recover(db: Db, walDir: string, walOptions: WalOptions): P
  * record, then committed in LevelDB. A crash between those steps leaves a pending image:
  * in force if the log was reset to it (finish the commit), otherwise never used (drop it).
  */
-async function settlePending(db: Db, metas: LoadedSnapshots, log: WalLog): Promise<StoredSnapshotMeta> {
+async function settlePending(db: Db, files: ImageFiles, metas: LoadedSnapshots, log: WalLog): Promise<StoredSnapshotMeta> {
   const { current, pending } = metas;
   if (pending === null) return current;
   const reset = log.lastReset;
   if (reset !== null && reset.index === pending.index && reset.term === pending.term && pending.generation > current.generation) {
-    await db.batch(commitOps(pending, current), { sync: true });
+    await db.batch(commitOps(pending), { sync: true });
+    files.remove(current.generation);
     return pending;
   }
-  await db.batch([...deleteImageOps(pending), { type: 'del', key: KEY_PENDING_SNAPSHOT }], { sync: true });
+  await db.del(KEY_PENDING_SNAPSHOT, { sync: true });
+  files.remove(pending.generation);
   return current;
 }
 

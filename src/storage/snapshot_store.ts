@@ -1,36 +1,97 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import type { SnapshotMeta } from '../raft/index.js';
 import { decodeSnapshotMeta, encodeSnapshotMeta, type StoredSnapshotMeta } from './codec.js';
 import type { BatchOp, Db } from './db.js';
 import { StorageError } from './errors.js';
-import { chunkKey, KEY_PENDING_SNAPSHOT, KEY_SNAPSHOT_META } from './keys.js';
+import { KEY_PENDING_SNAPSHOT, KEY_SNAPSHOT_META } from './keys.js';
 
-export const EMPTY_META: StoredSnapshotMeta = { index: 0, term: 0, conf: { voters: [], learners: [] }, dataBytes: 0, chunkCount: 0, generation: 0 };
+export const EMPTY_META: StoredSnapshotMeta = { index: 0, term: 0, conf: { voters: [], learners: [] }, dataBytes: 0, checksum: 0, generation: 0 };
 
 function corrupt(detail: string): StorageError {
   return new StorageError('CORRUPT', detail);
 }
 
-/** Writes of one image: its chunks under a new generation, and the meta naming them. */
-export function imageOps(meta: SnapshotMeta, data: Uint8Array, generation: number, chunkBytes: number): { ops: BatchOp[]; stored: StoredSnapshotMeta } {
-  const chunkCount = Math.ceil(data.length / chunkBytes);
-  const ops: BatchOp[] = [];
-  for (let chunk = 0; chunk < chunkCount; chunk++) {
-    ops.push({ type: 'put', key: chunkKey(generation, chunk), value: data.subarray(chunk * chunkBytes, (chunk + 1) * chunkBytes) });
-  }
-  return { ops, stored: { ...meta, dataBytes: data.length, chunkCount, generation } };
+/** The meta of an image about to be written under a new generation. */
+export function imageMeta(meta: SnapshotMeta, data: Uint8Array, generation: number): StoredSnapshotMeta {
+  return { ...meta, dataBytes: data.length, checksum: crc32(data), generation };
 }
 
-export function deleteImageOps(meta: StoredSnapshotMeta): BatchOp[] {
-  return Array.from({ length: meta.chunkCount }, (_, chunk) => ({ type: 'del' as const, key: chunkKey(meta.generation, chunk) }));
-}
-
-/** Makes `next` the snapshot in force and drops the image it replaces. */
-export function commitOps(next: StoredSnapshotMeta, previous: StoredSnapshotMeta): BatchOp[] {
-  return [{ type: 'put', key: KEY_SNAPSHOT_META, value: encodeSnapshotMeta(next) }, { type: 'del', key: KEY_PENDING_SNAPSHOT }, ...deleteImageOps(previous)];
+/** Makes `next` the snapshot in force (its image file is already durable). */
+export function commitOps(next: StoredSnapshotMeta): BatchOp[] {
+  return [{ type: 'put', key: KEY_SNAPSHOT_META, value: encodeSnapshotMeta(next) }, { type: 'del', key: KEY_PENDING_SNAPSHOT }];
 }
 
 export function stageOps(next: StoredSnapshotMeta): BatchOp {
   return { type: 'put', key: KEY_PENDING_SNAPSHOT, value: encodeSnapshotMeta(next) };
+}
+
+/**
+ * Snapshot images as plain files, `DIR/snap/<generation>.img`: read and written whole
+ * through buffers the main thread allocates (LevelDB chunks were read on its worker threads,
+ * whose malloc arenas kept an image's worth of memory resident after it was freed, and its
+ * memory map of the table files added more).
+ */
+export class ImageFiles {
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** Written to a temporary file, synced, renamed: an image file is complete or absent. */
+  async write(generation: number, data: Uint8Array): Promise<void> {
+    const path = this.path(generation);
+    const handle = await open(`${path}.tmp`, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    renameSync(`${path}.tmp`, path);
+    syncDir(this.dir);
+  }
+
+  remove(generation: number): void {
+    rmSync(this.path(generation), { force: true });
+  }
+
+  /** Deletes image files (and leftovers of interrupted writes) other than `keep`. */
+  removeAllBut(keep: readonly number[]): void {
+    for (const name of readdirSync(this.dir)) {
+      const generation = Number.parseInt(name, 10);
+      if (name.endsWith('.img') && keep.includes(generation)) continue;
+      rmSync(join(this.dir, name), { force: true });
+    }
+  }
+
+  /** The image of `meta`, checked against its size and checksum; null if its file is gone. */
+  async read(meta: StoredSnapshotMeta): Promise<Uint8Array | null> {
+    let data: Buffer;
+    try {
+      data = await readFile(this.path(meta.generation));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    if (data.length !== meta.dataBytes) throw corrupt(`snapshot image ${meta.generation} holds ${data.length} bytes, the meta says ${meta.dataBytes}`);
+    if (crc32(data) !== meta.checksum) throw corrupt(`snapshot image ${meta.generation} fails its checksum`);
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  private path(generation: number): string {
+    return join(this.dir, `${generation}.img`);
+  }
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export interface LoadedSnapshots {
@@ -48,27 +109,6 @@ export async function loadMetas(db: Db): Promise<LoadedSnapshots> {
 }
 
 /**
- * Reads one image from a consistent view of the database (an iterator), so a newer
- * snapshot's commit deleting these chunks meanwhile cannot tear it. `null`: the image is no
- * longer there (superseded while we read).
- */
-export async function readImage(db: Db, meta: StoredSnapshotMeta): Promise<Uint8Array | null> {
-  const data = new Uint8Array(meta.dataBytes);
-  let offset = 0;
-  let chunks = 0;
-  for await (const bytes of db.values({ gte: chunkKey(meta.generation, 0), lt: chunkKey(meta.generation + 1, 0) })) {
-    if (offset + bytes.length > data.length) throw corrupt('snapshot chunks exceed the recorded size');
-    data.set(bytes, offset);
-    offset += bytes.length;
-    chunks += 1;
-  }
-  if (chunks === 0 && meta.chunkCount > 0) return null;
-  if (chunks !== meta.chunkCount) throw corrupt(`snapshot has ${chunks} of ${meta.chunkCount} chunks`);
-  if (offset !== data.length) throw corrupt(`snapshot chunks hold ${offset} bytes, the meta says ${data.length}`);
-  return data;
-}
-
-/**
  * The newest snapshot's image, in memory only while it is in use: a large table's image is
  * as big as the table, and it is needed only to restore on start and to send to a follower
  * that fell behind. Read from disk on demand; dropped once unused for `holdMs`.
@@ -79,7 +119,7 @@ export class ImageCache {
   private dropTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
-    private readonly db: Db,
+    private readonly files: ImageFiles,
     private readonly holdMs: number,
   ) {}
 
@@ -96,7 +136,7 @@ export class ImageCache {
   async load(meta: StoredSnapshotMeta): Promise<Uint8Array> {
     if (this.image !== null && this.image.generation === meta.generation) return this.image.data;
     if (this.loading === null || this.loading.generation !== meta.generation) {
-      const done = readImage(this.db, meta);
+      const done = meta.index === 0 ? Promise.resolve(new Uint8Array(0)) : this.files.read(meta);
       this.loading = { generation: meta.generation, done };
       void done.then(
         (data) => {

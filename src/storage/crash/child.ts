@@ -51,9 +51,9 @@ async function perform(storage: DurableStorage, op: CrashOp): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const [dir, seedText, chunkText] = process.argv.slice(2);
-  if (dir === undefined || seedText === undefined) throw new Error('usage: child.js DIR SEED [CHUNK_BYTES]');
-  const storage = await DurableStorage.open(dir, { snapshotChunkBytes: Number(chunkText ?? 65536) });
+  const [dir, seedText] = process.argv.slice(2);
+  if (dir === undefined || seedText === undefined) throw new Error('usage: child.js DIR SEED');
+  const storage = await DurableStorage.open(dir);
   const random = createRandom(Number(seedText));
   writeSync(1, 'ready\n');
   for (let i = 0; i < OPS_MAX; i++) {

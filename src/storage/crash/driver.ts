@@ -9,7 +9,6 @@ import { DurableStorage } from '../index.js';
 import { applyOp, confAt, createRandom, EMPTY_MODEL, entryData, lastIndexOf, snapshotAt, termAt, type CrashOp, type Model } from './model.js';
 
 const CHILD = fileURLToPath(new URL('./child.js', import.meta.url));
-const CHUNK_BYTES = 65_536;
 
 export interface CrashRunReport {
   readonly acknowledged: number;
@@ -26,7 +25,7 @@ interface ChildOutcome {
 /** Runs the child until it has printed `killAfterLines` lines, then kills it with SIGKILL. */
 function runChild(dir: string, seed: number, killAfterLines: number, killDelayMs: number, deadlineMs: number): Promise<ChildOutcome> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, dir, String(seed), String(CHUNK_BYTES)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CHILD, dir, String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
     const acked: CrashOp[] = [];
     let inFlight: CrashOp | null = null;
     let lines = 0;
@@ -94,7 +93,7 @@ export async function crashRound(dir: string, model: Model, seed: number): Promi
   const random = createRandom(seed ^ 0x5bd1e995);
   const outcome = await runChild(dir, seed, 2 + random(60), random(4), 20_000);
   const acked = outcome.acked.reduce(applyOp, model);
-  const storage = await DurableStorage.open(dir, { snapshotChunkBytes: CHUNK_BYTES });
+  const storage = await DurableStorage.open(dir);
   try {
     const withAcked = await differences(storage, acked);
     if (withAcked === null) return { model: acked, report: { acknowledged: outcome.acked.length, inFlightLanded: false, lastIndex: storage.lastIndex() } };
