@@ -1,4 +1,7 @@
+import assert from 'node:assert/strict';
 import { pack, unpack } from 'msgpackr';
+
+const EMPTY = new Uint8Array(0);
 import type { ConfChange, NodeId } from '../raft/index.js';
 import type { StateMachine } from './raft_host.js';
 
@@ -48,9 +51,34 @@ export class ReplicatedState implements StateMachine {
     if (address !== null) this.addresses.set(change.node, address);
   }
 
+  /**
+   * msgpack `{v, addresses, inner: bin}` with the inner image written straight after its
+   * header: packing a table-sized value would copy it, and msgpackr keeps its output buffer
+   * at the largest size it ever packed (for a million jobs, hundreds of MB for good).
+   */
   snapshot(): Uint8Array {
     const addresses = [...this.addresses.entries()].map(([id, a]) => [id, a.rpc, a.http]);
-    return pack({ v: SNAPSHOT_VERSION, addresses, inner: this.inner.snapshot() });
+    const head = pack({ v: SNAPSHOT_VERSION, addresses, inner: EMPTY });
+    // `inner` is packed last, as bin8 of length 0 (c4 00): replace that by a bin32 header.
+    assert.ok(head[head.length - 2] === 0xc4 && head[head.length - 1] === 0x00, 'the inner image is the last value');
+    const frameFor = (imageBytes: number): Uint8Array => {
+      const frame = new Uint8Array(head.length - 2 + 5);
+      frame.set(head.subarray(0, head.length - 2));
+      frame[head.length - 2] = 0xc6;
+      new DataView(frame.buffer).setUint32(head.length - 1, imageBytes);
+      return frame;
+    };
+    let framed = false;
+    const result = this.inner.snapshot((imageBytes) => {
+      framed = true;
+      return frameFor(imageBytes);
+    });
+    if (framed) return result;
+    // An inner state machine that does not frame: copy its image behind the header.
+    const whole = new Uint8Array(head.length + 3 + result.length);
+    whole.set(frameFor(result.length));
+    whole.set(result, head.length + 3);
+    return whole;
   }
 
   restore(data: Uint8Array): void {

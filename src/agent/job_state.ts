@@ -24,8 +24,8 @@ export class JobStateMachine implements StateMachine {
     return result;
   }
 
-  snapshot(): Uint8Array {
-    return this.table.snapshot();
+  snapshot(frame?: (imageBytes: number) => Uint8Array): Uint8Array {
+    return this.table.snapshot(frame);
   }
 
   restore(data: Uint8Array): void {

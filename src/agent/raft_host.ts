@@ -20,7 +20,8 @@ export interface LogStore extends Storage {
 /** What the host replicates. Deterministic: same entries in, same state out. */
 export interface StateMachine {
   apply(data: Uint8Array, index: number): unknown;
-  snapshot(): Uint8Array;
+  /** With `frame`: the image comes after the header `frame(imageBytes)` returns, in one buffer. */
+  snapshot(frame?: (imageBytes: number) => Uint8Array): Uint8Array;
   restore(data: Uint8Array): void;
 }
 
