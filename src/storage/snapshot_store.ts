@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -6,6 +6,7 @@ import type { SnapshotMeta } from '../raft/index.js';
 import { decodeSnapshotMeta, encodeSnapshotMeta, type StoredSnapshotMeta } from './codec.js';
 import type { BatchOp, Db } from './db.js';
 import { StorageError } from './errors.js';
+import { syncDir } from './sync_dir.js';
 import { KEY_PENDING_SNAPSHOT, KEY_SNAPSHOT_META } from './keys.js';
 
 export const EMPTY_META: StoredSnapshotMeta = { index: 0, term: 0, conf: { voters: [], learners: [] }, dataBytes: 0, checksum: 0, generation: 0 };
@@ -85,14 +86,6 @@ export class ImageFiles {
   }
 }
 
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 export interface LoadedSnapshots {
   readonly current: StoredSnapshotMeta;

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import type { Entry, HardState } from '../raft/index.js';
 import type { LogStart } from './codec.js';
 import { StorageError } from './errors.js';
+import { syncDir } from './sync_dir.js';
 import { encodeRecord, readFrame, type WalRecord } from './wal_record.js';
 import { replayRecord, walLastIndex, walTerm, type WalLog } from './wal_replay.js';
 
@@ -223,14 +224,6 @@ export class Wal {
   }
 }
 
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 /**
  * A new segment appears complete or not at all: header and zeros go to a temporary file,
