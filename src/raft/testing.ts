@@ -176,3 +176,15 @@ export function encodeState(state: readonly string[]): Uint8Array {
 export function decodeState(data: Uint8Array): string[] {
   return data.length === 0 ? [] : (JSON.parse(new TextDecoder().decode(data)) as string[]);
 }
+
+/** A small seeded PRNG (mulberry32): an integer in [0, maxExclusive); the same seed, the same run. */
+export function createRandom(seed: number): (maxExclusive: number) => number {
+  let state = seed >>> 0;
+  return (maxExclusive) => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * maxExclusive);
+  };
+}

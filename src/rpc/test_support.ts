@@ -1,6 +1,9 @@
 // Shared by the rpc tests and the bench: sample messages and waiting with a deadline.
 import { setTimeout } from 'node:timers';
 import type { Message } from '../raft/index.js';
+import { createRandom } from '../raft/testing.js';
+
+export { createRandom };
 
 /** One message of every type, from `from` to `to`, with non-trivial field values. */
 export function sampleMessages(from: string, to: string): Message[] {
@@ -29,14 +32,3 @@ export async function waitFor(condition: () => boolean, what: string, deadlineMs
   }
 }
 
-/** A small seeded PRNG (mulberry32): an integer in [0, maxExclusive). */
-export function createRandom(seed: number): (maxExclusive: number) => number {
-  let state = seed >>> 0;
-  return (maxExclusive) => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * maxExclusive);
-  };
-}

@@ -8,22 +8,14 @@ import {
 } from '../statemachine/index.js';
 import type { Scheduler } from './scheduler.js';
 import type { ExecuteOrder, ExecutorNode, ExecutorReport, SchedulerHost, TimerHandle } from './types.js';
+import { prng } from '../statemachine/test-helpers.js';
+
+export { prng };
 
 const REPORT_RESEND_MS = 500;
 
 export const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
 
-/** mulberry32: replayable randomness. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Timer = { readonly atMs: number; readonly seq: number; readonly fn: () => void; cancelled: boolean };
 

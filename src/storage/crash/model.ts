@@ -2,6 +2,9 @@
 // write (derived from (index, term) so the checker can recompute every byte), and a pure
 // model of what the store must hold after each acknowledged operation.
 import type { ConfState, Entry, HardState, Snapshot } from '../../raft/index.js';
+import { createRandom } from '../../raft/testing.js';
+
+export { createRandom };
 
 export interface Position {
   readonly index: number;
@@ -24,18 +27,6 @@ export interface Model {
 
 export const EMPTY_MODEL: Model = { start: { index: 0, term: 0 }, terms: [], hard: { term: 0, vote: null, commit: 0 }, snap: { index: 0, term: 0 } };
 
-/** A small seeded PRNG (mulberry32): the same seed gives the same run. */
-export function createRandom(seed: number): (maxExclusive: number) => number {
-  let state = seed >>> 0;
-  return (maxExclusive) => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const unit = ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-    return Math.floor(unit * maxExclusive);
-  };
-}
 
 function bytesFor(seed: number, length: number): Uint8Array {
   const random = createRandom(seed);
