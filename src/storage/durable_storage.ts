@@ -198,7 +198,7 @@ export class DurableStorage implements Storage {
     let sentinel = { index: cache.firstIndex() - 1, term: cache.term(cache.firstIndex() - 1) };
     let lastIndex = cache.lastIndex();
     const snapshot = update.snapshot;
-    const image = snapshot === null ? null : { stored: imageMeta(snapshot.meta, snapshot.data, this.snapshotMeta.generation + 1) };
+    const stored = snapshot === null ? null : imageMeta(snapshot.meta, snapshot.data, this.snapshotMeta.generation + 1);
     if (snapshot !== null) {
       assert.ok(snapshot.meta.index >= cache.snapshot().meta.index, 'a snapshot never replaces a newer one');
       sentinel = { index: snapshot.meta.index, term: snapshot.meta.term };
@@ -222,23 +222,23 @@ export class DurableStorage implements Storage {
     const record = { ...(hard === null ? {} : { hardState: hard }), ...(usable.length === 0 ? {} : { entries: usable }) };
     const previous = this.snapshotMeta;
     const write = async (): Promise<number> => {
-      if (image === null) return usable.length > 0 || hard !== null ? this.wal.append(record, sync) : 0;
+      if (snapshot === null || stored === null) return usable.length > 0 || hard !== null ? this.wal.append(record, sync) : 0;
       // Staged image, then the log's reset record puts it in force (atomically, with this
       // Ready's entries and hard state), then the commit; recovery finishes an interrupted one.
-      await this.files.write(image.stored.generation, (snapshot as Snapshot).data);
-      await this.db.batch([stageOps(image.stored)], { sync: true });
+      await this.files.write(stored.generation, snapshot.data);
+      await this.db.batch([stageOps(stored)], { sync: true });
       const bytes = await this.wal.reset(sentinel, hard ?? cache.hardStateNow(), usable);
-      await this.db.batch(commitOps(image.stored), { sync: true });
+      await this.db.batch(commitOps(stored), { sync: true });
       this.files.remove(previous.generation);
-      return bytes + image.stored.dataBytes;
+      return bytes + stored.dataBytes;
     };
     return {
       operations: usable.length + (hard === null ? 0 : 1) + (snapshot === null ? 0 : 1),
       write,
       apply: () => {
-        if (snapshot !== null && image !== null) {
+        if (snapshot !== null && stored !== null) {
           cache.applySnapshot({ meta: snapshot.meta, data: EMPTY_IMAGE });
-          this.snapshotMeta = image.stored;
+          this.snapshotMeta = stored;
           this.images.forget();
         }
         cache.append(usable);
@@ -253,19 +253,19 @@ export class DurableStorage implements Storage {
     assert.ok(index >= cache.snapshot().meta.index, 'a snapshot never goes back in the log');
     assert.ok(index >= cache.firstIndex() - 1 && index <= cache.lastIndex(), `snapshot index ${index} outside the log`);
     assert.ok(index <= cache.hardStateNow().commit, `snapshot index ${index} is not committed`);
-    const image = { stored: imageMeta({ index, term: cache.term(index), conf }, data, this.snapshotMeta.generation + 1) };
+    const stored = imageMeta({ index, term: cache.term(index), conf }, data, this.snapshotMeta.generation + 1);
     const previous = this.snapshotMeta;
     return {
       operations: 1,
       write: async () => {
-        await this.files.write(image.stored.generation, data);
-        await this.db.batch(commitOps(image.stored), { sync: true });
+        await this.files.write(stored.generation, data);
+        await this.db.batch(commitOps(stored), { sync: true });
         this.files.remove(previous.generation);
         return data.length;
       },
       apply: () => {
         cache.createSnapshot(index, conf, EMPTY_IMAGE);
-        this.snapshotMeta = image.stored;
+        this.snapshotMeta = stored;
         this.images.forget();
       },
     };

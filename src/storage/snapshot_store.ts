@@ -129,7 +129,7 @@ export class ImageCache {
   async load(meta: StoredSnapshotMeta): Promise<Uint8Array> {
     if (this.image !== null && this.image.generation === meta.generation) return this.image.data;
     if (this.loading === null || this.loading.generation !== meta.generation) {
-      const done = meta.index === 0 ? Promise.resolve(new Uint8Array(0)) : this.files.read(meta);
+      const done = this.files.read(meta);
       this.loading = { generation: meta.generation, done };
       void done.then(
         (data) => {

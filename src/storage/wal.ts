@@ -164,10 +164,6 @@ export class Wal {
     if (keepFrom > 0) this.removeSegments(keepFrom);
   }
 
-  get segmentCount(): number {
-    return this.segments.length;
-  }
-
   async close(): Promise<void> {
     if (this.extending !== null) await this.extending;
     if (this.fd >= 0) closeSync(this.fd);
