@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { apiCaller } from './http_client.js';
 import { table } from './table.js';
-import { UsageError, serverUrl } from './usage.js';
+import { READ_COMMAND_FLAGS, UsageError, serverUrl } from './usage.js';
 
 export const JOB_HELP = `usage: chime job <put|get|list|delete|pause|resume|run> [ID] [flags]
 
@@ -13,11 +13,7 @@ export const JOB_HELP = `usage: chime job <put|get|list|delete|pause|resume|run>
   get ID | list [--limit N] [--cursor C] | delete ID | pause ID | resume ID
   run ID [--payload TEXT] [--key KEY] [--wait DURATION]   run now
 
-flags:
-  --server URL   a node's API (default $CHIME_SERVER or http://127.0.0.1:8400)
-  --json         machine-readable output
-  --stale        read from the node's local state (no linearizable read)
-`;
+${READ_COMMAND_FLAGS}`;
 
 interface JobBody {
   id: string;

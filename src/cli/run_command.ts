@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { apiCaller } from './http_client.js';
 import { table } from './table.js';
-import { UsageError, serverUrl } from './usage.js';
+import { READ_COMMAND_FLAGS, UsageError, serverUrl } from './usage.js';
 
 export const RUN_HELP = `usage: chime run <list|get|kill> ...
 
@@ -9,11 +9,7 @@ export const RUN_HELP = `usage: chime run <list|get|kill> ...
   get RUN_ID                          one run with its executions and output
   kill RUN_ID                         kill a running run
 
-flags:
-  --server URL   a node's API (default $CHIME_SERVER or http://127.0.0.1:8400)
-  --json         machine-readable output
-  --stale        read from the node's local state (no linearizable read)
-`;
+${READ_COMMAND_FLAGS}`;
 
 interface Execution {
   node: string;

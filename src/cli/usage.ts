@@ -12,3 +12,10 @@ export function serverUrl(flag: string | undefined): string {
     throw new UsageError(`--server: not a URL: ${url}`);
   }
 }
+
+/** The flags `chime job` and `chime run` share, as their usage text ends them. */
+export const READ_COMMAND_FLAGS = `flags:
+  --server URL   a node's API (default $CHIME_SERVER or http://127.0.0.1:8400)
+  --json         machine-readable output
+  --stale        read from the node's local state (no linearizable read)
+`;
