@@ -133,7 +133,9 @@ export class ImageCache {
       this.loading = { generation: meta.generation, done };
       void done.then(
         (data) => {
-          if (this.loading?.done === done) this.loading = null;
+          // forget() (a newer snapshot) while reading: hand it to this caller, keep nothing.
+          if (this.loading?.done !== done) return;
+          this.loading = null;
           if (data !== null) this.keep(meta.generation, data);
         },
         () => {
@@ -154,6 +156,7 @@ export class ImageCache {
 
   forget(): void {
     this.image = null;
+    this.loading = null;
     if (this.dropTimer !== null) clearTimeout(this.dropTimer);
     this.dropTimer = null;
   }
