@@ -11,6 +11,7 @@ import { shellEnv, stringEnv, type RunIdentity } from './placeholders.js';
 import type { RunHandle, RunOutcome } from './run-handle.js';
 import { runKey } from './run-key.js';
 import { ShellRun } from './shell-run.js';
+import { StartWaves } from './start-waves.js';
 import { realTimers } from './timers.js';
 import type {
   EndReport, ExecuteRequest, ExecuteResult, ExecutorLimits, ExecutorOptions, FinishedReport, HttpSpec,
@@ -57,6 +58,7 @@ export class Executor {
   lastRefusal: string | null = null;
   private readonly now: () => number;
   private readonly timers: Timers;
+  private readonly startWaves: StartWaves<Run>;
   private readonly outputBytesMax: number;
   private readonly killGraceMs: number;
   private readonly baseEnv: Readonly<Record<string, string>>;
@@ -81,6 +83,7 @@ export class Executor {
     this.limits = resolveLimits(options.limits, options.slots);
     this.now = options.now ?? Date.now;
     this.timers = options.timers ?? realTimers;
+    this.startWaves = new StartWaves(this.timers, this.now, (run) => this.start(run));
     this.outputBytesMax = options.outputBytesMax ?? OUTPUT_BYTES_MAX_DEFAULT;
     this.killGraceMs = options.killGraceMs ?? KILL_GRACE_MS_DEFAULT;
     assert.ok(Number.isSafeInteger(this.outputBytesMax) && this.outputBytesMax > 0, 'outputBytesMax must be a positive integer');
@@ -134,7 +137,7 @@ export class Executor {
       }
       const delayMs = req.notBeforeMs === null ? 0 : req.notBeforeMs - this.now();
       if (delayMs <= 0) return this.start(run);
-      run.startTimer = this.timers.schedule(delayMs, () => this.start(run));
+      run.startTimer = this.startWaves.add(req.notBeforeMs ?? this.now(), run);
       if (req.spec.type === 'http') {
         run.prepared = this.httpRun(run, req.spec);
         run.prepared.prepare();

@@ -8,7 +8,8 @@ import { validateExecuteRequest } from './validate.js';
 import { LIMITS_DEFAULT } from './limits.js';
 import { httpRequestParts } from './http-run.js';
 import { replay, encodeRecord } from './journal-records.js';
-import { shellRequest, httpRequest } from './test-support.js';
+import { shellRequest, httpRequest, ManualTimers } from './test-support.js';
+import { StartWaves } from './start-waves.js';
 import type { FinishedReport, StartedReport } from './types.js';
 
 test('tail buffer keeps the last bytes, marks the cut and holds at most cap + one chunk', () => {
@@ -140,4 +141,30 @@ test('journal replay: states move forward only, torn lines are skipped', () => {
   assert.equal(result.newestTerm, 4);
   assert.equal(result.skippedLines, 1);
   assert.deepEqual(result.runs.map((r) => [r.runId, r.state]), [['a', 'active'], ['b', 'ended'], ['c', 'settled']]);
+});
+
+test('start waves: one timer per instant starts its runs in acceptance order; a cancelled or killed run does not start', () => {
+  const timers = new ManualTimers(1_000);
+  const started: string[] = [];
+  const handles = new Map<string, { cancel(): void }>();
+  const waves = new StartWaves<string>(timers, timers.now, (item) => {
+    started.push(item);
+    if (item === 'a1') handles.get('a3')?.cancel(); // a start that kills a run waiting beside it
+  });
+  for (const [item, atMs] of [['a1', 1_100], ['b1', 1_200], ['a2', 1_100], ['a3', 1_100], ['a4', 1_100], ['b2', 1_200]] as const) handles.set(item, waves.add(atMs, item));
+  assert.equal(timers.pending, 2, 'one timer per instant');
+  handles.get('a4')?.cancel();
+  timers.advance(99);
+  assert.deepEqual(started, []);
+  timers.advance(1);
+  assert.deepEqual(started, ['a1', 'a2'], 'a3 was killed by a1, a4 cancelled before');
+  handles.get('b1')?.cancel();
+  handles.get('b2')?.cancel();
+  assert.equal(waves.size, 0, 'an instant whose runs were all cancelled is forgotten');
+  assert.equal(timers.pending, 0, 'and its timer cancelled');
+  timers.advance(500);
+  assert.deepEqual(started, ['a1', 'a2']);
+  waves.add(1_500, 'c1');
+  timers.advance(0);
+  assert.deepEqual(started, ['a1', 'a2', 'c1'], 'a wave whose instant has passed starts at once');
 });

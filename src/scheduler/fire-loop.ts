@@ -46,8 +46,8 @@ export class FireLoop {
   }
 
   /**
-   * How long before its instant a fire is proposed: the configured lead, or 1.5 times the
-   * slowest fire proposal of the last few seconds plus 20 ms when that is longer (an
+   * How long before its instant an `allow` job's fire is proposed: allowFireLeadMs, or 1.5
+   * times the slowest fire proposal of the last few seconds plus 20 ms when that is longer (an
    * overloaded or slow-disk cluster), so that fires still apply before their instant. A run
    * waiting for its instant holds an executor slot, so the longer lead is capped where the
    * runs waiting at the recent fire rate would take a quarter of the cluster's slots (and at
@@ -56,7 +56,7 @@ export class FireLoop {
    * commits after it; with cron's bursts, two instants' runs must fit at once.)
    */
   leadMs(): number {
-    const { fireLeadMs, fireLeadMaxMs } = this.ctx.options;
+    const { fireLeadMs, allowFireLeadMs, fireLeadMaxMs } = this.ctx.options;
     const now = this.ctx.now();
     let slowestMs = 0;
     let runs = 0;
@@ -67,7 +67,7 @@ export class FireLoop {
       runs += p.runs;
       oldestMs = Math.min(oldestMs, p.atMs);
     }
-    const wantedMs = Math.ceil(1.5 * slowestMs) + 20;
+    const wantedMs = Math.max(allowFireLeadMs, Math.ceil(1.5 * slowestMs) + 20);
     if (wantedMs <= fireLeadMs) return fireLeadMs;
     const slots = this.ctx.host.executors().reduce((n, e) => n + (e.alive ? e.slots : 0), 0);
     const runsPerMs = runs / Math.max(1000, now - oldestMs);

@@ -39,6 +39,13 @@ export interface SchedulerOptions {
    * FireLoop.leadMs), up to fireLeadMaxMs.
    */
   readonly fireLeadMs: number;
+  /**
+   * The shortest lead of `allow` jobs (at least fireLeadMs). Committing a fire is not all that
+   * happens before the start: every node applies it, the executors journal the run and build
+   * its request. With cron's bursts (a thousand runs at :00) that takes longer than the commit,
+   * and what is not done before the instant is done after it, delaying the start.
+   */
+  readonly allowFireLeadMs: number;
   /** The most the lead grows to. A waiting run holds an executor slot, so a long lead costs capacity. */
   readonly fireLeadMaxMs: number;
   /**
@@ -70,6 +77,7 @@ export interface SchedulerOptions {
 
 export const DEFAULT_OPTIONS: SchedulerOptions = Object.freeze({
   fireLeadMs: 100,
+  allowFireLeadMs: 300,
   fireLeadMaxMs: 500,
   fireWindowMs: 50,
   catchUpMs: 60_000,
@@ -92,5 +100,6 @@ export function resolveOptions(partial: Partial<SchedulerOptions> = {}): Schedul
   if (options.retryJitter >= 1) throw new RangeError('scheduler option retryJitter must be below 1');
   if (options.maintenanceMs < 1) throw new RangeError('scheduler option maintenanceMs must be at least 1');
   if (options.fireLeadMaxMs < options.fireLeadMs) throw new RangeError('scheduler option fireLeadMaxMs must be at least fireLeadMs');
+  if (options.allowFireLeadMs < options.fireLeadMs || options.allowFireLeadMs > options.fireLeadMaxMs) throw new RangeError('scheduler option allowFireLeadMs must lie between fireLeadMs and fireLeadMaxMs');
   return Object.freeze(options);
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Scheduler } from './scheduler.js';
+import { DEFAULT_OPTIONS } from './options.js';
 import { FakeHost, T0 } from './test-support.js';
 
 const SEC = 1000;
@@ -125,7 +126,7 @@ test('slow fire commits lengthen the lead, so fires still apply before their ins
   host.putJob('s', { schedule: '* * * * * *', concurrency: 'allow' });
   scheduler.start(1);
   await host.clock.advance(5 * SEC);
-  assert.equal(scheduler.metricsNow().fireLeadMs, 100, 'fast commits keep the configured lead');
+  assert.equal(scheduler.metricsNow().fireLeadMs, DEFAULT_OPTIONS.allowFireLeadMs, 'fast commits keep the configured lead of allow jobs');
   host.applyDelayMs = 400;
   await host.clock.advance(30 * SEC);
   const lead = scheduler.metricsNow().fireLeadMs;

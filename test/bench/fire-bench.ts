@@ -7,10 +7,13 @@
 //
 // Jobs: F = rate × period firing jobs with cron `S/period * * * * *` (S = i mod period, so
 // `rate` fire each second), the other N − F idle (`0 0 0 1 1 *`, stored and indexed, due once
-// a year). period is 10 s when N < 60 × rate, else 60 s. Jobs are loaded with many concurrent
+// a year). period is 10 s when N < 60 × rate, else 60 s. `--instants spread` gives the firing
+// jobs `@every {period}s` instead: anchored at their creation, so their instants spread over
+// the second (cron's instants all fall on :SS.000, a burst of `rate` runs at one instant).
+// Jobs are loaded with many concurrent
 // PUTs to the leader; the idle ones first so that firing starts only at the end of loading.
 import { createServer, Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
+import { createServer as createNetServer, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +32,8 @@ const { values } = parseArgs({
     keep: { type: 'boolean', default: false },
     /** raw: a minimal HTTP/1.1 responder on node:net (default); http: node:http. */
     sink: { type: 'string', default: 'raw' },
+    /** aligned: cron, every run of a second at one instant (default); spread: `@every`, anchors spread. */
+    instants: { type: 'string', default: 'aligned' },
     /** A module to preload into every agent (--import), e.g. a CPU profiler. */
     preload: { type: 'string' },
   },
@@ -40,6 +45,8 @@ const warmupSeconds = Number(values.warmup);
 const loadConcurrency = Number(values.concurrency);
 const period = jobs >= rate * 60 ? 60 : 10;
 const firing = Math.min(jobs, rate * period);
+if (values.instants !== 'aligned' && values.instants !== 'spread') throw new Error('--instants must be aligned or spread');
+const spread = values.instants === 'spread';
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? 0;
@@ -62,6 +69,14 @@ function arrived(target: string, arrivedAtMs: number): void {
 // so the last of a 1,000-request burst was handled (and timestamped) 50+ ms after it arrived.
 // The raw sink reads requests off the socket (request line, headers, a content-length body),
 // stamps each as its bytes arrive and answers 204 with keep-alive; `--sink http` uses node:http.
+// Answers wait for the end of the event loop's poll phase: each is a socket write (~0.1 ms
+// here), and writing them in between would stamp the later requests of a burst late.
+const owedAnswers = new Map<Socket, number>();
+function answerOwed(): void {
+  for (const [socket, count] of owedAnswers) if (!socket.destroyed) socket.write(NO_CONTENT.repeat(count));
+  owedAnswers.clear();
+}
+const NO_CONTENT = 'HTTP/1.1 204 No Content\r\nKeep-Alive: timeout=30\r\n\r\n';
 const sink = values.sink === 'http'
   ? createServer((req: IncomingMessage, res: ServerResponse) => {
     arrived(req.url ?? '/', Date.now());
@@ -81,7 +96,8 @@ const sink = values.sink === 'http'
         if (pending.length < headEnd + 4 + bodyBytes) break;
         pending = pending.slice(headEnd + 4 + bodyBytes);
         arrived(head.slice(head.indexOf(' ') + 1, head.indexOf(' ', head.indexOf(' ') + 1)), arrivedAtMs);
-        socket.write('HTTP/1.1 204 No Content\r\nKeep-Alive: timeout=30\r\n\r\n');
+        if (owedAnswers.size === 0) setImmediate(answerOwed);
+        owedAnswers.set(socket, (owedAnswers.get(socket) ?? 0) + 1);
       }
       if (pending.length > 1 << 20) socket.destroy();
     });
@@ -127,7 +143,8 @@ const memoryAll = async (c: ProcessCluster) => Object.fromEntries(await Promise.
 function jobSpec(i: number): Record<string, unknown> {
   const fires = i >= jobs - firing;
   const k = i - (jobs - firing);
-  const schedule = !fires ? '0 0 0 1 1 *' : period === 60 ? `${k % 60} * * * * *` : `${k % period}/${period} * * * * *`;
+  const cron = period === 60 ? `${k % 60} * * * * *` : `${k % period}/${period} * * * * *`;
+  const schedule = !fires ? '0 0 0 1 1 *' : spread ? `@every ${period}s` : cron;
   return {
     schedule,
     history: 1,
@@ -176,12 +193,13 @@ const dir = mkdtempSync(join(tmpdir(), 'chime-firebench-'));
 const env: Record<string, string> = values.preload === undefined ? {} : { NODE_OPTIONS: `--import=${values.preload}` };
 const cluster = await ProcessCluster.found(3, { dir, args: ['--slots', values.slots, '--log-level', 'warn'], env });
 try {
-  console.log(`fire bench: jobs=${jobs} firing=${firing} (every ${period} s) rate=${rate}/s seconds=${seconds} slots=${values.slots} sink=${values.sink}`);
+  console.log(`fire bench: jobs=${jobs} firing=${firing} (every ${period} s, instants ${values.instants}) rate=${rate}/s seconds=${seconds} slots=${values.slots} sink=${values.sink}`);
   await new Promise((r) => setTimeout(r, 1000));
   const baseline = await memoryAll(cluster);
   const loadSeconds = await load(cluster);
   console.log(`loaded ${jobs} jobs in ${loadSeconds.toFixed(1)} s (${(jobs / loadSeconds).toFixed(0)} PUT/s, concurrency ${loadConcurrency})`);
-  await new Promise((r) => setTimeout(r, warmupSeconds * 1000));
+  // An `@every` job first fires one period after its creation.
+  await new Promise((r) => setTimeout(r, (spread ? Math.max(warmupSeconds, period) : warmupSeconds) * 1000));
   recording = true;
   const windowStartMs = Math.ceil(Date.now() / 1000) * 1000 + 1000;
   const windowEndMs = windowStartMs + seconds * 1000;
@@ -204,6 +222,11 @@ try {
   const cpuTotalMs = cpuMs.reduce((a, b) => a + b, 0);
   console.log(`agent_cpu_in_window: ${ids.map((id, i) => `${id}=${(cpuMs[i]! / (seconds * 10)).toFixed(0)}%`).join(' ')} total=${(cpuTotalMs / 1000).toFixed(1)} s for ${hitsInWindow} sink hits = ${(cpuTotalMs / Math.max(1, hitsInWindow)).toFixed(2)} ms CPU per fire; loadavg ${loadBefore} -> ${loadAfter}`);
   console.log(`lateness_ms p50=${percentile(lateness, 0.5)} p99=${percentile(lateness, 0.99)} max=${lateness.at(-1) ?? 'n/a'} min=${lateness[0] ?? 'n/a'}`);
+  // A tail made by a few bad instants (a GC, a snapshot) looks different from one every instant has.
+  const byInstant = new Map<number, number[]>();
+  for (const a of inWindow) byInstant.set(a.scheduledAtMs, [...(byInstant.get(a.scheduledAtMs) ?? []), a.arrivedAtMs - a.scheduledAtMs]);
+  const instantMax = [...byInstant.values()].map((l) => Math.max(...l)).sort((a, b) => a - b);
+  if (!spread) console.log(`lateness_ms of the last run of each instant: min=${instantMax[0] ?? 'n/a'} p50=${percentile(instantMax, 0.5)} max=${instantMax.at(-1) ?? 'n/a'} (${instantMax.length} instants)`);
   for (const id of ids) {
     const b = baseline[id]!;
     const l = loaded[id]!;

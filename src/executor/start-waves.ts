@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import type { TimerHandle, Timers } from './types.js';
+
+/**
+ * Runs waiting for their notBefore, grouped by instant. Cron's instants come in bursts (every
+ * job due at :00 shares one notBefore), and with a timer per run the starts of one instant
+ * spread over several event-loop turns, the answers of the first calls read in between. One
+ * timer per instant starts the whole burst in one go, before anything else is read.
+ */
+export class StartWaves<T> {
+  private readonly waves = new Map<number, { readonly timer: TimerHandle; readonly members: Set<T> }>();
+
+  constructor(
+    private readonly timers: Timers,
+    private readonly now: () => number,
+    private readonly start: (item: T) => void,
+  ) {}
+
+  /** Starts `item` at `atMs` with the others of that instant; cancel() takes it out. */
+  add(atMs: number, item: T): TimerHandle {
+    let wave = this.waves.get(atMs);
+    if (wave === undefined) {
+      const members = new Set<T>();
+      wave = { timer: this.timers.schedule(atMs - this.now(), () => this.fire(atMs, members)), members };
+      this.waves.set(atMs, wave);
+    }
+    const { members, timer } = wave;
+    assert.ok(!members.has(item), 'a run waits in one wave once');
+    members.add(item);
+    return {
+      cancel: () => {
+        if (!members.delete(item) || members.size > 0) return;
+        timer.cancel();
+        if (this.waves.get(atMs)?.members === members) this.waves.delete(atMs);
+      },
+    };
+  }
+
+  /** Instants with runs waiting (for stats and tests). */
+  get size(): number {
+    return this.waves.size;
+  }
+
+  private fire(atMs: number, members: Set<T>): void {
+    if (this.waves.get(atMs)?.members === members) this.waves.delete(atMs);
+    // A start can kill another waiting run (its cancel takes it out of the set before we
+    // reach it); a Set visits what is left in the order of acceptance.
+    for (const item of members) {
+      members.delete(item);
+      this.start(item);
+    }
+  }
+}
