@@ -58,12 +58,23 @@ interface Arrival {
   readonly arrivedAtMs: number;
 }
 let recording = false;
-const arrivals: Arrival[] = [];
+// Targets are parsed after the run: time spent parsing one request would stamp the next late.
+const targets: string[] = [];
+const stamps: number[] = [];
 let hits = 0;
 function arrived(target: string, arrivedAtMs: number): void {
   hits++;
-  const at = /[?&]at=([^&]*)/.exec(target)?.[1];
-  if (recording && at !== undefined) arrivals.push({ scheduledAtMs: Date.parse(decodeURIComponent(at)), arrivedAtMs });
+  if (!recording) return;
+  targets.push(target);
+  stamps.push(arrivedAtMs);
+}
+function arrivals(): Arrival[] {
+  const out: Arrival[] = [];
+  targets.forEach((target, i) => {
+    const at = /[?&]at=([^&]*)/.exec(target)?.[1];
+    if (at !== undefined) out.push({ scheduledAtMs: Date.parse(decodeURIComponent(at)), arrivedAtMs: stamps[i] ?? Number.NaN });
+  });
+  return out;
 }
 // The sink must not be the bottleneck it measures: node:http spends ~50-100 µs per request,
 // so the last of a 1,000-request burst was handled (and timestamped) 50+ ms after it arrived.
@@ -205,22 +216,25 @@ try {
   const windowEndMs = windowStartMs + seconds * 1000;
   await new Promise((r) => setTimeout(r, windowStartMs - Date.now()));
   const cpuBefore = cpuMsOf(cluster);
+  const sinkCpuBefore = process.cpuUsage();
   const hitsBefore = hits;
   const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   await new Promise((r) => setTimeout(r, windowEndMs - Date.now()));
   const cpuAfter = cpuMsOf(cluster);
+  const sinkCpu = process.cpuUsage(sinkCpuBefore);
   const hitsInWindow = hits - hitsBefore;
   const loadAfter = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   await new Promise((r) => setTimeout(r, 3000));
   recording = false;
   const loaded = await memoryAll(cluster);
-  const inWindow = arrivals.filter((a) => a.scheduledAtMs >= windowStartMs && a.scheduledAtMs < windowEndMs);
+  const inWindow = arrivals().filter((a) => a.scheduledAtMs >= windowStartMs && a.scheduledAtMs < windowEndMs);
   const lateness = inWindow.map((a) => a.arrivedAtMs - a.scheduledAtMs).sort((a, b) => a - b);
   const expected = rate * seconds;
   console.log(`fires_in_window=${inWindow.length} expected=${expected} fires_per_s=${(inWindow.length / seconds).toFixed(0)}`);
   const cpuMs = ids.map((id) => (cpuAfter[id] ?? 0) - (cpuBefore[id] ?? 0));
   const cpuTotalMs = cpuMs.reduce((a, b) => a + b, 0);
   console.log(`agent_cpu_in_window: ${ids.map((id, i) => `${id}=${(cpuMs[i]! / (seconds * 10)).toFixed(0)}%`).join(' ')} total=${(cpuTotalMs / 1000).toFixed(1)} s for ${hitsInWindow} sink hits = ${(cpuTotalMs / Math.max(1, hitsInWindow)).toFixed(2)} ms CPU per fire; loadavg ${loadBefore} -> ${loadAfter}`);
+  console.log(`sink (this process) cpu_in_window=${((sinkCpu.user + sinkCpu.system) / 1000 / seconds / 10).toFixed(0)}% = ${((sinkCpu.user + sinkCpu.system) / 1000 / Math.max(1, hitsInWindow)).toFixed(3)} ms per request`);
   console.log(`lateness_ms p50=${percentile(lateness, 0.5)} p99=${percentile(lateness, 0.99)} max=${lateness.at(-1) ?? 'n/a'} min=${lateness[0] ?? 'n/a'}`);
   // A tail made by a few bad instants (a GC, a snapshot) looks different from one every instant has.
   const byInstant = new Map<number, number[]>();
