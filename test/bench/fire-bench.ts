@@ -13,13 +13,13 @@
 // Jobs are loaded with many concurrent
 // PUTs to the leader; the idle ones first so that firing starts only at the end of loading.
 import { createServer, Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProcessCluster } from '../support/process_cluster.js';
 import { httpJson } from '../../src/cli/http_client.js';
+import { createRawSink } from './raw_sink.js';
 
 const { values } = parseArgs({
   options: {
@@ -76,44 +76,13 @@ function arrivals(): Arrival[] {
   });
   return out;
 }
-// The sink must not be the bottleneck it measures: node:http spends ~50-100 µs per request,
-// so the last of a 1,000-request burst was handled (and timestamped) 50+ ms after it arrived.
-// The raw sink reads requests off the socket (request line, headers, a content-length body),
-// stamps each as its bytes arrive and answers 204 with keep-alive; `--sink http` uses node:http.
-// Answers wait for the end of the event loop's poll phase: each is a socket write (~0.1 ms
-// here), and writing them in between would stamp the later requests of a burst late.
-const owedAnswers = new Map<Socket, number>();
-function answerOwed(): void {
-  for (const [socket, count] of owedAnswers) if (!socket.destroyed) socket.write(NO_CONTENT.repeat(count));
-  owedAnswers.clear();
-}
-const NO_CONTENT = 'HTTP/1.1 204 No Content\r\nKeep-Alive: timeout=30\r\n\r\n';
+// The sink must not be the bottleneck it measures: see raw_sink.ts. `--sink http` uses node:http.
 const sink = values.sink === 'http'
   ? createServer((req: IncomingMessage, res: ServerResponse) => {
     arrived(req.url ?? '/', Date.now());
     res.writeHead(204).end();
   })
-  : createNetServer((socket) => {
-    let pending = '';
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      const arrivedAtMs = Date.now();
-      pending += chunk.toString('latin1');
-      for (;;) {
-        const headEnd = pending.indexOf('\r\n\r\n');
-        if (headEnd < 0) break;
-        const head = pending.slice(0, headEnd);
-        const bodyBytes = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? '0');
-        if (pending.length < headEnd + 4 + bodyBytes) break;
-        pending = pending.slice(headEnd + 4 + bodyBytes);
-        arrived(head.slice(head.indexOf(' ') + 1, head.indexOf(' ', head.indexOf(' ') + 1)), arrivedAtMs);
-        if (owedAnswers.size === 0) setImmediate(answerOwed);
-        owedAnswers.set(socket, (owedAnswers.get(socket) ?? 0) + 1);
-      }
-      if (pending.length > 1 << 20) socket.destroy();
-    });
-    socket.on('error', () => socket.destroy());
-  });
+  : createRawSink(arrived);
 if (sink instanceof HttpServer) sink.keepAliveTimeout = 30_000;
 await new Promise<void>((done) => sink.listen(0, '127.0.0.1', done));
 const sinkPort = (sink.address() as { port: number }).port;
