@@ -23,7 +23,7 @@ test('a batcher sends what one turn collected, per destination, in bounded chunk
 });
 
 test('an order\'s size counts an http body and a shell environment', () => {
-  const base = { runId: 'r', attempt: 1, term: 1, jobId: 'j', scheduledAtMs: 0, payload: '', notBeforeMs: null, timeoutMs: 1000 };
+  const base = { runId: 'r', attempt: 1, term: 1, jobId: 'j', scheduledAtMs: 0, payload: '', notBeforeMs: null, sentAtMs: 0, timeoutMs: 1000 };
   const small = orderBytes({ ...base, spec: { type: 'http', method: 'GET', url: 'http://x/', headers: {}, body: '', expectStatus: [200, 299] } } as ExecuteOrder);
   const big = orderBytes({ ...base, spec: { type: 'http', method: 'POST', url: 'http://x/', headers: {}, body: 'b'.repeat(1 << 20), expectStatus: [200, 299] } } as ExecuteOrder);
   const env = orderBytes({ ...base, spec: { type: 'shell', command: 'true', cwd: '/', env: { A: 'v'.repeat(100_000) } } } as ExecuteOrder);

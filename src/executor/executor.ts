@@ -122,6 +122,10 @@ export class Executor {
       return this.refuse('no_slot', 'the journal could not record the run');
     }
     this.ledger.record(req.runId, req.attempt, 'active');
+    // When to start, on this node's clock: not before the instant by our clock, nor by the
+    // leader's (its distance to the instant when it sent this, counted from now), so that
+    // only both clocks running ahead could start a run early.
+    const startAtMs = req.notBeforeMs === null ? null : Math.max(req.notBeforeMs, req.notBeforeMs - (req.sentAtMs ?? req.notBeforeMs) + this.now());
     const run: Run = { request: req, startTimer: null, timeoutTimer: null, handle: null, prepared: null, startedAtMs: null, process: null, kill: null };
     const key = runKey(req.runId, req.attempt);
     this.runs.set(key, run);
@@ -135,9 +139,9 @@ export class Executor {
         this.onFinished(run, { ok: false, exitCode: null, output: '', outputTruncated: false, error: `the journal could not record the run: ${error.message}` });
         return;
       }
-      const delayMs = req.notBeforeMs === null ? 0 : req.notBeforeMs - this.now();
-      if (delayMs <= 0) return this.start(run);
-      run.startTimer = this.startWaves.add(req.notBeforeMs ?? this.now(), run);
+      const delayMs = startAtMs === null ? 0 : startAtMs - this.now();
+      if (delayMs <= 0 || req.notBeforeMs === null) return this.start(run);
+      run.startTimer = this.startWaves.add(req.notBeforeMs, startAtMs ?? this.now(), run);
       if (req.spec.type === 'http') {
         run.prepared = this.httpRun(run, req.spec);
         run.prepared.prepare();

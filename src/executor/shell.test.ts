@@ -200,6 +200,29 @@ test('notBefore in the future: the slot is held at once, the process starts at t
   assert.equal(report.output, 'started\n');
 });
 
+test('a run waits for its instant on this node\'s clock and by the leader\'s distance to it: a node whose clock runs ahead does not start early', async () => {
+  const timers = new ManualTimers(1_000_000);
+  const executor = newExecutor({ slots: 2, now: timers.now, timers });
+  // Our clock runs 800 ms ahead of the leader's: the instant has passed for us, not for it.
+  const ahead = shellRequest('echo ahead', { notBeforeMs: 999_500, sentAtMs: 999_200 });
+  // Our clock runs 400 ms behind the leader's: the leader is 301 ms from the instant, we are 701.
+  const behind = shellRequest('echo behind', { notBeforeMs: 1_000_701, sentAtMs: 1_000_400 });
+  assert.equal(executor.execute(ahead), 'accepted');
+  assert.equal(executor.execute(behind), 'accepted');
+  timers.advance(299);
+  assert.equal(executor.pendingReports().length, 0, 'the instant lies 300 ms ahead for the leader');
+  timers.advance(1);
+  const started = await waitFor('started report', () => findReport(executor, ahead.runId, 'started'));
+  assert.equal(started.atMs, 1_000_300);
+  timers.advance(400);
+  assert.equal(findReport(executor, behind.runId, 'started'), undefined, 'nor before the instant on our own clock');
+  timers.advance(1);
+  const second = await waitFor('started report', () => findReport(executor, behind.runId, 'started'));
+  assert.equal(second.atMs, 1_000_701);
+  await waitFinished(executor, ahead.runId);
+  await waitFinished(executor, behind.runId);
+});
+
 test('a run killed while waiting for notBefore never starts', async () => {
   const timers = new ManualTimers(0);
   const executor = newExecutor({ now: timers.now, timers });

@@ -16,12 +16,15 @@ export class StartWaves<T> {
     private readonly start: (item: T) => void,
   ) {}
 
-  /** Starts `item` at `atMs` with the others of that instant; cancel() takes it out. */
-  add(atMs: number, item: T): TimerHandle {
+  /**
+   * Starts `item` with the others of instant `atMs`, at `startAtMs` on this node's clock (for
+   * the first of an instant: the later ones join it); cancel() takes it out.
+   */
+  add(atMs: number, startAtMs: number, item: T): TimerHandle {
     let wave = this.waves.get(atMs);
     if (wave === undefined) {
       const members = new Set<T>();
-      wave = { timer: this.timers.schedule(atMs - this.now(), () => this.fire(atMs, members)), members };
+      wave = { timer: this.timers.schedule(startAtMs - this.now(), () => this.fire(atMs, members)), members };
       this.waves.set(atMs, wave);
     }
     const { members, timer } = wave;

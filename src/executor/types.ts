@@ -32,8 +32,16 @@ export interface ExecuteRequest {
   readonly jobId: string;
   readonly scheduledAtMs: number;
   readonly payload: string;
-  /** Start no earlier than this instant (executor clock); null starts at once. */
+  /** Start no earlier than this instant; null starts at once. See sentAtMs for whose clock. */
   readonly notBeforeMs: number | null;
+  /**
+   * The leader's clock when it sent this execute. The run waits for notBeforeMs on this node's
+   * clock and also for the leader's own distance to the instant (notBeforeMs − sentAtMs)
+   * counted from the arrival here (transit only adds to it): a node whose clock runs ahead of
+   * the leader's does not start early (with the 300 ms fire lead it could start up to 300 ms
+   * before the instant).
+   */
+  readonly sentAtMs?: number;
   readonly timeoutMs: number;
   readonly spec: ExecutorSpec;
 }

@@ -111,6 +111,8 @@ test('validation refuses bad requests with a reason and never throws', () => {
     [{ ...shellRequest('true'), runId: '' }, /runId/],
     [{ ...shellRequest('true'), payload: 'x'.repeat(limits.payloadBytesMax + 1) }, /payload/],
     [{ ...shellRequest('true'), notBeforeMs: limits.notBeforeLeadMsMax + 1 }, /notBeforeMs/],
+    [{ ...shellRequest('true'), notBeforeMs: 10 * limits.notBeforeLeadMsMax, sentAtMs: 8 * limits.notBeforeLeadMsMax }, /notBeforeMs lies more than/],
+    [{ ...shellRequest('true'), sentAtMs: -1 }, /sentAtMs/],
     [shellRequest(''), /command/],
     [shellRequest('true', { spec: { env: { A: 1 } as never } }), /env/],
     [shellRequest('true', { spec: { type: 'ftp' } as never }), /spec.type/],
@@ -151,7 +153,7 @@ test('start waves: one timer per instant starts its runs in acceptance order; a 
     started.push(item);
     if (item === 'a1') handles.get('a3')?.cancel(); // a start that kills a run waiting beside it
   });
-  for (const [item, atMs] of [['a1', 1_100], ['b1', 1_200], ['a2', 1_100], ['a3', 1_100], ['a4', 1_100], ['b2', 1_200]] as const) handles.set(item, waves.add(atMs, item));
+  for (const [item, atMs] of [['a1', 1_100], ['b1', 1_200], ['a2', 1_100], ['a3', 1_100], ['a4', 1_100], ['b2', 1_200]] as const) handles.set(item, waves.add(atMs, atMs, item));
   assert.equal(timers.pending, 2, 'one timer per instant');
   handles.get('a4')?.cancel();
   timers.advance(99);
@@ -164,7 +166,7 @@ test('start waves: one timer per instant starts its runs in acceptance order; a 
   assert.equal(timers.pending, 0, 'and its timer cancelled');
   timers.advance(500);
   assert.deepEqual(started, ['a1', 'a2']);
-  waves.add(1_500, 'c1');
+  waves.add(1_500, 1_500, 'c1');
   timers.advance(0);
   assert.deepEqual(started, ['a1', 'a2', 'c1'], 'a wave whose instant has passed starts at once');
 });

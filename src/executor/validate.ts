@@ -109,10 +109,12 @@ export function validateExecuteRequest(value: unknown, limits: ExecutorLimits, n
   if (!isIntIn(timeoutMs, 1, limits.timeoutMsMax)) return fail(`timeoutMs must be an integer in 1..${limits.timeoutMsMax}`);
   const notBeforeMs = value['notBeforeMs'] ?? null;
   if (notBeforeMs !== null && !isIntIn(notBeforeMs, 0, MS_EPOCH_MAX)) return fail('notBeforeMs must be null or a time in ms');
-  if (notBeforeMs !== null && notBeforeMs - nowMs > limits.notBeforeLeadMsMax) {
+  const sentAtMs = value['sentAtMs'];
+  if (sentAtMs !== undefined && !isIntIn(sentAtMs, 0, MS_EPOCH_MAX)) return fail('sentAtMs must be absent or a time in ms');
+  if (notBeforeMs !== null && notBeforeMs - (sentAtMs ?? nowMs) > limits.notBeforeLeadMsMax) {
     return fail(`notBeforeMs lies more than ${limits.notBeforeLeadMsMax} ms ahead`);
   }
   const spec = validateSpec(value['spec'], limits);
   if (!spec.ok) return spec;
-  return { ok: true, value: { runId, attempt, term, jobId, scheduledAtMs, payload, notBeforeMs, timeoutMs, spec: spec.value } };
+  return { ok: true, value: { runId, attempt, term, jobId, scheduledAtMs, payload, notBeforeMs, ...(sentAtMs === undefined ? {} : { sentAtMs }), timeoutMs, spec: spec.value } };
 }

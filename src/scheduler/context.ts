@@ -88,7 +88,7 @@ export class TermContext {
       const startedOnNode = run.executions.some((e) => e.node === node && e.attempt === run.attempt && e.startedAt !== null);
       this.host.sendExecute(node, {
         runId: run.runId, attempt: run.attempt, term: this.term, jobId: run.jobId, scheduledAtMs: run.scheduledAt,
-        payload: run.payload ?? '', notBeforeMs: run.notBefore, timeoutMs: job.timeoutMs, spec: job.executor, startedOnNode,
+        payload: run.payload ?? '', notBeforeMs: run.notBefore, sentAtMs: this.host.nowMs(), timeoutMs: job.timeoutMs, spec: job.executor, startedOnNode,
       });
     }
   }

@@ -30,6 +30,8 @@ export interface ExecuteOrder {
   readonly scheduledAtMs: number;
   readonly payload: string;
   readonly notBeforeMs: number | null;
+  /** The leader's clock at sending: the executor waits notBeforeMs − sentAtMs from arrival (its own clock may be skewed). */
+  readonly sentAtMs: number;
   /**
    * The log already records this execution as started on the receiving node. A node that
    * has no memory of it (its data was lost or it was replaced under the same id) must report
