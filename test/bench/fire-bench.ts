@@ -17,9 +17,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ProcessCluster } from '../support/process_cluster.js';
+import { ProcessCluster, freePorts } from '../support/process_cluster.js';
 import { httpJson } from '../../src/cli/http_client.js';
 import { createRawSink } from './raw_sink.js';
+import { seedCluster, startSeededCluster, type SeedMember } from './seed_cluster.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,6 +35,14 @@ const { values } = parseArgs({
     sink: { type: 'string', default: 'raw' },
     /** aligned: cron, every run of a second at one instant (default); spread: `@every`, anchors spread. */
     instants: { type: 'string', default: 'aligned' },
+    /**
+     * Write the idle jobs into the data dirs as a snapshot before the agents start
+     * (seed_cluster.ts) instead of PUTting them: 1,000,000 PUTs take 15+ minutes here. The
+     * firing ones are still PUT once the cluster serves (seeded, they would owe every instant
+     * since the seeding and start with a catch-up burst). Memory is then measured against a
+     * separate empty cluster started first.
+     */
+    seed: { type: 'boolean', default: false },
     /** A module to preload into every agent (--import), e.g. a CPU profiler. */
     preload: { type: 'string' },
   },
@@ -133,9 +142,10 @@ function jobSpec(i: number): Record<string, unknown> {
   };
 }
 
-async function load(c: ProcessCluster): Promise<number> {
+/** PUTs jobs `from` … jobs − 1 to the leader. */
+async function load(c: ProcessCluster, from = 0): Promise<number> {
   const started = performance.now();
-  let next = 0;
+  let next = from;
   let failures = 0;
   let leader = await c.waitForLeader();
   const worker = async () => {
@@ -150,7 +160,7 @@ async function load(c: ProcessCluster): Promise<number> {
         await new Promise((r) => setTimeout(r, 200));
         leader = await c.waitForLeader(60_000).catch(() => leader);
       }
-      if ((i + 1) % 50_000 === 0) console.log(`  loaded ${i + 1} jobs (${((i + 1) / ((performance.now() - started) / 1000)).toFixed(0)}/s)`);
+      if ((i + 1 - from) % 50_000 === 0) console.log(`  loaded ${i + 1 - from} jobs (${((i + 1 - from) / ((performance.now() - started) / 1000)).toFixed(0)}/s)`);
     }
   };
   await Promise.all(Array.from({ length: loadConcurrency }, worker));
@@ -171,13 +181,40 @@ async function schedulerLine(c: ProcessCluster): Promise<string> {
 
 const dir = mkdtempSync(join(tmpdir(), 'chime-firebench-'));
 const env: Record<string, string> = values.preload === undefined ? {} : { NODE_OPTIONS: `--import=${values.preload}` };
-const cluster = await ProcessCluster.found(3, { dir, args: ['--slots', values.slots, '--log-level', 'warn'], env });
-try {
-  console.log(`fire bench: jobs=${jobs} firing=${firing} (every ${period} s, instants ${values.instants}) rate=${rate}/s seconds=${seconds} slots=${values.slots} sink=${values.sink}`);
+const agentArgs = ['--slots', values.slots, '--log-level', 'warn'];
+console.log(`fire bench: jobs=${jobs} firing=${firing} (every ${period} s, instants ${values.instants}) rate=${rate}/s seconds=${seconds} slots=${values.slots} sink=${values.sink}${values.seed ? ' seeded' : ''}`);
+
+/** A cluster holding the jobs, and each node's memory before they were added. */
+async function clusterWithJobs(): Promise<{ cluster: ProcessCluster; baseline: Record<string, Memory> }> {
+  if (!values.seed) {
+    const cluster = await ProcessCluster.found(3, { dir, args: agentArgs, env });
+    await new Promise((r) => setTimeout(r, 1000));
+    const baseline = await memoryAll(cluster);
+    const loadSeconds = await load(cluster);
+    console.log(`loaded ${jobs} jobs in ${loadSeconds.toFixed(1)} s (${(jobs / loadSeconds).toFixed(0)} PUT/s, concurrency ${loadConcurrency})`);
+    return { cluster, baseline };
+  }
+  const empty = await ProcessCluster.found(3, { dir: join(dir, 'empty'), args: agentArgs, env });
   await new Promise((r) => setTimeout(r, 1000));
-  const baseline = await memoryAll(cluster);
-  const loadSeconds = await load(cluster);
-  console.log(`loaded ${jobs} jobs in ${loadSeconds.toFixed(1)} s (${(jobs / loadSeconds).toFixed(0)} PUT/s, concurrency ${loadConcurrency})`);
+  const baseline = await memoryAll(empty);
+  await empty.stopAll();
+  const ports = await freePorts(ids.length * 2);
+  const members: SeedMember[] = ids.map((id, i) => ({ id, rpc: `127.0.0.1:${ports[2 * i]}`, http: `127.0.0.1:${ports[2 * i + 1]}` }));
+  let t = performance.now();
+  const idle = jobs - firing;
+  const seed = await seedCluster({ dir: join(dir, 'seeded'), members, jobs: idle, spec: jobSpec, onProgress: (done) => console.log(`  seeding: ${done} jobs built`) });
+  console.log(`seeded ${idle} idle jobs in ${((performance.now() - t) / 1000).toFixed(1)} s; snapshot ${(seed.snapshotBytes / 2 ** 20).toFixed(1)} MiB at index ${seed.index}`);
+  const cluster = new ProcessCluster({ dir: join(dir, 'seeded'), args: agentArgs, env });
+  t = performance.now();
+  await startSeededCluster(cluster, members, seed.index);
+  console.log(`all nodes serving ${((performance.now() - t) / 1000).toFixed(1)} s after start`);
+  const loadSeconds = await load(cluster, idle);
+  console.log(`loaded ${firing} firing jobs in ${loadSeconds.toFixed(1)} s (${(firing / loadSeconds).toFixed(0)} PUT/s, concurrency ${loadConcurrency})`);
+  return { cluster, baseline };
+}
+
+const { cluster, baseline } = await clusterWithJobs();
+try {
   // An `@every` job first fires one period after its creation.
   await new Promise((r) => setTimeout(r, (spread ? Math.max(warmupSeconds, period) : warmupSeconds) * 1000));
   recording = true;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProcessCluster, freePorts, waitFor } from '../support/process_cluster.js';
 import { jobId } from './job_mix.js';
-import { seedCluster, type SeedMember } from './seed_cluster.js';
+import { seedCluster, startSeededCluster, type SeedMember } from './seed_cluster.js';
 
 const { values } = parseArgs({
   options: {
@@ -119,20 +119,7 @@ async function phase(count: number): Promise<PhaseResult> {
   const cluster = new ProcessCluster({ dir, env: agentEnv });
   try {
     t = performance.now();
-    const listening = new Map<string, number>();
-    await Promise.all(members.map(async (m) => {
-      await cluster.launch(m.id, m.rpc, m.http);
-      listening.set(m.id, performance.now() - t);
-    }));
-    const leader = await cluster.waitForLeader(600_000);
-    await waitFor('every node ready with the snapshot applied', async () => {
-      for (const id of IDS) {
-        const ready = await cluster.call(id, 'GET', '/v1/ready', undefined, 5000);
-        const view = (await cluster.call(id, 'GET', '/v1/cluster?stale=true', undefined, 5000)).body as { appliedIndex?: number };
-        if (ready.status !== 200 || (view.appliedIndex ?? 0) < seed.index) return false;
-      }
-      return true;
-    }, 600_000, 200);
+    const { leader, listeningMs: listening } = await startSeededCluster(cluster, members, seed.index);
     const readyMs = performance.now() - t;
     console.log(`  started: listening after ${IDS.map((id) => `${id} ${((listening.get(id) ?? 0) / 1000).toFixed(1)} s`).join(', ')}; all ready after ${(readyMs / 1000).toFixed(1)} s; leader ${leader}`);
     await verify(cluster, leader, count);

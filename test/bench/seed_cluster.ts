@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { ReplicatedState, encodeMemberContext } from '../../src/agent/address_book.js';
 import { JobStateMachine } from '../../src/agent/job_state.js';
 import { DurableStorage } from '../../src/storage/index.js';
+import { waitFor, type ProcessCluster } from '../support/process_cluster.js';
 import { JobTable, validateJobSpec } from '../../src/statemachine/index.js';
 import { jobId, mixedSpec } from './job_mix.js';
 
@@ -35,6 +36,8 @@ export interface SeedOptions {
   /** Creation time of every job (their next instants are computed from it). */
   readonly atMs?: number;
   readonly onProgress?: (done: number) => void;
+  /** The spec of job i (replaces the mix of job_mix.ts; dueJobs is then ignored). */
+  readonly spec?: (i: number) => Record<string, unknown>;
 }
 
 export interface SeedResult {
@@ -50,16 +53,19 @@ export interface SeedResult {
  * in order of their schedule text: the table's cache of compiled schedules holds 10,000 and
  * the mix has ~50,000 distinct ones, so id order would compile one for almost every job.
  */
-export function buildTable(jobs: number, dueJobs: number, atMs: number, onProgress?: (done: number) => void): JobTable {
+export function buildTable(jobs: number, dueJobs: number, atMs: number, onProgress?: (done: number) => void, spec?: (i: number) => Record<string, unknown>): JobTable {
   const table = JobTable.create();
-  const schedules = Array.from({ length: jobs }, (_, i) => mixedSpec(i, dueJobs).schedule as string);
+  const specOf = spec ?? ((i: number) => {
+    const input = mixedSpec(i, dueJobs);
+    if (i < dueJobs) input.executor = { type: 'shell', command: 'true' };
+    return input;
+  });
+  const schedules = Array.from({ length: jobs }, (_, i) => specOf(i).schedule as string);
   const order = Array.from({ length: jobs }, (_, i) => i).sort((a, b) => (schedules[a]! < schedules[b]! ? -1 : schedules[a]! > schedules[b]! ? 1 : a - b));
   schedules.length = 0;
   for (const [k, i] of order.entries()) {
     const id = jobId(i);
-    const input = mixedSpec(i, dueJobs);
-    if (i < dueJobs) input.executor = { type: 'shell', command: 'true' };
-    const checked = validateJobSpec(id, input);
+    const checked = validateJobSpec(id, specOf(i));
     if (!checked.ok) throw new Error(`job ${id}: ${JSON.stringify(checked.errors)}`);
     const result = table.apply({ type: 'putJob', id, spec: checked.spec, at: atMs }, k + 1);
     if (!result.ok) throw new Error(`job ${id}: ${JSON.stringify(result)}`);
@@ -81,7 +87,7 @@ export function agentSnapshot(table: JobTable, members: readonly SeedMember[]): 
 export async function seedCluster(options: SeedOptions): Promise<SeedResult> {
   const atMs = options.atMs ?? Date.now();
   let t = performance.now();
-  const table = buildTable(options.jobs, options.dueJobs ?? 0, atMs, options.onProgress);
+  const table = buildTable(options.jobs, options.dueJobs ?? 0, atMs, options.onProgress, options.spec);
   const index = Math.max(1, table.appliedIndex);
   const data = agentSnapshot(table, options.members);
   const tableBytes = table.snapshot().length;
@@ -100,4 +106,27 @@ export async function seedCluster(options: SeedOptions): Promise<SeedResult> {
     }
   }
   return { index, snapshotBytes: data.length, tableBytes, buildMs, writeMs: performance.now() - t };
+}
+
+/**
+ * Starts an agent on every seeded member's data dir and resolves once a leader is elected and
+ * every node serves with the snapshot applied; returns the leader and each node's time to listen.
+ */
+export async function startSeededCluster(cluster: ProcessCluster, members: readonly SeedMember[], index: number, extra: readonly string[] = []): Promise<{ leader: string; listeningMs: Map<string, number> }> {
+  const t = performance.now();
+  const listeningMs = new Map<string, number>();
+  await Promise.all(members.map(async (m) => {
+    await cluster.launch(m.id, m.rpc, m.http, extra);
+    listeningMs.set(m.id, performance.now() - t);
+  }));
+  const leader = await cluster.waitForLeader(600_000);
+  await waitFor('every node ready with the snapshot applied', async () => {
+    for (const m of members) {
+      const ready = await cluster.call(m.id, 'GET', '/v1/ready', undefined, 5000);
+      const view = (await cluster.call(m.id, 'GET', '/v1/cluster?stale=true', undefined, 5000)).body as { appliedIndex?: number };
+      if (ready.status !== 200 || (view.appliedIndex ?? 0) < index) return false;
+    }
+    return true;
+  }, 600_000, 200);
+  return { leader, listeningMs };
 }
