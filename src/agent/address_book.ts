@@ -4,6 +4,7 @@ import { pack, unpack } from 'msgpackr';
 const EMPTY = new Uint8Array(0);
 import type { ConfChange, NodeId } from '../raft/index.js';
 import type { StateMachine } from './raft_host.js';
+import { drainSteps } from '../statemachine/index.js';
 
 /** Where a member listens. Learned from the log, so every replica agrees on it. */
 export interface MemberAddress {
@@ -57,6 +58,11 @@ export class ReplicatedState implements StateMachine {
    * at the largest size it ever packed (for a million jobs, hundreds of MB for good).
    */
   snapshot(): Uint8Array {
+    return drainSteps(this.snapshotSteps());
+  }
+
+  /** The snapshot in steps when the inner state machine can make it in steps (see RaftHost). */
+  *snapshotSteps(): Generator<void, Uint8Array, void> {
     const addresses = [...this.addresses.entries()].map(([id, a]) => [id, a.rpc, a.http]);
     const head = pack({ v: SNAPSHOT_VERSION, addresses, inner: EMPTY });
     // `inner` is packed last, as bin8 of length 0 (c4 00): replace that by a bin32 header.
@@ -69,10 +75,11 @@ export class ReplicatedState implements StateMachine {
       return frame;
     };
     let framed = false;
-    const result = this.inner.snapshot((imageBytes) => {
+    const frame = (imageBytes: number): Uint8Array => {
       framed = true;
       return frameFor(imageBytes);
-    });
+    };
+    const result = this.inner.snapshotSteps === undefined ? this.inner.snapshot(frame) : yield* this.inner.snapshotSteps(frame);
     if (framed) return result;
     // An inner state machine that does not frame: copy its image behind the header.
     const whole = new Uint8Array(head.length + 3 + result.length);

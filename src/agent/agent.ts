@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { MemoryStorage, bootstrapStorage } from '../raft/index.js';
 import type { ConfChange, Message, NodeId, SoftState, Status } from '../raft/index.js';
 import { RaftHost, notLeader, type LogStore, type StateMachine } from './raft_host.js';
+import { bestTransferTarget } from './snapshot_policy.js';
 import { ReplicatedState, encodeMemberContext, type MemberAddress } from './address_book.js';
 import { ChimeError } from './errors.js';
 import { AgentMetrics } from './agent_metrics.js';
@@ -129,9 +130,13 @@ export class Agent {
           this.metrics.snapshotsRestored.inc();
           options.logger.info('snapshot restored from the leader', { index });
         },
-        snapshotTaken: (index, bytes) => {
+        snapshotTaken: (index, bytes, encodeMs) => {
           this.metrics.snapshotsTaken.inc();
-          options.logger.debug('snapshot taken', { index, bytes });
+          options.logger.debug('snapshot taken', { index, bytes, encodeMs: Math.round(encodeMs) });
+        },
+        snapshotHandOff: (to, expectedMs) => {
+          this.metrics.snapshotHandOffs.inc();
+          options.logger.info('handing leadership on before a long snapshot', { to, expectedEncodeMs: Math.round(expectedMs) });
         },
       },
     });
@@ -392,16 +397,3 @@ export class Agent {
   }
 }
 
-function bestTransferTarget(status: Status, self: NodeId): NodeId | null {
-  let best: NodeId | null = null;
-  let bestMatch = -1;
-  for (const id of status.conf.voters) {
-    if (id === self) continue;
-    const match = status.progress.get(id)?.match ?? 0;
-    if (match > bestMatch) {
-      best = id;
-      bestMatch = match;
-    }
-  }
-  return best;
-}

@@ -15,6 +15,7 @@ export class AgentMetrics {
   readonly fsyncSeconds = this.registry.histogram('chime_storage_fsync_seconds', 'Time to persist one Ready (one synced batch)');
   readonly commitSeconds = this.registry.histogram('chime_raft_commit_seconds', 'Proposal to apply on the leader');
   readonly snapshotsTaken = this.registry.counter('chime_raft_snapshots_taken_total', 'Snapshots of the state machine written by this node');
+  readonly snapshotHandOffs = this.registry.counter('chime_raft_snapshot_handoffs_total', 'Times this leader handed leadership on before a long snapshot');
   readonly snapshotsRestored = this.registry.counter('chime_raft_snapshots_restored_total', 'Snapshots received from a leader and restored');
   readonly httpRequests = this.registry.counter('chime_http_requests_total', 'HTTP requests by route and status');
   readonly httpSeconds = this.registry.histogram('chime_http_request_seconds', 'HTTP request handling time');

@@ -28,6 +28,10 @@ export class JobStateMachine implements StateMachine {
     return this.table.snapshot(frame);
   }
 
+  snapshotSteps(frame?: (imageBytes: number) => Uint8Array): Generator<void, Uint8Array, void> {
+    return this.table.snapshotSteps(frame);
+  }
+
   restore(data: Uint8Array): void {
     this.table = JobTable.restore(data);
   }

@@ -4,6 +4,7 @@ import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftErro
 import { ChimeError, type ChimeErrorCode } from './errors.js';
 import { PendingProposals } from './proposals.js';
 import { PendingReads } from './reads.js';
+import { bestTransferTarget, expectedEncodeMs, handOffBeforeSnapshot, snapshotStagger } from './snapshot_policy.js';
 
 /** The durable log as the host needs it: the core's read side plus the writes. */
 export interface LogStore extends Storage {
@@ -22,6 +23,8 @@ export interface StateMachine {
   apply(data: Uint8Array, index: number): unknown;
   /** With `frame`: the image comes after the header `frame(imageBytes)` returns, in one buffer. */
   snapshot(frame?: (imageBytes: number) => Uint8Array): Uint8Array;
+  /** The same bytes in steps; the host gives the event loop a turn between them and applies nothing until the end. */
+  snapshotSteps?(frame?: (imageBytes: number) => Uint8Array): Generator<void, Uint8Array, void>;
   restore(data: Uint8Array): void;
 }
 
@@ -33,7 +36,9 @@ export interface HostEvents {
   persisted?(seconds: number, entries: number): void;
   committed?(seconds: number): void;
   snapshotRestored?(index: number): void;
-  snapshotTaken?(index: number, bytes: number): void;
+  snapshotTaken?(index: number, bytes: number, encodeMs: number): void;
+  /** This leader asked `to` to take over before a long snapshot. */
+  snapshotHandOff?(to: NodeId, expectedEncodeMs: number): void;
 }
 
 export interface HostOptions {
@@ -56,6 +61,9 @@ export interface HostOptions {
   readonly readTimeoutMs: number;
 }
 
+/** Encoding work between two turns of the event loop while a snapshot is taken. */
+const SNAPSHOT_SLICE_MS = 8;
+
 /**
  * Drives one RawNode with real time: ticks on a timer, a Ready loop (persist → send →
  * apply → advance), proposals batched per turn of the event loop and resolved when their
@@ -77,6 +85,10 @@ export class RaftHost {
   private bytesSinceSnapshot = 0;
   /** Size of the last snapshot taken or restored. */
   private lastSnapshotBytes: number;
+  /** How long encoding our last snapshot took (null until we took one). */
+  private lastEncodeMs: number | null = null;
+  /** When this leader asked another voter to take over so that it can snapshot (null: not asked). */
+  private handOffSince: number | null = null;
   private readCounter = 0;
 
   constructor(options: HostOptions) {
@@ -297,22 +309,70 @@ export class RaftHost {
   }
 
   private async maybeSnapshot(): Promise<void> {
-    const bySize = this.bytesSinceSnapshot >= (this.options.snapshotBytes ?? 64 << 20);
+    const status = this.node.status();
+    const stagger = snapshotStagger(this.options.id, status.conf.voters);
+    const bySize = this.bytesSinceSnapshot >= (this.options.snapshotBytes ?? 64 << 20) * stagger;
     // A snapshot encodes the whole table on the event loop: take the next one only once the
     // log has grown by half the last one's size too, so its cost stays proportional to what
     // was written (and a restart replays at most about that much besides the snapshot).
-    const byEntries = this.applied - this.lastSnapshotIndex >= this.options.snapshotEntries && this.bytesSinceSnapshot >= this.lastSnapshotBytes / 2;
+    const byEntries = this.applied - this.lastSnapshotIndex >= this.options.snapshotEntries * stagger && this.bytesSinceSnapshot >= (this.lastSnapshotBytes / 2) * stagger;
     if (!byEntries && !bySize) return;
+    if (this.awaitingHandOff(status)) return;
+    this.handOffSince = null;
     this.bytesSinceSnapshot = 0;
     const index = this.applied;
-    const conf = this.node.status().conf;
-    const data = this.options.stateMachine.snapshot();
-    await this.options.store.createSnapshot(index, conf, data);
-    this.options.events.snapshotTaken?.(index, data.length);
+    const started = performance.now();
+    const data = await this.encodeSnapshot();
+    if (data === null) return;
+    this.lastEncodeMs = performance.now() - started;
+    await this.options.store.createSnapshot(index, status.conf, data);
+    this.options.events.snapshotTaken?.(index, data.length, this.lastEncodeMs);
     this.lastSnapshotIndex = index;
     this.lastSnapshotBytes = data.length;
     const compactTo = index - this.options.snapshotKeepEntries;
     if (compactTo > this.options.store.firstIndex()) await this.options.store.compact(compactTo);
+  }
+
+  /**
+   * Encodes the state machine in slices of about SNAPSHOT_SLICE_MS with a turn of the event
+   * loop between them, so that a big table does not hold up the executor's timers and the
+   * messages that arrive meanwhile. The Ready loop waits for this (the caller is inside it),
+   * so nothing is applied and the state machine stays as it was. Null if the host stopped.
+   */
+  private async encodeSnapshot(): Promise<Uint8Array | null> {
+    const stateMachine = this.options.stateMachine;
+    if (stateMachine.snapshotSteps === undefined) return stateMachine.snapshot();
+    const steps = stateMachine.snapshotSteps();
+    let sliceStarted = performance.now();
+    for (;;) {
+      const step = steps.next();
+      if (step.done === true) return step.value;
+      if (performance.now() - sliceStarted < SNAPSHOT_SLICE_MS) continue;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (this.stopped) return null;
+      sliceStarted = performance.now();
+    }
+  }
+
+  /**
+   * Whether to put a due snapshot off because leadership is being handed on. A leader silent
+   * for much of an election timeout loses its followers: they elect, the scheduler starts over
+   * on another node and fires wait. So a leader expecting a long encode asks the most
+   * up-to-date voter to take over and snapshots once it follows; if no hand-off happened
+   * within two election timeouts it snapshots anyway (the log must not grow without bound).
+   */
+  private awaitingHandOff(status: Status): boolean {
+    const electionMs = this.options.electionTicks * this.options.tickMs;
+    const expectedMs = expectedEncodeMs(this.lastEncodeMs, this.lastSnapshotBytes);
+    if (status.softState.role !== 'leader' || status.conf.voters.length < 2 || !handOffBeforeSnapshot(expectedMs, electionMs)) return false;
+    const now = performance.now();
+    if (this.handOffSince !== null) return now - this.handOffSince < 2 * electionMs;
+    const target = bestTransferTarget(status, this.options.id);
+    if (target === null || this.node.transferLeader(target) !== null) return false;
+    this.handOffSince = now;
+    this.options.events.snapshotHandOff?.(target, expectedMs);
+    this.schedule();
+    return true;
   }
 }
 

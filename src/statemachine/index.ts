@@ -8,6 +8,7 @@ export { encodeCommand, decodeCommand } from './codec.js';
 export { commandProblem } from './commands.js';
 export { JobTable, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, type ListOptions, type Page } from './table.js';
 export { SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './snapshot.js';
+export { drainSteps } from './snapshot-jobs.js';
 export { validateJobSpec, isValidJobId, formatFieldErrors, READ_ONLY_JOB_FIELDS, type FieldError, type SpecValidation } from './validate.js';
 export { parseSchedule, nextFireAt, instantsBetween, parseDurationMs, type Schedule, type ScheduleParse } from './schedule.js';
 export { SPEC_DEFAULTS } from './defaults.js';

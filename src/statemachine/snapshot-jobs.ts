@@ -91,16 +91,43 @@ function writeJob(out: Out, job: JobState): void {
 }
 
 /** Two passes over the jobs: size, then write into `allocate(size)` at `offset`. Returns the section's byte length. */
-export function writeJobSection(jobs: JobsById, allocate: (sectionBytes: number) => { bytes: Uint8Array; offset: number }): number {
+/** Jobs written between two yields of writeJobSectionSteps (a few ms of work). */
+export const JOBS_PER_STEP = 4096;
+
+/**
+ * writeJobSection in steps: yields after every JOBS_PER_STEP jobs of either pass, so a caller
+ * can give the event loop a turn. The jobs must not change until it returns.
+ */
+export function* writeJobSectionSteps(jobs: JobsById, allocate: (sectionBytes: number) => { bytes: Uint8Array; offset: number }): Generator<void, number, void> {
+  const size = jobs.size;
   // Two string lengths per job plus the string table's new entries.
-  const lengths = new Uint32Array(jobs.size * 4 + 16);
+  const lengths = new Uint32Array(size * 4 + 16);
   const sizer = new Out(null, lengths);
-  for (const job of jobs.valuesAfter()) writeJob(sizer, job);
+  let written = 0;
+  for (const job of jobs.valuesAfter()) {
+    writeJob(sizer, job);
+    if (++written % JOBS_PER_STEP === 0) yield;
+  }
   const target = allocate(sizer.pos);
   const writer = new Out(target.bytes.subarray(target.offset, target.offset + sizer.pos), lengths);
-  for (const job of jobs.valuesAfter()) writeJob(writer, job);
-  assert(writer.pos === sizer.pos, 'the writing pass matches the sizing pass');
+  for (const job of jobs.valuesAfter()) {
+    writeJob(writer, job);
+    if (++written % JOBS_PER_STEP === 0) yield;
+  }
+  assert(jobs.size === size && writer.pos === sizer.pos, 'the jobs did not change between the sizing and the writing pass');
   return sizer.pos;
+}
+
+export function writeJobSection(jobs: JobsById, allocate: (sectionBytes: number) => { bytes: Uint8Array; offset: number }): number {
+  return drainSteps(writeJobSectionSteps(jobs, allocate));
+}
+
+/** Runs a stepwise computation to its end at once. */
+export function drainSteps<T>(steps: Generator<void, T, void>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
 }
 
 class In {

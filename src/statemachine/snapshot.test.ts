@@ -7,6 +7,7 @@ import { encodeCommand } from './codec.js';
 import type { Command } from './commands.js';
 import { StateMachineInputError } from './errors.js';
 import { SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './snapshot.js';
+import { JOBS_PER_STEP } from './snapshot-jobs.js';
 
 const MIN = 60_000;
 
@@ -125,4 +126,19 @@ test('garbage, foreign and future-version snapshots are refused with a clear err
   good.put('a', T0);
   const bytes = good.table.snapshot();
   refuse(bytes.subarray(0, bytes.length - 3), /invalid snapshot/);
+});
+
+test('a snapshot made in steps yields between slices of jobs and has the bytes of one made at once', () => {
+  const d = new Driver();
+  for (let i = 0; i < 2 * JOBS_PER_STEP + 7; i++) d.put(`job-${i}`, T0 + i, { schedule: SCHEDULES[i % SCHEDULES.length], timezone: ZONES[i % ZONES.length] });
+  const steps = d.table.snapshotSteps();
+  let yields = 0;
+  let step = steps.next();
+  while (step.done !== true) {
+    yields++;
+    step = steps.next();
+  }
+  assert.equal(yields, 4, 'two passes over 2 steps of jobs each');
+  assertSameBytes(step.value, d.table.snapshot());
+  assertSameBytes(JobTable.restore(step.value).snapshot(), step.value);
 });

@@ -10,7 +10,7 @@
 import { packr } from './codec.js';
 import { StateMachineInputError } from './errors.js';
 import type { TableLimits } from './limits.js';
-import { readJobSection, writeJobSection } from './snapshot-jobs.js';
+import { drainSteps, readJobSection, writeJobSectionSteps } from './snapshot-jobs.js';
 import { bad, isInt, restoreRunsAndKeys, runAndKeyRows } from './snapshot-rows.js';
 import { decodeVersion1 } from './snapshot-v1.js';
 import { addDependents, createState, type JobState, type TableState } from './state.js';
@@ -24,9 +24,14 @@ export const SNAPSHOT_VERSION = 2;
  * address book) need not copy a few hundred megabytes to put a header in front.
  */
 export function encodeSnapshot(state: TableState, frame?: (snapshotBytes: number) => Uint8Array): Uint8Array {
+  return drainSteps(encodeSnapshotSteps(state, frame));
+}
+
+/** encodeSnapshot in steps (see writeJobSectionSteps); the state must not change until it returns. */
+export function* encodeSnapshotSteps(state: TableState, frame?: (snapshotBytes: number) => Uint8Array): Generator<void, Uint8Array, void> {
   const l = state.limits;
   let out = new Uint8Array(0);
-  writeJobSection(state.jobs, (jobBytes) => {
+  yield* writeJobSectionSteps(state.jobs, (jobBytes) => {
     // packr reuses its buffer: copy the header before packing the tail.
     const head = new Uint8Array(packr.pack({
       format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, limits: [l.jobsMax, l.runsMax, l.activeRunsMax, l.activeRunsPerJobMax, l.keysMax],

@@ -11,7 +11,7 @@ import { ERROR_CODES, StateMachineInputError } from './errors.js';
 import { DEFAULT_LIMITS, type TableLimits } from './limits.js';
 import { rejected, type ApplyResult, type Rejected } from './results.js';
 import { assertRunIndexes } from './run-indexes.js';
-import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
+import { decodeSnapshot, encodeSnapshot, encodeSnapshotSteps } from './snapshot.js';
 import { createState, type TableState } from './state.js';
 import { isActiveStatus, type Job, type RunRecord } from './types.js';
 import { jobView, runView } from './views.js';
@@ -50,6 +50,14 @@ export class JobTable {
    */
   snapshot(frame?: (snapshotBytes: number) => Uint8Array): Uint8Array {
     return encodeSnapshot(this.state, frame);
+  }
+
+  /**
+   * The same bytes in steps, for a caller that gives the event loop a turn between them (a
+   * million jobs take seconds to encode). Nothing may be applied until it returns.
+   */
+  snapshotSteps(frame?: (snapshotBytes: number) => Uint8Array): Generator<void, Uint8Array, void> {
+    return encodeSnapshotSteps(this.state, frame);
   }
 
   get appliedIndex(): number {

@@ -261,10 +261,15 @@ try {
   }
   console.log(`executor start lateness (cumulative, whole run): ${[...buckets].map(([le, n]) => `<=${le}s:${n}`).join(' ')}`);
   let startedSkipped = 0;
+  const raftLines: string[] = [];
   for (const id of ids) {
     const text = (await httpJson('GET', cluster.url(id, '/metrics'), undefined, 30_000)).text;
-    startedSkipped += Number(/^chime_executor_started_reports_skipped_total (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+    const read = (name: string) => /^(\S+) (\S+)$/m.exec(text.split('\n').filter((l) => l.startsWith(`${name} `)).join('\n'))?.[2] ?? '?';
+    startedSkipped += Number(read('chime_executor_started_reports_skipped_total'));
+    raftLines.push(`${id} term=${read('chime_raft_term')} leader_changes=${read('chime_raft_leader_changes_total')} snapshots_taken=${read('chime_raft_snapshots_taken_total')} snapshot_handoffs=${read('chime_raft_snapshot_handoffs_total')}`);
   }
+  // A leader change or a snapshot of a big table in the window shows in the tail.
+  console.log(`raft: ${raftLines.join(', ')}`);
   console.log(`started reports not sent (the finished report carried the start): ${startedSkipped} of ${hits} runs`);
   console.log(`sink hits total=${hits}`);
 } finally {
