@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, type Envelope, type PeerTransport } from './agent.js';
 import { MemoryLogStore } from './memory_log_store.js';
-import { silentLogger } from './logger.js';
+import { silentLogger, type Logger } from './logger.js';
 import type { StateMachine } from './raft_host.js';
 import type { NodeId } from '../raft/index.js';
 
@@ -45,12 +45,12 @@ async function until(what: string, check: () => boolean, timeoutMs = 5000): Prom
   }
 }
 
-async function cluster(ids: NodeId[]) {
+async function cluster(ids: NodeId[], extra: { machine?: () => ListMachine; snapshotEntries?: number; logger?: (id: NodeId) => Logger } = {}) {
   const hub = new LoopbackHub();
   const machines = new Map<NodeId, ListMachine>();
   const peers = new Map(ids.map((id) => [id, `127.0.0.1:${7000 + ids.indexOf(id)}`]));
   for (const id of ids) {
-    const machine = new ListMachine();
+    const machine = extra.machine?.() ?? new ListMachine();
     machines.set(id, machine);
     const agent = await Agent.start({
       id,
@@ -60,7 +60,8 @@ async function cluster(ids: NodeId[]) {
       address: { rpc: peers.get(id) ?? '', http: `127.0.0.1:${8000 + ids.indexOf(id)}` },
       peers,
       timing: { tickMs: 5, heartbeatMs: 10, electionMs: 50 },
-      logger: silentLogger,
+      logger: extra.logger?.(id) ?? silentLogger,
+      ...(extra.snapshotEntries === undefined ? {} : { snapshotEntries: extra.snapshotEntries }),
     });
     hub.agents.set(id, agent);
   }
@@ -115,6 +116,55 @@ test('leadership transfer hands over to the chosen voter', async () => {
     const target = ['a', 'b', 'c'].find((id) => id !== old.id) as string;
     old.transferLeadership(target);
     await until('the target leads', () => c.hub.agents.get(target)?.isLeader() === true);
+  } finally {
+    await c.stop();
+  }
+});
+
+/** A list whose snapshot takes `encodeMs` of busy CPU, like a big table's. */
+class SlowSnapshotMachine extends ListMachine {
+  snapshots = 0;
+  constructor(private readonly encodeMs: number) {
+    super();
+  }
+  override snapshot(): Uint8Array {
+    const until = performance.now() + this.encodeMs;
+    while (performance.now() < until) { /* encoding */ }
+    this.snapshots++;
+    return super.snapshot();
+  }
+}
+
+test('a leader hands leadership on before a snapshot that would block it for a quarter of an election timeout', async () => {
+  const handOffs: NodeId[] = [];
+  const logger = (id: NodeId): Logger => ({ ...silentLogger, info: (msg) => { if (msg.startsWith('handing leadership on')) handOffs.push(id); } });
+  // 30 ms of encoding against a 50 ms election timeout: known to be long once timed.
+  const c = await cluster(['a', 'b', 'c'], { machine: () => new SlowSnapshotMachine(30), snapshotEntries: 10, logger });
+  try {
+    const leaders = new Set<NodeId>();
+    let acknowledged = 0;
+    for (let i = 0; i < 300 && handOffs.length < 2; i++, acknowledged++) {
+      for (let tries = 0; ; tries++) {
+        // Leadership moves (or is moving) to another node: retry there, as a client would.
+        assert.ok(tries < 200, `w${i} was not accepted`);
+        const leader = c.leader() as Agent | null;
+        if (leader === null) {
+          await new Promise((r) => setTimeout(r, 5));
+          continue;
+        }
+        leaders.add(leader.id);
+        const accepted = await leader.propose(new TextEncoder().encode(`w${i}`)).then(() => true, () => false);
+        if (accepted) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+    assert.ok(handOffs.length >= 2, `leaders handed off before long snapshots (${handOffs.length})`);
+    assert.ok(leaders.size >= 2, 'leadership moved');
+    for (const [id, machine] of c.machines) assert.ok((machine as SlowSnapshotMachine).snapshots > 0, `${id} took snapshots`);
+    // A retried proposal may have applied twice; no acknowledged one is missing, on any replica.
+    await until('replicas agree', () => new Set([...c.machines.values()].map((m) => m.items.join())).size === 1);
+    const items = new Set(c.machines.get('a')?.items ?? []);
+    for (let i = 0; i < acknowledged; i++) assert.ok(items.has(`w${i}`), `w${i} was acknowledged and is missing`);
   } finally {
     await c.stop();
   }
