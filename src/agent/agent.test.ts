@@ -135,7 +135,7 @@ class SlowSnapshotMachine extends ListMachine {
   }
 }
 
-test('a leader hands leadership on before a snapshot that would block it for a quarter of an election timeout', async () => {
+test('a leader hands leadership on before a snapshot that would block it for half an election timeout', async () => {
   const handOffs: NodeId[] = [];
   const logger = (id: NodeId): Logger => ({ ...silentLogger, info: (msg) => { if (msg.startsWith('handing leadership on')) handOffs.push(id); } });
   // 30 ms of encoding against a 50 ms election timeout: known to be long once timed.

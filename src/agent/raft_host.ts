@@ -321,10 +321,10 @@ export class RaftHost {
     this.handOffSince = null;
     this.bytesSinceSnapshot = 0;
     const index = this.applied;
-    const started = performance.now();
-    const data = await this.encodeSnapshot();
-    if (data === null) return;
-    this.lastEncodeMs = performance.now() - started;
+    const encoded = await this.encodeSnapshot(status.softState.role !== 'leader');
+    if (encoded === null) return;
+    const { data, busyMs } = encoded;
+    this.lastEncodeMs = busyMs;
     await this.options.store.createSnapshot(index, status.conf, data);
     this.options.events.snapshotTaken?.(index, data.length, this.lastEncodeMs);
     this.lastSnapshotIndex = index;
@@ -334,20 +334,28 @@ export class RaftHost {
   }
 
   /**
-   * Encodes the state machine in slices of about SNAPSHOT_SLICE_MS with a turn of the event
-   * loop between them, so that a big table does not hold up the executor's timers and the
-   * messages that arrive meanwhile. The Ready loop waits for this (the caller is inside it),
-   * so nothing is applied and the state machine stays as it was. Null if the host stopped.
+   * Encodes the state machine; `sliced`, in slices of about SNAPSHOT_SLICE_MS with a turn of
+   * the event loop between them, so that a big table does not hold up this node's executor
+   * timers. The Ready loop waits for this (the caller is inside it), so nothing is applied and
+   * the state machine stays as it was — which also means no heartbeats: a leader encodes in
+   * one go (its stall is the encoding time, not that plus everything run between slices) and
+   * hands leadership on first when that is long. `busyMs` is the encoding time alone. Null if
+   * the host stopped meanwhile.
    */
-  private async encodeSnapshot(): Promise<Uint8Array | null> {
+  private async encodeSnapshot(sliced: boolean): Promise<{ data: Uint8Array; busyMs: number } | null> {
     const stateMachine = this.options.stateMachine;
-    if (stateMachine.snapshotSteps === undefined) return stateMachine.snapshot();
-    const steps = stateMachine.snapshotSteps();
     let sliceStarted = performance.now();
+    if (!sliced || stateMachine.snapshotSteps === undefined) {
+      const data = stateMachine.snapshot();
+      return { data, busyMs: performance.now() - sliceStarted };
+    }
+    const steps = stateMachine.snapshotSteps();
+    let busyMs = 0;
     for (;;) {
       const step = steps.next();
-      if (step.done === true) return step.value;
+      if (step.done === true) return { data: step.value, busyMs: busyMs + performance.now() - sliceStarted };
       if (performance.now() - sliceStarted < SNAPSHOT_SLICE_MS) continue;
+      busyMs += performance.now() - sliceStarted;
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (this.stopped) return null;
       sliceStarted = performance.now();

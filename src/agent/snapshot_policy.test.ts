@@ -11,11 +11,11 @@ test('snapshot stagger: voters of one cluster get factors a sixth apart, fixed b
   assert.equal(snapshotStagger('n9', voters), 1, 'a node that is not a voter (a learner) takes the lowest');
 });
 
-test('a leader hands off before a snapshot expected to block a quarter of an election timeout or more', () => {
+test('a leader hands off before a snapshot expected to block half an election timeout or more', () => {
   assert.equal(expectedEncodeMs(null, 85 * 2 ** 20), 85 * 25, 'estimated from the size before the first one is timed');
   assert.equal(expectedEncodeMs(40, 85 * 2 ** 20), 40, 'then its own measurement');
-  assert.equal(handOffBeforeSnapshot(62, 250), false);
-  assert.equal(handOffBeforeSnapshot(63, 250), true);
+  assert.equal(handOffBeforeSnapshot(124, 250), false);
+  assert.equal(handOffBeforeSnapshot(125, 250), true);
   assert.equal(handOffBeforeSnapshot(expectedEncodeMs(null, 2 ** 20), 250), false, 'a 1 MiB table is snapshotted in place');
 });
 
