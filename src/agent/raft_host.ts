@@ -308,15 +308,24 @@ export class RaftHost {
     }
   }
 
-  private async maybeSnapshot(): Promise<void> {
-    const status = this.node.status();
-    const stagger = snapshotStagger(this.options.id, status.conf.voters);
+  /**
+   * Whether a snapshot is due, with every threshold scaled by `stagger`. A snapshot encodes the
+   * whole table on the event loop: the next one waits until the log has grown by half the last
+   * one's size too, so its cost stays proportional to what was written (and a restart replays
+   * at most about that much besides the snapshot).
+   */
+  private snapshotDue(stagger: number): boolean {
     const bySize = this.bytesSinceSnapshot >= (this.options.snapshotBytes ?? 64 << 20) * stagger;
-    // A snapshot encodes the whole table on the event loop: take the next one only once the
-    // log has grown by half the last one's size too, so its cost stays proportional to what
-    // was written (and a restart replays at most about that much besides the snapshot).
     const byEntries = this.applied - this.lastSnapshotIndex >= this.options.snapshotEntries * stagger && this.bytesSinceSnapshot >= (this.lastSnapshotBytes / 2) * stagger;
-    if (!byEntries && !bySize) return;
+    return bySize || byEntries;
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    // Runs after every Ready: the unscaled thresholds (the stagger is at least 1) rule most
+    // calls out before the node's status is built.
+    if (!this.snapshotDue(1)) return;
+    const status = this.node.status();
+    if (!this.snapshotDue(snapshotStagger(this.options.id, status.conf.voters))) return;
     if (this.awaitingHandOff(status)) return;
     this.handOffSince = null;
     this.bytesSinceSnapshot = 0;
@@ -345,10 +354,7 @@ export class RaftHost {
   private async encodeSnapshot(sliced: boolean): Promise<{ data: Uint8Array; busyMs: number } | null> {
     const stateMachine = this.options.stateMachine;
     let sliceStarted = performance.now();
-    if (!sliced || stateMachine.snapshotSteps === undefined) {
-      const data = stateMachine.snapshot();
-      return { data, busyMs: performance.now() - sliceStarted };
-    }
+    if (!sliced || stateMachine.snapshotSteps === undefined) return { data: stateMachine.snapshot(), busyMs: performance.now() - sliceStarted };
     const steps = stateMachine.snapshotSteps();
     let busyMs = 0;
     for (;;) {

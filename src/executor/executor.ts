@@ -11,7 +11,7 @@ import { shellEnv, stringEnv, type RunIdentity } from './placeholders.js';
 import type { RunHandle, RunOutcome } from './run-handle.js';
 import { runKey } from './run-key.js';
 import { ShellRun } from './shell-run.js';
-import { StartWaves } from './start-waves.js';
+import { StartWaves, startAtMs } from './start-waves.js';
 import { realTimers } from './timers.js';
 import type {
   EndReport, ExecuteRequest, ExecuteResult, ExecutorLimits, ExecutorOptions, FinishedReport, HttpSpec,
@@ -122,10 +122,7 @@ export class Executor {
       return this.refuse('no_slot', 'the journal could not record the run');
     }
     this.ledger.record(req.runId, req.attempt, 'active');
-    // When to start, on this node's clock: not before the instant by our clock, nor by the
-    // leader's (its distance to the instant when it sent this, counted from now), so that
-    // only both clocks running ahead could start a run early.
-    const startAtMs = req.notBeforeMs === null ? null : Math.max(req.notBeforeMs, req.notBeforeMs - (req.sentAtMs ?? req.notBeforeMs) + this.now());
+    const startAt = req.notBeforeMs === null ? null : startAtMs(req.notBeforeMs, req.sentAtMs, this.now());
     const run: Run = { request: req, startTimer: null, timeoutTimer: null, handle: null, prepared: null, startedAtMs: null, process: null, kill: null };
     const key = runKey(req.runId, req.attempt);
     this.runs.set(key, run);
@@ -139,9 +136,8 @@ export class Executor {
         this.onFinished(run, { ok: false, exitCode: null, output: '', outputTruncated: false, error: `the journal could not record the run: ${error.message}` });
         return;
       }
-      const delayMs = startAtMs === null ? 0 : startAtMs - this.now();
-      if (delayMs <= 0 || req.notBeforeMs === null) return this.start(run);
-      run.startTimer = this.startWaves.add(req.notBeforeMs, startAtMs ?? this.now(), run);
+      if (req.notBeforeMs === null || startAt === null || startAt <= this.now()) return this.start(run);
+      run.startTimer = this.startWaves.add(req.notBeforeMs, startAt, run);
       if (req.spec.type === 'http') {
         run.prepared = this.httpRun(run, req.spec);
         run.prepared.prepare();

@@ -2,6 +2,16 @@ import assert from 'node:assert/strict';
 import type { TimerHandle, Timers } from './types.js';
 
 /**
+ * When a run due at `notBeforeMs` starts, on this node's clock (`nowMs` is the arrival of its
+ * execute): not before the instant by our clock, nor by the leader's — its distance to the
+ * instant when it sent the execute (`sentAtMs`, its clock), counted from arrival — so that
+ * only both clocks running ahead could start a run early. Without `sentAtMs`, our clock alone.
+ */
+export function startAtMs(notBeforeMs: number, sentAtMs: number | undefined, nowMs: number): number {
+  return sentAtMs === undefined ? notBeforeMs : Math.max(notBeforeMs, nowMs + (notBeforeMs - sentAtMs));
+}
+
+/**
  * Runs waiting for their notBefore, grouped by instant. Cron's instants come in bursts (every
  * job due at :00 shares one notBefore), and with a timer per run the starts of one instant
  * spread over several event-loop turns, the answers of the first calls read in between. One

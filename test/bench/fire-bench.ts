@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ProcessCluster, freePorts } from '../support/process_cluster.js';
 import { httpJson } from '../../src/cli/http_client.js';
+import { percentile } from './http_load.js';
 import { createRawSink } from './raw_sink.js';
 import { seedCluster, startSeededCluster, type SeedMember } from './seed_cluster.js';
 
@@ -57,9 +58,6 @@ const firing = Math.min(jobs, rate * period);
 if (values.instants !== 'aligned' && values.instants !== 'spread') throw new Error('--instants must be aligned or spread');
 const spread = values.instants === 'spread';
 
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? 0;
-}
 
 // ---- the sink
 interface Arrival {

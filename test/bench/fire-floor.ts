@@ -47,7 +47,7 @@ async function executor(port: number, connections: number, untilMs: number, clie
       setTimeout(() => {
         for (const req of prepared) req.end();
         if (atMs + 1000 < untilMs) wave(atMs + 1000);
-      }, atMs - Date.now() - 0);
+      }, atMs - Date.now());
     };
     wave(due() + 1000);
   }

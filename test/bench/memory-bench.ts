@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ProcessCluster, freePorts, waitFor } from '../support/process_cluster.js';
+import { ProcessCluster, freePorts } from '../support/process_cluster.js';
 import { jobId } from './job_mix.js';
 import { seedCluster, startSeededCluster, type SeedMember } from './seed_cluster.js';
 
