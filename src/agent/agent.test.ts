@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent, type Envelope, type PeerTransport } from './agent.js';
-import { MemoryLogStore } from './memory_log_store.js';
+import { MemoryLogStore } from './memory-log-store.js';
 import { silentLogger, type Logger } from './logger.js';
-import type { StateMachine } from './raft_host.js';
+import type { StateMachine } from './raft-host.js';
 import type { NodeId } from '../raft/index.js';
 
 /** A replicated list of strings: apply appends, and answers with the new length. */

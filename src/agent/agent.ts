@@ -1,11 +1,11 @@
 import { randomInt } from 'node:crypto';
 import { MemoryStorage, bootstrapStorage } from '../raft/index.js';
 import type { ConfChange, Message, NodeId, SoftState, Status } from '../raft/index.js';
-import { RaftHost, notLeader, type LogStore, type StateMachine } from './raft_host.js';
-import { bestTransferTarget } from './snapshot_policy.js';
-import { ReplicatedState, encodeMemberContext, type MemberAddress } from './address_book.js';
+import { RaftHost, notLeader, type LogStore, type StateMachine } from './raft-host.js';
+import { bestTransferTarget } from './snapshot-policy.js';
+import { ReplicatedState, encodeMemberContext, type MemberAddress } from './address-book.js';
 import { ChimeError } from './errors.js';
-import { AgentMetrics } from './agent_metrics.js';
+import { AgentMetrics } from './agent-metrics.js';
 import type { Logger } from './logger.js';
 import type { Envelope } from '../rpc/index.js';
 

@@ -5,8 +5,8 @@ import { encodeCommand, type ApplyResult, type Command, type KillReason } from '
 import type { Envelope } from '../rpc/index.js';
 import type { NodeId } from '../raft/index.js';
 import type { Logger } from './logger.js';
-import type { JobStateMachine } from './job_state.js';
-import { MessageBatcher, StartedHold, orderBytes, reportBytes } from './report_relay.js';
+import type { JobStateMachine } from './job-state.js';
+import { MessageBatcher, StartedHold, orderBytes, reportBytes } from './report-relay.js';
 
 /** What the execution plane needs from the agent it runs in. */
 export interface ExecutionAgent {

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-import { clusterCommand, CLUSTER_HELP } from './cluster_command.js';
-import { devCommand, DEV_HELP } from './dev_command.js';
-import { agentCommand } from './agent_command.js';
-import { jobCommand, JOB_HELP } from './job_command.js';
-import { runCommand, RUN_HELP } from './run_command.js';
-import { AGENT_HELP } from './agent_config.js';
+import { clusterCommand, CLUSTER_HELP } from './cluster-command.js';
+import { devCommand, DEV_HELP } from './dev-command.js';
+import { agentCommand } from './agent-command.js';
+import { jobCommand, JOB_HELP } from './job-command.js';
+import { runCommand, RUN_HELP } from './run-command.js';
+import { AGENT_HELP } from './agent-config.js';
 import { OperationError, UsageError } from './usage.js';
 
 const HELP = `usage: chime <command> [flags]

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Entry, Snapshot, Storage } from './types.js';
-import { UnstableLog } from './log_unstable.js';
+import { UnstableLog } from './log-unstable.js';
 import { limitBytes } from './util.js';
 
 /**

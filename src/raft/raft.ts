@@ -26,10 +26,10 @@ import { resolveConfig, type RaftConfig, type ResolvedConfig } from './config.js
 import { RaftLog } from './log.js';
 import { Progress } from './progress.js';
 import { quorumValue, voteResult } from './quorum.js';
-import { ReadIndexTracker } from './read_index.js';
+import { ReadIndexTracker } from './read-index.js';
 import { applyConfChange, checkConfChange, decodeConfChange, encodeConfChange } from './confchange.js';
 import { EMPTY_BYTES, entryBytes, isMember, isVoter } from './util.js';
-import { IncomingSnapshot } from './snapshot_receive.js';
+import { IncomingSnapshot } from './snapshot-receive.js';
 
 /** A message as built inside the core, before `from` and `term` are stamped on it. */
 type Outgoing = Message extends infer M ? (M extends Message ? Omit<M, 'from' | 'term'> & { term?: number } : never) : never;

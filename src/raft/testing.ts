@@ -3,8 +3,8 @@
 // whole-cluster fault simulation lives in test/sim; this is for precise, scripted scenarios.
 import type { Message, MessageType, NodeId, Ready } from './types.js';
 import type { RaftConfig } from './config.js';
-import { RawNode } from './raw_node.js';
-import { MemoryStorage, bootstrapStorage } from './memory_storage.js';
+import { RawNode } from './raw-node.js';
+import { MemoryStorage, bootstrapStorage } from './memory-storage.js';
 
 export interface TestNode {
   readonly id: NodeId;

@@ -1,7 +1,7 @@
 // Loopback throughput of TcpTransport: `node dist/src/rpc/bench.js [--messages N] [--bytes B]`.
 // Sends append messages carrying one entry of B bytes from a to b, keeping a window in
 // flight within the queue limit, and prints messages/s and MB/s of entry payload.
-import { TcpTransport } from './tcp_transport.js';
+import { TcpTransport } from './tcp-transport.js';
 import type { Message } from '../raft/index.js';
 
 function option(name: string, fallback: number): number {

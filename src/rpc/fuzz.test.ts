@@ -6,8 +6,8 @@ import { decodePayload, encodePayload } from './codec.js';
 import { validateEnvelope, type Envelope } from './envelope.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
 import { newChallenge, parseReply, proof, PROTOCOL_VERSION } from './handshake.js';
-import { TcpTransport } from './tcp_transport.js';
-import { createRandom, sampleMessages, waitFor } from './test_support.js';
+import { TcpTransport } from './tcp-transport.js';
+import { createRandom, sampleMessages, waitFor } from './test-support.js';
 
 const KEY = new TextEncoder().encode('fuzz-key-fuzz-key-fuzz-key-fuzz!');
 const CLUSTER = 'fuzz';

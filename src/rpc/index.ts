@@ -1,8 +1,8 @@
 // The rpc folder's public surface.
-export { TcpTransport } from './tcp_transport.js';
-export type { TcpTransportOptions } from './tcp_transport.js';
-export { MemoryNetwork, InMemoryTransport } from './memory_transport.js';
-export type { LinkFilter, LinkVerdict, MemoryNetworkOptions } from './memory_transport.js';
+export { TcpTransport } from './tcp-transport.js';
+export type { TcpTransportOptions } from './tcp-transport.js';
+export { MemoryNetwork, InMemoryTransport } from './memory-transport.js';
+export type { LinkFilter, LinkVerdict, MemoryNetworkOptions } from './memory-transport.js';
 export type { Transport, TransportHandlers } from './transport.js';
 export { APP_CHANNELS, validateEnvelope, isNodeId } from './envelope.js';
 export type { AppChannel, AppEnvelope, Envelope, RaftEnvelope } from './envelope.js';

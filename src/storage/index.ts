@@ -1,7 +1,7 @@
 // The storage folder's public surface.
-export { DurableStorage } from './durable_storage.js';
-export type { DurableStorageOptions, PersistUpdate, WriteKind, WriteStats } from './durable_storage.js';
+export { DurableStorage } from './durable-storage.js';
+export type { DurableStorageOptions, PersistUpdate, WriteKind, WriteStats } from './durable-storage.js';
 export { StorageError } from './errors.js';
 export type { StorageErrorCode } from './errors.js';
-export { WriteQueue } from './write_queue.js';
+export { WriteQueue } from './write-queue.js';
 export { FORMAT_VERSION } from './recover.js';

@@ -14,7 +14,7 @@ function metaKey(name: string): Uint8Array {
 
 export const KEY_FORMAT_VERSION = metaKey('format-version');
 export const KEY_SNAPSHOT_META = metaKey('snapshot-meta');
-/** A snapshot from the leader, stored but not yet in force (see snapshot_store.ts). */
+/** A snapshot from the leader, stored but not yet in force (see snapshot-store.ts). */
 export const KEY_PENDING_SNAPSHOT = metaKey('pending-snapshot');
 /** The last compaction index: a hint, the log's segments may still hold older entries. */
 export const KEY_LOG_START = metaKey('log-start');

@@ -3,9 +3,9 @@ import { decodeFormatVersion, decodeLogStart, encode, type LogStart, type Stored
 import type { Db } from './db.js';
 import { StorageError } from './errors.js';
 import { KEY_FORMAT_VERSION, KEY_LOG_START, KEY_PENDING_SNAPSHOT } from './keys.js';
-import { commitOps, loadMetas, type ImageFiles, type LoadedSnapshots } from './snapshot_store.js';
+import { commitOps, loadMetas, type ImageFiles, type LoadedSnapshots } from './snapshot-store.js';
 import { Wal, type WalOptions } from './wal.js';
-import { walTerm, type WalLog } from './wal_replay.js';
+import { walTerm, type WalLog } from './wal-replay.js';
 
 /** Bumped whenever the key layout or a value's encoding changes incompatibly. */
 export const FORMAT_VERSION = 3;

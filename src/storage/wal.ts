@@ -5,9 +5,9 @@ import { promisify } from 'node:util';
 import type { Entry, HardState } from '../raft/index.js';
 import type { LogStart } from './codec.js';
 import { StorageError } from './errors.js';
-import { syncDir } from './sync_dir.js';
-import { encodeRecord, readFrame, type WalRecord } from './wal_record.js';
-import { replayRecord, walLastIndex, walTerm, type WalLog } from './wal_replay.js';
+import { syncDir } from './sync-dir.js';
+import { encodeRecord, readFrame, type WalRecord } from './wal-record.js';
+import { replayRecord, walLastIndex, walTerm, type WalLog } from './wal-replay.js';
 
 const fdatasyncAsync = promisify(fdatasync);
 const writeAsync = promisify(write);

@@ -4,7 +4,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { waitFor, type ProcessCluster } from '../support/process_cluster.js';
+import { waitFor, type ProcessCluster } from '../support/process-cluster.js';
 import { assertProblem, raw, shellSpec, startCluster } from './support.js';
 
 let cluster: ProcessCluster;

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ProcessCluster } from '../support/process_cluster.js';
-import { waitFor } from '../support/process_cluster.js';
+import type { ProcessCluster } from '../support/process-cluster.js';
+import { waitFor } from '../support/process-cluster.js';
 import { assertProblem, cli, raw, shellSpec, startCluster } from './support.js';
 
 const NODES = ['n1', 'n2', 'n3'] as const;

@@ -17,9 +17,9 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ProcessCluster } from '../support/process_cluster.js';
-import { EtcdCluster, etcdVersion } from './etcd_cluster.js';
-import { cpuMs, runLoad, type LoadRequest, type LoadResult } from './http_load.js';
+import { ProcessCluster } from '../support/process-cluster.js';
+import { EtcdCluster, etcdVersion } from './etcd-cluster.js';
+import { cpuMs, runLoad, type LoadRequest, type LoadResult } from './http-load.js';
 
 const { values } = parseArgs({
   options: {
@@ -132,7 +132,7 @@ function line(name: string, r: LoadResult, serverCpuMs: number): string {
 }
 
 async function benchCeiling(): Promise<void> {
-  const child = fork(fileURLToPath(new URL('./noop_server.js', import.meta.url)));
+  const child = fork(fileURLToPath(new URL('./noop-server.js', import.meta.url)));
   try {
     const port = await new Promise<number>((resolve, reject) => {
       child.once('message', (m) => resolve(Number(m)));

@@ -17,11 +17,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ProcessCluster, freePorts } from '../support/process_cluster.js';
-import { httpJson } from '../../src/cli/http_client.js';
-import { percentile } from './http_load.js';
-import { createRawSink } from './raw_sink.js';
-import { seedCluster, startSeededCluster, type SeedMember } from './seed_cluster.js';
+import { ProcessCluster, freePorts } from '../support/process-cluster.js';
+import { httpJson } from '../../src/cli/http-client.js';
+import { percentile } from './http-load.js';
+import { createRawSink } from './raw-sink.js';
+import { seedCluster, startSeededCluster, type SeedMember } from './seed-cluster.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,7 +38,7 @@ const { values } = parseArgs({
     instants: { type: 'string', default: 'aligned' },
     /**
      * Write the idle jobs into the data dirs as a snapshot before the agents start
-     * (seed_cluster.ts) instead of PUTting them: 1,000,000 PUTs take 15+ minutes here. The
+     * (seed-cluster.ts) instead of PUTting them: 1,000,000 PUTs take 15+ minutes here. The
      * firing ones are still PUT once the cluster serves (seeded, they would owe every instant
      * since the seeding and start with a catch-up burst). Memory is then measured against a
      * separate empty cluster started first.
@@ -83,7 +83,7 @@ function arrivals(): Arrival[] {
   });
   return out;
 }
-// The sink must not be the bottleneck it measures: see raw_sink.ts. `--sink http` uses node:http.
+// The sink must not be the bottleneck it measures: see raw-sink.ts. `--sink http` uses node:http.
 const sink = values.sink === 'http'
   ? createServer((req: IncomingMessage, res: ServerResponse) => {
     arrived(req.url ?? '/', Date.now());

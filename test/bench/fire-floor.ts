@@ -1,7 +1,7 @@
 // `npm run bench:fire-floor [-- --rate 1000 --seconds 20 --client raw|http]`
 // The least lateness a burst of HTTP starts can have on this machine, without Raft, a job
 // table or an executor: three "executor" processes (as many as bench:fire's agents) hold
-// rate/3 keep-alive connections each to the same sink bench:fire uses (raw_sink.ts, in this
+// rate/3 keep-alive connections each to the same sink bench:fire uses (raw-sink.ts, in this
 // process) and, at every whole second, send one request per connection, all due at that
 // instant. `--client raw` writes prebuilt request bytes on net sockets (the cheapest start);
 // `--client http` sends node:http requests built ahead on a keep-alive agent, as chime's
@@ -11,8 +11,8 @@ import { Agent, request, type ClientRequest } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { percentile } from './http_load.js';
-import { createRawSink } from './raw_sink.js';
+import { percentile } from './http-load.js';
+import { createRawSink } from './raw-sink.js';
 
 const EXECUTORS = 3;
 

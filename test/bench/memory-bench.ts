@@ -1,6 +1,6 @@
 // `npm run bench:memory [-- --jobs 1000000] [-- --due 0] [-- --settle 30] [-- --agent-env K=V] [-- --keep]`
 // Memory per stored job on a 3-node cluster. For 0 jobs (the baseline) and then for N jobs:
-// seeds the data dirs with a snapshot of N mixed jobs (seed_cluster.ts), starts three
+// seeds the data dirs with a snapshot of N mixed jobs (seed-cluster.ts), starts three
 // `chime agent` processes on them, waits until every node is ready and has applied the
 // snapshot, checks that the cluster works (a PUT, a GET, linearizable list pages), lets it
 // settle, then reads each node's RSS (/proc/PID/status VmRSS) and V8 heap used
@@ -10,9 +10,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ProcessCluster, freePorts } from '../support/process_cluster.js';
-import { jobId } from './job_mix.js';
-import { seedCluster, startSeededCluster, type SeedMember } from './seed_cluster.js';
+import { ProcessCluster, freePorts } from '../support/process-cluster.js';
+import { jobId } from './job-mix.js';
+import { seedCluster, startSeededCluster, type SeedMember } from './seed-cluster.js';
 
 const { values } = parseArgs({
   options: {

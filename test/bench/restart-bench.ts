@@ -9,9 +9,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { httpJson } from '../../src/cli/http_client.js';
-import { ProcessCluster, waitFor } from '../support/process_cluster.js';
-import { cpuMs, runLoad } from './http_load.js';
+import { httpJson } from '../../src/cli/http-client.js';
+import { ProcessCluster, waitFor } from '../support/process-cluster.js';
+import { cpuMs, runLoad } from './http-load.js';
 
 const { values } = parseArgs({
   options: {

@@ -5,7 +5,7 @@
 // heap/RSS of encoding and decoding. A fast inner loop for the memory benchmark.
 import { parseArgs } from 'node:util';
 import { JobTable, validateJobSpec } from '../../src/statemachine/index.js';
-import { jobId, mixedSpec } from './job_mix.js';
+import { jobId, mixedSpec } from './job-mix.js';
 
 const { values } = parseArgs({ options: { jobs: { type: 'string', default: '100000' }, due: { type: 'string', default: '0' } } });
 const jobs = Number(values.jobs);

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { cpuMs, runLoad } from './http_load.js';
+import { cpuMs, runLoad } from './http-load.js';
 
 const FILE_BYTES = 64 * 2 ** 20;
 const FRAME_BYTES_MAX = 1 << 20;

@@ -1,12 +1,12 @@
 // Hand-made histories each checker must accept or reject: proof that the checkers can fail.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HttpAnswer } from '../../src/cli/http_client.js';
+import type { HttpAnswer } from '../../src/cli/http-client.js';
 import { checkKvHistory, type KvOperation } from '../sim/linearizability.js';
-import { checkDurability } from './durability_checker.js';
-import { interpret } from './register_workload.js';
-import { checkScheduler, parseSink, type RunRecord, type SchedulerCheckInput, type SinkLine } from './scheduler_checker.js';
-import { redirect } from '../../src/agent/peer_transport.js';
+import { checkDurability } from './durability-checker.js';
+import { interpret } from './register-workload.js';
+import { checkScheduler, parseSink, type RunRecord, type SchedulerCheckInput, type SinkLine } from './scheduler-checker.js';
+import { redirect } from '../../src/agent/peer-transport.js';
 
 const op = (clientId: string, kind: KvOperation['kind'], value: string | null, callMs: number, returnMs: number, key = 'k0'): KvOperation => ({ clientId, kind, key, value, callMs, returnMs });
 

@@ -5,7 +5,7 @@
 // proxy. Nodes keep their real rpc ports across restarts, and proxies look the target up at
 // each connection.
 import { cpSync, rmSync } from 'node:fs';
-import { ProcessCluster, freePorts, waitFor } from '../support/process_cluster.js';
+import { ProcessCluster, freePorts, waitFor } from '../support/process-cluster.js';
 import { LinkProxy, type LinkMode } from './proxy.js';
 
 export interface JepsenClusterOptions {

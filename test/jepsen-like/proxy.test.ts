@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { LinkProxy } from './proxy.js';
-import { waitFor } from '../support/process_cluster.js';
+import { waitFor } from '../support/process-cluster.js';
 
 async function echoServer(): Promise<{ server: Server; port: number }> {
   const server = createServer((s) => s.pipe(s));

@@ -5,14 +5,14 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node
 import { join } from 'node:path';
 import { checkKvHistory, type LinearizabilityResult } from '../sim/linearizability.js';
 import { Prng } from '../sim/prng.js';
-import { waitFor } from '../support/process_cluster.js';
+import { waitFor } from '../support/process-cluster.js';
 import { JepsenCluster } from './cluster.js';
 import { Nemesis, type FaultEvent, type NemesisKind, type Outage } from './nemesis.js';
-import { jobIdOfKey, runRegisterClient, interpret, type RecordedOp } from './register_workload.js';
-import { checkScheduler, parseSink, type RunRecord, type SchedulerCheckResult } from './scheduler_checker.js';
-import { SCHEDULER_JOBS, fetchJobIds, fetchRuns, schedulerJobSpec } from './scheduler_workload.js';
-import { checkDurability, type DurabilityResult } from './durability_checker.js';
-import { httpJson } from '../../src/cli/http_client.js';
+import { jobIdOfKey, runRegisterClient, interpret, type RecordedOp } from './register-workload.js';
+import { checkScheduler, parseSink, type RunRecord, type SchedulerCheckResult } from './scheduler-checker.js';
+import { SCHEDULER_JOBS, fetchJobIds, fetchRuns, schedulerJobSpec } from './scheduler-workload.js';
+import { checkDurability, type DurabilityResult } from './durability-checker.js';
+import { httpJson } from '../../src/cli/http-client.js';
 
 export interface RunOptions {
   readonly nodes: number;

@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { apiCaller } from './http-client.js';
+import { table } from './table.js';
+import { READ_COMMAND_FLAGS, UsageError, serverUrl } from './usage.js';
+
+export const JOB_HELP = `usage: chime job <put|get|list|delete|pause|resume|run> [ID] [flags]
+
+  put ID --file spec.json               create or replace a job from a JSON spec
+  put ID --schedule S --shell CMD       shorthand: a shell job
+  put ID --schedule S --http-url URL    shorthand: an HTTP GET job
+        [--timezone TZ] [--description TEXT]   extra shorthand fields
+  get ID | list [--limit N] [--cursor C] | delete ID | pause ID | resume ID
+  run ID [--payload TEXT] [--key KEY] [--wait DURATION]   run now
+
+${READ_COMMAND_FLAGS}`;
+
+interface JobBody {
+  id: string;
+  schedule: string;
+  enabled: boolean;
+  executor: { type: string; command?: string; url?: string };
+  nextFireAt: string | null;
+  lastScheduledAt: string | null;
+}
+
+function specFromFlags(values: Record<string, string | boolean | undefined>): unknown {
+  if (typeof values['file'] === 'string') {
+    if (values['schedule'] !== undefined || values['shell'] !== undefined || values['http-url'] !== undefined) throw new UsageError('job put: --file excludes --schedule/--shell/--http-url');
+    const path = values['file'];
+    try {
+      return JSON.parse(path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8')) as unknown;
+    } catch (error) {
+      throw new UsageError(`job put: cannot read --file ${path}: ${(error as Error).message}`);
+    }
+  }
+  const schedule = values['schedule'];
+  if (typeof schedule !== 'string') throw new UsageError('job put: needs --file or --schedule with --shell or --http-url');
+  const shell = values['shell'];
+  const url = values['http-url'];
+  if ((shell === undefined) === (url === undefined)) throw new UsageError('job put: give exactly one of --shell or --http-url');
+  const spec: Record<string, unknown> = { schedule, executor: typeof shell === 'string' ? { type: 'shell', command: shell } : { type: 'http', url } };
+  if (typeof values['timezone'] === 'string') spec['timezone'] = values['timezone'];
+  if (typeof values['description'] === 'string') spec['description'] = values['description'];
+  return spec;
+}
+
+export async function jobCommand(args: string[], out: (s: string) => void): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        server: { type: 'string' }, json: { type: 'boolean' }, stale: { type: 'boolean' }, help: { type: 'boolean' },
+        file: { type: 'string' }, schedule: { type: 'string' }, shell: { type: 'string' }, 'http-url': { type: 'string' }, timezone: { type: 'string' }, description: { type: 'string' },
+        limit: { type: 'string' }, cursor: { type: 'string' }, payload: { type: 'string' }, key: { type: 'string' }, wait: { type: 'string' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const [sub, id] = positionals;
+  if (values.help === true) return out(JOB_HELP);
+  if (sub === undefined) throw new UsageError('job: missing subcommand (put, get, list, delete, pause, resume, run)');
+  const base = serverUrl(values.server);
+  const stale = values.stale === true ? '?stale=true' : '';
+  const call = apiCaller(base);
+  const needId = () => {
+    if (id === undefined) throw new UsageError(`job ${sub}: needs a job ID`);
+    return encodeURIComponent(id);
+  };
+  const printJob = (body: JobBody) => out(values.json === true ? JSON.stringify(body, null, 2) + '\n' : jobTable([body]));
+  switch (sub) {
+    case 'put': {
+      const path = needId();
+      const answer = await call('PUT', `/v1/jobs/${path}`, specFromFlags(values));
+      if (values.json === true) return out(JSON.stringify(answer.body, null, 2) + '\n');
+      return out(`${answer.status === 201 ? 'created' : 'replaced'} job ${id}\n`);
+    }
+    case 'get':
+      return printJob((await call('GET', `/v1/jobs/${needId()}${stale}`)).body as JobBody);
+    case 'list': {
+      const query = new URLSearchParams();
+      if (values.limit !== undefined) query.set('limit', values.limit);
+      if (values.cursor !== undefined) query.set('cursor', values.cursor);
+      if (values.stale === true) query.set('stale', 'true');
+      const q = query.toString();
+      const body = (await call('GET', `/v1/jobs${q === '' ? '' : `?${q}`}`)).body as { items: JobBody[]; nextCursor: string | null };
+      if (values.json === true) return out(JSON.stringify(body, null, 2) + '\n');
+      out(jobTable(body.items));
+      if (body.nextCursor !== null) out(`more: --cursor ${body.nextCursor}\n`);
+      return;
+    }
+    case 'delete':
+      await call('DELETE', `/v1/jobs/${needId()}`);
+      return out(values.json === true ? JSON.stringify({ deleted: id }) + '\n' : `deleted job ${id}\n`);
+    case 'pause':
+    case 'resume':
+      return printJob((await call('POST', `/v1/jobs/${needId()}/${sub}`)).body as JobBody);
+    case 'run': {
+      const path = needId();
+      const body: Record<string, string> = {};
+      if (values.payload !== undefined) body['payload'] = values.payload;
+      if (values.key !== undefined) body['key'] = values.key;
+      const wait = values.wait === undefined ? '' : `?wait=${encodeURIComponent(values.wait)}`;
+      const answer = await call('POST', `/v1/jobs/${path}/run${wait}`, body, 15 * 60_000);
+      return out(values.json === true || wait !== '' ? JSON.stringify(answer.body, null, 2) + '\n' : `started run ${(answer.body as { runId: string }).runId}\n`);
+    }
+    default:
+      throw new UsageError(`job: unknown subcommand ${sub}`);
+  }
+}
+
+function jobTable(jobs: readonly JobBody[]): string {
+  return table(['ID', 'SCHEDULE', 'ENABLED', 'EXECUTOR', 'NEXT FIRE', 'LAST SCHEDULED'], jobs.map((j) => [j.id, j.schedule, j.enabled ? 'yes' : 'no', j.executor.type === 'shell' ? `shell: ${(j.executor.command ?? '').slice(0, 40)}` : `http: ${(j.executor.url ?? '').slice(0, 40)}`, j.nextFireAt, j.lastScheduledAt]));
+}

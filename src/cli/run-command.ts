@@ -1,0 +1,79 @@
+import { parseArgs } from 'node:util';
+import { apiCaller } from './http-client.js';
+import { table } from './table.js';
+import { READ_COMMAND_FLAGS, UsageError, serverUrl } from './usage.js';
+
+export const RUN_HELP = `usage: chime run <list|get|kill> ...
+
+  list JOB [--limit N] [--cursor C]   a job's runs, newest first
+  get RUN_ID                          one run with its executions and output
+  kill RUN_ID                         kill a running run
+
+${READ_COMMAND_FLAGS}`;
+
+interface Execution {
+  node: string;
+  attempt: number;
+  status: string;
+  exitCode: number | null;
+  output: string;
+  error: string | null;
+}
+interface RunBody {
+  runId: string;
+  jobId: string;
+  scheduledAt: string;
+  trigger: string;
+  attempt: number;
+  status: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  executions: Execution[];
+  reason: string | null;
+}
+
+export async function runCommand(args: string[], out: (s: string) => void): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, allowPositionals: true, options: { server: { type: 'string' }, json: { type: 'boolean' }, stale: { type: 'boolean' }, help: { type: 'boolean' }, limit: { type: 'string' }, cursor: { type: 'string' } } });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const [sub, id] = positionals;
+  if (values.help === true) return out(RUN_HELP);
+  if (sub === undefined) throw new UsageError('run: missing subcommand (list, get, kill)');
+  if (id === undefined) throw new UsageError(`run ${sub}: needs an id`);
+  const base = serverUrl(values.server);
+  const call = apiCaller(base);
+  const query = new URLSearchParams();
+  if (values.stale === true) query.set('stale', 'true');
+  switch (sub) {
+    case 'list': {
+      if (values.limit !== undefined) query.set('limit', values.limit);
+      if (values.cursor !== undefined) query.set('cursor', values.cursor);
+      const q = query.toString();
+      const body = (await call('GET', `/v1/jobs/${encodeURIComponent(id)}/runs${q === '' ? '' : `?${q}`}`)).body as { items: RunBody[]; nextCursor: string | null };
+      if (values.json === true) return out(JSON.stringify(body, null, 2) + '\n');
+      out(table(['RUN', 'SCHEDULED', 'TRIGGER', 'ATTEMPT', 'STATUS', 'NODES', 'FINISHED'], body.items.map((r) => [r.runId, r.scheduledAt, r.trigger, r.attempt, r.status, [...new Set(r.executions.map((e) => e.node))].join(',') || '-', r.finishedAt])));
+      if (body.nextCursor !== null) out(`more: --cursor ${body.nextCursor}\n`);
+      return;
+    }
+    case 'get': {
+      const q = query.toString();
+      const run = (await call('GET', `/v1/runs/${encodeURIComponent(id)}${q === '' ? '' : `?${q}`}`)).body as RunBody;
+      if (values.json === true) return out(JSON.stringify(run, null, 2) + '\n');
+      out(`run ${run.runId}  job ${run.jobId}  ${run.status}  attempt ${run.attempt}  trigger ${run.trigger}\nscheduled ${run.scheduledAt}  started ${run.startedAt ?? '-'}  finished ${run.finishedAt ?? '-'}${run.reason === null ? '' : `  reason ${run.reason}`}\n`);
+      for (const e of run.executions) {
+        out(`\n-- ${e.node} attempt ${e.attempt}: ${e.status}${e.exitCode === null ? '' : ` (exit ${e.exitCode})`}${e.error === null ? '' : ` ${e.error}`}\n${e.output}${e.output.endsWith('\n') || e.output === '' ? '' : '\n'}`);
+      }
+      return;
+    }
+    case 'kill': {
+      await call('POST', `/v1/runs/${encodeURIComponent(id)}/kill`);
+      return out(values.json === true ? JSON.stringify({ killing: id }) + '\n' : `kill requested for run ${id}\n`);
+    }
+    default:
+      throw new UsageError(`run: unknown subcommand ${sub}`);
+  }
+}

@@ -1,0 +1,235 @@
+// Each test is named after the rule of the Raft paper (Ongaro & Ousterhout, 2014) or the
+// thesis (Ongaro, 2014) that it checks.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestNetwork } from './testing.js';
+import { MemoryStorage } from './memory-storage.js';
+import { RawNode } from './raw-node.js';
+import type { AppendMessage, Entry, Message, VoteMessage } from './types.js';
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+test('§5.2: a node that campaigns with a majority of votes becomes leader, and the others follow', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  assert.equal(net.leader(), 'n1');
+  for (const id of ['n2', 'n3']) assert.equal(net.get(id).node.status().softState.leader, 'n1');
+  // Bootstrap is term 1; the pre-vote round does not change terms, the real election does.
+  assert.equal(net.get('n1').node.status().hardState.term, 2);
+});
+
+test('§5.2: a follower whose election timeout passes without hearing a leader starts an election', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.tickAll(25);
+  assert.notEqual(net.leader(), null);
+});
+
+test('§5.2: each server votes for at most one candidate in a given term', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3'], { preVote: false });
+  const n3 = net.get('n3').node;
+  const ask = (from: string): VoteMessage => ({ type: 'vote', from, to: 'n3', term: 5, lastIndex: 3, lastTerm: 1, pre: false, transfer: false });
+  n3.step(ask('n1'));
+  n3.step(ask('n2'));
+  const rd = n3.ready();
+  const answers = rd.messages.filter((m) => m.type === 'voteResp');
+  assert.deepEqual(answers.map((m) => [m.to, m.type === 'voteResp' && m.reject]), [['n1', false], ['n2', true]]);
+  assert.equal(rd.hardState?.vote, 'n1');
+});
+
+test('§5.4.1: a voter denies its vote to a candidate whose log is less up-to-date', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  net.propose('n1', 'a');
+  const n2 = net.get('n2').node;
+  const lastIndex = n2.status().lastIndex;
+  n2.step({ type: 'vote', from: 'n3', to: 'n2', term: 9, lastIndex: lastIndex - 1, lastTerm: 2, pre: false, transfer: false });
+  // n2 still hears from the leader (lease), so it ignores the request entirely: no term change.
+  assert.equal(n2.status().hardState.term, 2);
+  const lonely = new TestNetwork(['n1', 'n2', 'n3'], { checkQuorum: false, preVote: false });
+  lonely.elect('n1');
+  lonely.propose('n1', 'a');
+  const voter = lonely.get('n2').node;
+  voter.step({ type: 'vote', from: 'n3', to: 'n2', term: 9, lastIndex: 3, lastTerm: 1, pre: false, transfer: false });
+  const reply = voter.ready().messages.find((m) => m.type === 'voteResp');
+  assert.ok(reply !== undefined && reply.type === 'voteResp' && reply.reject, 'vote denied to the stale log');
+});
+
+test('§5.3: an entry is committed once the leader replicated it on a majority, and every follower applies it', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  net.isolate('n3');
+  net.propose('n1', 'x');
+  assert.deepEqual(net.appliedTexts('n1'), ['x']);
+  assert.deepEqual(net.appliedTexts('n2'), ['x']);
+  assert.deepEqual(net.appliedTexts('n3'), []);
+  net.heal();
+  net.tickAll(2);
+  assert.deepEqual(net.appliedTexts('n3'), ['x']);
+});
+
+test('§5.3: a follower rejects an append whose previous entry does not match, and the leader repairs its log', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  net.isolate('n3');
+  for (let i = 0; i < 20; i++) net.propose('n1', `v${i}`);
+  net.heal();
+  net.tickAll(2);
+  assert.equal(net.appliedTexts('n3').length, 20);
+  const rejects = net.trace.filter((m) => m.type === 'appResp' && m.reject && m.from === 'n3');
+  assert.ok(rejects.length <= 2, `fast backtracking needs few round trips, saw ${rejects.length} rejections`);
+});
+
+test('§5.3: a follower with conflicting uncommitted entries has them replaced by the leader\'s, skipping a term per round trip', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  // n1 appends entries nobody else gets, in several terms of its own.
+  net.isolate('n1');
+  for (let i = 0; i < 5; i++) assert.ok(net.get('n1').node.propose([bytes(`lost${i}`)]).ok);
+  net.stabilize();
+  net.tickAll(30);
+  const next = ['n2', 'n3'].find((id) => net.get(id).node.status().softState.role === 'leader');
+  assert.ok(next !== undefined, 'the majority side elects a new leader');
+  net.propose(next, 'kept');
+  net.heal();
+  net.tickAll(15);
+  assert.deepEqual(net.appliedTexts('n1'), ['kept']);
+  assert.deepEqual(net.appliedTexts('n3'), ['kept']);
+});
+
+test('§5.4.2 (Figure 8): a leader never commits an entry of an earlier term by counting replicas', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3', 'n4', 'n5'], { checkQuorum: false, preVote: false });
+  net.elect('n1');
+  // n1 (term 2) gets entry "old" to n2 only, then loses leadership.
+  for (const id of ['n3', 'n4', 'n5']) net.isolate(id);
+  net.cut.add('n1->n2');
+  net.cut.add('n2->n1');
+  assert.ok(net.get('n1').node.propose([bytes('old')]).ok);
+  const n1 = net.get('n1');
+  const out = net.handleReady('n1');
+  assert.equal(out.length, 4);
+  const toN2 = out.find((m) => m.to === 'n2') as AppendMessage;
+  net.cut.clear();
+  net.get('n2').node.step(toN2);
+  net.handleReady('n2');
+  // n5 becomes leader of term 3 with votes from n3, n4 (whose logs are as long as its own).
+  for (const id of ['n1', 'n2']) net.isolate(id);
+  net.elect('n5');
+  assert.equal(net.get('n5').node.status().softState.role, 'leader');
+  // n1 comes back as leader of a later term and replicates "old" to a majority (n1, n2, n3)
+  // without any entry of its own term committed: "old" must not count as committed.
+  net.heal();
+  for (const id of ['n4', 'n5']) net.isolate(id);
+  net.elect('n1');
+  net.dropTypes.add('heartbeat');
+  const lead = net.get('n1').node.status();
+  assert.equal(lead.softState.role, 'leader');
+  const oldIndex = n1.storage.lastIndex() >= 4 ? 4 : 0;
+  assert.ok(oldIndex > 0);
+  // Its own empty entry of the new term commits together with "old": both or neither.
+  const committed = lead.hardState.commit;
+  const termAtCommit = n1.storage.term(committed);
+  assert.equal(termAtCommit, lead.hardState.term, 'the commit index always points at an entry of the leader\'s term');
+});
+
+test('§5.3: a duplicated or reordered old append never truncates entries the follower already has', () => {
+  const storage = new MemoryStorage();
+  storage.applySnapshot({ meta: { index: 0, term: 0, conf: { voters: ['a', 'b'], learners: [] } }, data: new Uint8Array() });
+  const node = new RawNode({ id: 'b', storage, heartbeatTicks: 1, electionTicks: 10, randomInt: () => 0 });
+  const entry = (index: number): Entry => ({ index, term: 1, kind: 'normal', data: bytes(`e${index}`) });
+  const append = (prevIndex: number, entries: Entry[]): Message => ({ type: 'app', from: 'a', to: 'b', term: 1, prevIndex, prevTerm: prevIndex === 0 ? 0 : 1, entries, commit: 0 });
+  node.step(append(0, [entry(1), entry(2), entry(3), entry(4)]));
+  node.step(append(1, [entry(2)]));
+  assert.equal(node.status().lastIndex, 4);
+  const replies = node.ready().messages.filter((m) => m.type === 'appResp');
+  assert.deepEqual(replies.map((m) => m.type === 'appResp' && m.index), [4, 2]);
+});
+
+test('§5.5: an append response is released only in a Ready that also persists the entries it acknowledges', () => {
+  const storage = new MemoryStorage();
+  storage.applySnapshot({ meta: { index: 0, term: 0, conf: { voters: ['a', 'b'], learners: [] } }, data: new Uint8Array() });
+  const node = new RawNode({ id: 'b', storage, heartbeatTicks: 1, electionTicks: 10, randomInt: () => 0 });
+  node.step({ type: 'app', from: 'a', to: 'b', term: 1, prevIndex: 0, prevTerm: 0, entries: [{ index: 1, term: 1, kind: 'normal', data: bytes('x') }], commit: 0 });
+  const rd = node.ready();
+  assert.equal(rd.entries.length, 1);
+  assert.equal(rd.mustSync, true);
+  assert.ok(rd.messages.some((m) => m.type === 'appResp' && m.index === 1));
+  assert.equal(rd.hardState?.term, 1);
+});
+
+test('thesis §9.6: with pre-vote, a partitioned node does not raise its term and does not disrupt the leader on return', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  net.isolate('n3');
+  net.tickAll(100);
+  assert.equal(net.get('n3').node.status().hardState.term, 2);
+  net.heal();
+  net.tickAll(5);
+  assert.equal(net.leader(), 'n1');
+  assert.equal(net.get('n1').node.status().hardState.term, 2);
+});
+
+test('thesis §6.2: with check-quorum, a leader that cannot reach a majority steps down at the end of the next election timeout', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  net.isolate('n1');
+  // The followers were heard in the current window, so the first check passes; the next fails.
+  net.tickAll(10);
+  assert.equal(net.get('n1').node.status().softState.role, 'leader');
+  net.tickAll(10);
+  assert.equal(net.get('n1').node.status().softState.role, 'follower');
+});
+
+test('thesis §4.2.3: a follower that hears from a live leader ignores vote requests (leader lease)', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  const n2 = net.get('n2').node;
+  n2.step({ type: 'vote', from: 'n3', to: 'n2', term: 7, lastIndex: 100, lastTerm: 5, pre: false, transfer: false });
+  assert.equal(n2.status().hardState.term, 2);
+  assert.equal(n2.ready().messages.filter((m) => m.type === 'voteResp').length, 0);
+});
+
+test('§5.2: a leader appends an empty entry of its term on election', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  const storage = net.get('n2').storage;
+  const last = storage.lastIndex();
+  assert.equal(storage.term(last), 2);
+  assert.equal(storage.entries(last, last + 1, 1 << 20)[0]?.data.length, 0);
+});
+
+test('a follower refuses proposals with NOT_LEADER and names the leader', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  const result = net.get('n2').node.propose([bytes('x')]);
+  assert.equal(result.ok, false);
+  if (!result.ok) {
+    assert.equal(result.error.code, 'NOT_LEADER');
+    assert.equal(result.error.leader, 'n1');
+  }
+});
+
+test('a leader refuses proposals with PROPOSALS_FULL once too much is uncommitted', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3'], { maxUncommittedEntries: 10 });
+  net.elect('n1');
+  net.isolate('n1');
+  const leader = net.get('n1').node;
+  let refused = null;
+  for (let i = 0; i < 20 && refused === null; i++) {
+    const result = leader.propose([bytes(`p${i}`)]);
+    if (!result.ok) refused = result.error.code;
+  }
+  assert.equal(refused, 'PROPOSALS_FULL');
+  net.heal();
+  net.tickAll(1);
+  assert.ok(leader.propose([bytes('after')]).ok, 'commits free room again');
+});
+
+test('a batch of proposals becomes consecutive entries committed together', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  const result = net.get('n1').node.propose([bytes('a'), bytes('b'), bytes('c')]);
+  assert.ok(result.ok);
+  if (result.ok) assert.equal(result.lastIndex - result.firstIndex, 2);
+  net.stabilize();
+  assert.deepEqual(net.appliedTexts('n3'), ['a', 'b', 'c']);
+});
