@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { problem } from './problem.js';
+import { ChimeError } from '../errors/index.js';
 
 export const MAX_BODY_BYTES = 1 << 20;
 
@@ -11,7 +11,7 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > MAX_BODY_BYTES) {
     req.resume();
-    throw problem(413, 'BODY_TOO_LARGE', `the body is ${declared} bytes; at most ${MAX_BODY_BYTES} are accepted`);
+    throw new ChimeError('BODY_TOO_LARGE', `the body is ${declared} bytes; at most ${MAX_BODY_BYTES} are accepted`);
   }
   // Events rather than `for await`: an async iterator costs several promise turns per
   // request, and most bodies arrive in one chunk.
@@ -24,14 +24,15 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
       if (total > MAX_BODY_BYTES) {
         cleanup();
         req.destroy();
-        reject(problem(413, 'BODY_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`));
+        reject(new ChimeError('BODY_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`));
         return;
       }
       chunks.push(chunk);
     };
     const onEnd = (): void => {
       cleanup();
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks));
+      const [only] = chunks;
+      resolve(chunks.length === 1 && only !== undefined ? only : Buffer.concat(chunks));
     };
     const onError = (error: Error): void => {
       cleanup();
@@ -52,10 +53,11 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
 export function parseJsonBody(body: Buffer, contentType: string | undefined): unknown {
   if (body.length === 0) return undefined;
   const type = String(contentType ?? 'application/json');
-  if (!type.includes('json')) throw problem(415, 'UNSUPPORTED_MEDIA_TYPE', `expected application/json, got ${type}`);
+  if (!type.includes('json')) throw new ChimeError('UNSUPPORTED_MEDIA_TYPE', `expected application/json, got ${type}`);
   try {
-    return JSON.parse(body.toString('utf8')) as unknown;
+    const value: unknown = JSON.parse(body.toString('utf8'));
+    return value;
   } catch (error) {
-    throw problem(400, 'MALFORMED_JSON', `the body is not valid JSON: ${(error as Error).message}`);
+    throw new ChimeError('MALFORMED_JSON', `the body is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
 }

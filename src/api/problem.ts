@@ -1,43 +1,9 @@
+// Errors on the wire: application/problem+json (RFC 9457) built from a ChimeError.
 import type { ServerResponse } from 'node:http';
-import { ChimeError, type ChimeErrorCode } from '../agent/errors.js';
+import { ChimeError } from '../errors/index.js';
+import { STATUS_BY_CODE } from './status-by-code.js';
 
-export interface FieldError {
-  readonly path: string;
-  readonly message: string;
-}
-
-/** An error answered as application/problem+json (RFC 9457). */
-export class HttpProblem extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    readonly title: string,
-    readonly detail: string,
-    readonly errors: readonly FieldError[] = [],
-    readonly retryAfterSeconds: number | null = null,
-  ) {
-    super(detail);
-  }
-}
-
-/** One table from error code to HTTP status. */
-const STATUS_BY_CODE: Record<ChimeErrorCode, number> = {
-  NOT_LEADER: 503,
-  NO_LEADER: 503,
-  PROPOSALS_FULL: 429,
-  PROPOSAL_DROPPED: 503,
-  LEADERSHIP_LOST: 503,
-  TIMEOUT: 504,
-  TRANSFER_IN_PROGRESS: 503,
-  CONF_CHANGE_PENDING: 409,
-  CONF_CHANGE_INVALID: 409,
-  READS_FULL: 429,
-  SHUTTING_DOWN: 503,
-  INVALID_REQUEST: 400,
-  NOT_FOUND: 404,
-};
-
-const TITLES: Record<number, string> = {
+const TITLES: Readonly<Record<number, string>> = {
   400: 'Bad Request',
   404: 'Not Found',
   405: 'Method Not Allowed',
@@ -51,31 +17,33 @@ const TITLES: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
-export function problemFrom(error: unknown): HttpProblem {
-  if (error instanceof HttpProblem) return error;
-  if (error instanceof ChimeError) {
-    const status = STATUS_BY_CODE[error.code];
-    const retry = status === 503 || status === 429 ? 1 : null;
-    return new HttpProblem(status, error.code, TITLES[status] ?? 'Error', error.message, [], retry);
-  }
-  return new HttpProblem(500, 'INTERNAL', 'Internal Server Error', error instanceof Error ? error.message : String(error));
+/** Seconds a client should wait before retrying a 503 or 429. */
+const RETRY_AFTER_SECONDS = 1;
+
+/** Anything thrown while handling a request, as the ChimeError the client is answered with. */
+export function asChimeError(error: unknown): ChimeError {
+  if (error instanceof ChimeError) return error;
+  return new ChimeError('INTERNAL', error instanceof Error ? error.message : String(error));
 }
 
-export function problem(status: number, code: string, detail: string, errors: readonly FieldError[] = []): HttpProblem {
-  return new HttpProblem(status, code, TITLES[status] ?? 'Error', detail, errors);
+export function statusOf(error: ChimeError): number {
+  return STATUS_BY_CODE[error.code];
 }
 
-/** A 503 or 429 the client should retry: it carries Retry-After. */
-export function retryLater(status: 503 | 429, code: string, detail: string): HttpProblem {
-  return new HttpProblem(status, code, TITLES[status] ?? 'Error', detail, [], 1);
-}
-
-export function sendProblem(res: ServerResponse, p: HttpProblem): void {
-  const body: Record<string, unknown> = { type: `https://chime.dev/problems/${p.code.toLowerCase().replace(/_/g, '-')}`, title: p.title, status: p.status, detail: p.detail, code: p.code };
-  if (p.errors.length > 0) body['errors'] = p.errors;
+export function sendProblem(res: ServerResponse, error: ChimeError): void {
+  const status = statusOf(error);
+  const body: Record<string, unknown> = {
+    type: `https://chime.dev/problems/${error.code.toLowerCase().replace(/_/g, '-')}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    detail: error.message,
+    code: error.code,
+  };
+  if (error.errors.length > 0) body['errors'] = error.errors;
+  if (error.leader !== null) body['leader'] = error.leader;
   const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
-  if (p.retryAfterSeconds !== null) headers['retry-after'] = String(p.retryAfterSeconds);
-  res.writeHead(p.status, headers);
+  if (status === 503 || status === 429) headers['retry-after'] = String(RETRY_AFTER_SECONDS);
+  res.writeHead(status, headers);
   res.end(JSON.stringify(body));
 }
 

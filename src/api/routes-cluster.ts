@@ -1,46 +1,42 @@
-import type { Agent } from '../agent/agent.js';
-import { problem, sendJson, type FieldError } from './problem.js';
+import { ChimeError, type FieldError } from '../errors/index.js';
+import { objectBody } from './params.js';
+import { sendJson } from './problem.js';
+import type { ClusterService, LeaderGate, MetricsSource } from './services.js';
 import type { Route } from './server.js';
 
 const NODE_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
 const HOST_PORT = /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
 
-function requireObject(body: unknown, allowed: readonly string[]): Record<string, unknown> {
-  if (body === undefined) return {};
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw problem(400, 'INVALID_REQUEST', 'the body must be a JSON object', [{ path: '', message: 'expected an object' }]);
-  const unknown = Object.keys(body).filter((k) => !allowed.includes(k));
-  if (unknown.length > 0) throw problem(400, 'INVALID_REQUEST', 'the body has unknown fields', unknown.map((k) => ({ path: k, message: 'unknown field' })));
-  return body as Record<string, unknown>;
-}
-
-/** Health, readiness, cluster status, membership and leadership transfer. */
-export function clusterRoutes(agent: Agent): Route[] {
+/** Health, readiness, cluster status, membership, leadership transfer and metrics. */
+export function clusterRoutes(cluster: ClusterService, gate: LeaderGate, metrics: MetricsSource): Route[] {
   return [
-    { method: 'GET', path: '/v1/health', write: false, handle: async ({ res }) => sendJson(res, 200, { status: 'ok', id: agent.id }) },
+    { method: 'GET', path: '/v1/health', write: false, handle: async ({ res }) => sendJson(res, 200, { status: 'ok', id: gate.nodeId }) },
     {
       method: 'GET',
       path: '/v1/ready',
       write: false,
       handle: async ({ res }) => {
-        const view = agent.cluster();
-        const ready = agent.isReady();
+        const view = cluster.view();
+        const ready = cluster.isReady();
         sendJson(res, ready ? 200 : 503, { ready, leader: view.leader, commitIndex: view.commitIndex, appliedIndex: view.appliedIndex });
       },
     },
-    { method: 'GET', path: '/v1/cluster', write: false, handle: async ({ res }) => sendJson(res, 200, agent.cluster()) },
+    { method: 'GET', path: '/v1/cluster', write: false, handle: async ({ res }) => sendJson(res, 200, cluster.view()) },
     {
       method: 'POST',
       path: '/v1/cluster/members',
       write: true,
       handle: async ({ res, body }) => {
-        const input = requireObject(await body(), ['id', 'rpc', 'http']);
+        const input = objectBody(await body(), ['id', 'rpc', 'http']);
         const errors: FieldError[] = [];
-        const { id, rpc, http } = input;
+        const id = input.get('id');
+        const rpc = input.get('rpc');
+        const http = input.get('http');
         if (typeof id !== 'string' || !NODE_ID.test(id)) errors.push({ path: 'id', message: 'must match [a-z0-9][a-z0-9-]{0,31}' });
         if (typeof rpc !== 'string' || !HOST_PORT.test(rpc)) errors.push({ path: 'rpc', message: 'must be HOST:PORT' });
         if (http !== undefined && (typeof http !== 'string' || !HOST_PORT.test(http))) errors.push({ path: 'http', message: 'must be HOST:PORT' });
-        if (errors.length > 0) throw problem(400, 'INVALID_REQUEST', 'the member is invalid', errors);
-        await agent.addMember(id as string, { rpc: rpc as string, http: (http as string | undefined) ?? '' });
+        if (errors.length > 0 || typeof id !== 'string' || typeof rpc !== 'string') throw new ChimeError('INVALID_REQUEST', 'the member is invalid', { errors });
+        await cluster.addMember(id, { rpc, http: typeof http === 'string' ? http : '' });
         sendJson(res, 202, { id, status: 'learner', note: 'promoted to voter once caught up' });
       },
     },
@@ -50,10 +46,9 @@ export function clusterRoutes(agent: Agent): Route[] {
       write: true,
       handle: async ({ res, params }) => {
         const id = params['id'] ?? '';
-        if (!NODE_ID.test(id)) throw problem(400, 'INVALID_REQUEST', 'the member id is invalid', [{ path: 'id', message: 'must match [a-z0-9][a-z0-9-]{0,31}' }]);
-        const view = agent.cluster();
-        if (!view.members.some((m) => m.id === id)) throw problem(404, 'MEMBER_NOT_FOUND', `${id} is not a member`);
-        await agent.removeMember(id);
+        if (!NODE_ID.test(id)) throw new ChimeError('INVALID_REQUEST', 'the member id is invalid', { errors: [{ path: 'id', message: 'must match [a-z0-9][a-z0-9-]{0,31}' }] });
+        if (!cluster.view().members.some((m) => m.id === id)) throw new ChimeError('MEMBER_NOT_FOUND', `${id} is not a member`);
+        await cluster.removeMember(id);
         res.writeHead(204).end();
       },
     },
@@ -62,11 +57,10 @@ export function clusterRoutes(agent: Agent): Route[] {
       path: '/v1/cluster/transfer-leader',
       write: true,
       handle: async ({ res, body }) => {
-        const input = requireObject(await body(), ['to']);
-        const to = input['to'];
-        if (to !== undefined && (typeof to !== 'string' || !NODE_ID.test(to))) throw problem(400, 'INVALID_REQUEST', 'the target is invalid', [{ path: 'to', message: 'must be a member id' }]);
-        const target = agent.transferLeadership((to as string | undefined) ?? null);
-        sendJson(res, 202, { from: agent.id, to: target });
+        const to = objectBody(await body(), ['to']).get('to');
+        if (to !== undefined && (typeof to !== 'string' || !NODE_ID.test(to))) throw new ChimeError('INVALID_REQUEST', 'the target is invalid', { errors: [{ path: 'to', message: 'must be a member id' }] });
+        const target = cluster.transferLeadership(typeof to === 'string' ? to : null);
+        sendJson(res, 202, { from: gate.nodeId, to: target });
       },
     },
     {
@@ -75,7 +69,7 @@ export function clusterRoutes(agent: Agent): Route[] {
       write: false,
       handle: async ({ res }) => {
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        res.end(agent.metrics.render(agent));
+        res.end(metrics.render());
       },
     },
   ];

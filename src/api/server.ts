@@ -1,9 +1,9 @@
 import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Agent } from '../agent/agent.js';
-import type { Logger } from '../agent/logger.js';
-import { problem, problemFrom, retryLater, sendProblem, type HttpProblem } from './problem.js';
+import { ChimeError } from '../errors/index.js';
+import type { Logger } from '../log/index.js';
 import { MAX_BODY_BYTES, parseJsonBody, readJsonBody } from './body.js';
+import { asChimeError, sendProblem } from './problem.js';
+import type { LeaderGate, RequestObserver } from './services.js';
 
 export interface RequestContext {
   readonly req: IncomingMessage;
@@ -24,24 +24,36 @@ export interface Route {
 
 export interface ApiOptions {
   readonly logger: Logger;
+  readonly observer?: RequestObserver;
   /** How long a write waits for a leader to be known before answering 503. */
   readonly leaderWaitMs?: number;
   readonly forwardTimeoutMs?: number;
 }
 
+interface CompiledRoute {
+  readonly route: Route;
+  readonly pattern: RegExp;
+  readonly names: readonly string[];
+}
+
 const FORWARDED_HEADER = 'x-chime-forwarded';
 const MAX_FORWARD_HOPS = 2;
+const LEADER_WAIT_MS_DEFAULT = 3000;
+const LEADER_POLL_MS = 20;
+const FORWARD_TIMEOUT_MS_DEFAULT = 65_000;
 
-/** The HTTP API served by every node. */
+/**
+ * The HTTP API served by every node. It listens before the node runtime exists (the node must
+ * know its own address first) and answers 503 STARTING until `serve` hands it the routes.
+ */
 export class ApiServer {
   private readonly server: Server;
   private readonly options: ApiOptions;
-  private agentOrNull: Agent | null = null;
-  private compiled: { route: Route; pattern: RegExp; names: string[] }[] = [];
+  private gate: LeaderGate | null = null;
+  private compiled: CompiledRoute[] = [];
   /** Kept-alive connections to the leader: a new TCP connection per forwarded write costs more than the write. */
   private readonly forwardAgent = new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 20_000 }); // idle sockets close before the server's 30 s keep-alive does
 
-  /** The server listens before the agent exists (it must know its own address first). */
   constructor(options: ApiOptions) {
     this.options = options;
     this.server = createServer((req, res) => void this.dispatch(req, res));
@@ -51,25 +63,9 @@ export class ApiServer {
     this.server.maxHeadersCount = 100;
   }
 
-  attach(agent: Agent, routes: readonly Route[]): void {
-    this.agentOrNull = agent;
-    this.compiled = routes.map((route) => {
-      const names: string[] = [];
-      const pattern = new RegExp(
-        '^' +
-          route.path.replace(/:([a-zA-Z]+)/g, (_, name: string) => {
-            names.push(name);
-            return '([^/]+)';
-          }) +
-          '$',
-      );
-      return { route, pattern, names };
-    });
-  }
-
-  private get agent(): Agent {
-    if (this.agentOrNull === null) throw problem(503, 'STARTING', 'the node is starting');
-    return this.agentOrNull;
+  serve(gate: LeaderGate, routes: readonly Route[]): void {
+    this.gate = gate;
+    this.compiled = routes.map(compile);
   }
 
   async listen(host: string, port: number): Promise<string> {
@@ -77,8 +73,9 @@ export class ApiServer {
       this.server.once('error', reject);
       this.server.listen(port, host, () => resolve());
     });
-    const address = this.server.address() as AddressInfo;
-    return `${host}:${address.port}`;
+    const address = this.server.address();
+    if (address === null || typeof address === 'string') throw new Error('the API server has no TCP address');
+    return `${host.includes(':') ? `[${host}]` : host}:${address.port}`;
   }
 
   async close(): Promise<void> {
@@ -91,42 +88,42 @@ export class ApiServer {
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://local');
-    const started = performance.now();
+    const startedMs = performance.now();
     let routeName = 'unmatched';
     try {
-      const agent = this.agent;
+      const gate = this.gate;
+      if (gate === null) throw new ChimeError('STARTING', 'the node is starting');
       const match = this.match(req.method ?? 'GET', url.pathname);
-      if (match === null) throw problem(404, 'ROUTE_NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
+      if (match === null) throw new ChimeError('ROUTE_NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
       if ('allowed' in match) {
         res.setHeader('allow', match.allowed.join(', '));
-        throw problem(405, 'METHOD_NOT_ALLOWED', `${url.pathname} allows ${match.allowed.join(', ')}`);
+        throw new ChimeError('METHOD_NOT_ALLOWED', `${url.pathname} allows ${match.allowed.join(', ')}`);
       }
       routeName = `${match.route.method} ${match.route.path}`;
       let bodyRead: Promise<unknown> | null = null;
-      if (match.route.write && !agent.isLeader()) {
-        const forwarded = await this.forward(req, res, url);
+      if (match.route.write && !gate.isLeader()) {
+        const forwarded = await this.forward(gate, req, res, url);
         if (forwarded === true) return;
         // This node became the leader while waiting for one: it answers the write itself.
         bodyRead = Promise.resolve().then(() => parseJsonBody(forwarded, req.headers['content-type']));
       }
       await match.route.handle({ req, res, url, params: match.params, body: () => (bodyRead ??= readJsonBody(req)) });
     } catch (error) {
-      const p = problemFrom(error);
-      if (p.status >= 500 && p.code === 'INTERNAL') this.options.logger.error('request failed', { route: routeName, error: String(error) });
-      this.answerProblem(res, p);
+      const problem = asChimeError(error);
+      if (problem.code === 'INTERNAL') this.options.logger.error('request failed', { route: routeName, error: String(error) });
+      this.answerProblem(res, problem);
     } finally {
-      this.agentOrNull?.metrics.httpRequests.inc({ route: routeName, status: String(res.statusCode) });
-      this.agentOrNull?.metrics.httpSeconds.observe((performance.now() - started) / 1000);
+      this.options.observer?.answered(routeName, res.statusCode, (performance.now() - startedMs) / 1000);
     }
   }
 
-  private answerProblem(res: ServerResponse, p: HttpProblem): void {
+  private answerProblem(res: ServerResponse, problem: ChimeError): void {
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    if (p.status === 413) res.setHeader('connection', 'close');
-    sendProblem(res, p);
+    if (problem.code === 'BODY_TOO_LARGE') res.setHeader('connection', 'close');
+    sendProblem(res, problem);
   }
 
   private match(method: string, path: string): { route: Route; params: Record<string, string> } | { allowed: string[] } | null {
@@ -146,16 +143,14 @@ export class ApiServer {
   }
 
   /** Waits (bounded) for a known leader's HTTP address; null when this node became leader. */
-  private async leaderAddress(): Promise<string | null> {
-    const until = performance.now() + (this.options.leaderWaitMs ?? 3000);
+  private async leaderAddress(gate: LeaderGate): Promise<string | null> {
+    const untilMs = performance.now() + (this.options.leaderWaitMs ?? LEADER_WAIT_MS_DEFAULT);
     for (;;) {
-      if (this.agent.isLeader()) return null;
-      const http = this.agent.leaderHttp();
+      if (gate.isLeader()) return null;
+      const http = gate.leaderHttp();
       if (http !== null) return http;
-      if (performance.now() >= until) {
-        throw retryLater(503, 'NO_LEADER', 'no leader is reachable right now; retry shortly');
-      }
-      await new Promise((r) => setTimeout(r, 20));
+      if (performance.now() >= untilMs) throw new ChimeError('NO_LEADER', 'no leader is reachable right now; retry shortly');
+      await new Promise((r) => setTimeout(r, LEADER_POLL_MS));
     }
   }
 
@@ -163,11 +158,11 @@ export class ApiServer {
    * Sends the request on to the leader and relays its answer unchanged (true), or returns
    * the body it read when this node itself became the leader meanwhile.
    */
-  private async forward(req: IncomingMessage, res: ServerResponse, url: URL): Promise<true | Buffer> {
+  private async forward(gate: LeaderGate, req: IncomingMessage, res: ServerResponse, url: URL): Promise<true | Buffer> {
     const hops = Number(req.headers[FORWARDED_HEADER] ?? '0');
-    if (hops >= MAX_FORWARD_HOPS) throw retryLater(503, 'NOT_LEADER', 'the request was forwarded but no node accepted it as leader');
+    if (hops >= MAX_FORWARD_HOPS) throw new ChimeError('NOT_LEADER', 'the request was forwarded but no node accepted it as leader');
     const body = await readRawBody(req);
-    const target = await this.leaderAddress();
+    const target = await this.leaderAddress(gate);
     if (target === null) return body;
     const [host, port] = splitHostPort(target);
     const headers: Record<string, string> = { [FORWARDED_HEADER]: String(hops + 1) };
@@ -177,7 +172,7 @@ export class ApiServer {
     }
     headers['content-length'] = String(body.length);
     await new Promise<void>((resolve, reject) => {
-      const upstream = httpRequest({ agent: this.forwardAgent, host, port, method: req.method, path: url.pathname + url.search, headers, timeout: this.options.forwardTimeoutMs ?? 65_000 }, (answer) => {
+      const upstream = httpRequest({ agent: this.forwardAgent, host, port, method: req.method, path: url.pathname + url.search, headers, timeout: this.options.forwardTimeoutMs ?? FORWARD_TIMEOUT_MS_DEFAULT }, (answer) => {
         const relay: Record<string, string> = {};
         for (const name of ['content-type', 'retry-after', 'location']) {
           const value = answer.headers[name];
@@ -189,23 +184,37 @@ export class ApiServer {
         answer.on('error', reject);
       });
       upstream.on('timeout', () => upstream.destroy(new Error('the leader did not answer in time')));
-      upstream.on('error', (error) => reject(retryLater(503, 'NO_LEADER', `forwarding to the leader failed: ${error.message}`)));
+      upstream.on('error', (error) => reject(new ChimeError('NO_LEADER', `forwarding to the leader failed: ${error.message}`)));
       upstream.end(body);
     });
     return true;
   }
 }
 
+function compile(route: Route): CompiledRoute {
+  const names: string[] = [];
+  const pattern = new RegExp(
+    '^' +
+      route.path.replace(/:([a-zA-Z]+)/g, (_, name: string) => {
+        names.push(name);
+        return '([^/]+)';
+      }) +
+      '$',
+  );
+  return { route, pattern, names };
+}
+
 async function readRawBody(req: IncomingMessage): Promise<Buffer> {
   // As readJsonBody: a declared size over the limit is refused before reading any of it.
   const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > MAX_BODY_BYTES) throw problem(413, 'BODY_TOO_LARGE', `the body is ${declared} bytes; at most ${MAX_BODY_BYTES} are accepted`);
+  if (declared > MAX_BODY_BYTES) throw new ChimeError('BODY_TOO_LARGE', `the body is ${declared} bytes; at most ${MAX_BODY_BYTES} are accepted`);
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of req) {
-    total += (chunk as Buffer).length;
-    if (total > MAX_BODY_BYTES) throw problem(413, 'BODY_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
+    if (!Buffer.isBuffer(chunk)) continue;
+    total += chunk.length;
+    if (total > MAX_BODY_BYTES) throw new ChimeError('BODY_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
   }
   return Buffer.concat(chunks);
 }
@@ -215,4 +224,3 @@ export function splitHostPort(address: string): [string, number] {
   const host = address.slice(0, at).replace(/^\[|\]$/g, '');
   return [host, Number(address.slice(at + 1))];
 }
-

@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { AgentConfig } from '../process/index.js';
 import { UsageError } from './usage.js';
+
+export type { AgentConfig };
 
 export const AGENT_HELP = `usage: chime agent --id ID [flags]
 
@@ -20,27 +23,6 @@ export const AGENT_HELP = `usage: chime agent --id ID [flags]
   --log-level LEVEL           debug, info, warn or error (default info)
 `;
 
-export interface AgentConfig {
-  readonly id: string;
-  readonly dataDir: string;
-  readonly rpc: string;
-  readonly http: string;
-  readonly peers: ReadonlyMap<string, string> | null;
-  readonly join: string | null;
-  readonly tags: Readonly<Record<string, string>>;
-  readonly slots: number;
-  readonly clusterKeyFile: string | null;
-  readonly heartbeatMs: number;
-  readonly electionMs: number;
-  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
-  readonly snapshotEntries: number;
-  /** Test hooks; parsing refuses them unless CHIME_TEST_HOOKS=1. */
-  readonly clockOffsetMs: number;
-  readonly clockRate: number;
-  readonly unsafeStaleReads: boolean;
-  /** Test hook: peer id → the address to dial instead of the one in the log (CHIME_TEST_DIAL_MAP). */
-  readonly dialMap: ReadonlyMap<string, string> | null;
-}
 
 const NODE_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
 const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^\s:[\]]+):(\d{1,5})$/;
@@ -60,9 +42,6 @@ const OPTIONS = {
   config: { type: 'string' },
   'log-level': { type: 'string' },
   'snapshot-entries': { type: 'string' },
-  'clock-offset-ms': { type: 'string' },
-  'clock-rate': { type: 'string' },
-  'unsafe-stale-reads': { type: 'boolean' },
   help: { type: 'boolean' },
 } as const;
 
@@ -114,41 +93,6 @@ export function parsePeers(value: string): Map<string, string> {
   return peers;
 }
 
-/**
- * Test-only flags for the jepsen-like suite: a skewed wall clock and a deliberately unsafe
- * read path. They exist so the suite can prove it catches faults; an operator cannot turn
- * them on by accident because they need CHIME_TEST_HOOKS=1 in the environment.
- */
-function testHooks(raw: Raw): { clockOffsetMs: number; clockRate: number; unsafeStaleReads: boolean; dialMap: ReadonlyMap<string, string> | null } {
-  const offset = raw['clock-offset-ms'];
-  const rate = raw['clock-rate'];
-  const stale = raw['unsafe-stale-reads'] === true;
-  const used = offset !== undefined || rate !== undefined || stale;
-  if (used && process.env['CHIME_TEST_HOOKS'] !== '1') throw new UsageError('--clock-offset-ms, --clock-rate and --unsafe-stale-reads are test hooks; they need CHIME_TEST_HOOKS=1');
-  const offsetMs = offset === undefined ? 0 : Number(offset);
-  const rateValue = rate === undefined ? 1 : Number(rate);
-  if (!Number.isFinite(offsetMs) || Math.abs(offsetMs) > 86_400_000) throw new UsageError('--clock-offset-ms: expected milliseconds within a day');
-  if (!Number.isFinite(rateValue) || rateValue < 0.5 || rateValue > 2) throw new UsageError('--clock-rate: expected 0.5 to 2');
-  return { clockOffsetMs: offsetMs, clockRate: rateValue, unsafeStaleReads: stale, dialMap: dialMapFromEnv() };
-}
-
-/**
- * CHIME_TEST_DIAL_MAP=ID=HOST:PORT,... makes this node dial each named peer at the given
- * address whatever the log or a hello says: the jepsen-like runner points every directed
- * link at a TCP proxy it owns, so it can cut, delay or stall one direction of one link.
- * Honoured only with CHIME_TEST_HOOKS=1.
- */
-function dialMapFromEnv(): ReadonlyMap<string, string> | null {
-  const text = process.env['CHIME_TEST_DIAL_MAP'];
-  if (text === undefined || text === '') return null;
-  if (process.env['CHIME_TEST_HOOKS'] !== '1') throw new UsageError('CHIME_TEST_DIAL_MAP is a test hook; it needs CHIME_TEST_HOOKS=1');
-  try {
-    return parsePeers(text);
-  } catch (error) {
-    throw new UsageError(`CHIME_TEST_DIAL_MAP: ${(error as Error).message}`);
-  }
-}
-
 /** Flags and --config merged and checked; every problem is a UsageError naming the flag. */
 export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
   let parsed;
@@ -182,7 +126,6 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
     if (at <= 0) throw new UsageError(`--tag: "${tag}" is not KEY=VALUE`);
     tags[tag.slice(0, at)] = tag.slice(at + 1);
   }
-  const hooks = testHooks(raw);
   const level = str('log-level') ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError(`--log-level: "${level}" is not debug, info, warn or error`);
   const heartbeatMs = positiveInt('heartbeat-ms', str('heartbeat-ms'), 50);
@@ -202,6 +145,5 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
     electionMs,
     logLevel: level as AgentConfig['logLevel'],
     snapshotEntries: positiveInt('snapshot-entries', str('snapshot-entries'), 10_000, 10),
-    ...hooks,
   };
 }

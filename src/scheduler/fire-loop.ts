@@ -6,7 +6,7 @@
 import type { ApplyResult, FireOutcome } from '../statemachine/index.js';
 import { Alarm, type TermContext } from './context.js';
 import { buildBatch, type BatchPlan, type QueuedFire } from './batch.js';
-import { SchedulerError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
 import { FIRE_PROPOSE_SAMPLES, FIRE_PROPOSE_WINDOW_MS, QUEUED_FIRES_MAX } from './options.js';
 import { LoadView } from './placement.js';
 import type { RunNowResult } from './types.js';
@@ -168,7 +168,7 @@ export class FireLoop {
     const out = new Set<QueuedFire>([...plan.taken, ...plan.gone]);
     this.queue = this.queue.filter((q) => !out.has(q));
     this.ctx.metrics.queuedFires = this.queue.length;
-    for (const q of plan.gone) this.reject(q.runId, new SchedulerError('JOB_NOT_FOUND', `job "${q.jobId}" does not exist`));
+    for (const q of plan.gone) this.reject(q.runId, new ChimeError('JOB_NOT_FOUND', `job "${q.jobId}" does not exist`));
   }
 
   private requeue(fires: readonly QueuedFire[]): void {
@@ -181,7 +181,7 @@ export class FireLoop {
   private settle(plan: BatchPlan, result: ApplyResult): void {
     if (!result.ok || result.kind !== 'fire') {
       this.ctx.metrics.proposalFailures += 1;
-      for (const q of plan.taken) this.reject(q.runId, new SchedulerError('FIRE_REJECTED', result.ok ? 'unexpected apply result' : result.message));
+      for (const q of plan.taken) this.reject(q.runId, new ChimeError('FIRE_REJECTED', result.ok ? 'unexpected apply result' : result.message));
       return;
     }
     const byRunId = new Map<string, FireOutcome>();
@@ -211,7 +211,7 @@ export class FireLoop {
         return resolver.resolve({ runId: outcome.runId, duplicate: true, status: 'duplicate' });
       }
       case 'rejected':
-        return resolver.reject(new SchedulerError(outcome.code === 'JOB_NOT_FOUND' ? 'JOB_NOT_FOUND' : 'FIRE_REJECTED', outcome.message));
+        return resolver.reject(new ChimeError(outcome.code === 'JOB_NOT_FOUND' ? 'JOB_NOT_FOUND' : 'FIRE_REJECTED', outcome.message));
     }
   }
 

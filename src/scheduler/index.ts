@@ -1,7 +1,6 @@
-// Public surface of the scheduler. The agent imports from here only.
+// Public surface of the scheduler. Other folders import from here only.
 export { Scheduler } from './scheduler.js';
 export { SchedulerMetrics } from './metrics.js';
-export { SchedulerError, SCHEDULER_ERROR_CODES, type SchedulerErrorCode } from './errors.js';
 export { DEFAULT_OPTIONS, resolveOptions, type SchedulerOptions } from './options.js';
 export {
   AFTER_RECHECK_JOBS_MAX, DUE_SCAN_MAX, FIRE_BATCH_MAX, FOLLOW_UPS_MAX, JOB_RECORDS_PER_PASS_MAX, LATENESS_SAMPLES_MAX, LOST_PER_STEP_MAX,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Scheduler } from './scheduler.js';
 import { FakeHost, T0 } from './test-support.js';
 import { SKIP_REASONS } from './plan.js';
-import { SchedulerError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
 
 const SEC = 1000;
 const MIN = 60 * SEC;
@@ -163,9 +163,9 @@ test('manual: the same key returns the same run, awaitRun resolves when the run 
   assert.equal(done.done, true);
   assert.equal(done.run?.status, 'succeeded');
   assert.deepEqual(await scheduler.awaitRun('nope', 10), { done: false, run: null });
-  await assert.rejects(scheduler.runNow('missing'), (e: unknown) => e instanceof SchedulerError && e.code === 'JOB_NOT_FOUND');
+  await assert.rejects(scheduler.runNow('missing'), (e: unknown) => e instanceof ChimeError && e.code === 'JOB_NOT_FOUND');
   scheduler.stop();
-  await assert.rejects(scheduler.runNow('m'), (e: unknown) => e instanceof SchedulerError && e.code === 'NOT_LEADER');
+  await assert.rejects(scheduler.runNow('m'), (e: unknown) => e instanceof ChimeError && e.code === 'NOT_LEADER');
 });
 
 test('kill on request: recorded first, then sent; the run ends killed and is not retried', async () => {

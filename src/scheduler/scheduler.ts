@@ -9,7 +9,7 @@ import {
   type ApplyResult, type Command, type FireOutcome, type Job, type RunRecord,
 } from '../statemachine/index.js';
 import { TermContext } from './context.js';
-import { SchedulerError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
 import { FireLoop } from './fire-loop.js';
 import { FollowUps } from './follow-ups.js';
 import { SchedulerMetrics } from './metrics.js';
@@ -34,7 +34,7 @@ type Session = {
   readonly reports: ReportBatcher;
 };
 
-const notLeader = (): SchedulerError => new SchedulerError('NOT_LEADER', 'this node is not the leader');
+const notLeader = (): ChimeError => new ChimeError('NOT_LEADER', 'this node is not the leader');
 
 export class Scheduler {
   readonly metrics = new SchedulerMetrics();
@@ -160,18 +160,18 @@ export class Scheduler {
     const s = this.session;
     if (s === null) return Promise.reject(notLeader());
     const job = this.host.table().getJob(jobId);
-    if (job === null) return Promise.reject(new SchedulerError('JOB_NOT_FOUND', `job "${jobId}" does not exist`));
+    if (job === null) return Promise.reject(new ChimeError('JOB_NOT_FOUND', `job "${jobId}" does not exist`));
     const payload = options.payload ?? null;
     const key = options.key ?? null;
     if (payload !== null && new TextEncoder().encode(payload).length > PAYLOAD_BYTES_MAX) {
-      return Promise.reject(new SchedulerError('INVALID_INPUT', `payload is larger than ${PAYLOAD_BYTES_MAX} bytes`));
+      return Promise.reject(new ChimeError('INVALID_INPUT', `payload is larger than ${PAYLOAD_BYTES_MAX} bytes`));
     }
     if (key !== null && (key.length === 0 || key.length > IDEMPOTENCY_KEY_CHARS_MAX)) {
-      return Promise.reject(new SchedulerError('INVALID_INPUT', `key must be 1 to ${IDEMPOTENCY_KEY_CHARS_MAX} characters`));
+      return Promise.reject(new ChimeError('INVALID_INPUT', `key must be 1 to ${IDEMPOTENCY_KEY_CHARS_MAX} characters`));
     }
     return new Promise<RunNowResult>((resolve, reject) => {
       const queued = { jobId, runId: this.host.newRunId(), trigger: 'manual', scheduledAt: s.ctx.now(), payload, key } as const;
-      if (!s.fires.enqueue(queued, { resolve, reject })) reject(new SchedulerError('QUEUE_FULL', 'too many manual runs are waiting; try again later'));
+      if (!s.fires.enqueue(queued, { resolve, reject })) reject(new ChimeError('QUEUE_FULL', 'too many manual runs are waiting; try again later'));
     });
   }
 

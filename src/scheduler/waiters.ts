@@ -2,7 +2,7 @@
 // each waiter has its own timeout; all are released when leadership ends.
 import { isActiveStatus, type RunRecord } from '../statemachine/index.js';
 import { RUN_WAITERS_MAX } from './options.js';
-import { SchedulerError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
 import type { AwaitRunResult, SchedulerHost, TimerHandle } from './types.js';
 
 type Waiter = { readonly resolve: (r: AwaitRunResult) => void; readonly reject: (e: Error) => void; readonly timer: TimerHandle };
@@ -21,7 +21,7 @@ export class RunWaiters {
     const run = this.host.table().getRun(runId);
     if (run === null) return Promise.resolve({ done: false, run: null });
     if (!isActiveStatus(run.status)) return Promise.resolve({ done: true, run });
-    if (this.count >= RUN_WAITERS_MAX) return Promise.reject(new SchedulerError('WAITERS_FULL', `${RUN_WAITERS_MAX} callers are already waiting for runs`));
+    if (this.count >= RUN_WAITERS_MAX) return Promise.reject(new ChimeError('WAITERS_FULL', `${RUN_WAITERS_MAX} callers are already waiting for runs`));
     return new Promise<AwaitRunResult>((resolve, reject) => {
       const waiter: Waiter = {
         resolve, reject,

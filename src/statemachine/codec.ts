@@ -2,7 +2,7 @@
 // command would depend on what the encoder saw before, and replicas must agree byte for byte.
 import { Packr } from 'msgpackr';
 import { commandProblem, type Command } from './commands.js';
-import { StateMachineInputError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
 import { COMMAND_BYTES_MAX } from './limits.js';
 
 export const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false, bundleStrings: false });
@@ -10,20 +10,20 @@ export const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTyp
 /** Encodes a command; the result is a fresh copy (msgpackr reuses its buffer). */
 export function encodeCommand(command: Command): Uint8Array {
   const bytes = new Uint8Array(packr.pack(command));
-  if (bytes.length > COMMAND_BYTES_MAX) throw new StateMachineInputError('INVALID_COMMAND', `command is ${bytes.length} bytes, more than ${COMMAND_BYTES_MAX}`);
+  if (bytes.length > COMMAND_BYTES_MAX) throw new ChimeError('INVALID_COMMAND', `command is ${bytes.length} bytes, more than ${COMMAND_BYTES_MAX}`);
   return bytes;
 }
 
-/** Decodes and shape-checks a command. Throws StateMachineInputError for anything else. */
+/** Decodes and shape-checks a command. Throws ChimeError for anything else. */
 export function decodeCommand(bytes: Uint8Array): Command {
-  if (bytes.length > COMMAND_BYTES_MAX) throw new StateMachineInputError('INVALID_COMMAND', `command is ${bytes.length} bytes, more than ${COMMAND_BYTES_MAX}`);
+  if (bytes.length > COMMAND_BYTES_MAX) throw new ChimeError('INVALID_COMMAND', `command is ${bytes.length} bytes, more than ${COMMAND_BYTES_MAX}`);
   let value: unknown;
   try {
     value = packr.unpack(bytes);
   } catch (error) {
-    throw new StateMachineInputError('INVALID_COMMAND', `not msgpack: ${error instanceof Error ? error.message : 'decode failed'}`);
+    throw new ChimeError('INVALID_COMMAND', `not msgpack: ${error instanceof Error ? error.message : 'decode failed'}`);
   }
   const problem = commandProblem(value);
-  if (problem !== null) throw new StateMachineInputError('INVALID_COMMAND', problem);
+  if (problem !== null) throw new ChimeError('INVALID_COMMAND', problem);
   return value as Command;
 }

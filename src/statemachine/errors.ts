@@ -1,4 +1,7 @@
-// Stable error codes of apply results and queries. The API maps them to HTTP statuses.
+// Stable error codes of apply results and queries (a part of src/errors' closed list). The
+// API maps them to HTTP statuses in its one table.
+import type { ErrorCode } from '../errors/index.js';
+
 export const ERROR_CODES = {
   INVALID_COMMAND: 'INVALID_COMMAND',
   INVALID_SPEC: 'INVALID_SPEC',
@@ -17,14 +20,6 @@ export const ERROR_CODES = {
   NOT_AN_EXECUTOR: 'NOT_AN_EXECUTOR',
   INVALID_CURSOR: 'INVALID_CURSOR',
   INVALID_SNAPSHOT: 'INVALID_SNAPSHOT',
-} as const;
+} as const satisfies Record<string, ErrorCode>;
 
-export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
-
-/** Thrown by decodeCommand / restore for bytes that are not a valid command or snapshot. */
-export class StateMachineInputError extends Error {
-  constructor(readonly code: 'INVALID_COMMAND' | 'INVALID_SNAPSHOT', message: string) {
-    super(message);
-    this.name = 'StateMachineInputError';
-  }
-}
+export type { ErrorCode };

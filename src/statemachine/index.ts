@@ -6,6 +6,7 @@ export type * from './commands.js';
 export type { ApplyResult, FireOutcome, Rejected } from './results.js';
 export { encodeCommand, decodeCommand } from './codec.js';
 export { commandProblem } from './commands.js';
+export { ReplicatedJobs, type AppliedListener, type LogEntry } from './replicated-jobs.js';
 export { JobTable, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, type ListOptions, type Page } from './table.js';
 export { SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './snapshot.js';
 export { drainSteps } from './snapshot-jobs.js';

@@ -21,7 +21,9 @@ export type ApplyResult =
   | { readonly ok: true; readonly kind: 'run'; readonly run: RunRecord }
   /** runReports: one result per report, in order. */
   | { readonly ok: true; readonly kind: 'reports'; readonly results: readonly ApplyResult[] }
-  | { readonly ok: true; readonly kind: 'noop'; readonly code: ErrorCode; readonly message: string };
+  | { readonly ok: true; readonly kind: 'noop'; readonly code: ErrorCode; readonly message: string }
+  /** The entry was not a command (a leader's empty entry, a membership change). */
+  | { readonly ok: true; readonly kind: 'none' };
 
 export function rejected(code: ErrorCode, message: string, errors?: readonly FieldError[]): Rejected {
   return errors === undefined ? { ok: false, code, message } : { ok: false, code, message, errors };

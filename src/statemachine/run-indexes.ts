@@ -6,8 +6,19 @@
 import nodeAssert from 'node:assert';
 import { assert } from './assert.js';
 import { SortedSet } from './sorted-set.js';
-import type { TableState } from './state.js';
 import { isActiveStatus, type JobSpec, type RunRecord, type RunStatus } from './types.js';
+
+/** The indexes this file keeps, as part of the table's state (state.ts holds them). */
+export interface RunIndexes {
+  readonly activeByNode: Map<string, SortedSet<RunRecord>>;
+  readonly awaitingRetry: SortedSet<RunRecord>;
+}
+
+/** The records the indexes are derived from, for the consistency check. */
+export interface IndexedRecords extends RunIndexes {
+  readonly runs: ReadonlyMap<string, RunRecord>;
+  readonly jobs: { get(id: string): { readonly spec: JobSpec } | undefined };
+}
 
 /** The final statuses the scheduler retries by itself. A kill is a decision, not a failure. */
 export const AUTO_RETRY_STATUSES: ReadonlySet<RunStatus> = new Set<RunStatus>(['failed', 'timed_out', 'lost']);
@@ -26,7 +37,7 @@ export function owesRetry(run: RunRecord, spec: JobSpec): boolean {
 }
 
 /** Adds the run under every node with an active execution of its current attempt. */
-export function indexActiveExecutions(state: TableState, run: RunRecord): void {
+export function indexActiveExecutions(state: RunIndexes, run: RunRecord): void {
   for (const e of run.executions) {
     if (e.attempt !== run.attempt || !isActiveStatus(e.status)) continue;
     let set = state.activeByNode.get(e.node);
@@ -39,14 +50,14 @@ export function indexActiveExecutions(state: TableState, run: RunRecord): void {
 }
 
 /** One execution of the run on `node` ended. */
-export function unindexExecution(state: TableState, run: RunRecord, node: string): void {
+export function unindexExecution(state: RunIndexes, run: RunRecord, node: string): void {
   const set = state.activeByNode.get(node);
   assert(set !== undefined && set.delete(run), 'ended execution was not indexed under its node');
   if (set.size === 0) state.activeByNode.delete(node);
 }
 
 /** The run is going away (job deleted): drop every active execution from the node index. */
-export function unindexAllExecutions(state: TableState, run: RunRecord): void {
+export function unindexAllExecutions(state: RunIndexes, run: RunRecord): void {
   for (const e of run.executions) {
     if (e.attempt !== run.attempt || !isActiveStatus(e.status)) continue;
     unindexExecution(state, run, e.node);
@@ -54,7 +65,7 @@ export function unindexAllExecutions(state: TableState, run: RunRecord): void {
 }
 
 /** Puts the run into, or takes it out of, the awaiting-retry index as its state says. */
-export function updateRetryIndex(state: TableState, run: RunRecord, spec: JobSpec): void {
+export function updateRetryIndex(state: RunIndexes, run: RunRecord, spec: JobSpec): void {
   if (owesRetry(run, spec)) {
     assert(run.finishedAt !== null, 'a run owing a retry has finished');
     state.awaitingRetry.add(run);
@@ -64,7 +75,7 @@ export function updateRetryIndex(state: TableState, run: RunRecord, spec: JobSpe
 }
 
 /** Recomputes both indexes from the records and asserts they match (tests and debugging). */
-export function assertRunIndexes(state: TableState): void {
+export function assertRunIndexes(state: IndexedRecords): void {
   const byNode = new Map<string, number[]>();
   const retry: number[] = [];
   for (const run of state.runs.values()) {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeCommand, encodeCommand } from './codec.js';
 import type { Command, FinishedReport, RunReport } from './commands.js';
-import { StateMachineInputError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
 import { REPORTS_PER_BATCH_MAX } from './limits.js';
 import type { ApplyResult } from './results.js';
 import { assertRunIndexes } from './run-indexes.js';
@@ -106,7 +106,7 @@ test('malformed runReports are refused with a clear error', () => {
     try {
       decodeCommand(encodeCommand(value as Command));
     } catch (error) {
-      assert.ok(error instanceof StateMachineInputError);
+      assert.ok(error instanceof ChimeError);
       return error.message;
     }
     assert.fail('accepted a malformed command');

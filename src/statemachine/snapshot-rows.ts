@@ -1,14 +1,14 @@
 // Rows shared by every snapshot version: run records, executions and idempotency keys as
 // msgpack arrays in a fixed order, the checks that read them back, and the error helper.
-import { StateMachineInputError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
 import { updateRetryIndex } from './run-indexes.js';
 import { indexRun, type TableState } from './state.js';
 import type { Execution, RunRecord } from './types.js';
 
 export type Row = readonly unknown[];
 
-export function bad(message: string): StateMachineInputError {
-  return new StateMachineInputError('INVALID_SNAPSHOT', `invalid snapshot: ${message}`);
+export function bad(message: string): ChimeError {
+  return new ChimeError('INVALID_SNAPSHOT', `invalid snapshot: ${message}`);
 }
 
 export const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);

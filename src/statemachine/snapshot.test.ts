@@ -5,7 +5,7 @@ import { Driver, T0, prng, scheduled, spec } from './test-helpers.js';
 import { JobTable } from './table.js';
 import { encodeCommand } from './codec.js';
 import type { Command } from './commands.js';
-import { StateMachineInputError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
 import { SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './snapshot.js';
 import { JOBS_PER_STEP } from './snapshot-jobs.js';
 
@@ -114,7 +114,7 @@ test('restore(snapshot(t)) equals t and snapshots identically', () => {
 test('garbage, foreign and future-version snapshots are refused with a clear error', () => {
   const packr = new Packr({ useRecords: false });
   const refuse = (bytes: Uint8Array, pattern: RegExp) =>
-    assert.throws(() => JobTable.restore(bytes), (e: unknown) => e instanceof StateMachineInputError && e.code === 'INVALID_SNAPSHOT' && pattern.test(e.message));
+    assert.throws(() => JobTable.restore(bytes), (e: unknown) => e instanceof ChimeError && e.code === 'INVALID_SNAPSHOT' && pattern.test(e.message));
   refuse(new Uint8Array([0xc1, 0x00]), /not a chime job-table snapshot|not msgpack/);
   refuse(new Uint8Array(0), /not msgpack/);
   refuse(packr.pack({ format: 'other', version: 1 }), /not a chime job-table snapshot/);

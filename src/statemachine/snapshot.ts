@@ -8,7 +8,7 @@
 // the one output buffer and read back record by record, so a million jobs never exist as
 // an intermediate array of rows.
 import { packr } from './codec.js';
-import { StateMachineInputError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
 import type { TableLimits } from './limits.js';
 import { drainSteps, readJobSection, writeJobSectionSteps } from './snapshot-jobs.js';
 import { bad, isInt, restoreRunsAndKeys, runAndKeyRows } from './snapshot-rows.js';
@@ -88,7 +88,7 @@ export function decodeSnapshot(bytes: Uint8Array): TableState {
   try {
     return header.version === 1 ? decodeVersion1(header.body) : decodeVersion2(header as Record<string, unknown>, bytes, headerEnd);
   } catch (error) {
-    if (error instanceof StateMachineInputError) throw error;
+    if (error instanceof ChimeError && error.code === 'INVALID_SNAPSHOT') throw error;
     throw bad(error instanceof Error ? error.message : 'corrupt snapshot');
   }
 }

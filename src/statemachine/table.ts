@@ -7,7 +7,8 @@ import { applyDeleteJob, applyPause, applyPutJob, applyResume } from './apply-jo
 import { applyKillRun, applyRetryRun, applyRunFinished, applyRunLost, applyRunReports, applyRunStarted } from './apply-runs.js';
 import { decodeCommand } from './codec.js';
 import type { Command } from './commands.js';
-import { ERROR_CODES, StateMachineInputError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
+import { ERROR_CODES } from './errors.js';
 import { DEFAULT_LIMITS, type TableLimits } from './limits.js';
 import { rejected, type ApplyResult, type Rejected } from './results.js';
 import { assertRunIndexes } from './run-indexes.js';
@@ -39,7 +40,7 @@ export class JobTable {
     return new JobTable(createState(limits));
   }
 
-  /** Rebuilds a table from snapshot bytes; throws StateMachineInputError for bad bytes. */
+  /** Rebuilds a table from snapshot bytes; throws ChimeError for bad bytes. */
   static restore(bytes: Uint8Array): JobTable {
     return new JobTable(decodeSnapshot(bytes));
   }
@@ -74,7 +75,7 @@ export class JobTable {
     try {
       command = decodeCommand(bytes);
     } catch (error) {
-      if (!(error instanceof StateMachineInputError)) throw error;
+      if (!(error instanceof ChimeError && error.code === 'INVALID_COMMAND')) throw error;
       this.advance(index);
       return rejected(ERROR_CODES.INVALID_COMMAND, error.message);
     }

@@ -1,6 +1,7 @@
 import { Packr } from 'msgpackr';
 import type { ConfState, Entry, HardState, NodeId } from '../raft/index.js';
-import { StorageError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
+import { corrupt } from './errors.js';
 
 // Records (msgpackr's shared structures) would make a value depend on state kept elsewhere;
 // plain maps and arrays keep every value self-describing.
@@ -31,13 +32,10 @@ function decode(bytes: Uint8Array, what: string): unknown {
   try {
     return packr.unpack(bytes);
   } catch (error) {
-    throw new StorageError('CORRUPT', `${what} does not decode`, { cause: error });
+    throw new ChimeError('CORRUPT', `${what} does not decode`, { cause: error });
   }
 }
 
-function corrupt(what: string, detail: string): StorageError {
-  return new StorageError('CORRUPT', `${what}: ${detail}`);
-}
 
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
@@ -54,12 +52,12 @@ export function entryTuple(entry: Entry): unknown[] {
 }
 
 export function decodeEntryTuple(value: unknown, what: string): Entry {
-  if (!Array.isArray(value) || value.length !== 4) throw corrupt(what, 'an entry is not a 4-tuple');
+  if (!Array.isArray(value) || value.length !== 4) throw corrupt(`${what}: an entry is not a 4-tuple`);
   const [index, term, kind, data] = value as unknown[];
-  if (!isCount(index) || index === 0) throw corrupt(what, 'bad entry index');
-  if (!isCount(term)) throw corrupt(what, `entry ${index} has a bad term`);
-  if (kind !== 'normal' && kind !== 'conf') throw corrupt(what, `entry ${index} has a bad kind`);
-  if (!(data instanceof Uint8Array)) throw corrupt(what, `entry ${index} data is not binary`);
+  if (!isCount(index) || index === 0) throw corrupt(`${what}: bad entry index`);
+  if (!isCount(term)) throw corrupt(`${what}: entry ${index} has a bad term`);
+  if (kind !== 'normal' && kind !== 'conf') throw corrupt(`${what}: entry ${index} has a bad kind`);
+  if (!(data instanceof Uint8Array)) throw corrupt(`${what}: entry ${index} data is not binary`);
   return { index, term, kind, data: asPlainBytes(data) };
 }
 
@@ -68,10 +66,10 @@ export function hardStateTuple(hard: HardState): unknown[] {
 }
 
 export function decodeHardStateTuple(value: unknown, what: string): HardState {
-  if (!Array.isArray(value) || value.length !== 3) throw corrupt(what, 'not a 3-tuple');
+  if (!Array.isArray(value) || value.length !== 3) throw corrupt(`${what}: not a 3-tuple`);
   const [term, vote, commit] = value as unknown[];
-  if (!isCount(term) || !isCount(commit)) throw corrupt(what, 'bad term or commit');
-  if (vote !== null && typeof vote !== 'string') throw corrupt(what, 'bad vote');
+  if (!isCount(term) || !isCount(commit)) throw corrupt(`${what}: bad term or commit`);
+  if (vote !== null && typeof vote !== 'string') throw corrupt(`${what}: bad vote`);
   return { term, vote, commit };
 }
 
@@ -82,7 +80,7 @@ export function encodeLogStart(index: number): Uint8Array {
 
 export function decodeLogStart(bytes: Uint8Array): number {
   const value = decode(bytes, 'log start');
-  if (!isCount(value)) throw corrupt('log start', 'not an index');
+  if (!isCount(value)) throw corrupt(`log start: not an index`);
   return value;
 }
 
@@ -96,12 +94,12 @@ function isIdList(value: unknown): value is NodeId[] {
 
 export function decodeSnapshotMeta(bytes: Uint8Array): StoredSnapshotMeta {
   const value = decode(bytes, 'snapshot meta');
-  if (typeof value !== 'object' || value === null) throw corrupt('snapshot meta', 'not a map');
+  if (typeof value !== 'object' || value === null) throw corrupt(`snapshot meta: not a map`);
   const { index, term, conf, dataBytes, checksum, generation } = value as Record<string, unknown>;
-  if (!isCount(index) || !isCount(term) || !isCount(dataBytes) || !isCount(checksum) || !isCount(generation)) throw corrupt('snapshot meta', 'bad number');
-  if (typeof conf !== 'object' || conf === null) throw corrupt('snapshot meta', 'no conf');
+  if (!isCount(index) || !isCount(term) || !isCount(dataBytes) || !isCount(checksum) || !isCount(generation)) throw corrupt(`snapshot meta: bad number`);
+  if (typeof conf !== 'object' || conf === null) throw corrupt(`snapshot meta: no conf`);
   const { voters, learners } = conf as Record<string, unknown>;
-  if (!isIdList(voters) || !isIdList(learners)) throw corrupt('snapshot meta', 'bad conf');
+  if (!isIdList(voters) || !isIdList(learners)) throw corrupt(`snapshot meta: bad conf`);
   return { index, term, conf: { voters, learners }, dataBytes, checksum, generation };
 }
 

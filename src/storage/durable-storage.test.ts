@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { RawNode, type Entry } from '../raft/index.js';
-import { DurableStorage, StorageError, type WriteStats } from './index.js';
+import { ChimeError } from '../errors/index.js';
+import { DurableStorage, type WriteStats } from './index.js';
 import { encode } from './codec.js';
 import { KEY_FORMAT_VERSION } from './keys.js';
 import { Wal } from './wal.js';
@@ -140,18 +141,18 @@ test('the write queue refuses work beyond its limit', async (t) => {
   const storage = await DurableStorage.open(dir, { writesPendingMax: 2 });
   const first = storage.save({ hardState: null, entries: [entry(1, 1)], snapshot: null }, { sync: true });
   const second = storage.save({ hardState: null, entries: [entry(2, 1)], snapshot: null }, { sync: true });
-  await assert.rejects(storage.save({ hardState: null, entries: [entry(3, 1)], snapshot: null }, { sync: true }), (e: unknown) => e instanceof StorageError && e.code === 'QUEUE_FULL');
+  await assert.rejects(storage.save({ hardState: null, entries: [entry(3, 1)], snapshot: null }, { sync: true }), (e: unknown) => e instanceof ChimeError && e.code === 'STORAGE_QUEUE_FULL');
   await Promise.all([first, second]);
   assert.equal(storage.lastIndex(), 2);
   await storage.close();
-  await assert.rejects(storage.save({ hardState: null, entries: [entry(3, 1)], snapshot: null }, { sync: true }), (e: unknown) => e instanceof StorageError && e.code === 'CLOSED');
+  await assert.rejects(storage.save({ hardState: null, entries: [entry(3, 1)], snapshot: null }, { sync: true }), (e: unknown) => e instanceof ChimeError && e.code === 'CLOSED');
 });
 
 test('an unknown format version refuses to open with a clear error', async (t) => {
   const dir = tempDir(t);
   await (await DurableStorage.open(dir)).close();
   await rawPut(dir, KEY_FORMAT_VERSION, encode(99));
-  await assert.rejects(DurableStorage.open(dir), (e: unknown) => e instanceof StorageError && e.code === 'FORMAT_UNKNOWN' && /version 99/.test(e.message));
+  await assert.rejects(DurableStorage.open(dir), (e: unknown) => e instanceof ChimeError && e.code === 'FORMAT_UNKNOWN' && /version 99/.test(e.message));
 });
 
 function segmentPaths(dir: string): string[] {
@@ -170,7 +171,7 @@ function recordOffsets(bytes: Uint8Array): number[] {
 }
 
 function rejectsCorrupt(pattern: RegExp) {
-  return (e: unknown): boolean => e instanceof StorageError && e.code === 'CORRUPT' && pattern.test(e.message);
+  return (e: unknown): boolean => e instanceof ChimeError && e.code === 'CORRUPT' && pattern.test(e.message);
 }
 
 test('a torn last record is cut off; damage with records after it refuses to open', async (t) => {

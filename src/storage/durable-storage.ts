@@ -4,7 +4,7 @@ import { bootstrapStorage, MemoryStorage } from '../raft/index.js';
 import type { ConfState, Entry, HardState, NodeId, Snapshot, SnapshotMeta, Storage } from '../raft/index.js';
 import { encodeLogStart, type StoredSnapshotMeta } from './codec.js';
 import { openDb, type Db } from './db.js';
-import { StorageError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
 import { KEY_LOG_START } from './keys.js';
 import { recover } from './recover.js';
 import { commitOps, ImageCache, ImageFiles, imageMeta, stageOps } from './snapshot-store.js';
@@ -174,9 +174,9 @@ export class DurableStorage implements Storage {
   }
 
   private enqueue(kind: WriteKind, sync: boolean, plan: () => Plan): Promise<WriteStats> {
-    if (this.closed) return Promise.reject(new StorageError('CLOSED', 'the storage is closed'));
+    if (this.closed) return Promise.reject(new ChimeError('CLOSED', 'the storage is closed'));
     return this.queue.run(async () => {
-      if (this.failure !== null) throw new StorageError('FAILED', 'an earlier write failed; restart to recover from disk', { cause: this.failure });
+      if (this.failure !== null) throw new ChimeError('FAILED', 'an earlier write failed; restart to recover from disk', { cause: this.failure });
       const { operations, write, apply } = plan();
       const startedMs = performance.now();
       let bytes: number;
@@ -184,7 +184,7 @@ export class DurableStorage implements Storage {
         bytes = await write();
       } catch (error) {
         this.failure = error instanceof Error ? error : new Error(String(error));
-        throw new StorageError('FAILED', `${kind} write failed`, { cause: error });
+        throw new ChimeError('FAILED', `${kind} write failed`, { cause: error });
       }
       const stats: WriteStats = { kind, sync, durationMs: performance.now() - startedMs, operations, bytes };
       apply();

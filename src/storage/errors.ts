@@ -1,21 +1,10 @@
-/** Why the storage refused: stable codes the agent can log and act on. */
-export type StorageErrorCode =
-  /** The directory was written by a format this code does not know. */
-  | 'FORMAT_UNKNOWN'
-  /** What is on disk breaks an invariant (a gap, a torn record, a commit beyond the log). */
-  | 'CORRUPT'
-  /** A write failed earlier; the cache and the disk may disagree, so nothing more is accepted. */
-  | 'FAILED'
-  | 'CLOSED'
-  /** More writes were queued than the limit allows. */
-  | 'QUEUE_FULL';
+// Storage refusals are ChimeErrors with the storage codes of src/errors: FORMAT_UNKNOWN (a
+// directory of a format this build does not read), CORRUPT (what is on disk breaks an
+// invariant: a gap, a torn record, a commit beyond the log), FAILED (a write failed earlier;
+// the cache and the disk may disagree, so nothing more is accepted), CLOSED and
+// STORAGE_QUEUE_FULL.
+import { ChimeError } from '../errors/index.js';
 
-export class StorageError extends Error {
-  readonly code: StorageErrorCode;
-
-  constructor(code: StorageErrorCode, message: string, options?: { cause: unknown }) {
-    super(`${code}: ${message}`, options);
-    this.name = 'StorageError';
-    this.code = code;
-  }
+export function corrupt(detail: string, cause?: unknown): ChimeError {
+  return new ChimeError('CORRUPT', detail, cause === undefined ? {} : { cause });
 }

@@ -1,7 +1,6 @@
 // The storage folder's public surface.
 export { DurableStorage } from './durable-storage.js';
 export type { DurableStorageOptions, PersistUpdate, WriteKind, WriteStats } from './durable-storage.js';
-export { StorageError } from './errors.js';
-export type { StorageErrorCode } from './errors.js';
+
 export { WriteQueue } from './write-queue.js';
 export { FORMAT_VERSION } from './recover.js';

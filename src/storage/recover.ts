@@ -1,7 +1,8 @@
 import { MemoryStorage, type Entry, type Snapshot } from '../raft/index.js';
 import { decodeFormatVersion, decodeLogStart, encode, type LogStart, type StoredSnapshotMeta } from './codec.js';
 import type { Db } from './db.js';
-import { StorageError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
+import { corrupt } from './errors.js';
 import { KEY_FORMAT_VERSION, KEY_LOG_START, KEY_PENDING_SNAPSHOT } from './keys.js';
 import { commitOps, loadMetas, type ImageFiles, type LoadedSnapshots } from './snapshot-store.js';
 import { Wal, type WalOptions } from './wal.js';
@@ -18,9 +19,6 @@ export interface Recovered {
   readonly wal: Wal;
 }
 
-function corrupt(detail: string): StorageError {
-  return new StorageError('CORRUPT', detail);
-}
 
 /**
  * Reads the snapshot from LevelDB and the log from the WAL, checks that they form one
@@ -82,13 +80,13 @@ async function checkFormatVersion(db: Db): Promise<void> {
   const versionBytes = await db.get(KEY_FORMAT_VERSION);
   if (versionBytes === undefined) {
     const keys = await db.keys({ limit: 1 }).all();
-    if (keys.length > 0) throw new StorageError('FORMAT_UNKNOWN', 'the directory holds data but no format version; it was not written by chime storage');
+    if (keys.length > 0) throw new ChimeError('FORMAT_UNKNOWN', 'the directory holds data but no format version; it was not written by chime storage');
     await db.put(KEY_FORMAT_VERSION, encode(FORMAT_VERSION), { sync: true });
     return;
   }
   const version = decodeFormatVersion(versionBytes);
   if (version !== FORMAT_VERSION) {
-    throw new StorageError('FORMAT_UNKNOWN', `storage format version ${String(version)} is not supported (this build reads version ${FORMAT_VERSION}); refusing to open (run the chime that wrote it, or remove the data directory to start this node over)`);
+    throw new ChimeError('FORMAT_UNKNOWN', `storage format version ${String(version)} is not supported (this build reads version ${FORMAT_VERSION}); refusing to open (run the chime that wrote it, or remove the data directory to start this node over)`);
   }
 }
 

@@ -5,15 +5,13 @@ import { crc32 } from 'node:zlib';
 import type { SnapshotMeta } from '../raft/index.js';
 import { decodeSnapshotMeta, encodeSnapshotMeta, type StoredSnapshotMeta } from './codec.js';
 import type { BatchOp, Db } from './db.js';
-import { StorageError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
+import { corrupt } from './errors.js';
 import { syncDir } from './sync-dir.js';
 import { KEY_PENDING_SNAPSHOT, KEY_SNAPSHOT_META } from './keys.js';
 
 export const EMPTY_META: StoredSnapshotMeta = { index: 0, term: 0, conf: { voters: [], learners: [] }, dataBytes: 0, checksum: 0, generation: 0 };
 
-function corrupt(detail: string): StorageError {
-  return new StorageError('CORRUPT', detail);
-}
 
 /** The meta of an image about to be written under a new generation. */
 export function imageMeta(meta: SnapshotMeta, data: Uint8Array, generation: number): StoredSnapshotMeta {
@@ -144,7 +142,7 @@ export class ImageCache {
       );
     }
     const data = await this.loading.done;
-    if (data === null) throw new StorageError('FAILED', `snapshot image ${meta.generation} was replaced while being read`);
+    if (data === null) throw new ChimeError('FAILED', `snapshot image ${meta.generation} was replaced while being read`);
     return data;
   }
 

@@ -2,7 +2,8 @@ import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import type { Entry, HardState } from '../raft/index.js';
 import { decodeEntryTuple, decodeHardStateTuple, encode, entryTuple, hardStateTuple, type LogStart } from './codec.js';
-import { StorageError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
+import { corrupt } from './errors.js';
 
 /**
  * One write-ahead-log record: what one Ready (or one segment header) makes durable.
@@ -28,7 +29,7 @@ export function encodeRecord(record: WalRecord): { header: Buffer; payload: Uint
   if (record.hardState !== undefined) value['h'] = hardStateTuple(record.hardState);
   if (record.entries !== undefined && record.entries.length > 0) value['e'] = record.entries.map(entryTuple);
   const payload = encode(value);
-  if (payload.length > RECORD_BYTES_MAX) throw new StorageError('FAILED', `a log record of ${payload.length} bytes exceeds ${RECORD_BYTES_MAX}`);
+  if (payload.length > RECORD_BYTES_MAX) throw new ChimeError('FAILED', `a log record of ${payload.length} bytes exceeds ${RECORD_BYTES_MAX}`);
   const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
   header.writeUInt32LE(payload.length, 0);
   header.writeUInt32LE(crc32(payload), 4);
@@ -57,9 +58,6 @@ export function readFrame(bytes: Uint8Array, offset: number, what: string): Fram
   return { kind: 'record', record: decodePayload(payload, `${what} at ${offset}`), next: start + length };
 }
 
-function corrupt(what: string, detail: string): StorageError {
-  return new StorageError('CORRUPT', `${what}: ${detail}`);
-}
 
 /** A record whose checksum holds but whose content does not parse is damage we refuse. */
 function decodePayload(payload: Uint8Array, what: string): WalRecord {
@@ -67,18 +65,18 @@ function decodePayload(payload: Uint8Array, what: string): WalRecord {
   try {
     value = packr.unpack(payload);
   } catch (error) {
-    throw new StorageError('CORRUPT', `${what} does not decode`, { cause: error });
+    throw new ChimeError('CORRUPT', `${what} does not decode`, { cause: error });
   }
-  if (typeof value !== 'object' || value === null) throw corrupt(what, 'not a map');
+  if (typeof value !== 'object' || value === null) throw corrupt(`${what}: not a map`);
   const { s, h, e } = value as Record<string, unknown>;
   let record: { start?: LogStart & { reset: boolean }; hardState?: HardState; entries?: Entry[] } = {};
   if (s !== undefined) {
-    if (!Array.isArray(s) || s.length !== 3 || !isCount(s[0]) || !isCount(s[1]) || typeof s[2] !== 'boolean') throw corrupt(what, 'bad segment start');
+    if (!Array.isArray(s) || s.length !== 3 || !isCount(s[0]) || !isCount(s[1]) || typeof s[2] !== 'boolean') throw corrupt(`${what}: bad segment start`);
     record = { ...record, start: { index: s[0], term: s[1], reset: s[2] } };
   }
   if (h !== undefined) record = { ...record, hardState: decodeHardStateTuple(h, `${what} hard state`) };
   if (e !== undefined) {
-    if (!Array.isArray(e)) throw corrupt(what, 'entries are not a list');
+    if (!Array.isArray(e)) throw corrupt(`${what}: entries are not a list`);
     record = { ...record, entries: e.map((tuple: unknown) => decodeEntryTuple(tuple, what)) };
   }
   return record;

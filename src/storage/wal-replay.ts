@@ -1,6 +1,7 @@
 import type { Entry, HardState } from '../raft/index.js';
 import type { LogStart } from './codec.js';
-import { StorageError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
+import { corrupt } from './errors.js';
 import type { WalRecord } from './wal-record.js';
 
 /** The log as the records written so far describe it. */
@@ -13,9 +14,6 @@ export interface WalLog {
   lastReset: LogStart | null;
 }
 
-function corrupt(what: string, detail: string): StorageError {
-  return new StorageError('CORRUPT', `${what}: ${detail}`);
-}
 
 export function walLastIndex(log: WalLog): number {
   return log.start.index + log.entries.length;
@@ -39,10 +37,10 @@ export function replayRecord(log: WalLog | null, record: WalRecord, what: string
       const at = { index: start.index, term: start.term };
       current = { start: at, entries: [], hardState: current?.hardState ?? null, lastReset: start.reset ? at : (current?.lastReset ?? null) };
     } else if (start.index !== walLastIndex(current) || walTerm(current, start.index) !== start.term) {
-      throw corrupt(what, `segment continues after ${start.index}/${start.term} but the log ends at ${walLastIndex(current)}/${String(walTerm(current, walLastIndex(current)))} (a segment is missing)`);
+      throw corrupt(`${what}: segment continues after ${start.index}/${start.term} but the log ends at ${walLastIndex(current)}/${String(walTerm(current, walLastIndex(current)))} (a segment is missing)`);
     }
   }
-  if (current === null) throw corrupt(what, 'the first record does not open the log');
+  if (current === null) throw corrupt(`${what}: the first record does not open the log`);
   if (record.entries !== undefined && record.entries.length > 0) appendEntries(current, record.entries, what);
   if (record.hardState !== undefined) current.hardState = record.hardState;
   return current;
@@ -51,12 +49,12 @@ export function replayRecord(log: WalLog | null, record: WalRecord, what: string
 function appendEntries(log: WalLog, entries: readonly Entry[], what: string): void {
   const first = entries[0] as Entry;
   const last = walLastIndex(log);
-  if (first.index <= log.start.index || first.index > last + 1) throw corrupt(what, `entry ${first.index} does not attach to the log (${log.start.index}, ${last}]`);
+  if (first.index <= log.start.index || first.index > last + 1) throw corrupt(`${what}: entry ${first.index} does not attach to the log (${log.start.index}, ${last}]`);
   log.entries.length = first.index - log.start.index - 1;
   let previousTerm = walTerm(log, first.index - 1) ?? 0;
   for (const [i, entry] of entries.entries()) {
-    if (entry.index !== first.index + i) throw corrupt(what, `entry ${entry.index} found where ${first.index + i} was expected`);
-    if (entry.term < previousTerm) throw corrupt(what, `entry ${entry.index} has term ${entry.term} below its predecessor's ${previousTerm}`);
+    if (entry.index !== first.index + i) throw corrupt(`${what}: entry ${entry.index} found where ${first.index + i} was expected`);
+    if (entry.term < previousTerm) throw corrupt(`${what}: entry ${entry.index} has term ${entry.term} below its predecessor's ${previousTerm}`);
     log.entries.push(entry);
     previousTerm = entry.term;
   }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Entry, HardState } from '../raft/index.js';
 import type { LogStart } from './codec.js';
-import { StorageError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
 import { syncDir } from './sync-dir.js';
 import { encodeRecord, readFrame, type WalRecord } from './wal-record.js';
 import { replayRecord, walLastIndex, walTerm, type WalLog } from './wal-replay.js';
@@ -106,20 +106,20 @@ export class Wal {
           // Only the last write can be torn, and nothing follows a torn write; damage with
           // data after it lost records that were acknowledged.
           if (!isLast || start === null || !isZero(bytes.subarray(Math.min(frame.claimedEnd, bytes.length)))) {
-            throw new StorageError('CORRUPT', `${path} at ${offset}: ${frame.reason}`);
+            throw new ChimeError('CORRUPT', `${path} at ${offset}: ${frame.reason}`);
           }
           break;
         }
         if (start === null) {
-          if (frame.record.start === undefined) throw new StorageError('CORRUPT', `${path} does not open with a segment header`);
+          if (frame.record.start === undefined) throw new ChimeError('CORRUPT', `${path} does not open with a segment header`);
           start = frame.record.start;
         } else if (frame.record.start !== undefined) {
-          throw new StorageError('CORRUPT', `${path} at ${offset}: a segment header inside a segment`);
+          throw new ChimeError('CORRUPT', `${path} at ${offset}: a segment header inside a segment`);
         }
         log = replayRecord(log, frame.record, `${path} at ${offset}`);
         offset = frame.next;
       }
-      if (start === null || log === null) throw new StorageError('CORRUPT', `${path} holds no segment header`);
+      if (start === null || log === null) throw new ChimeError('CORRUPT', `${path} holds no segment header`);
       segments.push({ seq, path, start });
       if (isLast) tail = openTail(path, bytes, offset);
     }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { StorageError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
 
 /**
  * Runs async writes one at a time, in call order. LevelDB would accept concurrent batches,
@@ -21,7 +21,7 @@ export class WriteQueue {
   /** Queues `task`; it starts after every task queued before it has settled. */
   run<T>(task: () => Promise<T>): Promise<T> {
     if (this.pending >= this.pendingMax) {
-      return Promise.reject(new StorageError('QUEUE_FULL', `${this.pending} writes already queued (limit ${this.pendingMax})`));
+      return Promise.reject(new ChimeError('STORAGE_QUEUE_FULL', `${this.pending} writes already queued (limit ${this.pendingMax})`));
     }
     this.pending += 1;
     const result = this.tail.then(task).finally(() => {

@@ -4,7 +4,7 @@
 //
 // Everything goes through the real code: the job table is built by applying putJob commands,
 // its snapshot is the table's own encoding, framed with the member address book exactly as
-// the agent frames it (ReplicatedState over JobStateMachine), and written with
+// the agent frames it (MemberDirectory around the table), and written with
 // DurableStorage's public save() as one Ready would persist a received snapshot. Nothing
 // writes storage files by hand, so a change of the storage's on-disk format needs no change here.
 //
@@ -13,8 +13,7 @@
 // the hard state is {term 1, no vote, commit N}. The agents elect a leader in term 2.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ReplicatedState, encodeMemberContext } from '../../src/agent/address-book.js';
-import { JobStateMachine } from '../../src/agent/job-state.js';
+import { MemberDirectory, encodeMemberContext } from '../../src/node/index.js';
 import { DurableStorage } from '../../src/storage/index.js';
 import { waitFor, type ProcessCluster } from '../support/process-cluster.js';
 import { JobTable, validateJobSpec } from '../../src/statemachine/index.js';
@@ -76,9 +75,12 @@ export function buildTable(jobs: number, dueJobs: number, atMs: number, onProgre
 
 /** The snapshot bytes an agent with this table and these members would write. */
 export function agentSnapshot(table: JobTable, members: readonly SeedMember[]): Uint8Array {
-  const jobs = new JobStateMachine();
-  jobs.table = table;
-  const state = new ReplicatedState(jobs);
+  const state = new MemberDirectory({
+    encode: () => new Uint8Array(0),
+    apply: () => undefined,
+    snapshot: (frame) => table.snapshot(frame),
+    restore: () => {},
+  });
   for (const m of members) state.applyConfChange({ type: 'addVoter', node: m.id, context: encodeMemberContext({ rpc: m.rpc, http: m.http }) });
   return state.snapshot();
 }

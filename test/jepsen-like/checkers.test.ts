@@ -6,7 +6,6 @@ import { checkKvHistory, type KvOperation } from '../sim/linearizability.js';
 import { checkDurability } from './durability-checker.js';
 import { interpret } from './register-workload.js';
 import { checkScheduler, parseSink, type RunRecord, type SchedulerCheckInput, type SinkLine } from './scheduler-checker.js';
-import { redirect } from '../../src/agent/peer-transport.js';
 
 const op = (clientId: string, kind: KvOperation['kind'], value: string | null, callMs: number, returnMs: number, key = 'k0'): KvOperation => ({ clientId, kind, key, value, callMs, returnMs });
 
@@ -160,10 +159,4 @@ test('scheduler: the sink format written by the jobs parses', () => {
 test('durability: an acknowledged job missing after the restart is rejected', () => {
   assert.deepEqual(checkDurability({ acked: ['a', 'b'], present: new Set(['a', 'b', 'c']) }), { ok: true, acked: 2, lost: [] });
   assert.deepEqual(checkDurability({ acked: ['a', 'b'], present: new Set(['a']) }), { ok: false, acked: 2, lost: ['b'] });
-});
-
-test('dial map: named peers are dialled at the mapped address, others as given', () => {
-  const peers = new Map([['n2', '127.0.0.1:1002'], ['n3', '127.0.0.1:1003']]);
-  assert.deepEqual([...redirect(peers, new Map([['n2', '127.0.0.1:9002']]))], [['n2', '127.0.0.1:9002'], ['n3', '127.0.0.1:1003']]);
-  assert.equal(redirect(peers, null), peers);
 });

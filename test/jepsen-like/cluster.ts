@@ -1,8 +1,8 @@
 // The cluster under test: N real agents (ProcessCluster) whose every directed link runs
 // through a LinkProxy the runner owns. Node A reaches node B at proxy(A→B): each agent is
-// started with CHIME_TEST_DIAL_MAP naming, for every other node, the proxy of its own
-// outgoing link, so whatever rpc address the log or a hello names, A dials B through the
-// proxy. Nodes keep their real rpc ports across restarts, and proxies look the target up at
+// started with CHIME_FAULT_DIAL mapping, for every other node's rpc address, the proxy of its own
+// outgoing link (CHIME_FAULT_DIAL, test/support/fault-preload.ts), so whatever rpc address
+// the log or a hello names, A dials B through the proxy. Nodes keep their real rpc ports across restarts, and proxies look the target up at
 // each connection.
 import { cpSync, rmSync } from 'node:fs';
 import { ProcessCluster, freePorts, waitFor } from '../support/process-cluster.js';
@@ -11,8 +11,6 @@ import { LinkProxy, type LinkMode } from './proxy.js';
 export interface JepsenClusterOptions {
   readonly dir: string;
   readonly nodes: number;
-  /** Flags for every agent (e.g. --unsafe-stale-reads). */
-  readonly args?: readonly string[];
 }
 
 interface ClusterView {
@@ -30,7 +28,7 @@ export class JepsenCluster {
 
   static async start(options: JepsenClusterOptions): Promise<JepsenCluster> {
     const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
-    const processes = new ProcessCluster({ dir: options.dir, args: options.args ?? [], env: { CHIME_TEST_HOOKS: '1' } });
+    const processes = new ProcessCluster({ dir: options.dir, faults: true });
     const cluster = new JepsenCluster(processes, ids);
     try {
       // Proxies bind first and keep their ports; the agents' ports are reserved only then,
@@ -51,7 +49,7 @@ export class JepsenCluster {
       const ports = await freePorts(ids.length * 2);
       ids.forEach((id, i) => rpcOf.set(id, `127.0.0.1:${ports[2 * i]}`));
       const peers = ids.map((id) => `${id}=${rpcOf.get(id)}`).join(',');
-      await Promise.all(ids.map((id, i) => processes.launch(id, rpcOf.get(id) as string, `127.0.0.1:${ports[2 * i + 1]}`, ['--peers', peers], { CHIME_TEST_DIAL_MAP: cluster.dialMap(id) })));
+      await Promise.all(ids.map((id, i) => processes.launch(id, rpcOf.get(id) as string, `127.0.0.1:${ports[2 * i + 1]}`, ['--peers', peers], { CHIME_FAULT_DIAL: cluster.dialMap(id, rpcOf) })));
       await cluster.waitForLeader(30_000);
       return cluster;
     } catch (error) {
@@ -60,8 +58,9 @@ export class JepsenCluster {
     }
   }
 
-  private dialMap(from: string): string {
-    return this.ids.filter((to) => to !== from).map((to) => `${to}=${this.link(from, to).address}`).join(',');
+  /** For every other node: its real rpc address → the proxy of the link from `from` to it. */
+  private dialMap(from: string, rpcOf: ReadonlyMap<string, string>): string {
+    return this.ids.filter((to) => to !== from).map((to) => `${rpcOf.get(to) ?? ''}=${this.link(from, to).address}`).join(',');
   }
 
   link(from: string, to: string): LinkProxy {
@@ -125,9 +124,9 @@ export class JepsenCluster {
     await this.processes.signal(id, 'SIGCONT');
   }
 
-  async restart(id: string, extra: readonly string[] = []): Promise<void> {
+  async restart(id: string, extra: readonly string[] = [], onceEnv: Readonly<Record<string, string>> = {}): Promise<void> {
     if (this.isUp(id)) return;
-    await this.processes.restart(id, extra);
+    await this.processes.restart(id, extra, onceEnv);
   }
 
   /** Copies a running node's data directory (writes in flight), kills it, and restarts it on the copy. */

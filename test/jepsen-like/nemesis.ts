@@ -113,11 +113,10 @@ export class Nemesis {
         return this.partition(leader);
       case 'clock': {
         const victim = prng.chance(0.5) ? leader : pick(prng, ids);
-        // `--flag=value`: a negative value as a separate argument would read as an option.
-        const flags = [prng.chance(0.5) ? `--clock-offset-ms=${(prng.chance(0.5) ? 1 : -1) * prng.range(500, 5000)}` : `--clock-rate=${pick(prng, ['0.5', '0.8', '1.25', '2'])}`];
+        const skew: Record<string, string> = prng.chance(0.5) ? { CHIME_FAULT_CLOCK_OFFSET_MS: String((prng.chance(0.5) ? 1 : -1) * prng.range(500, 5000)) } : { CHIME_FAULT_CLOCK_RATE: pick(prng, ['0.5', '0.8', '1.25', '2']) };
         await c.kill(victim);
-        await c.restart(victim, flags);
-        return { kind: 'clock', detail: `${victim} ${flags.join(' ')}`, heal: async () => {
+        await c.restart(victim, [], skew);
+        return { kind: 'clock', detail: `${victim} ${Object.entries(skew).map(([k, v]) => `${k}=${v}`).join(' ')}`, heal: async () => {
           await c.kill(victim);
           await c.restart(victim);
         } };

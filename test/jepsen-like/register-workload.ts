@@ -12,6 +12,8 @@ export interface RegisterClientOptions {
   /** Node ids and how to reach them (the current http address of each). */
   readonly nodes: () => readonly { id: string; http: string }[];
   readonly timeoutMs: number;
+  /** Reads ask for `?stale=true`: local state without ReadIndex (to show the checker catches it). */
+  readonly staleReads?: boolean;
   readonly prng: Prng;
   readonly clientId: string;
   /** Milliseconds on the runner's monotonic clock. */
@@ -44,7 +46,7 @@ export async function runRegisterClient(options: RegisterClientOptions): Promise
     const roll = prng.float();
     const kind = roll < 0.5 ? 'get' : roll < 0.9 ? 'put' : 'delete';
     const value = kind === 'put' ? `${options.clientId}.${++seq}` : null;
-    const path = `/v1/jobs/${jobIdOfKey(key)}`;
+    const path = `/v1/jobs/${jobIdOfKey(key)}${kind === 'get' && options.staleReads === true ? '?stale=true' : ''}`;
     const callMs = options.now();
     let answer: HttpAnswer | null = null;
     let failure = '';

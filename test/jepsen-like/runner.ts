@@ -21,8 +21,8 @@ export interface RunOptions {
   readonly seed: number;
   readonly dir: string;
   readonly keep?: boolean;
-  /** Start every agent with --unsafe-stale-reads (the weakened build). */
-  readonly unsafeStaleReads?: boolean;
+  /** Clients read with `?stale=true` (local state, no ReadIndex): the checker must catch it. */
+  readonly staleReads?: boolean;
   readonly clients?: number;
   readonly keys?: number;
   /** Skip the scheduler workload (the weakened-build test only needs registers). */
@@ -54,7 +54,7 @@ export async function runJepsen(options: RunOptions): Promise<RunReport> {
   mkdirSync(options.dir, { recursive: true });
   const prng = new Prng(options.seed);
   const sink = join(options.dir, 'sink.txt');
-  const cluster = await JepsenCluster.start({ dir: options.dir, nodes: options.nodes, args: options.unsafeStaleReads === true ? ['--unsafe-stale-reads'] : [] });
+  const cluster = await JepsenCluster.start({ dir: options.dir, nodes: options.nodes });
   const history: RecordedOp[] = [];
   const workloadErrors: string[] = [];
   const nemesis = new Nemesis(cluster, { kinds: options.nemesis, prng: prng.fork(), now, log, quietMs: options.quietMs ?? [2000, 5000], holdMs: options.holdMs ?? [3000, 8000], ...(options.outageMs === undefined ? {} : { outageMs: options.outageMs }) });
@@ -67,7 +67,7 @@ export async function runJepsen(options: RunOptions): Promise<RunReport> {
     const nodes = () => cluster.ids.map((id) => ({ id, http: cluster.processes.nodes.get(id)?.http ?? '' }));
     const clientCount = options.clients ?? options.nodes + 1;
     const guard = (what: string, p: Promise<void>) => p.catch((error: unknown) => void workloadErrors.push(`${what}: ${String(error)}`));
-    const clients = Array.from({ length: clientCount }, (_, i) => guard(`client c${i}`, runRegisterClient({ keys, nodes, timeoutMs: 4000, prng: prng.fork(), clientId: `c${i}`, now, record: (op) => history.push(op), stopped: () => stopped })));
+    const clients = Array.from({ length: clientCount }, (_, i) => guard(`client c${i}`, runRegisterClient({ keys, nodes, staleReads: options.staleReads === true, timeoutMs: 4000, prng: prng.fork(), clientId: `c${i}`, now, record: (op) => history.push(op), stopped: () => stopped })));
     const ackedJobs: string[] = [];
     const observedRunIds = new Set<string>();
     const writer = guard('durability writer', durabilityWriter(cluster, prng.fork(), ackedJobs, () => stopped));

@@ -3,7 +3,7 @@
 //    (its leftover process group killed) and the retry policy runs attempt 2;
 // 2. a full outage shorter than catchUpMs: every missed instant fires late (a failover gap);
 // 3. a full outage longer than catchUpMs (simulated by restarting every node with its wall
-//    clock 2 minutes ahead, a test hook): fire-once, fire-all within windowMs and skip behave
+//    clock 2 minutes ahead, through test/support/fault-preload): fire-once, fire-all within windowMs and skip behave
 //    as docs/scheduler.md says, every missed instant has exactly one record.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +26,7 @@ const ms = (iso: string): number => Date.parse(iso);
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'chime-outage-'));
   sink = join(dir, 'sink.txt');
-  cluster = await foundTagged(dir, 3, [], { CHIME_TEST_HOOKS: '1' });
+  cluster = await foundTagged(dir, 3, [], true);
 });
 
 after(async () => {
@@ -34,10 +34,10 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function restart(id: string, extra: readonly string[] = []): Promise<void> {
+async function restart(id: string, onceEnv: Readonly<Record<string, string>> = {}): Promise<void> {
   const node = cluster.nodes.get(id);
   assert.ok(node !== undefined && node.child === null);
-  await cluster.launch(id, node.rpc, node.http, [...tagArgs(id, []), ...extra]);
+  await cluster.launch(id, node.rpc, node.http, tagArgs(id, []), undefined, onceEnv);
 }
 
 async function leaderOf(): Promise<string> {
@@ -121,7 +121,7 @@ test('full outage longer than catchUpMs: fire-once, fire-all within windowMs and
   const stoppedAt = Date.now();
   await cluster.stopAll();
   // Every node comes back with its wall clock 2 minutes ahead: to the scheduler, an outage.
-  await Promise.all(['n1', 'n2', 'n3'].map((id) => restart(id, ['--clock-offset-ms', String(OUTAGE_OFFSET_MS)])));
+  await Promise.all(['n1', 'n2', 'n3'].map((id) => restart(id, { CHIME_FAULT_CLOCK_OFFSET_MS: String(OUTAGE_OFFSET_MS) })));
   await leaderOf();
   const restartedAt = Date.now() + OUTAGE_OFFSET_MS;
   const result = new Map<string, Run[]>();

@@ -9,7 +9,7 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] as number;
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       seeds: { type: 'string', default: '1' },
@@ -34,7 +34,7 @@ function main(): void {
   for (let seed = first; seed < first + count; seed++) {
     // Without --nodes, odd seeds run 3 nodes and even seeds 5, so both sizes get coverage.
     const nodes = nodesFixed ?? (seed % 2 === 0 ? 5 : 3);
-    const outcome: SimOutcome = runSimulation({ seed, nodes: nodes as 3 | 5, faultMs });
+    const outcome: SimOutcome = await runSimulation({ seed, nodes: nodes as 3 | 5, faultMs });
     if (outcome.ok) {
       elect.push(outcome.electMs);
       if (values.verbose) console.log(`seed=${seed} ok ${JSON.stringify(outcome.stats)} elect_ms=${outcome.electMs}`);
@@ -50,4 +50,4 @@ function main(): void {
   if (failures > 0) process.exitCode = 1;
 }
 
-main();
+await main();

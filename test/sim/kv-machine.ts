@@ -1,11 +1,19 @@
 // The simulated application: a key-value map fed by the log, plus the list of every value
 // ever written, so the simulator can tell whether an acknowledged write survived. It keeps a
-// running digest of its applied prefix so that two replicas can be compared in O(1).
+// running digest of its applied prefix (every entry: commands, empty and membership entries)
+// so that two replicas can be compared in O(1). It is the node runtime's state machine.
 import assert from 'node:assert/strict';
-import type { Entry, SnapshotMeta } from '../../src/raft/types.js';
+import type { Entry } from '../../src/raft/index.js';
+import type { StateMachine } from '../../src/node/index.js';
 import { HASH_SEED, hashBytes, hashNumber } from './hash.js';
 
 export type KvCommand = { readonly kind: 'put'; readonly key: string; readonly value: string } | { readonly kind: 'delete'; readonly key: string };
+
+/** What a proposal resolves with: where its entry applied. */
+export interface KvResult {
+  readonly index: number;
+  readonly term: number;
+}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -31,7 +39,13 @@ interface SnapshotImage {
   readonly values: string[];
 }
 
-export class KvMachine {
+/** Told of every entry applied and every snapshot restored, with the digest after it. */
+export interface KvObserver {
+  applied(entry: Entry, digest: number): void;
+  restored(index: number, term: number, digest: number): void;
+}
+
+export class KvMachine implements StateMachine<KvCommand, KvResult> {
   appliedIndex = 0;
   appliedTerm = 0;
   digest = HASH_SEED;
@@ -39,7 +53,13 @@ export class KvMachine {
   readonly values: string[] = [];
   readonly valueSet = new Set<string>();
 
-  apply(entry: Entry): void {
+  constructor(private readonly observer: KvObserver | null = null) {}
+
+  encode(command: KvCommand): Uint8Array {
+    return encodeCommand(command);
+  }
+
+  apply(entry: Entry): KvResult {
     assert.equal(entry.index, this.appliedIndex + 1, `apply out of order: ${entry.index} after ${this.appliedIndex}`);
     this.appliedIndex = entry.index;
     this.appliedTerm = entry.term;
@@ -47,37 +67,36 @@ export class KvMachine {
     h = hashNumber(h, entry.term);
     h = hashNumber(h, entry.kind === 'conf' ? 1 : 0);
     this.digest = hashBytes(h, entry.data);
-    if (entry.kind !== 'normal') return; // membership: the core applies it itself
-    const c = decodeCommand(entry.data);
-    if (c === null) return;
-    if (c.kind === 'put') {
+    const c = entry.kind === 'normal' ? decodeCommand(entry.data) : null;
+    if (c?.kind === 'put') {
       this.kv.set(c.key, c.value);
       this.values.push(c.value);
       this.valueSet.add(c.value);
-    } else {
+    } else if (c?.kind === 'delete') {
       this.kv.delete(c.key);
     }
+    this.observer?.applied(entry, this.digest);
+    return { index: entry.index, term: entry.term };
   }
 
-  snapshotBytes(): Uint8Array {
+  snapshot(): Uint8Array {
     const image: SnapshotImage = { index: this.appliedIndex, term: this.appliedTerm, digest: this.digest, kv: [...this.kv], values: this.values };
     return encoder.encode(JSON.stringify(image));
   }
 
-  static restore(meta: SnapshotMeta, data: Uint8Array): KvMachine {
-    const m = new KvMachine();
-    if (meta.index === 0) return m;
+  restore(data: Uint8Array): void {
     const image = JSON.parse(decoder.decode(data)) as SnapshotImage;
-    assert.equal(image.index, meta.index, 'snapshot data does not match its metadata');
-    assert.equal(image.term, meta.term, 'snapshot term does not match its metadata');
-    m.appliedIndex = image.index;
-    m.appliedTerm = image.term;
-    m.digest = image.digest;
-    for (const [k, v] of image.kv) m.kv.set(k, v);
+    this.appliedIndex = image.index;
+    this.appliedTerm = image.term;
+    this.digest = image.digest;
+    this.kv.clear();
+    for (const [k, v] of image.kv) this.kv.set(k, v);
+    this.values.length = 0;
+    this.valueSet.clear();
     for (const v of image.values) {
-      m.values.push(v);
-      m.valueSet.add(v);
+      this.values.push(v);
+      this.valueSet.add(v);
     }
-    return m;
+    this.observer?.restored(image.index, image.term, this.digest);
   }
 }

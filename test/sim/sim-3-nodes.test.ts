@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { seedRange, sweep } from './sweep.js';
 
-test('150 seeds of 3-node clusters keep every invariant and recover after healing', () => {
-  const r = sweep(seedRange(3_000, 150), { nodes: 3, faultMs: 6000 });
+test('150 seeds of 3-node clusters keep every invariant and recover after healing', async () => {
+  const r = await sweep(seedRange(3_000, 150), { nodes: 3, faultMs: 6000 });
   assert.deepEqual(r.failures, []);
   // The runs must actually exercise what the README claims they do.
   for (const k of ['crashes', 'partitions', 'snapshotsTaken', 'snapshotsRestored', 'confChangesApplied', 'transfers', 'readsOk', 'acked']) {

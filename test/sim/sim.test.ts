@@ -5,20 +5,20 @@ import assert from 'node:assert/strict';
 import { runSimulation, type SimConfig, type SimOutcome } from './simulation.js';
 import { INVARIANT, type InvariantName } from './invariants.js';
 
-test('the same seed replays the identical event trace; another seed does not', () => {
+test('the same seed replays the identical event trace; another seed does not', async () => {
   const config: SimConfig = { seed: 4242, nodes: 5, faultMs: 3000 };
-  const a = runSimulation(config);
-  const b = runSimulation(config);
-  const c = runSimulation({ ...config, seed: 4243 });
+  const a = await runSimulation(config);
+  const b = await runSimulation(config);
+  const c = await runSimulation({ ...config, seed: 4243 });
   assert.equal(a.traceHash, b.traceHash);
   assert.deepEqual(a.stats, b.stats);
   assert.notEqual(a.traceHash, c.traceHash);
 });
 
 /** Runs seeds until one fails; returns the first failure. */
-function firstFailure(seeds: number, config: (seed: number) => SimConfig): Extract<SimOutcome, { ok: false }> | null {
+async function firstFailure(seeds: number, config: (seed: number) => SimConfig): Promise<Extract<SimOutcome, { ok: false }> | null> {
   for (let seed = 1; seed <= seeds; seed++) {
-    const out = runSimulation(config(seed));
+    const out = await runSimulation(config(seed));
     if (!out.ok) return out;
   }
   return null;
@@ -29,25 +29,25 @@ function assertCaughtBy(out: Extract<SimOutcome, { ok: false }> | null, names: r
   assert.ok(names.includes(out.error.invariant), `caught by ${out.error.invariant}, expected one of ${names.join(', ')}: ${out.error.detail}`);
 }
 
-test('a disk that acknowledges appends and loses them on crash is caught (match-durable)', () => {
-  const out = firstFailure(60, (seed) => ({ seed, nodes: seed % 2 === 0 ? 5 : 3, faultMs: 6000, diskFault: 'lose-acked-entries' }));
+test('a disk that acknowledges appends and loses them on crash is caught (match-durable)', async () => {
+  const out = await firstFailure(60, (seed) => ({ seed, nodes: seed % 2 === 0 ? 5 : 3, faultMs: 6000, diskFault: 'lose-acked-entries' }));
   assertCaughtBy(out, [INVARIANT.matchDurable, INVARIANT.committedMajority, INVARIANT.leaderCompleteness, INVARIANT.acknowledgedNotLost, INVARIANT.stateMachineSafety]);
 });
 
-test('a node that forgets its vote on restart is caught (single-vote)', () => {
+test('a node that forgets its vote on restart is caught (single-vote)', async () => {
   // Elections must overlap with crashes for a forgotten vote to matter: crash candidates
   // often and bring them back fast.
-  const out = firstFailure(40, (seed) => ({
+  const out = await firstFailure(40, (seed) => ({
     seed, nodes: 5, faultMs: 5000, diskFault: 'forget-vote', restartMsMax: 60, candidateCrashChance: 0.5,
     weights: { crash: 40, campaign: 30, weather: 10, partition: 0, heal: 0, membership: 0, transfer: 0, none: 0 },
   }));
   assertCaughtBy(out, [INVARIANT.singleVote, INVARIANT.electionSafety]);
 });
 
-test('the same broken-vote runs pass when the disk keeps the vote', () => {
+test('the same broken-vote runs pass when the disk keeps the vote', async () => {
   // The control for the test above: the failures come from the disk, not the fault schedule.
   for (let seed = 1; seed <= 8; seed++) {
-    const out = runSimulation({
+    const out = await runSimulation({
       seed, nodes: 5, faultMs: 5000, restartMsMax: 60, candidateCrashChance: 0.5,
       weights: { crash: 40, campaign: 30, weather: 10, partition: 0, heal: 0, membership: 0, transfer: 0, none: 0 },
     });
@@ -55,7 +55,7 @@ test('the same broken-vote runs pass when the disk keeps the vote', () => {
   }
 });
 
-test('reads answered from local state without ReadIndex are caught (linearizability)', () => {
-  const out = firstFailure(30, (seed) => ({ seed, nodes: 3, faultMs: 6000, localReads: true }));
+test('reads answered from local state without ReadIndex are caught (linearizability)', async () => {
+  const out = await firstFailure(30, (seed) => ({ seed, nodes: 3, faultMs: 6000, localReads: true }));
   assertCaughtBy(out, [INVARIANT.linearizability]);
 });

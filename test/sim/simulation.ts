@@ -1,17 +1,22 @@
-// One deterministic simulation run: a cluster of SimNodes on a SimNetwork driven by one
-// EventQueue and one Prng, a fault phase drawn from the seed, then a healed phase in which
-// the cluster must recover within a time bound. Safety invariants run after every event.
+// One deterministic simulation run: a cluster of SimNodes — each the real node runtime of
+// src/node over a simulated disk and clock — on a SimNetwork, driven by one EventQueue and
+// one Prng: a fault phase drawn from the seed, then a healed phase in which the cluster must
+// recover within a time bound. Safety invariants run after every event.
 import assert from 'node:assert/strict';
+import { isChimeError } from '../../src/errors/index.js';
 import { MemoryStorage, bootstrapStorage, decodeConfChange } from '../../src/raft/index.js';
-import type { Entry, HardState, Message, NodeId, Ready, ReadFailure, Snapshot } from '../../src/raft/types.js';
+import type { Entry, NodeId } from '../../src/raft/index.js';
+import type { NodeEnvelope, NodeEvents, PersistBatch } from '../../src/node/index.js';
 import { EventQueue } from './event-queue.js';
 import { HASH_SEED, hashNumber, hashString } from './hash.js';
 import { INVARIANT, InvariantViolation, SafetyChecker } from './invariants.js';
+import type { KvObserver } from './kv-machine.js';
 import { checkKvHistory } from './linearizability.js';
 import { CALM_NETWORK, SimNetwork } from './network.js';
 import { DEFAULT_WEIGHTS, drawPartition, drawWeather, pickAction, type NemesisWeights } from './nemesis.js';
 import { Prng } from './prng.js';
-import { SimNode, type DiskFault, type NodeHost, type RaftTuning } from './sim-node.js';
+import { SimNode, type NodeHost, type NodeSettings } from './sim-node.js';
+import { SimDisk, type DiskFault, type SimLogStore } from './sim-store.js';
 import { Workload } from './workload.js';
 
 export interface SimConfig {
@@ -39,6 +44,7 @@ export interface SimStats {
   committed: number;
   acked: number;
   crashes: number;
+  crashesInWrite: number;
   partitions: number;
   snapshotsTaken: number;
   snapshotsRestored: number;
@@ -55,9 +61,8 @@ export type SimOutcome =
   | { readonly ok: false; readonly seed: number; readonly error: InvariantViolation; readonly traceHash: number; readonly stats: SimStats };
 
 type SimEvent =
-  | { readonly t: 'tick'; readonly node: NodeId; readonly inc: number }
-  | { readonly t: 'persist'; readonly node: NodeId; readonly inc: number }
-  | { readonly t: 'deliver'; readonly m: Message }
+  | { readonly t: 'call'; readonly node: NodeId; readonly inc: number; readonly fn: () => void }
+  | { readonly t: 'deliver'; readonly from: NodeId; readonly to: NodeId; readonly envelope: NodeEnvelope }
   | { readonly t: 'client'; readonly client: number; readonly opId: number | null }
   | { readonly t: 'nemesis' }
   | { readonly t: 'restart'; readonly node: NodeId }
@@ -67,9 +72,10 @@ type SimEvent =
   | { readonly t: 'faultEnd' }
   | { readonly t: 'check' };
 
-const TICK_MS = 10;
 const MESSAGES_IN_FLIGHT_MAX = 50_000;
-const TUNING: Omit<RaftTuning, 'commitBroadcast' | 'snapshotSometimesUnavailable'> = { heartbeatTicks: 2, electionTicks: 10, snapshotChunkBytes: 256, maxMsgBytes: 4096, maxInflightMsgs: 16 };
+/** Promise continuations (a client's reaction to an answer) run between events: this many hops. */
+const MICROTASK_HOPS = 8;
+const TIMING = { tickMs: 10, heartbeatMs: 20, electionMs: 100 };
 
 export class Simulation implements NodeHost {
   readonly rng: Prng;
@@ -79,7 +85,7 @@ export class Simulation implements NodeHost {
   readonly network: SimNetwork;
   readonly workload: Workload;
   readonly stats: SimStats = {
-    events: 0, messages: 0, committed: 0, acked: 0, crashes: 0, partitions: 0, snapshotsTaken: 0, snapshotsRestored: 0,
+    events: 0, messages: 0, committed: 0, acked: 0, crashes: 0, crashesInWrite: 0, partitions: 0, snapshotsTaken: 0, snapshotsRestored: 0,
     confChangesApplied: 0, transfers: 0, readsOk: 0, leaderTerms: 0, historyOps: 0, linearizability: 'skipped',
   };
   traceHash = HASH_SEED;
@@ -88,12 +94,14 @@ export class Simulation implements NodeHost {
   private readonly weights: NemesisWeights;
   private readonly leaders = new Set<NodeId>();
   private readonly removalCommitted = new Set<NodeId>();
+  private readonly settings: Omit<NodeSettings, 'diskFault'>;
   private committedChecked = 0;
-  private snapshotChance: number;
   private fsyncMsMax: number;
   private healedAtMs: number | null = null;
   private electedAtMs: number | null = null;
   private done = false;
+  /** The node whose event is being handled (checked after it). */
+  private touched: SimNode | null = null;
 
   constructor(readonly config: SimConfig) {
     this.rng = new Prng(config.seed);
@@ -102,35 +110,41 @@ export class Simulation implements NodeHost {
     this.initialIds = Array.from({ length: config.nodes }, (_, i) => `n${i + 1}`);
     this.spares = [`n${config.nodes + 1}`, `n${config.nodes + 2}`];
     this.weights = { ...DEFAULT_WEIGHTS, ...config.weights };
-    this.snapshotChance = this.rng.float() * 0.15 + 0.01;
+    const snapshotEntries = this.rng.range(6, 120);
+    this.settings = {
+      timing: TIMING,
+      raft: { snapshotChunkBytes: 256, maxMsgBytes: 4096, maxInflightMsgs: 16, commitBroadcast: Math.floor(config.seed / 2) % 2 === 0 ? 'eager' : 'tick', preVote: true, checkQuorum: true },
+      snapshotEntries,
+      snapshotBytes: this.rng.range(300, 4000),
+      snapshotKeepEntries: this.rng.range(0, 30),
+      snapshotSometimesUnavailable: config.seed % 3 === 0,
+    };
     this.fsyncMsMax = this.rng.range(0, 8);
     for (const id of this.initialIds) {
-      const storage = new MemoryStorage();
-      bootstrapStorage(storage, this.initialIds.map((v) => ({ id: v, context: '' })));
-      this.addNode(id, storage);
+      const platter = new MemoryStorage();
+      bootstrapStorage(platter, this.initialIds.map((v) => ({ id: v, context: '' })));
+      this.addNode(id, platter);
     }
     this.workload = new Workload(this, { clients: 3, keys: 3, timeoutMs: 1500, thinkMsMax: 40, historyMax: 2000, localReads: config.localReads ?? false });
     this.queue.schedule(this.rng.range(50, 300), { t: 'nemesis' });
     this.queue.schedule(config.faultMs, { t: 'faultEnd' });
   }
 
-  private addNode(id: NodeId, storage: MemoryStorage): SimNode {
-    // Each node's clock runs at its own rate, 0.7x to 1.5x of real time.
+  private addNode(id: NodeId, platter: MemoryStorage): SimNode {
+    // Each node's clock runs at its own rate, 0.7x to 1.5x of virtual time.
     const rate = 0.7 + this.rng.float() * 0.8;
-    const node = new SimNode(id, storage, Math.max(1, Math.round(TICK_MS / rate)), { ...TUNING, commitBroadcast: Math.floor(this.config.seed / 2) % 2 === 0 ? 'eager' : 'tick', snapshotSometimesUnavailable: this.config.seed % 3 === 0 }, this.config.diskFault ?? 'none', this);
+    const node = new SimNode(id, new SimDisk(platter), rate, { ...this.settings, diskFault: this.config.diskFault ?? 'none' }, this);
     this.nodes.set(id, node);
-    this.startNode(node);
+    this.onBehalfOf(node, () => this.startNode(node));
     return node;
   }
 
   private startNode(node: SimNode): void {
+    this.checker.observeDurable(node.id, node.disk.platter.initialState().hardState);
     node.start();
-    this.checker.observeDurable(node.id, node.status().hardState);
-    this.queue.schedule(this.rng.range(1, node.tickIntervalMs), { t: 'tick', node: node.id, inc: node.incarnation });
-    this.pump(node);
   }
 
-  run(): SimOutcome {
+  async run(): Promise<SimOutcome> {
     const eventsMax = this.config.eventsMax ?? 5_000_000;
     try {
       while (!this.done) {
@@ -138,8 +152,11 @@ export class Simulation implements NodeHost {
         assert.ok(next !== null, 'the event queue ran dry');
         assert.ok(this.stats.events++ < eventsMax, `more than ${eventsMax} events`);
         this.traceHash = hashNumber(hashString(this.traceHash, next.event.t), next.timeMs);
-        const touched = this.handle(next.event);
-        this.checkAfterEvent(touched);
+        this.touched = null;
+        this.handle(next.event);
+        // Answers to clients are promise continuations: let them run before the next event.
+        for (let i = 0; i < MICROTASK_HOPS; i++) await null;
+        this.checkAfterEvent(this.touched);
       }
       this.finalChecks();
     } catch (err) {
@@ -155,125 +172,132 @@ export class Simulation implements NodeHost {
     return new InvariantViolation(INVARIANT.coreAssertion, this.config.seed, this.queue.nowMs, detail);
   }
 
-  private handle(e: SimEvent): SimNode | null {
+  private handle(e: SimEvent): void {
     switch (e.t) {
-      case 'tick': return this.onTick(e.node, e.inc);
-      case 'persist': return this.onPersist(e.node, e.inc);
-      case 'deliver': return this.onDeliver(e.m);
-      case 'client': this.workload.onClientEvent(e.client, e.opId); return null;
-      case 'nemesis': this.onNemesis(); return null;
+      case 'call': return this.onCall(e.node, e.inc, e.fn);
+      case 'deliver': return this.onDeliver(e.from, e.to, e.envelope);
+      case 'client': return this.workload.onClientEvent(e.client, e.opId);
+      case 'nemesis': return this.onNemesis();
       case 'restart': return this.onRestart(e.node);
-      case 'crash': this.onCrash(e.node, e.inc); return null;
-      case 'heal': this.network.heal(); return null;
-      case 'stop': this.onStop(e.node); return null;
-      case 'faultEnd': this.onFaultEnd(); return null;
-      case 'check': this.onLivenessCheck(); return null;
+      case 'crash': return this.onCrash(e.node, e.inc);
+      case 'heal': return this.network.heal();
+      case 'stop': return this.onStop(e.node);
+      case 'faultEnd': return this.onFaultEnd();
+      case 'check': return this.onLivenessCheck();
     }
   }
 
-  private onTick(id: NodeId, inc: number): SimNode | null {
-    const node = this.nodes.get(id) as SimNode;
-    if (node.incarnation !== inc || node.raw === null) return null;
-    node.raw.tick();
-    this.queue.schedule(node.tickIntervalMs, { t: 'tick', node: id, inc });
-    this.pump(node);
-    return node;
+  // ---- NodeHost ---------------------------------------------------------------------------
+  /** Timers and deferrals of the node whose runtime is being built or run. */
+  readonly schedule = (delayMs: number, fn: () => void): void => {
+    const node = this.scheduling;
+    assert.ok(node !== null, 'a node scheduled work outside its own events');
+    this.queue.schedule(delayMs, { t: 'call', node: node.id, inc: node.incarnation, fn });
+  };
+
+  /** The node on whose behalf the current code runs (its clock schedules for it). */
+  private scheduling: SimNode | null = null;
+
+  virtualNowMs(): number {
+    return this.queue.nowMs;
   }
 
-  private pump(node: SimNode): void {
-    const ready = node.takeReady();
-    if (ready === null) return;
-    const delayMs = ready.mustSync ? this.rng.range(0, this.fsyncMsMax) : 0;
-    this.queue.schedule(delayMs, { t: 'persist', node: node.id, inc: node.incarnation });
+  scheduleDiskCompletion(node: SimNode, sync: boolean, complete: () => void): void {
+    const delayMs = sync ? this.rng.range(0, this.fsyncMsMax) : 0;
+    this.queue.schedule(delayMs, { t: 'call', node: node.id, inc: node.incarnation, fn: () => {
+      complete();
+      if (sync) this.checker.observeDurable(node.id, node.disk.platter.initialState().hardState);
+    } });
   }
 
-  private onPersist(id: NodeId, inc: number): SimNode | null {
-    const node = this.nodes.get(id) as SimNode;
-    if (node.incarnation !== inc || node.raw === null) return null;
-    node.finishPersist();
-    if (this.rng.chance(this.snapshotChance)) {
-      const before = node.storage.snapshot().meta.index;
-      node.snapshotAndCompact(this.rng.range(0, 30));
-      if (node.storage.snapshot().meta.index !== before) this.stats.snapshotsTaken++;
-    }
-    this.pump(node);
-    return node;
-  }
-
-  private onDeliver(m: Message): SimNode | null {
-    const node = this.nodes.get(m.to);
-    if (node === undefined || node.raw === null) return null;
-    if (this.network.isBlocked(m.from, m.to)) return null; // the cut happened while it was in flight
-    this.traceHash = hashString(this.traceHash, m.type);
-    node.raw.step(m);
-    this.pump(node);
-    return node;
-  }
-
-  send(m: Message): void {
-    this.stats.messages++;
-    const delays = this.network.route(m.from, m.to);
-    if (delays.length === 0 && this.network.isBlocked(m.from, m.to)) {
-      const sender = this.nodes.get(m.from);
-      sender?.raw?.reportUnreachable(m.to);
-      if (m.type === 'snap') sender?.raw?.reportSnapshot(m.to, false);
-    }
-    // Every queue has a limit: a protocol that multiplies its own messages is a bug, named here
-    // rather than discovered as an out-of-memory crash.
-    if (this.queue.size > MESSAGES_IN_FLIGHT_MAX) this.checker.fail(INVARIANT.boundedTraffic, `more than ${MESSAGES_IN_FLIGHT_MAX} events pending; last message ${m.type} ${m.from}>${m.to}`);
-    for (const d of delays) this.queue.schedule(d, { t: 'deliver', m });
-  }
-
-  onReadyTaken(node: SimNode, ready: Ready): void {
-    const first = ready.entries[0];
+  writeIssued(node: SimNode, batch: PersistBatch, store: SimLogStore): void {
+    const first = batch.entries[0];
     if (first === undefined) return;
     let prevTerm: number | null = null;
-    if (ready.snapshot !== null && ready.snapshot.meta.index === first.index - 1) prevTerm = ready.snapshot.meta.term;
-    else if (first.index - 1 >= node.storage.firstIndex() - 1 && first.index - 1 <= node.storage.lastIndex()) prevTerm = node.storage.term(first.index - 1);
-    for (const e of ready.entries) {
+    const view = node.logView(Number.MAX_SAFE_INTEGER);
+    if (batch.snapshot !== null && batch.snapshot.meta.index === first.index - 1) prevTerm = batch.snapshot.meta.term;
+    else if (first.index - 1 >= store.current.firstIndex() - 1) {
+      const t = view.termAt(first.index - 1);
+      if (typeof t === 'number') prevTerm = t;
+    }
+    for (const e of batch.entries) {
       this.checker.observeEntry(node.id, e, prevTerm);
       prevTerm = e.term;
     }
   }
 
-  onPersisted(node: SimNode, hs: HardState): void {
-    this.checker.observeDurable(node.id, hs);
+  events(node: SimNode): NodeEvents {
+    return {
+      snapshotTaken: () => void this.stats.snapshotsTaken++,
+    };
   }
 
-  onApplied(node: SimNode, entry: Entry): void {
-    const sm = node.sm;
-    assert.ok(sm !== null);
-    const term = node.raw?.status().hardState.term ?? 0;
-    const fresh = this.checker.observeApplied(node.id, entry.index, entry.term, sm.digest, term);
-    if (fresh) this.stats.committed = this.checker.committedMax;
-    if (entry.kind === 'conf') {
-      if (fresh && entry.index > this.config.nodes) this.stats.confChangesApplied++;
-      const cc = decodeConfChange(entry.data);
-      if (cc.type === 'remove' && !this.removalCommitted.has(cc.node)) {
-        this.removalCommitted.add(cc.node);
-        this.queue.schedule(this.rng.range(0, 300), { t: 'stop', node: cc.node });
-      }
+  kvObserver(node: SimNode): KvObserver {
+    return {
+      applied: (entry, digest) => this.onApplied(node, entry, digest),
+      restored: (index, term, digest) => {
+        this.stats.snapshotsRestored++;
+        this.checker.observeRestore(node.id, index, term, digest, node.runtime?.term() ?? 0);
+      },
+    };
+  }
+
+  send(from: NodeId, to: NodeId, envelope: NodeEnvelope): void {
+    this.stats.messages++;
+    const delays = this.network.route(from, to);
+    if (delays.length === 0 && this.network.isBlocked(from, to)) {
+      const sender = this.nodes.get(from);
+      // As the TCP transport does when it cannot reach a peer.
+      if (envelope.channel === 'raft') this.onBehalfOf(sender ?? null, () => sender?.runtime?.reportUnreachable(to));
     }
-    this.workload.onApplied(node, entry);
+    // Every queue has a limit: a protocol that multiplies its own messages is a bug, named here
+    // rather than discovered as an out-of-memory crash.
+    if (this.queue.size > MESSAGES_IN_FLIGHT_MAX) this.checker.fail(INVARIANT.boundedTraffic, `more than ${MESSAGES_IN_FLIGHT_MAX} events pending; last message ${envelope.channel === 'raft' ? envelope.message.type : envelope.channel} ${from}>${to}`);
+    for (const d of delays) this.queue.schedule(d, { t: 'deliver', from, to, envelope });
   }
 
-  onRestored(node: SimNode, snap: Snapshot): void {
-    this.stats.snapshotsRestored++;
-    const sm = node.sm;
-    assert.ok(sm !== null);
-    this.checker.observeRestore(node.id, snap.meta.index, snap.meta.term, sm.digest, node.raw?.status().hardState.term ?? 0);
+  /** Runs `fn` as work of `node`: what its clock schedules meanwhile belongs to it. */
+  private onBehalfOf(node: SimNode | null, fn: () => void): void {
+    const previous = this.scheduling;
+    this.scheduling = node;
+    try {
+      fn();
+    } finally {
+      this.scheduling = previous;
+    }
   }
 
-  onReadReady(node: SimNode, context: string): void {
-    this.stats.readsOk++;
-    this.workload.onReadReady(node, context);
+  private onCall(id: NodeId, inc: number, fn: () => void): void {
+    const node = this.nodes.get(id) as SimNode;
+    if (node.incarnation !== inc || node.runtime === null) return;
+    this.touched = node;
+    this.onBehalfOf(node, fn);
   }
 
-  onReadFailed(node: SimNode, failure: ReadFailure): void {
-    this.workload.onReadFailed(node, failure);
+  private onDeliver(from: NodeId, to: NodeId, envelope: NodeEnvelope): void {
+    const node = this.nodes.get(to);
+    if (node === undefined || node.runtime === null) return;
+    if (this.network.isBlocked(from, to)) return; // the cut happened while it was in flight
+    if (envelope.channel === 'raft') this.traceHash = hashString(this.traceHash, envelope.message.type);
+    this.touched = node;
+    const runtime = node.runtime;
+    this.onBehalfOf(node, () => runtime.receive(from, envelope));
   }
 
-  // WorkloadHost
+  private onApplied(node: SimNode, entry: Entry, digest: number): void {
+    const term = node.runtime?.term() ?? 0;
+    const fresh = this.checker.observeApplied(node.id, entry.index, entry.term, digest, term);
+    if (fresh) this.stats.committed = this.checker.committedMax;
+    if (entry.kind !== 'conf') return;
+    if (fresh && entry.index > this.config.nodes) this.stats.confChangesApplied++;
+    const cc = decodeConfChange(entry.data);
+    if (cc.type === 'remove' && !this.removalCommitted.has(cc.node)) {
+      this.removalCommitted.add(cc.node);
+      this.queue.schedule(this.rng.range(0, 300), { t: 'stop', node: cc.node });
+    }
+  }
+
+  // ---- WorkloadHost -----------------------------------------------------------------------
   nowMs(): number {
     return this.queue.nowMs;
   }
@@ -295,13 +319,23 @@ export class Simulation implements NodeHost {
     this.checker.observeAck(value, index, term);
   }
 
+  onReadOk(): void {
+    this.stats.readsOk++;
+  }
+
+  /** Client requests run as work of the node they go to. */
+  submitTo(node: SimNode, fn: () => void): void {
+    this.onBehalfOf(node, fn);
+  }
+
+  // ---- checks -----------------------------------------------------------------------------
   /** The safety checks that must hold after every single event. */
   private checkAfterEvent(touched: SimNode | null): void {
-    if (touched !== null && touched.raw !== null) this.checkNode(touched);
+    if (touched !== null && touched.runtime !== null) this.checkNode(touched);
     if (this.checker.committedMax > this.committedChecked) {
       for (const id of this.leaders) {
         const n = this.nodes.get(id) as SimNode;
-        if (n.raw === null) continue;
+        if (n.runtime === null) continue;
         const st = n.status();
         this.checker.checkLeaderLog(id, st.hardState.term, n.logView(st.lastIndex), this.committedChecked + 1);
       }
@@ -311,10 +345,10 @@ export class Simulation implements NodeHost {
 
   private checkNode(node: SimNode): void {
     const st = node.status();
-    const sm = node.sm;
-    assert.ok(sm !== null);
+    const kv = node.kv;
+    assert.ok(kv !== null);
     const { term, commit } = st.hardState;
-    this.checker.observeProgress(node.id, node.incarnation, term, commit, sm.appliedIndex);
+    this.checker.observeProgress(node.id, node.incarnation, term, commit, kv.appliedIndex);
     if (st.softState.role !== 'leader') {
       this.leaders.delete(node.id);
       if (st.softState.role === 'candidate' && node.candidateTerm !== term) this.maybeCrashCandidate(node, term);
@@ -354,7 +388,7 @@ export class Simulation implements NodeHost {
     const hs = restarted.status().hardState;
     for (const id of this.leaders) {
       const n = this.nodes.get(id) as SimNode;
-      if (n.raw === null) continue;
+      if (n.runtime === null) continue;
       const st = n.status();
       const view = n.logView(st.lastIndex);
       const match = st.progress.get(restarted.id)?.match ?? 0;
@@ -374,13 +408,14 @@ export class Simulation implements NodeHost {
     let bestTerm = -1;
     for (const id of this.leaders) {
       const n = this.nodes.get(id) as SimNode;
-      if (n.raw === null) continue;
+      if (n.runtime === null) continue;
       const t = n.status().hardState.term;
       if (t > bestTerm) [best, bestTerm] = [n, t];
     }
     return best;
   }
 
+  // ---- the nemesis ------------------------------------------------------------------------
   private onNemesis(): void {
     if (this.healedAtMs !== null) return;
     const action = pickAction(this.rng, this.weights);
@@ -409,26 +444,29 @@ export class Simulation implements NodeHost {
     if (node.incarnation === inc && node.up && this.healedAtMs === null) this.crashNode(node);
   }
 
+  /** Crashes a random node; half the time one with a disk write in flight, if there is one. */
   private nemesisCrash(): void {
     const up = [...this.nodes.values()].filter((n) => n.up);
     if (up.length <= 1) return;
-    this.crashNode(this.rng.pick(up));
+    const writing = up.filter((n) => n.store.busy);
+    this.crashNode(writing.length > 0 && this.rng.chance(0.5) ? this.rng.pick(writing) : this.rng.pick(up));
   }
 
   private crashNode(victim: SimNode): void {
-    victim.crash();
+    if (victim.store.busy) this.stats.crashesInWrite++;
+    victim.crash(this.rng);
     this.leaders.delete(victim.id);
     this.workload.onCrash(victim.id);
     this.stats.crashes++;
     this.queue.schedule(this.rng.range(20, this.config.restartMsMax ?? 2000), { t: 'restart', node: victim.id });
   }
 
-  private onRestart(id: NodeId): SimNode | null {
+  private onRestart(id: NodeId): void {
     const node = this.nodes.get(id) as SimNode;
-    if (node.up || node.removed) return null;
-    this.startNode(node);
+    if (node.up || node.removed) return;
+    this.onBehalfOf(node, () => this.startNode(node));
+    this.touched = node;
     this.recheckAfterRestart(node);
-    return node;
   }
 
   private nemesisPartition(): void {
@@ -441,50 +479,60 @@ export class Simulation implements NodeHost {
 
   private nemesisTransfer(): void {
     const leader = this.currentLeader();
-    if (leader === null || leader.raw === null) return;
+    const runtime = leader?.runtime ?? null;
+    if (leader === null || runtime === null) return;
     const others = leader.status().conf.voters.filter((v) => v !== leader.id);
     if (others.length === 0) return;
-    if (leader.raw.transferLeader(this.rng.pick(others)) === null) this.stats.transfers++;
-    this.pump(leader);
+    const to = this.rng.pick(others);
+    this.onBehalfOf(leader, () => {
+      try {
+        runtime.transferLeadership(to);
+        this.stats.transfers++;
+      } catch (error) {
+        if (!isChimeError(error)) throw error;
+      }
+    });
   }
 
   private nemesisCampaign(): void {
     const up = [...this.nodes.values()].filter((n) => n.up);
     if (up.length === 0) return;
     const n = this.rng.pick(up);
-    n.raw?.campaign();
-    this.pump(n);
+    this.onBehalfOf(n, () => n.runtime?.campaign());
   }
 
-  /** Grow by a learner, promote it, then remove a random voter (the leader too). */
+  /** Grow by a learner (the runtime promotes it once caught up), then remove a random voter (the leader too). */
   private nemesisMembership(): void {
     const leader = this.currentLeader();
-    if (leader === null || leader.raw === null) return;
+    const runtime = leader?.runtime ?? null;
+    if (leader === null || runtime === null) return;
     const st = leader.status();
     const inConf = new Set([...st.conf.voters, ...st.conf.learners]);
     const joining = [...this.nodes.values()].find((n) => !n.removed && !this.removalCommitted.has(n.id) && !inConf.has(n.id));
-    const learner = st.conf.learners[0];
-    if (joining !== undefined) {
-      leader.raw.proposeConfChange({ type: 'addLearner', node: joining.id, context: '' });
-    } else if (learner !== undefined) {
-      const p = st.progress.get(learner);
-      if (p !== undefined && p.match + 5 >= st.lastIndex) leader.raw.proposeConfChange({ type: 'addVoter', node: learner, context: '' });
-    } else if (st.conf.voters.length > this.config.nodes) {
-      leader.raw.proposeConfChange({ type: 'remove', node: this.rng.pick(st.conf.voters), context: '' });
-    } else {
-      const spare = this.spares.shift();
-      if (spare === undefined) return;
-      this.addNode(spare, new MemoryStorage());
-      leader.raw.proposeConfChange({ type: 'addLearner', node: spare, context: '' });
-    }
-    this.pump(leader);
+    const ignoreRefusal = (error: unknown): void => {
+      if (!isChimeError(error)) throw error;
+    };
+    this.onBehalfOf(leader, () => {
+      if (joining !== undefined) {
+        runtime.addMember(joining.id, { rpc: `${joining.id}:rpc`, http: `${joining.id}:http` }).catch(ignoreRefusal);
+      } else if (st.conf.learners.length > 0) {
+        return; // promotion is the runtime's
+      } else if (st.conf.voters.length > this.config.nodes) {
+        runtime.removeMember(this.rng.pick(st.conf.voters)).catch(ignoreRefusal);
+      } else {
+        const spare = this.spares.shift();
+        if (spare === undefined) return;
+        this.addNode(spare, new MemoryStorage());
+        runtime.addMember(spare, { rpc: `${spare}:rpc`, http: `${spare}:http` }).catch(ignoreRefusal);
+      }
+    });
   }
 
   private onStop(id: NodeId): void {
     const node = this.nodes.get(id);
     if (node === undefined || node.removed) return;
     if (node.up) {
-      node.crash();
+      node.crash(this.rng);
       this.workload.onCrash(id);
     }
     node.removed = true;
@@ -494,7 +542,7 @@ export class Simulation implements NodeHost {
   private onFaultEnd(): void {
     this.network.heal();
     this.network.setFaults(CALM_NETWORK);
-    for (const n of this.nodes.values()) if (!n.up && !n.removed) this.startNode(n);
+    for (const n of this.nodes.values()) if (!n.up && !n.removed) this.onBehalfOf(n, () => this.startNode(n));
     this.workload.enterFinalPhase();
     this.healedAtMs = this.queue.nowMs;
     this.queue.schedule(50, { t: 'check' });
@@ -522,7 +570,7 @@ export class Simulation implements NodeHost {
     for (const id of [...st.conf.voters, ...st.conf.learners]) {
       const n = this.nodes.get(id);
       if (n === undefined || n.removed || this.removalCommitted.has(id)) continue;
-      if (n.sm === null || n.sm.appliedIndex !== st.lastIndex) return `${id} applied ${n.sm?.appliedIndex ?? 'nothing'} of ${st.lastIndex}`;
+      if (n.kv === null || n.kv.appliedIndex !== st.lastIndex) return `${id} applied ${n.kv?.appliedIndex ?? 'nothing'} of ${st.lastIndex}`;
     }
     return null;
   }
@@ -532,7 +580,7 @@ export class Simulation implements NodeHost {
     const st = leader.status();
     for (const id of [...st.conf.voters, ...st.conf.learners]) {
       const n = this.nodes.get(id);
-      if (n?.sm != null) this.checker.checkAcksIn(id, n.sm.valueSet);
+      if (n?.kv != null) this.checker.checkAcksIn(id, n.kv.valueSet);
     }
     this.stats.historyOps = this.workload.history.length;
     const lin = checkKvHistory(this.workload.history, { stepsMaxPerKey: 500_000 });
@@ -541,7 +589,7 @@ export class Simulation implements NodeHost {
   }
 }
 
-export function runSimulation(config: SimConfig): SimOutcome {
+export function runSimulation(config: SimConfig): Promise<SimOutcome> {
   return new Simulation(config).run();
 }
 

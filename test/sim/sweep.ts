@@ -7,13 +7,13 @@ export interface SweepResult {
   readonly totals: Record<string, number>;
 }
 
-export function sweep(seeds: readonly number[], base: Omit<SimConfig, 'seed'>, skip: ReadonlySet<number> = new Set()): SweepResult {
+export async function sweep(seeds: readonly number[], base: Omit<SimConfig, 'seed'>, skip: ReadonlySet<number> = new Set()): Promise<SweepResult> {
   const failures: string[] = [];
   const electMs: number[] = [];
   const totals: Record<string, number> = {};
   for (const seed of seeds) {
     if (skip.has(seed)) continue;
-    const out = runSimulation({ ...base, seed });
+    const out = await runSimulation({ ...base, seed });
     if (!out.ok) {
       failures.push(`${out.error.message.split('\n')[0] ?? ''}\n  replay: ${replayCommand(seed, base.nodes, base.faultMs)}`);
       continue;

@@ -1,11 +1,12 @@
 // Clients of the simulated cluster. Each writes unique values to a few keys and reads them
 // back linearizably (ReadIndex), talking to whichever node it believes leads and following
 // NOT_LEADER hints. Every operation goes into a history for the linearizability checker;
-// a write counts as acknowledged only when the node that accepted it has applied it at the
-// index and term `propose` returned.
-import type { Entry, NodeId, ReadFailure } from '../../src/raft/types.js';
+// a write counts as acknowledged when the node runtime that accepted it resolves it (its
+// entry applied there at the index and term it was proposed with).
+import { isChimeError } from '../../src/errors/index.js';
+import type { NodeId } from '../../src/raft/index.js';
 import type { KvOperation } from './linearizability.js';
-import { encodeCommand, type KvCommand } from './kv-machine.js';
+import type { KvCommand, KvResult } from './kv-machine.js';
 import type { Prng } from './prng.js';
 import type { SimNode } from './sim-node.js';
 
@@ -17,6 +18,9 @@ export interface WorkloadHost {
   node(id: NodeId): SimNode | undefined;
   nodeIds(): NodeId[];
   onAck(value: string, index: number, term: number): void;
+  onReadOk(): void;
+  /** Runs a client's request as work of the node it goes to (its clock schedules for it). */
+  submitTo(node: SimNode, fn: () => void): void;
 }
 
 interface PendingOp {
@@ -53,9 +57,6 @@ export interface WorkloadOptions {
 export class Workload {
   readonly history: KvOperation[] = [];
   private readonly clients: ClientState[] = [];
-  /** `${node}/${index}` → client waiting for that entry to be applied on that node. */
-  private readonly pendingWrites = new Map<string, { client: number; opId: number; term: number }>();
-  private readonly pendingReads = new Map<string, { client: number; opId: number }>();
   private opIdNext = 0;
   private finalPhase = false;
 
@@ -108,21 +109,43 @@ export class Workload {
   }
 
   private submit(i: number, op: PendingOp): void {
-    const c = this.clients[i] as ClientState;
     const node = op.node === null ? undefined : this.host.node(op.node);
-    if (node === undefined || node.raw === null) return this.refused(i, null, false);
-    if (op.kind === 'get' && this.options.localReads === true) return this.finish(i, 'ok', node.sm?.kv.get(op.key) ?? null);
+    const runtime = node?.runtime ?? null;
+    if (node === undefined || runtime === null || node.kv === null) return this.refused(i, null, false);
+    const kv = node.kv;
+    const incarnation = node.incarnation;
+    // A reply from an incarnation that crashed since never reached the client.
+    const current = (): boolean => node.incarnation === incarnation && this.clients[i]?.op?.opId === op.opId;
+    if (op.kind === 'get' && this.options.localReads === true) return this.finish(i, 'ok', kv.kv.get(op.key) ?? null);
     if (op.kind === 'get') {
-      const context = `${c.name}/${op.opId}`;
-      const err = node.raw.readIndex(context);
-      if (err !== null) return this.refused(i, err.leader, true);
-      this.pendingReads.set(`${node.id}/${context}`, { client: i, opId: op.opId });
+      this.host.submitTo(node, () => void runtime.read().then(
+        () => {
+          if (!current()) return;
+          this.host.onReadOk();
+          this.finish(i, 'ok', kv.kv.get(op.key) ?? null);
+        },
+        (error: unknown) => current() && this.rejected(i, error),
+      ));
       return;
     }
-    const command: KvCommand = op.kind === 'put' ? { kind: 'put', key: op.key, value: op.value as string } : { kind: 'delete', key: op.key };
-    const result = node.raw.propose([encodeCommand(command)]);
-    if (!result.ok) return this.refused(i, result.error.leader, true);
-    this.pendingWrites.set(`${node.id}/${result.firstIndex}`, { client: i, opId: op.opId, term: result.term });
+    const command: KvCommand = op.kind === 'put' ? { kind: 'put', key: op.key, value: op.value ?? '' } : { kind: 'delete', key: op.key };
+    this.host.submitTo(node, () => void runtime.propose(command).then(
+      (result: KvResult) => {
+        if (!current()) return;
+        const c = this.clients[i] as ClientState;
+        c.leaderGuess = node.id;
+        if (op.kind === 'put' && op.value !== null) this.host.onAck(op.value, result.index, result.term);
+        this.finish(i, 'ok');
+      },
+      (error: unknown) => current() && this.rejected(i, error),
+    ));
+  }
+
+  /** The node answered with an error: refused outright (follow its leader hint), or outcome unknown. */
+  private rejected(i: number, error: unknown): void {
+    if (isChimeError(error, 'NOT_LEADER', 'NO_LEADER', 'PROPOSALS_FULL', 'READS_FULL', 'TRANSFER_IN_PROGRESS', 'PROPOSAL_DROPPED', 'SHUTTING_DOWN')) return this.refused(i, error.leader, true);
+    if (isChimeError(error, 'TIMEOUT', 'LEADERSHIP_LOST')) return this.finish(i, 'unknown');
+    throw error;
   }
 
   /** The request did not take effect; try again elsewhere, as a new operation. */
@@ -149,53 +172,10 @@ export class Workload {
     this.host.scheduleClient(this.host.rng.range(1, this.options.thinkMsMax), i, null);
   }
 
-  onApplied(node: SimNode, entry: Entry): void {
-    const key = `${node.id}/${entry.index}`;
-    const w = this.pendingWrites.get(key);
-    if (w === undefined) return;
-    this.pendingWrites.delete(key);
-    const c = this.clients[w.client] as ClientState;
-    const op = c.op;
-    if (op === null || op.opId !== w.opId) return; // it timed out already
-    if (entry.term !== w.term) return this.finish(w.client, 'failed'); // overwritten: never committed
-    c.leaderGuess = node.id;
-    if (op.kind === 'put') this.host.onAck(op.value as string, entry.index, entry.term);
-    this.finish(w.client, 'ok');
-  }
-
-  onReadReady(node: SimNode, context: string): void {
-    const key = `${node.id}/${context}`;
-    const r = this.pendingReads.get(key);
-    if (r === undefined) return;
-    this.pendingReads.delete(key);
-    const op = (this.clients[r.client] as ClientState).op;
-    if (op === null || op.opId !== r.opId) return;
-    this.finish(r.client, 'ok', node.sm?.kv.get(op.key) ?? null);
-  }
-
-  onReadFailed(node: SimNode, failure: ReadFailure): void {
-    const key = `${node.id}/${failure.context}`;
-    const r = this.pendingReads.get(key);
-    if (r === undefined) return;
-    this.pendingReads.delete(key);
-    const op = (this.clients[r.client] as ClientState).op;
-    if (op === null || op.opId !== r.opId) return;
-    this.refused(r.client, failure.leader, true);
-  }
-
-  /** A crash loses the node's replies: its writes' outcome becomes unknown. */
+  /** A crash loses the node's replies: operations waiting on it have an unknown outcome. */
   onCrash(node: NodeId): void {
-    for (const [key, w] of this.pendingWrites) {
-      if (!key.startsWith(`${node}/`)) continue;
-      this.pendingWrites.delete(key);
-      const op = (this.clients[w.client] as ClientState).op;
-      if (op !== null && op.opId === w.opId) this.finish(w.client, 'unknown');
-    }
-    for (const [key, r] of this.pendingReads) {
-      if (!key.startsWith(`${node}/`)) continue;
-      this.pendingReads.delete(key);
-      const op = (this.clients[r.client] as ClientState).op;
-      if (op !== null && op.opId === r.opId) this.finish(r.client, 'unknown');
-    }
+    this.clients.forEach((c, i) => {
+      if (c.op !== null && c.op.node === node) this.finish(i, 'unknown');
+    });
   }
 }

@@ -9,6 +9,8 @@ import { createInterface } from 'node:readline';
 import { httpJson, type HttpAnswer } from '../../src/cli/http-client.js';
 
 const MAIN = resolve(fileURLToPath(import.meta.url), '..', '..', '..', 'src', 'cli', 'main.js');
+/** Loaded into agents of a cluster with `faults` on: clock skew and per-link dialing from the environment. */
+const FAULT_PRELOAD = resolve(fileURLToPath(import.meta.url), '..', 'fault-preload.js');
 
 export interface NodeProcess {
   readonly id: string;
@@ -26,6 +28,8 @@ export interface ClusterOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Flags for node itself, before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
   readonly nodeArgs?: readonly string[];
+  /** Load test/support/fault-preload into every agent, so CHIME_FAULT_* variables take effect. */
+  readonly faults?: boolean;
 }
 
 /** Waits until `check` returns a value other than undefined/false, or fails after the deadline. */
@@ -115,7 +119,7 @@ export class ProcessCluster {
   }
 
   /** Starts an agent and resolves once it printed its listening line. */
-  async launch(id: string, rpc: string, http: string, extra: readonly string[] = [], env?: Readonly<Record<string, string>>): Promise<NodeProcess> {
+  async launch(id: string, rpc: string, http: string, extra: readonly string[] = [], env?: Readonly<Record<string, string>>, onceEnv: Readonly<Record<string, string>> = {}): Promise<NodeProcess> {
     if (env !== undefined) this.nodeEnv.set(id, env);
     const dataDir = join(this.options.dir, id);
     mkdirSync(dataDir, { recursive: true });
@@ -126,9 +130,10 @@ export class ProcessCluster {
       log = createWriteStream(join(this.options.dir, `${id}.log`), { flags: 'a' });
       this.logs.set(id, log);
     }
-    const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), MAIN, 'agent', '--id', id, '--data', dataDir, '--rpc', rpc, '--http', http, ...(this.options.args ?? []), ...extra], {
+    const preload = this.options.faults === true ? ['--import', FAULT_PRELOAD] : [];
+    const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), ...preload, MAIN, 'agent', '--id', id, '--data', dataDir, '--rpc', rpc, '--http', http, ...(this.options.args ?? []), ...extra], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, ...this.options.env, ...this.nodeEnv.get(id) },
+      env: { ...process.env, ...this.options.env, ...this.nodeEnv.get(id), ...onceEnv },
     });
     node.child = child;
     child.stderr?.pipe(log, { end: false });
@@ -179,11 +184,11 @@ export class ProcessCluster {
     if (signal === 'SIGKILL' || signal === 'SIGTERM' || signal === 'SIGINT') await exited;
   }
 
-  /** Restarts a stopped node on its data directory and its previous addresses (plus `extra` flags this time). */
-  async restart(id: string, extra: readonly string[] = []): Promise<NodeProcess> {
+  /** Restarts a stopped node on its data directory and its previous addresses (plus `extra` flags and `onceEnv` this time). */
+  async restart(id: string, extra: readonly string[] = [], onceEnv: Readonly<Record<string, string>> = {}): Promise<NodeProcess> {
     const node = this.nodes.get(id);
     if (node === undefined || node.child !== null) throw new Error(`${id} is not stopped`);
-    return this.launch(id, node.rpc, node.http, extra);
+    return this.launch(id, node.rpc, node.http, extra, undefined, onceEnv);
   }
 
   async stopAll(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

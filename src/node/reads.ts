@@ -1,21 +1,21 @@
-import { ChimeError } from './errors.js';
+import { ChimeError } from '../errors/index.js';
 
 interface PendingRead {
   index: number | null;
-  readonly deadline: number;
+  readonly deadlineMs: number;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }
 
-/** Linearizable reads: first the leader confirms an index, then we wait to apply it. */
+/** Linearizable reads, at most `max` at once: first the leader confirms an index, then we wait to apply it. */
 export class PendingReads {
   private readonly byContext = new Map<string, PendingRead>();
 
   constructor(private readonly max: number) {}
 
-  add(context: string, deadline: number): Promise<void> {
+  add(context: string, deadlineMs: number): Promise<void> {
     if (this.byContext.size >= this.max) return Promise.reject(new ChimeError('READS_FULL', `${this.max} reads are pending`));
-    return new Promise((resolve, reject) => this.byContext.set(context, { index: null, deadline, resolve, reject }));
+    return new Promise((resolve, reject) => this.byContext.set(context, { index: null, deadlineMs, resolve, reject }));
   }
 
   indexKnown(context: string, index: number): void {
@@ -38,9 +38,9 @@ export class PendingReads {
     read.reject(error);
   }
 
-  expire(now: number): void {
+  expire(nowMs: number): void {
     for (const [context, read] of this.byContext) {
-      if (read.deadline > now) continue;
+      if (read.deadlineMs > nowMs) continue;
       this.byContext.delete(context);
       read.reject(new ChimeError('TIMEOUT', 'the read could not be confirmed by a quorum in time'));
     }

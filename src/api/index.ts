@@ -1,0 +1,8 @@
+// The api folder's public surface: the server, its routes, and the interfaces the wiring fills.
+export { ApiServer, splitHostPort, type ApiOptions, type RequestContext, type Route } from './server.js';
+export { clusterRoutes } from './routes-cluster.js';
+export { jobRoutes } from './routes-jobs.js';
+export { runRoutes, parseWait } from './routes-runs.js';
+export { consoleRoutes } from './console.js';
+export { STATUS_BY_CODE } from './status-by-code.js';
+export type * from './services.js';

@@ -1,0 +1,82 @@
+// What the HTTP API uses of the rest of the node: narrow interfaces it defines and the
+// process wiring fills (src/process/services.ts). Routes reach nothing else.
+import type { Job, JobSpec, JobTable, RunRecord } from '../statemachine/index.js';
+
+export interface MemberInfo {
+  readonly id: string;
+  readonly rpc: string;
+  readonly http: string;
+  readonly role: 'leader' | 'follower' | 'candidate' | 'learner';
+  readonly voter: boolean;
+  readonly matchIndex: number | null;
+  readonly lastContactMs: number | null;
+}
+
+export interface ClusterInfo {
+  readonly id: string;
+  readonly leader: string | null;
+  readonly term: number;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly members: readonly MemberInfo[];
+}
+
+/** Where writes go: the server forwards them to the leader's HTTP address. */
+export interface LeaderGate {
+  readonly nodeId: string;
+  isLeader(): boolean;
+  /** The leader's HTTP address, or null while none is known. */
+  leaderHttp(): string | null;
+}
+
+/** Linearizable reads: resolves once local state reflects every write acknowledged before the call. */
+export interface ReadBarrier {
+  read(): Promise<void>;
+}
+
+export interface ClusterService {
+  view(): ClusterInfo;
+  /** A leader is known and this node has applied everything it knows committed. */
+  isReady(): boolean;
+  addMember(id: string, address: { rpc: string; http: string }): Promise<void>;
+  removeMember(id: string): Promise<void>;
+  /** Hands leadership to `to` (or the best other voter); returns the target. */
+  transferLeadership(to: string | null): string;
+}
+
+/** Job writes (on the leader) and the applied table for reads. */
+export interface JobService {
+  table(): JobTable;
+  put(id: string, spec: JobSpec): Promise<{ readonly created: boolean; readonly job: Job }>;
+  remove(id: string): Promise<void>;
+  setEnabled(id: string, enabled: boolean): Promise<Job>;
+}
+
+export interface RunNowRequest {
+  readonly payload: string | null;
+  readonly key: string | null;
+}
+
+export interface RunStarted {
+  readonly runId: string;
+  readonly duplicate: boolean;
+  readonly status: 'run' | 'skipped' | 'duplicate';
+}
+
+/** Manual runs, waiting for runs and kills: the leader's scheduler. */
+export interface RunService {
+  runNow(jobId: string, request: RunNowRequest): Promise<RunStarted>;
+  /** The run once final (`done`), or as it stands when `waitMs` passed; null run: no longer recorded. */
+  awaitRun(runId: string, waitMs: number): Promise<{ readonly done: boolean; readonly run: RunRecord | null }>;
+  kill(runId: string): Promise<RunRecord | null>;
+}
+
+export interface MetricsSource {
+  /** The whole Prometheus text exposition. */
+  render(): string;
+}
+
+/** Told of every request once answered, for metrics. */
+export interface RequestObserver {
+  answered(route: string, status: number, seconds: number): void;
+}

@@ -1,0 +1,2 @@
+// The log folder's public surface.
+export { jsonLogger, silentLogger, type Logger, type LogLevel } from './logger.js';

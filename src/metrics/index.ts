@@ -1,0 +1,2 @@
+// The metrics folder's public surface.
+export { Counter, Gauge, Histogram, LATENCY_BUCKETS_SECONDS, Registry, SERIES_PER_FAMILY_MAX, Summary, type Labels, type SummaryValue } from './registry.js';

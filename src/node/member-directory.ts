@@ -1,0 +1,136 @@
+// Where each member listens. Addresses arrive in membership entries (the change's context),
+// so every replica agrees on them; they must survive log compaction, so they travel inside
+// every snapshot, in a frame around the application's own image.
+import assert from 'node:assert/strict';
+import { pack, unpack } from 'msgpackr';
+import type { ConfChange, Entry, NodeId } from '../raft/index.js';
+import type { StateMachine } from './ports.js';
+
+/** Where a member listens. */
+export interface MemberAddress {
+  readonly rpc: string;
+  readonly http: string;
+}
+
+/** Addresses longer than this are not ours (they come from peers and the log). */
+const ADDRESS_CHARS_MAX = 300;
+const EMPTY = new Uint8Array(0);
+const SNAPSHOT_VERSION = 1;
+
+function isAddressText(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= ADDRESS_CHARS_MAX;
+}
+
+export function encodeMemberContext(address: MemberAddress): string {
+  return JSON.stringify({ rpc: address.rpc, http: address.http });
+}
+
+export function decodeMemberContext(context: string): MemberAddress | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(context);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null) return null;
+  const rpc: unknown = Reflect.get(value, 'rpc');
+  const http: unknown = Reflect.get(value, 'http');
+  if (!isAddressText(rpc)) return null;
+  return { rpc, http: isAddressText(http) ? http : '' };
+}
+
+/** Runs a stepped snapshot to its end in one go. */
+function drain<T>(steps: Generator<void, T, void>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * The application's state machine plus the member address book: the runtime replicates this.
+ * Membership entries update the book and still reach the application (it may count them).
+ */
+export class MemberDirectory<C, R> implements StateMachine<C, R> {
+  readonly addresses = new Map<NodeId, MemberAddress>();
+
+  constructor(readonly inner: StateMachine<C, R>) {}
+
+  encode(command: C): Uint8Array {
+    return this.inner.encode(command);
+  }
+
+  apply(entry: Entry): R {
+    return this.inner.apply(entry);
+  }
+
+  applyConfChange(change: ConfChange): void {
+    if (change.type === 'remove') {
+      this.addresses.delete(change.node);
+      return;
+    }
+    const address = decodeMemberContext(change.context);
+    if (address !== null) this.addresses.set(change.node, address);
+  }
+
+  /**
+   * msgpack `{v, addresses, inner: bin}` with the inner image written straight after its
+   * header: packing a table-sized value would copy it, and msgpackr keeps its output buffer
+   * at the largest size it ever packed (for a million jobs, hundreds of MB for good).
+   */
+  snapshot(): Uint8Array {
+    return drain(this.snapshotSteps());
+  }
+
+  /** The snapshot in steps when the inner state machine can make it in steps. */
+  *snapshotSteps(): Generator<void, Uint8Array, void> {
+    const addresses = [...this.addresses.entries()].map(([id, a]) => [id, a.rpc, a.http]);
+    const head = pack({ v: SNAPSHOT_VERSION, addresses, inner: EMPTY });
+    // `inner` is packed last, as bin8 of length 0 (c4 00): replace that by a bin32 header.
+    assert.ok(head[head.length - 2] === 0xc4 && head[head.length - 1] === 0x00, 'the inner image is the last value');
+    const frameFor = (imageBytes: number): Uint8Array => {
+      const frame = new Uint8Array(head.length - 2 + 5);
+      frame.set(head.subarray(0, head.length - 2));
+      frame[head.length - 2] = 0xc6;
+      new DataView(frame.buffer).setUint32(head.length - 1, imageBytes);
+      return frame;
+    };
+    let framed = false;
+    const frame = (imageBytes: number): Uint8Array => {
+      framed = true;
+      return frameFor(imageBytes);
+    };
+    const result = this.inner.snapshotSteps === undefined ? this.inner.snapshot(frame) : yield* this.inner.snapshotSteps(frame);
+    if (framed) return result;
+    // An inner state machine that does not frame: copy its image behind the header.
+    const whole = new Uint8Array(head.length + 3 + result.length);
+    whole.set(frameFor(result.length));
+    whole.set(result, head.length + 3);
+    return whole;
+  }
+
+  restore(data: Uint8Array): void {
+    const { addresses, inner } = parseSnapshot(unpack(data));
+    this.addresses.clear();
+    for (const [id, address] of addresses) this.addresses.set(id, address);
+    this.inner.restore(inner);
+  }
+}
+
+/** Checks a decoded snapshot field by field; a snapshot of another version or shape is refused. */
+function parseSnapshot(decoded: unknown): { addresses: [NodeId, MemberAddress][]; inner: Uint8Array } {
+  if (typeof decoded !== 'object' || decoded === null) throw new Error('snapshot is malformed: not a map');
+  const version: unknown = Reflect.get(decoded, 'v');
+  if (version !== SNAPSHOT_VERSION) throw new Error(`snapshot format ${String(version)} is not readable by this version (expects ${SNAPSHOT_VERSION})`);
+  const rows: unknown = Reflect.get(decoded, 'addresses');
+  const inner: unknown = Reflect.get(decoded, 'inner');
+  if (!Array.isArray(rows) || !(inner instanceof Uint8Array)) throw new Error('snapshot is malformed');
+  const addresses: [NodeId, MemberAddress][] = [];
+  for (const row of rows) {
+    if (!Array.isArray(row)) throw new Error('snapshot is malformed: an address row is not a list');
+    const [id, rpc, http]: unknown[] = row;
+    if (typeof id !== 'string' || !isAddressText(rpc) || !isAddressText(http)) throw new Error('snapshot is malformed: an address row');
+    addresses.push([id, { rpc, http }]);
+  }
+  return { addresses, inner };
+}

@@ -1,0 +1,433 @@
+// The Ready loop of one node: ticks, steps, proposals batched per turn, and for each Ready
+// persist → send → apply → advance, with linearizable reads and periodic snapshots. Written
+// with completion callbacks rather than promises so that the simulator, which drives this
+// very code, decides exactly when each disk write completes and nothing runs in between.
+import assert from 'node:assert/strict';
+import { RawNode, decodeConfChange } from '../raft/index.js';
+import type { ConfChange, Entry, Message, NodeId, RaftConfig, RaftError, Ready, SoftState, Status } from '../raft/index.js';
+import { ChimeError, notLeader, type ErrorCode } from '../errors/index.js';
+import type { MemberDirectory } from './member-directory.js';
+import type { Clock, Done, LogStore, NodeEvents, PersistBatch, TimerHandle } from './ports.js';
+import { PendingProposals, type Settle } from './proposals.js';
+import { PendingReads } from './reads.js';
+import { bestTransferTarget, expectedEncodeMs, handOffBeforeSnapshot, snapshotStagger } from './snapshot-policy.js';
+
+/** The core's knobs the runtime passes through (the simulator shrinks messages and chunks). */
+export type RaftTuning = Partial<Omit<RaftConfig, 'id' | 'storage' | 'heartbeatTicks' | 'electionTicks' | 'randomInt' | 'applied'>>;
+
+export interface ReadyLoopOptions<C, R> {
+  readonly id: NodeId;
+  readonly store: LogStore;
+  readonly stateMachine: MemberDirectory<C, R>;
+  readonly clock: Clock;
+  readonly randomInt: (maxExclusive: number) => number;
+  readonly events: NodeEvents;
+  readonly send: (messages: readonly Message[]) => void;
+  readonly softStateChanged: (soft: SoftState) => void;
+  readonly confApplied: (change: ConfChange) => void;
+  readonly tickMs: number;
+  readonly heartbeatTicks: number;
+  readonly electionTicks: number;
+  /** The state machine's applied index at start (its restored snapshot's index). */
+  readonly applied: number;
+  /** Take a snapshot after this many applied entries (or `snapshotBytes` of them), keeping `snapshotKeepEntries` behind it. */
+  readonly snapshotEntries: number;
+  readonly snapshotBytes: number;
+  readonly snapshotKeepEntries: number;
+  readonly proposalsPendingMax: number;
+  readonly readsPendingMax: number;
+  readonly proposalTimeoutMs: number;
+  readonly readTimeoutMs: number;
+  readonly raft: RaftTuning;
+}
+
+/** Encoding work between two turns of the event loop while a follower takes a snapshot. */
+const SNAPSHOT_SLICE_MS = 8;
+
+interface Queued<R> {
+  readonly data: Uint8Array;
+  readonly atMs: number;
+  readonly settle: Settle<R>;
+}
+
+export class ReadyLoop<C, R> {
+  readonly raw: RawNode;
+  private readonly options: ReadyLoopOptions<C, R>;
+  private readonly proposals: PendingProposals<R>;
+  private readonly reads: PendingReads;
+  private batch: Queued<R>[] = [];
+  private tickTimer: TimerHandle | null = null;
+  private scheduled = false;
+  /** A Ready (or a snapshot) is being handled; the next waits until it is done. */
+  private processing = false;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+  private applied: number;
+  private lastSnapshotIndex: number;
+  /** Entry bytes applied since the last snapshot: the log grows by size, not only by count. */
+  private bytesSinceSnapshot = 0;
+  private lastSnapshotBytes: number;
+  /** How long encoding our last snapshot took (null until we took one). */
+  private lastEncodeMs: number | null = null;
+  /** When this leader asked another voter to take over so that it can snapshot (null: not asked). */
+  private handOffSinceMs: number | null = null;
+  private readCounter = 0;
+
+  constructor(options: ReadyLoopOptions<C, R>) {
+    this.options = options;
+    this.applied = options.applied;
+    const info = options.store.snapshotInfo();
+    this.lastSnapshotIndex = info.meta.index;
+    this.lastSnapshotBytes = info.bytes;
+    this.raw = new RawNode({
+      commitBroadcast: 'tick',
+      ...options.raft,
+      id: options.id,
+      storage: options.store,
+      heartbeatTicks: options.heartbeatTicks,
+      electionTicks: options.electionTicks,
+      randomInt: options.randomInt,
+      applied: options.applied,
+    });
+    this.proposals = new PendingProposals(options.proposalsPendingMax);
+    this.reads = new PendingReads(options.readsPendingMax);
+  }
+
+  start(): void {
+    assert.ok(this.tickTimer === null && !this.stopped, 'started twice');
+    this.armTick();
+    this.schedule();
+  }
+
+  /** Stops ticking and fails whatever waits; resolves once the Ready in hand is done. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.tickTimer?.cancel();
+    this.tickTimer = null;
+    const error = new ChimeError('SHUTTING_DOWN', 'the node is shutting down');
+    this.proposals.failAll(error);
+    this.reads.failAll(error);
+    for (const item of this.batch) item.settle.reject(error);
+    this.batch = [];
+    if (!this.processing) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  step(message: Message): void {
+    if (this.stopped) return;
+    this.raw.step(message);
+    this.schedule();
+  }
+
+  status(): Status {
+    return this.raw.status();
+  }
+
+  appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** Proposes one command; resolves with the state machine's result when its entry applies. */
+  propose(data: Uint8Array): Promise<R> {
+    const refusal = this.proposalRefusal();
+    if (refusal !== null) return Promise.reject(refusal);
+    return new Promise((resolve, reject) => {
+      this.batch.push({ data, atMs: this.options.clock.nowMs(), settle: { resolve, reject } });
+      this.schedule();
+    });
+  }
+
+  proposeConfChange(change: ConfChange): Promise<void> {
+    if (this.stopped) return Promise.reject(shuttingDown());
+    const result = this.raw.proposeConfChange(change);
+    if (!result.ok) return Promise.reject(fromRaftError(result.error));
+    this.schedule();
+    return new Promise((resolve, reject) => {
+      this.proposals.add(result.lastIndex, result.term, this.options.clock.nowMs(), this.options.proposalTimeoutMs, { resolve: () => resolve(), reject });
+    });
+  }
+
+  campaign(): void {
+    if (this.stopped) return;
+    this.raw.campaign();
+    this.schedule();
+  }
+
+  transferLeader(to: NodeId): void {
+    const error = this.raw.transferLeader(to);
+    if (error !== null) throw fromRaftError(error);
+    this.schedule();
+  }
+
+  reportUnreachable(peer: NodeId): void {
+    this.raw.reportUnreachable(peer);
+  }
+
+  /** Resolves once this node's state reflects every write acknowledged before the call. */
+  read(): Promise<void> {
+    if (this.stopped) return Promise.reject(shuttingDown());
+    const context = `${this.options.id}:${++this.readCounter}`;
+    const error = this.raw.readIndex(context);
+    if (error !== null) return Promise.reject(fromRaftError(error));
+    this.schedule();
+    return this.reads.add(context, this.options.clock.nowMs() + this.options.readTimeoutMs);
+  }
+
+  private proposalRefusal(): ChimeError | null {
+    if (this.stopped) return shuttingDown();
+    const soft = this.raw.status().softState;
+    if (soft.role !== 'leader') return notLeader(soft.leader);
+    const max = this.options.proposalsPendingMax;
+    if (this.batch.length + this.proposals.size >= max) return new ChimeError('PROPOSALS_FULL', `${max} proposals are pending`, { leader: this.options.id });
+    return null;
+  }
+
+  private armTick(): void {
+    this.tickTimer = this.options.clock.setTimer(this.options.tickMs, () => {
+      if (this.stopped) return;
+      this.raw.tick();
+      const now = this.options.clock.nowMs();
+      this.proposals.expire(now);
+      this.reads.expire(now);
+      this.armTick();
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped) return;
+    this.scheduled = true;
+    this.options.clock.defer(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  private flushBatch(): void {
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    const result = this.raw.propose(batch.map((b) => b.data));
+    if (!result.ok) {
+      const error = fromRaftError(result.error);
+      for (const item of batch) item.settle.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => this.proposals.add(result.firstIndex + i, result.term, item.atMs, this.options.proposalTimeoutMs, item.settle));
+  }
+
+  private pump(): void {
+    if (this.processing || this.stopped) return;
+    this.processing = true;
+    this.nextReady();
+  }
+
+  /** Handles Readies until there is none, or one waits for the disk (its completion calls back in). */
+  private nextReady(): void {
+    while (!this.stopped) {
+      this.flushBatch();
+      if (!this.raw.hasReady()) break;
+      if (!this.handleReady(this.raw.ready())) return;
+    }
+    this.processing = false;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  /** True when the Ready was handled at once; false when a write completion will continue. */
+  private handleReady(rd: Ready): boolean {
+    // A leader's appends do not depend on its own disk write (it counts itself only once the
+    // write is done, Raft thesis §10.2.1), so they go out first and the followers' fsyncs
+    // overlap ours.
+    const early = rd.messages.filter(isLeaderMessage);
+    const late = early.length === rd.messages.length ? [] : rd.messages.filter((m) => !isLeaderMessage(m));
+    if (early.length > 0) this.options.send(early);
+    // Entries a quorum committed that are already in our own log need not wait for this
+    // Ready's disk write: applying (and answering) them first keeps a write's latency at one
+    // fsync instead of two, since on a busy leader every Ready carries new entries.
+    let committed = rd.committedEntries;
+    if (rd.snapshot === null) {
+      const durableLast = this.options.store.lastIndex();
+      let ready = 0;
+      while (ready < committed.length && (committed[ready] as Entry).index <= durableLast) ready++;
+      this.applyEntries(committed.slice(0, ready));
+      committed = committed.slice(ready);
+    }
+    const batch: PersistBatch = { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot };
+    if (rd.snapshot === null && rd.entries.length === 0 && rd.hardState === null) return this.finishReady(rd, late, committed);
+    // Membership is what the applied conf entries say, so a commit index that covers a conf
+    // entry must survive a power loss: a node restarting with a membership two changes old
+    // could count a majority of that old membership and lead beside the real leader.
+    const sync = rd.mustSync || rd.committedEntries.some((e) => e.kind === 'conf');
+    if (!sync) {
+      // Only the commit index moved: the write is not synced and nothing waits for it (a
+      // restart learns the commit index again); the store keeps writes in order.
+      this.options.store.write(batch, false, failFatally);
+      return this.finishReady(rd, late, committed);
+    }
+    const startedMs = this.options.clock.nowMs();
+    this.options.store.write(batch, true, (error) => {
+      failFatally(error);
+      this.options.events.persisted?.(this.options.clock.nowMs() - startedMs, rd.entries.length);
+      if (this.finishReady(rd, late, committed)) this.nextReady();
+    });
+    return false;
+  }
+
+  /** Everything after the disk write: send, restore, apply, answer reads, advance, snapshot. */
+  private finishReady(rd: Ready, late: readonly Message[], committed: readonly Entry[]): boolean {
+    if (late.length > 0) this.options.send(late);
+    if (rd.snapshot !== null) {
+      this.options.stateMachine.restore(rd.snapshot.data);
+      this.options.events.snapshotRestored?.(rd.snapshot.meta.index);
+      this.applied = rd.snapshot.meta.index;
+      this.lastSnapshotIndex = rd.snapshot.meta.index;
+      this.lastSnapshotBytes = rd.snapshot.data.length;
+      this.bytesSinceSnapshot = 0;
+      this.proposals.failUpTo(this.applied, new ChimeError('PROPOSAL_DROPPED', 'the log was replaced by a snapshot'));
+    }
+    this.applyEntries(committed);
+    for (const state of rd.readStates) this.reads.indexKnown(state.context, state.index);
+    for (const failure of rd.readFailures) this.reads.fail(failure.context, failure.code === 'READS_FULL' ? new ChimeError('READS_FULL', 'too many reads are pending on the leader') : notLeader(failure.leader));
+    this.raw.advance();
+    this.reads.releaseUpTo(this.applied);
+    if (rd.softState !== null) {
+      // A deposed leader's pending writes may still commit under the next leader (and then
+      // resolve here); if they do not soon, answer (retryable) rather than at the timeout.
+      if (rd.softState.role !== 'leader') this.proposals.leadershipLost(this.options.clock.nowMs() + 4 * this.options.electionTicks * this.options.tickMs);
+      this.options.softStateChanged(rd.softState);
+    }
+    return this.maybeSnapshot();
+  }
+
+  private applyEntries(entries: readonly Entry[]): void {
+    const now = this.options.clock.nowMs();
+    for (const entry of entries) {
+      if (entry.kind === 'conf') {
+        const change = decodeConfChange(entry.data);
+        this.options.stateMachine.applyConfChange(change);
+        this.options.confApplied(change);
+      }
+      const result = this.options.stateMachine.apply(entry);
+      this.applied = entry.index;
+      this.bytesSinceSnapshot += entry.data.length;
+      const startedMs = this.proposals.resolve(entry.index, entry.term, result);
+      if (startedMs !== null) this.options.events.committed?.(now - startedMs);
+    }
+  }
+
+  /**
+   * Whether a snapshot is due, with every threshold scaled by `stagger`. A snapshot encodes the
+   * whole table on the event loop: the next one waits until the log has grown by half the last
+   * one's size too, so its cost stays proportional to what was written (and a restart replays
+   * at most about that much besides the snapshot).
+   */
+  private snapshotDue(stagger: number): boolean {
+    const bySize = this.bytesSinceSnapshot >= this.options.snapshotBytes * stagger;
+    const byEntries = this.applied - this.lastSnapshotIndex >= this.options.snapshotEntries * stagger && this.bytesSinceSnapshot >= (this.lastSnapshotBytes / 2) * stagger;
+    return bySize || byEntries;
+  }
+
+  /** True when no snapshot was started; false when one is under way (it continues the loop when done). */
+  private maybeSnapshot(): boolean {
+    // Runs after every Ready: the unscaled thresholds (the stagger is at least 1) rule most
+    // calls out before the node's status is built.
+    if (!this.snapshotDue(1)) return true;
+    const status = this.raw.status();
+    if (!this.snapshotDue(snapshotStagger(this.options.id, status.conf.voters))) return true;
+    if (this.awaitingHandOff(status)) return true;
+    this.handOffSinceMs = null;
+    this.bytesSinceSnapshot = 0;
+    const index = this.applied;
+    this.encodeSnapshot(status.softState.role !== 'leader', (encoded) => {
+      if (encoded === null) return this.nextReady();
+      this.lastEncodeMs = encoded.busyMs;
+      this.options.store.createSnapshot(index, status.conf, encoded.data, (error) => {
+        failFatally(error);
+        this.options.events.snapshotTaken?.(index, encoded.data.length, encoded.busyMs);
+        this.lastSnapshotIndex = index;
+        this.lastSnapshotBytes = encoded.data.length;
+        const compactTo = index - this.options.snapshotKeepEntries;
+        if (compactTo <= this.options.store.firstIndex()) return this.nextReady();
+        this.options.store.compact(compactTo, (compactError) => {
+          failFatally(compactError);
+          this.nextReady();
+        });
+      });
+    });
+    return false;
+  }
+
+  /**
+   * Encodes the state machine; `sliced`, in slices of about SNAPSHOT_SLICE_MS with a turn of the
+   * event loop between them, so that a big table does not hold up this node's executor timers.
+   * The Ready loop waits for this, so nothing is applied and the state machine stays as it was
+   * — which also means no heartbeats: a leader encodes in one go (its stall is the encoding time,
+   * not that plus everything run between slices) and hands leadership on first when that is
+   * long. `busyMs` is the encoding time alone. Null if the node stopped meanwhile.
+   */
+  private encodeSnapshot(sliced: boolean, done: (encoded: { data: Uint8Array; busyMs: number } | null) => void): void {
+    const clock = this.options.clock;
+    const stateMachine = this.options.stateMachine;
+    const startedMs = clock.nowMs();
+    if (!sliced) {
+      const data = stateMachine.snapshot();
+      done({ data, busyMs: clock.nowMs() - startedMs });
+      return;
+    }
+    const steps = stateMachine.snapshotSteps();
+    let busyMs = 0;
+    const slice = (): void => {
+      if (this.stopped) return done(null);
+      const sliceStartedMs = clock.nowMs();
+      for (;;) {
+        const step = steps.next();
+        if (step.done === true) return done({ data: step.value, busyMs: busyMs + clock.nowMs() - sliceStartedMs });
+        if (clock.nowMs() - sliceStartedMs >= SNAPSHOT_SLICE_MS) break;
+      }
+      busyMs += clock.nowMs() - sliceStartedMs;
+      clock.defer(slice);
+    };
+    slice();
+  }
+
+  /**
+   * Whether to put a due snapshot off because leadership is being handed on. A leader silent
+   * for much of an election timeout loses its followers: they elect, the scheduler starts over
+   * on another node and fires wait. So a leader expecting a long encode asks the most
+   * up-to-date voter to take over and snapshots once it follows; if no hand-off happened within
+   * two election timeouts it snapshots anyway (the log must not grow without bound).
+   */
+  private awaitingHandOff(status: Status): boolean {
+    const electionMs = this.options.electionTicks * this.options.tickMs;
+    const expectedMs = expectedEncodeMs(this.lastEncodeMs, this.lastSnapshotBytes);
+    if (status.softState.role !== 'leader' || status.conf.voters.length < 2 || !handOffBeforeSnapshot(expectedMs, electionMs)) return false;
+    const now = this.options.clock.nowMs();
+    if (this.handOffSinceMs !== null) return now - this.handOffSinceMs < 2 * electionMs;
+    const target = bestTransferTarget(status, this.options.id);
+    if (target === null || this.raw.transferLeader(target) !== null) return false;
+    this.handOffSinceMs = now;
+    this.options.events.snapshotHandOff?.(target, expectedMs);
+    this.schedule();
+    return true;
+  }
+}
+
+/** Messages a leader may send before its own write: they depend only on what it already sent or holds. */
+function isLeaderMessage(m: Message): boolean {
+  return m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap' || m.type === 'timeoutNow' || m.type === 'readIndexResp';
+}
+
+/** A disk write that fails leaves a log the node cannot trust: it must stop, not go on. */
+const failFatally: Done = (error) => {
+  if (error !== null) throw error;
+};
+
+function shuttingDown(): ChimeError {
+  return new ChimeError('SHUTTING_DOWN', 'the node is shutting down');
+}
+
+export function fromRaftError(error: RaftError): ChimeError {
+  if (error.code === 'NOT_LEADER') return notLeader(error.leader);
+  const code: ErrorCode = error.code === 'COMPACTED' || error.code === 'UNAVAILABLE' ? 'NO_LEADER' : error.code;
+  return new ChimeError(code, error.message, { leader: error.leader });
+}

@@ -1,0 +1,17 @@
+/** One agent's configuration, as `chime agent` parsed it from flags and --config. */
+export interface AgentConfig {
+  readonly id: string;
+  readonly dataDir: string;
+  readonly rpc: string;
+  readonly http: string;
+  /** Founding voters with their rpc addresses; used only when the data directory is empty. */
+  readonly peers: ReadonlyMap<string, string> | null;
+  readonly join: string | null;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly slots: number;
+  readonly clusterKeyFile: string | null;
+  readonly heartbeatMs: number;
+  readonly electionMs: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  readonly snapshotEntries: number;
+}

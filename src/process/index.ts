@@ -1,0 +1,3 @@
+// The process folder's public surface: one agent process, wired.
+export { startAgent, type AgentSecrets, type RunningAgent } from './agent-process.js';
+export type { AgentConfig } from './config.js';

@@ -1,0 +1,146 @@
+// Every metric of one agent process, registered in one Registry and rendered in one place.
+// Components keep plain counters; this file names them for Prometheus and reads them at
+// scrape time. Durations arrive through the node's events and the API's observer.
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { RequestObserver } from '../api/index.js';
+import type { ExecutionPlane } from '../execution/index.js';
+import { Registry, type Gauge, type Histogram } from '../metrics/index.js';
+import type { NodeEvents } from '../node/index.js';
+import type { TransportMetrics } from '../rpc/index.js';
+import type { JobNode } from './services.js';
+
+const START_LATENESS_BUCKETS_SECONDS: readonly number[] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
+const LOOP_DELAY_RESOLUTION_MS = 10;
+
+/** The metrics of one agent, and the hooks that feed them. */
+export class ProcessMetrics {
+  readonly registry = new Registry();
+  private readonly fsyncSeconds: Histogram;
+  private readonly commitSeconds: Histogram;
+  private readonly httpSeconds: Histogram;
+  private readonly startLatenessSeconds: Histogram;
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  readonly nodeEvents: NodeEvents;
+  readonly requests: RequestObserver;
+
+  constructor() {
+    const r = this.registry;
+    this.fsyncSeconds = r.histogram('chime_storage_fsync_seconds', 'Time to persist one Ready (one synced batch)');
+    this.commitSeconds = r.histogram('chime_raft_commit_seconds', 'Proposal to apply on the leader');
+    this.httpSeconds = r.histogram('chime_http_request_seconds', 'HTTP request handling time');
+    this.startLatenessSeconds = r.histogram('chime_executor_start_lateness_seconds', 'Scheduled instant to process start on this node', START_LATENESS_BUCKETS_SECONDS);
+    const leaderChanges = r.counter('chime_raft_leader_changes_total', 'Times this node saw the leader change');
+    const proposals = r.counter('chime_raft_proposals_total', 'Proposals by outcome');
+    const snapshotsTaken = r.counter('chime_raft_snapshots_taken_total', 'Snapshots of the state machine written by this node');
+    const handOffs = r.counter('chime_raft_snapshot_handoffs_total', 'Times this leader handed leadership on before a long snapshot');
+    const restored = r.counter('chime_raft_snapshots_restored_total', 'Snapshots received from a leader and restored');
+    const httpRequests = r.counter('chime_http_requests_total', 'HTTP requests by route and status');
+    this.nodeEvents = {
+      persisted: (ms) => this.fsyncSeconds.observe(ms / 1000),
+      committed: (ms) => this.commitSeconds.observe(ms / 1000),
+      proposalSettled: (outcome) => proposals.inc({ outcome }),
+      leaderChanged: () => leaderChanges.inc(),
+      snapshotTaken: () => snapshotsTaken.inc(),
+      snapshotHandOff: () => handOffs.inc(),
+      snapshotRestored: () => restored.inc(),
+    };
+    this.requests = {
+      answered: (route, status, seconds) => {
+        httpRequests.inc({ route, status: String(status) });
+        this.httpSeconds.observe(seconds);
+      },
+    };
+  }
+
+  observeStartLateness(lateMs: number): void {
+    this.startLatenessSeconds.observe(lateMs / 1000);
+  }
+
+  /** Gauges and counters read from the node, the execution plane and the transport at scrape time. */
+  bind(node: JobNode, plane: ExecutionPlane, transport: TransportMetrics): void {
+    const r = this.registry;
+    const status = () => node.status();
+    r.gauge('chime_raft_term', 'Current Raft term').set(() => status().hardState.term);
+    r.gauge('chime_raft_commit_index', 'Highest log index known committed').set(() => status().hardState.commit);
+    r.gauge('chime_raft_applied_index', 'Highest log index applied to the state machine').set(() => node.appliedIndex());
+    r.gauge('chime_raft_is_leader', '1 when this node is the leader').set(() => (node.isLeader() ? 1 : 0));
+    const lastContact = r.gauge('chime_peer_last_contact_seconds', 'Seconds since a message from each peer');
+    this.loopDelay.enable();
+    const loop = r.gauge('chime_event_loop_delay_seconds', 'Event loop delay quantiles since the last scrape');
+    const memory = () => process.memoryUsage();
+    r.gauge('process_resident_memory_bytes', 'Resident memory of this agent process').set(() => memory().rss);
+    r.gauge('nodejs_heap_used_bytes', 'V8 heap in use').set(() => memory().heapUsed);
+    r.gauge('nodejs_external_memory_bytes', 'Memory of C++ objects bound to JS objects (buffers)').set(() => memory().external);
+    const stats = () => plane.stats();
+    r.gauge('chime_executor_running', 'Runs executing or waiting for their instant on this node').set(() => stats().running);
+    r.gauge('chime_executor_slots', 'Runs this node may execute at once').set(() => stats().slots);
+    r.gauge('chime_executor_outbox_reports', 'Reports not yet acknowledged by the leader').set(() => stats().outboxReports);
+    r.counter('chime_executor_started_reports_skipped_total', 'Started reports not sent because the run ended first (its finished report carries the start)').from(() => stats().startedReportsSkipped);
+    r.gauge('chime_executor_start_lateness_seconds_max', 'Largest instant-to-process-start delay seen on this node').set(() => stats().startLatenessMaxMs / 1000);
+    this.bindScheduler(plane);
+    for (const name of Object.keys(transport)) {
+      const metric = `chime_rpc_${name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}_total`;
+      r.counter(metric, `Peer transport: ${name}`).from(() => {
+        const value: unknown = Reflect.get(transport, name);
+        return typeof value === 'number' ? value : 0;
+      });
+    }
+    this.scrapeTime = { node, lastContact, loop };
+  }
+
+  /** Gauges refreshed on every scrape: peers come and go, and loop delay is "since the last scrape". */
+  private scrapeTime: { readonly node: JobNode; readonly lastContact: Gauge; readonly loop: Gauge } | null = null;
+
+  render(): string {
+    const bound = this.scrapeTime;
+    if (bound !== null) {
+      bound.lastContact.clear();
+      for (const member of bound.node.clusterView().members) {
+        if (member.id !== bound.node.id && member.lastContactMs !== null) bound.lastContact.set(member.lastContactMs / 1000, { peer: member.id });
+      }
+      for (const q of [0.5, 0.99]) bound.loop.set(this.loopDelay.percentile(q * 100) / 1e9, { quantile: String(q) });
+      bound.loop.set(this.loopDelay.max / 1e9, { quantile: '1' });
+      this.loopDelay.reset();
+    }
+    return this.registry.render();
+  }
+
+  private bindScheduler(plane: ExecutionPlane): void {
+    const r = this.registry;
+    const m = () => plane.schedulerMetrics();
+    const counter = (name: string, help: string, read: (s: NonNullable<ReturnType<typeof m>>) => number) => r.counter(name, help).from(() => {
+      const s = m();
+      return s === null ? 0 : read(s);
+    });
+    const gauge = (name: string, help: string, read: (s: NonNullable<ReturnType<typeof m>>) => number) => r.gauge(name, help).set(() => {
+      const s = m();
+      return s === null ? 0 : read(s);
+    });
+    gauge('chime_scheduler_leading', '1 while this node runs the scheduler', () => 1);
+    // Counters restart with each leadership term (a Prometheus counter reset).
+    counter('chime_scheduler_fires_total', 'Run records fired to execute this term', (s) => s.fires);
+    counter('chime_scheduler_skipped_total', 'Instants recorded as skipped this term', (s) => s.skipped);
+    counter('chime_scheduler_duplicates_total', 'Fires the table found already recorded this term', (s) => s.duplicates);
+    counter('chime_scheduler_retries_total', 'Retries recorded this term', (s) => s.retriesRecorded);
+    counter('chime_scheduler_lost_total', 'Executions declared lost by the scheduler this term', (s) => s.lostDeclared);
+    counter('chime_scheduler_fire_batches_total', 'Fire proposals this term', (s) => s.fireBatches);
+    counter('chime_scheduler_proposal_failures_total', 'Scheduler proposals that failed this term', (s) => s.proposalFailures);
+    counter('chime_scheduler_queue_drops_total', 'Entries dropped by full scheduler queues this term', (s) => s.queueDrops);
+    gauge('chime_scheduler_queued_fires', 'Fires waiting to be proposed', (s) => s.queuedFires);
+    gauge('chime_scheduler_waiting_for_capacity', 'Due instants waiting for a free executor slot', (s) => s.waitingForCapacity);
+    gauge('chime_scheduler_retry_queue', 'Runs waiting for their retry backoff', (s) => s.retryQueue);
+    gauge('chime_scheduler_fire_lateness_seconds_max', 'Largest instant-to-commit lateness of a fire this term', (s) => s.latenessMaxMs / 1000);
+    r.summary('chime_scheduler_fire_lateness_seconds', 'Instant to commit of recent fires (negative: committed ahead)', () => {
+      const s = m();
+      if (s === null) return null;
+      const q = (p: number) => (s.latenessQuantileMs(p) ?? Number.NaN) / 1000;
+      return { quantiles: new Map([[0.5, q(0.5)], [0.99, q(0.99)]]), sum: s.latenessSumMs / 1000, count: s.latenessCount };
+    });
+    r.summary('chime_scheduler_fire_propose_seconds', 'Propose-to-apply time of fire batches', () => {
+      const s = m();
+      return s === null ? null : { quantiles: new Map(), sum: s.fireProposeSumMs / 1000, count: s.fireProposeCount };
+    });
+    gauge('chime_scheduler_fire_lead_seconds', 'How long before their instant fires are proposed now', (s) => s.fireLeadMs / 1000);
+    gauge('chime_scheduler_fire_propose_seconds_max', 'Longest propose-to-apply time of a fire batch', (s) => s.fireProposeMaxMs / 1000);
+  }
+}

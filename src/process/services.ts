@@ -1,0 +1,73 @@
+// The API's services filled from the node runtime, the job table and the leader's scheduler.
+// Rejections of the table and the scheduler become ChimeErrors here, once.
+import type { ClusterService, JobService, ReadBarrier, RunService } from '../api/index.js';
+import { ChimeError } from '../errors/index.js';
+import type { ExecutionPlane } from '../execution/index.js';
+import type { NodeRuntime } from '../node/index.js';
+import type { ApplyResult, Command, Job, JobTable, RunRecord } from '../statemachine/index.js';
+
+export type JobNode = NodeRuntime<Command, ApplyResult>;
+
+/** A rejected apply result as the error the client sees. */
+function rejection(result: ApplyResult & { ok: false }): ChimeError {
+  return new ChimeError(result.code, result.message, result.errors === undefined ? {} : { errors: result.errors });
+}
+
+export function readBarrierOf(node: JobNode): ReadBarrier {
+  return { read: () => node.read() };
+}
+
+export function clusterServiceOf(node: JobNode): ClusterService {
+  return {
+    view: () => node.clusterView(),
+    isReady: () => node.isReady(),
+    addMember: (id, address) => node.addMember(id, address),
+    removeMember: (id) => node.removeMember(id),
+    transferLeadership: (to) => node.transferLeadership(to),
+  };
+}
+
+export function jobServiceOf(node: JobNode, table: () => JobTable, wallNowMs: () => number): JobService {
+  const jobOf = (id: string): Job => {
+    const job = table().getJob(id);
+    if (job === null) throw new ChimeError('JOB_NOT_FOUND', `job ${id} does not exist`);
+    return job;
+  };
+  const apply = async (command: Command): Promise<ApplyResult & { ok: true }> => {
+    const result = await node.propose(command);
+    if (!result.ok) throw rejection(result);
+    return result;
+  };
+  return {
+    table,
+    put: async (id, spec) => {
+      const result = await apply({ type: 'putJob', id, spec, at: wallNowMs() });
+      if (result.kind !== 'job') throw new ChimeError('INTERNAL', `putJob applied as ${result.kind}`);
+      return { created: result.created, job: result.job };
+    },
+    remove: async (id) => {
+      await apply({ type: 'deleteJob', id, at: wallNowMs() });
+    },
+    setEnabled: async (id, enabled) => {
+      await apply({ type: enabled ? 'resumeJob' : 'pauseJob', id, at: wallNowMs() });
+      return jobOf(id);
+    },
+  };
+}
+
+export function runServiceOf(plane: ExecutionPlane): RunService {
+  const scheduler = () => {
+    const s = plane.activeScheduler();
+    if (s === null) throw new ChimeError('NOT_LEADER', 'the scheduler is not running on this node yet; retry');
+    return s;
+  };
+  return {
+    runNow: (jobId, request) => scheduler().runNow(jobId, request),
+    awaitRun: (runId, waitMs) => scheduler().awaitRun(runId, waitMs),
+    kill: async (runId): Promise<RunRecord | null> => {
+      const result = await scheduler().killRun(runId);
+      if (!result.ok) throw rejection(result);
+      return result.kind === 'run' ? result.run : null;
+    },
+  };
+}
