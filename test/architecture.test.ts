@@ -1,30 +1,39 @@
-// Enforces the module map of architecture.md: every import under src/ must be an edge the
-// table allows. Runs on the TypeScript sources, so it needs no build of its own.
+// Enforces the module map of architecture.md: every import under src/ is an edge the table
+// allows, goes through the imported folder's one door (its index.ts), and no module imports
+// itself back through others. Runs on the TypeScript sources, so it needs no build of its own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const srcRoot = join(repoRoot, 'src');
 
-/** What each src folder may import: other src folders, and bare packages or builtins. */
-const allowed: Record<string, { folders: string[]; packages: (name: string) => boolean }> = {
-  raft: { folders: [], packages: (p) => p === 'node:assert' || p === 'node:assert/strict' },
-  statemachine: { folders: [], packages: (p) => ['cron-parser', 'msgpackr', 'node:assert', 'node:assert/strict'].includes(p) },
-  storage: { folders: ['raft'], packages: (p) => ['level', 'msgpackr', 'node:assert', 'node:assert/strict'].includes(p) || isBuiltin(p) },
-  rpc: { folders: ['raft'], packages: (p) => ['msgpackr', 'node:net', 'node:crypto', 'node:assert', 'node:assert/strict', 'node:events', 'node:buffer', 'node:timers'].includes(p) },
-  scheduler: { folders: ['statemachine'], packages: (p) => p === 'node:assert' || p === 'node:assert/strict' },
-  executor: { folders: [], packages: isBuiltin },
-  agent: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor'], packages: (p) => isBuiltin(p) || ['level', 'msgpackr', 'cron-parser'].includes(p) },
-  api: { folders: ['agent', 'statemachine'], packages: isBuiltin },
-  cli: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor', 'agent', 'api'], packages: (p) => isBuiltin(p) || ['level', 'msgpackr', 'cron-parser'].includes(p) },
-};
-
 function isBuiltin(p: string): boolean {
   return p.startsWith('node:');
 }
+
+const only = (...names: string[]) => (p: string) => names.includes(p);
+const assertOnly = only('node:assert', 'node:assert/strict');
+
+/** What each src folder may import: other src folders, and bare packages or builtins. */
+const allowed: Record<string, { folders: string[]; packages: (name: string) => boolean }> = {
+  raft: { folders: [], packages: assertOnly },
+  errors: { folders: [], packages: () => false },
+  log: { folders: [], packages: () => false },
+  metrics: { folders: [], packages: () => false },
+  statemachine: { folders: ['errors'], packages: (p) => ['cron-parser', 'msgpackr'].includes(p) || assertOnly(p) },
+  storage: { folders: ['raft', 'errors'], packages: (p) => ['level', 'msgpackr'].includes(p) || isBuiltin(p) },
+  rpc: { folders: ['raft'], packages: (p) => ['msgpackr', 'node:net', 'node:tls', 'node:crypto', 'node:events', 'node:buffer', 'node:timers'].includes(p) || assertOnly(p) },
+  node: { folders: ['raft', 'errors'], packages: (p) => p === 'msgpackr' || assertOnly(p) },
+  scheduler: { folders: ['statemachine', 'errors'], packages: assertOnly },
+  executor: { folders: [], packages: isBuiltin },
+  execution: { folders: ['executor', 'scheduler', 'statemachine', 'raft', 'log', 'errors'], packages: isBuiltin },
+  api: { folders: ['statemachine', 'errors', 'log'], packages: isBuiltin },
+  process: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor', 'execution', 'node', 'api', 'log', 'metrics', 'errors'], packages: isBuiltin },
+  cli: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor', 'execution', 'node', 'api', 'process', 'log', 'metrics', 'errors'], packages: (p) => isBuiltin(p) || ['level', 'msgpackr', 'cron-parser'].includes(p) },
+};
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
@@ -44,10 +53,11 @@ export function importsOf(text: string): string[] {
   return specs;
 }
 
-test('every src import is an edge architecture.md allows', () => {
+const folders = readdirSync(srcRoot).filter((f) => statSync(join(srcRoot, f)).isDirectory());
+
+test('every src import is an edge architecture.md allows, through the imported folder\'s index.ts', () => {
   const violations: string[] = [];
-  for (const folder of readdirSync(srcRoot)) {
-    if (!statSync(join(srcRoot, folder)).isDirectory()) continue;
+  for (const folder of folders) {
     const rule = allowed[folder];
     assert.ok(rule, `src/${folder} is not in architecture.md's module map`);
     for (const file of sourceFiles(join(srcRoot, folder))) {
@@ -55,9 +65,11 @@ test('every src import is an edge architecture.md allows', () => {
         const where = relative(repoRoot, file);
         if (spec.startsWith('.')) {
           const target = relative(srcRoot, resolve(dirname(file), spec));
-          const targetFolder = target.split('/')[0] ?? '';
+          const [targetFolder = '', ...rest] = target.split('/');
           if (target.startsWith('..')) violations.push(`${where} imports ${spec}, outside src/`);
-          else if (targetFolder !== folder && !rule.folders.includes(targetFolder)) violations.push(`${where} imports src/${targetFolder}`);
+          else if (targetFolder === folder) continue;
+          else if (!rule.folders.includes(targetFolder)) violations.push(`${where} imports src/${targetFolder}`);
+          else if (rest.join('/') !== 'index.js') violations.push(`${where} imports ${spec}: another folder is reached through its index.ts only`);
         } else if (!rule.packages(spec)) {
           violations.push(`${where} imports package ${spec}`);
         }
@@ -67,11 +79,55 @@ test('every src import is an edge architecture.md allows', () => {
   assert.deepEqual(violations, []);
 });
 
+test('every src folder has a README.md, and an index.ts (but the cli, a program)', () => {
+  const missing: string[] = [];
+  for (const folder of folders) {
+    if (!existsSync(join(srcRoot, folder, 'README.md'))) missing.push(`src/${folder}/README.md`);
+    if (folder !== 'cli' && !existsSync(join(srcRoot, folder, 'index.ts'))) missing.push(`src/${folder}/index.ts`);
+  }
+  assert.deepEqual(missing, []);
+});
+
+test('no module of src imports itself back through others (no import circles)', () => {
+  const graph = new Map<string, string[]>();
+  for (const folder of folders) {
+    for (const file of sourceFiles(join(srcRoot, folder))) {
+      const edges = importsOf(readFileSync(file, 'utf8')).filter((s) => s.startsWith('.')).map((s) => resolve(dirname(file), s).replace(/\.js$/, '.ts'));
+      graph.set(file, edges);
+    }
+  }
+  const circles: string[] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const visit = (file: string, path: string[]): void => {
+    if (state.get(file) === 'done') return;
+    if (state.get(file) === 'open') {
+      circles.push([...path.slice(path.indexOf(file)), file].map((f) => relative(srcRoot, f)).join(' → '));
+      return;
+    }
+    state.set(file, 'open');
+    for (const next of graph.get(file) ?? []) visit(next, [...path, file]);
+    state.set(file, 'done');
+  };
+  for (const file of graph.keys()) visit(file, []);
+  assert.deepEqual(circles, []);
+});
+
 test('the raft core reads no clock and no randomness', () => {
   const offenders: string[] = [];
   for (const file of sourceFiles(join(srcRoot, 'raft'))) {
     const text = readFileSync(file, 'utf8').replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
     for (const banned of ['Date', 'Math.random', 'setTimeout', 'setInterval', 'setImmediate', 'process.', 'performance.', 'queueMicrotask']) {
+      if (new RegExp(`\\b${banned.replace('.', '\\.')}`).test(text)) offenders.push(`${relative(repoRoot, file)} uses ${banned}`);
+    }
+  }
+  assert.deepEqual(offenders, []);
+});
+
+test('the node runtime reads no clock, starts no timer and does no I/O of its own (only through its ports)', () => {
+  const offenders: string[] = [];
+  for (const file of sourceFiles(join(srcRoot, 'node'))) {
+    const text = readFileSync(file, 'utf8').replace(/\/\/.*$/gm, '').replace(/\/\*[\s\S]*?\*\//g, '');
+    for (const banned of ['Date.now', 'Math.random', 'setTimeout', 'setInterval', 'setImmediate', 'process.', 'performance.', 'queueMicrotask']) {
       if (new RegExp(`\\b${banned.replace('.', '\\.')}`).test(text)) offenders.push(`${relative(repoRoot, file)} uses ${banned}`);
     }
   }

@@ -8,7 +8,7 @@ import { ExecutionPlane, type ExecutionNode } from '../execution/index.js';
 import { jsonLogger, type Logger } from '../log/index.js';
 import { NodeRuntime, bootstrapLog, isEmptyStore, parsePeerHello, type PeerLink } from '../node/index.js';
 import type { NodeId } from '../raft/index.js';
-import { TcpTransport, parseHostPort, type Envelope } from '../rpc/index.js';
+import { TcpTransport, type Envelope } from '../rpc/index.js';
 import { ReplicatedJobs, type ApplyResult, type Command } from '../statemachine/index.js';
 import { DurableStorage } from '../storage/index.js';
 import { logStoreOf, realClock } from './adapters.js';
@@ -72,9 +72,9 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
         return;
     }
   };
-  const listen = parseHostPort(config.rpc);
-  if (listen === null) throw new Error(`not HOST:PORT: ${config.rpc}`);
-  const bound = await tcp.listen(listen.host, listen.port);
+  // Port 0 (let the OS choose) is not a port parseHostPort accepts for dialing.
+  const [rpcHost, rpcPort] = splitHostPort(config.rpc);
+  const bound = await tcp.listen(rpcHost, rpcPort);
   const rpc = `${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`;
 
   const wasEmpty = isEmptyStore(store);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Scheduler } from './scheduler.js';
-import { FakeHost, T0 } from './test-support.js';
+import { FakeHost, T0 } from '../../test/support/scheduler-host.js';
 import { SKIP_REASONS } from './plan.js';
 
 const SEC = 1000;

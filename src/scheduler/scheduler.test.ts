@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Scheduler } from './scheduler.js';
 import { DEFAULT_OPTIONS } from './options.js';
-import { FakeHost, T0 } from './test-support.js';
+import { FakeHost, T0 } from '../../test/support/scheduler-host.js';
 
 const SEC = 1000;
 

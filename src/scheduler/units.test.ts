@@ -6,7 +6,8 @@ import { TimedHeap } from './heap.js';
 import { applyConcurrency, planInstants, SKIP_REASONS } from './plan.js';
 import { LoadView, place } from './placement.js';
 import { runReportOf } from './reports.js';
-import { prng, T0 } from './test-support.js';
+import { T0 } from '../../test/support/scheduler-host.js';
+import { seededFloat as prng } from '../../test/support/prng.js';
 import type { ExecutorNode } from './types.js';
 
 const SEC = 1000;

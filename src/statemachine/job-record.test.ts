@@ -7,7 +7,7 @@ import { withEnabled } from './traits.js';
 import { SortedSet } from './sorted-set.js';
 import { JobTable } from './table.js';
 import { SNAPSHOT_FORMAT } from './snapshot.js';
-import { Driver, T0, spec } from './test-helpers.js';
+import { Driver, T0, spec } from '../../test/support/job-table.js';
 import type { JobSpec } from './types.js';
 
 const VARIANTS: Record<string, unknown>[] = [

@@ -7,7 +7,7 @@ import { REPORTS_PER_BATCH_MAX } from './limits.js';
 import type { ApplyResult } from './results.js';
 import { assertRunIndexes } from './run-indexes.js';
 import { JobTable } from './table.js';
-import { Driver, T0, scheduled } from './test-helpers.js';
+import { Driver, T0, scheduled } from '../../test/support/job-table.js';
 
 const MIN = 60_000;
 

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Packr } from 'msgpackr';
-import { Driver, T0, prng, scheduled, spec } from './test-helpers.js';
+import { Driver, T0, scheduled, spec } from '../../test/support/job-table.js';
+import { seededFloat as prng } from '../../test/support/prng.js';
 import { JobTable } from './table.js';
 import { encodeCommand } from './codec.js';
 import type { Command } from './commands.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Driver, T0, fireStatuses, scheduled } from './test-helpers.js';
+import { Driver, T0, fireStatuses, scheduled } from '../../test/support/job-table.js';
 import { JobTable } from './table.js';
 import { DEFAULT_LIMITS, IDEMPOTENCY_TTL_MS } from './limits.js';
 import { encodeCommand } from './codec.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { parseArgs } from 'node:util';
 import { MemoryStorage, RawNode, bootstrapStorage } from '../../src/raft/index.js';
 import type { Message, NodeId } from '../../src/raft/types.js';
-import { Prng } from '../sim/prng.js';
+import { Prng } from '../support/prng.js';
 
 interface BenchNode {
   readonly id: NodeId;

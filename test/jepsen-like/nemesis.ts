@@ -1,7 +1,7 @@
 // Faults, one at a time: the nemesis picks a fault from the enabled kinds with the seeded
 // PRNG, starts it, holds it, heals it, then waits for a leader before the next one.
 // Every start and end goes into the timeline with the runner's clock.
-import type { Prng } from '../sim/prng.js';
+import type { Prng } from '../support/prng.js';
 import type { JepsenCluster } from './cluster.js';
 
 export const NEMESIS_KINDS = ['kill', 'pause', 'partition', 'clock', 'member', 'loss', 'outage'] as const;

@@ -5,7 +5,7 @@
 // A refused connection or a 4xx means the request was never applied; it is left out.
 import { httpJson, type HttpAnswer } from '../../src/cli/http-client.js';
 import type { KvOperation } from '../sim/linearizability.js';
-import type { Prng } from '../sim/prng.js';
+import type { Prng } from '../support/prng.js';
 
 export interface RegisterClientOptions {
   readonly keys: readonly string[];

@@ -4,7 +4,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { checkKvHistory, type LinearizabilityResult } from '../sim/linearizability.js';
-import { Prng } from '../sim/prng.js';
+import { Prng } from '../support/prng.js';
 import { waitFor } from '../support/process-cluster.js';
 import { JepsenCluster } from './cluster.js';
 import { Nemesis, type FaultEvent, type NemesisKind, type Outage } from './nemesis.js';

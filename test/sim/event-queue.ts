@@ -40,9 +40,15 @@ export class EventQueue<E> {
       this.heap[0] = last;
       this.siftDown(0);
     }
-    assert.ok(top.timeMs >= this.nowMsValue, 'time went backwards');
-    this.nowMsValue = top.timeMs;
-    return { timeMs: top.timeMs, event: top.event };
+    // An event due while time was advanced past it (a stall) runs late, never in the past.
+    this.nowMsValue = Math.max(this.nowMsValue, top.timeMs);
+    return { timeMs: this.nowMsValue, event: top.event };
+  }
+
+  /** Time passes with nothing happening (a stalled event loop): what falls due meanwhile runs late. */
+  advance(ms: number): void {
+    assert.ok(Number.isInteger(ms) && ms >= 0, `advance by a non-negative integer, got ${ms}`);
+    this.nowMsValue += ms;
   }
 
   peekTimeMs(): number | null {

@@ -3,7 +3,7 @@
 // elections forced at random. Pure choices live here; the simulation carries them out.
 import type { NodeId } from '../../src/raft/types.js';
 import { bridge, isolate, oneWay, ring, splitGroups, type Link, type NetworkFaults } from './network.js';
-import type { Prng } from './prng.js';
+import type { Prng } from '../support/prng.js';
 
 export type NemesisAction = 'crash' | 'partition' | 'heal' | 'weather' | 'transfer' | 'membership' | 'campaign' | 'none';
 

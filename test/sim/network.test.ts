@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Prng } from './prng.js';
+import { Prng } from '../support/prng.js';
 import { CALM_NETWORK, SimNetwork, bridge, isolate, link, oneWay, ring, splitGroups } from './network.js';
 
 const ALL = ['a', 'b', 'c', 'd', 'e'];

@@ -3,7 +3,7 @@
 // any shape can be expressed, including one-way cuts and a bridge node that sees both sides.
 import assert from 'node:assert/strict';
 import type { NodeId } from '../../src/raft/types.js';
-import type { Prng } from './prng.js';
+import type { Prng } from '../support/prng.js';
 
 export interface NetworkFaults {
   readonly delayMsMin: number;

@@ -6,7 +6,7 @@ import { NodeRuntime, type NodeEvents, type NodeTiming, type PersistBatch, type 
 import type { NodeId, Status } from '../../src/raft/index.js';
 import type { LogView, TermLookup } from './invariants.js';
 import { KvMachine, type KvCommand, type KvObserver, type KvResult } from './kv-machine.js';
-import type { Prng } from './prng.js';
+import type { Prng } from '../support/prng.js';
 import { SimClock, type Schedule } from './sim-clock.js';
 import { SimDisk, SimLogStore, type DiskFault, type DiskHost } from './sim-store.js';
 import type { NodeEnvelope } from '../../src/node/index.js';

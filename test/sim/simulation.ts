@@ -14,7 +14,7 @@ import type { KvObserver } from './kv-machine.js';
 import { checkKvHistory } from './linearizability.js';
 import { CALM_NETWORK, SimNetwork } from './network.js';
 import { DEFAULT_WEIGHTS, drawPartition, drawWeather, pickAction, type NemesisWeights } from './nemesis.js';
-import { Prng } from './prng.js';
+import { Prng } from '../support/prng.js';
 import { SimNode, type NodeHost, type NodeSettings } from './sim-node.js';
 import { SimDisk, type DiskFault, type SimLogStore } from './sim-store.js';
 import { Workload } from './workload.js';

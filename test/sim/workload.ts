@@ -7,7 +7,7 @@ import { isChimeError } from '../../src/errors/index.js';
 import type { NodeId } from '../../src/raft/index.js';
 import type { KvOperation } from './linearizability.js';
 import type { KvCommand, KvResult } from './kv-machine.js';
-import type { Prng } from './prng.js';
+import type { Prng } from '../support/prng.js';
 import type { SimNode } from './sim-node.js';
 
 export interface WorkloadHost {

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crashRounds } from './crash/driver.js';
+import { crashRounds } from './driver.js';
 
-// 50 rounds take about 15 s on the 2-core box; `node dist/src/storage/crash/cli.js --runs N`
+// 50 rounds take about 15 s on the 2-core box; `node dist/test/storage-crash/cli.js --runs N`
 // runs longer soaks.
 const RUNS = Number(process.env['CHIME_CRASH_RUNS'] ?? 50);
 

@@ -1,8 +1,8 @@
 // The kill -9 test's shared vocabulary: the operations the child performs, the data they
 // write (derived from (index, term) so the checker can recompute every byte), and a pure
 // model of what the store must hold after each acknowledged operation.
-import type { ConfState, Entry, HardState, Snapshot } from '../../raft/index.js';
-import { createRandom } from '../../raft/testing.js';
+import type { ConfState, Entry, HardState, Snapshot } from '../../src/raft/index.js';
+import { seededInt as createRandom } from '../support/prng.js';
 
 export { createRandom };
 

@@ -1,4 +1,4 @@
-// `node dist/src/storage/crash/cli.js --runs N [--seed S] [--dir DIR]`: the kill -9
+// `node dist/test/storage-crash/cli.js --runs N [--seed S] [--dir DIR]`: the kill -9
 // durability check outside the test suite, for longer soaks.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

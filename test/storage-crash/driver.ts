@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { DurableStorage } from '../index.js';
+import { DurableStorage } from '../../src/storage/index.js';
 import { applyOp, confAt, createRandom, EMPTY_MODEL, entryData, lastIndexOf, snapshotAt, termAt, type CrashOp, type Model } from './model.js';
 
 const CHILD = fileURLToPath(new URL('./child.js', import.meta.url));

@@ -1,9 +1,5 @@
-// Helpers shared by the test files (not used by production code).
-import type { Command, Fire } from './commands.js';
-import type { ApplyResult } from './results.js';
-import { JobTable } from './table.js';
-import type { JobSpec } from './types.js';
-import { validateJobSpec } from './validate.js';
+// The job table in tests: specs, a driver that numbers entries itself, fire helpers.
+import { JobTable, validateJobSpec, type ApplyResult, type Command, type Fire, type JobSpec } from '../../src/statemachine/index.js';
 
 export const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
 
@@ -31,18 +27,6 @@ export class Driver {
 
 export function scheduled(jobId: string, runId: string, scheduledAt: number, extra: Partial<Fire> = {}): Fire {
   return { jobId, runId, scheduledAt, trigger: 'schedule', executors: ['n1'], outcome: 'run', ...extra };
-}
-
-/** Small seeded PRNG (mulberry32) so property tests replay from a seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function fireStatuses(result: ApplyResult): string[] {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Prng } from './prng.js';
-import { EventQueue } from './event-queue.js';
+import { EventQueue } from '../sim/event-queue.js';
 
 test('the same seed gives the same stream, a different seed a different one', () => {
   const a = new Prng(42);

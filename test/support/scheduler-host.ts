@@ -5,12 +5,9 @@
 import {
   JobTable, decodeCommand, encodeCommand, validateJobSpec,
   type ApplyResult, type Command, type KillReason, type RunRecord,
-} from '../statemachine/index.js';
-import type { Scheduler } from './scheduler.js';
-import type { ExecuteOrder, ExecutorNode, ExecutorReport, SchedulerHost, TimerHandle } from './types.js';
-import { prng } from '../statemachine/test-helpers.js';
-
-export { prng };
+} from '../../src/statemachine/index.js';
+import { seededFloat } from './prng.js';
+import type { ExecuteOrder, ExecutorNode, ExecutorReport, Scheduler, SchedulerHost, TimerHandle } from '../../src/scheduler/index.js';
 
 const REPORT_RESEND_MS = 500;
 
@@ -127,7 +124,7 @@ export class FakeHost implements SchedulerHost {
     this.clock = clock;
     this.tableValue = JobTable.create();
     this.table = () => this.tableValue;
-    this.randomSource = prng(seed);
+    this.randomSource = seededFloat(seed);
   }
 
   nowMs(): number {

@@ -82,3 +82,15 @@ export class Prng {
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
+
+/** A seeded source of integers in [0, maxExclusive), for code that takes a `randomInt` function. */
+export function seededInt(seed: number): (maxExclusive: number) => number {
+  const prng = new Prng(seed);
+  return (maxExclusive) => prng.int(maxExclusive);
+}
+
+/** A seeded source of floats in [0, 1), for code that takes a `random` function. */
+export function seededFloat(seed: number): () => number {
+  const prng = new Prng(seed);
+  return () => prng.float();
+}

@@ -2,8 +2,8 @@
 // `begin <op>` before and `ack` after each one. Lines go out with a synchronous write, so
 // an `ack` the parent reads was printed after the save resolved and before anything else.
 import { writeSync } from 'node:fs';
-import { DurableStorage } from '../index.js';
-import type { HardState } from '../../raft/index.js';
+import { DurableStorage } from '../../src/storage/index.js';
+import type { HardState } from '../../src/raft/index.js';
 import { createRandom, entryAt, snapshotAt, confAt, type CrashOp } from './model.js';
 
 const OPS_MAX = 10_000;

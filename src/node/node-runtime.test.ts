@@ -1,0 +1,159 @@
+// The node runtime on virtual time (test/support/virtual-cluster.ts): elections, proposals,
+// reads, transfers, hand-off before long snapshots and membership, each deterministic.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isChimeError } from '../errors/index.js';
+import type { Entry, NodeId } from '../raft/index.js';
+import { VirtualCluster } from '../../test/support/virtual-cluster.js';
+import type { StateMachine } from './ports.js';
+
+/** A replicated list of strings: apply appends a command and answers with the new length. */
+class ListMachine implements StateMachine<string, number> {
+  items: string[] = [];
+  snapshots = 0;
+  constructor(private readonly encodeMs: number = 0, private readonly burn: (ms: number) => void = () => {}) {}
+  encode(command: string): Uint8Array {
+    return new TextEncoder().encode(command);
+  }
+  apply(entry: Entry): number {
+    if (entry.kind === 'normal' && entry.data.length > 0) this.items.push(new TextDecoder().decode(entry.data));
+    return this.items.length;
+  }
+  snapshot(): Uint8Array {
+    // A big table's encoding blocks the event loop: in virtual time, the node is busy.
+    this.burn(this.encodeMs);
+    this.snapshots++;
+    return new TextEncoder().encode(JSON.stringify(this.items));
+  }
+  restore(data: Uint8Array): void {
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(data));
+    assert.ok(Array.isArray(parsed));
+    this.items = parsed.map(String);
+  }
+}
+
+function list(cluster: VirtualCluster<string, number>, id: NodeId): ListMachine {
+  const machine = cluster.machine(id);
+  assert.ok(machine instanceof ListMachine);
+  return machine;
+}
+
+async function threeNodes(seed = 1): Promise<VirtualCluster<string, number>> {
+  const cluster = new VirtualCluster<string, number>(['a', 'b', 'c'], { seed, machine: () => new ListMachine() });
+  await cluster.runUntil('a leader all agree on', () => cluster.leader() !== null);
+  return cluster;
+}
+
+function leaderOf(cluster: VirtualCluster<string, number>): NodeId {
+  const leader = cluster.leader();
+  assert.ok(leader !== null, 'no leader');
+  return leader;
+}
+
+test('three nodes elect one leader that every member agrees on', async () => {
+  for (const seed of [1, 2, 3]) {
+    const c = await threeNodes(seed);
+    const leader = leaderOf(c);
+    assert.equal(c.runtime(leader).clusterView().members.length, 3);
+    assert.ok(c.nowMs < 1000, `elected within 1 s of virtual time (took ${c.nowMs} ms)`);
+  }
+});
+
+test('a proposal resolves with the state machine result once applied, and followers apply it too', async () => {
+  const c = await threeNodes();
+  const leader = c.runtime(leaderOf(c));
+  const results = await c.settle(Promise.all(['x', 'y', 'z'].map((v) => leader.propose(v))));
+  assert.deepEqual(results, [1, 2, 3]);
+  await c.runUntil('followers apply', () => ['a', 'b', 'c'].every((id) => list(c, id).items.length === 3));
+  const follower = ['a', 'b', 'c'].find((id) => id !== leader.id) ?? '';
+  await assert.rejects(c.settle(c.runtime(follower).propose('no')), (e: unknown) => isChimeError(e, 'NOT_LEADER') && e.leader === leader.id);
+});
+
+test('a linearizable read on a follower sees a write acknowledged before it began', async () => {
+  const c = await threeNodes();
+  const leader = c.runtime(leaderOf(c));
+  const follower = ['a', 'b', 'c'].find((id) => id !== leader.id) ?? '';
+  for (let i = 0; i < 20; i++) {
+    await c.settle(leader.propose(`w${i}`));
+    await c.settle(c.runtime(follower).read());
+    assert.equal(list(c, follower).items.length, i + 1, 'the read waited for the write to apply here');
+  }
+});
+
+test('pending proposals are bounded: beyond the limit a proposal is refused with PROPOSALS_FULL', async () => {
+  const c = new VirtualCluster<string, number>(['a', 'b', 'c'], { machine: () => new ListMachine(), limits: { proposalsPendingMax: 5 } });
+  await c.runUntil('a leader', () => c.leader() !== null);
+  const leader = c.runtime(leaderOf(c));
+  const accepted = Array.from({ length: 5 }, (_, i) => leader.propose(`p${i}`));
+  await assert.rejects(c.settle(leader.propose('one too many')), (e: unknown) => isChimeError(e, 'PROPOSALS_FULL'));
+  assert.deepEqual(await c.settle(Promise.all(accepted)), [1, 2, 3, 4, 5]);
+});
+
+test('leadership transfer hands over to the chosen voter', async () => {
+  const c = await threeNodes();
+  const old = leaderOf(c);
+  const target = ['a', 'b', 'c'].find((id) => id !== old) ?? '';
+  c.runtime(old).transferLeadership(target);
+  await c.runUntil('the target leads', () => c.leader() === target, 2000);
+});
+
+test('a leader hands leadership on before a snapshot that would block it for half an election timeout', async () => {
+  const handOffs: NodeId[] = [];
+  // 30 ms of encoding against a 50 ms election timeout: known to be long once timed.
+  let c: VirtualCluster<string, number> | null = null;
+  const cluster = new VirtualCluster<string, number>(['a', 'b', 'c'], {
+    machine: () => new ListMachine(30, (ms) => c?.stall(ms)),
+    limits: { snapshotEntries: 10 },
+    events: (id) => ({ snapshotHandOff: () => void handOffs.push(id) }),
+  });
+  c = cluster;
+  await cluster.runUntil('a leader', () => cluster.leader() !== null);
+  const leaders = new Set<NodeId>();
+  let acknowledged = 0;
+  for (let i = 0; i < 300 && handOffs.length < 2; i++, acknowledged++) {
+    for (let tries = 0; ; tries++) {
+      // Leadership moves (or is moving) to another node: retry there, as a client would.
+      assert.ok(tries < 200, `w${i} was not accepted`);
+      const leader = cluster.leader();
+      if (leader === null) {
+        await cluster.runUntil('a leader', () => cluster.leader() !== null);
+        continue;
+      }
+      leaders.add(leader);
+      const accepted = await cluster.settle(cluster.runtime(leader).propose(`w${i}`)).then(() => true, () => false);
+      if (accepted) break;
+      await cluster.wait(5);
+    }
+  }
+  assert.ok(handOffs.length >= 2, `leaders handed off before long snapshots (${handOffs.length})`);
+  assert.ok(leaders.size >= 2, 'leadership moved');
+  for (const id of ['a', 'b', 'c']) assert.ok(list(cluster, id).snapshots > 0, `${id} took snapshots`);
+  // A retried proposal may have applied twice; no acknowledged one is missing, on any replica.
+  await cluster.runUntil('replicas agree', () => new Set(['a', 'b', 'c'].map((id) => list(cluster, id).items.join())).size === 1);
+  const items = new Set(list(cluster, 'a').items);
+  for (let i = 0; i < acknowledged; i++) assert.ok(items.has(`w${i}`), `w${i} was acknowledged and is missing`);
+});
+
+test('an added node joins as a learner, becomes a voter once caught up, and can be removed', async () => {
+  const c = await threeNodes();
+  const leader = c.runtime(leaderOf(c));
+  for (let i = 0; i < 5; i++) await c.settle(leader.propose(`v${i}`));
+  c.addEmpty('d');
+  await c.settle(leader.addMember('d', { rpc: 'd:rpc', http: 'd:http' }));
+  await c.runUntil('d is a voter', () => leader.clusterView().members.some((m) => m.id === 'd' && m.voter));
+  await c.runUntil('d applied the log', () => list(c, 'd').items.length === 5);
+  assert.equal(c.runtime('d').leader(), leader.id, 'd follows the leader');
+  await c.settle(leader.removeMember('d'));
+  await c.runUntil('d is gone', () => !leader.clusterView().members.some((m) => m.id === 'd'));
+  await c.stop('d');
+});
+
+test('a stopping leader hands leadership on first, so the others need no election timeout', async () => {
+  const c = await threeNodes();
+  const old = leaderOf(c);
+  const startedMs = c.nowMs;
+  await c.settle(c.runtime(old).handOffLeadership(3000));
+  await c.stop(old);
+  await c.runUntil('another node leads', () => { const l = c.leader(); return l !== null && l !== old; }, 2000);
+  assert.ok(c.nowMs - startedMs < 50, `leadership moved in ${c.nowMs - startedMs} virtual ms, within one election timeout`);
+});
