@@ -105,7 +105,7 @@ export class ReadyLoop<C, R> {
     this.tickTimer?.cancel();
     this.tickTimer = null;
     const error = new ChimeError('SHUTTING_DOWN', 'the node is shutting down');
-    this.proposals.failAll(error);
+    this.proposals.failAll(new ChimeError('SHUTTING_DOWN', 'the node is shutting down before the write was confirmed; it may or may not take effect'));
     this.reads.failAll(error);
     for (const item of this.batch) item.settle.reject(error);
     this.batch = [];
@@ -283,7 +283,9 @@ export class ReadyLoop<C, R> {
       this.lastSnapshotIndex = rd.snapshot.meta.index;
       this.lastSnapshotBytes = rd.snapshot.data.length;
       this.bytesSinceSnapshot = 0;
-      this.proposals.failUpTo(this.applied, new ChimeError('PROPOSAL_DROPPED', 'the log was replaced by a snapshot'));
+      // Whether our entries at those indexes are inside the snapshot is unknown (it names only
+      // its last entry's term): their outcome is unknown, never "dropped".
+      this.proposals.failUpTo(this.applied, new ChimeError('LEADERSHIP_LOST', 'a snapshot from the new leader replaced the log before the write was confirmed; it may or may not have taken effect — retry'));
     }
     this.applyEntries(committed);
     for (const state of rd.readStates) this.reads.indexKnown(state.context, state.index);

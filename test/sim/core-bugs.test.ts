@@ -1,4 +1,4 @@
-// Bugs in src/raft found by the simulator, each pinned to the seed that showed it. A test is
+// Bugs in src/raft and src/node found by the simulator, each pinned to the seed that showed it. A test is
 // marked `todo` while the core has the bug; once fixed the mark goes and it guards against a
 // regression. (A seed pins a trace only as long as the core behaves the same, so these are
 // weak guards; the sweeps are the strong ones.)
@@ -24,6 +24,18 @@ test(
   'the same stuck snapshot transfer, 3 nodes (seed 511)',
   async () => {
     const out = await runSimulation({ seed: 511, nodes: 3, faultMs: 10000 });
+    assert.ok(out.ok, out.ok ? '' : out.error.message);
+  },
+);
+
+test(
+  'a write whose entry a snapshot from the new leader covers has an unknown outcome, never "dropped" (seed 100755, 3 nodes)',
+  // Found when the simulator first drove src/node (the old agent had the same bug): a deposed
+  // leader restoring a snapshot failed its pending proposals as PROPOSAL_DROPPED ("did not
+  // take effect"), yet the new leader had committed one of them; a client that believed it
+  // and moved on saw its value read back later (linearizability).
+  async () => {
+    const out = await runSimulation({ seed: 100755, nodes: 3, faultMs: 10000 });
     assert.ok(out.ok, out.ok ? '' : out.error.message);
   },
 );

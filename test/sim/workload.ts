@@ -143,8 +143,8 @@ export class Workload {
 
   /** The node answered with an error: refused outright (follow its leader hint), or outcome unknown. */
   private rejected(i: number, error: unknown): void {
-    if (isChimeError(error, 'NOT_LEADER', 'NO_LEADER', 'PROPOSALS_FULL', 'READS_FULL', 'TRANSFER_IN_PROGRESS', 'PROPOSAL_DROPPED', 'SHUTTING_DOWN')) return this.refused(i, error.leader, true);
-    if (isChimeError(error, 'TIMEOUT', 'LEADERSHIP_LOST')) return this.finish(i, 'unknown');
+    if (isChimeError(error, 'NOT_LEADER', 'NO_LEADER', 'PROPOSALS_FULL', 'READS_FULL', 'TRANSFER_IN_PROGRESS', 'PROPOSAL_DROPPED')) return this.refused(i, error.leader, true);
+    if (isChimeError(error, 'TIMEOUT', 'LEADERSHIP_LOST', 'SHUTTING_DOWN')) return this.finish(i, 'unknown');
     throw error;
   }
 
