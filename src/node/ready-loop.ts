@@ -248,7 +248,7 @@ export class ReadyLoop<C, R> {
     if (rd.snapshot === null) {
       const durableLast = this.options.store.lastIndex();
       let ready = 0;
-      while (ready < committed.length && (committed[ready] as Entry).index <= durableLast) ready++;
+      while (ready < committed.length && (committed[ready]?.index ?? Infinity) <= durableLast) ready++;
       this.applyEntries(committed.slice(0, ready));
       committed = committed.slice(ready);
     }

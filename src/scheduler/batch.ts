@@ -85,8 +85,7 @@ export function buildBatch(input: BatchInput): BatchPlan {
     return true;
   };
   for (const plan of plans) {
-    for (let i = 0; i < plan.records.length; i++) {
-      const record = plan.records[i] as PlannedRecord;
+    for (const [i, record] of plan.records.entries()) {
       const decision = plan.decisions[i] ?? null;
       if (decision?.kind === 'wait') {
         waiting += 1;

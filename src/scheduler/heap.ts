@@ -33,8 +33,8 @@ export class TimedHeap<T extends Timed> {
   popDue(nowMs: number): T | undefined {
     const top = this.items[0];
     if (top === undefined || top.dueMs > nowMs) return undefined;
-    const last = this.items.pop() as T;
-    if (this.items.length > 0) {
+    const last = this.items.pop();
+    if (last !== undefined && this.items.length > 0) {
       this.items[0] = last;
       this.down(0);
     }
@@ -52,26 +52,38 @@ export class TimedHeap<T extends Timed> {
     this.items.length = 0;
   }
 
+  /** The entry at `i`, which the caller knows is inside the heap. */
+  private at(i: number): T {
+    const item = this.items[i];
+    assert.ok(item !== undefined, `heap index ${i} outside 0..${this.items.length - 1}`);
+    return item;
+  }
+
+  private swap(i: number, j: number): void {
+    const a = this.at(i);
+    this.items[i] = this.at(j);
+    this.items[j] = a;
+  }
+
   private up(i: number): void {
-    const items = this.items;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if ((items[parent] as T).dueMs <= (items[i] as T).dueMs) return;
-      [items[parent], items[i]] = [items[i] as T, items[parent] as T];
+      if (this.at(parent).dueMs <= this.at(i).dueMs) return;
+      this.swap(parent, i);
       i = parent;
     }
   }
 
   private down(i: number): void {
-    const items = this.items;
+    const length = this.items.length;
     for (;;) {
       const l = 2 * i + 1;
       const r = l + 1;
       let least = i;
-      if (l < items.length && (items[l] as T).dueMs < (items[least] as T).dueMs) least = l;
-      if (r < items.length && (items[r] as T).dueMs < (items[least] as T).dueMs) least = r;
+      if (l < length && this.at(l).dueMs < this.at(least).dueMs) least = l;
+      if (r < length && this.at(r).dueMs < this.at(least).dueMs) least = r;
       if (least === i) return;
-      [items[least], items[i]] = [items[i] as T, items[least] as T];
+      this.swap(least, i);
       i = least;
     }
   }

@@ -66,8 +66,8 @@ export class ReportBatcher {
     while (this.waiting.length > 0 && this.inFlight < REPORT_BATCHES_IN_FLIGHT_MAX && !this.ctx.closed) {
       let count = 0;
       let bytes = 0;
-      while (count < this.waiting.length && count < REPORTS_PER_BATCH_MAX) {
-        const next = this.waiting[count] as Waiting;
+      for (const next of this.waiting) {
+        if (count >= REPORTS_PER_BATCH_MAX) break;
         if (count > 0 && bytes + next.bytes > REPORT_BATCH_BYTES_MAX) break;
         bytes += next.bytes;
         count += 1;

@@ -9,7 +9,7 @@ import {
 import { settingTraits } from './traits.js';
 import {
   CONCURRENCY_POLICIES, HTTP_METHODS, MISFIRE_POLICIES,
-  type Concurrency, type Executor, type JobSpec, type Misfire, type Retry, type Target,
+  type Executor, type JobSpec, type Misfire, type Retry, type Target,
 } from './types.js';
 
 // The packed form, two JSON arrays with null for a default and trailing nulls dropped:
@@ -66,18 +66,48 @@ export function packSpec(spec: JobSpec): { packed: string; shared: string } {
   return { packed: JSON.stringify(packed), shared: internShared(JSON.stringify(shared)) };
 }
 
+// Readers of the packed fields. The packer wrote them and a snapshot's strings were shape-
+// checked on restore (sharedTraits, packedProblem), so a wrong type here is a bug: assert.
+function text(value: unknown, fallback: string): string {
+  if (value === null || value === undefined) return fallback;
+  assert(typeof value === 'string', 'a packed text field holds text');
+  return value;
+}
+
+function count(value: unknown, fallback: number): number {
+  if (value === null || value === undefined) return fallback;
+  assert(typeof value === 'number' && Number.isSafeInteger(value), 'a packed number field holds an integer');
+  return value;
+}
+
+function member<T extends string>(value: unknown, options: readonly T[], fallback: T): T {
+  if (value === null || value === undefined) return fallback;
+  const found = options.find((option) => option === value);
+  assert(found !== undefined, `a packed field holds one of ${options.join(', ')}`);
+  return found;
+}
+
 function record(value: unknown): Readonly<Record<string, string>> {
-  return value === null || value === undefined ? EMPTY_RECORD : shareRecord(value as Record<string, string>);
+  if (value === null || value === undefined) return EMPTY_RECORD;
+  assert(typeof value === 'object' && !Array.isArray(value), 'a packed map field holds a map');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = text(v, '');
+  return shareRecord(out);
+}
+
+function list(value: unknown): readonly unknown[] | null {
+  if (value === null || value === undefined) return null;
+  assert(Array.isArray(value), 'a packed list field holds a list');
+  return value;
 }
 
 function unpackExecutor(own: Packed, shared: Packed): Executor {
-  if (shared[0] === 0) return Object.freeze({ type: 'shell', command: own[0] as string, env: record(own[3]), cwd: (shared[1] as string | null | undefined) ?? '/' });
+  if (shared[0] === 0) return Object.freeze({ type: 'shell', command: text(own[0], ''), env: record(own[3]), cwd: text(shared[1], '/') });
   assert(shared[0] === 1, 'packed executor has an unknown type');
-  const method = (shared[1] as (typeof HTTP_METHODS)[number] | null | undefined) ?? 'GET';
-  const expect = shared[3] as [number, number] | null | undefined;
+  const expect = list(shared[3]);
   return Object.freeze({
-    type: 'http', method, url: own[0] as string, headers: record(shared[2]), body: (own[2] as string | null | undefined) ?? '',
-    expectStatus: expect === null || expect === undefined ? EXPECT_STATUS_DEFAULT : Object.freeze(expect) as readonly [number, number],
+    type: 'http', method: member(shared[1], HTTP_METHODS, 'GET'), url: text(own[0], ''), headers: record(shared[2]), body: text(own[2], ''),
+    expectStatus: expect === null ? EXPECT_STATUS_DEFAULT : Object.freeze([count(expect[0], 200), count(expect[1], 299)] as const),
   });
 }
 
@@ -85,40 +115,47 @@ function unpackTarget(value: unknown): Target {
   if (value === null || value === undefined) return TARGET_ANY;
   if (value === 'leader') return TARGET_LEADER;
   if (value === 'all') return TARGET_ALL;
-  const [tags, count] = value as [Record<string, string>, number | undefined];
-  return Object.freeze(count === undefined ? { mode: 'tags', tags: Object.freeze(tags) } : { mode: 'tags', tags: Object.freeze(tags), count });
+  const row = list(value) ?? [];
+  const tags = record(row[0]);
+  return Object.freeze(row[1] === undefined ? { mode: 'tags', tags } : { mode: 'tags', tags, count: count(row[1], 1) });
 }
 
 function unpackRetry(value: unknown): Retry {
-  if (value === null || value === undefined) return RETRY_DEFAULT;
-  const [max, backoffMs, maxBackoffMs] = value as [number, number, number];
-  return Object.freeze({ max, backoffMs, maxBackoffMs });
+  const row = list(value);
+  if (row === null) return RETRY_DEFAULT;
+  return Object.freeze({ max: count(row[0], 0), backoffMs: count(row[1], 0), maxBackoffMs: count(row[2], 0) });
 }
 
 function unpackMisfire(value: unknown): Misfire {
-  if (value === null || value === undefined) return MISFIRE_DEFAULT;
-  const [policy, windowMs] = value as [Misfire['policy'], number];
-  return Object.freeze({ policy, windowMs });
+  const row = list(value);
+  if (row === null) return MISFIRE_DEFAULT;
+  return Object.freeze({ policy: member(row[0], MISFIRE_POLICIES, MISFIRE_DEFAULT.policy), windowMs: count(row[1], MISFIRE_DEFAULT.windowMs) });
+}
+
+function parsePacked(packedText: string): Packed {
+  const row: unknown = JSON.parse(packedText);
+  assert(Array.isArray(row), 'a packed spec part is a list');
+  return row;
 }
 
 export function unpackSpec(id: string, schedule: string, timezone: string, enabled: boolean, packed: string, sharedText: string): JobSpec {
-  const own = JSON.parse(packed) as Packed;
-  const shared = JSON.parse(sharedText) as Packed;
+  const own = parsePacked(packed);
+  const shared = parsePacked(sharedText);
   const d = SPEC_DEFAULTS;
-  const after = shared[12] as string[] | null | undefined;
+  const after = list(shared[12]);
   return Object.freeze({
     id, schedule, timezone, enabled,
     executor: unpackExecutor(own, shared),
     target: unpackTarget(shared[9]),
-    concurrency: (shared[8] as Concurrency | null | undefined) ?? d.concurrency,
+    concurrency: member(shared[8], CONCURRENCY_POLICIES, d.concurrency),
     misfire: unpackMisfire(shared[10]),
-    timeoutMs: (shared[5] as number | null | undefined) ?? d.timeoutMs,
+    timeoutMs: count(shared[5], d.timeoutMs),
     retry: unpackRetry(shared[7]),
-    priority: (shared[11] as number | null | undefined) ?? d.priority,
-    after: after === null || after === undefined ? EMPTY_LIST : Object.freeze(after),
-    history: (shared[6] as number | null | undefined) ?? d.history,
+    priority: count(shared[11], d.priority),
+    after: after === null ? EMPTY_LIST : Object.freeze(after.map((a) => text(a, ''))),
+    history: count(shared[6], d.history),
     labels: record(shared[4]),
-    description: (own[1] as string | null | undefined) ?? d.description,
+    description: text(own[1], d.description),
   });
 }
 
@@ -151,15 +188,16 @@ export function sharedTraits(text: string): number | string {
     : type === 1 && isOpt(cwdOrMethod, (m) => HTTP_METHOD_SET.has(m)) && isOpt(headers, isStrMap)
       && isOpt(expect, (v) => Array.isArray(v) && v.length === 2 && v.every(isInt)))
     && isOpt(labels, isStrMap) && isOpt(timeoutMs, isInt)
-    && isOpt(history, (h) => isInt(h) && (h as number) >= 1 && (h as number) < 1024)
+    && isOpt(history, (h) => isInt(h) && Number(h) >= 1 && Number(h) < 1024)
     && isOpt(retry, (r) => Array.isArray(r) && r.length === 3 && r.every(isInt) && r[0] >= 0 && r[0] < 16)
-    && isOpt(concurrency, (c) => (CONCURRENCY_POLICIES as readonly unknown[]).includes(c))
+    && isOpt(concurrency, (c) => CONCURRENCY_POLICIES.some((p) => p === c))
     && isOpt(target, (t) => t === 'leader' || t === 'all' || (Array.isArray(t) && (t.length === 1 || (t.length === 2 && isInt(t[1]))) && isStrMap(t[0])))
-    && isOpt(misfire, (m) => Array.isArray(m) && m.length === 2 && (MISFIRE_POLICIES as readonly unknown[]).includes(m[0]) && isInt(m[1]))
+    && isOpt(misfire, (m) => Array.isArray(m) && m.length === 2 && MISFIRE_POLICIES.some((p) => p === m[0]) && isInt(m[1]))
     && isOpt(priority, isInt) && isOpt(after, (a) => Array.isArray(a) && a.every(isStr));
   if (!ok) return 'shared spec part has a malformed field';
-  return settingTraits((concurrency ?? SPEC_DEFAULTS.concurrency) as Concurrency, (history as number | null | undefined) ?? SPEC_DEFAULTS.history,
-    ((retry as number[] | null | undefined)?.[0]) ?? 0, Array.isArray(after) && after.length > 0);
+  const retryRow = list(retry);
+  return settingTraits(member(concurrency, CONCURRENCY_POLICIES, SPEC_DEFAULTS.concurrency), count(history, SPEC_DEFAULTS.history),
+    retryRow === null ? 0 : count(retryRow[0], 0), Array.isArray(after) && after.length > 0);
 }
 
 /** Checks a job's own part from a snapshot against its executor type (from the shared part); a message or null. */

@@ -10,7 +10,7 @@
 // varints createdAt, createRevision, then updatedAt and revision unless never updated,
 // then lastScheduledAt and nextFireAt if present. Varints are little-endian base-128 of
 // non-negative safe integers.
-import { assert } from './assert.js';
+import { assert, itemAt } from './assert.js';
 import { intern } from './defaults.js';
 import { JobState } from './job-record.js';
 import { internShared, isShellShared, packedProblem, sharedTraits } from './packed-spec.js';
@@ -56,7 +56,7 @@ class Out {
       length = Buffer.byteLength(text, 'utf8');
       this.lengths[this.lengthAt++] = length;
     } else {
-      length = this.lengths[this.lengthAt++] as number;
+      length = itemAt(this.lengths, this.lengthAt++);
     }
     this.varint(length);
     if (this.buffer !== null && this.buffer.write(text, this.pos, length, 'utf8') !== length) assert(false, 'a string fills its measured length');
@@ -194,14 +194,14 @@ export function readJobSection(bytes: Uint8Array, count: number): JobState[] {
     const flags = input.varint();
     // Schedules were validated when their job entered the log; parsing each distinct one
     // again here (~90 µs with cron-parser) would add seconds to a large restore.
-    const schedule = input.table[input.tableIndex(SCHEDULE_CHARS_MAX, (s) => s.length > 0 ? 0 : 'is empty', 'schedule', false)] as string;
-    const timezone = input.table[input.tableIndex(TIMEZONE_CHARS_MAX, (z) => isKnownZone(z) ? 0 : 'is not a known zone', 'time zone', false)] as string;
+    const schedule = itemAt(input.table, input.tableIndex(SCHEDULE_CHARS_MAX, (s) => s.length > 0 ? 0 : 'is empty', 'schedule', false));
+    const timezone = itemAt(input.table, input.tableIndex(TIMEZONE_CHARS_MAX, (z) => isKnownZone(z) ? 0 : 'is not a known zone', 'time zone', false));
     const sharedAt = input.tableIndex(SPEC_PACKED_CHARS_MAX, sharedTraits, 'shared spec part', true);
-    const shared = input.table[sharedAt] as string;
+    const shared = itemAt(input.table, sharedAt);
     const packed = input.string(SPEC_PACKED_CHARS_MAX);
     const problem = packedProblem(packed, isShellShared(shared));
     if (problem !== null) throw bad(`job ${id}: ${problem}`);
-    const traits = withEnabled(input.facts[sharedAt] as number, (flags & ENABLED) !== 0);
+    const traits = withEnabled(itemAt(input.facts, sharedAt), (flags & ENABLED) !== 0);
     const createdAt = input.varint();
     const createRevision = input.varint();
     const neverUpdated = (flags & NEVER_UPDATED) !== 0;

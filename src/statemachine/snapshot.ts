@@ -7,6 +7,7 @@
 // seq and keys by insertion (snapshot-rows.ts). The job section is written straight into
 // the one output buffer and read back record by record, so a million jobs never exist as
 // an intermediate array of rows.
+import { itemAt } from './assert.js';
 import { packr } from './codec.js';
 import { ChimeError } from '../errors/index.js';
 import type { TableLimits } from './limits.js';
@@ -106,8 +107,8 @@ function byNextFire(jobs: readonly JobState[]): JobState[] {
     keys[i] = job.nextFireAt;
     positions.push(i);
   });
-  positions.sort((a, b) => (keys[a] as number) - (keys[b] as number) || a - b);
-  return positions.map((i) => jobs[i] as JobState);
+  positions.sort((a, b) => itemAt(keys, a) - itemAt(keys, b) || a - b);
+  return positions.map((i) => itemAt(jobs, i));
 }
 
 function decodeVersion2(h: Record<string, unknown>, bytes: Uint8Array, headerEnd: number): TableState {

@@ -2,7 +2,7 @@
 // delete cost a binary search plus a splice of one chunk, and walking in order from any key
 // costs only the items walked. Used for the id index and the next-fire index, so neither a
 // list nor a due-query ever sorts or scans every job.
-import { assert } from './assert.js';
+import { assert, itemAt } from './assert.js';
 
 const CHUNK_MAX = 512;
 
@@ -22,8 +22,8 @@ export class SortedSet<T> {
     let hi = this.chunks.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const chunk = this.chunks[mid] as T[];
-      if (this.compare(chunk[chunk.length - 1] as T, value) < 0) lo = mid + 1;
+      const chunk = itemAt(this.chunks, mid);
+      if (this.compare(itemAt(chunk, chunk.length - 1), value) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -35,7 +35,7 @@ export class SortedSet<T> {
     let hi = chunk.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.compare(chunk[mid] as T, value) < 0) lo = mid + 1;
+      if (this.compare(itemAt(chunk, mid), value) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -52,16 +52,16 @@ export class SortedSet<T> {
       // Past the last item: ids and instants often arrive in order, so a full last chunk
       // starts a new one rather than splitting into two half-empty ones.
       c -= 1;
-      const last = this.chunks[c] as T[];
+      const last = itemAt(this.chunks, c);
       if (last.length >= CHUNK_MAX) {
         this.chunks.push([value]);
         this.count += 1;
         return true;
       }
     }
-    const chunk = this.chunks[c] as T[];
+    const chunk = itemAt(this.chunks, c);
     const at = this.positionIn(chunk, value);
-    if (at < chunk.length && this.compare(chunk[at] as T, value) === 0) return false;
+    if (at < chunk.length && this.compare(itemAt(chunk, at), value) === 0) return false;
     chunk.splice(at, 0, value);
     this.count += 1;
     if (chunk.length > CHUNK_MAX) this.chunks.splice(c + 1, 0, chunk.splice(chunk.length >>> 1));
@@ -73,7 +73,7 @@ export class SortedSet<T> {
     const chunk = this.chunks[c];
     if (chunk === undefined) return false;
     const at = this.positionIn(chunk, value);
-    if (at >= chunk.length || this.compare(chunk[at] as T, value) !== 0) return false;
+    if (at >= chunk.length || this.compare(itemAt(chunk, at), value) !== 0) return false;
     chunk.splice(at, 1);
     this.count -= 1;
     if (chunk.length === 0) this.chunks.splice(c, 1);
@@ -88,7 +88,7 @@ export class SortedSet<T> {
    * scattered over the heap costs seconds of cache misses).
    */
   fill(items: readonly T[], orderChecked = false): void {
-    if (!orderChecked) for (let i = 1; i < items.length; i++) assert(this.compare(items[i - 1] as T, items[i] as T) < 0, 'fill needs sorted distinct items');
+    if (!orderChecked) for (let i = 1; i < items.length; i++) assert(this.compare(itemAt(items, i - 1), itemAt(items, i)) < 0, 'fill needs sorted distinct items');
     this.chunks.length = 0;
     for (let i = 0; i < items.length; i += CHUNK_MAX) this.chunks.push(items.slice(i, i + CHUNK_MAX));
     this.count = items.length;
@@ -100,8 +100,8 @@ export class SortedSet<T> {
     let hi = this.chunks.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const chunk = this.chunks[mid] as T[];
-      if (compareKey(chunk[chunk.length - 1] as T, key) < 0) lo = mid + 1;
+      const chunk = itemAt(this.chunks, mid);
+      if (compareKey(itemAt(chunk, chunk.length - 1), key) < 0) lo = mid + 1;
       else hi = mid;
     }
     const chunk = this.chunks[lo];
@@ -110,7 +110,7 @@ export class SortedSet<T> {
     let b = chunk.length;
     while (a < b) {
       const mid = (a + b) >>> 1;
-      if (compareKey(chunk[mid] as T, key) < 0) a = mid + 1;
+      if (compareKey(itemAt(chunk, mid), key) < 0) a = mid + 1;
       else b = mid;
     }
     const found = chunk[a];
@@ -121,7 +121,7 @@ export class SortedSet<T> {
     const chunk = this.chunks[this.chunkFor(value)];
     if (chunk === undefined) return false;
     const at = this.positionIn(chunk, value);
-    return at < chunk.length && this.compare(chunk[at] as T, value) === 0;
+    return at < chunk.length && this.compare(itemAt(chunk, at), value) === 0;
   }
 
   /** Items in order, starting after `after` (exclusive) or from the first item. */
@@ -133,11 +133,11 @@ export class SortedSet<T> {
       const chunk = this.chunks[c];
       if (chunk === undefined) return;
       at = this.positionIn(chunk, after);
-      if (at < chunk.length && this.compare(chunk[at] as T, after) === 0) at += 1;
+      if (at < chunk.length && this.compare(itemAt(chunk, at), after) === 0) at += 1;
     }
     for (; c < this.chunks.length; c++, at = 0) {
-      const chunk = this.chunks[c] as T[];
-      for (; at < chunk.length; at++) yield chunk[at] as T;
+      const chunk = itemAt(this.chunks, c);
+      for (; at < chunk.length; at++) yield itemAt(chunk, at);
     }
   }
 

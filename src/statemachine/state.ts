@@ -1,7 +1,7 @@
 // The table's data and the bookkeeping every apply shares: the next-fire index, the run
 // ring per job, global run eviction and idempotency keys. Everything here is deterministic:
 // iteration orders are insertion orders fixed by the log, or explicit sorts.
-import { assert } from './assert.js';
+import { assert, itemAt } from './assert.js';
 import { IDEMPOTENCY_TTL_MS, type TableLimits } from './limits.js';
 import { compiledSchedule, nextFireAt } from './schedule.js';
 import { compareByFinish, compareBySeq, indexActiveExecutions } from './run-indexes.js';
@@ -132,7 +132,7 @@ export function evictJobHistory(state: TableState, job: JobState): void {
   if (list === null) return;
   let excess = list.length - job.activeCount - job.history;
   for (let i = 0; excess > 0 && i < list.length;) {
-    const run = list[i] as RunRecord;
+    const run = itemAt(list, i);
     if (isActiveStatus(run.status)) {
       i++;
       continue;

@@ -1,7 +1,7 @@
 // JobTable: the replicated state machine. apply() is the only way state changes; it is
 // deterministic (no clock, no randomness, no iteration over unordered data) so every replica
 // that applies the same log holds the same table and writes the same snapshot bytes.
-import { assert } from './assert.js';
+import { assert, itemAt } from './assert.js';
 import { applyFire } from './apply-fire.js';
 import { applyDeleteJob, applyPause, applyPutJob, applyResume } from './apply-jobs.js';
 import { applyKillRun, applyRetryRun, applyRunFinished, applyRunLost, applyRunReports, applyRunStarted } from './apply-runs.js';
@@ -164,12 +164,12 @@ export class JobTable {
     let hi = runs.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((runs[mid] as RunRecord).seq < beforeSeq) lo = mid + 1;
+      if (itemAt(runs, mid).seq < beforeSeq) lo = mid + 1;
       else hi = mid;
     }
     const limit = clampLimit(options.limit);
     const items: RunRecord[] = [];
-    for (let i = lo - 1; i >= 0 && items.length < limit; i--) items.push(runView(runs[i] as RunRecord));
+    for (let i = lo - 1; i >= 0 && items.length < limit; i--) items.push(runView(itemAt(runs, i)));
     const last = items[items.length - 1];
     const more = last !== undefined && lo - items.length > 0;
     return { ok: true, items, nextCursor: more ? `r1.${last.seq}` : null };

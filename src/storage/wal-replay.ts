@@ -47,7 +47,8 @@ export function replayRecord(log: WalLog | null, record: WalRecord, what: string
 }
 
 function appendEntries(log: WalLog, entries: readonly Entry[], what: string): void {
-  const first = entries[0] as Entry;
+  const [first] = entries;
+  if (first === undefined) return;
   const last = walLastIndex(log);
   if (first.index <= log.start.index || first.index > last + 1) throw corrupt(`${what}: entry ${first.index} does not attach to the log (${log.start.index}, ${last}]`);
   log.entries.length = first.index - log.start.index - 1;

@@ -160,7 +160,9 @@ export class Wal {
   /** Deletes the segments that hold only entries up to `index` (compacted away). */
   release(index: number): void {
     let keepFrom = 0;
-    for (let i = 1; i < this.segments.length; i++) if ((this.segments[i] as Segment).start.index <= index) keepFrom = i;
+    this.segments.forEach((segment, i) => {
+      if (i > 0 && segment.start.index <= index) keepFrom = i;
+    });
     if (keepFrom > 0) this.removeSegments(keepFrom);
   }
 
