@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
+import { isPackaged } from './packaged.js';
 import { UsageError } from './usage.js';
 
 export const DEV_HELP = `usage: chime dev [--nodes N] [--dir DIR] [--base-port P]
@@ -13,7 +14,8 @@ Runs a local cluster of N nodes (default 3) on loopback with data under DIR
 and for peers on P-1000+i (7401..). Ctrl-C stops every node cleanly.
 `;
 
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+// Packaged, the executable is the program; from source, node needs the script to run.
+const AGENT = isPackaged ? ['agent'] : [fileURLToPath(new URL('./main.js', import.meta.url)), 'agent'];
 
 export async function devCommand(args: string[], out: (s: string) => void): Promise<void> {
   let values;
@@ -35,7 +37,7 @@ export async function devCommand(args: string[], out: (s: string) => void): Prom
     const data = join(dir, id);
     mkdirSync(data, { recursive: true });
     const http = `127.0.0.1:${base + i + 1}`;
-    const child = spawn(process.execPath, [MAIN, 'agent', '--id', id, '--data', data, '--rpc', `127.0.0.1:${base - 1000 + i + 1}`, '--http', http, '--peers', peers], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...AGENT, '--id', id, '--data', data, '--rpc', `127.0.0.1:${base - 1000 + i + 1}`, '--http', http, '--peers', peers], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.set(id, child);
     let first = true;
     createInterface({ input: child.stdout! }).on('line', (line) => {
