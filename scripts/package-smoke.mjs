@@ -77,7 +77,7 @@ function setUp() {
 
 async function startDev() {
   const base = await freeBasePort();
-  // Its own process group, as in a terminal, so that Ctrl-C reaches dev and its agents.
+  // Its own process group, as a shell gives a job, so that a SIGINT to the group is a Ctrl-C.
   dev = spawn(join(bin, 'chime'), ['dev', '--base-port', String(base)], { cwd: dir, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   dev.stdout.setEncoding('utf8').on('data', (text) => { devOutput += text; });
   dev.stderr.setEncoding('utf8').on('data', (text) => { devOutput += text; });
@@ -121,8 +121,13 @@ try {
   await smoke();
   rmSync(dir, { recursive: true, force: true });
 } catch (error) {
-  // Only the process group this script started is killed; the folder stays for a look.
-  if (running()) process.kill(-dev.pid, 'SIGKILL');
+  // dev stops its agents on SIGTERM; the SIGKILL is for a dev that hangs. Nothing else is
+  // signalled, and the folder stays for a look.
+  if (running()) {
+    const exited = new Promise((done) => dev.once('exit', done));
+    dev.kill('SIGTERM');
+    if (await Promise.race([exited.then(() => true), sleep(DEADLINE_MS, false, { ref: false })]) === false) dev.kill('SIGKILL');
+  }
   console.error(`package-smoke: FAILED: ${error.message}\n${devOutput.split('\n').slice(-20).join('\n')}\npackage-smoke: files left in ${dir}`);
   process.exitCode = 1;
 }

@@ -18,16 +18,15 @@ function start(modules, entry) {
     // Files get paths under the executable, as if it were a folder: `__dirname` and
     // `import.meta.url` stay well-formed, and a read beside them fails loudly (ENOTDIR).
     const filename = path.join(process.execPath, key);
-    const module = { id: key, filename, exports: {}, loaded: false };
+    const module = { filename, exports: {} };
     cache.set(key, module);
     const require = (spec) => {
-      const target = deps[spec];
+      const target = Object.hasOwn(deps, spec) ? deps[spec] : undefined;
       if (target === undefined) return requireBuiltin(spec);
       if (target.startsWith('addon:')) return () => loadAddon(target.slice('addon:'.length));
       return load(target);
     };
     body.call(module.exports, module.exports, require, module, filename, path.dirname(filename), { url: pathToFileURL(filename).href });
-    module.loaded = true;
     return module.exports;
   }
   load(entry);
