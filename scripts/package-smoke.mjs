@@ -2,8 +2,9 @@
 // `npm run package:smoke`: shows that dist/chime runs with nothing else installed. The
 // executable is copied into an empty folder and run there with an emptied environment: PATH
 // holds only that folder (so there is no node), no node_modules is above it and the addon
-// cache starts empty. Then a user's first minutes: --version, `chime dev`, a leader, a shell
-// job run to the end, Ctrl-C. Every wait polls against a deadline and every step is timed.
+// cache starts empty. Then a user's first minutes: --version, `chime dev`, a leader, the
+// console page, a shell job run to the end, Ctrl-C. Every wait polls against a deadline and
+// every step is timed.
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -109,6 +110,8 @@ async function smoke() {
     check(shown.code === 0 && shown.stdout.startsWith(`chime ${version} (node v`) && shown.stdout.includes('single executable'), `--version printed ${JSON.stringify(shown.stdout + shown.stderr)}`);
   }
   const { server, leader } = await startDev();
+  const page = await timed('console page', () => fetch(`${server}/`));
+  check(page.status === 200 && page.headers.get('content-type').startsWith('text/html'), `GET ${server}/ answered ${page.status}`);
   const put = await timed('job put', () => chime(['job', 'put', 'hello', '--schedule', '@manual', '--shell', 'echo hi', '--server', server]));
   check(put.code === 0, `job put failed: ${put.stderr.trim()}`);
   const run = await timed('job run --wait', () => chime(['job', 'run', 'hello', '--wait', '30s', '--server', server]));
