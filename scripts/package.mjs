@@ -59,7 +59,7 @@ function collectModules() {
     const source = readFileSync(file, 'utf8');
     const deps = {};
     for (const [, , spec] of source.matchAll(REQUIRE_CALL)) {
-      if (isBuiltin(spec) || spec in deps) continue;
+      if (isBuiltin(spec) || Object.hasOwn(deps, spec)) continue;
       if (ADDON_LOADERS.includes(spec)) {
         const addon = createRequire(file)(spec).path(dirname(file));
         const key = `addon/${createHash('sha256').update(readFileSync(addon)).digest('hex').slice(0, 16)}-${basename(addon)}`;
