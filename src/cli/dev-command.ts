@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
+import { isPackaged } from './packaged.js';
 import { UsageError } from './usage.js';
 
 export const DEV_HELP = `usage: chime dev [--nodes N] [--dir DIR] [--base-port P]
@@ -13,7 +14,8 @@ Runs a local cluster of N nodes (default 3) on loopback with data under DIR
 and for peers on P-1000+i (7401..). Ctrl-C stops every node cleanly.
 `;
 
-const MAIN = fileURLToPath(new URL('./main.js', import.meta.url));
+// Packaged, the executable is the program; from source, node needs the script to run.
+const AGENT = isPackaged ? ['agent'] : [fileURLToPath(new URL('./main.js', import.meta.url)), 'agent'];
 
 export async function devCommand(args: string[], out: (s: string) => void): Promise<void> {
   let values;
@@ -35,7 +37,11 @@ export async function devCommand(args: string[], out: (s: string) => void): Prom
     const data = join(dir, id);
     mkdirSync(data, { recursive: true });
     const http = `127.0.0.1:${base + i + 1}`;
-    const child = spawn(process.execPath, [MAIN, 'agent', '--id', id, '--data', data, '--rpc', `127.0.0.1:${base - 1000 + i + 1}`, '--http', http, '--peers', peers], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Each agent in a process group of its own, so that a terminal's Ctrl-C reaches dev alone
+    // and every agent gets exactly one signal, dev's SIGTERM. An agent that also got the
+    // Ctrl-C could receive dev's SIGTERM while exiting, when node no longer handles signals,
+    // and die of it.
+    const child = spawn(process.execPath, [...AGENT, '--id', id, '--data', data, '--rpc', `127.0.0.1:${base - 1000 + i + 1}`, '--http', http, '--peers', peers], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     children.set(id, child);
     let first = true;
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -56,11 +62,11 @@ export async function devCommand(args: string[], out: (s: string) => void): Prom
     out('chime dev: stopping every node\n');
     for (const child of children.values()) child.kill('SIGTERM');
   };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  const codes = await Promise.all([...children.entries()].map(([id, child]) => new Promise<[string, number | null]>((done) => child.on('exit', (code) => done([id, code])))));
-  process.off('SIGINT', stop);
-  process.off('SIGTERM', stop);
+  // SIGHUP too: a closed terminal no longer reaches the agents, dev has to stop them.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const signal of signals) process.on(signal, stop);
+  const codes = await Promise.all([...children.entries()].map(([id, child]) => new Promise<[string, number | string | null]>((done) => child.on('exit', (code, signal) => done([id, code ?? signal])))));
+  for (const signal of signals) process.off(signal, stop);
   const failed = codes.filter(([, code]) => code !== 0);
   if (!stopping || failed.length > 0) {
     for (const child of children.values()) if (child.exitCode === null) child.kill('SIGTERM');

@@ -5,6 +5,7 @@ import { agentCommand } from './agent-command.js';
 import { jobCommand, JOB_HELP } from './job-command.js';
 import { runCommand, RUN_HELP } from './run-command.js';
 import { AGENT_HELP } from './agent-config.js';
+import { chimeVersion, isPackaged } from './packaged.js';
 import { OperationError, UsageError } from './usage.js';
 
 const HELP = `usage: chime <command> [flags]
@@ -15,6 +16,7 @@ commands:
   cluster    status, members, add, remove, transfer-leader
   job        put, get, list, delete, pause, resume, run
   run        list, get, kill
+  version    chime's and node's versions (also --version)
   help       this text; every command also takes --help
 
 Errors go to stderr; exit code 1 for a failed operation, 2 for bad usage.
@@ -30,6 +32,10 @@ async function main(argv: string[]): Promise<void> {
     case '-h':
       out(HELP + '\n' + [AGENT_HELP, DEV_HELP, CLUSTER_HELP, JOB_HELP, RUN_HELP].join('\n'));
       if (command === undefined) process.exitCode = 2;
+      return;
+    case 'version':
+    case '--version':
+      out(`chime ${chimeVersion()} (node ${process.version}${isPackaged ? ', single executable' : ''})\n`);
       return;
     case 'agent':
       return agentCommand(rest, out);
