@@ -36,12 +36,26 @@ test('mask: leftmost match first, the longest at one position, no overlaps — t
   }
 });
 
-test('mask: the carry stays below the longest value and a chunk with no candidate passes through', () => {
+test('mask: a short value inside a longer one\'s reach is decided only when the longer one is', () => {
+  const values = ['ab', 'abcdefgh'];
+  const text = 'zab abcdefgh abX abcdefg ab';
+  const whole = maskText(text, values);
+  assert.equal(whole, 'z*** *** ***X ***cdefg ***');
+  for (let cut = 0; cut <= text.length; cut++) assert.equal(maskChunks(values, [text.slice(0, cut), text.slice(cut)]), whole, `cut at ${cut}`);
+});
+
+test('mask: only a chunk that ends in the beginning of a value is held back, and never more than longest − 1 bytes', () => {
   const masker = new StreamMasker(['0123456789']);
-  const out = masker.push(Buffer.from('x'.repeat(100)));
-  assert.equal(out.length, 91);
-  assert.equal(masker.carryBytes, 9);
-  assert.equal(masker.flush().toString(), 'x'.repeat(9));
+  assert.equal(masker.push(Buffer.from('x'.repeat(100))).length, 100, 'nothing that could begin a value: passed on whole');
+  assert.equal(masker.push(Buffer.from('x'.repeat(95) + '0abcd')).length, 100, 'a first byte alone is no reason to wait');
+  assert.equal(masker.push(Buffer.from('x'.repeat(100) + '01234')).length, 100);
+  assert.equal(masker.carryBytes, 5);
+  assert.equal(masker.flush().toString(), '01234', 'the end of the stream releases it');
+  // Many near-misses: the checks are bounded, holding back from there is still exact.
+  const nearMisses = new StreamMasker(['aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab']);
+  const out = nearMisses.push(Buffer.from('a'.repeat(200)));
+  assert.ok(out.length >= 200 - 49 && nearMisses.carryBytes <= 49);
+  assert.equal(Buffer.concat([out, nearMisses.push(Buffer.from('b!')), nearMisses.flush()]).toString(), 'a'.repeat(151) + '***!');
   const none = new StreamMasker([]);
   const chunk = Buffer.from('untouched');
   assert.equal(none.push(chunk), chunk, 'no values: the very same buffer');

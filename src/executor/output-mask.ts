@@ -5,14 +5,20 @@ import assert from 'node:assert/strict';
 export const MASK_TEXT = '***';
 const MASK = Buffer.from(MASK_TEXT);
 const EMPTY = Buffer.alloc(0);
+/**
+ * Positions per chunk checked for "the rest of the chunk begins a value" before the masker
+ * gives up and holds back from there (always safe, only later): bounds the CPU a chunk full of
+ * near-misses can cost to this × values × longest bytes compared.
+ */
+const PREFIX_CHECKS_MAX = 32;
 
 /**
- * Masks one stream (stdout or stderr) chunk by chunk. A value may be split across two
- * chunks, so the last `longest − 1` bytes of what it has seen are held back (the carry)
- * until the next chunk or `flush()` shows whether they begin a value. Matches are found
- * leftmost first (the longest value wins at one position) and never overlap, exactly as if
- * the whole stream had been masked at once: a match starting at position p is decided only
- * once the bytes up to p + longest are known.
+ * Masks one stream (stdout or stderr) chunk by chunk. Matches are found leftmost first (the
+ * longest value wins at one position) and never overlap, exactly as if the whole stream had
+ * been masked at once. A value may be split across two chunks, so the masker holds back (the
+ * carry) the end of a chunk from the first position whose remaining bytes are the beginning of
+ * some value — at most `longest − 1` bytes — until the next chunk or `flush()` decides them.
+ * Output that does not end in the beginning of a secret is passed on whole, at once.
  *
  * Memory: the carry, at most `longest − 1` bytes, plus one chunk while it is worked on.
  */
@@ -20,6 +26,8 @@ export class StreamMasker {
   private readonly values: readonly Buffer[];
   /** Longest value in bytes; 0 when there is nothing to mask. */
   private readonly longestBytes: number;
+  /** firstBytes[b] = 1 when some value begins with byte b: a match can start only there. */
+  private readonly firstBytes = new Uint8Array(256);
   private carry: Buffer = EMPTY;
 
   constructor(values: readonly string[]) {
@@ -27,6 +35,7 @@ export class StreamMasker {
     // Longest first: at one position the first match found is the longest one.
     this.values = unique.sort((a, b) => b.length - a.length);
     this.longestBytes = this.values[0]?.length ?? 0;
+    for (const value of this.values) this.firstBytes[value[0] ?? 0] = 1;
   }
 
   get carryBytes(): number {
@@ -37,13 +46,31 @@ export class StreamMasker {
   push(chunk: Buffer): Buffer {
     if (this.longestBytes === 0) return chunk;
     const data = this.carry.length === 0 ? chunk : Buffer.concat([this.carry, chunk]);
-    // A match that starts before this point ends within `data`: it can be decided now.
-    const decidedBefore = data.length - (this.longestBytes - 1);
-    const { out, end } = maskUpTo(data, this.values, decidedBefore);
+    // A match that starts before `window` ends within `data`: it can be decided now. From
+    // there on, so can every position whose rest does not begin a value.
+    const window = data.length - (this.longestBytes - 1);
+    const { out, end } = maskUpTo(data, this.values, this.undecidedFrom(data, window));
     // Copied, so a large chunk is not kept alive by its last few bytes.
     this.carry = end < data.length ? Buffer.from(data.subarray(end)) : EMPTY;
     assert.ok(this.carry.length < this.longestBytes, 'the carry is shorter than the longest value');
     return out;
+  }
+
+  /**
+   * The first position at or after `window` where the rest of `data` is a proper beginning of
+   * some value (a match may start there and end in the next chunk); data.length if none.
+   */
+  private undecidedFrom(data: Buffer, window: number): number {
+    let checks = 0;
+    for (let at = Math.max(0, window); at < data.length; at++) {
+      if (this.firstBytes[data[at] ?? 0] === 0) continue;
+      if (checks++ >= PREFIX_CHECKS_MAX) return at;
+      const restBytes = data.length - at;
+      for (const value of this.values) {
+        if (value.length > restBytes && data.compare(value, 0, restBytes, at, data.length) === 0) return at;
+      }
+    }
+    return data.length;
   }
 
   /** The end of the stream: masks and returns what the carry held. */
@@ -56,8 +83,9 @@ export class StreamMasker {
 }
 
 /**
- * Masks every match that starts before `decidedBefore` and returns the masked bytes up to
- * `end` = max(decidedBefore, end of the last match): the bytes from `end` on are not decided.
+ * Masks every match that starts before `decidedBefore` (the caller knows each of them is
+ * decided) and returns the masked bytes up to `end` = max(decidedBefore, end of the last
+ * match): the bytes from `end` on are not decided.
  */
 function maskUpTo(data: Buffer, values: readonly Buffer[], decidedBefore: number): { out: Buffer; end: number } {
   const parts: Buffer[] = [];
