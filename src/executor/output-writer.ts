@@ -66,8 +66,9 @@ export class RunOutputWriter {
 
   constructor(readonly entry: OutputEntry, private readonly options: RunOutputWriterOptions, private readonly hooks: RunOutputWriterHooks) {
     this.closed = new Promise((resolve) => { this.resolveClosed = resolve; });
-    // Files are created at once, so a run without output still shows (empty) files.
-    void this.pump();
+    // Files are created with the first output (or at the end), not here: a writer begins when
+    // the run is accepted, and a burst of accepts must not queue directory work on the thread
+    // pool ahead of the journal's fsync that every start waits for.
   }
 
   get queuedBytes(): number {
@@ -162,7 +163,7 @@ export class RunOutputWriter {
     this.pumping = true;
     for (;;) {
       try {
-        if (this.files === null && !this.abandoned && !this.failed) {
+        if (this.files === null && !this.abandoned && !this.failed && (this.queue.length > 0 || this.ending)) {
           await this.hooks.exclusive(() => this.openFiles());
           continue;
         }

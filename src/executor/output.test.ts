@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Executor } from './executor.js';
 import { OUTPUT_FILES, storedOutputMarker } from './output-format.js';
 import type { OutputReader, OutputReadOptions } from './output-reader.js';
-import { httpRequest, newExecutor, shellRequest, waitFinished, waitFor } from './test-support.js';
+import { ManualTimers, httpRequest, newExecutor, shellRequest, waitFinished, waitFor } from './test-support.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -135,6 +135,29 @@ test('output: a follower sees output while the run runs and ends when the run en
   assert.equal(executor.isLive(req.runId, 1), false);
   assert.equal((await waitFinished(executor, req.runId)).status, 'succeeded');
   assert.equal(executor.stats().outputReaders, 0, 'a finished reader lets go');
+  await executor.stop({ killRunning: true });
+});
+
+test('output: a follower that comes before the run starts waits for it (the output is live from acceptance)', async () => {
+  const dir = tempDir();
+  const timers = new ManualTimers(Date.now());
+  const executor = newExecutor({ outputDir: dir, now: timers.now, timers });
+  const req = shellRequest('echo at the instant', { notBeforeMs: timers.nowMs + 1_000 });
+  assert.equal(executor.execute(req), 'accepted');
+  const reader = await openReader(executor, req.runId, { stream: 'both', follow: true });
+  assert.equal(executor.isLive(req.runId, 1), true);
+  assert.equal(existsSync(join(dir, req.runId)), false, 'no files before there is output');
+  const first = reader.next();
+  timers.advance(1_000);
+  assert.equal((await first).value?.toString(), 'at the instant\n');
+  let ended = false;
+  void reader.next().then((result) => { ended = result.done === true; });
+  // The run's own timers (its group check) are virtual here: let them run until it ends.
+  await waitFor('the reader to end with the run', () => {
+    timers.advance(100);
+    return ended;
+  });
+  assert.equal(reader.endReason, 'ended');
   await executor.stop({ killRunning: true });
 });
 
