@@ -143,3 +143,12 @@ export function readOrderEntry(source: Buffer, offset: number): OrderSegment | n
 export function storedOutputMarker(stream: OutputStreamName, runBytesMax: number): string {
   return `\n…[output limit of ${runBytesMax} bytes reached: the rest of ${stream} is not stored]\n`;
 }
+
+/** Longer than any marker: how much of a stream's end to read to find one. */
+export const STORED_OUTPUT_MARKER_BYTES_MAX = 160;
+const MARKER_AT_END = /\n…\[output limit of \d+ bytes reached: the rest of (stdout|stderr) is not stored\]\n$/;
+
+/** Whether a stream's last bytes are its limit marker (a repair learns `truncated` from it). */
+export function endsWithStoredOutputMarker(lastBytes: Buffer, stream: OutputStreamName): boolean {
+  return MARKER_AT_END.exec(lastBytes.toString('utf8'))?.[1] === stream;
+}

@@ -18,8 +18,8 @@ import { join } from 'node:path';
 import { OUTPUT_ORDER_READ_ENTRIES } from './limits.js';
 import { OutputEntry } from './output-entry.js';
 import {
-  ORDER_ENTRY_BYTES, OUTPUT_FILES, OUTPUT_FORMAT_VERSION, OUTPUT_RECORD_BYTES_MAX, encodeEnd, parseAttemptDirName, parseEnd, parseHeader, readOrderEntry,
-  runDirName, writeOrderEntry, type OutputEnd, type OutputHeader,
+  ORDER_ENTRY_BYTES, OUTPUT_FILES, OUTPUT_FORMAT_VERSION, OUTPUT_RECORD_BYTES_MAX, STORED_OUTPUT_MARKER_BYTES_MAX, encodeEnd, endsWithStoredOutputMarker,
+  parseAttemptDirName, parseEnd, parseHeader, readOrderEntry, runDirName, writeOrderEntry, type OutputEnd, type OutputHeader,
 } from './output-format.js';
 import { runKey } from './run-key.js';
 import type { OutputStreamName } from './types.js';
@@ -146,17 +146,22 @@ async function repairAttempt(dir: string, sizes: Record<OutputStreamName | 'orde
   } finally {
     await order.close();
   }
+  let truncated = false;
   for (const stream of ['stdout', 'stderr'] as const) {
     const file = await open(join(dir, OUTPUT_FILES[stream]), READ_WRITE_CREATE);
     try {
       await file.truncate(backed[stream]);
+      // The end record that would say so is missing; the marker the writer left says it too.
+      const lastBytes = Buffer.alloc(Math.min(backed[stream], STORED_OUTPUT_MARKER_BYTES_MAX));
+      await file.read(lastBytes, 0, lastBytes.length, backed[stream] - lastBytes.length);
+      truncated ||= endsWithStoredOutputMarker(lastBytes, stream);
     } finally {
       await file.close();
     }
   }
   const end: OutputEnd = {
     v: OUTPUT_FORMAT_VERSION, endedAtMs: previous?.endedAtMs ?? nowMs, stdoutBytes: backed.stdout, stderrBytes: backed.stderr, orderBytes,
-    truncated: previous?.truncated ?? false, droppedStdoutBytes: previous?.droppedStdoutBytes ?? 0, droppedStderrBytes: previous?.droppedStderrBytes ?? 0,
+    truncated: (previous?.truncated ?? false) || truncated, droppedStdoutBytes: previous?.droppedStdoutBytes ?? 0, droppedStderrBytes: previous?.droppedStderrBytes ?? 0,
     writeError: previous?.writeError ?? null, recovered: true,
   };
   await writeFile(join(dir, OUTPUT_FILES.end), encodeEnd(end));

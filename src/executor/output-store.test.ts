@@ -347,6 +347,13 @@ test('store: recovery at startup repairs a half-written run, keeps a complete on
     writeFileSync(join(done, OUTPUT_FILES.end), encodeEnd({
       endedAtMs: 1_500, stdoutBytes: 4, stderrBytes: 0, orderBytes: 8, truncated: false, droppedStdoutBytes: 0, droppedStderrBytes: 0, writeError: null, recovered: false,
     }));
+    // Half-written after reaching the limit: the marker ends its stdout.
+    const cut = join(dir, 'cut', '1');
+    mkdirSync(cut, { recursive: true });
+    const cutStdout = 'abc' + storedOutputMarker('stdout', 3);
+    writeFileSync(join(cut, OUTPUT_FILES.header), encodeHeader({ runId: 'cut', attempt: 1, jobId: 'j', createdAtMs: 3_000 }));
+    writeFileSync(join(cut, OUTPUT_FILES.stdout), cutStdout);
+    writeFileSync(join(cut, OUTPUT_FILES.order), encodeOrderEntries([{ stream: 'stdout', bytes: Buffer.byteLength(cutStdout) }]));
     // Unreadable: no header; and a header that names another run.
     mkdirSync(join(dir, 'junk', '1'), { recursive: true });
     writeFileSync(join(dir, 'junk', '1', OUTPUT_FILES.stdout), 'who wrote this');
@@ -355,7 +362,8 @@ test('store: recovery at startup repairs a half-written run, keeps a complete on
 
     const store = newStore(dir);
     await store.ready;
-    assert.deepEqual(store.list().map((i) => [i.runId, i.recovered]), [['done', false], ['half', true]], 'oldest first');
+    assert.deepEqual(store.list().map((i) => [i.runId, i.recovered, i.truncated]), [['done', false, false], ['half', true, false], ['cut', true, true]], 'oldest first');
+    assert.equal(await readText(store, 'cut', 'stdout'), cutStdout);
     assert.equal(await readText(store, 'done', 'both'), 'fine');
     assert.equal(await readText(store, 'half', 'both'), 'hello ooworldps', 'entries up to the first one the files do not back, clipped');
     assert.equal(await readText(store, 'half', 'stdout'), 'hello world', 'the data files are cut to what the index covers');
@@ -364,7 +372,7 @@ test('store: recovery at startup repairs a half-written run, keeps a complete on
     assert.ok(existsSync(join(half, OUTPUT_FILES.end)));
     assert.equal(existsSync(join(dir, 'junk')), false);
     assert.equal(existsSync(join(dir, 'liar')), false);
-    assert.equal(store.stats().outputRunsRecoveredTotal, 1);
+    assert.equal(store.stats().outputRunsRecoveredTotal, 2);
     await store.close();
 
     // A second start finds everything consistent and changes nothing.
