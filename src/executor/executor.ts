@@ -7,6 +7,11 @@ import { KILL_NOTES, finishedError, finishedStatus, lostError, type KillState } 
 import { RunLedger } from './ledger.js';
 import { KILL_GRACE_MS_DEFAULT, OUTPUT_BYTES_MAX_DEFAULT, resolveLimits } from './limits.js';
 import { ReportOutbox } from './outbox.js';
+import { OutputCapture } from './output-capture.js';
+import type { OutputInfo } from './output-entry.js';
+import type { OutputReadOptions } from './output-reader.js';
+import { OutputStore, type OpenOutputResult, type OutputStats } from './output-store.js';
+import type { RunOutputWriter } from './output-writer.js';
 import { shellEnv, stringEnv, type RunIdentity } from './placeholders.js';
 import type { RunHandle, RunOutcome } from './run-handle.js';
 import { runKey } from './run-key.js';
@@ -19,6 +24,11 @@ import type {
 } from './types.js';
 import { validateExecuteRequest } from './validate.js';
 
+const OUTPUT_STATS_NONE: OutputStats = {
+  outputRunsStored: 0, outputFilesStored: 0, outputBytesStored: 0, outputReaders: 0, outputBytesWrittenTotal: 0, outputRunsTruncatedTotal: 0,
+  outputRunsEvictedTotal: 0, outputRunsRecoveredTotal: 0, outputWriteErrorsTotal: 0, outputPausesTotal: 0,
+};
+
 interface Run {
   readonly request: ExecuteRequest;
   startTimer: TimerHandle | null;
@@ -29,9 +39,11 @@ interface Run {
   startedAtMs: number | null;
   process: RunProcess | null;
   kill: KillState | null;
+  /** Stores the run's output; begun at acceptance, so a follower can wait for the start. */
+  output: RunOutputWriter | null;
 }
 
-export interface ExecutorStats {
+export interface ExecutorStats extends OutputStats {
   readonly slots: number;
   readonly runs: number;
   readonly outboxReports: number;
@@ -67,6 +79,7 @@ export class Executor {
   private readonly ledger: RunLedger;
   private readonly outbox: ReportOutbox;
   private readonly journal: JournalFile | null = null;
+  private readonly output: OutputStore | null = null;
   private newestTerm = 0;
   private stopping = false;
   private idleWaiters: (() => void)[] = [];
@@ -94,6 +107,13 @@ export class Executor {
     this.outbox = new ReportOutbox(this.limits.outboxReportsMax);
     if (options.journalPath !== undefined && options.journalPath !== null) {
       this.journal = this.recover(options.journalPath);
+    }
+    if (options.outputDir !== undefined && options.outputDir !== null) {
+      this.output = new OutputStore({
+        dir: options.outputDir, runBytesMax: this.limits.runOutputBytesMax, nodeBytesMax: this.limits.nodeOutputBytesMax,
+        nodeRunsMax: this.limits.nodeOutputRunsMax, writeQueueBytesMax: this.limits.outputWriteQueueBytesMax,
+        readersMax: this.limits.outputReadersMax, now: this.now,
+      });
     }
   }
 
@@ -123,7 +143,10 @@ export class Executor {
     }
     this.ledger.record(req.runId, req.attempt, 'active');
     const startAt = req.notBeforeMs === null ? null : startAtMs(req.notBeforeMs, req.sentAtMs, this.now());
-    const run: Run = { request: req, startTimer: null, timeoutTimer: null, handle: null, prepared: null, startedAtMs: null, process: null, kill: null };
+    // The output is live from acceptance: a reader that comes before the start (a fire is sent
+    // ahead of its instant) waits for it instead of finding nothing.
+    const output = this.output?.begin({ runId: req.runId, attempt: req.attempt, jobId: req.jobId }) ?? null;
+    const run: Run = { request: req, startTimer: null, timeoutTimer: null, handle: null, prepared: null, startedAtMs: null, process: null, kill: null, output };
     const key = runKey(req.runId, req.attempt);
     this.runs.set(key, run);
     this.compactJournalIfDue();
@@ -200,7 +223,54 @@ export class Executor {
       slots: this.slots, runs: this.runs.size, outboxReports: this.outbox.size, rememberedRuns: this.ledger.size,
       newestTerm: this.newestTerm, journalBytes: this.journal?.bytes ?? 0, droppedStartedReports: this.outbox.droppedStarted,
       journalSkippedLines: this.journalSkippedLines, journalWriteErrors: this.journalWriteErrors,
+      ...(this.output?.stats() ?? OUTPUT_STATS_NONE),
     };
+  }
+
+  /**
+   * Reads a run's stored output from its start (the latest attempt stored here when `attempt`
+   * is undefined): an async iterator of Buffer chunks, read from disk on demand. With
+   * `follow` it waits for new output while the run is live and ends when the run ends (or
+   * its output is removed). Waits for the startup recovery of stored output first.
+   */
+  async openOutput(runId: string, attempt?: number, options: OutputReadOptions = {}): Promise<OpenOutputResult> {
+    if (this.output === null) return { ok: false, reason: 'disabled' };
+    return this.output.open(runId, attempt, options);
+  }
+
+  /** Whether the run's stored output may still grow (its writer is open). */
+  isLive(runId: string, attempt: number): boolean {
+    return this.output?.isLive(runId, attempt) ?? false;
+  }
+
+  /** Sizes and state of one run's stored output (the latest attempt when `attempt` is undefined). */
+  outputInfo(runId: string, attempt?: number): OutputInfo | null {
+    return this.output?.info(runId, attempt) ?? null;
+  }
+
+  /** Every stored run's output, oldest first. Complete once `outputReady()` resolved. */
+  listOutputs(): OutputInfo[] {
+    return this.output?.list() ?? [];
+  }
+
+  /**
+   * Deletes the stored output of these runs, every attempt (e.g. the job's history dropped
+   * them); a live one stops being stored. Resolves with the number of attempts removed once
+   * their files are gone.
+   */
+  removeOutput(runIds: string | readonly string[]): Promise<number> {
+    if (this.output === null) return Promise.resolve(0);
+    return this.output.remove(typeof runIds === 'string' ? [runIds] : runIds);
+  }
+
+  /** Deletes the stored output of every run of a job (e.g. the job was deleted). */
+  removeJobOutput(jobId: string): Promise<number> {
+    return this.output?.removeJob(jobId) ?? Promise.resolve(0);
+  }
+
+  /** Resolves once the output an earlier process left was recovered (at once without outputDir). */
+  outputReady(): Promise<void> {
+    return this.output?.ready ?? Promise.resolve();
   }
 
   /**
@@ -217,6 +287,7 @@ export class Executor {
     }
     if (this.runs.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     this.journal?.close();
+    await this.output?.close();
   }
 
   private refuse(result: Exclude<ExecuteResult, 'accepted'>, why: string): ExecuteResult {
@@ -236,16 +307,17 @@ export class Executor {
       processSpawned: (processId: number) => this.onProcessSpawned(run, processId),
       finished: (outcome: RunOutcome) => this.onFinished(run, outcome),
     };
+    const capture = new OutputCapture(this.outputBytesMax, req.maskValues ?? [], run.output);
     if (req.spec.type === 'shell') {
       const env = shellEnv(this.baseEnv, req.spec.env, this.identity(req));
-      const shell = new ShellRun({ spec: req.spec, env, outputBytesMax: this.outputBytesMax, killGraceMs: this.killGraceMs, timers: this.timers }, hooks);
+      const shell = new ShellRun({ spec: req.spec, env, capture, killGraceMs: this.killGraceMs, timers: this.timers }, hooks);
       run.handle = shell;
       shell.start();
     } else {
       const http = run.prepared ?? this.httpRun(run, req.spec);
       run.prepared = null;
       run.handle = http;
-      http.start();
+      http.start(capture);
     }
     // The timeout counts from the start, not from acceptance; the run may have ended already.
     if (this.runs.get(runKey(req.runId, req.attempt)) === run) {
@@ -254,7 +326,7 @@ export class Executor {
   }
 
   private httpRun(run: Run, spec: HttpSpec): HttpRun {
-    const context = { spec, identity: this.identity(run.request), outputBytesMax: this.outputBytesMax, bodyReadBytesMax: this.limits.httpBodyReadBytesMax };
+    const context = { spec, identity: this.identity(run.request), bodyReadBytesMax: this.limits.httpBodyReadBytesMax };
     return new HttpRun(context, {
       started: () => this.onStarted(run),
       processSpawned: () => undefined,
@@ -301,6 +373,8 @@ export class Executor {
     run.startTimer?.cancel();
     run.prepared?.discard();
     run.prepared = null;
+    // Ended by the capture when the run started; a run that never started ends it here.
+    run.output?.end();
     const report: FinishedReport = {
       kind: 'finished', runId: req.runId, attempt: req.attempt, node: this.nodeId, atMs: this.now(), startedAtMs: run.startedAtMs,
       status: finishedStatus(run, outcome), exitCode: outcome.exitCode, output: outcome.output,

@@ -51,6 +51,9 @@ export interface HttpCall {
    */
   send(): void;
   abort(reason: string): void;
+  /** Stops reading the response body until resumeBody (backpressure from the output store). */
+  pauseBody(): void;
+  resumeBody(): void;
 }
 
 type Target = { url: URL; method: string; headers: Record<string, string>; body: string };
@@ -71,6 +74,8 @@ class Call implements HttpCall {
   private current: http.ClientRequest | null = null;
   private redirects = 0;
   private held: Held | null = null;
+  /** The final response whose body is being read. */
+  private response: http.IncomingMessage | null = null;
 
   constructor(request: HttpCallRequest, private readonly handlers: HttpCallHandlers, prepared: boolean) {
     let url: URL;
@@ -108,6 +113,14 @@ class Call implements HttpCall {
     if (this.held !== null && !(this.held.req instanceof Error)) this.held.req.destroy();
     this.held = null;
     this.current?.destroy();
+  }
+
+  pauseBody(): void {
+    if (!this.ended) this.response?.pause();
+  }
+
+  resumeBody(): void {
+    if (!this.ended) this.response?.resume();
   }
 
   private end(error: Error | null): void {
@@ -168,6 +181,7 @@ class Call implements HttpCall {
       if (next.protocol !== 'http:' && next.protocol !== 'https:') return this.end(new Error(`redirect to a ${next.protocol} URL`));
       return this.sendTo(redirectTarget(target, status, next), false);
     }
+    this.response = res;
     this.handlers.onStatus(status, res.statusMessage ?? '');
     res.on('data', (chunk: Buffer) => {
       if (this.ended || this.handlers.onChunk(chunk)) return;

@@ -1,13 +1,12 @@
 import { httpCall, type HttpCall } from './http-client.js';
+import type { OutputCapture } from './output-capture.js';
 import { errorText, type RunHandle, type RunHooks } from './run-handle.js';
 import { placeholderValues, substitute, type RunIdentity } from './placeholders.js';
-import { TailBuffer } from './tail-buffer.js';
 import type { HttpSpec } from './types.js';
 
 export interface HttpRunContext {
   readonly spec: HttpSpec;
   readonly identity: RunIdentity;
-  readonly outputBytesMax: number;
   readonly bodyReadBytesMax: number;
 }
 
@@ -26,14 +25,16 @@ export function httpRequestParts(spec: HttpSpec, identity: RunIdentity): HttpReq
 }
 
 /**
- * One HTTP call (http-client.ts). The body goes through a tail buffer, so memory stays
- * bounded by the output cap, and reading stops after `bodyReadBytesMax` bytes.
+ * One HTTP call (http-client.ts). The status line and the body go through the run's output
+ * capture (stdout: masked, into the tail and the store), so memory stays bounded by the
+ * output cap and the store's queue (the body is paused while that is full), and reading
+ * stops after `bodyReadBytesMax` bytes.
  */
 export class HttpRun implements RunHandle {
   private call: HttpCall | null = null;
+  private capture: OutputCapture | null = null;
   private status: number | null = null;
-  private statusLine = '';
-  private tail: TailBuffer | null = null;
+  private bodyReadBytes = 0;
   private bodyCutAtBytes: number | null = null;
   private terminated = false;
   private discarded = false;
@@ -51,8 +52,7 @@ export class HttpRun implements RunHandle {
     this.call = httpCall({ method: spec.method, url: parts.url, headers: parts.headers, body: parts.body }, {
       onStatus: (status, statusText) => {
         this.status = status;
-        this.statusLine = `HTTP ${status} ${statusText}\n`;
-        this.tail = new TailBuffer(Math.max(0, this.context.outputBytesMax - Buffer.byteLength(this.statusLine)));
+        this.capture?.setPrefix(`HTTP ${status} ${statusText}\n`);
       },
       onChunk: (chunk) => this.onChunk(chunk),
       onEnd: (error) => {
@@ -61,7 +61,10 @@ export class HttpRun implements RunHandle {
     }, true);
   }
 
-  start(): void {
+  /** Sends the request; its output goes to `capture`. */
+  start(capture: OutputCapture): void {
+    this.capture = capture;
+    capture.onDrain = () => this.call?.resumeBody();
     this.hooks.started();
     this.prepare();
     if (this.terminated) this.call?.abort('This operation was aborted');
@@ -81,22 +84,24 @@ export class HttpRun implements RunHandle {
   }
 
   private onChunk(chunk: Buffer): boolean {
-    const tail = this.tail;
-    if (tail === null) return false;
-    tail.push(chunk);
-    if (tail.totalBytes < this.context.bodyReadBytesMax) return true;
-    this.bodyCutAtBytes = tail.totalBytes;
+    const capture = this.capture;
+    if (capture === null) return false;
+    this.bodyReadBytes += chunk.length;
+    if (!capture.push('stdout', chunk)) this.call?.pauseBody();
+    if (this.bodyReadBytes < this.context.bodyReadBytesMax) return true;
+    this.bodyCutAtBytes = this.bodyReadBytes;
     return false;
   }
 
   private outcome(error: string | null): Parameters<RunHooks['finished']>[0] {
     const [lo, hi] = this.context.spec.expectStatus;
     const status = error === null ? this.status : null;
-    const tail = this.tail?.render(this.statusLine) ?? { text: this.statusLine, truncated: false };
     const cut = this.bodyCutAtBytes === null ? '' : `\n…[stopped reading the body after ${this.bodyCutAtBytes} bytes]`;
+    // A call that ended before its start (an invalid URL found while preparing) has no capture.
+    const tail = this.capture?.finish(cut) ?? { text: cut, truncated: false };
     const ok = error === null && status !== null && status >= lo && status <= hi;
     let reason = error;
     if (reason === null && !ok) reason = `status ${status ?? '?'} outside expected ${lo}..${hi}`;
-    return { ok, exitCode: null, output: tail.text + cut, outputTruncated: tail.truncated || this.bodyCutAtBytes !== null, error: reason };
+    return { ok, exitCode: null, output: tail.text, outputTruncated: tail.truncated || this.bodyCutAtBytes !== null, error: reason };
   }
 }

@@ -1,4 +1,9 @@
 export { Executor, type ExecutorStats } from './executor.js';
+export type { OpenOutputResult, OutputStats } from './output-store.js';
+export type { OutputReader, OutputReadOptions, OutputEndReason } from './output-reader.js';
+export type { OutputInfo } from './output-entry.js';
+export { storedOutputMarker } from './output-format.js';
+export { MASK_TEXT } from './output-mask.js';
 export { LIMITS_DEFAULT, OUTPUT_BYTES_MAX_DEFAULT, KILL_GRACE_MS_DEFAULT } from './limits.js';
 export { validateExecuteRequest, type Validation } from './validate.js';
 export { realTimers } from './timers.js';

@@ -21,7 +21,19 @@ export const LIMITS_DEFAULT: ExecutorLimits = {
   notBeforeLeadMsMax: 10 * 60 * 1000,
   httpBodyReadBytesMax: 16 * 1024 * 1024,
   journalCompactBytes: 8 * 1024 * 1024,
+  maskValuesMax: 64,
+  maskValueBytesMax: 4 * 1024,
+  runOutputBytesMax: 10 * 1024 * 1024,
+  nodeOutputBytesMax: 1024 * 1024 * 1024,
+  nodeOutputRunsMax: 10_000,
+  outputWriteQueueBytesMax: 256 * 1024,
+  outputReadersMax: 256,
 };
+
+/** What one read of a stored output file returns at most: a reader holds no more than this. */
+export const OUTPUT_READ_CHUNK_BYTES = 64 * 1024;
+/** Order entries a `both` reader reads in one go (8 bytes each). */
+export const OUTPUT_ORDER_READ_ENTRIES = 512;
 
 export function resolveLimits(partial: Partial<ExecutorLimits> | undefined, slots: number): ExecutorLimits {
   const limits: ExecutorLimits = { ...LIMITS_DEFAULT, ...partial };
@@ -30,6 +42,8 @@ export function resolveLimits(partial: Partial<ExecutorLimits> | undefined, slot
   }
   assert.ok(limits.timeoutMsMax <= 2_147_483_647, 'timeoutMsMax must fit a timer');
   assert.ok(limits.notBeforeLeadMsMax <= 2_147_483_647, 'notBeforeLeadMsMax must fit a timer');
+  // One write batch becomes order entries with a u32 length: keep a batch far below 4 GiB.
+  assert.ok(limits.outputWriteQueueBytesMax <= 1024 * 1024 * 1024, 'outputWriteQueueBytesMax must be at most 1 GiB');
   // Dedupe must never forget a run that is still running or whose end is unacknowledged:
   // those number at most slots + outboxReportsMax, so a larger set always has a settled
   // entry to evict.

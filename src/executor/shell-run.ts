@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { groupHasLiveMember, signalGroup } from './process-group.js';
 import { errorText, type RunHandle, type RunHooks } from './run-handle.js';
-import { TailBuffer } from './tail-buffer.js';
+import type { OutputCapture } from './output-capture.js';
 import type { ShellSpec, TimerHandle, Timers } from './types.js';
 
 /** After the shell exited, how much longer than the kill grace its pipes may stay open. */
@@ -17,7 +17,8 @@ const GROUP_POLL_MS = 50;
 export interface ShellRunContext {
   readonly spec: ShellSpec;
   readonly env: Readonly<Record<string, string>>;
-  readonly outputBytesMax: number;
+  /** Masks the output and hands it to the tail and the store; pauses the pipes when the store lags. */
+  readonly capture: OutputCapture;
   readonly killGraceMs: number;
   readonly timers: Timers;
 }
@@ -30,7 +31,6 @@ export interface ShellRunContext {
  */
 export class ShellRun implements RunHandle {
   private child: ChildProcess | null = null;
-  private readonly tail: TailBuffer;
   private exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   private pipesClosed = false;
   private termSent = false;
@@ -41,9 +41,7 @@ export class ShellRun implements RunHandle {
   private groupPoll: TimerHandle | null = null;
   private abandonedPipes = false;
 
-  constructor(private readonly context: ShellRunContext, private readonly hooks: RunHooks) {
-    this.tail = new TailBuffer(context.outputBytesMax);
-  }
+  constructor(private readonly context: ShellRunContext, private readonly hooks: RunHooks) {}
 
   start(): void {
     assert.ok(this.child === null, 'a shell run starts once');
@@ -57,8 +55,20 @@ export class ShellRun implements RunHandle {
     }
     this.child = child;
     if (child.pid !== undefined) this.hooks.processSpawned(child.pid);
-    child.stdout?.on('data', (chunk: Buffer) => this.tail.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => this.tail.push(chunk));
+    const capture = this.context.capture;
+    // Backpressure: while the store's queue for this run is full, neither pipe is read, so the
+    // kernel's pipe buffer fills and the job blocks on its writes instead of the node
+    // buffering. Both pipes pause together: one queue holds both streams, in order.
+    capture.onDrain = () => {
+      child.stdout?.resume();
+      child.stderr?.resume();
+    };
+    const pause = (): void => {
+      child.stdout?.pause();
+      child.stderr?.pause();
+    };
+    child.stdout?.on('data', (chunk: Buffer) => capture.push('stdout', chunk) || pause());
+    child.stderr?.on('data', (chunk: Buffer) => capture.push('stderr', chunk) || pause());
     child.once('spawn', () => this.hooks.started());
     child.on('error', (error) => {
       // Before a pid exists this is a spawn failure; afterwards it is a failed signal,
@@ -140,7 +150,7 @@ export class ShellRun implements RunHandle {
     this.groupPoll?.cancel();
     const exit = this.exit;
     assert.ok(exit !== null, 'a shell run finishes after its exit');
-    const tail = this.tail.render();
+    const tail = this.context.capture.finish();
     let error: string | null = exit.signal !== null ? `terminated by signal ${exit.signal}` : null;
     if (this.abandonedPipes) error = `${error ?? 'exited'}; output pipes were still held open by a process outside the run's group`;
     this.hooks.finished({ ok: exit.code === 0, exitCode: exit.code, output: tail.text, outputTruncated: tail.truncated, error });
@@ -152,7 +162,7 @@ export class ShellRun implements RunHandle {
     this.escalation?.cancel();
     this.closeFallback?.cancel();
     this.groupPoll?.cancel();
-    const tail = this.tail.render();
+    const tail = this.context.capture.finish();
     this.hooks.finished({ ok: false, exitCode: null, output: tail.text, outputTruncated: tail.truncated, error });
   }
 }

@@ -44,7 +44,18 @@ export interface ExecuteRequest {
   readonly sentAtMs?: number;
   readonly timeoutMs: number;
   readonly spec: ExecutorSpec;
+  /**
+   * Values replaced by `***` wherever they appear in the run's captured output: the tail in
+   * the report, the stored files and every stream read from them (a value split across two
+   * chunks included). The agent fills it with the job's secret values; they are kept in
+   * memory only, never written to disk.
+   */
+  readonly maskValues?: readonly string[];
 }
+
+/** A run's two output streams; `both` reads them interleaved in the order they were written. */
+export type OutputStreamName = 'stdout' | 'stderr';
+export type OutputSelection = OutputStreamName | 'both';
 
 export type ExecuteResult = 'accepted' | 'duplicate' | 'stale_term' | 'no_slot' | 'invalid';
 
@@ -133,6 +144,26 @@ export interface ExecutorLimits {
   readonly httpBodyReadBytesMax: number;
   /** The journal is compacted once it grows past max(this, 2 × its last compacted size). */
   readonly journalCompactBytes: number;
+  /** At most this many values in `maskValues`. */
+  readonly maskValuesMax: number;
+  /** Each mask value is 1..this many UTF-8 bytes; a stream holds back up to this − 1 bytes. */
+  readonly maskValueBytesMax: number;
+  /**
+   * A run's stored output (stdout, stderr and the order index together) stops growing here;
+   * a marker is written and the run goes on, its output still reaching the tail.
+   */
+  readonly runOutputBytesMax: number;
+  /** All stored output on this node; the oldest ended runs' files are dropped beyond it. */
+  readonly nodeOutputBytesMax: number;
+  /** Runs (attempts) whose output this node keeps; the oldest ended ones are dropped beyond it. */
+  readonly nodeOutputRunsMax: number;
+  /**
+   * Output of one run accepted but not yet on disk. At or above it the run's pipes (or HTTP
+   * body) are paused until the disk catches up, instead of the node buffering without bound.
+   */
+  readonly outputWriteQueueBytesMax: number;
+  /** Output readers open at once on this node. */
+  readonly outputReadersMax: number;
 }
 
 export interface ExecutorOptions {
@@ -146,6 +177,11 @@ export interface ExecutorOptions {
   readonly outputBytesMax?: number;
   /** Between SIGTERM and SIGKILL of a run's process group; defaults to 5000. */
   readonly killGraceMs?: number;
+  /**
+   * Directory for every run's full stdout and stderr (e.g. `<data>/output`), or null to keep
+   * only the tail in the report (the default; tests use it).
+   */
+  readonly outputDir?: string | null;
   /** Append-only journal file, or null for none (runs are then forgotten on restart). */
   readonly journalPath?: string | null;
   readonly limits?: Partial<ExecutorLimits>;

@@ -89,6 +89,19 @@ function validateSpec(value: unknown, limits: ExecutorLimits): Validation<Execut
   return fail('spec.type must be "shell" or "http"');
 }
 
+/** Secrets to mask in the output: non-empty strings (an empty one would match everywhere). */
+function validateMaskValues(value: unknown, limits: ExecutorLimits): readonly string[] | Error {
+  if (!Array.isArray(value)) return new Error('maskValues must be an array of strings');
+  if (value.length > limits.maskValuesMax) return new Error(`maskValues has more than ${limits.maskValuesMax} entries`);
+  const out: string[] = [];
+  for (const [i, item] of value.entries()) {
+    const text = boundedString(item, `maskValues[${i}]`, limits.maskValueBytesMax, false);
+    if (text instanceof Error) return text;
+    out.push(text);
+  }
+  return out;
+}
+
 function isIntIn(value: unknown, lo: number, hi: number): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= lo && value <= hi;
 }
@@ -116,5 +129,13 @@ export function validateExecuteRequest(value: unknown, limits: ExecutorLimits, n
   }
   const spec = validateSpec(value['spec'], limits);
   if (!spec.ok) return spec;
-  return { ok: true, value: { runId, attempt, term, jobId, scheduledAtMs, payload, notBeforeMs, ...(sentAtMs === undefined ? {} : { sentAtMs }), timeoutMs, spec: spec.value } };
+  const maskValues = value['maskValues'] === undefined ? undefined : validateMaskValues(value['maskValues'], limits);
+  if (maskValues instanceof Error) return fail(maskValues.message);
+  return {
+    ok: true,
+    value: {
+      runId, attempt, term, jobId, scheduledAtMs, payload, notBeforeMs, ...(sentAtMs === undefined ? {} : { sentAtMs }), timeoutMs, spec: spec.value,
+      ...(maskValues === undefined || maskValues.length === 0 ? {} : { maskValues }),
+    },
+  };
 }
