@@ -19,6 +19,9 @@ const allowed: Record<string, { folders: string[]; packages: (name: string) => b
   executor: { folders: [], packages: isBuiltin },
   agent: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor'], packages: (p) => isBuiltin(p) || ['level', 'msgpackr', 'cron-parser'].includes(p) },
   api: { folders: ['agent', 'statemachine'], packages: isBuiltin },
+  // access imports no statemachine file today, so statemachine may embed the token registry
+  // and the audit log without a cycle; it may still take statemachine types (architecture.md).
+  access: { folders: ['statemachine'], packages: (p) => ['node:crypto', 'node:assert', 'node:assert/strict'].includes(p) },
   cli: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor', 'agent', 'api'], packages: (p) => isBuiltin(p) || ['level', 'msgpackr', 'cron-parser'].includes(p) },
 };
 
