@@ -2,3 +2,18 @@
 export { ACCESS_STATUS_BY_CODE, type AccessCode, type FieldError, type Refused } from './codes.js';
 export { ROLES, PERMISSIONS, ROLE_PERMISSIONS, can, isRole, isPermission, type Role, type Permission } from './roles.js';
 export { ROUTE_METHODS, API_ROUTES, declareRoutes, isReadMethod, type RouteDeclaration, type RouteMethod } from './routes.js';
+export {
+  TOKEN_ID_PATTERN, TOKEN_NAME_PATTERN, TOKEN_HASH_PATTERN, RESERVED_TOKEN_NAMES, BOOTSTRAP_TOKEN_ID, BOOTSTRAP_TOKEN_NAME, SYSTEM_ACTOR,
+  tokenCommandProblem, checkTokenCommand, isTokenId, isTokenName,
+  type CreateTokenCommand, type RevokeTokenCommand, type TokenCommand,
+} from './token-commands.js';
+export {
+  TokenRegistry, tokenView, isExpired, TOKENS_MAX_DEFAULT, DEFAULT_TOKEN_LIMITS,
+  type TokenRecord, type TokenView, type TokenRegistryLimits, type TokenApplyResult, type TokenPage, type TokenRow, type TokenRegistrySnapshot,
+} from './token-registry.js';
+export {
+  TOKEN_PREFIX, GENERATED_TOKEN_PATTERN, AUTHORIZATION_CHARS_MAX, BOOTSTRAP_TOKEN_CHARS_MIN, BOOTSTRAP_TOKEN_CHARS_MAX, TOKEN_TTL_MS_MIN, TOKEN_TTL_MS_MAX,
+  generateToken, hashToken, hashesEqual, parseAuthorization, queryTokenProblem, bootstrapTokenFromFile, bootstrapTokenCommand,
+  validateTokenRequest, newTokenCommand,
+  type GeneratedToken, type TokenRequest,
+} from './tokens.js';
