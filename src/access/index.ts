@@ -17,3 +17,9 @@ export {
   validateTokenRequest, newTokenCommand,
   type GeneratedToken, type TokenRequest,
 } from './tokens.js';
+export { nodeOriginsOf, isOwnOrigin, foreignOriginProblem, isLocalHost } from './origin.js';
+export {
+  authorize, ANONYMOUS_PRINCIPAL, PUBLIC_PRINCIPAL,
+  type AccessRequest, type AccessDecision, type AccessDenied, type Principal, type TokenLookup,
+} from './authorize.js';
+export { FORWARDED_REQUEST_HEADERS, forwardedRequestHeaders } from './forward.js';

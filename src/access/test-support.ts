@@ -1,11 +1,14 @@
 // Helpers for this folder's tests: commands and requests with defaults, so each test shows
 // only what it is about.
-import type { Role } from './roles.js';
+import { nodeOriginsOf } from './origin.js';
+import type { AccessRequest } from './authorize.js';
+import type { Permission, Role } from './roles.js';
 import type { CreateTokenCommand } from './token-commands.js';
 import { TokenRegistry } from './token-registry.js';
 import { hashToken } from './tokens.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
+export const NODE_HTTP = '10.0.0.5:8400';
 
 /** A deterministic secret per name (tests must not depend on randomness). */
 export function secretOf(name: string): string {
@@ -28,4 +31,15 @@ export function registryWithRoles(): TokenRegistry {
     if (!result.ok) throw new Error(result.message);
   }
   return registry;
+}
+
+export function request(permission: Permission, overrides: Partial<AccessRequest> = {}): AccessRequest {
+  return {
+    method: 'GET', permission, authorizationHeader: undefined, url: '/v1/jobs', origin: undefined, host: NODE_HTTP,
+    nodeOrigins: nodeOriginsOf([NODE_HTTP]), registryReady: true, ...overrides,
+  };
+}
+
+export function bearer(name: string): string {
+  return `Bearer ${secretOf(name)}`;
 }
