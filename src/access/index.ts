@@ -23,3 +23,13 @@ export {
   type AccessRequest, type AccessDecision, type AccessDenied, type Principal, type TokenLookup,
 } from './authorize.js';
 export { FORWARDED_REQUEST_HEADERS, forwardedRequestHeaders } from './forward.js';
+export {
+  SECRET_MASK, SECRET_VALUE_CHARS_MIN, SECRET_FIELDS,
+  redactSecrets, redactExecutor, redactSpec, mergeSecrets, mergeExecutorSecrets, secretValuesOf, maskOutput,
+  type SecretField, type SecretMap, type ExecutorSecrets,
+} from './secrets.js';
+export {
+  SECRETS_KEY_FILE_BYTES_MIN, SEALED_PREFIX,
+  secretsKeyFromFile, sealSecret, openSecret, isSealed, secretContext, sealExecutorSecrets, openExecutorSecrets,
+  type SecretsKey,
+} from './secret-box.js';
