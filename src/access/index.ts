@@ -33,3 +33,8 @@ export {
   secretsKeyFromFile, sealSecret, openSecret, isSealed, secretContext, sealExecutorSecrets, openExecutorSecrets,
   type SecretsKey,
 } from './secret-box.js';
+export {
+  AuditLog, auditRecordProblem, AUDIT_ENTRIES_DEFAULT, DEFAULT_AUDIT_LIMITS,
+  type AuditRecord, type AuditEntry, type AuditLimits, type AuditRow, type AuditSnapshot, type AuditPage,
+} from './audit-log.js';
+export { InFlightLimiter, DEFAULT_IN_FLIGHT_LIMITS, IN_FLIGHT_KEYS_MAX_DEFAULT, type InFlightRefused } from './in-flight-limiter.js';
