@@ -34,8 +34,11 @@ export class InFlightLimiter<N extends string> {
       if (key === undefined) continue;
       const counts = this.counts.get(name) as Map<string, number>;
       const current = counts.get(key) ?? 0;
-      if (current >= this.limits[name] || (current === 0 && counts.size >= this.keysMax)) {
+      if (current >= this.limits[name]) {
         return { ...refused('TOO_MANY_IN_FLIGHT', `too many requests in flight for this ${name} (at most ${this.limits[name]}); retry when some finish`), limit: name };
+      }
+      if (current === 0 && counts.size >= this.keysMax) {
+        return { ...refused('TOO_MANY_IN_FLIGHT', `too many distinct ${name}s have requests in flight (at most ${this.keysMax}); retry shortly`), limit: name };
       }
       taken.push([counts, key]);
     }
