@@ -30,9 +30,11 @@ const allowed: Record<string, { folders: string[]; packages: (name: string) => b
   scheduler: { folders: ['statemachine', 'errors'], packages: assertOnly },
   executor: { folders: [], packages: isBuiltin },
   execution: { folders: ['executor', 'scheduler', 'statemachine', 'raft', 'log', 'errors'], packages: isBuiltin },
-  api: { folders: ['statemachine', 'errors', 'log'], packages: isBuiltin },
-  process: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor', 'execution', 'node', 'api', 'log', 'metrics', 'errors'], packages: isBuiltin },
-  cli: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor', 'execution', 'node', 'api', 'process', 'log', 'metrics', 'errors'], packages: (p) => isBuiltin(p) || ['level', 'msgpackr', 'cron-parser'].includes(p) },
+  // access imports no other folder, so statemachine may embed the token registry and audit log.
+  access: { folders: [], packages: (p) => p === 'node:crypto' || assertOnly(p) },
+  api: { folders: ['statemachine', 'errors', 'log', 'access'], packages: isBuiltin },
+  process: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor', 'execution', 'node', 'api', 'log', 'metrics', 'errors', 'access'], packages: isBuiltin },
+  cli: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor', 'execution', 'node', 'api', 'process', 'log', 'metrics', 'errors', 'access'], packages: (p) => isBuiltin(p) || ['level', 'msgpackr', 'cron-parser'].includes(p) },
 };
 
 function sourceFiles(dir: string): string[] {

@@ -1,0 +1,89 @@
+// The replicated token commands and the shape check of each. The state machine embeds these in
+// its command union; a value decoded from the log is checked here before it is applied, so
+// garbage becomes a Refused value, never a crash. Times come in the command (the proposing
+// node's clock): nothing here reads a clock.
+import { refused, type Refused } from './codes.js';
+import { isRole, type Role } from './roles.js';
+
+/** Generated ids are 16 hex digits; the bootstrap token's id is `bootstrap`. */
+export const TOKEN_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,39}$/;
+/** Names are audit actors, shown in tables and logs: no spaces, no control characters. */
+export const TOKEN_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+/** SHA-256 of the secret, lowercase hex. */
+export const TOKEN_HASH_PATTERN = /^[0-9a-f]{64}$/;
+/** Names no token may take: they are the actors of requests and commands that carry no token. */
+export const RESERVED_TOKEN_NAMES: ReadonlySet<string> = new Set(['anonymous', 'system']);
+/** The latest instant a command may carry (9999-12-31T23:59:59.999Z, as statemachine's limit). */
+export const TIME_MS_MAX = 253402300799999;
+export const BOOTSTRAP_TOKEN_ID = 'bootstrap';
+export const BOOTSTRAP_TOKEN_NAME = 'bootstrap';
+/** createdBy of a token that no request created (the bootstrap token). */
+export const SYSTEM_ACTOR = 'system';
+
+export type CreateTokenCommand = {
+  readonly type: 'createToken';
+  readonly id: string;
+  readonly name: string;
+  readonly role: Role;
+  readonly hash: string;
+  readonly createdAt: number;
+  readonly expiresAt: number | null;
+  /** The creating principal's name (`anonymous` in a cluster without tokens, `system` for the bootstrap token). */
+  readonly createdBy: string;
+};
+
+export type RevokeTokenCommand = {
+  readonly type: 'revokeToken';
+  readonly id: string;
+  /** The proposer's clock, as every statemachine command carries it; the registry does not need it. */
+  readonly at?: number;
+};
+
+export type TokenCommand = CreateTokenCommand | RevokeTokenCommand;
+
+type Raw = Record<string, unknown>;
+
+function isTime(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= TIME_MS_MAX;
+}
+
+function hasOnly(o: Raw, keys: readonly string[]): boolean {
+  return Object.keys(o).every((k) => keys.includes(k));
+}
+
+export function isTokenId(v: unknown): v is string {
+  return typeof v === 'string' && TOKEN_ID_PATTERN.test(v);
+}
+
+export function isTokenName(v: unknown): v is string {
+  return typeof v === 'string' && TOKEN_NAME_PATTERN.test(v);
+}
+
+const CREATE_KEYS = ['type', 'id', 'name', 'role', 'hash', 'createdAt', 'expiresAt', 'createdBy'];
+
+/** Why a decoded value is not a token command, or null when it is one. */
+export function tokenCommandProblem(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not an object';
+  const o = value as Raw;
+  if (o.type === 'revokeToken') {
+    if (!hasOnly(o, ['type', 'id', 'at'])) return 'revokeToken has unknown fields';
+    if (o.at !== undefined && !isTime(o.at)) return 'revokeToken.at is invalid';
+    return isTokenId(o.id) ? null : 'revokeToken needs a token id';
+  }
+  if (o.type !== 'createToken') return `not a token command: ${JSON.stringify(String(o.type)).slice(0, 64)}`;
+  if (!hasOnly(o, CREATE_KEYS)) return 'createToken has unknown fields';
+  if (!isTokenId(o.id)) return 'createToken.id is invalid';
+  if (!isTokenName(o.name) || RESERVED_TOKEN_NAMES.has(o.name)) return 'createToken.name is invalid or reserved';
+  if (!isRole(o.role)) return 'createToken.role is invalid';
+  if (typeof o.hash !== 'string' || !TOKEN_HASH_PATTERN.test(o.hash)) return 'createToken.hash must be 64 lowercase hex digits';
+  if (!isTime(o.createdAt)) return 'createToken.createdAt is invalid';
+  if (o.expiresAt !== null && (!isTime(o.expiresAt) || o.expiresAt <= o.createdAt)) return 'createToken.expiresAt must be null or after createdAt';
+  if (!isTokenName(o.createdBy)) return 'createToken.createdBy is invalid';
+  return null;
+}
+
+/** The checked command, or INVALID_TOKEN_COMMAND. */
+export function checkTokenCommand(value: unknown): { readonly ok: true; readonly command: TokenCommand } | Refused<'INVALID_TOKEN_COMMAND'> {
+  const problem = tokenCommandProblem(value);
+  return problem === null ? { ok: true, command: value as TokenCommand } : refused('INVALID_TOKEN_COMMAND', problem);
+}
