@@ -423,21 +423,38 @@ export class Raft {
       this.send({ type: 'snapResp', to: m.from, index: m.meta.index, receivedBytes: received.receivedBytes, reject: received.reject });
       return;
     }
-    this.restore(received.snapshot);
-    this.send({ type: 'appResp', to: m.from, index: this.log.lastIndex(), reject: false, hintIndex: 0, hintTerm: 0 });
+    // The answer is what we now hold for certain. Without an install that is the commit
+    // index, not lastIndex(): entries after the snapshot's last one may be a stale tail of
+    // an older term, and a leader that counted them as held here would commit entries this
+    // node does not have and never repair them (it ignores rejections below the match).
+    const installed = this.restore(received.snapshot);
+    const index = installed ? this.log.lastIndex() : this.log.committed;
+    this.send({ type: 'appResp', to: m.from, index, reject: false, hintIndex: 0, hintTerm: 0 });
   }
 
-  /** Installs a leader's snapshot (§7) unless our log already holds what it covers. */
-  private restore(snapshot: Snapshot): void {
-    const { index, term } = snapshot.meta;
-    if (index <= this.log.committed) return;
+  /**
+   * Installs a leader's snapshot (§7); false when it was not installed: our log already
+   * holds its last entry (receiver rule 6: keep what follows, only the commit index moves),
+   * or it would make a member forget its own membership.
+   */
+  private restore(snapshot: Snapshot): boolean {
+    const { index, term, conf } = snapshot.meta;
+    assert.ok(index > this.log.committed, 'a snapshot at or below the commit index is answered before it is assembled');
+    // A leader sends a member only snapshots taken while it was a member: the leader drops
+    // a node's progress when it applies its removal, and it snapshots only what it applied.
+    // A snapshot that leaves out a node that counts itself a member therefore carries a
+    // wrong membership; installing it would silently take a voter out of elections. (A
+    // node not yet a member does install one: it was taken before the node was added,
+    // and the entries after it add the node.)
+    if (isMember(this.conf, this.id) && !isMember(conf, this.id)) return false;
     if (this.log.matchTerm(index, term)) {
       this.log.commitTo(index);
-      return;
+      return false;
     }
     this.log.restore(snapshot);
-    this.conf = snapshot.meta.conf;
+    this.conf = conf;
     this.resetProgress();
+    return true;
   }
 
   // ---- leader side of replication ----------------------------------------------------------

@@ -164,8 +164,15 @@ export class TestNetwork {
   /** Delivers messages until every node is quiet. */
   stabilize(maxRounds = 1000): void {
     for (let round = 0; round < maxRounds; round++) {
-      for (const id of this.nodes.keys()) this.queue.push(...this.handleReady(id));
-      if (this.queue.length === 0) {
+      let handled = false;
+      for (const id of this.nodes.keys()) {
+        const ready = this.handleReadyDescribed(id);
+        if (ready === null) continue;
+        handled = true;
+        this.queue.push(...ready.messages);
+      }
+      // Quiet means no Ready left anywhere, not only no messages: a single voter sends none.
+      if (this.queue.length === 0 && !handled) {
         this.checkSafety();
         return;
       }
@@ -401,7 +408,7 @@ export function createRandom(seed: number): (maxExclusive: number) => number {
 export class SoloNode {
   readonly storage = new MemoryStorage();
   readonly node: RawNode;
-  /** Payloads of the normal entries applied, in order. */
+  /** Payloads of the normal entries applied, in order (since the last snapshot restored). */
   readonly applied: string[] = [];
 
   /**
@@ -423,7 +430,7 @@ export class SoloNode {
       const rd = this.node.ready();
       if (rd.snapshot !== null) {
         this.storage.applySnapshot(rd.snapshot);
-        this.applied.splice(0, this.applied.length, ...decodeState(rd.snapshot.data));
+        this.applied.length = 0;
       }
       this.storage.append(rd.entries);
       if (rd.hardState !== null) this.storage.setHardState(rd.hardState);

@@ -1,0 +1,50 @@
+// InstallSnapshot on the follower (Raft paper §7, receiver rules), and what the follower's
+// answer lets the leader believe.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SoloNode, entry } from './testing.js';
+import { RawNode } from './raw-node.js';
+import { MemoryStorage } from './memory-storage.js';
+import { encodeConfChange } from './confchange.js';
+import type { ConfState, Message, SnapshotMessage } from './types.js';
+
+const voters = ['n1', 'n2', 'n3'];
+const fullConf: ConfState = { voters, learners: [] };
+
+function snap(from: string, term: number, at: { index: number; term: number; conf?: ConfState }, bytes: string, offset = 0, totalBytes = bytes.length, done = true): SnapshotMessage {
+  return { type: 'snap', from, to: 'n2', term, meta: { index: at.index, term: at.term, conf: at.conf ?? fullConf }, totalBytes, offset, data: new TextEncoder().encode(bytes), done };
+}
+
+function acks(messages: readonly Message[]): number[] {
+  return messages.flatMap((m) => (m.type === 'appResp' && !m.reject ? [m.index] : []));
+}
+
+test('§7: a follower whose log already holds the snapshot\'s last entry keeps what follows but acknowledges only up to the snapshot', () => {
+  // n2 holds (4, 1) and, after it, a stale tail (5, 2), (6, 2) from a deposed leader of term 2.
+  const n2 = new SoloNode('n2', voters, { log: [entry(4, 1, 'a'), entry(5, 2, 'x'), entry(6, 2, 'y')], hard: { term: 3, vote: null, commit: 3 } });
+  n2.node.step(snap('n1', 3, { index: 4, term: 1 }, '["a"]'));
+  const sent = n2.drain();
+  // Acknowledging 6 would let the leader of term 3 count its own (5, 3) and (6, 3) as held
+  // here; and as a rejection at or below the match index is ignored, nobody would repair it.
+  assert.deepEqual(acks(sent), [4]);
+  assert.equal(n2.node.status().hardState.commit, 4);
+  assert.equal(n2.node.status().lastIndex, 6, 'receiver rule 6: retain the log entries following it');
+  assert.equal(n2.storage.snapshot().meta.index, 0, 'nothing to install');
+});
+
+test('a member does not install a snapshot whose membership leaves it out', () => {
+  const n2 = new SoloNode('n2', voters);
+  n2.node.step(snap('n1', 2, { index: 9, term: 2, conf: { voters: ['n1', 'n3'], learners: [] } }, '[]'));
+  const sent = n2.drain();
+  assert.equal(n2.storage.snapshot().meta.index, 0, 'not installed');
+  assert.deepEqual(n2.node.status().conf, fullConf);
+  assert.deepEqual(acks(sent), [3], 'answered with what it holds, so the leader does not count the snapshot as installed');
+});
+
+test('a node that is not a member yet installs a snapshot taken before it was added (it learns its addition from the entries after)', () => {
+  const storage = new MemoryStorage();
+  const n4 = new RawNode({ id: 'n4', storage, heartbeatTicks: 1, electionTicks: 10, randomInt: () => 0 });
+  n4.step({ ...snap('n1', 2, { index: 9, term: 2 }, '[]'), to: 'n4' });
+  const rd = n4.ready();
+  assert.equal(rd.snapshot?.meta.index, 9);
+});
