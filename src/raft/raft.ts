@@ -676,6 +676,12 @@ export class Raft {
 
   /** The application applied a conf entry: the membership changes now (etcd's rule). */
   applyConfEntry(entry: Entry): void {
+    // A snapshot installed after the Ready with this entry was handed out covers it, and
+    // its membership already includes whatever this entry and the later ones changed.
+    // Applying the entry again would put an older membership on top of a newer one (say, a
+    // learner removed since), and the application would persist that in later snapshots.
+    const pending = this.log.unstable.snapshot;
+    if (pending !== null && entry.index <= pending.meta.index) return;
     const change = decodeConfChange(entry.data);
     const before = this.conf;
     this.conf = applyConfChange(this.conf, change);

@@ -32,6 +32,23 @@ test('§7: a follower whose log already holds the snapshot\'s last entry keeps w
   assert.equal(n2.storage.snapshot().meta.index, 0, 'nothing to install');
 });
 
+test('a membership change from a Ready handed out before a newer snapshot arrived does not undo the snapshot\'s membership', () => {
+  const n2 = new SoloNode('n2', voters);
+  // n4 joins as a learner at index 4 (committed) ...
+  const addLearner = { index: 4, term: 2, kind: 'conf' as const, data: encodeConfChange({ type: 'addLearner', node: 'n4', context: '' }) };
+  n2.node.step({ type: 'app', from: 'n1', to: 'n2', term: 2, prevIndex: 3, prevTerm: 1, entries: [addLearner], commit: 4 });
+  const handed = n2.node.ready();
+  assert.deepEqual(handed.committedEntries.map((e) => e.index), [4]);
+  // ... and while the host writes that Ready, a snapshot at 9 arrives in which n4 is gone.
+  n2.node.step(snap('n1', 2, { index: 9, term: 2 }, '[]'));
+  n2.storage.append(handed.entries);
+  if (handed.hardState !== null) n2.storage.setHardState(handed.hardState);
+  n2.node.advance();
+  n2.drain();
+  assert.deepEqual(n2.storage.snapshot().meta.index, 9);
+  assert.deepEqual(n2.node.status().conf, fullConf, 'the membership is the snapshot\'s, not the older change applied over it');
+});
+
 test('a member does not install a snapshot whose membership leaves it out', () => {
   const n2 = new SoloNode('n2', voters);
   n2.node.step(snap('n1', 2, { index: 9, term: 2, conf: { voters: ['n1', 'n3'], learners: [] } }, '[]'));
