@@ -219,3 +219,30 @@ test('a batch of proposals becomes consecutive entries committed together', () =
   net.stabilize();
   assert.deepEqual(net.appliedTexts('n3'), ['a', 'b', 'c']);
 });
+
+test('thesis §3.10 with §6.2: asking a leader to transfer leadership does not postpone its check-quorum step-down', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  net.isolate('n1');
+  // Someone keeps asking the cut-off leader to hand over, to n2 and n3 in turn. Each
+  // transfer is abandoned after an election timeout, but none may restart the window in
+  // which the leader must hear from a majority.
+  for (let tick = 0; tick < 30; tick++) {
+    if (tick % 4 === 0) net.get('n1').node.transferLeader(tick % 8 === 0 ? 'n2' : 'n3');
+    net.tickAll(1);
+  }
+  assert.equal(net.get('n1').node.status().softState.role, 'follower', 'a leader that heard from nobody for two election timeouts has stepped down');
+});
+
+test('thesis §3.10: a transfer that does not finish within an election timeout is abandoned', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  net.cut.add('n1->n3');
+  assert.equal(net.get('n1').node.transferLeader('n3'), null);
+  assert.equal(net.get('n1').node.propose([bytes('x')]).ok, false);
+  net.tickAll(9);
+  assert.equal(net.get('n1').node.status().leadTransferee, 'n3');
+  net.tickAll(1);
+  assert.equal(net.get('n1').node.status().leadTransferee, null);
+  assert.ok(net.get('n1').node.propose([bytes('x')]).ok);
+});

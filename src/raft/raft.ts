@@ -70,6 +70,12 @@ export class Raft {
   private randomizedElectionTimeout = 0;
 
   leadTransferee: NodeId | null = null;
+  /**
+   * Ticks since the transfer to `leadTransferee` began. Its own counter: restarting
+   * electionElapsed for it would also restart the check-quorum window, so a leader asked
+   * to hand over again and again would never find out it lost its majority.
+   */
+  private transferElapsed = 0;
   /** Index of the newest conf entry the leader appended; no new change until it is applied. */
   private pendingConfIndex = 0;
   /** Entries appended by this leader and not yet committed: sizes in index order. */
@@ -210,6 +216,8 @@ export class Raft {
         }
         for (const [id, pr] of this.progress) pr.recentActive = id === this.id;
       }
+    }
+    if (this.leadTransferee !== null && ++this.transferElapsed >= this.config.electionTicks) {
       // A transfer that did not finish within an election timeout is abandoned (§3.10).
       this.leadTransferee = null;
     }
@@ -715,7 +723,7 @@ export class Raft {
     if (!isVoter(this.conf, to)) return raftError('CONF_CHANGE_INVALID', `${to} is not a voter`, this.id);
     if (this.leadTransferee === to) return null;
     this.leadTransferee = to;
-    this.electionElapsed = 0;
+    this.transferElapsed = 0;
     const pr = this.progress.get(to);
     assert.ok(pr !== undefined, 'every voter has a progress on the leader');
     if (pr.match === this.log.lastIndex()) this.send({ type: 'timeoutNow', to });
