@@ -65,3 +65,17 @@ test('a node that is not a member yet installs a snapshot taken before it was ad
   const rd = n4.ready();
   assert.equal(rd.snapshot?.meta.index, 9);
 });
+
+test('a snapshot transfer resumes only with the leader and term that began it: chunks of two leaders are never spliced', () => {
+  const n2 = new SoloNode('n2', voters);
+  // n1 (term 2) sends the first half of its image of (9, 2) ...
+  n2.node.step(snap('n1', 2, { index: 9, term: 2 }, 'AAAA', 0, 8, false));
+  // ... n3 (term 3) has an image of the same (9, 2) and size, encoded differently.
+  n2.node.step(snap('n3', 3, { index: 9, term: 2 }, 'BBBB', 4, 8, true));
+  n2.drain();
+  assert.equal(n2.storage.snapshot().meta.index, 0, 'the second half of another leader\'s image is not appended to the first');
+  n2.node.step(snap('n3', 3, { index: 9, term: 2 }, 'CCCC', 0, 8, false));
+  n2.node.step(snap('n3', 3, { index: 9, term: 2 }, 'CCCC', 4, 8, true));
+  n2.drain();
+  assert.equal(new TextDecoder().decode(n2.storage.snapshot().data), 'CCCCCCCC');
+});
