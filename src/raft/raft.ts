@@ -256,8 +256,15 @@ export class Raft {
     if (pre) this.becomePreCandidate();
     else this.becomeCandidate();
     const voteTerm = pre ? this.term + 1 : this.term;
-    this.votes.set(this.id, true);
-    if (this.tallyVotes(pre)) return;
+    if (pre) {
+      // A pre-vote changes nothing on disk, so our own counts at once.
+      this.votes.set(this.id, true);
+      if (this.tallyVotes(true)) return;
+    }
+    // A real vote for ourselves counts only once it is on disk (selfVoteDurable). A voter
+    // that wins alone would otherwise lead, and hand out appends of the new term, in the
+    // very Ready that first records the term: a host that sends a leader's appends before
+    // its own write (thesis §10.2.1) and then crashed could lead the same term twice.
     const lastIndex = this.log.lastIndex();
     const lastTerm = this.log.lastTerm();
     for (const id of this.conf.voters) {
@@ -295,6 +302,13 @@ export class Raft {
     } else {
       this.send({ type: 'voteResp', to: m.from, term: this.term, pre: m.pre, reject: true });
     }
+  }
+
+  /** The hard state handed out in the last Ready is on disk: a vote for ourselves in it counts. */
+  selfVoteDurable(term: number, vote: NodeId | null): void {
+    if (this.role !== 'candidate' || term !== this.term || vote !== this.id) return;
+    this.votes.set(this.id, true);
+    this.tallyVotes(false);
   }
 
   private handleVoteResponse(m: VoteResponse): void {
