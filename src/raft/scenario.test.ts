@@ -12,6 +12,8 @@
 //   drop [filter]            lose them
 //   msgs [filter]            show them
 //   stabilize                deliver and process until quiet (in either mode)
+//   inject <message>         step a hand-written append or heartbeat, written as the golden
+//                            output prints it (`n2->n3 app t3 prev=4/2 commit=7 [5/2:a]`)
 // where a filter is any of `type=app`, `from=n1`, `to=n2`, `n1->n2`, `term=4`, `count=1`.
 // Lines starting with `> ` after a step are its golden output (messages, Readys, logs) and
 // must match exactly; RAFT_SCENARIO_REWRITE=1 rewrites them from the actual output.
@@ -21,7 +23,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TestNetwork, formatEntry, formatMessage, formatReady, matchesFilter, type MessageFilter } from './testing.js';
-import type { ConfChangeType, MessageType, ProposeResult, RaftError } from './types.js';
+import type { ConfChangeType, Entry, Message, MessageType, ProposeResult, RaftError } from './types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dataDir = resolve(here, '..', '..', '..', 'src', 'raft', 'testdata');
@@ -51,6 +53,26 @@ function parseFilter(words: readonly string[]): MessageFilter {
     else throw new Error(`unknown filter ${word}`);
   }
   return filter;
+}
+
+/** Parses an append or heartbeat written as formatMessage prints it. */
+function parseMessage(text: string): Message {
+  const app = /^(\S+)->(\S+) app t(\d+) prev=(\d+)\/(\d+) commit=(\d+) \[(.*)\]$/.exec(text);
+  if (app !== null) {
+    const [, from = '', to = '', term, prevIndex, prevTerm, commit, list = ''] = app;
+    const entries: Entry[] = list.split(' ').filter(Boolean).map((word) => {
+      const [at = '', data = ''] = word.split(':');
+      const [index, entryTerm] = at.split('/').map(Number);
+      return { index: index as number, term: entryTerm as number, kind: 'normal', data: new TextEncoder().encode(data) };
+    });
+    return { type: 'app', from, to, term: Number(term), prevIndex: Number(prevIndex), prevTerm: Number(prevTerm), commit: Number(commit), entries };
+  }
+  const hb = /^(\S+)->(\S+) heartbeat t(\d+) commit=(\d+) round=(\d+)$/.exec(text);
+  if (hb !== null) {
+    const [, from = '', to = '', term, commit, round] = hb;
+    return { type: 'heartbeat', from, to, term: Number(term), commit: Number(commit), readRound: Number(round) };
+  }
+  throw new Error(`cannot inject ${text}: only app and heartbeat messages`);
 }
 
 /** Runs one step; returns its printable output (checked against `> ` lines when present). */
@@ -109,6 +131,11 @@ function runStep(run: Run, words: string[]): string[] {
       return taken.map(formatMessage);
     }
     case 'drop': return net.takeQueued(parseFilter(args)).map((m) => `dropped ${formatMessage(m)}`);
+    case 'inject': {
+      const m = parseMessage(args.join(' '));
+      net.deliver(m);
+      return [formatMessage(m)];
+    }
     case 'msgs': {
       const filter = parseFilter(args);
       return net.queue.filter((m) => matchesFilter(m, filter)).map(formatMessage);
