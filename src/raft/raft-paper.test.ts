@@ -130,6 +130,58 @@ test('§5.3: a duplicated or reordered old append never truncates entries the fo
   assert.deepEqual(replies.map((m) => m.type === 'appResp' && m.index), [4, 2]);
 });
 
+test('§5.1 (Figure 2, AppendEntries rule 1): an append from a leader of an older term is refused, with the newer term', () => {
+  // (The answer goes out with pre-vote or check-quorum on, as chime runs; without them a
+  // stale message is dropped unanswered, as in etcd-io/raft.)
+  const n2 = new SoloNode('n2', ['n1', 'n2', 'n3'], { hard: { term: 3, vote: null }, config: { preVote: true, checkQuorum: true } });
+  n2.node.step({ type: 'app', from: 'n1', to: 'n2', term: 2, prevIndex: 3, prevTerm: 1, entries: [entry(4, 2, 'x')], commit: 4 });
+  const sent = n2.drain();
+  assert.deepEqual(sent.map((m) => m.type === 'appResp' && [m.term, m.reject]), [[3, true]]);
+  const status = n2.node.status();
+  assert.equal(status.lastIndex, 3);
+  assert.equal(status.hardState.commit, 3);
+  assert.equal(status.softState.leader, null, 'a deposed leader is not taken for the leader');
+  assert.deepEqual(n2.applied, []);
+});
+
+test('§5.3 (Figure 2, AppendEntries rule 5): a follower sets its commit index to min(leaderCommit, index of the last new entry)', () => {
+  // n3 holds "a" at 4 and a stale "lost" of term 2 at 5; the leader of term 3 has "a" and
+  // then its own entries, and has committed up to 6.
+  const n3 = new SoloNode('n3', ['n1', 'n2', 'n3'], { log: [entry(4, 2, 'a'), entry(5, 2, 'lost')], hard: { term: 3, vote: null, commit: 3 } });
+  n3.node.step({ type: 'app', from: 'n2', to: 'n3', term: 3, prevIndex: 3, prevTerm: 1, entries: [entry(4, 2, 'a')], commit: 6 });
+  n3.drain();
+  assert.equal(n3.node.status().hardState.commit, 4, 'what follows the last new entry is not known to match the leader');
+  assert.deepEqual(n3.applied, ['a']);
+  // A heartbeat carries the commit index only as far as the leader knows this follower matches.
+  n3.node.step({ type: 'heartbeat', from: 'n2', to: 'n3', term: 3, commit: 4, readRound: 0 });
+  n3.drain();
+  assert.equal(n3.node.status().hardState.commit, 4);
+});
+
+test('§5.3: a leader sends a follower a commit index in heartbeats only as far as that follower is known to match', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  net.isolate('n3');
+  net.propose('n1', 'x');
+  net.cut.clear();
+  net.dropTypes.add('app');
+  net.tickAll(1);
+  const beats = net.trace.filter((m) => m.type === 'heartbeat' && m.to === 'n3');
+  assert.ok(beats.length > 0);
+  for (const m of beats) assert.ok(m.type === 'heartbeat' && m.commit <= 4, `heartbeat to n3 carries commit ${m.type === 'heartbeat' ? m.commit : ''}`);
+  assert.equal(net.get('n3').node.status().hardState.commit, 4);
+});
+
+test('Figure 2: the commit index never decreases, even when a new leader\'s heartbeat carries a lower one', () => {
+  // A new leader that has not heard from us yet caps its heartbeat commit at its match (0).
+  const n2 = new SoloNode('n2', ['n1', 'n2', 'n3']);
+  assert.equal(n2.node.status().hardState.commit, 3);
+  n2.node.step({ type: 'heartbeat', from: 'n1', to: 'n2', term: 2, commit: 0, readRound: 0 });
+  n2.drain();
+  assert.equal(n2.node.status().hardState.commit, 3);
+  assert.equal(n2.storage.hardStateNow().commit, 3);
+});
+
 test('§5.5: an append response is released only in a Ready that also persists the entries it acknowledges', () => {
   const storage = new MemoryStorage();
   storage.applySnapshot({ meta: { index: 0, term: 0, conf: { voters: ['a', 'b'], learners: [] } }, data: new Uint8Array() });
@@ -152,6 +204,14 @@ test('thesis §9.6: with pre-vote, a partitioned node does not raise its term an
   net.tickAll(5);
   assert.equal(net.leader(), 'n1');
   assert.equal(net.get('n1').node.status().hardState.term, 2);
+});
+
+test('thesis §9.6: a pre-vote request changes no term and no vote, and is granted to a log at least as up to date', () => {
+  const n1 = new SoloNode('n1', ['n1', 'n2', 'n3'], { config: { preVote: true } });
+  n1.node.step({ type: 'vote', from: 'n3', to: 'n1', term: 2, lastIndex: 3, lastTerm: 1, pre: true, transfer: false });
+  const sent = n1.drain();
+  assert.deepEqual(sent.map((m) => m.type === 'voteResp' && [m.term, m.pre, m.reject]), [[2, true, false]]);
+  assert.deepEqual(n1.node.status().hardState, { term: 1, vote: null, commit: 3 });
 });
 
 test('thesis §6.2: with check-quorum, a leader that cannot reach a majority steps down at the end of the next election timeout', () => {

@@ -84,6 +84,7 @@ export class RawNode {
     const raft = this.raft;
     const hard = this.hardState();
     const soft = this.softState();
+    assert.ok(hard.commit >= this.previousHard.commit, `commit index goes back from ${this.previousHard.commit} to ${hard.commit}`);
     const hardState = sameHard(hard, this.previousHard) ? null : hard;
     const softState = sameSoft(soft, this.previousSoft) ? null : soft;
     const entries = raft.log.unstable.entries.slice();

@@ -32,6 +32,16 @@ test('§7: a follower whose log already holds the snapshot\'s last entry keeps w
   assert.equal(n2.storage.snapshot().meta.index, 0, 'nothing to install');
 });
 
+test('§7: a snapshot that covers no more than what is committed here is not installed, and is answered with the commit index', () => {
+  // A delayed copy of an older snapshot: installing it would rewind the state machine.
+  const n2 = new SoloNode('n2', voters);
+  n2.node.step(snap('n1', 2, { index: 2, term: 1 }, '[]'));
+  const sent = n2.drain();
+  assert.deepEqual(acks(sent), [3]);
+  assert.equal(n2.storage.snapshot().meta.index, 0);
+  assert.equal(n2.node.status().applied, 3);
+});
+
 test('a membership change from a Ready handed out before a newer snapshot arrived does not undo the snapshot\'s membership', () => {
   const n2 = new SoloNode('n2', voters);
   // n4 joins as a learner at index 4 (committed) ...
