@@ -1,4 +1,4 @@
-// `npm run mutate -- [--only a,b] [--seeds N] [--seed S] [--nodes 3|5] [--jobs 2] [--list]`:
+// `npm run mutate -- [--only a,b] [--seeds N] [--seed S] [--nodes 3|5] [--jobs 2] [--list] [--verbose]`:
 // applies each mutant of the catalogue to a copy of the repository, runs the Raft tests and
 // the simulator against it, and prints which rule is guarded by what. Exit code 1 when a
 // mutant survives (nothing noticed it), 2 on bad arguments or a broken catalogue.
@@ -15,6 +15,7 @@ async function main(): Promise<void> {
       nodes: { type: 'string', default: '5' },
       jobs: { type: 'string', default: '1' },
       list: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
     },
   });
   if (values.list) {
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
   const wanted = values.only === undefined ? null : values.only.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = (wanted ?? []).filter((name) => !MUTANTS.some((m) => m.name === name));
   if (!Number.isSafeInteger(seeds) || seeds < 0 || !Number.isSafeInteger(firstSeed) || (nodes !== 3 && nodes !== 5) || !Number.isSafeInteger(jobs) || jobs < 1 || unknown.length > 0) {
-    console.error(unknown.length > 0 ? `unknown mutant(s): ${unknown.join(', ')} (see --list)` : 'usage: mutate [--only a,b] [--seeds N] [--seed S] [--nodes 3|5] [--jobs N] [--list]');
+    console.error(unknown.length > 0 ? `unknown mutant(s): ${unknown.join(', ')} (see --list)` : 'usage: mutate [--only a,b] [--seeds N] [--seed S] [--nodes 3|5] [--jobs N] [--list] [--verbose]');
     process.exitCode = 2;
     return;
   }
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
   const outcomes = await runMutants(chosen, options, jobs, (o) => {
     const verdict = o.error !== null ? `ERROR ${o.error}` : caught(o) ? 'caught' : 'SURVIVED';
     console.log(`  ${o.mutant.name}: ${verdict}${o.unitFailures.length > 0 ? ` by ${o.unitFailures.length} test(s)` : ''}${o.sim === null ? '' : `, sim ${o.sim.invariant} at seed ${o.sim.seed}`}`);
+    if (values.verbose) for (const name of o.unitFailures) console.log(`      ${name}`);
   });
   console.log('');
   console.log(formatTable(outcomes, options));
