@@ -2,10 +2,10 @@
 // thesis (Ongaro, 2014) that it checks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestNetwork } from './testing.js';
+import { SoloNode, TestNetwork, entry } from './testing.js';
 import { MemoryStorage } from './memory-storage.js';
 import { RawNode } from './raw-node.js';
-import type { AppendMessage, Entry, Message, VoteMessage } from './types.js';
+import type { Entry, Message, VoteMessage } from './types.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -96,39 +96,25 @@ test('§5.3: a follower with conflicting uncommitted entries has them replaced b
   assert.deepEqual(net.appliedTexts('n3'), ['kept']);
 });
 
-test('§5.4.2 (Figure 8): a leader never commits an entry of an earlier term by counting replicas', () => {
-  const net = new TestNetwork(['n1', 'n2', 'n3', 'n4', 'n5'], { checkQuorum: false, preVote: false });
-  net.elect('n1');
-  // n1 (term 2) gets entry "old" to n2 only, then loses leadership.
-  for (const id of ['n3', 'n4', 'n5']) net.isolate(id);
-  net.cut.add('n1->n2');
-  net.cut.add('n2->n1');
-  assert.ok(net.get('n1').node.propose([bytes('old')]).ok);
-  const n1 = net.get('n1');
-  const out = net.handleReady('n1');
-  assert.equal(out.length, 4);
-  const toN2 = out.find((m) => m.to === 'n2') as AppendMessage;
-  net.cut.clear();
-  net.get('n2').node.step(toN2);
-  net.handleReady('n2');
-  // n5 becomes leader of term 3 with votes from n3, n4 (whose logs are as long as its own).
-  for (const id of ['n1', 'n2']) net.isolate(id);
-  net.elect('n5');
-  assert.equal(net.get('n5').node.status().softState.role, 'leader');
-  // n1 comes back as leader of a later term and replicates "old" to a majority (n1, n2, n3)
-  // without any entry of its own term committed: "old" must not count as committed.
-  net.heal();
-  for (const id of ['n4', 'n5']) net.isolate(id);
-  net.elect('n1');
-  net.dropTypes.add('heartbeat');
-  const lead = net.get('n1').node.status();
-  assert.equal(lead.softState.role, 'leader');
-  const oldIndex = n1.storage.lastIndex() >= 4 ? 4 : 0;
-  assert.ok(oldIndex > 0);
-  // Its own empty entry of the new term commits together with "old": both or neither.
-  const committed = lead.hardState.commit;
-  const termAtCommit = n1.storage.term(committed);
-  assert.equal(termAtCommit, lead.hardState.term, 'the commit index always points at an entry of the leader\'s term');
+test('§5.4.2 (Figure 8): a leader never commits an entry of an earlier term by counting replicas, even once a majority holds it', () => {
+  // n1 holds (6, term 2) from an earlier leadership and wins term 4 with n2 and n3.
+  const voters = ['n1', 'n2', 'n3', 'n4', 'n5'];
+  const n1 = new SoloNode('n1', voters, { log: [entry(6, 2, 'old')], hard: { term: 3, vote: null } });
+  n1.node.campaign();
+  n1.drain();
+  for (const from of ['n2', 'n3']) n1.node.step({ type: 'voteResp', from, to: 'n1', term: 4, pre: false, reject: false });
+  assert.equal(n1.node.status().softState.role, 'leader');
+  n1.drain(); // its empty entry (7, 4) is now on its own disk
+  // n2 and n3 answer appends that carried "old" but not (7, 4): "old" is on three of five.
+  for (const from of ['n2', 'n3']) n1.node.step({ type: 'appResp', from, to: 'n1', term: 4, index: 6, reject: false, hintIndex: 0, hintTerm: 0 });
+  n1.drain();
+  assert.equal(n1.node.status().hardState.commit, 5, 'an entry of term 2 is not committed by counting replicas in term 4');
+  assert.deepEqual(n1.applied, []);
+  // Once an entry of the leader's own term is on a majority, it commits, and "old" with it.
+  for (const from of ['n2', 'n3']) n1.node.step({ type: 'appResp', from, to: 'n1', term: 4, index: 7, reject: false, hintIndex: 0, hintTerm: 0 });
+  n1.drain();
+  assert.equal(n1.node.status().hardState.commit, 7);
+  assert.deepEqual(n1.applied, ['old']);
 });
 
 test('§5.3: a duplicated or reordered old append never truncates entries the follower already has', () => {
@@ -142,6 +128,58 @@ test('§5.3: a duplicated or reordered old append never truncates entries the fo
   assert.equal(node.status().lastIndex, 4);
   const replies = node.ready().messages.filter((m) => m.type === 'appResp');
   assert.deepEqual(replies.map((m) => m.type === 'appResp' && m.index), [4, 2]);
+});
+
+test('§5.1 (Figure 2, AppendEntries rule 1): an append from a leader of an older term is refused, with the newer term', () => {
+  // (The answer goes out with pre-vote or check-quorum on, as chime runs; without them a
+  // stale message is dropped unanswered, as in etcd-io/raft.)
+  const n2 = new SoloNode('n2', ['n1', 'n2', 'n3'], { hard: { term: 3, vote: null }, config: { preVote: true, checkQuorum: true } });
+  n2.node.step({ type: 'app', from: 'n1', to: 'n2', term: 2, prevIndex: 3, prevTerm: 1, entries: [entry(4, 2, 'x')], commit: 4 });
+  const sent = n2.drain();
+  assert.deepEqual(sent.map((m) => m.type === 'appResp' && [m.term, m.reject]), [[3, true]]);
+  const status = n2.node.status();
+  assert.equal(status.lastIndex, 3);
+  assert.equal(status.hardState.commit, 3);
+  assert.equal(status.softState.leader, null, 'a deposed leader is not taken for the leader');
+  assert.deepEqual(n2.applied, []);
+});
+
+test('§5.3 (Figure 2, AppendEntries rule 5): a follower sets its commit index to min(leaderCommit, index of the last new entry)', () => {
+  // n3 holds "a" at 4 and a stale "lost" of term 2 at 5; the leader of term 3 has "a" and
+  // then its own entries, and has committed up to 6.
+  const n3 = new SoloNode('n3', ['n1', 'n2', 'n3'], { log: [entry(4, 2, 'a'), entry(5, 2, 'lost')], hard: { term: 3, vote: null, commit: 3 } });
+  n3.node.step({ type: 'app', from: 'n2', to: 'n3', term: 3, prevIndex: 3, prevTerm: 1, entries: [entry(4, 2, 'a')], commit: 6 });
+  n3.drain();
+  assert.equal(n3.node.status().hardState.commit, 4, 'what follows the last new entry is not known to match the leader');
+  assert.deepEqual(n3.applied, ['a']);
+  // A heartbeat carries the commit index only as far as the leader knows this follower matches.
+  n3.node.step({ type: 'heartbeat', from: 'n2', to: 'n3', term: 3, commit: 4, readRound: 0 });
+  n3.drain();
+  assert.equal(n3.node.status().hardState.commit, 4);
+});
+
+test('§5.3: a leader sends a follower a commit index in heartbeats only as far as that follower is known to match', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  net.isolate('n3');
+  net.propose('n1', 'x');
+  net.cut.clear();
+  net.dropTypes.add('app');
+  net.tickAll(1);
+  const beats = net.trace.filter((m) => m.type === 'heartbeat' && m.to === 'n3');
+  assert.ok(beats.length > 0);
+  for (const m of beats) assert.ok(m.type === 'heartbeat' && m.commit <= 4, `heartbeat to n3 carries commit ${m.type === 'heartbeat' ? m.commit : ''}`);
+  assert.equal(net.get('n3').node.status().hardState.commit, 4);
+});
+
+test('Figure 2: the commit index never decreases, even when a new leader\'s heartbeat carries a lower one', () => {
+  // A new leader that has not heard from us yet caps its heartbeat commit at its match (0).
+  const n2 = new SoloNode('n2', ['n1', 'n2', 'n3']);
+  assert.equal(n2.node.status().hardState.commit, 3);
+  n2.node.step({ type: 'heartbeat', from: 'n1', to: 'n2', term: 2, commit: 0, readRound: 0 });
+  n2.drain();
+  assert.equal(n2.node.status().hardState.commit, 3);
+  assert.equal(n2.storage.hardStateNow().commit, 3);
 });
 
 test('§5.5: an append response is released only in a Ready that also persists the entries it acknowledges', () => {
@@ -166,6 +204,14 @@ test('thesis §9.6: with pre-vote, a partitioned node does not raise its term an
   net.tickAll(5);
   assert.equal(net.leader(), 'n1');
   assert.equal(net.get('n1').node.status().hardState.term, 2);
+});
+
+test('thesis §9.6: a pre-vote request changes no term and no vote, and is granted to a log at least as up to date', () => {
+  const n1 = new SoloNode('n1', ['n1', 'n2', 'n3'], { config: { preVote: true } });
+  n1.node.step({ type: 'vote', from: 'n3', to: 'n1', term: 2, lastIndex: 3, lastTerm: 1, pre: true, transfer: false });
+  const sent = n1.drain();
+  assert.deepEqual(sent.map((m) => m.type === 'voteResp' && [m.term, m.pre, m.reject]), [[2, true, false]]);
+  assert.deepEqual(n1.node.status().hardState, { term: 1, vote: null, commit: 3 });
 });
 
 test('thesis §6.2: with check-quorum, a leader that cannot reach a majority steps down at the end of the next election timeout', () => {
@@ -232,4 +278,31 @@ test('a batch of proposals becomes consecutive entries committed together', () =
   if (result.ok) assert.equal(result.lastIndex - result.firstIndex, 2);
   net.stabilize();
   assert.deepEqual(net.appliedTexts('n3'), ['a', 'b', 'c']);
+});
+
+test('thesis §3.10 with §6.2: asking a leader to transfer leadership does not postpone its check-quorum step-down', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  net.isolate('n1');
+  // Someone keeps asking the cut-off leader to hand over, to n2 and n3 in turn. Each
+  // transfer is abandoned after an election timeout, but none may restart the window in
+  // which the leader must hear from a majority.
+  for (let tick = 0; tick < 30; tick++) {
+    if (tick % 4 === 0) net.get('n1').node.transferLeader(tick % 8 === 0 ? 'n2' : 'n3');
+    net.tickAll(1);
+  }
+  assert.equal(net.get('n1').node.status().softState.role, 'follower', 'a leader that heard from nobody for two election timeouts has stepped down');
+});
+
+test('thesis §3.10: a transfer that does not finish within an election timeout is abandoned', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  net.cut.add('n1->n3');
+  assert.equal(net.get('n1').node.transferLeader('n3'), null);
+  assert.equal(net.get('n1').node.propose([bytes('x')]).ok, false);
+  net.tickAll(9);
+  assert.equal(net.get('n1').node.status().leadTransferee, 'n3');
+  net.tickAll(1);
+  assert.equal(net.get('n1').node.status().leadTransferee, null);
+  assert.ok(net.get('n1').node.propose([bytes('x')]).ok);
 });

@@ -70,6 +70,12 @@ export class Raft {
   private randomizedElectionTimeout = 0;
 
   leadTransferee: NodeId | null = null;
+  /**
+   * Ticks since the transfer to `leadTransferee` began. Its own counter: restarting
+   * electionElapsed for it would also restart the check-quorum window, so a leader asked
+   * to hand over again and again would never find out it lost its majority.
+   */
+  private transferElapsed = 0;
   /** Index of the newest conf entry the leader appended; no new change until it is applied. */
   private pendingConfIndex = 0;
   /** Entries appended by this leader and not yet committed: sizes in index order. */
@@ -210,6 +216,8 @@ export class Raft {
         }
         for (const [id, pr] of this.progress) pr.recentActive = id === this.id;
       }
+    }
+    if (this.leadTransferee !== null && ++this.transferElapsed >= this.config.electionTicks) {
       // A transfer that did not finish within an election timeout is abandoned (§3.10).
       this.leadTransferee = null;
     }
@@ -248,8 +256,15 @@ export class Raft {
     if (pre) this.becomePreCandidate();
     else this.becomeCandidate();
     const voteTerm = pre ? this.term + 1 : this.term;
-    this.votes.set(this.id, true);
-    if (this.tallyVotes(pre)) return;
+    if (pre) {
+      // A pre-vote changes nothing on disk, so our own counts at once.
+      this.votes.set(this.id, true);
+      if (this.tallyVotes(true)) return;
+    }
+    // A real vote for ourselves counts only once it is on disk (selfVoteDurable). A voter
+    // that wins alone would otherwise lead, and hand out appends of the new term, in the
+    // very Ready that first records the term: a host that sends a leader's appends before
+    // its own write (thesis §10.2.1) and then crashed could lead the same term twice.
     const lastIndex = this.log.lastIndex();
     const lastTerm = this.log.lastTerm();
     for (const id of this.conf.voters) {
@@ -287,6 +302,13 @@ export class Raft {
     } else {
       this.send({ type: 'voteResp', to: m.from, term: this.term, pre: m.pre, reject: true });
     }
+  }
+
+  /** The hard state handed out in the last Ready is on disk: a vote for ourselves in it counts. */
+  selfVoteDurable(term: number, vote: NodeId | null): void {
+    if (this.role !== 'candidate' || term !== this.term || vote !== this.id) return;
+    this.votes.set(this.id, true);
+    this.tallyVotes(false);
   }
 
   private handleVoteResponse(m: VoteResponse): void {
@@ -423,21 +445,38 @@ export class Raft {
       this.send({ type: 'snapResp', to: m.from, index: m.meta.index, receivedBytes: received.receivedBytes, reject: received.reject });
       return;
     }
-    this.restore(received.snapshot);
-    this.send({ type: 'appResp', to: m.from, index: this.log.lastIndex(), reject: false, hintIndex: 0, hintTerm: 0 });
+    // The answer is what we now hold for certain. Without an install that is the commit
+    // index, not lastIndex(): entries after the snapshot's last one may be a stale tail of
+    // an older term, and a leader that counted them as held here would commit entries this
+    // node does not have and never repair them (it ignores rejections below the match).
+    const installed = this.restore(received.snapshot);
+    const index = installed ? this.log.lastIndex() : this.log.committed;
+    this.send({ type: 'appResp', to: m.from, index, reject: false, hintIndex: 0, hintTerm: 0 });
   }
 
-  /** Installs a leader's snapshot (§7) unless our log already holds what it covers. */
-  private restore(snapshot: Snapshot): void {
-    const { index, term } = snapshot.meta;
-    if (index <= this.log.committed) return;
+  /**
+   * Installs a leader's snapshot (§7); false when it was not installed: our log already
+   * holds its last entry (receiver rule 6: keep what follows, only the commit index moves),
+   * or it would make a member forget its own membership.
+   */
+  private restore(snapshot: Snapshot): boolean {
+    const { index, term, conf } = snapshot.meta;
+    assert.ok(index > this.log.committed, 'a snapshot at or below the commit index is answered before it is assembled');
+    // A leader sends a member only snapshots taken while it was a member: the leader drops
+    // a node's progress when it applies its removal, and it snapshots only what it applied.
+    // A snapshot that leaves out a node that counts itself a member therefore carries a
+    // wrong membership; installing it would silently take a voter out of elections. (A
+    // node not yet a member does install one: it was taken before the node was added,
+    // and the entries after it add the node.)
+    if (isMember(this.conf, this.id) && !isMember(conf, this.id)) return false;
     if (this.log.matchTerm(index, term)) {
       this.log.commitTo(index);
-      return;
+      return false;
     }
     this.log.restore(snapshot);
-    this.conf = snapshot.meta.conf;
+    this.conf = conf;
     this.resetProgress();
+    return true;
   }
 
   // ---- leader side of replication ----------------------------------------------------------
@@ -659,6 +698,12 @@ export class Raft {
 
   /** The application applied a conf entry: the membership changes now (etcd's rule). */
   applyConfEntry(entry: Entry): void {
+    // A snapshot installed after the Ready with this entry was handed out covers it, and
+    // its membership already includes whatever this entry and the later ones changed.
+    // Applying the entry again would put an older membership on top of a newer one (say, a
+    // learner removed since), and the application would persist that in later snapshots.
+    const pending = this.log.unstable.snapshot;
+    if (pending !== null && entry.index <= pending.meta.index) return;
     const change = decodeConfChange(entry.data);
     const before = this.conf;
     this.conf = applyConfChange(this.conf, change);
@@ -692,7 +737,7 @@ export class Raft {
     if (!isVoter(this.conf, to)) return raftError('CONF_CHANGE_INVALID', `${to} is not a voter`, this.id);
     if (this.leadTransferee === to) return null;
     this.leadTransferee = to;
-    this.electionElapsed = 0;
+    this.transferElapsed = 0;
     const pr = this.progress.get(to);
     assert.ok(pr !== undefined, 'every voter has a progress on the leader');
     if (pr.match === this.log.lastIndex()) this.send({ type: 'timeoutNow', to });

@@ -84,6 +84,7 @@ export class RawNode {
     const raft = this.raft;
     const hard = this.hardState();
     const soft = this.softState();
+    assert.ok(hard.commit >= this.previousHard.commit, `commit index goes back from ${this.previousHard.commit} to ${hard.commit}`);
     const hardState = sameHard(hard, this.previousHard) ? null : hard;
     const softState = sameSoft(soft, this.previousSoft) ? null : soft;
     const entries = raft.log.unstable.entries.slice();
@@ -105,6 +106,11 @@ export class RawNode {
     };
     const voteChanged = hardState !== null && (hardState.term !== this.previousHard.term || hardState.vote !== this.previousHard.vote);
     const mustSync = entries.length > 0 || snapshot !== null || voteChanged;
+    // A host may send a leader's messages before this Ready's write (thesis §10.2.1): that
+    // is safe only if the term they carry is already on disk, so it never is new here.
+    if (hardState !== null && hardState.term !== this.previousHard.term) {
+      for (const m of messages) assert.ok(!(isLeaderMessage(m) && m.term === hardState.term), `${m.type} of term ${m.term} in the Ready that first records the term`);
+    }
     return { softState, hardState, entries, snapshot, committedEntries, messages, readStates, readFailures, mustSync };
   }
 
@@ -128,6 +134,8 @@ export class RawNode {
       raft.log.appliedTo(entry.index);
       if (entry.kind === 'conf') raft.applyConfEntry(entry);
     }
+    // Last, so that a candidate that wins now counts its own entries as written.
+    if (handed.hardState !== null) raft.selfVoteDurable(handed.hardState.term, handed.hardState.vote);
   }
 
   status(): Status {
@@ -157,6 +165,11 @@ export class RawNode {
   private softState(): SoftState {
     return { leader: this.raft.lead, role: this.raft.role };
   }
+}
+
+/** Messages only a leader sends, which a host may send before its own write completes. */
+export function isLeaderMessage(m: Message): boolean {
+  return m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap' || m.type === 'timeoutNow' || m.type === 'readIndexResp';
 }
 
 function sameHard(a: HardState, b: HardState): boolean {

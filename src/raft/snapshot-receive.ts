@@ -1,4 +1,4 @@
-import type { Snapshot, SnapshotMessage, SnapshotMeta } from './types.js';
+import type { NodeId, Snapshot, SnapshotMessage } from './types.js';
 
 export type ChunkOutcome =
   | { readonly kind: 'partial'; readonly receivedBytes: number; readonly reject: boolean }
@@ -8,9 +8,13 @@ export type ChunkOutcome =
  * A follower's buffer for one InstallSnapshot transfer. Chunks must arrive in order; a gap
  * is answered with how much we hold so the leader resends from there, and a duplicate is
  * acknowledged without being stored twice. Volatile: a crash restarts the transfer.
+ *
+ * A transfer is one leader's, in one term: the image bytes are opaque and two nodes may
+ * encode the same (index, term) differently, so a resume from another leader (even with
+ * the same index, term and size) would splice two images into one corrupt one.
  */
 export class IncomingSnapshot {
-  private meta: SnapshotMeta | null = null;
+  private source: { readonly from: NodeId; readonly term: number; readonly key: string } | null = null;
   private totalBytes = 0;
   private parts: Uint8Array[] = [];
   private receivedBytes = 0;
@@ -18,7 +22,7 @@ export class IncomingSnapshot {
   constructor(private readonly maxBytes: number) {}
 
   clear(): void {
-    this.meta = null;
+    this.source = null;
     this.parts = [];
     this.receivedBytes = 0;
     this.totalBytes = 0;
@@ -27,18 +31,14 @@ export class IncomingSnapshot {
   accept(m: SnapshotMessage): ChunkOutcome {
     const reject = (receivedBytes: number): ChunkOutcome => ({ kind: 'partial', receivedBytes, reject: true });
     if (m.totalBytes > this.maxBytes || m.totalBytes < 0) return reject(0);
-    if (!this.isCurrent(m.meta)) {
-      // The first chunk of any other snapshot starts over: the leader of the current term
+    if (!this.isCurrent(m)) {
+      // The first chunk of any other transfer starts over: the leader of the current term
       // decides what we install (the caller already dropped chunks from older terms), and a
       // buffer kept for a snapshot no leader will finish would block every later transfer.
       if (m.offset !== 0) return reject(0);
       this.clear();
-      this.meta = m.meta;
+      this.source = { from: m.from, term: m.term, key: transferKey(m) };
       this.totalBytes = m.totalBytes;
-    }
-    if (m.totalBytes !== this.totalBytes) {
-      this.clear();
-      return reject(0);
     }
     if (m.offset !== this.receivedBytes) {
       return { kind: 'partial', receivedBytes: this.receivedBytes, reject: m.offset > this.receivedBytes };
@@ -61,7 +61,14 @@ export class IncomingSnapshot {
     return { kind: 'complete', snapshot };
   }
 
-  private isCurrent(meta: SnapshotMeta): boolean {
-    return this.meta !== null && this.meta.index === meta.index && this.meta.term === meta.term;
+  private isCurrent(m: SnapshotMessage): boolean {
+    const source = this.source;
+    return source !== null && source.from === m.from && source.term === m.term && source.key === transferKey(m);
   }
+}
+
+/** What one image is: its place in the log, its membership and its size. */
+function transferKey(m: SnapshotMessage): string {
+  const { index, term, conf } = m.meta;
+  return JSON.stringify([index, term, conf.voters, conf.learners, m.totalBytes]);
 }

@@ -216,7 +216,13 @@ export interface ReadFailure {
  * The work the application must do, in this order: persist `snapshot`, `entries` and
  * `hardState` in one synced write (if `mustSync`); send `messages`; restore `snapshot` into
  * the state machine and apply `committedEntries`; answer `readStates` once their index is
- * applied; then call `advance()`.
+ * applied; then call `advance()`, which tells the core that the write is durable.
+ *
+ * One relaxation (Raft thesis §10.2.1): messages only a leader sends (`isLeaderMessage`:
+ * app, heartbeat, snap, timeoutNow, readIndexResp) may leave before the write completes.
+ * The core makes that safe: it counts the leader's own entries only after advance(), and
+ * such a message never shares a Ready with the first write of the term it carries. Every
+ * other message (answers, votes) leaves only after the write.
  */
 export interface Ready {
   /** Present when it changed since the last Ready. */
