@@ -3,7 +3,7 @@
 // with completion callbacks rather than promises so that the simulator, which drives this
 // very code, decides exactly when each disk write completes and nothing runs in between.
 import assert from 'node:assert/strict';
-import { RawNode, decodeConfChange } from '../raft/index.js';
+import { RawNode, decodeConfChange, isLeaderMessage } from '../raft/index.js';
 import type { ConfChange, Entry, Message, NodeId, RaftConfig, RaftError, Ready, SoftState, Status } from '../raft/index.js';
 import { ChimeError, notLeader, type ErrorCode } from '../errors/index.js';
 import type { MemberDirectory } from './member-directory.js';
@@ -412,11 +412,6 @@ export class ReadyLoop<C, R> {
     this.schedule();
     return true;
   }
-}
-
-/** Messages a leader may send before its own write: they depend only on what it already sent or holds. */
-function isLeaderMessage(m: Message): boolean {
-  return m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap' || m.type === 'timeoutNow' || m.type === 'readIndexResp';
 }
 
 /** A disk write that fails leaves a log the node cannot trust: it must stop, not go on. */
