@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { processAlive, newExecutor, shellRequest, waitFor } from './test-support.js';
+import { processAlive, newExecutor, shellRequest, waitFor } from '../../test/support/executor-runs.js';
 
 const executorModule = new URL('./index.js', import.meta.url).href;
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { httpCall, type HttpCallRequest } from './http-client.js';
-import { httpRequest, newExecutor, waitFinished, waitFor } from './test-support.js';
+import { httpRequest, newExecutor, waitFinished, waitFor } from '../../test/support/executor-runs.js';
 
 const sockets = new Set<Socket>();
 let socketsOpened = 0;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { truncationMarker } from './tail-buffer.js';
-import { findReport, httpRequest, newExecutor, waitFinished, waitFor } from './test-support.js';
+import { findReport, httpRequest, newExecutor, waitFinished, waitFor } from '../../test/support/executor-runs.js';
 
 interface Seen {
   readonly method: string;

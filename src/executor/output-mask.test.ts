@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LIMITS_DEFAULT } from './limits.js';
 import { StreamMasker, maskText } from './output-mask.js';
-import { shellRequest } from './test-support.js';
+import { shellRequest } from '../../test/support/executor-runs.js';
 import { validateExecuteRequest } from './validate.js';
 
 /** Feeds `chunks` through one masker and returns everything it let out. */

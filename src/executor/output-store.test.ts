@@ -9,7 +9,7 @@ import { OUTPUT_FILES, encodeEnd, encodeHeader, encodeOrderEntries, runDirName, 
 import type { OutputReader } from './output-reader.js';
 import { OutputStore, type OutputStoreOptions } from './output-store.js';
 import type { RunOutputWriter } from './output-writer.js';
-import { waitFor } from './test-support.js';
+import { waitFor } from '../../test/support/executor-runs.js';
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'chime-output-'));

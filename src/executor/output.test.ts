@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Executor } from './executor.js';
 import { OUTPUT_FILES, storedOutputMarker } from './output-format.js';
 import type { OutputReader, OutputReadOptions } from './output-reader.js';
-import { ManualTimers, httpRequest, newExecutor, shellRequest, waitFinished, waitFor } from './test-support.js';
+import { ManualTimers, httpRequest, newExecutor, shellRequest, waitFinished, waitFor } from '../../test/support/executor-runs.js';
 
 const dirs: string[] = [];
 function tempDir(): string {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, statSync, readFileSync, appendFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Report } from './types.js';
-import { endReports, findReport, newExecutor, shellRequest, waitFinished, waitFor } from './test-support.js';
+import { endReports, findReport, newExecutor, shellRequest, waitFinished, waitFor } from '../../test/support/executor-runs.js';
 
 test('every report is announced through onReport and stays pending until acknowledged', async () => {
   const announced: Report[] = [];

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { truncationMarker } from './tail-buffer.js';
-import { ManualTimers, findReport, newExecutor, processAlive, shellRequest, waitFinished, waitFor } from './test-support.js';
+import { ManualTimers, findReport, newExecutor, processAlive, shellRequest, waitFinished, waitFor } from '../../test/support/executor-runs.js';
 
 test('the command sees the run identity, the job env and its cwd', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'chime-exec-'));

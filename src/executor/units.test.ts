@@ -8,7 +8,7 @@ import { validateExecuteRequest } from './validate.js';
 import { LIMITS_DEFAULT } from './limits.js';
 import { httpRequestParts } from './http-run.js';
 import { replay, encodeRecord } from './journal-records.js';
-import { shellRequest, httpRequest, ManualTimers } from './test-support.js';
+import { shellRequest, httpRequest, ManualTimers } from '../../test/support/executor-runs.js';
 import { StartWaves } from './start-waves.js';
 import type { FinishedReport, StartedReport } from './types.js';
 

@@ -7,6 +7,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { httpJson, type HttpAnswer } from '../../src/cli/http-client.js';
+import { waitFor } from './wait-for.js';
+
+export { waitFor };
 
 const MAIN = resolve(fileURLToPath(import.meta.url), '..', '..', '..', 'src', 'cli', 'main.js');
 /** Loaded into agents of a cluster with `faults` on: clock skew and per-link dialing from the environment. */
@@ -30,22 +33,6 @@ export interface ClusterOptions {
   readonly nodeArgs?: readonly string[];
   /** Load test/support/fault-preload into every agent, so CHIME_FAULT_* variables take effect. */
   readonly faults?: boolean;
-}
-
-/** Waits until `check` returns a value other than undefined/false, or fails after the deadline. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 15_000, everyMs = 25): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  let last: unknown = null;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === null ? '' : ` (last error: ${String(last)})`}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }
 
 /**

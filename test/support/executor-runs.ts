@@ -1,18 +1,9 @@
-// Shared by the executor's tests: waiting with deadlines, request builders, a virtual clock.
+// The executor in tests: request builders, waiting for its reports, a virtual clock.
 import { readFileSync } from 'node:fs';
-import { Executor } from './executor.js';
-import type { EndReport, ExecuteRequest, ExecutorOptions, FinishedReport, HttpSpec, Report, ShellSpec, TimerHandle, Timers } from './types.js';
+import { Executor, type EndReport, type ExecuteRequest, type ExecutorOptions, type FinishedReport, type HttpSpec, type Report, type ShellSpec, type TimerHandle, type Timers } from '../../src/executor/index.js';
+import { waitFor } from './wait-for.js';
 
-/** Polls `condition` until it holds; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, condition: () => T | undefined | null | false, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = condition();
-    if (value !== undefined && value !== null && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+export { waitFor };
 
 export function findReport(executor: Executor, runId: string, kind: Report['kind'], attempt = 1): Report | undefined {
   return executor.pendingReports().find((r) => r.runId === runId && r.attempt === attempt && r.kind === kind);
