@@ -14,7 +14,7 @@ const allowed: Record<string, { folders: string[]; packages: (name: string) => b
   raft: { folders: [], packages: (p) => p === 'node:assert' || p === 'node:assert/strict' },
   statemachine: { folders: [], packages: (p) => ['cron-parser', 'msgpackr', 'node:assert', 'node:assert/strict'].includes(p) },
   storage: { folders: ['raft'], packages: (p) => ['level', 'msgpackr', 'node:assert', 'node:assert/strict'].includes(p) || isBuiltin(p) },
-  rpc: { folders: ['raft'], packages: (p) => ['msgpackr', 'node:net', 'node:crypto', 'node:assert', 'node:assert/strict', 'node:events', 'node:buffer', 'node:timers'].includes(p) },
+  rpc: { folders: ['raft'], packages: (p) => ['msgpackr', 'node:net', 'node:tls', 'node:crypto', 'node:assert', 'node:assert/strict', 'node:events', 'node:buffer', 'node:timers'].includes(p) },
   scheduler: { folders: ['statemachine'], packages: (p) => p === 'node:assert' || p === 'node:assert/strict' },
   executor: { folders: [], packages: isBuiltin },
   agent: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor'], packages: (p) => isBuiltin(p) || ['level', 'msgpackr', 'cron-parser'].includes(p) },
