@@ -8,6 +8,7 @@ import { connect as connectTls, type ConnectionOptions as TlsConnectOptions, typ
 import { connect as connectTcp } from 'node:net';
 import type { NodeId } from '../raft/index.js';
 import { issueCert, makeTestPki, type Pem, type TestPki } from '../../test/support/certs.js';
+import { makeBenchPki } from './bench-pki.js';
 import { decodePayload, encodePayload } from './codec.js';
 import type { Envelope } from './envelope.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
@@ -316,4 +317,30 @@ test('a peer cannot resume a TLS session: every connection has its certificate v
   assert.equal(second.frames.length, 1);
   second.socket.destroy();
   assert.equal(a.transport.metrics.tlsRefused, 0);
+});
+
+test('peers speak TLS 1.3 when they can and still accept TLS 1.2', async (t) => {
+  const a = await startNode('a');
+  t.after(() => a.transport.close());
+  const pem = pki.nodes['b'] as Pem;
+  for (const [maxVersion, expected] of [['TLSv1.3', 'TLSv1.3'], ['TLSv1.2', 'TLSv1.2']] as const) {
+    const raw = rawTlsPeer(a.port, { cert: pem.cert, key: pem.key, maxVersion });
+    raw.socket.on('secureConnect', () => raw.socket.write(helloFrame('b', newChallenge())));
+    await waitFor(() => raw.frames.length === 1 || raw.closed, `a reply over ${maxVersion}`);
+    assert.equal(raw.socket.getProtocol(), expected);
+    assert.equal((raw.frames[0] as { hs?: unknown } | undefined)?.hs, 'reply');
+    raw.socket.destroy();
+  }
+  assert.equal(a.transport.metrics.tlsRefused, 0);
+});
+
+test("the bench's in-process certificates pass the same checks as openssl's", async (t) => {
+  const bench = makeBenchPki(['a', 'b']);
+  const tlsOf = (id: 'a' | 'b'): PeerTlsOptions => ({ cert: bench.nodes[id]?.cert as string, key: bench.nodes[id]?.key as string, ca: bench.ca.cert });
+  const a = await startNode('a', { tls: tlsOf('a') });
+  const b = await startNode('b', { tls: tlsOf('b') });
+  t.after(() => Promise.all([a.transport.close(), b.transport.close()]));
+  a.transport.setPeers(peers({ b }));
+  await deliver(a, b, 'b', 'bench certificates');
+  assert.equal(a.transport.metrics.tlsRefused + b.transport.metrics.tlsRefused, 0);
 });
