@@ -344,3 +344,19 @@ test("the bench's in-process certificates pass the same checks as openssl's", as
   await deliver(a, b, 'b', 'bench certificates');
   assert.equal(a.transport.metrics.tlsRefused + b.transport.metrics.tlsRefused, 0);
 });
+
+test('sockets still in the TLS handshake count toward the inbound limit, and close() ends them', async () => {
+  const a = await startNode('a', { inboundConnectionsMax: 2, handshakeTimeoutMs: 60_000 });
+  const silent = [connectTcp(a.port, '127.0.0.1'), connectTcp(a.port, '127.0.0.1'), connectTcp(a.port, '127.0.0.1')];
+  const closed = new Set<number>();
+  silent.forEach((socket, i) => {
+    socket.on('error', () => undefined);
+    socket.on('close', () => closed.add(i));
+  });
+  await waitFor(() => a.transport.metrics.connectionsRefused === 1 && closed.size === 1, 'the third socket refused');
+  // Neither of the two others said a word; close() must not wait for their handshake timeout.
+  let finished = false;
+  void a.transport.close().then(() => (finished = true));
+  await waitFor(() => finished && closed.size === 3, 'close() ends the handshaking sockets', 2_000);
+  assert.equal(a.transport.metrics.tlsRefused, 0, 'ending them at close is no refusal');
+});
