@@ -345,9 +345,14 @@ test("the bench's in-process certificates pass the same checks as openssl's", as
   assert.equal(a.transport.metrics.tlsRefused + b.transport.metrics.tlsRefused, 0);
 });
 
-test('sockets still in the TLS handshake count toward the inbound limit, and close() ends them', async () => {
+test('sockets still in the TLS handshake count toward the inbound limit, and close() ends them', async (t) => {
   const a = await startNode('a', { inboundConnectionsMax: 2, handshakeTimeoutMs: 60_000 });
   const silent = [connectTcp(a.port, '127.0.0.1'), connectTcp(a.port, '127.0.0.1'), connectTcp(a.port, '127.0.0.1')];
+  // Should an assertion fail, nothing may keep the test process alive.
+  t.after(() => {
+    for (const socket of silent) socket.destroy();
+    return a.transport.close();
+  });
   const closed = new Set<number>();
   silent.forEach((socket, i) => {
     socket.on('error', () => undefined);
