@@ -1,4 +1,6 @@
+import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 import { clearTimeout, setTimeout } from 'node:timers';
 import type { NodeId } from '../raft/index.js';
 import { decodePayload, encodePayload } from './codec.js';
@@ -6,8 +8,13 @@ import { validateEnvelope, type Envelope } from './envelope.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
 import { newChallenge, parseFinish, parseHello, parseReply, proof, proofMatches, PROTOCOL_VERSION, type Role } from './handshake.js';
 import type { Log, TransportMetrics } from './metrics.js';
+import { certificateNodeIds, identityMismatch } from './peer-tls.js';
 
 export interface ConnectionOptions {
+  /**
+   * A plain socket, or a TLSSocket: a dialer's still in its TLS handshake, a listener's
+   * already through it with a certificate the CA signed (`authorized`).
+   */
   readonly socket: Socket;
   readonly role: Role;
   readonly self: NodeId;
@@ -26,15 +33,23 @@ export interface ConnectionOptions {
   readonly onClose: (connection: Connection, opened: boolean, reason: string) => void;
 }
 
-type Stage = 'await-hello' | 'await-reply' | 'await-finish' | 'open' | 'closed';
+type Stage = 'await-tls' | 'await-hello' | 'await-reply' | 'await-finish' | 'open' | 'closed';
+
+/** Which counter a refusal goes to: certificate and TLS reasons, or the chime protocol. */
+type Refusal = 'tls' | 'protocol';
 
 /**
- * One authenticated, framed socket. Until the handshake is done only handshake frames are
- * accepted; afterwards only envelopes. Anything else closes this connection, never more.
+ * One authenticated, framed socket. With TLS, no byte is read as a frame before the TLS
+ * handshake is done with a certificate the CA signed. Until the chime handshake is done
+ * only handshake frames are accepted; afterwards only envelopes. Anything else closes this
+ * connection, never more.
  */
 export class Connection {
   peer: NodeId | null;
   private stage: Stage;
+  private readonly tlsSocket: TLSSocket | null;
+  /** With TLS, the node ids the peer's certificate names (known once the handshake is done). */
+  private certifiedIds: readonly NodeId[] | null = null;
   private readonly decoder: FrameDecoder;
   private readonly challenge = newChallenge();
   private peerChallenge: Uint8Array | null = null;
@@ -43,15 +58,23 @@ export class Connection {
   constructor(private readonly options: ConnectionOptions) {
     this.peer = options.expectedPeer;
     this.decoder = new FrameDecoder(options.frameBytesMax);
-    this.stage = options.role === 'dialer' ? 'await-reply' : 'await-hello';
     const socket = options.socket;
+    this.tlsSocket = socket instanceof TLSSocket ? socket : null;
+    this.stage = options.role === 'listener' ? 'await-hello' : this.tlsSocket !== null ? 'await-tls' : 'await-reply';
+    if (this.tlsSocket !== null && options.role === 'listener') {
+      // The transport hands over only sockets that passed verification against the CA.
+      assert.ok(this.tlsSocket.authorized, 'an inbound TLS socket must be authorized before it becomes a connection');
+      this.certifiedIds = certificateNodeIds(this.tlsSocket.getPeerCertificate().subjectaltname);
+    }
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => options.onDrain(this));
-    socket.on('error', (error: Error) => this.close(`socket error: ${error.message}`));
+    socket.on('error', (error: Error) => this.onSocketError(error));
     socket.on('close', () => this.close('socket closed'));
-    this.handshakeTimer = setTimeout(() => this.reject('handshake not finished in time'), options.handshakeTimeoutMs);
-    if (options.role === 'dialer') this.writeValue({ hs: 'hello', version: PROTOCOL_VERSION, cluster: options.cluster, node: options.self, challenge: this.challenge });
+    // With TLS this also bounds the dialer's TLS handshake; the listener's has its own limit.
+    this.handshakeTimer = setTimeout(() => this.reject('handshake not finished in time', this.stage === 'await-tls' ? 'tls' : 'protocol'), options.handshakeTimeoutMs);
+    if (this.stage === 'await-tls') socket.once('secureConnect', () => this.onSecureConnect());
+    else if (options.role === 'dialer') this.sendHello();
   }
 
   get isOpen(): boolean {
@@ -91,9 +114,44 @@ export class Connection {
     this.options.socket.write(encodeFrame(encodePayload(value)));
   }
 
-  private reject(reason: string): void {
+  private sendHello(): void {
+    this.writeValue({ hs: 'hello', version: PROTOCOL_VERSION, cluster: this.options.cluster, node: this.options.self, challenge: this.challenge });
+  }
+
+  /**
+   * The dialer's TLS handshake is done. node:tls already refused a certificate the CA did
+   * not sign or that does not name the node dialed (rejectUnauthorized and the identity
+   * check); both are checked again here because everything after trusts them.
+   */
+  private onSecureConnect(): void {
+    const socket = this.tlsSocket as TLSSocket;
+    const expected = this.options.expectedPeer as NodeId;
+    if (this.stage !== 'await-tls') return;
+    if (!socket.authorized) return this.reject(`peer certificate not verified: ${String(socket.authorizationError)}`, 'tls');
+    const named = certificateNodeIds(socket.getPeerCertificate().subjectaltname);
+    if (!named.includes(expected)) return this.reject(identityMismatch(named, expected), 'tls');
+    this.certifiedIds = named;
+    this.stage = 'await-reply';
+    this.sendHello();
+  }
+
+  private onSocketError(error: Error): void {
+    // node:tls sets authorizationError when it refused the peer's certificate itself.
+    if (this.stage === 'await-tls' && this.tlsSocket?.authorizationError) {
+      return this.reject(`peer certificate refused: ${String(this.tlsSocket.authorizationError)}`, 'tls');
+    }
+    const code = (error as { code?: unknown }).code;
+    if (this.tlsSocket !== null && typeof code === 'string' && code.includes('_ALERT_')) {
+      // The peer refused us in the TLS handshake (it counts that); say so louder than a drop.
+      this.options.log('warn', 'peer refused the TLS handshake', { peer: this.peer, code });
+    }
+    this.close(`socket error: ${error.message}`);
+  }
+
+  private reject(reason: string, refusal: Refusal = 'protocol'): void {
     if (this.stage === 'closed') return;
-    if (this.stage !== 'open') this.options.metrics.handshakeRejections += 1;
+    if (refusal === 'tls') this.options.metrics.tlsRefused += 1;
+    else if (this.stage !== 'open') this.options.metrics.handshakeRejections += 1;
     else this.options.metrics.protocolErrors += 1;
     const remote = `${this.options.socket.remoteAddress ?? '?'}:${this.options.socket.remotePort ?? '?'}`;
     this.options.log('warn', 'closing peer connection', { peer: this.peer, remote, stage: this.stage, reason });
@@ -101,6 +159,8 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
+    // node:tls delivers no application data before its handshake; never parse any anyway.
+    if (this.stage === 'await-tls') return this.reject('data before the TLS handshake finished', 'tls');
     this.options.metrics.bytesReceived += chunk.length;
     const result = this.decoder.push(chunk);
     for (const frame of result.frames) {
@@ -114,6 +174,8 @@ export class Connection {
     const decoded = decodePayload(frame);
     if (!decoded.ok) return this.reject(decoded.reason);
     switch (this.stage) {
+      case 'await-tls':
+        return this.reject('frame before the TLS handshake finished', 'tls');
       case 'await-hello':
         return this.onHello(decoded.value);
       case 'await-reply':
@@ -131,6 +193,9 @@ export class Connection {
     const { cluster, key, self } = this.options;
     const hello = parseHello(value, cluster);
     if (!hello.ok) return this.reject(hello.reason);
+    // With TLS the id a peer claims must be one its certificate names: holding the cluster
+    // key and some node's certificate is not enough to speak as another node.
+    if (this.certifiedIds !== null && !this.certifiedIds.includes(hello.value.node)) return this.reject(identityMismatch(this.certifiedIds, hello.value.node), 'tls');
     if (hello.value.node === self) return this.reject('peer claims our own node id');
     this.peer = hello.value.node;
     this.peerChallenge = hello.value.challenge;

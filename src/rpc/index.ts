@@ -1,6 +1,8 @@
 // The rpc folder's public surface.
 export { TcpTransport } from './tcp-transport.js';
 export type { TcpTransportOptions } from './tcp-transport.js';
+export { NODE_ID_URI_SCHEME } from './peer-tls.js';
+export type { PeerTlsOptions } from './peer-tls.js';
 export { MemoryNetwork, InMemoryTransport } from './memory-transport.js';
 export type { LinkFilter, LinkVerdict, MemoryNetworkOptions } from './memory-transport.js';
 export type { Transport, TransportHandlers } from './transport.js';

@@ -17,6 +17,13 @@ export interface TransportMetrics {
   /** Inbound sockets refused because too many were open. */
   connectionsRefused: number;
   handshakeRejections: number;
+  /**
+   * Peer connections this node refused for TLS reasons: an inbound one that showed no
+   * certificate, one the CA did not sign, did not speak TLS or did not finish in time; an
+   * outbound one whose server certificate failed the same checks; and either side whose
+   * certificate does not name the node it claims. Always 0 without TLS.
+   */
+  tlsRefused: number;
   /** Established connections closed because a peer sent something malformed. */
   protocolErrors: number;
 }
@@ -37,6 +44,7 @@ export function newMetrics(): TransportMetrics {
     connectionsAccepted: 0,
     connectionsRefused: 0,
     handshakeRejections: 0,
+    tlsRefused: 0,
     protocolErrors: 0,
   };
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { clearTimeout, setTimeout } from 'node:timers';
+import { connect as connectTls, createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { NodeId } from '../raft/index.js';
 import { parseHostPort, type HostPort } from './address.js';
 import { BACKOFF_DEFAULT, backoffDelayMs, type BackoffPolicy } from './backoff.js';
@@ -9,6 +10,7 @@ import { Connection } from './connection.js';
 import type { Envelope } from './envelope.js';
 import { FRAME_BYTES_MAX_DEFAULT } from './frame.js';
 import { newMetrics, type Log, type TransportMetrics } from './metrics.js';
+import { prepareTls, serverIdentityCheck, type PeerTlsOptions, type PreparedTls } from './peer-tls.js';
 import type { Transport, TransportHandlers } from './transport.js';
 
 export interface TcpTransportOptions extends TransportHandlers {
@@ -26,6 +28,11 @@ export interface TcpTransportOptions extends TransportHandlers {
   /** Random number in [0, 1) for backoff jitter; injectable for tests. */
   readonly random?: () => number;
   readonly log?: Log;
+  /**
+   * Mutual TLS for every peer connection, both ways, verified against `ca` only; each
+   * certificate must name its node (`URI:chime-node:<id>`). Absent: plain TCP.
+   */
+  readonly tls?: PeerTlsOptions;
 }
 
 interface Peer {
@@ -55,20 +62,31 @@ export class TcpTransport implements Transport {
   private readonly frameBytesMax: number;
   private readonly log: Log;
   private server: Server | null = null;
+  /** The current TLS credentials (replaced by reloadTls); null for plain TCP. */
+  private tls: PreparedTls | null;
+  /** Sockets a TLS listener holds, handshaking or not, so close() can end them all. */
+  private readonly tlsSockets = new Set<Socket>();
+  /**
+   * Their remote addresses, read on arrival: node:tls reports some refusals after the
+   * socket closed, when the address can no longer be read. Weak, so nothing piles up.
+   */
+  private readonly tlsRemotes = new WeakMap<object, string>();
   private closed = false;
 
+  /** Throws (an Error saying why) when `options.tls` is unusable. */
   constructor(options: TcpTransportOptions) {
     this.options = options;
     this.id = options.id;
     this.frameBytesMax = options.frameBytesMax ?? FRAME_BYTES_MAX_DEFAULT;
     this.log = options.log ?? (() => undefined);
     assert.ok(options.key.length >= 16, 'the cluster key must be at least 16 bytes');
+    this.tls = options.tls === undefined ? null : prepareTls(options.tls, options.id);
   }
 
   /** Starts accepting peers; port 0 lets the OS choose. Resolves with the bound address. */
   listen(host: string, port: number): Promise<HostPort> {
     assert.ok(this.server === null && !this.closed, 'listen() once, before close()');
-    const server = createServer((socket) => this.accept(socket));
+    const server = this.tls === null ? createServer((socket) => this.accept(socket)) : this.tlsServer(this.tls);
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -133,6 +151,19 @@ export class TcpTransport implements Transport {
     return true;
   }
 
+  /**
+   * Replaces the TLS certificate, key and CA for connections made from now on, both
+   * accepted and dialed; established connections stay up. Throws (keeping the current
+   * credentials) when the new ones are unusable. Only for a transport built with `tls`.
+   */
+  reloadTls(tls: PeerTlsOptions): void {
+    assert.ok(this.tls !== null, 'reloadTls() needs a transport built with tls');
+    const next = prepareTls(tls, this.id);
+    if (this.server !== null) (this.server as TlsServer).setSecureContext(next.contextOptions);
+    this.tls = next;
+    this.log('info', 'peer TLS credentials reloaded', { fingerprint: next.fingerprint, validTo: next.validTo });
+  }
+
   /** Messages waiting for `peer`'s connection (for status pages and tests). */
   queued(peer: NodeId): { messages: number; bytes: number } {
     const p = this.peers.get(peer);
@@ -144,6 +175,7 @@ export class TcpTransport implements Transport {
     this.closed = true;
     for (const peer of this.peers.values()) this.dropPeer(peer);
     for (const connection of this.inbound) connection.close('transport closed');
+    for (const socket of this.tlsSockets) socket.destroy();
     const server = this.server;
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -169,7 +201,9 @@ export class TcpTransport implements Transport {
   private dial(peer: Peer): void {
     assert.ok(peer.connection === null && peer.retryTimer === null && !this.closed);
     this.metrics.connectionAttempts += 1;
-    const socket = connect({ host: peer.address.host, port: peer.address.port });
+    const { host, port } = peer.address;
+    // rejectUnauthorized is node:tls's default; it is spelled out because everything rests on it.
+    const socket = this.tls === null ? connect({ host, port }) : connectTls({ host, port, secureContext: this.tls.context, rejectUnauthorized: true, checkServerIdentity: serverIdentityCheck(peer.id) });
     peer.connection = this.connection(socket, peer.id, {
       onOpen: () => {
         peer.attempt = 0;
@@ -199,6 +233,65 @@ export class TcpTransport implements Transport {
       peer.retryTimer = null;
       if (peer.queue.length > 0 && !this.closed) this.dial(peer);
     }, delayMs);
+  }
+
+  /**
+   * A listener that speaks only TLS and asks every peer for a certificate: a peer without
+   * one, with one the CA did not sign, or not speaking TLS fails inside the TLS handshake
+   * ('tlsClientError'), so its bytes never reach a frame decoder.
+   */
+  private tlsServer(tls: PreparedTls): TlsServer {
+    const server = createTlsServer({
+      ...tls.contextOptions,
+      requestCert: true,
+      rejectUnauthorized: true,
+      handshakeTimeout: this.options.handshakeTimeoutMs ?? 5_000,
+    }, (socket) => this.acceptTls(socket));
+    // Sockets still in the TLS handshake count toward the inbound limit too.
+    server.maxConnections = this.options.inboundConnectionsMax ?? 256;
+    server.on('drop', () => {
+      this.metrics.connectionsRefused += 1;
+    });
+    server.on('connection', (socket: Socket) => {
+      this.tlsSockets.add(socket);
+      this.tlsRemotes.set(socket, `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`);
+      socket.once('close', () => this.tlsSockets.delete(socket));
+    });
+    server.on('tlsClientError', (error: Error & { code?: string }, socket: TLSSocket) => this.refuseTls(socket, tlsFailure(error)));
+    return server;
+  }
+
+  private acceptTls(socket: TLSSocket): void {
+    // Resumed sessions skip verification; tickets are off, so one here is refused outright.
+    if (!socket.authorized || socket.isSessionReused()) {
+      this.refuseTls(socket, socket.authorized ? 'resumed TLS session' : 'certificate not verified');
+      socket.destroy();
+      return;
+    }
+    this.accept(socket);
+  }
+
+  /** Counts and logs a refusal in the TLS handshake; what is logged holds no secret. */
+  private refuseTls(socket: TLSSocket, failure: string): void {
+    // close() ends handshakes in progress; those are not refusals.
+    if (this.closed) return;
+    this.metrics.tlsRefused += 1;
+    // When node:tls refused the certificate it says why here, and the error is a mere hang-up.
+    const verification = socket.authorizationError as unknown;
+    const reason = typeof verification === 'string' && verification !== '' ? `peer certificate not verified: ${verification}` : failure;
+    this.log('warn', 'refused a peer in the TLS handshake', { remote: this.remoteOf(socket), reason });
+  }
+
+  /**
+   * The peer's address for a log line. node:tls reports a certificate it refused after
+   * destroying the socket, so the address comes from the raw socket under it, noted on
+   * arrival; `_parent` is that socket in every Node release so far, and '?' if it is not.
+   */
+  private remoteOf(socket: TLSSocket): string {
+    const live = socket.remoteAddress;
+    if (live !== undefined) return `${live}:${socket.remotePort ?? '?'}`;
+    const raw = (socket as unknown as { _parent?: unknown })._parent;
+    return (raw instanceof Object ? this.tlsRemotes.get(raw) : undefined) ?? '?';
   }
 
   private accept(socket: Socket): void {
@@ -252,6 +345,16 @@ export class TcpTransport implements Transport {
     peer.queuedBytes = 0;
     peer.connection?.close('peer removed');
   }
+}
+
+/**
+ * A TLS error in one short line: its code and OpenSSL's reason without the library's
+ * error-queue prefix and source location ("ERR_SSL_WRONG_VERSION_NUMBER: wrong version number").
+ */
+function tlsFailure(error: Error & { code?: string }): string {
+  const openssl = /:error:[0-9A-Fa-f]+:[^:]*:[^:]*:([^:\n]+)/.exec(error.message);
+  const text = openssl?.[1] ?? error.message.split('\n')[0] ?? '';
+  return `${error.code ?? 'error'}: ${text.slice(0, 200)}`;
 }
 
 function sameAddress(a: HostPort | null, b: HostPort): boolean {
