@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AUDIT_ENTRIES_DEFAULT, AuditLog, type AuditRecord } from './index.js';
-import { T0 } from './test-support.js';
+import { T0 } from '../../test/support/access-fixtures.js';
 
 function record(i: number): AuditRecord {
   return { at: T0 + i, actor: i % 2 === 0 ? 'admin' : 'ci', method: 'PUT', path: `/v1/jobs/job-${i}`, target: `job-${i}` };

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { authorize, ANONYMOUS_PRINCIPAL, AUTHORIZATION_CHARS_MAX, PUBLIC_PRINCIPAL, TokenRegistry, type AccessDecision } from './index.js';
-import { T0, bearer, createCommand, registryWithRoles, request } from './test-support.js';
+import { T0, bearer, createCommand, registryWithRoles, request } from '../../test/support/access-fixtures.js';
 
 function denied(decision: AccessDecision): { status: number; code: string; wwwAuthenticate: string | undefined } {
   assert.equal(decision.ok, false, 'expected a refusal');

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { authorize, forwardedRequestHeaders, nodeOriginsOf, type AccessRequest } from './index.js';
-import { T0, bearer, registryWithRoles, request } from './test-support.js';
+import { T0, bearer, registryWithRoles, request } from '../../test/support/access-fixtures.js';
 
 const LEADER_HTTP = '10.0.0.7:8400';
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TokenRegistry, hashToken, type CreateTokenCommand, type TokenApplyResult } from './index.js';
-import { T0, createCommand, registryWithRoles, secretOf } from './test-support.js';
+import { T0, createCommand, registryWithRoles, secretOf } from '../../test/support/access-fixtures.js';
 
 function code(result: TokenApplyResult): string {
   return result.ok ? 'ok' : result.code;

@@ -7,7 +7,7 @@ import {
   bootstrapTokenCommand, bootstrapTokenFromFile, generateToken, hashToken, hashesEqual, newTokenCommand, parseAuthorization,
   queryTokenProblem, tokenCommandProblem, validateTokenRequest,
 } from './index.js';
-import { T0 } from './test-support.js';
+import { T0 } from '../../test/support/access-fixtures.js';
 
 const parseDurationMs = (text: string): number | string => (/^\d+[mh]$/.test(text) ? Number(text.slice(0, -1)) * (text.endsWith('h') ? 3_600_000 : 60_000) : `"${text}" is not a duration`);
 

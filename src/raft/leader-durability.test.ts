@@ -4,7 +4,7 @@
 // half: no message may leave before the hard state (term and vote) it depends on is durable.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestNetwork } from './testing.js';
+import { TestNetwork } from '../../test/support/raft-network.js';
 import type { Message } from './types.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);

@@ -2,7 +2,7 @@
 // thesis (Ongaro, 2014) that it checks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SoloNode, TestNetwork, entry } from './testing.js';
+import { SoloNode, TestNetwork, entry } from '../../test/support/raft-network.js';
 import { MemoryStorage } from './memory-storage.js';
 import { RawNode } from './raw-node.js';
 import type { Entry, Message, VoteMessage } from './types.js';

@@ -22,7 +22,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TestNetwork, formatEntry, formatMessage, formatReady, matchesFilter, type MessageFilter } from './testing.js';
+import { TestNetwork, formatEntry, formatMessage, formatReady, matchesFilter, type MessageFilter } from '../../test/support/raft-network.js';
 import type { ConfChangeType, Entry, Message, MessageType, ProposeResult, RaftError } from './types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

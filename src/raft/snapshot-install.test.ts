@@ -2,7 +2,7 @@
 // answer lets the leader believe.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SoloNode, entry } from './testing.js';
+import { SoloNode, entry } from '../../test/support/raft-network.js';
 import { RawNode } from './raw-node.js';
 import { MemoryStorage } from './memory-storage.js';
 import { encodeConfChange } from './confchange.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TestNetwork } from './testing.js';
+import { TestNetwork } from '../../test/support/raft-network.js';
 import type { Snapshot } from './types.js';
 
 test('a snapshot the storage cannot hand over yet is sent on a later attempt, not skipped', () => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodePayload, encodePayload } from './codec.js';
 import { validateEnvelope } from './envelope.js';
-import { sampleMessages } from './test-support.js';
+import { sampleMessages } from '../../test/support/rpc-messages.js';
 import { isLoopbackAddress, parseHostPort } from './address.js';
 import { backoffDelayMs } from './backoff.js';
 

@@ -7,7 +7,9 @@ import { validateEnvelope, type Envelope } from './envelope.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
 import { newChallenge, parseReply, proof, PROTOCOL_VERSION } from './handshake.js';
 import { TcpTransport } from './tcp-transport.js';
-import { createRandom, sampleMessages, waitFor } from './test-support.js';
+import { seededInt as createRandom } from '../../test/support/prng.js';
+import { sampleMessages } from '../../test/support/rpc-messages.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 const KEY = new TextEncoder().encode('fuzz-key-fuzz-key-fuzz-key-fuzz!');
 const CLUSTER = 'fuzz';
@@ -143,7 +145,7 @@ test(`${CASES} malformed connections each get closed, and the listener keeps ser
   const message = sampleMessages('good', 'listener')[0];
   assert.ok(message !== undefined);
   good.send('listener', { channel: 'raft', message });
-  await waitFor(() => received.length === 1, 'the good peer is served');
+  await waitFor('the good peer is served', () => received.length === 1);
   assert.deepEqual(received[0], { channel: 'raft', message });
 });
 

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import type { NodeId } from '../raft/index.js';
 import type { Envelope } from './envelope.js';
 import { MemoryNetwork } from './memory-transport.js';
-import { createRandom, sampleMessages, waitFor } from './test-support.js';
+import { seededInt as createRandom } from '../../test/support/prng.js';
+import { sampleMessages } from '../../test/support/rpc-messages.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 function setup(t: { after: (fn: () => void) => void }) {
   const random = createRandom(11);
@@ -27,7 +29,7 @@ test('messages are delivered asynchronously, encoded and validated like on the w
   assert.ok(message !== undefined);
   nodes['a']?.send('b', { channel: 'raft', message });
   assert.equal(inbox.get('b')?.length, 0, 'not delivered synchronously');
-  await waitFor(() => inbox.get('b')?.length === 1, 'delivery');
+  await waitFor('delivery', () => inbox.get('b')?.length === 1);
   assert.deepEqual(inbox.get('b')?.[0], { from: 'a', envelope: { channel: 'raft', message } });
 });
 
@@ -36,12 +38,12 @@ test('a partition blocks one direction only; heal restores it', async (t) => {
   network.partition('a', 'b');
   nodes['a']?.send('b', { channel: 'exec', body: 'blocked' });
   nodes['b']?.send('a', { channel: 'exec', body: 'open' });
-  await waitFor(() => inbox.get('a')?.length === 1, 'reverse direction');
+  await waitFor('reverse direction', () => inbox.get('a')?.length === 1);
   assert.equal(inbox.get('b')?.length, 0);
   assert.equal(nodes['a']?.metrics.framesDroppedConnectionLost, 1);
   network.heal();
   nodes['a']?.send('b', { channel: 'exec', body: 'healed' });
-  await waitFor(() => inbox.get('b')?.length === 1, 'after heal');
+  await waitFor('after heal', () => inbox.get('b')?.length === 1);
 });
 
 test('drop rate, delay and a custom filter act per link', async (t) => {
@@ -53,7 +55,7 @@ test('drop rate, delay and a custom filter act per link', async (t) => {
   const sentAt = Date.now();
   nodes['a']?.send('c', { channel: 'exec', body: 'slow' });
   nodes['b']?.send('c', { channel: 'report', body: 'filtered' });
-  await waitFor(() => inbox.get('c')?.length === 1, 'delayed delivery');
+  await waitFor('delayed delivery', () => inbox.get('c')?.length === 1);
   assert.ok(Date.now() - sentAt >= 25, 'the delay held the message back');
   assert.equal(inbox.get('b')?.length, 0);
   assert.deepEqual(inbox.get('c')?.map((m) => m.envelope), [{ channel: 'exec', body: 'slow' }]);
@@ -65,7 +67,7 @@ test('isolate cuts a node off both ways; a node that left is reported unreachabl
   nodes['c']?.send('a', { channel: 'exec', body: 1 });
   nodes['a']?.send('c', { channel: 'exec', body: 2 });
   nodes['a']?.send('b', { channel: 'exec', body: 3 });
-  await waitFor(() => inbox.get('b')?.length === 1, 'a to b');
+  await waitFor('a to b', () => inbox.get('b')?.length === 1);
   assert.equal(inbox.get('a')?.length, 0);
   assert.equal(inbox.get('c')?.length, 0);
   await nodes['b']?.close();

@@ -4,7 +4,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { NodeId } from '../raft/index.js';
 import { TcpTransport, type TcpTransportOptions } from './tcp-transport.js';
 import type { Envelope } from './envelope.js';
-import { sampleMessages, waitFor } from './test-support.js';
+import { sampleMessages } from '../../test/support/rpc-messages.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 const KEY = new TextEncoder().encode('0123456789abcdef0123456789abcdef');
 
@@ -64,7 +65,7 @@ test('two transports exchange every Raft message type, and a 1 MiB snapshot chun
   const snap = { type: 'snap' as const, from: 'b', to: 'a', term: 5, meta: { index: 100, term: 5, conf: { voters: ['a', 'b'], learners: [] } }, totalBytes: chunk.length, offset: 0, data: chunk, done: false };
   assert.ok(b.transport.send('a', { channel: 'raft', message: snap }));
   assert.ok(b.transport.send('a', { channel: 'exec', body: { runId: 'r-1', attempt: 2 } }));
-  await waitFor(() => b.received.length === 11 && a.received.length === 2, 'all messages');
+  await waitFor('all messages', () => b.received.length === 11 && a.received.length === 2);
   assert.deepEqual(b.received.map((r) => r.envelope), sampleMessages('a', 'b').map((message) => ({ channel: 'raft', message })));
   assert.ok(b.received.every((r) => r.from === 'a'));
   assert.deepEqual(a.received[0], { from: 'b', envelope: { channel: 'raft', message: snap } });
@@ -83,7 +84,7 @@ test('a peer with the wrong key, or the wrong cluster id, is refused on both sid
   a.transport.send('b', { channel: 'raft', message: sampleMessages('a', 'b')[4] as never });
   wrongKey.transport.send('a', { channel: 'raft', message: sampleMessages('b', 'a')[4] as never });
   a.transport.send('c', { channel: 'raft', message: sampleMessages('a', 'c')[4] as never });
-  await waitFor(() => a.unreachable.includes('b') && wrongKey.unreachable.includes('a') && a.unreachable.includes('c'), 'refusals');
+  await waitFor('refusals', () => a.unreachable.includes('b') && wrongKey.unreachable.includes('a') && a.unreachable.includes('c'));
   assert.equal(a.received.length + wrongKey.received.length + wrongCluster.received.length, 0);
   assert.ok(a.transport.metrics.handshakeRejections >= 1, 'a refused b, whose proof is wrong');
   assert.ok(wrongCluster.transport.metrics.handshakeRejections >= 1, 'c refused a, whose cluster id is wrong');
@@ -100,7 +101,7 @@ test('a dialer that does not finish the handshake in time is cut off', async (t)
   });
   a.transport.setPeers(new Map([['z', `127.0.0.1:${port}`]]));
   a.transport.send('z', { channel: 'exec', body: 1 });
-  await waitFor(() => a.unreachable.includes('z'), 'handshake timeout');
+  await waitFor('handshake timeout', () => a.unreachable.includes('z'));
   assert.equal(a.transport.metrics.handshakeRejections, 1);
   assert.equal(a.transport.metrics.connectionFailures, 1);
 });
@@ -112,16 +113,16 @@ test('the sender reconnects after its peer restarts', async (t) => {
   t.after(() => Promise.all([a.transport.close(), b.transport.close()]));
   connectAll({ a, b });
   a.transport.send('b', { channel: 'exec', body: 'before' });
-  await waitFor(() => b.received.length === 1, 'first message');
+  await waitFor('first message', () => b.received.length === 1);
   await b.transport.close();
-  await waitFor(() => a.unreachable.includes('b'), 'a notices b is gone');
+  await waitFor('a notices b is gone', () => a.unreachable.includes('b'));
   b = await startNode('b', {}, port);
   b.transport.setPeers(new Map([['a', a.address]]));
   // Raft keeps sending (heartbeats); some sends land in a backoff window, one gets through.
-  await waitFor(() => {
+  await waitFor('message after restart', () => {
     a.transport.send('b', { channel: 'exec', body: 'after' });
     return b.received.some((r) => r.envelope.channel === 'exec' && r.envelope.body === 'after');
-  }, 'message after restart');
+  });
   assert.ok(a.transport.metrics.connectionAttempts >= 2);
 });
 
@@ -150,7 +151,7 @@ test('removing a peer closes its connection and stops sends to it', async (t) =>
   t.after(() => Promise.all([a.transport.close(), b.transport.close()]));
   connectAll({ a, b });
   a.transport.send('b', { channel: 'exec', body: 1 });
-  await waitFor(() => b.received.length === 1, 'delivery');
+  await waitFor('delivery', () => b.received.length === 1);
   a.transport.setPeers(new Map([['a', a.address]]));
   assert.equal(a.transport.send('b', { channel: 'exec', body: 2 }), false);
 });

@@ -15,7 +15,8 @@ import { encodeFrame, FrameDecoder } from './frame.js';
 import { newChallenge, proof, PROTOCOL_VERSION } from './handshake.js';
 import { certificateNodeIds, type PeerTlsOptions } from './peer-tls.js';
 import { TcpTransport, type TcpTransportOptions } from './tcp-transport.js';
-import { sampleMessages, waitFor } from './test-support.js';
+import { sampleMessages } from '../../test/support/rpc-messages.js';
+import { waitFor } from '../../test/support/wait-for.js';
 
 const KEY = new TextEncoder().encode('0123456789abcdef0123456789abcdef');
 const CLUSTER = 'test-cluster';
@@ -75,7 +76,7 @@ function peers(entries: Record<NodeId, Node>): ReadonlyMap<NodeId, string> {
 /** Sends `body` from `from` to `to` and waits until `to` delivered it. */
 async function deliver(from: Node, to: Node, toId: NodeId, body: unknown): Promise<void> {
   assert.ok(from.transport.send(toId, { channel: 'exec', body }));
-  await waitFor(() => to.received.some((r) => r.envelope.channel === 'exec' && JSON.stringify(r.envelope.body) === JSON.stringify(body)), `delivery of ${JSON.stringify(body)}`);
+  await waitFor(`delivery of ${JSON.stringify(body)}`, () => to.received.some((r) => r.envelope.channel === 'exec' && JSON.stringify(r.envelope.body) === JSON.stringify(body)));
 }
 
 interface RawPeer {
@@ -126,7 +127,7 @@ test('two TLS transports exchange every Raft message type and app envelopes both
   const snap = { type: 'snap' as const, from: 'b', to: 'a', term: 5, meta: { index: 100, term: 5, conf: { voters: ['a', 'b'], learners: [] } }, totalBytes: chunk.length, offset: 0, data: chunk, done: false };
   assert.ok(b.transport.send('a', { channel: 'raft', message: snap }));
   assert.ok(b.transport.send('a', { channel: 'exec', body: { runId: 'r-1', attempt: 2 } }));
-  await waitFor(() => b.received.length === 11 && a.received.length === 2, 'all messages');
+  await waitFor('all messages', () => b.received.length === 11 && a.received.length === 2);
   assert.deepEqual(b.received.map((r) => r.envelope), sampleMessages('a', 'b').map((message) => ({ channel: 'raft', message })));
   assert.ok(b.received.every((r) => r.from === 'a'));
   assert.deepEqual(a.received[0], { from: 'b', envelope: { channel: 'raft', message: snap } });
@@ -145,7 +146,7 @@ test('a dialer whose certificate another CA signed is refused in the TLS handsha
   t.after(() => Promise.all([a.transport.close(), b.transport.close(), c.transport.close()]));
   c.transport.setPeers(peers({ a }));
   c.transport.send('a', { channel: 'exec', body: 'from c' });
-  await waitFor(() => a.transport.metrics.tlsRefused >= 1 && c.unreachable.includes('a'), 'a refuses c');
+  await waitFor('a refuses c', () => a.transport.metrics.tlsRefused >= 1 && c.unreachable.includes('a'));
   assert.equal(a.received.length, 0);
   assert.equal(a.transport.metrics.bytesReceived, 0, 'no byte of c reached a frame decoder');
   assert.equal(a.transport.metrics.handshakeRejections, 0, 'the chime handshake never started');
@@ -166,7 +167,7 @@ test('a listener whose certificate another CA signed is refused by the dialer', 
   t.after(() => Promise.all([a.transport.close(), c.transport.close()]));
   a.transport.setPeers(peers({ c }));
   a.transport.send('c', { channel: 'exec', body: 'to c' });
-  await waitFor(() => a.transport.metrics.tlsRefused >= 1 && a.unreachable.includes('c'), 'a refuses c as a server');
+  await waitFor('a refuses c as a server', () => a.transport.metrics.tlsRefused >= 1 && a.unreachable.includes('c'));
   assert.equal(c.received.length, 0);
   assert.equal(c.transport.metrics.bytesReceived, 0);
 });
@@ -178,7 +179,7 @@ for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
     const raw = rawTlsPeer(a.port, { maxVersion: version });
     // TLS 1.3 lets a client write before the server has checked it; the hello must go nowhere.
     raw.socket.on('secureConnect', () => raw.socket.write(helloFrame('b', newChallenge())));
-    await waitFor(() => raw.closed && a.transport.metrics.tlsRefused === 1, 'refusal');
+    await waitFor('refusal', () => raw.closed && a.transport.metrics.tlsRefused === 1);
     assert.deepEqual(raw.frames, []);
     assert.equal(a.transport.metrics.bytesReceived, 0);
     assert.equal(a.transport.metrics.handshakeRejections, 0);
@@ -193,7 +194,7 @@ test('a plain TCP dialer is refused by a TLS listener, which keeps serving', asy
   t.after(() => Promise.all([a.transport.close(), b.transport.close(), plain.transport.close()]));
   plain.transport.setPeers(peers({ a }));
   plain.transport.send('a', { channel: 'exec', body: 'plain' });
-  await waitFor(() => a.transport.metrics.tlsRefused === 1 && plain.unreachable.includes('a'), 'refusal of the plain dialer');
+  await waitFor('refusal of the plain dialer', () => a.transport.metrics.tlsRefused === 1 && plain.unreachable.includes('a'));
   assert.equal(a.transport.metrics.bytesReceived, 0);
   assert.equal(a.received.length, 0);
   // A raw socket writing a frame header does no better.
@@ -201,7 +202,7 @@ test('a plain TCP dialer is refused by a TLS listener, which keeps serving', asy
   socket.on('error', () => undefined);
   let closed = false;
   socket.on('close', () => (closed = true));
-  await waitFor(() => closed && a.transport.metrics.tlsRefused === 2, 'refusal of the raw socket');
+  await waitFor('refusal of the raw socket', () => closed && a.transport.metrics.tlsRefused === 2);
   b.transport.setPeers(peers({ a }));
   await deliver(b, a, 'a', 'still serving');
 });
@@ -213,13 +214,13 @@ test('a certificate of one node cannot speak as another', async (t) => {
   // A listener: b's certificate with a hello that claims c, cluster key or not.
   const raw = rawTlsPeer(a.port, { cert: pki.nodes['b']?.cert as string, key: pki.nodes['b']?.key as string });
   raw.socket.on('secureConnect', () => raw.socket.write(helloFrame('c', newChallenge())));
-  await waitFor(() => raw.closed && a.transport.metrics.tlsRefused === 1, 'refusal of the impostor');
+  await waitFor('refusal of the impostor', () => raw.closed && a.transport.metrics.tlsRefused === 1);
   assert.deepEqual(raw.frames, [], 'no reply, so no proof, went to the impostor');
   assert.equal(a.transport.metrics.handshakeRejections, 0);
   // A dialer: a dials "b" but reaches c, whose certificate names c: refused in the handshake.
   a.transport.setPeers(new Map([['b', c.address]]));
   a.transport.send('b', { channel: 'exec', body: 'to b' });
-  await waitFor(() => a.transport.metrics.tlsRefused === 2 && a.unreachable.includes('b'), 'a refuses c posing as b');
+  await waitFor('a refuses c posing as b', () => a.transport.metrics.tlsRefused === 2 && a.unreachable.includes('b'));
   assert.equal(c.received.length, 0);
   assert.equal(c.transport.metrics.bytesReceived, 0);
   // A transport cannot even be built with a certificate that does not name it.
@@ -247,7 +248,7 @@ test('reloadTls takes a new CA and certificate for new connections and keeps est
   t.after(() => Promise.all([d.transport.close(), c.transport.close()]));
   d.transport.setPeers(peers({ a }));
   d.transport.send('a', { channel: 'exec', body: 'from d' });
-  await waitFor(() => a.transport.metrics.tlsRefused >= 1 && d.unreachable.includes('a'), 'a refuses the old CA');
+  await waitFor('a refuses the old CA', () => a.transport.metrics.tlsRefused >= 1 && d.unreachable.includes('a'));
   c.transport.setPeers(peers({ a }));
   await deliver(c, a, 'a', 'from c');
   // a's own dials use the new credentials too.
@@ -261,9 +262,9 @@ async function openRawPeer(port: number, self: NodeId, listener: NodeId): Promis
   const pem = pki.nodes[self] as Pem;
   const raw = rawTlsPeer(port, { cert: pem.cert, key: pem.key });
   const challenge = newChallenge();
-  await waitFor(() => raw.secure, 'TLS handshake');
+  await waitFor('TLS handshake', () => raw.secure);
   raw.socket.write(helloFrame(self, challenge));
-  await waitFor(() => raw.frames.length === 1, 'hello reply');
+  await waitFor('hello reply', () => raw.frames.length === 1);
   const reply = raw.frames[0] as { node: NodeId; challenge: Uint8Array };
   assert.equal(reply.node, listener);
   const finish = proof(KEY, 'dialer', CLUSTER, self, listener, reply.challenge, challenge);
@@ -279,10 +280,10 @@ test('a corrupt frame inside TLS closes only that connection', async (t) => {
   await deliver(b, a, 'a', 'before');
   const raw = await openRawPeer(a.port, 'c', 'a');
   raw.socket.write(encodeFrame(encodePayload({ channel: 'exec', body: 'from raw c' })));
-  await waitFor(() => a.received.some((r) => r.from === 'c'), 'the raw peer is through the handshake');
+  await waitFor('the raw peer is through the handshake', () => a.received.some((r) => r.from === 'c'));
   // A length of zero is never valid.
   raw.socket.write(Buffer.from([0, 0, 0, 0]));
-  await waitFor(() => raw.closed && a.transport.metrics.protocolErrors === 1, 'the corrupt connection closes');
+  await waitFor('the corrupt connection closes', () => raw.closed && a.transport.metrics.protocolErrors === 1);
   const attempts = b.transport.metrics.connectionAttempts;
   await deliver(b, a, 'a', 'after');
   assert.equal(b.transport.metrics.connectionAttempts, attempts, "b's connection was never touched");
@@ -295,7 +296,7 @@ test('an issued certificate that names no node is refused as a peer', async (t) 
   const anonymous = issueCert(join(dir, 'chime-test'), pki.ca, 'anonymous', { nodeIds: [] });
   const raw = rawTlsPeer(a.port, { cert: anonymous.cert, key: anonymous.key });
   raw.socket.on('secureConnect', () => raw.socket.write(helloFrame('b', newChallenge())));
-  await waitFor(() => raw.closed && a.transport.metrics.tlsRefused === 1, 'refusal');
+  await waitFor('refusal', () => raw.closed && a.transport.metrics.tlsRefused === 1);
   assert.deepEqual(raw.frames, []);
 });
 
@@ -307,12 +308,12 @@ test('a peer cannot resume a TLS session: every connection has its certificate v
   let session: Buffer | null = null;
   first.socket.on('session', (ticket: Buffer) => (session = ticket));
   first.socket.on('secureConnect', () => first.socket.write(helloFrame('b', newChallenge())));
-  await waitFor(() => first.frames.length === 1, 'a reply on the first connection');
+  await waitFor('a reply on the first connection', () => first.frames.length === 1);
   first.socket.destroy();
   // Without tickets OpenSSL still hands a TLS 1.3 client a session, but must not resume it.
   const second = rawTlsPeer(a.port, { cert: pem.cert, key: pem.key, ...(session === null ? {} : { session }) });
   second.socket.on('secureConnect', () => second.socket.write(helloFrame('b', newChallenge())));
-  await waitFor(() => second.frames.length === 1 || second.closed, 'a reply on the second connection');
+  await waitFor('a reply on the second connection', () => second.frames.length === 1 || second.closed);
   assert.equal(second.socket.isSessionReused(), false);
   assert.equal(second.frames.length, 1);
   second.socket.destroy();
@@ -326,7 +327,7 @@ test('peers speak TLS 1.3 when they can and still accept TLS 1.2', async (t) => 
   for (const [maxVersion, expected] of [['TLSv1.3', 'TLSv1.3'], ['TLSv1.2', 'TLSv1.2']] as const) {
     const raw = rawTlsPeer(a.port, { cert: pem.cert, key: pem.key, maxVersion });
     raw.socket.on('secureConnect', () => raw.socket.write(helloFrame('b', newChallenge())));
-    await waitFor(() => raw.frames.length === 1 || raw.closed, `a reply over ${maxVersion}`);
+    await waitFor(`a reply over ${maxVersion}`, () => raw.frames.length === 1 || raw.closed);
     assert.equal(raw.socket.getProtocol(), expected);
     assert.equal((raw.frames[0] as { hs?: unknown } | undefined)?.hs, 'reply');
     raw.socket.destroy();
@@ -358,10 +359,10 @@ test('sockets still in the TLS handshake count toward the inbound limit, and clo
     socket.on('error', () => undefined);
     socket.on('close', () => closed.add(i));
   });
-  await waitFor(() => a.transport.metrics.connectionsRefused === 1 && closed.size === 1, 'the third socket refused');
+  await waitFor('the third socket refused', () => a.transport.metrics.connectionsRefused === 1 && closed.size === 1);
   // Neither of the two others said a word; close() must not wait for their handshake timeout.
   let finished = false;
   void a.transport.close().then(() => (finished = true));
-  await waitFor(() => finished && closed.size === 3, 'close() ends the handshaking sockets', 2_000);
+  await waitFor('close() ends the handshaking sockets', () => finished && closed.size === 3, 2_000);
   assert.equal(a.transport.metrics.tlsRefused, 0, 'ending them at close is no refusal');
 });

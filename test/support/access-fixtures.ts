@@ -1,11 +1,6 @@
-// Helpers for this folder's tests: commands and requests with defaults, so each test shows
-// only what it is about.
-import { nodeOriginsOf } from './origin.js';
-import type { AccessRequest } from './authorize.js';
-import type { Permission, Role } from './roles.js';
-import type { CreateTokenCommand } from './token-commands.js';
-import { TokenRegistry } from './token-registry.js';
-import { hashToken } from './tokens.js';
+// Access-control tests: commands and requests with defaults, so each test shows only what it
+// is about.
+import { TokenRegistry, hashToken, nodeOriginsOf, type AccessRequest, type CreateTokenCommand, type Permission, type Role } from '../../src/access/index.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
 export const NODE_HTTP = '10.0.0.5:8400';

@@ -1,9 +1,5 @@
-// Shared by the rpc tests and the bench: sample messages and waiting with a deadline.
-import { setTimeout } from 'node:timers';
-import type { Message } from '../raft/index.js';
-import { createRandom } from '../raft/testing.js';
-
-export { createRandom };
+// Sample messages of every type, for the rpc tests.
+import type { Message } from '../../src/raft/index.js';
 
 /** One message of every type, from `from` to `to`, with non-trivial field values. */
 export function sampleMessages(from: string, to: string): Message[] {
@@ -22,13 +18,3 @@ export function sampleMessages(from: string, to: string): Message[] {
     { type: 'readIndexResp', from, to, term: 3, context: 'req-1', index: 12 },
   ];
 }
-
-/** Polls `condition` until it holds or `deadlineMs` passes (then throws with `what`). */
-export async function waitFor(condition: () => boolean, what: string, deadlineMs = 5_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > deadlineMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-

@@ -2,11 +2,9 @@
 // to a MemoryStorage at once, and messages are delivered in order until nothing moves. The
 // whole-cluster fault simulation lives in test/sim; this is for precise, scripted scenarios.
 import assert from 'node:assert/strict';
-import type { Entry, Message, MessageType, NodeId, Ready } from './types.js';
-import type { RaftConfig } from './config.js';
-import { RawNode } from './raw-node.js';
-import { MemoryStorage, bootstrapStorage } from './memory-storage.js';
-import { decodeConfChange } from './confchange.js';
+import type { Entry, Message, MessageType, NodeId, Ready } from '../../src/raft/index.js';
+import type { RaftConfig } from '../../src/raft/index.js';
+import { RawNode, MemoryStorage, bootstrapStorage, decodeConfChange } from '../../src/raft/index.js';
 
 export interface TestNode {
   readonly id: NodeId;
@@ -389,17 +387,6 @@ export function decodeState(data: Uint8Array): string[] {
   return data.length === 0 ? [] : (JSON.parse(new TextDecoder().decode(data)) as string[]);
 }
 
-/** A small seeded PRNG (mulberry32): an integer in [0, maxExclusive); the same seed, the same run. */
-export function createRandom(seed: number): (maxExclusive: number) => number {
-  let state = seed >>> 0;
-  return (maxExclusive) => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * maxExclusive);
-  };
-}
 
 /**
  * One RawNode on its own MemoryStorage, driven by hand: the test plays every other node by
