@@ -22,7 +22,7 @@ export function readBundledAsset(name: string): Buffer | undefined {
   try {
     return isPackaged ? Buffer.from(getAsset(`static/${path}`)) : readFileSync(join(STATIC_DIR, path));
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
+    const code = error instanceof Error && 'code' in error ? error.code : undefined;
     if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR' || code === 'ERR_SINGLE_EXECUTABLE_APPLICATION_ASSET_NOT_FOUND') return undefined;
     throw error;
   }
@@ -31,5 +31,8 @@ export function readBundledAsset(name: string): Buffer | undefined {
 /** package.json's version: beside dist/ from source, embedded by the packer when packaged. */
 export function chimeVersion(): string {
   const text = isPackaged ? getAsset('package.json', 'utf8') : readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
+  const pkg: unknown = JSON.parse(text);
+  const version: unknown = typeof pkg === 'object' && pkg !== null ? Reflect.get(pkg, 'version') : undefined;
+  if (typeof version !== 'string') throw new Error('package.json holds no version');
+  return version;
 }
