@@ -72,6 +72,27 @@ test('retries: failed runs retry after doubling backoff from finishedAt, continu
   assert.equal(host.table().runsAwaitingRetry(10).length, 0);
 });
 
+test('awaitRun follows a run through its retries and answers only with its final status', async () => {
+  const { host, scheduler } = setup(['n1'], 13, { retryJitter: 0 });
+  let attempts = 0;
+  host.behaviour = () => ({ durationMs: 100, status: ++attempts < 3 ? 'failed' : 'succeeded' });
+  host.putJob('twice-flaky', { schedule: '@manual', retry: { max: 3, backoffMs: 1000, maxBackoffMs: 1000 } });
+  scheduler.start(1);
+  await host.clock.advance(10 * SEC); // past the young-leader wait
+  const { runId } = await host.settle(scheduler.runNow('twice-flaky'));
+  const waited = scheduler.awaitRun(runId, 60 * SEC);
+  await host.clock.advance(1500); // attempt 1 failed, its retry not yet due: the wait goes on
+  let settled = false;
+  void waited.then(() => void (settled = true));
+  await host.clock.advance(1);
+  assert.equal(settled, false, 'a failed attempt that will be retried does not end the wait');
+  await host.clock.advance(10 * SEC);
+  const result = await host.settle(waited);
+  assert.equal(result.done, true);
+  assert.equal(result.run?.status, 'succeeded');
+  assert.equal(result.run?.attempt, 3);
+});
+
 test('lost: a node silent past the lease loses its run, which is retried elsewhere as a new attempt', async () => {
   const { host, scheduler } = setup(['n1', 'n2'], 13, { leaseMs: 3000 });
   host.behaviour = () => ({ durationMs: 60 * SEC, status: 'succeeded' });

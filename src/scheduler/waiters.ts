@@ -1,6 +1,7 @@
-// awaitRun: callers waiting for a run to reach a final status (POST /run?wait=…). Bounded;
-// each waiter has its own timeout; all are released when leadership ends.
-import { isActiveStatus, type RunRecord } from '../statemachine/index.js';
+// awaitRun: callers waiting for a run to reach its final status after all its retries (POST
+// /run?wait=…). Bounded; each waiter has its own timeout; all are released when leadership
+// ends.
+import { isActiveStatus, owesRetry, type RunRecord } from '../statemachine/index.js';
 import { RUN_WAITERS_MAX } from './options.js';
 import { ChimeError } from '../errors/index.js';
 import type { AwaitRunResult, SchedulerHost, TimerHandle } from './types.js';
@@ -20,7 +21,7 @@ export class RunWaiters {
   wait(runId: string, timeoutMs: number): Promise<AwaitRunResult> {
     const run = this.host.table().getRun(runId);
     if (run === null) return Promise.resolve({ done: false, run: null });
-    if (!isActiveStatus(run.status)) return Promise.resolve({ done: true, run });
+    if (this.isDone(run)) return Promise.resolve({ done: true, run });
     if (this.count >= RUN_WAITERS_MAX) return Promise.reject(new ChimeError('WAITERS_FULL', `${RUN_WAITERS_MAX} callers are already waiting for runs`));
     return new Promise<AwaitRunResult>((resolve, reject) => {
       const waiter: Waiter = {
@@ -37,9 +38,19 @@ export class RunWaiters {
     });
   }
 
-  /** A run changed: release its waiters if it is final. */
+  /**
+   * Final after every retry: not active, and no retry owed (a failed attempt whose job retries
+   * it is about to become the next attempt of the same run). A deleted job owes nothing.
+   */
+  private isDone(run: RunRecord): boolean {
+    if (isActiveStatus(run.status)) return false;
+    const job = this.host.table().getJob(run.jobId);
+    return job === null || !owesRetry(run, job);
+  }
+
+  /** A run changed: release its waiters if it is final after all its retries. */
   onRun(run: RunRecord): void {
-    if (isActiveStatus(run.status)) return;
+    if (!this.isDone(run)) return;
     const set = this.byRun.get(run.runId);
     if (set === undefined) return;
     for (const waiter of [...set]) {
