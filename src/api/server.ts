@@ -128,11 +128,14 @@ export class ApiServer {
 
   private match(method: string, path: string): { route: Route; params: Record<string, string> } | { allowed: string[] } | null {
     const allowed: string[] = [];
+    // HEAD is allowed wherever GET is: the same handler, and node:http sends no body for it.
+    const wanted = method === 'HEAD' ? 'GET' : method;
     for (const { route, pattern, names } of this.compiled) {
       const m = pattern.exec(path);
       if (m === null) continue;
-      if (route.method !== method) {
+      if (route.method !== wanted) {
         allowed.push(route.method);
+        if (route.method === 'GET') allowed.push('HEAD');
         continue;
       }
       const params: Record<string, string> = {};

@@ -128,10 +128,22 @@ test('an unknown route is a 404 problem, a wrong method a 405 problem with Allow
     }
     const wrong = await raw(http(via), 'POST', '/v1/jobs/some-id');
     assertProblem(wrong, 405, 'METHOD_NOT_ALLOWED');
-    assert.deepEqual(String(wrong.headers['allow']).split(', ').sort(), ['DELETE', 'GET', 'PUT']);
+    assert.deepEqual(String(wrong.headers['allow']).split(', ').sort(), ['DELETE', 'GET', 'HEAD', 'PUT']);
     const list = await raw(http(via), 'DELETE', '/v1/jobs');
     assertProblem(list, 405, 'METHOD_NOT_ALLOWED');
     assert.match(String(list.headers['allow']), /GET/);
+  }
+});
+
+test('HEAD is allowed wherever GET is: the same status and headers, no body', async () => {
+  for (const via of both()) {
+    const health = await raw(http(via), 'HEAD', '/v1/health');
+    assert.equal(health.status, 200);
+    assert.equal(health.text, '');
+    const missing = await raw(http(via), 'HEAD', '/v1/jobs/no-such-job');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers['content-type'], 'application/problem+json');
+    assert.equal(missing.text, '');
   }
 });
 
