@@ -26,6 +26,8 @@ export function jobRoutes(jobs: JobService, barrier: ReadBarrier): Route[] {
         const id = jobIdParam(ctx);
         const checked = validateJobSpec(id, await ctx.body());
         if (!checked.ok) throw new ChimeError('INVALID_SPEC', `the job spec is invalid: ${checked.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, { errors: checked.errors });
+        // `?dryRun=true`: the server's whole validation, nothing stored (chime job put --dry-run).
+        if (ctx.url.searchParams.get('dryRun') === 'true') return sendJson(ctx.res, 200, { dryRun: true, created: jobs.table().getJob(id) === null, job: checked.spec });
         const { created, job } = await jobs.put(id, checked.spec);
         sendJson(ctx.res, created ? 201 : 200, jobView(job));
       },

@@ -56,6 +56,20 @@ test('PUT creates (201) and replaces (200) through every node, answering with th
   }
 });
 
+test('PUT ?dryRun=true validates on the server and stores nothing', async () => {
+  for (const via of NODES) {
+    const id = `dry-${via}`;
+    const dry = await cluster.call(via, 'PUT', `/v1/jobs/${id}?dryRun=true`, shellSpec('echo dry'));
+    assert.equal(dry.status, 200, dry.text);
+    const body = dry.body as { dryRun: boolean; created: boolean; job: JobBody };
+    assert.equal(body.dryRun, true);
+    assert.equal(body.created, true, 'it would be created');
+    assert.equal(body.job.executor.command, 'echo dry');
+    assert.equal((await cluster.call(via, 'GET', `/v1/jobs/${id}`)).status, 404, 'nothing was stored');
+    assertProblem(await cluster.call(via, 'PUT', `/v1/jobs/${id}?dryRun=true`, { schedule: 'not a schedule', executor: { type: 'shell', command: 'x' } }), 400, 'INVALID_SPEC');
+  }
+});
+
 test('DELETE answers 204 through every node; the job is gone everywhere; a second DELETE is 404', async () => {
   for (const via of NODES) {
     const id = `del-${via}`;
