@@ -1,6 +1,6 @@
 // What the HTTP API uses of the rest of the node: narrow interfaces it defines and the
 // process wiring fills (src/process/services.ts). Routes reach nothing else.
-import type { Job, JobSpec, JobTable, RunRecord } from '../statemachine/index.js';
+import type { AppliedJob, Job, JobSpec, JobTable, RunRecord } from '../statemachine/index.js';
 
 export interface MemberInfo {
   readonly id: string;
@@ -48,6 +48,8 @@ export interface ClusterService {
 export interface JobService {
   table(): JobTable;
   put(id: string, spec: JobSpec): Promise<{ readonly created: boolean; readonly job: Job }>;
+  /** Many jobs in one log entry, all or nothing. */
+  putMany(specs: readonly JobSpec[]): Promise<readonly AppliedJob[]>;
   remove(id: string): Promise<void>;
   setEnabled(id: string, enabled: boolean): Promise<Job>;
 }

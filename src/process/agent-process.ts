@@ -3,7 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiServer, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
+import { ApiServer, applyRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
 import { ExecutionPlane, type ExecutionNode } from '../execution/index.js';
 import { jsonLogger, type Logger } from '../log/index.js';
 import { NodeRuntime, bootstrapLog, isEmptyStore, parsePeerHello, type PeerLink } from '../node/index.js';
@@ -129,6 +129,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   api.serve(gate, [
     ...clusterRoutes(clusterServiceOf(running), gate, { render: () => metrics.render() }),
     ...jobRoutes(jobService, barrier),
+    ...applyRoutes(jobService),
     ...runRoutes(runServiceOf(execution), jobService, barrier),
     ...consoleRoutes(),
   ]);

@@ -45,6 +45,11 @@ export function jobServiceOf(node: JobNode, table: () => JobTable, wallNowMs: ()
       if (result.kind !== 'job') throw new ChimeError('INTERNAL', `putJob applied as ${result.kind}`);
       return { created: result.created, job: result.job };
     },
+    putMany: async (specs) => {
+      const result = await apply({ type: 'putJobs', jobs: specs.map((spec) => ({ id: spec.id, spec })), at: wallNowMs() });
+      if (result.kind !== 'jobs') throw new ChimeError('INTERNAL', `putJobs applied as ${result.kind}`);
+      return result.jobs;
+    },
     remove: async (id) => {
       await apply({ type: 'deleteJob', id, at: wallNowMs() });
     },

@@ -34,6 +34,11 @@ type Session = {
   readonly reports: ReportBatcher;
 };
 
+/** Every command kind is handled above: a new kind does not compile until it is. */
+function unhandled(command: never): never {
+  throw new Error(`unhandled command ${JSON.stringify(command)}`);
+}
+
 const notLeader = (): ChimeError => new ChimeError('NOT_LEADER', 'this node is not the leader');
 
 export class Scheduler {
@@ -125,9 +130,11 @@ export class Scheduler {
       case 'deleteJob':
         if (result.kind === 'deleted') this.jobDeleted(s, result.activeRunIds);
         return;
-      case 'putJob': case 'pauseJob': case 'resumeJob':
+      case 'putJob': case 'putJobs': case 'pauseJob': case 'resumeJob':
         s.fires.wake();
         return;
+      default:
+        return unhandled(command);
     }
   }
 

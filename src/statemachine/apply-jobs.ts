@@ -1,7 +1,11 @@
-// putJob, deleteJob, pauseJob, resumeJob.
-import type { DeleteJobCommand, PauseJobCommand, PutJobCommand, ResumeJobCommand } from './commands.js';
+// putJob, putJobs, deleteJob, pauseJob, resumeJob.
+import { assert } from './assert.js';
+import type { DeleteJobCommand, PauseJobCommand, PutJobCommand, PutJobsCommand, ResumeJobCommand } from './commands.js';
 import { ERROR_CODES } from './errors.js';
-import { rejected, type ApplyResult } from './results.js';
+import { packSpec } from './packed-spec.js';
+import { rejected, type AppliedJob, type ApplyResult } from './results.js';
+import type { JobSpec } from './types.js';
+import type { FieldError } from './validate-helpers.js';
 import { JobState } from './job-record.js';
 import { addDependents, computeNextFireAt, evictJobHistory, removeDependents, setNextFireAt, type TableState } from './state.js';
 import { unindexAllExecutions, updateRetryIndex } from './run-indexes.js';
@@ -83,4 +87,47 @@ export function applyResume(state: TableState, cmd: ResumeJobCommand, index: num
     setNextFireAt(state, job, computeNextFireAt(job, Math.max(cmd.at, job.lastScheduledAt ?? cmd.at)));
   }
   return { ok: true, kind: 'job', created: false, job: jobView(job) };
+}
+
+/** Whether two validated specs store the same: the packed form is canonical. */
+export function sameSpec(a: JobSpec, b: JobSpec): boolean {
+  if (a.schedule !== b.schedule || a.timezone !== b.timezone || a.enabled !== b.enabled) return false;
+  const pa = packSpec(a);
+  const pb = packSpec(b);
+  return pa.packed === pb.packed && pa.shared === pb.shared;
+}
+
+/**
+ * Many jobs in one entry, all or nothing: every spec is checked, ids must be distinct and the
+ * table must have room for the new ones before anything changes. A job whose stored spec is
+ * already the same is left untouched (`unchanged`, no new revision).
+ */
+export function applyPutJobs(state: TableState, cmd: PutJobsCommand, index: number): ApplyResult {
+  const errors: FieldError[] = [];
+  const specs: JobSpec[] = [];
+  const seen = new Set<string>();
+  cmd.jobs.forEach((item, i) => {
+    if (seen.has(item.id)) errors.push({ path: `jobs[${i}].id`, message: `job ${item.id} appears twice` });
+    seen.add(item.id);
+    const checked = validateJobSpec(item.id, item.spec);
+    if (checked.ok) specs.push(checked.spec);
+    else for (const e of checked.errors) errors.push({ path: `jobs[${i}].${e.path}`, message: e.message });
+  });
+  if (errors.length > 0) return rejected(ERROR_CODES.INVALID_SPEC, 'invalid job specs: nothing was applied', errors);
+  const added = specs.filter((spec) => state.jobs.get(spec.id) === undefined).length;
+  if (state.jobs.size + added > state.limits.jobsMax) {
+    return rejected(ERROR_CODES.TOO_MANY_JOBS, `${added} new jobs would pass the table's limit of ${state.limits.jobsMax}: nothing was applied`);
+  }
+  const jobs: AppliedJob[] = [];
+  for (const spec of specs) {
+    const existing = state.jobs.get(spec.id);
+    if (existing !== undefined && sameSpec(existing.spec, spec)) {
+      jobs.push({ id: spec.id, outcome: 'unchanged', job: jobView(existing) });
+      continue;
+    }
+    const result = applyPutJob(state, { type: 'putJob', id: spec.id, spec, at: cmd.at }, index);
+    assert(result.ok && result.kind === 'job', 'a job checked before the batch applies');
+    jobs.push({ id: spec.id, outcome: result.created ? 'created' : 'configured', job: result.job });
+  }
+  return { ok: true, kind: 'jobs', jobs };
 }

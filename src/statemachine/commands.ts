@@ -6,6 +6,8 @@ import * as L from './limits.js';
 import { FINAL_EXECUTION_STATUSES, KILL_REASONS, TRIGGERS, type FinalExecutionStatus, type JobSpec, type KillReason, type Trigger } from './types.js';
 
 export type PutJobCommand = { readonly type: 'putJob'; readonly id: string; readonly spec: JobSpec; readonly at: number };
+/** Many jobs created or replaced in one entry, all or nothing (chime apply). */
+export type PutJobsCommand = { readonly type: 'putJobs'; readonly jobs: readonly { readonly id: string; readonly spec: JobSpec }[]; readonly at: number };
 export type DeleteJobCommand = { readonly type: 'deleteJob'; readonly id: string; readonly at: number };
 export type PauseJobCommand = { readonly type: 'pauseJob'; readonly id: string; readonly at: number };
 export type ResumeJobCommand = { readonly type: 'resumeJob'; readonly id: string; readonly at: number };
@@ -52,7 +54,7 @@ export type RunReportsCommand = { readonly type: 'runReports'; readonly at: numb
 export type KillRunCommand = { readonly type: 'killRun'; readonly runId: string; readonly reason: KillReason; readonly at: number };
 
 export type Command =
-  | PutJobCommand | DeleteJobCommand | PauseJobCommand | ResumeJobCommand | FireCommand
+  | PutJobCommand | PutJobsCommand | DeleteJobCommand | PauseJobCommand | ResumeJobCommand | FireCommand
   | RunStartedCommand | RunFinishedCommand | RunLostCommand | RetryRunCommand | KillRunCommand | RunReportsCommand;
 
 export type CommandType = Command['type'];
@@ -115,6 +117,12 @@ export function commandProblem(value: unknown): string | null {
     case 'putJob':
       if (!hasOnly(o, ['type', 'id', 'spec', 'at'])) return 'putJob has unknown fields';
       return isJobId(o.id) && typeof o.spec === 'object' && o.spec !== null ? null : 'putJob needs id and spec';
+    case 'putJobs': {
+      if (!hasOnly(o, ['type', 'jobs', 'at'])) return 'putJobs has unknown fields';
+      if (!Array.isArray(o.jobs) || o.jobs.length === 0 || o.jobs.length > L.JOBS_PER_APPLY_MAX) return `putJobs needs 1 to ${L.JOBS_PER_APPLY_MAX} jobs`;
+      const bad = o.jobs.findIndex((j: unknown) => !isMap(j) || !isJobId(j.id) || typeof j.spec !== 'object' || j.spec === null);
+      return bad < 0 ? null : `putJobs jobs[${bad}] needs id and spec`;
+    }
     case 'deleteJob': case 'pauseJob': case 'resumeJob':
       if (!hasOnly(o, ['type', 'id', 'at'])) return `${o.type} has unknown fields`;
       return isJobId(o.id) ? null : `${o.type} needs a job id`;

@@ -3,7 +3,7 @@ export * from './types.js';
 export * from './limits.js';
 export * from './errors.js';
 export type * from './commands.js';
-export type { ApplyResult, FireOutcome, Rejected } from './results.js';
+export type { AppliedJob, ApplyResult, FireOutcome, Rejected } from './results.js';
 export { encodeCommand, decodeCommand } from './codec.js';
 export { commandProblem } from './commands.js';
 export { ReplicatedJobs, type AppliedListener, type LogEntry } from './replicated-jobs.js';

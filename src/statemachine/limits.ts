@@ -52,6 +52,8 @@ export const EVERY_MS_MAX = 3650 * 24 * 3600 * 1000;
 /** Commands: size of one encoded command, fires per batch, payload, keys, output. */
 export const COMMAND_BYTES_MAX = 2 * 1024 * 1024;
 export const FIRES_PER_BATCH_MAX = 1000;
+/** Jobs in one `putJobs` entry (chime apply): one log entry, all or nothing; COMMAND_BYTES_MAX bounds it too. */
+export const JOBS_PER_APPLY_MAX = 1000;
 /** Executor reports in one runReports command. */
 export const REPORTS_PER_BATCH_MAX = 1000;
 export const RUN_ID_CHARS_MAX = 64;

@@ -4,6 +4,9 @@ import type { ErrorCode } from './errors.js';
 import type { FieldError } from './validate-helpers.js';
 import type { Job, RunRecord } from './types.js';
 
+/** One job of a putJobs entry: `configured` changed a stored job, `unchanged` left it as it was. */
+export type AppliedJob = { readonly id: string; readonly outcome: 'created' | 'configured' | 'unchanged'; readonly job: Job };
+
 export type Rejected = { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly errors?: readonly FieldError[] };
 
 export type FireOutcome =
@@ -21,6 +24,8 @@ export type ApplyResult =
   | { readonly ok: true; readonly kind: 'run'; readonly run: RunRecord }
   /** runReports: one result per report, in order. */
   | { readonly ok: true; readonly kind: 'reports'; readonly results: readonly ApplyResult[] }
+  /** putJobs: what each job's entry did, in the command's order. */
+  | { readonly ok: true; readonly kind: 'jobs'; readonly jobs: readonly AppliedJob[] }
   | { readonly ok: true; readonly kind: 'noop'; readonly code: ErrorCode; readonly message: string }
   /** The entry was not a command (a leader's empty entry, a membership change). */
   | { readonly ok: true; readonly kind: 'none' };

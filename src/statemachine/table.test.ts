@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Driver, T0, fireStatuses, scheduled } from '../../test/support/job-table.js';
+import { Driver, T0, fireStatuses, scheduled, spec } from '../../test/support/job-table.js';
 import { JobTable } from './table.js';
 import { DEFAULT_LIMITS, IDEMPOTENCY_TTL_MS } from './limits.js';
 import { encodeCommand } from './codec.js';
@@ -53,6 +53,32 @@ test('invalid specs, unknown jobs and the job-count limit are rejected with code
   const missing = d.apply({ type: 'deleteJob', id: 'zz', at: T0 });
   assert.ok(!missing.ok);
   assert.equal(missing.code, 'JOB_NOT_FOUND');
+});
+
+test('putJobs applies many jobs in one entry: created, configured or unchanged, all or nothing', () => {
+  const d = new Driver(JobTable.create({ ...DEFAULT_LIMITS, jobsMax: 3 }));
+  d.put('a', T0);
+  const a = spec('a');
+  const first = d.apply({ type: 'putJobs', at: T0 + 1, jobs: [{ id: 'a', spec: a }, { id: 'b', spec: spec('b', { description: 'new' }) }] });
+  assert.ok(first.ok && first.kind === 'jobs');
+  assert.deepEqual(first.jobs.map((j) => `${j.id}:${j.outcome}`), ['a:unchanged', 'b:created']);
+  assert.equal(d.table.getJob('a')?.revision, 1, 'an unchanged job keeps its revision');
+  const second = d.apply({ type: 'putJobs', at: T0 + 2, jobs: [{ id: 'a', spec: spec('a', { description: 'changed' }) }, { id: 'b', spec: spec('b', { description: 'new' }) }] });
+  assert.ok(second.ok && second.kind === 'jobs');
+  assert.deepEqual(second.jobs.map((j) => `${j.id}:${j.outcome}`), ['a:configured', 'b:unchanged']);
+  // One bad spec: nothing of the batch applies, and the error names the job's place.
+  const bad = d.apply({ type: 'putJobs', at: T0 + 3, jobs: [{ id: 'c', spec: spec('c') }, { id: 'a', spec: { schedule: 'nope' } as never }] });
+  assert.ok(!bad.ok && bad.code === 'INVALID_SPEC');
+  assert.ok(bad.errors?.some((e) => e.path.startsWith('jobs[1].')), JSON.stringify(bad.errors));
+  assert.equal(d.table.getJob('c'), null, 'nothing of a refused batch was applied');
+  // Room for one new job, two asked: nothing applies.
+  const full = d.apply({ type: 'putJobs', at: T0 + 4, jobs: [{ id: 'c', spec: spec('c') }, { id: 'd', spec: spec('d') }] });
+  assert.ok(!full.ok && full.code === 'TOO_MANY_JOBS');
+  assert.equal(d.table.getJob('c'), null);
+  const twice = d.apply({ type: 'putJobs', at: T0 + 5, jobs: [{ id: 'c', spec: spec('c') }, { id: 'c', spec: spec('c') }] });
+  assert.ok(!twice.ok && twice.code === 'INVALID_SPEC');
+  assert.equal(d.table.outcomeOfPut(spec('a', { description: 'changed' })), 'unchanged');
+  assert.equal(d.table.outcomeOfPut(spec('z')), 'created');
 });
 
 test('fire dedupe: the same instant twice, an older instant, an instant from an old leader', () => {

@@ -3,7 +3,7 @@
 // that applies the same log holds the same table and writes the same snapshot bytes.
 import { assert, itemAt } from './assert.js';
 import { applyFire } from './apply-fire.js';
-import { applyDeleteJob, applyPause, applyPutJob, applyResume } from './apply-jobs.js';
+import { applyDeleteJob, applyPause, applyPutJob, applyPutJobs, applyResume, sameSpec } from './apply-jobs.js';
 import { applyKillRun, applyRetryRun, applyRunFinished, applyRunLost, applyRunReports, applyRunStarted } from './apply-runs.js';
 import { decodeCommand } from './codec.js';
 import type { Command } from './commands.js';
@@ -14,7 +14,7 @@ import { rejected, type ApplyResult, type Rejected } from './results.js';
 import { assertRunIndexes } from './run-indexes.js';
 import { decodeSnapshot, encodeSnapshot, encodeSnapshotSteps } from './snapshot.js';
 import { createState, type TableState } from './state.js';
-import { isActiveStatus, type Job, type RunRecord } from './types.js';
+import { isActiveStatus, type Job, type JobSpec, type RunRecord } from './types.js';
 import { jobView, runView } from './views.js';
 
 export const LIST_LIMIT_DEFAULT = 100;
@@ -82,6 +82,7 @@ export class JobTable {
     this.advance(index);
     switch (command.type) {
       case 'putJob': return applyPutJob(this.state, command, index);
+      case 'putJobs': return applyPutJobs(this.state, command, index);
       case 'deleteJob': return applyDeleteJob(this.state, command);
       case 'pauseJob': return applyPause(this.state, command, index);
       case 'resumeJob': return applyResume(this.state, command, index);
@@ -110,6 +111,13 @@ export class JobTable {
 
   get activeRunCount(): number {
     return this.state.activeRuns.size;
+  }
+
+  /** What putting this validated spec would do to the stored job (chime apply's dry run). */
+  outcomeOfPut(spec: JobSpec): 'created' | 'configured' | 'unchanged' {
+    const existing = this.state.jobs.get(spec.id);
+    if (existing === undefined) return 'created';
+    return sameSpec(existing.spec, spec) ? 'unchanged' : 'configured';
   }
 
   getJob(id: string): Job | null {
