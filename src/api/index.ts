@@ -3,6 +3,6 @@ export { ApiServer, splitHostPort, type ApiOptions, type RequestContext, type Ro
 export { clusterRoutes } from './routes-cluster.js';
 export { jobRoutes } from './routes-jobs.js';
 export { runRoutes, parseWait } from './routes-runs.js';
-export { consoleRoutes } from './console.js';
+export { consoleRoutes, chooseEncoding, CONSOLE_CSP, type AssetReader } from './console.js';
 export { STATUS_BY_CODE } from './status-by-code.js';
 export type * from './services.js';

@@ -12,6 +12,7 @@ import { TcpTransport, type Envelope } from '../rpc/index.js';
 import { ReplicatedJobs, type ApplyResult, type Command } from '../statemachine/index.js';
 import { DurableStorage } from '../storage/index.js';
 import { logStoreOf, realClock } from './adapters.js';
+import { readBundledAsset } from './bundled-assets.js';
 import type { AgentConfig } from './config.js';
 import { joinCluster } from './join.js';
 import { ProcessMetrics } from './metrics.js';
@@ -130,7 +131,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     ...clusterRoutes(clusterServiceOf(running), gate, { render: () => metrics.render() }),
     ...jobRoutes(jobService, barrier),
     ...runRoutes(runServiceOf(execution), jobService, barrier),
-    ...consoleRoutes(),
+    ...consoleRoutes((name) => readBundledAsset(name) ?? null),
   ]);
   out(JSON.stringify({ event: 'listening', id: config.id, rpc, http }) + '\n');
   logger.info('agent started', { rpc, http, data: config.dataDir, recovered: !wasEmpty });
