@@ -4,5 +4,6 @@ export { clusterRoutes } from './routes-cluster.js';
 export { jobRoutes } from './routes-jobs.js';
 export { runRoutes, parseWait } from './routes-runs.js';
 export { consoleRoutes, chooseEncoding, CONSOLE_CSP, type AssetReader } from './console.js';
+export { scheduleRoutes, isoInZone } from './routes-schedule.js';
 export { STATUS_BY_CODE } from './status-by-code.js';
 export type * from './services.js';

@@ -3,7 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiServer, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
+import { ApiServer, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
 import { ExecutionPlane, type ExecutionNode } from '../execution/index.js';
 import { jsonLogger, type Logger } from '../log/index.js';
 import { NodeRuntime, bootstrapLog, isEmptyStore, parsePeerHello, type PeerLink } from '../node/index.js';
@@ -131,6 +131,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     ...clusterRoutes(clusterServiceOf(running), gate, { render: () => metrics.render() }),
     ...jobRoutes(jobService, barrier),
     ...runRoutes(runServiceOf(execution), jobService, barrier),
+    ...scheduleRoutes(jobService, barrier, () => Date.now()),
     ...consoleRoutes((name) => readBundledAsset(name) ?? null),
   ]);
   out(JSON.stringify({ event: 'listening', id: config.id, rpc, http }) + '\n');
