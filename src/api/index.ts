@@ -5,5 +5,6 @@ export { jobRoutes } from './routes-jobs.js';
 export { runRoutes, parseWait } from './routes-runs.js';
 export { consoleRoutes, chooseEncoding, CONSOLE_CSP, type AssetReader } from './console.js';
 export { scheduleRoutes, isoInZone } from './routes-schedule.js';
+export { jobFilterOf, matchesJob, filteredJobs, SCAN_JOBS_MAX, type JobFilter } from './job-filter.js';
 export { STATUS_BY_CODE } from './status-by-code.js';
 export type * from './services.js';
