@@ -2,8 +2,9 @@
 // held in the replicated state as a bounded ring (oldest dropped), listed newest first.
 // Deterministic like the rest of the state machine: `at` comes from the command, entries are
 // numbered by a sequence that only append advances, and the snapshot is plain arrays.
-import { assert } from './assert.js';
+import { assert, itemAt } from './assert.js';
 import { refused, type Refused } from './codes.js';
+import { isOneOf, isRecord } from './guards.js';
 import { ROUTE_METHODS } from './routes.js';
 
 export type AuditRecord = {
@@ -38,16 +39,22 @@ export type AuditSnapshot = { readonly v: 1; readonly nextSeq: number; readonly 
 
 export type AuditPage = { readonly ok: true; readonly items: AuditEntry[]; readonly nextCursor: string | null };
 
+/** A value as an audit record, rebuilt from its checked fields, or why it is not one. */
+function readAuditRecord(value: unknown): { readonly ok: true; readonly record: AuditRecord } | { readonly ok: false; readonly problem: string } {
+  if (!isRecord(value)) return { ok: false, problem: 'not an object' };
+  const { at, actor, method, path, target } = value;
+  if (typeof at !== 'number' || !Number.isSafeInteger(at) || at < 0 || at > TIME_MS_MAX) return { ok: false, problem: 'at is invalid' };
+  if (typeof actor !== 'string' || actor.length === 0 || actor.length > AUDIT_ACTOR_CHARS_MAX) return { ok: false, problem: 'actor is invalid' };
+  if (typeof method !== 'string' || !isOneOf(ROUTE_METHODS, method)) return { ok: false, problem: 'method is invalid' };
+  if (typeof path !== 'string' || !path.startsWith('/') || path.length > AUDIT_PATH_CHARS_MAX) return { ok: false, problem: 'path is invalid' };
+  if (target !== null && (typeof target !== 'string' || target.length > AUDIT_TARGET_CHARS_MAX)) return { ok: false, problem: 'target is invalid' };
+  return { ok: true, record: { at, actor, method, path, target } };
+}
+
 /** Why a value is not an audit record, or null. The state machine checks commands with it before apply. */
 export function auditRecordProblem(value: unknown): string | null {
-  if (typeof value !== 'object' || value === null) return 'not an object';
-  const r = value as Record<string, unknown>;
-  if (typeof r.at !== 'number' || !Number.isSafeInteger(r.at) || r.at < 0 || r.at > TIME_MS_MAX) return 'at is invalid';
-  if (typeof r.actor !== 'string' || r.actor.length === 0 || r.actor.length > AUDIT_ACTOR_CHARS_MAX) return 'actor is invalid';
-  if (typeof r.method !== 'string' || !(ROUTE_METHODS as readonly string[]).includes(r.method)) return 'method is invalid';
-  if (typeof r.path !== 'string' || !r.path.startsWith('/') || r.path.length > AUDIT_PATH_CHARS_MAX) return 'path is invalid';
-  if (r.target !== null && (typeof r.target !== 'string' || r.target.length > AUDIT_TARGET_CHARS_MAX)) return 'target is invalid';
-  return null;
+  const read = readAuditRecord(value);
+  return read.ok ? null : read.problem;
 }
 
 /**
@@ -74,8 +81,8 @@ export class AuditLog {
    * them would have, so a smaller limit in a newer version still restores.
    */
   static restore(value: unknown, limits: AuditLimits = DEFAULT_AUDIT_LIMITS): { readonly ok: true; readonly log: AuditLog } | Refused<'INVALID_SNAPSHOT'> {
-    if (typeof value !== 'object' || value === null || (value as { v?: unknown }).v !== 1) return refused('INVALID_SNAPSHOT', 'audit snapshot: not version 1');
-    const { nextSeq, rows } = value as { nextSeq?: unknown; rows?: unknown };
+    if (!isRecord(value) || value['v'] !== 1) return refused('INVALID_SNAPSHOT', 'audit snapshot: not version 1');
+    const { nextSeq, rows } = value;
     if (!Array.isArray(rows) || typeof nextSeq !== 'number' || !Number.isSafeInteger(nextSeq) || nextSeq < rows.length + 1) {
       return refused('INVALID_SNAPSHOT', 'audit snapshot: rows or nextSeq are invalid');
     }
@@ -84,11 +91,11 @@ export class AuditLog {
     for (let i = 0; i < rows.length; i++) {
       const row: unknown = rows[i];
       if (!Array.isArray(row) || row.length !== 5) return refused('INVALID_SNAPSHOT', `audit snapshot: row ${i} is not a 5-tuple`);
-      const [at, actor, method, path, target] = row as unknown[];
-      const record = { at, actor, method, path, target };
-      const problem = auditRecordProblem(record);
-      if (problem !== null) return refused('INVALID_SNAPSHOT', `audit snapshot: row ${i}: ${problem}`);
-      log.push(record as AuditRecord);
+      const tuple: readonly unknown[] = row;
+      const [at, actor, method, path, target] = tuple;
+      const read = readAuditRecord({ at, actor, method, path, target });
+      if (!read.ok) return refused('INVALID_SNAPSHOT', `audit snapshot: row ${i}: ${read.problem}`);
+      log.push(read.record);
     }
     assert(log.next === nextSeq, 'audit restore ends at nextSeq');
     return { ok: true, log };
@@ -97,7 +104,7 @@ export class AuditLog {
   snapshot(): AuditSnapshot {
     const rows: AuditRow[] = [];
     for (let i = 0; i < this.count; i++) {
-      const r = this.ring[(this.head + i) % this.limits.entriesMax] as AuditRecord;
+      const r = itemAt(this.ring, (this.head + i) % this.limits.entriesMax);
       rows.push([r.at, r.actor, r.method, r.path, r.target]);
     }
     return { v: 1, nextSeq: this.next, rows };
@@ -114,10 +121,11 @@ export class AuditLog {
 
   /** Appends a record (the oldest drops out when full); a malformed one is refused, not thrown. */
   append(record: AuditRecord): { readonly ok: true; readonly seq: number } | Refused<'INVALID_AUDIT_RECORD'> {
-    const problem = auditRecordProblem(record);
-    if (problem !== null) return refused('INVALID_AUDIT_RECORD', problem);
+    // The record is checked (callers may hold a value decoded from the log) and copied field by field.
+    const read = readAuditRecord(record);
+    if (!read.ok) return refused('INVALID_AUDIT_RECORD', read.problem);
     const seq = this.next;
-    this.push({ at: record.at, actor: record.actor, method: record.method, path: record.path, target: record.target });
+    this.push(read.record);
     return { ok: true, seq };
   }
 
@@ -145,7 +153,7 @@ export class AuditLog {
     const oldest = this.next - this.count;
     const items: AuditEntry[] = [];
     for (let seq = from; seq >= oldest && items.length < limit; seq--) {
-      const r = this.ring[(this.head + (seq - oldest)) % this.limits.entriesMax] as AuditRecord;
+      const r = itemAt(this.ring, (this.head + (seq - oldest)) % this.limits.entriesMax);
       items.push({ seq, at: r.at, actor: r.actor, method: r.method, path: r.path, target: r.target });
     }
     const last = items[items.length - 1];

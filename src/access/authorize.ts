@@ -62,8 +62,11 @@ export const PUBLIC_PRINCIPAL: Principal = Object.freeze({ tokenId: null, name: 
 
 const REALM = 'Bearer realm="chime"';
 
-function deny(code: AccessCode, detail: string, wwwAuthenticate?: string): AccessDenied {
-  const status = ACCESS_STATUS_BY_CODE[code] as AccessDenied['status'];
+/** The codes a request check answers with: those whose status an AccessDenied can carry. */
+type DenyCode = { [C in AccessCode]: (typeof ACCESS_STATUS_BY_CODE)[C] extends AccessDenied['status'] ? C : never }[AccessCode];
+
+function deny(code: DenyCode, detail: string, wwwAuthenticate?: string): AccessDenied {
+  const status = ACCESS_STATUS_BY_CODE[code];
   return wwwAuthenticate === undefined ? { ok: false, status, code, detail } : { ok: false, status, code, detail, wwwAuthenticate };
 }
 

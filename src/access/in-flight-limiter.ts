@@ -12,13 +12,18 @@ export type InFlightRefused<N extends string> = Refused<'TOO_MANY_IN_FLIGHT'> & 
 
 export class InFlightLimiter<N extends string> {
   private readonly counts = new Map<N, Map<string, number>>();
-  private readonly names: readonly N[];
+  /** The same counter maps in the order of the limits object, for tryAcquire's walk. */
+  private readonly ordered: { readonly name: N; readonly counts: Map<string, number> }[] = [];
 
   constructor(private readonly limits: Readonly<Record<N, number>>, private readonly keysMax: number = IN_FLIGHT_KEYS_MAX_DEFAULT) {
-    this.names = Object.keys(limits) as N[];
-    for (const name of this.names) {
+    // for…in types each key as a key of the limits (N), with no assertion; skipping inherited
+    // ones leaves exactly what Object.keys would list.
+    for (const name in limits) {
+      if (!Object.hasOwn(limits, name)) continue;
       assert(Number.isSafeInteger(limits[name]) && limits[name] >= 1, `in-flight limit ${name} must be a positive integer`);
-      this.counts.set(name, new Map());
+      const counts = new Map<string, number>();
+      this.counts.set(name, counts);
+      this.ordered.push({ name, counts });
     }
   }
 
@@ -29,10 +34,9 @@ export class InFlightLimiter<N extends string> {
    */
   tryAcquire(keys: Readonly<Partial<Record<N, string>>>): { readonly ok: true; release(): void } | InFlightRefused<N> {
     const taken: [Map<string, number>, string][] = [];
-    for (const name of this.names) {
+    for (const { name, counts } of this.ordered) {
       const key = keys[name];
       if (key === undefined) continue;
-      const counts = this.counts.get(name) as Map<string, number>;
       const current = counts.get(key) ?? 0;
       if (current >= this.limits[name]) {
         return { ...refused('TOO_MANY_IN_FLIGHT', `too many requests in flight for this ${name} (at most ${this.limits[name]}); retry when some finish`), limit: name };

@@ -1,6 +1,7 @@
 // Roles and permissions as one table (api.md, "Access control"). A route names the one
 // permission it needs; a role holds a fixed set of permissions. Nothing else decides access,
 // so reading this file answers "who may do what".
+import { isOneOf } from './guards.js';
 
 export const ROLES = ['admin', 'operator', 'viewer', 'worker'] as const;
 export type Role = (typeof ROLES)[number];
@@ -49,11 +50,11 @@ export const ROLE_PERMISSIONS: { readonly [R in Role]: ReadonlySet<Permission> }
 };
 
 export function isRole(value: unknown): value is Role {
-  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+  return isOneOf(ROLES, value);
 }
 
 export function isPermission(value: unknown): value is Permission {
-  return typeof value === 'string' && (PERMISSIONS as readonly string[]).includes(value);
+  return isOneOf(PERMISSIONS, value);
 }
 
 export function can(role: Role, permission: Permission): boolean {

@@ -3,6 +3,7 @@
 // one of PERMISSIONS, a public write, or a route declared twice. API_ROUTES is the permission
 // of every route api.md names, for the server to look its routes up in or to compare with.
 import { assert } from './assert.js';
+import { isOneOf } from './guards.js';
 import { isPermission, type Permission } from './roles.js';
 
 export const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -29,7 +30,7 @@ export function declareRoutes<T extends RouteDeclaration>(routes: readonly T[]):
   const seen = new Set<string>();
   for (const route of routes) {
     const name = `${String(route.method)} ${String(route.path)}`;
-    assert((ROUTE_METHODS as readonly string[]).includes(route.method), `route ${name}: unknown method`);
+    assert(isOneOf(ROUTE_METHODS, route.method), `route ${name}: unknown method`);
     assert(typeof route.path === 'string' && route.path.startsWith('/'), `route ${name}: the path must start with /`);
     assert(isPermission(route.permission), `route ${name}: unknown permission ${JSON.stringify(route.permission)}`);
     // A public write would be an unauthenticated change to the cluster.

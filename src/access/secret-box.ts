@@ -6,6 +6,7 @@
 // ciphertext. Opening happens on the executing node right before a run starts, and the plain
 // value lives only in that process's memory and the child's environment/request.
 import { createCipheriv, createDecipheriv, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { itemAt } from './assert.js';
 import { refused, type Refused } from './codes.js';
 
 export const SECRETS_KEY_FILE_BYTES_MIN = 32;
@@ -57,7 +58,7 @@ export function openSecret(key: SecretsKey, sealed: string, context: string): { 
   if (m[1] !== key.keyId) {
     return refused('SECRET_KEY_MISMATCH', `the secret was sealed under key ${m[1]}, this node has key ${key.keyId}: every node needs a byte-identical --secrets-key-file`);
   }
-  const body = Buffer.from(m[2] as string, 'base64url');
+  const body = Buffer.from(itemAt(m, 2), 'base64url');
   if (body.length < NONCE_BYTES + TAG_BYTES) return refused('SECRET_MALFORMED', 'the sealed secret is too short');
   try {
     const decipher = createDecipheriv('aes-256-gcm', key.key, body.subarray(0, NONCE_BYTES));

@@ -3,6 +3,7 @@
 // garbage becomes a Refused value, never a crash. Times come in the command (the proposing
 // node's clock): nothing here reads a clock.
 import { refused, type Refused } from './codes.js';
+import { isMap } from './guards.js';
 import { isRole, type Role } from './roles.js';
 
 /** Generated ids are 16 hex digits; the bootstrap token's id is `bootstrap`. */
@@ -41,7 +42,14 @@ export type RevokeTokenCommand = {
 
 export type TokenCommand = CreateTokenCommand | RevokeTokenCommand;
 
-type Raw = Record<string, unknown>;
+type Raw = { readonly [field: string]: unknown };
+
+/** A value checked field by field and rebuilt from the checked fields, or why it is not one. */
+export type Checked<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
+
+function problem(text: string): { readonly ok: false; readonly problem: string } {
+  return { ok: false, problem: text };
+}
 
 function isTime(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= TIME_MS_MAX;
@@ -61,29 +69,44 @@ export function isTokenName(v: unknown): v is string {
 
 const CREATE_KEYS = ['type', 'id', 'name', 'role', 'hash', 'createdAt', 'expiresAt', 'createdBy'];
 
-/** Why a decoded value is not a token command, or null when it is one. */
-export function tokenCommandProblem(value: unknown): string | null {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not an object';
-  const o = value as Raw;
-  if (o.type === 'revokeToken') {
-    if (!hasOnly(o, ['type', 'id', 'at'])) return 'revokeToken has unknown fields';
-    if (o.at !== undefined && !isTime(o.at)) return 'revokeToken.at is invalid';
-    return isTokenId(o.id) ? null : 'revokeToken needs a token id';
-  }
-  if (o.type !== 'createToken') return `not a token command: ${JSON.stringify(String(o.type)).slice(0, 64)}`;
-  if (!hasOnly(o, CREATE_KEYS)) return 'createToken has unknown fields';
-  if (!isTokenId(o.id)) return 'createToken.id is invalid';
-  if (!isTokenName(o.name) || RESERVED_TOKEN_NAMES.has(o.name)) return 'createToken.name is invalid or reserved';
-  if (!isRole(o.role)) return 'createToken.role is invalid';
-  if (typeof o.hash !== 'string' || !TOKEN_HASH_PATTERN.test(o.hash)) return 'createToken.hash must be 64 lowercase hex digits';
-  if (!isTime(o.createdAt)) return 'createToken.createdAt is invalid';
-  if (o.expiresAt !== null && (!isTime(o.expiresAt) || o.expiresAt <= o.createdAt)) return 'createToken.expiresAt must be null or after createdAt';
-  if (!isTokenName(o.createdBy)) return 'createToken.createdBy is invalid';
-  return null;
+function readRevokeToken(o: Raw): Checked<RevokeTokenCommand> {
+  if (!hasOnly(o, ['type', 'id', 'at'])) return problem('revokeToken has unknown fields');
+  const { id, at } = o;
+  if (at !== undefined && !isTime(at)) return problem('revokeToken.at is invalid');
+  if (!isTokenId(id)) return problem('revokeToken needs a token id');
+  return { ok: true, value: at === undefined ? { type: 'revokeToken', id } : { type: 'revokeToken', id, at } };
 }
 
-/** The checked command, or INVALID_TOKEN_COMMAND. */
+/** The fields of a createToken command (its `type` is the caller's to check), checked one by one. */
+export function readCreateToken(o: Raw): Checked<CreateTokenCommand> {
+  if (!hasOnly(o, CREATE_KEYS)) return problem('createToken has unknown fields');
+  const { id, name, role, hash, createdAt, expiresAt, createdBy } = o;
+  if (!isTokenId(id)) return problem('createToken.id is invalid');
+  if (!isTokenName(name) || RESERVED_TOKEN_NAMES.has(name)) return problem('createToken.name is invalid or reserved');
+  if (!isRole(role)) return problem('createToken.role is invalid');
+  if (typeof hash !== 'string' || !TOKEN_HASH_PATTERN.test(hash)) return problem('createToken.hash must be 64 lowercase hex digits');
+  if (!isTime(createdAt)) return problem('createToken.createdAt is invalid');
+  if (expiresAt !== null && (!isTime(expiresAt) || expiresAt <= createdAt)) return problem('createToken.expiresAt must be null or after createdAt');
+  if (!isTokenName(createdBy)) return problem('createToken.createdBy is invalid');
+  return { ok: true, value: { type: 'createToken', id, name, role, hash, createdAt, expiresAt, createdBy } };
+}
+
+/** A decoded value as a token command, rebuilt from its checked fields, or why it is not one. */
+export function readTokenCommand(value: unknown): Checked<TokenCommand> {
+  if (!isMap(value)) return problem('not an object');
+  if (value['type'] === 'revokeToken') return readRevokeToken(value);
+  if (value['type'] !== 'createToken') return problem(`not a token command: ${JSON.stringify(String(value['type'])).slice(0, 64)}`);
+  return readCreateToken(value);
+}
+
+/** Why a decoded value is not a token command, or null when it is one. */
+export function tokenCommandProblem(value: unknown): string | null {
+  const read = readTokenCommand(value);
+  return read.ok ? null : read.problem;
+}
+
+/** The checked command (rebuilt from its checked fields), or INVALID_TOKEN_COMMAND. */
 export function checkTokenCommand(value: unknown): { readonly ok: true; readonly command: TokenCommand } | Refused<'INVALID_TOKEN_COMMAND'> {
-  const problem = tokenCommandProblem(value);
-  return problem === null ? { ok: true, command: value as TokenCommand } : refused('INVALID_TOKEN_COMMAND', problem);
+  const read = readTokenCommand(value);
+  return read.ok ? { ok: true, command: read.value } : refused('INVALID_TOKEN_COMMAND', read.problem);
 }

@@ -3,10 +3,11 @@
 // the same commands holds the same registry and writes the same snapshot. So: no clock (time
 // is in the command, expiry is judged against a `nowMs` the caller passes), no randomness,
 // iteration only in insertion order (the log's) or an explicit sort, and a fixed upper bound.
-import { assert } from './assert.js';
+import { assert, itemAt } from './assert.js';
 import { refused, type Refused } from './codes.js';
+import { isRecord } from './guards.js';
 import { isRole, type Role } from './roles.js';
-import { tokenCommandProblem, type CreateTokenCommand, type RevokeTokenCommand, type TokenCommand } from './token-commands.js';
+import { readCreateToken, readTokenCommand, type CreateTokenCommand, type RevokeTokenCommand } from './token-commands.js';
 
 export type TokenRecord = {
   readonly id: string;
@@ -75,18 +76,18 @@ export class TokenRegistry {
 
   /** Rebuilds a registry from snapshot(); a value that breaks a shape or an invariant is INVALID_SNAPSHOT. */
   static restore(value: unknown, limits: TokenRegistryLimits = DEFAULT_TOKEN_LIMITS): { readonly ok: true; readonly registry: TokenRegistry } | Refused<'INVALID_SNAPSHOT'> {
-    if (typeof value !== 'object' || value === null || (value as { v?: unknown }).v !== 1) return refused('INVALID_SNAPSHOT', 'token snapshot: not version 1');
-    const rows = (value as { tokens?: unknown }).tokens;
+    if (!isRecord(value) || value['v'] !== 1) return refused('INVALID_SNAPSHOT', 'token snapshot: not version 1');
+    const rows = value['tokens'];
     if (!Array.isArray(rows) || rows.length > limits.tokensMax) return refused('INVALID_SNAPSHOT', `token snapshot: tokens must be an array of at most ${limits.tokensMax}`);
     const registry = new TokenRegistry(limits);
     for (let i = 0; i < rows.length; i++) {
       const row: unknown = rows[i];
       if (!Array.isArray(row) || row.length !== 7) return refused('INVALID_SNAPSHOT', `token snapshot: row ${i} is not a 7-tuple`);
-      const [id, name, role, hash, createdAt, expiresAt, createdBy] = row as unknown[];
-      const command = { type: 'createToken', id, name, role, hash, createdAt, expiresAt, createdBy };
-      const problem = tokenCommandProblem(command);
-      if (problem !== null) return refused('INVALID_SNAPSHOT', `token snapshot: row ${i}: ${problem}`);
-      const record = recordOf(command as CreateTokenCommand);
+      const tuple: readonly unknown[] = row;
+      const [id, name, role, hash, createdAt, expiresAt, createdBy] = tuple;
+      const command = readCreateToken({ type: 'createToken', id, name, role, hash, createdAt, expiresAt, createdBy });
+      if (!command.ok) return refused('INVALID_SNAPSHOT', `token snapshot: row ${i}: ${command.problem}`);
+      const record = recordOf(command.value);
       if (registry.byId.has(record.id) || registry.byHash.has(record.hash) || registry.byName.has(record.name)) {
         return refused('INVALID_SNAPSHOT', `token snapshot: row ${i} repeats an id, a hash or a name`);
       }
@@ -125,9 +126,9 @@ export class TokenRegistry {
 
   /** Applies a command decoded from the log; a value that is not a token command is refused, not thrown. */
   apply(command: unknown): TokenApplyResult {
-    const problem = tokenCommandProblem(command);
-    if (problem !== null) return refused('INVALID_TOKEN_COMMAND', problem);
-    const checked = command as TokenCommand;
+    const read = readTokenCommand(command);
+    if (!read.ok) return refused('INVALID_TOKEN_COMMAND', read.problem);
+    const checked = read.value;
     return checked.type === 'createToken' ? this.applyCreate(checked) : this.applyRevoke(checked);
   }
 
@@ -162,12 +163,12 @@ export class TokenRegistry {
 
   /** Drops tokens expired at `nowMs` (the command's time), in insertion order. Keepers never expire, so the invariant holds. */
   private dropExpired(nowMs: number): string[] {
-    const dropped: string[] = [];
+    const dropped: TokenRecord[] = [];
     for (const record of this.byId.values()) {
-      if (isExpired(record, nowMs)) dropped.push(record.id);
+      if (isExpired(record, nowMs)) dropped.push(record);
     }
-    for (const id of dropped) this.remove(this.byId.get(id) as TokenRecord);
-    return dropped;
+    for (const record of dropped) this.remove(record);
+    return dropped.map((record) => record.id);
   }
 
   private insert(record: TokenRecord): void {
@@ -193,7 +194,7 @@ export class TokenRegistry {
     if (options.cursor !== undefined && options.cursor !== null) {
       const m = /^t1\.(\d{1,15})\.([a-z0-9-]{1,40})$/.exec(options.cursor);
       if (m === null) return refused('INVALID_CURSOR', 'invalid cursor');
-      after = { createdAt: Number(m[1]), id: m[2] as string };
+      after = { createdAt: Number(m[1]), id: itemAt(m, 2) };
     }
     const limit = clampLimit(options.limit);
     const sorted = [...this.byId.values()].sort(compareRecords);

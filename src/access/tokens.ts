@@ -2,7 +2,9 @@
 // bootstrap file. Randomness lives here and never in the registry: a new token is generated
 // on the API node and only its hash enters the log.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { itemAt } from './assert.js';
 import { refused, type FieldError, type Refused } from './codes.js';
+import { isMap } from './guards.js';
 import { isRole, type Role } from './roles.js';
 import {
   BOOTSTRAP_TOKEN_ID, BOOTSTRAP_TOKEN_NAME, RESERVED_TOKEN_NAMES, SYSTEM_ACTOR, TIME_MS_MAX, TOKEN_NAME_PATTERN,
@@ -62,7 +64,8 @@ export function parseAuthorization(header: string | readonly string[] | undefine
   if (header.length > AUTHORIZATION_CHARS_MAX) return refused('TOKEN_MALFORMED', `the Authorization header is longer than ${AUTHORIZATION_CHARS_MAX} characters`);
   const m = /^([A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*)(?: +(.*))?$/.exec(header.trim());
   if (m === null) return refused('TOKEN_MALFORMED', 'the Authorization header is not "Bearer TOKEN"');
-  if ((m[1] as string).toLowerCase() !== 'bearer') return refused('TOKEN_MALFORMED', `the Authorization scheme must be Bearer, not ${(m[1] as string).slice(0, 20)}`);
+  const scheme = itemAt(m, 1);
+  if (scheme.toLowerCase() !== 'bearer') return refused('TOKEN_MALFORMED', `the Authorization scheme must be Bearer, not ${scheme.slice(0, 20)}`);
   const secret = m[2] ?? '';
   if (!B64TOKEN.test(secret)) return refused('TOKEN_MALFORMED', 'the bearer token is empty or holds characters a token cannot have (spaces, quotes, line breaks?)');
   return { ok: true, secret };
@@ -121,21 +124,23 @@ export type TokenRequest = { readonly name: string; readonly role: Role; readonl
  * API has statemachine's parseDurationMs) so that durations read the same everywhere.
  */
 export function validateTokenRequest(body: unknown, parseDurationMs: (text: string) => number | string): { readonly ok: true; readonly request: TokenRequest } | Refused<'INVALID_TOKEN_REQUEST'> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return refused('INVALID_TOKEN_REQUEST', 'the body must be a JSON object', [{ path: '', message: 'expected an object' }]);
-  const o = body as Record<string, unknown>;
-  const errors: FieldError[] = Object.keys(o).filter((k) => !['name', 'role', 'ttl'].includes(k)).map((k) => ({ path: k, message: 'unknown field' }));
-  if (typeof o.name !== 'string' || !TOKEN_NAME_PATTERN.test(o.name)) errors.push({ path: 'name', message: `must match ${TOKEN_NAME_PATTERN.source}` });
-  else if (RESERVED_TOKEN_NAMES.has(o.name)) errors.push({ path: 'name', message: `${o.name} is reserved` });
-  if (!isRole(o.role)) errors.push({ path: 'role', message: 'must be admin, operator, viewer or worker' });
+  if (!isMap(body)) return refused('INVALID_TOKEN_REQUEST', 'the body must be a JSON object', [{ path: '', message: 'expected an object' }]);
+  const { name, role, ttl } = body;
+  const errors: FieldError[] = Object.keys(body).filter((k) => !['name', 'role', 'ttl'].includes(k)).map((k) => ({ path: k, message: 'unknown field' }));
+  if (typeof name !== 'string' || !TOKEN_NAME_PATTERN.test(name)) errors.push({ path: 'name', message: `must match ${TOKEN_NAME_PATTERN.source}` });
+  else if (RESERVED_TOKEN_NAMES.has(name)) errors.push({ path: 'name', message: `${name} is reserved` });
+  if (!isRole(role)) errors.push({ path: 'role', message: 'must be admin, operator, viewer or worker' });
   let ttlMs: number | null = null;
-  if (o.ttl !== undefined && o.ttl !== null) {
-    const parsed = typeof o.ttl === 'string' ? parseDurationMs(o.ttl) : 'must be a duration such as 30m or 24h';
+  if (ttl !== undefined && ttl !== null) {
+    const parsed = typeof ttl === 'string' ? parseDurationMs(ttl) : 'must be a duration such as 30m or 24h';
     if (typeof parsed === 'string') errors.push({ path: 'ttl', message: parsed });
     else if (parsed < TOKEN_TTL_MS_MIN || parsed > TOKEN_TTL_MS_MAX) errors.push({ path: 'ttl', message: 'must be from 1s to 3650 days' });
     else ttlMs = parsed;
   }
-  if (errors.length > 0) return refused('INVALID_TOKEN_REQUEST', errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
-  return { ok: true, request: { name: o.name as string, role: o.role as Role, ttlMs } };
+  // A name that is not a string, or a role that is not one, recorded an error above; the
+  // checks are repeated so the types follow.
+  if (errors.length > 0 || typeof name !== 'string' || !isRole(role)) return refused('INVALID_TOKEN_REQUEST', errors.map((e) => `${e.path}: ${e.message}`).join('; '), errors);
+  return { ok: true, request: { name, role, ttlMs } };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { AgentConfig } from '../process/index.js';
-import { UsageError } from './usage.js';
+import { UsageError, errorMessage } from './usage.js';
 
 export type { AgentConfig };
 
@@ -45,23 +45,31 @@ const OPTIONS = {
   help: { type: 'boolean' },
 } as const;
 
-type Raw = Partial<Record<keyof typeof OPTIONS, string | string[] | boolean>>;
+type OptionName = keyof typeof OPTIONS;
+type Raw = Partial<Record<OptionName, string | string[] | boolean>>;
+
+/** A flag this agent defines (an own key of OPTIONS: not `toString` or another inherited name). */
+function isOptionName(key: string): key is OptionName {
+  return Object.hasOwn(OPTIONS, key);
+}
+
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const satisfies readonly AgentConfig['logLevel'][];
 
 function readConfigFile(path: string): Raw {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new UsageError(`--config: cannot read ${path}: ${(error as Error).message}`);
+    throw new UsageError(`--config: cannot read ${path}: ${errorMessage(error)}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--config: ${path} must hold a JSON object`);
   const out: Raw = {};
   for (const [key, value] of Object.entries(parsed)) {
-    if (!(key in OPTIONS) || key === 'config' || key === 'help') throw new UsageError(`--config: unknown key "${key}" in ${path}`);
+    if (!isOptionName(key) || key === 'config' || key === 'help') throw new UsageError(`--config: unknown key "${key}" in ${path}`);
     if (key === 'tag') {
-      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new UsageError('--config: "tag" must be an array of KEY=VALUE strings');
-      out.tag = value as string[];
-    } else if (typeof value === 'string' || typeof value === 'number') out[key as keyof Raw] = String(value);
+      if (!Array.isArray(value) || !value.every((v): v is string => typeof v === 'string')) throw new UsageError('--config: "tag" must be an array of KEY=VALUE strings');
+      out.tag = value;
+    } else if (typeof value === 'string' || typeof value === 'number') out[key] = String(value);
     else throw new UsageError(`--config: "${key}" must be a string or number`);
   }
   return out;
@@ -99,12 +107,15 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
   try {
     parsed = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(errorMessage(error));
   }
-  const flags = parsed.values as Raw;
+  const flags: Raw = parsed.values;
   if (flags.help === true) return 'help';
   const raw: Raw = { ...(typeof flags.config === 'string' ? readConfigFile(flags.config) : {}), ...flags };
-  const str = (k: keyof Raw) => (typeof raw[k] === 'string' ? (raw[k] as string) : undefined);
+  const str = (k: OptionName): string | undefined => {
+    const value = raw[k];
+    return typeof value === 'string' ? value : undefined;
+  };
   const id = str('id');
   if (id === undefined) throw new UsageError('--id is required');
   if (!NODE_ID.test(id)) throw new UsageError(`--id: "${id}" must match [a-z0-9][a-z0-9-]{0,31}`);
@@ -121,13 +132,14 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
     }
   }
   const tags: Record<string, string> = {};
-  for (const tag of (raw.tag as string[] | undefined) ?? []) {
+  for (const tag of Array.isArray(raw.tag) ? raw.tag : []) {
     const at = tag.indexOf('=');
     if (at <= 0) throw new UsageError(`--tag: "${tag}" is not KEY=VALUE`);
     tags[tag.slice(0, at)] = tag.slice(at + 1);
   }
   const level = str('log-level') ?? 'info';
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) throw new UsageError(`--log-level: "${level}" is not debug, info, warn or error`);
+  const logLevel = LOG_LEVELS.find((known) => known === level);
+  if (logLevel === undefined) throw new UsageError(`--log-level: "${level}" is not debug, info, warn or error`);
   const heartbeatMs = positiveInt('heartbeat-ms', str('heartbeat-ms'), 50);
   const electionMs = positiveInt('election-ms', str('election-ms'), 250);
   if (electionMs < heartbeatMs * 2) throw new UsageError('--election-ms must be at least twice --heartbeat-ms');
@@ -143,7 +155,7 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
     clusterKeyFile: str('cluster-key-file') ?? null,
     heartbeatMs,
     electionMs,
-    logLevel: level as AgentConfig['logLevel'],
+    logLevel,
     snapshotEntries: positiveInt('snapshot-entries', str('snapshot-entries'), 10_000, 10),
   };
 }

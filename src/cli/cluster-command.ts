@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { fieldsOf, flag, listOf, num, numOrNull, text, textOrNull } from './answers.js';
 import { apiCaller } from './http-client.js';
 import { table } from './table.js';
 import { UsageError, serverUrl } from './usage.js';
@@ -34,6 +35,22 @@ interface ClusterBody {
   members: Member[];
 }
 
+function readMember(value: unknown, what: string): Member {
+  const o = fieldsOf(value, what);
+  return {
+    id: text(o, 'id', what), rpc: text(o, 'rpc', what), http: text(o, 'http', what), role: text(o, 'role', what), voter: flag(o, 'voter', what),
+    matchIndex: numOrNull(o, 'matchIndex', what), lastContactMs: numOrNull(o, 'lastContactMs', what),
+  };
+}
+
+/** The fields of the cluster answer that `status` and `members` show. */
+function readCluster(o: { readonly [field: string]: unknown }): ClusterBody {
+  return {
+    id: text(o, 'id', 'cluster'), leader: textOrNull(o, 'leader', 'cluster'), term: num(o, 'term', 'cluster'), commitIndex: num(o, 'commitIndex', 'cluster'),
+    appliedIndex: num(o, 'appliedIndex', 'cluster'), members: listOf(o, 'members', 'cluster', readMember),
+  };
+}
+
 export async function clusterCommand(args: string[], out: (s: string) => void): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
@@ -51,8 +68,11 @@ export async function clusterCommand(args: string[], out: (s: string) => void): 
   switch (sub) {
     case 'status':
     case 'members': {
-      const body = (await call('GET', '/v1/cluster')).body as ClusterBody;
-      if (values.json === true) return out(JSON.stringify(sub === 'status' ? body : body.members, null, 2) + '\n');
+      const raw = (await call('GET', '/v1/cluster')).body;
+      if (values.json === true && sub === 'status') return out(JSON.stringify(raw, null, 2) + '\n');
+      const answer = fieldsOf(raw, 'cluster');
+      if (values.json === true) return out(JSON.stringify(answer['members'], null, 2) + '\n');
+      const body = readCluster(answer);
       if (sub === 'status') out(`node ${body.id}  leader ${body.leader ?? '-'}  term ${body.term}  commit ${body.commitIndex}  applied ${body.appliedIndex}\n\n`);
       out(table(['ID', 'ROLE', 'VOTER', 'RPC', 'HTTP', 'MATCH', 'LAST CONTACT'], body.members.map((m) => [m.id, m.role, m.voter ? 'yes' : 'no', m.rpc, m.http || '-', m.matchIndex, m.lastContactMs === null ? null : `${m.lastContactMs}ms`])));
       return;
@@ -69,8 +89,9 @@ export async function clusterCommand(args: string[], out: (s: string) => void): 
     }
     case 'transfer-leader': {
       const answer = await call('POST', '/v1/cluster/transfer-leader', values.to === undefined ? {} : { to: values.to });
-      const body = answer.body as { from: string; to: string };
-      return out(values.json === true ? JSON.stringify(body) + '\n' : `leadership moving from ${body.from} to ${body.to}\n`);
+      if (values.json === true) return out(JSON.stringify(answer.body) + '\n');
+      const body = fieldsOf(answer.body, 'transfer');
+      return out(`leadership moving from ${text(body, 'from', 'transfer')} to ${text(body, 'to', 'transfer')}\n`);
     }
     default:
       throw new UsageError(`cluster: unknown subcommand ${sub}`);

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline';
 import { isPackaged } from './packaged.js';
-import { UsageError } from './usage.js';
+import { UsageError, errorMessage } from './usage.js';
 
 export const DEV_HELP = `usage: chime dev [--nodes N] [--dir DIR] [--base-port P]
 
@@ -22,7 +22,7 @@ export async function devCommand(args: string[], out: (s: string) => void): Prom
   try {
     ({ values } = parseArgs({ args, options: { nodes: { type: 'string', default: '3' }, dir: { type: 'string', default: './.chime-dev' }, 'base-port': { type: 'string', default: '8400' }, help: { type: 'boolean' } } }));
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(errorMessage(error));
   }
   if (values.help === true) return out(DEV_HELP);
   const count = Number(values.nodes);

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { isFields } from './answers.js';
 import { OperationError } from './usage.js';
 
 export interface HttpAnswer {
@@ -28,7 +29,7 @@ export function httpJson(method: string, url: string, body?: unknown, timeoutMs 
           const text = Buffer.concat(chunks).toString('utf8');
           let parsed: unknown = text;
           try {
-            parsed = text === '' ? null : (JSON.parse(text) as unknown);
+            parsed = text === '' ? null : JSON.parse(text);
           } catch {
             // not JSON (metrics): keep the text
           }
@@ -43,11 +44,17 @@ export function httpJson(method: string, url: string, body?: unknown, timeoutMs 
   });
 }
 
+/** One `errors` item of a problem+json answer: `path: message`. */
+function fieldErrorLine(item: unknown): string {
+  return isFields(item) ? `${String(item['path'])}: ${String(item['message'])}` : String(item);
+}
+
 /** The one-line reason of a problem+json answer. */
 export function problemLine(answer: HttpAnswer): string {
-  const body = answer.body as { detail?: unknown; errors?: { path: string; message: string }[] } | null;
-  const fields = Array.isArray(body?.errors) ? ` (${body.errors.map((e) => `${e.path}: ${e.message}`).join('; ')})` : '';
-  const detail = typeof body?.detail === 'string' ? body.detail : answer.text.slice(0, 200);
+  const body = isFields(answer.body) ? answer.body : {};
+  const errors: unknown = body['errors'];
+  const fields = Array.isArray(errors) ? ` (${errors.map(fieldErrorLine).join('; ')})` : '';
+  const detail = typeof body['detail'] === 'string' ? body['detail'] : answer.text.slice(0, 200);
   return `${answer.status} ${detail}${fields}`;
 }
 

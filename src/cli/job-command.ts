@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { fieldsOf, flag, listOf, optionalText, text, textOrNull } from './answers.js';
 import { apiCaller } from './http-client.js';
 import { table } from './table.js';
-import { READ_COMMAND_FLAGS, UsageError, serverUrl } from './usage.js';
+import { READ_COMMAND_FLAGS, UsageError, errorMessage, serverUrl } from './usage.js';
 
 export const JOB_HELP = `usage: chime job <put|get|list|delete|pause|resume|run> [ID] [flags]
 
@@ -19,9 +20,20 @@ interface JobBody {
   id: string;
   schedule: string;
   enabled: boolean;
-  executor: { type: string; command?: string; url?: string };
+  executor: { type: string; command: string | undefined; url: string | undefined };
   nextFireAt: string | null;
   lastScheduledAt: string | null;
+}
+
+/** The fields of a job answer that the table shows. */
+function readJob(value: unknown, what: string): JobBody {
+  const o = fieldsOf(value, what);
+  const e = fieldsOf(o['executor'], `${what}.executor`);
+  return {
+    id: text(o, 'id', what), schedule: text(o, 'schedule', what), enabled: flag(o, 'enabled', what),
+    executor: { type: text(e, 'type', `${what}.executor`), command: optionalText(e, 'command', `${what}.executor`), url: optionalText(e, 'url', `${what}.executor`) },
+    nextFireAt: textOrNull(o, 'nextFireAt', what), lastScheduledAt: textOrNull(o, 'lastScheduledAt', what),
+  };
 }
 
 function specFromFlags(values: Record<string, string | boolean | undefined>): unknown {
@@ -29,9 +41,10 @@ function specFromFlags(values: Record<string, string | boolean | undefined>): un
     if (values['schedule'] !== undefined || values['shell'] !== undefined || values['http-url'] !== undefined) throw new UsageError('job put: --file excludes --schedule/--shell/--http-url');
     const path = values['file'];
     try {
-      return JSON.parse(path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8')) as unknown;
+      const spec: unknown = JSON.parse(path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8'));
+      return spec;
     } catch (error) {
-      throw new UsageError(`job put: cannot read --file ${path}: ${(error as Error).message}`);
+      throw new UsageError(`job put: cannot read --file ${path}: ${errorMessage(error)}`);
     }
   }
   const schedule = values['schedule'];
@@ -58,7 +71,7 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
       },
     });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(errorMessage(error));
   }
   const { values, positionals } = parsed;
   const [sub, id] = positionals;
@@ -71,7 +84,7 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
     if (id === undefined) throw new UsageError(`job ${sub}: needs a job ID`);
     return encodeURIComponent(id);
   };
-  const printJob = (body: JobBody) => out(values.json === true ? JSON.stringify(body, null, 2) + '\n' : jobTable([body]));
+  const printJob = (body: unknown) => out(values.json === true ? JSON.stringify(body, null, 2) + '\n' : jobTable([readJob(body, 'job')]));
   switch (sub) {
     case 'put': {
       const path = needId();
@@ -80,17 +93,19 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
       return out(`${answer.status === 201 ? 'created' : 'replaced'} job ${id}\n`);
     }
     case 'get':
-      return printJob((await call('GET', `/v1/jobs/${needId()}${stale}`)).body as JobBody);
+      return printJob((await call('GET', `/v1/jobs/${needId()}${stale}`)).body);
     case 'list': {
       const query = new URLSearchParams();
       if (values.limit !== undefined) query.set('limit', values.limit);
       if (values.cursor !== undefined) query.set('cursor', values.cursor);
       if (values.stale === true) query.set('stale', 'true');
       const q = query.toString();
-      const body = (await call('GET', `/v1/jobs${q === '' ? '' : `?${q}`}`)).body as { items: JobBody[]; nextCursor: string | null };
+      const body = (await call('GET', `/v1/jobs${q === '' ? '' : `?${q}`}`)).body;
       if (values.json === true) return out(JSON.stringify(body, null, 2) + '\n');
-      out(jobTable(body.items));
-      if (body.nextCursor !== null) out(`more: --cursor ${body.nextCursor}\n`);
+      const page = fieldsOf(body, 'page');
+      out(jobTable(listOf(page, 'items', 'page', readJob)));
+      const nextCursor = textOrNull(page, 'nextCursor', 'page');
+      if (nextCursor !== null) out(`more: --cursor ${nextCursor}\n`);
       return;
     }
     case 'delete':
@@ -98,7 +113,7 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
       return out(values.json === true ? JSON.stringify({ deleted: id }) + '\n' : `deleted job ${id}\n`);
     case 'pause':
     case 'resume':
-      return printJob((await call('POST', `/v1/jobs/${needId()}/${sub}`)).body as JobBody);
+      return printJob((await call('POST', `/v1/jobs/${needId()}/${sub}`)).body);
     case 'run': {
       const path = needId();
       const body: Record<string, string> = {};
@@ -106,7 +121,7 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
       if (values.key !== undefined) body['key'] = values.key;
       const wait = values.wait === undefined ? '' : `?wait=${encodeURIComponent(values.wait)}`;
       const answer = await call('POST', `/v1/jobs/${path}/run${wait}`, body, 15 * 60_000);
-      return out(values.json === true || wait !== '' ? JSON.stringify(answer.body, null, 2) + '\n' : `started run ${(answer.body as { runId: string }).runId}\n`);
+      return out(values.json === true || wait !== '' ? JSON.stringify(answer.body, null, 2) + '\n' : `started run ${text(fieldsOf(answer.body, 'run'), 'runId', 'run')}\n`);
     }
     default:
       throw new UsageError(`job: unknown subcommand ${sub}`);

@@ -14,5 +14,8 @@ export { isPackaged, readBundledAsset } from '../process/index.js';
 /** package.json's version: beside dist/ from source, embedded by the packer when packaged. */
 export function chimeVersion(): string {
   const text = isPackaged ? getAsset('package.json', 'utf8') : readFileSync(new URL('../../../package.json', import.meta.url), 'utf8');
-  return (JSON.parse(text) as { version: string }).version;
+  const pkg: unknown = JSON.parse(text);
+  const version: unknown = typeof pkg === 'object' && pkg !== null ? Reflect.get(pkg, 'version') : undefined;
+  if (typeof version !== 'string') throw new Error('package.json holds no version');
+  return version;
 }

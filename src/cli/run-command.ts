@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
+import { fieldsOf, listOf, num, numOrNull, text, textOrNull } from './answers.js';
 import { apiCaller } from './http-client.js';
 import { table } from './table.js';
-import { READ_COMMAND_FLAGS, UsageError, serverUrl } from './usage.js';
+import { READ_COMMAND_FLAGS, UsageError, errorMessage, serverUrl } from './usage.js';
 
 export const RUN_HELP = `usage: chime run <list|get|kill> ...
 
@@ -32,12 +33,30 @@ interface RunBody {
   reason: string | null;
 }
 
+function readExecution(value: unknown, what: string): Execution {
+  const o = fieldsOf(value, what);
+  return {
+    node: text(o, 'node', what), attempt: num(o, 'attempt', what), status: text(o, 'status', what),
+    exitCode: numOrNull(o, 'exitCode', what), output: text(o, 'output', what), error: textOrNull(o, 'error', what),
+  };
+}
+
+/** The fields of a run answer that the table and `run get` show. */
+function readRun(value: unknown, what: string): RunBody {
+  const o = fieldsOf(value, what);
+  return {
+    runId: text(o, 'runId', what), jobId: text(o, 'jobId', what), scheduledAt: text(o, 'scheduledAt', what), trigger: text(o, 'trigger', what),
+    attempt: num(o, 'attempt', what), status: text(o, 'status', what), startedAt: textOrNull(o, 'startedAt', what),
+    finishedAt: textOrNull(o, 'finishedAt', what), executions: listOf(o, 'executions', what, readExecution), reason: textOrNull(o, 'reason', what),
+  };
+}
+
 export async function runCommand(args: string[], out: (s: string) => void): Promise<void> {
   let parsed;
   try {
     parsed = parseArgs({ args, allowPositionals: true, options: { server: { type: 'string' }, json: { type: 'boolean' }, stale: { type: 'boolean' }, help: { type: 'boolean' }, limit: { type: 'string' }, cursor: { type: 'string' } } });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(errorMessage(error));
   }
   const { values, positionals } = parsed;
   const [sub, id] = positionals;
@@ -53,16 +72,20 @@ export async function runCommand(args: string[], out: (s: string) => void): Prom
       if (values.limit !== undefined) query.set('limit', values.limit);
       if (values.cursor !== undefined) query.set('cursor', values.cursor);
       const q = query.toString();
-      const body = (await call('GET', `/v1/jobs/${encodeURIComponent(id)}/runs${q === '' ? '' : `?${q}`}`)).body as { items: RunBody[]; nextCursor: string | null };
+      const body = (await call('GET', `/v1/jobs/${encodeURIComponent(id)}/runs${q === '' ? '' : `?${q}`}`)).body;
       if (values.json === true) return out(JSON.stringify(body, null, 2) + '\n');
-      out(table(['RUN', 'SCHEDULED', 'TRIGGER', 'ATTEMPT', 'STATUS', 'NODES', 'FINISHED'], body.items.map((r) => [r.runId, r.scheduledAt, r.trigger, r.attempt, r.status, [...new Set(r.executions.map((e) => e.node))].join(',') || '-', r.finishedAt])));
-      if (body.nextCursor !== null) out(`more: --cursor ${body.nextCursor}\n`);
+      const page = fieldsOf(body, 'page');
+      const runs = listOf(page, 'items', 'page', readRun);
+      out(table(['RUN', 'SCHEDULED', 'TRIGGER', 'ATTEMPT', 'STATUS', 'NODES', 'FINISHED'], runs.map((r) => [r.runId, r.scheduledAt, r.trigger, r.attempt, r.status, [...new Set(r.executions.map((e) => e.node))].join(',') || '-', r.finishedAt])));
+      const nextCursor = textOrNull(page, 'nextCursor', 'page');
+      if (nextCursor !== null) out(`more: --cursor ${nextCursor}\n`);
       return;
     }
     case 'get': {
       const q = query.toString();
-      const run = (await call('GET', `/v1/runs/${encodeURIComponent(id)}${q === '' ? '' : `?${q}`}`)).body as RunBody;
-      if (values.json === true) return out(JSON.stringify(run, null, 2) + '\n');
+      const body = (await call('GET', `/v1/runs/${encodeURIComponent(id)}${q === '' ? '' : `?${q}`}`)).body;
+      if (values.json === true) return out(JSON.stringify(body, null, 2) + '\n');
+      const run = readRun(body, 'run');
       out(`run ${run.runId}  job ${run.jobId}  ${run.status}  attempt ${run.attempt}  trigger ${run.trigger}\nscheduled ${run.scheduledAt}  started ${run.startedAt ?? '-'}  finished ${run.finishedAt ?? '-'}${run.reason === null ? '' : `  reason ${run.reason}`}\n`);
       for (const e of run.executions) {
         out(`\n-- ${e.node} attempt ${e.attempt}: ${e.status}${e.exitCode === null ? '' : ` (exit ${e.exitCode})`}${e.error === null ? '' : ` ${e.error}`}\n${e.output}${e.output.endsWith('\n') || e.output === '' ? '' : '\n'}`);

@@ -4,6 +4,11 @@ export class UsageError extends Error {}
 /** An operation that failed: printed as one line to stderr, exit code 1. */
 export class OperationError extends Error {}
 
+/** The message of anything thrown: an Error's own, else the value as text. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 export function serverUrl(flag: string | undefined): string {
   const url = flag ?? process.env['CHIME_SERVER'] ?? 'http://127.0.0.1:8400';
   try {

@@ -154,7 +154,7 @@ class Call implements HttpCall {
       if (this.ended) return;
       // A kept-alive socket the server closed meanwhile: send once more on a fresh one when
       // that cannot repeat an effect (no answer came, the method is idempotent).
-      if (!answered && !retried && req.reusedSocket && IDEMPOTENT.has(target.method) && (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
+      if (!answered && !retried && req.reusedSocket && IDEMPOTENT.has(target.method) && 'code' in error && error.code === 'ECONNRESET') {
         return this.sendTo(target, true);
       }
       this.end(error);

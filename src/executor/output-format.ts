@@ -73,10 +73,14 @@ export function encodeEnd(end: Omit<OutputEnd, 'v'>): Buffer {
   return Buffer.from(JSON.stringify({ v: OUTPUT_FORMAT_VERSION, ...end }) + '\n', 'utf8');
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 function parseObject(text: string): Record<string, unknown> | null {
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : null;
+    return isRecord(value) ? value : null;
   } catch {
     return null;
   }

@@ -25,6 +25,7 @@ export interface OutputReadOptions {
 }
 
 type FileName = OutputStreamName | 'order';
+const FILE_NAMES: readonly FileName[] = ['stdout', 'stderr', 'order'];
 
 /**
  * An async iterator of Buffer chunks. Nothing is read ahead: each `next()` reads at most one
@@ -94,7 +95,7 @@ export class OutputReader implements AsyncIterableIterator<Buffer> {
       wake();
     }
     const files = Object.values(this.files);
-    for (const name of Object.keys(this.files) as FileName[]) delete this.files[name];
+    for (const name of FILE_NAMES) delete this.files[name];
     if (!this.closedOnce) {
       this.closedOnce = true;
       this.onClose(this);
@@ -203,7 +204,7 @@ export class OutputReader implements AsyncIterableIterator<Buffer> {
       try {
         file = await open(this.entry.file(OUTPUT_FILES[name]), 'r');
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'removed';
+        if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return 'removed';
         throw error;
       }
       if (this.endReason !== null) {

@@ -38,7 +38,7 @@ export interface RecoveredRuns {
  */
 export async function recoverRunDir(root: string, name: string, isCurrent: (key: string) => boolean, nowMs: number): Promise<RecoveredRuns> {
   const runPath = join(root, name);
-  const result = { entries: [] as OutputEntry[], repaired: 0, removed: 0 };
+  const result: { entries: OutputEntry[]; repaired: number; removed: number } = { entries: [], repaired: 0, removed: 0 };
   let names: string[];
   try {
     names = await readdir(runPath);

@@ -209,7 +209,7 @@ export class RunOutputWriter {
     this.queueStream = null;
     const segments = coalesce(batch);
     const batchBytes = segments.reduce((sum, s) => sum + s.bytes, 0);
-    const byStream = { stdout: [] as Buffer[], stderr: [] as Buffer[] };
+    const byStream: Record<OutputStreamName, Buffer[]> = { stdout: [], stderr: [] };
     for (const chunk of batch) byStream[chunk.stream].push(chunk.data);
     // Data before the order entries that describe it: a reader trusting the index (and a
     // recovery after a crash) never finds an entry whose bytes are not there.

@@ -1,23 +1,28 @@
 import assert from 'node:assert/strict';
 import type { ConfChange, ConfState } from './types.js';
+import { isOneOf } from './util.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const TYPES: readonly string[] = ['addLearner', 'addVoter', 'remove'];
+const TYPES = ['addLearner', 'addVoter', 'remove'] as const satisfies readonly ConfChange['type'][];
 
 export function encodeConfChange(change: ConfChange): Uint8Array {
   return encoder.encode(JSON.stringify({ type: change.type, node: change.node, context: change.context }));
 }
 
+function isRecord(value: unknown): value is { readonly [field: string]: unknown } {
+  return typeof value === 'object' && value !== null;
+}
+
 /** Conf entries are written only by a leader's core, so a malformed one is a broken invariant. */
 export function decodeConfChange(data: Uint8Array): ConfChange {
   const value: unknown = JSON.parse(decoder.decode(data));
-  assert.ok(typeof value === 'object' && value !== null, 'conf change is an object');
-  const { type, node, context } = value as Record<string, unknown>;
-  assert.ok(typeof type === 'string' && TYPES.includes(type), `conf change type ${String(type)}`);
+  assert.ok(isRecord(value), 'conf change is an object');
+  const { type, node, context } = value;
+  assert.ok(isOneOf(TYPES, type), `conf change type ${String(type)}`);
   assert.ok(typeof node === 'string' && node.length > 0, 'conf change names a node');
   assert.ok(typeof context === 'string', 'conf change context is a string');
-  return { type: type as ConfChange['type'], node, context };
+  return { type, node, context };
 }
 
 /** Why `change` cannot be proposed against `conf`, or null when it can. */

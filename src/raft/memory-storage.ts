@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { ConfState, Entry, HardState, NodeId, Snapshot, Storage } from './types.js';
-import { EMPTY_BYTES, EMPTY_CONF, limitBytes } from './util.js';
+import { EMPTY_BYTES, EMPTY_CONF, itemAt, limitBytes } from './util.js';
 import { encodeConfChange } from './confchange.js';
 
 /**
@@ -33,7 +33,7 @@ export class MemoryStorage implements Storage {
   term(index: number): number {
     const offset = this.sentinel().index;
     assert.ok(index >= offset && index <= this.lastIndex(), `term(${index}) outside [${offset}, ${this.lastIndex()}]`);
-    return (this.log[index - offset] as Entry).term;
+    return itemAt(this.log, index - offset).term;
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
@@ -63,7 +63,7 @@ export class MemoryStorage implements Storage {
     const last = first.index + entries.length - 1;
     if (last <= offset) return; // entirely compacted already
     const usable = first.index <= offset ? entries.slice(offset + 1 - first.index) : entries;
-    const start = (usable[0] as Entry).index;
+    const start = itemAt(usable, 0).index;
     assert.ok(start <= this.lastIndex() + 1, `append at ${start} leaves a gap after ${this.lastIndex()}`);
     this.log.length = start - offset;
     for (const entry of usable) this.log.push(entry);
@@ -90,13 +90,13 @@ export class MemoryStorage implements Storage {
     if (index <= offset) return;
     assert.ok(index <= this.snap.meta.index, `compact(${index}) beyond the snapshot ${this.snap.meta.index}`);
     const kept = this.log.slice(index - offset);
-    const at = kept[0] as Entry;
+    const at = itemAt(kept, 0);
     kept[0] = { index: at.index, term: at.term, kind: 'normal', data: EMPTY_BYTES };
     this.log = kept;
   }
 
   private sentinel(): Entry {
-    return this.log[0] as Entry;
+    return itemAt(this.log, 0);
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { ProgressState, Snapshot } from './types.js';
+import { itemAt } from './util.js';
 
 /**
  * Appends sent to a follower in the replicate state and not yet acknowledged, bounded by
@@ -31,8 +32,8 @@ export class Inflights {
 
   /** Frees every append whose last index is <= `index` (acknowledged). */
   freeUpTo(index: number): void {
-    while (this.head < this.lastIndexes.length && (this.lastIndexes[this.head] as number) <= index) {
-      this.bytes -= this.sizes[this.head] as number;
+    while (this.head < this.lastIndexes.length && itemAt(this.lastIndexes, this.head) <= index) {
+      this.bytes -= itemAt(this.sizes, this.head);
       this.head++;
     }
     this.compactArrays();
@@ -41,7 +42,7 @@ export class Inflights {
   /** Frees the oldest append: used when a heartbeat answer shows the follower is alive but acks were lost. */
   freeFirst(): void {
     if (this.count === 0) return;
-    this.bytes -= this.sizes[this.head] as number;
+    this.bytes -= itemAt(this.sizes, this.head);
     this.head++;
     this.compactArrays();
   }

@@ -1,4 +1,5 @@
 import type { NodeId } from './types.js';
+import { itemAt } from './util.js';
 
 /** Votes needed out of `voters` for a majority. */
 export function majority(voters: number): number {
@@ -12,7 +13,7 @@ export function majority(voters: number): number {
 export function quorumValue(voters: readonly NodeId[], valueOf: (id: NodeId) => number): number {
   if (voters.length === 0) return 0;
   const values = voters.map(valueOf).sort((a, b) => b - a);
-  return values[majority(voters.length) - 1] as number;
+  return itemAt(values, majority(voters.length) - 1);
 }
 
 export type VoteResult = 'won' | 'lost' | 'pending';

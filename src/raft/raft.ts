@@ -829,6 +829,6 @@ export class Raft {
 
   private send(m: Outgoing): void {
     const term = m.term ?? this.term;
-    this.msgs.push({ ...m, from: this.id, term } as Message);
+    this.msgs.push({ ...m, from: this.id, term });
   }
 }

@@ -1,5 +1,6 @@
 import type { NodeId } from './types.js';
 import { quorumValue } from './quorum.js';
+import { itemAt } from './util.js';
 
 /** A read waiting for the leader to confirm it still leads after the read arrived. */
 export interface PendingRead {
@@ -65,7 +66,7 @@ export class ReadIndexTracker {
     const confirmed = quorumValue(voters, (id) => (id === self ? this.round : (this.acks.get(id) ?? 0)));
     if (confirmed > this.confirmedRound) this.confirmedRound = confirmed;
     let count = 0;
-    while (count < this.pending.length && (this.pending[count] as PendingRead).round <= this.confirmedRound) count++;
+    while (count < this.pending.length && itemAt(this.pending, count).round <= this.confirmedRound) count++;
     const released = this.pending.slice(0, count);
     if (count > 0) this.pending = this.pending.slice(count);
     const last = this.pending[this.pending.length - 1];

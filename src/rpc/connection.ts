@@ -124,9 +124,11 @@ export class Connection {
    * check); both are checked again here because everything after trusts them.
    */
   private onSecureConnect(): void {
-    const socket = this.tlsSocket as TLSSocket;
-    const expected = this.options.expectedPeer as NodeId;
     if (this.stage !== 'await-tls') return;
+    const socket = this.tlsSocket;
+    const expected = this.options.expectedPeer;
+    // Only a dialer over TLS waits in 'await-tls' (see the constructor): it knows whom it called.
+    assert.ok(socket !== null && expected !== null, 'a TLS dialer has its socket and its peer');
     if (!socket.authorized) return this.reject(`peer certificate not verified: ${String(socket.authorizationError)}`, 'tls');
     const named = certificateNodeIds(socket.getPeerCertificate().subjectaltname);
     if (!named.includes(expected)) return this.reject(identityMismatch(named, expected), 'tls');
@@ -140,7 +142,7 @@ export class Connection {
     if (this.stage === 'await-tls' && this.tlsSocket?.authorizationError) {
       return this.reject(`peer certificate refused: ${String(this.tlsSocket.authorizationError)}`, 'tls');
     }
-    const code = (error as { code?: unknown }).code;
+    const code = 'code' in error ? error.code : undefined;
     if (this.tlsSocket !== null && typeof code === 'string' && code.includes('_ALERT_')) {
       // The peer refused us in the TLS handshake (it counts that); say so louder than a drop.
       this.options.log('warn', 'peer refused the TLS handshake', { peer: this.peer, code });
@@ -219,8 +221,11 @@ export class Connection {
     const { cluster, key, self } = this.options;
     const finish = parseFinish(value);
     if (!finish.ok) return this.reject(finish.reason);
-    const peer = this.peer as NodeId;
-    const expected = proof(key, 'dialer', cluster, peer, self, this.challenge, this.peerChallenge as Uint8Array);
+    const peer = this.peer;
+    const peerChallenge = this.peerChallenge;
+    // 'await-finish' follows only an accepted hello, which set both.
+    assert.ok(peer !== null && peerChallenge !== null, 'the hello named the peer and its challenge');
+    const expected = proof(key, 'dialer', cluster, peer, self, this.challenge, peerChallenge);
     if (!proofMatches(expected, finish.value.proof)) return this.reject('peer does not hold the cluster key');
     this.open();
   }
@@ -235,7 +240,9 @@ export class Connection {
     const checked = validateEnvelope(value);
     if (!checked.ok) return this.reject(`malformed envelope: ${checked.reason}`);
     const envelope = checked.value;
-    const peer = this.peer as NodeId;
+    const peer = this.peer;
+    // An open connection knows its peer: the dialer called it, the listener read its hello.
+    assert.ok(peer !== null, 'an open connection knows its peer');
     if (envelope.channel === 'raft') {
       // The handshake proved who is on the other end; a message may not claim otherwise.
       if (envelope.message.from !== peer) return this.reject(`raft message from ${envelope.message.from} on ${peer}'s connection`);

@@ -43,50 +43,65 @@ function plainBytes(bytes: Uint8Array): Uint8Array {
 
 class Invalid extends Error {}
 
-function need(ok: boolean, what: string): void {
+/** Throws Invalid unless `ok`; as an assertion signature it narrows what the check proved. */
+function need(ok: boolean, what: string): asserts ok {
   if (!ok) throw new Invalid(what);
 }
 
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !isBytes(value);
+}
+
 function record(value: unknown, what: string): Record<string, unknown> {
-  need(typeof value === 'object' && value !== null && !Array.isArray(value) && !isBytes(value), `${what} is not a map`);
-  return value as Record<string, unknown>;
+  need(isMap(value), `${what} is not a map`);
+  return value;
 }
 
 function count(fields: Record<string, unknown>, name: string): number {
   const value = fields[name];
   need(isCount(value), `${name} is not a non-negative integer`);
-  return value as number;
+  return value;
 }
 
 function bool(fields: Record<string, unknown>, name: string): boolean {
   const value = fields[name];
   need(typeof value === 'boolean', `${name} is not a boolean`);
-  return value as boolean;
+  return value;
 }
 
 function nodeId(fields: Record<string, unknown>, name: string): NodeId {
   const value = fields[name];
   need(isNodeId(value), `${name} is not a node id`);
-  return value as NodeId;
+  return value;
 }
 
 function context(fields: Record<string, unknown>): string {
   const value = fields['context'];
   need(typeof value === 'string' && value.length <= CONTEXT_CHARS_MAX, 'context is not a short string');
-  return value as string;
+  return value;
 }
 
 function entry(value: unknown): Entry {
   const fields = record(value, 'entry');
   const kind = fields['kind'];
   need(kind === 'normal' || kind === 'conf', 'entry kind is not normal or conf');
-  need(isBytes(fields['data']), 'entry data is not binary');
-  return { index: count(fields, 'index'), term: count(fields, 'term'), kind: kind as Entry['kind'], data: plainBytes(fields['data'] as Uint8Array) };
+  const data = fields['data'];
+  need(isBytes(data), 'entry data is not binary');
+  return { index: count(fields, 'index'), term: count(fields, 'term'), kind, data: plainBytes(data) };
+}
+
+function isIdList(value: unknown): value is readonly NodeId[] {
+  return Array.isArray(value) && value.every(isNodeId);
 }
 
 function idList(value: unknown, what: string): NodeId[] {
-  need(Array.isArray(value) && value.every(isNodeId), `${what} is not a list of node ids`);
-  return [...(value as NodeId[])];
+  need(isIdList(value), `${what} is not a list of node ids`);
+  return [...value];
+}
+
+/** Whether `value` is one of `choices` (a literal tuple), narrowing it to their union. */
+function isOneOf<const T extends readonly unknown[]>(choices: T, value: unknown): value is T[number] {
+  return choices.includes(value);
 }
 
 function snapshotMeta(value: unknown): SnapshotMeta {
@@ -102,9 +117,9 @@ function raftMessage(value: unknown): Message {
   const head = { from: nodeId(f, 'from'), to: nodeId(f, 'to'), term: count(f, 'term') };
   switch (f['type']) {
     case 'app': {
-      const entries = f['entries'];
+      const entries: unknown = f['entries'];
       need(Array.isArray(entries), 'entries is not a list');
-      return { type: 'app', ...head, prevIndex: count(f, 'prevIndex'), prevTerm: count(f, 'prevTerm'), entries: (entries as unknown[]).map(entry), commit: count(f, 'commit') };
+      return { type: 'app', ...head, prevIndex: count(f, 'prevIndex'), prevTerm: count(f, 'prevTerm'), entries: entries.map(entry), commit: count(f, 'commit') };
     }
     case 'appResp':
       return { type: 'appResp', ...head, index: count(f, 'index'), reject: bool(f, 'reject'), hintIndex: count(f, 'hintIndex'), hintTerm: count(f, 'hintTerm') };
@@ -116,9 +131,11 @@ function raftMessage(value: unknown): Message {
       return { type: 'heartbeat', ...head, commit: count(f, 'commit'), readRound: count(f, 'readRound') };
     case 'heartbeatResp':
       return { type: 'heartbeatResp', ...head, readRound: count(f, 'readRound') };
-    case 'snap':
-      need(isBytes(f['data']), 'snapshot data is not binary');
-      return { type: 'snap', ...head, meta: snapshotMeta(f['meta']), totalBytes: count(f, 'totalBytes'), offset: count(f, 'offset'), data: plainBytes(f['data'] as Uint8Array), done: bool(f, 'done') };
+    case 'snap': {
+      const data = f['data'];
+      need(isBytes(data), 'snapshot data is not binary');
+      return { type: 'snap', ...head, meta: snapshotMeta(f['meta']), totalBytes: count(f, 'totalBytes'), offset: count(f, 'offset'), data: plainBytes(data), done: bool(f, 'done') };
+    }
     case 'snapResp':
       return { type: 'snapResp', ...head, index: count(f, 'index'), receivedBytes: count(f, 'receivedBytes'), reject: bool(f, 'reject') };
     case 'timeoutNow':
@@ -138,9 +155,9 @@ export function validateEnvelope(value: unknown): Validated<Envelope> {
     const fields = record(value, 'envelope');
     const channel = fields['channel'];
     if (channel === 'raft') return { ok: true, value: { channel, message: raftMessage(fields['message']) } };
-    if (typeof channel === 'string' && (APP_CHANNELS as readonly string[]).includes(channel)) {
+    if (isOneOf(APP_CHANNELS, channel)) {
       need('body' in fields, 'envelope has no body');
-      return { ok: true, value: { channel: channel as AppChannel, body: fields['body'] } };
+      return { ok: true, value: { channel, body: fields['body'] } };
     }
     return { ok: false, reason: 'unknown channel' };
   } catch (error) {

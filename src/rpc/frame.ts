@@ -67,7 +67,7 @@ export class FrameDecoder {
   private take(count: number): Buffer {
     assert.ok(count <= this.bufferedBytes, 'take beyond the buffered bytes');
     this.bufferedBytes -= count;
-    const head = this.chunks[0] as Buffer;
+    const head = this.firstChunk();
     if (head.length >= count) {
       if (head.length === count) this.chunks.shift();
       else this.chunks[0] = head.subarray(count);
@@ -76,7 +76,7 @@ export class FrameDecoder {
     const out = Buffer.allocUnsafe(count);
     let filled = 0;
     while (filled < count) {
-      const chunk = this.chunks[0] as Buffer;
+      const chunk = this.firstChunk();
       const used = Math.min(chunk.length, count - filled);
       chunk.copy(out, filled, 0, used);
       filled += used;
@@ -84,5 +84,12 @@ export class FrameDecoder {
       else this.chunks[0] = chunk.subarray(used);
     }
     return out;
+  }
+
+  /** The oldest buffered chunk; take() reads only bytes it knows are buffered, so one is. */
+  private firstChunk(): Buffer {
+    const chunk = this.chunks[0];
+    if (chunk === undefined) assert.fail('a chunk is buffered');
+    return chunk;
   }
 }

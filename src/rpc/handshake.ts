@@ -52,10 +52,12 @@ export function proofMatches(expected: Uint8Array, received: Uint8Array): boolea
   return received.length === expected.length && timingSafeEqual(Buffer.from(expected), Buffer.from(received));
 }
 
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 function fields(value: unknown, kind: string): Record<string, unknown> | null {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
-  const record = value as Record<string, unknown>;
-  return record['hs'] === kind ? record : null;
+  return isMap(value) && value['hs'] === kind ? value : null;
 }
 
 /** Checks the common part of a hello or reply against what this node expects. */

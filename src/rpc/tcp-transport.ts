@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { clearTimeout, setTimeout } from 'node:timers';
-import { connect as connectTls, createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { connect as connectTls, createServer as createTlsServer, Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { NodeId } from '../raft/index.js';
 import { parseHostPort, type HostPort } from './address.js';
 import { BACKOFF_DEFAULT, backoffDelayMs, type BackoffPolicy } from './backoff.js';
@@ -159,7 +159,11 @@ export class TcpTransport implements Transport {
   reloadTls(tls: PeerTlsOptions): void {
     assert.ok(this.tls !== null, 'reloadTls() needs a transport built with tls');
     const next = prepareTls(tls, this.id);
-    if (this.server !== null) (this.server as TlsServer).setSecureContext(next.contextOptions);
+    const server = this.server;
+    if (server !== null) {
+      assert.ok(server instanceof TlsServer, 'a transport built with tls listens with TLS');
+      server.setSecureContext(next.contextOptions);
+    }
     this.tls = next;
     this.log('info', 'peer TLS credentials reloaded', { fingerprint: next.fingerprint, validTo: next.validTo });
   }
@@ -190,8 +194,9 @@ export class TcpTransport implements Transport {
     // Corking turns a burst of small messages (a Ready's worth) into few socket writes.
     if (connection.writable && peer.queue.length > 0) this.metrics.socketWrites += 1;
     connection.cork();
-    while (connection.writable && peer.queue.length > 0) {
-      const payload = peer.queue.shift() as Uint8Array;
+    while (connection.writable) {
+      const payload = peer.queue.shift();
+      if (payload === undefined) break;
       peer.queuedBytes -= payload.length;
       connection.sendPayload(payload);
     }
@@ -277,7 +282,8 @@ export class TcpTransport implements Transport {
     if (this.closed) return;
     this.metrics.tlsRefused += 1;
     // When node:tls refused the certificate it says why here, and the error is a mere hang-up.
-    const verification = socket.authorizationError as unknown;
+    // Typed as an Error, it is a string at run time: read it as unknown and check.
+    const verification: unknown = socket.authorizationError;
     const reason = typeof verification === 'string' && verification !== '' ? `peer certificate not verified: ${verification}` : failure;
     this.log('warn', 'refused a peer in the TLS handshake', { remote: this.remoteOf(socket), reason });
   }
@@ -290,7 +296,7 @@ export class TcpTransport implements Transport {
   private remoteOf(socket: TLSSocket): string {
     const live = socket.remoteAddress;
     if (live !== undefined) return `${live}:${socket.remotePort ?? '?'}`;
-    const raw = (socket as unknown as { _parent?: unknown })._parent;
+    const raw: unknown = Reflect.get(socket, '_parent');
     return (raw instanceof Object ? this.tlsRemotes.get(raw) : undefined) ?? '?';
   }
 

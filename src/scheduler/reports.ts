@@ -12,7 +12,9 @@ function isTime(v: unknown): v is number {
 }
 
 export function runReportOf(report: ExecutorReport, nowMs: number): RunReport | null {
-  const r = report as Partial<Record<string, unknown>>;
+  // Read through an index signature (a widening, not an assertion): every field is unknown
+  // until checked, whatever the static type claims of a peer's message.
+  const r: { readonly [field: string]: unknown } = report;
   if (typeof r.runId !== 'string' || typeof r.node !== 'string' || typeof r.attempt !== 'number' || !Number.isSafeInteger(r.attempt)) return null;
   const base = { runId: r.runId, attempt: r.attempt, node: r.node, at: isTime(r.atMs) ? r.atMs : nowMs };
   switch (report.kind) {

@@ -23,7 +23,16 @@ export function decodeCommand(bytes: Uint8Array): Command {
   } catch (error) {
     throw new ChimeError('INVALID_COMMAND', `not msgpack: ${error instanceof Error ? error.message : 'decode failed'}`);
   }
+  assertCommand(value);
+  return value;
+}
+
+/**
+ * Throws INVALID_COMMAND unless commandProblem, which checks every field of every command
+ * kind in place (no copy: entries are checked on every replica), finds nothing. A putJob's
+ * spec is only known to be an object here: apply validates it in full (validateJobSpec).
+ */
+function assertCommand(value: unknown): asserts value is Command {
   const problem = commandProblem(value);
   if (problem !== null) throw new ChimeError('INVALID_COMMAND', problem);
-  return value as Command;
 }

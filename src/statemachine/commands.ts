@@ -1,6 +1,7 @@
 // The commands of the replicated log. Each carries `at`, the leader's clock when it proposed
 // the command: apply never reads a clock of its own. checkCommand validates the shape of a
 // decoded value, so garbage from the log becomes an error value, never a crash.
+import { isMap, isOneOf } from './guards.js';
 import * as L from './limits.js';
 import { FINAL_EXECUTION_STATUSES, KILL_REASONS, TRIGGERS, type FinalExecutionStatus, type JobSpec, type KillReason, type Trigger } from './types.js';
 
@@ -56,7 +57,7 @@ export type Command =
 
 export type CommandType = Command['type'];
 
-type Raw = Record<string, unknown>;
+type Raw = { readonly [field: string]: unknown };
 
 function isTime(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= L.TIME_MS_MAX;
@@ -90,11 +91,11 @@ function hasOnly(o: Raw, keys: readonly string[]): boolean {
 const FIRE_KEYS = ['jobId', 'runId', 'scheduledAt', 'trigger', 'executors', 'notBefore', 'payload', 'key', 'outcome', 'reason'];
 
 function fireProblem(f: unknown, i: number): string | null {
-  if (typeof f !== 'object' || f === null || Array.isArray(f)) return `fires[${i}] is not an object`;
-  const o = f as Raw;
+  if (!isMap(f)) return `fires[${i}] is not an object`;
+  const o = f;
   if (!hasOnly(o, FIRE_KEYS)) return `fires[${i}] has unknown fields`;
   if (!isJobId(o.jobId) || !isRunId(o.runId) || !isTime(o.scheduledAt)) return `fires[${i}] needs jobId, runId and scheduledAt`;
-  if (!(TRIGGERS as readonly unknown[]).includes(o.trigger)) return `fires[${i}].trigger is invalid`;
+  if (!isOneOf(TRIGGERS, o.trigger)) return `fires[${i}].trigger is invalid`;
   if (o.outcome !== 'run' && o.outcome !== 'skip') return `fires[${i}].outcome must be run or skip`;
   if (!isExecutorList(o.executors)) return `fires[${i}].executors is invalid`;
   if (o.outcome === 'run' && o.executors.length === 0) return `fires[${i}] runs on no executor`;
@@ -107,8 +108,8 @@ function fireProblem(f: unknown, i: number): string | null {
 
 /** Why a decoded value is not a command, or null when it is one. */
 export function commandProblem(value: unknown): string | null {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not an object';
-  const o = value as Raw;
+  if (!isMap(value)) return 'not an object';
+  const o = value;
   if (!isTime(o.at)) return 'missing or invalid at';
   switch (o.type) {
     case 'putJob':
@@ -145,8 +146,8 @@ const FINISHED_REPORT_KEYS = [...STARTED_REPORT_KEYS, 'startedAt', 'status', 'ex
 
 /** A report is checked as the command it stands for (without copying it: batches are checked on every replica). */
 function reportProblem(r: unknown): string | null {
-  if (typeof r !== 'object' || r === null || Array.isArray(r)) return 'not an object';
-  const o = r as Raw;
+  if (!isMap(r)) return 'not an object';
+  const o = r;
   if (!isTime(o.at)) return 'missing or invalid at';
   if (o.kind === 'started') {
     if (!hasOnly(o, STARTED_REPORT_KEYS)) return 'a started report has unknown fields';
@@ -161,7 +162,7 @@ function reportProblem(r: unknown): string | null {
 /** The fields runFinished and a finished report share. */
 function finishedProblem(o: Raw, what: string, field: string): string | null {
   if (!isRunId(o.runId) || !isAttempt(o.attempt) || !isNode(o.node)) return `${what} needs runId, attempt and node`;
-  if (!(FINAL_EXECUTION_STATUSES as readonly unknown[]).includes(o.status)) return `${field}status is invalid`;
+  if (!isOneOf(FINAL_EXECUTION_STATUSES, o.status)) return `${field}status is invalid`;
   if (!isNullable(o.exitCode, (v): v is number => typeof v === 'number' && Number.isSafeInteger(v))) return `${field}exitCode is invalid`;
   if (typeof o.output !== 'string' || o.output.length > 4 * L.OUTPUT_BYTES_MAX || typeof o.outputTruncated !== 'boolean') return `${field}output is invalid`;
   return isNullable(o.error, (v): v is string => isShortString(v, 4 * L.ERROR_CHARS_MAX)) ? null : `${field}error is invalid`;
@@ -181,7 +182,7 @@ function runCommandProblem(o: Raw): string | null {
       return isNullable(o.notBefore, isTime) ? null : 'retryRun.notBefore is invalid';
     case 'killRun':
       if (!hasOnly(o, ['type', 'runId', 'reason', 'at'])) return 'killRun has unknown fields';
-      return isRunId(o.runId) && (KILL_REASONS as readonly unknown[]).includes(o.reason) ? null : 'killRun needs runId and reason';
+      return isRunId(o.runId) && isOneOf(KILL_REASONS, o.reason) ? null : 'killRun needs runId and reason';
     default:
       return `unknown command type ${JSON.stringify(String(o.type)).slice(0, 64)}`;
   }

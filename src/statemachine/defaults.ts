@@ -1,6 +1,7 @@
 // Shared frozen default objects. A spec whose sub-object equals the default points at the
 // one shared instance, so a million jobs with default targets, retries and labels store
 // those defaults once. Strings that many jobs repeat (zones, schedules) are interned.
+import { assert } from './assert.js';
 import type { JobSpec, Misfire, Retry, Target } from './types.js';
 import { HISTORY_DEFAULT, MISFIRE_WINDOW_MS_DEFAULT, PRIORITY_DEFAULT, TIMEOUT_MS_DEFAULT } from './limits.js';
 
@@ -11,7 +12,7 @@ export const TARGET_LEADER: Target = Object.freeze({ mode: 'leader' });
 export const TARGET_ALL: Target = Object.freeze({ mode: 'all' });
 export const MISFIRE_DEFAULT: Misfire = Object.freeze({ policy: 'fire-once', windowMs: MISFIRE_WINDOW_MS_DEFAULT });
 export const RETRY_DEFAULT: Retry = Object.freeze({ max: 0, backoffMs: 1000, maxBackoffMs: 60_000 });
-export const EXPECT_STATUS_DEFAULT: readonly [number, number] = Object.freeze([200, 299]) as readonly [number, number];
+export const EXPECT_STATUS_DEFAULT: readonly [number, number] = Object.freeze<readonly [number, number]>([200, 299]);
 
 /** The defaults of every optional top-level field (docs/jobs.md lists them). */
 export const SPEC_DEFAULTS = Object.freeze({
@@ -37,7 +38,9 @@ const interned = new Map<string, string>();
  * holds every string of a command; a stored slice would keep that whole block alive.
  */
 export function flat(text: string): string {
-  return JSON.parse(JSON.stringify(text)) as string;
+  const copy: unknown = JSON.parse(JSON.stringify(text));
+  assert(typeof copy === 'string', 'a string survives a JSON round trip');
+  return copy;
 }
 
 /** One shared, flat instance per distinct string (bounded; past the bound each caller gets a flat copy). */

@@ -12,7 +12,7 @@ export function compareIds(a: string, b: string): number {
 const byId = (job: JobState, id: string): number => compareIds(job.id, id);
 
 export class JobsById {
-  private readonly set = new SortedSet<JobState>((a, b) => compareIds(a.id, b.id));
+  private readonly set = new SortedSet<JobState, { readonly id: string }>((a, b) => compareIds(a.id, b.id));
 
   get size(): number {
     return this.set.size;
@@ -36,7 +36,7 @@ export class JobsById {
 
   /** Jobs in id order, starting after the id `afterId` (exclusive) or from the first. */
   valuesAfter(afterId?: string): Generator<JobState> {
-    return this.set.valuesAfter(afterId === undefined ? undefined : ({ id: afterId } as JobState));
+    return this.set.valuesAfter(afterId === undefined ? undefined : { id: afterId });
   }
 
   /** Replaces the contents with jobs sorted by id (asserted unless `orderChecked`). */

@@ -10,8 +10,8 @@ import { isActiveStatus, type JobSpec, type RunRecord, type RunStatus } from './
 
 /** The indexes this file keeps, as part of the table's state (state.ts holds them). */
 export interface RunIndexes {
-  readonly activeByNode: Map<string, SortedSet<RunRecord>>;
-  readonly awaitingRetry: SortedSet<RunRecord>;
+  readonly activeByNode: Map<string, SortedSet<RunRecord, SeqKey>>;
+  readonly awaitingRetry: SortedSet<RunRecord, FinishKey>;
 }
 
 /** The records the indexes are derived from, for the consistency check. */
@@ -23,11 +23,16 @@ export interface IndexedRecords extends RunIndexes {
 /** The final statuses the scheduler retries by itself. A kill is a decision, not a failure. */
 export const AUTO_RETRY_STATUSES: ReadonlySet<RunStatus> = new Set<RunStatus>(['failed', 'timed_out', 'lost']);
 
-export function compareBySeq(a: RunRecord, b: RunRecord): number {
+/** What the seq order reads of a run: a walk may start after a bare seq. */
+export type SeqKey = { readonly seq: number };
+/** What the finish order reads of a run. */
+export type FinishKey = { readonly finishedAt: number | null; readonly seq: number };
+
+export function compareBySeq(a: SeqKey, b: SeqKey): number {
   return a.seq - b.seq;
 }
 
-export function compareByFinish(a: RunRecord, b: RunRecord): number {
+export function compareByFinish(a: FinishKey, b: FinishKey): number {
   return ((a.finishedAt ?? 0) - (b.finishedAt ?? 0)) || a.seq - b.seq;
 }
 
@@ -42,7 +47,7 @@ export function indexActiveExecutions(state: RunIndexes, run: RunRecord): void {
     if (e.attempt !== run.attempt || !isActiveStatus(e.status)) continue;
     let set = state.activeByNode.get(e.node);
     if (set === undefined) {
-      set = new SortedSet<RunRecord>(compareBySeq);
+      set = new SortedSet<RunRecord, SeqKey>(compareBySeq);
       state.activeByNode.set(e.node, set);
     }
     assert(set.add(run), 'execution indexed twice under its node');

@@ -38,7 +38,11 @@ const ISO_PATTERN = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d
 export function parseIsoTime(text: string): { ms: number; isWall: boolean } | string {
   const m = ISO_PATTERN.exec(text);
   if (m === null) return `"${text}" is not an ISO-8601 time like 2026-11-24T01:30:00Z`;
-  const [year, month, day, hour, minute] = [m[1], m[2], m[3], m[4], m[5]].map(Number) as [number, number, number, number, number];
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
   const second = Number(m[6] ?? 0);
   const millis = Number((m[7] ?? '0').padEnd(3, '0'));
   if (year < 1970 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) {

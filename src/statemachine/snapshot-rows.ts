@@ -3,7 +3,7 @@
 import { ChimeError } from '../errors/index.js';
 import { updateRetryIndex } from './run-indexes.js';
 import { indexRun, type TableState } from './state.js';
-import type { Execution, RunRecord } from './types.js';
+import { KILL_REASONS, RUN_STATUSES, TRIGGERS, type Execution, type ExecutionStatus, type KillReason, type RunRecord, type RunStatus, type Trigger } from './types.js';
 
 export type Row = readonly unknown[];
 
@@ -17,8 +17,8 @@ const isNullStr = (v: unknown): v is string | null => v === null || typeof v ===
 
 export function rows(v: unknown, width: number, what: string): Row[] {
   if (!Array.isArray(v)) throw bad(`${what} is not a list`);
-  for (const row of v) if (!Array.isArray(row) || row.length !== width) throw bad(`a ${what} row is malformed`);
-  return v as Row[];
+  if (!v.every((row: unknown): row is Row => Array.isArray(row) && row.length === width)) throw bad(`a ${what} row is malformed`);
+  return v;
 }
 
 function executionRow(e: Execution): Row {
@@ -56,32 +56,39 @@ export function restoreRunsAndKeys(state: TableState, runRows: unknown, keyRows:
   }
 }
 
-const RUN_STATUS = new Set(['pending', 'running', 'succeeded', 'failed', 'timed_out', 'killed', 'lost', 'skipped']);
-const TRIGGER = new Set(['schedule', 'manual', 'retry', 'after', 'misfire']);
-const KILL = new Set(['request', 'timeout', 'replace']);
+// Sets built from the literal tuples of types.ts, so each guard admits exactly its union.
+const RUN_STATUS: ReadonlySet<unknown> = new Set(RUN_STATUSES);
+const TRIGGER: ReadonlySet<unknown> = new Set(TRIGGERS);
+const KILL: ReadonlySet<unknown> = new Set(KILL_REASONS);
+const isRunStatus = (v: unknown): v is RunStatus => RUN_STATUS.has(v);
+const isExecutionStatus = (v: unknown): v is ExecutionStatus => v !== 'skipped' && RUN_STATUS.has(v);
+const isTrigger = (v: unknown): v is Trigger => TRIGGER.has(v);
+const isKillReason = (v: unknown): v is KillReason => KILL.has(v);
+const isString = (v: unknown): v is string => typeof v === 'string';
 
 function restoreExecution(row: unknown): Execution {
   if (!Array.isArray(row) || row.length !== 9) throw bad('an execution row is malformed');
-  const [node, attempt, status, exitCode, output, outputTruncated, error, startedAt, finishedAt] = row as unknown[];
-  if (typeof node !== 'string' || !isInt(attempt) || typeof status !== 'string' || !RUN_STATUS.has(status) || status === 'skipped'
+  const tuple: Row = row;
+  const [node, attempt, status, exitCode, output, outputTruncated, error, startedAt, finishedAt] = tuple;
+  if (typeof node !== 'string' || !isInt(attempt) || !isExecutionStatus(status)
     || !isNullInt(exitCode) || typeof output !== 'string' || typeof outputTruncated !== 'boolean' || !isNullStr(error)
     || !isNullInt(startedAt) || !isNullInt(finishedAt)) throw bad('an execution is malformed');
-  return { node, attempt, status: status as Execution['status'], exitCode, output, outputTruncated, error, startedAt, finishedAt };
+  return { node, attempt, status, exitCode, output, outputTruncated, error, startedAt, finishedAt };
 }
 
 function restoreRun(row: Row): RunRecord {
   const [runId, jobId, seq, scheduledAt, trigger, attempt, status, firedAt, startedAt, finishedAt, executions, payload, key, executors,
     notBefore, killRequested, reason] = row;
-  if (typeof runId !== 'string' || typeof jobId !== 'string' || !isInt(seq) || !isInt(scheduledAt) || typeof trigger !== 'string'
-    || !TRIGGER.has(trigger) || !isInt(attempt) || typeof status !== 'string' || !RUN_STATUS.has(status) || !isInt(firedAt)
+  if (typeof runId !== 'string' || typeof jobId !== 'string' || !isInt(seq) || !isInt(scheduledAt)
+    || !isTrigger(trigger) || !isInt(attempt) || !isRunStatus(status) || !isInt(firedAt)
     || !isNullInt(startedAt) || !isNullInt(finishedAt) || !Array.isArray(executions) || !isNullStr(payload) || !isNullStr(key)
-    || !Array.isArray(executors) || !executors.every((n) => typeof n === 'string') || !isNullInt(notBefore)
-    || !(killRequested === null || (typeof killRequested === 'string' && KILL.has(killRequested))) || !isNullStr(reason)) {
+    || !Array.isArray(executors) || !executors.every(isString) || !isNullInt(notBefore)
+    || !(killRequested === null || isKillReason(killRequested)) || !isNullStr(reason)) {
     throw bad('a run is malformed');
   }
   return {
-    runId, jobId, seq, scheduledAt, trigger: trigger as RunRecord['trigger'], attempt, status: status as RunRecord['status'], firedAt,
-    startedAt, finishedAt, executions: executions.map(restoreExecution), payload, key, executors: executors as string[], notBefore,
-    killRequested: killRequested as RunRecord['killRequested'], reason,
+    runId, jobId, seq, scheduledAt, trigger, attempt, status, firedAt,
+    startedAt, finishedAt, executions: executions.map(restoreExecution), payload, key, executors, notBefore,
+    killRequested, reason,
   };
 }

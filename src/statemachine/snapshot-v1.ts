@@ -1,6 +1,7 @@
 // Reader of snapshot version 1 (jobs as msgpack rows holding the spec without defaults,
 // re-validated on restore). Kept so a node of this build can still restore a snapshot an
 // older build wrote.
+import { isRecord } from './guards.js';
 import type { TableLimits } from './limits.js';
 import { JobState } from './job-record.js';
 import { bad, isInt, isNullInt, restoreRunsAndKeys, rows, type Row } from './snapshot-rows.js';
@@ -8,8 +9,8 @@ import { addDependents, createState, type TableState } from './state.js';
 import { validateJobSpec } from './validate.js';
 
 export function decodeVersion1(body: unknown): TableState {
-  const b = body as Record<string, unknown> | null;
-  if (typeof b !== 'object' || b === null) throw bad('missing body');
+  if (!isRecord(body)) throw bad('missing body');
+  const b = body;
   const l = b.limits;
   if (!Array.isArray(l) || l.length !== 5 || !l.every((n) => isInt(n) && n > 0)) throw bad('limits are malformed');
   const limits: TableLimits = Object.freeze({ jobsMax: l[0], runsMax: l[1], activeRunsMax: l[2], activeRunsPerJobMax: l[3], keysMax: l[4] });
@@ -24,7 +25,7 @@ export function decodeVersion1(body: unknown): TableState {
 
 function restoreJob(state: TableState, row: Row): void {
   const [rawSpec, createdAt, updatedAt, createRevision, revision, lastScheduledAt, nextFireAt] = row;
-  const id = (rawSpec as { id?: unknown } | null)?.id;
+  const id = isRecord(rawSpec) ? rawSpec['id'] : undefined;
   if (typeof id !== 'string') throw bad('a job has no id');
   // Validation rebuilds the spec with shared defaults, and refuses a spec this build would not accept.
   const checked = validateJobSpec(id, rawSpec);

@@ -10,6 +10,7 @@
 import { itemAt } from './assert.js';
 import { packr } from './codec.js';
 import { ChimeError } from '../errors/index.js';
+import { isRecord } from './guards.js';
 import type { TableLimits } from './limits.js';
 import { drainSteps, readJobSection, writeJobSectionSteps } from './snapshot-jobs.js';
 import { bad, isInt, restoreRunsAndKeys, runAndKeyRows } from './snapshot-rows.js';
@@ -80,14 +81,14 @@ export function decodeSnapshot(bytes: Uint8Array): TableState {
   } catch (error) {
     throw bad(`not msgpack (${error instanceof Error ? error.message : 'decode failed'})`);
   }
-  const header = value as { format?: unknown; version?: unknown; body?: unknown } | null;
-  if (typeof header !== 'object' || header === null || header.format !== SNAPSHOT_FORMAT) throw bad('not a chime job-table snapshot');
+  if (!isRecord(value) || value['format'] !== SNAPSHOT_FORMAT) throw bad('not a chime job-table snapshot');
+  const header = value;
   if (typeof header.version !== 'number' || !Number.isSafeInteger(header.version) || header.version < 1) throw bad('missing version');
   if (header.version > SNAPSHOT_VERSION) {
     throw bad(`snapshot version ${header.version} is newer than this build reads (up to ${SNAPSHOT_VERSION}); upgrade this node`);
   }
   try {
-    return header.version === 1 ? decodeVersion1(header.body) : decodeVersion2(header as Record<string, unknown>, bytes, headerEnd);
+    return header.version === 1 ? decodeVersion1(header.body) : decodeVersion2(header, bytes, headerEnd);
   } catch (error) {
     if (error instanceof ChimeError && error.code === 'INVALID_SNAPSHOT') throw error;
     throw bad(error instanceof Error ? error.message : 'corrupt snapshot');
@@ -111,7 +112,7 @@ function byNextFire(jobs: readonly JobState[]): JobState[] {
   return positions.map((i) => itemAt(jobs, i));
 }
 
-function decodeVersion2(h: Record<string, unknown>, bytes: Uint8Array, headerEnd: number): TableState {
+function decodeVersion2(h: { readonly [field: string]: unknown }, bytes: Uint8Array, headerEnd: number): TableState {
   const l = h.limits;
   if (!Array.isArray(l) || l.length !== 5 || !l.every((n) => isInt(n) && n > 0)) throw bad('limits are malformed');
   const limits: TableLimits = Object.freeze({ jobsMax: l[0], runsMax: l[1], activeRunsMax: l[2], activeRunsPerJobMax: l[3], keysMax: l[4] });
@@ -132,8 +133,7 @@ function decodeVersion2(h: Record<string, unknown>, bytes: Uint8Array, headerEnd
   } catch (error) {
     throw bad(`runs are not msgpack (${error instanceof Error ? error.message : 'decode failed'})`);
   }
-  const t = tail as { runs?: unknown; keys?: unknown } | null;
-  if (typeof t !== 'object' || t === null) throw bad('runs and keys are missing');
-  restoreRunsAndKeys(state, t.runs, t.keys);
+  if (!isRecord(tail)) throw bad('runs and keys are missing');
+  restoreRunsAndKeys(state, tail['runs'], tail['keys']);
   return state;
 }

@@ -6,18 +6,23 @@ import { assert, itemAt } from './assert.js';
 
 const CHUNK_MAX = 512;
 
-export class SortedSet<T> {
+/**
+ * Items of type T ordered by `compare`, which reads only K, the part of an item that orders it
+ * (T by default). A walk may then start from a bare K: `valuesAfter({ seq })` needs no whole
+ * item.
+ */
+export class SortedSet<T extends K, K = T> {
   private readonly chunks: T[][] = [];
   private count = 0;
 
-  constructor(private readonly compare: (a: T, b: T) => number) {}
+  constructor(private readonly compare: (a: K, b: K) => number) {}
 
   get size(): number {
     return this.count;
   }
 
   /** Index of the first chunk whose last item is >= value (chunks.length when none). */
-  private chunkFor(value: T): number {
+  private chunkFor(value: K): number {
     let lo = 0;
     let hi = this.chunks.length;
     while (lo < hi) {
@@ -30,7 +35,7 @@ export class SortedSet<T> {
   }
 
   /** Position of the first item >= value within a chunk. */
-  private positionIn(chunk: readonly T[], value: T): number {
+  private positionIn(chunk: readonly T[], value: K): number {
     let lo = 0;
     let hi = chunk.length;
     while (lo < hi) {
@@ -117,7 +122,7 @@ export class SortedSet<T> {
     return found !== undefined && compareKey(found, key) === 0 ? found : undefined;
   }
 
-  has(value: T): boolean {
+  has(value: K): boolean {
     const chunk = this.chunks[this.chunkFor(value)];
     if (chunk === undefined) return false;
     const at = this.positionIn(chunk, value);
@@ -125,7 +130,7 @@ export class SortedSet<T> {
   }
 
   /** Items in order, starting after `after` (exclusive) or from the first item. */
-  *valuesAfter(after?: T): Generator<T> {
+  *valuesAfter(after?: K): Generator<T> {
     let c = 0;
     let at = 0;
     if (after !== undefined) {

@@ -4,7 +4,7 @@
 import { assert, itemAt } from './assert.js';
 import { IDEMPOTENCY_TTL_MS, type TableLimits } from './limits.js';
 import { compiledSchedule, nextFireAt } from './schedule.js';
-import { compareByFinish, compareBySeq, indexActiveExecutions } from './run-indexes.js';
+import { compareByFinish, compareBySeq, indexActiveExecutions, type FinishKey, type SeqKey } from './run-indexes.js';
 import { SortedSet } from './sorted-set.js';
 import { JobsById, compareIds } from './jobs-by-id.js';
 import type { JobState } from './job-record.js';
@@ -25,11 +25,11 @@ export type TableState = {
   readonly fireIndex: SortedSet<JobState>;
   /** Every run record in creation (seq) order; the front holds the oldest. */
   readonly runs: Map<string, RunRecord>;
-  readonly activeRuns: SortedSet<RunRecord>;
+  readonly activeRuns: SortedSet<RunRecord, SeqKey>;
   /** node id → runs with an active execution of their current attempt on it (run-indexes.ts). */
-  readonly activeByNode: Map<string, SortedSet<RunRecord>>;
+  readonly activeByNode: Map<string, SortedSet<RunRecord, SeqKey>>;
   /** Final runs that still owe an automatic retry, by (finishedAt, seq) (run-indexes.ts). */
-  readonly awaitingRetry: SortedSet<RunRecord>;
+  readonly awaitingRetry: SortedSet<RunRecord, FinishKey>;
   /** upstream job id → ids of jobs that list it in `after`. */
   readonly dependents: Map<string, Set<string>>;
   /** Idempotency keys in insertion order (oldest first). */
@@ -47,8 +47,8 @@ export function createState(limits: TableLimits): TableState {
   return {
     limits, appliedIndex: 0, runSeq: 0, jobs: new JobsById(),
     fireIndex: new SortedSet<JobState>(compareByNextFire),
-    runs: new Map(), activeRuns: new SortedSet<RunRecord>(compareBySeq),
-    activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord>(compareByFinish),
+    runs: new Map(), activeRuns: new SortedSet<RunRecord, SeqKey>(compareBySeq),
+    activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord, FinishKey>(compareByFinish),
     dependents: new Map(), keys: new Map(),
   };
 }

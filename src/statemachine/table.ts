@@ -23,11 +23,6 @@ export const LIST_LIMIT_MAX = 1000;
 export type ListOptions = { readonly limit?: number; readonly cursor?: string | null };
 export type Page<T> = { readonly ok: true; readonly items: T[]; readonly nextCursor: string | null };
 
-/** A stand-in record that sorts by seq only, to start walks after a given run. */
-function seqProbe(seq: number): RunRecord {
-  return { seq, finishedAt: 0 } as RunRecord;
-}
-
 function clampLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return LIST_LIMIT_DEFAULT;
   return Math.min(LIST_LIMIT_MAX, Math.max(1, Math.floor(limit)));
@@ -177,7 +172,7 @@ export class JobTable {
 
   /** Pending and running runs, oldest first; `afterSeq` continues a walk after that run's seq. */
   activeRuns(limit: number = this.state.limits.activeRunsMax, afterSeq: number = 0): RunRecord[] {
-    return this.viewsOf(this.state.activeRuns.valuesAfter(afterSeq > 0 ? seqProbe(afterSeq) : undefined), limit);
+    return this.viewsOf(this.state.activeRuns.valuesAfter(afterSeq > 0 ? { seq: afterSeq } : undefined), limit);
   }
 
   /** A job's pending and running runs, oldest first (scans the job's records only). */
@@ -194,7 +189,7 @@ export class JobTable {
   activeRunsOnNode(node: string, limit: number, afterSeq: number = 0): RunRecord[] {
     const set = this.state.activeByNode.get(node);
     if (set === undefined) return [];
-    return this.viewsOf(set.valuesAfter(afterSeq > 0 ? seqProbe(afterSeq) : undefined), limit);
+    return this.viewsOf(set.valuesAfter(afterSeq > 0 ? { seq: afterSeq } : undefined), limit);
   }
 
   /** How many active executions `node` holds: what its slots are measured against. */
@@ -212,8 +207,7 @@ export class JobTable {
    * left), oldest finish first. `after` continues a walk after the given run.
    */
   runsAwaitingRetry(limit: number, after?: { readonly finishedAt: number; readonly seq: number }): RunRecord[] {
-    const probe = after === undefined ? undefined : { ...seqProbe(after.seq), finishedAt: after.finishedAt };
-    return this.viewsOf(this.state.awaitingRetry.valuesAfter(probe), limit);
+    return this.viewsOf(this.state.awaitingRetry.valuesAfter(after), limit);
   }
 
   get awaitingRetryCount(): number {

@@ -2,7 +2,7 @@
 // so they need not decode the packed spec. Bit 0 enabled, bits 1-2 concurrency (index into
 // CONCURRENCY_POLICIES), bits 3-12 history (1..1000), bits 13-16 retry.max (0..10), bit 17
 // "has after".
-import { assert } from './assert.js';
+import { assert, itemAt } from './assert.js';
 import { CONCURRENCY_POLICIES, type Concurrency, type JobSpec } from './types.js';
 
 const ENABLED = 1;
@@ -28,7 +28,7 @@ export function withEnabled(traits: number, enabled: boolean): number {
 }
 
 export const traitEnabled = (traits: number): boolean => (traits & ENABLED) !== 0;
-export const traitConcurrency = (traits: number): Concurrency => CONCURRENCY_POLICIES[(traits >>> CONCURRENCY_SHIFT) & 3] as Concurrency;
+export const traitConcurrency = (traits: number): Concurrency => itemAt(CONCURRENCY_POLICIES, (traits >>> CONCURRENCY_SHIFT) & 3);
 export const traitHistory = (traits: number): number => (traits >>> HISTORY_SHIFT) & 1023;
 export const traitRetryMax = (traits: number): number => (traits >>> RETRY_SHIFT) & 15;
 export const traitHasAfter = (traits: number): boolean => (traits & HAS_AFTER) !== 0;

@@ -1,6 +1,7 @@
 // Small checkers for untrusted input. Each records a {path, message} and returns null on a
 // bad value, so one pass reports every problem of a spec.
 import { utf8Bytes } from './defaults.js';
+import { isMap, isOneOf } from './guards.js';
 
 export type FieldError = { readonly path: string; readonly message: string };
 
@@ -13,13 +14,12 @@ export class Checker {
   }
 
   /** A plain object with only `allowed` keys; unknown keys are each an error. */
-  object(value: unknown, path: string, allowed: readonly string[]): Record<string, unknown> | null {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return this.fail(path || '(spec)', 'must be an object');
-    const record = value as Record<string, unknown>;
-    for (const key of Object.keys(record)) {
+  object(value: unknown, path: string, allowed: readonly string[]): { readonly [field: string]: unknown } | null {
+    if (!isMap(value)) return this.fail(path || '(spec)', 'must be an object');
+    for (const key of Object.keys(value)) {
       if (!allowed.includes(key)) this.fail(join(path, key), 'unknown field');
     }
-    return record;
+    return value;
   }
 
   string(value: unknown, path: string, charsMax: number, pattern?: RegExp, patternHint?: string): string | null {
@@ -41,16 +41,16 @@ export class Checker {
   }
 
   oneOf<T extends string>(value: unknown, path: string, choices: readonly T[]): T | null {
-    if (typeof value !== 'string' || !(choices as readonly string[]).includes(value)) {
+    if (typeof value !== 'string' || !isOneOf(choices, value)) {
       return this.fail(path, `must be one of ${choices.map((c) => `"${c}"`).join(', ')}`);
     }
-    return value as T;
+    return value;
   }
 
   /** A string-to-string map with bounded entries, key rule, value length and total bytes. */
   stringMap(value: unknown, path: string, rule: StringMapRule): Record<string, string> | null {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return this.fail(path, 'must be an object of strings');
-    const entries = Object.entries(value as Record<string, unknown>);
+    if (!isMap(value)) return this.fail(path, 'must be an object of strings');
+    const entries = Object.entries(value);
     if (entries.length > rule.entriesMax) return this.fail(path, `must have at most ${rule.entriesMax} entries`);
     const out: Record<string, string> = {};
     let bytes = 0;

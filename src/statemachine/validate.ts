@@ -141,7 +141,7 @@ function checkExpectStatus(c: Checker, value: unknown): readonly [number, number
   const hi = c.integer(value[1], 'executor.expectStatus[1]', 100, 599);
   if (lo === null || hi === null) return null;
   if (lo > hi) return c.fail('executor.expectStatus', `lo ${lo} is above hi ${hi}`);
-  return lo === 200 && hi === 299 ? EXPECT_STATUS_DEFAULT : Object.freeze([lo, hi]) as readonly [number, number];
+  return lo === 200 && hi === 299 ? EXPECT_STATUS_DEFAULT : Object.freeze<readonly [number, number]>([lo, hi]);
 }
 
 function checkTarget(c: Checker, value: unknown): Target | null {

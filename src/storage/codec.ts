@@ -37,6 +37,11 @@ function decode(bytes: Uint8Array, what: string): unknown {
 }
 
 
+/** A decoded msgpack map (or any object): every field is unknown until checked. */
+export function isRecord(value: unknown): value is { readonly [field: string]: unknown } {
+  return typeof value === 'object' && value !== null;
+}
+
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
@@ -53,7 +58,8 @@ export function entryTuple(entry: Entry): unknown[] {
 
 export function decodeEntryTuple(value: unknown, what: string): Entry {
   if (!Array.isArray(value) || value.length !== 4) throw corrupt(`${what}: an entry is not a 4-tuple`);
-  const [index, term, kind, data] = value as unknown[];
+  const tuple: readonly unknown[] = value;
+  const [index, term, kind, data] = tuple;
   if (!isCount(index) || index === 0) throw corrupt(`${what}: bad entry index`);
   if (!isCount(term)) throw corrupt(`${what}: entry ${index} has a bad term`);
   if (kind !== 'normal' && kind !== 'conf') throw corrupt(`${what}: entry ${index} has a bad kind`);
@@ -67,7 +73,8 @@ export function hardStateTuple(hard: HardState): unknown[] {
 
 export function decodeHardStateTuple(value: unknown, what: string): HardState {
   if (!Array.isArray(value) || value.length !== 3) throw corrupt(`${what}: not a 3-tuple`);
-  const [term, vote, commit] = value as unknown[];
+  const tuple: readonly unknown[] = value;
+  const [term, vote, commit] = tuple;
   if (!isCount(term) || !isCount(commit)) throw corrupt(`${what}: bad term or commit`);
   if (vote !== null && typeof vote !== 'string') throw corrupt(`${what}: bad vote`);
   return { term, vote, commit };
@@ -94,11 +101,11 @@ function isIdList(value: unknown): value is NodeId[] {
 
 export function decodeSnapshotMeta(bytes: Uint8Array): StoredSnapshotMeta {
   const value = decode(bytes, 'snapshot meta');
-  if (typeof value !== 'object' || value === null) throw corrupt(`snapshot meta: not a map`);
-  const { index, term, conf, dataBytes, checksum, generation } = value as Record<string, unknown>;
+  if (!isRecord(value)) throw corrupt(`snapshot meta: not a map`);
+  const { index, term, conf, dataBytes, checksum, generation } = value;
   if (!isCount(index) || !isCount(term) || !isCount(dataBytes) || !isCount(checksum) || !isCount(generation)) throw corrupt(`snapshot meta: bad number`);
-  if (typeof conf !== 'object' || conf === null) throw corrupt(`snapshot meta: no conf`);
-  const { voters, learners } = conf as Record<string, unknown>;
+  if (!isRecord(conf)) throw corrupt(`snapshot meta: no conf`);
+  const { voters, learners } = conf;
   if (!isIdList(voters) || !isIdList(learners)) throw corrupt(`snapshot meta: bad conf`);
   return { index, term, conf: { voters, learners }, dataBytes, checksum, generation };
 }

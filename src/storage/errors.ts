@@ -8,3 +8,8 @@ import { ChimeError } from '../errors/index.js';
 export function corrupt(detail: string, cause?: unknown): ChimeError {
   return new ChimeError('CORRUPT', detail, cause === undefined ? {} : { cause });
 }
+
+/** The errno code of a failed system call (`ENOENT`…), or undefined for any other error. */
+export function errnoCode(error: unknown): string | undefined {
+  return error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+}

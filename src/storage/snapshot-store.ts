@@ -6,7 +6,7 @@ import type { SnapshotMeta } from '../raft/index.js';
 import { decodeSnapshotMeta, encodeSnapshotMeta, type StoredSnapshotMeta } from './codec.js';
 import type { BatchOp, Db } from './db.js';
 import { ChimeError } from '../errors/index.js';
-import { corrupt } from './errors.js';
+import { corrupt, errnoCode } from './errors.js';
 import { syncDir } from './sync-dir.js';
 import { KEY_PENDING_SNAPSHOT, KEY_SNAPSHOT_META } from './keys.js';
 
@@ -71,7 +71,7 @@ export class ImageFiles {
     try {
       data = await readFile(this.path(meta.generation));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (errnoCode(error) === 'ENOENT') return null;
       throw error;
     }
     if (data.length !== meta.dataBytes) throw corrupt(`snapshot image ${meta.generation} holds ${data.length} bytes, the meta says ${meta.dataBytes}`);

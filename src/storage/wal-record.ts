@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import type { Entry, HardState } from '../raft/index.js';
-import { decodeEntryTuple, decodeHardStateTuple, encode, entryTuple, hardStateTuple, type LogStart } from './codec.js';
+import { decodeEntryTuple, decodeHardStateTuple, encode, entryTuple, hardStateTuple, isRecord, type LogStart } from './codec.js';
 import { ChimeError } from '../errors/index.js';
 import { corrupt } from './errors.js';
 
@@ -67,8 +67,8 @@ function decodePayload(payload: Uint8Array, what: string): WalRecord {
   } catch (error) {
     throw new ChimeError('CORRUPT', `${what} does not decode`, { cause: error });
   }
-  if (typeof value !== 'object' || value === null) throw corrupt(`${what}: not a map`);
-  const { s, h, e } = value as Record<string, unknown>;
+  if (!isRecord(value)) throw corrupt(`${what}: not a map`);
+  const { s, h, e } = value;
   let record: { start?: LogStart & { reset: boolean }; hardState?: HardState; entries?: Entry[] } = {};
   if (s !== undefined) {
     if (!Array.isArray(s) || s.length !== 3 || !isCount(s[0]) || !isCount(s[1]) || typeof s[2] !== 'boolean') throw corrupt(`${what}: bad segment start`);
