@@ -15,12 +15,8 @@ import { runsPage } from './page-runs.js';
 import { workersPage } from './page-workers.js';
 import { poll } from './poll.js';
 import { currentRole, forgetRole, probeRole, restoreRole } from './session.js';
-import type { Cluster } from './types.js';
+import type { Cluster, PageContext } from './types.js';
 
-export interface PageContext {
-  readonly params: readonly string[];
-  readonly query: URLSearchParams;
-}
 export type Page = (root: HTMLElement, ctx: PageContext) => (() => void) | void;
 
 const ROUTES: ReadonlyArray<{ pattern: RegExp; page: Page; nav: string }> = [

@@ -4,7 +4,7 @@ import { ApiError, enc, get, post, request, withQuery, type Page as ListPage } f
 import { errorText, slot, statusBadge } from './common.js';
 import { announce, button, confirmAction, dataTable, field, h, input, notice, pageHeading, section, select, replace } from './dom.js';
 import { formatDuration, formatTime } from './format.js';
-import type { PageContext } from './index.js';
+import type { PageContext } from './types.js';
 import { withLag } from './page-dashboard.js';
 import { poll } from './poll.js';
 import { can } from './session.js';

@@ -4,7 +4,7 @@ import { get, withQuery, type Page as ListPage } from './api.js';
 import { jobLink, runLink, slot, statusBadge } from './common.js';
 import { badge, dataTable, h, pageHeading, section } from './dom.js';
 import { countByStatus, failedFirst, formatDuration, formatRelative, formatTime, memberLag, parseTime, RUN_STATUSES, statusTone } from './format.js';
-import type { PageContext } from './index.js';
+import type { PageContext } from './types.js';
 import { poll } from './poll.js';
 import type { Cluster, Member, Run, Upcoming } from './types.js';
 

@@ -6,7 +6,7 @@ import { ApiError, enc, get, request, withQuery } from './api.js';
 import { errorText, unavailable } from './common.js';
 import { announce, button, field, h, input, link, notice, pageHeading, replace, select, textarea, uid, type Field } from './dom.js';
 import { formatTime } from './format.js';
-import type { PageContext } from './index.js';
+import type { PageContext } from './types.js';
 import { can } from './session.js';
 import {
   CONCURRENCY, EXECUTOR_TYPES, HTTP_METHODS, MISFIRE, NOTIFY_EVENTS, NOTIFY_RULES_MAX, TARGET_MODES,

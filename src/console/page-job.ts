@@ -4,7 +4,7 @@ import { ApiError, enc, get, post, request, withQuery, type Page as ListPage } f
 import { errorText, executorSummary, runLink, slot, statusBadge } from './common.js';
 import { announce, badge, button, confirmAction, dataTable, definitionList, field, h, input, link, notice, pageHeading, section, select, textarea } from './dom.js';
 import { formatDuration, formatTime, parseTime } from './format.js';
-import type { PageContext } from './index.js';
+import type { PageContext } from './types.js';
 import { poll } from './poll.js';
 import { can } from './session.js';
 import type { Delivery, Job, Run } from './types.js';

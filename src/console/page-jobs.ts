@@ -5,7 +5,7 @@ import { ApiError, enc, get, post, withQuery, type Page as ListPage } from './ap
 import { errorText, executorSummary, jobLink, slot } from './common.js';
 import { announce, badge, button, dataTable, field, h, input, link, pageHeading, select, replace } from './dom.js';
 import { formatRelative, formatTime, parseTime } from './format.js';
-import type { PageContext } from './index.js';
+import type { PageContext } from './types.js';
 import { poll } from './poll.js';
 import { can } from './session.js';
 import type { Job } from './types.js';

@@ -3,7 +3,7 @@ import { get, withQuery, type Page as ListPage } from './api.js';
 import { jobLink, runLink, slot, statusBadge } from './common.js';
 import { button, dataTable, field, h, input, pageHeading, select, replace } from './dom.js';
 import { formatTime } from './format.js';
-import type { PageContext } from './index.js';
+import type { PageContext } from './types.js';
 import { poll } from './poll.js';
 import type { Delivery } from './types.js';
 

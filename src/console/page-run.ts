@@ -4,7 +4,7 @@ import { ApiError, enc, get, post, streamText } from './api.js';
 import { errorText, jobLink, slot, statusBadge } from './common.js';
 import { announce, button, confirmAction, dataTable, definitionList, h, notice, pageHeading, section, uid } from './dom.js';
 import { formatBytes, formatDuration, formatTime, isActiveStatus, parseTime } from './format.js';
-import type { PageContext } from './index.js';
+import type { PageContext } from './types.js';
 import { poll } from './poll.js';
 import { can } from './session.js';
 import type { Execution, Run } from './types.js';

@@ -3,7 +3,7 @@ import { withQuery, get, type Page as ListPage } from './api.js';
 import { slot } from './common.js';
 import { button, field, h, input, pageHeading, select, replace } from './dom.js';
 import { RUN_STATUSES } from './format.js';
-import type { PageContext } from './index.js';
+import type { PageContext } from './types.js';
 import { runsTable } from './page-job.js';
 import { poll } from './poll.js';
 import type { Run } from './types.js';

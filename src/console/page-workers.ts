@@ -4,7 +4,7 @@ import { get, withQuery, type Page as ListPage } from './api.js';
 import { jobLink, runLink, slot, statusBadge } from './common.js';
 import { dataTable, h, pageHeading, section } from './dom.js';
 import { formatRelative, parseTime } from './format.js';
-import type { PageContext } from './index.js';
+import type { PageContext } from './types.js';
 import { poll } from './poll.js';
 import type { FunctionInfo, Run, WorkerInfo } from './types.js';
 

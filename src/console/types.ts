@@ -110,3 +110,9 @@ export interface AuditEntry {
   readonly path: string;
   readonly target?: string | null;
 }
+
+/** What the router hands a page: the path's parameters and the hash's query. */
+export interface PageContext {
+  readonly params: readonly string[];
+  readonly query: URLSearchParams;
+}
