@@ -99,7 +99,7 @@ function writeBundle(modules) {
   return file;
 }
 
-/** Files under DIR, as asset keys "static/<path>" (what readBundledAsset in src/cli/packaged.ts reads). */
+/** Files under DIR, as asset keys "static/<path>" (what readBundledAsset in src/process/bundled-assets.ts reads). */
 function staticAssets(dir, required) {
   if (!existsSync(dir)) {
     if (required) throw new Error(`--assets ${dir}: no such folder`);
@@ -140,7 +140,7 @@ function checkStarts(file) {
 function main() {
   const started = performance.now();
   const { values } = parseArgs({ options: { assets: { type: 'string' } } });
-  // The default is where src/cli/packaged.ts reads static files from when run from source.
+  // The default is where src/process/bundled-assets.ts reads static files from when run from source.
   const assetsDir = resolve(ROOT, values.assets ?? 'dist/console');
   // Other systems also need the executable re-signed (macOS codesign, Windows signtool).
   if (process.platform !== 'linux') throw new Error(`building on ${process.platform} is not supported, only on Linux`);

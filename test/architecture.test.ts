@@ -34,6 +34,8 @@ const allowed: Record<string, { folders: string[]; packages: (name: string) => b
   access: { folders: [], packages: (p) => p === 'node:crypto' || assertOnly(p) },
   api: { folders: ['statemachine', 'errors', 'log', 'access'], packages: isBuiltin },
   process: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor', 'execution', 'node', 'api', 'log', 'metrics', 'errors', 'access'], packages: isBuiltin },
+  // The web console runs in a browser and talks HTTP: it imports nothing of src/ and no package.
+  console: { folders: [], packages: () => false },
   cli: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor', 'execution', 'node', 'api', 'process', 'log', 'metrics', 'errors', 'access'], packages: (p) => isBuiltin(p) || ['level', 'msgpackr', 'cron-parser'].includes(p) },
 };
 

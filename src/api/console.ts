@@ -1,71 +1,125 @@
+// The web console's static files (src/console, compiled to dist/console at build time),
+// served by every node without a token. The files come through a reader the wiring injects,
+// so this folder knows nothing of where they live (disk, or the single executable's assets).
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
+import { ChimeError } from '../errors/index.js';
 import type { Route } from './server.js';
 
-/**
- * The web console: one static page that reads the same API as every other client (cluster
- * view, jobs, a job's runs) and refreshes itself. All data goes into the page through
- * textContent, never as HTML.
- */
-const PAGE = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>chime</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222}
-h1{font-size:1.3rem;margin:0 0 .5rem} h2{font-size:1.05rem;margin:1.5rem 0 .4rem}
-table{border-collapse:collapse;width:100%} th,td{text-align:left;padding:.25rem .6rem;border-bottom:1px solid #ddd;white-space:nowrap}
-th{background:#f4f4f4} tr.sel{background:#eef5ff} tr[data-job]{cursor:pointer}
-.muted{color:#777} .bad{color:#b00} .good{color:#070} #err{color:#b00;min-height:1.2em}
-button{font:inherit}
-</style></head><body>
-<h1>chime <span id="summary" class="muted"></span></h1>
-<div id="err"></div>
-<h2>Cluster</h2><table id="members"><thead><tr><th>id</th><th>role</th><th>voter</th><th>rpc</th><th>http</th><th>match</th><th>last contact</th></tr></thead><tbody></tbody></table>
-<h2>Jobs</h2><table id="jobs"><thead><tr><th>id</th><th>schedule</th><th>enabled</th><th>executor</th><th>next fire</th><th>last scheduled</th><th></th></tr></thead><tbody></tbody></table>
-<h2>Runs <span id="runsof" class="muted"></span></h2><table id="runs"><thead><tr><th>run</th><th>scheduled</th><th>trigger</th><th>attempt</th><th>status</th><th>nodes</th><th>finished</th></tr></thead><tbody></tbody></table>
-<script>
-let selected = null;
-const text = (v) => (v === null || v === undefined || v === '' ? '-' : String(v));
-function fill(table, rows, decorate) {
-  const body = document.querySelector('#' + table + ' tbody');
-  body.replaceChildren(...rows.map((cells) => {
-    const tr = document.createElement('tr');
-    for (const c of cells.cells) { const td = document.createElement('td'); if (c instanceof Node) td.append(c); else td.textContent = text(c); tr.append(td); }
-    if (decorate) decorate(tr, cells); return tr;
-  }));
-}
-async function get(path) { const r = await fetch(path); if (!r.ok) throw new Error(path + ': ' + r.status); return r.json(); }
-async function refresh() {
-  try {
-    const c = await get('/v1/cluster?stale=true');
-    document.getElementById('summary').textContent = 'node ' + c.id + ' · leader ' + text(c.leader) + ' · term ' + c.term + ' · commit ' + c.commitIndex + ' · applied ' + c.appliedIndex;
-    fill('members', c.members.map((m) => ({ cells: [m.id, m.role, m.voter ? 'yes' : 'no', m.rpc, m.http, m.matchIndex, m.lastContactMs === null ? null : m.lastContactMs + ' ms'] })));
-    const jobs = await get('/v1/jobs?stale=true&limit=200');
-    fill('jobs', jobs.items.map((j) => {
-      const run = document.createElement('button'); run.textContent = 'run now';
-      run.onclick = async (e) => { e.stopPropagation(); const r = await fetch('/v1/jobs/' + encodeURIComponent(j.id) + '/run', { method: 'POST' }); if (!r.ok) document.getElementById('err').textContent = 'run ' + j.id + ': ' + r.status; refresh(); };
-      return { id: j.id, cells: [j.id, j.schedule, j.enabled ? 'yes' : 'paused', j.executor.type === 'shell' ? j.executor.command : j.executor.method + ' ' + j.executor.url, j.nextFireAt, j.lastScheduledAt, run] };
-    }), (tr, row) => { tr.dataset.job = row.id; if (row.id === selected) tr.className = 'sel'; tr.onclick = () => { selected = row.id; refresh(); }; });
-    if (selected !== null) {
-      document.getElementById('runsof').textContent = 'of ' + selected;
-      const runs = await get('/v1/jobs/' + encodeURIComponent(selected) + '/runs?stale=true&limit=50');
-      fill('runs', runs.items.map((r) => ({ status: r.status, cells: [r.runId, r.scheduledAt, r.trigger, r.attempt, r.status, [...new Set(r.executions.map((e) => e.node))].join(','), r.finishedAt] })),
-        (tr, row) => { const s = tr.children[4]; s.className = row.status === 'succeeded' ? 'good' : ['failed', 'timed_out', 'lost', 'killed'].includes(row.status) ? 'bad' : ''; });
-    }
-    document.getElementById('err').textContent = '';
-  } catch (e) { document.getElementById('err').textContent = String(e); }
-}
-refresh(); setInterval(refresh, 2000);
-</script></body></html>`;
+/** Reads one static file by its name under the console folder; null when there is none. */
+export type AssetReader = (name: string) => Buffer | null;
 
-export function consoleRoutes(): Route[] {
+const TYPES: Readonly<Record<string, string>> = {
+  html: 'text/html; charset=utf-8',
+  js: 'text/javascript; charset=utf-8',
+  css: 'text/css; charset=utf-8',
+  svg: 'image/svg+xml',
+  png: 'image/png',
+  ico: 'image/x-icon',
+  json: 'application/json',
+  txt: 'text/plain; charset=utf-8',
+};
+
+/** Flat names only: the console is one folder, and nothing else may be reached through it. */
+const ASSET_NAME = /^[a-z0-9][a-z0-9._-]{0,63}\.(html|js|css|svg|png|ico|json|txt)$/;
+const COMPRESSIBLE = new Set(['html', 'js', 'css', 'svg', 'json', 'txt']);
+/** The console has about twenty files; a bound keeps a stream of odd names from growing memory. */
+const CACHED_FILES_MAX = 128;
+
+/**
+ * No inline script or style, nothing from another origin: the console talks only to the node
+ * that served it. `connect-src 'self'` is also why a page stays with its node (docs/console).
+ */
+export const CONSOLE_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "manifest-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+interface Prepared {
+  readonly type: string;
+  readonly etag: string;
+  readonly identity: Buffer;
+  readonly gzip: Buffer | null;
+  readonly br: Buffer | null;
+}
+
+function prepare(name: string, bytes: Buffer): Prepared {
+  const ext = name.slice(name.lastIndexOf('.') + 1);
+  const compressible = COMPRESSIBLE.has(ext) && bytes.length > 256;
+  return {
+    type: TYPES[ext] ?? 'application/octet-stream',
+    etag: `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 22)}"`,
+    identity: bytes,
+    gzip: compressible ? gzipSync(bytes, { level: 9 }) : null,
+    br: compressible ? brotliCompressSync(bytes, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_SIZE_HINT]: bytes.length } }) : null,
+  };
+}
+
+/** The best encoding the client accepts (q=0 refuses one), brotli before gzip. */
+export function chooseEncoding(acceptEncoding: string | undefined): 'br' | 'gzip' | null {
+  if (acceptEncoding === undefined) return null;
+  const accepted = new Set<string>();
+  for (const part of acceptEncoding.toLowerCase().split(',')) {
+    const [coding = '', ...params] = part.trim().split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    if (q !== undefined && Number(q.slice(2)) === 0) continue;
+    accepted.add(coding.trim());
+  }
+  if (accepted.has('br')) return 'br';
+  if (accepted.has('gzip') || accepted.has('*')) return 'gzip';
+  return null;
+}
+
+/**
+ * `GET /` (the console's index.html) and `GET /console/NAME` (its scripts and styles). Every
+ * answer carries the CSP, an ETag of the content (a revalidation is a 304, so `no-cache`
+ * costs one round trip and never a stale script after an upgrade) and the smallest encoding
+ * the client accepts. Files are read and compressed once per process.
+ */
+export function consoleRoutes(assets: AssetReader): Route[] {
+  const cache = new Map<string, Prepared>();
+  const load = (name: string): Prepared | null => {
+    const known = cache.get(name);
+    if (known !== undefined) return known;
+    const bytes = assets(name);
+    if (bytes === null) return null;
+    const prepared = prepare(name, bytes);
+    if (cache.size < CACHED_FILES_MAX) cache.set(name, prepared);
+    return prepared;
+  };
+  const serve = (name: string, req: IncomingMessage, res: ServerResponse): void => {
+    const file = ASSET_NAME.test(name) ? load(name) : null;
+    if (file === null) throw new ChimeError('ROUTE_NOT_FOUND', name === 'index.html' ? 'the console is not built (npm run build writes dist/console)' : `no console file ${name}`);
+    const headers: Record<string, string> = {
+      'content-type': file.type,
+      'content-security-policy': CONSOLE_CSP,
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'no-referrer',
+      'cache-control': 'no-cache',
+      etag: file.etag,
+      vary: 'accept-encoding',
+    };
+    if (req.headers['if-none-match'] === file.etag) {
+      res.writeHead(304, headers).end();
+      return;
+    }
+    const encoding = chooseEncoding(req.headers['accept-encoding']);
+    const body = encoding === 'br' ? file.br : encoding === 'gzip' ? file.gzip : null;
+    if (body !== null && encoding !== null) headers['content-encoding'] = encoding;
+    const sent = body ?? file.identity;
+    headers['content-length'] = String(sent.length);
+    res.writeHead(200, headers).end(sent);
+  };
   return [
-    {
-      method: 'GET',
-      path: '/',
-      write: false,
-      handle: async ({ res }) => {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'self'; script-src 'unsafe-inline' 'self'; style-src 'unsafe-inline'" });
-        res.end(PAGE);
-      },
-    },
+    { method: 'GET', path: '/', write: false, handle: async ({ req, res }) => serve('index.html', req, res) },
+    { method: 'GET', path: '/console/:name', write: false, handle: async ({ req, res, params }) => serve(params['name'] ?? '', req, res) },
   ];
 }

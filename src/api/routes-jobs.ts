@@ -1,5 +1,6 @@
 import { ChimeError } from '../errors/index.js';
 import { validateJobSpec } from '../statemachine/index.js';
+import { filteredJobs, jobFilterOf } from './job-filter.js';
 import { jobIdParam, pageParams, readBarrier } from './params.js';
 import { sendJson } from './problem.js';
 import type { JobService, ReadBarrier } from './services.js';
@@ -38,7 +39,12 @@ export function jobRoutes(jobs: JobService, barrier: ReadBarrier): Route[] {
       write: false,
       handle: async (ctx) => {
         const options = pageParams(ctx);
+        const filter = jobFilterOf(ctx.url.searchParams);
         await readBarrier(barrier, ctx);
+        if (filter !== null) {
+          const found = filteredJobs(jobs.table(), filter, options);
+          return sendJson(ctx.res, 200, { items: found.items.map(jobView), nextCursor: found.nextCursor });
+        }
         const page = jobs.table().listJobs(options);
         if (!page.ok) throw new ChimeError(page.code, page.message);
         sendJson(ctx.res, 200, { items: page.items.map(jobView), nextCursor: page.nextCursor });

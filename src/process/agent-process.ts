@@ -3,7 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiServer, applyRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
+import { ApiServer, applyRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
 import { ExecutionPlane, type ExecutionNode } from '../execution/index.js';
 import { jsonLogger, type Logger } from '../log/index.js';
 import { NodeRuntime, bootstrapLog, isEmptyStore, parsePeerHello, type PeerLink } from '../node/index.js';
@@ -12,6 +12,7 @@ import { TcpTransport, type Envelope } from '../rpc/index.js';
 import { ReplicatedJobs, type ApplyResult, type Command } from '../statemachine/index.js';
 import { DurableStorage } from '../storage/index.js';
 import { logStoreOf, realClock } from './adapters.js';
+import { readBundledAsset } from './bundled-assets.js';
 import type { AgentConfig } from './config.js';
 import { joinCluster } from './join.js';
 import { ProcessMetrics } from './metrics.js';
@@ -131,7 +132,8 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     ...jobRoutes(jobService, barrier),
     ...applyRoutes(jobService),
     ...runRoutes(runServiceOf(execution), jobService, barrier),
-    ...consoleRoutes(),
+    ...scheduleRoutes(jobService, barrier, () => Date.now()),
+    ...consoleRoutes((name) => readBundledAsset(name) ?? null),
   ]);
   out(JSON.stringify({ event: 'listening', id: config.id, rpc, http }) + '\n');
   logger.info('agent started', { rpc, http, data: config.dataDir, recovered: !wasEmpty });

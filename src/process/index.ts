@@ -1,3 +1,4 @@
 // The process folder's public surface: one agent process, wired.
 export { startAgent, type AgentSecrets, type RunningAgent } from './agent-process.js';
 export type { AgentConfig } from './config.js';
+export { isPackaged, readBundledAsset } from './bundled-assets.js';

@@ -1,0 +1,145 @@
+// The browser tests' kit: a real 3-node cluster (OS-chosen ports), Debian's chromium driven by
+// playwright-core, a record of every console message and failed request of each page, and
+// screenshots into docs/console/ when CHIME_SCREENSHOTS=1.
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ProcessCluster } from '../support/process-cluster.js';
+
+export const CHROMIUM = '/usr/bin/chromium';
+/** The flags the machine notes give: no sandbox as root, and nothing that reaches for the network on its own. */
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const MAIN = join(REPO, 'dist', 'src', 'cli', 'main.js');
+export const SCREENSHOT_DIR = join(REPO, 'docs', 'console');
+export const SCREENSHOTS = process.env['CHIME_SCREENSHOTS'] === '1';
+
+export const DESKTOP = { width: 1280, height: 800 } as const;
+export const PHONE = { width: 390, height: 844 } as const;
+
+/** Why the browser tests cannot run here, or null when they can. */
+export function skipReason(): string | null {
+  if (!existsSync(CHROMIUM)) return `${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`;
+  if (!existsSync(join(REPO, 'dist', 'console', 'index.html'))) return 'dist/console is not built (npm run build)';
+  return null;
+}
+
+/** Whether this build's agent takes --admin-token-file (access control wired into the API). */
+export function agentHasTokens(): boolean {
+  const help = spawnSync(process.execPath, [MAIN, 'agent', '--help'], { encoding: 'utf8' });
+  return `${help.stdout}${help.stderr}`.includes('--admin-token-file');
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+/** One API call from the test itself (not the browser), with a Bearer token when given. */
+export async function api(base: string, method: string, path: string, body?: unknown, token?: string): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
+  const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? null : JSON.stringify(body), signal: AbortSignal.timeout(20_000) });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = text === '' ? null : JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body: parsed };
+}
+
+export interface ConsoleCluster {
+  readonly cluster: ProcessCluster;
+  readonly dir: string;
+  /** The admin token (a made-up one on a build without tokens, which accepts anything on loopback). */
+  readonly adminToken: string;
+  readonly tokens: boolean;
+  url(id: string): string;
+  leader(): Promise<string>;
+  /** A member that is not the leader: the page is opened there, so killing the leader leaves it up. */
+  follower(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startCluster(): Promise<ConsoleCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'chime-console-'));
+  const tokens = agentHasTokens();
+  const adminToken = `console-admin-${'x'.repeat(40)}`;
+  const tokenFile = join(dir, 'admin.token');
+  writeFileSync(tokenFile, `${adminToken}\n`);
+  const cluster = await ProcessCluster.found(3, { dir, args: tokens ? ['--admin-token-file', tokenFile] : [] });
+  const url = (id: string) => cluster.url(id, '');
+  return {
+    cluster, dir, adminToken, tokens, url,
+    leader: () => cluster.waitForLeader(),
+    async follower() {
+      const leader = await cluster.waitForLeader();
+      const other = cluster.live().find((n) => n.id !== leader);
+      if (other === undefined) throw new Error('no follower is up');
+      return other.id;
+    },
+    stop: () => cluster.stopAll(),
+  };
+}
+
+export interface PageRecord {
+  /** Anything the page or the browser reported as an error that is not an API answer the console handles. */
+  readonly errors: string[];
+  /** API requests answered with a 4xx/5xx that the browser logged ("Failed to load resource"): expected refusals, listed for the report. */
+  readonly refusals: string[];
+}
+
+/**
+ * A page that records its console errors, uncaught exceptions and failed loads. Chromium logs
+ * every non-2xx answer to fetch() as a console error ("Failed to load resource"); those for
+ * /v1/ API calls are answers the console shows (a refused form, an endpoint this node does not
+ * serve), so they are kept apart. Everything else — a script error, a CSP violation, a static
+ * file that failed — is an error that fails the test.
+ */
+export async function openPage(context: BrowserContext): Promise<{ page: Page; record: PageRecord }> {
+  const page = await context.newPage();
+  const record: PageRecord = { errors: [], refusals: [] };
+  const apiStatuses = new Map<string, number>();
+  page.on('response', (res) => {
+    const u = new URL(res.url());
+    if (u.pathname.startsWith('/v1/') && res.status() >= 400) apiStatuses.set(res.url(), res.status());
+  });
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const where = msg.location().url;
+    const isApiRefusal = /^Failed to load resource: the server responded with a status of \d{3}/.test(msg.text()) && where !== '' && new URL(where).pathname.startsWith('/v1/');
+    (isApiRefusal ? record.refusals : record.errors).push(`${msg.text()} (${where})`);
+  });
+  page.on('pageerror', (error) => record.errors.push(`uncaught: ${error.message}`));
+  page.on('requestfailed', (req) => {
+    const u = new URL(req.url());
+    // Aborted polls and streams (leaving a page) are the console's own doing.
+    if (req.failure()?.errorText === 'net::ERR_ABORTED' && u.pathname.startsWith('/v1/')) return;
+    record.errors.push(`request failed: ${req.method()} ${u.pathname} ${req.failure()?.errorText ?? ''}`);
+  });
+  return { page, record };
+}
+
+export async function launch(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
+
+export async function newContext(browser: Browser, viewport: { width: number; height: number } = DESKTOP): Promise<BrowserContext> {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, reducedMotion: 'reduce', colorScheme: 'light', locale: 'en-US', timezoneId: 'UTC' });
+  context.setDefaultTimeout(15_000);
+  return context;
+}
+
+/** Saves `docs/console/NAME-desktop.png` or `-phone.png` when CHIME_SCREENSHOTS=1. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  if (!SCREENSHOTS) return;
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const width = page.viewportSize()?.width ?? DESKTOP.width;
+  await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}-${width <= PHONE.width ? 'phone' : 'desktop'}.png`), fullPage: false });
+}
