@@ -12,6 +12,7 @@ function serviceOf(jobs: readonly Job[]): JobService {
   return {
     table: () => ({ jobsDueBy: (untilMs: number, limit: number) => jobs.filter((j) => j.enabled && j.nextFireAt !== null && j.nextFireAt <= untilMs).slice(0, limit) }) as unknown as JobTable,
     put: async () => { throw new Error('unused'); },
+    putMany: async () => { throw new Error('unused'); },
     remove: async () => { throw new Error('unused'); },
     setEnabled: async () => { throw new Error('unused'); },
   };
