@@ -1,16 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { fieldsOf, flag, listOf, optionalText, text, textOrNull } from './answers.js';
+import { fieldsOf, flag, isFields, listOf, optionalText, text, textOrNull } from './answers.js';
 import { apiCaller } from './http-client.js';
 import { table } from './table.js';
 import { READ_COMMAND_FLAGS, UsageError, errorMessage, serverUrl } from './usage.js';
 
-export const JOB_HELP = `usage: chime job <put|get|list|delete|pause|resume|run> [ID] [flags]
+export const JOB_HELP = `usage: chime job <put|get|list|next|delete|pause|resume|run> [ID] [flags]
 
   put ID --file spec.json               create or replace a job from a JSON spec
   put ID --schedule S --shell CMD       shorthand: a shell job
   put ID --schedule S --http-url URL    shorthand: an HTTP GET job
         [--timezone TZ] [--description TEXT]   extra shorthand fields
+        [--dry-run]                     the server's validation only, nothing stored
+  next ID [-n N]                        the job's next N instants (default 5), in its time zone
   get ID | list [--limit N] [--cursor C] | delete ID | pause ID | resume ID
   run ID [--payload TEXT] [--key KEY] [--wait DURATION]   run now
 
@@ -58,6 +60,14 @@ function specFromFlags(values: Record<string, string | boolean | undefined>): un
   return spec;
 }
 
+/** A one-shot `@at` in the past never fires: say so (on stderr) before sending it. */
+function warnIfPast(spec: unknown): void {
+  const schedule = isFields(spec) ? spec['schedule'] : undefined;
+  if (typeof schedule !== 'string' || !schedule.startsWith('@at ')) return;
+  const atMs = Date.parse(schedule.slice(4).trim());
+  if (Number.isFinite(atMs) && atMs < Date.now()) process.stderr.write(`chime: warning: ${schedule} is in the past; the job will never fire (use "chime job run" to run it now)\n`);
+}
+
 export async function jobCommand(args: string[], out: (s: string) => void): Promise<void> {
   let parsed;
   try {
@@ -68,6 +78,7 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
         server: { type: 'string' }, json: { type: 'boolean' }, stale: { type: 'boolean' }, help: { type: 'boolean' },
         file: { type: 'string' }, schedule: { type: 'string' }, shell: { type: 'string' }, 'http-url': { type: 'string' }, timezone: { type: 'string' }, description: { type: 'string' },
         limit: { type: 'string' }, cursor: { type: 'string' }, payload: { type: 'string' }, key: { type: 'string' }, wait: { type: 'string' },
+        'dry-run': { type: 'boolean' }, n: { type: 'string', short: 'n' },
       },
     });
   } catch (error) {
@@ -76,7 +87,7 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
   const { values, positionals } = parsed;
   const [sub, id] = positionals;
   if (values.help === true) return out(JOB_HELP);
-  if (sub === undefined) throw new UsageError('job: missing subcommand (put, get, list, delete, pause, resume, run)');
+  if (sub === undefined) throw new UsageError('job: missing subcommand (put, get, list, next, delete, pause, resume, run)');
   const base = serverUrl(values.server);
   const stale = values.stale === true ? '?stale=true' : '';
   const call = apiCaller(base);
@@ -88,9 +99,27 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
   switch (sub) {
     case 'put': {
       const path = needId();
-      const answer = await call('PUT', `/v1/jobs/${path}`, specFromFlags(values));
+      const spec = specFromFlags(values);
+      warnIfPast(spec);
+      if (values['dry-run'] === true) {
+        const answer = await call('PUT', `/v1/jobs/${path}?dryRun=true`, spec);
+        if (values.json === true) return out(JSON.stringify(answer.body, null, 2) + '\n');
+        return out(`job ${id} would be ${flag(fieldsOf(answer.body, 'dry run'), 'created', 'dry run') ? 'created' : 'replaced'} (dry run: valid, nothing stored)\n`);
+      }
+      const answer = await call('PUT', `/v1/jobs/${path}`, spec);
       if (values.json === true) return out(JSON.stringify(answer.body, null, 2) + '\n');
       return out(`${answer.status === 201 ? 'created' : 'replaced'} job ${id}\n`);
+    }
+    case 'next': {
+      const count = values.n ?? '5';
+      if (!/^\d{1,2}$/.test(count) || Number(count) < 1 || Number(count) > 50) throw new UsageError('job next: -n must be 1 to 50');
+      const job = fieldsOf((await call('GET', `/v1/jobs/${needId()}${stale}`)).body, 'job');
+      const query = new URLSearchParams({ schedule: text(job, 'schedule', 'job'), timezone: text(job, 'timezone', 'job'), n: count, anchor: text(job, 'createdAt', 'job') });
+      const preview = fieldsOf((await call('GET', `/v1/schedule/preview?${query}`)).body, 'preview');
+      const instants = listOf(preview, 'instants', 'preview', (item, what) => text(fieldsOf(item, what), 'local', what));
+      if (values.json === true) return out(JSON.stringify(instants, null, 2) + '\n');
+      if (instants.length === 0) return out(`job ${id} has no next instant\n`);
+      return out(instants.join('\n') + '\n');
     }
     case 'get':
       return printJob((await call('GET', `/v1/jobs/${needId()}${stale}`)).body);

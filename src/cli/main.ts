@@ -2,6 +2,7 @@
 import { clusterCommand, CLUSTER_HELP } from './cluster-command.js';
 import { devCommand, DEV_HELP } from './dev-command.js';
 import { agentCommand } from './agent-command.js';
+import { APPLY_HELP, applyCommand } from './apply-command.js';
 import { jobCommand, JOB_HELP } from './job-command.js';
 import { runCommand, RUN_HELP } from './run-command.js';
 import { AGENT_HELP } from './agent-config.js';
@@ -14,8 +15,9 @@ commands:
   agent      run one cluster node
   dev        run a local 3-node cluster
   cluster    status, members, add, remove, transfer-leader
-  job        put, get, list, delete, pause, resume, run
+  job        put, get, list, next, delete, pause, resume, run
   run        list, get, kill
+  apply      create or replace the jobs of files in one step (-f FILE|DIR); diff, export
   version    chime's and node's versions (also --version)
   help       this text; every command also takes --help
 
@@ -30,7 +32,7 @@ async function main(argv: string[]): Promise<void> {
     case 'help':
     case '--help':
     case '-h':
-      out(HELP + '\n' + [AGENT_HELP, DEV_HELP, CLUSTER_HELP, JOB_HELP, RUN_HELP].join('\n'));
+      out(HELP + '\n' + [AGENT_HELP, DEV_HELP, CLUSTER_HELP, JOB_HELP, RUN_HELP, APPLY_HELP].join('\n'));
       if (command === undefined) process.exitCode = 2;
       return;
     case 'version':
@@ -47,6 +49,10 @@ async function main(argv: string[]): Promise<void> {
       return jobCommand(rest, out);
     case 'run':
       return runCommand(rest, out);
+    case 'apply':
+    case 'diff':
+    case 'export':
+      return applyCommand(command, rest, out);
     default:
       throw new UsageError(`unknown command "${command}" (try chime help)`);
   }
