@@ -114,7 +114,7 @@ async function smoke() {
   check(page.status === 200 && page.headers.get('content-type').startsWith('text/html'), `GET ${server}/ answered ${page.status}`);
   const put = await timed('job put', () => chime(['job', 'put', 'hello', '--schedule', '@manual', '--shell', 'echo hi', '--server', server]));
   check(put.code === 0, `job put failed: ${put.stderr.trim()}`);
-  const run = await timed('job run --wait', () => chime(['job', 'run', 'hello', '--wait', '30s', '--server', server]));
+  const run = await timed('job run --wait', () => chime(['job', 'run', 'hello', '--wait', '--timeout', '30s', '--server', server]));
   check(run.code === 0 && /\bhi\b/.test(run.stdout), `job run printed ${JSON.stringify((run.stdout + run.stderr).slice(0, 500))}`);
   await stopDev();
   console.log(`${timings.join('\n')}\npackage-smoke: passed in ${((performance.now() - started) / 1000).toFixed(1)} s (leader ${leader})`);

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { fieldsOf, flag, listOf, num, numOrNull, text, textOrNull } from './answers.js';
 import { apiCaller } from './http-client.js';
-import { table } from './table.js';
+import { document, formatDuration, outputOptions, OUTPUT_FLAGS, OUTPUT_HELP, table } from './output.js';
 import { UsageError, serverUrl } from './usage.js';
 
 export const CLUSTER_HELP = `usage: chime cluster <status|members|add|remove|transfer-leader> [flags]
@@ -14,7 +14,9 @@ export const CLUSTER_HELP = `usage: chime cluster <status|members|add|remove|tra
 
 flags:
   --server URL   a node's API (default $CHIME_SERVER or http://127.0.0.1:8400)
-  --json         machine-readable output
+${OUTPUT_HELP}
+
+A member the answering node has not heard from for 3 s shows as "unreachable".
 `;
 
 interface Member {
@@ -51,11 +53,20 @@ function readCluster(o: { readonly [field: string]: unknown }): ClusterBody {
   };
 }
 
+/** A peer silent for this long is shown as unreachable: every node says hello every second. */
+const SILENT_MS = 3000;
+
+/** The member's role, unless the answering node has not heard from it lately. */
+function roleText(m: Member, answering: string): string {
+  if (m.id === answering) return m.role;
+  return m.lastContactMs === null || m.lastContactMs > SILENT_MS ? `unreachable (was ${m.role})` : m.role;
+}
+
 export async function clusterCommand(args: string[], out: (s: string) => void): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { server: { type: 'string' }, json: { type: 'boolean' }, rpc: { type: 'string' }, http: { type: 'string' }, to: { type: 'string' }, help: { type: 'boolean' } },
+    options: { server: { type: 'string' }, ...OUTPUT_FLAGS, rpc: { type: 'string' }, http: { type: 'string' }, to: { type: 'string' }, help: { type: 'boolean' } },
   });
   const [sub, id] = positionals;
   if (values.help === true || sub === undefined) {
@@ -68,13 +79,17 @@ export async function clusterCommand(args: string[], out: (s: string) => void): 
   switch (sub) {
     case 'status':
     case 'members': {
+      const output = outputOptions(values);
       const raw = (await call('GET', '/v1/cluster')).body;
-      if (values.json === true && sub === 'status') return out(JSON.stringify(raw, null, 2) + '\n');
       const answer = fieldsOf(raw, 'cluster');
-      if (values.json === true) return out(JSON.stringify(answer['members'], null, 2) + '\n');
+      const doc = document(sub === 'status' ? raw : answer['members'], output);
+      if (doc !== null) return out(doc);
       const body = readCluster(answer);
-      if (sub === 'status') out(`node ${body.id}  leader ${body.leader ?? '-'}  term ${body.term}  commit ${body.commitIndex}  applied ${body.appliedIndex}\n\n`);
-      out(table(['ID', 'ROLE', 'VOTER', 'RPC', 'HTTP', 'MATCH', 'LAST CONTACT'], body.members.map((m) => [m.id, m.role, m.voter ? 'yes' : 'no', m.rpc, m.http || '-', m.matchIndex, m.lastContactMs === null ? null : `${m.lastContactMs}ms`])));
+      if (sub === 'status') out(`node ${body.id}  leader ${body.leader ?? 'none (no quorum?)'}  term ${body.term}  commit ${body.commitIndex}  applied ${body.appliedIndex}\n\n`);
+      const wide = output.format === 'wide';
+      out(table(['ID', 'ROLE', 'VOTER', 'HTTP', 'MATCH', 'LAST CONTACT', ...(wide ? ['RPC'] : [])], body.members.map((m) => [
+        m.id, roleText(m, body.id), m.voter ? 'yes' : 'no', m.http || '-', m.matchIndex, m.lastContactMs === null ? null : formatDuration(m.lastContactMs), ...(wide ? [m.rpc] : []),
+      ])));
       return;
     }
     case 'add': {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { fieldsOf, flag, isFields, listOf, optionalText, text, textOrNull } from './answers.js';
+import { fieldsOf, flag, isFields, listOf, num, optionalText, text, textOrNull, type Fields } from './answers.js';
 import { apiCaller } from './http-client.js';
-import { table } from './table.js';
+import { document, formatTime, outputOptions, OUTPUT_FLAGS, statusText, table, type OutputOptions } from './output.js';
 import { READ_COMMAND_FLAGS, UsageError, errorMessage, serverUrl } from './usage.js';
 
 export const JOB_HELP = `usage: chime job <put|get|list|next|delete|pause|resume|run> [ID] [flags]
@@ -14,17 +14,22 @@ export const JOB_HELP = `usage: chime job <put|get|list|next|delete|pause|resume
         [--dry-run]                     the server's validation only, nothing stored
   next ID [-n N]                        the job's next N instants (default 5), in its time zone
   get ID | list [--limit N] [--cursor C] | delete ID | pause ID | resume ID
-  run ID [--payload TEXT] [--key KEY] [--wait DURATION]   run now
+  run ID [--payload TEXT] [--key KEY]   run now, whatever the schedule
+        [--wait [--timeout DURATION]]   follow the run through its retries to its final status;
+                                        exit 0 if it succeeded, 1 if it ended otherwise,
+                                        3 if the timeout (default none) passed first
 
 ${READ_COMMAND_FLAGS}`;
 
 interface JobBody {
   id: string;
   schedule: string;
+  timezone: string;
   enabled: boolean;
   executor: { type: string; command: string | undefined; url: string | undefined };
   nextFireAt: string | null;
   lastScheduledAt: string | null;
+  updatedAt: string | null;
 }
 
 /** The fields of a job answer that the table shows. */
@@ -32,7 +37,7 @@ function readJob(value: unknown, what: string): JobBody {
   const o = fieldsOf(value, what);
   const e = fieldsOf(o['executor'], `${what}.executor`);
   return {
-    id: text(o, 'id', what), schedule: text(o, 'schedule', what), enabled: flag(o, 'enabled', what),
+    id: text(o, 'id', what), schedule: text(o, 'schedule', what), timezone: text(o, 'timezone', what), enabled: flag(o, 'enabled', what), updatedAt: textOrNull(o, 'updatedAt', what),
     executor: { type: text(e, 'type', `${what}.executor`), command: optionalText(e, 'command', `${what}.executor`), url: optionalText(e, 'url', `${what}.executor`) },
     nextFireAt: textOrNull(o, 'nextFireAt', what), lastScheduledAt: textOrNull(o, 'lastScheduledAt', what),
   };
@@ -60,6 +65,59 @@ function specFromFlags(values: Record<string, string | boolean | undefined>): un
   return spec;
 }
 
+/** Polling for a run's end starts at this interval and backs off to the second. */
+const RUN_POLL_MS_MIN = 200;
+const RUN_POLL_MS_MAX = 2000;
+
+/** `30s`, `2m`, `1500ms`, `1h` as milliseconds; a usage error naming the flag otherwise. */
+function durationMs(value: string, flagName: string): number {
+  const m = /^(\d{1,7})(ms|s|m|h)$/.exec(value);
+  if (m === null) throw new UsageError(`${flagName}: expected a duration like 30s, 2m or 1h, got "${value}"`);
+  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 3_600_000);
+}
+
+/**
+ * Polls the run (on whichever node --server names: reads are linearizable, so a leader change
+ * does not matter) until it reached its final status after all its retries: not active, and
+ * no retry owed (its job retries failed, timed-out and lost attempts while attempts remain).
+ */
+async function waitForFinalRun(call: ReturnType<typeof apiCaller>, runId: string, timeoutMs: number | null): Promise<{ run: Fields; timedOut: boolean }> {
+  const deadline = timeoutMs === null ? Infinity : performance.now() + timeoutMs;
+  let pollMs = RUN_POLL_MS_MIN;
+  let retryMax: number | null = null;
+  for (;;) {
+    const run = fieldsOf((await call('GET', `/v1/runs/${encodeURIComponent(runId)}`)).body, 'run');
+    const status = text(run, 'status', 'run');
+    if (status !== 'pending' && status !== 'running') {
+      if (retryMax === null) {
+        const job = fieldsOf((await call('GET', `/v1/jobs/${encodeURIComponent(text(run, 'jobId', 'run'))}`)).body, 'job');
+        retryMax = num(fieldsOf(job['retry'], 'job.retry'), 'max', 'job.retry');
+      }
+      const owesRetry = ['failed', 'timed_out', 'lost'].includes(status) && num(run, 'attempt', 'run') <= retryMax;
+      if (!owesRetry) return { run, timedOut: false };
+    }
+    if (performance.now() >= deadline) return { run, timedOut: true };
+    await new Promise((r) => setTimeout(r, Math.min(pollMs, Math.max(0, deadline - performance.now()))));
+    pollMs = Math.min(RUN_POLL_MS_MAX, pollMs * 2);
+  }
+}
+
+/** The final status, each attempt's executions and the last output tail. */
+function finalRunText(run: Fields, timedOut: boolean, output: OutputOptions): string {
+  const status = text(run, 'status', 'run');
+  const attempt = num(run, 'attempt', 'run');
+  const lines = [`run ${text(run, 'runId', 'run')}: ${statusText(status, output.colour)} after ${attempt} attempt${attempt === 1 ? '' : 's'}${timedOut ? ' (still going: the --timeout passed first)' : ''}`];
+  const executions = listOf(run, 'executions', 'run', (item, what) => fieldsOf(item, what));
+  for (const e of executions) {
+    const exit = e['exitCode'];
+    lines.push(`  attempt ${String(e['attempt'])} on ${String(e['node'])}: ${String(e['status'])}${typeof exit === 'number' ? ` (exit ${exit})` : ''}${typeof e['error'] === 'string' ? ` ${e['error']}` : ''}`);
+  }
+  const last = executions.at(-1);
+  const tail = typeof last?.['output'] === 'string' ? last['output'] : '';
+  if (tail !== '') lines.push('output:', tail.endsWith('\n') ? tail.slice(0, -1) : tail);
+  return lines.join('\n') + '\n';
+}
+
 /** A one-shot `@at` in the past never fires: say so (on stderr) before sending it. */
 function warnIfPast(spec: unknown): void {
   const schedule = isFields(spec) ? spec['schedule'] : undefined;
@@ -75,9 +133,9 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
       args,
       allowPositionals: true,
       options: {
-        server: { type: 'string' }, json: { type: 'boolean' }, stale: { type: 'boolean' }, help: { type: 'boolean' },
+        server: { type: 'string' }, ...OUTPUT_FLAGS, stale: { type: 'boolean' }, help: { type: 'boolean' },
         file: { type: 'string' }, schedule: { type: 'string' }, shell: { type: 'string' }, 'http-url': { type: 'string' }, timezone: { type: 'string' }, description: { type: 'string' },
-        limit: { type: 'string' }, cursor: { type: 'string' }, payload: { type: 'string' }, key: { type: 'string' }, wait: { type: 'string' },
+        limit: { type: 'string' }, cursor: { type: 'string' }, payload: { type: 'string' }, key: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' },
         'dry-run': { type: 'boolean' }, n: { type: 'string', short: 'n' },
       },
     });
@@ -95,7 +153,8 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
     if (id === undefined) throw new UsageError(`job ${sub}: needs a job ID`);
     return encodeURIComponent(id);
   };
-  const printJob = (body: unknown) => out(values.json === true ? JSON.stringify(body, null, 2) + '\n' : jobTable([readJob(body, 'job')]));
+  const output = outputOptions(values);
+  const printJob = (body: unknown) => out(document(body, output) ?? jobTable([readJob(body, 'job')], output));
   switch (sub) {
     case 'put': {
       const path = needId();
@@ -103,11 +162,13 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
       warnIfPast(spec);
       if (values['dry-run'] === true) {
         const answer = await call('PUT', `/v1/jobs/${path}?dryRun=true`, spec);
-        if (values.json === true) return out(JSON.stringify(answer.body, null, 2) + '\n');
+        const doc = document(answer.body, output);
+        if (doc !== null) return out(doc);
         return out(`job ${id} would be ${flag(fieldsOf(answer.body, 'dry run'), 'created', 'dry run') ? 'created' : 'replaced'} (dry run: valid, nothing stored)\n`);
       }
       const answer = await call('PUT', `/v1/jobs/${path}`, spec);
-      if (values.json === true) return out(JSON.stringify(answer.body, null, 2) + '\n');
+      const doc = document(answer.body, output);
+      if (doc !== null) return out(doc);
       return out(`${answer.status === 201 ? 'created' : 'replaced'} job ${id}\n`);
     }
     case 'next': {
@@ -117,7 +178,8 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
       const query = new URLSearchParams({ schedule: text(job, 'schedule', 'job'), timezone: text(job, 'timezone', 'job'), n: count, anchor: text(job, 'createdAt', 'job') });
       const preview = fieldsOf((await call('GET', `/v1/schedule/preview?${query}`)).body, 'preview');
       const instants = listOf(preview, 'instants', 'preview', (item, what) => text(fieldsOf(item, what), 'local', what));
-      if (values.json === true) return out(JSON.stringify(instants, null, 2) + '\n');
+      const doc = document(instants, output);
+      if (doc !== null) return out(doc);
       if (instants.length === 0) return out(`job ${id} has no next instant\n`);
       return out(instants.join('\n') + '\n');
     }
@@ -130,16 +192,17 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
       if (values.stale === true) query.set('stale', 'true');
       const q = query.toString();
       const body = (await call('GET', `/v1/jobs${q === '' ? '' : `?${q}`}`)).body;
-      if (values.json === true) return out(JSON.stringify(body, null, 2) + '\n');
+      const doc = document(body, output);
+      if (doc !== null) return out(doc);
       const page = fieldsOf(body, 'page');
-      out(jobTable(listOf(page, 'items', 'page', readJob)));
+      out(jobTable(listOf(page, 'items', 'page', readJob), output));
       const nextCursor = textOrNull(page, 'nextCursor', 'page');
       if (nextCursor !== null) out(`more: --cursor ${nextCursor}\n`);
       return;
     }
     case 'delete':
       await call('DELETE', `/v1/jobs/${needId()}`);
-      return out(values.json === true ? JSON.stringify({ deleted: id }) + '\n' : `deleted job ${id}\n`);
+      return out(document({ deleted: id }, output) ?? `deleted job ${id}\n`);
     case 'pause':
     case 'resume':
       return printJob((await call('POST', `/v1/jobs/${needId()}/${sub}`)).body);
@@ -148,15 +211,38 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
       const body: Record<string, string> = {};
       if (values.payload !== undefined) body['payload'] = values.payload;
       if (values.key !== undefined) body['key'] = values.key;
-      const wait = values.wait === undefined ? '' : `?wait=${encodeURIComponent(values.wait)}`;
-      const answer = await call('POST', `/v1/jobs/${path}/run${wait}`, body, 15 * 60_000);
-      return out(values.json === true || wait !== '' ? JSON.stringify(answer.body, null, 2) + '\n' : `started run ${text(fieldsOf(answer.body, 'run'), 'runId', 'run')}\n`);
+      const timeoutMs = values.timeout === undefined ? null : durationMs(values.timeout, '--timeout');
+      if (timeoutMs !== null && values.wait !== true) throw new UsageError('job run: --timeout goes with --wait');
+      const started = fieldsOf((await call('POST', `/v1/jobs/${path}/run`, body)).body, 'run');
+      const runId = text(started, 'runId', 'run');
+      const duplicate = started['duplicate'] === true;
+      if (values.wait !== true) {
+        const doc = document(started, output);
+        if (doc !== null) return out(doc);
+        return out(duplicate ? `run ${runId} already exists for key ${values.key ?? '-'} (duplicate: not started again)\n` : `started run ${runId}\n`);
+      }
+      if (duplicate) process.stderr.write(`chime: run ${runId} already exists for key ${values.key ?? '-'} (duplicate): waiting for it\n`);
+      const waited = await waitForFinalRun(call, runId, timeoutMs);
+      const doc = document(waited.run, output);
+      out(doc ?? finalRunText(waited.run, waited.timedOut, output));
+      process.exitCode = waited.timedOut ? 3 : text(fieldsOf(waited.run, 'run'), 'status', 'run') === 'succeeded' ? 0 : 1;
+      return;
     }
     default:
       throw new UsageError(`job: unknown subcommand ${sub}`);
   }
 }
 
-function jobTable(jobs: readonly JobBody[]): string {
-  return table(['ID', 'SCHEDULE', 'ENABLED', 'EXECUTOR', 'NEXT FIRE', 'LAST SCHEDULED'], jobs.map((j) => [j.id, j.schedule, j.enabled ? 'yes' : 'no', j.executor.type === 'shell' ? `shell: ${(j.executor.command ?? '').slice(0, 40)}` : `http: ${(j.executor.url ?? '').slice(0, 40)}`, j.nextFireAt, j.lastScheduledAt]));
+function executorText(j: JobBody, chars: number): string {
+  const detail = j.executor.type === 'shell' ? (j.executor.command ?? '') : j.executor.type === 'http' ? (j.executor.url ?? '') : '';
+  return `${j.executor.type}${detail === '' ? '' : `: ${detail.length > chars ? `${detail.slice(0, chars - 1)}…` : detail}`}`;
+}
+
+function jobTable(jobs: readonly JobBody[], output: OutputOptions): string {
+  const wide = output.format === 'wide';
+  const headers = ['ID', 'SCHEDULE', 'ENABLED', 'EXECUTOR', 'NEXT FIRE', 'LAST SCHEDULED', ...(wide ? ['TIMEZONE', 'UPDATED'] : [])];
+  return table(headers, jobs.map((j) => [
+    j.id, j.schedule, j.enabled ? 'yes' : 'no', executorText(j, wide ? 80 : 40), formatTime(j.nextFireAt, output.utc), formatTime(j.lastScheduledAt, output.utc),
+    ...(wide ? [j.timezone, formatTime(j.updatedAt, output.utc)] : []),
+  ]));
 }

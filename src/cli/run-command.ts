@@ -1,13 +1,13 @@
 import { parseArgs } from 'node:util';
 import { fieldsOf, listOf, num, numOrNull, text, textOrNull } from './answers.js';
 import { apiCaller } from './http-client.js';
-import { table } from './table.js';
+import { between, document, formatDuration, formatTime, outputOptions, OUTPUT_FLAGS, statusText, table } from './output.js';
 import { READ_COMMAND_FLAGS, UsageError, errorMessage, serverUrl } from './usage.js';
 
 export const RUN_HELP = `usage: chime run <list|get|kill> ...
 
   list JOB [--limit N] [--cursor C]   a job's runs, newest first
-  get RUN_ID                          one run with its executions and output
+  get RUN_ID                          one run with its attempts, executions, durations, lateness and output
   kill RUN_ID                         kill a running run
 
 ${READ_COMMAND_FLAGS}`;
@@ -19,6 +19,8 @@ interface Execution {
   exitCode: number | null;
   output: string;
   error: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
 }
 interface RunBody {
   runId: string;
@@ -38,6 +40,7 @@ function readExecution(value: unknown, what: string): Execution {
   return {
     node: text(o, 'node', what), attempt: num(o, 'attempt', what), status: text(o, 'status', what),
     exitCode: numOrNull(o, 'exitCode', what), output: text(o, 'output', what), error: textOrNull(o, 'error', what),
+    startedAt: textOrNull(o, 'startedAt', what), finishedAt: textOrNull(o, 'finishedAt', what),
   };
 }
 
@@ -54,7 +57,7 @@ function readRun(value: unknown, what: string): RunBody {
 export async function runCommand(args: string[], out: (s: string) => void): Promise<void> {
   let parsed;
   try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { server: { type: 'string' }, json: { type: 'boolean' }, stale: { type: 'boolean' }, help: { type: 'boolean' }, limit: { type: 'string' }, cursor: { type: 'string' } } });
+    parsed = parseArgs({ args, allowPositionals: true, options: { server: { type: 'string' }, ...OUTPUT_FLAGS, stale: { type: 'boolean' }, help: { type: 'boolean' }, limit: { type: 'string' }, cursor: { type: 'string' } } });
   } catch (error) {
     throw new UsageError(errorMessage(error));
   }
@@ -65,6 +68,7 @@ export async function runCommand(args: string[], out: (s: string) => void): Prom
   if (id === undefined) throw new UsageError(`run ${sub}: needs an id`);
   const base = serverUrl(values.server);
   const call = apiCaller(base);
+  const output = outputOptions(values);
   const query = new URLSearchParams();
   if (values.stale === true) query.set('stale', 'true');
   switch (sub) {
@@ -73,10 +77,16 @@ export async function runCommand(args: string[], out: (s: string) => void): Prom
       if (values.cursor !== undefined) query.set('cursor', values.cursor);
       const q = query.toString();
       const body = (await call('GET', `/v1/jobs/${encodeURIComponent(id)}/runs${q === '' ? '' : `?${q}`}`)).body;
-      if (values.json === true) return out(JSON.stringify(body, null, 2) + '\n');
+      const doc = document(body, output);
+      if (doc !== null) return out(doc);
       const page = fieldsOf(body, 'page');
       const runs = listOf(page, 'items', 'page', readRun);
-      out(table(['RUN', 'SCHEDULED', 'TRIGGER', 'ATTEMPT', 'STATUS', 'NODES', 'FINISHED'], runs.map((r) => [r.runId, r.scheduledAt, r.trigger, r.attempt, r.status, [...new Set(r.executions.map((e) => e.node))].join(',') || '-', r.finishedAt])));
+      const wide = output.format === 'wide';
+      out(table(['RUN', 'SCHEDULED', 'TRIGGER', 'ATTEMPT', 'STATUS', 'NODES', 'DURATION', 'LATE', ...(wide ? ['STARTED', 'FINISHED'] : [])], runs.map((r) => [
+        r.runId, formatTime(r.scheduledAt, output.utc), r.trigger, r.attempt, statusText(r.status, output.colour), [...new Set(r.executions.map((e) => e.node))].join(',') || '-',
+        between(r.startedAt, r.finishedAt), between(r.scheduledAt, r.startedAt),
+        ...(wide ? [formatTime(r.startedAt, output.utc), formatTime(r.finishedAt, output.utc)] : []),
+      ])));
       const nextCursor = textOrNull(page, 'nextCursor', 'page');
       if (nextCursor !== null) out(`more: --cursor ${nextCursor}\n`);
       return;
@@ -84,17 +94,22 @@ export async function runCommand(args: string[], out: (s: string) => void): Prom
     case 'get': {
       const q = query.toString();
       const body = (await call('GET', `/v1/runs/${encodeURIComponent(id)}${q === '' ? '' : `?${q}`}`)).body;
-      if (values.json === true) return out(JSON.stringify(body, null, 2) + '\n');
+      const doc = document(body, output);
+      if (doc !== null) return out(doc);
       const run = readRun(body, 'run');
-      out(`run ${run.runId}  job ${run.jobId}  ${run.status}  attempt ${run.attempt}  trigger ${run.trigger}\nscheduled ${run.scheduledAt}  started ${run.startedAt ?? '-'}  finished ${run.finishedAt ?? '-'}${run.reason === null ? '' : `  reason ${run.reason}`}\n`);
+      const t = (iso: string | null) => formatTime(iso, output.utc);
+      out(`run ${run.runId}  job ${run.jobId}  ${statusText(run.status, output.colour)}  attempt ${run.attempt}  trigger ${run.trigger}${run.reason === null ? '' : `  reason ${run.reason}`}\n`);
+      out(`scheduled ${t(run.scheduledAt)}  started ${t(run.startedAt)}  finished ${t(run.finishedAt)}\n`);
+      out(`duration ${between(run.startedAt, run.finishedAt)}  late ${between(run.scheduledAt, run.startedAt)}\n`);
       for (const e of run.executions) {
-        out(`\n-- ${e.node} attempt ${e.attempt}: ${e.status}${e.exitCode === null ? '' : ` (exit ${e.exitCode})`}${e.error === null ? '' : ` ${e.error}`}\n${e.output}${e.output.endsWith('\n') || e.output === '' ? '' : '\n'}`);
+        const took = e.startedAt !== null && e.finishedAt !== null ? `, ${formatDuration(Date.parse(e.finishedAt) - Date.parse(e.startedAt))}` : '';
+        out(`\n-- ${e.node} attempt ${e.attempt}: ${statusText(e.status, output.colour)}${e.exitCode === null ? '' : ` (exit ${e.exitCode})`}${took}${e.error === null ? '' : ` ${e.error}`}\n${e.output}${e.output.endsWith('\n') || e.output === '' ? '' : '\n'}`);
       }
       return;
     }
     case 'kill': {
       await call('POST', `/v1/runs/${encodeURIComponent(id)}/kill`);
-      return out(values.json === true ? JSON.stringify({ killing: id }) + '\n' : `kill requested for run ${id}\n`);
+      return out(document({ killing: id }, output) ?? `kill requested for run ${id}\n`);
     }
     default:
       throw new UsageError(`run: unknown subcommand ${sub}`);

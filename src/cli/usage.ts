@@ -21,6 +21,7 @@ export function serverUrl(flag: string | undefined): string {
 /** The flags `chime job` and `chime run` share, as their usage text ends them. */
 export const READ_COMMAND_FLAGS = `flags:
   --server URL   a node's API (default $CHIME_SERVER or http://127.0.0.1:8400)
-  --json         machine-readable output
+  -o FORMAT      table (default), wide, json or yaml (--json is -o json)
+  --utc          times in UTC instead of local time with the zone
   --stale        read from the node's local state (no linearizable read)
 `;
