@@ -40,6 +40,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   FAILED: 500,
   CLOSED: 503,
   STORAGE_QUEUE_FULL: 503,
+  DATA_DIR_LOCKED: 500,
   INVALID_REQUEST: 400,
   INVALID_JOB_ID: 400,
   INVALID_RUN_ID: 400,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseFlags } from './flags.js';
 import type { AgentConfig } from '../process/index.js';
 import { UsageError, errorMessage } from './usage.js';
 
@@ -103,12 +103,7 @@ export function parsePeers(value: string): Map<string, string> {
 
 /** Flags and --config merged and checked; every problem is a UsageError naming the flag. */
 export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: OPTIONS, allowPositionals: false, strict: true });
-  } catch (error) {
-    throw new UsageError(errorMessage(error));
-  }
+  const parsed = parseFlags('agent', args, OPTIONS, false);
   const flags: Raw = parsed.values;
   if (flags.help === true) return 'help';
   const raw: Raw = { ...(typeof flags.config === 'string' ? readConfigFile(flags.config) : {}), ...flags };

@@ -3,7 +3,7 @@
 // the server commits as one log entry: all of them or none.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseFlags } from './flags.js';
 import { READ_ONLY_JOB_FIELDS } from '../statemachine/index.js';
 import { fieldsOf, isFields, listOf, text, textOrNull, type Fields } from './answers.js';
 import { apiCaller, httpJson, problemLine } from './http-client.js';
@@ -144,12 +144,7 @@ async function diffJobs(base: string, jobs: readonly FileJob[], out: (s: string)
 }
 
 export async function applyCommand(command: 'apply' | 'diff' | 'export', args: string[], out: (s: string) => void): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: false, options: { server: { type: 'string' }, file: { type: 'string', short: 'f' }, 'dry-run': { type: 'boolean' }, stale: { type: 'boolean' }, help: { type: 'boolean' } } });
-  } catch (error) {
-    throw new UsageError(`${command}: ${errorMessage(error)}`);
-  }
+  const parsed = parseFlags(command, args, { server: { type: 'string' }, file: { type: 'string', short: 'f' }, 'dry-run': { type: 'boolean' }, stale: { type: 'boolean' }, help: { type: 'boolean' } }, false);
   const { values } = parsed;
   if (values.help === true) return out(APPLY_HELP);
   const base = serverUrl(values.server);

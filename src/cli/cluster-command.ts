@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseFlags, suggestion } from './flags.js';
 import { fieldsOf, flag, listOf, num, numOrNull, text, textOrNull } from './answers.js';
 import { apiCaller } from './http-client.js';
 import { document, formatDuration, outputOptions, OUTPUT_FLAGS, OUTPUT_HELP, table } from './output.js';
@@ -63,11 +63,7 @@ function roleText(m: Member, answering: string): string {
 }
 
 export async function clusterCommand(args: string[], out: (s: string) => void): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { server: { type: 'string' }, ...OUTPUT_FLAGS, rpc: { type: 'string' }, http: { type: 'string' }, to: { type: 'string' }, help: { type: 'boolean' } },
-  });
+  const { values, positionals } = parseFlags('cluster', args, { server: { type: 'string' }, ...OUTPUT_FLAGS, rpc: { type: 'string' }, http: { type: 'string' }, to: { type: 'string' }, help: { type: 'boolean' } });
   const [sub, id] = positionals;
   if (values.help === true || sub === undefined) {
     out(CLUSTER_HELP);
@@ -109,6 +105,6 @@ export async function clusterCommand(args: string[], out: (s: string) => void): 
       return out(`leadership moving from ${text(body, 'from', 'transfer')} to ${text(body, 'to', 'transfer')}\n`);
     }
     default:
-      throw new UsageError(`cluster: unknown subcommand ${sub}`);
+      throw new UsageError(`cluster: unknown subcommand ${sub}${suggestion(sub, ['status', 'members', 'add', 'remove', 'transfer-leader'])}`);
   }
 }

@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseFlags } from './flags.js';
 import { createInterface } from 'node:readline';
 import { isPackaged } from './packaged.js';
-import { UsageError, errorMessage } from './usage.js';
+import { UsageError } from './usage.js';
 
 export const DEV_HELP = `usage: chime dev [--nodes N] [--dir DIR] [--base-port P]
 
@@ -18,12 +18,7 @@ and for peers on P-1000+i (7401..). Ctrl-C stops every node cleanly.
 const AGENT = isPackaged ? ['agent'] : [fileURLToPath(new URL('./main.js', import.meta.url)), 'agent'];
 
 export async function devCommand(args: string[], out: (s: string) => void): Promise<void> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args, options: { nodes: { type: 'string', default: '3' }, dir: { type: 'string', default: './.chime-dev' }, 'base-port': { type: 'string', default: '8400' }, help: { type: 'boolean' } } }));
-  } catch (error) {
-    throw new UsageError(errorMessage(error));
-  }
+  const { values } = parseFlags('dev', args, { nodes: { type: 'string', default: '3' }, dir: { type: 'string', default: './.chime-dev' }, 'base-port': { type: 'string', default: '8400' }, help: { type: 'boolean' } }, false);
   if (values.help === true) return out(DEV_HELP);
   const count = Number(values.nodes);
   const base = Number(values['base-port']);

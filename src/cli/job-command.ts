@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { fieldsOf, flag, isFields, listOf, num, optionalText, text, textOrNull, type Fields } from './answers.js';
 import { apiCaller } from './http-client.js';
 import { document, formatTime, outputOptions, OUTPUT_FLAGS, statusText, table, type OutputOptions } from './output.js';
+import { parseFlags, suggestion } from './flags.js';
 import { READ_COMMAND_FLAGS, UsageError, errorMessage, serverUrl } from './usage.js';
 
 export const JOB_HELP = `usage: chime job <put|get|list|next|delete|pause|resume|run> [ID] [flags]
@@ -126,22 +126,15 @@ function warnIfPast(spec: unknown): void {
   if (Number.isFinite(atMs) && atMs < Date.now()) process.stderr.write(`chime: warning: ${schedule} is in the past; the job will never fire (use "chime job run" to run it now)\n`);
 }
 
+const JOB_SUBCOMMANDS = ['put', 'get', 'list', 'next', 'delete', 'pause', 'resume', 'run'];
+
 export async function jobCommand(args: string[], out: (s: string) => void): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args,
-      allowPositionals: true,
-      options: {
-        server: { type: 'string' }, ...OUTPUT_FLAGS, stale: { type: 'boolean' }, help: { type: 'boolean' },
-        file: { type: 'string' }, schedule: { type: 'string' }, shell: { type: 'string' }, 'http-url': { type: 'string' }, timezone: { type: 'string' }, description: { type: 'string' },
-        limit: { type: 'string' }, cursor: { type: 'string' }, payload: { type: 'string' }, key: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' },
-        'dry-run': { type: 'boolean' }, n: { type: 'string', short: 'n' },
-      },
+  const parsed = parseFlags('job', args, {
+      server: { type: 'string' }, ...OUTPUT_FLAGS, stale: { type: 'boolean' }, help: { type: 'boolean' },
+      file: { type: 'string' }, schedule: { type: 'string' }, shell: { type: 'string' }, 'http-url': { type: 'string' }, timezone: { type: 'string' }, description: { type: 'string' },
+      limit: { type: 'string' }, cursor: { type: 'string' }, payload: { type: 'string' }, key: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' },
+      'dry-run': { type: 'boolean' }, n: { type: 'string', short: 'n' },
     });
-  } catch (error) {
-    throw new UsageError(errorMessage(error));
-  }
   const { values, positionals } = parsed;
   const [sub, id] = positionals;
   if (values.help === true) return out(JOB_HELP);
@@ -229,7 +222,7 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
       return;
     }
     default:
-      throw new UsageError(`job: unknown subcommand ${sub}`);
+      throw new UsageError(`job: unknown subcommand ${sub}${suggestion(sub, JOB_SUBCOMMANDS)}`);
   }
 }
 

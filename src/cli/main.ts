@@ -8,6 +8,8 @@ import { runCommand, RUN_HELP } from './run-command.js';
 import { AGENT_HELP } from './agent-config.js';
 import { chimeVersion, isPackaged } from './packaged.js';
 import { OperationError, UsageError } from './usage.js';
+import { COMMAND_TREE, completionScript } from './completion.js';
+import { suggestion } from './flags.js';
 
 const HELP = `usage: chime <command> [flags]
 
@@ -19,22 +21,35 @@ commands:
   run        list, get, kill
   apply      create or replace the jobs of files in one step (-f FILE|DIR); diff, export
   version    chime's and node's versions (also --version)
-  help       this text; every command also takes --help
+  help       this text; help COMMAND for one command's (every command also takes --help)
+  completion bash|zsh: a completion script (source <(chime completion bash))
 
 Errors go to stderr; exit code 1 for a failed operation, 2 for bad usage.
 `;
+
+const HELP_OF: Readonly<Record<string, string>> = {
+  agent: AGENT_HELP, dev: DEV_HELP, cluster: CLUSTER_HELP, job: JOB_HELP, run: RUN_HELP, apply: APPLY_HELP, diff: APPLY_HELP, export: APPLY_HELP,
+};
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const out = (s: string) => void process.stdout.write(s);
   switch (command) {
     case undefined:
-    case 'help':
     case '--help':
     case '-h':
-      out(HELP + '\n' + [AGENT_HELP, DEV_HELP, CLUSTER_HELP, JOB_HELP, RUN_HELP, APPLY_HELP].join('\n'));
+      out(HELP);
       if (command === undefined) process.exitCode = 2;
       return;
+    case 'help': {
+      const [topic] = rest;
+      if (topic === undefined) return out(HELP);
+      const text = HELP_OF[topic];
+      if (text === undefined) throw new UsageError(`help: no command "${topic}"${suggestion(topic, Object.keys(HELP_OF))}`);
+      return out(text);
+    }
+    case 'completion':
+      return out(completionScript(rest[0]));
     case 'version':
     case '--version':
       out(`chime ${chimeVersion()} (node ${process.version}${isPackaged ? ', single executable' : ''})\n`);
@@ -54,7 +69,7 @@ async function main(argv: string[]): Promise<void> {
     case 'export':
       return applyCommand(command, rest, out);
     default:
-      throw new UsageError(`unknown command "${command}" (try chime help)`);
+      throw new UsageError(`unknown command "${command}"${suggestion(command, Object.keys(COMMAND_TREE))} (try chime help)`);
   }
 }
 

@@ -1,8 +1,8 @@
-import { parseArgs } from 'node:util';
 import { fieldsOf, listOf, num, numOrNull, text, textOrNull } from './answers.js';
 import { apiCaller } from './http-client.js';
 import { between, document, formatDuration, formatTime, outputOptions, OUTPUT_FLAGS, statusText, table } from './output.js';
-import { READ_COMMAND_FLAGS, UsageError, errorMessage, serverUrl } from './usage.js';
+import { parseFlags, suggestion } from './flags.js';
+import { READ_COMMAND_FLAGS, UsageError, serverUrl } from './usage.js';
 
 export const RUN_HELP = `usage: chime run <list|get|kill> ...
 
@@ -55,12 +55,7 @@ function readRun(value: unknown, what: string): RunBody {
 }
 
 export async function runCommand(args: string[], out: (s: string) => void): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, allowPositionals: true, options: { server: { type: 'string' }, ...OUTPUT_FLAGS, stale: { type: 'boolean' }, help: { type: 'boolean' }, limit: { type: 'string' }, cursor: { type: 'string' } } });
-  } catch (error) {
-    throw new UsageError(errorMessage(error));
-  }
+  const parsed = parseFlags('run', args, { server: { type: 'string' }, ...OUTPUT_FLAGS, stale: { type: 'boolean' }, help: { type: 'boolean' }, limit: { type: 'string' }, cursor: { type: 'string' } });
   const { values, positionals } = parsed;
   const [sub, id] = positionals;
   if (values.help === true) return out(RUN_HELP);
@@ -112,6 +107,6 @@ export async function runCommand(args: string[], out: (s: string) => void): Prom
       return out(document({ killing: id }, output) ?? `kill requested for run ${id}\n`);
     }
     default:
-      throw new UsageError(`run: unknown subcommand ${sub}`);
+      throw new UsageError(`run: unknown subcommand ${sub}${suggestion(sub, ['list', 'get', 'kill'])}`);
   }
 }

@@ -15,7 +15,7 @@ export const ERROR_CODES = [
   // The leader's scheduler.
   'QUEUE_FULL', 'WAITERS_FULL', 'INVALID_INPUT', 'FIRE_REJECTED',
   // Durable storage (fatal to the node; never an answer to a client's mistake).
-  'FORMAT_UNKNOWN', 'CORRUPT', 'FAILED', 'CLOSED', 'STORAGE_QUEUE_FULL',
+  'FORMAT_UNKNOWN', 'CORRUPT', 'FAILED', 'CLOSED', 'STORAGE_QUEUE_FULL', 'DATA_DIR_LOCKED',
   // The HTTP edge: requests that are malformed, misrouted or too large.
   'INVALID_REQUEST', 'INVALID_JOB_ID', 'INVALID_RUN_ID', 'MALFORMED_JSON', 'UNSUPPORTED_MEDIA_TYPE', 'BODY_TOO_LARGE',
   'ROUTE_NOT_FOUND', 'METHOD_NOT_ALLOWED', 'MEMBER_NOT_FOUND', 'INTERNAL',

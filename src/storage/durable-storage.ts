@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { bootstrapStorage, MemoryStorage } from '../raft/index.js';
 import type { ConfState, Entry, HardState, NodeId, Snapshot, SnapshotMeta, Storage } from '../raft/index.js';
 import { encodeLogStart, type StoredSnapshotMeta } from './codec.js';
@@ -82,7 +82,13 @@ export class DurableStorage implements Storage {
   /** Opens (or creates) the store in `dir`, recovers it and checks its consistency. */
   static async open(dir: string, options: DurableStorageOptions = {}): Promise<DurableStorage> {
     const db = openDb(dir);
-    await db.open();
+    await db.open().catch((error: unknown) => {
+      // LevelDB's lock: another process (most likely another agent) has this directory open.
+      const cause: unknown = error instanceof Error ? error.cause : undefined;
+      const locked = cause instanceof Error && Reflect.get(cause, 'code') === 'LEVEL_LOCKED';
+      if (locked) throw new ChimeError('DATA_DIR_LOCKED', `the data directory ${dirname(dir)} is in use by another process (is another chime agent running on it?)`, { cause: error });
+      throw error;
+    });
     try {
       const files = new ImageFiles(join(dir, 'snap'));
       const { cache, snapshotMeta, image, wal } = await recover(db, files, join(dir, 'wal'), options.wal ?? {});
