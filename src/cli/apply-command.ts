@@ -6,8 +6,8 @@ import { basename, join } from 'node:path';
 import { parseFlags } from './flags.js';
 import { READ_ONLY_JOB_FIELDS } from '../statemachine/index.js';
 import { fieldsOf, isFields, listOf, text, textOrNull, type Fields } from './answers.js';
-import { apiCaller, httpJson, problemLine } from './http-client.js';
-import { OperationError, UsageError, errorMessage, serverUrl } from './usage.js';
+import { apiCaller, apiSender, problemLine } from './http-client.js';
+import { OperationError, UsageError, errorMessage, serverList } from './usage.js';
 
 export const APPLY_HELP = `usage: chime apply -f FILE|DIR [--dry-run]
        chime diff -f FILE|DIR
@@ -20,7 +20,8 @@ export const APPLY_HELP = `usage: chime apply -f FILE|DIR [--dry-run]
   export     every job's spec as a JSON array on stdout (no server fields): apply -f takes it back
 
 flags:
-  --server URL   a node's API (default $CHIME_SERVER or http://127.0.0.1:8400)
+  --server URLS  nodes' APIs, comma-separated, tried in order (default $CHIME_SERVER, else the
+                 chime dev cluster of this directory, else http://127.0.0.1:8400)
   --dry-run      apply: show the outcomes, store nothing
 `;
 
@@ -83,10 +84,8 @@ function applyProblem(body: unknown, jobs: readonly FileJob[], fallback: string)
   return `${job.file}: job ${job.id}: ${m[2] === '' ? '' : `${m[2]}: `}${String(first['message'])}${more}; nothing was applied`;
 }
 
-async function postApply(base: string, jobs: readonly FileJob[], dryRun: boolean): Promise<{ id: string; outcome: string }[]> {
-  const answer = await httpJson('POST', `${base}/v1/apply`, { jobs: jobs.map((j) => j.spec), dryRun }, 60_000).catch((error: unknown) => {
-    throw new OperationError(`cannot reach ${base}: ${errorMessage(error)}`);
-  });
+async function postApply(servers: readonly string[], jobs: readonly FileJob[], dryRun: boolean): Promise<{ id: string; outcome: string }[]> {
+  const answer = await apiSender(servers)('POST', '/v1/apply', { jobs: jobs.map((j) => j.spec), dryRun }, 60_000);
   if (answer.status === 400) throw new OperationError(applyProblem(answer.body, jobs, problemLine(answer)));
   if (answer.status >= 400) throw new OperationError(problemLine(answer));
   return listOf(fieldsOf(answer.body, 'apply'), 'items', 'apply', (item, what) => {
@@ -108,8 +107,8 @@ export function changedFields(before: Fields, after: Fields): { field: string; b
     .filter((c) => c.before !== c.after);
 }
 
-async function exportJobs(base: string, stale: boolean, out: (s: string) => void): Promise<void> {
-  const call = apiCaller(base);
+async function exportJobs(servers: readonly string[], stale: boolean, out: (s: string) => void): Promise<void> {
+  const call = apiCaller(servers);
   const specs: Fields[] = [];
   let cursor: string | null = null;
   do {
@@ -123,9 +122,9 @@ async function exportJobs(base: string, stale: boolean, out: (s: string) => void
   out(JSON.stringify(specs, null, 2) + '\n');
 }
 
-async function diffJobs(base: string, jobs: readonly FileJob[], out: (s: string) => void): Promise<void> {
-  const call = apiCaller(base);
-  const outcomes = await postApply(base, jobs, true);
+async function diffJobs(servers: readonly string[], jobs: readonly FileJob[], out: (s: string) => void): Promise<void> {
+  const call = apiCaller(servers);
+  const outcomes = await postApply(servers, jobs, true);
   let changes = 0;
   for (const [i, job] of jobs.entries()) {
     const outcome = outcomes[i]?.outcome ?? 'unknown';
@@ -147,11 +146,11 @@ export async function applyCommand(command: 'apply' | 'diff' | 'export', args: s
   const parsed = parseFlags(command, args, { server: { type: 'string' }, file: { type: 'string', short: 'f' }, 'dry-run': { type: 'boolean' }, stale: { type: 'boolean' }, help: { type: 'boolean' } }, false);
   const { values } = parsed;
   if (values.help === true) return out(APPLY_HELP);
-  const base = serverUrl(values.server);
-  if (command === 'export') return exportJobs(base, values.stale === true, out);
+  const servers = serverList(values.server);
+  if (command === 'export') return exportJobs(servers, values.stale === true, out);
   if (values.file === undefined) throw new UsageError(`${command}: needs -f FILE or -f DIR`);
   const jobs = readJobFiles(values.file);
-  if (command === 'diff') return diffJobs(base, jobs, out);
+  if (command === 'diff') return diffJobs(servers, jobs, out);
   const dryRun = values['dry-run'] === true;
-  for (const { id, outcome } of await postApply(base, jobs, dryRun)) out(`job ${id} ${outcome}${dryRun ? ' (dry run)' : ''}\n`);
+  for (const { id, outcome } of await postApply(servers, jobs, dryRun)) out(`job ${id} ${outcome}${dryRun ? ' (dry run)' : ''}\n`);
 }

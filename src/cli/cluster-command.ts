@@ -2,7 +2,7 @@ import { parseFlags, suggestion } from './flags.js';
 import { fieldsOf, flag, listOf, num, numOrNull, text, textOrNull } from './answers.js';
 import { apiCaller } from './http-client.js';
 import { document, formatDuration, outputOptions, OUTPUT_FLAGS, OUTPUT_HELP, table } from './output.js';
-import { UsageError, serverUrl } from './usage.js';
+import { UsageError, serverList } from './usage.js';
 
 export const CLUSTER_HELP = `usage: chime cluster <status|members|add|remove|transfer-leader> [flags]
 
@@ -13,7 +13,8 @@ export const CLUSTER_HELP = `usage: chime cluster <status|members|add|remove|tra
   transfer-leader [--to ID]       hand leadership to ID (or the most up-to-date voter)
 
 flags:
-  --server URL   a node's API (default $CHIME_SERVER or http://127.0.0.1:8400)
+  --server URLS  nodes' APIs, comma-separated, tried in order (default $CHIME_SERVER, else the
+                 chime dev cluster of this directory, else http://127.0.0.1:8400)
 ${OUTPUT_HELP}
 
 A member the answering node has not heard from for 3 s shows as "unreachable".
@@ -70,7 +71,7 @@ export async function clusterCommand(args: string[], out: (s: string) => void): 
     if (sub === undefined && values.help !== true) throw new UsageError('cluster: missing subcommand (status, members, add, remove, transfer-leader)');
     return;
   }
-  const base = serverUrl(values.server);
+  const base = serverList(values.server);
   const call = apiCaller(base);
   switch (sub) {
     case 'status':

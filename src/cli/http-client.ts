@@ -75,16 +75,48 @@ function isChimeAnswer(answer: HttpAnswer): boolean {
   return answer.contentType.startsWith('application/json') || answer.contentType.startsWith('application/problem+json') || (answer.status === 204 && answer.text === '');
 }
 
+export type ApiCall = (method: string, path: string, body?: unknown, timeoutMs?: number) => Promise<HttpAnswer>;
+
 /**
- * The CLI's call to a node's API: an unreachable node, an answer that is not chime's and an
- * error answer each become an OperationError with one line to print (exit code 1).
+ * A request to the first of `servers` that answers: a server that cannot be reached, or that
+ * answers 503 (it knows no leader right now), is left for the next; the one that answered is
+ * tried first from then on. An answer that is not chime's is an error naming the server. Any
+ * status comes back; `apiCaller` turns errors into one line.
  */
-export function apiCaller(base: string): (method: string, path: string, body?: unknown, timeoutMs?: number) => Promise<HttpAnswer> {
+export function apiSender(servers: readonly string[]): ApiCall {
+  let first = 0;
   return async (method, path, body, timeoutMs) => {
-    const answer = await httpJson(method, base + path, body, timeoutMs).catch((error: unknown) => {
-      throw unreachable(base, error);
-    });
-    if (!isChimeAnswer(answer)) throw new OperationError(`${base} answered ${answer.status} ${answer.contentType === '' ? 'without a content type' : `with ${answer.contentType.split(';')[0]}`}: not a chime agent's answer (is --server right?)`);
+    let last: OperationError | HttpAnswer | null = null;
+    for (let k = 0; k < servers.length; k++) {
+      const i = (first + k) % servers.length;
+      const base = servers[i] ?? '';
+      let answer: HttpAnswer;
+      try {
+        answer = await httpJson(method, base + path, body, timeoutMs);
+      } catch (error) {
+        last = unreachable(base, error);
+        continue;
+      }
+      if (!isChimeAnswer(answer)) throw new OperationError(`${base} answered ${answer.status} ${answer.contentType === '' ? 'without a content type' : `with ${answer.contentType.split(';')[0]}`}: not a chime agent's answer (is --server right?)`);
+      last = answer;
+      if (answer.status === 503 && k < servers.length - 1) continue;
+      first = i;
+      return answer;
+    }
+    if (last === null || last instanceof OperationError) throw last ?? new OperationError('no server to ask');
+    return last;
+  };
+}
+
+/**
+ * The CLI's call to the cluster's API (see apiSender): an unreachable cluster, an answer that
+ * is not chime's and an error answer each become an OperationError with one line to print
+ * (exit code 1).
+ */
+export function apiCaller(servers: string | readonly string[]): ApiCall {
+  const send = apiSender(typeof servers === 'string' ? [servers] : servers);
+  return async (method, path, body, timeoutMs) => {
+    const answer = await send(method, path, body, timeoutMs);
     if (answer.status === 503 && method === 'GET') throw new OperationError(`${problemLine(answer)}; to read this node's local state anyway, add --stale`);
     if (answer.status >= 400) throw new OperationError(problemLine(answer));
     return answer;

@@ -3,7 +3,7 @@ import { fieldsOf, flag, isFields, listOf, num, optionalText, text, textOrNull, 
 import { apiCaller } from './http-client.js';
 import { document, formatTime, outputOptions, OUTPUT_FLAGS, statusText, table, type OutputOptions } from './output.js';
 import { parseFlags, suggestion } from './flags.js';
-import { READ_COMMAND_FLAGS, UsageError, errorMessage, serverUrl } from './usage.js';
+import { READ_COMMAND_FLAGS, UsageError, errorMessage, serverList } from './usage.js';
 
 export const JOB_HELP = `usage: chime job <put|get|list|next|delete|pause|resume|run> [ID] [flags]
 
@@ -139,7 +139,7 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
   const [sub, id] = positionals;
   if (values.help === true) return out(JOB_HELP);
   if (sub === undefined) throw new UsageError('job: missing subcommand (put, get, list, next, delete, pause, resume, run)');
-  const base = serverUrl(values.server);
+  const base = serverList(values.server);
   const stale = values.stale === true ? '?stale=true' : '';
   const call = apiCaller(base);
   const needId = () => {

@@ -2,7 +2,7 @@ import { fieldsOf, listOf, num, numOrNull, text, textOrNull } from './answers.js
 import { apiCaller } from './http-client.js';
 import { between, document, formatDuration, formatTime, outputOptions, OUTPUT_FLAGS, statusText, table } from './output.js';
 import { parseFlags, suggestion } from './flags.js';
-import { READ_COMMAND_FLAGS, UsageError, serverUrl } from './usage.js';
+import { READ_COMMAND_FLAGS, UsageError, serverList } from './usage.js';
 
 export const RUN_HELP = `usage: chime run <list|get|kill> ...
 
@@ -61,7 +61,7 @@ export async function runCommand(args: string[], out: (s: string) => void): Prom
   if (values.help === true) return out(RUN_HELP);
   if (sub === undefined) throw new UsageError('run: missing subcommand (list, get, kill)');
   if (id === undefined) throw new UsageError(`run ${sub}: needs an id`);
-  const base = serverUrl(values.server);
+  const base = serverList(values.server);
   const call = apiCaller(base);
   const output = outputOptions(values);
   const query = new URLSearchParams();
