@@ -73,6 +73,12 @@ export interface RunService {
   kill(runId: string): Promise<RunRecord | null>;
 }
 
+/** A consistent backup of the replicated state, as the bytes of a backup file. */
+export interface BackupService {
+  /** After a linearizable read barrier: every write acknowledged before the call is in it. */
+  backup(): Promise<Uint8Array>;
+}
+
 export interface MetricsSource {
   /** The whole Prometheus text exposition. */
   render(): string;

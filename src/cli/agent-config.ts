@@ -13,6 +13,7 @@ export const AGENT_HELP = `usage: chime agent --id ID [flags]
   --http HOST:PORT            API and console address (default 127.0.0.1:8400; port 0 picks one)
   --peers ID=HOST:PORT,...    founding voters with their rpc addresses (only for an empty data dir)
   --join URL                  start empty and ask the cluster at URL to add this node
+  --restore FILE              found a new cluster (with --peers, empty data) from a backup (chime backup)
   --tag KEY=VALUE             node label for job targeting (repeatable)
   --slots N                   runs that may execute here at once (default 8)
   --cluster-key-file FILE     shared secret peers prove to each other
@@ -34,6 +35,7 @@ const OPTIONS = {
   http: { type: 'string' },
   peers: { type: 'string' },
   join: { type: 'string' },
+  restore: { type: 'string' },
   tag: { type: 'string', multiple: true },
   slots: { type: 'string' },
   'cluster-key-file': { type: 'string' },
@@ -117,6 +119,8 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
   const peersText = str('peers');
   const join = str('join') ?? null;
   if (peersText !== undefined && join !== null) throw new UsageError('--peers and --join exclude each other');
+  const restore = str('restore') ?? null;
+  if (restore !== null && peersText === undefined) throw new UsageError('--restore founds a new cluster: it needs --peers (every founding node gets the same backup and --peers)');
   const peers = peersText === undefined ? null : parsePeers(peersText);
   if (peers !== null && !peers.has(id)) throw new UsageError(`--peers must include this node (${id})`);
   if (join !== null) {
@@ -152,5 +156,6 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
     electionMs,
     logLevel,
     snapshotEntries: positiveInt('snapshot-entries', str('snapshot-entries'), 10_000, 10),
+    restore,
   };
 }

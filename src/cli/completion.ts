@@ -12,6 +12,7 @@ export const COMMAND_TREE: Readonly<Record<string, readonly string[]>> = {
   apply: [],
   diff: [],
   export: [],
+  backup: [],
   version: [],
   help: [],
   completion: ['bash', 'zsh'],

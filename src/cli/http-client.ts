@@ -7,6 +7,8 @@ export interface HttpAnswer {
   readonly body: unknown;
   readonly text: string;
   readonly contentType: string;
+  /** The body as it came (a backup is binary). */
+  readonly raw: Buffer;
 }
 
 /** A small JSON-over-HTTP client with a deadline; used by the CLI and by tests. */
@@ -27,14 +29,15 @@ export function httpJson(method: string, url: string, body?: unknown, timeoutMs 
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
+          const raw = Buffer.concat(chunks);
+          const text = raw.toString('utf8');
           let parsed: unknown = text;
           try {
             parsed = text === '' ? null : JSON.parse(text);
           } catch {
             // not JSON (metrics): keep the text
           }
-          resolve({ status: res.statusCode ?? 0, body: parsed, text, contentType: String(res.headers['content-type'] ?? '') });
+          resolve({ status: res.statusCode ?? 0, body: parsed, text, contentType: String(res.headers['content-type'] ?? ''), raw });
         });
         res.on('error', reject);
       },
@@ -72,7 +75,7 @@ function unreachable(base: string, error: unknown): OperationError {
 
 /** Every chime answer is JSON: problem+json for errors. Anything else came from something that is not chime. */
 function isChimeAnswer(answer: HttpAnswer): boolean {
-  return answer.contentType.startsWith('application/json') || answer.contentType.startsWith('application/problem+json') || (answer.status === 204 && answer.text === '');
+  return answer.contentType.startsWith('application/json') || answer.contentType.startsWith('application/octet-stream') || answer.contentType.startsWith('application/problem+json') || (answer.status === 204 && answer.text === '');
 }
 
 export type ApiCall = (method: string, path: string, body?: unknown, timeoutMs?: number) => Promise<HttpAnswer>;

@@ -3,6 +3,7 @@ import { clusterCommand, CLUSTER_HELP } from './cluster-command.js';
 import { devCommand, DEV_HELP } from './dev-command.js';
 import { agentCommand } from './agent-command.js';
 import { APPLY_HELP, applyCommand } from './apply-command.js';
+import { BACKUP_HELP, backupCommand } from './backup-command.js';
 import { jobCommand, JOB_HELP } from './job-command.js';
 import { runCommand, RUN_HELP } from './run-command.js';
 import { AGENT_HELP } from './agent-config.js';
@@ -20,6 +21,7 @@ commands:
   job        put, get, list, next, delete, pause, resume, run
   run        list, get, kill
   apply      create or replace the jobs of files in one step (-f FILE|DIR); diff, export
+  backup     a consistent snapshot of the cluster to a file (agent --restore starts a cluster from it)
   version    chime's and node's versions (also --version)
   help       this text; help COMMAND for one command's (every command also takes --help)
   completion bash|zsh: a completion script (source <(chime completion bash))
@@ -28,7 +30,7 @@ Errors go to stderr; exit code 1 for a failed operation, 2 for bad usage.
 `;
 
 const HELP_OF: Readonly<Record<string, string>> = {
-  agent: AGENT_HELP, dev: DEV_HELP, cluster: CLUSTER_HELP, job: JOB_HELP, run: RUN_HELP, apply: APPLY_HELP, diff: APPLY_HELP, export: APPLY_HELP,
+  agent: AGENT_HELP, dev: DEV_HELP, cluster: CLUSTER_HELP, job: JOB_HELP, run: RUN_HELP, apply: APPLY_HELP, diff: APPLY_HELP, export: APPLY_HELP, backup: BACKUP_HELP,
 };
 
 async function main(argv: string[]): Promise<void> {
@@ -68,6 +70,8 @@ async function main(argv: string[]): Promise<void> {
     case 'diff':
     case 'export':
       return applyCommand(command, rest, out);
+    case 'backup':
+      return backupCommand(rest, out);
     default:
       throw new UsageError(`unknown command "${command}"${suggestion(command, Object.keys(COMMAND_TREE))} (try chime help)`);
   }

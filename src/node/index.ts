@@ -3,5 +3,5 @@ export { NodeRuntime, DEFAULT_LIMITS, DEFAULT_TIMING, type ClusterView, type Mem
 export type { Clock, Done, LeadershipListener, LogStore, NodeEnvelope, NodeEvents, PeerHello, PeerLink, PersistBatch, StateMachine, TimerHandle } from './ports.js';
 export type { RaftTuning } from './ready-loop.js';
 export { MemberDirectory, encodeMemberContext, decodeMemberContext, type MemberAddress } from './member-directory.js';
-export { bootstrapLog, isEmptyStore } from './bootstrap.js';
+export { bootstrapFromImage, bootstrapLog, isEmptyStore } from './bootstrap.js';
 export { parsePeerHello } from './hello.js';

@@ -1,22 +1,24 @@
 // The wiring of one `chime agent` process: builds storage, transport, node runtime, execution
 // plane, metrics and API from the config; starts them in order; stops them in reverse.
 import { randomInt } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiServer, applyRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
+import { ApiServer, applyRoutes, backupRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
 import { ExecutionPlane, type ExecutionNode } from '../execution/index.js';
 import { jsonLogger, type Logger } from '../log/index.js';
-import { NodeRuntime, bootstrapLog, isEmptyStore, parsePeerHello, type PeerLink } from '../node/index.js';
+import { NodeRuntime, bootstrapFromImage, bootstrapLog, isEmptyStore, parsePeerHello, type PeerLink } from '../node/index.js';
 import type { NodeId } from '../raft/index.js';
 import { TcpTransport, type Envelope } from '../rpc/index.js';
 import { ReplicatedJobs, type ApplyResult, type Command } from '../statemachine/index.js';
 import { DurableStorage } from '../storage/index.js';
 import { logStoreOf, realClock } from './adapters.js';
+import { decodeBackup, type Backup } from './backup.js';
+import { ChimeError } from '../errors/index.js';
 import { readBundledAsset } from './bundled-assets.js';
 import type { AgentConfig } from './config.js';
 import { joinCluster } from './join.js';
 import { ProcessMetrics } from './metrics.js';
-import { clusterServiceOf, jobServiceOf, readBarrierOf, runServiceOf } from './services.js';
+import { backupServiceOf, clusterServiceOf, jobServiceOf, readBarrierOf, runServiceOf } from './services.js';
 
 /** How long a leader waits for its hand-off before it stops anyway. */
 const HAND_OFF_DEADLINE_MS = 3000;
@@ -37,6 +39,8 @@ export interface RunningAgent {
 
 export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out: (line: string) => void): Promise<RunningAgent> {
   const logger = jsonLogger(config.id, 'agent', (line) => void process.stderr.write(line), config.logLevel);
+  // A backup to found from is checked before anything opens: a bad file changes nothing.
+  const backup = config.restore === null ? null : readBackup(config.restore);
   mkdirSync(config.dataDir, { recursive: true });
   const storage = await DurableStorage.open(join(config.dataDir, 'raft'));
   const store = logStoreOf(storage);
@@ -79,9 +83,15 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   const rpc = `${bound.host.includes(':') ? `[${bound.host}]` : bound.host}:${bound.port}`;
 
   const wasEmpty = isEmptyStore(store);
+  if (config.restore !== null && !wasEmpty) throw new ChimeError('INVALID_REQUEST', `--restore founds a new cluster, but ${config.dataDir} already holds one; give it an empty data directory`);
   if (wasEmpty && config.peers !== null) {
     // A founding list may name this node with port 0: it stands for the port just bound.
-    await bootstrapLog(store, new Map([...config.peers].map(([id, address]) => [id, id === config.id ? rpc : address])));
+    const voters = new Map([...config.peers].map(([id, address]) => [id, id === config.id ? rpc : address]));
+    if (backup === null) await bootstrapLog(store, voters);
+    else {
+      await bootstrapFromImage(store, voters, backup.image, backup.index);
+      logger.info('founded from a backup', { file: config.restore, index: backup.index, made: new Date(backup.createdAtMs).toISOString(), by: backup.node });
+    }
   }
   const jobs = new ReplicatedJobs((command, result) => plane?.onApplied(command, result));
   const link: PeerLink = { send: (to, envelope) => void tcp.send(to, envelope), setPeers: (peers) => tcp.setPeers(peers) };
@@ -131,6 +141,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     ...clusterRoutes(clusterServiceOf(running), gate, { render: () => metrics.render() }),
     ...jobRoutes(jobService, barrier),
     ...applyRoutes(jobService),
+    ...backupRoutes(backupServiceOf(running, jobs, () => Date.now())),
     ...runRoutes(runServiceOf(execution), jobService, barrier),
     ...scheduleRoutes(jobService, barrier, () => Date.now()),
     ...consoleRoutes((name) => readBundledAsset(name) ?? null),
@@ -149,4 +160,14 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     await storage.close();
   };
   return { rpc, http, logger, stop: () => (stopped ??= stop()) };
+}
+
+function readBackup(path: string): Backup {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new ChimeError('INVALID_REQUEST', `--restore: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return decodeBackup(bytes);
 }

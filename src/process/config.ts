@@ -14,4 +14,6 @@ export interface AgentConfig {
   readonly electionMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
   readonly snapshotEntries: number;
+  /** A backup file to found the new cluster from (with peers, on an empty data directory). */
+  readonly restore: string | null;
 }

@@ -2,3 +2,4 @@
 export { startAgent, type AgentSecrets, type RunningAgent } from './agent-process.js';
 export type { AgentConfig } from './config.js';
 export { isPackaged, readBundledAsset } from './bundled-assets.js';
+export { decodeBackup, encodeBackup, type Backup } from './backup.js';

@@ -1,16 +1,27 @@
 // The API's services filled from the node runtime, the job table and the leader's scheduler.
 // Rejections of the table and the scheduler become ChimeErrors here, once.
-import type { ClusterService, JobService, ReadBarrier, RunService } from '../api/index.js';
+import type { BackupService, ClusterService, JobService, ReadBarrier, RunService } from '../api/index.js';
 import { ChimeError } from '../errors/index.js';
 import type { ExecutionPlane } from '../execution/index.js';
 import type { NodeRuntime } from '../node/index.js';
-import type { ApplyResult, Command, Job, JobTable, RunRecord } from '../statemachine/index.js';
+import type { ApplyResult, Command, Job, JobTable, ReplicatedJobs, RunRecord } from '../statemachine/index.js';
+import { encodeBackup } from './backup.js';
 
 export type JobNode = NodeRuntime<Command, ApplyResult>;
 
 /** A rejected apply result as the error the client sees. */
 function rejection(result: ApplyResult & { ok: false }): ChimeError {
   return new ChimeError(result.code, result.message, result.errors === undefined ? {} : { errors: result.errors });
+}
+
+export function backupServiceOf(node: JobNode, jobs: ReplicatedJobs, wallNowMs: () => number): BackupService {
+  return {
+    backup: async () => {
+      await node.read();
+      // Synchronous from here: nothing applies between the index and the image.
+      return encodeBackup({ index: node.appliedIndex(), createdAtMs: wallNowMs(), node: node.id, image: jobs.snapshot() });
+    },
+  };
 }
 
 export function readBarrierOf(node: JobNode): ReadBarrier {

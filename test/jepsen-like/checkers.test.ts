@@ -39,7 +39,7 @@ test('register: concurrent and unknown-outcome writes may take effect late, and 
 });
 
 test('register: how answers become history entries', () => {
-  const answer = (status: number, body: unknown = null): HttpAnswer => ({ status, body, text: '', contentType: 'application/json' });
+  const answer = (status: number, body: unknown = null): HttpAnswer => ({ status, body, text: '', contentType: 'application/json', raw: Buffer.alloc(0) });
   assert.deepEqual(interpret('get', 'k', null, answer(200, { description: 'v' }), ''), { value: 'v', known: true, outcome: 'ok' });
   assert.deepEqual(interpret('get', 'k', null, answer(404), ''), { value: null, known: true, outcome: 'absent' });
   assert.equal(interpret('get', 'k', null, null, 'timeout'), null, 'an unanswered read is dropped');
