@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fieldsOf, flag, isFields, listOf, num, optionalText, text, textOrNull, type Fields } from './answers.js';
 import { apiCaller } from './http-client.js';
-import { document, formatTime, outputOptions, OUTPUT_FLAGS, statusText, table, type OutputOptions } from './output.js';
+import { document, formatDuration, formatTime, outputOptions, OUTPUT_FLAGS, statusText, table, type OutputOptions } from './output.js';
 import { parseFlags, suggestion } from './flags.js';
 import { READ_COMMAND_FLAGS, UsageError, errorMessage, serverList } from './usage.js';
 
@@ -10,7 +10,9 @@ export const JOB_HELP = `usage: chime job <put|get|list|next|delete|pause|resume
   put ID --file spec.json               create or replace a job from a JSON spec
   put ID --schedule S --shell CMD       shorthand: a shell job
   put ID --schedule S --http-url URL    shorthand: an HTTP GET job
-        [--timezone TZ] [--description TEXT]   extra shorthand fields
+        [--tz TZ] [--description TEXT] [--retry N] [--backoff DURATION] [--timeout DURATION]
+        [--concurrency allow|forbid|replace] [--target leader|any|all|KEY=VALUE,…]
+        [--priority 0-9] [--misfire fire-once|fire-all|skip] [--label KEY=VALUE]…
         [--dry-run]                     the server's validation only, nothing stored
   next ID [-n N]                        the job's next N instants (default 5), in its time zone
   get ID | list [--limit N] [--cursor C] | delete ID | pause ID | resume ID
@@ -43,9 +45,25 @@ function readJob(value: unknown, what: string): JobBody {
   };
 }
 
-function specFromFlags(values: Record<string, string | boolean | undefined>): unknown {
+/** The shorthand flags of `job put`, each setting one field of the spec. */
+const SHORTHANDS = ['schedule', 'shell', 'http-url', 'timezone', 'tz', 'description', 'retry', 'backoff', 'timeout', 'concurrency', 'target', 'priority', 'misfire', 'label'] as const;
+
+/** `--target leader|any|all|KEY=VALUE[,KEY=VALUE]` as the spec's target. */
+function targetOf(value: string): unknown {
+  if (value === 'leader' || value === 'any' || value === 'all') return { mode: value };
+  const tags: Record<string, string> = {};
+  for (const pair of value.split(',')) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new UsageError(`job put: --target expects leader, any, all or KEY=VALUE[,KEY=VALUE], got "${value}"`);
+    tags[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return { mode: 'tags', tags };
+}
+
+function specFromFlags(values: Record<string, string | boolean | string[] | undefined>): unknown {
   if (typeof values['file'] === 'string') {
-    if (values['schedule'] !== undefined || values['shell'] !== undefined || values['http-url'] !== undefined) throw new UsageError('job put: --file excludes --schedule/--shell/--http-url');
+    const mixed = SHORTHANDS.filter((name) => values[name] !== undefined);
+    if (mixed.length > 0) throw new UsageError(`job put: --file excludes the shorthand flags (--${mixed.join(', --')})`);
     const path = values['file'];
     try {
       const spec: unknown = JSON.parse(path === '-' ? readFileSync(0, 'utf8') : readFileSync(path, 'utf8'));
@@ -60,8 +78,30 @@ function specFromFlags(values: Record<string, string | boolean | undefined>): un
   const url = values['http-url'];
   if ((shell === undefined) === (url === undefined)) throw new UsageError('job put: give exactly one of --shell or --http-url');
   const spec: Record<string, unknown> = { schedule, executor: typeof shell === 'string' ? { type: 'shell', command: shell } : { type: 'http', url } };
-  if (typeof values['timezone'] === 'string') spec['timezone'] = values['timezone'];
+  const zone = values['timezone'] ?? values['tz'];
+  if (typeof zone === 'string') spec['timezone'] = zone;
   if (typeof values['description'] === 'string') spec['description'] = values['description'];
+  const retry = values['retry'];
+  const backoff = values['backoff'];
+  if (typeof retry === 'string' || typeof backoff === 'string') {
+    const max = retry === undefined ? 1 : Number(retry);
+    if (!Number.isInteger(max) || max < 0) throw new UsageError(`job put: --retry expects a whole number of retries, got "${String(retry)}"`);
+    const backoffMs = typeof backoff === 'string' ? durationMs(backoff, '--backoff') : 1000;
+    spec['retry'] = { max, backoffMs, maxBackoffMs: Math.max(backoffMs, 60_000) };
+  }
+  if (typeof values['timeout'] === 'string') spec['timeoutMs'] = durationMs(values['timeout'], '--timeout');
+  if (typeof values['concurrency'] === 'string') spec['concurrency'] = values['concurrency'];
+  if (typeof values['target'] === 'string') spec['target'] = targetOf(values['target']);
+  if (typeof values['priority'] === 'string') spec['priority'] = Number(values['priority']);
+  if (typeof values['misfire'] === 'string') spec['misfire'] = { policy: values['misfire'] };
+  const labels = values['label'];
+  if (Array.isArray(labels)) {
+    spec['labels'] = Object.fromEntries(labels.map((pair) => {
+      const at = pair.indexOf('=');
+      if (at <= 0) throw new UsageError(`job put: --label expects KEY=VALUE, got "${pair}"`);
+      return [pair.slice(0, at), pair.slice(at + 1)];
+    }));
+  }
   return spec;
 }
 
@@ -130,6 +170,8 @@ const JOB_SUBCOMMANDS = ['put', 'get', 'list', 'next', 'delete', 'pause', 'resum
 
 export async function jobCommand(args: string[], out: (s: string) => void): Promise<void> {
   const parsed = parseFlags('job', args, {
+    tz: { type: 'string' }, retry: { type: 'string' }, backoff: { type: 'string' }, concurrency: { type: 'string' }, target: { type: 'string' },
+    priority: { type: 'string' }, misfire: { type: 'string' }, label: { type: 'string', multiple: true },
       server: { type: 'string' }, ...OUTPUT_FLAGS, stale: { type: 'boolean' }, help: { type: 'boolean' },
       file: { type: 'string' }, schedule: { type: 'string' }, shell: { type: 'string' }, 'http-url': { type: 'string' }, timezone: { type: 'string' }, description: { type: 'string' },
       limit: { type: 'string' }, cursor: { type: 'string' }, payload: { type: 'string' }, key: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' },
@@ -176,8 +218,10 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
       if (instants.length === 0) return out(`job ${id} has no next instant\n`);
       return out(instants.join('\n') + '\n');
     }
-    case 'get':
-      return printJob((await call('GET', `/v1/jobs/${needId()}${stale}`)).body);
+    case 'get': {
+      const body = (await call('GET', `/v1/jobs/${needId()}${stale}`)).body;
+      return out(document(body, output) ?? (output.format === 'table' || output.format === 'wide' ? jobDetail(fieldsOf(body, 'job'), output) : ''));
+    }
     case 'list': {
       const query = new URLSearchParams();
       if (values.limit !== undefined) query.set('limit', values.limit);
@@ -224,6 +268,44 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
     default:
       throw new UsageError(`job: unknown subcommand ${sub}${suggestion(sub, JOB_SUBCOMMANDS)}`);
   }
+}
+
+/** One value of the job as a short text: JSON for maps and lists, '-' for none. */
+function valueText(value: unknown): string {
+  if (value === undefined || value === null || value === '') return '-';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
+}
+
+/** `job get`: every field of the job, one per line, times in local time, durations readable. */
+function jobDetail(job: Fields, output: OutputOptions): string {
+  const executor = fieldsOf(job['executor'], 'job.executor');
+  const retry = isFields(job['retry']) ? job['retry'] : {};
+  const misfire = isFields(job['misfire']) ? job['misfire'] : {};
+  const ms = (value: unknown) => (typeof value === 'number' ? formatDuration(value) : '-');
+  const rows: [string, string][] = [
+    ['id', valueText(job['id'])],
+    ['schedule', `${valueText(job['schedule'])} (${valueText(job['timezone'])})`],
+    ['enabled', job['enabled'] === true ? 'yes' : 'no (paused)'],
+    ['executor', `${valueText(executor['type'])}: ${valueText(executor['command'] ?? `${valueText(executor['method'])} ${valueText(executor['url'])}`)}`],
+    ['target', valueText(job['target'])],
+    ['concurrency', valueText(job['concurrency'])],
+    ['misfire', `${valueText(misfire['policy'])} within ${ms(misfire['windowMs'])}`],
+    ['timeout', ms(job['timeoutMs'])],
+    ['retry', `${valueText(retry['max'])} times, backoff ${ms(retry['backoffMs'])} up to ${ms(retry['maxBackoffMs'])}`],
+    ['priority', valueText(job['priority'])],
+    ['after', valueText(job['after'])],
+    ['history', `${valueText(job['history'])} runs kept`],
+    ['labels', valueText(job['labels'])],
+    ['description', valueText(job['description'])],
+    ['next fire', formatTime(typeof job['nextFireAt'] === 'string' ? job['nextFireAt'] : null, output.utc)],
+    ['last scheduled', formatTime(typeof job['lastScheduledAt'] === 'string' ? job['lastScheduledAt'] : null, output.utc)],
+    ['created', formatTime(typeof job['createdAt'] === 'string' ? job['createdAt'] : null, output.utc)],
+    ['updated', `${formatTime(typeof job['updatedAt'] === 'string' ? job['updatedAt'] : null, output.utc)}${typeof job['updatedBy'] === 'string' ? ` by ${job['updatedBy']}` : ''} (revision ${valueText(job['revision'])})`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n';
 }
 
 function executorText(j: JobBody, chars: number): string {

@@ -205,8 +205,10 @@ test('CLI: job put --file, shorthands, get, list, pause, resume, delete, --json;
 
     r = await cli('job', 'get', 'cli-file', '--server', server);
     assert.equal(r.code, 0);
-    assert.match(r.stdout, /^ID\s+SCHEDULE/m);
-    assert.match(r.stdout, /cli-file\s+@manual\s+yes\s+shell: echo from-file/);
+    assert.match(r.stdout, /^id\s+cli-file$/m);
+    assert.match(r.stdout, /^schedule\s+@manual \(UTC\)$/m);
+    assert.match(r.stdout, /^executor\s+shell: echo from-file$/m);
+    assert.match(r.stdout, /^retry\s+0 times, backoff 1\.00s up to 1m00s$/m);
     r = await cli('job', 'get', 'cli-file', '--server', server, '--json');
     assert.equal((JSON.parse(r.stdout) as JobBody).description, 'from a file');
 

@@ -77,3 +77,21 @@ test('-o yaml and -o json print the same document; a dead member shows as unreac
   }
   assert.match(status, new RegExp(`^${victim}\\s+unreachable \\(was follower\\)`, 'm'));
 });
+
+test('job put shorthand flags set every common field', async () => {
+  const result = await cli('job', 'put', 'short-job', '--schedule', '@daily', '--shell', 'true', '--tz', 'Europe/Berlin', '--retry', '2', '--backoff', '5s', '--timeout', '1m',
+    '--concurrency', 'forbid', '--target', 'zone=b,gpu=yes', '--priority', '7', '--misfire', 'skip', '--label', 'team=a', '--label', 'tier=1', '--server', server);
+  assert.equal(result.code, 0, result.stderr);
+  const job = (await cluster.call(leader, 'GET', '/v1/jobs/short-job')).body as Record<string, unknown>;
+  assert.equal(job['timezone'], 'Europe/Berlin');
+  assert.deepEqual(job['retry'], { max: 2, backoffMs: 5000, maxBackoffMs: 60_000 });
+  assert.equal(job['timeoutMs'], 60_000);
+  assert.equal(job['concurrency'], 'forbid');
+  assert.deepEqual(job['target'], { mode: 'tags', tags: { zone: 'b', gpu: 'yes' } });
+  assert.equal(job['priority'], 7);
+  assert.equal((job['misfire'] as { policy: string }).policy, 'skip');
+  assert.deepEqual(job['labels'], { team: 'a', tier: '1' });
+  const mixed = await cli('job', 'put', 'x', '--file', '/dev/null', '--retry', '1', '--server', server);
+  assert.equal(mixed.code, 2);
+  assert.match(mixed.stderr, /--file excludes the shorthand flags \(--retry\)/);
+});
