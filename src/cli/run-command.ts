@@ -45,6 +45,13 @@ function readExecution(value: unknown, what: string): Execution {
 }
 
 /** The fields of a run answer that the table and `run get` show. */
+/** When the run first started: its record's startedAt is the current attempt's, but a run's
+ *  duration and lateness span all of its attempts. */
+function firstStart(run: RunBody): string | null {
+  const starts = run.executions.map((e) => e.startedAt).filter((t): t is string => t !== null).sort((a, b) => Date.parse(a) - Date.parse(b));
+  return starts[0] ?? run.startedAt;
+}
+
 function readRun(value: unknown, what: string): RunBody {
   const o = fieldsOf(value, what);
   return {
@@ -79,7 +86,7 @@ export async function runCommand(args: string[], out: (s: string) => void): Prom
       const wide = output.format === 'wide';
       out(table(['RUN', 'SCHEDULED', 'TRIGGER', 'ATTEMPT', 'STATUS', 'NODES', 'DURATION', 'LATE', ...(wide ? ['STARTED', 'FINISHED'] : [])], runs.map((r) => [
         r.runId, formatTime(r.scheduledAt, output.utc), r.trigger, r.attempt, statusText(r.status, output.colour), [...new Set(r.executions.map((e) => e.node))].join(',') || '-',
-        between(r.startedAt, r.finishedAt), between(r.scheduledAt, r.startedAt),
+        between(firstStart(r), r.finishedAt), between(r.scheduledAt, firstStart(r)),
         ...(wide ? [formatTime(r.startedAt, output.utc), formatTime(r.finishedAt, output.utc)] : []),
       ])));
       const nextCursor = textOrNull(page, 'nextCursor', 'page');
@@ -95,7 +102,7 @@ export async function runCommand(args: string[], out: (s: string) => void): Prom
       const t = (iso: string | null) => formatTime(iso, output.utc);
       out(`run ${run.runId}  job ${run.jobId}  ${statusText(run.status, output.colour)}  attempt ${run.attempt}  trigger ${run.trigger}${run.reason === null ? '' : `  reason ${run.reason}`}\n`);
       out(`scheduled ${t(run.scheduledAt)}  started ${t(run.startedAt)}  finished ${t(run.finishedAt)}\n`);
-      out(`duration ${between(run.startedAt, run.finishedAt)}  late ${between(run.scheduledAt, run.startedAt)}\n`);
+      out(`duration ${between(firstStart(run), run.finishedAt)}  late ${between(run.scheduledAt, firstStart(run))}\n`);
       for (const e of run.executions) {
         const took = e.startedAt !== null && e.finishedAt !== null ? `, ${formatDuration(Date.parse(e.finishedAt) - Date.parse(e.startedAt))}` : '';
         out(`\n-- ${e.node} attempt ${e.attempt}: ${statusText(e.status, output.colour)}${e.exitCode === null ? '' : ` (exit ${e.exitCode})`}${took}${e.error === null ? '' : ` ${e.error}`}\n${e.output}${e.output.endsWith('\n') || e.output === '' ? '' : '\n'}`);

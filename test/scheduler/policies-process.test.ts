@@ -106,15 +106,15 @@ describe('scheduler policies on a real 3-node cluster', { concurrency: true, tim
 
     // The CLI shows the same run.
     const server = cluster.url('n2', '');
-    const list = await cli(['run', 'list', 'retry', '--server', server]);
+    const list = await cli(['run', 'list', 'retry', '--utc', '--server', server]);
     assert.equal(list.code, 0, list.stderr);
-    assert.match(list.stdout, /RUN\s+SCHEDULED\s+TRIGGER\s+ATTEMPT\s+STATUS\s+NODES\s+FINISHED/);
-    assert.match(list.stdout, new RegExp(`${runId}\\s+\\S+\\s+manual\\s+2\\s+succeeded\\s+n\\d`));
-    const get = await cli(['run', 'get', runId, '--server', server]);
+    assert.match(list.stdout, /RUN\s+SCHEDULED\s+TRIGGER\s+ATTEMPT\s+STATUS\s+NODES\s+DURATION\s+LATE/);
+    assert.match(list.stdout, new RegExp(`${runId}\\s+\\S+\\s+manual\\s+2\\s+succeeded\\s+n\\d(,n\\d)*\\s+(\\d+\\.)?\\d+m?s`));
+    const get = await cli(['run', 'get', runId, '--utc', '--server', server]);
     assert.equal(get.code, 0, get.stderr);
     assert.match(get.stdout, new RegExp(`run ${runId}  job retry  succeeded  attempt 2  trigger manual`));
     assert.match(get.stdout, /-- n\d attempt 1: failed \(exit 3\)[^\n]*\nfirst\n/);
-    assert.match(get.stdout, /-- n\d attempt 2: succeeded \(exit 0\)\nsecond\n/);
+    assert.match(get.stdout, /-- n\d attempt 2: succeeded \(exit 0\)[^\n]*\nsecond\n/);
     const json = await cli(['run', 'get', runId, '--json', '--server', server]);
     assert.equal((JSON.parse(json.stdout) as Run).runId, runId);
     const missing = await cli(['run', 'get', 'no-such-run', '--server', server]);
