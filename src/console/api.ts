@@ -1,7 +1,10 @@
 // The console's one way to the API: the node that served the page (same origin), the token
 // from this tab's sessionStorage as a Bearer header (never a cookie, never in a URL), and
 // problem+json turned into an ApiError with its field errors.
+import { isRecord, type Reader } from './decode.js';
 import type { FieldError } from './spec-form.js';
+
+export type { Page } from './decode.js';
 
 const TOKEN_KEY = 'chime.token';
 /** How long one API call may take before the console gives up on it (long enough for a 3 s leader wait and a forward). */
@@ -59,12 +62,12 @@ async function problemOf(res: Response): Promise<ApiError> {
   let body: Record<string, unknown> = {};
   try {
     const parsed: unknown = await res.json();
-    if (typeof parsed === 'object' && parsed !== null) body = parsed as Record<string, unknown>;
+    if (isRecord(parsed)) body = parsed;
   } catch {
     // Not JSON (a proxy's page, a cut connection): the status says enough.
   }
   const errors = Array.isArray(body['errors'])
-    ? body['errors'].filter((e): e is FieldError => typeof e === 'object' && e !== null && typeof (e as FieldError).path === 'string' && typeof (e as FieldError).message === 'string')
+    ? body['errors'].flatMap((e): FieldError[] => (isRecord(e) && typeof e['path'] === 'string' && typeof e['message'] === 'string' ? [{ path: e['path'], message: e['message'] }] : []))
     : [];
   const detail = typeof body['detail'] === 'string' ? body['detail'] : `${res.status} ${res.statusText}`;
   return new ApiError(res.status, typeof body['code'] === 'string' ? body['code'] : `HTTP_${res.status}`, detail, errors);
@@ -75,8 +78,8 @@ function withTimeout(signal: AbortSignal | undefined): AbortSignal {
   return signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
 }
 
-/** One API call; resolves the JSON body (undefined for 204), rejects with ApiError. */
-export async function request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+/** One API call; resolves the JSON body unchecked (undefined for 204), rejects with ApiError. */
+export async function request(method: string, path: string, options: RequestOptions = {}): Promise<unknown> {
   let res: Response;
   try {
     res = await fetch(path, {
@@ -96,12 +99,14 @@ export async function request<T = unknown>(method: string, path: string, options
     if (res.status === 401 && options.quiet401 !== true) onUnauthorized(problem);
     throw problem;
   }
-  if (res.status === 204) return undefined as T;
-  return (await res.json()) as T;
+  if (res.status === 204) return undefined;
+  const body: unknown = await res.json();
+  return body;
 }
 
-export const get = <T>(path: string, options: RequestOptions = {}) => request<T>('GET', path, options);
-export const post = <T>(path: string, body?: unknown, options: RequestOptions = {}) => request<T>('POST', path, { ...options, body: body ?? {} });
+/** A read, its answer checked into T by `read` (decode.ts). */
+export const get = async <T>(path: string, read: Reader<T>, options: RequestOptions = {}): Promise<T> => read(await request('GET', path, options), 'answer');
+export const post = (path: string, body?: unknown, options: RequestOptions = {}): Promise<unknown> => request('POST', path, { ...options, body: body ?? {} });
 
 /** A path with its query: empty values are left out. */
 export function withQuery(path: string, query: Readonly<Record<string, string | number | null | undefined | readonly string[]>>): string {
@@ -131,9 +136,4 @@ export async function streamText(path: string, onChunk: (text: string) => void, 
     if (done) return;
     onChunk(value);
   }
-}
-
-export interface Page<T> {
-  readonly items: T[];
-  readonly nextCursor: string | null;
 }

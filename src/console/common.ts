@@ -3,6 +3,7 @@
 import { ApiError, enc } from './api.js';
 import { badge, h, link, notice, type Child } from './dom.js';
 import { statusTone } from './format.js';
+import type { Job } from './types.js';
 
 export function errorText(error: unknown): string {
   if (error instanceof ApiError) {
@@ -61,7 +62,7 @@ export function shortRunId(runId: string): string {
   return runId.length > 18 ? `…${runId.slice(-14)}` : runId;
 }
 
-export function executorSummary(executor: { type: string; command?: string; method?: string; url?: string; function?: string }): string {
+export function executorSummary(executor: Job['executor']): string {
   if (executor.type === 'shell') return `shell: ${executor.command ?? ''}`;
   if (executor.type === 'http') return `${executor.method ?? 'GET'} ${executor.url ?? ''}`;
   if (executor.type === 'queue') return `queue: ${executor.function ?? ''}`;

@@ -16,6 +16,7 @@ import { workersPage } from './page-workers.js';
 import { poll } from './poll.js';
 import { currentRole, forgetRole, probeRole, restoreRole } from './session.js';
 import type { Cluster, PageContext } from './types.js';
+import { readCluster } from './decode.js';
 
 export type Page = (root: HTMLElement, ctx: PageContext) => (() => void) | void;
 
@@ -86,7 +87,7 @@ function showPage(main: HTMLElement, navEl: HTMLElement): void {
 /** Which node answers and who leads, on every page, refreshed like the pages are. */
 function watchCluster(status: HTMLElement): () => void {
   const poller = poll(async (signal) => {
-    const c = await get<Cluster>('/v1/cluster', { signal });
+    const c = await get('/v1/cluster', readCluster, { signal });
     status.classList.remove('stale');
     status.textContent = `Node ${c.id} · leader ${c.leader ?? 'none (election)'} · term ${c.term}`;
   }, (error) => {
@@ -123,7 +124,7 @@ function showLogin(message: string | null): void {
   const enter = async (value: string) => {
     error.replaceChildren();
     try {
-      await get('/v1/cluster', { token: value, quiet401: true });
+      await get('/v1/cluster', readCluster, { token: value, quiet401: true });
       setToken(value);
       await probeRole();
       startApp();
@@ -156,7 +157,7 @@ function showLogin(message: string | null): void {
   replace(app, h('main', { id: 'main', class: 'login-main' }, form), h('div', { id: 'announcer', class: 'visually-hidden', 'aria-live': 'polite' }));
   tokenField.control.focus();
   // A cluster without tokens (loopback only) lets everyone in: offer that, and say so.
-  get('/v1/cluster', { token: '', quiet401: true }).then(
+  get('/v1/cluster', readCluster, { token: '', quiet401: true }).then(
     () => replace(open, notice('This cluster has no tokens yet: every request on its loopback address is allowed.'), button('Continue without a token', () => void enter(''))),
     () => undefined,
   );
@@ -173,7 +174,7 @@ async function boot(): Promise<void> {
   if (saved === null) return showLogin(null);
   restoreRole();
   try {
-    await get('/v1/cluster', { quiet401: true });
+    await get('/v1/cluster', readCluster, { quiet401: true });
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return showLogin('Your token is no longer accepted; sign in again.');
   }

@@ -9,6 +9,7 @@ import { withLag } from './page-dashboard.js';
 import { poll } from './poll.js';
 import { can } from './session.js';
 import type { AuditEntry, Cluster, Member } from './types.js';
+import { stringField, pageOf, readAuditEntry, readCluster } from './decode.js';
 
 function addMemberForm(onDone: () => void): HTMLElement {
   const idF = field('Member id', input({ name: 'member-id' }), 'a-z, 0-9 and -, as the new node was started with --id.');
@@ -28,7 +29,7 @@ function addMemberForm(onDone: () => void): HTMLElement {
       out.replaceChildren(notice(`${body['id']} was added as a learner; it becomes a voter once caught up.`));
       form.reset();
     } catch (err) {
-      if (err instanceof ApiError) for (const fe of err.errors) (fields as Record<string, typeof idF>)[fe.path]?.setError(fe.message);
+      if (err instanceof ApiError) for (const fe of err.errors) new Map(Object.entries(fields)).get(fe.path)?.setError(fe.message);
       out.replaceChildren(notice(`Adding the member failed: ${errorText(err)}`, 'error'));
     }
     onDone();
@@ -44,9 +45,11 @@ function transferForm(): { el: HTMLElement; update(c: Cluster): void } {
     e.preventDefault();
     out.replaceChildren();
     try {
-      const answer = await post<{ from: string; to: string }>('/v1/cluster/transfer-leader', target.control.value === '' ? {} : { to: target.control.value });
-      out.replaceChildren(notice(`Leadership is moving from ${answer.from} to ${answer.to}.`));
-      announce(`Leadership moving to ${answer.to}`);
+      const answer = await post('/v1/cluster/transfer-leader', target.control.value === '' ? {} : { to: target.control.value });
+      const from = stringField('from')(answer, 'answer');
+      const to = stringField('to')(answer, 'answer');
+      out.replaceChildren(notice(`Leadership is moving from ${from} to ${to}.`));
+      announce(`Leadership moving to ${to}`);
     } catch (err) {
       out.replaceChildren(notice(`The transfer failed: ${errorText(err)}`, 'error'));
     }
@@ -78,7 +81,7 @@ function auditSection(): { el: HTMLElement; stop(): void } {
   const cursors: Array<string | null> = [null];
   const p = poll(async (signal) => {
     const cursor = cursors[cursors.length - 1] ?? null;
-    const page = await get<ListPage<AuditEntry>>(withQuery('/v1/audit', { limit: 50, cursor }), { signal });
+    const page = await get(withQuery('/v1/audit', { limit: 50, cursor }), pageOf(readAuditEntry), { signal });
     s.clearError();
     table.update(page.items.map((a, n) => ({ ...a, n })), (a) => `${a.at}-${a.n}`, 'No write was recorded yet.');
     replace(pager, 
@@ -121,7 +124,7 @@ export function clusterPage(root: HTMLElement, _ctx: PageContext): () => void {
     p.now();
   };
   const p = poll(async (signal) => {
-    const c = await get<Cluster>('/v1/cluster', { signal });
+    const c = await get('/v1/cluster', readCluster, { signal });
     s.clearError();
     summary.replaceChildren('Leader ', h('strong', null, c.leader ?? 'none (election in progress)'), ` · term ${c.term} · commit ${c.commitIndex} · answered by ${c.id}`);
     table.update(withLag(c), (m) => m.id);

@@ -7,6 +7,7 @@ import { countByStatus, failedFirst, formatDuration, formatRelative, formatTime,
 import type { PageContext } from './types.js';
 import { poll } from './poll.js';
 import type { Cluster, Member, Run, Upcoming } from './types.js';
+import { pageOf, readCluster, readRun, readUpcoming } from './decode.js';
 
 const HOUR_MS = 3_600_000;
 /** Pages of runs read for the hour's counts; past this the counts say "at least". */
@@ -37,7 +38,7 @@ function health(): { el: HTMLElement; tick(signal: AbortSignal): Promise<void>; 
   return {
     el: section('Cluster health', s.el),
     async tick(signal) {
-      const c = await get<Cluster>('/v1/cluster', { signal });
+      const c = await get('/v1/cluster', readCluster, { signal });
       s.clearError();
       const voters = c.members.filter((m) => m.voter).length;
       summary.replaceChildren(
@@ -69,7 +70,7 @@ function lastHour(): { el: HTMLElement; tick(signal: AbortSignal): Promise<void>
       let cursor: string | null = null;
       let pages = 0;
       do {
-        const page: ListPage<Run> = await get<ListPage<Run>>(withQuery('/v1/runs', { since, limit: RUN_PAGE_SIZE, cursor }), { signal });
+        const page: ListPage<Run> = await get(withQuery('/v1/runs', { since, limit: RUN_PAGE_SIZE, cursor }), pageOf(readRun), { signal });
         runs.push(...page.items);
         cursor = page.nextCursor;
       } while (cursor !== null && ++pages < RUN_PAGES_MAX);
@@ -90,7 +91,7 @@ function timeline(): { el: HTMLElement; tick(signal: AbortSignal): Promise<void>
   return {
     el: section('Next fires', s.el),
     async tick(signal) {
-      const page = await get<ListPage<Upcoming>>('/v1/schedule/upcoming?within=1h&limit=30', { signal });
+      const page = await get('/v1/schedule/upcoming?within=1h&limit=30', pageOf(readUpcoming), { signal });
       s.clearError();
       const now = Date.now();
       if (page.items.length === 0) {

@@ -13,6 +13,7 @@ import {
   emptyForm, fieldForPath, formFromJob, specFromForm, type FieldError, type JobForm, type NotifyForm,
 } from './spec-form.js';
 import type { Job } from './types.js';
+import { readInstantsAnswer, readJob } from './decode.js';
 
 const PREVIEW_DELAY_MS = 300;
 const SECRET_HINT = 'One NAME=value per line. Stored values show as ***; leave *** to keep one.';
@@ -46,7 +47,7 @@ export function jobFormPage(root: HTMLElement, ctx: PageContext): () => void {
   if (editing === undefined) build(holder, emptyForm(), null, control.signal);
   else {
     holder.append(notice('Loading…'));
-    get<Job>(`/v1/jobs/${enc(editing)}`, { signal: control.signal }).then(
+    get(`/v1/jobs/${enc(editing)}`, readJob, { signal: control.signal }).then(
       (job) => {
         holder.replaceChildren();
         build(holder, formFromJob(job), job, control.signal);
@@ -201,7 +202,7 @@ function build(holder: HTMLElement, form: JobForm, job: Job | null, signal: Abor
         return;
       }
       try {
-        const answer = await get<{ instants: Array<{ at: string; local: string }> }>(withQuery('/v1/schedule/preview', { schedule, timezone: zone, n: 5, anchor: job?.createdAt ?? null }), { signal: AbortSignal.any([signal, previewAbort.signal]) });
+        const answer = await get(withQuery('/v1/schedule/preview', { schedule, timezone: zone, n: 5, anchor: job?.createdAt ?? null }), readInstantsAnswer, { signal: AbortSignal.any([signal, previewAbort.signal]) });
         replace(preview,
           h('p', { class: 'preview-title' }, answer.instants.length === 0 ? 'No instant to come (manual, or already past).' : `Next ${answer.instants.length} instants in ${zone}:`),
           answer.instants.length === 0 ? null : h('ol', { 'aria-label': 'Next instants' }, answer.instants.map((i) => h('li', null, h('time', { datetime: i.at }, `${formatTime(i.at, zone)} ${i.local.slice(-6)}`)))),
@@ -267,7 +268,7 @@ function build(holder: HTMLElement, form: JobForm, job: Job | null, signal: Abor
     if (submit !== null) submit.disabled = true;
     try {
       if (job === null) {
-        const exists = await get(`/v1/jobs/${enc(values.id)}`).then(() => true, (err) => (err instanceof ApiError && err.status === 404 ? false : Promise.reject(err)));
+        const exists = await get(`/v1/jobs/${enc(values.id)}`, readJob).then(() => true, (err) => (err instanceof ApiError && err.status === 404 ? false : Promise.reject(err)));
         if (exists) return showErrors([{ path: 'id', message: `a job named ${values.id} exists already` }], 'The job was not created:');
       }
       await request('PUT', `/v1/jobs/${enc(values.id)}`, { body: built.spec });

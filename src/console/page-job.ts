@@ -8,6 +8,7 @@ import type { PageContext } from './types.js';
 import { poll } from './poll.js';
 import { can } from './session.js';
 import type { Delivery, Job, Run } from './types.js';
+import { stringField, pageOf, readDelivery, readJob, readRun } from './decode.js';
 
 export function runsTable(caption: string, withJob: boolean): ReturnType<typeof dataTable<Run>> {
   return dataTable<Run>(caption, [
@@ -46,11 +47,11 @@ function runNowForm(job: Job, isQueue: boolean, onDone: () => void): HTMLElement
     if (key.control.value.trim() !== '') body['key'] = key.control.value.trim();
     if (isQueue && priority.control.value !== '') body['priority'] = priority.control.value;
     try {
-      const started = await post<{ runId: string }>(`/v1/jobs/${enc(job.id)}/run`, body);
-      announce(`Run ${started.runId} started`);
-      location.hash = `#/runs/${enc(started.runId)}`;
+      const runId = stringField('runId')(await post(`/v1/jobs/${enc(job.id)}/run`, body), 'answer');
+      announce(`Run ${runId} started`);
+      location.hash = `#/runs/${enc(runId)}`;
     } catch (err) {
-      if (err instanceof ApiError) for (const fe of err.errors) ({ payload, key, priority } as Record<string, typeof payload>)[fe.path]?.setError(fe.message);
+      if (err instanceof ApiError) for (const fe of err.errors) new Map(Object.entries({ payload, key, priority })).get(fe.path)?.setError(fe.message);
       error.replaceChildren(notice(`Run now failed: ${errorText(err)}`, 'error'));
       onDone();
     }
@@ -59,9 +60,7 @@ function runNowForm(job: Job, isQueue: boolean, onDone: () => void): HTMLElement
 }
 
 function facts(job: Job): HTMLElement {
-  const retry = job['retry'] as { max: number; backoffMs: number; maxBackoffMs: number } | undefined;
-  const misfire = job['misfire'] as { policy: string; windowMs: number } | undefined;
-  const target = job.target as { mode: string; tags?: Record<string, string>; count?: number };
+  const { retry, misfire, target } = job;
   return definitionList([
     ['Status', job.enabled ? badge('enabled', 'good') : badge('paused', 'quiet')],
     ['Schedule', h('code', null, job.schedule)],
@@ -141,7 +140,7 @@ export function jobPage(root: HTMLElement, ctx: PageContext): () => void {
   const p = poll(async (signal) => {
     let job: Job;
     try {
-      job = await get<Job>(base, { signal });
+      job = await get(base, readJob, { signal });
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) {
         info.content(notice(`There is no job ${id} (it may have been deleted).`, 'info'));
@@ -156,11 +155,11 @@ export function jobPage(root: HTMLElement, ctx: PageContext): () => void {
       info.content(section('Definition', facts(job)));
       showActions(job);
     }
-    const page = await get<ListPage<Run>>(`${base}/runs?limit=20`, { signal });
+    const page = await get(`${base}/runs?limit=20`, pageOf(readRun), { signal });
     runs.update(page.items, (r) => r.runId, 'No runs yet.');
   }, (e) => info.error(e));
   const d = poll(async (signal) => {
-    const page = await get<ListPage<Delivery>>(withQuery('/v1/notifications', { job: id, limit: 20 }), { signal });
+    const page = await get(withQuery('/v1/notifications', { job: id, limit: 20 }), pageOf(readDelivery), { signal });
     deliverySlot.clearError();
     deliveries.update(page.items, (x) => x.eventId, 'No notifications sent for this job.');
   }, (e) => deliverySlot.error(e, 'Notification delivery status', 'GET /v1/notifications'), 10_000);

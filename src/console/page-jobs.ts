@@ -9,6 +9,7 @@ import type { PageContext } from './types.js';
 import { poll } from './poll.js';
 import { can } from './session.js';
 import type { Job } from './types.js';
+import { pageOf, readJob } from './decode.js';
 
 const PAGE_SIZES = ['25', '50', '100', '200'];
 
@@ -75,7 +76,7 @@ export function jobsPage(root: HTMLElement, ctx: PageContext): () => void {
   const started = performance.now();
   const p = poll(async (signal) => {
     const asked = performance.now();
-    const page = await get<ListPage<Job>>(withQuery('/v1/jobs', { limit, cursor, id: q.get('id'), label: q.get('label'), status: q.get('status') }), { signal });
+    const page = await get(withQuery('/v1/jobs', { limit, cursor, id: q.get('id'), label: q.get('label'), status: q.get('status') }), pageOf(readJob), { signal });
     const answered = performance.now();
     s.clearError();
     table.update(page.items, (j) => j.id, q.toString().includes('id=') || q.has('label') || q.has('status') ? 'No job matches this filter.' : 'No jobs yet.');

@@ -6,6 +6,7 @@ import { formatTime } from './format.js';
 import type { PageContext } from './types.js';
 import { poll } from './poll.js';
 import type { Delivery } from './types.js';
+import { pageOf, readDelivery } from './decode.js';
 
 export function notificationsPage(root: HTMLElement, ctx: PageContext): () => void {
   const q = ctx.query;
@@ -35,7 +36,7 @@ export function notificationsPage(root: HTMLElement, ctx: PageContext): () => vo
   s.content(table.el, pager);
   root.append(pageHeading('Notifications'), form, s.el);
   const p = poll(async (signal) => {
-    const page = await get<ListPage<Delivery>>(withQuery('/v1/notifications', { job: q.get('job'), status: q.get('status'), limit: 50, cursor }), { signal });
+    const page = await get(withQuery('/v1/notifications', { job: q.get('job'), status: q.get('status'), limit: 50, cursor }), pageOf(readDelivery), { signal });
     s.clearError();
     table.update(page.items, (d) => d.eventId, 'No notification matches.');
     replace(pager, 

@@ -9,6 +9,7 @@ import { poll } from './poll.js';
 import { can } from './session.js';
 import type { Execution, Run } from './types.js';
 import { runDurationMs } from './page-job.js';
+import { readRun } from './decode.js';
 
 /** The page keeps at most this much output (the newest); the whole file stays on the executing node. */
 const OUTPUT_CHARS_MAX = 2 * 1024 * 1024;
@@ -159,7 +160,7 @@ export function runPage(root: HTMLElement, ctx: PageContext): () => void {
   const p = poll(async (signal) => {
     let run: Run;
     try {
-      run = await get<Run>(`/v1/runs/${enc(runId)}`, { signal });
+      run = await get(`/v1/runs/${enc(runId)}`, readRun, { signal });
     } catch (e) {
       if (e instanceof ApiError && e.status === 404) {
         info.content(notice(`There is no run ${runId} (its job's history may have dropped it).`));

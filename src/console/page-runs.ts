@@ -7,6 +7,7 @@ import type { PageContext } from './types.js';
 import { runsTable } from './page-job.js';
 import { poll } from './poll.js';
 import type { Run } from './types.js';
+import { pageOf, readRun } from './decode.js';
 
 const TRIGGERS = ['schedule', 'manual', 'retry', 'after', 'misfire'];
 
@@ -42,7 +43,7 @@ export function runsPage(root: HTMLElement, ctx: PageContext): () => void {
   root.append(pageHeading('Runs'), form, s.el);
   const p = poll(async (signal) => {
     const path = withQuery('/v1/runs', { job: q.get('job'), status: q.get('status'), trigger: q.get('trigger'), node: q.get('node'), since: isoOf(q.get('since') ?? ''), until: isoOf(q.get('until') ?? ''), limit: 50, cursor });
-    const page = await get<ListPage<Run>>(path, { signal });
+    const page = await get(path, pageOf(readRun), { signal });
     s.clearError();
     table.update(page.items, (r) => r.runId, 'No run matches.');
     replace(pager, 

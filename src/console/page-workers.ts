@@ -7,6 +7,7 @@ import { formatRelative, parseTime } from './format.js';
 import type { PageContext } from './types.js';
 import { poll } from './poll.js';
 import type { FunctionInfo, Run, WorkerInfo } from './types.js';
+import { pageOf, readFunctionInfo, readRun, readWorkerInfo } from './decode.js';
 
 export function workersPage(root: HTMLElement, _ctx: PageContext): () => void {
   const functions = dataTable<FunctionInfo>('Functions', [
@@ -40,17 +41,17 @@ export function workersPage(root: HTMLElement, _ctx: PageContext): () => void {
   }), section('Queue runs in progress', runSlot.el)));
   const pollers = [
     poll(async (signal) => {
-      const page = await get<ListPage<FunctionInfo>>('/v1/functions?limit=200', { signal });
+      const page = await get('/v1/functions?limit=200', pageOf(readFunctionInfo), { signal });
       parts[0].s.clearError();
       functions.update(page.items, parts[0].key, parts[0].empty);
     }, (e) => parts[0].s.error(e, parts[0].what, `GET ${parts[0].path}`)),
     poll(async (signal) => {
-      const page = await get<ListPage<WorkerInfo>>('/v1/workers?limit=200', { signal });
+      const page = await get('/v1/workers?limit=200', pageOf(readWorkerInfo), { signal });
       parts[1].s.clearError();
       workers.update(page.items, parts[1].key, parts[1].empty);
     }, (e) => parts[1].s.error(e, parts[1].what, `GET ${parts[1].path}`)),
     poll(async (signal) => {
-      const page = await get<ListPage<Run>>(withQuery('/v1/runs', { status: 'running', limit: 200 }), { signal });
+      const page = await get(withQuery('/v1/runs', { status: 'running', limit: 200 }), pageOf(readRun), { signal });
       runSlot.clearError();
       // Queue runs are those claimed by workers: they report progress, or name no chime node.
       running.update(page.items.filter((r) => r.progress !== undefined), (r) => r.runId, 'No queue run is running.');

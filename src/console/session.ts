@@ -2,7 +2,7 @@
 // has no "who am I" call, so the role is found by asking, with requests that change nothing:
 // an admin-only read (the audit list), and a write the server refuses before any effect (a job
 // id that breaks the id rule), which a role without the write right gets as 403 instead of 400.
-import { ApiError, get, request } from './api.js';
+import { ApiError, request } from './api.js';
 
 export type Role = 'admin' | 'operator' | 'viewer';
 export type Right = 'write' | 'admin';
@@ -39,7 +39,7 @@ async function answers(probe: () => Promise<unknown>): Promise<'yes' | 'forbidde
 
 /** Finds the session's role; a server without access control makes everyone an admin (on loopback). */
 export async function probeRole(): Promise<Role> {
-  const audit = await answers(() => get('/v1/audit?limit=1'));
+  const audit = await answers(() => request('GET', '/v1/audit?limit=1'));
   const write = await answers(() => request('PUT', '/v1/jobs/!'));
   role = write === 'forbidden' ? 'viewer' : audit === 'forbidden' ? 'operator' : 'admin';
   sessionStorage.setItem(ROLE_KEY, role);

@@ -1,6 +1,7 @@
 // The job form's values and the job spec (api.md's Job) in both directions, and where a
 // server error's field path is shown. Pure: no DOM, unit-tested under Node.
 import { pairsText, parsePairs } from './format.js';
+import { isRecord } from './decode.js';
 
 export interface FieldError {
   readonly path: string;
@@ -81,7 +82,7 @@ function str(value: unknown, fallback = ''): string {
 }
 
 function obj(value: unknown): Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+  return isRecord(value) ? value : {};
 }
 
 function strMap(value: unknown): Record<string, string> {

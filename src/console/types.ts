@@ -24,29 +24,31 @@ export interface Job {
   readonly schedule: string;
   readonly timezone: string;
   readonly enabled: boolean;
-  readonly executor: { readonly type: string; readonly command?: string; readonly method?: string; readonly url?: string; readonly function?: string };
-  readonly target: { readonly mode: string };
+  readonly executor: { readonly type: string; readonly command?: string | undefined; readonly method?: string | undefined; readonly url?: string | undefined; readonly function?: string | undefined };
+  readonly target: { readonly mode: string; readonly tags?: Readonly<Record<string, string>> | undefined; readonly count?: number | undefined };
+  readonly retry?: { readonly max: number; readonly backoffMs: number; readonly maxBackoffMs: number } | undefined;
+  readonly misfire?: { readonly policy: string; readonly windowMs?: number | undefined } | undefined;
   readonly labels: Readonly<Record<string, string>>;
   readonly description: string;
   readonly nextFireAt: string | null;
   readonly lastScheduledAt: string | null;
   readonly createdAt: string | null;
   readonly updatedAt: string | null;
-  readonly updatedBy?: string;
-  readonly notify?: readonly unknown[];
+  readonly updatedBy?: string | undefined;
+  readonly notify?: readonly unknown[] | undefined;
   readonly [field: string]: unknown;
 }
 
 export interface Execution {
   readonly node: string;
-  readonly attempt?: number;
+  readonly attempt?: number | undefined;
   readonly status: string;
   readonly exitCode: number | null;
   readonly output: string;
-  readonly outputTruncated?: boolean;
+  readonly outputTruncated?: boolean | undefined;
   readonly error: string | null;
-  readonly startedAt?: string | null;
-  readonly finishedAt?: string | null;
+  readonly startedAt?: string | null | undefined;
+  readonly finishedAt?: string | null | undefined;
 }
 
 export interface Run {
@@ -60,14 +62,14 @@ export interface Run {
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
   readonly executions: readonly Execution[];
-  readonly payload?: string | null;
-  readonly key?: string | null;
-  readonly reason?: string | null;
-  readonly durationMs?: number | null;
-  readonly lateMs?: number | null;
-  readonly progress?: { readonly done: number; readonly total: number } | null;
+  readonly payload?: string | null | undefined;
+  readonly key?: string | null | undefined;
+  readonly reason?: string | null | undefined;
+  readonly durationMs?: number | null | undefined;
+  readonly lateMs?: number | null | undefined;
+  readonly progress?: { readonly done: number; readonly total: number } | null | undefined;
   readonly result?: unknown;
-  readonly triggeredBy?: string;
+  readonly triggeredBy?: string | undefined;
 }
 
 export interface Upcoming {
@@ -108,7 +110,7 @@ export interface AuditEntry {
   readonly actor: string;
   readonly method: string;
   readonly path: string;
-  readonly target?: string | null;
+  readonly target?: string | null | undefined;
 }
 
 /** What the router hands a page: the path's parameters and the hash's query. */

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { countByStatus, failedFirst, formatDuration, formatRelative, formatTime, memberLag, pairsText, parsePairs, statusTone } from '../../src/console/format.js';
 import { emptyForm, fieldForPath, formFromJob, specFromForm } from '../../src/console/spec-form.js';
 import { backoffMs, POLL_MS_MAX } from '../../src/console/timing.js';
+import { DecodeError, pageOf, readCluster, readRun } from '../../src/console/decode.js';
 
 test('durations and relative times read as people say them', () => {
   assert.equal(formatDuration(null), '–');
@@ -93,4 +94,13 @@ test('an error path is shown at the field that owns it, or in the summary', () =
 test('polling backs off by doubling and never waits more than 8 s', () => {
   assert.deepEqual([0, 1, 2, 3, 10].map((n) => backoffMs(n)), [2000, 4000, 8000, 8000, 8000]);
   assert.equal(POLL_MS_MAX, 8000);
+});
+
+test('answers are checked into types at the edge: a wrong shape names its field', () => {
+  const cluster = readCluster({ id: 'c', leader: null, term: 3, commitIndex: 9, appliedIndex: 9, members: [{ id: 'n1', rpc: 'r', http: 'h', role: 'voter', voter: true }] }, 'answer');
+  assert.equal(cluster.members[0]?.matchIndex, null, 'a field older servers leave out reads as null');
+  assert.throws(() => readCluster({ id: 'c', leader: null, term: '3', commitIndex: 9, appliedIndex: 9, members: [] }, 'answer'), (e: unknown) => e instanceof DecodeError && e.path === 'answer.term');
+  const run = { runId: 'r1', jobId: 'j', scheduledAt: 't', trigger: 'manual', attempt: 1, status: 'running', startedAt: null, finishedAt: null, executions: [{ node: 'n1', status: 'running', output: 7 }] };
+  assert.throws(() => pageOf(readRun)({ items: [run], nextCursor: null }, 'answer'), (e: unknown) => e instanceof DecodeError && e.path === 'answer.items[0].executions[0].output');
+  assert.throws(() => pageOf(readRun)('<html>', 'answer'), /answer should be an object/);
 });
