@@ -131,3 +131,17 @@ test('conf matches log: a membership other than the applied prefix implies (orde
   violates(INVARIANT.confMatchesLog, () => c.checkConf('a', 'at 5', { voters: ['a', 'b'], learners: ['c'] }, { voters: ['a', 'b'], learners: [] }));
   violates(INVARIANT.confMatchesLog, () => c.checkConf('a', 'at 5', { voters: ['a'], learners: ['b'] }, { voters: ['a', 'b'], learners: [] }));
 });
+
+test('learner never leads: a leader that is a learner of its own membership', () => {
+  const c = checker();
+  c.checkLeaderNotLearner('a', 3, { voters: ['a', 'b'], learners: ['c'] });
+  c.checkLeaderNotLearner('a', 3, { voters: ['b'], learners: [] }); // removed, handing off
+  violates(INVARIANT.learnerNeverLeads, () => c.checkLeaderNotLearner('c', 3, { voters: ['a', 'b'], learners: ['c'] }));
+});
+
+test('check-quorum: a leader that heard from no majority of voters for the whole window', () => {
+  const c = checker();
+  c.checkQuorumContact('a', 3, ['a', 'b', 'c'], ['a', 'c'], 500);
+  violates(INVARIANT.checkQuorum, () => c.checkQuorumContact('a', 3, ['a', 'b', 'c'], ['a'], 500));
+  violates(INVARIANT.checkQuorum, () => c.checkQuorumContact('a', 3, ['a', 'b'], ['a'], 500));
+});

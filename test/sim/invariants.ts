@@ -9,6 +9,8 @@ export const INVARIANT = {
   singleVote: 'single-vote',
   commitOwnTerm: 'commit-own-term',
   confMatchesLog: 'conf-matches-log',
+  learnerNeverLeads: 'learner-never-leads',
+  checkQuorum: 'check-quorum',
   logMatching: 'log-matching',
   leaderCompleteness: 'leader-completeness',
   stateMachineSafety: 'state-machine-safety',
@@ -216,6 +218,21 @@ export class SafetyChecker {
    */
   checkLeaderCommitTerm(leader: NodeId, term: number, commit: number, entryTerm: number): void {
     if (entryTerm !== term) this.fail(INVARIANT.commitOwnTerm, `leader ${leader} of term ${term} advanced its commit index to ${commit}, an entry of term ${entryTerm}`);
+  }
+
+  /** Thesis §4.2.1: a learner never campaigns, so it never leads. */
+  checkLeaderNotLearner(leader: NodeId, term: number, conf: ConfState): void {
+    if (conf.learners.includes(leader)) this.fail(INVARIANT.learnerNeverLeads, `${leader} leads term ${term} while a learner of its own membership`);
+  }
+
+  /**
+   * Thesis §6.2 (check-quorum): a leader that has heard nothing at all from a majority of
+   * its voters for `windowMs` (several election timeouts on the slowest clock) has stepped
+   * down. `heard` lists the voters it received any message from in that window.
+   */
+  checkQuorumContact(leader: NodeId, term: number, voters: readonly NodeId[], heard: readonly NodeId[], windowMs: number): void {
+    if (heard.length * 2 > voters.length) return;
+    this.fail(INVARIANT.checkQuorum, `leader ${leader} of term ${term} still leads after hearing only from [${heard.join(',')}] of voters [${voters.join(',')}] for ${windowMs}ms`);
   }
 
   /** A node's membership is the one its applied log prefix (or the snapshot it restored) implies. */

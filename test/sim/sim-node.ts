@@ -48,6 +48,8 @@ export class SimNode {
   removed = false;
   /** The term in which this node was last seen leading, to notice a fresh election. */
   leaderTerm = 0;
+  /** Virtual time since which this node has led `leaderTerm` with its current voters. */
+  leaderSinceMs = 0;
   leaderCommitChecked = 0;
   /** The voters that counted `leaderCommitChecked` as committed, and the voters seen last. */
   leaderCommitVoters: readonly NodeId[] = [];

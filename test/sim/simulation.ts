@@ -88,6 +88,14 @@ const MESSAGES_IN_FLIGHT_MAX = 50_000;
 /** Promise continuations (a client's reaction to an answer) run between events: this many hops. */
 const MICROTASK_HOPS = 8;
 const TIMING = { tickMs: 10, heartbeatMs: 20, electionMs: 100 };
+/** Clock rates are drawn from [CLOCK_RATE_MIN, CLOCK_RATE_MIN + 1). */
+const CLOCK_RATE_MIN = 0.6;
+/**
+ * A leader with check-quorum must have stepped down once it heard nothing from a majority
+ * of voters for this long: it checks every election timeout, so two of them on the slowest
+ * clock, plus one more of slack.
+ */
+const CHECK_QUORUM_WINDOW_MS = Math.ceil((3 * TIMING.electionMs) / CLOCK_RATE_MIN);
 
 export class Simulation implements NodeHost {
   readonly rng: Prng;
@@ -107,11 +115,15 @@ export class Simulation implements NodeHost {
   private readonly weights: NemesisWeights;
   private readonly leaders = new Set<NodeId>();
   private readonly removalCommitted = new Set<NodeId>();
+  /** `${to}<${from}` → virtual time `to` last received a Raft message from `from`. */
+  private readonly heardAtMs = new Map<string, number>();
   private readonly settings: Omit<NodeSettings, 'diskFault'>;
   private committedChecked = 0;
   private fsyncMsMax: number;
   private readonly voteCrashChance: number;
   private readonly replyCrashChance: number;
+  /** Chance that a synced write stalls for 20–150 ms (a busy disk): messages keep arriving meanwhile. */
+  private readonly fsyncStallChance: number;
   private healedAtMs: number | null = null;
   private electedAtMs: number | null = null;
   private done = false;
@@ -134,7 +146,9 @@ export class Simulation implements NodeHost {
     const snapshotEntries = this.rng.range(6, 120);
     this.settings = {
       timing: TIMING,
-      raft: { snapshotChunkBytes: 256, maxMsgBytes: 4096, maxInflightMsgs: 16, commitBroadcast: Math.floor(config.seed / 2) % 2 === 0 ? 'eager' : 'tick', preVote: true, checkQuorum: true },
+      // Small messages split appends into many, so a follower often gets fewer entries than
+      // the leader's commit index covers (AppendEntries rule 5 then matters).
+      raft: { snapshotChunkBytes: 256, maxMsgBytes: this.rng.pick([64, 256, 4096]), maxInflightMsgs: 16, commitBroadcast: Math.floor(config.seed / 2) % 2 === 0 ? 'eager' : 'tick', preVote: this.rng.chance(0.75), checkQuorum: this.rng.chance(0.85) },
       snapshotEntries,
       snapshotBytes: this.rng.range(300, 4000),
       snapshotKeepEntries: this.rng.range(0, 30),
@@ -146,6 +160,7 @@ export class Simulation implements NodeHost {
     this.fsyncMsMax = this.rng.range(1, 12);
     this.voteCrashChance = config.voteCrashChance ?? this.rng.float() * 0.3;
     this.replyCrashChance = this.rng.float() * 0.002;
+    this.fsyncStallChance = this.rng.chance(0.5) ? this.rng.float() * 0.05 : 0;
     for (const id of this.initialIds) this.addNode(id, bootstrapPlatter(voterIds, learnerIds));
     this.workload = new Workload(this, { clients: 3, keys: 3, timeoutMs: 1500, thinkMsMax: 40, historyMax: 2000, localReads: config.localReads ?? false });
     this.queue.schedule(this.rng.range(50, 300), { t: 'nemesis' });
@@ -224,7 +239,7 @@ export class Simulation implements NodeHost {
   }
 
   scheduleDiskCompletion(node: SimNode, sync: boolean, complete: () => void): void {
-    const delayMs = sync ? this.rng.range(0, this.fsyncMsMax) : 0;
+    const delayMs = !sync ? 0 : this.fsyncStallChance > 0 && this.rng.chance(this.fsyncStallChance) ? this.rng.range(20, 150) : this.rng.range(0, this.fsyncMsMax);
     this.queue.schedule(delayMs, { t: 'call', node: node.id, inc: node.incarnation, fn: () => {
       complete();
       if (sync) this.checker.observeDurable(node.id, node.disk.platter.initialState().hardState);
@@ -321,7 +336,10 @@ export class Simulation implements NodeHost {
     const node = this.nodes.get(to);
     if (node === undefined || node.runtime === null) return;
     if (this.network.isBlocked(from, to)) return; // the cut happened while it was in flight
-    if (envelope.channel === 'raft') this.traceHash = hashString(this.traceHash, envelope.message.type);
+    if (envelope.channel === 'raft') {
+      this.traceHash = hashString(this.traceHash, envelope.message.type);
+      this.heardAtMs.set(`${to}<${from}`, this.queue.nowMs);
+    }
     this.touched = node;
     const runtime = node.runtime;
     this.onBehalfOf(node, () => runtime.receive(from, envelope));
@@ -405,9 +423,11 @@ export class Simulation implements NodeHost {
     }
     this.leaders.add(node.id);
     this.checker.observeLeader(node.id, term);
+    this.checker.checkLeaderNotLearner(node.id, term, st.conf);
     const view = node.logView(st.lastIndex);
     if (node.leaderTerm !== term) {
       node.leaderTerm = term;
+      node.leaderSinceMs = this.queue.nowMs;
       node.leaderCommitChecked = commit;
       node.leaderCommitVoters = [];
       this.stats.leaderTerms++;
@@ -428,7 +448,14 @@ export class Simulation implements NodeHost {
       }
       node.leaderCommitChecked = commit;
     }
+    const nowMs = this.queue.nowMs;
+    // The window starts again when the voters change: a voter just added was never heard.
+    if (node.lastVoters.join(',') !== st.conf.voters.join(',')) node.leaderSinceMs = nowMs;
     node.lastVoters = st.conf.voters;
+    if (this.settings.raft.checkQuorum === true && nowMs - node.leaderSinceMs > CHECK_QUORUM_WINDOW_MS) {
+      const heard = st.conf.voters.filter((v) => v === node.id || (this.heardAtMs.get(`${node.id}<${v}`) ?? -Infinity) >= nowMs - CHECK_QUORUM_WINDOW_MS);
+      this.checker.checkQuorumContact(node.id, term, st.conf.voters, heard, CHECK_QUORUM_WINDOW_MS);
+    }
     if (this.healedAtMs !== null && this.electedAtMs === null && view.termAt(commit) === term) this.electedAtMs = this.queue.nowMs;
   }
 
@@ -684,7 +711,7 @@ export function replayCommand(seed: number, nodes: number, faultMs: number): str
 
 /** A node's clock rate against virtual time: 0.6x to 1.6x. */
 function drawClockRate(rng: Prng): number {
-  return 0.6 + rng.float();
+  return CLOCK_RATE_MIN + rng.float();
 }
 
 /**
