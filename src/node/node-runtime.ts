@@ -261,6 +261,13 @@ export class NodeRuntime<C, R> {
     return this.loop.proposeConfChange({ type: 'addLearner', node: id, context: encodeMemberContext(address) });
   }
 
+  /** Makes a learner a voter now, caught up or not (the operator's call; the timer promotes only caught-up ones). */
+  promoteMember(id: NodeId): Promise<void> {
+    if (!this.isLeader()) return Promise.reject(notLeader(this.leaderId));
+    const context = encodeMemberContext(this.directory.addresses.get(id) ?? { rpc: '', http: '' });
+    return this.loop.proposeConfChange({ type: 'addVoter', node: id, context });
+  }
+
   removeMember(id: NodeId): Promise<void> {
     if (!this.isLeader()) return Promise.reject(notLeader(this.leaderId));
     return this.loop.proposeConfChange({ type: 'remove', node: id, context: '' });

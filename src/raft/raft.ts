@@ -78,6 +78,15 @@ export class Raft {
   private transferElapsed = 0;
   /** Index of the newest conf entry the leader appended; no new change until it is applied. */
   private pendingConfIndex = 0;
+  /**
+   * A leader that applied its own removal from a two-voter membership: the other voter
+   * alone is no majority of the old membership, so it can never elect itself until it
+   * knows the removal is committed — and if the removed leader steps down at once and is
+   * shut down, nobody may ever tell it. So the removed leader stays on (refusing
+   * proposals, counting itself nowhere) until the other voter has answered a heartbeat
+   * round that carried the commit index, or for at most an election timeout.
+   */
+  private removalHandOff: { readonly index: number; readonly round: number; elapsed: number } | null = null;
   /** Entries appended by this leader and not yet committed: sizes in index order. */
   private uncommitted: { index: number; bytes: number }[] = [];
   private uncommittedBytes = 0;
@@ -119,6 +128,7 @@ export class Raft {
     this.randomizedElectionTimeout = this.config.electionTicks + this.config.randomInt(this.config.electionTicks);
     this.votes.clear();
     this.leadTransferee = null;
+    this.removalHandOff = null;
     this.uncommitted = [];
     this.uncommittedBytes = 0;
     this.failReads(this.reads.drain());
@@ -216,6 +226,10 @@ export class Raft {
         }
         for (const [id, pr] of this.progress) pr.recentActive = id === this.id;
       }
+    }
+    if (this.removalHandOff !== null && ++this.removalHandOff.elapsed >= this.config.electionTicks) {
+      this.becomeFollower(this.term, null);
+      return;
     }
     if (this.leadTransferee !== null && ++this.transferElapsed >= this.config.electionTicks) {
       // A transfer that did not finish within an election timeout is abandoned (§3.10).
@@ -622,6 +636,12 @@ export class Raft {
       this.reads.ack(m.from, m.readRound);
       this.releaseReads();
     }
+    const handOff = this.removalHandOff;
+    // The round began after the removal committed, when the voter's match already covered
+    // it (it counted towards that commit), so the heartbeat it answers carried the commit.
+    if (handOff !== null && m.readRound >= handOff.round && pr.match >= handOff.index && this.conf.voters.every((id) => id === m.from || (this.progress.get(id)?.match ?? 0) >= handOff.index)) {
+      this.becomeFollower(this.term, null);
+    }
   }
 
   /** Advances the commit index to what a quorum holds, if that is of our term (§5.4.2). */
@@ -663,6 +683,7 @@ export class Raft {
   private proposalRefusal(): RaftError | null {
     if (this.role !== 'leader') return raftError('NOT_LEADER', `${this.id} is not the leader`, this.lead);
     if (this.leadTransferee !== null) return raftError('TRANSFER_IN_PROGRESS', `leadership is being transferred to ${this.leadTransferee}`, this.id);
+    if (this.removalHandOff !== null) return raftError('NOT_LEADER', `${this.id} was removed and is handing over`, null);
     return null;
   }
 
@@ -720,8 +741,15 @@ export class Raft {
     }
     for (const id of [...this.progress.keys()]) if (!isMember(this.conf, id)) this.progress.delete(id);
     if (!isVoter(this.conf, this.id)) {
-      // A leader that removed itself steps down once the removal is applied.
-      this.becomeFollower(this.term, null);
+      // A leader that removed itself steps down once the removal is applied — except from
+      // two voters, where it first tells the other one (see removalHandOff).
+      if (before.voters.length !== 2) {
+        this.becomeFollower(this.term, null);
+        return;
+      }
+      this.removalHandOff = { index: entry.index, round: this.reads.startRound(), elapsed: 0 };
+      this.maybeCommit();
+      this.broadcastHeartbeat();
       return;
     }
     if (this.leadTransferee !== null && !isVoter(this.conf, this.leadTransferee)) this.leadTransferee = null;

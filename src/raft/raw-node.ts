@@ -153,6 +153,7 @@ export class RawNode {
       applied: raft.log.applied,
       lastIndex: raft.log.lastIndex(),
       conf: raft.conf,
+      snapshotPending: raft.log.unstable.snapshot?.meta.index ?? null,
       progress,
       leadTransferee: raft.leadTransferee,
     };

@@ -306,6 +306,11 @@ export interface Status {
   readonly applied: number;
   readonly lastIndex: number;
   readonly conf: ConfState;
+  /**
+   * The index of a snapshot installed but not yet through `advance()`: `conf` is already
+   * its membership while `applied` is still below it.
+   */
+  readonly snapshotPending: number | null;
   /** Only on the leader; empty elsewhere. */
   readonly progress: ReadonlyMap<NodeId, ProgressStatus>;
   readonly leadTransferee: NodeId | null;

@@ -21,6 +21,7 @@ const LOG = 'src/raft/log.ts';
 const RAW = 'src/raft/raw-node.ts';
 const READS = 'src/raft/read-index.ts';
 const RECEIVE = 'src/raft/snapshot-receive.ts';
+const HOST = 'src/node/ready-loop.ts';
 
 export const MUTANTS: readonly Mutant[] = [
   // ---- the commit rule and log matching (§5.3, §5.4) --------------------------------------
@@ -168,6 +169,13 @@ export const MUTANTS: readonly Mutant[] = [
     rule: 'thesis §6.2: a leader steps down when it has not heard from a majority of voters within an election timeout',
   },
   {
+    name: 'removed-leader-of-two-steps-down-at-once',
+    file: RAFT,
+    search: 'if (before.voters.length !== 2) {',
+    replace: 'if (before.voters.length > 0) {',
+    rule: 'thesis §4.2.2 with two voters: the removed leader tells the other voter the removal committed before it steps down (alone, that voter is no majority of the old membership)',
+  },
+  {
     name: 'learner-campaigns',
     file: RAFT,
     search: 'return isVoter(this.conf, this.id);',
@@ -260,5 +268,27 @@ export const MUTANTS: readonly Mutant[] = [
     search: 'this.leadTransferee = to;\n    this.transferElapsed = 0;',
     replace: 'this.leadTransferee = to;\n    this.transferElapsed = 0;\n    this.electionElapsed = 0;',
     rule: 'thesis §3.10 with §6.2: a transfer is abandoned after an election timeout without postponing the check-quorum step-down',
+  },
+  // ---- the host: src/node's Ready loop (only the simulator drives it) ------------------------
+  {
+    name: 'host-answers-before-write',
+    file: HOST,
+    search: 'const early = rd.messages.filter(isLeaderMessage);',
+    replace: 'const early = rd.messages;',
+    rule: 'Figure 2 and the Ready contract: only leader messages may leave before the write; a vote or append answer promises what is on disk',
+  },
+  {
+    name: 'host-skips-fsync',
+    file: HOST,
+    search: 'this.options.store.write(batch, true, (error) => {',
+    replace: 'this.options.store.write(batch, false, (error) => {',
+    rule: 'Figure 2: persistent state is on stable storage before answering (a Ready with mustSync is synced, not just written)',
+  },
+  {
+    name: 'host-conf-commit-unsynced',
+    file: HOST,
+    search: "const sync = rd.mustSync || rd.committedEntries.some((e) => e.kind === 'conf');",
+    replace: 'const sync = rd.mustSync;',
+    rule: 'a commit index covering a membership change is synced, so a restart never counts a majority of a membership two changes old',
   },
 ];

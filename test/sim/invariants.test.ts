@@ -110,3 +110,38 @@ test('acknowledged values: acked at an index committed with another term, or mis
   d.checkAcksIn('a', new Set(['v1', 'v2', 'v3']));
   violates(INVARIANT.acknowledgedNotLost, () => d.checkAcksIn('b', new Set(['v1'])));
 });
+
+test('single vote on the wire: a grant in a term to a second candidate, even after a restart', () => {
+  const c = checker();
+  c.observeVoteGranted('a', 4, 'b');
+  c.observeVoteGranted('a', 4, 'b'); // a duplicate answer to the same candidate
+  c.observeVoteGranted('a', 5, 'c');
+  violates(INVARIANT.singleVote, () => c.observeVoteGranted('a', 4, 'c'));
+});
+
+test('commit own term: a leader advancing its commit index to an entry of an older term', () => {
+  const c = checker();
+  c.checkLeaderCommitTerm('a', 4, 10, 4);
+  violates(INVARIANT.commitOwnTerm, () => c.checkLeaderCommitTerm('a', 4, 9, 2));
+});
+
+test('conf matches log: a membership other than the applied prefix implies (order does not matter)', () => {
+  const c = checker();
+  c.checkConf('a', 'at 5', { voters: ['a', 'b'], learners: ['c'] }, { voters: ['b', 'a'], learners: ['c'] });
+  violates(INVARIANT.confMatchesLog, () => c.checkConf('a', 'at 5', { voters: ['a', 'b'], learners: ['c'] }, { voters: ['a', 'b'], learners: [] }));
+  violates(INVARIANT.confMatchesLog, () => c.checkConf('a', 'at 5', { voters: ['a'], learners: ['b'] }, { voters: ['a', 'b'], learners: [] }));
+});
+
+test('learner never leads: a leader that is a learner of its own membership', () => {
+  const c = checker();
+  c.checkLeaderNotLearner('a', 3, { voters: ['a', 'b'], learners: ['c'] });
+  c.checkLeaderNotLearner('a', 3, { voters: ['b'], learners: [] }); // removed, handing off
+  violates(INVARIANT.learnerNeverLeads, () => c.checkLeaderNotLearner('c', 3, { voters: ['a', 'b'], learners: ['c'] }));
+});
+
+test('check-quorum: a leader that heard from no majority of voters for the whole window', () => {
+  const c = checker();
+  c.checkQuorumContact('a', 3, ['a', 'b', 'c'], ['a', 'c'], 500);
+  violates(INVARIANT.checkQuorum, () => c.checkQuorumContact('a', 3, ['a', 'b', 'c'], ['a'], 500));
+  violates(INVARIANT.checkQuorum, () => c.checkQuorumContact('a', 3, ['a', 'b'], ['a'], 500));
+});

@@ -1,12 +1,16 @@
 // The safety invariants the simulator checks after every event. Each takes plain data, so a
 // test can feed it hand-made bad histories; a violation throws an InvariantViolation that
 // names the invariant, the seed and the virtual time, so any failure can be replayed.
-import type { NodeId } from '../../src/raft/types.js';
+import type { ConfState, NodeId } from '../../src/raft/types.js';
 import { bytesEqual } from './hash.js';
 
 export const INVARIANT = {
   electionSafety: 'election-safety',
   singleVote: 'single-vote',
+  commitOwnTerm: 'commit-own-term',
+  confMatchesLog: 'conf-matches-log',
+  learnerNeverLeads: 'learner-never-leads',
+  checkQuorum: 'check-quorum',
   logMatching: 'log-matching',
   leaderCompleteness: 'leader-completeness',
   stateMachineSafety: 'state-machine-safety',
@@ -77,6 +81,8 @@ export class SafetyChecker {
   private readonly progress = new Map<NodeId, NodeProgress>();
   private readonly durable = new Map<NodeId, { term: number; vote: NodeId | null; commit: number }>();
   private readonly acked = new Map<string, { index: number; term: number }>();
+  /** `${voter}/${term}` → the candidate that voter granted its (real, not pre-) vote to. */
+  private readonly granted = new Map<string, NodeId>();
 
   constructor(private readonly seed: number, private readonly clock: () => number) {}
 
@@ -192,6 +198,47 @@ export class SafetyChecker {
     }
     const vote = d !== undefined && d.term === hs.term && hs.vote === null ? d.vote : hs.vote;
     this.durable.set(node, { term: hs.term, vote, commit: hs.commit });
+  }
+
+  /**
+   * A vote granted in a term is never granted to another candidate in that term — in the
+   * same incarnation or after any number of restarts. Seen on the wire, so a vote answer
+   * released before the vote was durable, then lost in a crash, shows up here.
+   */
+  observeVoteGranted(voter: NodeId, term: number, candidate: NodeId): void {
+    const key = `${voter}/${term}`;
+    const known = this.granted.get(key);
+    if (known === undefined) this.granted.set(key, candidate);
+    else if (known !== candidate) this.fail(INVARIANT.singleVote, `${voter} granted its vote in term ${term} to ${known} and then to ${candidate}`);
+  }
+
+  /**
+   * §5.4.2 (Figure 8): a leader advances its commit index only by counting replicas of an
+   * entry of its own term; older entries commit only underneath one.
+   */
+  checkLeaderCommitTerm(leader: NodeId, term: number, commit: number, entryTerm: number): void {
+    if (entryTerm !== term) this.fail(INVARIANT.commitOwnTerm, `leader ${leader} of term ${term} advanced its commit index to ${commit}, an entry of term ${entryTerm}`);
+  }
+
+  /** Thesis §4.2.1: a learner never campaigns, so it never leads. */
+  checkLeaderNotLearner(leader: NodeId, term: number, conf: ConfState): void {
+    if (conf.learners.includes(leader)) this.fail(INVARIANT.learnerNeverLeads, `${leader} leads term ${term} while a learner of its own membership`);
+  }
+
+  /**
+   * Thesis §6.2 (check-quorum): a leader that has heard nothing at all from a majority of
+   * its voters for `windowMs` (several election timeouts on the slowest clock) has stepped
+   * down. `heard` lists the voters it received any message from in that window.
+   */
+  checkQuorumContact(leader: NodeId, term: number, voters: readonly NodeId[], heard: readonly NodeId[], windowMs: number): void {
+    if (heard.length * 2 > voters.length) return;
+    this.fail(INVARIANT.checkQuorum, `leader ${leader} of term ${term} still leads after hearing only from [${heard.join(',')}] of voters [${voters.join(',')}] for ${windowMs}ms`);
+  }
+
+  /** A node's membership is the one its applied log prefix (or the snapshot it restored) implies. */
+  checkConf(node: NodeId, where: string, actual: ConfState, expected: ConfState): void {
+    const key = (c: ConfState): string => `voters=[${[...c.voters].sort().join(',')}] learners=[${[...c.learners].sort().join(',')}]`;
+    if (key(actual) !== key(expected)) this.fail(INVARIANT.confMatchesLog, `${node} ${where}: ${key(actual)}, but its applied log implies ${key(expected)}`);
   }
 
   /** An entry a leader counts as committed is durable on a majority of the voters it counted. */

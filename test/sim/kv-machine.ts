@@ -3,7 +3,8 @@
 // running digest of its applied prefix (every entry: commands, empty and membership entries)
 // so that two replicas can be compared in O(1). It is the node runtime's state machine.
 import assert from 'node:assert/strict';
-import type { Entry } from '../../src/raft/index.js';
+import { decodeConfChange } from '../../src/raft/index.js';
+import type { ConfChange, ConfState, Entry } from '../../src/raft/index.js';
 import type { StateMachine } from '../../src/node/index.js';
 import { HASH_SEED, hashBytes, hashNumber } from './hash.js';
 
@@ -37,7 +38,32 @@ interface SnapshotImage {
   readonly digest: number;
   readonly kv: [string, string][];
   readonly values: string[];
+  /** The membership the applied prefix implies, kept by the application itself. */
+  readonly conf: ConfState;
 }
+
+/**
+ * Membership after one change, written here independently of the core (src/raft's
+ * applyConfChange) so that the checker does not trust the code it checks. Total, like the
+ * core's: a change that no longer fits leaves the membership as it is.
+ */
+export function foldConfChange(conf: ConfState, change: ConfChange): ConfState {
+  const voter = conf.voters.includes(change.node);
+  const learner = conf.learners.includes(change.node);
+  const without = (ids: readonly string[]) => ids.filter((id) => id !== change.node);
+  switch (change.type) {
+    case 'addLearner':
+      return voter || learner ? conf : { voters: conf.voters, learners: [...conf.learners, change.node] };
+    case 'addVoter':
+      return voter ? conf : { voters: [...conf.voters, change.node], learners: without(conf.learners) };
+    case 'remove':
+      if (voter && conf.voters.length === 1) return conf;
+      return voter || learner ? { voters: without(conf.voters), learners: without(conf.learners) } : conf;
+  }
+}
+
+/** How many recent membership states a machine remembers (the core lags the application by at most one Ready). */
+const CONF_HISTORY_MAX = 32;
 
 /** Told of every entry applied and every snapshot restored, with the digest after it. */
 export interface KvObserver {
@@ -52,8 +78,24 @@ export class KvMachine implements StateMachine<KvCommand, KvResult> {
   readonly kv = new Map<string, string>();
   readonly values: string[] = [];
   readonly valueSet = new Set<string>();
+  /** The membership of the applied prefix, and the index at which each recent one took effect, oldest first. */
+  conf: ConfState;
+  private confHistory: { index: number; conf: ConfState }[];
 
-  constructor(private readonly observer: KvObserver | null = null) {}
+  constructor(private readonly observer: KvObserver | null = null, initialConf: ConfState = { voters: [], learners: [] }) {
+    this.conf = initialConf;
+    this.confHistory = [{ index: 0, conf: initialConf }];
+  }
+
+  /** The membership as of `index`, or null when that is older than what this machine remembers. */
+  confAt(index: number): ConfState | null {
+    let found: ConfState | null = null;
+    for (const h of this.confHistory) {
+      if (h.index > index) break;
+      found = h.conf;
+    }
+    return found;
+  }
 
   encode(command: KvCommand): Uint8Array {
     return encodeCommand(command);
@@ -67,6 +109,11 @@ export class KvMachine implements StateMachine<KvCommand, KvResult> {
     h = hashNumber(h, entry.term);
     h = hashNumber(h, entry.kind === 'conf' ? 1 : 0);
     this.digest = hashBytes(h, entry.data);
+    if (entry.kind === 'conf') {
+      this.conf = foldConfChange(this.conf, decodeConfChange(entry.data));
+      this.confHistory.push({ index: entry.index, conf: this.conf });
+      if (this.confHistory.length > CONF_HISTORY_MAX) this.confHistory.shift();
+    }
     const c = entry.kind === 'normal' ? decodeCommand(entry.data) : null;
     if (c?.kind === 'put') {
       this.kv.set(c.key, c.value);
@@ -80,7 +127,7 @@ export class KvMachine implements StateMachine<KvCommand, KvResult> {
   }
 
   snapshot(): Uint8Array {
-    const image: SnapshotImage = { index: this.appliedIndex, term: this.appliedTerm, digest: this.digest, kv: [...this.kv], values: this.values };
+    const image: SnapshotImage = { index: this.appliedIndex, term: this.appliedTerm, digest: this.digest, kv: [...this.kv], values: this.values, conf: this.conf };
     return encoder.encode(JSON.stringify(image));
   }
 
@@ -89,6 +136,8 @@ export class KvMachine implements StateMachine<KvCommand, KvResult> {
     this.appliedIndex = image.index;
     this.appliedTerm = image.term;
     this.digest = image.digest;
+    this.conf = image.conf;
+    this.confHistory = [{ index: image.index, conf: image.conf }];
     this.kv.clear();
     for (const [k, v] of image.kv) this.kv.set(k, v);
     this.values.length = 0;

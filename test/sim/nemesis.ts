@@ -5,7 +5,7 @@ import type { NodeId } from '../../src/raft/types.js';
 import { bridge, isolate, oneWay, ring, splitGroups, type Link, type NetworkFaults } from './network.js';
 import type { Prng } from '../support/prng.js';
 
-export type NemesisAction = 'crash' | 'partition' | 'heal' | 'weather' | 'transfer' | 'membership' | 'campaign' | 'none';
+export type NemesisAction = 'crash' | 'partition' | 'heal' | 'weather' | 'transfer' | 'membership' | 'campaign' | 'clock' | 'none';
 
 export type NemesisWeights = Readonly<Record<NemesisAction, number>>;
 
@@ -17,7 +17,8 @@ export const DEFAULT_WEIGHTS: NemesisWeights = {
   transfer: 10,
   membership: 16,
   campaign: 4,
-  none: 18,
+  clock: 4,
+  none: 14,
 };
 
 export function pickAction(rng: Prng, weights: NemesisWeights): NemesisAction {

@@ -8,16 +8,33 @@ export type Schedule = (delayMs: number, fn: () => void) => void;
 
 export class SimClock implements Clock {
   private alive = true;
+  /** The clock reads `baseLocalMs` at virtual time `baseVirtualMs` and runs at `rate` from there. */
+  private baseVirtualMs: number;
+  private baseLocalMs: number;
 
   constructor(
     private readonly virtualNowMs: () => number,
     private readonly schedule: Schedule,
-    /** How fast this node's clock runs against virtual time (0.7 to 1.5 in the sim). */
-    private readonly rate: number,
-  ) {}
+    /** How fast this node's clock runs against virtual time (0.5 to 2 in the sim). */
+    private rate: number,
+  ) {
+    this.baseVirtualMs = virtualNowMs();
+    this.baseLocalMs = this.baseVirtualMs * rate;
+  }
 
   nowMs(): number {
-    return this.virtualNowMs() * this.rate;
+    return this.baseLocalMs + (this.virtualNowMs() - this.baseVirtualMs) * this.rate;
+  }
+
+  /**
+   * The clock speeds up or slows down from now on; it never jumps. Timers already set keep
+   * their virtual deadline, so on this clock they fire early or late — as a timer does
+   * when the oscillator drifts.
+   */
+  setRate(rate: number): void {
+    this.baseLocalMs = this.nowMs();
+    this.baseVirtualMs = this.virtualNowMs();
+    this.rate = rate;
   }
 
   setTimer(delayMs: number, fn: () => void): TimerHandle {

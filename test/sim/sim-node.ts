@@ -3,7 +3,7 @@
 // clock and keeps only the platter; a restart builds a new runtime on it.
 import assert from 'node:assert/strict';
 import { NodeRuntime, type NodeEvents, type NodeTiming, type PersistBatch, type RaftTuning } from '../../src/node/index.js';
-import type { NodeId, Status } from '../../src/raft/index.js';
+import type { ConfState, NodeId, Status } from '../../src/raft/index.js';
 import type { LogView, TermLookup } from './invariants.js';
 import { KvMachine, type KvCommand, type KvObserver, type KvResult } from './kv-machine.js';
 import type { Prng } from '../support/prng.js';
@@ -22,6 +22,7 @@ export interface NodeHost {
   /** Completion of a disk write after a drawn delay (fsync time for synced writes). */
   scheduleDiskCompletion(node: SimNode, sync: boolean, complete: () => void): void;
   writeIssued(node: SimNode, batch: PersistBatch, store: SimLogStore): void;
+  snapshotCreated(node: SimNode, index: number, conf: ConfState): void;
   events(node: SimNode): NodeEvents;
   kvObserver(node: SimNode): KvObserver;
 }
@@ -34,6 +35,8 @@ export interface NodeSettings {
   readonly snapshotKeepEntries: number;
   readonly diskFault: DiskFault;
   readonly snapshotSometimesUnavailable: boolean;
+  /** Whether the runtime promotes caught-up learners itself; off, learners stay until the nemesis promotes them. */
+  readonly promoteLearners: boolean;
 }
 
 export class SimNode {
@@ -45,6 +48,8 @@ export class SimNode {
   removed = false;
   /** The term in which this node was last seen leading, to notice a fresh election. */
   leaderTerm = 0;
+  /** Virtual time since which this node has led `leaderTerm` with its current voters. */
+  leaderSinceMs = 0;
   leaderCommitChecked = 0;
   /** The voters that counted `leaderCommitChecked` as committed, and the voters seen last. */
   leaderCommitVoters: readonly NodeId[] = [];
@@ -56,12 +61,18 @@ export class SimNode {
   constructor(
     readonly id: NodeId,
     readonly disk: SimDisk,
-    /** This node's clock runs at this rate of virtual time. */
-    readonly clockRate: number,
+    /** This node's clock runs at this rate of virtual time (the nemesis changes it). */
+    private clockRate: number,
     private readonly settings: NodeSettings,
     private readonly host: NodeHost,
   ) {
     this.store = this.newStore();
+  }
+
+  /** The clock drifts to a new rate (kept across restarts: it is the machine's oscillator). */
+  setClockRate(rate: number): void {
+    this.clockRate = rate;
+    this.clock?.setRate(rate);
   }
 
   get up(): boolean {
@@ -72,6 +83,7 @@ export class SimNode {
     const host: DiskHost = {
       scheduleCompletion: (sync, complete) => this.host.scheduleDiskCompletion(this, sync, complete),
       issued: (batch, store) => this.host.writeIssued(this, batch, store),
+      snapshotCreated: (index, conf) => this.host.snapshotCreated(this, index, conf),
     };
     return new SimLogStore(this.disk, host, this.settings.diskFault, this.settings.snapshotSometimesUnavailable);
   }
@@ -80,7 +92,7 @@ export class SimNode {
     assert.ok(this.runtime === null && !this.removed, `${this.id} is already running or removed`);
     this.incarnation++;
     const clock = new SimClock(() => this.host.virtualNowMs(), this.host.schedule, this.clockRate);
-    const kv = new KvMachine(this.host.kvObserver(this));
+    const kv = new KvMachine(this.host.kvObserver(this), this.store.snapshotNow().meta.conf);
     const rng = this.host.rng.fork();
     this.clock = clock;
     this.kv = kv;
@@ -97,6 +109,7 @@ export class SimNode {
       limits: { snapshotEntries: this.settings.snapshotEntries, snapshotBytes: this.settings.snapshotBytes, snapshotKeepEntries: this.settings.snapshotKeepEntries },
       raft: this.settings.raft,
       events: this.host.events(this),
+      promoteLearners: this.settings.promoteLearners,
     });
     this.runtime = runtime;
     this.leaderTerm = 0;

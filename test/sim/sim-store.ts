@@ -28,6 +28,8 @@ export interface DiskHost {
   scheduleCompletion(sync: boolean, complete: () => void): void;
   /** Told of every write as it is issued (the safety checker watches entries as they are written). */
   issued?(batch: PersistBatch, view: SimLogStore): void;
+  /** Told of every snapshot the node takes, with the membership it records. */
+  snapshotCreated?(index: number, conf: ConfState): void;
 }
 
 function applyOp(storage: MemoryStorage, op: Op): void {
@@ -134,6 +136,7 @@ export class SimLogStore implements LogStore {
     this.enqueue({ kind: 'write', batch, sync }, done);
   }
   createSnapshot(index: number, conf: ConfState, data: Uint8Array, done: Done): void {
+    this.host.snapshotCreated?.(index, conf);
     this.enqueue({ kind: 'snapshot', index, conf, data }, done);
   }
   compact(index: number, done: Done): void {

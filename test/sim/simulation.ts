@@ -4,9 +4,10 @@
 // recover within a time bound. Safety invariants run after every event.
 import assert from 'node:assert/strict';
 import { isChimeError } from '../../src/errors/index.js';
-import { MemoryStorage, bootstrapStorage, decodeConfChange } from '../../src/raft/index.js';
-import type { Entry, NodeId } from '../../src/raft/index.js';
+import { MemoryStorage, decodeConfChange, encodeConfChange } from '../../src/raft/index.js';
+import type { ConfState, Entry, NodeId } from '../../src/raft/index.js';
 import type { NodeEnvelope, NodeEvents, PersistBatch } from '../../src/node/index.js';
+import type { Message } from '../../src/raft/index.js';
 import { EventQueue } from './event-queue.js';
 import { HASH_SEED, hashNumber, hashString } from './hash.js';
 import { INVARIANT, InvariantViolation, SafetyChecker } from './invariants.js';
@@ -35,6 +36,8 @@ export interface SimConfig {
   readonly candidateCrashChance?: number;
   /** Crashed nodes come back after a random delay up to this. */
   readonly restartMsMax?: number;
+  /** Chance that a node which just granted its vote crashes within the fsync window (default drawn per run). */
+  readonly voteCrashChance?: number;
   readonly eventsMax?: number;
 }
 
@@ -50,6 +53,15 @@ export interface SimStats {
   snapshotsRestored: number;
   confChangesApplied: number;
   transfers: number;
+  /** Membership changes the nemesis proposed, and how many a core accepted into its log. */
+  confChangesProposed: number;
+  confChangesAccepted: number;
+  /** Crashes right after a node released a vote or an append answer. */
+  crashesAfterReply: number;
+  clockDrifts: number;
+  /** Leaders seen with two or more learners, and with an even number of voters. */
+  leadersWithLearners: number;
+  leadersWithEvenVoters: number;
   readsOk: number;
   leaderTerms: number;
   historyOps: number;
@@ -76,6 +88,14 @@ const MESSAGES_IN_FLIGHT_MAX = 50_000;
 /** Promise continuations (a client's reaction to an answer) run between events: this many hops. */
 const MICROTASK_HOPS = 8;
 const TIMING = { tickMs: 10, heartbeatMs: 20, electionMs: 100 };
+/** Clock rates are drawn from [CLOCK_RATE_MIN, CLOCK_RATE_MIN + 1). */
+const CLOCK_RATE_MIN = 0.6;
+/**
+ * A leader with check-quorum must have stepped down once it heard nothing from a majority
+ * of voters for this long: it checks every election timeout, so two of them on the slowest
+ * clock, plus one more of slack.
+ */
+const CHECK_QUORUM_WINDOW_MS = Math.ceil((3 * TIMING.electionMs) / CLOCK_RATE_MIN);
 
 export class Simulation implements NodeHost {
   readonly rng: Prng;
@@ -86,7 +106,8 @@ export class Simulation implements NodeHost {
   readonly workload: Workload;
   readonly stats: SimStats = {
     events: 0, messages: 0, committed: 0, acked: 0, crashes: 0, crashesInWrite: 0, partitions: 0, snapshotsTaken: 0, snapshotsRestored: 0,
-    confChangesApplied: 0, transfers: 0, readsOk: 0, leaderTerms: 0, historyOps: 0, linearizability: 'skipped',
+    confChangesApplied: 0, transfers: 0, confChangesProposed: 0, confChangesAccepted: 0, crashesAfterReply: 0, clockDrifts: 0,
+    leadersWithLearners: 0, leadersWithEvenVoters: 0, readsOk: 0, leaderTerms: 0, historyOps: 0, linearizability: 'skipped',
   };
   traceHash = HASH_SEED;
   private readonly initialIds: NodeId[];
@@ -94,9 +115,15 @@ export class Simulation implements NodeHost {
   private readonly weights: NemesisWeights;
   private readonly leaders = new Set<NodeId>();
   private readonly removalCommitted = new Set<NodeId>();
+  /** `${to}<${from}` → virtual time `to` last received a Raft message from `from`. */
+  private readonly heardAtMs = new Map<string, number>();
   private readonly settings: Omit<NodeSettings, 'diskFault'>;
   private committedChecked = 0;
   private fsyncMsMax: number;
+  private readonly voteCrashChance: number;
+  private readonly replyCrashChance: number;
+  /** Chance that a synced write stalls for 20–150 ms (a busy disk): messages keep arriving meanwhile. */
+  private readonly fsyncStallChance: number;
   private healedAtMs: number | null = null;
   private electedAtMs: number | null = null;
   private done = false;
@@ -110,29 +137,38 @@ export class Simulation implements NodeHost {
     this.initialIds = Array.from({ length: config.nodes }, (_, i) => `n${i + 1}`);
     this.spares = [`n${config.nodes + 1}`, `n${config.nodes + 2}`];
     this.weights = { ...DEFAULT_WEIGHTS, ...config.weights };
+    // Half the runs start with learners beside the voters (from one voter and the rest
+    // learners, to all but one voters), so even and odd voter counts, a single voter with
+    // learners, and two or more learners held as learners all occur.
+    const learnerCount = this.rng.chance(0.5) ? 0 : this.rng.range(1, config.nodes - 1);
+    const voterIds = this.initialIds.slice(0, config.nodes - learnerCount);
+    const learnerIds = this.initialIds.slice(config.nodes - learnerCount);
     const snapshotEntries = this.rng.range(6, 120);
     this.settings = {
       timing: TIMING,
-      raft: { snapshotChunkBytes: 256, maxMsgBytes: 4096, maxInflightMsgs: 16, commitBroadcast: Math.floor(config.seed / 2) % 2 === 0 ? 'eager' : 'tick', preVote: true, checkQuorum: true },
+      // Small messages split appends into many, so a follower often gets fewer entries than
+      // the leader's commit index covers (AppendEntries rule 5 then matters).
+      raft: { snapshotChunkBytes: 256, maxMsgBytes: this.rng.pick([64, 256, 4096]), maxInflightMsgs: 16, commitBroadcast: Math.floor(config.seed / 2) % 2 === 0 ? 'eager' : 'tick', preVote: this.rng.chance(0.75), checkQuorum: this.rng.chance(0.85) },
       snapshotEntries,
       snapshotBytes: this.rng.range(300, 4000),
       snapshotKeepEntries: this.rng.range(0, 30),
       snapshotSometimesUnavailable: config.seed % 3 === 0,
+      // Off, learners stay learners until the nemesis promotes them (caught up or not).
+      promoteLearners: this.rng.chance(0.4),
     };
-    this.fsyncMsMax = this.rng.range(0, 8);
-    for (const id of this.initialIds) {
-      const platter = new MemoryStorage();
-      bootstrapStorage(platter, this.initialIds.map((v) => ({ id: v, context: '' })));
-      this.addNode(id, platter);
-    }
+    // Every synced write takes some time, so there is always an fsync window to crash in.
+    this.fsyncMsMax = this.rng.range(1, 12);
+    this.voteCrashChance = config.voteCrashChance ?? this.rng.float() * 0.3;
+    this.replyCrashChance = this.rng.float() * 0.002;
+    this.fsyncStallChance = this.rng.chance(0.5) ? this.rng.float() * 0.05 : 0;
+    for (const id of this.initialIds) this.addNode(id, bootstrapPlatter(voterIds, learnerIds));
     this.workload = new Workload(this, { clients: 3, keys: 3, timeoutMs: 1500, thinkMsMax: 40, historyMax: 2000, localReads: config.localReads ?? false });
     this.queue.schedule(this.rng.range(50, 300), { t: 'nemesis' });
     this.queue.schedule(config.faultMs, { t: 'faultEnd' });
   }
 
   private addNode(id: NodeId, platter: MemoryStorage): SimNode {
-    // Each node's clock runs at its own rate, 0.7x to 1.5x of virtual time.
-    const rate = 0.7 + this.rng.float() * 0.8;
+    const rate = drawClockRate(this.rng);
     const node = new SimNode(id, new SimDisk(platter), rate, { ...this.settings, diskFault: this.config.diskFault ?? 'none' }, this);
     this.nodes.set(id, node);
     this.onBehalfOf(node, () => this.startNode(node));
@@ -203,7 +239,7 @@ export class Simulation implements NodeHost {
   }
 
   scheduleDiskCompletion(node: SimNode, sync: boolean, complete: () => void): void {
-    const delayMs = sync ? this.rng.range(0, this.fsyncMsMax) : 0;
+    const delayMs = !sync ? 0 : this.fsyncStallChance > 0 && this.rng.chance(this.fsyncStallChance) ? this.rng.range(20, 150) : this.rng.range(0, this.fsyncMsMax);
     this.queue.schedule(delayMs, { t: 'call', node: node.id, inc: node.incarnation, fn: () => {
       complete();
       if (sync) this.checker.observeDurable(node.id, node.disk.platter.initialState().hardState);
@@ -226,6 +262,11 @@ export class Simulation implements NodeHost {
     }
   }
 
+  snapshotCreated(node: SimNode, index: number, conf: ConfState): void {
+    const expected = node.kv?.confAt(index) ?? null;
+    if (expected !== null) this.checker.checkConf(node.id, `took a snapshot at ${index} recording the membership`, conf, expected);
+  }
+
   events(node: SimNode): NodeEvents {
     return {
       snapshotTaken: () => void this.stats.snapshotsTaken++,
@@ -244,6 +285,7 @@ export class Simulation implements NodeHost {
 
   send(from: NodeId, to: NodeId, envelope: NodeEnvelope): void {
     this.stats.messages++;
+    if (envelope.channel === 'raft') this.observeReply(from, to, envelope.message);
     const delays = this.network.route(from, to);
     if (delays.length === 0 && this.network.isBlocked(from, to)) {
       const sender = this.nodes.get(from);
@@ -254,6 +296,22 @@ export class Simulation implements NodeHost {
     // rather than discovered as an out-of-memory crash.
     if (this.queue.size > MESSAGES_IN_FLIGHT_MAX) this.checker.fail(INVARIANT.boundedTraffic, `more than ${MESSAGES_IN_FLIGHT_MAX} events pending; last message ${envelope.channel === 'raft' ? envelope.message.type : envelope.channel} ${from}>${to}`);
     for (const d of delays) this.queue.schedule(d, { t: 'deliver', from, to, envelope });
+  }
+
+  /**
+   * Votes granted are checked on the wire. A node that has just answered — a vote, or an
+   * append — sometimes crashes within its fsync window: an answer released before the
+   * write it promises is durable is then visible as a broken promise.
+   */
+  private observeReply(from: NodeId, to: NodeId, m: Message): void {
+    if (m.type === 'voteResp' && !m.pre && !m.reject) this.checker.observeVoteGranted(from, m.term, to);
+    if (this.healedAtMs !== null) return;
+    const chance = m.type === 'voteResp' && !m.reject ? this.voteCrashChance : m.type === 'appResp' ? this.replyCrashChance : 0;
+    if (chance === 0 || !this.rng.chance(chance)) return;
+    const node = this.nodes.get(from);
+    if (node === undefined) return;
+    this.stats.crashesAfterReply++;
+    this.queue.schedule(this.rng.range(0, this.fsyncMsMax), { t: 'crash', node: from, inc: node.incarnation });
   }
 
   /** Runs `fn` as work of `node`: what its clock schedules meanwhile belongs to it. */
@@ -278,7 +336,10 @@ export class Simulation implements NodeHost {
     const node = this.nodes.get(to);
     if (node === undefined || node.runtime === null) return;
     if (this.network.isBlocked(from, to)) return; // the cut happened while it was in flight
-    if (envelope.channel === 'raft') this.traceHash = hashString(this.traceHash, envelope.message.type);
+    if (envelope.channel === 'raft') {
+      this.traceHash = hashString(this.traceHash, envelope.message.type);
+      this.heardAtMs.set(`${to}<${from}`, this.queue.nowMs);
+    }
     this.touched = node;
     const runtime = node.runtime;
     this.onBehalfOf(node, () => runtime.receive(from, envelope));
@@ -349,6 +410,12 @@ export class Simulation implements NodeHost {
     assert.ok(kv !== null);
     const { term, commit } = st.hardState;
     this.checker.observeProgress(node.id, node.incarnation, term, commit, kv.appliedIndex);
+    // The core's membership is the one of its applied prefix — except while a snapshot it
+    // installed waits for advance(): then it is already the snapshot's.
+    if (st.snapshotPending === null) {
+      const expected = kv.confAt(st.applied);
+      if (expected !== null) this.checker.checkConf(node.id, `has membership at applied index ${st.applied}`, st.conf, expected);
+    }
     if (st.softState.role !== 'leader') {
       this.leaders.delete(node.id);
       if (st.softState.role === 'candidate' && node.candidateTerm !== term) this.maybeCrashCandidate(node, term);
@@ -356,12 +423,16 @@ export class Simulation implements NodeHost {
     }
     this.leaders.add(node.id);
     this.checker.observeLeader(node.id, term);
+    this.checker.checkLeaderNotLearner(node.id, term, st.conf);
     const view = node.logView(st.lastIndex);
     if (node.leaderTerm !== term) {
       node.leaderTerm = term;
+      node.leaderSinceMs = this.queue.nowMs;
       node.leaderCommitChecked = commit;
       node.leaderCommitVoters = [];
       this.stats.leaderTerms++;
+      if (st.conf.learners.length >= 2) this.stats.leadersWithLearners++;
+      if (st.conf.voters.length % 2 === 0) this.stats.leadersWithEvenVoters++;
       this.checker.checkLeaderLog(node.id, term, view);
     }
     if (commit > node.leaderCommitChecked) {
@@ -369,6 +440,7 @@ export class Simulation implements NodeHost {
       // same advance(), so either the voters before or after this event may have counted it.
       const t = view.termAt(commit);
       if (typeof t === 'number') {
+        this.checker.checkLeaderCommitTerm(node.id, term, commit, t);
         const holds = (v: NodeId): boolean => this.nodes.get(v)?.holdsDurably(commit, t) ?? false;
         const before = node.lastVoters.length > 0 ? [node.lastVoters] : [];
         this.checker.checkCommittedMajority(node.id, commit, [...before, st.conf.voters], holds);
@@ -376,7 +448,14 @@ export class Simulation implements NodeHost {
       }
       node.leaderCommitChecked = commit;
     }
+    const nowMs = this.queue.nowMs;
+    // The window starts again when the voters change: a voter just added was never heard.
+    if (node.lastVoters.join(',') !== st.conf.voters.join(',')) node.leaderSinceMs = nowMs;
     node.lastVoters = st.conf.voters;
+    if (this.settings.raft.checkQuorum === true && nowMs - node.leaderSinceMs > CHECK_QUORUM_WINDOW_MS) {
+      const heard = st.conf.voters.filter((v) => v === node.id || (this.heardAtMs.get(`${node.id}<${v}`) ?? -Infinity) >= nowMs - CHECK_QUORUM_WINDOW_MS);
+      this.checker.checkQuorumContact(node.id, term, st.conf.voters, heard, CHECK_QUORUM_WINDOW_MS);
+    }
     if (this.healedAtMs !== null && this.electedAtMs === null && view.termAt(commit) === term) this.electedAtMs = this.queue.nowMs;
   }
 
@@ -428,6 +507,7 @@ export class Simulation implements NodeHost {
       case 'transfer': this.nemesisTransfer(); break;
       case 'membership': this.nemesisMembership(); break;
       case 'campaign': this.nemesisCampaign(); break;
+      case 'clock': this.nemesisClock(); break;
       case 'none': break;
     }
     this.queue.schedule(this.rng.range(50, 500), { t: 'nemesis' });
@@ -477,11 +557,20 @@ export class Simulation implements NodeHost {
     this.queue.schedule(this.rng.range(100, 3000), { t: 'heal' });
   }
 
+  /** Nodes that believe they lead: a deposed leader that has not noticed yet is one of them. */
+  private believedLeaders(): SimNode[] {
+    return [...this.nodes.values()].filter((n) => n.runtime?.isLeader() === true);
+  }
+
+  /** Asks a node that believes it leads to hand over to a random member (a learner is refused). */
   private nemesisTransfer(): void {
-    const leader = this.currentLeader();
-    const runtime = leader?.runtime ?? null;
-    if (leader === null || runtime === null) return;
-    const others = leader.status().conf.voters.filter((v) => v !== leader.id);
+    const leaders = this.believedLeaders();
+    if (leaders.length === 0) return;
+    const leader = this.rng.pick(leaders);
+    const runtime = leader.runtime;
+    if (runtime === null) return;
+    const { voters, learners } = leader.status().conf;
+    const others = [...voters, ...learners].filter((v) => v !== leader.id);
     if (others.length === 0) return;
     const to = this.rng.pick(others);
     this.onBehalfOf(leader, () => {
@@ -501,36 +590,59 @@ export class Simulation implements NodeHost {
     this.onBehalfOf(n, () => n.runtime?.campaign());
   }
 
-  /** Grow by a learner (the runtime promotes it once caught up), then remove a random voter (the leader too). */
-  private nemesisMembership(): void {
-    const leader = this.currentLeader();
-    const runtime = leader?.runtime ?? null;
-    if (leader === null || runtime === null) return;
-    const st = leader.status();
-    const inConf = new Set([...st.conf.voters, ...st.conf.learners]);
-    const joining = [...this.nodes.values()].find((n) => !n.removed && !this.removalCommitted.has(n.id) && !inConf.has(n.id));
-    const ignoreRefusal = (error: unknown): void => {
-      if (!isChimeError(error)) throw error;
-    };
-    this.onBehalfOf(leader, () => {
-      if (joining !== undefined) {
-        runtime.addMember(joining.id, { rpc: `${joining.id}:rpc`, http: `${joining.id}:http` }).catch(ignoreRefusal);
-      } else if (st.conf.learners.length > 0) {
-        return; // promotion is the runtime's
-      } else if (st.conf.voters.length > this.config.nodes) {
-        runtime.removeMember(this.rng.pick(st.conf.voters)).catch(ignoreRefusal);
-      } else {
-        const spare = this.spares.shift();
-        if (spare === undefined) return;
-        this.addNode(spare, new MemoryStorage());
-        runtime.addMember(spare, { rpc: `${spare}:rpc`, http: `${spare}:http` }).catch(ignoreRefusal);
-      }
-    });
+  /** A node's clock starts running at another rate. */
+  private nemesisClock(): void {
+    const nodes = [...this.nodes.values()].filter((n) => !n.removed);
+    if (nodes.length === 0) return;
+    this.rng.pick(nodes).setClockRate(drawClockRate(this.rng));
+    this.stats.clockDrifts++;
   }
 
+  /**
+   * One membership change, drawn without looking at anyone's membership: add a learner,
+   * promote (add a voter, caught up or not — a node never added as learner too), or remove,
+   * any node, the proposer itself included. It goes to a node that believes it leads (a
+   * deposed one included) or, now and then, to any node (which refuses: not the leader).
+   * So changes conflict, come too early, remove the leader, shrink to even or single-voter
+   * clusters; the core accepts what its own rules allow. Nodes whose removal was applied
+   * somewhere have been stopped and are never proposed again.
+   */
+  private nemesisMembership(): void {
+    const up = [...this.nodes.values()].filter((n) => n.up);
+    if (up.length === 0) return;
+    const leaders = up.filter((n) => n.runtime?.isLeader() === true);
+    const proposer = leaders.length > 0 && this.rng.chance(0.85) ? this.rng.pick(leaders) : this.rng.pick(up);
+    const runtime = proposer.runtime;
+    if (runtime === null) return;
+    const live = [...this.nodes.values()].filter((n) => !n.removed && !this.removalCommitted.has(n.id)).map((n) => n.id);
+    const kind = this.rng.pick(['addLearner', 'addVoter', 'remove'] as const);
+    const target = this.rng.pick(kind === 'remove' || this.spares.length === 0 ? live : [...live, this.spares[0] as NodeId]);
+    if (!this.nodes.has(target)) {
+      this.spares.shift();
+      this.addNode(target, new MemoryStorage());
+    }
+    this.stats.confChangesProposed++;
+    const lastIndexBefore = proposer.status().lastIndex;
+    this.onBehalfOf(proposer, () => {
+      const proposal = kind === 'addLearner' ? runtime.addMember(target, { rpc: `${target}:rpc`, http: `${target}:http` }) : kind === 'addVoter' ? runtime.promoteMember(target) : runtime.removeMember(target);
+      proposal.catch((error: unknown) => {
+        if (!isChimeError(error)) throw error;
+      });
+    });
+    if (proposer.runtime !== null && proposer.status().lastIndex > lastIndexBefore) this.stats.confChangesAccepted++;
+  }
+
+  /**
+   * The operator shuts a removed node down — once it no longer leads: a leader removed from
+   * two voters first hands over (src/raft removalHandOff), at most an election timeout.
+   */
   private onStop(id: NodeId): void {
     const node = this.nodes.get(id);
     if (node === undefined || node.removed) return;
+    if (node.runtime?.isLeader() === true) {
+      this.queue.schedule(50, { t: 'stop', node: id });
+      return;
+    }
     if (node.up) {
       node.crash(this.rng);
       this.workload.onCrash(id);
@@ -595,4 +707,22 @@ export function runSimulation(config: SimConfig): Promise<SimOutcome> {
 
 export function replayCommand(seed: number, nodes: number, faultMs: number): string {
   return `npm run sim -- --seed ${seed} --nodes ${nodes} --time-ms ${faultMs}`;
+}
+
+/** A node's clock rate against virtual time: 0.6x to 1.6x. */
+function drawClockRate(rng: Prng): number {
+  return CLOCK_RATE_MIN + rng.float();
+}
+
+/**
+ * The disk every initial node starts from: the voters, then the learners, as committed
+ * membership entries of term 1 (what `chime agent` writes when it founds a cluster).
+ */
+function bootstrapPlatter(voters: readonly NodeId[], learners: readonly NodeId[]): MemoryStorage {
+  const storage = new MemoryStorage();
+  storage.applySnapshot({ meta: { index: 0, term: 0, conf: { voters: [...voters], learners: [] } }, data: new Uint8Array(0) });
+  const changes = [...voters.map((node) => ({ type: 'addVoter' as const, node, context: '' })), ...learners.map((node) => ({ type: 'addLearner' as const, node, context: '' }))];
+  storage.append(changes.map((change, i) => ({ index: i + 1, term: 1, kind: 'conf' as const, data: encodeConfChange(change) })));
+  storage.setHardState({ term: 1, vote: null, commit: changes.length });
+  return storage;
 }
