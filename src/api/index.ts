@@ -1,5 +1,8 @@
 // The api folder's public surface: the server, its routes, and the interfaces the wiring fills.
 export { ApiServer, splitHostPort, type ApiOptions, type RequestContext, type Route } from './server.js';
+export { ForwardChannel, DEFAULT_FORWARD_LIMITS, type ForwardLink, type ForwardLimits, type ForwardOutcome, type ForwardStats } from './forward-channel.js';
+export { parseForwardFrame, FORWARD_BATCH_ITEMS_MAX, FORWARD_BATCH_BYTES_MAX, FORWARD_HEADERS_MAX, type ForwardAnswer, type ForwardFrame, type ForwardRequest } from './forward-wire.js';
+export { BufferedReply, type Reply, type RequestHead } from './reply.js';
 export { clusterRoutes } from './routes-cluster.js';
 export { jobRoutes } from './routes-jobs.js';
 export { runRoutes, parseWait } from './routes-runs.js';

@@ -3,7 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiServer, applyRoutes, backupRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
+import { ApiServer, applyRoutes, backupRoutes, clusterRoutes, consoleRoutes, jobRoutes, parseForwardFrame, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
 import { ExecutionPlane, type ExecutionNode } from '../execution/index.js';
 import { jsonLogger, type Logger } from '../log/index.js';
 import { NodeRuntime, bootstrapFromImage, bootstrapLog, isEmptyStore, parsePeerHello, type PeerLink } from '../node/index.js';
@@ -58,7 +58,10 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     clusterId: CLUSTER_ID,
     key: secrets.clusterKey,
     onMessage: (from, envelope) => deliver(from, envelope),
-    onUnreachable: (peer) => node?.reportUnreachable(peer),
+    onUnreachable: (peer) => {
+      node?.reportUnreachable(peer);
+      api.peerLost(peer);
+    },
     log: (level, msg, fields) => rpcLogger[level](msg, fields),
   });
   const deliver = (from: NodeId, envelope: Envelope): void => {
@@ -75,6 +78,12 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
       case 'report':
         plane?.receive(from, envelope.channel, envelope.body);
         return;
+      case 'forward': {
+        const frame = parseForwardFrame(envelope.body);
+        if (frame === null) rpcLogger.warn('ignored a malformed forward frame', { peer: from });
+        else api.receiveForward(from, frame);
+        return;
+      }
     }
   };
   // Port 0 (let the OS choose) is not a port parseHostPort accepts for dialing.
@@ -107,7 +116,12 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     timing: { tickMs: 10, heartbeatMs: config.heartbeatMs, electionMs: config.electionMs },
     limits: { snapshotEntries: config.snapshotEntries },
     events: metrics.nodeEvents,
-    listener: { leadershipChanged: () => plane?.leadershipChanged() },
+    listener: {
+      leadershipChanged: () => {
+        plane?.leadershipChanged();
+        api.leaderChanged();
+      },
+    },
   });
   node = running;
   const executionNode: ExecutionNode = {
@@ -134,7 +148,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   execution.start();
   metrics.bind(running, execution, tcp.metrics);
 
-  const gate: LeaderGate = { nodeId: config.id, isLeader: () => running.isLeader(), leaderHttp: () => running.leaderHttp() };
+  const gate: LeaderGate = { nodeId: config.id, isLeader: () => running.isLeader(), leader: () => running.leader(), leaderHttp: () => running.leaderHttp() };
   const jobService = jobServiceOf(running, () => jobs.table, () => Date.now());
   const barrier = readBarrierOf(running);
   api.serve(gate, [
@@ -145,7 +159,11 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     ...runRoutes(runServiceOf(execution), jobService, barrier),
     ...scheduleRoutes(jobService, barrier, () => Date.now()),
     ...consoleRoutes((name) => readBundledAsset(name) ?? null),
-  ]);
+  ], {
+    send: (to, frame) => tcp.send(to, { channel: 'forward', body: frame }),
+    reachable: (peer) => tcp.connected(peer),
+  });
+  metrics.bindForwarding(() => api.forwardStats());
   out(JSON.stringify({ event: 'listening', id: config.id, rpc, http }) + '\n');
   logger.info('agent started', { rpc, http, data: config.dataDir, recovered: !wasEmpty });
   if (config.join !== null && wasEmpty) void joinCluster(config.join, { id: config.id, rpc, http }, logger);
