@@ -40,6 +40,8 @@ export interface ApiOptions {
   /** Writes waiting for a leader at once; beyond, 503 at once. */
   readonly heldWritesMax?: number;
   readonly forward?: Partial<ForwardLimits>;
+  /** Marks the start and the end of each request, for a trace of one write (CHIME_TRACE). */
+  readonly trace?: (stage: 'received' | 'answered') => void;
 }
 
 interface CompiledRoute {
@@ -161,6 +163,7 @@ export class ApiServer {
 
   /** Answers one request; false when it was forwarded here and did not run (the sender takes it elsewhere). */
   private async run(incoming: Incoming, reply: Reply): Promise<boolean> {
+    this.options.trace?.('received');
     const startedMs = performance.now();
     let routeName = 'unmatched';
     try {
@@ -210,6 +213,7 @@ export class ApiServer {
     } finally {
       // A forwarded write handed back unrun was not answered here.
       if (reply.headersSent) this.options.observer?.answered(routeName, reply.statusCode, (performance.now() - startedMs) / 1000);
+      this.options.trace?.('answered');
     }
   }
 

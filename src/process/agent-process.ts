@@ -18,6 +18,7 @@ import { readBundledAsset } from './bundled-assets.js';
 import type { AgentConfig } from './config.js';
 import { joinCluster } from './join.js';
 import { ProcessMetrics } from './metrics.js';
+import { WriteTracer } from './trace.js';
 import { backupServiceOf, clusterServiceOf, jobServiceOf, readBarrierOf, runServiceOf } from './services.js';
 
 /** How long a leader waits for its hand-off before it stops anyway. */
@@ -45,7 +46,8 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   const storage = await DurableStorage.open(join(config.dataDir, 'raft'));
   const store = logStoreOf(storage);
   const metrics = new ProcessMetrics();
-  const api = new ApiServer({ logger: logger.child('api'), observer: metrics.requests });
+  const tracer = process.env['CHIME_TRACE'] === '1' ? new WriteTracer((text) => void process.stderr.write(text)) : null;
+  const api = new ApiServer({ logger: logger.child('api'), observer: metrics.requests, ...(tracer === null ? {} : { trace: (stage) => tracer.mark(stage) }) });
   const [httpHost, httpPort] = splitHostPort(config.http);
   const http = await api.listen(httpHost, httpPort);
 
@@ -115,7 +117,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     initialSnapshot: await storage.loadSnapshot(),
     timing: { tickMs: 10, heartbeatMs: config.heartbeatMs, electionMs: config.electionMs },
     limits: { snapshotEntries: config.snapshotEntries },
-    events: metrics.nodeEvents,
+    events: tracer === null ? metrics.nodeEvents : { ...metrics.nodeEvents, trace: (stage, index) => tracer.mark(stage, index) },
     listener: {
       leadershipChanged: () => {
         plane?.leadershipChanged();
@@ -149,7 +151,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   metrics.bind(running, execution, tcp.metrics);
 
   const gate: LeaderGate = { nodeId: config.id, isLeader: () => running.isLeader(), leader: () => running.leader(), leaderHttp: () => running.leaderHttp() };
-  const jobService = jobServiceOf(running, () => jobs.table, () => Date.now());
+  const jobService = jobServiceOf(running, () => jobs.table, () => Date.now(), tracer === null ? undefined : (stage) => tracer.mark(stage));
   const barrier = readBarrierOf(running);
   api.serve(gate, [
     ...clusterRoutes(clusterServiceOf(running), gate, { render: () => metrics.render() }),
@@ -176,6 +178,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     await tcp.close();
     await api.close();
     await storage.close();
+    tracer?.stop();
   };
   return { rpc, http, logger, stop: () => (stopped ??= stop()) };
 }
