@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Packr } from 'msgpackr';
 import { isChimeError } from '../errors/index.js';
+import { waitFor } from '../../test/support/wait-for.js';
 import { DEFAULT_FORWARD_LIMITS, ForwardChannel, type ForwardLimits, type ForwardedHandler } from './forward-channel.js';
 import { FORWARD_BATCH_ITEMS_MAX, parseForwardFrame, type ForwardAnswer, type ForwardFrame, type ForwardRequest } from './forward-wire.js';
 
@@ -124,10 +125,13 @@ test('no answer by the deadline: TIMEOUT (outcome unknown); an answer that comes
   const started = performance.now();
   await assert.rejects(p.follower.forward('n1', put(1)), (e: unknown) => isChimeError(e, 'TIMEOUT'));
   assert.ok(performance.now() - started >= 45);
+  // A request that asks the leader to wait (a manual run's ?wait=) gets that much longer.
+  const waiting = performance.now();
+  await assert.rejects(p.follower.forward('n1', put(2), 100), (e: unknown) => isChimeError(e, 'TIMEOUT'));
+  assert.ok(performance.now() - waiting >= 145);
   release();
-  // The late answer crosses back and finds no one waiting.
-  await new Promise((r) => setTimeout(r, 20));
-  assert.equal(p.follower.stats.lateAnswers, 1);
+  // The late answers cross back and find no one waiting.
+  await waitFor('the late answers', () => p.follower.stats.lateAnswers === 2, 2000);
   assert.equal(p.follower.stats.inFlight, 0);
 });
 

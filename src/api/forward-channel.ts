@@ -14,7 +14,10 @@ export interface ForwardLink {
 export interface ForwardLimits {
   /** Requests this node has forwarded and awaits answers for; beyond, FORWARDS_FULL (429). */
   readonly inFlightMax: number;
-  /** How long the sender waits for an answer before telling its client the outcome is unknown. */
+  /**
+   * How long the sender waits for an answer before telling its client the outcome is unknown,
+   * beyond the time the request itself asks the leader to wait (`?wait=` of a manual run).
+   */
   readonly deadlineMs: number;
   /** Forwarded requests one peer may have running on this node at once; beyond, 429 at once. */
   readonly servedPerPeerMax: number;
@@ -22,8 +25,8 @@ export interface ForwardLimits {
 
 export const DEFAULT_FORWARD_LIMITS: ForwardLimits = Object.freeze({
   inFlightMax: 4096,
-  // Above the longest a write route may take on the leader (`?wait=` of a manual run, 60 s).
-  deadlineMs: 65_000,
+  // Above the node's proposal timeout (10 s), after which the leader answers by itself.
+  deadlineMs: 15_000,
   servedPerPeerMax: 4096,
 });
 
@@ -88,7 +91,7 @@ export class ForwardChannel {
    * when the peer connection broke after the request left — the two cases where it may or
    * may not have run.
    */
-  forward(peer: string, request: Omit<ForwardRequest, 'id'>): Promise<ForwardOutcome> {
+  forward(peer: string, request: Omit<ForwardRequest, 'id'>, extraMs = 0): Promise<ForwardOutcome> {
     if (this.closed) return Promise.reject(new ChimeError('SHUTTING_DOWN', 'the node is shutting down'));
     if (this.pending.size >= this.limits.inFlightMax) {
       this.stats.refusedFull += 1;
@@ -101,8 +104,8 @@ export class ForwardChannel {
         this.pending.delete(id);
         this.stats.inFlight = this.pending.size;
         this.stats.timedOut += 1;
-        entry.settle(new ChimeError('TIMEOUT', `the leader did not answer within ${this.limits.deadlineMs} ms; the write may or may not have taken effect`));
-      }, this.limits.deadlineMs);
+        entry.settle(new ChimeError('TIMEOUT', `the leader did not answer within ${this.limits.deadlineMs + extraMs} ms; the write may or may not have taken effect`));
+      }, this.limits.deadlineMs + extraMs);
       const entry: Pending = {
         peer,
         request: { ...request, id },

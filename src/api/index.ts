@@ -5,7 +5,8 @@ export { parseForwardFrame, FORWARD_BATCH_ITEMS_MAX, FORWARD_BATCH_BYTES_MAX, FO
 export { BufferedReply, type Reply, type RequestHead } from './reply.js';
 export { clusterRoutes } from './routes-cluster.js';
 export { jobRoutes } from './routes-jobs.js';
-export { runRoutes, parseWait } from './routes-runs.js';
+export { runRoutes } from './routes-runs.js';
+export { parseWait, WAIT_MS_MAX } from './wait.js';
 export { applyRoutes } from './routes-apply.js';
 export { backupRoutes } from './routes-backup.js';
 export { consoleRoutes, chooseEncoding, CONSOLE_CSP, type AssetReader } from './console.js';

@@ -7,6 +7,7 @@ import { DEFAULT_FORWARD_LIMITS, ForwardChannel, type ForwardLimits, type Forwar
 import type { ForwardAnswer, ForwardFrame, ForwardMethod, ForwardRequest } from './forward-wire.js';
 import { asChimeError, sendProblem } from './problem.js';
 import { BufferedReply, type Reply, type RequestHead } from './reply.js';
+import { parseWait, WAIT_MS_MAX } from './wait.js';
 import type { LeaderGate, RequestObserver } from './services.js';
 
 export interface RequestContext {
@@ -289,7 +290,9 @@ export class ApiServer {
     const host = gate.leaderHttp();
     if (host !== null) headers['host'] = host;
     const body = await incoming.rawBody();
-    const outcome = await channel.forward(leader, { method, path: incoming.url.pathname + incoming.url.search, headers, body });
+    // A manual run's `?wait=` holds the answer on the leader that long (invalid: the leader says so).
+    const waitMs = parseWait(incoming.url.searchParams.get('wait') ?? '') ?? 0;
+    const outcome = await channel.forward(leader, { method, path: incoming.url.pathname + incoming.url.search, headers, body }, Math.min(waitMs, WAIT_MS_MAX));
     if (outcome.kind === 'notRun') return false;
     reply.writeHead(outcome.status, outcome.headers).end(outcome.body);
     return true;
