@@ -4,10 +4,10 @@ import { ChimeError } from '../errors/index.js';
 export const MAX_BODY_BYTES = 1 << 20;
 
 /**
- * Reads a JSON body of at most MAX_BODY_BYTES. A declared or streamed size over the limit
- * is refused without reading the rest; an empty body reads as undefined.
+ * Reads a body of at most MAX_BODY_BYTES as bytes (parseJsonBody reads them as JSON). A
+ * declared or streamed size over the limit is refused without reading the rest.
  */
-export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+export async function readRawBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > MAX_BODY_BYTES) {
     req.resume();
@@ -15,7 +15,7 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   }
   // Events rather than `for await`: an async iterator costs several promise turns per
   // request, and most bodies arrive in one chunk.
-  const body = await new Promise<Buffer>((resolve, reject) => {
+  return new Promise<Buffer>((resolve, reject) => {
     if (req.readableEnded) return resolve(Buffer.alloc(0));
     const chunks: Buffer[] = [];
     let total = 0;
@@ -46,7 +46,6 @@ export async function readJsonBody(req: IncomingMessage): Promise<unknown> {
     };
     req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
   });
-  return parseJsonBody(body, req.headers['content-type']);
 }
 
 /** Parses a body already read (at most MAX_BODY_BYTES); an empty body reads as undefined. */

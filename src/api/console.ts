@@ -2,9 +2,9 @@
 // served by every node without a token. The files come through a reader the wiring injects,
 // so this folder knows nothing of where they live (disk, or the single executable's assets).
 import { createHash } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 import { ChimeError } from '../errors/index.js';
+import type { Reply, RequestHead } from './reply.js';
 import type { Route } from './server.js';
 
 /** Reads one static file by its name under the console folder; null when there is none. */
@@ -95,7 +95,7 @@ export function consoleRoutes(assets: AssetReader): Route[] {
     if (cache.size < CACHED_FILES_MAX) cache.set(name, prepared);
     return prepared;
   };
-  const serve = (name: string, req: IncomingMessage, res: ServerResponse): void => {
+  const serve = (name: string, req: RequestHead, res: Reply): void => {
     const file = ASSET_NAME.test(name) ? load(name) : null;
     if (file === null) throw new ChimeError('ROUTE_NOT_FOUND', name === 'index.html' ? 'the console is not built (npm run build writes dist/console)' : `no console file ${name}`);
     const headers: Record<string, string> = {

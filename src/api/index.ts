@@ -1,8 +1,12 @@
 // The api folder's public surface: the server, its routes, and the interfaces the wiring fills.
 export { ApiServer, splitHostPort, type ApiOptions, type RequestContext, type Route } from './server.js';
+export { ForwardChannel, DEFAULT_FORWARD_LIMITS, type ForwardLink, type ForwardLimits, type ForwardOutcome, type ForwardStats } from './forward-channel.js';
+export { parseForwardFrame, FORWARD_BATCH_ITEMS_MAX, FORWARD_BATCH_BYTES_MAX, FORWARD_HEADERS_MAX, type ForwardAnswer, type ForwardFrame, type ForwardRequest } from './forward-wire.js';
+export { BufferedReply, type Reply, type RequestHead } from './reply.js';
 export { clusterRoutes } from './routes-cluster.js';
 export { jobRoutes } from './routes-jobs.js';
-export { runRoutes, parseWait } from './routes-runs.js';
+export { runRoutes } from './routes-runs.js';
+export { parseWait, WAIT_MS_MAX } from './wait.js';
 export { applyRoutes } from './routes-apply.js';
 export { backupRoutes } from './routes-backup.js';
 export { consoleRoutes, chooseEncoding, CONSOLE_CSP, type AssetReader } from './console.js';

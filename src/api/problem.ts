@@ -1,6 +1,6 @@
 // Errors on the wire: application/problem+json (RFC 9457) built from a ChimeError.
-import type { ServerResponse } from 'node:http';
 import { ChimeError } from '../errors/index.js';
+import type { Reply } from './reply.js';
 import { STATUS_BY_CODE } from './status-by-code.js';
 
 const TITLES: Readonly<Record<number, string>> = {
@@ -30,7 +30,7 @@ export function statusOf(error: ChimeError): number {
   return STATUS_BY_CODE[error.code];
 }
 
-export function sendProblem(res: ServerResponse, error: ChimeError): void {
+export function sendProblem(res: Reply, error: ChimeError): void {
   const status = statusOf(error);
   const body: Record<string, unknown> = {
     type: `https://chime.dev/problems/${error.code.toLowerCase().replace(/_/g, '-')}`,
@@ -47,7 +47,7 @@ export function sendProblem(res: ServerResponse, error: ChimeError): void {
   res.end(JSON.stringify(body));
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: Reply, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
 }

@@ -42,6 +42,7 @@ export function applyRoutes(jobs: JobService): Route[] {
       method: 'POST',
       path: '/v1/apply',
       write: true,
+      reroutable: true,
       handle: async (ctx) => {
         const { specs, dryRun } = specsOf(await ctx.body());
         if (dryRun) {

@@ -23,6 +23,7 @@ export function jobRoutes(jobs: JobService, barrier: ReadBarrier): Route[] {
       method: 'PUT',
       path: '/v1/jobs/:id',
       write: true,
+      reroutable: true,
       handle: async (ctx) => {
         const id = jobIdParam(ctx);
         const checked = validateJobSpec(id, await ctx.body());
@@ -64,12 +65,13 @@ export function jobRoutes(jobs: JobService, barrier: ReadBarrier): Route[] {
       method: 'DELETE',
       path: '/v1/jobs/:id',
       write: true,
+      reroutable: true,
       handle: async (ctx) => {
         await jobs.remove(jobIdParam(ctx));
         ctx.res.writeHead(204).end();
       },
     },
-    { method: 'POST', path: '/v1/jobs/:id/pause', write: true, handle: setEnabled(false) },
-    { method: 'POST', path: '/v1/jobs/:id/resume', write: true, handle: setEnabled(true) },
+    { method: 'POST', path: '/v1/jobs/:id/pause', write: true, reroutable: true, handle: setEnabled(false) },
+    { method: 'POST', path: '/v1/jobs/:id/resume', write: true, reroutable: true, handle: setEnabled(true) },
   ];
 }

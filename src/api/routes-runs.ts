@@ -4,17 +4,9 @@ import { sendJson } from './problem.js';
 import type { JobService, ReadBarrier, RunNowRequest, RunService } from './services.js';
 import type { Route } from './server.js';
 import { runView } from './views.js';
+import { parseWait, WAIT_MS_MAX } from './wait.js';
 
-const WAIT_MS_MAX = 15 * 60_000;
 const KEY_CHARS_MAX = 256;
-
-/** Parses `30s`, `2m`, `1500ms`, `1h` (one unit) into milliseconds. */
-export function parseWait(text: string): number | null {
-  const m = /^(\d{1,7})(ms|s|m|h)$/.exec(text);
-  if (m === null) return null;
-  const unitMs = m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 3_600_000;
-  return Number(m[1]) * unitMs;
-}
 
 function manualInput(body: unknown): RunNowRequest {
   const fields = objectBody(body, ['payload', 'key']);

@@ -1,13 +1,18 @@
-import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { ChimeError } from '../errors/index.js';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { ChimeError, isChimeError } from '../errors/index.js';
+import { forwardedRequestHeaders } from '../access/index.js';
 import type { Logger } from '../log/index.js';
-import { MAX_BODY_BYTES, parseJsonBody, readJsonBody } from './body.js';
+import { parseJsonBody, readRawBody } from './body.js';
+import { DEFAULT_FORWARD_LIMITS, ForwardChannel, type ForwardLimits, type ForwardLink } from './forward-channel.js';
+import type { ForwardAnswer, ForwardFrame, ForwardMethod, ForwardRequest } from './forward-wire.js';
 import { asChimeError, sendProblem } from './problem.js';
+import { BufferedReply, type Reply, type RequestHead } from './reply.js';
+import { parseWait, WAIT_MS_MAX } from './wait.js';
 import type { LeaderGate, RequestObserver } from './services.js';
 
 export interface RequestContext {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: RequestHead;
+  readonly res: Reply;
   readonly url: URL;
   readonly params: Readonly<Record<string, string>>;
   body(): Promise<unknown>;
@@ -19,15 +24,25 @@ export interface Route {
   readonly path: string;
   /** Writes run on the leader: a follower forwards the request as it is. */
   readonly write: boolean;
+  /**
+   * The handler's one effect is a single proposal, so a NOT_LEADER, NO_LEADER or
+   * PROPOSAL_DROPPED from it means the write did not run: the server then takes the request
+   * to the new leader instead of answering the error.
+   */
+  readonly reroutable?: boolean;
   readonly handle: (ctx: RequestContext) => Promise<void>;
 }
 
 export interface ApiOptions {
   readonly logger: Logger;
   readonly observer?: RequestObserver;
-  /** How long a write waits for a leader to be known before answering 503. */
+  /** How long a write waits for a reachable leader before answering 503. */
   readonly leaderWaitMs?: number;
-  readonly forwardTimeoutMs?: number;
+  /** Writes waiting for a leader at once; beyond, 503 at once. */
+  readonly heldWritesMax?: number;
+  readonly forward?: Partial<ForwardLimits>;
+  /** Marks the start and the end of each request, for a trace of one write (CHIME_TRACE). */
+  readonly trace?: (stage: 'received' | 'answered') => void;
 }
 
 interface CompiledRoute {
@@ -36,11 +51,23 @@ interface CompiledRoute {
   readonly names: readonly string[];
 }
 
-const FORWARDED_HEADER = 'x-chime-forwarded';
-const MAX_FORWARD_HOPS = 2;
+/** One request as the server runs it, whether a client sent it here or a peer forwarded it. */
+interface Incoming {
+  readonly head: RequestHead;
+  readonly method: string;
+  readonly url: URL;
+  /** The body's bytes, read (once) when first asked for. */
+  rawBody(): Promise<Buffer>;
+  /** Sent by another node, which takes it elsewhere if it does not run here. */
+  readonly forwarded: boolean;
+}
+
 const LEADER_WAIT_MS_DEFAULT = 3000;
-const LEADER_POLL_MS = 20;
-const FORWARD_TIMEOUT_MS_DEFAULT = 65_000;
+const HELD_WRITES_MAX_DEFAULT = 4096;
+/** A held write looks again this often whether the leader became known and reachable. */
+const LEADER_POLL_MS = 10;
+/** Refusals that mean a write did not run because leadership is moving (a retry is safe). */
+const NOT_RUN_CODES = ['NOT_LEADER', 'NO_LEADER', 'PROPOSAL_DROPPED', 'TRANSFER_IN_PROGRESS'] as const;
 
 /**
  * The HTTP API served by every node. It listens before the node runtime exists (the node must
@@ -51,8 +78,10 @@ export class ApiServer {
   private readonly options: ApiOptions;
   private gate: LeaderGate | null = null;
   private compiled: CompiledRoute[] = [];
-  /** Kept-alive connections to the leader: a new TCP connection per forwarded write costs more than the write. */
-  private readonly forwardAgent = new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 20_000 }); // idle sockets close before the server's 30 s keep-alive does
+  private channel: ForwardChannel | null = null;
+  private link: (ForwardLink & { reachable(peer: string): boolean }) | null = null;
+  /** Writes waiting for a reachable leader, woken by leaderChanged() or the next poll. */
+  private readonly held = new Set<() => void>();
 
   constructor(options: ApiOptions) {
     this.options = options;
@@ -63,9 +92,36 @@ export class ApiServer {
     this.server.maxHeadersCount = 100;
   }
 
-  serve(gate: LeaderGate, routes: readonly Route[]): void {
+  /**
+   * Starts answering with `routes`; writes reaching this node while another leads travel to
+   * the leader through `link` (the peer transport), and the wiring hands frames of the
+   * forward channel to `receiveForward`.
+   */
+  serve(gate: LeaderGate, routes: readonly Route[], link: ForwardLink & { reachable(peer: string): boolean }): void {
     this.gate = gate;
     this.compiled = routes.map(compile);
+    this.link = link;
+    this.channel = new ForwardChannel(link, (from, request) => this.serveForwarded(request), { ...DEFAULT_FORWARD_LIMITS, ...this.options.forward });
+  }
+
+  /** A frame of the forward channel from an authenticated peer (checked by parseForwardFrame). */
+  receiveForward(from: string, frame: ForwardFrame): void {
+    this.channel?.receive(from, frame);
+  }
+
+  /** The connection to `peer` broke: writes it was running for us have an unknown outcome. */
+  peerLost(peer: string): void {
+    this.channel?.peerLost(peer);
+  }
+
+  /** The node saw the leader change: held writes look again at once. */
+  leaderChanged(): void {
+    for (const wake of [...this.held]) wake();
+  }
+
+  /** Counters of the forward channel, for metrics. */
+  forwardStats(): Readonly<Record<string, number>> {
+    return { ...(this.channel?.stats ?? {}), held: this.held.size };
   }
 
   async listen(host: string, port: number): Promise<string> {
@@ -79,45 +135,90 @@ export class ApiServer {
   }
 
   async close(): Promise<void> {
+    this.channel?.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
-    this.forwardAgent.destroy();
   }
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://local');
+    let raw: Promise<Buffer> | null = null;
+    const incoming: Incoming = { head: req, method: req.method ?? 'GET', url: new URL(req.url ?? '/', 'http://local'), rawBody: () => (raw ??= readRawBody(req)), forwarded: false };
+    await this.run(incoming, res);
+  }
+
+  /** A write another node forwarded: run here if this node leads, else hand it back as not run. */
+  private async serveForwarded(request: ForwardRequest): Promise<ForwardAnswer> {
+    const body = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
+    const reply = new BufferedReply();
+    const incoming: Incoming = { head: { method: request.method, headers: request.headers }, method: request.method, url: new URL(request.path, 'http://local'), rawBody: () => Promise.resolve(body), forwarded: true };
+    const ran = await this.run(incoming, reply);
+    if (!ran) return { id: request.id, notRun: true };
+    if (!reply.done) {
+      // The route failed after it began its answer; the client must not take half of it as whole.
+      reply.writeHead(500, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'https://chime.dev/problems/internal', title: 'Internal Server Error', status: 500, detail: 'the answer broke off on the leader', code: 'INTERNAL' }));
+    }
+    return { id: request.id, notRun: false, ...reply.answer() };
+  }
+
+  /** Answers one request; false when it was forwarded here and did not run (the sender takes it elsewhere). */
+  private async run(incoming: Incoming, reply: Reply): Promise<boolean> {
+    this.options.trace?.('received');
     const startedMs = performance.now();
     let routeName = 'unmatched';
     try {
       const gate = this.gate;
       if (gate === null) throw new ChimeError('STARTING', 'the node is starting');
-      const match = this.match(req.method ?? 'GET', url.pathname);
-      if (match === null) throw new ChimeError('ROUTE_NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
+      const { url } = incoming;
+      const match = this.match(incoming.method, url.pathname);
+      if (match === null) throw new ChimeError('ROUTE_NOT_FOUND', `no route for ${incoming.method} ${url.pathname}`);
       if ('allowed' in match) {
-        res.setHeader('allow', match.allowed.join(', '));
+        reply.setHeader('allow', match.allowed.join(', '));
         throw new ChimeError('METHOD_NOT_ALLOWED', `${url.pathname} allows ${match.allowed.join(', ')}`);
       }
-      routeName = `${match.route.method} ${match.route.path}`;
+      const route = match.route;
+      routeName = `${route.method} ${route.path}`;
       let bodyRead: Promise<unknown> | null = null;
-      if (match.route.write && !gate.isLeader()) {
-        const forwarded = await this.forward(gate, req, res, url);
-        if (forwarded === true) return;
-        // This node became the leader while waiting for one: it answers the write itself.
-        bodyRead = Promise.resolve().then(() => parseJsonBody(forwarded, req.headers['content-type']));
+      const ctx: RequestContext = { req: incoming.head, res: reply, url, params: match.params, body: () => (bodyRead ??= incoming.rawBody().then((bytes) => parseJsonBody(bytes, incoming.head.headers['content-type']))) };
+      if (!route.write) {
+        await route.handle(ctx);
+        return true;
       }
-      await match.route.handle({ req, res, url, params: match.params, body: () => (bodyRead ??= readJsonBody(req)) });
+      // One write goes to whichever node leads until one runs it, held (bounded) meanwhile.
+      const untilMs = performance.now() + (this.options.leaderWaitMs ?? LEADER_WAIT_MS_DEFAULT);
+      for (;;) {
+        if (!gate.isLeader()) {
+          // A forwarded write runs only on the leader; its sender knows whom to ask next.
+          if (incoming.forwarded) return false;
+          if (await this.forward(gate, incoming, reply, untilMs)) return true;
+          if (gate.isLeader()) continue;
+        } else {
+          try {
+            await route.handle(ctx);
+            return true;
+          } catch (error) {
+            if (!(route.reroutable === true && isChimeError(error, ...NOT_RUN_CODES)) || reply.headersSent) throw error;
+            // Not run, and leadership is moving: the next leader gets it.
+            if (incoming.forwarded) return false;
+            if (performance.now() >= untilMs) throw error;
+          }
+        }
+        await this.hold(gate, untilMs);
+      }
     } catch (error) {
       const problem = asChimeError(error);
       if (problem.code === 'INTERNAL') this.options.logger.error('request failed', { route: routeName, error: String(error) });
-      this.answerProblem(res, problem);
+      this.answerProblem(reply, problem);
+      return true;
     } finally {
-      this.options.observer?.answered(routeName, res.statusCode, (performance.now() - startedMs) / 1000);
+      // A forwarded write handed back unrun was not answered here.
+      if (reply.headersSent) this.options.observer?.answered(routeName, reply.statusCode, (performance.now() - startedMs) / 1000);
+      this.options.trace?.('answered');
     }
   }
 
-  private answerProblem(res: ServerResponse, problem: ChimeError): void {
+  private answerProblem(res: Reply, problem: ChimeError): void {
     if (res.headersSent) {
       res.destroy();
       return;
@@ -145,52 +246,68 @@ export class ApiServer {
     return allowed.length > 0 ? { allowed } : null;
   }
 
-  /** Waits (bounded) for a known leader's HTTP address; null when this node became leader. */
-  private async leaderAddress(gate: LeaderGate): Promise<string | null> {
-    const untilMs = performance.now() + (this.options.leaderWaitMs ?? LEADER_WAIT_MS_DEFAULT);
+  /**
+   * Holds a write until the next leader change or poll, bounded in time (`untilMs`) and in
+   * the number held at once: writes arriving during an election wait here rather than fail.
+   */
+  private hold(gate: LeaderGate, untilMs: number): Promise<void> {
+    if (performance.now() >= untilMs) return Promise.reject(new ChimeError('NO_LEADER', 'no leader is reachable right now; retry shortly', { leader: gate.leader() }));
+    const heldMax = this.options.heldWritesMax ?? HELD_WRITES_MAX_DEFAULT;
+    if (this.held.size >= heldMax) return Promise.reject(new ChimeError('NO_LEADER', `no leader is reachable right now and ${heldMax} writes already wait for one; retry shortly`, { leader: gate.leader() }));
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.held.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, LEADER_POLL_MS);
+      this.held.add(wake);
+    });
+  }
+
+  /** This node (null) once it leads, or the leader's id once it is known and reachable; held until then. */
+  private async reachableLeader(gate: LeaderGate, untilMs: number): Promise<string | null> {
     for (;;) {
       if (gate.isLeader()) return null;
-      const http = gate.leaderHttp();
-      if (http !== null) return http;
-      if (performance.now() >= untilMs) throw new ChimeError('NO_LEADER', 'no leader is reachable right now; retry shortly');
-      await new Promise((r) => setTimeout(r, LEADER_POLL_MS));
+      const leader = gate.leader();
+      if (leader !== null && this.link?.reachable(leader) === true) return leader;
+      await this.hold(gate, untilMs);
     }
   }
 
   /**
-   * Sends the request on to the leader and relays its answer unchanged (true), or returns
-   * the body it read when this node itself became the leader meanwhile.
+   * Takes a write to the leader over the forward channel and relays its answer (true); false
+   * when it did not run there, or this node became the leader meanwhile (the caller goes on).
    */
-  private async forward(gate: LeaderGate, req: IncomingMessage, res: ServerResponse, url: URL): Promise<true | Buffer> {
-    const hops = Number(req.headers[FORWARDED_HEADER] ?? '0');
-    if (hops >= MAX_FORWARD_HOPS) throw new ChimeError('NOT_LEADER', 'the request was forwarded but no node accepted it as leader');
-    const body = await readRawBody(req);
-    const target = await this.leaderAddress(gate);
-    if (target === null) return body;
-    const [host, port] = splitHostPort(target);
-    const headers: Record<string, string> = { [FORWARDED_HEADER]: String(hops + 1) };
-    for (const name of ['content-type', 'accept']) {
-      const value = req.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
-    headers['content-length'] = String(body.length);
-    await new Promise<void>((resolve, reject) => {
-      const upstream = httpRequest({ agent: this.forwardAgent, host, port, method: req.method, path: url.pathname + url.search, headers, timeout: this.options.forwardTimeoutMs ?? FORWARD_TIMEOUT_MS_DEFAULT }, (answer) => {
-        const relay: Record<string, string> = {};
-        for (const name of ['content-type', 'retry-after', 'location']) {
-          const value = answer.headers[name];
-          if (typeof value === 'string') relay[name] = value;
-        }
-        res.writeHead(answer.statusCode ?? 502, relay);
-        answer.pipe(res);
-        answer.on('end', resolve);
-        answer.on('error', reject);
-      });
-      upstream.on('timeout', () => upstream.destroy(new Error('the leader did not answer in time')));
-      upstream.on('error', (error) => reject(new ChimeError('NO_LEADER', `forwarding to the leader failed: ${error.message}`)));
-      upstream.end(body);
-    });
+  private async forward(gate: LeaderGate, incoming: Incoming, reply: Reply, untilMs: number): Promise<boolean> {
+    const channel = this.channel;
+    if (channel === null) throw new ChimeError('STARTING', 'the node is starting');
+    const leader = await this.reachableLeader(gate, untilMs);
+    if (leader === null) return false;
+    const method = forwardMethod(incoming.method);
+    const headers = forwardedRequestHeaders(incoming.head.headers);
+    // The leader sees the Host a direct request to it would carry.
+    const host = gate.leaderHttp();
+    if (host !== null) headers['host'] = host;
+    const body = await incoming.rawBody();
+    // A manual run's `?wait=` holds the answer on the leader that long (invalid: the leader says so).
+    const waitMs = parseWait(incoming.url.searchParams.get('wait') ?? '') ?? 0;
+    const outcome = await channel.forward(leader, { method, path: incoming.url.pathname + incoming.url.search, headers, body }, Math.min(waitMs, WAIT_MS_MAX));
+    if (outcome.kind === 'notRun') return false;
+    reply.writeHead(outcome.status, outcome.headers).end(outcome.body);
     return true;
+  }
+}
+
+function forwardMethod(method: string): ForwardMethod {
+  switch (method) {
+    case 'POST':
+    case 'PUT':
+    case 'DELETE':
+    case 'PATCH':
+      return method;
+    default:
+      throw new ChimeError('METHOD_NOT_ALLOWED', `${method} is not a write`);
   }
 }
 
@@ -205,21 +322,6 @@ function compile(route: Route): CompiledRoute {
       '$',
   );
   return { route, pattern, names };
-}
-
-async function readRawBody(req: IncomingMessage): Promise<Buffer> {
-  // As readJsonBody: a declared size over the limit is refused before reading any of it.
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > MAX_BODY_BYTES) throw new ChimeError('BODY_TOO_LARGE', `the body is ${declared} bytes; at most ${MAX_BODY_BYTES} are accepted`);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req) {
-    if (!Buffer.isBuffer(chunk)) continue;
-    total += chunk.length;
-    if (total > MAX_BODY_BYTES) throw new ChimeError('BODY_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
 }
 
 export function splitHostPort(address: string): [string, number] {

@@ -21,10 +21,12 @@ export interface ClusterInfo {
   readonly members: readonly MemberInfo[];
 }
 
-/** Where writes go: the server forwards them to the leader's HTTP address. */
+/** Where writes go: the server forwards them to the leader over the peer channel. */
 export interface LeaderGate {
   readonly nodeId: string;
   isLeader(): boolean;
+  /** The leader's node id, or null while none is known. */
+  leader(): string | null;
   /** The leader's HTTP address, or null while none is known. */
   leaderHttp(): string | null;
 }

@@ -80,11 +80,28 @@ function isChimeAnswer(answer: HttpAnswer): boolean {
 
 export type ApiCall = (method: string, path: string, body?: unknown, timeoutMs?: number) => Promise<HttpAnswer>;
 
+/** 503 codes that say a write may have taken effect: sending it again elsewhere could apply it twice. */
+const OUTCOME_UNKNOWN_CODES: readonly string[] = ['OUTCOME_UNKNOWN', 'LEADERSHIP_LOST'];
+
+/** Errors of a connection that never opened: nothing was sent. */
+const NOT_SENT_CODES: readonly unknown[] = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'];
+
+function neverSent(error: unknown): boolean {
+  return error instanceof Error && NOT_SENT_CODES.includes(Reflect.get(error, 'code'));
+}
+
+function outcomeUnknown(answer: HttpAnswer): boolean {
+  const body = answer.body;
+  return typeof body === 'object' && body !== null && 'code' in body && typeof body.code === 'string' && OUTCOME_UNKNOWN_CODES.includes(body.code);
+}
+
 /**
  * A request to the first of `servers` that answers: a server that cannot be reached, or that
  * answers 503 (it knows no leader right now), is left for the next; the one that answered is
- * tried first from then on. An answer that is not chime's is an error naming the server. Any
- * status comes back; `apiCaller` turns errors into one line.
+ * tried first from then on. A write is sent again only where it cannot have taken effect: a
+ * 503 that says its outcome is unknown comes back as it is, and a connection that broke or
+ * timed out after the write was sent is an error, not a reason to try the next server. An answer that is not chime's is an error naming the
+ * server. Any status comes back; `apiCaller` turns errors into one line.
  */
 export function apiSender(servers: readonly string[]): ApiCall {
   let first = 0;
@@ -98,11 +115,12 @@ export function apiSender(servers: readonly string[]): ApiCall {
         answer = await httpJson(method, base + path, body, timeoutMs);
       } catch (error) {
         last = unreachable(base, error);
+        if (method !== 'GET' && method !== 'HEAD' && !neverSent(error)) throw last;
         continue;
       }
       if (!isChimeAnswer(answer)) throw new OperationError(`${base} answered ${answer.status} ${answer.contentType === '' ? 'without a content type' : `with ${answer.contentType.split(';')[0]}`}: not a chime agent's answer (is --server right?)`);
       last = answer;
-      if (answer.status === 503 && k < servers.length - 1) continue;
+      if (answer.status === 503 && k < servers.length - 1 && !outcomeUnknown(answer)) continue;
       first = i;
       return answer;
     }

@@ -8,6 +8,8 @@ export const ERROR_CODES = [
   // Raft and the node runtime: where the leader is, what the log could not take.
   'NOT_LEADER', 'NO_LEADER', 'PROPOSALS_FULL', 'PROPOSAL_DROPPED', 'LEADERSHIP_LOST', 'TIMEOUT',
   'TRANSFER_IN_PROGRESS', 'CONF_CHANGE_PENDING', 'CONF_CHANGE_INVALID', 'READS_FULL', 'SHUTTING_DOWN', 'STARTING',
+  // Forwarding a write to the leader: too many on their way, or the answer can no longer come.
+  'FORWARDS_FULL', 'OUTCOME_UNKNOWN',
   // The job table's apply results and queries.
   'INVALID_COMMAND', 'INVALID_SPEC', 'JOB_NOT_FOUND', 'TOO_MANY_JOBS', 'RUN_NOT_FOUND', 'RUN_EXISTS', 'RUN_NOT_ACTIVE',
   'RUN_NOT_RETRYABLE', 'ATTEMPT_MISMATCH', 'RETRY_LIMIT', 'NOT_DUE', 'ACTIVE_RUNS_FULL', 'STALE_ATTEMPT', 'DUPLICATE_REPORT',

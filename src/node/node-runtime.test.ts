@@ -157,3 +157,27 @@ test('a stopping leader hands leadership on first, so the others need no electio
   await c.runUntil('another node leads', () => { const l = c.leader(); return l !== null && l !== old; }, 2000);
   assert.ok(c.nowMs - startedMs < 50, `leadership moved in ${c.nowMs - startedMs} virtual ms, within one election timeout`);
 });
+
+test('a traced write passes its stages in order: appends leave before the leader persists, commit after a quorum', async () => {
+  const marks = new Map<NodeId, { stage: string; index: number; atMs: number }[]>();
+  const c: VirtualCluster<string, number> = new VirtualCluster<string, number>(['a', 'b', 'c'], {
+    machine: () => new ListMachine(),
+    events: (id) => ({ trace: (stage, index) => marks.set(id, [...(marks.get(id) ?? []), { stage, index, atMs: c.nowMs }]) }),
+  });
+  await c.runUntil('a leader', () => c.leader() !== null);
+  const leader = leaderOf(c);
+  // Right after an election followers are probed first; a settled leader streams appends.
+  await c.settle(c.runtime(leader).propose('warm-up'));
+  marks.clear();
+  await c.settle(c.runtime(leader).propose('traced'));
+  const index = c.runtime(leader).appliedIndex();
+  const first = (id: NodeId, stage: string) => (marks.get(id) ?? []).findIndex((m) => m.stage === stage && m.index >= index);
+  const order = ['proposed', 'appendSent', 'persisted', 'committed', 'applied'].map((stage) => first(leader, stage));
+  assert.ok(order.every((i) => i >= 0), `every leader stage was marked: ${JSON.stringify(marks.get(leader))}`);
+  // appendSent comes before the leader's own write finishes (§10.2.1), and each stage after the last.
+  assert.deepEqual([...order].sort((x, y) => x - y), order);
+  assert.ok(first(leader, 'ackReceived') >= 0 && first(leader, 'ackReceived') < first(leader, 'committed'));
+  const follower = ['a', 'b', 'c'].find((id) => id !== leader && first(id, 'ackSent') >= 0) ?? '';
+  assert.ok(follower !== '', 'a follower acknowledged the entry');
+  assert.ok(first(follower, 'appendReceived') < first(follower, 'persisted') && first(follower, 'persisted') < first(follower, 'ackSent'));
+});

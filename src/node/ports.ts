@@ -91,7 +91,27 @@ export interface NodeEvents {
   snapshotRestored?(index: number): void;
   /** This leader asked `to` to take over before a long snapshot. */
   snapshotHandOff?(to: NodeId, expectedEncodeMs: number): void;
+  /**
+   * A log entry's way through this node, for a trace of one write (`npm run bench:trace`):
+   * each stage names the highest index it covers. Left out, nothing is looked at for it.
+   */
+  trace?(stage: TraceStage, index: number): void;
 }
+
+export type TraceStage =
+  /** The leader handed its batch of proposals to the core. */
+  | 'proposed'
+  /** The leader sent appends carrying entries (before its own disk write). */
+  | 'appendSent'
+  | 'appendReceived'
+  /** A synced write of entries finished. */
+  | 'persisted'
+  /** A follower sent its acknowledgement of appended entries. */
+  | 'ackSent'
+  | 'ackReceived'
+  /** A Ready carried entries newly known committed. */
+  | 'committed'
+  | 'applied';
 
 /** The parts of the process that follow leadership (the scheduler starts on the leader). */
 export interface LeadershipListener {

@@ -7,7 +7,7 @@ import { RawNode, decodeConfChange, isLeaderMessage } from '../raft/index.js';
 import type { ConfChange, Entry, Message, NodeId, RaftConfig, RaftError, Ready, SoftState, Status } from '../raft/index.js';
 import { ChimeError, notLeader, type ErrorCode } from '../errors/index.js';
 import type { MemberDirectory } from './member-directory.js';
-import type { Clock, Done, LogStore, NodeEvents, PersistBatch, TimerHandle } from './ports.js';
+import type { Clock, Done, LogStore, NodeEvents, PersistBatch, TimerHandle, TraceStage } from './ports.js';
 import { PendingProposals, type Settle } from './proposals.js';
 import { PendingReads } from './reads.js';
 import { bestTransferTarget, expectedEncodeMs, handOffBeforeSnapshot, snapshotStagger } from './snapshot-policy.js';
@@ -115,6 +115,11 @@ export class ReadyLoop<C, R> {
 
   step(message: Message): void {
     if (this.stopped) return;
+    const trace = this.options.events.trace;
+    if (trace !== undefined) {
+      if (message.type === 'app' && message.entries.length > 0) trace('appendReceived', message.entries[message.entries.length - 1]?.index ?? 0);
+      else if (message.type === 'appResp' && !message.reject) trace('ackReceived', message.index);
+    }
     this.raw.step(message);
     this.schedule();
   }
@@ -214,6 +219,7 @@ export class ReadyLoop<C, R> {
       return;
     }
     batch.forEach((item, i) => this.proposals.add(result.firstIndex + i, result.term, item.atMs, this.options.proposalTimeoutMs, item.settle));
+    this.options.events.trace?.('proposed', result.firstIndex + batch.length - 1);
   }
 
   private pump(): void {
@@ -241,6 +247,8 @@ export class ReadyLoop<C, R> {
     const early = rd.messages.filter(isLeaderMessage);
     const late = early.length === rd.messages.length ? [] : rd.messages.filter((m) => !isLeaderMessage(m));
     if (early.length > 0) this.options.send(early);
+    const trace = this.options.events.trace;
+    if (trace !== undefined) traceReady(trace, rd, early);
     // Entries a quorum committed that are already in our own log need not wait for this
     // Ready's disk write: applying (and answering) them first keeps a write's latency at one
     // fsync instead of two, since on a busy leader every Ready carries new entries.
@@ -268,6 +276,8 @@ export class ReadyLoop<C, R> {
     this.options.store.write(batch, true, (error) => {
       failFatally(error);
       this.options.events.persisted?.(this.options.clock.nowMs() - startedMs, rd.entries.length);
+      const last = rd.entries[rd.entries.length - 1];
+      if (last !== undefined) this.options.events.trace?.('persisted', last.index);
       if (this.finishReady(rd, late, committed)) this.nextReady();
     });
     return false;
@@ -276,6 +286,8 @@ export class ReadyLoop<C, R> {
   /** Everything after the disk write: send, restore, apply, answer reads, advance, snapshot. */
   private finishReady(rd: Ready, late: readonly Message[], committed: readonly Entry[]): boolean {
     if (late.length > 0) this.options.send(late);
+    const trace = this.options.events.trace;
+    if (trace !== undefined) for (const m of late) if (m.type === 'appResp' && !m.reject) trace('ackSent', m.index);
     if (rd.snapshot !== null) {
       this.options.stateMachine.restore(rd.snapshot.data);
       this.options.events.snapshotRestored?.(rd.snapshot.meta.index);
@@ -315,6 +327,8 @@ export class ReadyLoop<C, R> {
       const startedMs = this.proposals.resolve(entry.index, entry.term, result);
       if (startedMs !== null) this.options.events.committed?.(now - startedMs);
     }
+    const last = entries[entries.length - 1];
+    if (last !== undefined) this.options.events.trace?.('applied', last.index);
   }
 
   /**
@@ -412,6 +426,15 @@ export class ReadyLoop<C, R> {
     this.schedule();
     return true;
   }
+}
+
+/** The trace stages one Ready shows before its disk write: appends sent, entries known committed. */
+function traceReady(trace: (stage: TraceStage, index: number) => void, rd: Ready, early: readonly Message[]): void {
+  let sent = 0;
+  for (const m of early) if (m.type === 'app') sent = Math.max(sent, m.entries[m.entries.length - 1]?.index ?? 0);
+  if (sent > 0) trace('appendSent', sent);
+  const committed = rd.committedEntries[rd.committedEntries.length - 1];
+  if (committed !== undefined) trace('committed', committed.index);
 }
 
 /** A disk write that fails leaves a log the node cannot trust: it must stop, not go on. */

@@ -3,7 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiServer, applyRoutes, backupRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
+import { ApiServer, applyRoutes, backupRoutes, clusterRoutes, consoleRoutes, jobRoutes, parseForwardFrame, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
 import { ExecutionPlane, type ExecutionNode } from '../execution/index.js';
 import { jsonLogger, type Logger } from '../log/index.js';
 import { NodeRuntime, bootstrapFromImage, bootstrapLog, isEmptyStore, parsePeerHello, type PeerLink } from '../node/index.js';
@@ -18,6 +18,7 @@ import { readBundledAsset } from './bundled-assets.js';
 import type { AgentConfig } from './config.js';
 import { joinCluster } from './join.js';
 import { ProcessMetrics } from './metrics.js';
+import { WriteTracer } from './trace.js';
 import { backupServiceOf, clusterServiceOf, jobServiceOf, readBarrierOf, runServiceOf } from './services.js';
 
 /** How long a leader waits for its hand-off before it stops anyway. */
@@ -45,7 +46,8 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   const storage = await DurableStorage.open(join(config.dataDir, 'raft'));
   const store = logStoreOf(storage);
   const metrics = new ProcessMetrics();
-  const api = new ApiServer({ logger: logger.child('api'), observer: metrics.requests });
+  const tracer = process.env['CHIME_TRACE'] === '1' ? new WriteTracer((text) => void process.stderr.write(text)) : null;
+  const api = new ApiServer({ logger: logger.child('api'), observer: metrics.requests, ...(tracer === null ? {} : { trace: (stage) => tracer.mark(stage) }) });
   const [httpHost, httpPort] = splitHostPort(config.http);
   const http = await api.listen(httpHost, httpPort);
 
@@ -58,7 +60,10 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     clusterId: CLUSTER_ID,
     key: secrets.clusterKey,
     onMessage: (from, envelope) => deliver(from, envelope),
-    onUnreachable: (peer) => node?.reportUnreachable(peer),
+    onUnreachable: (peer) => {
+      node?.reportUnreachable(peer);
+      api.peerLost(peer);
+    },
     log: (level, msg, fields) => rpcLogger[level](msg, fields),
   });
   const deliver = (from: NodeId, envelope: Envelope): void => {
@@ -75,6 +80,12 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
       case 'report':
         plane?.receive(from, envelope.channel, envelope.body);
         return;
+      case 'forward': {
+        const frame = parseForwardFrame(envelope.body);
+        if (frame === null) rpcLogger.warn('ignored a malformed forward frame', { peer: from });
+        else api.receiveForward(from, frame);
+        return;
+      }
     }
   };
   // Port 0 (let the OS choose) is not a port parseHostPort accepts for dialing.
@@ -106,8 +117,13 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     initialSnapshot: await storage.loadSnapshot(),
     timing: { tickMs: 10, heartbeatMs: config.heartbeatMs, electionMs: config.electionMs },
     limits: { snapshotEntries: config.snapshotEntries },
-    events: metrics.nodeEvents,
-    listener: { leadershipChanged: () => plane?.leadershipChanged() },
+    events: tracer === null ? metrics.nodeEvents : { ...metrics.nodeEvents, trace: (stage, index) => tracer.mark(stage, index) },
+    listener: {
+      leadershipChanged: () => {
+        plane?.leadershipChanged();
+        api.leaderChanged();
+      },
+    },
   });
   node = running;
   const executionNode: ExecutionNode = {
@@ -134,8 +150,8 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   execution.start();
   metrics.bind(running, execution, tcp.metrics);
 
-  const gate: LeaderGate = { nodeId: config.id, isLeader: () => running.isLeader(), leaderHttp: () => running.leaderHttp() };
-  const jobService = jobServiceOf(running, () => jobs.table, () => Date.now());
+  const gate: LeaderGate = { nodeId: config.id, isLeader: () => running.isLeader(), leader: () => running.leader(), leaderHttp: () => running.leaderHttp() };
+  const jobService = jobServiceOf(running, () => jobs.table, () => Date.now(), tracer === null ? undefined : (stage) => tracer.mark(stage));
   const barrier = readBarrierOf(running);
   api.serve(gate, [
     ...clusterRoutes(clusterServiceOf(running), gate, { render: () => metrics.render() }),
@@ -145,7 +161,11 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     ...runRoutes(runServiceOf(execution), jobService, barrier),
     ...scheduleRoutes(jobService, barrier, () => Date.now()),
     ...consoleRoutes((name) => readBundledAsset(name) ?? null),
-  ]);
+  ], {
+    send: (to, frame) => tcp.send(to, { channel: 'forward', body: frame }),
+    reachable: (peer) => tcp.connected(peer),
+  });
+  metrics.bindForwarding(() => api.forwardStats());
   out(JSON.stringify({ event: 'listening', id: config.id, rpc, http }) + '\n');
   logger.info('agent started', { rpc, http, data: config.dataDir, recovered: !wasEmpty });
   if (config.join !== null && wasEmpty) void joinCluster(config.join, { id: config.id, rpc, http }, logger);
@@ -158,6 +178,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     await tcp.close();
     await api.close();
     await storage.close();
+    tracer?.stop();
   };
   return { rpc, http, logger, stop: () => (stopped ??= stop()) };
 }

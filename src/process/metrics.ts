@@ -88,6 +88,17 @@ export class ProcessMetrics {
     this.scrapeTime = { node, lastContact, loop };
   }
 
+  /** The forward channel's counters (writes this node took to the leader, and ran for others); call after the API serves. */
+  bindForwarding(stats: () => Readonly<Record<string, number>>): void {
+    const levels = new Set(['inFlight', 'held']);
+    for (const name of Object.keys(stats())) {
+      const snake = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+      const read = () => stats()[name] ?? 0;
+      if (levels.has(name)) this.registry.gauge(`chime_forward_${snake}`, `Forward channel: ${name} now`).set(read);
+      else this.registry.counter(`chime_forward_${snake}_total`, `Forward channel: ${name}`).from(read);
+    }
+  }
+
   /** Gauges refreshed on every scrape: peers come and go, and loop delay is "since the last scrape". */
   private scrapeTime: { readonly node: JobNode; readonly lastContact: Gauge; readonly loop: Gauge } | null = null;
 

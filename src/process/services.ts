@@ -38,14 +38,17 @@ export function clusterServiceOf(node: JobNode): ClusterService {
   };
 }
 
-export function jobServiceOf(node: JobNode, table: () => JobTable, wallNowMs: () => number): JobService {
+/** `trace` marks when a write is handed to the node and when its result came back (CHIME_TRACE). */
+export function jobServiceOf(node: JobNode, table: () => JobTable, wallNowMs: () => number, trace?: (stage: 'proposing' | 'resolved') => void): JobService {
   const jobOf = (id: string): Job => {
     const job = table().getJob(id);
     if (job === null) throw new ChimeError('JOB_NOT_FOUND', `job ${id} does not exist`);
     return job;
   };
   const apply = async (command: Command): Promise<ApplyResult & { ok: true }> => {
+    trace?.('proposing');
     const result = await node.propose(command);
+    trace?.('resolved');
     if (!result.ok) throw rejection(result);
     return result;
   };

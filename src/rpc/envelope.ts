@@ -1,7 +1,7 @@
 import type { ConfState, Entry, Message, NodeId, SnapshotMeta } from '../raft/index.js';
 
 /** Channels other than Raft; their bodies are validated by whoever handles the channel. */
-export const APP_CHANNELS = ['exec', 'report', 'hello'] as const;
+export const APP_CHANNELS = ['exec', 'report', 'hello', 'forward'] as const;
 export type AppChannel = (typeof APP_CHANNELS)[number];
 
 export interface RaftEnvelope {

@@ -168,6 +168,14 @@ export class TcpTransport implements Transport {
     this.log('info', 'peer TLS credentials reloaded', { fingerprint: next.fingerprint, validTo: next.validTo });
   }
 
+  /**
+   * Whether this node's connection to `peer` is open (handshake done): what is sent now is
+   * written to it at the end of this turn, rather than waiting for a dial that may fail.
+   */
+  connected(peer: NodeId): boolean {
+    return this.peers.get(peer)?.connection?.isOpen === true;
+  }
+
   /** Messages waiting for `peer`'s connection (for status pages and tests). */
   queued(peer: NodeId): { messages: number; bytes: number } {
     const p = this.peers.get(peer);

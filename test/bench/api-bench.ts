@@ -1,10 +1,11 @@
-// `npm run bench:api [-- --seconds 10] [-- --levels 1,16,64,256] [-- --target leader|all]
+// `npm run bench:api [-- --seconds 10] [-- --levels 1,16,64,256] [-- --target leader|all|follower]
 //   [-- --only chime|etcd] [-- --profile DIR]`
 // Job PUTs (~300-byte spec, distinct ids) against a 3-node local chime cluster, then the
 // same load as `POST /v3/kv/put` (same value size) against a 3-member etcd on loopback.
 // Closed loop: each of `concurrency` clients sends its next write when the last answered,
 // over keep-alive connections. `--target leader` (default) sends every write to the leader,
-// `all` spreads the clients over all three nodes (followers forward to the leader).
+// `all` spreads the clients over all three nodes (followers forward to the leader),
+// `follower` sends every write to one follower (etcd: one non-leader member).
 // `--ceiling` (default on; `--no-ceiling` skips) first measures a no-op HTTP server (one
 // process: parse the body, answer 201) with the same load generator: no server that speaks
 // HTTP/1.1 one request per round trip can beat it on this machine.
@@ -36,6 +37,8 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const levels = values.levels.split(',').map(Number);
 const spreadOverAll = values.target === 'all';
+const viaFollower = values.target === 'follower';
+const targetName = spreadOverAll ? 'all nodes' : viaFollower ? 'one follower' : 'the leader';
 const SPEC_BYTES = 300;
 
 /** A job spec whose JSON is exactly SPEC_BYTES long. */
@@ -52,8 +55,9 @@ async function benchChime(): Promise<LoadResult[]> {
   const cluster = await ProcessCluster.found(3, { dir, nodeArgs, args });
   try {
     const leader = await cluster.waitForLeader();
-    const bases = (spreadOverAll ? ['n1', 'n2', 'n3'] : [leader]).map((id) => cluster.url(id, ''));
-    console.log(`chime: 3 nodes, leader ${leader}, writes to ${spreadOverAll ? 'all nodes' : 'the leader'}, ${values.timing} timing`);
+    const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader) ?? leader;
+    const bases = (spreadOverAll ? ['n1', 'n2', 'n3'] : viaFollower ? [follower] : [leader]).map((id) => cluster.url(id, ''));
+    console.log(`chime: 3 nodes, leader ${leader}, writes to ${targetName}, ${values.timing} timing`);
     const term = async () => ((await cluster.call(leader, 'GET', '/v1/cluster')).body as { term: number }).term;
     const request = (prefix: string) => (n: number): LoadRequest => ({ url: new URL(`${bases[n % bases.length]}/v1/jobs/${prefix}-${n}`), method: 'PUT', body: specBody(n) });
     await runLoad(16, 1, request('warm'));
@@ -101,8 +105,9 @@ async function benchEtcd(): Promise<LoadResult[] | null> {
   try {
     const leader = await cluster.leader();
     if (leader === null) throw new Error('etcd has no leader');
-    const bases = spreadOverAll ? cluster.members.map((m) => m.clientUrl) : [leader];
-    console.log(`${version}: 3 members, writes to ${spreadOverAll ? 'all members' : 'the leader'} via the HTTP gateway`);
+    const follower = cluster.members.map((m) => m.clientUrl).find((url) => url !== leader) ?? leader;
+    const bases = spreadOverAll ? cluster.members.map((m) => m.clientUrl) : viaFollower ? [follower] : [leader];
+    console.log(`${version}: 3 members, writes to ${targetName} via the HTTP gateway`);
     const request = (prefix: string) => (n: number): LoadRequest => ({
       url: new URL(`${bases[n % bases.length]}/v3/kv/put`),
       method: 'POST',

@@ -1,0 +1,195 @@
+// The forward channel between two nodes over an in-memory link that passes each frame
+// through the transport's msgpack settings: answers reach the request that asked, in any
+// order; a turn's requests share a frame; the in-flight limit refuses at once; a deadline
+// and a lost peer end a request, as "outcome unknown" only when the request had left.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Packr } from 'msgpackr';
+import { isChimeError } from '../errors/index.js';
+import { waitFor } from '../../test/support/wait-for.js';
+import { DEFAULT_FORWARD_LIMITS, ForwardChannel, type ForwardLimits, type ForwardedHandler } from './forward-channel.js';
+import { FORWARD_BATCH_ITEMS_MAX, parseForwardFrame, type ForwardAnswer, type ForwardFrame, type ForwardRequest } from './forward-wire.js';
+
+// As src/rpc/codec.ts: plain maps, binary as binary.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+interface Pair {
+  readonly follower: ForwardChannel;
+  readonly leader: ForwardChannel;
+  /** Frames each side sent, as they crossed the link. */
+  readonly frames: { from: string; frame: ForwardFrame }[];
+  /** When false, the follower's link refuses frames (as a transport with a full queue does). */
+  linkUp: boolean;
+  /** When false, frames are taken by the link but never delivered (a connection that broke). */
+  deliver: boolean;
+}
+
+function pair(handler: ForwardedHandler, limits: Partial<ForwardLimits> = {}): Pair {
+  const frames: Pair['frames'] = [];
+  const all = { ...DEFAULT_FORWARD_LIMITS, ...limits };
+  const peers = new Map<string, ForwardChannel>();
+  const cross = (from: string, to: string, frame: ForwardFrame): boolean => {
+    if (!state.linkUp) return false;
+    frames.push({ from, frame });
+    const bytes = packr.pack(frame);
+    setImmediate(() => {
+      if (!state.deliver) return;
+      const parsed = parseForwardFrame(packr.unpack(bytes));
+      assert.ok(parsed !== null, 'a frame the channel sent parses on the other side');
+      peers.get(to)?.receive(from, parsed);
+    });
+    return true;
+  };
+  const follower = new ForwardChannel({ send: (to, frame) => cross('n2', to, frame) }, () => Promise.reject(new Error('the follower serves nothing')), all);
+  const leader = new ForwardChannel({ send: (to, frame) => cross('n1', to, frame) }, handler, all);
+  peers.set('n1', leader).set('n2', follower);
+  const state: Pair = { follower, leader, frames, linkUp: true, deliver: true };
+  return state;
+}
+
+const put = (n: number): Omit<ForwardRequest, 'id'> => ({ method: 'PUT', path: `/v1/jobs/j${n}`, headers: { 'content-type': 'application/json', authorization: `Bearer t${n}` }, body: Buffer.from(JSON.stringify({ n })) });
+
+/** Answers each request with its own path and body after `delayMs(n)`. */
+function echo(delayMs: (request: ForwardRequest) => number = () => 0): ForwardedHandler {
+  return (_from, request) => new Promise<ForwardAnswer>((resolve) => {
+    setTimeout(() => resolve({ id: request.id, notRun: false, status: 201, headers: { 'content-type': 'application/json', 'retry-after': request.headers['authorization'] ?? '' }, body: Buffer.from(JSON.stringify({ path: request.path, body: Buffer.from(request.body).toString() })) }), delayMs(request));
+  });
+}
+
+test('answers reach the request that asked, even out of order; a turn\'s requests share one frame', async () => {
+  // Later requests answer first: the id, not the order, routes an answer.
+  const p = pair(echo((r) => 30 - Number(r.path.slice('/v1/jobs/j'.length))));
+  const outcomes = await Promise.all(Array.from({ length: 20 }, (_, n) => p.follower.forward('n1', put(n))));
+  outcomes.forEach((outcome, n) => {
+    assert.equal(outcome.kind, 'answered');
+    if (outcome.kind !== 'answered') return;
+    assert.equal(outcome.status, 201);
+    assert.deepEqual(JSON.parse(Buffer.from(outcome.body).toString()), { path: `/v1/jobs/j${n}`, body: JSON.stringify({ n }) });
+    // The headers travel with each request (the caller's identity is per request).
+    assert.equal(outcome.headers['retry-after'], `Bearer t${n}`);
+  });
+  const requestFrames = p.frames.filter((f) => f.frame.kind === 'requests');
+  assert.equal(requestFrames.length, 1, 'twenty requests of one turn leave in one frame');
+  assert.equal(requestFrames[0]?.frame.items.length, 20);
+  assert.equal(p.follower.stats.answered, 20);
+  assert.equal(p.follower.stats.inFlight, 0);
+  assert.equal(p.leader.stats.served, 20);
+});
+
+test('a batch larger than the frame limit is split; every request is still answered', async () => {
+  const p = pair(echo());
+  const count = FORWARD_BATCH_ITEMS_MAX + 10;
+  const outcomes = await Promise.all(Array.from({ length: count }, (_, n) => p.follower.forward('n1', put(n))));
+  assert.ok(outcomes.every((o) => o.kind === 'answered'));
+  assert.deepEqual(p.frames.filter((f) => f.frame.kind === 'requests').map((f) => f.frame.items.length), [FORWARD_BATCH_ITEMS_MAX, 10]);
+});
+
+test('beyond the in-flight limit a request is refused at once with FORWARDS_FULL, and accepted again once one answered', async () => {
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const p = pair(async (_from, request) => {
+    await gate;
+    return { id: request.id, notRun: false, status: 200, headers: {}, body: new Uint8Array(0) };
+  }, { inFlightMax: 2 });
+  const first = [p.follower.forward('n1', put(1)), p.follower.forward('n1', put(2))];
+  await assert.rejects(p.follower.forward('n1', put(3)), (e: unknown) => isChimeError(e, 'FORWARDS_FULL'));
+  assert.equal(p.follower.stats.refusedFull, 1);
+  release();
+  await Promise.all(first);
+  assert.equal((await p.follower.forward('n1', put(4))).kind, 'answered');
+});
+
+test('the leader refuses forwarded requests beyond its per-peer limit with a 429 answer', async () => {
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const p = pair(async (_from, request) => {
+    await gate;
+    return { id: request.id, notRun: false, status: 200, headers: {}, body: new Uint8Array(0) };
+  }, { servedPerPeerMax: 1 });
+  const a = p.follower.forward('n1', put(1));
+  const b = await p.follower.forward('n1', put(2));
+  assert.equal(b.kind === 'answered' && b.status, 429);
+  assert.equal(b.kind === 'answered' && b.headers['retry-after'], '1');
+  assert.equal(JSON.parse(Buffer.from(b.kind === 'answered' ? b.body : new Uint8Array(0)).toString()).code, 'FORWARDS_FULL');
+  release();
+  assert.equal((await a).kind, 'answered');
+});
+
+test('no answer by the deadline: TIMEOUT (outcome unknown); an answer that comes later is dropped', async () => {
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const p = pair(async (_from, request) => {
+    await gate;
+    return { id: request.id, notRun: false, status: 200, headers: {}, body: new Uint8Array(0) };
+  }, { deadlineMs: 50 });
+  const started = performance.now();
+  await assert.rejects(p.follower.forward('n1', put(1)), (e: unknown) => isChimeError(e, 'TIMEOUT'));
+  assert.ok(performance.now() - started >= 45);
+  // A request that asks the leader to wait (a manual run's ?wait=) gets that much longer.
+  const waiting = performance.now();
+  await assert.rejects(p.follower.forward('n1', put(2), 100), (e: unknown) => isChimeError(e, 'TIMEOUT'));
+  assert.ok(performance.now() - waiting >= 145);
+  release();
+  // The late answers cross back and find no one waiting.
+  await waitFor('the late answers', () => p.follower.stats.lateAnswers === 2, 2000);
+  assert.equal(p.follower.stats.inFlight, 0);
+});
+
+test('a lost peer: requests that left have an unknown outcome (retryable); those not yet sent did not run', async () => {
+  const p = pair(() => new Promise<ForwardAnswer>(() => undefined));
+  p.deliver = false;
+  const left = p.follower.forward('n1', put(1));
+  // Let the first one leave in its own turn.
+  await new Promise((r) => setImmediate(r));
+  const waiting = p.follower.forward('n1', put(2));
+  p.follower.peerLost('n1');
+  await assert.rejects(left, (e: unknown) => isChimeError(e, 'OUTCOME_UNKNOWN'));
+  assert.deepEqual(await waiting, { kind: 'notRun' });
+  assert.equal(p.follower.stats.outcomeUnknown, 1);
+  assert.equal(p.follower.stats.notRun, 1);
+  // Another peer's loss touches nothing of n1's.
+  const other = p.follower.forward('n1', put(3));
+  await new Promise((r) => setImmediate(r));
+  p.follower.peerLost('n3');
+  assert.equal(p.follower.stats.inFlight, 1);
+  p.follower.close();
+  await assert.rejects(other, (e: unknown) => isChimeError(e, 'SHUTTING_DOWN'));
+});
+
+test('a frame the link refuses did not leave: its requests come back as not run', async () => {
+  const p = pair(echo());
+  p.linkUp = false;
+  assert.deepEqual(await p.follower.forward('n1', put(1)), { kind: 'notRun' });
+  p.linkUp = true;
+  assert.equal((await p.follower.forward('n1', put(2))).kind, 'answered');
+});
+
+test('a "not run" answer from the leader resolves as notRun; an answer from another peer is not taken', async () => {
+  const p = pair(async (_from, request) => ({ id: request.id, notRun: true }));
+  assert.deepEqual(await p.follower.forward('n1', put(1)), { kind: 'notRun' });
+  // n3 answering the id of a request that went to n1 changes nothing.
+  const pending = p.follower.forward('n1', put(2));
+  p.follower.receive('n3', { kind: 'answers', items: [{ id: 2, notRun: false, status: 200, headers: {}, body: new Uint8Array(0) }] });
+  assert.equal(p.follower.stats.lateAnswers, 1);
+  assert.deepEqual(await pending, { kind: 'notRun' });
+});
+
+test('parseForwardFrame takes only well-formed frames', () => {
+  const body = Buffer.from('{}');
+  const request = { id: 1, method: 'PUT', path: '/v1/jobs/a', headers: { 'content-type': 'application/json' }, body };
+  assert.ok(parseForwardFrame(packr.unpack(packr.pack({ kind: 'requests', items: [request] }))) !== null);
+  const bad: unknown[] = [
+    null,
+    { kind: 'other', items: [] },
+    { kind: 'requests', items: [{ ...request, method: 'GET' }] },
+    { kind: 'requests', items: [{ ...request, id: -1 }] },
+    { kind: 'requests', items: [{ ...request, path: 'v1/jobs' }] },
+    { kind: 'requests', items: [{ ...request, body: 'text' }] },
+    { kind: 'requests', items: [{ ...request, headers: { 'Bad Name': 'x' } }] },
+    { kind: 'requests', items: [{ ...request, headers: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`h${i}`, 'x'])) }] },
+    { kind: 'requests', items: Array.from({ length: FORWARD_BATCH_ITEMS_MAX + 1 }, () => request) },
+    { kind: 'answers', items: [{ id: 1, notRun: false, status: 99, headers: {}, body }] },
+    { kind: 'answers', items: [{ id: 1, status: 200, headers: {}, body }] },
+  ];
+  for (const frame of bad) assert.equal(parseForwardFrame(frame), null, JSON.stringify(frame)?.slice(0, 120));
+});
