@@ -7,7 +7,8 @@ import { utf8Bytes } from './defaults.js';
 import { ERROR_CODES } from './errors.js';
 import { ERROR_CHARS_MAX, OUTPUT_BYTES_MAX } from './limits.js';
 import { noop, rejected, type ApplyResult } from './results.js';
-import { unindexExecution, updateRetryIndex } from './run-indexes.js';
+import { owesRetry, unindexExecution, updateRetryIndex } from './run-indexes.js';
+import { notifyFinal, notifyStarted } from './notifications.js';
 import { runBecameActive, runBecameFinal, type TableState } from './state.js';
 import { isActiveStatus, type Execution, type FinalExecutionStatus, type RunRecord, type RunStatus } from './types.js';
 import { runView } from './views.js';
@@ -29,15 +30,19 @@ export function applyRunStarted(state: TableState, cmd: RunStartedCommand): Appl
   if (!('execution' in found)) return found;
   const { run, execution } = found;
   if (execution.status !== 'pending') return noop(ERROR_CODES.DUPLICATE_REPORT, `execution on "${cmd.node}" is already ${execution.status}`);
-  markStarted(run, execution, cmd.at);
+  markStarted(state, run, execution, cmd.at);
   return { ok: true, kind: 'run', run: runView(run) };
 }
 
-function markStarted(run: RunRecord, execution: Execution, atMs: number): void {
+function markStarted(state: TableState, run: RunRecord, execution: Execution, atMs: number): void {
+  const firstStart = run.status === 'pending';
   execution.status = 'running';
   execution.startedAt = atMs;
   run.startedAt ??= atMs;
   run.status = 'running';
+  if (!firstStart) return;
+  const job = state.jobs.get(run.jobId);
+  if (job !== undefined) notifyStarted(state.notify, job.spec, run, atMs);
 }
 
 /** Each report in order, exactly as runStarted / runFinished would apply it. */
@@ -53,7 +58,7 @@ export function applyRunReports(state: TableState, cmd: RunReportsCommand): Appl
 function applyFinishedReport(state: TableState, r: FinishedReport): ApplyResult {
   if (r.startedAt !== null) {
     const found = findExecution(state, r);
-    if ('execution' in found && found.execution.status === 'pending') markStarted(found.run, found.execution, Math.min(r.startedAt, r.at));
+    if ('execution' in found && found.execution.status === 'pending') markStarted(state, found.run, found.execution, Math.min(r.startedAt, r.at));
   }
   return applyRunFinished(state, {
     type: 'runFinished', runId: r.runId, attempt: r.attempt, node: r.node, at: r.at, status: r.status, exitCode: r.exitCode,
@@ -96,7 +101,10 @@ function finishExecution(
     run.finishedAt = atMs;
     const job = state.jobs.get(run.jobId);
     // Index first: becoming final may evict this very run from a short history.
-    if (job !== undefined) updateRetryIndex(state, run, job.spec);
+    if (job !== undefined) {
+      updateRetryIndex(state, run, job.spec);
+      notifyFinal(state.notify, job.spec, run, owesRetry(run, job.spec), atMs);
+    }
     runBecameFinal(state, job, run);
   }
   return { ok: true, kind: 'run', run: runView(run) };

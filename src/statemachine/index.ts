@@ -14,3 +14,5 @@ export { validateJobSpec, isValidJobId, formatFieldErrors, READ_ONLY_JOB_FIELDS,
 export { parseSchedule, nextFireAt, instantsBetween, parseDurationMs, type Schedule, type ScheduleParse } from './schedule.js';
 export { SPEC_DEFAULTS } from './defaults.js';
 export { AUTO_RETRY_STATUSES, owesRetry } from './run-indexes.js';
+export type { NotificationFilter } from './notifications.js';
+export { SECRET_PLACEHOLDER, SECRET_CHARS_MIN } from './validate.js';

@@ -6,6 +6,7 @@ import { IDEMPOTENCY_TTL_MS, type TableLimits } from './limits.js';
 import { compiledSchedule, nextFireAt } from './schedule.js';
 import { compareByFinish, compareBySeq, indexActiveExecutions, type FinishKey, type SeqKey } from './run-indexes.js';
 import { SortedSet } from './sorted-set.js';
+import { createNotifyState, type NotifyState } from './notifications.js';
 import { JobsById, compareIds } from './jobs-by-id.js';
 import type { JobState } from './job-record.js';
 import { isActiveStatus, type RunRecord } from './types.js';
@@ -34,6 +35,8 @@ export type TableState = {
   readonly dependents: Map<string, Set<string>>;
   /** Idempotency keys in insertion order (oldest first). */
   readonly keys: Map<string, KeyEntry>;
+  /** Notification events owed and their delivery state (notifications.ts). A restore replaces it. */
+  notify: NotifyState;
 };
 
 const KEYS_PRUNED_PER_APPLY_MAX = 1000;
@@ -49,7 +52,7 @@ export function createState(limits: TableLimits): TableState {
     fireIndex: new SortedSet<JobState>(compareByNextFire),
     runs: new Map(), activeRuns: new SortedSet<RunRecord, SeqKey>(compareBySeq),
     activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord, FinishKey>(compareByFinish),
-    dependents: new Map(), keys: new Map(),
+    dependents: new Map(), keys: new Map(), notify: createNotifyState(),
   };
 }
 

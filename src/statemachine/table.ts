@@ -12,9 +12,10 @@ import { ERROR_CODES } from './errors.js';
 import { DEFAULT_LIMITS, type TableLimits } from './limits.js';
 import { rejected, type ApplyResult, type Rejected } from './results.js';
 import { assertRunIndexes } from './run-indexes.js';
+import { applyNotifyResults, dueNotifications, listNotifications, notificationView, type NotificationFilter } from './notifications.js';
 import { decodeSnapshot, encodeSnapshot, encodeSnapshotSteps } from './snapshot.js';
 import { createState, type TableState } from './state.js';
-import { isActiveStatus, type Job, type JobSpec, type RunRecord } from './types.js';
+import { isActiveStatus, type Job, type JobSpec, type NotificationRecord, type RunRecord } from './types.js';
 import { jobView, runView } from './views.js';
 
 export const LIST_LIMIT_DEFAULT = 100;
@@ -93,6 +94,7 @@ export class JobTable {
       case 'retryRun': return applyRetryRun(this.state, command);
       case 'killRun': return applyKillRun(this.state, command);
       case 'runReports': return applyRunReports(this.state, command);
+      case 'notifyResults': return applyNotifyResults(this.state.notify, command);
     }
   }
 
@@ -254,6 +256,40 @@ export class JobTable {
   /** The earliest next instant of any enabled job, or null: what the scheduler's timer waits for. */
   earliestNextFireAt(): number | null {
     return this.state.fireIndex.first()?.nextFireAt ?? null;
+  }
+
+  /** Kept notifications newest first, filtered by job and delivery status; the cursor is the last seq of the previous page. */
+  listNotifications(filter: NotificationFilter, options: ListOptions = {}): Page<NotificationRecord> | Rejected {
+    let beforeSeq = Infinity;
+    if (options.cursor !== undefined && options.cursor !== null) {
+      const m = /^n1\.(\d{1,15})$/.exec(options.cursor);
+      if (m === null) return rejected(ERROR_CODES.INVALID_CURSOR, 'invalid cursor');
+      beforeSeq = Number(m[1]);
+    }
+    const { items, more } = listNotifications(this.state.notify, filter, beforeSeq, clampLimit(options.limit));
+    const last = items[items.length - 1];
+    return { ok: true, items, nextCursor: more && last !== undefined ? `n1.${last.seq}` : null };
+  }
+
+  getNotification(eventId: string): NotificationRecord | null {
+    const record = this.state.notify.records.get(eventId);
+    return record === undefined ? null : notificationView(record);
+  }
+
+  /** Pending deliveries due at or before `nowMs`, earliest first: what the leader's notifier sends. */
+  dueNotifications(nowMs: number, limit: number): NotificationRecord[] {
+    return dueNotifications(this.state.notify, nowMs, limit);
+  }
+
+  /** The earliest instant a pending delivery is due, or null when none is pending. */
+  earliestNotificationDueAt(): number | null {
+    return this.state.notify.due.first()?.nextAttemptAt ?? null;
+  }
+
+  /** Replicated notification counters: the same on every node. */
+  notificationStats(): { pending: number; delivered: number; failed: number; dropped: number } {
+    const n = this.state.notify;
+    return { pending: n.pending.size, delivered: n.deliveredTotal, failed: n.failedTotal, dropped: n.droppedTotal };
   }
 
   /** Ids of jobs that list `jobId` in `after`, in id order. */
