@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiServer, applyRoutes, backupRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
 import { ExecutionPlane, type ExecutionNode } from '../execution/index.js';
+import { NotifyPlane } from '../notify/index.js';
 import { jsonLogger, type Logger } from '../log/index.js';
 import { NodeRuntime, bootstrapFromImage, bootstrapLog, isEmptyStore, parsePeerHello, type PeerLink } from '../node/index.js';
 import type { NodeId } from '../raft/index.js';
@@ -27,6 +28,8 @@ const CLUSTER_ID = 'chime';
 export interface AgentSecrets {
   /** The shared secret peers prove to each other. */
   readonly clusterKey: Uint8Array;
+  /** Signs notification webhooks (--notify-key-file); null: events are recorded, never sent. */
+  readonly notifyKey?: Uint8Array | null;
 }
 
 export interface RunningAgent {
@@ -52,6 +55,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   // The transport delivers from the moment it listens; node and plane exist a moment later.
   let node: NodeRuntime<Command, ApplyResult> | null = null;
   let plane: ExecutionPlane | null = null;
+  let notify: NotifyPlane | null = null;
   const rpcLogger = logger.child('rpc');
   const tcp = new TcpTransport({
     id: config.id,
@@ -93,7 +97,10 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
       logger.info('founded from a backup', { file: config.restore, index: backup.index, made: new Date(backup.createdAtMs).toISOString(), by: backup.node });
     }
   }
-  const jobs = new ReplicatedJobs((command, result) => plane?.onApplied(command, result));
+  const jobs = new ReplicatedJobs((command, result) => {
+    plane?.onApplied(command, result);
+    notify?.onApplied(command);
+  });
   const link: PeerLink = { send: (to, envelope) => void tcp.send(to, envelope), setPeers: (peers) => tcp.setPeers(peers) };
   const running = new NodeRuntime<Command, ApplyResult>({
     id: config.id,
@@ -107,7 +114,12 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     timing: { tickMs: 10, heartbeatMs: config.heartbeatMs, electionMs: config.electionMs },
     limits: { snapshotEntries: config.snapshotEntries },
     events: metrics.nodeEvents,
-    listener: { leadershipChanged: () => plane?.leadershipChanged() },
+    listener: {
+      leadershipChanged: () => {
+        plane?.leadershipChanged();
+        notify?.leadershipChanged();
+      },
+    },
   });
   node = running;
   const executionNode: ExecutionNode = {
@@ -130,6 +142,14 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     startLateness: (lateMs) => metrics.observeStartLateness(lateMs),
   });
   plane = execution;
+  const notifyPlane = new NotifyPlane({
+    isLeader: () => running.isLeader(),
+    term: () => running.term(),
+    read: () => running.read(),
+    table: () => jobs.table,
+    propose: (command) => running.propose(command),
+  }, { key: secrets.notifyKey ?? null, cluster: CLUSTER_ID, logger: logger.child('notify') });
+  notify = notifyPlane;
   running.start();
   execution.start();
   metrics.bind(running, execution, tcp.metrics);
@@ -153,6 +173,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   let stopped: Promise<void> | null = null;
   const stop = async (): Promise<void> => {
     await running.handOffLeadership(HAND_OFF_DEADLINE_MS);
+    notifyPlane.stop();
     await execution.stop();
     await running.stop();
     await tcp.close();
