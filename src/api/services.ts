@@ -88,3 +88,16 @@ export interface MetricsSource {
 export interface RequestObserver {
   answered(route: string, status: number, seconds: number): void;
 }
+
+/** One answer of a test webhook: the receiver's HTTP status, or the error before one. */
+export interface TestDeliveryView {
+  readonly url: string;
+  readonly eventId: string;
+  readonly status: number | null;
+  readonly error: string | null;
+}
+
+/** `chime notify test`: one signed test event to each target of a job, now (not recorded in the log). */
+export interface NotifyService {
+  sendTest(jobId: string): Promise<readonly TestDeliveryView[]>;
+}

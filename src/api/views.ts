@@ -1,4 +1,5 @@
-import type { Job, RunRecord } from '../statemachine/index.js';
+import type { Job, JobSpec, NotificationRecord, RunRecord } from '../statemachine/index.js';
+import { redactedNotify } from './notify-secrets.js';
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
@@ -8,6 +9,7 @@ function iso(ms: number | null): string | null {
 export function jobView(job: Job): Record<string, unknown> {
   return {
     ...job,
+    notify: redactedNotify(job),
     createdAt: iso(job.createdAt),
     updatedAt: iso(job.updatedAt),
     lastScheduledAt: iso(job.lastScheduledAt),
@@ -25,5 +27,19 @@ export function runView(run: RunRecord): Record<string, unknown> {
     finishedAt: iso(run.finishedAt),
     notBefore: iso(run.notBefore),
     executions: run.executions.map((e) => ({ ...e, startedAt: iso(e.startedAt), finishedAt: iso(e.finishedAt) })),
+  };
+}
+
+/** A validated spec as a dry run shows it: secrets as "***". */
+export function specView(spec: JobSpec): Record<string, unknown> {
+  return { ...spec, notify: redactedNotify(spec) };
+}
+
+/** One delivery as GET /v1/notifications shows it (api.md). */
+export function notificationView(n: NotificationRecord): Record<string, unknown> {
+  return {
+    eventId: n.eventId, event: n.event, jobId: n.jobId, runId: n.runId, url: n.url, status: n.status, attempts: n.attempts,
+    lastError: n.lastError, lastAttemptAt: iso(n.lastAttemptAt), createdAt: iso(n.createdAt),
+    nextAttemptAt: n.status === 'pending' ? iso(n.nextAttemptAt) : null, runStatus: n.runStatus,
   };
 }

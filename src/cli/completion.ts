@@ -9,6 +9,7 @@ export const COMMAND_TREE: Readonly<Record<string, readonly string[]>> = {
   cluster: ['status', 'members', 'add', 'remove', 'transfer-leader'],
   job: ['put', 'get', 'list', 'next', 'delete', 'pause', 'resume', 'run'],
   run: ['list', 'get', 'kill'],
+  notify: ['list', 'test'],
   apply: [],
   diff: [],
   export: [],

@@ -3,7 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiServer, applyRoutes, backupRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
+import { ApiServer, applyRoutes, backupRoutes, notifyRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
 import { ExecutionPlane, type ExecutionNode } from '../execution/index.js';
 import { NotifyPlane } from '../notify/index.js';
 import { jsonLogger, type Logger } from '../log/index.js';
@@ -163,6 +163,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     ...applyRoutes(jobService),
     ...backupRoutes(backupServiceOf(running, jobs, () => Date.now())),
     ...runRoutes(runServiceOf(execution), jobService, barrier),
+    ...notifyRoutes({ sendTest: (jobId) => notifyPlane.sendTest(jobId) }, jobService, barrier),
     ...scheduleRoutes(jobService, barrier, () => Date.now()),
     ...consoleRoutes((name) => readBundledAsset(name) ?? null),
   ]);
