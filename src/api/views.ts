@@ -17,10 +17,24 @@ export function jobView(job: Job): Record<string, unknown> {
   };
 }
 
-/** A run record as the API shows it (api.md's Run shape). */
+/** When the run first started: the record's startedAt is the current attempt's, a retry resets it. */
+export function firstStartOf(run: RunRecord): number | null {
+  let first: number | null = null;
+  for (const e of run.executions) if (e.startedAt !== null && (first === null || e.startedAt < first)) first = e.startedAt;
+  return first ?? run.startedAt;
+}
+
+/**
+ * A run record as the API shows it (api.md's Run shape), with `durationMs` (first start to
+ * finish, across every attempt; null until both are known) and `lateMs` (first start minus
+ * the scheduled instant; null until it started).
+ */
 export function runView(run: RunRecord): Record<string, unknown> {
+  const firstStart = firstStartOf(run);
   return {
     ...run,
+    durationMs: firstStart !== null && run.finishedAt !== null ? Math.max(0, run.finishedAt - firstStart) : null,
+    lateMs: firstStart === null ? null : firstStart - run.scheduledAt,
     scheduledAt: iso(run.scheduledAt),
     firedAt: iso(run.firedAt),
     startedAt: iso(run.startedAt),

@@ -10,6 +10,7 @@ import { JobState } from './job-record.js';
 import { addDependents, computeNextFireAt, evictJobHistory, removeDependents, setNextFireAt, type TableState } from './state.js';
 import { unindexAllExecutions, updateRetryIndex } from './run-indexes.js';
 import { notifyJobDeleted } from './notifications.js';
+import { unindexForSearch } from './run-search.js';
 import { validateJobSpec } from './validate.js';
 import { jobView } from './views.js';
 
@@ -53,6 +54,7 @@ export function applyDeleteJob(state: TableState, cmd: DeleteJobCommand): ApplyR
   const activeRunIds: string[] = [];
   for (const run of job.runs ?? []) {
     state.runs.delete(run.runId);
+    unindexForSearch(state, run);
     state.awaitingRetry.delete(run);
     if (state.activeRuns.delete(run)) {
       unindexAllExecutions(state, run);

@@ -9,6 +9,7 @@ import { ERROR_CHARS_MAX, OUTPUT_BYTES_MAX } from './limits.js';
 import { noop, rejected, type ApplyResult } from './results.js';
 import { owesRetry, unindexExecution, updateRetryIndex } from './run-indexes.js';
 import { notifyFinal, notifyStarted } from './notifications.js';
+import { indexNewExecutions, setRunStatus } from './run-search.js';
 import { runBecameActive, runBecameFinal, type TableState } from './state.js';
 import { isActiveStatus, type Execution, type FinalExecutionStatus, type RunRecord, type RunStatus } from './types.js';
 import { runView } from './views.js';
@@ -39,7 +40,7 @@ function markStarted(state: TableState, run: RunRecord, execution: Execution, at
   execution.status = 'running';
   execution.startedAt = atMs;
   run.startedAt ??= atMs;
-  run.status = 'running';
+  setRunStatus(state, run, 'running');
   if (!firstStart) return;
   const job = state.jobs.get(run.jobId);
   if (job !== undefined) notifyStarted(state.notify, job.spec, run, atMs);
@@ -96,7 +97,7 @@ function finishExecution(
   execution.finishedAt = atMs;
   fill(execution);
   unindexExecution(state, run, execution.node);
-  run.status = deriveRunStatus(run);
+  setRunStatus(state, run, deriveRunStatus(run));
   if (!isActiveStatus(run.status)) {
     run.finishedAt = atMs;
     const job = state.jobs.get(run.jobId);
@@ -152,7 +153,7 @@ export function applyRetryRun(state: TableState, cmd: RetryRunCommand): ApplyRes
   // Out of the retry index before finishedAt, its sort key, changes.
   state.awaitingRetry.delete(run);
   run.attempt = cmd.attempt;
-  run.status = 'pending';
+  setRunStatus(state, run, 'pending');
   run.executors = [...cmd.executors];
   run.notBefore = cmd.notBefore;
   run.startedAt = null;
@@ -161,6 +162,7 @@ export function applyRetryRun(state: TableState, cmd: RetryRunCommand): ApplyRes
   for (const node of cmd.executors) {
     run.executions.push({ node, attempt: cmd.attempt, status: 'pending', exitCode: null, output: '', outputTruncated: false, error: null, startedAt: null, finishedAt: null });
   }
+  indexNewExecutions(state, run);
   runBecameActive(state, job, run);
   return { ok: true, kind: 'run', run: runView(run) };
 }

@@ -7,6 +7,7 @@ import { compiledSchedule, nextFireAt } from './schedule.js';
 import { compareByFinish, compareBySeq, indexActiveExecutions, type FinishKey, type SeqKey } from './run-indexes.js';
 import { SortedSet } from './sorted-set.js';
 import { createNotifyState, type NotifyState } from './notifications.js';
+import { createRunSearchIndexes, indexForSearch, unindexForSearch, type RunSearchIndexes } from './run-search.js';
 import { JobsById, compareIds } from './jobs-by-id.js';
 import type { JobState } from './job-record.js';
 import { isActiveStatus, type RunRecord } from './types.js';
@@ -15,7 +16,7 @@ export { JobState } from './job-record.js';
 
 export type KeyEntry = { readonly jobId: string; readonly createRevision: number; readonly runId: string; readonly atMs: number };
 
-export type TableState = {
+export type TableState = RunSearchIndexes & {
   readonly limits: TableLimits;
   appliedIndex: number;
   /** Sequence number of the newest run record. */
@@ -52,7 +53,7 @@ export function createState(limits: TableLimits): TableState {
     fireIndex: new SortedSet<JobState>(compareByNextFire),
     runs: new Map(), activeRuns: new SortedSet<RunRecord, SeqKey>(compareBySeq),
     activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord, FinishKey>(compareByFinish),
-    dependents: new Map(), keys: new Map(), notify: createNotifyState(),
+    dependents: new Map(), keys: new Map(), notify: createNotifyState(), ...createRunSearchIndexes(),
   };
 }
 
@@ -87,6 +88,7 @@ export function removeDependents(state: TableState, id: string, after: readonly 
 /** Puts a run into the table and its indexes (new or restored); true when it is active. */
 export function indexRun(state: TableState, job: JobState, run: RunRecord): boolean {
   state.runs.set(run.runId, run);
+  indexForSearch(state, run);
   (job.runs ??= []).push(run);
   if (!isActiveStatus(run.status)) return false;
   job.activeCount += 1;
@@ -121,6 +123,7 @@ export function runBecameActive(state: TableState, job: JobState, run: RunRecord
 
 function removeRun(state: TableState, job: JobState | undefined, run: RunRecord): void {
   state.runs.delete(run.runId);
+  unindexForSearch(state, run);
   state.awaitingRetry.delete(run);
   const list = job?.runs;
   if (list == null) return;
@@ -141,6 +144,7 @@ export function evictJobHistory(state: TableState, job: JobState): void {
       continue;
     }
     state.runs.delete(run.runId);
+    unindexForSearch(state, run);
     state.awaitingRetry.delete(run);
     list.splice(i, 1);
     excess -= 1;

@@ -12,6 +12,7 @@ import { ERROR_CODES } from './errors.js';
 import { DEFAULT_LIMITS, type TableLimits } from './limits.js';
 import { rejected, type ApplyResult, type Rejected } from './results.js';
 import { assertRunIndexes } from './run-indexes.js';
+import { assertSearchIndexes, searchRuns, type RunQuery } from './run-search.js';
 import { applyNotifyResults, dueNotifications, listNotifications, notificationView, type NotificationFilter } from './notifications.js';
 import { decodeSnapshot, encodeSnapshot, encodeSnapshotSteps } from './snapshot.js';
 import { createState, type TableState } from './state.js';
@@ -232,6 +233,29 @@ export class JobTable {
   /** Asserts that the derived run indexes match the records (used by tests). */
   assertIndexesConsistent(): void {
     assertRunIndexes(this.state);
+    assertSearchIndexes(this.state, this.state.runs.values());
+  }
+
+  /**
+   * Runs across jobs matching every filter, newest first. The walk follows the most selective
+   * index (the job's runs, a status, a node) and looks at a bounded number of records per
+   * page: a page may hold fewer than `limit` items and still carry a cursor to go on.
+   */
+  searchRuns(query: Omit<RunQuery, 'jobRuns'>, options: ListOptions = {}): Page<RunRecord> | Rejected {
+    let beforeSeq = Infinity;
+    if (options.cursor !== undefined && options.cursor !== null) {
+      const m = /^s1\.(\d{1,15})$/.exec(options.cursor);
+      if (m === null) return rejected(ERROR_CODES.INVALID_CURSOR, 'invalid cursor');
+      beforeSeq = Number(m[1]);
+    }
+    let jobRuns: readonly RunRecord[] | null = null;
+    if (query.jobId != null) {
+      const job = this.state.jobs.get(query.jobId);
+      if (job === undefined) return { ok: true, items: [], nextCursor: null };
+      jobRuns = job.runs ?? [];
+    }
+    const { items, continueBeforeSeq } = searchRuns(this.state, { ...query, jobRuns }, beforeSeq, clampLimit(options.limit));
+    return { ok: true, items: items.map(runView), nextCursor: continueBeforeSeq === null ? null : `s1.${continueBeforeSeq}` };
   }
 
   private viewsOf(runs: Iterable<RunRecord>, limit: number): RunRecord[] {

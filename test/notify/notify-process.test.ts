@@ -94,6 +94,22 @@ test('webhooks: once per failed run, signed; chime notify list and test; exactly
     for (const id of [`${first}:failed:0`, ...owed]) assert.equal(acked.get(id), 1, `${id} acknowledged exactly once`);
     assert.ok(receiver.deliveries.every((d) => d.signatureOk), 'every delivery verifies');
     assert.deepEqual([...acked.keys()].filter((id) => !id.startsWith('test:')).sort(), [`${first}:failed:0`, ...owed].sort(), 'nothing else was acknowledged');
+
+    // 4. Run search across jobs: the failed runs, with duration and lateness, and the CLI's --status/--since.
+    const search = await cluster.call(next, 'GET', '/v1/runs?status=failed&since=1h&limit=100');
+    assert.equal(search.status, 200, JSON.stringify(search.body));
+    const found: unknown = typeof search.body === 'object' && search.body !== null && 'items' in search.body ? search.body.items : null;
+    assert.ok(Array.isArray(found));
+    const failedIds = [first, ...owed.map((id) => id.split(':')[0])];
+    assert.deepEqual(found.map((r: unknown) => (typeof r === 'object' && r !== null && 'runId' in r ? r.runId : null)).sort(), [...failedIds].sort());
+    for (const r of found) {
+      assert.ok(typeof r === 'object' && r !== null && 'durationMs' in r && 'lateMs' in r);
+      assert.ok(typeof r.durationMs === 'number' && r.durationMs >= 0, 'a finished run has a duration');
+      assert.ok(typeof r.lateMs === 'number', 'a started run has a lateness');
+    }
+    const listed = await cli('run', 'list', '--status', 'failed', '--since', '1h', `--server=${cluster.url(next, '')}`);
+    assert.equal(listed.code, 0, listed.stderr);
+    for (const id of failedIds) assert.match(listed.stdout, new RegExp(`fails\\s+${id}\\s`));
     t.diagnostic(`deliveries ${receiver.deliveries.length} (${[...receiver.countsByEventId().values()].reduce((a, b) => a + b, 0)} requests), new leader ${next}`);
   } finally {
     await cluster.stopAll();
