@@ -8,7 +8,7 @@ export const COMMAND_TREE: Readonly<Record<string, readonly string[]>> = {
   dev: [],
   cluster: ['status', 'members', 'add', 'remove', 'transfer-leader'],
   job: ['put', 'get', 'list', 'next', 'delete', 'pause', 'resume', 'run'],
-  run: ['list', 'get', 'kill'],
+  run: ['list', 'get', 'logs', 'kill'],
   notify: ['list', 'test'],
   apply: [],
   diff: [],

@@ -1,15 +1,17 @@
 import { fieldsOf, listOf, num, numOrNull, text, textOrNull } from './answers.js';
-import { apiCaller } from './http-client.js';
+import { apiCaller, streamGet } from './http-client.js';
 import { between, document, formatDuration, formatTime, outputOptions, OUTPUT_FLAGS, statusText, table } from './output.js';
 import { parseFlags, suggestion } from './flags.js';
 import { READ_COMMAND_FLAGS, UsageError, serverList } from './usage.js';
 
-export const RUN_HELP = `usage: chime run <list|get|kill> ...
+export const RUN_HELP = `usage: chime run <list|get|logs|kill> ...
 
   list [JOB] [--status S] [--trigger T] [--node N] [--since T] [--until T] [--limit N] [--cursor C]
                                       runs newest first: a job's, or across jobs matching the filters;
                                       --since/--until take an ISO-8601 time or a duration back (1h, 30m, 7d)
   get RUN_ID                          one run with its attempts, executions, durations, lateness and output
+  logs RUN_ID [--follow] [--stream stdout|stderr|both] [--stderr] [--attempt N]
+                                      the run's full output from the node that ran it (--follow: until the run ends)
   kill RUN_ID                         kill a running run
 
 ${READ_COMMAND_FLAGS}`;
@@ -65,11 +67,12 @@ function readRun(value: unknown, what: string): RunBody {
 
 export async function runCommand(args: string[], out: (s: string) => void): Promise<void> {
   const parsed = parseFlags('run', args, { server: { type: 'string' }, ...OUTPUT_FLAGS, stale: { type: 'boolean' }, help: { type: 'boolean' }, limit: { type: 'string' }, cursor: { type: 'string' },
-    status: { type: 'string' }, trigger: { type: 'string' }, node: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, job: { type: 'string' } });
+    status: { type: 'string' }, trigger: { type: 'string' }, node: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, job: { type: 'string' },
+    follow: { type: 'boolean', short: 'f' }, stream: { type: 'string' }, stderr: { type: 'boolean' }, attempt: { type: 'string' } });
   const { values, positionals } = parsed;
   const [sub, id] = positionals;
   if (values.help === true) return out(RUN_HELP);
-  if (sub === undefined) throw new UsageError('run: missing subcommand (list, get, kill)');
+  if (sub === undefined) throw new UsageError('run: missing subcommand (list, get, logs, kill)');
   if (id === undefined && sub !== 'list') throw new UsageError(`run ${sub}: needs an id`);
   const base = serverList(values.server);
   const call = apiCaller(base);
@@ -123,12 +126,24 @@ export async function runCommand(args: string[], out: (s: string) => void): Prom
       }
       return;
     }
+    case 'logs': {
+      if (id === undefined) throw new UsageError('run logs: needs a run id');
+      const stream = values.stderr === true ? 'stderr' : values.stream ?? 'both';
+      if (!['stdout', 'stderr', 'both'].includes(stream)) throw new UsageError('run logs: --stream is stdout, stderr or both');
+      query.set('stream', stream);
+      if (values.follow === true) query.set('follow', 'true');
+      if (values.attempt !== undefined) query.set('attempt', values.attempt);
+      const headers = await streamGet(serverList(values.server), `/v1/runs/${encodeURIComponent(id)}/output?${query.toString()}`, process.stdout);
+      const note = headers['chime-output-note'];
+      if (typeof note === 'string') process.stderr.write(`chime: note: ${note}\n`);
+      return;
+    }
     case 'kill': {
       if (id === undefined) throw new UsageError('run kill: needs an id');
       await call('POST', `/v1/runs/${encodeURIComponent(id)}/kill`);
       return out(document({ killing: id }, output) ?? `kill requested for run ${id}\n`);
     }
     default:
-      throw new UsageError(`run: unknown subcommand ${sub}${suggestion(sub, ['list', 'get', 'kill'])}`);
+      throw new UsageError(`run: unknown subcommand ${sub}${suggestion(sub, ['list', 'get', 'logs', 'kill'])}`);
   }
 }

@@ -3,7 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiServer, applyRoutes, backupRoutes, notifyRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
+import { ApiServer, applyRoutes, backupRoutes, notifyRoutes, outputRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
 import { ExecutionPlane, type ExecutionNode } from '../execution/index.js';
 import { NotifyPlane } from '../notify/index.js';
 import { jsonLogger, type Logger } from '../log/index.js';
@@ -138,6 +138,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     slots: config.slots,
     tags: config.tags,
     journalPath: join(config.dataDir, 'executor.journal'),
+    outputDir: join(config.dataDir, 'output'),
     logger: logger.child('execution'),
     startLateness: (lateMs) => metrics.observeStartLateness(lateMs),
   });
@@ -163,6 +164,16 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     ...applyRoutes(jobService),
     ...backupRoutes(backupServiceOf(running, jobs, () => Date.now())),
     ...runRoutes(runServiceOf(execution), jobService, barrier),
+    ...outputRoutes({
+      nodeId: config.id,
+      httpOf: (node) => running.httpOf(node),
+      openLocal: async (runId, attempt, options) => {
+        const opened = await execution.executor.openOutput(runId, attempt, options);
+        if (!opened.ok) return opened;
+        const reader = opened.reader;
+        return { ok: true, chunks: { next: () => reader.next(), close: () => reader.close() } };
+      },
+    }, jobService, barrier),
     ...notifyRoutes({ sendTest: (jobId) => notifyPlane.sendTest(jobId) }, jobService, barrier),
     ...scheduleRoutes(jobService, barrier, () => Date.now()),
     ...consoleRoutes((name) => readBundledAsset(name) ?? null),
