@@ -154,6 +154,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   running.start();
   execution.start();
   metrics.bind(running, execution, tcp.metrics);
+  metrics.bindJobs(() => jobs.table, notifyPlane);
 
   const gate: LeaderGate = { nodeId: config.id, isLeader: () => running.isLeader(), leaderHttp: () => running.leaderHttp() };
   const jobService = jobServiceOf(running, () => jobs.table, () => Date.now());

@@ -7,6 +7,7 @@ import type { ApplyResult, FireOutcome } from './results.js';
 import { addRun, computeNextFireAt, keyOf, lookupKey, pruneKeys, rememberKey, setNextFireAt, type JobState, type TableState } from './state.js';
 import type { Execution, RunRecord } from './types.js';
 import { notifySkipped } from './notifications.js';
+import { countOutcome } from './job-metrics.js';
 
 export function applyFire(state: TableState, cmd: FireCommand): ApplyResult {
   pruneKeys(state, cmd.at);
@@ -48,7 +49,10 @@ function applyOneFire(state: TableState, fire: Fire, atMs: number): FireOutcome 
   state.runSeq += 1;
   const run = newRun(state.runSeq, fire, atMs, skipReason);
   addRun(state, job, run);
-  if (skipReason !== null) notifySkipped(state.notify, job.spec, run, atMs);
+  if (skipReason !== null) {
+    notifySkipped(state.notify, job.spec, run, atMs);
+    countOutcome(state.jobMetrics, run);
+  }
   if (mapKey !== null) rememberKey(state, job, mapKey, fire.runId, atMs);
   if (scheduled) {
     job.lastScheduledAt = fire.scheduledAt;

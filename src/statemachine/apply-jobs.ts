@@ -10,6 +10,7 @@ import { JobState } from './job-record.js';
 import { addDependents, computeNextFireAt, evictJobHistory, removeDependents, setNextFireAt, type TableState } from './state.js';
 import { unindexAllExecutions, updateRetryIndex } from './run-indexes.js';
 import { notifyJobDeleted } from './notifications.js';
+import { forgetJob } from './job-metrics.js';
 import { unindexForSearch } from './run-search.js';
 import { validateJobSpec } from './validate.js';
 import { jobView } from './views.js';
@@ -63,6 +64,7 @@ export function applyDeleteJob(state: TableState, cmd: DeleteJobCommand): ApplyR
   }
   state.jobs.delete(job);
   notifyJobDeleted(state.notify, job.id);
+  forgetJob(state.jobMetrics, job.id);
   // Idempotency keys of the job expire on their own: they carry the job's createRevision,
   // so a new job under the same id never matches them.
   return { ok: true, kind: 'deleted', id: cmd.id, activeRunIds };

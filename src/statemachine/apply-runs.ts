@@ -9,6 +9,7 @@ import { ERROR_CHARS_MAX, OUTPUT_BYTES_MAX } from './limits.js';
 import { noop, rejected, type ApplyResult } from './results.js';
 import { owesRetry, unindexExecution, updateRetryIndex } from './run-indexes.js';
 import { notifyFinal, notifyStarted } from './notifications.js';
+import { countOutcome, countStart } from './job-metrics.js';
 import { indexNewExecutions, setRunStatus } from './run-search.js';
 import { runBecameActive, runBecameFinal, type TableState } from './state.js';
 import { isActiveStatus, type Execution, type FinalExecutionStatus, type RunRecord, type RunStatus } from './types.js';
@@ -42,6 +43,7 @@ function markStarted(state: TableState, run: RunRecord, execution: Execution, at
   run.startedAt ??= atMs;
   setRunStatus(state, run, 'running');
   if (!firstStart) return;
+  if (run.attempt === 1) countStart(state.jobMetrics, run, atMs);
   const job = state.jobs.get(run.jobId);
   if (job !== undefined) notifyStarted(state.notify, job.spec, run, atMs);
 }
@@ -104,7 +106,9 @@ function finishExecution(
     // Index first: becoming final may evict this very run from a short history.
     if (job !== undefined) {
       updateRetryIndex(state, run, job.spec);
-      notifyFinal(state.notify, job.spec, run, owesRetry(run, job.spec), atMs);
+      const retrying = owesRetry(run, job.spec);
+      notifyFinal(state.notify, job.spec, run, retrying, atMs);
+      if (!retrying) countOutcome(state.jobMetrics, run);
     }
     runBecameFinal(state, job, run);
   }

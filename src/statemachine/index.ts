@@ -16,3 +16,4 @@ export { SPEC_DEFAULTS } from './defaults.js';
 export { AUTO_RETRY_STATUSES, owesRetry } from './run-indexes.js';
 export type { NotificationFilter } from './notifications.js';
 export { SECRET_PLACEHOLDER, SECRET_CHARS_MIN } from './validate.js';
+export { COUNTED_STATUSES, DURATION_BUCKETS_MS, JOB_METRICS_JOBS_MAX, LATENESS_BUCKETS_MS, OTHER_JOBS, type JobFigures } from './job-metrics.js';

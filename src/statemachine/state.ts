@@ -7,6 +7,7 @@ import { compiledSchedule, nextFireAt } from './schedule.js';
 import { compareByFinish, compareBySeq, indexActiveExecutions, type FinishKey, type SeqKey } from './run-indexes.js';
 import { SortedSet } from './sorted-set.js';
 import { createNotifyState, type NotifyState } from './notifications.js';
+import { createJobMetrics, type JobMetricsState } from './job-metrics.js';
 import { createRunSearchIndexes, indexForSearch, unindexForSearch, type RunSearchIndexes } from './run-search.js';
 import { JobsById, compareIds } from './jobs-by-id.js';
 import type { JobState } from './job-record.js';
@@ -38,6 +39,8 @@ export type TableState = RunSearchIndexes & {
   readonly keys: Map<string, KeyEntry>;
   /** Notification events owed and their delivery state (notifications.ts). A restore replaces it. */
   notify: NotifyState;
+  /** Per-job outcome figures for metrics (job-metrics.ts). A restore replaces it. */
+  jobMetrics: JobMetricsState;
 };
 
 const KEYS_PRUNED_PER_APPLY_MAX = 1000;
@@ -53,7 +56,7 @@ export function createState(limits: TableLimits): TableState {
     fireIndex: new SortedSet<JobState>(compareByNextFire),
     runs: new Map(), activeRuns: new SortedSet<RunRecord, SeqKey>(compareBySeq),
     activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord, FinishKey>(compareByFinish),
-    dependents: new Map(), keys: new Map(), notify: createNotifyState(), ...createRunSearchIndexes(),
+    dependents: new Map(), keys: new Map(), notify: createNotifyState(), jobMetrics: createJobMetrics(), ...createRunSearchIndexes(),
   };
 }
 

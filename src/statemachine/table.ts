@@ -12,6 +12,7 @@ import { ERROR_CODES } from './errors.js';
 import { DEFAULT_LIMITS, type TableLimits } from './limits.js';
 import { rejected, type ApplyResult, type Rejected } from './results.js';
 import { assertRunIndexes } from './run-indexes.js';
+import type { JobFigures } from './job-metrics.js';
 import { assertSearchIndexes, searchRuns, type RunQuery } from './run-search.js';
 import { applyNotifyResults, dueNotifications, listNotifications, notificationView, type NotificationFilter } from './notifications.js';
 import { decodeSnapshot, encodeSnapshot, encodeSnapshotSteps } from './snapshot.js';
@@ -308,6 +309,14 @@ export class JobTable {
   /** The earliest instant a pending delivery is due, or null when none is pending. */
   earliestNotificationDueAt(): number | null {
     return this.state.notify.due.first()?.nextAttemptAt ?? null;
+  }
+
+  /** Per-job outcome figures (copies), in slot order; `_other` sums the jobs beyond the series limit. */
+  jobFigures(): { jobId: string; figures: JobFigures }[] {
+    return [...this.state.jobMetrics.byJob].map(([jobId, f]) => ({
+      jobId,
+      figures: { runs: { ...f.runs }, lastSuccessAt: f.lastSuccessAt, duration: { ...f.duration, buckets: [...f.duration.buckets] }, lateness: { ...f.lateness, buckets: [...f.lateness.buckets] } },
+    }));
   }
 
   /** Replicated notification counters: the same on every node. */

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ProcessCluster, waitFor } from '../support/process-cluster.js';
 import { NotifyReceiver } from '../support/notify-receiver.js';
 import { cli } from '../api/support.js';
+import { parseExposition, sampleValue } from '../support/prometheus-text.js';
 
 const KEY_TEXT = 'notify-key-for-the-process-test-0123456789';
 
@@ -110,6 +111,17 @@ test('webhooks: once per failed run, signed; chime notify list and test; exactly
     const listed = await cli('run', 'list', '--status', 'failed', '--since', '1h', `--server=${cluster.url(next, '')}`);
     assert.equal(listed.code, 0, listed.stderr);
     for (const id of failedIds) assert.match(listed.stdout, new RegExp(`fails\\s+${id}\\s`));
+
+    // 5. Metrics: a strict parse of every live node's /metrics, each showing the same per-job figures.
+    for (const node of cluster.live()) {
+      await waitFor(`${node.id}'s metrics to show every outcome and delivery`, async () => {
+        const families = parseExposition((await cluster.call(node.id, 'GET', '/metrics')).text);
+        return sampleValue(families, 'chime_job_runs_total', { job: 'fails', status: 'failed' }) === 7
+          && sampleValue(families, 'chime_notify_delivered_total', {}) === 7 && sampleValue(families, 'chime_notify_pending', {}) === 0
+          && sampleValue(families, 'chime_job_run_duration_seconds_count', { job: 'fails' }) === 7
+          && sampleValue(families, 'chime_fire_lateness_seconds_count', { job: 'fails' }) === 7;
+      }, 10_000);
+    }
     t.diagnostic(`deliveries ${receiver.deliveries.length} (${[...receiver.countsByEventId().values()].reduce((a, b) => a + b, 0)} requests), new leader ${next}`);
   } finally {
     await cluster.stopAll();
