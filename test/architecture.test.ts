@@ -32,11 +32,13 @@ const allowed: Record<string, { folders: string[]; packages: (name: string) => b
   execution: { folders: ['executor', 'scheduler', 'statemachine', 'raft', 'log', 'errors'], packages: isBuiltin },
   // access imports no other folder, so statemachine may embed the token registry and audit log.
   access: { folders: [], packages: (p) => p === 'node:crypto' || assertOnly(p) },
+  // notify sends webhooks for the leader: statemachine types in, proposals out through an interface it defines.
+  notify: { folders: ['statemachine', 'errors', 'log', 'metrics'], packages: (p) => ['node:crypto', 'node:http', 'node:https', 'node:url', 'node:timers'].includes(p) || assertOnly(p) },
   api: { folders: ['statemachine', 'errors', 'log', 'access'], packages: isBuiltin },
-  process: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor', 'execution', 'node', 'api', 'log', 'metrics', 'errors', 'access'], packages: isBuiltin },
+  process: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor', 'execution', 'node', 'api', 'log', 'metrics', 'errors', 'access', 'notify'], packages: isBuiltin },
   // The web console runs in a browser and talks HTTP: it imports nothing of src/ and no package.
   console: { folders: [], packages: () => false },
-  cli: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor', 'execution', 'node', 'api', 'process', 'log', 'metrics', 'errors', 'access'], packages: (p) => isBuiltin(p) || ['level', 'msgpackr', 'cron-parser'].includes(p) },
+  cli: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor', 'execution', 'node', 'api', 'process', 'log', 'metrics', 'errors', 'access', 'notify'], packages: (p) => isBuiltin(p) || ['level', 'msgpackr', 'cron-parser'].includes(p) },
 };
 
 function sourceFiles(dir: string): string[] {

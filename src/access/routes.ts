@@ -70,6 +70,8 @@ export const API_ROUTES: readonly RouteDeclaration[] = declareRoutes<RouteDeclar
   { method: 'GET', path: '/v1/functions', permission: 'functions.read' },
   { method: 'GET', path: '/v1/workers', permission: 'functions.read' },
   { method: 'GET', path: '/v1/notifications', permission: 'notifications.read' },
+  /** chime notify test: sends a signed event to a job's targets, so it is a write on the job. */
+  { method: 'POST', path: '/v1/jobs/:id/notify/test', permission: 'jobs.write' },
   { method: 'POST', path: '/v1/tokens', permission: 'tokens.admin' },
   { method: 'GET', path: '/v1/tokens', permission: 'tokens.admin' },
   { method: 'DELETE', path: '/v1/tokens/:id', permission: 'tokens.admin' },

@@ -9,6 +9,8 @@ export { runRoutes } from './routes-runs.js';
 export { parseWait, WAIT_MS_MAX } from './wait.js';
 export { applyRoutes } from './routes-apply.js';
 export { backupRoutes } from './routes-backup.js';
+export { notifyRoutes } from './routes-notify.js';
+export { outputRoutes, pump, OUTPUT_PROXIES_MAX, OUTPUT_DRAIN_TIMEOUT_MS, type DrainTarget } from './routes-output.js';
 export { consoleRoutes, chooseEncoding, CONSOLE_CSP, type AssetReader } from './console.js';
 export { scheduleRoutes, isoInZone } from './routes-schedule.js';
 export { jobFilterOf, matchesJob, filteredJobs, SCAN_JOBS_MAX, type JobFilter } from './job-filter.js';

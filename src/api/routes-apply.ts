@@ -1,7 +1,8 @@
 // `POST /v1/apply`: many jobs created or replaced in one log entry, all or nothing, as
 // `chime apply -f` sends them; with `dryRun`, what would change and nothing stored.
 import { ChimeError, type FieldError } from '../errors/index.js';
-import { JOBS_PER_APPLY_MAX, isValidJobId, validateJobSpec, type JobSpec } from '../statemachine/index.js';
+import { JOBS_PER_APPLY_MAX, isValidJobId, validateJobSpec, type Job, type JobSpec } from '../statemachine/index.js';
+import { withStoredSecrets } from './notify-secrets.js';
 import { objectBody } from './params.js';
 import { sendJson } from './problem.js';
 import type { JobService } from './services.js';
@@ -9,7 +10,7 @@ import type { Route } from './server.js';
 import { jobView } from './views.js';
 
 /** Checks every job of the body (each with its `id`); every problem is named by its path `jobs[i].field`. */
-function specsOf(body: unknown): { specs: JobSpec[]; dryRun: boolean } {
+function specsOf(body: unknown, stored: (id: string) => Job | null): { specs: JobSpec[]; dryRun: boolean } {
   const fields = objectBody(body, ['jobs', 'dryRun']);
   const jobs = fields.get('jobs');
   const dryRun = fields.get('dryRun');
@@ -28,7 +29,7 @@ function specsOf(body: unknown): { specs: JobSpec[]; dryRun: boolean } {
     }
     if (seen.has(id)) errors.push({ path: `jobs[${i}].id`, message: `job ${id} appears twice` });
     seen.add(id);
-    const checked = validateJobSpec(id, item);
+    const checked = validateJobSpec(id, withStoredSecrets(item, stored(id)));
     if (checked.ok) specs.push(checked.spec);
     else for (const e of checked.errors) errors.push({ path: `jobs[${i}].${e.path}`, message: e.message });
   });
@@ -44,7 +45,7 @@ export function applyRoutes(jobs: JobService): Route[] {
       write: true,
       reroutable: true,
       handle: async (ctx) => {
-        const { specs, dryRun } = specsOf(await ctx.body());
+        const { specs, dryRun } = specsOf(await ctx.body(), (id) => jobs.table().getJob(id));
         if (dryRun) {
           const table = jobs.table();
           return sendJson(ctx.res, 200, { dryRun: true, items: specs.map((spec) => ({ id: spec.id, outcome: table.outcomeOfPut(spec) })) });

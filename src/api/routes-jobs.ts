@@ -5,7 +5,8 @@ import { jobIdParam, pageParams, readBarrier } from './params.js';
 import { sendJson } from './problem.js';
 import type { JobService, ReadBarrier } from './services.js';
 import type { RequestContext, Route } from './server.js';
-import { jobView } from './views.js';
+import { jobView, specView } from './views.js';
+import { withStoredSecrets } from './notify-secrets.js';
 
 /** The job endpoints of api.md. Writes arrive here only on the leader (the server forwards). */
 export function jobRoutes(jobs: JobService, barrier: ReadBarrier): Route[] {
@@ -26,10 +27,10 @@ export function jobRoutes(jobs: JobService, barrier: ReadBarrier): Route[] {
       reroutable: true,
       handle: async (ctx) => {
         const id = jobIdParam(ctx);
-        const checked = validateJobSpec(id, await ctx.body());
+        const checked = validateJobSpec(id, withStoredSecrets(await ctx.body(), jobs.table().getJob(id)));
         if (!checked.ok) throw new ChimeError('INVALID_SPEC', `the job spec is invalid: ${checked.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, { errors: checked.errors });
         // `?dryRun=true`: the server's whole validation, nothing stored (chime job put --dry-run).
-        if (ctx.url.searchParams.get('dryRun') === 'true') return sendJson(ctx.res, 200, { dryRun: true, created: jobs.table().getJob(id) === null, job: checked.spec });
+        if (ctx.url.searchParams.get('dryRun') === 'true') return sendJson(ctx.res, 200, { dryRun: true, created: jobs.table().getJob(id) === null, job: specView(checked.spec) });
         const { created, job } = await jobs.put(id, checked.spec);
         sendJson(ctx.res, created ? 201 : 200, jobView(job));
       },

@@ -1,4 +1,5 @@
 import { ChimeError } from '../errors/index.js';
+import { NODE_ID_PATTERN, RUN_STATUSES, TRIGGERS, isValidJobId, type RunStatus, type Trigger } from '../statemachine/index.js';
 import { jobIdParam, objectBody, pageParams, readBarrier, runIdParam } from './params.js';
 import { sendJson } from './problem.js';
 import type { JobService, ReadBarrier, RunNowRequest, RunService } from './services.js';
@@ -18,6 +19,51 @@ function manualInput(body: unknown): RunNowRequest {
   if (errors.length > 0) throw new ChimeError('INVALID_REQUEST', 'the run request is invalid', { errors });
   return { payload: typeof payload === 'string' ? payload : null, key: typeof key === 'string' ? key : null };
 }
+
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `since`/`until`: an ISO-8601 time, or a duration (`90s`, `15m`, `1h`, `7d`) back from now. */
+export function parseInstant(name: string, text: string, nowMs: number): number {
+  const m = /^(\d{1,7})(ms|s|m|h|d)$/.exec(text);
+  const unitMs = m === null ? undefined : DURATION_UNITS_MS[m[2] ?? ''];
+  if (m !== null && unitMs !== undefined) return nowMs - Number(m[1]) * unitMs;
+  const at = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(at)) throw new ChimeError('INVALID_REQUEST', `${name} must be an ISO-8601 time or a duration back from now such as 1h`, { errors: [{ path: name, message: 'expected an ISO-8601 time or a duration like 30m, 1h, 7d' }] });
+  return at;
+}
+
+function oneOf<T extends string>(name: string, text: string | null, choices: readonly T[]): T | null {
+  if (text === null || text === '') return null;
+  const found = choices.find((c) => c === text);
+  if (found === undefined) throw new ChimeError('INVALID_REQUEST', `${name} must be one of ${choices.join(', ')}`, { errors: [{ path: name, message: `expected ${choices.join('|')}` }] });
+  return found;
+}
+
+function searchQuery(q: URLSearchParams, nowMs: number): SearchQuery {
+  const job = q.get('job');
+  if (job !== null && job !== '' && !isValidJobId(job)) throw new ChimeError('INVALID_JOB_ID', 'job must match [A-Za-z0-9._-]{1,128}', { errors: [{ path: 'job', message: 'must match [A-Za-z0-9._-]{1,128}' }] });
+  const node = q.get('node');
+  if (node !== null && node !== '' && !NODE_ID_PATTERN.test(node)) throw new ChimeError('INVALID_REQUEST', 'node must be a node id', { errors: [{ path: 'node', message: 'must match [a-z0-9][a-z0-9-]{0,31}' }] });
+  const since = q.get('since');
+  const until = q.get('until');
+  return {
+    jobId: job === null || job === '' ? null : job,
+    status: oneOf('status', q.get('status'), RUN_STATUSES),
+    trigger: oneOf('trigger', q.get('trigger'), TRIGGERS),
+    node: node === null || node === '' ? null : node,
+    sinceMs: since === null || since === '' ? null : parseInstant('since', since, nowMs),
+    untilMs: until === null || until === '' ? null : parseInstant('until', until, nowMs),
+  };
+}
+
+type SearchQuery = {
+  readonly jobId: string | null;
+  readonly status: RunStatus | null;
+  readonly trigger: Trigger | null;
+  readonly node: string | null;
+  readonly sinceMs: number | null;
+  readonly untilMs: number | null;
+};
 
 /** The run endpoints of api.md. Manual runs and kills run on the leader's scheduler. */
 export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarrier): Route[] {
@@ -49,6 +95,19 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
         const options = pageParams(ctx);
         await readBarrier(barrier, ctx);
         const page = jobs.table().listRuns(id, options);
+        if (!page.ok) throw new ChimeError(page.code, page.message);
+        sendJson(ctx.res, 200, { items: page.items.map(runView), nextCursor: page.nextCursor });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/runs',
+      write: false,
+      handle: async (ctx) => {
+        const query = searchQuery(ctx.url.searchParams, Date.now());
+        const options = pageParams(ctx);
+        await readBarrier(barrier, ctx);
+        const page = jobs.table().searchRuns(query, options);
         if (!page.ok) throw new ChimeError(page.code, page.message);
         sendJson(ctx.res, 200, { items: page.items.map(runView), nextCursor: page.nextCursor });
       },

@@ -13,6 +13,8 @@ import type { LeaderGate, RequestObserver } from './services.js';
 export interface RequestContext {
   readonly req: RequestHead;
   readonly res: Reply;
+  /** The client's own response, for a read that streams (run output); null for a forwarded request. */
+  readonly stream: ServerResponse | null;
   readonly url: URL;
   readonly params: Readonly<Record<string, string>>;
   body(): Promise<unknown>;
@@ -145,7 +147,7 @@ export class ApiServer {
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let raw: Promise<Buffer> | null = null;
     const incoming: Incoming = { head: req, method: req.method ?? 'GET', url: new URL(req.url ?? '/', 'http://local'), rawBody: () => (raw ??= readRawBody(req)), forwarded: false };
-    await this.run(incoming, res);
+    await this.run(incoming, res, res);
   }
 
   /** A write another node forwarded: run here if this node leads, else hand it back as not run. */
@@ -163,7 +165,7 @@ export class ApiServer {
   }
 
   /** Answers one request; false when it was forwarded here and did not run (the sender takes it elsewhere). */
-  private async run(incoming: Incoming, reply: Reply): Promise<boolean> {
+  private async run(incoming: Incoming, reply: Reply, stream: ServerResponse | null = null): Promise<boolean> {
     this.options.trace?.('received');
     const startedMs = performance.now();
     let routeName = 'unmatched';
@@ -180,7 +182,7 @@ export class ApiServer {
       const route = match.route;
       routeName = `${route.method} ${route.path}`;
       let bodyRead: Promise<unknown> | null = null;
-      const ctx: RequestContext = { req: incoming.head, res: reply, url, params: match.params, body: () => (bodyRead ??= incoming.rawBody().then((bytes) => parseJsonBody(bytes, incoming.head.headers['content-type']))) };
+      const ctx: RequestContext = { req: incoming.head, res: reply, stream, url, params: match.params, body: () => (bodyRead ??= incoming.rawBody().then((bytes) => parseJsonBody(bytes, incoming.head.headers['content-type']))) };
       if (!route.write) {
         await route.handle(ctx);
         return true;

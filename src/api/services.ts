@@ -90,3 +90,31 @@ export interface MetricsSource {
 export interface RequestObserver {
   answered(route: string, status: number, seconds: number): void;
 }
+
+/** One answer of a test webhook: the receiver's HTTP status, or the error before one. */
+export interface TestDeliveryView {
+  readonly url: string;
+  readonly eventId: string;
+  readonly status: number | null;
+  readonly error: string | null;
+}
+
+/** `chime notify test`: one signed test event to each target of a job, now (not recorded in the log). */
+export interface NotifyService {
+  sendTest(jobId: string): Promise<readonly TestDeliveryView[]>;
+}
+
+/** A run's stored output as chunks read from disk on demand (nothing read ahead). */
+export interface OutputChunks {
+  next(): Promise<IteratorResult<Uint8Array>>;
+  close(): Promise<void>;
+}
+
+/** This node's run output store, and where the other nodes' API listens (for proxying). */
+export interface OutputService {
+  readonly nodeId: string;
+  openLocal(runId: string, attempt: number, options: { readonly stream: 'stdout' | 'stderr' | 'both'; readonly follow: boolean }):
+    Promise<{ readonly ok: true; readonly chunks: OutputChunks } | { readonly ok: false; readonly reason: 'not_found' | 'readers_full' | 'disabled' }>;
+  /** A member's HTTP address, or null when it is not (or no longer) a member. */
+  httpOf(node: string): string | null;
+}

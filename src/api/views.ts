@@ -1,4 +1,5 @@
-import type { Job, RunRecord } from '../statemachine/index.js';
+import type { Job, JobSpec, NotificationRecord, RunRecord } from '../statemachine/index.js';
+import { redactedNotify } from './notify-secrets.js';
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
@@ -8,6 +9,7 @@ function iso(ms: number | null): string | null {
 export function jobView(job: Job): Record<string, unknown> {
   return {
     ...job,
+    notify: redactedNotify(job),
     createdAt: iso(job.createdAt),
     updatedAt: iso(job.updatedAt),
     lastScheduledAt: iso(job.lastScheduledAt),
@@ -15,15 +17,43 @@ export function jobView(job: Job): Record<string, unknown> {
   };
 }
 
-/** A run record as the API shows it (api.md's Run shape). */
+/** When the run first started: the record's startedAt is the current attempt's, a retry resets it. */
+export function firstStartOf(run: RunRecord): number | null {
+  let first: number | null = null;
+  for (const e of run.executions) if (e.startedAt !== null && (first === null || e.startedAt < first)) first = e.startedAt;
+  return first ?? run.startedAt;
+}
+
+/**
+ * A run record as the API shows it (api.md's Run shape), with `durationMs` (first start to
+ * finish, across every attempt; null until both are known) and `lateMs` (first start minus
+ * the scheduled instant; null until it started).
+ */
 export function runView(run: RunRecord): Record<string, unknown> {
+  const firstStart = firstStartOf(run);
   return {
     ...run,
+    durationMs: firstStart !== null && run.finishedAt !== null ? Math.max(0, run.finishedAt - firstStart) : null,
+    lateMs: firstStart === null ? null : firstStart - run.scheduledAt,
     scheduledAt: iso(run.scheduledAt),
     firedAt: iso(run.firedAt),
     startedAt: iso(run.startedAt),
     finishedAt: iso(run.finishedAt),
     notBefore: iso(run.notBefore),
     executions: run.executions.map((e) => ({ ...e, startedAt: iso(e.startedAt), finishedAt: iso(e.finishedAt) })),
+  };
+}
+
+/** A validated spec as a dry run shows it: secrets as "***". */
+export function specView(spec: JobSpec): Record<string, unknown> {
+  return { ...spec, notify: redactedNotify(spec) };
+}
+
+/** One delivery as GET /v1/notifications shows it (api.md). */
+export function notificationView(n: NotificationRecord): Record<string, unknown> {
+  return {
+    eventId: n.eventId, event: n.event, jobId: n.jobId, runId: n.runId, url: n.url, status: n.status, attempts: n.attempts,
+    lastError: n.lastError, lastAttemptAt: iso(n.lastAttemptAt), createdAt: iso(n.createdAt),
+    nextAttemptAt: n.status === 'pending' ? iso(n.nextAttemptAt) : null, runStatus: n.runStatus,
   };
 }

@@ -3,6 +3,7 @@ import { splitHostPort } from '../api/index.js';
 import { startAgent, type AgentConfig } from '../process/index.js';
 import { DEVELOPMENT_CLUSTER_KEY, isLoopbackAddress } from '../rpc/index.js';
 import { AGENT_HELP, parseAgentConfig } from './agent-config.js';
+import { notifyKeyOf } from '../notify/index.js';
 import { UsageError } from './usage.js';
 
 /** A node that does not stop within this after SIGTERM/SIGINT exits anyway. */
@@ -27,10 +28,25 @@ function clusterKey(config: AgentConfig): Uint8Array {
   return DEVELOPMENT_CLUSTER_KEY;
 }
 
+function notifyKey(config: AgentConfig): Uint8Array | null {
+  if (config.notifyKeyFile === null) return null;
+  let content: Uint8Array;
+  try {
+    content = readFileSync(config.notifyKeyFile);
+  } catch (error) {
+    throw new UsageError(`--notify-key-file: cannot read ${config.notifyKeyFile}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  try {
+    return notifyKeyOf(content);
+  } catch (error) {
+    throw new UsageError(`--notify-key-file: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 export async function agentCommand(args: string[], out: (s: string) => void): Promise<void> {
   const config = parseAgentConfig(args);
   if (config === 'help') return out(AGENT_HELP);
-  const agent = await startAgent(config, { clusterKey: clusterKey(config) }, out);
+  const agent = await startAgent(config, { clusterKey: clusterKey(config), notifyKey: notifyKey(config) }, out);
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));

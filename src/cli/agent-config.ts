@@ -17,6 +17,7 @@ export const AGENT_HELP = `usage: chime agent --id ID [flags]
   --tag KEY=VALUE             node label for job targeting (repeatable)
   --slots N                   runs that may execute here at once (default 8)
   --cluster-key-file FILE     shared secret peers prove to each other
+  --notify-key-file FILE      key that signs notification webhooks (same file on every node)
   --heartbeat-ms N            leader heartbeat interval (default 50)
   --election-ms N             base election timeout; each term waits N..2N (default 250)
   --snapshot-entries N        snapshot the state and compact the log every N entries (default 10000)
@@ -39,6 +40,7 @@ const OPTIONS = {
   tag: { type: 'string', multiple: true },
   slots: { type: 'string' },
   'cluster-key-file': { type: 'string' },
+  'notify-key-file': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
   'election-ms': { type: 'string' },
   config: { type: 'string' },
@@ -152,6 +154,7 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
     tags,
     slots: positiveInt('slots', str('slots'), 8),
     clusterKeyFile: str('cluster-key-file') ?? null,
+    notifyKeyFile: str('notify-key-file') ?? null,
     heartbeatMs,
     electionMs,
     logLevel,

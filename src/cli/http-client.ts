@@ -143,3 +143,62 @@ export function apiCaller(servers: string | readonly string[]): ApiCall {
     return answer;
   };
 }
+
+/** A writable the streamed body goes to (process.stdout): `write` false means wait for `drain`. */
+export interface ByteSink {
+  write(chunk: Uint8Array): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
+/**
+ * GETs `path` from the first of `servers` that answers and copies a 200 body to `sink` as it
+ * arrives, pausing the response while the sink is full (so a slow terminal holds the node's
+ * stream back, not this process's memory). Resolves with the answer's headers; an error
+ * answer becomes an OperationError with its one line.
+ */
+export async function streamGet(servers: readonly string[], path: string, sink: ByteSink): Promise<Readonly<Record<string, string | string[] | undefined>>> {
+  let last: OperationError | null = null;
+  for (const base of servers) {
+    const target = new URL(base + path);
+    try {
+      return await new Promise((resolve, reject) => {
+        const req = request({ host: target.hostname, port: target.port, method: 'GET', path: target.pathname + target.search }, (res) => {
+          const status = res.statusCode ?? 0;
+          if (status !== 200) {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => {
+              const raw = Buffer.concat(chunks);
+              const text = raw.toString('utf8');
+              let body: unknown = text;
+              try {
+                body = JSON.parse(text);
+              } catch {
+                // not JSON: the line shows the text
+              }
+              reject(new OperationError(problemLine({ status, body, text, contentType: String(res.headers['content-type'] ?? ''), raw })));
+            });
+            return;
+          }
+          res.on('data', (chunk: Buffer) => {
+            if (!sink.write(chunk)) {
+              res.pause();
+              sink.once('drain', () => res.resume());
+            }
+          });
+          res.on('end', () => resolve(res.headers));
+          res.on('error', reject);
+        });
+        req.on('error', (error) => reject(unreachable(base, error)));
+        req.end();
+      });
+    } catch (error) {
+      if (error instanceof OperationError && error.message.startsWith('cannot reach')) {
+        last = error;
+        continue;
+      }
+      throw error;
+    }
+  }
+  throw last ?? new OperationError('no server to ask');
+}

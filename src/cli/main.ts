@@ -6,6 +6,7 @@ import { APPLY_HELP, applyCommand } from './apply-command.js';
 import { BACKUP_HELP, backupCommand } from './backup-command.js';
 import { jobCommand, JOB_HELP } from './job-command.js';
 import { runCommand, RUN_HELP } from './run-command.js';
+import { notifyCommand, NOTIFY_HELP } from './notify-command.js';
 import { AGENT_HELP } from './agent-config.js';
 import { chimeVersion, isPackaged } from './packaged.js';
 import { OperationError, UsageError } from './usage.js';
@@ -20,6 +21,7 @@ commands:
   cluster    status, members, add, remove, transfer-leader
   job        put, get, list, next, delete, pause, resume, run
   run        list, get, kill
+  notify     list (webhook deliveries), test JOB (send a test event)
   apply      create or replace the jobs of files in one step (-f FILE|DIR); diff, export
   backup     a consistent snapshot of the cluster to a file (agent --restore starts a cluster from it)
   version    chime's and node's versions (also --version)
@@ -30,7 +32,7 @@ Errors go to stderr; exit code 1 for a failed operation, 2 for bad usage.
 `;
 
 const HELP_OF: Readonly<Record<string, string>> = {
-  agent: AGENT_HELP, dev: DEV_HELP, cluster: CLUSTER_HELP, job: JOB_HELP, run: RUN_HELP, apply: APPLY_HELP, diff: APPLY_HELP, export: APPLY_HELP, backup: BACKUP_HELP,
+  agent: AGENT_HELP, dev: DEV_HELP, cluster: CLUSTER_HELP, job: JOB_HELP, run: RUN_HELP, notify: NOTIFY_HELP, apply: APPLY_HELP, diff: APPLY_HELP, export: APPLY_HELP, backup: BACKUP_HELP,
 };
 
 async function main(argv: string[]): Promise<void> {
@@ -66,6 +68,8 @@ async function main(argv: string[]): Promise<void> {
       return jobCommand(rest, out);
     case 'run':
       return runCommand(rest, out);
+    case 'notify':
+      return notifyCommand(rest, out);
     case 'apply':
     case 'diff':
     case 'export':

@@ -119,7 +119,7 @@ const COLOURS = { red: 31, green: 32, yellow: 33, grey: 90 } as const;
 /** A status word, coloured on a terminal: green succeeded, red failures, yellow in progress. */
 export function statusText(status: string, colour: boolean): string {
   if (!colour) return status;
-  const code = status === 'succeeded' ? COLOURS.green
+  const code = status === 'succeeded' || status === 'delivered' ? COLOURS.green
     : ['failed', 'timed_out', 'lost', 'killed'].includes(status) ? COLOURS.red
       : ['running', 'pending'].includes(status) ? COLOURS.yellow
         : status === 'skipped' ? COLOURS.grey : null;

@@ -36,6 +36,8 @@ export interface ExecutionOptions {
   readonly slots: number;
   readonly tags: Readonly<Record<string, string>>;
   readonly journalPath: string | null;
+  /** Where this node keeps every run's full stdout and stderr (null: only the record's tail). */
+  readonly outputDir?: string | null;
   readonly logger: Logger;
   /** How often executors tell the leader what they run. */
   readonly heartbeatMs?: number;
@@ -96,6 +98,7 @@ export class ExecutionPlane {
       now: () => node.wallNowMs(),
       slots: options.slots,
       journalPath: options.journalPath,
+      outputDir: options.outputDir ?? null,
       onReport: (report) => {
         this.observeStart(report);
         this.startedHold.offer(report);
@@ -115,6 +118,8 @@ export class ExecutionPlane {
   /** Every command the node applies, with its result: the leader's scheduler acts on committed entries. */
   onApplied(command: Command, result: ApplyResult): void {
     this.scheduler?.onApplied(command, result);
+    // A deleted job's history goes, and with it the output its runs left on this node.
+    if (command.type === 'deleteJob' && result.ok && result.kind === 'deleted') void this.executor.removeJobOutput(command.id).catch(() => undefined);
   }
 
   /** The scheduler runs while this node leads, from the moment its term's entry applied. */

@@ -184,6 +184,58 @@ export class Summary extends Family {
   }
 }
 
+/** One sample of a collected counter or gauge. */
+export type Sample = { readonly labels: Labels; readonly value: number };
+/** One series of a collected histogram: per-bucket (not cumulative) counts aligned with the bounds, then sum and count. */
+export type HistogramSample = { readonly labels: Labels; readonly buckets: readonly number[]; readonly sum: number; readonly count: number };
+
+/**
+ * Series a collected family renders at most. Its owner bounds its own cardinality (the job
+ * table keeps 1,000 jobs with series, the rest as `_other`); this is the registry's backstop.
+ */
+export const COLLECTED_SERIES_MAX = 10_000;
+
+function bounded<T>(items: Iterable<T>): T[] {
+  const out: T[] = [];
+  for (const item of items) {
+    if (out.length >= COLLECTED_SERIES_MAX) break;
+    out.push(item);
+  }
+  return out;
+}
+
+/** A counter or gauge whose series its owner lists at scrape time (label sets that come and go). */
+class CollectedFamily extends Family {
+  constructor(name: string, help: string, kind: 'counter' | 'gauge', private readonly read: () => Iterable<Sample>) {
+    super(name, help, kind);
+  }
+
+  protected samples(): string[] {
+    return bounded(this.read()).map((s) => `${this.name}${labelText(s.labels)} ${formatValue(s.value)}`);
+  }
+}
+
+/** A histogram whose counts its owner keeps (per bucket); rendered cumulative, ending in +Inf = count. */
+class CollectedHistogram extends Family {
+  constructor(name: string, help: string, private readonly bounds: readonly number[], private readonly read: () => Iterable<HistogramSample>) {
+    super(name, help, 'histogram');
+  }
+
+  protected samples(): string[] {
+    const lines: string[] = [];
+    for (const s of bounded(this.read())) {
+      let cumulative = 0;
+      this.bounds.forEach((bound, i) => {
+        cumulative += s.buckets[i] ?? 0;
+        lines.push(`${this.name}_bucket${labelText(s.labels, `le="${formatValue(bound)}"`)} ${cumulative}`);
+      });
+      lines.push(`${this.name}_bucket${labelText(s.labels, 'le="+Inf"')} ${s.count}`);
+      lines.push(`${this.name}_sum${labelText(s.labels)} ${formatValue(s.sum)}`, `${this.name}_count${labelText(s.labels)} ${s.count}`);
+    }
+    return lines;
+  }
+}
+
 export const LATENCY_BUCKETS_SECONDS: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 export class Registry {
@@ -205,6 +257,16 @@ export class Registry {
 
   histogram(name: string, help: string, bounds: readonly number[] = LATENCY_BUCKETS_SECONDS): Histogram {
     return this.add(new Histogram(name, help, bounds));
+  }
+
+  /** A counter or gauge with label sets listed by its owner at scrape time. */
+  collect(name: string, help: string, kind: 'counter' | 'gauge', read: () => Iterable<Sample>): void {
+    this.add(new CollectedFamily(name, help, kind, read));
+  }
+
+  /** A histogram whose per-bucket counts its owner keeps; `bounds` ascending, +Inf implied. */
+  collectHistogram(name: string, help: string, bounds: readonly number[], read: () => Iterable<HistogramSample>): void {
+    this.add(new CollectedHistogram(name, help, bounds, read));
   }
 
   summary(name: string, help: string, read: () => SummaryValue | null): Summary {

@@ -3,8 +3,9 @@
 import { randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiServer, applyRoutes, backupRoutes, clusterRoutes, consoleRoutes, jobRoutes, parseForwardFrame, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
+import { ApiServer, applyRoutes, backupRoutes, notifyRoutes, outputRoutes, clusterRoutes, consoleRoutes, jobRoutes, parseForwardFrame, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
 import { ExecutionPlane, type ExecutionNode } from '../execution/index.js';
+import { NotifyPlane } from '../notify/index.js';
 import { jsonLogger, type Logger } from '../log/index.js';
 import { NodeRuntime, bootstrapFromImage, bootstrapLog, isEmptyStore, parsePeerHello, type PeerLink } from '../node/index.js';
 import type { NodeId } from '../raft/index.js';
@@ -28,6 +29,8 @@ const CLUSTER_ID = 'chime';
 export interface AgentSecrets {
   /** The shared secret peers prove to each other. */
   readonly clusterKey: Uint8Array;
+  /** Signs notification webhooks (--notify-key-file); null: events are recorded, never sent. */
+  readonly notifyKey?: Uint8Array | null;
 }
 
 export interface RunningAgent {
@@ -54,6 +57,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   // The transport delivers from the moment it listens; node and plane exist a moment later.
   let node: NodeRuntime<Command, ApplyResult> | null = null;
   let plane: ExecutionPlane | null = null;
+  let notify: NotifyPlane | null = null;
   const rpcLogger = logger.child('rpc');
   const tcp = new TcpTransport({
     id: config.id,
@@ -104,7 +108,10 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
       logger.info('founded from a backup', { file: config.restore, index: backup.index, made: new Date(backup.createdAtMs).toISOString(), by: backup.node });
     }
   }
-  const jobs = new ReplicatedJobs((command, result) => plane?.onApplied(command, result));
+  const jobs = new ReplicatedJobs((command, result) => {
+    plane?.onApplied(command, result);
+    notify?.onApplied(command);
+  });
   const link: PeerLink = { send: (to, envelope) => void tcp.send(to, envelope), setPeers: (peers) => tcp.setPeers(peers) };
   const running = new NodeRuntime<Command, ApplyResult>({
     id: config.id,
@@ -122,6 +129,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
       leadershipChanged: () => {
         plane?.leadershipChanged();
         api.leaderChanged();
+        notify?.leadershipChanged();
       },
     },
   });
@@ -142,13 +150,23 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     slots: config.slots,
     tags: config.tags,
     journalPath: join(config.dataDir, 'executor.journal'),
+    outputDir: join(config.dataDir, 'output'),
     logger: logger.child('execution'),
     startLateness: (lateMs) => metrics.observeStartLateness(lateMs),
   });
   plane = execution;
+  const notifyPlane = new NotifyPlane({
+    isLeader: () => running.isLeader(),
+    term: () => running.term(),
+    read: () => running.read(),
+    table: () => jobs.table,
+    propose: (command) => running.propose(command),
+  }, { key: secrets.notifyKey ?? null, cluster: CLUSTER_ID, logger: logger.child('notify') });
+  notify = notifyPlane;
   running.start();
   execution.start();
   metrics.bind(running, execution, tcp.metrics);
+  metrics.bindJobs(() => jobs.table, notifyPlane);
 
   const gate: LeaderGate = { nodeId: config.id, isLeader: () => running.isLeader(), leader: () => running.leader(), leaderHttp: () => running.leaderHttp() };
   const jobService = jobServiceOf(running, () => jobs.table, () => Date.now(), tracer === null ? undefined : (stage) => tracer.mark(stage));
@@ -159,6 +177,17 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     ...applyRoutes(jobService),
     ...backupRoutes(backupServiceOf(running, jobs, () => Date.now())),
     ...runRoutes(runServiceOf(execution), jobService, barrier),
+    ...outputRoutes({
+      nodeId: config.id,
+      httpOf: (node) => running.httpOf(node),
+      openLocal: async (runId, attempt, options) => {
+        const opened = await execution.executor.openOutput(runId, attempt, options);
+        if (!opened.ok) return opened;
+        const reader = opened.reader;
+        return { ok: true, chunks: { next: () => reader.next(), close: () => reader.close() } };
+      },
+    }, jobService, barrier),
+    ...notifyRoutes({ sendTest: (jobId) => notifyPlane.sendTest(jobId) }, jobService, barrier),
     ...scheduleRoutes(jobService, barrier, () => Date.now()),
     ...consoleRoutes((name) => readBundledAsset(name) ?? null),
   ], {
@@ -173,6 +202,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   let stopped: Promise<void> | null = null;
   const stop = async (): Promise<void> => {
     await running.handOffLeadership(HAND_OFF_DEADLINE_MS);
+    notifyPlane.stop();
     await execution.stop();
     await running.stop();
     await tcp.close();

@@ -10,6 +10,8 @@ export interface AgentConfig {
   readonly tags: Readonly<Record<string, string>>;
   readonly slots: number;
   readonly clusterKeyFile: string | null;
+  /** The key that signs notification webhooks; without it events are recorded, never sent. */
+  readonly notifyKeyFile: string | null;
   readonly heartbeatMs: number;
   readonly electionMs: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';

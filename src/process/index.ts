@@ -3,3 +3,4 @@ export { startAgent, type AgentSecrets, type RunningAgent } from './agent-proces
 export type { AgentConfig } from './config.js';
 export { isPackaged, readBundledAsset } from './bundled-assets.js';
 export { decodeBackup, encodeBackup, type Backup } from './backup.js';
+export { ProcessMetrics } from './metrics.js';

@@ -8,6 +8,8 @@ import { Registry, type Gauge, type Histogram } from '../metrics/index.js';
 import type { NodeEvents } from '../node/index.js';
 import type { TransportMetrics } from '../rpc/index.js';
 import type { JobNode } from './services.js';
+import type { NotifyPlane } from '../notify/index.js';
+import { COUNTED_STATUSES, DURATION_BUCKETS_MS, LATENESS_BUCKETS_MS, type JobTable } from '../statemachine/index.js';
 
 const START_LATENESS_BUCKETS_SECONDS: readonly number[] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
 const LOOP_DELAY_RESOLUTION_MS = 10;
@@ -97,6 +99,44 @@ export class ProcessMetrics {
       if (levels.has(name)) this.registry.gauge(`chime_forward_${snake}`, `Forward channel: ${name} now`).set(read);
       else this.registry.counter(`chime_forward_${snake}_total`, `Forward channel: ${name}`).from(read);
     }
+  }
+
+  /**
+   * Per-job figures and notification counters, read from the replicated table at scrape time:
+   * every node shows the same values for the same applied index. Jobs beyond the table's
+   * series limit are summed under job="_other".
+   */
+  bindJobs(table: () => JobTable, notify: NotifyPlane): void {
+    const r = this.registry;
+    const figures = () => table().jobFigures();
+    r.collect('chime_job_runs_total', 'Runs by final outcome (after all retries; skipped as recorded), per job', 'counter', function* () {
+      for (const { jobId, figures: f } of figures()) for (const status of COUNTED_STATUSES) yield { labels: { job: jobId, status }, value: f.runs[status] };
+    });
+    r.collect('chime_job_last_success_timestamp_seconds', 'When the job last had a run succeed (Unix seconds)', 'gauge', function* () {
+      for (const { jobId, figures: f } of figures()) if (f.lastSuccessAt !== null) yield { labels: { job: jobId }, value: f.lastSuccessAt / 1000 };
+    });
+    const seconds = (bounds: readonly number[]) => bounds.map((ms) => ms / 1000);
+    r.collectHistogram('chime_job_run_duration_seconds', 'First start to final finish of a run, across its retries', seconds(DURATION_BUCKETS_MS), function* () {
+      for (const { jobId, figures: f } of figures()) yield { labels: { job: jobId }, buckets: f.duration.buckets, sum: f.duration.sumMs / 1000, count: f.duration.count };
+    });
+    r.collectHistogram('chime_fire_lateness_seconds', 'Scheduled instant to the first start of a run', seconds(LATENESS_BUCKETS_MS), function* () {
+      for (const { jobId, figures: f } of figures()) yield { labels: { job: jobId }, buckets: f.lateness.buckets, sum: f.lateness.sumMs / 1000, count: f.lateness.count };
+    });
+    const stats = () => table().notificationStats();
+    r.gauge('chime_notify_pending', 'Webhook deliveries owed and not yet acknowledged (replicated)').set(() => stats().pending);
+    r.counter('chime_notify_delivered_total', 'Webhook deliveries acknowledged with a 2xx (replicated)').from(() => stats().delivered);
+    r.counter('chime_notify_failed_total', 'Webhook deliveries given up after the retry window, or dropped (replicated)').from(() => stats().failed);
+    r.counter('chime_notify_dropped_total', 'Pending webhook deliveries dropped because the queue was full (replicated)').from(() => stats().dropped);
+    const local = () => notify.stats();
+    r.collect('chime_notify_attempts_total', 'Webhook attempts this leader made this term, by outcome', 'counter', function* () {
+      const s = local();
+      if (s === null) return;
+      yield { labels: { outcome: 'delivered' }, value: s.delivered };
+      yield { labels: { outcome: 'retry' }, value: s.retried };
+      yield { labels: { outcome: 'gave_up' }, value: s.gaveUp };
+    });
+    r.gauge('chime_notify_in_flight', 'Webhook requests this leader has open').set(() => local()?.inFlight ?? 0);
+    r.gauge('chime_notify_unrecorded', 'Delivery outcomes this leader decided that are not yet committed').set(() => local()?.unsaved ?? 0);
   }
 
   /** Gauges refreshed on every scrape: peers come and go, and loop delay is "since the last scrape". */

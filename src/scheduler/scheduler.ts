@@ -133,6 +133,9 @@ export class Scheduler {
       case 'putJob': case 'putJobs': case 'pauseJob': case 'resumeJob':
         s.fires.wake();
         return;
+      case 'notifyResults':
+        // Delivery state is the notifier's business, not the scheduler's.
+        return;
       default:
         return unhandled(command);
     }

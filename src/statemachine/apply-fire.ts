@@ -6,6 +6,8 @@ import { ERROR_CODES } from './errors.js';
 import type { ApplyResult, FireOutcome } from './results.js';
 import { addRun, computeNextFireAt, keyOf, lookupKey, pruneKeys, rememberKey, setNextFireAt, type JobState, type TableState } from './state.js';
 import type { Execution, RunRecord } from './types.js';
+import { notifySkipped } from './notifications.js';
+import { countOutcome } from './job-metrics.js';
 
 export function applyFire(state: TableState, cmd: FireCommand): ApplyResult {
   pruneKeys(state, cmd.at);
@@ -45,7 +47,12 @@ function applyOneFire(state: TableState, fire: Fire, atMs: number): FireOutcome 
   }
   const skipReason = fire.outcome === 'skip' ? (fire.reason ?? 'skipped by the scheduler') : forcedSkip(state, job, scheduled);
   state.runSeq += 1;
-  addRun(state, job, newRun(state.runSeq, fire, atMs, skipReason));
+  const run = newRun(state.runSeq, fire, atMs, skipReason);
+  addRun(state, job, run);
+  if (skipReason !== null) {
+    notifySkipped(state.notify, job.spec, run, atMs);
+    countOutcome(state.jobMetrics, run);
+  }
   if (mapKey !== null) rememberKey(state, job, mapKey, fire.runId, atMs);
   if (scheduled) {
     job.lastScheduledAt = fire.scheduledAt;

@@ -9,6 +9,9 @@ import type { FieldError } from './validate-helpers.js';
 import { JobState } from './job-record.js';
 import { addDependents, computeNextFireAt, evictJobHistory, removeDependents, setNextFireAt, type TableState } from './state.js';
 import { unindexAllExecutions, updateRetryIndex } from './run-indexes.js';
+import { notifyJobDeleted } from './notifications.js';
+import { forgetJob } from './job-metrics.js';
+import { unindexForSearch } from './run-search.js';
 import { validateJobSpec } from './validate.js';
 import { jobView } from './views.js';
 
@@ -52,6 +55,7 @@ export function applyDeleteJob(state: TableState, cmd: DeleteJobCommand): ApplyR
   const activeRunIds: string[] = [];
   for (const run of job.runs ?? []) {
     state.runs.delete(run.runId);
+    unindexForSearch(state, run);
     state.awaitingRetry.delete(run);
     if (state.activeRuns.delete(run)) {
       unindexAllExecutions(state, run);
@@ -59,6 +63,8 @@ export function applyDeleteJob(state: TableState, cmd: DeleteJobCommand): ApplyR
     }
   }
   state.jobs.delete(job);
+  notifyJobDeleted(state.notify, job.id);
+  forgetJob(state.jobMetrics, job.id);
   // Idempotency keys of the job expire on their own: they carry the job's createRevision,
   // so a new job under the same id never matches them.
   return { ok: true, kind: 'deleted', id: cmd.id, activeRunIds };

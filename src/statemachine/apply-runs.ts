@@ -7,7 +7,10 @@ import { utf8Bytes } from './defaults.js';
 import { ERROR_CODES } from './errors.js';
 import { ERROR_CHARS_MAX, OUTPUT_BYTES_MAX } from './limits.js';
 import { noop, rejected, type ApplyResult } from './results.js';
-import { unindexExecution, updateRetryIndex } from './run-indexes.js';
+import { owesRetry, unindexExecution, updateRetryIndex } from './run-indexes.js';
+import { notifyFinal, notifyStarted } from './notifications.js';
+import { countOutcome, countStart } from './job-metrics.js';
+import { indexNewExecutions, setRunStatus } from './run-search.js';
 import { runBecameActive, runBecameFinal, type TableState } from './state.js';
 import { isActiveStatus, type Execution, type FinalExecutionStatus, type RunRecord, type RunStatus } from './types.js';
 import { runView } from './views.js';
@@ -29,15 +32,20 @@ export function applyRunStarted(state: TableState, cmd: RunStartedCommand): Appl
   if (!('execution' in found)) return found;
   const { run, execution } = found;
   if (execution.status !== 'pending') return noop(ERROR_CODES.DUPLICATE_REPORT, `execution on "${cmd.node}" is already ${execution.status}`);
-  markStarted(run, execution, cmd.at);
+  markStarted(state, run, execution, cmd.at);
   return { ok: true, kind: 'run', run: runView(run) };
 }
 
-function markStarted(run: RunRecord, execution: Execution, atMs: number): void {
+function markStarted(state: TableState, run: RunRecord, execution: Execution, atMs: number): void {
+  const firstStart = run.status === 'pending';
   execution.status = 'running';
   execution.startedAt = atMs;
   run.startedAt ??= atMs;
-  run.status = 'running';
+  setRunStatus(state, run, 'running');
+  if (!firstStart) return;
+  if (run.attempt === 1) countStart(state.jobMetrics, run, atMs);
+  const job = state.jobs.get(run.jobId);
+  if (job !== undefined) notifyStarted(state.notify, job.spec, run, atMs);
 }
 
 /** Each report in order, exactly as runStarted / runFinished would apply it. */
@@ -53,7 +61,7 @@ export function applyRunReports(state: TableState, cmd: RunReportsCommand): Appl
 function applyFinishedReport(state: TableState, r: FinishedReport): ApplyResult {
   if (r.startedAt !== null) {
     const found = findExecution(state, r);
-    if ('execution' in found && found.execution.status === 'pending') markStarted(found.run, found.execution, Math.min(r.startedAt, r.at));
+    if ('execution' in found && found.execution.status === 'pending') markStarted(state, found.run, found.execution, Math.min(r.startedAt, r.at));
   }
   return applyRunFinished(state, {
     type: 'runFinished', runId: r.runId, attempt: r.attempt, node: r.node, at: r.at, status: r.status, exitCode: r.exitCode,
@@ -91,12 +99,17 @@ function finishExecution(
   execution.finishedAt = atMs;
   fill(execution);
   unindexExecution(state, run, execution.node);
-  run.status = deriveRunStatus(run);
+  setRunStatus(state, run, deriveRunStatus(run));
   if (!isActiveStatus(run.status)) {
     run.finishedAt = atMs;
     const job = state.jobs.get(run.jobId);
     // Index first: becoming final may evict this very run from a short history.
-    if (job !== undefined) updateRetryIndex(state, run, job.spec);
+    if (job !== undefined) {
+      updateRetryIndex(state, run, job.spec);
+      const retrying = owesRetry(run, job.spec);
+      notifyFinal(state.notify, job.spec, run, retrying, atMs);
+      if (!retrying) countOutcome(state.jobMetrics, run);
+    }
     runBecameFinal(state, job, run);
   }
   return { ok: true, kind: 'run', run: runView(run) };
@@ -144,7 +157,7 @@ export function applyRetryRun(state: TableState, cmd: RetryRunCommand): ApplyRes
   // Out of the retry index before finishedAt, its sort key, changes.
   state.awaitingRetry.delete(run);
   run.attempt = cmd.attempt;
-  run.status = 'pending';
+  setRunStatus(state, run, 'pending');
   run.executors = [...cmd.executors];
   run.notBefore = cmd.notBefore;
   run.startedAt = null;
@@ -153,6 +166,7 @@ export function applyRetryRun(state: TableState, cmd: RetryRunCommand): ApplyRes
   for (const node of cmd.executors) {
     run.executions.push({ node, attempt: cmd.attempt, status: 'pending', exitCode: null, output: '', outputTruncated: false, error: null, startedAt: null, finishedAt: null });
   }
+  indexNewExecutions(state, run);
   runBecameActive(state, job, run);
   return { ok: true, kind: 'run', run: runView(run) };
 }

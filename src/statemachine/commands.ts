@@ -53,9 +53,24 @@ export type RunReport = StartedReport | FinishedReport;
 export type RunReportsCommand = { readonly type: 'runReports'; readonly at: number; readonly reports: readonly RunReport[] };
 export type KillRunCommand = { readonly type: 'killRun'; readonly runId: string; readonly reason: KillReason; readonly at: number };
 
+/**
+ * One delivery attempt's outcome, decided by the leader's notifier: `delivered` (a 2xx),
+ * `retry` (anything else, again at nextAttemptAt), `failed` (gave up after the retry window).
+ */
+export type NotifyResult = {
+  readonly eventId: string;
+  readonly outcome: 'delivered' | 'retry' | 'failed';
+  readonly attemptAt: number;
+  readonly error: string | null;
+  readonly nextAttemptAt: number | null;
+};
+/** Many delivery outcomes in one entry, applied in order. */
+export type NotifyResultsCommand = { readonly type: 'notifyResults'; readonly at: number; readonly results: readonly NotifyResult[] };
+
 export type Command =
   | PutJobCommand | PutJobsCommand | DeleteJobCommand | PauseJobCommand | ResumeJobCommand | FireCommand
-  | RunStartedCommand | RunFinishedCommand | RunLostCommand | RetryRunCommand | KillRunCommand | RunReportsCommand;
+  | RunStartedCommand | RunFinishedCommand | RunLostCommand | RetryRunCommand | KillRunCommand | RunReportsCommand
+  | NotifyResultsCommand;
 
 export type CommandType = Command['type'];
 
@@ -144,9 +159,34 @@ export function commandProblem(value: unknown): string | null {
       }
       return null;
     }
+    case 'notifyResults': {
+      if (!hasOnly(o, ['type', 'results', 'at'])) return 'notifyResults has unknown fields';
+      if (!Array.isArray(o.results) || o.results.length === 0 || o.results.length > L.NOTIFY_RESULTS_PER_BATCH_MAX) return `notifyResults needs 1 to ${L.NOTIFY_RESULTS_PER_BATCH_MAX} results`;
+      for (let i = 0; i < o.results.length; i++) {
+        const problem = notifyResultProblem(o.results[i]);
+        if (problem !== null) return `results[${i}]: ${problem}`;
+      }
+      return null;
+    }
     default:
       return runCommandProblem(o);
   }
+}
+
+const NOTIFY_RESULT_KEYS = ['eventId', 'outcome', 'attemptAt', 'error', 'nextAttemptAt'];
+const NOTIFY_OUTCOMES = ['delivered', 'retry', 'failed'] as const;
+/** Event ids are `runId:event:target`. */
+const EVENT_ID_CHARS_MAX = L.RUN_ID_CHARS_MAX + 32;
+
+function notifyResultProblem(r: unknown): string | null {
+  if (!isMap(r)) return 'not an object';
+  const o = r;
+  if (!hasOnly(o, NOTIFY_RESULT_KEYS)) return 'a notify result has unknown fields';
+  if (!isShortString(o.eventId, EVENT_ID_CHARS_MAX) || o.eventId === '') return 'eventId is invalid';
+  if (!isOneOf(NOTIFY_OUTCOMES, o.outcome)) return 'outcome must be delivered, retry or failed';
+  if (!isTime(o.attemptAt)) return 'attemptAt is invalid';
+  if (!isNullable(o.nextAttemptAt, isTime)) return 'nextAttemptAt is invalid';
+  return isNullable(o.error, (v): v is string => isShortString(v, 4 * L.NOTIFY_ERROR_CHARS_MAX)) ? null : 'error is invalid';
 }
 
 const STARTED_REPORT_KEYS = ['kind', 'runId', 'attempt', 'node', 'at'];

@@ -2,7 +2,7 @@
 // one shared instance, so a million jobs with default targets, retries and labels store
 // those defaults once. Strings that many jobs repeat (zones, schedules) are interned.
 import { assert } from './assert.js';
-import type { JobSpec, Misfire, Retry, Target } from './types.js';
+import type { JobSpec, Misfire, NotifyTarget, Retry, Target } from './types.js';
 import { HISTORY_DEFAULT, MISFIRE_WINDOW_MS_DEFAULT, PRIORITY_DEFAULT, TIMEOUT_MS_DEFAULT } from './limits.js';
 
 export const EMPTY_RECORD: Readonly<Record<string, string>> = Object.freeze({});
@@ -12,6 +12,7 @@ export const TARGET_LEADER: Target = Object.freeze({ mode: 'leader' });
 export const TARGET_ALL: Target = Object.freeze({ mode: 'all' });
 export const MISFIRE_DEFAULT: Misfire = Object.freeze({ policy: 'fire-once', windowMs: MISFIRE_WINDOW_MS_DEFAULT });
 export const RETRY_DEFAULT: Retry = Object.freeze({ max: 0, backoffMs: 1000, maxBackoffMs: 60_000 });
+export const NOTIFY_NONE: readonly NotifyTarget[] = Object.freeze([]);
 export const EXPECT_STATUS_DEFAULT: readonly [number, number] = Object.freeze<readonly [number, number]>([200, 299]);
 
 /** The defaults of every optional top-level field (docs/jobs.md lists them). */
@@ -28,6 +29,7 @@ export const SPEC_DEFAULTS = Object.freeze({
   history: HISTORY_DEFAULT,
   labels: EMPTY_RECORD,
   description: '',
+  notify: NOTIFY_NONE,
 } as const satisfies Partial<JobSpec>);
 
 const INTERNED_MAX = 50_000;

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   NOT_AN_EXECUTOR: 'NOT_AN_EXECUTOR',
   INVALID_CURSOR: 'INVALID_CURSOR',
   INVALID_SNAPSHOT: 'INVALID_SNAPSHOT',
+  NOTIFICATION_NOT_FOUND: 'NOTIFICATION_NOT_FOUND',
 } as const satisfies Record<string, ErrorCode>;
 
 export type { ErrorCode };

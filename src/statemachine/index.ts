@@ -14,3 +14,6 @@ export { validateJobSpec, isValidJobId, formatFieldErrors, READ_ONLY_JOB_FIELDS,
 export { parseSchedule, nextFireAt, instantsBetween, parseDurationMs, type Schedule, type ScheduleParse } from './schedule.js';
 export { SPEC_DEFAULTS } from './defaults.js';
 export { AUTO_RETRY_STATUSES, owesRetry } from './run-indexes.js';
+export type { NotificationFilter } from './notifications.js';
+export { SECRET_PLACEHOLDER, SECRET_CHARS_MIN } from './validate.js';
+export { COUNTED_STATUSES, DURATION_BUCKETS_MS, JOB_METRICS_JOBS_MAX, LATENESS_BUCKETS_MS, OTHER_JOBS, type JobFigures } from './job-metrics.js';

@@ -49,6 +49,22 @@ export const EVERY_MS_MIN = 1000;
 /** Longest `@every` interval (about 10 years), so that instants stay in range. */
 export const EVERY_MS_MAX = 3650 * 24 * 3600 * 1000;
 
+/** Notify targets per job (api.md). */
+export const NOTIFY_TARGETS_MAX = 8;
+/**
+ * Deliveries owed and not yet acknowledged, in the whole table. When an event would exceed
+ * it, the oldest pending delivery is dropped (recorded failed, counted) rather than growing.
+ */
+export const NOTIFY_PENDING_MAX = 10_000;
+/** Delivered and failed records kept for GET /v1/notifications (oldest finished evicted first). */
+export const NOTIFY_FINISHED_KEPT_MAX = 10_000;
+/** The output tail copied into an event: a webhook is an alert, the full output is a link away. */
+export const NOTIFY_OUTPUT_TAIL_BYTES_MAX = 4096;
+/** Delivery outcomes in one notifyResults command. */
+export const NOTIFY_RESULTS_PER_BATCH_MAX = 1000;
+/** A delivery error as recorded (a status line or a network error). */
+export const NOTIFY_ERROR_CHARS_MAX = 512;
+
 /** Commands: size of one encoded command, fires per batch, payload, keys, output. */
 export const COMMAND_BYTES_MAX = 2 * 1024 * 1024;
 export const FIRES_PER_BATCH_MAX = 1000;

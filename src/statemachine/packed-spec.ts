@@ -3,17 +3,18 @@
 // pass on restore.
 import { assert } from './assert.js';
 import {
-  EMPTY_LIST, EMPTY_RECORD, EXPECT_STATUS_DEFAULT, MISFIRE_DEFAULT, RETRY_DEFAULT, SPEC_DEFAULTS, TARGET_ALL, TARGET_ANY, TARGET_LEADER,
+  EMPTY_LIST, EMPTY_RECORD, EXPECT_STATUS_DEFAULT, MISFIRE_DEFAULT, NOTIFY_NONE, RETRY_DEFAULT, SPEC_DEFAULTS, TARGET_ALL, TARGET_ANY, TARGET_LEADER,
   shareRecord,
 } from './defaults.js';
 import { settingTraits } from './traits.js';
 import {
-  CONCURRENCY_POLICIES, HTTP_METHODS, MISFIRE_POLICIES,
-  type Executor, type JobSpec, type Misfire, type Retry, type Target,
+  CONCURRENCY_POLICIES, HTTP_METHODS, MISFIRE_POLICIES, NOTIFY_EVENTS,
+  type Executor, type JobSpec, type Misfire, type NotifyTarget, type Retry, type Target,
 } from './types.js';
 
 // The packed form, two JSON arrays with null for a default and trailing nulls dropped:
-// `packed` holds what is usually the job's own: [command or url, description, body, env];
+// `packed` holds what is usually the job's own: [command or url, description, body, env,
+// notify] (notify as [[on, url, headers, secretHeaders], …]);
 // `shared` holds the settings that jobs made from one template repeat: [executor type
 // (0 shell, 1 http), cwd or method, headers, expectStatus, labels, timeoutMs, history, retry,
 // concurrency, target, misfire, priority, after]. `shared` is interned, so a million jobs
@@ -52,9 +53,10 @@ export function packSpec(spec: JobSpec): { packed: string; shared: string } {
   const e = spec.executor;
   const r = spec.retry;
   const description = orNull(spec.description, d.description);
+  const notify = spec.notify.length === 0 ? null : spec.notify.map((t) => [t.on, t.url, orNull(t.headers, EMPTY_RECORD), orNull(t.secretHeaders, EMPTY_RECORD)]);
   const packed = e.type === 'shell'
-    ? trimmed([e.command, description, null, orNull(e.env, EMPTY_RECORD)])
-    : trimmed([e.url, description, orNull(e.body, '')]);
+    ? trimmed([e.command, description, null, orNull(e.env, EMPTY_RECORD), notify])
+    : trimmed([e.url, description, orNull(e.body, ''), null, notify]);
   const shared = trimmed([
     e.type === 'shell' ? 0 : 1, e.type === 'shell' ? orNull(e.cwd, '/') : orNull(e.method, 'GET'),
     e.type === 'shell' ? null : orNull(e.headers, EMPTY_RECORD), e.type === 'shell' ? null : orNull(e.expectStatus, EXPECT_STATUS_DEFAULT),
@@ -132,6 +134,16 @@ function unpackMisfire(value: unknown): Misfire {
   return Object.freeze({ policy: member(row[0], MISFIRE_POLICIES, MISFIRE_DEFAULT.policy), windowMs: count(row[1], MISFIRE_DEFAULT.windowMs) });
 }
 
+function unpackNotify(value: unknown): readonly NotifyTarget[] {
+  const rows = list(value);
+  if (rows === null) return NOTIFY_NONE;
+  return Object.freeze(rows.map((row): NotifyTarget => {
+    const [on, url, headers, secretHeaders] = list(row) ?? [];
+    const events = (list(on) ?? []).map((e) => member(e, NOTIFY_EVENTS, 'failed'));
+    return Object.freeze({ on: Object.freeze(events), url: text(url, ''), headers: record(headers), secretHeaders: record(secretHeaders) });
+  }));
+}
+
 function parsePacked(packedText: string): Packed {
   const row: unknown = JSON.parse(packedText);
   assert(Array.isArray(row), 'a packed spec part is a list');
@@ -156,6 +168,7 @@ export function unpackSpec(id: string, schedule: string, timezone: string, enabl
     history: count(shared[6], d.history),
     labels: record(shared[4]),
     description: text(own[1], d.description),
+    notify: unpackNotify(own[4]),
   });
 }
 
@@ -203,11 +216,19 @@ export function sharedTraits(text: string): number | string {
 /** Checks a job's own part from a snapshot against its executor type (from the shared part); a message or null. */
 export function packedProblem(packed: string, shellExecutor: boolean): string | null {
   const row = parseRow(packed);
-  if (row === null || row.length > 4) return 'packed spec is not a spec row';
-  const [main, description, body, env] = row;
+  if (row === null || row.length > 5) return 'packed spec is not a spec row';
+  const [main, description, body, env, notify] = row;
   const ok = isStr(main) && isOpt(description, isStr)
-    && (shellExecutor ? (body === null || body === undefined) && isOpt(env, isStrMap) : isOpt(body, isStr) && env === undefined);
+    && (shellExecutor ? (body === null || body === undefined) && isOpt(env, isStrMap) : isOpt(body, isStr) && (env === undefined || env === null))
+    && isOpt(notify, isNotifyRows);
   return ok ? null : 'packed spec has a malformed field';
+}
+
+const NOTIFY_EVENT_SET: ReadonlySet<unknown> = new Set(NOTIFY_EVENTS);
+
+function isNotifyRows(v: unknown): boolean {
+  return Array.isArray(v) && v.every((row: unknown) => Array.isArray(row) && row.length === 4 && Array.isArray(row[0])
+    && row[0].every((e: unknown) => NOTIFY_EVENT_SET.has(e)) && isStr(row[1]) && isOpt(row[2], isStrMap) && isOpt(row[3], isStrMap));
 }
 
 /** True when a shared part names a shell executor (its first element is 0). */

@@ -2,7 +2,7 @@
 // an old attempt) are successes that changed nothing, so retried proposals settle quietly.
 import type { ErrorCode } from './errors.js';
 import type { FieldError } from './validate-helpers.js';
-import type { Job, RunRecord } from './types.js';
+import type { Job, NotificationRecord, RunRecord } from './types.js';
 
 /** One job of a putJobs entry: `configured` changed a stored job, `unchanged` left it as it was. */
 export type AppliedJob = { readonly id: string; readonly outcome: 'created' | 'configured' | 'unchanged'; readonly job: Job };
@@ -22,7 +22,9 @@ export type ApplyResult =
   | { readonly ok: true; readonly kind: 'deleted'; readonly id: string; readonly activeRunIds: readonly string[] }
   | { readonly ok: true; readonly kind: 'fire'; readonly fires: readonly FireOutcome[] }
   | { readonly ok: true; readonly kind: 'run'; readonly run: RunRecord }
-  /** runReports: one result per report, in order. */
+  /** One delivery outcome of notifyResults applied. */
+  | { readonly ok: true; readonly kind: 'notification'; readonly notification: NotificationRecord }
+  /** runReports and notifyResults: one result per item, in order. */
   | { readonly ok: true; readonly kind: 'reports'; readonly results: readonly ApplyResult[] }
   /** putJobs: what each job's entry did, in the command's order. */
   | { readonly ok: true; readonly kind: 'jobs'; readonly jobs: readonly AppliedJob[] }

@@ -14,6 +14,8 @@ import { isRecord } from './guards.js';
 import type { TableLimits } from './limits.js';
 import { drainSteps, readJobSection, writeJobSectionSteps } from './snapshot-jobs.js';
 import { bad, isInt, restoreRunsAndKeys, runAndKeyRows } from './snapshot-rows.js';
+import { notifyRows, restoreNotify } from './notifications.js';
+import { jobMetricsRows, restoreJobMetrics } from './job-metrics.js';
 import { decodeVersion1 } from './snapshot-v1.js';
 import { addDependents, createState, type JobState, type TableState } from './state.js';
 
@@ -39,7 +41,7 @@ export function* encodeSnapshotSteps(state: TableState, frame?: (snapshotBytes: 
       format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, limits: [l.jobsMax, l.runsMax, l.activeRunsMax, l.activeRunsPerJobMax, l.keysMax],
       appliedIndex: state.appliedIndex, runSeq: state.runSeq, jobs: state.jobs.size, jobBytes,
     }));
-    const tail = packr.pack(runAndKeyRows(state));
+    const tail = packr.pack({ ...runAndKeyRows(state), notify: notifyRows(state.notify), jobMetrics: jobMetricsRows(state.jobMetrics) });
     const snapshotBytes = head.length + jobBytes + tail.length;
     const prefix = frame === undefined ? new Uint8Array(0) : frame(snapshotBytes);
     const bytes = new Uint8Array(prefix.length + snapshotBytes);
@@ -135,5 +137,7 @@ function decodeVersion2(h: { readonly [field: string]: unknown }, bytes: Uint8Ar
   }
   if (!isRecord(tail)) throw bad('runs and keys are missing');
   restoreRunsAndKeys(state, tail['runs'], tail['keys']);
+  state.notify = restoreNotify(tail['notify'], bad);
+  state.jobMetrics = restoreJobMetrics(tail['jobMetrics'], bad);
   return state;
 }

@@ -146,6 +146,25 @@ export class SortedSet<T extends K, K = T> {
     }
   }
 
+  /** Items in reverse order, starting before `before` (exclusive) or from the last item. */
+  *valuesBefore(before?: K): Generator<T> {
+    let c = this.chunks.length - 1;
+    let at = this.chunks[c]?.length ?? 0;
+    if (before !== undefined) {
+      const found = this.chunkFor(before);
+      if (found < this.chunks.length) {
+        c = found;
+        at = this.positionIn(itemAt(this.chunks, c), before);
+      }
+    }
+    for (; c >= 0; c--) {
+      const chunk = itemAt(this.chunks, c);
+      if (at > chunk.length) at = chunk.length;
+      for (at -= 1; at >= 0; at--) yield itemAt(chunk, at);
+      at = this.chunks[c - 1]?.length ?? 0;
+    }
+  }
+
   first(): T | undefined {
     return this.chunks[0]?.[0];
   }

@@ -6,6 +6,9 @@ import { IDEMPOTENCY_TTL_MS, type TableLimits } from './limits.js';
 import { compiledSchedule, nextFireAt } from './schedule.js';
 import { compareByFinish, compareBySeq, indexActiveExecutions, type FinishKey, type SeqKey } from './run-indexes.js';
 import { SortedSet } from './sorted-set.js';
+import { createNotifyState, type NotifyState } from './notifications.js';
+import { createJobMetrics, type JobMetricsState } from './job-metrics.js';
+import { createRunSearchIndexes, indexForSearch, unindexForSearch, type RunSearchIndexes } from './run-search.js';
 import { JobsById, compareIds } from './jobs-by-id.js';
 import type { JobState } from './job-record.js';
 import { isActiveStatus, type RunRecord } from './types.js';
@@ -14,7 +17,7 @@ export { JobState } from './job-record.js';
 
 export type KeyEntry = { readonly jobId: string; readonly createRevision: number; readonly runId: string; readonly atMs: number };
 
-export type TableState = {
+export type TableState = RunSearchIndexes & {
   readonly limits: TableLimits;
   appliedIndex: number;
   /** Sequence number of the newest run record. */
@@ -34,6 +37,10 @@ export type TableState = {
   readonly dependents: Map<string, Set<string>>;
   /** Idempotency keys in insertion order (oldest first). */
   readonly keys: Map<string, KeyEntry>;
+  /** Notification events owed and their delivery state (notifications.ts). A restore replaces it. */
+  notify: NotifyState;
+  /** Per-job outcome figures for metrics (job-metrics.ts). A restore replaces it. */
+  jobMetrics: JobMetricsState;
 };
 
 const KEYS_PRUNED_PER_APPLY_MAX = 1000;
@@ -49,7 +56,7 @@ export function createState(limits: TableLimits): TableState {
     fireIndex: new SortedSet<JobState>(compareByNextFire),
     runs: new Map(), activeRuns: new SortedSet<RunRecord, SeqKey>(compareBySeq),
     activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord, FinishKey>(compareByFinish),
-    dependents: new Map(), keys: new Map(),
+    dependents: new Map(), keys: new Map(), notify: createNotifyState(), jobMetrics: createJobMetrics(), ...createRunSearchIndexes(),
   };
 }
 
@@ -84,6 +91,7 @@ export function removeDependents(state: TableState, id: string, after: readonly 
 /** Puts a run into the table and its indexes (new or restored); true when it is active. */
 export function indexRun(state: TableState, job: JobState, run: RunRecord): boolean {
   state.runs.set(run.runId, run);
+  indexForSearch(state, run);
   (job.runs ??= []).push(run);
   if (!isActiveStatus(run.status)) return false;
   job.activeCount += 1;
@@ -118,6 +126,7 @@ export function runBecameActive(state: TableState, job: JobState, run: RunRecord
 
 function removeRun(state: TableState, job: JobState | undefined, run: RunRecord): void {
   state.runs.delete(run.runId);
+  unindexForSearch(state, run);
   state.awaitingRetry.delete(run);
   const list = job?.runs;
   if (list == null) return;
@@ -138,6 +147,7 @@ export function evictJobHistory(state: TableState, job: JobState): void {
       continue;
     }
     state.runs.delete(run.runId);
+    unindexForSearch(state, run);
     state.awaitingRetry.delete(run);
     list.splice(i, 1);
     excess -= 1;

@@ -12,9 +12,12 @@ import { ERROR_CODES } from './errors.js';
 import { DEFAULT_LIMITS, type TableLimits } from './limits.js';
 import { rejected, type ApplyResult, type Rejected } from './results.js';
 import { assertRunIndexes } from './run-indexes.js';
+import type { JobFigures } from './job-metrics.js';
+import { assertSearchIndexes, searchRuns, type RunQuery } from './run-search.js';
+import { applyNotifyResults, dueNotifications, listNotifications, notificationView, type NotificationFilter } from './notifications.js';
 import { decodeSnapshot, encodeSnapshot, encodeSnapshotSteps } from './snapshot.js';
 import { createState, type TableState } from './state.js';
-import { isActiveStatus, type Job, type JobSpec, type RunRecord } from './types.js';
+import { isActiveStatus, type Job, type JobSpec, type NotificationRecord, type RunRecord } from './types.js';
 import { jobView, runView } from './views.js';
 
 export const LIST_LIMIT_DEFAULT = 100;
@@ -93,6 +96,7 @@ export class JobTable {
       case 'retryRun': return applyRetryRun(this.state, command);
       case 'killRun': return applyKillRun(this.state, command);
       case 'runReports': return applyRunReports(this.state, command);
+      case 'notifyResults': return applyNotifyResults(this.state.notify, command);
     }
   }
 
@@ -230,6 +234,29 @@ export class JobTable {
   /** Asserts that the derived run indexes match the records (used by tests). */
   assertIndexesConsistent(): void {
     assertRunIndexes(this.state);
+    assertSearchIndexes(this.state, this.state.runs.values());
+  }
+
+  /**
+   * Runs across jobs matching every filter, newest first. The walk follows the most selective
+   * index (the job's runs, a status, a node) and looks at a bounded number of records per
+   * page: a page may hold fewer than `limit` items and still carry a cursor to go on.
+   */
+  searchRuns(query: Omit<RunQuery, 'jobRuns'>, options: ListOptions = {}): Page<RunRecord> | Rejected {
+    let beforeSeq = Infinity;
+    if (options.cursor !== undefined && options.cursor !== null) {
+      const m = /^s1\.(\d{1,15})$/.exec(options.cursor);
+      if (m === null) return rejected(ERROR_CODES.INVALID_CURSOR, 'invalid cursor');
+      beforeSeq = Number(m[1]);
+    }
+    let jobRuns: readonly RunRecord[] | null = null;
+    if (query.jobId != null) {
+      const job = this.state.jobs.get(query.jobId);
+      if (job === undefined) return { ok: true, items: [], nextCursor: null };
+      jobRuns = job.runs ?? [];
+    }
+    const { items, continueBeforeSeq } = searchRuns(this.state, { ...query, jobRuns }, beforeSeq, clampLimit(options.limit));
+    return { ok: true, items: items.map(runView), nextCursor: continueBeforeSeq === null ? null : `s1.${continueBeforeSeq}` };
   }
 
   private viewsOf(runs: Iterable<RunRecord>, limit: number): RunRecord[] {
@@ -254,6 +281,48 @@ export class JobTable {
   /** The earliest next instant of any enabled job, or null: what the scheduler's timer waits for. */
   earliestNextFireAt(): number | null {
     return this.state.fireIndex.first()?.nextFireAt ?? null;
+  }
+
+  /** Kept notifications newest first, filtered by job and delivery status; the cursor is the last seq of the previous page. */
+  listNotifications(filter: NotificationFilter, options: ListOptions = {}): Page<NotificationRecord> | Rejected {
+    let beforeSeq = Infinity;
+    if (options.cursor !== undefined && options.cursor !== null) {
+      const m = /^n1\.(\d{1,15})$/.exec(options.cursor);
+      if (m === null) return rejected(ERROR_CODES.INVALID_CURSOR, 'invalid cursor');
+      beforeSeq = Number(m[1]);
+    }
+    const { items, more } = listNotifications(this.state.notify, filter, beforeSeq, clampLimit(options.limit));
+    const last = items[items.length - 1];
+    return { ok: true, items, nextCursor: more && last !== undefined ? `n1.${last.seq}` : null };
+  }
+
+  getNotification(eventId: string): NotificationRecord | null {
+    const record = this.state.notify.records.get(eventId);
+    return record === undefined ? null : notificationView(record);
+  }
+
+  /** Pending deliveries due at or before `nowMs`, earliest first: what the leader's notifier sends. */
+  dueNotifications(nowMs: number, limit: number): NotificationRecord[] {
+    return dueNotifications(this.state.notify, nowMs, limit);
+  }
+
+  /** The earliest instant a pending delivery is due, or null when none is pending. */
+  earliestNotificationDueAt(): number | null {
+    return this.state.notify.due.first()?.nextAttemptAt ?? null;
+  }
+
+  /** Per-job outcome figures (copies), in slot order; `_other` sums the jobs beyond the series limit. */
+  jobFigures(): { jobId: string; figures: JobFigures }[] {
+    return [...this.state.jobMetrics.byJob].map(([jobId, f]) => ({
+      jobId,
+      figures: { runs: { ...f.runs }, lastSuccessAt: f.lastSuccessAt, duration: { ...f.duration, buckets: [...f.duration.buckets] }, lateness: { ...f.lateness, buckets: [...f.lateness.buckets] } },
+    }));
+  }
+
+  /** Replicated notification counters: the same on every node. */
+  notificationStats(): { pending: number; delivered: number; failed: number; dropped: number } {
+    const n = this.state.notify;
+    return { pending: n.pending.size, delivered: n.deliveredTotal, failed: n.failedTotal, dropped: n.droppedTotal };
   }
 
   /** Ids of jobs that list `jobId` in `after`, in id order. */

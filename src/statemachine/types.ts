@@ -41,6 +41,19 @@ export type Misfire = { readonly policy: MisfirePolicy; readonly windowMs: numbe
 
 export type Retry = { readonly max: number; readonly backoffMs: number; readonly maxBackoffMs: number };
 
+/** The events a job's notify target may ask for (api.md, "Notifications"). */
+export const NOTIFY_EVENTS = ['failed', 'timed_out', 'lost', 'killed', 'skipped', 'missed', 'recovered', 'succeeded', 'started'] as const;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+
+/** One webhook of a job: which events go to `url`, with extra headers. */
+export type NotifyTarget = {
+  readonly on: readonly NotifyEvent[];
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Headers whose values reads never show (api.md, "Secrets"). */
+  readonly secretHeaders: Readonly<Record<string, string>>;
+};
+
 /** Every field of api.md's Job with defaults resolved. Objects equal to a default are the shared frozen default. */
 export type JobSpec = {
   readonly id: string;
@@ -59,6 +72,8 @@ export type JobSpec = {
   readonly history: number;
   readonly labels: Readonly<Record<string, string>>;
   readonly description: string;
+  /** Webhooks told of the job's run events, at most NOTIFY_TARGETS_MAX. */
+  readonly notify: readonly NotifyTarget[];
 };
 
 /** Replicated metadata of a stored job. */
@@ -139,3 +154,39 @@ export const ACTIVE_STATUSES: ReadonlySet<RunStatus> = new Set<RunStatus>(['pend
 export function isActiveStatus(status: RunStatus): boolean {
   return status === 'pending' || status === 'running';
 }
+
+export const NOTIFY_DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type NotifyDeliveryStatus = (typeof NOTIFY_DELIVERY_STATUSES)[number];
+
+/**
+ * One event owed to one notify target, recorded when the run result that causes it is
+ * applied, so that every replica (and so every future leader) knows what is owed. The fields
+ * of the webhook body are copied in at that moment: the run record may be evicted long
+ * before a slow receiver acknowledges.
+ */
+export type NotificationRecord = {
+  /** `runId:event:target`: the same on every replica, and the receiver's deduplication key. */
+  readonly eventId: string;
+  /** Order of recording in the whole table. */
+  readonly seq: number;
+  readonly event: NotifyEvent;
+  readonly jobId: string;
+  readonly runId: string;
+  /** Index of the target in the job's notify list when the event was recorded. */
+  readonly target: number;
+  readonly url: string;
+  readonly createdAt: number;
+  readonly attempt: number;
+  readonly runStatus: RunStatus;
+  readonly scheduledAt: number;
+  readonly finishedAt: number | null;
+  readonly node: string | null;
+  readonly exitCode: number | null;
+  readonly outputTail: string;
+  status: NotifyDeliveryStatus;
+  attempts: number;
+  lastError: string | null;
+  lastAttemptAt: number | null;
+  /** The leader does not try again before this instant (backoff; the leader's clock, in the command). */
+  nextAttemptAt: number;
+};

@@ -37,6 +37,7 @@ test('the full example of api.md is accepted as it is', () => {
     executor: { type: 'shell', command: 'pg_dump app > /backups/app.sql', env: {}, cwd: '/' }, target: { mode: 'any' },
     concurrency: 'forbid', misfire: { policy: 'fire-once', windowMs: 3600000 }, timeoutMs: 600000,
     retry: { max: 2, backoffMs: 1000, maxBackoffMs: 60000 }, priority: 5, after: [], history: 100, labels: {}, description: '',
+    notify: [],
   };
   const r = validateJobSpec('nightly-backup', example);
   assert.ok(r.ok, JSON.stringify(r));

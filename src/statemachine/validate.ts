@@ -3,20 +3,20 @@
 // every default resolved and shared default objects in place.
 import { Checker, type FieldError } from './validate-helpers.js';
 import {
-  EMPTY_RECORD, EXPECT_STATUS_DEFAULT, SPEC_DEFAULTS, intern, shareList, shareMisfire, shareRecord, shareRetry, shareTarget, utf8Bytes,
+  EMPTY_RECORD, EXPECT_STATUS_DEFAULT, NOTIFY_NONE, SPEC_DEFAULTS, intern, shareList, shareMisfire, shareRecord, shareRetry, shareTarget, utf8Bytes,
 } from './defaults.js';
 import * as L from './limits.js';
 import { parseSchedule } from './schedule.js';
 import { isKnownZone } from './tz.js';
 import {
-  CONCURRENCY_POLICIES, HTTP_METHODS, MISFIRE_POLICIES,
-  type Executor, type JobSpec, type Misfire, type Retry, type Target,
+  CONCURRENCY_POLICIES, HTTP_METHODS, MISFIRE_POLICIES, NOTIFY_EVENTS,
+  type Executor, type JobSpec, type Misfire, type NotifyEvent, type NotifyTarget, type Retry, type Target,
 } from './types.js';
 
 export type { FieldError } from './validate-helpers.js';
 export type SpecValidation = { ok: true; spec: JobSpec } | { ok: false; errors: FieldError[] };
 
-const SPEC_FIELDS = ['id', 'schedule', 'timezone', 'enabled', 'executor', 'target', 'concurrency', 'misfire', 'timeoutMs', 'retry', 'priority', 'after', 'history', 'labels', 'description'] as const;
+const SPEC_FIELDS = ['id', 'schedule', 'timezone', 'enabled', 'executor', 'target', 'concurrency', 'misfire', 'timeoutMs', 'retry', 'priority', 'after', 'history', 'labels', 'description', 'notify'] as const;
 /** Read-only fields of a stored job: accepted and ignored, so a GET → edit → PUT round trip works. */
 export const READ_ONLY_JOB_FIELDS = ['createdAt', 'updatedAt', 'createRevision', 'revision', 'lastScheduledAt', 'nextFireAt'] as const;
 const LABEL_KEY_PATTERN = /^[A-Za-z0-9._/-]{1,63}$/;
@@ -68,12 +68,13 @@ function buildSpec(c: Checker, id: string, o: Record<string, unknown>): JobSpec 
     keyPattern: LABEL_KEY_PATTERN, keyHint: '[A-Za-z0-9._/-]{1,63}', valueCharsMax: L.LABEL_VALUE_CHARS_MAX,
   });
   const description = o.description === undefined ? SPEC_DEFAULTS.description : c.string(o.description, 'description', L.DESCRIPTION_CHARS_MAX);
+  const notify = o.notify === undefined ? SPEC_DEFAULTS.notify : checkNotify(c, o.notify);
   if (schedule === null || timezone === null || enabled === null || executor === null || target === null || concurrency === null
     || misfire === null || timeoutMs === null || retry === null || priority === null || after === null || history === null
-    || labels === null || description === null) return null;
+    || labels === null || description === null || notify === null) return null;
   return Object.freeze({
     id, schedule: intern(schedule), timezone: intern(timezone), enabled, executor, target, concurrency, misfire, timeoutMs,
-    retry, priority, after, history, labels: shareRecord(labels), description,
+    retry, priority, after, history, labels: shareRecord(labels), description, notify,
   });
 }
 
@@ -194,4 +195,64 @@ function checkAfter(c: Checker, id: string, value: unknown): readonly string[] |
     else out.push(item);
   });
   return out.length === value.length ? shareList(out.map(intern)) : null;
+}
+
+/** The secret placeholder reads show; a stored spec never holds it (the API swaps it back for the stored value). */
+export const SECRET_PLACEHOLDER = '***';
+/** api.md, "Secrets": a shorter secret would be replaced in too many places of captured text. */
+export const SECRET_CHARS_MIN = 6;
+
+const HEADER_RULE = {
+  entriesMax: L.HEADERS_ENTRIES_MAX, bytesMax: L.HEADERS_BYTES_MAX, keyPattern: L.HEADER_NAME_PATTERN, keyHint: 'an HTTP header name', valueCharsMax: L.HEADERS_BYTES_MAX,
+} as const;
+/** Headers chime sets itself on a webhook: a target may not replace them. */
+const RESERVED_NOTIFY_HEADERS = new Set(['chime-event-id', 'chime-signature', 'content-type', 'content-length', 'host']);
+
+function checkNotify(c: Checker, value: unknown): readonly NotifyTarget[] | null {
+  if (!Array.isArray(value)) return c.fail('notify', 'must be an array of {on, url, headers?, secretHeaders?}');
+  if (value.length > L.NOTIFY_TARGETS_MAX) return c.fail('notify', `must have at most ${L.NOTIFY_TARGETS_MAX} targets`);
+  const out: NotifyTarget[] = [];
+  value.forEach((item: unknown, i) => {
+    const target = checkNotifyTarget(c, item, `notify[${i}]`);
+    if (target !== null) out.push(target);
+  });
+  if (out.length !== value.length) return null;
+  return out.length === 0 ? NOTIFY_NONE : Object.freeze(out);
+}
+
+function checkNotifyTarget(c: Checker, value: unknown, path: string): NotifyTarget | null {
+  const o = c.object(value, path, ['on', 'url', 'headers', 'secretHeaders']);
+  if (o === null) return null;
+  const on = checkNotifyEvents(c, o.on, `${path}.on`);
+  const url = o.url === undefined ? c.fail(`${path}.url`, 'is required') : c.string(o.url, `${path}.url`, L.URL_CHARS_MAX, /^https?:\/\/[^\s]+$/, 'http(s)://…');
+  const headers = o.headers === undefined ? EMPTY_RECORD : c.stringMap(o.headers, `${path}.headers`, HEADER_RULE);
+  const secretHeaders = o.secretHeaders === undefined ? EMPTY_RECORD : c.stringMap(o.secretHeaders, `${path}.secretHeaders`, HEADER_RULE);
+  if (on === null || url === null || headers === null || secretHeaders === null) return null;
+  let ok = true;
+  for (const [field, map] of [['headers', headers], ['secretHeaders', secretHeaders]] as const) {
+    for (const name of Object.keys(map)) {
+      if (RESERVED_NOTIFY_HEADERS.has(name.toLowerCase())) ok = c.fail(`${path}.${field}.${name}`, 'is set by chime itself') ?? false;
+    }
+  }
+  for (const [name, secret] of Object.entries(secretHeaders)) {
+    if (secret === SECRET_PLACEHOLDER) ok = c.fail(`${path}.secretHeaders.${name}`, `"${SECRET_PLACEHOLDER}" keeps a stored value, and there is none`) ?? false;
+    else if (secret.length < SECRET_CHARS_MIN) ok = c.fail(`${path}.secretHeaders.${name}`, `must be at least ${SECRET_CHARS_MIN} characters`) ?? false;
+    if (Object.keys(headers).some((h) => h.toLowerCase() === name.toLowerCase())) ok = c.fail(`${path}.secretHeaders.${name}`, 'is also in headers') ?? false;
+  }
+  if (!ok) return null;
+  return Object.freeze({ on, url, headers: shareRecord(headers), secretHeaders: shareRecord(secretHeaders) });
+}
+
+function checkNotifyEvents(c: Checker, value: unknown, path: string): readonly NotifyEvent[] | null {
+  if (value === undefined) return c.fail(path, 'is required');
+  if (!Array.isArray(value) || value.length === 0) return c.fail(path, `must be a non-empty array of ${NOTIFY_EVENTS.map((e) => `"${e}"`).join(', ')}`);
+  const out: NotifyEvent[] = [];
+  value.forEach((item: unknown, i) => {
+    const event = c.oneOf(item, `${path}[${i}]`, NOTIFY_EVENTS);
+    if (event === null) return;
+    if (out.includes(event)) c.fail(`${path}[${i}]`, `"${event}" is listed twice`);
+    else out.push(event);
+  });
+  // Stored in the catalogue's order, so the same set always packs the same.
+  return out.length === value.length ? Object.freeze(NOTIFY_EVENTS.filter((e) => out.includes(e))) : null;
 }

@@ -1,0 +1,120 @@
+// Run output through real agents: a run that writes 10 MB to stdout (and lines to stderr)
+// streams to a client following it through a node that did not run it, byte for byte, while
+// it runs; stderr comes separately; and once the executing node is gone, any node answers
+// with the run record's tail and a note saying where the full output was.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ProcessCluster, waitFor } from '../support/process-cluster.js';
+import { cli } from '../api/support.js';
+
+const LINES = 100_000;
+const LINE_BYTES = 100;
+const BATCHES = 20;
+
+function stdoutLine(i: number): string {
+  const head = `line ${String(i).padStart(8, '0')} `;
+  return head + 'x'.repeat(LINE_BYTES - head.length - 1) + '\n';
+}
+
+function expectedStdout(): Buffer {
+  return Buffer.from(Array.from({ length: LINES }, (_, i) => stdoutLine(i)).join(''));
+}
+
+function expectedStderr(): string {
+  return Array.from({ length: BATCHES }, (_, b) => `batch ${b} done\n`).join('');
+}
+
+/** The writer: LINES lines of stdout in BATCHES batches 100 ms apart, a stderr line per batch. */
+const SCRIPT = `
+const per = ${LINES / BATCHES};
+let b = 0;
+function line(i) { const h = 'line ' + String(i).padStart(8, '0') + ' '; return h + 'x'.repeat(${LINE_BYTES} - h.length - 1) + '\\n'; }
+function batch() {
+  if (b === ${BATCHES}) return;
+  let text = '';
+  for (let i = b * per; i < (b + 1) * per; i++) text += line(i);
+  process.stdout.write(text, () => { process.stderr.write('batch ' + b + ' done\\n', () => { b++; setTimeout(batch, 100); }); });
+}
+batch();
+`;
+
+type Stream = { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer; firstChunkAtMs: number | null };
+
+function get(url: string): Promise<Stream> {
+  return new Promise((done, fail) => {
+    const req = request(url, (res) => {
+      const chunks: Buffer[] = [];
+      let firstChunkAtMs: number | null = null;
+      res.on('data', (c: Buffer) => {
+        firstChunkAtMs ??= Date.now();
+        chunks.push(c);
+      });
+      res.on('end', () => done({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), firstChunkAtMs }));
+      res.on('error', fail);
+    });
+    req.on('error', fail);
+    req.end();
+  });
+}
+
+type RunView = { status: string; finishedAt: string | null; executions: { node: string; startedAt: string | null }[] };
+
+function isRunView(v: unknown): v is RunView {
+  return typeof v === 'object' && v !== null && 'status' in v && 'executions' in v && Array.isArray(v.executions);
+}
+
+test('10 MB of output streams byte-exact to a follower through another node while the run runs; the tail when the node is gone', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'chime-output-'));
+  const script = join(dir, 'writer.cjs');
+  writeFileSync(script, SCRIPT);
+  const cluster = await ProcessCluster.found(3, { dir });
+  try {
+    const leader = await cluster.waitForLeader();
+    const put = await cluster.call(leader, 'PUT', '/v1/jobs/writer', { schedule: '@manual', executor: { type: 'shell', command: `'${process.execPath}' '${script}'` } });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    const started = await cluster.call(leader, 'POST', '/v1/jobs/writer/run', {});
+    assert.equal(started.status, 202);
+    const runId = String(typeof started.body === 'object' && started.body !== null && 'runId' in started.body ? started.body.runId : '');
+    const running = await waitFor('the run to start', async () => {
+      const body = (await cluster.call(leader, 'GET', `/v1/runs/${runId}`)).body;
+      return isRunView(body) && body.status === 'running' ? body : undefined;
+    }, 10_000);
+    const executor = running.executions[0]?.node ?? assert.fail('no execution');
+    const via = ['n1', 'n2', 'n3'].find((n) => n !== executor) ?? assert.fail('no other node');
+
+    const followed = await get(cluster.url(via, `/v1/runs/${runId}/output?stream=stdout&follow=true`));
+    assert.equal(followed.status, 200);
+    assert.equal(followed.headers['chime-output-source'], 'stored');
+    assert.equal(followed.headers['chime-output-node'], executor);
+    const expected = expectedStdout();
+    assert.equal(followed.body.length, expected.length);
+    assert.ok(followed.body.equals(expected), 'stdout byte for byte');
+    const done = (await cluster.call(leader, 'GET', `/v1/runs/${runId}`)).body;
+    assert.ok(isRunView(done) && done.status === 'succeeded' && done.finishedAt !== null);
+    assert.ok(followed.firstChunkAtMs !== null && followed.firstChunkAtMs < Date.parse(done.finishedAt), 'the first bytes arrived while the run ran');
+
+    const stderr = await get(cluster.url(via, `/v1/runs/${runId}/output?stream=stderr`));
+    assert.equal(stderr.body.toString('utf8'), expectedStderr());
+    const logs = await cli('run', 'logs', runId, '--stderr', `--server=${cluster.url(via, '')}`);
+    assert.equal(logs.code, 0, logs.stderr);
+    assert.equal(logs.stdout, expectedStderr());
+
+    // The executing node is gone: another node serves the record's tail, and says so.
+    await cluster.signal(executor, 'SIGKILL');
+    const survivor = ['n1', 'n2', 'n3'].find((n) => n !== executor) ?? assert.fail('no survivor');
+    await cluster.waitForLeader();
+    const tail = await get(cluster.url(survivor, `/v1/runs/${runId}/output?stream=stdout`));
+    assert.equal(tail.status, 200);
+    assert.equal(tail.headers['chime-output-source'], 'tail');
+    assert.match(String(tail.headers['chime-output-note']), new RegExp(`on node ${executor}`));
+    assert.ok(tail.body.length > 0 && tail.body.length <= 64 * 1024);
+    t.diagnostic(`streamed ${followed.body.length} bytes from ${executor} via ${via}`);
+  } finally {
+    await cluster.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
