@@ -11,7 +11,7 @@ export const ERROR_CODES = [
   // The job table's apply results and queries.
   'INVALID_COMMAND', 'INVALID_SPEC', 'JOB_NOT_FOUND', 'TOO_MANY_JOBS', 'RUN_NOT_FOUND', 'RUN_EXISTS', 'RUN_NOT_ACTIVE',
   'RUN_NOT_RETRYABLE', 'ATTEMPT_MISMATCH', 'RETRY_LIMIT', 'NOT_DUE', 'ACTIVE_RUNS_FULL', 'STALE_ATTEMPT', 'DUPLICATE_REPORT',
-  'NOT_AN_EXECUTOR', 'INVALID_CURSOR', 'INVALID_SNAPSHOT',
+  'NOT_AN_EXECUTOR', 'INVALID_CURSOR', 'INVALID_SNAPSHOT', 'ATTEMPT_NOT_HELD',
   // The leader's scheduler.
   'QUEUE_FULL', 'WAITERS_FULL', 'INVALID_INPUT', 'FIRE_REJECTED',
   // Durable storage (fatal to the node; never an answer to a client's mistake).

@@ -22,6 +22,8 @@ export type ApplyResult =
   | { readonly ok: true; readonly kind: 'deleted'; readonly id: string; readonly activeRunIds: readonly string[] }
   | { readonly ok: true; readonly kind: 'fire'; readonly fires: readonly FireOutcome[] }
   | { readonly ok: true; readonly kind: 'run'; readonly run: RunRecord }
+  /** claimRuns: the runs the worker now holds (their current attempt), best first; empty when none was due. */
+  | { readonly ok: true; readonly kind: 'claimed'; readonly runs: readonly RunRecord[] }
   /** runReports: one result per report, in order. */
   | { readonly ok: true; readonly kind: 'reports'; readonly results: readonly ApplyResult[] }
   /** putJobs: what each job's entry did, in the command's order. */
