@@ -3,6 +3,7 @@ export { ApiServer, splitHostPort, type ApiOptions, type RequestContext, type Ro
 export { clusterRoutes } from './routes-cluster.js';
 export { jobRoutes } from './routes-jobs.js';
 export { runRoutes, parseWait } from './routes-runs.js';
+export { workerRoutes, claimItem, WORKER_SEEN_WINDOW_MS } from './routes-workers.js';
 export { applyRoutes } from './routes-apply.js';
 export { backupRoutes } from './routes-backup.js';
 export { consoleRoutes, chooseEncoding, CONSOLE_CSP, type AssetReader } from './console.js';

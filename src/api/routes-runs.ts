@@ -1,4 +1,5 @@
 import { ChimeError } from '../errors/index.js';
+import { QUEUE_PRIORITIES } from '../statemachine/index.js';
 import { jobIdParam, objectBody, pageParams, readBarrier, runIdParam } from './params.js';
 import { sendJson } from './problem.js';
 import type { JobService, ReadBarrier, RunNowRequest, RunService } from './services.js';
@@ -16,15 +17,21 @@ export function parseWait(text: string): number | null {
   return Number(m[1]) * unitMs;
 }
 
+function isOneOf<const T extends readonly unknown[]>(choices: T, value: unknown): value is T[number] {
+  return choices.includes(value);
+}
+
 function manualInput(body: unknown): RunNowRequest {
-  const fields = objectBody(body, ['payload', 'key']);
+  const fields = objectBody(body, ['payload', 'key', 'priority']);
   const payload = fields.get('payload');
   const key = fields.get('key');
+  const priority = fields.get('priority');
   const errors = [];
+  if (priority !== undefined && !isOneOf(QUEUE_PRIORITIES, priority)) errors.push({ path: 'priority', message: 'must be "high", "normal" or "low"' });
   if (payload !== undefined && typeof payload !== 'string') errors.push({ path: 'payload', message: 'must be a string' });
   if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > KEY_CHARS_MAX)) errors.push({ path: 'key', message: `must be a string of 1 to ${KEY_CHARS_MAX} characters` });
   if (errors.length > 0) throw new ChimeError('INVALID_REQUEST', 'the run request is invalid', { errors });
-  return { payload: typeof payload === 'string' ? payload : null, key: typeof key === 'string' ? key : null };
+  return { payload: typeof payload === 'string' ? payload : null, key: typeof key === 'string' ? key : null, priority: isOneOf(QUEUE_PRIORITIES, priority) ? priority : null };
 }
 
 /** The run endpoints of api.md. Manual runs and kills run on the leader's scheduler. */
@@ -40,7 +47,11 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
         const waitText = ctx.url.searchParams.get('wait');
         const waitMs = waitText === null ? null : parseWait(waitText);
         if (waitText !== null && (waitMs === null || waitMs > WAIT_MS_MAX)) throw new ChimeError('INVALID_REQUEST', 'wait must be a duration like 30s, 2m or 1500ms, at most 15m', { errors: [{ path: 'wait', message: 'invalid duration' }] });
-        if (jobs.table().getJob(id) === null) throw new ChimeError('JOB_NOT_FOUND', `job ${id} does not exist`);
+        const job = jobs.table().getJob(id);
+        if (job === null) throw new ChimeError('JOB_NOT_FOUND', `job ${id} does not exist`);
+        if (input.priority !== null && job.executor.type !== 'queue') {
+          throw new ChimeError('INVALID_REQUEST', 'priority applies to runs of queue jobs', { errors: [{ path: 'priority', message: `job ${id} is not a queue job` }] });
+        }
         const started = await runs.runNow(id, input);
         if (waitMs === null) return sendJson(ctx.res, 202, started);
         const waited = await runs.awaitRun(started.runId, waitMs);

@@ -1,6 +1,6 @@
 // What the HTTP API uses of the rest of the node: narrow interfaces it defines and the
 // process wiring fills (src/process/services.ts). Routes reach nothing else.
-import type { AppliedJob, Job, JobSpec, JobTable, RunRecord } from '../statemachine/index.js';
+import type { AppliedJob, ClaimReportCommand, Job, JobSpec, JobTable, QueuePriority, RunRecord } from '../statemachine/index.js';
 
 export interface MemberInfo {
   readonly id: string;
@@ -57,6 +57,25 @@ export interface JobService {
 export interface RunNowRequest {
   readonly payload: string | null;
   readonly key: string | null;
+  /** Queue jobs only: the submission's place in its function's queue. */
+  readonly priority: QueuePriority | null;
+}
+
+export interface ClaimInput {
+  readonly worker: string;
+  readonly functions: readonly string[];
+  readonly max: number;
+  readonly waitMs: number;
+}
+
+/** Pull workers: the leader's work queue (claims and claim reports are recorded in the log before they are answered). */
+export interface WorkerService {
+  /** The runs the log gave the worker (their current attempts); empty when none came within waitMs. */
+  claim(input: ClaimInput): Promise<readonly RunRecord[]>;
+  /** A heartbeat, complete or fail; ChimeError ATTEMPT_NOT_HELD when the worker no longer holds the attempt. */
+  report(command: ClaimReportCommand): Promise<RunRecord>;
+  /** Claims parked on this node (the leader) per function. */
+  waitingByFunction(): ReadonlyMap<string, number>;
 }
 
 export interface RunStarted {

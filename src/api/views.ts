@@ -15,10 +15,16 @@ export function jobView(job: Job): Record<string, unknown> {
   };
 }
 
-/** A run record as the API shows it (api.md's Run shape). */
+/** A run record as the API shows it (api.md's Run shape); a queue run's state shows at the top level. */
 export function runView(run: RunRecord): Record<string, unknown> {
+  const { queue, ...rest } = run;
+  const queueFields = queue === null ? {} : {
+    function: queue.function, priority: queue.priority, worker: queue.worker, leaseUntil: iso(queue.leaseUntil), progress: queue.progress,
+    result: queue.result,
+  };
   return {
-    ...run,
+    ...rest,
+    ...queueFields,
     scheduledAt: iso(run.scheduledAt),
     firedAt: iso(run.firedAt),
     startedAt: iso(run.startedAt),

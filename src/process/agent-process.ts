@@ -3,7 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiServer, applyRoutes, backupRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
+import { ApiServer, applyRoutes, backupRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, workerRoutes, type LeaderGate } from '../api/index.js';
 import { ExecutionPlane, type ExecutionNode } from '../execution/index.js';
 import { jsonLogger, type Logger } from '../log/index.js';
 import { NodeRuntime, bootstrapFromImage, bootstrapLog, isEmptyStore, parsePeerHello, type PeerLink } from '../node/index.js';
@@ -18,7 +18,7 @@ import { readBundledAsset } from './bundled-assets.js';
 import type { AgentConfig } from './config.js';
 import { joinCluster } from './join.js';
 import { ProcessMetrics } from './metrics.js';
-import { backupServiceOf, clusterServiceOf, jobServiceOf, readBarrierOf, runServiceOf } from './services.js';
+import { backupServiceOf, clusterServiceOf, jobServiceOf, readBarrierOf, runServiceOf, workerServiceOf } from './services.js';
 
 /** How long a leader waits for its hand-off before it stops anyway. */
 const HAND_OFF_DEADLINE_MS = 3000;
@@ -143,6 +143,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     ...applyRoutes(jobService),
     ...backupRoutes(backupServiceOf(running, jobs, () => Date.now())),
     ...runRoutes(runServiceOf(execution), jobService, barrier),
+    ...workerRoutes(workerServiceOf(execution, config.id), jobService, barrier, () => Date.now()),
     ...scheduleRoutes(jobService, barrier, () => Date.now()),
     ...consoleRoutes((name) => readBundledAsset(name) ?? null),
   ]);

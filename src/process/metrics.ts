@@ -126,6 +126,11 @@ export class ProcessMetrics {
     counter('chime_scheduler_fire_batches_total', 'Fire proposals this term', (s) => s.fireBatches);
     counter('chime_scheduler_proposal_failures_total', 'Scheduler proposals that failed this term', (s) => s.proposalFailures);
     counter('chime_scheduler_queue_drops_total', 'Entries dropped by full scheduler queues this term', (s) => s.queueDrops);
+    counter('chime_worker_claims_total', 'Pull-worker claims answered this term (with or without runs)', (s) => s.claimsAnswered);
+    counter('chime_worker_runs_claimed_total', 'Runs handed to pull workers this term', (s) => s.runsClaimed);
+    counter('chime_worker_claims_refused_total', 'Claims refused because too many were waiting this term', (s) => s.claimsRefused);
+    counter('chime_worker_lease_expiries_total', 'Claimed attempts recorded lost because their lease ran out, this term', (s) => s.leaseExpiries);
+    gauge('chime_worker_claim_waiters', 'Claims parked on this leader', (s) => s.claimWaiters);
     gauge('chime_scheduler_queued_fires', 'Fires waiting to be proposed', (s) => s.queuedFires);
     gauge('chime_scheduler_waiting_for_capacity', 'Due instants waiting for a free executor slot', (s) => s.waitingForCapacity);
     gauge('chime_scheduler_retry_queue', 'Runs waiting for their retry backoff', (s) => s.retryQueue);
