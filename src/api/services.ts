@@ -6,7 +6,8 @@ export interface MemberInfo {
   readonly id: string;
   readonly rpc: string;
   readonly http: string;
-  readonly role: 'leader' | 'follower' | 'candidate' | 'learner';
+  /** `worker`: a non-voting executor member (never promoted by itself). */
+  readonly role: 'leader' | 'follower' | 'candidate' | 'learner' | 'worker';
   readonly voter: boolean;
   readonly matchIndex: number | null;
   readonly lastContactMs: number | null;
@@ -38,7 +39,10 @@ export interface ClusterService {
   view(): ClusterInfo;
   /** A leader is known and this node has applied everything it knows committed. */
   isReady(): boolean;
-  addMember(id: string, address: { rpc: string; http: string }): Promise<void>;
+  /** A learner: promoted to voter once caught up (`voter`), or a worker that never votes. */
+  addMember(id: string, address: { rpc: string; http: string }, role: 'voter' | 'worker'): Promise<void>;
+  /** Explicit promotion (a learner or worker becomes a voter) or demotion (a voter becomes a worker). */
+  setMemberRole(id: string, role: 'voter' | 'worker'): Promise<void>;
   removeMember(id: string): Promise<void>;
   /** Hands leadership to `to` (or the best other voter); returns the target. */
   transferLeadership(to: string | null): string;

@@ -108,6 +108,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     limits: { snapshotEntries: config.snapshotEntries },
     events: metrics.nodeEvents,
     listener: { leadershipChanged: () => plane?.leadershipChanged() },
+    removeSilentWorkersAfterMs: config.removeSilentWorkersAfterMs,
   });
   node = running;
   const executionNode: ExecutionNode = {
@@ -149,7 +150,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   ]);
   out(JSON.stringify({ event: 'listening', id: config.id, rpc, http }) + '\n');
   logger.info('agent started', { rpc, http, data: config.dataDir, recovered: !wasEmpty });
-  if (config.join !== null && wasEmpty) void joinCluster(config.join, { id: config.id, rpc, http }, logger);
+  if (config.join !== null && wasEmpty) void joinCluster(config.join, { id: config.id, rpc, http, ...(config.role === 'worker' ? { role: 'worker' } : {}) }, logger);
 
   let stopped: Promise<void> | null = null;
   const stop = async (): Promise<void> => {

@@ -32,7 +32,8 @@ export function clusterServiceOf(node: JobNode): ClusterService {
   return {
     view: () => node.clusterView(),
     isReady: () => node.isReady(),
-    addMember: (id, address) => node.addMember(id, address),
+    addMember: (id, address, role) => node.addMember(id, address, role),
+    setMemberRole: (id, role) => node.setMemberRole(id, role),
     removeMember: (id) => node.removeMember(id),
     transferLeadership: (to) => node.transferLeadership(to),
   };
