@@ -154,10 +154,22 @@ describe('pull workers on a real 3-node cluster', { concurrency: false, timeout:
     assert.equal(done?.result, 'done:slow-1');
   });
 
-  test('a late call for an attempt no longer held is 409 ATTEMPT_NOT_HELD', async () => {
+  test('a late call for an attempt no longer held is 409 ATTEMPT_NOT_HELD; bad worker input is 400 with field paths', async () => {
     const answer = await cluster.call('n1', 'POST', `/v1/runs/${early[0]}/complete`, { worker: 'wa', attempt: 1, result: 'again' });
     assert.equal(answer.status, 409, answer.text);
-    assert.match(answer.text, /ATTEMPT_NOT_HELD|no longer|does not hold/);
+    assert.equal((answer.body as { code: string }).code, 'ATTEMPT_NOT_HELD');
+    const paths = async (path: string, body: unknown): Promise<string[]> => {
+      const a = await cluster.call('n2', 'POST', path, body);
+      assert.equal(a.status, 400, a.text);
+      return (a.body as { errors: { path: string }[] }).errors.map((e) => e.path).sort();
+    };
+    assert.deepEqual(await paths('/v1/workers/claim', { worker: 'a b', functions: [], max: 0, waitMs: 61_000 }), ['functions', 'max', 'waitMs', 'worker']);
+    assert.deepEqual(await paths(`/v1/runs/${early[0]}/heartbeat`, { worker: 'wa', progress: { done: -1 }, output: 'x'.repeat(70_000) }), ['attempt', 'output', 'progress']);
+    assert.deepEqual(await paths(`/v1/runs/${early[0]}/fail`, { worker: 'wa', attempt: 1, retry: 'no' }), ['error', 'retry']);
+    assert.deepEqual(await paths(`/v1/runs/${early[0]}/complete`, { worker: 'wa', attempt: 1, result: 'r'.repeat(70_000) }), ['result']);
+    assert.deepEqual(await paths('/v1/jobs/q/run', { priority: 'urgent' }), ['priority']);
+    await putJob(cluster, 'plain', { schedule: '@manual', executor: { type: 'shell', command: 'true' } });
+    assert.deepEqual(await paths('/v1/jobs/plain/run', { priority: 'high' }), ['priority'], 'priority is for queue jobs');
   });
 
   test('the Python example worker (standard library only) takes runs and a foreground submission waits for its result', { skip: spawnSync('python3', ['--version']).status !== 0 ? 'no python3' : false }, async () => {
