@@ -106,7 +106,13 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     initialSnapshot: await storage.loadSnapshot(),
     timing: { tickMs: 10, heartbeatMs: config.heartbeatMs, electionMs: config.electionMs },
     limits: { snapshotEntries: config.snapshotEntries },
-    events: metrics.nodeEvents,
+    events: {
+      ...metrics.nodeEvents,
+      silentWorkerRemoved: (member, silentMs) => {
+        metrics.nodeEvents.silentWorkerRemoved?.(member, silentMs);
+        logger.warn('removing a silent worker member', { member, silentMs });
+      },
+    },
     listener: { leadershipChanged: () => plane?.leadershipChanged() },
     removeSilentWorkersAfterMs: config.removeSilentWorkersAfterMs,
   });

@@ -35,6 +35,7 @@ export class ProcessMetrics {
     const handOffs = r.counter('chime_raft_snapshot_handoffs_total', 'Times this leader handed leadership on before a long snapshot');
     const restored = r.counter('chime_raft_snapshots_restored_total', 'Snapshots received from a leader and restored');
     const httpRequests = r.counter('chime_http_requests_total', 'HTTP requests by route and status');
+    const silentWorkers = r.counter('chime_cluster_silent_workers_removed_total', 'Worker members this node, as leader, removed for silence');
     this.nodeEvents = {
       persisted: (ms) => this.fsyncSeconds.observe(ms / 1000),
       committed: (ms) => this.commitSeconds.observe(ms / 1000),
@@ -43,6 +44,7 @@ export class ProcessMetrics {
       snapshotTaken: () => snapshotsTaken.inc(),
       snapshotHandOff: () => handOffs.inc(),
       snapshotRestored: () => restored.inc(),
+      silentWorkerRemoved: () => silentWorkers.inc(),
     };
     this.requests = {
       answered: (route, status, seconds) => {

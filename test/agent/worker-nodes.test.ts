@@ -71,6 +71,12 @@ describe('worker members on a real cluster', { concurrency: false, timeout: 120_
     });
     await waitFor('the silent worker removed', async () => !(await members()).some((m) => m.id === 'w1'), 30_000, 200);
     assert.ok((await members()).some((m) => m.id === 'w2' && m.role === 'worker'), 'the live worker stays');
+    let removals = 0;
+    for (const id of ['n1', 'n2', 'n3']) {
+      const text = (await cluster.call(id, 'GET', '/metrics')).text;
+      removals += Number(/^chime_cluster_silent_workers_removed_total (\d+)$/m.exec(text)?.[1] ?? '0');
+    }
+    assert.equal(removals, 1, 'the leader counted the removal');
   });
 
   test('promote and demote are the operator\'s explicit changes', async () => {
