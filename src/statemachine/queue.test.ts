@@ -204,5 +204,6 @@ test('claim commands are checked and round-trip the codec', () => {
   assert.match(commandProblem({ ...cmd, worker: 'a b' }) ?? '', /worker/);
   assert.match(commandProblem({ ...rep, kind: 'nope' }) ?? '', /kind/);
   assert.match(commandProblem({ ...rep, progress: { done: -1, total: 2 } }) ?? '', /progress/);
-  assert.match(commandProblem({ type: 'fire', at: T0, fires: [manual('q', 'a', T0, { priority: 'urgent' as QueuePriority })] }) ?? '', /priority/);
+  const badPriority: unknown = { type: 'fire', at: T0, fires: [{ ...manual('q', 'a', T0), priority: 'urgent' }] };
+  assert.match(commandProblem(badPriority) ?? '', /priority/);
 });
