@@ -111,7 +111,11 @@ export function workerRoutes(workers: WorkerService, jobs: JobService, barrier: 
         const waitMs = fields.get('waitMs') ?? CLAIM_WAIT_MS_DEFAULT;
         if (typeof waitMs !== 'number' || !Number.isSafeInteger(waitMs) || waitMs < 0 || waitMs > CLAIM_WAIT_MS_MAX) errors.push({ path: 'waitMs', message: `must be 0 to ${CLAIM_WAIT_MS_MAX}` });
         if (errors.length > 0 || typeof max !== 'number' || typeof waitMs !== 'number') invalid(errors);
-        const runs = await workers.claim({ worker, functions: [...new Set(names)], max, waitMs });
+        const gone = new AbortController();
+        ctx.res.once('close', () => {
+          if (!ctx.res.writableFinished) gone.abort();
+        });
+        const runs = await workers.claim({ worker, functions: [...new Set(names)], max, waitMs, signal: gone.signal });
         sendJson(ctx.res, 200, { items: runs.map(claimItem) });
       },
     },

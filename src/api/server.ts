@@ -187,7 +187,15 @@ export class ApiServer {
         answer.on('error', reject);
       });
       upstream.on('timeout', () => upstream.destroy(new Error('the leader did not answer in time')));
-      upstream.on('error', (error) => reject(new ChimeError('NO_LEADER', `forwarding to the leader failed: ${error.message}`)));
+      // The client hung up: tell the leader too, so a long-poll (a worker's claim) ends there
+      // instead of taking work for nobody. A write already proposed still commits.
+      res.once('close', () => {
+        if (!res.writableFinished) upstream.destroy();
+      });
+      upstream.on('error', (error) => {
+        if (res.destroyed || res.writableEnded) return resolve(); // nobody to answer
+        reject(new ChimeError('NO_LEADER', `forwarding to the leader failed: ${error.message}`));
+      });
       upstream.end(body);
     });
     return true;

@@ -70,6 +70,8 @@ export interface ClaimInput {
   readonly functions: readonly string[];
   readonly max: number;
   readonly waitMs: number;
+  /** Aborted when the worker hung up: a parked claim is dropped rather than handed a run nobody will take. */
+  readonly signal?: AbortSignal;
 }
 
 /** Pull workers: the leader's work queue (claims and claim reports are recorded in the log before they are answered). */

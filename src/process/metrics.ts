@@ -130,6 +130,7 @@ export class ProcessMetrics {
     counter('chime_scheduler_queue_drops_total', 'Entries dropped by full scheduler queues this term', (s) => s.queueDrops);
     counter('chime_worker_claims_total', 'Pull-worker claims answered this term (with or without runs)', (s) => s.claimsAnswered);
     counter('chime_worker_runs_claimed_total', 'Runs handed to pull workers this term', (s) => s.runsClaimed);
+    counter('chime_worker_claims_abandoned_total', 'Claims whose worker hung up before the answer, this term', (s) => s.claimsAbandoned);
     counter('chime_worker_claims_refused_total', 'Claims refused because too many were waiting this term', (s) => s.claimsRefused);
     counter('chime_worker_lease_expiries_total', 'Claimed attempts recorded lost because their lease ran out, this term', (s) => s.leaseExpiries);
     gauge('chime_worker_claim_waiters', 'Claims parked on this leader', (s) => s.claimWaiters);

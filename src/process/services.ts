@@ -97,7 +97,7 @@ export function workerServiceOf(plane: ExecutionPlane, nodeId: string): WorkerSe
     return s;
   };
   return {
-    claim: (input) => scheduler().claim({ ...input, node: nodeId }),
+    claim: (input) => scheduler().claim({ worker: input.worker, functions: input.functions, max: input.max, waitMs: input.waitMs, node: nodeId, ...(input.signal === undefined ? {} : { signal: input.signal }) }),
     report: async (command) => {
       const result = await scheduler().claimReport(command);
       if (!result.ok) throw rejection(result);

@@ -34,6 +34,8 @@ export class SchedulerMetrics {
   claimsAnswered = 0;
   runsClaimed = 0;
   claimsRefused = 0;
+  /** Claims whose worker hung up before they were answered. */
+  claimsAbandoned = 0;
   leaseExpiries = 0;
   /** Entries dropped because a bounded queue was full. */
   queueDrops = 0;

@@ -188,3 +188,18 @@ test('a timed-out queue run is ended by the deadline backstop from its claim, no
   await host.clock.advance(4 * SEC);
   assert.equal(host.table().getRun(runId)?.status, 'timed_out');
 });
+
+test('a claim whose worker hung up ends at once and takes nothing', async () => {
+  const { host, scheduler } = setup();
+  scheduler.start(1);
+  const hungUp = new AbortController();
+  const parked = scheduler.claim({ ...claimOf('gone', 30 * SEC), signal: hungUp.signal });
+  const live = scheduler.claim(claimOf('live', 30 * SEC));
+  await host.clock.advance(100);
+  hungUp.abort();
+  assert.deepEqual(await host.settle(parked), []);
+  await host.settle(scheduler.runNow('q', { payload: 'x' }));
+  const runs = await host.settle(live);
+  assert.deepEqual(runs.map((r) => [r.payload, r.queue?.worker]), [['x', 'live']], 'the run went to the worker still there');
+  assert.equal(scheduler.metricsNow().claimsAbandoned, 1);
+});

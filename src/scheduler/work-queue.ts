@@ -19,6 +19,8 @@ export type ClaimRequest = {
   readonly waitMs: number;
   /** The node the worker asked (shown in the worker list). */
   readonly node: string;
+  /** The worker hung up: a parked claim ends empty at once (a claim being proposed still completes; its runs' leases run out). */
+  readonly signal?: AbortSignal;
 };
 
 type Waiter = {
@@ -28,6 +30,8 @@ type Waiter = {
   readonly reject: (error: Error) => void;
   /** A claimRuns proposal of this waiter is in flight. */
   proposing: boolean;
+  /** The worker hung up while a proposal was in flight: settle with its result, propose no more. */
+  abandoned: boolean;
 };
 
 export class WorkQueue {
@@ -61,8 +65,14 @@ export class WorkQueue {
     const max = Math.max(1, Math.min(CLAIM_ITEMS_MAX, request.max));
     const waitMs = Math.max(0, Math.min(CLAIM_WAIT_MS_MAX, request.waitMs));
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { request: { ...request, max, waitMs }, deadlineMs: this.ctx.now() + waitMs, resolve, reject, proposing: false };
+      const waiter: Waiter = { request: { ...request, max, waitMs }, deadlineMs: this.ctx.now() + waitMs, resolve, reject, proposing: false, abandoned: false };
       this.waiters.add(waiter);
+      request.signal?.addEventListener('abort', () => {
+        if (!this.waiters.has(waiter)) return;
+        this.ctx.metrics.claimsAbandoned += 1;
+        if (waiter.proposing) waiter.abandoned = true;
+        else this.settle(waiter, []);
+      }, { once: true });
       // The first proposal also records that the worker was seen, even when nothing is queued.
       this.propose(waiter);
     });
@@ -120,7 +130,7 @@ export class WorkQueue {
         if (!this.waiters.has(w)) return;
         if (!result.ok) return this.fail(w, new ChimeError(result.code, result.message));
         const runs = result.kind === 'claimed' ? result.runs : [];
-        if (runs.length > 0 || this.ctx.now() >= w.deadlineMs) return this.settle(w, runs);
+        if (runs.length > 0 || w.abandoned || this.ctx.now() >= w.deadlineMs) return this.settle(w, runs);
         this.rearm(this.ctx.now(), null);
       },
       (error: unknown) => {

@@ -29,8 +29,8 @@ function servers(): string {
   return cluster.live().map((n) => `http://${n.http}`).join(',');
 }
 
-function startWorker(id: string, fn: string, command: string, concurrency = 2): ChildProcess {
-  const child = spawn(process.execPath, [CLI_MAIN, 'worker', '--function', fn, '--concurrency', String(concurrency), '--id', id, '--wait', '5s', '--server', servers(), '--', 'sh', '-c', command], {
+function startWorker(id: string, fn: string, command: string, concurrency = 2, wait = '5s', server = servers()): ChildProcess {
+  const child = spawn(process.execPath, [CLI_MAIN, 'worker', '--function', fn, '--concurrency', String(concurrency), '--id', id, '--wait', wait, '--server', server, '--', 'sh', '-c', command], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   child.stderr?.resume();
@@ -152,6 +152,27 @@ describe('pull workers on a real 3-node cluster', { concurrency: false, timeout:
     assert.equal(done?.attempt, 2);
     assert.deepEqual(done?.executions.map((e) => [e.attempt, e.node, e.status]), [[1, holder, 'lost'], [2, holder === 'wa' ? 'wb' : 'wa', 'succeeded']]);
     assert.equal(done?.result, 'done:slow-1');
+  });
+
+  test('a worker killed while its claim is parked does not take the next run', async () => {
+    await putJob(cluster, 'q2', { schedule: '@manual', executor: { type: 'queue', function: 'sq2', leaseMs: 5000 }, retry: { max: 2, backoffMs: 100 } });
+    const parkedOn = async (): Promise<number> => {
+      const leader = await cluster.waitForLeader();
+      const items = ((await cluster.call(leader, 'GET', '/v1/functions')).body as { items: { name: string; waiting: number }[] }).items;
+      return items.find((f) => f.name === 'sq2')?.waiting ?? 0;
+    };
+    // Through a follower, with a claim wait far longer than the checks below.
+    const leader = await cluster.waitForLeader();
+    const follower = cluster.live().find((n) => n.id !== leader);
+    assert.ok(follower);
+    const doomed = startWorker('wc', 'sq2', COMMAND, 1, '60s', `http://${follower.http}`);
+    await waitFor('wc parked a claim', async () => (await parkedOn()) === 1, 20_000, 100);
+    doomed.kill('SIGKILL');
+    await waitFor('the dead claim is dropped (the follower hung up on the leader too)', async () => (await parkedOn()) === 0, 5_000, 100);
+    startWorker('wd', 'sq2', COMMAND, 1);
+    const runId = await submit('q2', { payload: 'after-kill' });
+    const [run] = await waitAll([runId], 'the run to succeed', (r) => r.status === 'succeeded', 30_000);
+    assert.deepEqual(run?.executions.map((e) => [e.attempt, e.node, e.status]), [[1, 'wd', 'succeeded']]);
   });
 
   test('a late call for an attempt no longer held is 409 ATTEMPT_NOT_HELD; bad worker input is 400 with field paths', async () => {
