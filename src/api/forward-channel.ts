@@ -46,6 +46,8 @@ export interface ForwardStats {
   timedOut: number;
   /** Answers for requests no longer waited for (timed out, or the peer lost meanwhile). */
   lateAnswers: number;
+  /** Forwarded requests whose clients hung up before the answer. */
+  cancelled: number;
   frames: number;
   served: number;
   servedRefused: number;
@@ -60,7 +62,8 @@ interface Pending {
   readonly settle: (outcome: ForwardOutcome | ChimeError) => void;
 }
 
-export type ForwardedHandler = (from: string, request: ForwardRequest) => Promise<ForwardAnswer>;
+/** Runs one forwarded request; `gone` aborts when the sender's client hung up. */
+export type ForwardedHandler = (from: string, request: ForwardRequest, gone: AbortSignal) => Promise<ForwardAnswer>;
 
 /**
  * Both ends of the forward channel on one node. As a sender it keeps the requests it
@@ -70,11 +73,14 @@ export type ForwardedHandler = (from: string, request: ForwardRequest) => Promis
  * turn with no timer in between.
  */
 export class ForwardChannel {
-  readonly stats: ForwardStats = { inFlight: 0, sent: 0, answered: 0, notRun: 0, refusedFull: 0, outcomeUnknown: 0, timedOut: 0, lateAnswers: 0, frames: 0, served: 0, servedRefused: 0 };
+  readonly stats: ForwardStats = { inFlight: 0, sent: 0, answered: 0, notRun: 0, refusedFull: 0, outcomeUnknown: 0, timedOut: 0, lateAnswers: 0, cancelled: 0, frames: 0, served: 0, servedRefused: 0 };
   private readonly pending = new Map<number, Pending>();
   private readonly outRequests = new Map<string, Pending[]>();
   private readonly outAnswers = new Map<string, ForwardAnswer[]>();
+  private readonly outCancels = new Map<string, number[]>();
   private readonly servedBy = new Map<string, number>();
+  /** Requests running here for a peer, by `peer id`: what a cancel aborts. */
+  private readonly running = new Map<string, AbortController>();
   private nextId = 1;
   private flushScheduled = false;
   private closed = false;
@@ -91,7 +97,7 @@ export class ForwardChannel {
    * when the peer connection broke after the request left — the two cases where it may or
    * may not have run.
    */
-  forward(peer: string, request: Omit<ForwardRequest, 'id'>, extraMs = 0): Promise<ForwardOutcome> {
+  forward(peer: string, request: Omit<ForwardRequest, 'id'>, extraMs = 0, gone?: AbortSignal): Promise<ForwardOutcome> {
     if (this.closed) return Promise.reject(new ChimeError('SHUTTING_DOWN', 'the node is shutting down'));
     if (this.pending.size >= this.limits.inFlightMax) {
       this.stats.refusedFull += 1;
@@ -121,16 +127,40 @@ export class ForwardChannel {
       this.stats.inFlight = this.pending.size;
       queue(this.outRequests, peer, entry);
       this.scheduleFlush();
+      gone?.addEventListener('abort', () => this.cancel(id), { once: true });
     });
+  }
+
+  /** The client of request `id` hung up: the peer is told, so a long-poll there ends; nobody waits for the answer. */
+  private cancel(id: number): void {
+    const entry = this.pending.get(id);
+    if (entry === undefined) return;
+    this.pending.delete(id);
+    this.stats.inFlight = this.pending.size;
+    this.stats.cancelled += 1;
+    entry.settle(new ChimeError('CLIENT_GONE', 'the client hung up'));
+    if (!entry.sent) return;
+    queue(this.outCancels, entry.peer, id);
+    this.scheduleFlush();
   }
 
   /** A frame from `from` on the forward channel (already checked by parseForwardFrame). */
   receive(from: string, frame: ForwardFrame): void {
-    if (frame.kind === 'answers') {
-      for (const answer of frame.items) this.answered(from, answer);
-      return;
+    switch (frame.kind) {
+      case 'answers':
+        for (const answer of frame.items) this.answered(from, answer);
+        return;
+      case 'cancels':
+        for (const id of frame.items) this.running.get(`${from} ${id}`)?.abort();
+        return;
+      case 'requests':
+        for (const request of frame.items) this.serve(from, request);
+        return;
+      default: {
+        const never: never = frame;
+        return never;
+      }
     }
-    for (const request of frame.items) this.serve(from, request);
   }
 
   /**
@@ -151,7 +181,10 @@ export class ForwardChannel {
       }
     }
     this.outRequests.delete(peer);
+    this.outCancels.delete(peer);
     this.stats.inFlight = this.pending.size;
+    // Its clients cannot be answered any more: what runs here for it may stop waiting.
+    for (const [key, controller] of this.running) if (key.startsWith(`${peer} `)) controller.abort();
   }
 
   close(): void {
@@ -160,6 +193,8 @@ export class ForwardChannel {
     this.pending.clear();
     this.outRequests.clear();
     this.outAnswers.clear();
+    this.outCancels.clear();
+    for (const controller of this.running.values()) controller.abort();
     this.stats.inFlight = 0;
   }
 
@@ -191,13 +226,17 @@ export class ForwardChannel {
     }
     this.servedBy.set(from, running + 1);
     this.stats.served += 1;
+    const key = `${from} ${request.id}`;
+    const controller = new AbortController();
+    this.running.set(key, controller);
     const done = (answer: ForwardAnswer): void => {
+      this.running.delete(key);
       const left = (this.servedBy.get(from) ?? 1) - 1;
       if (left === 0) this.servedBy.delete(from);
       else this.servedBy.set(from, left);
       this.reply(from, answer);
     };
-    this.handler(from, request).then(done, (error: unknown) => {
+    this.handler(from, request, controller.signal).then(done, (error: unknown) => {
       // The handler answers every error as problem+json itself; this is a bug, and the
       // sender must not wait for its deadline.
       const detail = JSON.stringify({ type: 'https://chime.dev/problems/internal', title: 'Internal Server Error', status: 500, detail: String(error), code: 'INTERNAL' });
@@ -224,6 +263,13 @@ export class ForwardChannel {
 
   private flush(): void {
     if (this.closed) return;
+    for (const [peer, ids] of this.outCancels) {
+      this.outCancels.delete(peer);
+      for (let i = 0; i < ids.length; i += FORWARD_BATCH_ITEMS_MAX) {
+        this.link.send(peer, { kind: 'cancels', items: ids.slice(i, i + FORWARD_BATCH_ITEMS_MAX) });
+        this.stats.frames += 1;
+      }
+    }
     for (const [peer, entries] of this.outRequests) {
       this.outRequests.delete(peer);
       for (const batch of batches(entries, (e) => forwardItemBytes(e.request))) {

@@ -37,7 +37,9 @@ export type ForwardAnswer =
 
 export type ForwardFrame =
   | { readonly kind: 'requests'; readonly items: readonly ForwardRequest[] }
-  | { readonly kind: 'answers'; readonly items: readonly ForwardAnswer[] };
+  | { readonly kind: 'answers'; readonly items: readonly ForwardAnswer[] }
+  /** Ids of requests whose clients hung up: a long-poll running for them ends (a write already proposed still commits). */
+  | { readonly kind: 'cancels'; readonly items: readonly number[] };
 
 function isMap(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
@@ -110,6 +112,14 @@ export function parseForwardFrame(value: unknown): ForwardFrame | null {
       answers.push(answer);
     }
     return { kind, items: answers };
+  }
+  if (kind === 'cancels') {
+    const ids: number[] = [];
+    for (const item of items) {
+      if (!isId(item)) return null;
+      ids.push(item);
+    }
+    return { kind, items: ids };
   }
   return null;
 }

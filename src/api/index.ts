@@ -7,6 +7,7 @@ export { clusterRoutes } from './routes-cluster.js';
 export { jobRoutes } from './routes-jobs.js';
 export { runRoutes } from './routes-runs.js';
 export { parseWait, WAIT_MS_MAX } from './wait.js';
+export { workerRoutes, claimItem, WORKER_SEEN_WINDOW_MS } from './routes-workers.js';
 export { applyRoutes } from './routes-apply.js';
 export { backupRoutes } from './routes-backup.js';
 export { notifyRoutes } from './routes-notify.js';

@@ -27,17 +27,28 @@ export function clusterRoutes(cluster: ClusterService, gate: LeaderGate, metrics
       path: '/v1/cluster/members',
       write: true,
       handle: async ({ res, body }) => {
-        const input = objectBody(await body(), ['id', 'rpc', 'http']);
+        const input = objectBody(await body(), ['id', 'rpc', 'http', 'role']);
         const errors: FieldError[] = [];
         const id = input.get('id');
         const rpc = input.get('rpc');
         const http = input.get('http');
+        const role = input.get('role');
         if (typeof id !== 'string' || !NODE_ID.test(id)) errors.push({ path: 'id', message: 'must match [a-z0-9][a-z0-9-]{0,31}' });
+        if (role !== undefined && role !== 'voter' && role !== 'worker') errors.push({ path: 'role', message: 'must be "voter" or "worker"' });
+        const member = typeof id === 'string' ? cluster.view().members.find((m) => m.id === id) : undefined;
+        // A member named with a role and no address: the operator changes its role (promote, demote).
+        if (member !== undefined && rpc === undefined && (role === 'voter' || role === 'worker') && errors.length === 0) {
+          await cluster.setMemberRole(member.id, role);
+          return sendJson(res, 202, { id: member.id, role, note: role === 'voter' ? 'promoted to voter' : 'demoted to a non-voting worker' });
+        }
         if (typeof rpc !== 'string' || !HOST_PORT.test(rpc)) errors.push({ path: 'rpc', message: 'must be HOST:PORT' });
         if (http !== undefined && (typeof http !== 'string' || !HOST_PORT.test(http))) errors.push({ path: 'http', message: 'must be HOST:PORT' });
         if (errors.length > 0 || typeof id !== 'string' || typeof rpc !== 'string') throw new ChimeError('INVALID_REQUEST', 'the member is invalid', { errors });
-        await cluster.addMember(id, { rpc, http: typeof http === 'string' ? http : '' });
-        sendJson(res, 202, { id, status: 'learner', note: 'promoted to voter once caught up' });
+        const worker = role === 'worker';
+        await cluster.addMember(id, { rpc, http: typeof http === 'string' ? http : '' }, worker ? 'worker' : 'voter');
+        sendJson(res, 202, worker
+          ? { id, status: 'worker', note: 'a non-voting executor; never promoted by itself' }
+          : { id, status: 'learner', note: 'promoted to voter once caught up' });
       },
     },
     {

@@ -1,5 +1,5 @@
 import { ChimeError } from '../errors/index.js';
-import { NODE_ID_PATTERN, RUN_STATUSES, TRIGGERS, isValidJobId, type RunStatus, type Trigger } from '../statemachine/index.js';
+import { NODE_ID_PATTERN, QUEUE_PRIORITIES, RUN_STATUSES, TRIGGERS, isValidJobId, type RunStatus, type Trigger } from '../statemachine/index.js';
 import { jobIdParam, objectBody, pageParams, readBarrier, runIdParam } from './params.js';
 import { sendJson } from './problem.js';
 import type { JobService, ReadBarrier, RunNowRequest, RunService } from './services.js';
@@ -7,17 +7,23 @@ import type { Route } from './server.js';
 import { runView } from './views.js';
 import { parseWait, WAIT_MS_MAX } from './wait.js';
 
+function isOneOf<const T extends readonly unknown[]>(choices: T, value: unknown): value is T[number] {
+  return choices.includes(value);
+}
+
 const KEY_CHARS_MAX = 256;
 
 function manualInput(body: unknown): RunNowRequest {
-  const fields = objectBody(body, ['payload', 'key']);
+  const fields = objectBody(body, ['payload', 'key', 'priority']);
   const payload = fields.get('payload');
   const key = fields.get('key');
+  const priority = fields.get('priority');
   const errors = [];
+  if (priority !== undefined && !isOneOf(QUEUE_PRIORITIES, priority)) errors.push({ path: 'priority', message: 'must be "high", "normal" or "low"' });
   if (payload !== undefined && typeof payload !== 'string') errors.push({ path: 'payload', message: 'must be a string' });
   if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > KEY_CHARS_MAX)) errors.push({ path: 'key', message: `must be a string of 1 to ${KEY_CHARS_MAX} characters` });
   if (errors.length > 0) throw new ChimeError('INVALID_REQUEST', 'the run request is invalid', { errors });
-  return { payload: typeof payload === 'string' ? payload : null, key: typeof key === 'string' ? key : null };
+  return { payload: typeof payload === 'string' ? payload : null, key: typeof key === 'string' ? key : null, priority: isOneOf(QUEUE_PRIORITIES, priority) ? priority : null };
 }
 
 const DURATION_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -78,7 +84,11 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
         const waitText = ctx.url.searchParams.get('wait');
         const waitMs = waitText === null ? null : parseWait(waitText);
         if (waitText !== null && (waitMs === null || waitMs > WAIT_MS_MAX)) throw new ChimeError('INVALID_REQUEST', 'wait must be a duration like 30s, 2m or 1500ms, at most 15m', { errors: [{ path: 'wait', message: 'invalid duration' }] });
-        if (jobs.table().getJob(id) === null) throw new ChimeError('JOB_NOT_FOUND', `job ${id} does not exist`);
+        const job = jobs.table().getJob(id);
+        if (job === null) throw new ChimeError('JOB_NOT_FOUND', `job ${id} does not exist`);
+        if (input.priority !== null && job.executor.type !== 'queue') {
+          throw new ChimeError('INVALID_REQUEST', 'priority applies to runs of queue jobs', { errors: [{ path: 'priority', message: `job ${id} is not a queue job` }] });
+        }
         const started = await runs.runNow(id, input);
         if (waitMs === null) return sendJson(ctx.res, 202, started);
         const waited = await runs.awaitRun(started.runId, waitMs);

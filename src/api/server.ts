@@ -15,6 +15,8 @@ export interface RequestContext {
   readonly res: Reply;
   /** The client's own response, for a read that streams (run output); null for a forwarded request. */
   readonly stream: ServerResponse | null;
+  /** Aborts when the client hung up before its answer (for a forwarded request: the sender's client). */
+  readonly gone: AbortSignal;
   readonly url: URL;
   readonly params: Readonly<Record<string, string>>;
   body(): Promise<unknown>;
@@ -32,6 +34,8 @@ export interface Route {
    * to the new leader instead of answering the error.
    */
   readonly reroutable?: boolean;
+  /** How long the handler may hold its answer (a long-poll): a forwarded request's deadline grows by it. */
+  readonly holdsMsMax?: number;
   readonly handle: (ctx: RequestContext) => Promise<void>;
 }
 
@@ -62,6 +66,8 @@ interface Incoming {
   rawBody(): Promise<Buffer>;
   /** Sent by another node, which takes it elsewhere if it does not run here. */
   readonly forwarded: boolean;
+  /** Aborts when the client hung up before its answer. */
+  readonly gone: AbortSignal;
 }
 
 const LEADER_WAIT_MS_DEFAULT = 3000;
@@ -103,7 +109,7 @@ export class ApiServer {
     this.gate = gate;
     this.compiled = routes.map(compile);
     this.link = link;
-    this.channel = new ForwardChannel(link, (from, request) => this.serveForwarded(request), { ...DEFAULT_FORWARD_LIMITS, ...this.options.forward });
+    this.channel = new ForwardChannel(link, (from, request, gone) => this.serveForwarded(request, gone), { ...DEFAULT_FORWARD_LIMITS, ...this.options.forward });
   }
 
   /** A frame of the forward channel from an authenticated peer (checked by parseForwardFrame). */
@@ -146,15 +152,24 @@ export class ApiServer {
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let raw: Promise<Buffer> | null = null;
-    const incoming: Incoming = { head: req, method: req.method ?? 'GET', url: new URL(req.url ?? '/', 'http://local'), rawBody: () => (raw ??= readRawBody(req)), forwarded: false };
-    await this.run(incoming, res, res);
+    const gone = new AbortController();
+    const onClose = (): void => {
+      if (!res.writableFinished) gone.abort();
+    };
+    res.once('close', onClose);
+    const incoming: Incoming = { head: req, method: req.method ?? 'GET', url: new URL(req.url ?? '/', 'http://local'), rawBody: () => (raw ??= readRawBody(req)), forwarded: false, gone: gone.signal };
+    try {
+      await this.run(incoming, res, res);
+    } finally {
+      if (res.writableFinished) res.off('close', onClose);
+    }
   }
 
   /** A write another node forwarded: run here if this node leads, else hand it back as not run. */
-  private async serveForwarded(request: ForwardRequest): Promise<ForwardAnswer> {
+  private async serveForwarded(request: ForwardRequest, gone: AbortSignal): Promise<ForwardAnswer> {
     const body = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
     const reply = new BufferedReply();
-    const incoming: Incoming = { head: { method: request.method, headers: request.headers }, method: request.method, url: new URL(request.path, 'http://local'), rawBody: () => Promise.resolve(body), forwarded: true };
+    const incoming: Incoming = { head: { method: request.method, headers: request.headers }, method: request.method, url: new URL(request.path, 'http://local'), rawBody: () => Promise.resolve(body), forwarded: true, gone };
     const ran = await this.run(incoming, reply);
     if (!ran) return { id: request.id, notRun: true };
     if (!reply.done) {
@@ -182,7 +197,7 @@ export class ApiServer {
       const route = match.route;
       routeName = `${route.method} ${route.path}`;
       let bodyRead: Promise<unknown> | null = null;
-      const ctx: RequestContext = { req: incoming.head, res: reply, stream, url, params: match.params, body: () => (bodyRead ??= incoming.rawBody().then((bytes) => parseJsonBody(bytes, incoming.head.headers['content-type']))) };
+      const ctx: RequestContext = { req: incoming.head, res: reply, stream, gone: incoming.gone, url, params: match.params, body: () => (bodyRead ??= incoming.rawBody().then((bytes) => parseJsonBody(bytes, incoming.head.headers['content-type']))) };
       if (!route.write) {
         await route.handle(ctx);
         return true;
@@ -193,7 +208,7 @@ export class ApiServer {
         if (!gate.isLeader()) {
           // A forwarded write runs only on the leader; its sender knows whom to ask next.
           if (incoming.forwarded) return false;
-          if (await this.forward(gate, incoming, reply, untilMs)) return true;
+          if (await this.forward(gate, incoming, reply, untilMs, route.holdsMsMax ?? 0)) return true;
           if (gate.isLeader()) continue;
         } else {
           try {
@@ -281,7 +296,7 @@ export class ApiServer {
    * Takes a write to the leader over the forward channel and relays its answer (true); false
    * when it did not run there, or this node became the leader meanwhile (the caller goes on).
    */
-  private async forward(gate: LeaderGate, incoming: Incoming, reply: Reply, untilMs: number): Promise<boolean> {
+  private async forward(gate: LeaderGate, incoming: Incoming, reply: Reply, untilMs: number, holdsMs: number): Promise<boolean> {
     const channel = this.channel;
     if (channel === null) throw new ChimeError('STARTING', 'the node is starting');
     const leader = await this.reachableLeader(gate, untilMs);
@@ -294,7 +309,7 @@ export class ApiServer {
     const body = await incoming.rawBody();
     // A manual run's `?wait=` holds the answer on the leader that long (invalid: the leader says so).
     const waitMs = parseWait(incoming.url.searchParams.get('wait') ?? '') ?? 0;
-    const outcome = await channel.forward(leader, { method, path: incoming.url.pathname + incoming.url.search, headers, body }, Math.min(waitMs, WAIT_MS_MAX));
+    const outcome = await channel.forward(leader, { method, path: incoming.url.pathname + incoming.url.search, headers, body }, Math.min(Math.max(waitMs, holdsMs), WAIT_MS_MAX), incoming.gone);
     if (outcome.kind === 'notRun') return false;
     reply.writeHead(outcome.status, outcome.headers).end(outcome.body);
     return true;

@@ -1,12 +1,13 @@
 // What the HTTP API uses of the rest of the node: narrow interfaces it defines and the
 // process wiring fills (src/process/services.ts). Routes reach nothing else.
-import type { AppliedJob, Job, JobSpec, JobTable, RunRecord } from '../statemachine/index.js';
+import type { AppliedJob, ClaimReportCommand, Job, JobSpec, JobTable, QueuePriority, RunRecord } from '../statemachine/index.js';
 
 export interface MemberInfo {
   readonly id: string;
   readonly rpc: string;
   readonly http: string;
-  readonly role: 'leader' | 'follower' | 'candidate' | 'learner';
+  /** `worker`: a non-voting executor member (never promoted by itself). */
+  readonly role: 'leader' | 'follower' | 'candidate' | 'learner' | 'worker';
   readonly voter: boolean;
   readonly matchIndex: number | null;
   readonly lastContactMs: number | null;
@@ -40,7 +41,10 @@ export interface ClusterService {
   view(): ClusterInfo;
   /** A leader is known and this node has applied everything it knows committed. */
   isReady(): boolean;
-  addMember(id: string, address: { rpc: string; http: string }): Promise<void>;
+  /** A learner: promoted to voter once caught up (`voter`), or a worker that never votes. */
+  addMember(id: string, address: { rpc: string; http: string }, role: 'voter' | 'worker'): Promise<void>;
+  /** Explicit promotion (a learner or worker becomes a voter) or demotion (a voter becomes a worker). */
+  setMemberRole(id: string, role: 'voter' | 'worker'): Promise<void>;
   removeMember(id: string): Promise<void>;
   /** Hands leadership to `to` (or the best other voter); returns the target. */
   transferLeadership(to: string | null): string;
@@ -59,6 +63,27 @@ export interface JobService {
 export interface RunNowRequest {
   readonly payload: string | null;
   readonly key: string | null;
+  /** Queue jobs only: the submission's place in its function's queue. */
+  readonly priority: QueuePriority | null;
+}
+
+export interface ClaimInput {
+  readonly worker: string;
+  readonly functions: readonly string[];
+  readonly max: number;
+  readonly waitMs: number;
+  /** Aborted when the worker hung up: a parked claim is dropped rather than handed a run nobody will take. */
+  readonly signal?: AbortSignal;
+}
+
+/** Pull workers: the leader's work queue (claims and claim reports are recorded in the log before they are answered). */
+export interface WorkerService {
+  /** The runs the log gave the worker (their current attempts); empty when none came within waitMs. */
+  claim(input: ClaimInput): Promise<readonly RunRecord[]>;
+  /** A heartbeat, complete or fail; ChimeError ATTEMPT_NOT_HELD when the worker no longer holds the attempt. */
+  report(command: ClaimReportCommand): Promise<RunRecord>;
+  /** Claims parked on this node (the leader) per function. */
+  waitingByFunction(): ReadonlyMap<string, number>;
 }
 
 export interface RunStarted {

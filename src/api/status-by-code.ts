@@ -16,6 +16,8 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   STARTING: 503,
   FORWARDS_FULL: 429,
   OUTCOME_UNKNOWN: 503,
+  // nginx's "client closed request": only counted, since no one is left to read it.
+  CLIENT_GONE: 499,
   INVALID_COMMAND: 400,
   INVALID_SPEC: 400,
   JOB_NOT_FOUND: 404,
@@ -31,6 +33,7 @@ export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
   STALE_ATTEMPT: 409,
   DUPLICATE_REPORT: 409,
   NOT_AN_EXECUTOR: 409,
+  ATTEMPT_NOT_HELD: 409,
   INVALID_CURSOR: 400,
   INVALID_SNAPSHOT: 400,
   NOTIFICATION_NOT_FOUND: 404,

@@ -27,12 +27,18 @@ export function firstStartOf(run: RunRecord): number | null {
 /**
  * A run record as the API shows it (api.md's Run shape), with `durationMs` (first start to
  * finish, across every attempt; null until both are known) and `lateMs` (first start minus
- * the scheduled instant; null until it started).
+ * the scheduled instant; null until it started). A queue run's state shows at the top level.
  */
 export function runView(run: RunRecord): Record<string, unknown> {
   const firstStart = firstStartOf(run);
+  const { queue, ...rest } = run;
+  const queueFields = queue === null ? {} : {
+    function: queue.function, priority: queue.priority, worker: queue.worker, leaseUntil: iso(queue.leaseUntil), progress: queue.progress,
+    result: queue.result,
+  };
   return {
-    ...run,
+    ...rest,
+    ...queueFields,
     durationMs: firstStart !== null && run.finishedAt !== null ? Math.max(0, run.finishedAt - firstStart) : null,
     lateMs: firstStart === null ? null : firstStart - run.scheduledAt,
     scheduledAt: iso(run.scheduledAt),

@@ -13,6 +13,10 @@ export const AGENT_HELP = `usage: chime agent --id ID [flags]
   --http HOST:PORT            API and console address (default 127.0.0.1:8400; port 0 picks one)
   --peers ID=HOST:PORT,...    founding voters with their rpc addresses (only for an empty data dir)
   --join URL                  start empty and ask the cluster at URL to add this node
+  --role voter|worker         with --join: voter (default; a learner promoted once caught up) or
+                              worker (an executor that never votes and is never promoted)
+  --remove-silent-workers-after DURATION
+                              as leader, remove a worker member silent this long (e.g. 10m; default never)
   --restore FILE              found a new cluster (with --peers, empty data) from a backup (chime backup)
   --tag KEY=VALUE             node label for job targeting (repeatable)
   --slots N                   runs that may execute here at once (default 8)
@@ -36,6 +40,8 @@ const OPTIONS = {
   http: { type: 'string' },
   peers: { type: 'string' },
   join: { type: 'string' },
+  role: { type: 'string' },
+  'remove-silent-workers-after': { type: 'string' },
   restore: { type: 'string' },
   tag: { type: 'string', multiple: true },
   slots: { type: 'string' },
@@ -132,6 +138,14 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
       throw new UsageError(`--join: not a URL: ${join}`);
     }
   }
+  const roleText = str('role') ?? 'voter';
+  if (roleText !== 'voter' && roleText !== 'worker') throw new UsageError(`--role: "${roleText}" is not voter or worker`);
+  if (roleText === 'worker' && join === null) throw new UsageError('--role worker joins an existing cluster: it needs --join URL');
+  const silentText = str('remove-silent-workers-after');
+  const silentMatch = silentText === undefined ? null : /^(\d{1,9})(ms|s|m|h)$/.exec(silentText);
+  if (silentText !== undefined && silentMatch === null) throw new UsageError(`--remove-silent-workers-after: "${silentText}" is not a duration like 30s, 10m or 1h`);
+  const removeSilentWorkersAfterMs = silentMatch === null ? null
+    : Number(silentMatch[1]) * (silentMatch[2] === 'ms' ? 1 : silentMatch[2] === 's' ? 1000 : silentMatch[2] === 'm' ? 60_000 : 3_600_000);
   const tags: Record<string, string> = {};
   for (const tag of Array.isArray(raw.tag) ? raw.tag : []) {
     const at = tag.indexOf('=');
@@ -151,6 +165,8 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
     http: hostPort('http', str('http') ?? '127.0.0.1:8400'),
     peers,
     join,
+    role: roleText,
+    removeSilentWorkersAfterMs,
     tags,
     slots: positiveInt('slots', str('slots'), 8),
     clusterKeyFile: str('cluster-key-file') ?? null,

@@ -4,12 +4,15 @@ import { apiCaller } from './http-client.js';
 import { document, formatDuration, outputOptions, OUTPUT_FLAGS, OUTPUT_HELP, table } from './output.js';
 import { UsageError, serverList } from './usage.js';
 
-export const CLUSTER_HELP = `usage: chime cluster <status|members|add|remove|transfer-leader> [flags]
+export const CLUSTER_HELP = `usage: chime cluster <status|members|add|remove|promote|demote|transfer-leader> [flags]
 
   status                          leader, term, commit and applied index, and every member
   members                         the members table only
-  add ID --rpc HOST:PORT [--http HOST:PORT]   add a node (learner first, voter once caught up)
+  add ID --rpc HOST:PORT [--http HOST:PORT] [--role worker]
+                                  add a node (learner first, voter once caught up; a worker never votes)
   remove ID                       remove a member
+  promote ID                      make a worker (or learner) a voter
+  demote ID                       make a voter a non-voting worker (keep the voters an odd count)
   transfer-leader [--to ID]       hand leadership to ID (or the most up-to-date voter)
 
 flags:
@@ -64,7 +67,7 @@ function roleText(m: Member, answering: string): string {
 }
 
 export async function clusterCommand(args: string[], out: (s: string) => void): Promise<void> {
-  const { values, positionals } = parseFlags('cluster', args, { server: { type: 'string' }, ...OUTPUT_FLAGS, rpc: { type: 'string' }, http: { type: 'string' }, to: { type: 'string' }, help: { type: 'boolean' } });
+  const { values, positionals } = parseFlags('cluster', args, { server: { type: 'string' }, ...OUTPUT_FLAGS, rpc: { type: 'string' }, http: { type: 'string' }, to: { type: 'string' }, role: { type: 'string' }, help: { type: 'boolean' } });
   const [sub, id] = positionals;
   if (values.help === true || sub === undefined) {
     out(CLUSTER_HELP);
@@ -91,8 +94,16 @@ export async function clusterCommand(args: string[], out: (s: string) => void): 
     }
     case 'add': {
       if (id === undefined || values.rpc === undefined) throw new UsageError('cluster add: needs ID and --rpc HOST:PORT');
-      const answer = await call('POST', '/v1/cluster/members', { id, rpc: values.rpc, ...(values.http === undefined ? {} : { http: values.http }) });
-      return out(values.json === true ? JSON.stringify(answer.body) + '\n' : `added ${id} as a learner; it becomes a voter once caught up\n`);
+      if (values.role !== undefined && values.role !== 'voter' && values.role !== 'worker') throw new UsageError('cluster add: --role is voter or worker');
+      const worker = values.role === 'worker';
+      const answer = await call('POST', '/v1/cluster/members', { id, rpc: values.rpc, ...(values.http === undefined ? {} : { http: values.http }), ...(worker ? { role: 'worker' } : {}) });
+      return out(values.json === true ? JSON.stringify(answer.body) + '\n' : worker ? `added ${id} as a worker; it executes runs and never votes\n` : `added ${id} as a learner; it becomes a voter once caught up\n`);
+    }
+    case 'promote':
+    case 'demote': {
+      if (id === undefined) throw new UsageError(`cluster ${sub}: needs ID`);
+      const answer = await call('POST', '/v1/cluster/members', { id, role: sub === 'promote' ? 'voter' : 'worker' });
+      return out(values.json === true ? JSON.stringify(answer.body) + '\n' : sub === 'promote' ? `${id} is now a voter\n` : `${id} is now a non-voting worker\n`);
     }
     case 'remove': {
       if (id === undefined) throw new UsageError('cluster remove: needs ID');
@@ -106,6 +117,6 @@ export async function clusterCommand(args: string[], out: (s: string) => void): 
       return out(`leadership moving from ${text(body, 'from', 'transfer')} to ${text(body, 'to', 'transfer')}\n`);
     }
     default:
-      throw new UsageError(`cluster: unknown subcommand ${sub}${suggestion(sub, ['status', 'members', 'add', 'remove', 'transfer-leader'])}`);
+      throw new UsageError(`cluster: unknown subcommand ${sub}${suggestion(sub, ['status', 'members', 'add', 'remove', 'promote', 'demote', 'transfer-leader'])}`);
   }
 }

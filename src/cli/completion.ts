@@ -6,7 +6,7 @@ import { UsageError } from './usage.js';
 export const COMMAND_TREE: Readonly<Record<string, readonly string[]>> = {
   agent: [],
   dev: [],
-  cluster: ['status', 'members', 'add', 'remove', 'transfer-leader'],
+  cluster: ['status', 'members', 'add', 'remove', 'promote', 'demote', 'transfer-leader'],
   job: ['put', 'get', 'list', 'next', 'delete', 'pause', 'resume', 'run'],
   run: ['list', 'get', 'logs', 'kill'],
   notify: ['list', 'test'],
@@ -14,6 +14,9 @@ export const COMMAND_TREE: Readonly<Record<string, readonly string[]>> = {
   diff: [],
   export: [],
   backup: [],
+  worker: [],
+  functions: [],
+  workers: [],
   version: [],
   help: [],
   completion: ['bash', 'zsh'],

@@ -17,6 +17,7 @@ export const JOB_HELP = `usage: chime job <put|get|list|next|delete|pause|resume
   next ID [-n N]                        the job's next N instants (default 5), in its time zone
   get ID | list [--limit N] [--cursor C] | delete ID | pause ID | resume ID
   run ID [--payload TEXT] [--key KEY]   run now, whatever the schedule
+        [--priority high|normal|low]    a queue job's submission priority (docs/workers.md)
         [--wait [--timeout DURATION]]   follow the run through its retries to its final status;
                                         exit 0 if it succeeded, 1 if it ended otherwise,
                                         3 if the timeout (default none) passed first
@@ -248,6 +249,10 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
       const body: Record<string, string> = {};
       if (values.payload !== undefined) body['payload'] = values.payload;
       if (values.key !== undefined) body['key'] = values.key;
+      if (values.priority !== undefined) {
+        if (!['high', 'normal', 'low'].includes(values.priority)) throw new UsageError('job run: --priority is high, normal or low');
+        body['priority'] = values.priority;
+      }
       const timeoutMs = values.timeout === undefined ? null : durationMs(values.timeout, '--timeout');
       if (timeoutMs !== null && values.wait !== true) throw new UsageError('job run: --timeout goes with --wait');
       const started = fieldsOf((await call('POST', `/v1/jobs/${path}/run`, body)).body, 'run');

@@ -7,6 +7,7 @@ import { BACKUP_HELP, backupCommand } from './backup-command.js';
 import { jobCommand, JOB_HELP } from './job-command.js';
 import { runCommand, RUN_HELP } from './run-command.js';
 import { notifyCommand, NOTIFY_HELP } from './notify-command.js';
+import { FUNCTIONS_HELP, WORKER_HELP, WORKERS_HELP, listCommand, workerCommand } from './worker-command.js';
 import { AGENT_HELP } from './agent-config.js';
 import { chimeVersion, isPackaged } from './packaged.js';
 import { OperationError, UsageError } from './usage.js';
@@ -22,6 +23,9 @@ commands:
   job        put, get, list, next, delete, pause, resume, run
   run        list, get, kill
   notify     list (webhook deliveries), test JOB (send a test event)
+  worker     a pull worker: runs a command per claimed run of queue jobs (-- COMMAND ARGS)
+  functions  the functions' queues: queued by priority, running, workers, waiting claims
+  workers    the pull workers the cluster saw
   apply      create or replace the jobs of files in one step (-f FILE|DIR); diff, export
   backup     a consistent snapshot of the cluster to a file (agent --restore starts a cluster from it)
   version    chime's and node's versions (also --version)
@@ -33,6 +37,7 @@ Errors go to stderr; exit code 1 for a failed operation, 2 for bad usage.
 
 const HELP_OF: Readonly<Record<string, string>> = {
   agent: AGENT_HELP, dev: DEV_HELP, cluster: CLUSTER_HELP, job: JOB_HELP, run: RUN_HELP, notify: NOTIFY_HELP, apply: APPLY_HELP, diff: APPLY_HELP, export: APPLY_HELP, backup: BACKUP_HELP,
+  worker: WORKER_HELP, functions: FUNCTIONS_HELP, workers: WORKERS_HELP,
 };
 
 async function main(argv: string[]): Promise<void> {
@@ -76,6 +81,11 @@ async function main(argv: string[]): Promise<void> {
       return applyCommand(command, rest, out);
     case 'backup':
       return backupCommand(rest, out);
+    case 'worker':
+      return workerCommand(rest, out);
+    case 'functions':
+    case 'workers':
+      return listCommand(command, rest, out);
     default:
       throw new UsageError(`unknown command "${command}"${suggestion(command, Object.keys(COMMAND_TREE))} (try chime help)`);
   }

@@ -8,12 +8,13 @@ export const ERROR_CODES = [
   // Raft and the node runtime: where the leader is, what the log could not take.
   'NOT_LEADER', 'NO_LEADER', 'PROPOSALS_FULL', 'PROPOSAL_DROPPED', 'LEADERSHIP_LOST', 'TIMEOUT',
   'TRANSFER_IN_PROGRESS', 'CONF_CHANGE_PENDING', 'CONF_CHANGE_INVALID', 'READS_FULL', 'SHUTTING_DOWN', 'STARTING',
-  // Forwarding a write to the leader: too many on their way, or the answer can no longer come.
-  'FORWARDS_FULL', 'OUTCOME_UNKNOWN',
+  // Forwarding a write to the leader: too many on their way, the answer can no longer come, or
+  // its client hung up (never sent: there is nobody to receive it).
+  'FORWARDS_FULL', 'OUTCOME_UNKNOWN', 'CLIENT_GONE',
   // The job table's apply results and queries.
   'INVALID_COMMAND', 'INVALID_SPEC', 'JOB_NOT_FOUND', 'TOO_MANY_JOBS', 'RUN_NOT_FOUND', 'RUN_EXISTS', 'RUN_NOT_ACTIVE',
   'RUN_NOT_RETRYABLE', 'ATTEMPT_MISMATCH', 'RETRY_LIMIT', 'NOT_DUE', 'ACTIVE_RUNS_FULL', 'STALE_ATTEMPT', 'DUPLICATE_REPORT',
-  'NOT_AN_EXECUTOR', 'INVALID_CURSOR', 'INVALID_SNAPSHOT', 'NOTIFICATION_NOT_FOUND',
+  'NOT_AN_EXECUTOR', 'INVALID_CURSOR', 'INVALID_SNAPSHOT', 'NOTIFICATION_NOT_FOUND', 'ATTEMPT_NOT_HELD',
   // Notifications and run output.
   'NOTIFY_NOT_CONFIGURED', 'NO_NOTIFY_TARGETS', 'OUTPUT_READERS_FULL', 'OUTPUT_UNAVAILABLE',
   // The leader's scheduler.

@@ -68,7 +68,7 @@ export function orderBytes(order: ExecuteOrder): number {
   if (spec.type === 'shell') {
     bytes += 3 * (spec.command.length + spec.cwd.length);
     for (const [name, value] of Object.entries(spec.env)) bytes += 3 * (name.length + value.length) + 8;
-  } else {
+  } else if (spec.type === 'http') {
     bytes += 3 * (spec.url.length + spec.body.length + spec.method.length);
     for (const [name, value] of Object.entries(spec.headers)) bytes += 3 * (name.length + value.length) + 8;
   }

@@ -12,6 +12,12 @@ export interface MemberAddress {
   readonly http: string;
 }
 
+/**
+ * What a member is for: a `voter` (or a learner on its way to being one), or a `worker`, an
+ * executor that never votes and is never promoted by itself.
+ */
+export type MemberRole = 'voter' | 'worker';
+
 /** Addresses longer than this are not ours (they come from peers and the log). */
 const ADDRESS_CHARS_MAX = 300;
 const EMPTY = new Uint8Array(0);
@@ -21,8 +27,18 @@ function isAddressText(value: unknown): value is string {
   return typeof value === 'string' && value.length <= ADDRESS_CHARS_MAX;
 }
 
-export function encodeMemberContext(address: MemberAddress): string {
-  return JSON.stringify({ rpc: address.rpc, http: address.http });
+export function encodeMemberContext(address: MemberAddress, role: MemberRole = 'voter'): string {
+  return JSON.stringify(role === 'worker' ? { rpc: address.rpc, http: address.http, role } : { rpc: address.rpc, http: address.http });
+}
+
+/** The role a membership entry's context gives (contexts before roles existed: voter). */
+export function roleOfContext(context: string): MemberRole {
+  try {
+    const value: unknown = JSON.parse(context);
+    return typeof value === 'object' && value !== null && Reflect.get(value, 'role') === 'worker' ? 'worker' : 'voter';
+  } catch {
+    return 'voter';
+  }
 }
 
 export function decodeMemberContext(context: string): MemberAddress | null {
@@ -53,6 +69,8 @@ function drain<T>(steps: Generator<void, T, void>): T {
  */
 export class MemberDirectory<C, R> implements StateMachine<C, R> {
   readonly addresses = new Map<NodeId, MemberAddress>();
+  /** Members added (or demoted) as workers: never promoted by the leader on its own. */
+  readonly workers = new Set<NodeId>();
 
   constructor(readonly inner: StateMachine<C, R>) {}
 
@@ -67,8 +85,11 @@ export class MemberDirectory<C, R> implements StateMachine<C, R> {
   applyConfChange(change: ConfChange): void {
     if (change.type === 'remove') {
       this.addresses.delete(change.node);
+      this.workers.delete(change.node);
       return;
     }
+    if (change.type === 'addLearner' && roleOfContext(change.context) === 'worker') this.workers.add(change.node);
+    else this.workers.delete(change.node);
     const address = decodeMemberContext(change.context);
     if (address !== null) this.addresses.set(change.node, address);
   }
@@ -84,7 +105,8 @@ export class MemberDirectory<C, R> implements StateMachine<C, R> {
 
   /** The snapshot in steps when the inner state machine can make it in steps. */
   *snapshotSteps(): Generator<void, Uint8Array, void> {
-    const addresses = [...this.addresses.entries()].map(([id, a]) => [id, a.rpc, a.http]);
+    // A worker's row has a fourth field; readers before roles take the first three.
+    const addresses = [...this.addresses.entries()].map(([id, a]) => (this.workers.has(id) ? [id, a.rpc, a.http, 'worker'] : [id, a.rpc, a.http]));
     const head = pack({ v: SNAPSHOT_VERSION, addresses, inner: EMPTY });
     // `inner` is packed last, as bin8 of length 0 (c4 00): replace that by a bin32 header.
     assert.ok(head[head.length - 2] === 0xc4 && head[head.length - 1] === 0x00, 'the inner image is the last value');
@@ -110,15 +132,17 @@ export class MemberDirectory<C, R> implements StateMachine<C, R> {
   }
 
   restore(data: Uint8Array): void {
-    const { addresses, inner } = parseSnapshot(unpack(data));
+    const { addresses, workers, inner } = parseSnapshot(unpack(data));
     this.addresses.clear();
+    this.workers.clear();
     for (const [id, address] of addresses) this.addresses.set(id, address);
+    for (const id of workers) this.workers.add(id);
     this.inner.restore(inner);
   }
 }
 
 /** Checks a decoded snapshot field by field; a snapshot of another version or shape is refused. */
-function parseSnapshot(decoded: unknown): { addresses: [NodeId, MemberAddress][]; inner: Uint8Array } {
+function parseSnapshot(decoded: unknown): { addresses: [NodeId, MemberAddress][]; workers: NodeId[]; inner: Uint8Array } {
   if (typeof decoded !== 'object' || decoded === null) throw new Error('snapshot is malformed: not a map');
   const version: unknown = Reflect.get(decoded, 'v');
   if (version !== SNAPSHOT_VERSION) throw new Error(`snapshot format ${String(version)} is not readable by this version (expects ${SNAPSHOT_VERSION})`);
@@ -126,11 +150,14 @@ function parseSnapshot(decoded: unknown): { addresses: [NodeId, MemberAddress][]
   const inner: unknown = Reflect.get(decoded, 'inner');
   if (!Array.isArray(rows) || !(inner instanceof Uint8Array)) throw new Error('snapshot is malformed');
   const addresses: [NodeId, MemberAddress][] = [];
+  const workers: NodeId[] = [];
   for (const row of rows) {
     if (!Array.isArray(row)) throw new Error('snapshot is malformed: an address row is not a list');
-    const [id, rpc, http]: unknown[] = row;
+    const [id, rpc, http, role]: unknown[] = row;
     if (typeof id !== 'string' || !isAddressText(rpc) || !isAddressText(http)) throw new Error('snapshot is malformed: an address row');
+    if (role !== undefined && role !== 'worker') throw new Error('snapshot is malformed: an address row has an unknown role');
     addresses.push([id, { rpc, http }]);
+    if (role === 'worker') workers.push(id);
   }
-  return { addresses, inner };
+  return { addresses, workers, inner };
 }

@@ -148,6 +148,51 @@ test('an added node joins as a learner, becomes a voter once caught up, and can 
   await c.stop('d');
 });
 
+test('a worker member never becomes a voter by itself; promote and demote are explicit; a demoted leader steps down', async () => {
+  const c = await threeNodes(3);
+  const leader = c.runtime(leaderOf(c));
+  for (let i = 0; i < 5; i++) await c.settle(leader.propose(`v${i}`));
+  c.addEmpty('w');
+  await c.settle(leader.addMember('w', { rpc: 'w:rpc', http: 'w:http' }, 'worker'));
+  await c.runUntil('w applied the log', () => list(c, 'w').items.length === 5);
+  await c.wait(2000);
+  const w = leader.clusterView().members.find((m) => m.id === 'w');
+  assert.deepEqual(w && [w.role, w.voter], ['worker', false], 'caught up, still a worker');
+  assert.deepEqual(leader.status().conf.voters.length, 3);
+  await c.settle(leader.setMemberRole('w', 'voter'));
+  await c.runUntil('w votes', () => leader.clusterView().members.some((m) => m.id === 'w' && m.voter && m.role === 'follower'));
+  await c.settle(leader.setMemberRole('w', 'worker'));
+  await c.runUntil('w is a worker again', () => leader.clusterView().members.some((m) => m.id === 'w' && !m.voter && m.role === 'worker'));
+  await c.settle(leader.propose('after-demote'));
+  await c.runUntil('w still receives the log', () => list(c, 'w').items.includes('after-demote'));
+  // The leader demotes itself: it steps down once the change applies, and a voter takes over.
+  const old = leader.id;
+  await c.settle(leader.setMemberRole(old, 'worker'));
+  await c.runUntil('another voter leads', () => { const l = c.leader(); return l !== null && l !== old && l !== 'w'; });
+  const now = c.runtime(leaderOf(c));
+  await c.runUntil('the new leader applied the demotion', () => !now.status().conf.voters.includes(old));
+  assert.deepEqual([...now.status().conf.voters].sort(), ['a', 'b', 'c'].filter((id) => id !== old).sort());
+  assert.equal(now.clusterView().members.find((m) => m.id === old)?.role, 'worker');
+  const refused = await c.settle(now.setMemberRole('w', 'worker')).then(() => null, (e: unknown) => e);
+  assert.ok(isChimeError(refused, 'CONF_CHANGE_INVALID'), 'already a worker');
+});
+
+test('a leader removes a worker member it has not heard from for removeSilentWorkersAfterMs', async () => {
+  const c = new VirtualCluster<string, number>(['a', 'b', 'c'], { seed: 4, machine: () => new ListMachine(), removeSilentWorkersAfterMs: 3000 });
+  await c.runUntil('a leader', () => c.leader() !== null);
+  const leader = c.runtime(leaderOf(c));
+  await c.settle(leader.propose('first'));
+  c.addEmpty('w');
+  await c.settle(leader.addMember('w', { rpc: 'w:rpc', http: 'w:http' }, 'worker'));
+  await c.wait(5000);
+  assert.ok(leader.clusterView().members.some((m) => m.id === 'w' && m.role === 'worker'), 'a worker that talks stays');
+  await c.stop('w');
+  await c.wait(1000);
+  assert.ok(leader.clusterView().members.some((m) => m.id === 'w'), 'not yet: silent for 1 s');
+  await c.runUntil('the silent worker is removed', () => !leader.clusterView().members.some((m) => m.id === 'w'), 5000);
+  assert.deepEqual([...leader.status().conf.voters].sort(), ['a', 'b', 'c'], 'voters untouched');
+});
+
 test('a stopping leader hands leadership on first, so the others need no election timeout', async () => {
   const c = await threeNodes();
   const old = leaderOf(c);

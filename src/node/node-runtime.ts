@@ -4,7 +4,7 @@
 // simulator (virtual disk, network and clock).
 import type { ConfChange, Entry, Message, NodeId, Snapshot, SoftState, Status } from '../raft/index.js';
 import { ChimeError, isChimeError, notLeader } from '../errors/index.js';
-import { MemberDirectory, encodeMemberContext, type MemberAddress } from './member-directory.js';
+import { MemberDirectory, encodeMemberContext, type MemberAddress, type MemberRole } from './member-directory.js';
 import type { Clock, LeadershipListener, LogStore, NodeEnvelope, NodeEvents, PeerHello, PeerLink, StateMachine, TimerHandle } from './ports.js';
 import { ReadyLoop, type RaftTuning } from './ready-loop.js';
 import { bestTransferTarget } from './snapshot-policy.js';
@@ -65,15 +65,18 @@ export interface NodeOptions<C, R> {
   readonly raft?: RaftTuning;
   readonly events?: NodeEvents;
   readonly listener?: LeadershipListener;
-  /** Learners that caught up become voters (the default); off, membership changes are the operator's. */
+  /** Learners that caught up become voters (the default); off, membership changes are the operator's. Workers never are. */
   readonly promoteLearners?: boolean;
+  /** A leader removes a worker member it has not heard from for this long (absent: never). */
+  readonly removeSilentWorkersAfterMs?: number | null;
 }
 
 export interface MemberView {
   readonly id: NodeId;
   readonly rpc: string;
   readonly http: string;
-  readonly role: 'leader' | 'follower' | 'candidate' | 'learner';
+  /** `worker`: a non-voting executor member (never promoted by itself); `learner`: on its way to being a voter. */
+  readonly role: 'leader' | 'follower' | 'candidate' | 'learner' | 'worker';
   readonly voter: boolean;
   readonly matchIndex: number | null;
   readonly lastContactMs: number | null;
@@ -100,6 +103,9 @@ export class NodeRuntime<C, R> {
   private helloTimer: TimerHandle | null = null;
   private promoteTimer: TimerHandle | null = null;
   private leaderId: NodeId | null = null;
+  /** When this node last became leader (silent workers are counted from then at the earliest). */
+  private leaderSinceMs = 0;
+  private readonly removalsInFlight = new Set<NodeId>();
   private stopping = false;
 
   constructor(options: NodeOptions<C, R>) {
@@ -145,7 +151,10 @@ export class NodeRuntime<C, R> {
     if (voters.length === 1 && voters[0] === this.id) this.loop.campaign();
     this.sayHello();
     this.helloTimer = this.every(HELLO_EVERY_MS, () => this.sayHello());
-    if (this.options.promoteLearners !== false) this.promoteTimer = this.every(PROMOTE_EVERY_MS, () => this.promoteCaughtUpLearner());
+    this.promoteTimer = this.every(PROMOTE_EVERY_MS, () => {
+      if (this.options.promoteLearners !== false) this.promoteCaughtUpLearner();
+      this.removeSilentWorkers();
+    });
   }
 
   /**
@@ -256,9 +265,28 @@ export class NodeRuntime<C, R> {
     return this.leaderId === null ? null : this.httpOf(this.leaderId);
   }
 
-  addMember(id: NodeId, address: MemberAddress): Promise<void> {
+  /** Adds a learner: a future voter (promoted once caught up), or a worker that never votes. */
+  addMember(id: NodeId, address: MemberAddress, role: MemberRole = 'voter'): Promise<void> {
     if (!this.isLeader()) return Promise.reject(notLeader(this.leaderId));
-    return this.loop.proposeConfChange({ type: 'addLearner', node: id, context: encodeMemberContext(address) });
+    return this.loop.proposeConfChange({ type: 'addLearner', node: id, context: encodeMemberContext(address, role) });
+  }
+
+  /** The operator's explicit change: a learner or worker becomes a voter, or a voter becomes a worker. */
+  setMemberRole(id: NodeId, role: MemberRole): Promise<void> {
+    if (!this.isLeader()) return Promise.reject(notLeader(this.leaderId));
+    const conf = this.loop.status().conf;
+    const address = this.directory.addresses.get(id) ?? { rpc: this.announced.get(id)?.rpc ?? '', http: this.announced.get(id)?.http ?? '' };
+    if (role === 'voter') {
+      if (conf.voters.includes(id)) return Promise.reject(new ChimeError('CONF_CHANGE_INVALID', `${id} is already a voter`));
+      if (!conf.learners.includes(id)) return Promise.reject(new ChimeError('MEMBER_NOT_FOUND', `${id} is not a member`));
+      return this.loop.proposeConfChange({ type: 'addVoter', node: id, context: encodeMemberContext(address) });
+    }
+    if (conf.learners.includes(id)) {
+      if (this.directory.workers.has(id)) return Promise.reject(new ChimeError('CONF_CHANGE_INVALID', `${id} is already a worker`));
+      return Promise.reject(new ChimeError('CONF_CHANGE_INVALID', `${id} is a learner on its way to voting; remove it and add it back as a worker`));
+    }
+    if (!conf.voters.includes(id)) return Promise.reject(new ChimeError('MEMBER_NOT_FOUND', `${id} is not a member`));
+    return this.loop.proposeConfChange({ type: 'addLearner', node: id, context: encodeMemberContext(address, 'worker') });
   }
 
   /** Makes a learner a voter now, caught up or not (the operator's call; the timer promotes only caught-up ones). */
@@ -288,7 +316,9 @@ export class NodeRuntime<C, R> {
     const members = [...status.conf.voters, ...status.conf.learners].map((id): MemberView => {
       const voter = status.conf.voters.includes(id);
       const contact = id === this.id ? now : this.lastContactMs.get(id);
-      const role = id === status.softState.leader ? 'leader' : !voter ? 'learner' : id === this.id && status.softState.role === 'candidate' ? 'candidate' : 'follower';
+      const role = id === status.softState.leader ? 'leader'
+        : !voter ? (this.directory.workers.has(id) ? 'worker' : 'learner')
+          : id === this.id && status.softState.role === 'candidate' ? 'candidate' : 'follower';
       return {
         id,
         rpc: id === this.id ? this.options.address.rpc : (this.directory.addresses.get(id)?.rpc ?? ''),
@@ -334,6 +364,7 @@ export class NodeRuntime<C, R> {
     const changed = soft.leader !== this.leaderId;
     this.leaderId = soft.leader;
     if (!changed) return;
+    if (soft.leader === this.id) this.leaderSinceMs = this.options.clock.nowMs();
     this.options.clock.defer(() => this.refreshPeers());
     this.options.events?.leaderChanged?.(soft.leader, this.term());
     this.options.listener?.leadershipChanged();
@@ -359,11 +390,34 @@ export class NodeRuntime<C, R> {
     this.options.link.setPeers(peers);
   }
 
-  /** Learners that have caught up with the leader's log become voters, one at a time. */
+  /**
+   * Worker members the leader has not heard from for removeSilentWorkersAfterMs (counted from
+   * its own start as leader at the earliest) are removed, one change at a time. Their runs
+   * were recorded lost by the scheduler's lease long before.
+   */
+  private removeSilentWorkers(): void {
+    const afterMs = this.options.removeSilentWorkersAfterMs ?? null;
+    if (afterMs === null || !this.isLeader()) return;
+    const now = this.options.clock.nowMs();
+    const conf = this.loop.status().conf;
+    for (const id of conf.learners) {
+      if (!this.directory.workers.has(id) || this.removalsInFlight.has(id)) continue;
+      const heard = Math.max(this.lastContactMs.get(id) ?? 0, this.leaderSinceMs);
+      if (now - heard < afterMs) continue;
+      this.removalsInFlight.add(id);
+      this.options.events?.silentWorkerRemoved?.(id, now - heard);
+      this.loop.proposeConfChange({ type: 'remove', node: id, context: '' }).catch((error: unknown) => {
+        if (!isChimeError(error)) throw error;
+      }).finally(() => this.removalsInFlight.delete(id));
+      return;
+    }
+  }
+
+  /** Learners that have caught up with the leader's log become voters, one at a time; workers never. */
   private promoteCaughtUpLearner(): void {
     if (!this.isLeader()) return;
     const status = this.loop.status();
-    const id = status.conf.learners.find((learner) => (status.progress.get(learner)?.match ?? -1) >= status.hardState.commit);
+    const id = status.conf.learners.find((learner) => !this.directory.workers.has(learner) && (status.progress.get(learner)?.match ?? -1) >= status.hardState.commit);
     if (id === undefined) return;
     const context = encodeMemberContext(this.directory.addresses.get(id) ?? { rpc: '', http: '' });
     this.loop.proposeConfChange({ type: 'addVoter', node: id, context }).catch((error: unknown) => {

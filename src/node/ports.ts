@@ -87,6 +87,8 @@ export interface NodeEvents {
   proposalSettled?(outcome: 'applied' | string): void;
   leaderChanged?(leader: NodeId | null, term: number): void;
   confChanged?(type: string, node: NodeId): void;
+  /** The leader removed a worker member it had not heard from for `silentMs`. */
+  silentWorkerRemoved?(node: NodeId, silentMs: number): void;
   snapshotTaken?(index: number, bytes: number, encodeMs: number): void;
   snapshotRestored?(index: number): void;
   /** This leader asked `to` to take over before a long snapshot. */

@@ -3,7 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiServer, applyRoutes, backupRoutes, notifyRoutes, outputRoutes, clusterRoutes, consoleRoutes, jobRoutes, parseForwardFrame, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
+import { ApiServer, applyRoutes, backupRoutes, notifyRoutes, outputRoutes, clusterRoutes, consoleRoutes, jobRoutes, parseForwardFrame, runRoutes, scheduleRoutes, splitHostPort, workerRoutes, type LeaderGate } from '../api/index.js';
 import { ExecutionPlane, type ExecutionNode } from '../execution/index.js';
 import { NotifyPlane } from '../notify/index.js';
 import { jsonLogger, type Logger } from '../log/index.js';
@@ -20,7 +20,7 @@ import type { AgentConfig } from './config.js';
 import { joinCluster } from './join.js';
 import { ProcessMetrics } from './metrics.js';
 import { WriteTracer } from './trace.js';
-import { backupServiceOf, clusterServiceOf, jobServiceOf, readBarrierOf, runServiceOf } from './services.js';
+import { backupServiceOf, clusterServiceOf, jobServiceOf, readBarrierOf, runServiceOf, workerServiceOf } from './services.js';
 
 /** How long a leader waits for its hand-off before it stops anyway. */
 const HAND_OFF_DEADLINE_MS = 3000;
@@ -124,7 +124,14 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     initialSnapshot: await storage.loadSnapshot(),
     timing: { tickMs: 10, heartbeatMs: config.heartbeatMs, electionMs: config.electionMs },
     limits: { snapshotEntries: config.snapshotEntries },
-    events: tracer === null ? metrics.nodeEvents : { ...metrics.nodeEvents, trace: (stage, index) => tracer.mark(stage, index) },
+    events: {
+      ...metrics.nodeEvents,
+      ...(tracer === null ? {} : { trace: tracer.mark.bind(tracer) }),
+      silentWorkerRemoved: (member, silentMs) => {
+        metrics.nodeEvents.silentWorkerRemoved?.(member, silentMs);
+        logger.warn('removing a silent worker member', { member, silentMs });
+      },
+    },
     listener: {
       leadershipChanged: () => {
         plane?.leadershipChanged();
@@ -132,6 +139,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
         notify?.leadershipChanged();
       },
     },
+    removeSilentWorkersAfterMs: config.removeSilentWorkersAfterMs,
   });
   node = running;
   const executionNode: ExecutionNode = {
@@ -188,6 +196,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
       },
     }, jobService, barrier),
     ...notifyRoutes({ sendTest: (jobId) => notifyPlane.sendTest(jobId) }, jobService, barrier),
+    ...workerRoutes(workerServiceOf(execution, config.id), jobService, barrier, () => Date.now()),
     ...scheduleRoutes(jobService, barrier, () => Date.now()),
     ...consoleRoutes((name) => readBundledAsset(name) ?? null),
   ], {
@@ -197,7 +206,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   metrics.bindForwarding(() => api.forwardStats());
   out(JSON.stringify({ event: 'listening', id: config.id, rpc, http }) + '\n');
   logger.info('agent started', { rpc, http, data: config.dataDir, recovered: !wasEmpty });
-  if (config.join !== null && wasEmpty) void joinCluster(config.join, { id: config.id, rpc, http }, logger);
+  if (config.join !== null && wasEmpty) void joinCluster(config.join, { id: config.id, rpc, http, ...(config.role === 'worker' ? { role: 'worker' } : {}) }, logger);
 
   let stopped: Promise<void> | null = null;
   const stop = async (): Promise<void> => {

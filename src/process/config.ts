@@ -7,6 +7,10 @@ export interface AgentConfig {
   /** Founding voters with their rpc addresses; used only when the data directory is empty. */
   readonly peers: ReadonlyMap<string, string> | null;
   readonly join: string | null;
+  /** With join: a voter (learner promoted once caught up) or a worker (never votes). */
+  readonly role: 'voter' | 'worker';
+  /** As leader, remove worker members silent this long; null: never. */
+  readonly removeSilentWorkersAfterMs: number | null;
   readonly tags: Readonly<Record<string, string>>;
   readonly slots: number;
   readonly clusterKeyFile: string | null;

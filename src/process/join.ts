@@ -6,7 +6,7 @@ const JOIN_BACKOFF_MS_MAX = 2000;
 const JOIN_REQUEST_TIMEOUT_MS = 10_000;
 
 /** Asks the cluster at `url` to add this node, retrying while it has no leader. */
-export async function joinCluster(url: string, body: { id: string; rpc: string; http: string }, logger: Logger): Promise<void> {
+export async function joinCluster(url: string, body: { id: string; rpc: string; http: string; role?: 'worker' }, logger: Logger): Promise<void> {
   const deadline = performance.now() + JOIN_DEADLINE_MS;
   for (let attempt = 1; ; attempt++) {
     try {

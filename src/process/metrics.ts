@@ -37,6 +37,7 @@ export class ProcessMetrics {
     const handOffs = r.counter('chime_raft_snapshot_handoffs_total', 'Times this leader handed leadership on before a long snapshot');
     const restored = r.counter('chime_raft_snapshots_restored_total', 'Snapshots received from a leader and restored');
     const httpRequests = r.counter('chime_http_requests_total', 'HTTP requests by route and status');
+    const silentWorkers = r.counter('chime_cluster_silent_workers_removed_total', 'Worker members this node, as leader, removed for silence');
     this.nodeEvents = {
       persisted: (ms) => this.fsyncSeconds.observe(ms / 1000),
       committed: (ms) => this.commitSeconds.observe(ms / 1000),
@@ -45,6 +46,7 @@ export class ProcessMetrics {
       snapshotTaken: () => snapshotsTaken.inc(),
       snapshotHandOff: () => handOffs.inc(),
       snapshotRestored: () => restored.inc(),
+      silentWorkerRemoved: () => silentWorkers.inc(),
     };
     this.requests = {
       answered: (route, status, seconds) => {
@@ -177,6 +179,12 @@ export class ProcessMetrics {
     counter('chime_scheduler_fire_batches_total', 'Fire proposals this term', (s) => s.fireBatches);
     counter('chime_scheduler_proposal_failures_total', 'Scheduler proposals that failed this term', (s) => s.proposalFailures);
     counter('chime_scheduler_queue_drops_total', 'Entries dropped by full scheduler queues this term', (s) => s.queueDrops);
+    counter('chime_worker_claims_total', 'Pull-worker claims answered this term (with or without runs)', (s) => s.claimsAnswered);
+    counter('chime_worker_runs_claimed_total', 'Runs handed to pull workers this term', (s) => s.runsClaimed);
+    counter('chime_worker_claims_abandoned_total', 'Claims whose worker hung up before the answer, this term', (s) => s.claimsAbandoned);
+    counter('chime_worker_claims_refused_total', 'Claims refused because too many were waiting this term', (s) => s.claimsRefused);
+    counter('chime_worker_lease_expiries_total', 'Claimed attempts recorded lost because their lease ran out, this term', (s) => s.leaseExpiries);
+    gauge('chime_worker_claim_waiters', 'Claims parked on this leader', (s) => s.claimWaiters);
     gauge('chime_scheduler_queued_fires', 'Fires waiting to be proposed', (s) => s.queuedFires);
     gauge('chime_scheduler_waiting_for_capacity', 'Due instants waiting for a free executor slot', (s) => s.waitingForCapacity);
     gauge('chime_scheduler_retry_queue', 'Runs waiting for their retry backoff', (s) => s.retryQueue);

@@ -1,6 +1,6 @@
 // The API's services filled from the node runtime, the job table and the leader's scheduler.
 // Rejections of the table and the scheduler become ChimeErrors here, once.
-import type { BackupService, ClusterService, JobService, ReadBarrier, RunService } from '../api/index.js';
+import type { BackupService, ClusterService, JobService, ReadBarrier, RunService, WorkerService } from '../api/index.js';
 import { ChimeError } from '../errors/index.js';
 import type { ExecutionPlane } from '../execution/index.js';
 import type { NodeRuntime } from '../node/index.js';
@@ -32,7 +32,8 @@ export function clusterServiceOf(node: JobNode): ClusterService {
   return {
     view: () => node.clusterView(),
     isReady: () => node.isReady(),
-    addMember: (id, address) => node.addMember(id, address),
+    addMember: (id, address, role) => node.addMember(id, address, role),
+    setMemberRole: (id, role) => node.setMemberRole(id, role),
     removeMember: (id) => node.removeMember(id),
     transferLeadership: (to) => node.transferLeadership(to),
   };
@@ -88,5 +89,24 @@ export function runServiceOf(plane: ExecutionPlane): RunService {
       if (!result.ok) throw rejection(result);
       return result.kind === 'run' ? result.run : null;
     },
+  };
+}
+
+/** Pull workers: the leader's scheduler (this node forwards worker calls to the leader). */
+export function workerServiceOf(plane: ExecutionPlane, nodeId: string): WorkerService {
+  const scheduler = () => {
+    const s = plane.activeScheduler();
+    if (s === null) throw new ChimeError('NOT_LEADER', 'the scheduler is not running on this node yet; retry');
+    return s;
+  };
+  return {
+    claim: (input) => scheduler().claim({ worker: input.worker, functions: input.functions, max: input.max, waitMs: input.waitMs, node: nodeId, ...(input.signal === undefined ? {} : { signal: input.signal }) }),
+    report: async (command) => {
+      const result = await scheduler().claimReport(command);
+      if (!result.ok) throw rejection(result);
+      if (result.kind !== 'run') throw new ChimeError('INTERNAL', `claimReport applied as ${result.kind}`);
+      return result.run;
+    },
+    waitingByFunction: () => plane.activeScheduler()?.claimWaitersByFunction() ?? new Map(),
   };
 }

@@ -31,7 +31,8 @@ export function checkConfChange(conf: ConfState, change: ConfChange): string | n
   const learner = conf.learners.includes(change.node);
   switch (change.type) {
     case 'addLearner':
-      if (voter) return `${change.node} is a voter; demotion is not supported`;
+      // On a voter: a demotion, a single change of the voter set like a removal.
+      if (voter && conf.voters.length === 1) return 'cannot demote the last voter';
       if (learner) return `${change.node} is already a learner`;
       return null;
     case 'addVoter':
@@ -51,8 +52,10 @@ export function applyConfChange(conf: ConfState, change: ConfChange): ConfState 
   const without = (ids: readonly string[]) => ids.filter((id) => id !== change.node);
   switch (change.type) {
     case 'addLearner':
-      if (conf.voters.includes(change.node) || conf.learners.includes(change.node)) return conf;
-      return { voters: conf.voters, learners: [...conf.learners, change.node] };
+      if (conf.learners.includes(change.node)) return conf;
+      if (!conf.voters.includes(change.node)) return { voters: conf.voters, learners: [...conf.learners, change.node] };
+      if (conf.voters.length === 1) return conf;
+      return { voters: without(conf.voters), learners: [...conf.learners, change.node] };
     case 'addVoter':
       if (conf.voters.includes(change.node)) return conf;
       return { voters: [...conf.voters, change.node], learners: without(conf.learners) };

@@ -6,7 +6,7 @@
 // (its job stays due in the table, which is the waiting queue) and holds back that job's
 // later instants; skips before it are emitted regardless.
 import assert from 'node:assert';
-import { REASON_CHARS_MAX, type Fire, type Job, type JobTable, type Trigger } from '../statemachine/index.js';
+import { REASON_CHARS_MAX, type Fire, type Job, type JobTable, type QueuePriority, type Trigger } from '../statemachine/index.js';
 import { DUE_SCAN_MAX, FIRE_BATCH_MAX, JOB_RECORDS_PER_PASS_MAX } from './options.js';
 import { applyConcurrency, planInstants, type PlannedRecord, type PlanTiming } from './plan.js';
 import { place, type LoadView, type Placement } from './placement.js';
@@ -30,6 +30,8 @@ export interface QueuedFire {
   readonly scheduledAt: number;
   readonly payload: string | null;
   readonly key: string | null;
+  /** A queue job's submission priority. */
+  readonly priority?: QueuePriority | null;
 }
 
 export type BatchInput = {
@@ -66,7 +68,12 @@ export type BatchPlan = {
 const utf8 = new TextEncoder();
 
 type JobPlan = { readonly job: Job; readonly records: readonly PlannedRecord[]; readonly decisions: (Placement | null)[] };
-type Candidate = { readonly priority: number; readonly orderAt: number; readonly jobId: string; readonly decide: (p: Placement) => void; readonly target: Job['target'] };
+type Candidate = {
+  readonly priority: number; readonly orderAt: number; readonly jobId: string; readonly decide: (p: Placement) => void; readonly target: Job['target'];
+  /** A queue job's run takes no node: it waits in its function's queue for a pull worker. */
+  readonly queue: boolean;
+};
+const IN_QUEUE: Placement = { kind: 'nodes', nodes: [] };
 
 export function buildBatch(input: BatchInput): BatchPlan {
   const { table, timing } = input;
@@ -144,14 +151,17 @@ function placeAll(view: LoadView, plans: readonly JobPlan[], queued: readonly Qu
   for (const plan of plans) {
     plan.records.forEach((r, i) => {
       if (r.kind !== 'run') return;
-      candidates.push({ priority: plan.job.priority, orderAt: r.scheduledAt, jobId: plan.job.id, target: plan.job.target, decide: (p) => (plan.decisions[i] = p) });
+      candidates.push({
+        priority: plan.job.priority, orderAt: r.scheduledAt, jobId: plan.job.id, target: plan.job.target, decide: (p) => (plan.decisions[i] = p),
+        queue: plan.job.executor.type === 'queue',
+      });
     });
   }
   queued.forEach((q, i) => {
     const job = queuedJobs[i];
     if (job === null || job === undefined) return;
     // Queued fires are independent of each other and of the job's scheduled instants.
-    candidates.push({ priority: job.priority, orderAt: q.scheduledAt, jobId: `\u0000${q.runId}`, target: job.target, decide: (p) => (out[i] = p) });
+    candidates.push({ priority: job.priority, orderAt: q.scheduledAt, jobId: `\u0000${q.runId}`, target: job.target, decide: (p) => (out[i] = p), queue: job.executor.type === 'queue' });
   });
   candidates.sort((a, b) => b.priority - a.priority || a.orderAt - b.orderAt || (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0));
   const blocked = new Set<string>();
@@ -160,7 +170,7 @@ function placeAll(view: LoadView, plans: readonly JobPlan[], queued: readonly Qu
       c.decide({ kind: 'wait', why: 'an earlier instant of the job waits' });
       continue;
     }
-    const placement = place(c.target, view);
+    const placement = c.queue ? IN_QUEUE : place(c.target, view);
     if (placement.kind === 'wait') blocked.add(c.jobId);
     c.decide(placement);
   }
@@ -176,7 +186,7 @@ function scheduledFire(jobId: string, record: PlannedRecord, decision: Placement
 
 function queuedFire(q: QueuedFire, decision: Exclude<Placement, { kind: 'wait' }>): Fire {
   const trigger: Trigger = q.trigger;
-  const base = { jobId: q.jobId, runId: q.runId, scheduledAt: q.scheduledAt, trigger, payload: q.payload, key: q.key };
+  const base = { jobId: q.jobId, runId: q.runId, scheduledAt: q.scheduledAt, trigger, payload: q.payload, key: q.key, ...(q.priority == null ? {} : { priority: q.priority }) };
   if (decision.kind === 'none') return { ...base, executors: [], outcome: 'skip', reason: reasonText(decision.reason) };
   return { ...base, executors: [...decision.nodes], notBefore: null, outcome: 'run' };
 }

@@ -80,6 +80,8 @@ export class TermContext {
 
   /** Nodes of the run's current attempt whose execution has not ended. */
   activeNodes(run: RunRecord): string[] {
+    // A queue run's executions name pull workers, which take no orders from the leader.
+    if (run.queue !== null) return [];
     return run.executions.filter((e) => e.attempt === run.attempt && isActiveStatus(e.status)).map((e) => e.node);
   }
 

@@ -31,6 +31,8 @@ export class FollowUps {
   /** A run was dispatched or re-dispatched, or its start was recorded. */
   track(run: RunRecord, job: Job): void {
     if (run.killRequested !== null) return this.afterKill(run);
+    // A queue run's time limit counts from its claim; waiting in the queue is not running.
+    if (run.queue !== null && run.startedAt === null) return;
     if (run.status === 'pending') this.push(run, 'start', Math.max(run.notBefore ?? 0, this.ctx.now()) + this.ctx.options.startCheckMs);
     this.push(run, 'deadline', deadlineOf(run, job, this.ctx.options.timeoutGraceMs));
   }

@@ -30,6 +30,13 @@ export class SchedulerMetrics {
   reportsProposed = 0;
   reportsRefused = 0;
   afterFiresQueued = 0;
+  /** Pull workers: claims answered (with or without runs), runs handed out, claims refused (too many waiting), leases that ran out. */
+  claimsAnswered = 0;
+  runsClaimed = 0;
+  claimsRefused = 0;
+  /** Claims whose worker hung up before they were answered. */
+  claimsAbandoned = 0;
+  leaseExpiries = 0;
   /** Entries dropped because a bounded queue was full. */
   queueDrops = 0;
   /** Gauges. */
@@ -38,6 +45,7 @@ export class SchedulerMetrics {
   retryQueue = 0;
   followUps = 0;
   runWaiters = 0;
+  claimWaiters = 0;
   proposalsInFlight = 0;
   /** The fire lead in use (grows when fire proposals are slow). */
   fireLeadMs = 0;

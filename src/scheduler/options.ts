@@ -26,6 +26,14 @@ export const LOST_PER_STEP_MAX = 1000;
 export const PROPOSALS_IN_FLIGHT_MAX = 4096;
 /** Upstream jobs re-examined for missed `after` fires when leadership starts. */
 export const AFTER_RECHECK_JOBS_MAX = 10_000;
+/** Claims (pull workers' long-polls) one leader holds at once; more are refused with 429. */
+export const CLAIM_WAITERS_MAX = 1000;
+/** The longest a claim waits for work (api.md: at most 60 s). */
+export const CLAIM_WAIT_MS_MAX = 60_000;
+/** Parked claims look at their queues at least this often (a missed wake costs no more). */
+export const CLAIM_RECHECK_MS = 1000;
+/** Lease expiries proposed per maintenance step. */
+export const LEASE_EXPIRIES_PER_STEP_MAX = 1000;
 /** Recent fire proposal times the adaptive lead looks at: at most this many, of the last window. */
 export const FIRE_PROPOSE_SAMPLES = 16;
 export const FIRE_PROPOSE_WINDOW_MS = 5000;

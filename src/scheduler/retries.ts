@@ -80,6 +80,7 @@ export class Retries {
     const run = table.getRun(entry.runId);
     const job = run === null ? null : table.getJob(run.jobId);
     if (run === null || job === null || run.attempt !== entry.attempt || !owesRetry(run, job) || this.inFlight.has(run.runId)) return;
+    if (run.queue !== null) return this.propose(entry, run, [], now);
     const view = new LoadView({
       nodes: this.ctx.host.executors(), activeCountOf: (n) => table.activeCountOnNode(n), selfId: this.ctx.host.selfNodeId(),
       young: this.ctx.young(now), random: () => this.ctx.host.random(),
@@ -87,9 +88,14 @@ export class Retries {
     const placement = place(job.target, view);
     // No slot, or no eligible node for now: look again later; the run stays final and indexed meanwhile.
     if (placement.kind !== 'nodes') return this.push({ ...entry, dueMs: now + this.ctx.options.maintenanceMs });
+    this.propose(entry, run, placement.nodes, now);
+  }
+
+  /** A queue run is retried on no node: the retryRun puts it back in its function's queue. */
+  private propose(entry: RetryEntry, run: RunRecord, nodes: readonly string[], now: number): void {
     this.inFlight.add(run.runId);
     this.ctx.metrics.retriesProposed += 1;
-    const command = { type: 'retryRun', runId: run.runId, attempt: run.attempt + 1, executors: [...placement.nodes], notBefore: null, at: now } as const;
+    const command = { type: 'retryRun', runId: run.runId, attempt: run.attempt + 1, executors: [...nodes], notBefore: null, at: now } as const;
     // The execute is sent when the retryRun applies (Scheduler.onApplied), like any fire.
     void this.ctx.propose(command).then((result) => {
       this.inFlight.delete(run.runId);

@@ -6,7 +6,7 @@
 import assert from 'node:assert';
 import {
   IDEMPOTENCY_KEY_CHARS_MAX, PAYLOAD_BYTES_MAX, isActiveStatus,
-  type ApplyResult, type Command, type FireOutcome, type Job, type RunRecord,
+  type ApplyResult, type ClaimReportCommand, type Command, type FireOutcome, type Job, type RunRecord,
 } from '../statemachine/index.js';
 import { TermContext } from './context.js';
 import { ChimeError } from '../errors/index.js';
@@ -19,6 +19,7 @@ import { runReportOf } from './reports.js';
 import { Retries } from './retries.js';
 import type { AwaitRunResult, ExecuteRefusal, ExecutorReport, RunNowOptions, RunNowResult, SchedulerHost } from './types.js';
 import { RunWaiters } from './waiters.js';
+import { WorkQueue, type ClaimRequest } from './work-queue.js';
 
 /** Runs of an upstream job looked at when re-checking `after` fires on start. */
 const AFTER_RECHECK_RUNS_PER_JOB = 20;
@@ -32,6 +33,7 @@ type Session = {
   readonly dispatched: Map<string, { readonly attempt: number; readonly nodes: readonly string[] }>;
   /** Reports waiting for or in a runReports proposal; a resent copy joins the one in flight. */
   readonly reports: ReportBatcher;
+  readonly work: WorkQueue;
 };
 
 /** Every command kind is handled above: a new kind does not compile until it is. */
@@ -61,7 +63,7 @@ export class Scheduler {
     assert.ok(Number.isSafeInteger(term) && term >= 0, 'term must be a non-negative integer');
     if (this.session !== null) this.stop();
     const ctx = new TermContext(this.host, this.options, this.metrics, term, this.host.nowMs());
-    const s: Session = { ctx, fires: new FireLoop(ctx), followUps: new FollowUps(ctx), retries: new Retries(ctx), dispatched: new Map(), reports: new ReportBatcher(ctx) };
+    const s: Session = { ctx, fires: new FireLoop(ctx), followUps: new FollowUps(ctx), retries: new Retries(ctx), dispatched: new Map(), reports: new ReportBatcher(ctx), work: new WorkQueue(ctx) };
     this.session = s;
     this.metrics.leading = true;
     this.redispatch(s, 0);
@@ -84,6 +86,7 @@ export class Scheduler {
     s.ctx.close();
     s.reports.close();
     s.fires.close(notLeader());
+    s.work.close(notLeader());
     s.followUps.clear();
     s.retries.clear();
     this.waiters.rejectAll(notLeader());
@@ -118,10 +121,21 @@ export class Scheduler {
         if (result.kind === 'run') {
           this.metrics.retriesRecorded += 1;
           this.dispatch(s, result.run);
+          if (result.run.queue !== null) s.work.wake();
         }
         return;
+      case 'claimRuns':
+        if (result.kind === 'claimed') this.claimed(s, result.runs);
+        return;
+      case 'claimReport':
+        if (result.kind === 'run') this.runChanged(s, result.run);
+        return;
       case 'killRun':
-        if (result.kind === 'run') {
+        if (result.kind === 'run' && result.run.queue !== null) {
+          // A queue run ends with its kill (apply-queue.ts): nothing to send or wait for.
+          if (command.reason === 'request') this.metrics.requestKills += 1;
+          this.runChanged(s, result.run);
+        } else if (result.kind === 'run') {
           if (command.reason === 'request') this.metrics.requestKills += 1;
           s.ctx.sendKill(result.run.runId, result.run.attempt, s.ctx.activeNodes(result.run), command.reason);
           s.followUps.afterKill(result.run);
@@ -173,6 +187,7 @@ export class Scheduler {
     if (job === null) return Promise.reject(new ChimeError('JOB_NOT_FOUND', `job "${jobId}" does not exist`));
     const payload = options.payload ?? null;
     const key = options.key ?? null;
+    const priority = options.priority ?? null;
     if (payload !== null && new TextEncoder().encode(payload).length > PAYLOAD_BYTES_MAX) {
       return Promise.reject(new ChimeError('INVALID_INPUT', `payload is larger than ${PAYLOAD_BYTES_MAX} bytes`));
     }
@@ -180,7 +195,7 @@ export class Scheduler {
       return Promise.reject(new ChimeError('INVALID_INPUT', `key must be 1 to ${IDEMPOTENCY_KEY_CHARS_MAX} characters`));
     }
     return new Promise<RunNowResult>((resolve, reject) => {
-      const queued = { jobId, runId: this.host.newRunId(), trigger: 'manual', scheduledAt: s.ctx.now(), payload, key } as const;
+      const queued = { jobId, runId: this.host.newRunId(), trigger: 'manual', scheduledAt: s.ctx.now(), payload, key, priority } as const;
       if (!s.fires.enqueue(queued, { resolve, reject })) reject(new ChimeError('QUEUE_FULL', 'too many manual runs are waiting; try again later'));
     });
   }
@@ -189,6 +204,25 @@ export class Scheduler {
   awaitRun(runId: string, timeoutMs: number): Promise<AwaitRunResult> {
     if (this.session === null) return Promise.reject(notLeader());
     return this.waiters.wait(runId, timeoutMs);
+  }
+
+  /** A pull worker's long-poll: resolves with the runs the log gave it (their current attempts), empty when none came in time. */
+  claim(request: ClaimRequest): Promise<readonly RunRecord[]> {
+    const s = this.session;
+    if (s === null) return Promise.reject(notLeader());
+    return s.work.claim(request);
+  }
+
+  /** A pull worker's heartbeat, complete or fail, recorded in the log; the result says whether the worker still held the attempt. */
+  async claimReport(command: ClaimReportCommand): Promise<ApplyResult> {
+    const s = this.session;
+    if (s === null) throw notLeader();
+    return s.work.report(command);
+  }
+
+  /** Claims waiting per function on this leader (empty when not leading). */
+  claimWaitersByFunction(): Map<string, number> {
+    return this.session?.work.waitingByFunction() ?? new Map();
   }
 
   /** Kill on request: records killRun(request); the kill is sent once it applied. */
@@ -212,9 +246,11 @@ export class Scheduler {
     this.metrics.retryQueue = s?.retries.size ?? 0;
     this.metrics.followUps = s?.followUps.size ?? 0;
     this.metrics.runWaiters = this.waiters.size;
+    this.metrics.claimWaiters = s?.work.waiting ?? 0;
   }
 
   private maintain(s: Session): void {
+    s.work.expireLeases();
     s.followUps.detectLost();
     s.followUps.process();
     s.retries.process();
@@ -225,6 +261,7 @@ export class Scheduler {
   private firesApplied(s: Session, outcomes: readonly FireOutcome[]): void {
     const table = this.host.table();
     const now = s.ctx.now();
+    let queued = false;
     for (const outcome of outcomes) {
       if (outcome.status === 'duplicate') this.metrics.duplicates += 1;
       else if (outcome.status === 'rejected') this.metrics.rejectedFires += 1;
@@ -239,8 +276,10 @@ export class Scheduler {
         assert.ok(run !== null, 'a run just recorded as run is active, and active runs are never evicted');
         if (run.trigger === 'schedule' || run.trigger === 'misfire') this.metrics.recordLateness(now - run.scheduledAt);
         this.dispatch(s, run);
+        if (run.queue !== null) queued = true;
       }
     }
+    if (queued) s.work.wake();
   }
 
   /** Sends the run's current attempt to its nodes and follows it up. */
@@ -274,6 +313,15 @@ export class Scheduler {
     }
     const last = runs[runs.length - 1];
     if (runs.length === REDISPATCH_PER_STEP_MAX && last !== undefined) s.ctx.timer(0, () => this.redispatch(s, last.seq));
+  }
+
+  /** Claimed attempts run: their time limit counts from now. */
+  private claimed(s: Session, runs: readonly RunRecord[]): void {
+    const table = this.host.table();
+    for (const run of runs) {
+      const job = table.getJob(run.jobId);
+      if (job !== null) s.followUps.track(run, job);
+    }
   }
 
   private runStarted(s: Session, result: ApplyResult): void {

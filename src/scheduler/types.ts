@@ -1,7 +1,7 @@
 // The scheduler's seams. It reads the applied job table, proposes commands, and sends orders
 // to executor nodes only through SchedulerHost, which the agent implements; tests implement
 // it with a virtual clock and an in-memory table. Nothing here reads a real clock.
-import type { ApplyResult, Command, Executor, JobTable, KillReason, RunRecord } from '../statemachine/index.js';
+import type { ApplyResult, Command, Executor, JobTable, KillReason, QueuePriority, RunRecord } from '../statemachine/index.js';
 
 export interface TimerHandle {
   cancel(): void;
@@ -74,7 +74,7 @@ export type ExecutorReport =
 /** What an executor answered to an execute (the executor's ExecuteResult). */
 export type ExecuteRefusal = 'no_slot' | 'invalid' | 'stale_term';
 
-export type RunNowOptions = { readonly payload?: string | null; readonly key?: string | null };
+export type RunNowOptions = { readonly payload?: string | null; readonly key?: string | null; readonly priority?: QueuePriority | null };
 
 export type RunNowResult = {
   readonly runId: string;

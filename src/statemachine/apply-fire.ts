@@ -5,7 +5,7 @@ import type { Fire, FireCommand } from './commands.js';
 import { ERROR_CODES } from './errors.js';
 import type { ApplyResult, FireOutcome } from './results.js';
 import { addRun, computeNextFireAt, keyOf, lookupKey, pruneKeys, rememberKey, setNextFireAt, type JobState, type TableState } from './state.js';
-import type { Execution, RunRecord } from './types.js';
+import type { Execution, QueueState, RunRecord } from './types.js';
 import { notifySkipped } from './notifications.js';
 import { countOutcome } from './job-metrics.js';
 
@@ -45,9 +45,16 @@ function applyOneFire(state: TableState, fire: Fire, atMs: number): FireOutcome 
       if (known !== null) return { jobId: fire.jobId, runId: known, status: 'duplicate' };
     }
   }
+  const executor = job.spec.executor;
+  if (fire.outcome === 'run' && executor.type !== 'queue' && fire.executors.length === 0) return reject(fire, 'INVALID_COMMAND', 'a run fire names its executors');
   const skipReason = fire.outcome === 'skip' ? (fire.reason ?? 'skipped by the scheduler') : forcedSkip(state, job, scheduled);
   state.runSeq += 1;
-  const run = newRun(state.runSeq, fire, atMs, skipReason);
+  // A queue job's run waits in its function's queue, whatever nodes the fire named.
+  const queue: QueueState | null = executor.type !== 'queue' || skipReason !== null ? null : {
+    function: executor.function, priority: fire.priority ?? 'normal', worker: null, node: null, leaseMs: executor.leaseMs, leaseUntil: null,
+    progress: null, result: null, noRetry: false,
+  };
+  const run = newRun(state.runSeq, queue === null ? fire : { ...fire, executors: [] }, atMs, skipReason, queue);
   addRun(state, job, run);
   if (skipReason !== null) {
     notifySkipped(state.notify, job.spec, run, atMs);
@@ -71,7 +78,7 @@ function forcedSkip(state: TableState, job: JobState, scheduled: boolean): strin
   return null;
 }
 
-function newRun(seq: number, fire: Fire, atMs: number, skipReason: string | null): RunRecord {
+function newRun(seq: number, fire: Fire, atMs: number, skipReason: string | null, queue: QueueState | null): RunRecord {
   const skipped = skipReason !== null;
   const executors = skipped ? [] : [...fire.executors];
   const executions: Execution[] = executors.map((node) => ({
@@ -81,6 +88,6 @@ function newRun(seq: number, fire: Fire, atMs: number, skipReason: string | null
     runId: fire.runId, jobId: fire.jobId, seq, scheduledAt: fire.scheduledAt, trigger: fire.trigger, attempt: 1,
     status: skipped ? 'skipped' : 'pending', firedAt: atMs, startedAt: null, finishedAt: skipped ? atMs : null, executions,
     payload: fire.payload ?? null, key: fire.key ?? null, executors, notBefore: skipped ? null : (fire.notBefore ?? null),
-    killRequested: null, reason: skipReason,
+    killRequested: null, reason: skipReason, queue,
   };
 }

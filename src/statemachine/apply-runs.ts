@@ -3,7 +3,7 @@
 // evicted run, or an execution that already ended changes nothing.
 import { assert } from './assert.js';
 import type { FinishedReport, KillRunCommand, RetryRunCommand, RunFinishedCommand, RunLostCommand, RunReportsCommand, RunStartedCommand } from './commands.js';
-import { utf8Bytes } from './defaults.js';
+import { tailOf } from './text-tail.js';
 import { ERROR_CODES } from './errors.js';
 import { ERROR_CHARS_MAX, OUTPUT_BYTES_MAX } from './limits.js';
 import { noop, rejected, type ApplyResult } from './results.js';
@@ -14,6 +14,7 @@ import { indexNewExecutions, setRunStatus } from './run-search.js';
 import { runBecameActive, runBecameFinal, type TableState } from './state.js';
 import { isActiveStatus, type Execution, type FinalExecutionStatus, type RunRecord, type RunStatus } from './types.js';
 import { runView } from './views.js';
+import { killQueueRun } from './apply-queue.js';
 
 type Report = { readonly runId: string; readonly attempt: number; readonly node: string };
 type Found = { run: RunRecord; execution: Execution } | ApplyResult;
@@ -21,6 +22,8 @@ type Found = { run: RunRecord; execution: Execution } | ApplyResult;
 function findExecution(state: TableState, report: Report): Found {
   const run = state.runs.get(report.runId);
   if (run === undefined) return noop(ERROR_CODES.RUN_NOT_FOUND, `run "${report.runId}" is unknown or evicted`);
+  // A queue run's executions name workers: only claimReport commands change them.
+  if (run.queue !== null) return noop(ERROR_CODES.NOT_AN_EXECUTOR, `run "${run.runId}" is held by pull workers, not nodes`);
   if (report.attempt !== run.attempt) return noop(ERROR_CODES.STALE_ATTEMPT, `run "${run.runId}" is at attempt ${run.attempt}, not ${report.attempt}`);
   const execution = run.executions.find((e) => e.attempt === report.attempt && e.node === report.node);
   if (execution === undefined) return noop(ERROR_CODES.NOT_AN_EXECUTOR, `node "${report.node}" does not execute run "${run.runId}" attempt ${run.attempt}`);
@@ -131,16 +134,6 @@ export function deriveRunStatus(run: RunRecord): RunStatus {
   assert(false, 'unreachable: every final status is listed');
 }
 
-/** The end of a string that fits in `bytesMax` UTF-8 bytes. */
-export function tailOf(text: string, bytesMax: number): string {
-  if (text.length <= bytesMax / 3 || utf8Bytes(text) <= bytesMax) return text;
-  let start = Math.max(0, text.length - bytesMax);
-  while (utf8Bytes(text.slice(start)) > bytesMax) start += Math.max(1, Math.floor((utf8Bytes(text.slice(start)) - bytesMax) / 4));
-  // Never start in the middle of a surrogate pair.
-  if ((text.charCodeAt(start) & 0xfc00) === 0xdc00) start += 1;
-  return text.slice(start);
-}
-
 export function applyRetryRun(state: TableState, cmd: RetryRunCommand): ApplyResult {
   const run = state.runs.get(cmd.runId);
   if (run === undefined) return rejected(ERROR_CODES.RUN_NOT_FOUND, `run "${cmd.runId}" is unknown or evicted`);
@@ -154,6 +147,9 @@ export function applyRetryRun(state: TableState, cmd: RetryRunCommand): ApplyRes
   if (job.activeCount >= state.limits.activeRunsPerJobMax || state.activeRuns.size >= state.limits.activeRunsMax) {
     return rejected(ERROR_CODES.ACTIVE_RUNS_FULL, 'too many active runs to retry now');
   }
+  if ((run.queue === null) !== (cmd.executors.length > 0)) {
+    return rejected(ERROR_CODES.INVALID_COMMAND, run.queue === null ? 'a retry names its executors' : 'a queue run is retried through its queue, on no node');
+  }
   // Out of the retry index before finishedAt, its sort key, changes.
   state.awaitingRetry.delete(run);
   run.attempt = cmd.attempt;
@@ -163,6 +159,15 @@ export function applyRetryRun(state: TableState, cmd: RetryRunCommand): ApplyRes
   run.startedAt = null;
   run.finishedAt = null;
   run.killRequested = null;
+  if (run.queue !== null) {
+    const q = run.queue;
+    q.worker = null;
+    q.node = null;
+    q.leaseUntil = null;
+    q.progress = null;
+    q.result = null;
+    q.noRetry = false;
+  }
   for (const node of cmd.executors) {
     run.executions.push({ node, attempt: cmd.attempt, status: 'pending', exitCode: null, output: '', outputTruncated: false, error: null, startedAt: null, finishedAt: null });
   }
@@ -175,6 +180,7 @@ export function applyKillRun(state: TableState, cmd: KillRunCommand): ApplyResul
   const run = state.runs.get(cmd.runId);
   if (run === undefined) return rejected(ERROR_CODES.RUN_NOT_FOUND, `run "${cmd.runId}" is unknown or evicted`);
   if (!isActiveStatus(run.status)) return rejected(ERROR_CODES.RUN_NOT_ACTIVE, `run "${run.runId}" is already ${run.status}`);
+  if (run.queue !== null) return killQueueRun(state, run, cmd.reason, cmd.at);
   // The first reason sticks: it is why the run will end; the status itself arrives with the executor's report.
   run.killRequested ??= cmd.reason;
   return { ok: true, kind: 'run', run: runView(run) };

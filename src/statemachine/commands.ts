@@ -3,7 +3,10 @@
 // decoded value, so garbage from the log becomes an error value, never a crash.
 import { isMap, isOneOf } from './guards.js';
 import * as L from './limits.js';
-import { FINAL_EXECUTION_STATUSES, KILL_REASONS, TRIGGERS, type FinalExecutionStatus, type JobSpec, type KillReason, type Trigger } from './types.js';
+import {
+  FINAL_EXECUTION_STATUSES, KILL_REASONS, QUEUE_PRIORITIES, TRIGGERS,
+  type FinalExecutionStatus, type JobSpec, type KillReason, type Progress, type QueuePriority, type Trigger,
+} from './types.js';
 
 export type PutJobCommand = { readonly type: 'putJob'; readonly id: string; readonly spec: JobSpec; readonly at: number };
 /** Many jobs created or replaced in one entry, all or nothing (chime apply). */
@@ -17,8 +20,10 @@ export type Fire = {
   readonly runId: string;
   readonly scheduledAt: number;
   readonly trigger: Trigger;
-  /** Nodes chosen for attempt 1; empty for a skip. */
+  /** Nodes chosen for attempt 1; empty for a skip and for a run of a queue job (a worker claims it). */
   readonly executors: readonly string[];
+  /** A queue job's submission priority (default normal). */
+  readonly priority?: QueuePriority | null;
   readonly notBefore?: number | null;
   readonly payload?: string | null;
   /** Idempotency key: the client's for manual runs, the upstream runId for `after` runs. */
@@ -66,11 +71,34 @@ export type NotifyResult = {
 };
 /** Many delivery outcomes in one entry, applied in order. */
 export type NotifyResultsCommand = { readonly type: 'notifyResults'; readonly at: number; readonly results: readonly NotifyResult[] };
+/**
+ * A pull worker asks for up to `max` queued runs of `functions`. Apply picks them (priority,
+ * then oldest), so the claim is decided by the log and answered from the apply result: two
+ * workers never hold one attempt. An empty claim still records that the worker was seen.
+ */
+export type ClaimRunsCommand = {
+  readonly type: 'claimRuns'; readonly worker: string; readonly node: string; readonly functions: readonly string[]; readonly max: number;
+  readonly at: number;
+};
+export const CLAIM_REPORT_KINDS = ['heartbeat', 'complete', 'fail', 'expire'] as const;
+export type ClaimReportKind = (typeof CLAIM_REPORT_KINDS)[number];
+/**
+ * What happens to a claimed attempt: the worker's heartbeat (renews the lease), complete or
+ * fail, or the leader's `expire` once the lease ran out. Each names the attempt and its
+ * holder; for an attempt the worker no longer holds, apply rejects with ATTEMPT_NOT_HELD.
+ */
+export type ClaimReportCommand = {
+  readonly type: 'claimReport'; readonly kind: ClaimReportKind; readonly runId: string; readonly attempt: number; readonly worker: string;
+  readonly at: number; readonly progress: Progress | null; readonly output: string; readonly result: string | null; readonly error: string | null;
+  /** fail only: false when the failure is final (no automatic retry). */
+  readonly retry: boolean;
+};
 
 export type Command =
   | PutJobCommand | PutJobsCommand | DeleteJobCommand | PauseJobCommand | ResumeJobCommand | FireCommand
   | RunStartedCommand | RunFinishedCommand | RunLostCommand | RetryRunCommand | KillRunCommand | RunReportsCommand
-  | NotifyResultsCommand;
+  | NotifyResultsCommand
+  | ClaimRunsCommand | ClaimReportCommand;
 
 export type CommandType = Command['type'];
 
@@ -94,6 +122,16 @@ function isNode(v: unknown): v is string {
 function isAttempt(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 1 && v <= L.RETRY_MAX_MAX + 1;
 }
+function isWorker(v: unknown): v is string {
+  return typeof v === 'string' && L.WORKER_ID_PATTERN.test(v);
+}
+function isFunctionName(v: unknown): v is string {
+  return typeof v === 'string' && L.FUNCTION_NAME_PATTERN.test(v);
+}
+function isProgress(v: unknown): v is Progress {
+  const count = (n: unknown): boolean => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  return isMap(v) && hasOnly(v, ['done', 'total']) && count(v.done) && count(v.total);
+}
 function isNullable<T>(v: unknown, check: (x: unknown) => x is T): boolean {
   return v === undefined || v === null || check(v);
 }
@@ -105,7 +143,7 @@ function hasOnly(o: Raw, keys: readonly string[]): boolean {
   return Object.keys(o).every((k) => keys.includes(k));
 }
 
-const FIRE_KEYS = ['jobId', 'runId', 'scheduledAt', 'trigger', 'executors', 'notBefore', 'payload', 'key', 'outcome', 'reason'];
+const FIRE_KEYS = ['jobId', 'runId', 'scheduledAt', 'trigger', 'executors', 'priority', 'notBefore', 'payload', 'key', 'outcome', 'reason'];
 
 function fireProblem(f: unknown, i: number): string | null {
   if (!isMap(f)) return `fires[${i}] is not an object`;
@@ -114,8 +152,9 @@ function fireProblem(f: unknown, i: number): string | null {
   if (!isJobId(o.jobId) || !isRunId(o.runId) || !isTime(o.scheduledAt)) return `fires[${i}] needs jobId, runId and scheduledAt`;
   if (!isOneOf(TRIGGERS, o.trigger)) return `fires[${i}].trigger is invalid`;
   if (o.outcome !== 'run' && o.outcome !== 'skip') return `fires[${i}].outcome must be run or skip`;
+  // A run fire with no executor is a queue job's (apply checks the job).
   if (!isExecutorList(o.executors)) return `fires[${i}].executors is invalid`;
-  if (o.outcome === 'run' && o.executors.length === 0) return `fires[${i}] runs on no executor`;
+  if (!isNullable(o.priority, (v): v is QueuePriority => isOneOf(QUEUE_PRIORITIES, v))) return `fires[${i}].priority is invalid`;
   if (!isNullable(o.notBefore, isTime)) return `fires[${i}].notBefore is invalid`;
   if (!isNullable(o.payload, (v): v is string => isShortString(v, L.PAYLOAD_BYTES_MAX))) return `fires[${i}].payload is invalid`;
   if (!isNullable(o.key, (v): v is string => isShortString(v, L.IDEMPOTENCY_KEY_CHARS_MAX))) return `fires[${i}].key is invalid`;
@@ -225,13 +264,37 @@ function runCommandProblem(o: Raw): string | null {
       if (!hasOnly(o, ['type', 'runId', 'attempt', 'node', 'at', 'status', 'exitCode', 'output', 'outputTruncated', 'error'])) return 'runFinished has unknown fields';
       return finishedProblem(o, 'runFinished', 'runFinished.');
     case 'retryRun':
+      // No executors: a queue run goes back to its queue (apply checks the run).
       if (!hasOnly(o, ['type', 'runId', 'attempt', 'executors', 'notBefore', 'at'])) return 'retryRun has unknown fields';
-      if (!isRunId(o.runId) || !isAttempt(o.attempt) || !isExecutorList(o.executors) || o.executors.length === 0) return 'retryRun needs runId, attempt and executors';
+      if (!isRunId(o.runId) || !isAttempt(o.attempt) || !isExecutorList(o.executors)) return 'retryRun needs runId, attempt and executors';
       return isNullable(o.notBefore, isTime) ? null : 'retryRun.notBefore is invalid';
     case 'killRun':
       if (!hasOnly(o, ['type', 'runId', 'reason', 'at'])) return 'killRun has unknown fields';
       return isRunId(o.runId) && isOneOf(KILL_REASONS, o.reason) ? null : 'killRun needs runId and reason';
+    case 'claimRuns':
+      if (!hasOnly(o, ['type', 'worker', 'node', 'functions', 'max', 'at'])) return 'claimRuns has unknown fields';
+      if (!isWorker(o.worker) || !isNode(o.node)) return 'claimRuns needs worker and node';
+      if (!Array.isArray(o.functions) || o.functions.length === 0 || o.functions.length > L.CLAIM_FUNCTIONS_MAX || !o.functions.every(isFunctionName)) {
+        return `claimRuns needs 1 to ${L.CLAIM_FUNCTIONS_MAX} function names`;
+      }
+      return typeof o.max === 'number' && Number.isSafeInteger(o.max) && o.max >= 1 && o.max <= L.CLAIM_ITEMS_MAX ? null : `claimRuns.max must be 1 to ${L.CLAIM_ITEMS_MAX}`;
+    case 'claimReport':
+      return claimReportProblem(o);
     default:
       return `unknown command type ${JSON.stringify(String(o.type)).slice(0, 64)}`;
   }
+}
+
+const CLAIM_REPORT_KEYS = ['type', 'kind', 'runId', 'attempt', 'worker', 'at', 'progress', 'output', 'result', 'error', 'retry'];
+
+function claimReportProblem(o: Raw): string | null {
+  if (!hasOnly(o, CLAIM_REPORT_KEYS)) return 'claimReport has unknown fields';
+  if (!isOneOf(CLAIM_REPORT_KINDS, o.kind)) return 'claimReport.kind is invalid';
+  if (!isRunId(o.runId) || !isAttempt(o.attempt) || !isWorker(o.worker)) return 'claimReport needs runId, attempt and worker';
+  if (o.progress !== null && !isProgress(o.progress)) return 'claimReport.progress is invalid';
+  // Sizes are bounded in characters here (bytes are checked where the request enters).
+  if (typeof o.output !== 'string' || o.output.length > L.OUTPUT_CHUNK_BYTES_MAX) return 'claimReport.output is invalid';
+  if (o.result !== null && !isShortString(o.result, L.RESULT_BYTES_MAX)) return 'claimReport.result is invalid';
+  if (o.error !== null && !isShortString(o.error, 4 * L.ERROR_CHARS_MAX)) return 'claimReport.error is invalid';
+  return typeof o.retry === 'boolean' ? null : 'claimReport.retry is invalid';
 }

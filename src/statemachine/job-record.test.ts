@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Packr } from 'msgpackr';
 import { JobState } from './job-record.js';
-import { isShellShared, packSpec, packedProblem, sharedTraits, unpackSpec } from './packed-spec.js';
+import { packSpec, sharedExecutorType, packedProblem, sharedTraits, unpackSpec } from './packed-spec.js';
 import { withEnabled } from './traits.js';
 import { SortedSet } from './sorted-set.js';
 import { JobTable } from './table.js';
@@ -15,6 +15,8 @@ const VARIANTS: Record<string, unknown>[] = [
   { timezone: 'Europe/Berlin', enabled: false, description: 'nightly ✓ 𝄞', labels: { team: 'x', 'a.b/c': 'd' }, history: 7, priority: 0 },
   { executor: { type: 'shell', command: 'echo "$X"', env: { X: '1', Y_Z: 'two' }, cwd: '/tmp' }, concurrency: 'allow', timeoutMs: 5000 },
   { executor: { type: 'http', url: 'https://example.com/hook?a=1' } },
+  { executor: { type: 'queue', function: 'resize-image' }, description: 'queued' },
+  { executor: { type: 'queue', function: 'f.x_1', leaseMs: 5000 }, retry: { max: 3 } },
   {
     executor: { type: 'http', method: 'POST', url: 'http://h/x', headers: { 'content-type': 'application/json' }, body: '{"a":1}', expectStatus: [200, 204] },
     target: { mode: 'tags', tags: { zone: 'eu' }, count: 2 }, misfire: { policy: 'skip', windowMs: 0 }, retry: { max: 10, backoffMs: 5, maxBackoffMs: 70_000 },
@@ -47,7 +49,7 @@ test('packed specs round-trip every field, defaults as the shared objects', () =
     const traits = sharedTraits(job.shared);
     assert.equal(typeof traits, 'number');
     assert.equal(withEnabled(traits as number, original.enabled), job.traits, `variant ${i}: traits from a snapshot equal traits from the spec`);
-    assert.equal(packedProblem(job.packed, isShellShared(job.shared)), null);
+    assert.equal(packedProblem(job.packed, sharedExecutorType(job.shared)), null);
   }
   const plain = packSpec(spec('d'));
   assert.ok(plain.packed.length + plain.shared.length < 20, 'a default spec packs to a few bytes');
@@ -56,11 +58,11 @@ test('packed specs round-trip every field, defaults as the shared objects', () =
 });
 
 test('malformed packed specs are named, not thrown', () => {
-  for (const bad of ['', 'x', '{}', '[]', '[2]', '[0,1]', '[0,null,null,null,null,null,5000]', '[0,null,null,null,null,null,null,[99,1,1]]', '[1,"GETT"]', '[0,null,{"a":"b"}]']) {
+  for (const bad of ['', 'x', '{}', '[]', '[3]', '[2,"cwd"]', '[2,null,{"a":"b"}]', '[0,1]', '[0,null,null,null,null,null,5000]', '[0,null,null,null,null,null,null,[99,1,1]]', '[1,"GETT"]', '[0,null,{"a":"b"}]']) {
     assert.equal(typeof sharedTraits(bad), 'string', bad);
   }
-  for (const [bad, shell] of [['', true], ['[1]', true], ['["c",null,"body"]', true], ['["u",null,null,{}]', false], ['["c",7]', true]] as const) {
-    assert.equal(typeof packedProblem(bad, shell), 'string', bad);
+  for (const [bad, type] of [['', 'shell'], ['[1]', 'shell'], ['["c",null,"body"]', 'shell'], ['["u",null,null,{}]', 'http'], ['["c",7]', 'shell'], ['["f",null,"body"]', 'queue'], ['[3]', 'queue']] as const) {
+    assert.equal(typeof packedProblem(bad, type), 'string', bad);
   }
 });
 

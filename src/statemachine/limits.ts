@@ -85,6 +85,24 @@ export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 /** Timestamps a command may carry: 1970 to the end of 9999. */
 export const TIME_MS_MAX = 253402300799999;
 
+/** Pull workers (docs/workers.md). Function names follow the job id rule. */
+export const FUNCTION_NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+/** Worker ids: chosen by the worker (host name and pid, say). */
+export const WORKER_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,128}$/;
+export const LEASE_MS_MIN = 1000;
+export const LEASE_MS_MAX = 3600 * 1000;
+export const LEASE_MS_DEFAULT = 30 * 1000;
+/** Functions one claim may name, and runs one claim may take. */
+export const CLAIM_FUNCTIONS_MAX = 32;
+export const CLAIM_ITEMS_MAX = 64;
+/** Queued runs one claim looks at (runs not due yet are passed over). */
+export const CLAIM_SCAN_MAX = 1000;
+/** A completed run's result, and one heartbeat's output chunk. */
+export const RESULT_BYTES_MAX = 64 * 1024;
+export const OUTPUT_CHUNK_BYTES_MAX = 64 * 1024;
+/** Workers remembered (the least recently seen is forgotten first). */
+export const WORKERS_MAX = 10_000;
+
 /** Limits of the whole table. Configurable for tests; a cluster must agree on them. */
 export interface TableLimits {
   readonly jobsMax: number;

@@ -148,7 +148,7 @@ test('a full pending queue drops the oldest delivery, counted and recorded faile
   const notifySpec = spec('a', { notify: [{ on: ['failed'], url: HOOK }] });
   const run = (i: number): RunRecord => ({
     runId: `r${i}`, jobId: 'a', seq: i, scheduledAt: T0 + i, trigger: 'schedule', attempt: 1, status: 'failed', firedAt: T0, startedAt: T0, finishedAt: T0 + i,
-    executions: [], payload: null, key: null, executors: [], notBefore: null, killRequested: null, reason: null,
+    executions: [], payload: null, key: null, executors: [], notBefore: null, killRequested: null, reason: null, queue: null,
   });
   for (let i = 1; i <= 5; i++) notifyFinal(state, notifySpec, run(i), false, T0 + i);
   assert.deepEqual([...state.pending.keys()], ['r3:failed:0', 'r4:failed:0', 'r5:failed:0']);

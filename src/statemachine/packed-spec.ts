@@ -6,6 +6,7 @@ import {
   EMPTY_LIST, EMPTY_RECORD, EXPECT_STATUS_DEFAULT, MISFIRE_DEFAULT, NOTIFY_NONE, RETRY_DEFAULT, SPEC_DEFAULTS, TARGET_ALL, TARGET_ANY, TARGET_LEADER,
   shareRecord,
 } from './defaults.js';
+import { LEASE_MS_DEFAULT } from './limits.js';
 import { settingTraits } from './traits.js';
 import {
   CONCURRENCY_POLICIES, HTTP_METHODS, MISFIRE_POLICIES, NOTIFY_EVENTS,
@@ -13,10 +14,10 @@ import {
 } from './types.js';
 
 // The packed form, two JSON arrays with null for a default and trailing nulls dropped:
-// `packed` holds what is usually the job's own: [command or url, description, body, env,
-// notify] (notify as [[on, url, headers, secretHeaders], …]);
+// `packed` holds what is usually the job's own: [command, url or function, description, body,
+// env, notify] (a queue executor has no body or env; notify as [[on, url, headers, secretHeaders], …]);
 // `shared` holds the settings that jobs made from one template repeat: [executor type
-// (0 shell, 1 http), cwd or method, headers, expectStatus, labels, timeoutMs, history, retry,
+// (0 shell, 1 http, 2 queue), cwd or method or leaseMs, headers, expectStatus, labels, timeoutMs, history, retry,
 // concurrency, target, misfire, priority, after]. `shared` is interned, so a million jobs
 // with a few dozen distinct settings store them a few dozen times.
 type Packed = unknown[];
@@ -56,10 +57,11 @@ export function packSpec(spec: JobSpec): { packed: string; shared: string } {
   const notify = spec.notify.length === 0 ? null : spec.notify.map((t) => [t.on, t.url, orNull(t.headers, EMPTY_RECORD), orNull(t.secretHeaders, EMPTY_RECORD)]);
   const packed = e.type === 'shell'
     ? trimmed([e.command, description, null, orNull(e.env, EMPTY_RECORD), notify])
-    : trimmed([e.url, description, orNull(e.body, ''), null, notify]);
+    : e.type === 'http' ? trimmed([e.url, description, orNull(e.body, ''), null, notify]) : trimmed([e.function, description, null, null, notify]);
   const shared = trimmed([
-    e.type === 'shell' ? 0 : 1, e.type === 'shell' ? orNull(e.cwd, '/') : orNull(e.method, 'GET'),
-    e.type === 'shell' ? null : orNull(e.headers, EMPTY_RECORD), e.type === 'shell' ? null : orNull(e.expectStatus, EXPECT_STATUS_DEFAULT),
+    e.type === 'shell' ? 0 : e.type === 'http' ? 1 : 2,
+    e.type === 'shell' ? orNull(e.cwd, '/') : e.type === 'http' ? orNull(e.method, 'GET') : orNull(e.leaseMs, LEASE_MS_DEFAULT),
+    e.type === 'http' ? orNull(e.headers, EMPTY_RECORD) : null, e.type === 'http' ? orNull(e.expectStatus, EXPECT_STATUS_DEFAULT) : null,
     orNull(spec.labels, d.labels), orNull(spec.timeoutMs, d.timeoutMs), orNull(spec.history, d.history),
     r === RETRY_DEFAULT ? null : [r.max, r.backoffMs, r.maxBackoffMs], orNull(spec.concurrency, d.concurrency), packTarget(spec.target),
     spec.misfire === MISFIRE_DEFAULT ? null : [spec.misfire.policy, spec.misfire.windowMs], orNull(spec.priority, d.priority),
@@ -105,6 +107,7 @@ function list(value: unknown): readonly unknown[] | null {
 
 function unpackExecutor(own: Packed, shared: Packed): Executor {
   if (shared[0] === 0) return Object.freeze({ type: 'shell', command: text(own[0], ''), env: record(own[3]), cwd: text(shared[1], '/') });
+  if (shared[0] === 2) return Object.freeze({ type: 'queue', function: text(own[0], ''), leaseMs: count(shared[1], LEASE_MS_DEFAULT) });
   assert(shared[0] === 1, 'packed executor has an unknown type');
   const expect = list(shared[3]);
   return Object.freeze({
@@ -198,6 +201,7 @@ export function sharedTraits(text: string): number | string {
   if (row === null || row.length > 13) return 'shared spec part is not a spec row';
   const [type, cwdOrMethod, headers, expect, labels, timeoutMs, history, retry, concurrency, target, misfire, priority, after] = row;
   const ok = (type === 0 ? isOpt(cwdOrMethod, isStr) && isOpt(headers, (v) => v === null) && isOpt(expect, (v) => v === null)
+    : type === 2 ? isOpt(cwdOrMethod, isInt) && isOpt(headers, (v) => v === null) && isOpt(expect, (v) => v === null)
     : type === 1 && isOpt(cwdOrMethod, (m) => HTTP_METHOD_SET.has(m)) && isOpt(headers, isStrMap)
       && isOpt(expect, (v) => Array.isArray(v) && v.length === 2 && v.every(isInt)))
     && isOpt(labels, isStrMap) && isOpt(timeoutMs, isInt)
@@ -214,12 +218,14 @@ export function sharedTraits(text: string): number | string {
 }
 
 /** Checks a job's own part from a snapshot against its executor type (from the shared part); a message or null. */
-export function packedProblem(packed: string, shellExecutor: boolean): string | null {
+export function packedProblem(packed: string, executorType: ExecutorType): string | null {
   const row = parseRow(packed);
   if (row === null || row.length > 5) return 'packed spec is not a spec row';
   const [main, description, body, env, notify] = row;
   const ok = isStr(main) && isOpt(description, isStr)
-    && (shellExecutor ? (body === null || body === undefined) && isOpt(env, isStrMap) : isOpt(body, isStr) && (env === undefined || env === null))
+    && (executorType === 'shell' ? (body === null || body === undefined) && isOpt(env, isStrMap)
+      : executorType === 'http' ? isOpt(body, isStr) && (env === undefined || env === null)
+        : (body === undefined || body === null) && (env === undefined || env === null))
     && isOpt(notify, isNotifyRows);
   return ok ? null : 'packed spec has a malformed field';
 }
@@ -231,8 +237,10 @@ function isNotifyRows(v: unknown): boolean {
     && row[0].every((e: unknown) => NOTIFY_EVENT_SET.has(e)) && isStr(row[1]) && isOpt(row[2], isStrMap) && isOpt(row[3], isStrMap));
 }
 
-/** True when a shared part names a shell executor (its first element is 0). */
-export function isShellShared(text: string): boolean {
-  return text.startsWith('[0');
+export type ExecutorType = Executor['type'];
+
+/** The executor type a shared part names (its first element: 0 shell, 1 http, 2 queue). */
+export function sharedExecutorType(text: string): ExecutorType {
+  return text.startsWith('[0') ? 'shell' : text.startsWith('[2') ? 'queue' : 'http';
 }
 

@@ -24,6 +24,8 @@ export type ApplyResult =
   | { readonly ok: true; readonly kind: 'run'; readonly run: RunRecord }
   /** One delivery outcome of notifyResults applied. */
   | { readonly ok: true; readonly kind: 'notification'; readonly notification: NotificationRecord }
+  /** claimRuns: the runs the worker now holds (their current attempt), best first; empty when none was due. */
+  | { readonly ok: true; readonly kind: 'claimed'; readonly runs: readonly RunRecord[] }
   /** runReports and notifyResults: one result per item, in order. */
   | { readonly ok: true; readonly kind: 'reports'; readonly results: readonly ApplyResult[] }
   /** putJobs: what each job's entry did, in the command's order. */

@@ -13,7 +13,7 @@
 import { assert, itemAt } from './assert.js';
 import { intern } from './defaults.js';
 import { JobState } from './job-record.js';
-import { internShared, isShellShared, packedProblem, sharedTraits } from './packed-spec.js';
+import { internShared, packedProblem, sharedExecutorType, sharedTraits } from './packed-spec.js';
 import { withEnabled } from './traits.js';
 import type { JobsById } from './jobs-by-id.js';
 import { SCHEDULE_CHARS_MAX, TIMEZONE_CHARS_MAX } from './limits.js';
@@ -199,7 +199,7 @@ export function readJobSection(bytes: Uint8Array, count: number): JobState[] {
     const sharedAt = input.tableIndex(SPEC_PACKED_CHARS_MAX, sharedTraits, 'shared spec part', true);
     const shared = itemAt(input.table, sharedAt);
     const packed = input.string(SPEC_PACKED_CHARS_MAX);
-    const problem = packedProblem(packed, isShellShared(shared));
+    const problem = packedProblem(packed, sharedExecutorType(shared));
     if (problem !== null) throw bad(`job ${id}: ${problem}`);
     const traits = withEnabled(itemAt(input.facts, sharedAt), (flags & ENABLED) !== 0);
     const createdAt = input.varint();

@@ -3,7 +3,10 @@
 import { ChimeError } from '../errors/index.js';
 import { updateRetryIndex } from './run-indexes.js';
 import { indexRun, type TableState } from './state.js';
-import { KILL_REASONS, RUN_STATUSES, TRIGGERS, type Execution, type ExecutionStatus, type KillReason, type RunRecord, type RunStatus, type Trigger } from './types.js';
+import {
+  KILL_REASONS, QUEUE_PRIORITIES, RUN_STATUSES, TRIGGERS,
+  type Execution, type ExecutionStatus, type KillReason, type QueuePriority, type QueueState, type RunRecord, type RunStatus, type Trigger,
+} from './types.js';
 
 export type Row = readonly unknown[];
 
@@ -30,19 +33,64 @@ function runRow(r: RunRecord): Row {
     r.executions.map(executionRow), r.payload, r.key, r.executors, r.notBefore, r.killRequested, r.reason];
 }
 
-/** Runs by seq and keys by insertion: the order the log gave them. */
-export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[] } {
+function queueRow(r: RunRecord, q: QueueState): Row {
+  return [r.runId, q.function, q.priority, q.worker, q.node, q.leaseMs, q.leaseUntil, q.progress?.done ?? null, q.progress?.total ?? null, q.result, q.noRetry];
+}
+
+/**
+ * Runs by seq and keys by insertion: the order the log gave them. `queue` (an optional key:
+ * a snapshot without it restores no queue state) holds the queue side of queue runs and the
+ * workers, least recently seen first.
+ */
+export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] } } {
+  const queueRuns: Row[] = [];
+  for (const run of state.runs.values()) if (run.queue !== null) queueRuns.push(queueRow(run, run.queue));
   return {
     runs: [...state.runs.values()].map(runRow),
     keys: [...state.keys].map(([k, e]) => [k, e.jobId, e.createRevision, e.runId, e.atMs]),
+    queue: { runs: queueRuns, workers: [...state.workers.values()].map((w) => [w.worker, [...w.functions], w.node, w.lastSeenAt]) },
   };
 }
 
-/** Restores run records (after the jobs) and keys into `state`. */
-export function restoreRunsAndKeys(state: TableState, runRows: unknown, keyRows: unknown): void {
+const QUEUE_PRIORITY: ReadonlySet<unknown> = new Set(QUEUE_PRIORITIES);
+const isQueuePriority = (v: unknown): v is QueuePriority => QUEUE_PRIORITY.has(v);
+
+function restoreQueueStates(queue: unknown): Map<string, QueueState> {
+  const out = new Map<string, QueueState>();
+  if (queue === undefined || queue === null) return out;
+  if (typeof queue !== 'object' || Array.isArray(queue)) throw bad('queue is not a map');
+  for (const row of rows(Reflect.get(queue, 'runs'), 11, 'queue run')) {
+    const [runId, fn, priority, worker, node, leaseMs, leaseUntil, done, total, result, noRetry] = row;
+    if (typeof runId !== 'string' || typeof fn !== 'string' || !isQueuePriority(priority) || !isNullStr(worker) || !isNullStr(node)
+      || !isInt(leaseMs) || !isNullInt(leaseUntil) || !isNullInt(done) || !isNullInt(total) || !isNullStr(result) || typeof noRetry !== 'boolean') {
+      throw bad('a queue run is malformed');
+    }
+    if ((worker === null) !== (leaseUntil === null)) throw bad(`queue run ${runId} has a worker without a lease or the reverse`);
+    out.set(runId, {
+      function: fn, priority, worker, node, leaseMs, leaseUntil, progress: done === null || total === null ? null : { done, total }, result, noRetry,
+    });
+  }
+  return out;
+}
+
+function restoreWorkers(state: TableState, queue: unknown): void {
+  if (queue === undefined || queue === null || typeof queue !== 'object') return;
+  for (const row of rows(Reflect.get(queue, 'workers'), 4, 'worker')) {
+    const [worker, functions, node, lastSeenAt] = row;
+    if (typeof worker !== 'string' || !Array.isArray(functions) || !functions.every(isString) || typeof node !== 'string' || !isInt(lastSeenAt)) {
+      throw bad('a worker row is malformed');
+    }
+    state.workers.set(worker, { worker, functions, node, lastSeenAt });
+  }
+}
+
+/** Restores run records (after the jobs), keys and the queue side into `state`. */
+export function restoreRunsAndKeys(state: TableState, runRows: unknown, keyRows: unknown, queue?: unknown): void {
   let lastSeq = 0;
+  const queueStates = restoreQueueStates(queue);
+  restoreWorkers(state, queue);
   for (const row of rows(runRows, 17, 'run')) {
-    const run = restoreRun(row);
+    const run = restoreRun(row, queueStates.get(String(row[0])) ?? null);
     if (run.seq <= lastSeq || run.seq > state.runSeq) throw bad(`run ${run.runId} is out of order`);
     lastSeq = run.seq;
     const job = state.jobs.get(run.jobId);
@@ -76,7 +124,7 @@ function restoreExecution(row: unknown): Execution {
   return { node, attempt, status, exitCode, output, outputTruncated, error, startedAt, finishedAt };
 }
 
-function restoreRun(row: Row): RunRecord {
+function restoreRun(row: Row, queue: QueueState | null): RunRecord {
   const [runId, jobId, seq, scheduledAt, trigger, attempt, status, firedAt, startedAt, finishedAt, executions, payload, key, executors,
     notBefore, killRequested, reason] = row;
   if (typeof runId !== 'string' || typeof jobId !== 'string' || !isInt(seq) || !isInt(scheduledAt)
@@ -89,6 +137,6 @@ function restoreRun(row: Row): RunRecord {
   return {
     runId, jobId, seq, scheduledAt, trigger, attempt, status, firedAt,
     startedAt, finishedAt, executions: executions.map(restoreExecution), payload, key, executors, notBefore,
-    killRequested, reason,
+    killRequested, reason, queue,
   };
 }

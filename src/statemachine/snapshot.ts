@@ -136,7 +136,7 @@ function decodeVersion2(h: { readonly [field: string]: unknown }, bytes: Uint8Ar
     throw bad(`runs are not msgpack (${error instanceof Error ? error.message : 'decode failed'})`);
   }
   if (!isRecord(tail)) throw bad('runs and keys are missing');
-  restoreRunsAndKeys(state, tail['runs'], tail['keys']);
+  restoreRunsAndKeys(state, tail['runs'], tail['keys'], tail['queue']);
   state.notify = restoreNotify(tail['notify'], bad);
   state.jobMetrics = restoreJobMetrics(tail['jobMetrics'], bad);
   return state;

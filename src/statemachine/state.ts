@@ -4,14 +4,14 @@
 import { assert, itemAt } from './assert.js';
 import { IDEMPOTENCY_TTL_MS, type TableLimits } from './limits.js';
 import { compiledSchedule, nextFireAt } from './schedule.js';
-import { compareByFinish, compareBySeq, indexActiveExecutions, type FinishKey, type SeqKey } from './run-indexes.js';
+import { compareByFinish, compareBySeq, compareLeases, indexActiveExecutions, type FinishKey, type LeaseKey, type QueueKey, type SeqKey } from './run-indexes.js';
 import { SortedSet } from './sorted-set.js';
 import { createNotifyState, type NotifyState } from './notifications.js';
 import { createJobMetrics, type JobMetricsState } from './job-metrics.js';
 import { createRunSearchIndexes, indexForSearch, unindexForSearch, type RunSearchIndexes } from './run-search.js';
 import { JobsById, compareIds } from './jobs-by-id.js';
 import type { JobState } from './job-record.js';
-import { isActiveStatus, type RunRecord } from './types.js';
+import { isActiveStatus, type RunRecord, type WorkerEntry } from './types.js';
 
 export { JobState } from './job-record.js';
 
@@ -33,6 +33,12 @@ export type TableState = RunSearchIndexes & {
   readonly activeByNode: Map<string, SortedSet<RunRecord, SeqKey>>;
   /** Final runs that still owe an automatic retry, by (finishedAt, seq) (run-indexes.ts). */
   readonly awaitingRetry: SortedSet<RunRecord, FinishKey>;
+  /** function → active queue runs no worker holds (run-indexes.ts). */
+  readonly queued: Map<string, SortedSet<RunRecord, QueueKey>>;
+  /** Active queue runs a worker holds, by lease end (run-indexes.ts). */
+  readonly leases: SortedSet<RunRecord, LeaseKey>;
+  /** Pull workers by id, least recently seen first (at most WORKERS_MAX). */
+  readonly workers: Map<string, WorkerEntry>;
   /** upstream job id → ids of jobs that list it in `after`. */
   readonly dependents: Map<string, Set<string>>;
   /** Idempotency keys in insertion order (oldest first). */
@@ -56,6 +62,7 @@ export function createState(limits: TableLimits): TableState {
     fireIndex: new SortedSet<JobState>(compareByNextFire),
     runs: new Map(), activeRuns: new SortedSet<RunRecord, SeqKey>(compareBySeq),
     activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord, FinishKey>(compareByFinish),
+    queued: new Map(), leases: new SortedSet<RunRecord, LeaseKey>(compareLeases), workers: new Map(),
     dependents: new Map(), keys: new Map(), notify: createNotifyState(), jobMetrics: createJobMetrics(), ...createRunSearchIndexes(),
   };
 }

@@ -5,11 +5,12 @@ import { assert, itemAt } from './assert.js';
 import { applyFire } from './apply-fire.js';
 import { applyDeleteJob, applyPause, applyPutJob, applyPutJobs, applyResume, sameSpec } from './apply-jobs.js';
 import { applyKillRun, applyRetryRun, applyRunFinished, applyRunLost, applyRunReports, applyRunStarted } from './apply-runs.js';
+import { applyClaimReport, applyClaimRuns } from './apply-queue.js';
 import { decodeCommand } from './codec.js';
 import type { Command } from './commands.js';
 import { ChimeError } from '../errors/index.js';
 import { ERROR_CODES } from './errors.js';
-import { DEFAULT_LIMITS, type TableLimits } from './limits.js';
+import { CLAIM_SCAN_MAX, DEFAULT_LIMITS, type TableLimits } from './limits.js';
 import { rejected, type ApplyResult, type Rejected } from './results.js';
 import { assertRunIndexes } from './run-indexes.js';
 import type { JobFigures } from './job-metrics.js';
@@ -17,8 +18,17 @@ import { assertSearchIndexes, searchRuns, type RunQuery } from './run-search.js'
 import { applyNotifyResults, dueNotifications, listNotifications, notificationView, type NotificationFilter } from './notifications.js';
 import { decodeSnapshot, encodeSnapshot, encodeSnapshotSteps } from './snapshot.js';
 import { createState, type TableState } from './state.js';
-import { isActiveStatus, type Job, type JobSpec, type NotificationRecord, type RunRecord } from './types.js';
+import { isActiveStatus, type Job, type JobSpec, type NotificationRecord, type QueuePriority, type RunRecord, type WorkerEntry } from './types.js';
 import { jobView, runView } from './views.js';
+
+export type FunctionSummary = {
+  readonly name: string;
+  readonly queued: number;
+  readonly queuedByPriority: Readonly<Record<QueuePriority, number>>;
+  readonly running: number;
+  readonly workers: number;
+};
+export type WorkerSummary = WorkerEntry & { readonly running: number; readonly runIds: readonly string[] };
 
 export const LIST_LIMIT_DEFAULT = 100;
 export const LIST_LIMIT_MAX = 1000;
@@ -97,6 +107,8 @@ export class JobTable {
       case 'killRun': return applyKillRun(this.state, command);
       case 'runReports': return applyRunReports(this.state, command);
       case 'notifyResults': return applyNotifyResults(this.state.notify, command);
+      case 'claimRuns': return applyClaimRuns(this.state, command);
+      case 'claimReport': return applyClaimReport(this.state, command);
     }
   }
 
@@ -323,6 +335,83 @@ export class JobTable {
   notificationStats(): { pending: number; delivered: number; failed: number; dropped: number } {
     const n = this.state.notify;
     return { pending: n.pending.size, delivered: n.deliveredTotal, failed: n.failedTotal, dropped: n.droppedTotal };
+  }
+
+  /**
+   * Whether a claim for `functions` at `nowMs` would find a run, and otherwise the earliest
+   * instant a queued run becomes due (a scheduled run fired ahead of its instant), or null.
+   */
+  queueHead(functions: readonly string[], nowMs: number): { readonly claimable: boolean; readonly nextDueAt: number | null } {
+    let nextDueAt: number | null = null;
+    for (const fn of functions) {
+      let scanned = 0;
+      for (const run of this.state.queued.get(fn)?.valuesAfter() ?? []) {
+        if (++scanned > CLAIM_SCAN_MAX) break;
+        if (run.notBefore === null || run.notBefore <= nowMs) return { claimable: true, nextDueAt: null };
+        nextDueAt = Math.min(nextDueAt ?? run.notBefore, run.notBefore);
+      }
+    }
+    return { claimable: false, nextDueAt };
+  }
+
+  /** How many runs of `fn` a claim at `nowMs` could take, counting at most `limit`. */
+  claimableCount(fn: string, nowMs: number, limit: number): number {
+    let n = 0;
+    let scanned = 0;
+    for (const run of this.state.queued.get(fn)?.valuesAfter() ?? []) {
+      if (n >= limit || ++scanned > CLAIM_SCAN_MAX) break;
+      if (run.notBefore === null || run.notBefore <= nowMs) n++;
+    }
+    return n;
+  }
+
+  /** Held queue runs whose lease ended at or before `nowMs`, earliest first. */
+  expiredLeases(nowMs: number, limit: number): RunRecord[] {
+    const out: RunRecord[] = [];
+    for (const run of this.state.leases.valuesAfter()) {
+      if (out.length >= limit || (run.queue?.leaseUntil ?? Infinity) > nowMs) break;
+      out.push(runView(run));
+    }
+    return out;
+  }
+
+  /** Held queue runs, lease ending first (for a new leader that restarts lease clocks). */
+  heldRuns(limit: number): RunRecord[] {
+    return this.viewsOf(this.state.leases.valuesAfter(), limit);
+  }
+
+  /**
+   * Per function (those with queued or held runs, or a worker that asked for it), in name
+   * order: queued runs by priority, runs held by workers, and workers seen since `seenSinceMs`.
+   */
+  functionSummaries(seenSinceMs: number): FunctionSummary[] {
+    const byName = new Map<string, { queued: Record<QueuePriority, number>; running: number; workers: number }>();
+    const entry = (fn: string): { queued: Record<QueuePriority, number>; running: number; workers: number } => {
+      let e = byName.get(fn);
+      if (e === undefined) byName.set(fn, (e = { queued: { high: 0, normal: 0, low: 0 }, running: 0, workers: 0 }));
+      return e;
+    };
+    for (const [fn, set] of this.state.queued) for (const run of set.valuesAfter()) entry(fn).queued[run.queue?.priority ?? 'normal'] += 1;
+    for (const run of this.state.leases.valuesAfter()) if (run.queue !== null) entry(run.queue.function).running += 1;
+    for (const w of this.state.workers.values()) {
+      if (w.lastSeenAt < seenSinceMs) continue;
+      for (const fn of w.functions) entry(fn).workers += 1;
+    }
+    return [...byName.keys()].sort().map((name) => {
+      const e = entry(name);
+      return { name, queued: e.queued.high + e.queued.normal + e.queued.low, queuedByPriority: { ...e.queued }, running: e.running, workers: e.workers };
+    });
+  }
+
+  /** Workers the log saw, in id order, with the runs each holds now. */
+  listWorkers(): WorkerSummary[] {
+    const held = new Map<string, string[]>();
+    for (const run of this.state.leases.valuesAfter()) {
+      const w = run.queue?.worker;
+      if (w !== null && w !== undefined) held.set(w, [...(held.get(w) ?? []), run.runId]);
+    }
+    return [...this.state.workers.values()].sort((a, b) => (a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : 0))
+      .map((w) => ({ ...w, functions: [...w.functions], running: held.get(w.worker)?.length ?? 0, runIds: held.get(w.worker) ?? [] }));
   }
 
   /** Ids of jobs that list `jobId` in `after`, in id order. */

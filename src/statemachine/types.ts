@@ -22,7 +22,47 @@ export type HttpExecutor = {
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 
-export type Executor = ShellExecutor | HttpExecutor;
+/** A run waits in the function's queue until a pull worker claims it (docs/workers.md). */
+export type QueueExecutor = {
+  readonly type: 'queue';
+  readonly function: string;
+  /** How long a claim holds an attempt without a heartbeat. */
+  readonly leaseMs: number;
+};
+
+export type Executor = ShellExecutor | HttpExecutor | QueueExecutor;
+
+/** A submission's place in its function's queue: higher is claimed first, then oldest first. */
+export const QUEUE_PRIORITIES = ['high', 'normal', 'low'] as const;
+export type QueuePriority = (typeof QUEUE_PRIORITIES)[number];
+
+export type Progress = { readonly done: number; readonly total: number };
+
+/**
+ * The queue side of a run of a queue job. `worker` holds the current attempt from its claim
+ * until it completes, fails, is killed or its lease runs out; null while the run waits.
+ */
+export type QueueState = {
+  readonly function: string;
+  readonly priority: QueuePriority;
+  worker: string | null;
+  /** The node the claim came through. */
+  node: string | null;
+  leaseMs: number;
+  leaseUntil: number | null;
+  progress: Progress | null;
+  result: string | null;
+  /** The worker said the failure is final: no automatic retry. */
+  noRetry: boolean;
+};
+
+/** A pull worker as the log last saw it (a claim or a report). */
+export type WorkerEntry = {
+  readonly worker: string;
+  readonly functions: readonly string[];
+  readonly node: string;
+  readonly lastSeenAt: number;
+};
 
 export type Target =
   | { readonly mode: 'any' }
@@ -147,6 +187,8 @@ export type RunRecord = {
   killRequested: KillReason | null;
   /** Why the run was skipped (`skipped` status only). */
   readonly reason: string | null;
+  /** Runs of queue jobs only: their queue, claim and result; null for runs nodes execute. */
+  readonly queue: QueueState | null;
 };
 
 export const ACTIVE_STATUSES: ReadonlySet<RunStatus> = new Set<RunStatus>(['pending', 'running']);

@@ -94,7 +94,7 @@ test('wrong types and out-of-range values', () => {
   ]);
   assert.deepEqual(errorsOf({ ...base, retry: { backoffMs: 5000, maxBackoffMs: 1000 } }), ['retry.maxBackoffMs: must be at least retry.backoffMs (5000)']);
   assert.deepEqual(errorsOf('not an object'), ['(spec): must be an object']);
-  assert.deepEqual(errorsOf({ ...base, executor: { type: 'ssh' } }), ['executor.type: must be one of "shell", "http"']);
+  assert.deepEqual(errorsOf({ ...base, executor: { type: 'ssh' } }), ['executor.type: must be one of "shell", "http", "queue"']);
 });
 
 test('ids, after and the id in the body', () => {

@@ -93,12 +93,13 @@ function checkTimezone(c: Checker, value: unknown): string | null {
 }
 
 function checkExecutor(c: Checker, value: unknown): Executor | null {
-  const probe = c.object(value, 'executor', ['type', 'command', 'env', 'cwd', 'method', 'url', 'headers', 'body', 'expectStatus']);
+  const probe = c.object(value, 'executor', ['type', 'command', 'env', 'cwd', 'method', 'url', 'headers', 'body', 'expectStatus', 'function', 'leaseMs']);
   if (probe === null) return null;
   if (probe.type === 'shell') return checkShell(c, value);
   if (probe.type === 'http') return checkHttp(c, value);
+  if (probe.type === 'queue') return checkQueue(c, value);
   c.errors.splice(0, c.errors.length, ...c.errors.filter((e) => !e.path.startsWith('executor.')));
-  return c.fail('executor.type', 'must be one of "shell", "http"');
+  return c.fail('executor.type', 'must be one of "shell", "http", "queue"');
 }
 
 function checkShell(c: Checker, value: unknown): Executor | null {
@@ -129,6 +130,18 @@ function checkHttp(c: Checker, value: unknown): Executor | null {
   const expectStatus = o.expectStatus === undefined ? EXPECT_STATUS_DEFAULT : checkExpectStatus(c, o.expectStatus);
   if (method === null || url === null || headers === null || body === null || expectStatus === null) return null;
   return Object.freeze({ type: 'http', method, url, headers: shareRecord(headers), body, expectStatus });
+}
+
+function checkQueue(c: Checker, value: unknown): Executor | null {
+  dropErrorsUnder(c, 'executor.');
+  const o = c.object(value, 'executor', ['type', 'function', 'leaseMs']);
+  if (o === null) return null;
+  const name = o.function === undefined
+    ? c.fail('executor.function', 'is required')
+    : c.string(o.function, 'executor.function', 128, L.FUNCTION_NAME_PATTERN, '[A-Za-z0-9._-]{1,128}');
+  const leaseMs = o.leaseMs === undefined ? L.LEASE_MS_DEFAULT : c.integer(o.leaseMs, 'executor.leaseMs', L.LEASE_MS_MIN, L.LEASE_MS_MAX);
+  if (name === null || leaseMs === null) return null;
+  return Object.freeze({ type: 'queue', function: intern(name), leaseMs });
 }
 
 function dropErrorsUnder(c: Checker, prefix: string): void {

@@ -10,5 +10,5 @@ export function jobView(job: JobState): Job {
 }
 
 export function runView(run: RunRecord): RunRecord {
-  return { ...run, executions: run.executions.map((e) => ({ ...e })), executors: [...run.executors] };
+  return { ...run, executions: run.executions.map((e) => ({ ...e })), executors: [...run.executors], queue: run.queue === null ? null : { ...run.queue } };
 }

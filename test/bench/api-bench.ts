@@ -9,6 +9,9 @@
 // `--ceiling` (default on; `--no-ceiling` skips) first measures a no-op HTTP server (one
 // process: parse the body, answer 201) with the same load generator: no server that speaks
 // HTTP/1.1 one request per round trip can beat it on this machine.
+// `--workers N` (default 0) adds N non-voting worker members (`chime agent --role worker
+// --join`) to chime's 3 voters before the load: they replicate the log but never vote, so
+// the write path should barely notice them (docs/benchmarks.md, "voters and workers").
 // `--timing etcd` (default) runs chime with etcd's default heartbeat (100 ms) and election
 // timeout (1000 ms) so both tolerate the same scheduling delays; `--timing chime` keeps
 // chime's own faster defaults (50/250 ms).
@@ -18,7 +21,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ProcessCluster } from '../support/process-cluster.js';
+import { ProcessCluster, waitFor } from '../support/process-cluster.js';
 import { EtcdCluster, etcdVersion } from './etcd-cluster.js';
 import { cpuMs, runLoad, type LoadRequest, type LoadResult } from './http-load.js';
 
@@ -31,6 +34,7 @@ const { values } = parseArgs({
     profile: { type: 'string', default: '' },
     timing: { type: 'string', default: 'etcd' },
     ceiling: { type: 'boolean', default: true },
+    workers: { type: 'string', default: '0' },
   },
   allowNegative: true,
 });
@@ -54,6 +58,17 @@ async function benchChime(): Promise<LoadResult[]> {
   const args = values.timing === 'etcd' ? ['--heartbeat-ms', '100', '--election-ms', '1000'] : [];
   const cluster = await ProcessCluster.found(3, { dir, nodeArgs, args });
   try {
+    const workerCount = Number(values.workers);
+    for (let i = 1; i <= workerCount; i++) {
+      await cluster.launch(`w${i}`, '127.0.0.1:0', '127.0.0.1:0', ['--join', cluster.url('n1', ''), '--role', 'worker']);
+    }
+    if (workerCount > 0) {
+      await waitFor(`${workerCount} worker members`, async () => {
+        const members = ((await cluster.call('n1', 'GET', '/v1/cluster')).body as { members: { role: string; voter: boolean }[] }).members;
+        return members.filter((m) => m.role === 'worker' && !m.voter).length === workerCount;
+      }, 60_000, 200);
+      console.log(`chime: ${workerCount} non-voting worker members joined`);
+    }
     const leader = await cluster.waitForLeader();
     const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader) ?? leader;
     const bases = (spreadOverAll ? ['n1', 'n2', 'n3'] : viaFollower ? [follower] : [leader]).map((id) => cluster.url(id, ''));
@@ -61,7 +76,7 @@ async function benchChime(): Promise<LoadResult[]> {
     const term = async () => ((await cluster.call(leader, 'GET', '/v1/cluster')).body as { term: number }).term;
     const request = (prefix: string) => (n: number): LoadRequest => ({ url: new URL(`${bases[n % bases.length]}/v1/jobs/${prefix}-${n}`), method: 'PUT', body: specBody(n) });
     await runLoad(16, 1, request('warm'));
-    const pids = cluster.live().map((n) => n.child?.pid ?? 0);
+    const pids = cluster.live().filter((n) => !n.id.startsWith('w')).map((n) => n.child?.pid ?? 0);
     const results: LoadResult[] = [];
     const leaderPid = cluster.live().find((n) => n.id === leader)?.child?.pid ?? 0;
     for (const c of levels) {

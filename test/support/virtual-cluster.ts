@@ -35,6 +35,8 @@ export interface VirtualClusterOptions<C, R> {
   readonly events?: (id: NodeId) => NodeEvents;
   /** Virtual ms from a message's send to its delivery. */
   readonly latencyMs?: number;
+  /** NodeOptions.removeSilentWorkersAfterMs of every node. */
+  readonly removeSilentWorkersAfterMs?: number;
 }
 
 export class VirtualCluster<C, R> {
@@ -164,6 +166,7 @@ export class VirtualCluster<C, R> {
       timing: this.options.timing ?? VIRTUAL_TIMING,
       ...(this.options.limits === undefined ? {} : { limits: this.options.limits }),
       ...(this.options.events === undefined ? {} : { events: this.options.events(node.id) }),
+      ...(this.options.removeSilentWorkersAfterMs === undefined ? {} : { removeSilentWorkersAfterMs: this.options.removeSilentWorkersAfterMs }),
     });
     node.runtime.start();
   }
