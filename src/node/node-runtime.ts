@@ -106,6 +106,8 @@ export class NodeRuntime<C, R> {
   /** When this node last became leader (silent workers are counted from then at the earliest). */
   private leaderSinceMs = 0;
   private readonly removalsInFlight = new Set<NodeId>();
+  /** When this node first saw each worker learner in the configuration: a member added a moment ago is not silent. */
+  private readonly workerSeenSinceMs = new Map<NodeId, number>();
   private stopping = false;
 
   constructor(options: NodeOptions<C, R>) {
@@ -392,7 +394,7 @@ export class NodeRuntime<C, R> {
 
   /**
    * Worker members the leader has not heard from for removeSilentWorkersAfterMs (counted from
-   * its own start as leader at the earliest) are removed, one change at a time. Their runs
+   * its own start as leader, or from when it first saw the member, at the earliest) are removed, one change at a time. Their runs
    * were recorded lost by the scheduler's lease long before.
    */
   private removeSilentWorkers(): void {
@@ -400,9 +402,11 @@ export class NodeRuntime<C, R> {
     if (afterMs === null || !this.isLeader()) return;
     const now = this.options.clock.nowMs();
     const conf = this.loop.status().conf;
+    for (const id of this.workerSeenSinceMs.keys()) if (!conf.learners.includes(id)) this.workerSeenSinceMs.delete(id);
     for (const id of conf.learners) {
       if (!this.directory.workers.has(id) || this.removalsInFlight.has(id)) continue;
-      const heard = Math.max(this.lastContactMs.get(id) ?? 0, this.leaderSinceMs);
+      if (!this.workerSeenSinceMs.has(id)) this.workerSeenSinceMs.set(id, now);
+      const heard = Math.max(this.lastContactMs.get(id) ?? 0, this.leaderSinceMs, this.workerSeenSinceMs.get(id) ?? now);
       if (now - heard < afterMs) continue;
       this.removalsInFlight.add(id);
       this.options.events?.silentWorkerRemoved?.(id, now - heard);
