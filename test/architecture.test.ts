@@ -23,7 +23,8 @@ const allowed: Record<string, { folders: string[]; packages: (name: string) => b
   errors: { folders: [], packages: () => false },
   log: { folders: [], packages: () => false },
   metrics: { folders: [], packages: () => false },
-  statemachine: { folders: ['errors'], packages: (p) => ['cron-parser', 'msgpackr'].includes(p) || assertOnly(p) },
+  // statemachine embeds access's TokenRegistry and AuditLog (access imports no folder back).
+  statemachine: { folders: ['errors', 'access'], packages: (p) => ['cron-parser', 'msgpackr'].includes(p) || assertOnly(p) },
   storage: { folders: ['raft', 'errors'], packages: (p) => ['level', 'msgpackr'].includes(p) || isBuiltin(p) },
   rpc: { folders: ['raft'], packages: (p) => ['msgpackr', 'node:net', 'node:tls', 'node:crypto', 'node:events', 'node:buffer', 'node:timers'].includes(p) || assertOnly(p) },
   node: { folders: ['raft', 'errors'], packages: (p) => p === 'msgpackr' || assertOnly(p) },

@@ -133,6 +133,9 @@ export class Scheduler {
       case 'putJob': case 'putJobs': case 'pauseJob': case 'resumeJob':
         s.fires.wake();
         return;
+      // Tokens and audit records change nothing the scheduler keeps.
+      case 'createToken': case 'revokeToken': case 'audit':
+        return;
       default:
         return unhandled(command);
     }

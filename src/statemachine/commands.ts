@@ -1,16 +1,29 @@
 // The commands of the replicated log. Each carries `at`, the leader's clock when it proposed
 // the command: apply never reads a clock of its own. checkCommand validates the shape of a
 // decoded value, so garbage from the log becomes an error value, never a crash.
+import { auditRecordProblem, tokenCommandProblem, type AuditRecord, type CreateTokenCommand, type RevokeTokenCommand, type TokenCommand } from '../access/index.js';
 import { isMap, isOneOf } from './guards.js';
 import * as L from './limits.js';
 import { FINAL_EXECUTION_STATUSES, KILL_REASONS, TRIGGERS, type FinalExecutionStatus, type JobSpec, type KillReason, type Trigger } from './types.js';
 
-export type PutJobCommand = { readonly type: 'putJob'; readonly id: string; readonly spec: JobSpec; readonly at: number };
+/**
+ * Who did a write, for the audit log (api.md, "Audit"): set by the API node on the commands a
+ * request proposes, absent on the commands the cluster makes itself (fires of schedules,
+ * executor reports). Appended to the audit log only when the command is accepted.
+ */
+export type Audited = { readonly audit?: AuditRecord };
+
+export type PutJobCommand = { readonly type: 'putJob'; readonly id: string; readonly spec: JobSpec; readonly at: number } & Audited;
 /** Many jobs created or replaced in one entry, all or nothing (chime apply). */
-export type PutJobsCommand = { readonly type: 'putJobs'; readonly jobs: readonly { readonly id: string; readonly spec: JobSpec }[]; readonly at: number };
-export type DeleteJobCommand = { readonly type: 'deleteJob'; readonly id: string; readonly at: number };
-export type PauseJobCommand = { readonly type: 'pauseJob'; readonly id: string; readonly at: number };
-export type ResumeJobCommand = { readonly type: 'resumeJob'; readonly id: string; readonly at: number };
+export type PutJobsCommand = { readonly type: 'putJobs'; readonly jobs: readonly { readonly id: string; readonly spec: JobSpec }[]; readonly at: number } & Audited;
+export type DeleteJobCommand = { readonly type: 'deleteJob'; readonly id: string; readonly at: number } & Audited;
+export type PauseJobCommand = { readonly type: 'pauseJob'; readonly id: string; readonly at: number } & Audited;
+export type ResumeJobCommand = { readonly type: 'resumeJob'; readonly id: string; readonly at: number } & Audited;
+/** A new API token (only its hash); the token fields are src/access's and checked there. */
+export type CreateTokenEntry = CreateTokenCommand & { readonly at: number } & Audited;
+export type RevokeTokenEntry = RevokeTokenCommand & { readonly at: number } & Audited;
+/** An accepted write that is no command of the table (a member change, a leadership transfer): only its audit record. */
+export type AuditCommand = { readonly type: 'audit'; readonly record: AuditRecord; readonly at: number };
 
 export type Fire = {
   readonly jobId: string;
@@ -27,7 +40,7 @@ export type Fire = {
   readonly reason?: string | null;
 };
 
-export type FireCommand = { readonly type: 'fire'; readonly at: number; readonly fires: readonly Fire[] };
+export type FireCommand = { readonly type: 'fire'; readonly at: number; readonly fires: readonly Fire[] } & Audited;
 export type RunStartedCommand = { readonly type: 'runStarted'; readonly runId: string; readonly attempt: number; readonly node: string; readonly at: number };
 export type RunFinishedCommand = {
   readonly type: 'runFinished'; readonly runId: string; readonly attempt: number; readonly node: string; readonly at: number;
@@ -51,11 +64,12 @@ export type FinishedReport = {
 export type RunReport = StartedReport | FinishedReport;
 /** Many executor reports in one entry, applied in order, each as its own command would be. */
 export type RunReportsCommand = { readonly type: 'runReports'; readonly at: number; readonly reports: readonly RunReport[] };
-export type KillRunCommand = { readonly type: 'killRun'; readonly runId: string; readonly reason: KillReason; readonly at: number };
+export type KillRunCommand = { readonly type: 'killRun'; readonly runId: string; readonly reason: KillReason; readonly at: number } & Audited;
 
 export type Command =
   | PutJobCommand | PutJobsCommand | DeleteJobCommand | PauseJobCommand | ResumeJobCommand | FireCommand
-  | RunStartedCommand | RunFinishedCommand | RunLostCommand | RetryRunCommand | KillRunCommand | RunReportsCommand;
+  | RunStartedCommand | RunFinishedCommand | RunLostCommand | RetryRunCommand | KillRunCommand | RunReportsCommand
+  | CreateTokenEntry | RevokeTokenEntry | AuditCommand;
 
 export type CommandType = Command['type'];
 
@@ -108,26 +122,56 @@ function fireProblem(f: unknown, i: number): string | null {
   return null;
 }
 
+/** The token command inside a token entry: the entry without the table's own fields (createToken has no `at`). */
+export function tokenCommandOf(entry: CreateTokenEntry | RevokeTokenEntry): TokenCommand {
+  if (entry.type === 'revokeToken') return { type: 'revokeToken', id: entry.id, at: entry.at };
+  const { audit: _audit, at: _at, ...command } = entry;
+  return command;
+}
+
 /** Why a decoded value is not a command, or null when it is one. */
 export function commandProblem(value: unknown): string | null {
   if (!isMap(value)) return 'not an object';
   const o = value;
   if (!isTime(o.at)) return 'missing or invalid at';
+  if (o.audit !== undefined) {
+    if (!AUDITED_TYPES.has(o.type)) return `${String(o.type).slice(0, 64)} carries no audit record`;
+    const problem = auditRecordProblem(o.audit);
+    if (problem !== null) return `audit: ${problem}`;
+  }
+  return shapeProblem(o);
+}
+
+/** Commands a request proposes, which may carry its audit record. */
+const AUDITED_TYPES: ReadonlySet<unknown> = new Set(['putJob', 'putJobs', 'deleteJob', 'pauseJob', 'resumeJob', 'fire', 'killRun', 'createToken', 'revokeToken']);
+
+function shapeProblem(o: Raw): string | null {
   switch (o.type) {
+    case 'createToken': {
+      const { audit: _audit, at: _at, ...command } = o;
+      return tokenCommandProblem(command);
+    }
+    case 'revokeToken': {
+      const { audit: _audit, ...command } = o;
+      return tokenCommandProblem(command);
+    }
+    case 'audit':
+      if (!hasOnly(o, ['type', 'record', 'at'])) return 'audit has unknown fields';
+      return auditRecordProblem(o.record);
     case 'putJob':
-      if (!hasOnly(o, ['type', 'id', 'spec', 'at'])) return 'putJob has unknown fields';
+      if (!hasOnly(o, ['type', 'id', 'spec', 'at', 'audit'])) return 'putJob has unknown fields';
       return isJobId(o.id) && typeof o.spec === 'object' && o.spec !== null ? null : 'putJob needs id and spec';
     case 'putJobs': {
-      if (!hasOnly(o, ['type', 'jobs', 'at'])) return 'putJobs has unknown fields';
+      if (!hasOnly(o, ['type', 'jobs', 'at', 'audit'])) return 'putJobs has unknown fields';
       if (!Array.isArray(o.jobs) || o.jobs.length === 0 || o.jobs.length > L.JOBS_PER_APPLY_MAX) return `putJobs needs 1 to ${L.JOBS_PER_APPLY_MAX} jobs`;
       const bad = o.jobs.findIndex((j: unknown) => !isMap(j) || !isJobId(j.id) || typeof j.spec !== 'object' || j.spec === null);
       return bad < 0 ? null : `putJobs jobs[${bad}] needs id and spec`;
     }
     case 'deleteJob': case 'pauseJob': case 'resumeJob':
-      if (!hasOnly(o, ['type', 'id', 'at'])) return `${o.type} has unknown fields`;
+      if (!hasOnly(o, ['type', 'id', 'at', 'audit'])) return `${o.type} has unknown fields`;
       return isJobId(o.id) ? null : `${o.type} needs a job id`;
     case 'fire': {
-      if (!hasOnly(o, ['type', 'fires', 'at'])) return 'fire has unknown fields';
+      if (!hasOnly(o, ['type', 'fires', 'at', 'audit'])) return 'fire has unknown fields';
       if (!Array.isArray(o.fires) || o.fires.length === 0 || o.fires.length > L.FIRES_PER_BATCH_MAX) return `fire needs 1 to ${L.FIRES_PER_BATCH_MAX} fires`;
       for (let i = 0; i < o.fires.length; i++) {
         const problem = fireProblem(o.fires[i], i);
@@ -189,7 +233,7 @@ function runCommandProblem(o: Raw): string | null {
       if (!isRunId(o.runId) || !isAttempt(o.attempt) || !isExecutorList(o.executors) || o.executors.length === 0) return 'retryRun needs runId, attempt and executors';
       return isNullable(o.notBefore, isTime) ? null : 'retryRun.notBefore is invalid';
     case 'killRun':
-      if (!hasOnly(o, ['type', 'runId', 'reason', 'at'])) return 'killRun has unknown fields';
+      if (!hasOnly(o, ['type', 'runId', 'reason', 'at', 'audit'])) return 'killRun has unknown fields';
       return isRunId(o.runId) && isOneOf(KILL_REASONS, o.reason) ? null : 'killRun needs runId and reason';
     default:
       return `unknown command type ${JSON.stringify(String(o.type)).slice(0, 64)}`;

@@ -1,5 +1,6 @@
 // Rows shared by every snapshot version: run records, executions and idempotency keys as
 // msgpack arrays in a fixed order, the checks that read them back, and the error helper.
+import { AuditLog, TokenRegistry } from '../access/index.js';
 import { ChimeError } from '../errors/index.js';
 import { updateRetryIndex } from './run-indexes.js';
 import { indexRun, type TableState } from './state.js';
@@ -30,12 +31,33 @@ function runRow(r: RunRecord): Row {
     r.executions.map(executionRow), r.payload, r.key, r.executors, r.notBefore, r.killRequested, r.reason];
 }
 
-/** Runs by seq and keys by insertion: the order the log gave them. */
-export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[] } {
-  return {
+/** The tail's `access` key: tokens and audit log, each as its own plain snapshot. */
+export type AccessRows = { readonly tokens: unknown; readonly audit: unknown };
+
+/**
+ * Runs by seq and keys by insertion: the order the log gave them. `access` is an optional key
+ * added after version 2 was defined: written only when there are tokens or audit entries (so
+ * a table without them writes the same bytes as before), and read as empty when absent.
+ */
+export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; access?: AccessRows } {
+  const out: { runs: Row[]; keys: Row[]; access?: AccessRows } = {
     runs: [...state.runs.values()].map(runRow),
     keys: [...state.keys].map(([k, e]) => [k, e.jobId, e.createRevision, e.runId, e.atMs]),
   };
+  if (state.tokens.size > 0 || state.audit.size > 0) out.access = { tokens: state.tokens.snapshot(), audit: state.audit.snapshot() };
+  return out;
+}
+
+/** Restores the tail's optional `access` key (tokens and audit log) into `state`; absent means empty. */
+export function restoreAccess(state: TableState, access: unknown): void {
+  if (access === undefined) return;
+  if (typeof access !== 'object' || access === null) throw bad('access is malformed');
+  const tokens = TokenRegistry.restore(Reflect.get(access, 'tokens'));
+  if (!tokens.ok) throw bad(tokens.message);
+  const audit = AuditLog.restore(Reflect.get(access, 'audit'));
+  if (!audit.ok) throw bad(audit.message);
+  state.tokens = tokens.registry;
+  state.audit = audit.log;
 }
 
 /** Restores run records (after the jobs) and keys into `state`. */

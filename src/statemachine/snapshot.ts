@@ -13,7 +13,7 @@ import { ChimeError } from '../errors/index.js';
 import { isRecord } from './guards.js';
 import type { TableLimits } from './limits.js';
 import { drainSteps, readJobSection, writeJobSectionSteps } from './snapshot-jobs.js';
-import { bad, isInt, restoreRunsAndKeys, runAndKeyRows } from './snapshot-rows.js';
+import { bad, isInt, restoreAccess, restoreRunsAndKeys, runAndKeyRows } from './snapshot-rows.js';
 import { decodeVersion1 } from './snapshot-v1.js';
 import { addDependents, createState, type JobState, type TableState } from './state.js';
 
@@ -135,5 +135,6 @@ function decodeVersion2(h: { readonly [field: string]: unknown }, bytes: Uint8Ar
   }
   if (!isRecord(tail)) throw bad('runs and keys are missing');
   restoreRunsAndKeys(state, tail['runs'], tail['keys']);
+  restoreAccess(state, tail['access']);
   return state;
 }

@@ -1,6 +1,7 @@
 // The table's data and the bookkeeping every apply shares: the next-fire index, the run
 // ring per job, global run eviction and idempotency keys. Everything here is deterministic:
 // iteration orders are insertion orders fixed by the log, or explicit sorts.
+import { AuditLog, TokenRegistry } from '../access/index.js';
 import { assert, itemAt } from './assert.js';
 import { IDEMPOTENCY_TTL_MS, type TableLimits } from './limits.js';
 import { compiledSchedule, nextFireAt } from './schedule.js';
@@ -34,6 +35,10 @@ export type TableState = {
   readonly dependents: Map<string, Set<string>>;
   /** Idempotency keys in insertion order (oldest first). */
   readonly keys: Map<string, KeyEntry>;
+  /** API tokens (hashes only): every node checks every request against its own copy. Replaced on restore. */
+  tokens: TokenRegistry;
+  /** Accepted writes, newest last, bounded. Replaced on restore. */
+  audit: AuditLog;
 };
 
 const KEYS_PRUNED_PER_APPLY_MAX = 1000;
@@ -49,7 +54,7 @@ export function createState(limits: TableLimits): TableState {
     fireIndex: new SortedSet<JobState>(compareByNextFire),
     runs: new Map(), activeRuns: new SortedSet<RunRecord, SeqKey>(compareBySeq),
     activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord, FinishKey>(compareByFinish),
-    dependents: new Map(), keys: new Map(),
+    dependents: new Map(), keys: new Map(), tokens: TokenRegistry.create(), audit: AuditLog.create(),
   };
 }
 
