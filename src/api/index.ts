@@ -5,6 +5,7 @@ export { jobRoutes } from './routes-jobs.js';
 export { runRoutes, parseWait } from './routes-runs.js';
 export { applyRoutes } from './routes-apply.js';
 export { backupRoutes } from './routes-backup.js';
+export { tokenRoutes, tokenApiView } from './routes-tokens.js';
 export { consoleRoutes, chooseEncoding, CONSOLE_CSP, type AssetReader } from './console.js';
 export { scheduleRoutes, isoInZone } from './routes-schedule.js';
 export { jobFilterOf, matchesJob, filteredJobs, SCAN_JOBS_MAX, type JobFilter } from './job-filter.js';

@@ -33,6 +33,7 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
     {
       method: 'POST',
       path: '/v1/jobs/:id/run',
+      permission: 'runs.write',
       write: true,
       handle: async (ctx) => {
         const id = jobIdParam(ctx);
@@ -41,7 +42,7 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
         const waitMs = waitText === null ? null : parseWait(waitText);
         if (waitText !== null && (waitMs === null || waitMs > WAIT_MS_MAX)) throw new ChimeError('INVALID_REQUEST', 'wait must be a duration like 30s, 2m or 1500ms, at most 15m', { errors: [{ path: 'wait', message: 'invalid duration' }] });
         if (jobs.table().getJob(id) === null) throw new ChimeError('JOB_NOT_FOUND', `job ${id} does not exist`);
-        const started = await runs.runNow(id, input);
+        const started = await runs.runNow(id, input, ctx.audit(id));
         if (waitMs === null) return sendJson(ctx.res, 202, started);
         const waited = await runs.awaitRun(started.runId, waitMs);
         if (waited.run === null) throw new ChimeError('RUN_NOT_FOUND', `run ${started.runId} is no longer recorded`);
@@ -51,6 +52,7 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
     {
       method: 'GET',
       path: '/v1/jobs/:id/runs',
+      permission: 'runs.read',
       write: false,
       handle: async (ctx) => {
         const id = jobIdParam(ctx);
@@ -64,6 +66,7 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
     {
       method: 'GET',
       path: '/v1/runs/:runId',
+      permission: 'runs.read',
       write: false,
       handle: async (ctx) => {
         const runId = runIdParam(ctx);
@@ -76,10 +79,11 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
     {
       method: 'POST',
       path: '/v1/runs/:runId/kill',
+      permission: 'runs.write',
       write: true,
       handle: async (ctx) => {
         const runId = runIdParam(ctx);
-        const run = await runs.kill(runId);
+        const run = await runs.kill(runId, ctx.audit(runId));
         sendJson(ctx.res, 202, run === null ? { runId } : runView(run));
       },
     },

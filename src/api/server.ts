@@ -1,26 +1,43 @@
 import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  authorize, declareRoutes, forwardedRequestHeaders, type AccessDecision, type AuditRecord, type Permission, type Principal, type RouteMethod,
+} from '../access/index.js';
 import { ChimeError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { MAX_BODY_BYTES, parseJsonBody, readJsonBody } from './body.js';
 import { asChimeError, sendProblem } from './problem.js';
-import type { LeaderGate, RequestObserver } from './services.js';
+import type { AccessControl, LeaderGate, RequestObserver } from './services.js';
 
 export interface RequestContext {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
   readonly url: URL;
   readonly params: Readonly<Record<string, string>>;
+  /** Who asked, as the access check found (on the leader: checked again there). */
+  readonly principal: Principal;
   body(): Promise<unknown>;
+  /** The audit record of this request, as a write commits it: who, what, when. */
+  audit(target: string | null): AuditRecord;
 }
 
+/**
+ * A route cannot exist without the permission it needs: the field is required here, and
+ * `serve` passes the table through src/access's declareRoutes, which refuses (at startup) an
+ * unknown permission, a public write or a route declared twice.
+ */
 export interface Route {
-  readonly method: string;
+  readonly method: RouteMethod;
   /** Path with `:name` segments. */
   readonly path: string;
+  readonly permission: Permission;
   /** Writes run on the leader: a follower forwards the request as it is. */
   readonly write: boolean;
   readonly handle: (ctx: RequestContext) => Promise<void>;
 }
+
+const AUDIT_PATH_CHARS_MAX = 1024;
+const AUDIT_TARGET_CHARS_MAX = 256;
+const AUDIT_ACTOR_CHARS_MAX = 64;
 
 export interface ApiOptions {
   readonly logger: Logger;
@@ -50,6 +67,7 @@ export class ApiServer {
   private readonly server: Server;
   private readonly options: ApiOptions;
   private gate: LeaderGate | null = null;
+  private access: AccessControl | null = null;
   private compiled: CompiledRoute[] = [];
   /** Kept-alive connections to the leader: a new TCP connection per forwarded write costs more than the write. */
   private readonly forwardAgent = new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 20_000 }); // idle sockets close before the server's 30 s keep-alive does
@@ -63,9 +81,11 @@ export class ApiServer {
     this.server.maxHeadersCount = 100;
   }
 
-  serve(gate: LeaderGate, routes: readonly Route[]): void {
+  /** Starts answering with `routes`; every request passes `access` first (throws on a route table that breaks declareRoutes' rules). */
+  serve(gate: LeaderGate, routes: readonly Route[], access: AccessControl): void {
+    this.compiled = declareRoutes(routes).map(compile);
+    this.access = access;
     this.gate = gate;
-    this.compiled = routes.map(compile);
   }
 
   async listen(host: string, port: number): Promise<string> {
@@ -92,7 +112,8 @@ export class ApiServer {
     let routeName = 'unmatched';
     try {
       const gate = this.gate;
-      if (gate === null) throw new ChimeError('STARTING', 'the node is starting');
+      const access = this.access;
+      if (gate === null || access === null) throw new ChimeError('STARTING', 'the node is starting');
       const match = this.match(req.method ?? 'GET', url.pathname);
       if (match === null) throw new ChimeError('ROUTE_NOT_FOUND', `no route for ${req.method} ${url.pathname}`);
       if ('allowed' in match) {
@@ -100,6 +121,9 @@ export class ApiServer {
         throw new ChimeError('METHOD_NOT_ALLOWED', `${url.pathname} allows ${match.allowed.join(', ')}`);
       }
       routeName = `${match.route.method} ${match.route.path}`;
+      // Every request is checked here, before any of its body is read, on every node: a
+      // follower checks before it forwards (the leader checks the same credentials again).
+      const principal = await this.check(access, gate, req, url, match.route, res);
       let bodyRead: Promise<unknown> | null = null;
       if (match.route.write && !gate.isLeader()) {
         const forwarded = await this.forward(gate, req, res, url);
@@ -107,14 +131,40 @@ export class ApiServer {
         // This node became the leader while waiting for one: it answers the write itself.
         bodyRead = Promise.resolve().then(() => parseJsonBody(forwarded, req.headers['content-type']));
       }
-      await match.route.handle({ req, res, url, params: match.params, body: () => (bodyRead ??= readJsonBody(req)) });
+      const method = match.route.method;
+      const audit = (target: string | null): AuditRecord => ({
+        at: access.nowMs(), actor: principal.name.slice(0, AUDIT_ACTOR_CHARS_MAX), method, path: url.pathname.slice(0, AUDIT_PATH_CHARS_MAX),
+        target: target === null ? null : target.slice(0, AUDIT_TARGET_CHARS_MAX),
+      });
+      await match.route.handle({ req, res, url, params: match.params, principal, audit, body: () => (bodyRead ??= readJsonBody(req)) });
     } catch (error) {
       const problem = asChimeError(error);
       if (problem.code === 'INTERNAL') this.options.logger.error('request failed', { route: routeName, error: String(error) });
+      // A refusal before the body was read (access, size): the rest of it is not waited for.
+      if (!req.complete) res.setHeader('connection', 'close');
       this.answerProblem(res, problem);
     } finally {
       this.options.observer?.answered(routeName, res.statusCode, (performance.now() - startedMs) / 1000);
     }
+  }
+
+  /**
+   * The access check (src/access's authorize) of one request, or the refusal thrown as a
+   * ChimeError with its status (and WWW-Authenticate on 401). An unready registry is first
+   * given a bounded chance to become ready; a token unknown here may be one just created and
+   * not yet applied on this node, so after a catch-up it is tried once more.
+   */
+  private async check(access: AccessControl, gate: LeaderGate, req: IncomingMessage, url: URL, route: Route, res: ServerResponse): Promise<Principal> {
+    if (route.permission !== 'public' && !access.isReady()) await access.becomeReady();
+    const decide = (): AccessDecision => authorize({
+      method: req.method ?? 'GET', permission: route.permission, authorizationHeader: req.headers.authorization, url: req.url ?? '/',
+      origin: req.headers.origin, host: req.headers.host, nodeOrigins: access.nodeOrigins(), metricsOpen: access.metricsOpen, registryReady: access.isReady(),
+    }, access.tokens(), access.nowMs());
+    let decision = decide();
+    if (!decision.ok && decision.code === 'TOKEN_INVALID' && !gate.isLeader() && await access.catchUp()) decision = decide();
+    if (decision.ok) return decision.principal;
+    if (decision.wwwAuthenticate !== undefined) res.setHeader('www-authenticate', decision.wwwAuthenticate);
+    throw new ChimeError(decision.code, decision.detail);
   }
 
   private answerProblem(res: ServerResponse, problem: ChimeError): void {
@@ -168,16 +218,14 @@ export class ApiServer {
     const target = await this.leaderAddress(gate);
     if (target === null) return body;
     const [host, port] = splitHostPort(target);
-    const headers: Record<string, string> = { [FORWARDED_HEADER]: String(hops + 1) };
-    for (const name of ['content-type', 'accept']) {
-      const value = req.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
+    // The caller's own credentials go on unchanged and the leader checks them again: a
+    // forward never carries more right than the caller has (src/access/forward.ts).
+    const headers: Record<string, string> = { ...forwardedRequestHeaders(req.headers), [FORWARDED_HEADER]: String(hops + 1) };
     headers['content-length'] = String(body.length);
     await new Promise<void>((resolve, reject) => {
       const upstream = httpRequest({ agent: this.forwardAgent, host, port, method: req.method, path: url.pathname + url.search, headers, timeout: this.options.forwardTimeoutMs ?? FORWARD_TIMEOUT_MS_DEFAULT }, (answer) => {
         const relay: Record<string, string> = {};
-        for (const name of ['content-type', 'retry-after', 'location']) {
+        for (const name of ['content-type', 'retry-after', 'location', 'www-authenticate']) {
           const value = answer.headers[name];
           if (typeof value === 'string') relay[name] = value;
         }

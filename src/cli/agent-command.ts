@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { splitHostPort } from '../api/index.js';
-import { startAgent, type AgentConfig } from '../process/index.js';
+import { bootstrapTokenFromFile } from '../access/index.js';
+import { StartRefused, startAgent, type AgentConfig } from '../process/index.js';
 import { DEVELOPMENT_CLUSTER_KEY, isLoopbackAddress } from '../rpc/index.js';
 import { AGENT_HELP, parseAgentConfig } from './agent-config.js';
 import { UsageError } from './usage.js';
@@ -27,10 +28,35 @@ function clusterKey(config: AgentConfig): Uint8Array {
   return DEVELOPMENT_CLUSTER_KEY;
 }
 
+/** The bootstrap token's content, checked as api.md says (the secret never appears in a message). */
+function adminToken(config: AgentConfig): string | null {
+  if (config.adminTokenFile === null) return null;
+  let content: string;
+  try {
+    content = readFileSync(config.adminTokenFile, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--admin-token-file: cannot read ${config.adminTokenFile}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const checked = bootstrapTokenFromFile(content);
+  if (!checked.ok) throw new UsageError(`--admin-token-file: ${checked.message}`);
+  return checked.secret;
+}
+
 export async function agentCommand(args: string[], out: (s: string) => void): Promise<void> {
   const config = parseAgentConfig(args);
   if (config === 'help') return out(AGENT_HELP);
-  const agent = await startAgent(config, { clusterKey: clusterKey(config) }, out);
+  const secrets = { clusterKey: clusterKey(config), adminToken: adminToken(config) };
+  const fatal = (message: string): void => {
+    process.stderr.write(`chime: ${message}\n`);
+    process.exit(2);
+  };
+  let agent;
+  try {
+    agent = await startAgent(config, secrets, out, fatal);
+  } catch (error) {
+    if (error instanceof StartRefused) throw new UsageError(error.message);
+    throw error;
+  }
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));

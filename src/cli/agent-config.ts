@@ -17,6 +17,9 @@ export const AGENT_HELP = `usage: chime agent --id ID [flags]
   --tag KEY=VALUE             node label for job targeting (repeatable)
   --slots N                   runs that may execute here at once (default 8)
   --cluster-key-file FILE     shared secret peers prove to each other
+  --admin-token-file FILE     the first admin token when the cluster is founded (one line, >= 32 chars);
+                              required for an --http address that is not loopback
+  --metrics-open              GET /metrics without a token
   --heartbeat-ms N            leader heartbeat interval (default 50)
   --election-ms N             base election timeout; each term waits N..2N (default 250)
   --snapshot-entries N        snapshot the state and compact the log every N entries (default 10000)
@@ -39,6 +42,8 @@ const OPTIONS = {
   tag: { type: 'string', multiple: true },
   slots: { type: 'string' },
   'cluster-key-file': { type: 'string' },
+  'admin-token-file': { type: 'string' },
+  'metrics-open': { type: 'boolean' },
   'heartbeat-ms': { type: 'string' },
   'election-ms': { type: 'string' },
   config: { type: 'string' },
@@ -157,5 +162,7 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
     logLevel,
     snapshotEntries: positiveInt('snapshot-entries', str('snapshot-entries'), 10_000, 10),
     restore,
+    adminTokenFile: str('admin-token-file') ?? null,
+    metricsOpen: raw['metrics-open'] === true,
   };
 }

@@ -3,13 +3,17 @@
 import { randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ApiServer, applyRoutes, backupRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, type LeaderGate } from '../api/index.js';
+import { bootstrapTokenCommand, nodeOriginsOf } from '../access/index.js';
+import {
+  ApiServer, applyRoutes, backupRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, tokenRoutes,
+  type AccessControl, type LeaderGate,
+} from '../api/index.js';
 import { ExecutionPlane, type ExecutionNode } from '../execution/index.js';
 import { jsonLogger, type Logger } from '../log/index.js';
 import { NodeRuntime, bootstrapFromImage, bootstrapLog, isEmptyStore, parsePeerHello, type PeerLink } from '../node/index.js';
 import type { NodeId } from '../raft/index.js';
-import { TcpTransport, type Envelope } from '../rpc/index.js';
-import { ReplicatedJobs, type ApplyResult, type Command } from '../statemachine/index.js';
+import { TcpTransport, isLoopbackAddress, type Envelope } from '../rpc/index.js';
+import { ReplicatedJobs, type ApplyResult, type Command, type JobTable } from '../statemachine/index.js';
 import { DurableStorage } from '../storage/index.js';
 import { logStoreOf, realClock } from './adapters.js';
 import { decodeBackup, type Backup } from './backup.js';
@@ -18,7 +22,7 @@ import { readBundledAsset } from './bundled-assets.js';
 import type { AgentConfig } from './config.js';
 import { joinCluster } from './join.js';
 import { ProcessMetrics } from './metrics.js';
-import { backupServiceOf, clusterServiceOf, jobServiceOf, readBarrierOf, runServiceOf } from './services.js';
+import { accessControlOf, auditSinkOf, backupServiceOf, clusterServiceOf, jobServiceOf, readBarrierOf, runServiceOf, tokenServiceOf, type JobNode } from './services.js';
 
 /** How long a leader waits for its hand-off before it stops anyway. */
 const HAND_OFF_DEADLINE_MS = 3000;
@@ -27,7 +31,17 @@ const CLUSTER_ID = 'chime';
 export interface AgentSecrets {
   /** The shared secret peers prove to each other. */
   readonly clusterKey: Uint8Array;
+  /** The content of --admin-token-file (checked by the caller), or null. */
+  readonly adminToken: string | null;
 }
+
+/** The agent cannot serve as configured: the caller prints `message` as one line and exits 2. */
+export class StartRefused extends Error {}
+
+/** How often a node given --admin-token-file checks whether it must propose the bootstrap token. */
+const BOOTSTRAP_CHECK_MS = 100;
+/** How long a node on a non-loopback address waits between tries to learn whether its state holds a token. */
+const REFUSE_CHECK_RETRY_MS = 200;
 
 export interface RunningAgent {
   readonly rpc: string;
@@ -37,16 +51,28 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out: (line: string) => void): Promise<RunningAgent> {
+/**
+ * Starts one agent. `fatal` is called (once) when the agent finds, after starting, that it
+ * must not serve: a non-loopback API whose replayed state holds no token.
+ */
+export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out: (line: string) => void, fatal: (message: string) => void = () => {}): Promise<RunningAgent> {
   const logger = jsonLogger(config.id, 'agent', (line) => void process.stderr.write(line), config.logLevel);
   // A backup to found from is checked before anything opens: a bad file changes nothing.
   const backup = config.restore === null ? null : readBackup(config.restore);
   mkdirSync(config.dataDir, { recursive: true });
   const storage = await DurableStorage.open(join(config.dataDir, 'raft'));
   const store = logStoreOf(storage);
+  const [httpHost, httpPort] = splitHostPort(config.http);
+  // api.md: a cluster without tokens serves only on loopback. A new node without a bootstrap
+  // token is refused before anything listens; a node with a history is checked once it has
+  // replayed its log (below), and serves 503 on authenticated routes until then.
+  const requireTokens = !isLoopbackAddress(httpHost);
+  if (requireTokens && secrets.adminToken === null && isEmptyStore(store)) {
+    await storage.close();
+    throw new StartRefused(`--http ${config.http} is not a loopback address and the cluster has no API token: give --admin-token-file FILE (at least 32 characters)`);
+  }
   const metrics = new ProcessMetrics();
   const api = new ApiServer({ logger: logger.child('api'), observer: metrics.requests });
-  const [httpHost, httpPort] = splitHostPort(config.http);
   const http = await api.listen(httpHost, httpPort);
 
   // The transport delivers from the moment it listens; node and plane exist a moment later.
@@ -137,21 +163,32 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   const gate: LeaderGate = { nodeId: config.id, isLeader: () => running.isLeader(), leaderHttp: () => running.leaderHttp() };
   const jobService = jobServiceOf(running, () => jobs.table, () => Date.now());
   const barrier = readBarrierOf(running);
+  const audits = auditSinkOf(running);
+  const access = accessControlOf(running, () => jobs.table, {
+    bootstrapExpected: secrets.adminToken !== null, requireTokens, metricsOpen: config.metricsOpen,
+    nodeOrigins: nodeOriginsOf([config.http, http]), wallNowMs: () => Date.now(),
+  });
   api.serve(gate, [
-    ...clusterRoutes(clusterServiceOf(running), gate, { render: () => metrics.render() }),
+    ...clusterRoutes(clusterServiceOf(running, audits), gate, { render: () => metrics.render() }),
     ...jobRoutes(jobService, barrier),
     ...applyRoutes(jobService),
     ...backupRoutes(backupServiceOf(running, jobs, () => Date.now())),
-    ...runRoutes(runServiceOf(execution), jobService, barrier),
+    ...runRoutes(runServiceOf(execution, audits), jobService, barrier),
+    ...tokenRoutes(tokenServiceOf(running), jobService, barrier, () => Date.now()),
     ...scheduleRoutes(jobService, barrier, () => Date.now()),
     ...consoleRoutes((name) => readBundledAsset(name) ?? null),
-  ]);
+  ], access);
+  const bootstrap = secrets.adminToken === null ? null : bootstrapProposer(running, () => jobs.table, secrets.adminToken, logger);
+  let stopping = false;
+  if (requireTokens && secrets.adminToken === null) void refuseWithoutTokens(access, () => jobs.table, fatal, config.http, () => stopping);
   out(JSON.stringify({ event: 'listening', id: config.id, rpc, http }) + '\n');
   logger.info('agent started', { rpc, http, data: config.dataDir, recovered: !wasEmpty });
   if (config.join !== null && wasEmpty) void joinCluster(config.join, { id: config.id, rpc, http }, logger);
 
   let stopped: Promise<void> | null = null;
   const stop = async (): Promise<void> => {
+    stopping = true;
+    if (bootstrap !== null) clearInterval(bootstrap);
     await running.handOffLeadership(HAND_OFF_DEADLINE_MS);
     await execution.stop();
     await running.stop();
@@ -160,6 +197,43 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     await storage.close();
   };
   return { rpc, http, logger, stop: () => (stopped ??= stop()) };
+}
+
+/**
+ * The bootstrap token (api.md: every node of the bootstrap gets the same file): whichever such
+ * node leads while the registry is empty proposes it; the second proposal of the same token
+ * is a no-op. Once the cluster has a token it is never proposed again, so a revoked
+ * bootstrap token does not come back when a node restarts with the file.
+ */
+function bootstrapProposer(node: JobNode, table: () => JobTable, content: string, logger: Logger): ReturnType<typeof setInterval> {
+  let proposing = false;
+  const timer: ReturnType<typeof setInterval> = setInterval(() => {
+    if (table().tokens.hasTokens) {
+      clearInterval(timer);
+      return;
+    }
+    if (proposing || !node.isLeader()) return;
+    const made = bootstrapTokenCommand(content, Date.now());
+    if (!made.ok) return;
+    proposing = true;
+    node.propose({ ...made.command, at: made.command.createdAt }).then((result) => {
+      if (!result.ok) logger.warn('the bootstrap token was refused', { code: result.code });
+      else logger.info('bootstrap admin token recorded', { id: made.command.id });
+    }, () => {}).finally(() => (proposing = false));
+  }, BOOTSTRAP_CHECK_MS);
+  timer.unref();
+  return timer;
+}
+
+/** A node with a history on a non-loopback address: once replayed, no token in its state means it must not serve. */
+async function refuseWithoutTokens(access: AccessControl, table: () => JobTable, fatal: (message: string) => void, http: string, stopped: () => boolean): Promise<void> {
+  while (!stopped()) {
+    if (await access.catchUp()) {
+      if (!table().tokens.hasTokens) fatal(`--http ${http} is not a loopback address and the cluster has no API token: give --admin-token-file FILE (at least 32 characters)`);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, REFUSE_CHECK_RETRY_MS));
+  }
 }
 
 function readBackup(path: string): Backup {

@@ -16,4 +16,8 @@ export interface AgentConfig {
   readonly snapshotEntries: number;
   /** A backup file to found the new cluster from (with peers, on an empty data directory). */
   readonly restore: string | null;
+  /** --admin-token-file: read by the command, its content is the bootstrap admin token. */
+  readonly adminTokenFile: string | null;
+  /** --metrics-open: GET /metrics answers without a token. */
+  readonly metricsOpen: boolean;
 }

@@ -1,7 +1,8 @@
 // The API's services filled from the node runtime, the job table and the leader's scheduler.
 // Rejections of the table and the scheduler become ChimeErrors here, once.
-import type { BackupService, ClusterService, JobService, ReadBarrier, RunService } from '../api/index.js';
-import { ChimeError } from '../errors/index.js';
+import type { AccessControl, AuditSink, BackupService, ClusterService, JobService, ReadBarrier, RunService, TokenService } from '../api/index.js';
+import type { AuditRecord } from '../access/index.js';
+import { ChimeError, isChimeError } from '../errors/index.js';
 import type { ExecutionPlane } from '../execution/index.js';
 import type { NodeRuntime } from '../node/index.js';
 import type { ApplyResult, Command, Job, JobTable, ReplicatedJobs, RunRecord } from '../statemachine/index.js';
@@ -28,13 +29,115 @@ export function readBarrierOf(node: JobNode): ReadBarrier {
   return { read: () => node.read() };
 }
 
-export function clusterServiceOf(node: JobNode): ClusterService {
+export function clusterServiceOf(node: JobNode, audits: AuditSink): ClusterService {
   return {
     view: () => node.clusterView(),
     isReady: () => node.isReady(),
-    addMember: (id, address) => node.addMember(id, address),
-    removeMember: (id) => node.removeMember(id),
-    transferLeadership: (to) => node.transferLeadership(to),
+    addMember: async (id, address, audit) => {
+      await node.addMember(id, address);
+      await audits.record(audit);
+    },
+    removeMember: async (id, audit) => {
+      await node.removeMember(id);
+      await audits.record(audit);
+    },
+    transferLeadership: (to, audit) => {
+      // Proposed first: once leadership moves this node can no longer propose it. Best effort,
+      // as the transfer itself is (a transfer that fails still shows who asked for it).
+      void audits.record(audit).catch(() => {});
+      return node.transferLeadership(to);
+    },
+  };
+}
+
+/** Audit records of writes that are no table commands, each its own entry. */
+export function auditSinkOf(node: JobNode): AuditSink {
+  return {
+    record: async (audit: AuditRecord) => {
+      const result = await node.propose({ type: 'audit', record: audit, at: audit.at });
+      if (!result.ok) throw rejection(result);
+    },
+  };
+}
+
+export function tokenServiceOf(node: JobNode): TokenService {
+  return {
+    create: async (command, audit) => {
+      const result = await node.propose({ ...command, at: command.createdAt, audit });
+      if (!result.ok) throw rejection(result);
+      if (result.kind !== 'tokenCreated') throw new ChimeError('INTERNAL', `createToken applied as ${result.kind}`);
+      return result.token;
+    },
+    revoke: async (id, audit) => {
+      const result = await node.propose({ type: 'revokeToken', id, at: audit.at, audit });
+      if (!result.ok) throw rejection(result);
+      if (result.kind !== 'tokenRevoked') throw new ChimeError('INTERNAL', `revokeToken applied as ${result.kind}`);
+      return result.token;
+    },
+  };
+}
+
+/** How long a barrier for the access check waits for a leader before giving up for now. */
+const ACCESS_LEADER_WAIT_MS = 3000;
+const ACCESS_LEADER_POLL_MS = 20;
+
+export interface AccessOptions {
+  /** --admin-token-file was given: until the bootstrap token is applied, the registry is not authoritative. */
+  readonly bootstrapExpected: boolean;
+  /** The API listens on a non-loopback address: a registry without tokens must never be served open. */
+  readonly requireTokens: boolean;
+  readonly metricsOpen: boolean;
+  readonly nodeOrigins: readonly string[];
+  readonly wallNowMs: () => number;
+}
+
+/**
+ * The server's access control from the node. The registry becomes authoritative once a read
+ * barrier succeeded after start (this node then has applied everything committed before
+ * it: a restarted or lagging node cannot mistake "not replayed yet" for "no tokens"). Tokens
+ * are never all removed again (src/access keeps one admin), so ready stays ready.
+ */
+export function accessControlOf(node: JobNode, table: () => JobTable, options: AccessOptions): AccessControl {
+  let caughtUp = false;
+  let becoming: Promise<boolean> | null = null;
+  let catching: Promise<boolean> | null = null;
+  const tokensSettled = (): boolean => (!options.bootstrapExpected && !options.requireTokens) || table().tokens.hasTokens;
+  const isReady = (): boolean => caughtUp && tokensSettled();
+  const barrier = async (): Promise<boolean> => {
+    const untilMs = performance.now() + ACCESS_LEADER_WAIT_MS;
+    for (;;) {
+      try {
+        await node.read();
+        return true;
+      } catch (error) {
+        if (!isChimeError(error, 'NO_LEADER', 'NOT_LEADER') || performance.now() >= untilMs) return false;
+        await new Promise((r) => setTimeout(r, ACCESS_LEADER_POLL_MS));
+      }
+    }
+  };
+  return {
+    tokens: () => table().tokens,
+    isReady,
+    becomeReady: () => {
+      if (isReady()) return Promise.resolve(true);
+      // One barrier serves every request that arrives while it runs.
+      becoming ??= barrier().then((ok) => {
+        if (ok) caughtUp = true;
+        becoming = null;
+        return isReady();
+      });
+      return becoming;
+    },
+    catchUp: () => {
+      catching ??= barrier().then((ok) => {
+        catching = null;
+        return ok;
+      });
+      return catching;
+    },
+    nowMs: options.wallNowMs,
+    metricsOpen: options.metricsOpen,
+    nodeOrigins: () => options.nodeOrigins,
   };
 }
 
@@ -51,37 +154,43 @@ export function jobServiceOf(node: JobNode, table: () => JobTable, wallNowMs: ()
   };
   return {
     table,
-    put: async (id, spec) => {
-      const result = await apply({ type: 'putJob', id, spec, at: wallNowMs() });
+    put: async (id, spec, audit) => {
+      const result = await apply({ type: 'putJob', id, spec, at: wallNowMs(), audit });
       if (result.kind !== 'job') throw new ChimeError('INTERNAL', `putJob applied as ${result.kind}`);
       return { created: result.created, job: result.job };
     },
-    putMany: async (specs) => {
-      const result = await apply({ type: 'putJobs', jobs: specs.map((spec) => ({ id: spec.id, spec })), at: wallNowMs() });
+    putMany: async (specs, audit) => {
+      const result = await apply({ type: 'putJobs', jobs: specs.map((spec) => ({ id: spec.id, spec })), at: wallNowMs(), audit });
       if (result.kind !== 'jobs') throw new ChimeError('INTERNAL', `putJobs applied as ${result.kind}`);
       return result.jobs;
     },
-    remove: async (id) => {
-      await apply({ type: 'deleteJob', id, at: wallNowMs() });
+    remove: async (id, audit) => {
+      await apply({ type: 'deleteJob', id, at: wallNowMs(), audit });
     },
-    setEnabled: async (id, enabled) => {
-      await apply({ type: enabled ? 'resumeJob' : 'pauseJob', id, at: wallNowMs() });
+    setEnabled: async (id, enabled, audit) => {
+      await apply({ type: enabled ? 'resumeJob' : 'pauseJob', id, at: wallNowMs(), audit });
       return jobOf(id);
     },
   };
 }
 
-export function runServiceOf(plane: ExecutionPlane): RunService {
+export function runServiceOf(plane: ExecutionPlane, audits: AuditSink): RunService {
   const scheduler = () => {
     const s = plane.activeScheduler();
     if (s === null) throw new ChimeError('NOT_LEADER', 'the scheduler is not running on this node yet; retry');
     return s;
   };
   return {
-    runNow: (jobId, request) => scheduler().runNow(jobId, request),
+    runNow: async (jobId, request, audit) => {
+      const started = await scheduler().runNow(jobId, request);
+      // Manual fires are batched with others into one entry, so the run's audit record is its
+      // own entry once the run is recorded; a duplicate (the same key) changed nothing.
+      if (started.status !== 'duplicate') await audits.record({ ...audit, target: `${jobId}/${started.runId}`.slice(0, 256) });
+      return started;
+    },
     awaitRun: (runId, waitMs) => scheduler().awaitRun(runId, waitMs),
-    kill: async (runId): Promise<RunRecord | null> => {
-      const result = await scheduler().killRun(runId);
+    kill: async (runId, audit): Promise<RunRecord | null> => {
+      const result = await scheduler().killRun(runId, audit);
       if (!result.ok) throw rejection(result);
       return result.kind === 'run' ? result.run : null;
     },

@@ -6,7 +6,7 @@
 import assert from 'node:assert';
 import {
   IDEMPOTENCY_KEY_CHARS_MAX, PAYLOAD_BYTES_MAX, isActiveStatus,
-  type ApplyResult, type Command, type FireOutcome, type Job, type RunRecord,
+  type ApplyResult, type KillRunCommand, type Command, type FireOutcome, type Job, type RunRecord,
 } from '../statemachine/index.js';
 import { TermContext } from './context.js';
 import { ChimeError } from '../errors/index.js';
@@ -192,12 +192,12 @@ export class Scheduler {
   }
 
   /** Kill on request: records killRun(request); the kill is sent once it applied. */
-  async killRun(runId: string): Promise<ApplyResult> {
+  async killRun(runId: string, audit?: KillRunCommand['audit']): Promise<ApplyResult> {
     if (this.session === null) throw notLeader();
     const run = this.host.table().getRun(runId);
     if (run === null) return { ok: false, code: 'RUN_NOT_FOUND', message: `run "${runId}" does not exist` };
     if (!isActiveStatus(run.status)) return { ok: false, code: 'RUN_NOT_ACTIVE', message: `run "${runId}" is already ${run.status}` };
-    return this.host.propose({ type: 'killRun', runId, reason: 'request', at: this.host.nowMs() });
+    return this.host.propose(audit === undefined ? { type: 'killRun', runId, reason: 'request', at: this.host.nowMs() } : { type: 'killRun', runId, reason: 'request', at: this.host.nowMs(), audit });
   }
 
   /** Refreshes the gauges and returns the metrics object. */
