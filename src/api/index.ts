@@ -1,5 +1,5 @@
 // The api folder's public surface: the server, its routes, and the interfaces the wiring fills.
-export { ApiServer, splitHostPort, type ApiOptions, type RequestContext, type Route } from './server.js';
+export { ApiServer, splitHostPort, type ApiOptions, type ApiTls, type RequestContext, type Route } from './server.js';
 export { clusterRoutes } from './routes-cluster.js';
 export { jobRoutes } from './routes-jobs.js';
 export { runRoutes, parseWait } from './routes-runs.js';

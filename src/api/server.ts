@@ -1,4 +1,5 @@
 import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent, createServer as createHttpsServer, request as httpsRequest, type Server as HttpsServer } from 'node:https';
 import {
   authorize, declareRoutes, forwardedRequestHeaders, type AccessDecision, type AuditRecord, type Permission, type Principal, type RouteMethod,
 } from '../access/index.js';
@@ -45,6 +46,15 @@ export interface ApiOptions {
   /** How long a write waits for a leader to be known before answering 503. */
   readonly leaderWaitMs?: number;
   readonly forwardTimeoutMs?: number;
+  /** Serve HTTPS only with this certificate and key (PEM); absent: plain HTTP. */
+  readonly tls?: ApiTls;
+}
+
+export interface ApiTls {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  /** What a forward to the leader's HTTPS API trusts (--peer-ca; else the node's own certificate): never the system store. */
+  readonly forwardCa: string | Buffer;
 }
 
 interface CompiledRoute {
@@ -64,17 +74,22 @@ const FORWARD_TIMEOUT_MS_DEFAULT = 65_000;
  * know its own address first) and answers 503 STARTING until `serve` hands it the routes.
  */
 export class ApiServer {
-  private readonly server: Server;
+  private readonly server: Server | HttpsServer;
+  private readonly https: HttpsServer | null;
   private readonly options: ApiOptions;
   private gate: LeaderGate | null = null;
   private access: AccessControl | null = null;
   private compiled: CompiledRoute[] = [];
   /** Kept-alive connections to the leader: a new TCP connection per forwarded write costs more than the write. */
-  private readonly forwardAgent = new HttpAgent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 20_000 }); // idle sockets close before the server's 30 s keep-alive does
+  private forwardAgent: HttpAgent | HttpsAgent;
 
   constructor(options: ApiOptions) {
     this.options = options;
-    this.server = createServer((req, res) => void this.dispatch(req, res));
+    this.forwardAgent = forwardAgentOf(options.tls);
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.dispatch(req, res);
+    // TLS 1.2 at least; a plain-HTTP request to this port fails its handshake and is closed.
+    this.https = options.tls === undefined ? null : createHttpsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }, handler);
+    this.server = this.https ?? createServer(handler);
     this.server.keepAliveTimeout = 30_000;
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 120_000;
@@ -86,6 +101,15 @@ export class ApiServer {
     this.compiled = declareRoutes(routes).map(compile);
     this.access = access;
     this.gate = gate;
+  }
+
+  /** Replaces the certificate and key for new connections (SIGHUP); throws, keeping the old ones, when they are unusable. */
+  reloadTls(tls: ApiTls): void {
+    if (this.https === null) throw new Error('this API serves plain HTTP: start it with --tls-cert/--tls-key to reload certificates');
+    this.https.setSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
+    const old = this.forwardAgent;
+    this.forwardAgent = forwardAgentOf(tls);
+    old.destroy();
   }
 
   async listen(host: string, port: number): Promise<string> {
@@ -223,7 +247,8 @@ export class ApiServer {
     const headers: Record<string, string> = { ...forwardedRequestHeaders(req.headers), [FORWARDED_HEADER]: String(hops + 1) };
     headers['content-length'] = String(body.length);
     await new Promise<void>((resolve, reject) => {
-      const upstream = httpRequest({ agent: this.forwardAgent, host, port, method: req.method, path: url.pathname + url.search, headers, timeout: this.options.forwardTimeoutMs ?? FORWARD_TIMEOUT_MS_DEFAULT }, (answer) => {
+      const send = this.https === null ? httpRequest : httpsRequest;
+      const upstream = send({ agent: this.forwardAgent, host, port, method: req.method, path: url.pathname + url.search, headers, timeout: this.options.forwardTimeoutMs ?? FORWARD_TIMEOUT_MS_DEFAULT }, (answer) => {
         const relay: Record<string, string> = {};
         for (const name of ['content-type', 'retry-after', 'location', 'www-authenticate']) {
           const value = answer.headers[name];
@@ -240,6 +265,12 @@ export class ApiServer {
     });
     return true;
   }
+}
+
+/** Kept-alive connections to the leader (idle sockets close before the server's 30 s keep-alive does). */
+function forwardAgentOf(tls: ApiTls | undefined): HttpAgent | HttpsAgent {
+  const keep = { keepAlive: true, maxSockets: 256, maxFreeSockets: 64, timeout: 20_000 };
+  return tls === undefined ? new HttpAgent(keep) : new HttpsAgent({ ...keep, ca: tls.forwardCa, minVersion: 'TLSv1.2' });
 }
 
 function compile(route: Route): CompiledRoute {

@@ -21,6 +21,8 @@ function clusterKey(config: AgentConfig): Uint8Array {
     if (key.length < CLUSTER_KEY_CHARS_MIN) throw new UsageError(`--cluster-key-file: the key must be at least ${CLUSTER_KEY_CHARS_MIN} characters`);
     return new TextEncoder().encode(key);
   }
+  // Mutual TLS authenticates peers by certificate: the development key is then only framing.
+  if (config.peerCa !== null) return DEVELOPMENT_CLUSTER_KEY;
   for (const [flag, address] of [['rpc', config.rpc], ['http', config.http]] as const) {
     const [host] = splitHostPort(address);
     if (!isLoopbackAddress(host)) throw new UsageError(`--${flag} ${address} is not a loopback address; without --cluster-key-file the node listens on loopback only`);
@@ -57,6 +59,8 @@ export async function agentCommand(args: string[], out: (s: string) => void): Pr
     if (error instanceof StartRefused) throw new UsageError(error.message);
     throw error;
   }
+  // SIGHUP: new certificates for new connections; a bad file keeps the old ones (logged).
+  process.on('SIGHUP', () => void agent.reloadCertificates());
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));

@@ -20,6 +20,11 @@ export const AGENT_HELP = `usage: chime agent --id ID [flags]
   --admin-token-file FILE     the first admin token when the cluster is founded (one line, >= 32 chars);
                               required for an --http address that is not loopback
   --metrics-open              GET /metrics without a token
+  --tls-cert FILE --tls-key FILE
+                              serve the API and console over HTTPS only (PEM; re-read on SIGHUP)
+  --peer-cert FILE --peer-key FILE --peer-ca FILE
+                              mutual TLS between peers: each certificate names its node
+                              (URI:chime-node:ID) and is signed by the CA (re-read on SIGHUP)
   --heartbeat-ms N            leader heartbeat interval (default 50)
   --election-ms N             base election timeout; each term waits N..2N (default 250)
   --snapshot-entries N        snapshot the state and compact the log every N entries (default 10000)
@@ -44,6 +49,11 @@ const OPTIONS = {
   'cluster-key-file': { type: 'string' },
   'admin-token-file': { type: 'string' },
   'metrics-open': { type: 'boolean' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'peer-cert': { type: 'string' },
+  'peer-key': { type: 'string' },
+  'peer-ca': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
   'election-ms': { type: 'string' },
   config: { type: 'string' },
@@ -144,6 +154,11 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
   const level = str('log-level') ?? 'info';
   const logLevel = LOG_LEVELS.find((known) => known === level);
   if (logLevel === undefined) throw new UsageError(`--log-level: "${level}" is not debug, info, warn or error`);
+  const tlsCert = str('tls-cert') ?? null;
+  const tlsKey = str('tls-key') ?? null;
+  if ((tlsCert === null) !== (tlsKey === null)) throw new UsageError('--tls-cert and --tls-key go together');
+  const peerTls = [str('peer-cert'), str('peer-key'), str('peer-ca')];
+  if (peerTls.some((v) => v !== undefined) && !peerTls.every((v) => v !== undefined)) throw new UsageError('--peer-cert, --peer-key and --peer-ca go together');
   const heartbeatMs = positiveInt('heartbeat-ms', str('heartbeat-ms'), 50);
   const electionMs = positiveInt('election-ms', str('election-ms'), 250);
   if (electionMs < heartbeatMs * 2) throw new UsageError('--election-ms must be at least twice --heartbeat-ms');
@@ -164,5 +179,10 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
     restore,
     adminTokenFile: str('admin-token-file') ?? null,
     metricsOpen: raw['metrics-open'] === true,
+    tlsCert,
+    tlsKey,
+    peerCert: str('peer-cert') ?? null,
+    peerKey: str('peer-key') ?? null,
+    peerCa: str('peer-ca') ?? null,
   };
 }

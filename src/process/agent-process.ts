@@ -6,13 +6,13 @@ import { join } from 'node:path';
 import { bootstrapTokenCommand, nodeOriginsOf } from '../access/index.js';
 import {
   ApiServer, applyRoutes, backupRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, tokenRoutes,
-  type AccessControl, type LeaderGate,
+  type AccessControl, type ApiTls, type LeaderGate,
 } from '../api/index.js';
 import { ExecutionPlane, type ExecutionNode } from '../execution/index.js';
 import { jsonLogger, type Logger } from '../log/index.js';
 import { NodeRuntime, bootstrapFromImage, bootstrapLog, isEmptyStore, parsePeerHello, type PeerLink } from '../node/index.js';
 import type { NodeId } from '../raft/index.js';
-import { TcpTransport, isLoopbackAddress, type Envelope } from '../rpc/index.js';
+import { TcpTransport, isLoopbackAddress, type Envelope, type PeerTlsOptions } from '../rpc/index.js';
 import { ReplicatedJobs, type ApplyResult, type Command, type JobTable } from '../statemachine/index.js';
 import { DurableStorage } from '../storage/index.js';
 import { logStoreOf, realClock } from './adapters.js';
@@ -47,6 +47,11 @@ export interface RunningAgent {
   readonly rpc: string;
   readonly http: string;
   readonly logger: Logger;
+  /**
+   * Re-reads the API and peer certificate files (SIGHUP) and uses them for new connections.
+   * Each part that cannot be reloaded keeps its old credentials; the errors are returned.
+   */
+  reloadCertificates(): string[];
   /** Hands leadership on, stops scheduling and local runs, then the node, the transport, the API and the disk. */
   stop(): Promise<void>;
 }
@@ -72,21 +77,43 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     throw new StartRefused(`--http ${config.http} is not a loopback address and the cluster has no API token: give --admin-token-file FILE (at least 32 characters)`);
   }
   const metrics = new ProcessMetrics();
-  const api = new ApiServer({ logger: logger.child('api'), observer: metrics.requests });
+  const apiTls = (): ApiTls | undefined => config.tlsCert === null || config.tlsKey === null ? undefined
+    : { cert: readPem(config.tlsCert, '--tls-cert'), key: readPem(config.tlsKey, '--tls-key'), forwardCa: readPem(config.peerCa ?? config.tlsCert, config.peerCa === null ? '--tls-cert' : '--peer-ca') };
+  const peerTls = (): PeerTlsOptions | undefined => config.peerCert === null || config.peerKey === null || config.peerCa === null ? undefined
+    : { cert: readPem(config.peerCert, '--peer-cert'), key: readPem(config.peerKey, '--peer-key'), ca: readPem(config.peerCa, '--peer-ca') };
+  const firstApiTls = apiTls();
+  let apiMade: ApiServer;
+  try {
+    apiMade = new ApiServer({ logger: logger.child('api'), observer: metrics.requests, ...(firstApiTls === undefined ? {} : { tls: firstApiTls }) });
+  } catch (error) {
+    await storage.close();
+    throw new StartRefused(`--tls-cert/--tls-key unusable: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const api = apiMade;
   const http = await api.listen(httpHost, httpPort);
 
   // The transport delivers from the moment it listens; node and plane exist a moment later.
   let node: NodeRuntime<Command, ApplyResult> | null = null;
   let plane: ExecutionPlane | null = null;
   const rpcLogger = logger.child('rpc');
-  const tcp = new TcpTransport({
+  const firstPeerTls = peerTls();
+  let tcpMade: TcpTransport;
+  try {
+    tcpMade = new TcpTransport({
     id: config.id,
     clusterId: CLUSTER_ID,
     key: secrets.clusterKey,
     onMessage: (from, envelope) => deliver(from, envelope),
     onUnreachable: (peer) => node?.reportUnreachable(peer),
     log: (level, msg, fields) => rpcLogger[level](msg, fields),
-  });
+    ...(firstPeerTls === undefined ? {} : { tls: firstPeerTls }),
+    });
+  } catch (error) {
+    await api.close();
+    await storage.close();
+    throw new StartRefused(error instanceof Error ? error.message : String(error));
+  }
+  const tcp = tcpMade;
   const deliver = (from: NodeId, envelope: Envelope): void => {
     switch (envelope.channel) {
       case 'raft':
@@ -196,7 +223,28 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     await api.close();
     await storage.close();
   };
-  return { rpc, http, logger, stop: () => (stopped ??= stop()) };
+  const reloadCertificates = (): string[] => {
+    const errors: string[] = [];
+    const reload = (what: string, apply: () => void): void => {
+      try {
+        apply();
+        logger.info(`${what} certificates reloaded`);
+      } catch (error) {
+        errors.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    };
+    if (config.tlsCert !== null) reload('API', () => {
+      const next = apiTls();
+      if (next !== undefined) api.reloadTls(next);
+    });
+    if (config.peerCa !== null) reload('peer', () => {
+      const next = peerTls();
+      if (next !== undefined) tcp.reloadTls(next);
+    });
+    for (const error of errors) logger.error('certificate reload failed; the old ones stay in use', { error });
+    return errors;
+  };
+  return { rpc, http, logger, reloadCertificates, stop: () => (stopped ??= stop()) };
 }
 
 /**
@@ -233,6 +281,14 @@ async function refuseWithoutTokens(access: AccessControl, table: () => JobTable,
       return;
     }
     await new Promise((r) => setTimeout(r, REFUSE_CHECK_RETRY_MS));
+  }
+}
+
+function readPem(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new StartRefused(`${flag}: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 

@@ -18,6 +18,13 @@ export interface AgentConfig {
   readonly restore: string | null;
   /** --admin-token-file: read by the command, its content is the bootstrap admin token. */
   readonly adminTokenFile: string | null;
+  /** --tls-cert/--tls-key: the API and console over HTTPS only (PEM files, re-read on SIGHUP). */
+  readonly tlsCert: string | null;
+  readonly tlsKey: string | null;
+  /** --peer-cert/--peer-key/--peer-ca: mutual TLS between peers (PEM files, re-read on SIGHUP). */
+  readonly peerCert: string | null;
+  readonly peerKey: string | null;
+  readonly peerCa: string | null;
   /** --metrics-open: GET /metrics answers without a token. */
   readonly metricsOpen: boolean;
 }
