@@ -30,7 +30,7 @@ const allowed: Record<string, { folders: string[]; packages: (name: string) => b
   node: { folders: ['raft', 'errors'], packages: (p) => p === 'msgpackr' || assertOnly(p) },
   scheduler: { folders: ['statemachine', 'errors'], packages: assertOnly },
   executor: { folders: [], packages: isBuiltin },
-  execution: { folders: ['executor', 'scheduler', 'statemachine', 'raft', 'log', 'errors'], packages: isBuiltin },
+  execution: { folders: ['executor', 'scheduler', 'statemachine', 'raft', 'log', 'errors', 'access'], packages: isBuiltin },
   // access imports no other folder, so statemachine may embed the token registry and audit log.
   access: { folders: [], packages: (p) => p === 'node:crypto' || assertOnly(p) },
   api: { folders: ['statemachine', 'errors', 'log', 'access'], packages: isBuiltin },

@@ -5,7 +5,7 @@ import { jobIdParam, pageParams, readBarrier } from './params.js';
 import { sendJson } from './problem.js';
 import type { JobService, ReadBarrier } from './services.js';
 import type { RequestContext, Route } from './server.js';
-import { jobView } from './views.js';
+import { jobView, specView } from './views.js';
 
 /** The job endpoints of api.md. Writes arrive here only on the leader (the server forwards). */
 export function jobRoutes(jobs: JobService, barrier: ReadBarrier): Route[] {
@@ -30,7 +30,7 @@ export function jobRoutes(jobs: JobService, barrier: ReadBarrier): Route[] {
         const checked = validateJobSpec(id, await ctx.body());
         if (!checked.ok) throw new ChimeError('INVALID_SPEC', `the job spec is invalid: ${checked.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, { errors: checked.errors });
         // `?dryRun=true`: the server's whole validation, nothing stored (chime job put --dry-run).
-        if (ctx.url.searchParams.get('dryRun') === 'true') return sendJson(ctx.res, 200, { dryRun: true, created: jobs.table().getJob(id) === null, job: checked.spec });
+        if (ctx.url.searchParams.get('dryRun') === 'true') return sendJson(ctx.res, 200, { dryRun: true, created: jobs.table().getJob(id) === null, job: specView(checked.spec) });
         const { created, job } = await jobs.put(id, checked.spec, ctx.audit(id));
         sendJson(ctx.res, created ? 201 : 200, jobView(job));
       },

@@ -1,13 +1,19 @@
-import type { Job, RunRecord } from '../statemachine/index.js';
+import { redactSpec } from '../access/index.js';
+import type { Job, JobSpec, RunRecord } from '../statemachine/index.js';
 
 function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-/** A stored job as the API shows it: the spec plus metadata, times as ISO-8601 UTC. */
+/** A spec as any answer shows it: every secret value "***" (api.md, "Secrets"). */
+export function specView(spec: JobSpec): JobSpec {
+  return redactSpec(spec);
+}
+
+/** A stored job as the API shows it: the spec plus metadata (secrets as "***"), times as ISO-8601 UTC. */
 export function jobView(job: Job): Record<string, unknown> {
   return {
-    ...job,
+    ...redactSpec(job),
     createdAt: iso(job.createdAt),
     updatedAt: iso(job.updatedAt),
     lastScheduledAt: iso(job.lastScheduledAt),

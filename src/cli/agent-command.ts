@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { splitHostPort } from '../api/index.js';
-import { bootstrapTokenFromFile } from '../access/index.js';
+import { bootstrapTokenFromFile, secretsKeyFromFile, type SecretsKey } from '../access/index.js';
 import { StartRefused, startAgent, type AgentConfig } from '../process/index.js';
 import { DEVELOPMENT_CLUSTER_KEY, isLoopbackAddress } from '../rpc/index.js';
 import { AGENT_HELP, parseAgentConfig } from './agent-config.js';
@@ -44,10 +44,24 @@ function adminToken(config: AgentConfig): string | null {
   return checked.secret;
 }
 
+/** The key of --secrets-key-file: its bytes as they are, at least 32 (api.md). */
+function secretsKey(config: AgentConfig): SecretsKey | null {
+  if (config.secretsKeyFile === null) return null;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(config.secretsKeyFile);
+  } catch (error) {
+    throw new UsageError(`--secrets-key-file: cannot read ${config.secretsKeyFile}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const made = secretsKeyFromFile(bytes);
+  if (!made.ok) throw new UsageError(`--secrets-key-file: ${made.message}`);
+  return made.key;
+}
+
 export async function agentCommand(args: string[], out: (s: string) => void): Promise<void> {
   const config = parseAgentConfig(args);
   if (config === 'help') return out(AGENT_HELP);
-  const secrets = { clusterKey: clusterKey(config), adminToken: adminToken(config) };
+  const secrets = { clusterKey: clusterKey(config), adminToken: adminToken(config), secretsKey: secretsKey(config) };
   const fatal = (message: string): void => {
     process.stderr.write(`chime: ${message}\n`);
     process.exit(2);

@@ -20,6 +20,8 @@ export const AGENT_HELP = `usage: chime agent --id ID [flags]
   --admin-token-file FILE     the first admin token when the cluster is founded (one line, >= 32 chars);
                               required for an --http address that is not loopback
   --metrics-open              GET /metrics without a token
+  --secrets-key-file FILE     seal secretEnv/secretHeaders values (AES-256-GCM) in the log, WAL and
+                              snapshots; the same file (>= 32 bytes) on every node
   --tls-cert FILE --tls-key FILE
                               serve the API and console over HTTPS only (PEM; re-read on SIGHUP)
   --peer-cert FILE --peer-key FILE --peer-ca FILE
@@ -49,6 +51,7 @@ const OPTIONS = {
   'cluster-key-file': { type: 'string' },
   'admin-token-file': { type: 'string' },
   'metrics-open': { type: 'boolean' },
+  'secrets-key-file': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'peer-cert': { type: 'string' },
@@ -179,6 +182,7 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
     restore,
     adminTokenFile: str('admin-token-file') ?? null,
     metricsOpen: raw['metrics-open'] === true,
+    secretsKeyFile: str('secrets-key-file') ?? null,
     tlsCert,
     tlsKey,
     peerCert: str('peer-cert') ?? null,

@@ -3,7 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bootstrapTokenCommand, nodeOriginsOf } from '../access/index.js';
+import { bootstrapTokenCommand, nodeOriginsOf, type SecretsKey } from '../access/index.js';
 import {
   ApiServer, applyRoutes, backupRoutes, clusterRoutes, consoleRoutes, jobRoutes, runRoutes, scheduleRoutes, splitHostPort, tokenRoutes,
   type AccessControl, type ApiTls, type LeaderGate,
@@ -33,6 +33,8 @@ export interface AgentSecrets {
   readonly clusterKey: Uint8Array;
   /** The content of --admin-token-file (checked by the caller), or null. */
   readonly adminToken: string | null;
+  /** The key of --secrets-key-file, or null: secret values are then stored as given. */
+  readonly secretsKey: SecretsKey | null;
 }
 
 /** The agent cannot serve as configured: the caller prints `message` as one line and exits 2. */
@@ -181,6 +183,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     journalPath: join(config.dataDir, 'executor.journal'),
     logger: logger.child('execution'),
     startLateness: (lateMs) => metrics.observeStartLateness(lateMs),
+    secretsKey: secrets.secretsKey,
   });
   plane = execution;
   running.start();
@@ -188,7 +191,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   metrics.bind(running, execution, tcp.metrics);
 
   const gate: LeaderGate = { nodeId: config.id, isLeader: () => running.isLeader(), leaderHttp: () => running.leaderHttp() };
-  const jobService = jobServiceOf(running, () => jobs.table, () => Date.now());
+  const jobService = jobServiceOf(running, () => jobs.table, () => Date.now(), secrets.secretsKey);
   const barrier = readBarrierOf(running);
   const audits = auditSinkOf(running);
   const access = accessControlOf(running, () => jobs.table, {

@@ -25,6 +25,8 @@ export interface AgentConfig {
   readonly peerCert: string | null;
   readonly peerKey: string | null;
   readonly peerCa: string | null;
+  /** --secrets-key-file: read by the command; secret values are sealed with the key derived from it. */
+  readonly secretsKeyFile: string | null;
   /** --metrics-open: GET /metrics answers without a token. */
   readonly metricsOpen: boolean;
 }

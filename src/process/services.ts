@@ -1,11 +1,11 @@
 // The API's services filled from the node runtime, the job table and the leader's scheduler.
 // Rejections of the table and the scheduler become ChimeErrors here, once.
 import type { AccessControl, AuditSink, BackupService, ClusterService, JobService, ReadBarrier, RunService, TokenService } from '../api/index.js';
-import type { AuditRecord } from '../access/index.js';
+import { mergeExecutorSecrets, sealExecutorSecrets, type AuditRecord, type SecretsKey } from '../access/index.js';
 import { ChimeError, isChimeError } from '../errors/index.js';
 import type { ExecutionPlane } from '../execution/index.js';
 import type { NodeRuntime } from '../node/index.js';
-import type { ApplyResult, Command, Job, JobTable, ReplicatedJobs, RunRecord } from '../statemachine/index.js';
+import type { ApplyResult, Command, Job, JobSpec, JobTable, ReplicatedJobs, RunRecord } from '../statemachine/index.js';
 import { encodeBackup } from './backup.js';
 
 export type JobNode = NodeRuntime<Command, ApplyResult>;
@@ -141,7 +141,22 @@ export function accessControlOf(node: JobNode, table: () => JobTable, options: A
   };
 }
 
-export function jobServiceOf(node: JobNode, table: () => JobTable, wallNowMs: () => number): JobService {
+/**
+ * A spec as it is proposed: a secret value "***" keeps the stored one (api.md, "Secrets"),
+ * and with a secrets key every plain secret value is sealed here, on the API node, so the
+ * log, WAL and snapshots hold only ciphertext. Throws INVALID_SECRET with field paths.
+ */
+function storableSpec(spec: JobSpec, stored: Job | null, key: SecretsKey | null, path: string): JobSpec {
+  const merged = mergeExecutorSecrets(spec.executor, stored?.executor ?? null);
+  if (!merged.ok) {
+    const errors = (merged.errors ?? []).map((e) => ({ path: `${path}${e.path}`, message: e.message }));
+    throw new ChimeError('INVALID_SECRET', `${path === '' ? '' : `${path}: `}${merged.message}`, { errors });
+  }
+  const executor = key === null ? merged.executor : sealExecutorSecrets(key, spec.id, merged.executor);
+  return executor === spec.executor ? spec : { ...spec, executor };
+}
+
+export function jobServiceOf(node: JobNode, table: () => JobTable, wallNowMs: () => number, secretsKey: SecretsKey | null = null): JobService {
   const jobOf = (id: string): Job => {
     const job = table().getJob(id);
     if (job === null) throw new ChimeError('JOB_NOT_FOUND', `job ${id} does not exist`);
@@ -155,12 +170,12 @@ export function jobServiceOf(node: JobNode, table: () => JobTable, wallNowMs: ()
   return {
     table,
     put: async (id, spec, audit) => {
-      const result = await apply({ type: 'putJob', id, spec, at: wallNowMs(), audit });
+      const result = await apply({ type: 'putJob', id, spec: storableSpec(spec, table().getJob(id), secretsKey, ''), at: wallNowMs(), audit });
       if (result.kind !== 'job') throw new ChimeError('INTERNAL', `putJob applied as ${result.kind}`);
       return { created: result.created, job: result.job };
     },
     putMany: async (specs, audit) => {
-      const result = await apply({ type: 'putJobs', jobs: specs.map((spec) => ({ id: spec.id, spec })), at: wallNowMs(), audit });
+      const result = await apply({ type: 'putJobs', jobs: specs.map((spec, i) => ({ id: spec.id, spec: storableSpec(spec, table().getJob(spec.id), secretsKey, `jobs[${i}].`) })), at: wallNowMs(), audit });
       if (result.kind !== 'jobs') throw new ChimeError('INTERNAL', `putJobs applied as ${result.kind}`);
       return result.jobs;
     },

@@ -13,7 +13,8 @@ import {
 } from './types.js';
 
 // The packed form, two JSON arrays with null for a default and trailing nulls dropped:
-// `packed` holds what is usually the job's own: [command or url, description, body, env];
+// `packed` holds what is usually the job's own: [command or url, description, body, env,
+// secret map (secretEnv or secretHeaders; added later, absent in older rows)];
 // `shared` holds the settings that jobs made from one template repeat: [executor type
 // (0 shell, 1 http), cwd or method, headers, expectStatus, labels, timeoutMs, history, retry,
 // concurrency, target, misfire, priority, after]. `shared` is interned, so a million jobs
@@ -53,8 +54,8 @@ export function packSpec(spec: JobSpec): { packed: string; shared: string } {
   const r = spec.retry;
   const description = orNull(spec.description, d.description);
   const packed = e.type === 'shell'
-    ? trimmed([e.command, description, null, orNull(e.env, EMPTY_RECORD)])
-    : trimmed([e.url, description, orNull(e.body, '')]);
+    ? trimmed([e.command, description, null, orNull(e.env, EMPTY_RECORD), e.secretEnv ?? null])
+    : trimmed([e.url, description, orNull(e.body, ''), null, e.secretHeaders ?? null]);
   const shared = trimmed([
     e.type === 'shell' ? 0 : 1, e.type === 'shell' ? orNull(e.cwd, '/') : orNull(e.method, 'GET'),
     e.type === 'shell' ? null : orNull(e.headers, EMPTY_RECORD), e.type === 'shell' ? null : orNull(e.expectStatus, EXPECT_STATUS_DEFAULT),
@@ -102,13 +103,18 @@ function list(value: unknown): readonly unknown[] | null {
 }
 
 function unpackExecutor(own: Packed, shared: Packed): Executor {
-  if (shared[0] === 0) return Object.freeze({ type: 'shell', command: text(own[0], ''), env: record(own[3]), cwd: text(shared[1], '/') });
+  const secrets = own[4] === null || own[4] === undefined ? null : record(own[4]);
+  if (shared[0] === 0) {
+    const shell = { type: 'shell' as const, command: text(own[0], ''), env: record(own[3]), cwd: text(shared[1], '/') };
+    return Object.freeze(secrets === null ? shell : { ...shell, secretEnv: secrets });
+  }
   assert(shared[0] === 1, 'packed executor has an unknown type');
   const expect = list(shared[3]);
-  return Object.freeze({
-    type: 'http', method: member(shared[1], HTTP_METHODS, 'GET'), url: text(own[0], ''), headers: record(shared[2]), body: text(own[2], ''),
+  const http = {
+    type: 'http' as const, method: member(shared[1], HTTP_METHODS, 'GET'), url: text(own[0], ''), headers: record(shared[2]), body: text(own[2], ''),
     expectStatus: expect === null ? EXPECT_STATUS_DEFAULT : Object.freeze([count(expect[0], 200), count(expect[1], 299)] as const),
-  });
+  };
+  return Object.freeze(secrets === null ? http : { ...http, secretHeaders: secrets });
 }
 
 function unpackTarget(value: unknown): Target {
@@ -203,10 +209,10 @@ export function sharedTraits(text: string): number | string {
 /** Checks a job's own part from a snapshot against its executor type (from the shared part); a message or null. */
 export function packedProblem(packed: string, shellExecutor: boolean): string | null {
   const row = parseRow(packed);
-  if (row === null || row.length > 4) return 'packed spec is not a spec row';
-  const [main, description, body, env] = row;
-  const ok = isStr(main) && isOpt(description, isStr)
-    && (shellExecutor ? (body === null || body === undefined) && isOpt(env, isStrMap) : isOpt(body, isStr) && env === undefined);
+  if (row === null || row.length > 5) return 'packed spec is not a spec row';
+  const [main, description, body, env, secrets] = row;
+  const ok = isStr(main) && isOpt(description, isStr) && isOpt(secrets, isStrMap)
+    && (shellExecutor ? (body === null || body === undefined) && isOpt(env, isStrMap) : isOpt(body, isStr) && (env === undefined || env === null));
   return ok ? null : 'packed spec has a malformed field';
 }
 
