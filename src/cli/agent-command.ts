@@ -44,6 +44,19 @@ function adminToken(config: AgentConfig): string | null {
   return checked.secret;
 }
 
+/** The token --join sends: --token-file's content, else CHIME_TOKEN. */
+function joinToken(config: AgentConfig): string | null {
+  if (config.tokenFile !== null) {
+    try {
+      return readFileSync(config.tokenFile, 'utf8').trim();
+    } catch (error) {
+      throw new UsageError(`--token-file: cannot read ${config.tokenFile}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const env = process.env['CHIME_TOKEN'];
+  return env === undefined || env.trim() === '' ? null : env.trim();
+}
+
 /** The key of --secrets-key-file: its bytes as they are, at least 32 (api.md). */
 function secretsKey(config: AgentConfig): SecretsKey | null {
   if (config.secretsKeyFile === null) return null;
@@ -61,7 +74,7 @@ function secretsKey(config: AgentConfig): SecretsKey | null {
 export async function agentCommand(args: string[], out: (s: string) => void): Promise<void> {
   const config = parseAgentConfig(args);
   if (config === 'help') return out(AGENT_HELP);
-  const secrets = { clusterKey: clusterKey(config), adminToken: adminToken(config), secretsKey: secretsKey(config) };
+  const secrets = { clusterKey: clusterKey(config), adminToken: adminToken(config), secretsKey: secretsKey(config), joinToken: joinToken(config) };
   const fatal = (message: string): void => {
     process.stderr.write(`chime: ${message}\n`);
     process.exit(2);

@@ -13,6 +13,7 @@ export const AGENT_HELP = `usage: chime agent --id ID [flags]
   --http HOST:PORT            API and console address (default 127.0.0.1:8400; port 0 picks one)
   --peers ID=HOST:PORT,...    founding voters with their rpc addresses (only for an empty data dir)
   --join URL                  start empty and ask the cluster at URL to add this node
+  --token-file FILE           the admin token --join sends to a cluster with tokens (else $CHIME_TOKEN)
   --restore FILE              found a new cluster (with --peers, empty data) from a backup (chime backup)
   --tag KEY=VALUE             node label for job targeting (repeatable)
   --slots N                   runs that may execute here at once (default 8)
@@ -52,6 +53,7 @@ const OPTIONS = {
   'admin-token-file': { type: 'string' },
   'metrics-open': { type: 'boolean' },
   'secrets-key-file': { type: 'string' },
+  'token-file': { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'peer-cert': { type: 'string' },
@@ -183,6 +185,7 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
     adminTokenFile: str('admin-token-file') ?? null,
     metricsOpen: raw['metrics-open'] === true,
     secretsKeyFile: str('secrets-key-file') ?? null,
+    tokenFile: str('token-file') ?? null,
     tlsCert,
     tlsKey,
     peerCert: str('peer-cert') ?? null,

@@ -33,6 +33,8 @@ export interface AgentSecrets {
   readonly clusterKey: Uint8Array;
   /** The content of --admin-token-file (checked by the caller), or null. */
   readonly adminToken: string | null;
+  /** The admin token a joining node sends (--token-file or CHIME_TOKEN), or null. */
+  readonly joinToken: string | null;
   /** The key of --secrets-key-file, or null: secret values are then stored as given. */
   readonly secretsKey: SecretsKey | null;
 }
@@ -213,7 +215,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   if (requireTokens && secrets.adminToken === null) void refuseWithoutTokens(access, () => jobs.table, fatal, config.http, () => stopping);
   out(JSON.stringify({ event: 'listening', id: config.id, rpc, http }) + '\n');
   logger.info('agent started', { rpc, http, data: config.dataDir, recovered: !wasEmpty });
-  if (config.join !== null && wasEmpty) void joinCluster(config.join, { id: config.id, rpc, http }, logger);
+  if (config.join !== null && wasEmpty) void joinCluster(config.join, { id: config.id, rpc, http }, logger, secrets.joinToken);
 
   let stopped: Promise<void> | null = null;
   const stop = async (): Promise<void> => {

@@ -27,6 +27,8 @@ export interface AgentConfig {
   readonly peerCa: string | null;
   /** --secrets-key-file: read by the command; secret values are sealed with the key derived from it. */
   readonly secretsKeyFile: string | null;
+  /** --token-file: the admin token --join sends (else CHIME_TOKEN). */
+  readonly tokenFile: string | null;
   /** --metrics-open: GET /metrics answers without a token. */
   readonly metricsOpen: boolean;
 }

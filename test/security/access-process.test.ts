@@ -152,3 +152,13 @@ test('a node on a non-loopback address without any token refuses to start: exit 
   assert.equal(bad.code, 2);
   assert.ok(!bad.stderr.includes('too-short'), 'the token never appears in a message');
 });
+
+test('a node joins a cluster with tokens with --token-file; then it enforces the same tokens', async () => {
+  const tokenFile = join(dir, 'admin.token');
+  await cluster.launch('n4', '127.0.0.1:0', '127.0.0.1:0', ['--join', cluster.url(leader, ''), '--token-file', tokenFile]);
+  await waitFor('n4 to become a voter', async () => ((await cluster.call(leader, 'GET', '/v1/cluster')).body as { members: { id: string; voter: boolean }[] }).members.some((m) => m.id === 'n4' && m.voter), 20_000);
+  assert.equal((await raw(http('n4'), 'GET', '/v1/jobs')).status, 401);
+  await waitFor('n4 to accept the admin token', async () => (await raw(http('n4'), 'GET', '/v1/jobs', bearer(ADMIN))).status === 200, 10_000);
+  const audit = await cluster.call(leader, 'GET', '/v1/audit');
+  assert.ok((audit.body as { items: { path: string; target: string | null; actor: string }[] }).items.some((e) => e.path === '/v1/cluster/members' && e.target === 'n4' && e.actor === 'bootstrap'), 'the member change is audited');
+});
