@@ -137,6 +137,7 @@ export async function devCommand(args: string[], out: (s: string) => void): Prom
 
   for (const node of nodes) start(node);
   out(`chime dev: ${count} nodes, data in ${dir}; the CLI here finds them; Ctrl-C stops them\n`);
+  out(`chime dev: admin token in ${tokenFile} (the CLI here uses it; the console's sign-in takes its content)\n`);
   // SIGHUP too: a closed terminal no longer reaches the agents, dev has to stop them.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const signal of signals) process.on(signal, stop);
