@@ -187,6 +187,7 @@ export class ApiServer {
     let decision = decide();
     if (!decision.ok && decision.code === 'TOKEN_INVALID' && !gate.isLeader() && await access.catchUp()) decision = decide();
     if (decision.ok) return decision.principal;
+    this.options.observer?.refused?.(decision.code);
     if (decision.wwwAuthenticate !== undefined) res.setHeader('www-authenticate', decision.wwwAuthenticate);
     throw new ChimeError(decision.code, decision.detail);
   }

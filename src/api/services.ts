@@ -128,4 +128,6 @@ export interface MetricsSource {
 /** Told of every request once answered, for metrics. */
 export interface RequestObserver {
   answered(route: string, status: number, seconds: number): void;
+  /** A request the access check refused, by its stable code (never with the credentials). */
+  refused?(code: string): void;
 }

@@ -35,6 +35,7 @@ export class ProcessMetrics {
     const handOffs = r.counter('chime_raft_snapshot_handoffs_total', 'Times this leader handed leadership on before a long snapshot');
     const restored = r.counter('chime_raft_snapshots_restored_total', 'Snapshots received from a leader and restored');
     const httpRequests = r.counter('chime_http_requests_total', 'HTTP requests by route and status');
+    const accessRefused = r.counter('chime_http_access_refused_total', 'Requests the access check refused, by code (TOKEN_MISSING, TOKEN_INVALID, FORBIDDEN, FOREIGN_ORIGIN, …)');
     this.nodeEvents = {
       persisted: (ms) => this.fsyncSeconds.observe(ms / 1000),
       committed: (ms) => this.commitSeconds.observe(ms / 1000),
@@ -49,6 +50,7 @@ export class ProcessMetrics {
         httpRequests.inc({ route, status: String(status) });
         this.httpSeconds.observe(seconds);
       },
+      refused: (code) => accessRefused.inc({ code }),
     };
   }
 

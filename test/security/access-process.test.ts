@@ -74,6 +74,10 @@ test('without a token every /v1 route but health and ready is 401 with WWW-Authe
     assert.equal(wrong.status, 401);
     assert.equal((wrong.body as { code: string }).code, 'TOKEN_INVALID');
   }
+  const metrics = await cluster.call(leader, 'GET', '/metrics');
+  assert.match(metrics.text, /chime_http_access_refused_total\{code="TOKEN_MISSING"\} [1-9]/);
+  assert.match(metrics.text, /chime_http_access_refused_total\{code="TOKEN_INVALID"\} [1-9]/);
+  assert.ok(!metrics.text.includes('chime_not-a-token'), 'no metric holds a presented secret');
   const cliWithout = await cli(['job', 'list', '--server', cluster.url(leader, '')]);
   assert.equal(cliWithout.code, 1);
   assert.match(cliWithout.stderr, /401 .*--token/);
