@@ -5,7 +5,7 @@ import {
 } from '../access/index.js';
 import { ChimeError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import { MAX_BODY_BYTES, parseJsonBody, readJsonBody } from './body.js';
+import { MAX_BODY_BYTES, discardBody, parseJsonBody, readBodyBytes, readJsonBody } from './body.js';
 import { asChimeError, sendProblem } from './problem.js';
 import type { AccessControl, LeaderGate, RequestObserver } from './services.js';
 
@@ -90,6 +90,17 @@ export class ApiServer {
     // TLS 1.2 at least; a plain-HTTP request to this port fails its handshake and is closed.
     this.https = options.tls === undefined ? null : createHttpsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }, handler);
     this.server = this.https ?? createServer(handler);
+    // `Expect: 100-continue`: a body declared over the limit is refused before the client
+    // sends it; any other request goes on as usual.
+    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      if (Number(req.headers['content-length'] ?? '0') > MAX_BODY_BYTES) {
+        res.setHeader('connection', 'close');
+        sendProblem(res, new ChimeError('BODY_TOO_LARGE', `the body is ${req.headers['content-length']} bytes; at most ${MAX_BODY_BYTES} are accepted`));
+        return;
+      }
+      res.writeContinue();
+      handler(req, res);
+    });
     this.server.keepAliveTimeout = 30_000;
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 120_000;
@@ -164,8 +175,12 @@ export class ApiServer {
     } catch (error) {
       const problem = asChimeError(error);
       if (problem.code === 'INTERNAL') this.options.logger.error('request failed', { route: routeName, error: String(error) });
-      // A refusal before the body was read (access, size): the rest of it is not waited for.
-      if (!req.complete) res.setHeader('connection', 'close');
+      // A refusal before the body was read (access, size): a bounded rest is read and dropped
+      // so that a client still writing gets to read the answer, then the connection closes.
+      if (!req.complete && !res.headersSent) {
+        res.setHeader('connection', 'close');
+        await discardBody(req);
+      }
       this.answerProblem(res, problem);
     } finally {
       this.options.observer?.answered(routeName, res.statusCode, (performance.now() - startedMs) / 1000);
@@ -287,19 +302,8 @@ function compile(route: Route): CompiledRoute {
   return { route, pattern, names };
 }
 
-async function readRawBody(req: IncomingMessage): Promise<Buffer> {
-  // As readJsonBody: a declared size over the limit is refused before reading any of it.
-  const declared = Number(req.headers['content-length'] ?? '0');
-  if (declared > MAX_BODY_BYTES) throw new ChimeError('BODY_TOO_LARGE', `the body is ${declared} bytes; at most ${MAX_BODY_BYTES} are accepted`);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req) {
-    if (!Buffer.isBuffer(chunk)) continue;
-    total += chunk.length;
-    if (total > MAX_BODY_BYTES) throw new ChimeError('BODY_TOO_LARGE', `the body exceeds ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+function readRawBody(req: IncomingMessage): Promise<Buffer> {
+  return readBodyBytes(req);
 }
 
 export function splitHostPort(address: string): [string, number] {

@@ -102,6 +102,9 @@ function isChimeAnswer(answer: HttpAnswer): boolean {
   return answer.contentType.startsWith('application/json') || answer.contentType.startsWith('application/octet-stream') || answer.contentType.startsWith('application/problem+json') || (answer.status === 204 && answer.text === '');
 }
 
+/** The API's body limit (src/api MAX_BODY_BYTES), as the CLI names it. */
+const MAX_BODY_MIB = 1;
+
 export type ApiCall = (method: string, path: string, body?: unknown, timeoutMs?: number) => Promise<HttpAnswer>;
 
 /**
@@ -145,6 +148,7 @@ export function apiCaller(servers: string | readonly string[]): ApiCall {
   return async (method, path, body, timeoutMs) => {
     const answer = await send(method, path, body, timeoutMs);
     if (answer.status === 503 && method === 'GET') throw new OperationError(`${problemLine(answer)}; to read this node's local state anyway, add --stale`);
+    if (answer.status === 413) throw new OperationError(`request too large (limit ${MAX_BODY_MIB} MiB)`);
     if (answer.status === 401) throw new OperationError(`${problemLine(answer)}; give a token with --token, CHIME_TOKEN or (for chime dev) run in its directory`);
     if (answer.status >= 400) throw new OperationError(problemLine(answer));
     return answer;

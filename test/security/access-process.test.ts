@@ -166,3 +166,13 @@ test('a node joins a cluster with tokens with --token-file; then it enforces the
   const audit = await cluster.call(leader, 'GET', '/v1/audit');
   assert.ok((audit.body as { items: { path: string; target: string | null; actor: string }[] }).items.some((e) => e.path === '/v1/cluster/members' && e.target === 'n4' && e.actor === 'bootstrap'), 'the member change is audited');
 });
+
+test('an oversized write through the CLI says "request too large (limit 1 MiB)", through a follower too', async () => {
+  const file = join(dir, 'big.json');
+  writeFileSync(file, JSON.stringify({ schedule: '@manual', executor: { type: 'shell', command: 'true' }, description: 'd'.repeat(8 << 20) }));
+  for (const via of [follower, leader]) {
+    const put = await cli(['job', 'put', 'big', '--file', file, '--server', cluster.url(via, ''), '--token', ADMIN]);
+    assert.equal(put.code, 1, put.stderr);
+    assert.equal(put.stderr.trim(), 'chime: request too large (limit 1 MiB)');
+  }
+});
