@@ -135,3 +135,41 @@ test('without tokens: anonymous admin on a loopback Host only; an unready regist
     assert.equal(seen.handled, 1);
   });
 });
+
+test('a token with too many requests in flight gets 429 with Retry-After; its slots come back when answers finish', async () => {
+  const api = new ApiServer({ logger: jsonLogger('t', 'api', () => {}, 'error'), inFlight: { connection: 8, token: 2 } });
+  const address = await api.listen('127.0.0.1', 0);
+  const waiting: (() => void)[] = [];
+  let started = 0;
+  api.serve({ nodeId: 't', isLeader: () => true, leaderHttp: () => null }, [{
+    method: 'GET', path: '/v1/jobs', permission: 'jobs.read', write: false,
+    handle: async (ctx) => {
+      started++;
+      await new Promise<void>((resolve) => waiting.push(resolve));
+      sendJson(ctx.res, 200, {});
+    },
+  }], accessOf(registryWithRoles()));
+  try {
+    const held = [call(address, 'GET', '/v1/jobs', { authorization: bearer('viewer'), connection: 'close' }), call(address, 'GET', '/v1/jobs', { authorization: bearer('viewer'), connection: 'close' })];
+    const deadline = Date.now() + 5000;
+    while (started < 2 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    assert.equal(started, 2);
+    const third = await call(address, 'GET', '/v1/jobs', { authorization: bearer('viewer'), connection: 'close' });
+    assert.equal(third.status, 429);
+    assert.equal(third.body.code, 'TOO_MANY_IN_FLIGHT');
+    assert.equal(third.headers['retry-after'], '1');
+    // Another token is not held up by this one.
+    const other = call(address, 'GET', '/v1/jobs', { authorization: bearer('operator'), connection: 'close' });
+    while (started < 3 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    assert.equal(started, 3);
+    for (const release of waiting.splice(0)) release();
+    assert.deepEqual((await Promise.all([...held, other])).map((a) => a.status), [200, 200, 200]);
+    const again = call(address, 'GET', '/v1/jobs', { authorization: bearer('viewer'), connection: 'close' });
+    while (started < 4 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    for (const release of waiting.splice(0)) release();
+    assert.equal((await again).status, 200, 'the slots were given back');
+  } finally {
+    for (const release of waiting.splice(0)) release();
+    await api.close();
+  }
+});

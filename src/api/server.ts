@@ -1,7 +1,7 @@
 import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, createServer as createHttpsServer, request as httpsRequest, type Server as HttpsServer } from 'node:https';
 import {
-  authorize, declareRoutes, forwardedRequestHeaders, type AccessDecision, type AuditRecord, type Permission, type Principal, type RouteMethod,
+  DEFAULT_IN_FLIGHT_LIMITS, InFlightLimiter, authorize, declareRoutes, forwardedRequestHeaders, type AccessDecision, type AuditRecord, type Permission, type Principal, type RouteMethod,
 } from '../access/index.js';
 import { ChimeError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
@@ -48,6 +48,8 @@ export interface ApiOptions {
   readonly forwardTimeoutMs?: number;
   /** Serve HTTPS only with this certificate and key (PEM); absent: plain HTTP. */
   readonly tls?: ApiTls;
+  /** Requests in flight at once per connection and per token; beyond, 429 (default src/access's). */
+  readonly inFlight?: { readonly connection: number; readonly token: number };
 }
 
 export interface ApiTls {
@@ -82,9 +84,14 @@ export class ApiServer {
   private compiled: CompiledRoute[] = [];
   /** Kept-alive connections to the leader: a new TCP connection per forwarded write costs more than the write. */
   private forwardAgent: HttpAgent | HttpsAgent;
+  private readonly inFlight: InFlightLimiter<'connection' | 'token'>;
+  /** A number per connection, the in-flight limiter's key (a socket is not a string). */
+  private readonly connectionIds = new WeakMap<object, string>();
+  private nextConnectionId = 1;
 
   constructor(options: ApiOptions) {
     this.options = options;
+    this.inFlight = new InFlightLimiter(options.inFlight ?? DEFAULT_IN_FLIGHT_LIMITS);
     this.forwardAgent = forwardAgentOf(options.tls);
     const handler = (req: IncomingMessage, res: ServerResponse): void => void this.dispatch(req, res);
     // TLS 1.2 at least; a plain-HTTP request to this port fails its handshake and is closed.
@@ -159,6 +166,7 @@ export class ApiServer {
       // Every request is checked here, before any of its body is read, on every node: a
       // follower checks before it forwards (the leader checks the same credentials again).
       const principal = await this.check(access, gate, req, url, match.route, res);
+      this.admit(req, res, principal);
       let bodyRead: Promise<unknown> | null = null;
       if (match.route.write && !gate.isLeader()) {
         const forwarded = await this.forward(gate, req, res, url);
@@ -205,6 +213,26 @@ export class ApiServer {
     this.options.observer?.refused?.(decision.code);
     if (decision.wwwAuthenticate !== undefined) res.setHeader('www-authenticate', decision.wwwAuthenticate);
     throw new ChimeError(decision.code, decision.detail);
+  }
+
+  /**
+   * Bounds what one connection and one token have in flight (429 beyond), so a single
+   * client cannot hold every slot of the node (long waits included). Released when the
+   * answer is finished or the connection closes. Anonymous callers (a cluster without tokens,
+   * public routes) are bounded per connection only.
+   */
+  private admit(req: IncomingMessage, res: ServerResponse, principal: Principal): void {
+    let connection = this.connectionIds.get(req.socket);
+    if (connection === undefined) {
+      connection = String(this.nextConnectionId++);
+      this.connectionIds.set(req.socket, connection);
+    }
+    const slot = this.inFlight.tryAcquire(principal.tokenId === null ? { connection } : { connection, token: principal.tokenId });
+    if (!slot.ok) {
+      this.options.observer?.refused?.(slot.code);
+      throw new ChimeError(slot.code, slot.message);
+    }
+    res.once('finish', slot.release).once('close', slot.release);
   }
 
   private answerProblem(res: ServerResponse, problem: ChimeError): void {
