@@ -197,7 +197,7 @@ export function runServiceOf(plane: ExecutionPlane, audits: AuditSink): RunServi
   };
   return {
     runNow: async (jobId, request, audit) => {
-      const started = await scheduler().runNow(jobId, request);
+      const started = await scheduler().runNow(jobId, { ...request, triggeredBy: audit.actor });
       // Manual fires are batched with others into one entry, so the run's audit record is its
       // own entry once the run is recorded; a duplicate (the same key) changed nothing.
       if (started.status !== 'duplicate') await audits.record({ ...audit, target: `${jobId}/${started.runId}`.slice(0, 256) });

@@ -180,7 +180,7 @@ export class Scheduler {
       return Promise.reject(new ChimeError('INVALID_INPUT', `key must be 1 to ${IDEMPOTENCY_KEY_CHARS_MAX} characters`));
     }
     return new Promise<RunNowResult>((resolve, reject) => {
-      const queued = { jobId, runId: this.host.newRunId(), trigger: 'manual', scheduledAt: s.ctx.now(), payload, key } as const;
+      const queued = { jobId, runId: this.host.newRunId(), trigger: 'manual', scheduledAt: s.ctx.now(), payload, key, triggeredBy: options.triggeredBy ?? null } as const;
       if (!s.fires.enqueue(queued, { resolve, reject })) reject(new ChimeError('QUEUE_FULL', 'too many manual runs are waiting; try again later'));
     });
   }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Packr } from 'msgpackr';
 import { hashToken, type AuditRecord } from '../access/index.js';
-import { T0, spec } from '../../test/support/job-table.js';
+import { T0, scheduled, spec } from '../../test/support/job-table.js';
 import { decodeCommand, encodeCommand } from './codec.js';
 import type { Command } from './commands.js';
 import { commandProblem } from './commands.js';
@@ -139,3 +139,17 @@ function tailWithOffset(bytes: Uint8Array): { start: number; tail: Record<string
 function tailOf(bytes: Uint8Array): Record<string, unknown> {
   return tailWithOffset(bytes).tail;
 }
+
+test('a manual run records who triggered it, through the codec and a snapshot; other runs record no one', () => {
+  const table = replay([
+    { type: 'putJob', id: 'a', spec: spec('a', { schedule: '@manual' }), at: T0 },
+    { type: 'fire', at: T0 + 1, fires: [scheduled('a', 'r-manual', T0 + 1, { trigger: 'manual', triggeredBy: 'deployer' }), scheduled('a', 'r-other', T0 + 2, { trigger: 'manual' })] },
+  ]);
+  assert.equal(table.getRun('r-manual')?.triggeredBy, 'deployer');
+  assert.equal(table.getRun('r-other')?.triggeredBy, undefined);
+  const restored = JobTable.restore(table.snapshot());
+  assert.equal(restored.getRun('r-manual')?.triggeredBy, 'deployer');
+  assert.equal(restored.getRun('r-other')?.triggeredBy, undefined);
+  assert.equal(Buffer.compare(restored.snapshot(), table.snapshot()), 0);
+  assert.match(commandProblem({ type: 'fire', at: T0, fires: [scheduled('a', 'r9', T0, { triggeredBy: '' })] }) ?? '', /triggeredBy/);
+});

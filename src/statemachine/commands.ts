@@ -38,6 +38,8 @@ export type Fire = {
   readonly key?: string | null;
   readonly outcome: 'run' | 'skip';
   readonly reason?: string | null;
+  /** A manual run's requester (a token name), recorded as the run's triggeredBy. */
+  readonly triggeredBy?: string | null;
 };
 
 export type FireCommand = { readonly type: 'fire'; readonly at: number; readonly fires: readonly Fire[] } & Audited;
@@ -104,7 +106,9 @@ function hasOnly(o: Raw, keys: readonly string[]): boolean {
   return Object.keys(o).every((k) => keys.includes(k));
 }
 
-const FIRE_KEYS = ['jobId', 'runId', 'scheduledAt', 'trigger', 'executors', 'notBefore', 'payload', 'key', 'outcome', 'reason'];
+const FIRE_KEYS = ['jobId', 'runId', 'scheduledAt', 'trigger', 'executors', 'notBefore', 'payload', 'key', 'outcome', 'reason', 'triggeredBy'];
+/** An actor name as the audit log keeps it. */
+const ACTOR_CHARS_MAX = 64;
 
 function fireProblem(f: unknown, i: number): string | null {
   if (!isMap(f)) return `fires[${i}] is not an object`;
@@ -119,6 +123,7 @@ function fireProblem(f: unknown, i: number): string | null {
   if (!isNullable(o.payload, (v): v is string => isShortString(v, L.PAYLOAD_BYTES_MAX))) return `fires[${i}].payload is invalid`;
   if (!isNullable(o.key, (v): v is string => isShortString(v, L.IDEMPOTENCY_KEY_CHARS_MAX))) return `fires[${i}].key is invalid`;
   if (!isNullable(o.reason, (v): v is string => isShortString(v, L.REASON_CHARS_MAX))) return `fires[${i}].reason is invalid`;
+  if (!isNullable(o.triggeredBy, (v): v is string => isShortString(v, ACTOR_CHARS_MAX) && v !== '')) return `fires[${i}].triggeredBy is invalid`;
   return null;
 }
 

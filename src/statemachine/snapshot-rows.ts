@@ -26,9 +26,11 @@ function executionRow(e: Execution): Row {
   return [e.node, e.attempt, e.status, e.exitCode, e.output, e.outputTruncated, e.error, e.startedAt, e.finishedAt];
 }
 
+/** 17 fields; an 18th, triggeredBy, only on manual runs that have one (older rows never do). */
 function runRow(r: RunRecord): Row {
-  return [r.runId, r.jobId, r.seq, r.scheduledAt, r.trigger, r.attempt, r.status, r.firedAt, r.startedAt, r.finishedAt,
+  const row = [r.runId, r.jobId, r.seq, r.scheduledAt, r.trigger, r.attempt, r.status, r.firedAt, r.startedAt, r.finishedAt,
     r.executions.map(executionRow), r.payload, r.key, r.executors, r.notBefore, r.killRequested, r.reason];
+  return r.triggeredBy === undefined ? row : [...row, r.triggeredBy];
 }
 
 /** The tail's `access` key: tokens and audit log, each as its own plain snapshot. */
@@ -63,7 +65,7 @@ export function restoreAccess(state: TableState, access: unknown): void {
 /** Restores run records (after the jobs) and keys into `state`. */
 export function restoreRunsAndKeys(state: TableState, runRows: unknown, keyRows: unknown): void {
   let lastSeq = 0;
-  for (const row of rows(runRows, 17, 'run')) {
+  for (const row of runRowsOf(runRows)) {
     const run = restoreRun(row);
     if (run.seq <= lastSeq || run.seq > state.runSeq) throw bad(`run ${run.runId} is out of order`);
     lastSeq = run.seq;
@@ -98,9 +100,17 @@ function restoreExecution(row: unknown): Execution {
   return { node, attempt, status, exitCode, output, outputTruncated, error, startedAt, finishedAt };
 }
 
+/** Run rows: 17 fields, or 18 with triggeredBy. */
+function runRowsOf(v: unknown): Row[] {
+  if (!Array.isArray(v)) throw bad('run is not a list');
+  if (!v.every((row: unknown): row is Row => Array.isArray(row) && (row.length === 17 || row.length === 18))) throw bad('a run row is malformed');
+  return v;
+}
+
 function restoreRun(row: Row): RunRecord {
   const [runId, jobId, seq, scheduledAt, trigger, attempt, status, firedAt, startedAt, finishedAt, executions, payload, key, executors,
-    notBefore, killRequested, reason] = row;
+    notBefore, killRequested, reason, triggeredBy] = row;
+  if (triggeredBy !== undefined && typeof triggeredBy !== 'string') throw bad('a run is malformed');
   if (typeof runId !== 'string' || typeof jobId !== 'string' || !isInt(seq) || !isInt(scheduledAt)
     || !isTrigger(trigger) || !isInt(attempt) || !isRunStatus(status) || !isInt(firedAt)
     || !isNullInt(startedAt) || !isNullInt(finishedAt) || !Array.isArray(executions) || !isNullStr(payload) || !isNullStr(key)
@@ -111,6 +121,6 @@ function restoreRun(row: Row): RunRecord {
   return {
     runId, jobId, seq, scheduledAt, trigger, attempt, status, firedAt,
     startedAt, finishedAt, executions: executions.map(restoreExecution), payload, key, executors, notBefore,
-    killRequested, reason,
+    killRequested, reason, ...(typeof triggeredBy === 'string' ? { triggeredBy } : {}),
   };
 }

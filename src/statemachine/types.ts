@@ -139,6 +139,8 @@ export type RunRecord = {
   killRequested: KillReason | null;
   /** Why the run was skipped (`skipped` status only). */
   readonly reason: string | null;
+  /** Who asked for a manual run (the token's name, api.md "Audit"); absent for every other run. */
+  readonly triggeredBy?: string;
 };
 
 export const ACTIVE_STATUSES: ReadonlySet<RunStatus> = new Set<RunStatus>(['pending', 'running']);

@@ -98,6 +98,10 @@ test('a viewer reads but cannot write (403) and an operator can put a job, throu
   }
   const put = await raw(http(follower), 'PUT', '/v1/jobs/deploy', { ...json, ...bearer(operator.secret) }, spec);
   assert.equal(put.status, 201, put.text);
+  const run = await raw(http(follower), 'POST', '/v1/jobs/deploy/run?wait=30s', { ...json, ...bearer(operator.secret) }, '{}', 40_000);
+  assert.equal(run.status, 200, run.text);
+  assert.equal((run.body as { triggeredBy: string }).triggeredBy, 'deployer', 'a manual run shows who triggered it');
+  assert.equal((await raw(http(follower), 'POST', '/v1/jobs/deploy/run', { ...json, ...bearer(viewer.secret) }, '{}')).status, 403);
   const viaCli = await cli(['job', 'get', 'deploy', '-o', 'json', '--server', cluster.url(leader, '')], { CHIME_TOKEN: viewer.secret });
   assert.equal(viaCli.code, 0, viaCli.stderr);
   const audit = await raw(http(follower), 'GET', '/v1/audit', bearer(ADMIN));
@@ -105,6 +109,7 @@ test('a viewer reads but cannot write (403) and an operator can put a job, throu
   const items = (audit.body as { items: { actor: string; method: string; path: string; target: string | null }[] }).items;
   const entry = items.find((e) => e.path === '/v1/jobs/deploy');
   assert.deepEqual([entry?.actor, entry?.method, entry?.target], ['deployer', 'PUT', 'deploy']);
+  assert.ok(items.some((e) => e.actor === 'deployer' && e.path === '/v1/jobs/deploy/run' && e.target?.startsWith('deploy/')), 'the manual run is audited');
   assert.ok(items.some((e) => e.actor === 'bootstrap' && e.path === '/v1/tokens' && e.target === viewer.id), 'token creation is audited');
   assert.ok(!items.some((e) => e.path === `/v1/jobs/by-viewer-${follower}`), 'a refused write is not audited');
   assert.equal((await raw(http(leader), 'GET', '/v1/audit', bearer(viewer.secret))).status, 403, 'audit is admin only');
