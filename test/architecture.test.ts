@@ -23,13 +23,14 @@ const allowed: Record<string, { folders: string[]; packages: (name: string) => b
   errors: { folders: [], packages: () => false },
   log: { folders: [], packages: () => false },
   metrics: { folders: [], packages: () => false },
-  statemachine: { folders: ['errors'], packages: (p) => ['cron-parser', 'msgpackr'].includes(p) || assertOnly(p) },
+  // statemachine embeds access's TokenRegistry and AuditLog (access imports no folder back).
+  statemachine: { folders: ['errors', 'access'], packages: (p) => ['cron-parser', 'msgpackr'].includes(p) || assertOnly(p) },
   storage: { folders: ['raft', 'errors'], packages: (p) => ['level', 'msgpackr'].includes(p) || isBuiltin(p) },
   rpc: { folders: ['raft'], packages: (p) => ['msgpackr', 'node:net', 'node:tls', 'node:crypto', 'node:events', 'node:buffer', 'node:timers'].includes(p) || assertOnly(p) },
   node: { folders: ['raft', 'errors'], packages: (p) => p === 'msgpackr' || assertOnly(p) },
   scheduler: { folders: ['statemachine', 'errors'], packages: assertOnly },
   executor: { folders: [], packages: isBuiltin },
-  execution: { folders: ['executor', 'scheduler', 'statemachine', 'raft', 'log', 'errors'], packages: isBuiltin },
+  execution: { folders: ['executor', 'scheduler', 'statemachine', 'raft', 'log', 'errors', 'access'], packages: isBuiltin },
   // access imports no other folder, so statemachine may embed the token registry and audit log.
   access: { folders: [], packages: (p) => p === 'node:crypto' || assertOnly(p) },
   // notify sends webhooks for the leader: statemachine types in, proposals out through an interface it defines.

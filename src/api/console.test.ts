@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { accessOf } from '../../test/support/access-fixtures.js';
 import assert from 'node:assert/strict';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { jsonLogger } from '../log/index.js';
@@ -18,7 +19,7 @@ async function withServer(run: (base: string, reads: string[]) => Promise<void>)
   api.serve({ nodeId: 't', isLeader: () => true, leader: () => 't', leaderHttp: () => null }, consoleRoutes((name) => {
     reads.push(name);
     return FILES[name] === undefined ? null : Buffer.from(FILES[name]);
-  }), { send: () => false, reachable: () => false });
+  }), { send: () => false, reachable: () => false }, accessOf());
   try {
     await run(`http://${address}`, reads);
   } finally {

@@ -119,7 +119,7 @@ export function consoleRoutes(assets: AssetReader): Route[] {
     res.writeHead(200, headers).end(sent);
   };
   return [
-    { method: 'GET', path: '/', write: false, handle: async ({ req, res }) => serve('index.html', req, res) },
-    { method: 'GET', path: '/console/:name', write: false, handle: async ({ req, res, params }) => serve(params['name'] ?? '', req, res) },
+    { method: 'GET', path: '/', permission: 'public', write: false, handle: async ({ req, res }) => serve('index.html', req, res) },
+    { method: 'GET', path: '/console/:name', permission: 'public', write: false, handle: async ({ req, res, params }) => serve(params['name'] ?? '', req, res) },
   ];
 }

@@ -42,6 +42,7 @@ export function applyRoutes(jobs: JobService): Route[] {
     {
       method: 'POST',
       path: '/v1/apply',
+      permission: 'jobs.write',
       write: true,
       reroutable: true,
       handle: async (ctx) => {
@@ -50,7 +51,7 @@ export function applyRoutes(jobs: JobService): Route[] {
           const table = jobs.table();
           return sendJson(ctx.res, 200, { dryRun: true, items: specs.map((spec) => ({ id: spec.id, outcome: table.outcomeOfPut(spec) })) });
         }
-        const applied = await jobs.putMany(specs);
+        const applied = await jobs.putMany(specs, ctx.audit(null));
         sendJson(ctx.res, 200, { dryRun: false, items: applied.map((a) => ({ id: a.id, outcome: a.outcome, job: jobView(a.job) })) });
       },
     },

@@ -8,6 +8,7 @@ export function backupRoutes(backups: BackupService): Route[] {
     {
       method: 'GET',
       path: '/v1/snapshot',
+      permission: 'snapshot.read',
       write: false,
       handle: async ({ res }) => {
         const bytes = await backups.backup();

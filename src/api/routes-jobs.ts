@@ -16,13 +16,15 @@ export function jobRoutes(jobs: JobService, barrier: ReadBarrier): Route[] {
     return job;
   };
   const setEnabled = (enabled: boolean) => async (ctx: RequestContext) => {
-    const job = await jobs.setEnabled(jobIdParam(ctx), enabled);
+    const id = jobIdParam(ctx);
+    const job = await jobs.setEnabled(id, enabled, ctx.audit(id));
     sendJson(ctx.res, 200, jobView(job));
   };
   return [
     {
       method: 'PUT',
       path: '/v1/jobs/:id',
+      permission: 'jobs.write',
       write: true,
       reroutable: true,
       handle: async (ctx) => {
@@ -31,13 +33,14 @@ export function jobRoutes(jobs: JobService, barrier: ReadBarrier): Route[] {
         if (!checked.ok) throw new ChimeError('INVALID_SPEC', `the job spec is invalid: ${checked.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, { errors: checked.errors });
         // `?dryRun=true`: the server's whole validation, nothing stored (chime job put --dry-run).
         if (ctx.url.searchParams.get('dryRun') === 'true') return sendJson(ctx.res, 200, { dryRun: true, created: jobs.table().getJob(id) === null, job: specView(checked.spec) });
-        const { created, job } = await jobs.put(id, checked.spec);
+        const { created, job } = await jobs.put(id, checked.spec, ctx.audit(id));
         sendJson(ctx.res, created ? 201 : 200, jobView(job));
       },
     },
     {
       method: 'GET',
       path: '/v1/jobs',
+      permission: 'jobs.read',
       write: false,
       handle: async (ctx) => {
         const options = pageParams(ctx);
@@ -55,6 +58,7 @@ export function jobRoutes(jobs: JobService, barrier: ReadBarrier): Route[] {
     {
       method: 'GET',
       path: '/v1/jobs/:id',
+      permission: 'jobs.read',
       write: false,
       handle: async (ctx) => {
         const id = jobIdParam(ctx);
@@ -65,14 +69,16 @@ export function jobRoutes(jobs: JobService, barrier: ReadBarrier): Route[] {
     {
       method: 'DELETE',
       path: '/v1/jobs/:id',
+      permission: 'jobs.write',
       write: true,
       reroutable: true,
       handle: async (ctx) => {
-        await jobs.remove(jobIdParam(ctx));
+        const id = jobIdParam(ctx);
+        await jobs.remove(id, ctx.audit(id));
         ctx.res.writeHead(204).end();
       },
     },
-    { method: 'POST', path: '/v1/jobs/:id/pause', write: true, reroutable: true, handle: setEnabled(false) },
-    { method: 'POST', path: '/v1/jobs/:id/resume', write: true, reroutable: true, handle: setEnabled(true) },
+    { method: 'POST', path: '/v1/jobs/:id/pause', permission: 'jobs.write', write: true, reroutable: true, handle: setEnabled(false) },
+    { method: 'POST', path: '/v1/jobs/:id/resume', permission: 'jobs.write', write: true, reroutable: true, handle: setEnabled(true) },
   ];
 }

@@ -28,6 +28,7 @@ export function notifyRoutes(notify: NotifyService, jobs: JobService, barrier: R
     {
       method: 'GET',
       path: '/v1/notifications',
+      permission: 'notifications.read',
       write: false,
       handle: async (ctx) => {
         const q = ctx.url.searchParams;
@@ -42,6 +43,7 @@ export function notifyRoutes(notify: NotifyService, jobs: JobService, barrier: R
     {
       method: 'POST',
       path: '/v1/jobs/:id/notify/test',
+      permission: 'jobs.write',
       // On the leader: its table is current, and a test from the node that sends the real events.
       write: true,
       handle: async (ctx) => {

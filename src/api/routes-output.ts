@@ -196,6 +196,7 @@ export function outputRoutes(output: OutputService, jobs: JobService, barrier: R
     {
       method: 'GET',
       path: '/v1/runs/:runId/output',
+      permission: 'runs.output',
       write: false,
       handle: async (ctx) => {
         const res = streamOf(ctx);

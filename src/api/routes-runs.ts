@@ -77,6 +77,7 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
     {
       method: 'POST',
       path: '/v1/jobs/:id/run',
+      permission: 'runs.write',
       write: true,
       handle: async (ctx) => {
         const id = jobIdParam(ctx);
@@ -89,7 +90,7 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
         if (input.priority !== null && job.executor.type !== 'queue') {
           throw new ChimeError('INVALID_REQUEST', 'priority applies to runs of queue jobs', { errors: [{ path: 'priority', message: `job ${id} is not a queue job` }] });
         }
-        const started = await runs.runNow(id, input);
+        const started = await runs.runNow(id, input, ctx.audit(id));
         if (waitMs === null) return sendJson(ctx.res, 202, started);
         const waited = await runs.awaitRun(started.runId, waitMs);
         if (waited.run === null) throw new ChimeError('RUN_NOT_FOUND', `run ${started.runId} is no longer recorded`);
@@ -99,6 +100,7 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
     {
       method: 'GET',
       path: '/v1/jobs/:id/runs',
+      permission: 'runs.read',
       write: false,
       handle: async (ctx) => {
         const id = jobIdParam(ctx);
@@ -112,6 +114,7 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
     {
       method: 'GET',
       path: '/v1/runs',
+      permission: 'runs.read',
       write: false,
       handle: async (ctx) => {
         const query = searchQuery(ctx.url.searchParams, Date.now());
@@ -125,6 +128,7 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
     {
       method: 'GET',
       path: '/v1/runs/:runId',
+      permission: 'runs.read',
       write: false,
       handle: async (ctx) => {
         const runId = runIdParam(ctx);
@@ -137,10 +141,11 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
     {
       method: 'POST',
       path: '/v1/runs/:runId/kill',
+      permission: 'runs.write',
       write: true,
       handle: async (ctx) => {
         const runId = runIdParam(ctx);
-        const run = await runs.kill(runId);
+        const run = await runs.kill(runId, ctx.audit(runId));
         sendJson(ctx.res, 202, run === null ? { runId } : runView(run));
       },
     },

@@ -77,6 +77,7 @@ export function scheduleRoutes(jobs: JobService, barrier: ReadBarrier, nowMs: ()
     {
       method: 'GET',
       path: '/v1/schedule/preview',
+      permission: 'jobs.read',
       write: false,
       handle: async (ctx) => {
         const query = ctx.url.searchParams;
@@ -98,6 +99,7 @@ export function scheduleRoutes(jobs: JobService, barrier: ReadBarrier, nowMs: ()
     {
       method: 'GET',
       path: '/v1/schedule/upcoming',
+      permission: 'jobs.read',
       write: false,
       handle: async (ctx) => {
         const query = ctx.url.searchParams;

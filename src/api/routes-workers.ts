@@ -68,6 +68,7 @@ export function workerRoutes(workers: WorkerService, jobs: JobService, barrier: 
   const reportRoute = (kind: Exclude<ClaimReportKind, 'expire'>, allowed: readonly string[]): Route => ({
     method: 'POST',
     path: `/v1/runs/:runId/${kind}`,
+    permission: 'workers.pull',
     write: true,
     handle: async (ctx) => {
       const runId = runIdParam(ctx);
@@ -96,6 +97,7 @@ export function workerRoutes(workers: WorkerService, jobs: JobService, barrier: 
     {
       method: 'POST',
       path: '/v1/workers/claim',
+      permission: 'workers.pull',
       write: true,
       holdsMsMax: CLAIM_WAIT_MS_MAX,
       handle: async (ctx) => {
@@ -123,6 +125,7 @@ export function workerRoutes(workers: WorkerService, jobs: JobService, barrier: 
     {
       method: 'GET',
       path: '/v1/functions',
+      permission: 'functions.read',
       write: false,
       handle: async (ctx) => {
         await readBarrier(barrier, ctx);
@@ -136,6 +139,7 @@ export function workerRoutes(workers: WorkerService, jobs: JobService, barrier: 
     {
       method: 'GET',
       path: '/v1/workers',
+      permission: 'functions.read',
       write: false,
       handle: async (ctx) => {
         await readBarrier(barrier, ctx);

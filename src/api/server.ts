@@ -1,14 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import {
+  DEFAULT_IN_FLIGHT_LIMITS, InFlightLimiter, authorize, declareRoutes, forwardedRequestHeaders, type AccessDecision, type AuditRecord, type Permission, type Principal, type RouteMethod,
+} from '../access/index.js';
 import { ChimeError, isChimeError } from '../errors/index.js';
-import { forwardedRequestHeaders } from '../access/index.js';
 import type { Logger } from '../log/index.js';
-import { parseJsonBody, readRawBody } from './body.js';
+import { MAX_BODY_BYTES, discardBody, parseJsonBody, readBodyBytes } from './body.js';
 import { DEFAULT_FORWARD_LIMITS, ForwardChannel, type ForwardLimits, type ForwardLink } from './forward-channel.js';
 import type { ForwardAnswer, ForwardFrame, ForwardMethod, ForwardRequest } from './forward-wire.js';
 import { asChimeError, sendProblem } from './problem.js';
 import { BufferedReply, type Reply, type RequestHead } from './reply.js';
 import { parseWait, WAIT_MS_MAX } from './wait.js';
-import type { LeaderGate, RequestObserver } from './services.js';
+import type { AccessControl, LeaderGate, RequestObserver } from './services.js';
 
 export interface RequestContext {
   readonly req: RequestHead;
@@ -19,13 +22,23 @@ export interface RequestContext {
   readonly gone: AbortSignal;
   readonly url: URL;
   readonly params: Readonly<Record<string, string>>;
+  /** Who asked, as the access check found (on the leader: checked again there). */
+  readonly principal: Principal;
   body(): Promise<unknown>;
+  /** The audit record of this request, as a write commits it: who, what, when. */
+  audit(target: string | null): AuditRecord;
 }
 
+/**
+ * A route cannot exist without the permission it needs: the field is required here, and
+ * `serve` passes the table through src/access's declareRoutes, which refuses (at startup) an
+ * unknown permission, a public write or a route declared twice.
+ */
 export interface Route {
-  readonly method: string;
+  readonly method: RouteMethod;
   /** Path with `:name` segments. */
   readonly path: string;
+  readonly permission: Permission;
   /** Writes run on the leader: a follower forwards the request as it is. */
   readonly write: boolean;
   /**
@@ -39,6 +52,10 @@ export interface Route {
   readonly handle: (ctx: RequestContext) => Promise<void>;
 }
 
+const AUDIT_PATH_CHARS_MAX = 1024;
+const AUDIT_TARGET_CHARS_MAX = 256;
+const AUDIT_ACTOR_CHARS_MAX = 64;
+
 export interface ApiOptions {
   readonly logger: Logger;
   readonly observer?: RequestObserver;
@@ -49,6 +66,15 @@ export interface ApiOptions {
   readonly forward?: Partial<ForwardLimits>;
   /** Marks the start and the end of each request, for a trace of one write (CHIME_TRACE). */
   readonly trace?: (stage: 'received' | 'answered') => void;
+  /** Serve HTTPS only with this certificate and key (PEM); absent: plain HTTP. */
+  readonly tls?: ApiTls;
+  /** Requests in flight at once per connection and per token; beyond, 429 (default src/access's). */
+  readonly inFlight?: { readonly connection: number; readonly token: number };
+}
+
+export interface ApiTls {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
 }
 
 interface CompiledRoute {
@@ -66,6 +92,8 @@ interface Incoming {
   rawBody(): Promise<Buffer>;
   /** Sent by another node, which takes it elsewhere if it does not run here. */
   readonly forwarded: boolean;
+  /** The client's request, when a client sent it here (null when a peer forwarded it). */
+  readonly raw: IncomingMessage | null;
   /** Aborts when the client hung up before its answer. */
   readonly gone: AbortSignal;
 }
@@ -82,18 +110,39 @@ const NOT_RUN_CODES = ['NOT_LEADER', 'NO_LEADER', 'PROPOSAL_DROPPED', 'TRANSFER_
  * know its own address first) and answers 503 STARTING until `serve` hands it the routes.
  */
 export class ApiServer {
-  private readonly server: Server;
+  private readonly server: Server | HttpsServer;
+  private readonly https: HttpsServer | null;
   private readonly options: ApiOptions;
   private gate: LeaderGate | null = null;
+  private access: AccessControl | null = null;
   private compiled: CompiledRoute[] = [];
   private channel: ForwardChannel | null = null;
   private link: (ForwardLink & { reachable(peer: string): boolean }) | null = null;
   /** Writes waiting for a reachable leader, woken by leaderChanged() or the next poll. */
   private readonly held = new Set<() => void>();
+  private readonly inFlight: InFlightLimiter<'connection' | 'token'>;
+  /** A number per connection, the in-flight limiter's key (a socket is not a string). */
+  private readonly connectionIds = new WeakMap<object, string>();
+  private nextConnectionId = 1;
 
   constructor(options: ApiOptions) {
     this.options = options;
-    this.server = createServer((req, res) => void this.dispatch(req, res));
+    this.inFlight = new InFlightLimiter(options.inFlight ?? DEFAULT_IN_FLIGHT_LIMITS);
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.dispatch(req, res);
+    // TLS 1.2 at least; a plain-HTTP request to this port fails its handshake and is closed.
+    this.https = options.tls === undefined ? null : createHttpsServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }, handler);
+    this.server = this.https ?? createServer(handler);
+    // `Expect: 100-continue`: a body declared over the limit is refused before the client
+    // sends it; any other request goes on as usual.
+    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      if (Number(req.headers['content-length'] ?? '0') > MAX_BODY_BYTES) {
+        res.setHeader('connection', 'close');
+        sendProblem(res, new ChimeError('BODY_TOO_LARGE', `the body is ${req.headers['content-length']} bytes; at most ${MAX_BODY_BYTES} are accepted`));
+        return;
+      }
+      res.writeContinue();
+      handler(req, res);
+    });
     this.server.keepAliveTimeout = 30_000;
     this.server.headersTimeout = 10_000;
     this.server.requestTimeout = 120_000;
@@ -101,15 +150,23 @@ export class ApiServer {
   }
 
   /**
-   * Starts answering with `routes`; writes reaching this node while another leads travel to
-   * the leader through `link` (the peer transport), and the wiring hands frames of the
-   * forward channel to `receiveForward`.
+   * Starts answering with `routes`; every request passes `access` first (throws on a route
+   * table that breaks declareRoutes' rules). Writes reaching this node while another leads
+   * travel to the leader through `link` (the peer transport), and the wiring hands frames of
+   * the forward channel to `receiveForward`.
    */
-  serve(gate: LeaderGate, routes: readonly Route[], link: ForwardLink & { reachable(peer: string): boolean }): void {
+  serve(gate: LeaderGate, routes: readonly Route[], link: ForwardLink & { reachable(peer: string): boolean }, access: AccessControl): void {
+    this.compiled = declareRoutes(routes).map(compile);
+    this.access = access;
     this.gate = gate;
-    this.compiled = routes.map(compile);
     this.link = link;
     this.channel = new ForwardChannel(link, (from, request, gone) => this.serveForwarded(request, gone), { ...DEFAULT_FORWARD_LIMITS, ...this.options.forward });
+  }
+
+  /** Replaces the certificate and key for new connections (SIGHUP); throws, keeping the old ones, when they are unusable. */
+  reloadTls(tls: ApiTls): void {
+    if (this.https === null) throw new Error('this API serves plain HTTP: start it with --tls-cert/--tls-key to reload certificates');
+    this.https.setSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' });
   }
 
   /** A frame of the forward channel from an authenticated peer (checked by parseForwardFrame). */
@@ -157,7 +214,7 @@ export class ApiServer {
       if (!res.writableFinished) gone.abort();
     };
     res.once('close', onClose);
-    const incoming: Incoming = { head: req, method: req.method ?? 'GET', url: new URL(req.url ?? '/', 'http://local'), rawBody: () => (raw ??= readRawBody(req)), forwarded: false, gone: gone.signal };
+    const incoming: Incoming = { head: req, method: req.method ?? 'GET', url: new URL(req.url ?? '/', 'http://local'), rawBody: () => (raw ??= readBodyBytes(req)), forwarded: false, raw: req, gone: gone.signal };
     try {
       await this.run(incoming, res, res);
     } finally {
@@ -169,7 +226,7 @@ export class ApiServer {
   private async serveForwarded(request: ForwardRequest, gone: AbortSignal): Promise<ForwardAnswer> {
     const body = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
     const reply = new BufferedReply();
-    const incoming: Incoming = { head: { method: request.method, headers: request.headers }, method: request.method, url: new URL(request.path, 'http://local'), rawBody: () => Promise.resolve(body), forwarded: true, gone };
+    const incoming: Incoming = { head: { method: request.method, headers: request.headers }, method: request.method, url: new URL(request.path, 'http://local'), rawBody: () => Promise.resolve(body), forwarded: true, raw: null, gone };
     const ran = await this.run(incoming, reply);
     if (!ran) return { id: request.id, notRun: true };
     if (!reply.done) {
@@ -186,7 +243,8 @@ export class ApiServer {
     let routeName = 'unmatched';
     try {
       const gate = this.gate;
-      if (gate === null) throw new ChimeError('STARTING', 'the node is starting');
+      const access = this.access;
+      if (gate === null || access === null) throw new ChimeError('STARTING', 'the node is starting');
       const { url } = incoming;
       const match = this.match(incoming.method, url.pathname);
       if (match === null) throw new ChimeError('ROUTE_NOT_FOUND', `no route for ${incoming.method} ${url.pathname}`);
@@ -196,8 +254,16 @@ export class ApiServer {
       }
       const route = match.route;
       routeName = `${route.method} ${route.path}`;
+      // Every request is checked here, before any of its body is read, on every node: a
+      // follower checks before it forwards, and the leader checks the same credentials again.
+      const principal = await this.check(access, gate, incoming, route, reply);
+      if (incoming.raw !== null && stream !== null) this.admit(incoming.raw, stream, principal);
+      const audit = (target: string | null): AuditRecord => ({
+        at: access.nowMs(), actor: principal.name.slice(0, AUDIT_ACTOR_CHARS_MAX), method: route.method, path: url.pathname.slice(0, AUDIT_PATH_CHARS_MAX),
+        target: target === null ? null : target.slice(0, AUDIT_TARGET_CHARS_MAX),
+      });
       let bodyRead: Promise<unknown> | null = null;
-      const ctx: RequestContext = { req: incoming.head, res: reply, stream, gone: incoming.gone, url, params: match.params, body: () => (bodyRead ??= incoming.rawBody().then((bytes) => parseJsonBody(bytes, incoming.head.headers['content-type']))) };
+      const ctx: RequestContext = { req: incoming.head, res: reply, stream, gone: incoming.gone, url, params: match.params, principal, audit, body: () => (bodyRead ??= incoming.rawBody().then((bytes) => parseJsonBody(bytes, incoming.head.headers['content-type']))) };
       if (!route.write) {
         await route.handle(ctx);
         return true;
@@ -226,6 +292,13 @@ export class ApiServer {
     } catch (error) {
       const problem = asChimeError(error);
       if (problem.code === 'INTERNAL') this.options.logger.error('request failed', { route: routeName, error: String(error) });
+      // A refusal before the body was read (access, size): a bounded rest is read and dropped
+      // so that a client still writing gets to read the answer, then the connection closes.
+      const raw = incoming.raw;
+      if (raw !== null && !raw.complete && !reply.headersSent) {
+        reply.setHeader('connection', 'close');
+        await discardBody(raw);
+      }
       this.answerProblem(reply, problem);
       return true;
     } finally {
@@ -233,6 +306,48 @@ export class ApiServer {
       if (reply.headersSent) this.options.observer?.answered(routeName, reply.statusCode, (performance.now() - startedMs) / 1000);
       this.options.trace?.('answered');
     }
+  }
+
+  /**
+   * The access check (src/access's authorize) of one request, or the refusal thrown as a
+   * ChimeError with its status (and WWW-Authenticate on 401). An unready registry is first
+   * given a bounded chance to become ready; a token unknown here may be one just created and
+   * not yet applied on this node, so after a catch-up it is tried once more.
+   */
+  private async check(access: AccessControl, gate: LeaderGate, incoming: Incoming, route: Route, reply: Reply): Promise<Principal> {
+    if (route.permission !== 'public' && !access.isReady()) await access.becomeReady();
+    const headers = incoming.head.headers;
+    const decide = (): AccessDecision => authorize({
+      method: incoming.method, permission: route.permission, authorizationHeader: headers.authorization, url: incoming.url.pathname + incoming.url.search,
+      origin: headers.origin, host: headers.host, nodeOrigins: access.nodeOrigins(), metricsOpen: access.metricsOpen, registryReady: access.isReady(),
+    }, access.tokens(), access.nowMs());
+    let decision = decide();
+    if (!decision.ok && decision.code === 'TOKEN_INVALID' && !gate.isLeader() && await access.catchUp()) decision = decide();
+    if (decision.ok) return decision.principal;
+    this.options.observer?.refused?.(decision.code);
+    if (decision.wwwAuthenticate !== undefined) reply.setHeader('www-authenticate', decision.wwwAuthenticate);
+    throw new ChimeError(decision.code, decision.detail);
+  }
+
+  /**
+   * Bounds what one connection and one token have in flight (429 beyond), so a single
+   * client cannot hold every slot of the node (long waits included). Released when the
+   * answer is finished or the connection closes. Anonymous callers (a cluster without tokens,
+   * public routes) are bounded per connection only. Forwarded requests were admitted by the
+   * node their client reached, and the forward channel bounds them per peer.
+   */
+  private admit(req: IncomingMessage, res: ServerResponse, principal: Principal): void {
+    let connection = this.connectionIds.get(req.socket);
+    if (connection === undefined) {
+      connection = String(this.nextConnectionId++);
+      this.connectionIds.set(req.socket, connection);
+    }
+    const slot = this.inFlight.tryAcquire(principal.tokenId === null ? { connection } : { connection, token: principal.tokenId });
+    if (!slot.ok) {
+      this.options.observer?.refused?.(slot.code);
+      throw new ChimeError(slot.code, slot.message);
+    }
+    res.once('finish', slot.release).once('close', slot.release);
   }
 
   private answerProblem(res: Reply, problem: ChimeError): void {

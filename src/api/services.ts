@@ -1,5 +1,6 @@
 // What the HTTP API uses of the rest of the node: narrow interfaces it defines and the
 // process wiring fills (src/process/services.ts). Routes reach nothing else.
+import type { AuditRecord, CreateTokenCommand, TokenLookup, TokenView } from '../access/index.js';
 import type { AppliedJob, ClaimReportCommand, Job, JobSpec, JobTable, QueuePriority, RunRecord } from '../statemachine/index.js';
 
 export interface MemberInfo {
@@ -41,23 +42,64 @@ export interface ClusterService {
   view(): ClusterInfo;
   /** A leader is known and this node has applied everything it knows committed. */
   isReady(): boolean;
-  /** A learner: promoted to voter once caught up (`voter`), or a worker that never votes. */
-  addMember(id: string, address: { rpc: string; http: string }, role: 'voter' | 'worker'): Promise<void>;
+  /**
+   * A learner: promoted to voter once caught up (`voter`), or a worker that never votes.
+   * Membership and leadership changes are no table commands: each is audited by its own entry once it succeeded.
+   */
+  addMember(id: string, address: { rpc: string; http: string }, role: 'voter' | 'worker', audit: AuditRecord): Promise<void>;
   /** Explicit promotion (a learner or worker becomes a voter) or demotion (a voter becomes a worker). */
-  setMemberRole(id: string, role: 'voter' | 'worker'): Promise<void>;
-  removeMember(id: string): Promise<void>;
+  setMemberRole(id: string, role: 'voter' | 'worker', audit: AuditRecord): Promise<void>;
+  removeMember(id: string, audit: AuditRecord): Promise<void>;
   /** Hands leadership to `to` (or the best other voter); returns the target. */
-  transferLeadership(to: string | null): string;
+  transferLeadership(to: string | null, audit: AuditRecord): string;
 }
 
-/** Job writes (on the leader) and the applied table for reads. */
+/**
+ * Job writes (on the leader) and the applied table for reads. Each write takes the audit
+ * record of the request (who, what, when), committed with the write in one entry.
+ */
 export interface JobService {
   table(): JobTable;
-  put(id: string, spec: JobSpec): Promise<{ readonly created: boolean; readonly job: Job }>;
+  put(id: string, spec: JobSpec, audit: AuditRecord): Promise<{ readonly created: boolean; readonly job: Job }>;
   /** Many jobs in one log entry, all or nothing. */
-  putMany(specs: readonly JobSpec[]): Promise<readonly AppliedJob[]>;
-  remove(id: string): Promise<void>;
-  setEnabled(id: string, enabled: boolean): Promise<Job>;
+  putMany(specs: readonly JobSpec[], audit: AuditRecord): Promise<readonly AppliedJob[]>;
+  remove(id: string, audit: AuditRecord): Promise<void>;
+  setEnabled(id: string, enabled: boolean, audit: AuditRecord): Promise<Job>;
+}
+
+/** Token writes (on the leader); reads go to the applied table. */
+export interface TokenService {
+  create(command: CreateTokenCommand, audit: AuditRecord): Promise<TokenView>;
+  revoke(id: string, audit: AuditRecord): Promise<TokenView>;
+}
+
+/** An audit record for an accepted write that is no table command (a member change, a manual run). */
+export interface AuditSink {
+  record(audit: AuditRecord): Promise<void>;
+}
+
+/**
+ * What the one access check of the server needs of the node (src/access's authorize does the
+ * judging). The wiring fills it from the applied table and the node runtime.
+ */
+export interface AccessControl {
+  /** The applied token registry; ask each time (a snapshot restore replaces it). */
+  tokens(): TokenLookup;
+  /**
+   * Whether the registry is authoritative: this node has applied the log up to a commit index
+   * it learned after starting (and, given --admin-token-file, holds the bootstrap token).
+   * Until then an empty registry means "not known yet", never "no tokens".
+   */
+  isReady(): boolean;
+  /** Tries, within a bounded wait, to become ready (a read barrier); resolves isReady(). */
+  becomeReady(): Promise<boolean>;
+  /** Waits (bounded) until this node applied everything committed before the call; false when it could not. */
+  catchUp(): Promise<boolean>;
+  nowMs(): number;
+  /** --metrics-open: GET /metrics without a token. */
+  readonly metricsOpen: boolean;
+  /** nodeOriginsOf(this node's configured and bound --http addresses). */
+  nodeOrigins(): readonly string[];
 }
 
 export interface RunNowRequest {
@@ -94,10 +136,11 @@ export interface RunStarted {
 
 /** Manual runs, waiting for runs and kills: the leader's scheduler. */
 export interface RunService {
-  runNow(jobId: string, request: RunNowRequest): Promise<RunStarted>;
+  /** A manual run; the audit record is committed once the run is recorded (not for a duplicate). */
+  runNow(jobId: string, request: RunNowRequest, audit: AuditRecord): Promise<RunStarted>;
   /** The run once final (`done`), or as it stands when `waitMs` passed; null run: no longer recorded. */
   awaitRun(runId: string, waitMs: number): Promise<{ readonly done: boolean; readonly run: RunRecord | null }>;
-  kill(runId: string): Promise<RunRecord | null>;
+  kill(runId: string, audit: AuditRecord): Promise<RunRecord | null>;
 }
 
 /** A consistent backup of the replicated state, as the bytes of a backup file. */
@@ -114,6 +157,8 @@ export interface MetricsSource {
 /** Told of every request once answered, for metrics. */
 export interface RequestObserver {
   answered(route: string, status: number, seconds: number): void;
+  /** A request the access check refused, by its stable code (never with the credentials). */
+  refused?(code: string): void;
 }
 
 /** One answer of a test webhook: the receiver's HTTP status, or the error before one. */

@@ -1,7 +1,17 @@
+import { ACCESS_STATUS_BY_CODE, type AccessCode } from '../access/index.js';
 import type { ErrorCode } from '../errors/index.js';
 
-/** The one table from error code to HTTP status. A new code does not compile until it is here. */
+/** Every code access control answers with is one of chime's codes: this fails to compile otherwise. */
+const ACCESS_CODES_ARE_ERROR_CODES: [Exclude<AccessCode, ErrorCode>] extends [never] ? true : false = true;
+void ACCESS_CODES_ARE_ERROR_CODES;
+
+/**
+ * The one table from error code to HTTP status. A new code does not compile until it is here.
+ * Access control's statuses come from its own table; the two codes it shares with the job
+ * table (INVALID_CURSOR, INVALID_SNAPSHOT) keep the job table's status, listed below it.
+ */
 export const STATUS_BY_CODE: Readonly<Record<ErrorCode, number>> = {
+  ...ACCESS_STATUS_BY_CODE,
   NOT_LEADER: 503,
   NO_LEADER: 503,
   PROPOSALS_FULL: 429,

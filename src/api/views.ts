@@ -1,3 +1,4 @@
+import { redactSpec } from '../access/index.js';
 import type { Job, JobSpec, NotificationRecord, RunRecord } from '../statemachine/index.js';
 import { redactedNotify } from './notify-secrets.js';
 
@@ -5,11 +6,15 @@ function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
 
-/** A stored job as the API shows it: the spec plus metadata, times as ISO-8601 UTC. */
+/** A spec as any answer shows it: every secret value "***" (api.md, "Secrets"), the executor's and the notify targets'. */
+export function specView(spec: JobSpec): Record<string, unknown> {
+  return { ...redactSpec(spec), notify: redactedNotify(spec) };
+}
+
+/** A stored job as the API shows it: the spec plus metadata (secrets as "***"), times as ISO-8601 UTC. */
 export function jobView(job: Job): Record<string, unknown> {
   return {
-    ...job,
-    notify: redactedNotify(job),
+    ...specView(job),
     createdAt: iso(job.createdAt),
     updatedAt: iso(job.updatedAt),
     lastScheduledAt: iso(job.lastScheduledAt),
@@ -50,10 +55,6 @@ export function runView(run: RunRecord): Record<string, unknown> {
   };
 }
 
-/** A validated spec as a dry run shows it: secrets as "***". */
-export function specView(spec: JobSpec): Record<string, unknown> {
-  return { ...spec, notify: redactedNotify(spec) };
-}
 
 /** One delivery as GET /v1/notifications shows it (api.md). */
 export function notificationView(n: NotificationRecord): Record<string, unknown> {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { splitHostPort } from '../api/index.js';
-import { startAgent, type AgentConfig } from '../process/index.js';
+import { bootstrapTokenFromFile, secretsKeyFromFile, type SecretsKey } from '../access/index.js';
+import { StartRefused, startAgent, type AgentConfig } from '../process/index.js';
 import { DEVELOPMENT_CLUSTER_KEY, isLoopbackAddress } from '../rpc/index.js';
 import { AGENT_HELP, parseAgentConfig } from './agent-config.js';
 import { notifyKeyOf } from '../notify/index.js';
@@ -21,6 +22,8 @@ function clusterKey(config: AgentConfig): Uint8Array {
     if (key.length < CLUSTER_KEY_CHARS_MIN) throw new UsageError(`--cluster-key-file: the key must be at least ${CLUSTER_KEY_CHARS_MIN} characters`);
     return new TextEncoder().encode(key);
   }
+  // Mutual TLS authenticates peers by certificate: the development key is then only framing.
+  if (config.peerCa !== null) return DEVELOPMENT_CLUSTER_KEY;
   for (const [flag, address] of [['rpc', config.rpc], ['http', config.http]] as const) {
     const [host] = splitHostPort(address);
     if (!isLoopbackAddress(host)) throw new UsageError(`--${flag} ${address} is not a loopback address; without --cluster-key-file the node listens on loopback only`);
@@ -43,10 +46,64 @@ function notifyKey(config: AgentConfig): Uint8Array | null {
   }
 }
 
+/** The bootstrap token's content, checked as api.md says (the secret never appears in a message). */
+function adminToken(config: AgentConfig): string | null {
+  if (config.adminTokenFile === null) return null;
+  let content: string;
+  try {
+    content = readFileSync(config.adminTokenFile, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--admin-token-file: cannot read ${config.adminTokenFile}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const checked = bootstrapTokenFromFile(content);
+  if (!checked.ok) throw new UsageError(`--admin-token-file: ${checked.message}`);
+  return checked.secret;
+}
+
+/** The token --join sends: --token-file's content, else CHIME_TOKEN. */
+function joinToken(config: AgentConfig): string | null {
+  if (config.tokenFile !== null) {
+    try {
+      return readFileSync(config.tokenFile, 'utf8').trim();
+    } catch (error) {
+      throw new UsageError(`--token-file: cannot read ${config.tokenFile}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const env = process.env['CHIME_TOKEN'];
+  return env === undefined || env.trim() === '' ? null : env.trim();
+}
+
+/** The key of --secrets-key-file: its bytes as they are, at least 32 (api.md). */
+function secretsKey(config: AgentConfig): SecretsKey | null {
+  if (config.secretsKeyFile === null) return null;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(config.secretsKeyFile);
+  } catch (error) {
+    throw new UsageError(`--secrets-key-file: cannot read ${config.secretsKeyFile}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const made = secretsKeyFromFile(bytes);
+  if (!made.ok) throw new UsageError(`--secrets-key-file: ${made.message}`);
+  return made.key;
+}
+
 export async function agentCommand(args: string[], out: (s: string) => void): Promise<void> {
   const config = parseAgentConfig(args);
   if (config === 'help') return out(AGENT_HELP);
-  const agent = await startAgent(config, { clusterKey: clusterKey(config), notifyKey: notifyKey(config) }, out);
+  const secrets = { clusterKey: clusterKey(config), notifyKey: notifyKey(config), adminToken: adminToken(config), secretsKey: secretsKey(config), joinToken: joinToken(config) };
+  const fatal = (message: string): void => {
+    process.stderr.write(`chime: ${message}\n`);
+    process.exit(2);
+  };
+  let agent;
+  try {
+    agent = await startAgent(config, secrets, out, fatal);
+  } catch (error) {
+    if (error instanceof StartRefused) throw new UsageError(error.message);
+    throw error;
+  }
+  // SIGHUP: new certificates for new connections; a bad file keeps the old ones (logged).
+  process.on('SIGHUP', () => void agent.reloadCertificates());
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));

@@ -17,11 +17,22 @@ export const AGENT_HELP = `usage: chime agent --id ID [flags]
                               worker (an executor that never votes and is never promoted)
   --remove-silent-workers-after DURATION
                               as leader, remove a worker member silent this long (e.g. 10m; default never)
+  --token-file FILE           the admin token --join sends to a cluster with tokens (else $CHIME_TOKEN)
   --restore FILE              found a new cluster (with --peers, empty data) from a backup (chime backup)
   --tag KEY=VALUE             node label for job targeting (repeatable)
   --slots N                   runs that may execute here at once (default 8)
   --cluster-key-file FILE     shared secret peers prove to each other
   --notify-key-file FILE      key that signs notification webhooks (same file on every node)
+  --admin-token-file FILE     the first admin token when the cluster is founded (one line, >= 32 chars);
+                              required for an --http address that is not loopback
+  --metrics-open              GET /metrics without a token
+  --secrets-key-file FILE     seal secretEnv/secretHeaders values (AES-256-GCM) in the log, WAL and
+                              snapshots; the same file (>= 32 bytes) on every node
+  --tls-cert FILE --tls-key FILE
+                              serve the API and console over HTTPS only (PEM; re-read on SIGHUP)
+  --peer-cert FILE --peer-key FILE --peer-ca FILE
+                              mutual TLS between peers: each certificate names its node
+                              (URI:chime-node:ID) and is signed by the CA (re-read on SIGHUP)
   --heartbeat-ms N            leader heartbeat interval (default 50)
   --election-ms N             base election timeout; each term waits N..2N (default 250)
   --snapshot-entries N        snapshot the state and compact the log every N entries (default 10000)
@@ -47,6 +58,15 @@ const OPTIONS = {
   slots: { type: 'string' },
   'cluster-key-file': { type: 'string' },
   'notify-key-file': { type: 'string' },
+  'admin-token-file': { type: 'string' },
+  'metrics-open': { type: 'boolean' },
+  'secrets-key-file': { type: 'string' },
+  'token-file': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'peer-cert': { type: 'string' },
+  'peer-key': { type: 'string' },
+  'peer-ca': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
   'election-ms': { type: 'string' },
   config: { type: 'string' },
@@ -155,6 +175,11 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
   const level = str('log-level') ?? 'info';
   const logLevel = LOG_LEVELS.find((known) => known === level);
   if (logLevel === undefined) throw new UsageError(`--log-level: "${level}" is not debug, info, warn or error`);
+  const tlsCert = str('tls-cert') ?? null;
+  const tlsKey = str('tls-key') ?? null;
+  if ((tlsCert === null) !== (tlsKey === null)) throw new UsageError('--tls-cert and --tls-key go together');
+  const peerTls = [str('peer-cert'), str('peer-key'), str('peer-ca')];
+  if (peerTls.some((v) => v !== undefined) && !peerTls.every((v) => v !== undefined)) throw new UsageError('--peer-cert, --peer-key and --peer-ca go together');
   const heartbeatMs = positiveInt('heartbeat-ms', str('heartbeat-ms'), 50);
   const electionMs = positiveInt('election-ms', str('election-ms'), 250);
   if (electionMs < heartbeatMs * 2) throw new UsageError('--election-ms must be at least twice --heartbeat-ms');
@@ -176,5 +201,14 @@ export function parseAgentConfig(args: string[]): AgentConfig | 'help' {
     logLevel,
     snapshotEntries: positiveInt('snapshot-entries', str('snapshot-entries'), 10_000, 10),
     restore,
+    adminTokenFile: str('admin-token-file') ?? null,
+    metricsOpen: raw['metrics-open'] === true,
+    secretsKeyFile: str('secrets-key-file') ?? null,
+    tokenFile: str('token-file') ?? null,
+    tlsCert,
+    tlsKey,
+    peerCert: str('peer-cert') ?? null,
+    peerKey: str('peer-key') ?? null,
+    peerCa: str('peer-ca') ?? null,
   };
 }

@@ -17,12 +17,13 @@ export const COMMAND_TREE: Readonly<Record<string, readonly string[]>> = {
   worker: [],
   functions: [],
   workers: [],
+  token: ['create', 'list', 'revoke'],
   version: [],
   help: [],
   completion: ['bash', 'zsh'],
 };
 
-const COMMON_FLAGS = ['--server', '--output', '--json', '--utc', '--stale', '--help'];
+const COMMON_FLAGS = ['--server', '--output', '--json', '--utc', '--stale', '--token', '--ca', '--help'];
 
 function bash(): string {
   const cases = Object.entries(COMMAND_TREE)

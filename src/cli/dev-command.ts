@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -12,7 +13,8 @@ export const DEV_HELP = `usage: chime dev [--nodes N] [--dir DIR] [--base-port P
 Runs a local cluster of N nodes (default 3, at most 9) on loopback with data under DIR
 (default ./.chime-dev). Node i listens for the API on P+i (default P=8400, so 8401..)
 and for peers on P-1000+i (7401..). The CLI run from this directory finds the cluster by
-itself (DIR/servers.json). A node that dies is started again after a backoff (1 s, doubling
+itself (DIR/servers.json) and uses its admin token (DIR/admin.token, made on the first run
+and given to every node as --admin-token-file). A node that dies is started again after a backoff (1 s, doubling
 to 30 s; reset after a minute up); a line is printed at every change. Ctrl-C stops every
 node cleanly.
 `;
@@ -39,6 +41,22 @@ interface DevNode {
   timer: NodeJS.Timeout | null;
 }
 
+/**
+ * The dev cluster's admin token: made once (256 random bits, readable by its owner only) and
+ * kept, so a restarted dev cluster and the CLI in this directory keep using the same one.
+ */
+function devAdminToken(dir: string): string {
+  const file = join(dir, 'admin.token');
+  try {
+    if (readFileSync(file, 'utf8').trim().length >= 32) return file;
+  } catch {
+    // none yet
+  }
+  writeFileSync(file, `chime_${randomBytes(32).toString('base64url')}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return file;
+}
+
 export async function devCommand(args: string[], out: (s: string) => void): Promise<void> {
   const { values } = parseFlags('dev', args, { nodes: { type: 'string', default: '3' }, dir: { type: 'string', default: './.chime-dev' }, 'base-port': { type: 'string', default: '8400' }, help: { type: 'boolean' } }, false);
   if (values.help === true) return out(DEV_HELP);
@@ -50,11 +68,12 @@ export async function devCommand(args: string[], out: (s: string) => void): Prom
   mkdirSync(dir, { recursive: true });
   const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
   const peers = ids.map((id, i) => `${id}=127.0.0.1:${base - 1000 + i + 1}`).join(',');
+  const tokenFile = devAdminToken(dir);
   const nodes = ids.map((id, i): DevNode => {
     const http = `127.0.0.1:${base + i + 1}`;
     const data = join(dir, id);
     mkdirSync(data, { recursive: true });
-    return { id, http, args: [...AGENT, '--id', id, '--data', data, '--rpc', `127.0.0.1:${base - 1000 + i + 1}`, '--http', http, '--peers', peers], child: null, lastExit: null, startedAtMs: 0, backoffMs: RESTART_BACKOFF_MS_MIN, failedStarts: 0, listened: false, timer: null };
+    return { id, http, args: [...AGENT, '--id', id, '--data', data, '--rpc', `127.0.0.1:${base - 1000 + i + 1}`, '--http', http, '--peers', peers, '--admin-token-file', tokenFile], child: null, lastExit: null, startedAtMs: 0, backoffMs: RESTART_BACKOFF_MS_MIN, failedStarts: 0, listened: false, timer: null };
   });
   claimDir(dir);
   const serversFile = join(dir, 'servers.json');
@@ -118,6 +137,7 @@ export async function devCommand(args: string[], out: (s: string) => void): Prom
 
   for (const node of nodes) start(node);
   out(`chime dev: ${count} nodes, data in ${dir}; the CLI here finds them; Ctrl-C stops them\n`);
+  out(`chime dev: admin token in ${tokenFile} (the CLI here uses it; the console's sign-in takes its content)\n`);
   // SIGHUP too: a closed terminal no longer reaches the agents, dev has to stop them.
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const signal of signals) process.on(signal, stop);

@@ -1,6 +1,21 @@
-import { request } from 'node:http';
+import { request as httpRequest, type ClientRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { isFields } from './answers.js';
 import { OperationError } from './usage.js';
+
+/** Who the CLI is and whom it trusts: the bearer token it sends, the CA it verifies https servers with. */
+export interface ClientCredentials {
+  readonly token: string | null;
+  /** PEM of --ca / CHIME_CA; null: the system's trust store. */
+  readonly ca: string | null;
+}
+
+let defaults: ClientCredentials = { token: null, ca: null };
+
+/** Sets the credentials every later request of this process uses unless it passes its own (main does, once). */
+export function configureClient(credentials: ClientCredentials): void {
+  defaults = credentials;
+}
 
 export interface HttpAnswer {
   readonly status: number;
@@ -11,20 +26,28 @@ export interface HttpAnswer {
   readonly raw: Buffer;
 }
 
-/** A small JSON-over-HTTP client with a deadline; used by the CLI and by tests. */
-export function httpJson(method: string, url: string, body?: unknown, timeoutMs = 10_000): Promise<HttpAnswer> {
+/** One request to `target` over HTTP or, for https://, TLS verified against `ca` when given (never unverified). */
+function sendRequest(target: URL, options: RequestOptions, credentials: ClientCredentials, onAnswer: (res: IncomingMessage) => void): ClientRequest {
+  return target.protocol === 'https:'
+    ? httpsRequest({ ...options, ...(credentials.ca === null ? {} : { ca: credentials.ca }), servername: isIpLiteral(target.hostname) ? undefined : target.hostname }, onAnswer)
+    : httpRequest(options, onAnswer);
+}
+
+/**
+ * A small JSON-over-HTTP(S) client with a deadline; used by the CLI and by tests. An https://
+ * URL is spoken over TLS (verified against `ca` when given, never unverified); the token
+ * goes in the Authorization header, never in the URL.
+ */
+export function httpJson(method: string, url: string, body?: unknown, timeoutMs = 10_000, credentials: ClientCredentials = defaults): Promise<HttpAnswer> {
   const target = new URL(url);
+  if (target.protocol !== 'http:' && target.protocol !== 'https:') return Promise.reject(new OperationError(`${url}: only http:// and https:// servers are spoken to`));
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+  const headers: Record<string, string> = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(payload.length) };
+  if (credentials.token !== null) headers['authorization'] = `Bearer ${credentials.token}`;
+  const options: RequestOptions = { host: target.hostname.replace(/^\[|\]$/g, ''), port: target.port, method, path: target.pathname + target.search, headers, timeout: timeoutMs };
+  const send = (onAnswer: (res: IncomingMessage) => void): ClientRequest => sendRequest(target, options, credentials, onAnswer);
   return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: target.hostname,
-        port: target.port,
-        method,
-        path: target.pathname + target.search,
-        headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(payload.length) },
-        timeout: timeoutMs,
-      },
+    const req = send(
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -48,6 +71,10 @@ export function httpJson(method: string, url: string, body?: unknown, timeoutMs 
   });
 }
 
+function isIpLiteral(host: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.startsWith('[');
+}
+
 /** One `errors` item of a problem+json answer: `path: message`. */
 function fieldErrorLine(item: unknown): string {
   return isFields(item) ? `${String(item['path'])}: ${String(item['message'])}` : String(item);
@@ -69,6 +96,8 @@ function unreachable(base: string, error: unknown): OperationError {
   const code: unknown = error instanceof Error ? Reflect.get(error, 'code') : undefined;
   const why = code === 'ECONNREFUSED' ? 'connection refused (is a chime agent listening there?)'
     : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'unknown host'
+      : code === 'ECONNRESET' && base.startsWith('http://') ? 'connection reset (is the server https://?)'
+      : typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code) ? `the server's certificate is not trusted (${code}); give its CA with --ca FILE or CHIME_CA`
       : error instanceof Error ? error.message : String(error);
   return new OperationError(`cannot reach ${base}: ${why}`);
 }
@@ -77,6 +106,9 @@ function unreachable(base: string, error: unknown): OperationError {
 function isChimeAnswer(answer: HttpAnswer): boolean {
   return answer.contentType.startsWith('application/json') || answer.contentType.startsWith('application/octet-stream') || answer.contentType.startsWith('application/problem+json') || (answer.status === 204 && answer.text === '');
 }
+
+/** The API's body limit (src/api MAX_BODY_BYTES), as the CLI names it. */
+const MAX_BODY_MIB = 1;
 
 export type ApiCall = (method: string, path: string, body?: unknown, timeoutMs?: number) => Promise<HttpAnswer>;
 
@@ -139,6 +171,8 @@ export function apiCaller(servers: string | readonly string[]): ApiCall {
   return async (method, path, body, timeoutMs) => {
     const answer = await send(method, path, body, timeoutMs);
     if (answer.status === 503 && method === 'GET') throw new OperationError(`${problemLine(answer)}; to read this node's local state anyway, add --stale`);
+    if (answer.status === 413) throw new OperationError(`request too large (limit ${MAX_BODY_MIB} MiB)`);
+    if (answer.status === 401) throw new OperationError(`${problemLine(answer)}; give a token with --token, CHIME_TOKEN or (for chime dev) run in its directory`);
     if (answer.status >= 400) throw new OperationError(problemLine(answer));
     return answer;
   };
@@ -162,7 +196,9 @@ export async function streamGet(servers: readonly string[], path: string, sink: 
     const target = new URL(base + path);
     try {
       return await new Promise((resolve, reject) => {
-        const req = request({ host: target.hostname, port: target.port, method: 'GET', path: target.pathname + target.search }, (res) => {
+        const headers: Record<string, string> = defaults.token === null ? {} : { authorization: `Bearer ${defaults.token}` };
+        const options: RequestOptions = { host: target.hostname.replace(/^\[|\]$/g, ''), port: target.port, method: 'GET', path: target.pathname + target.search, headers };
+        const req = sendRequest(target, options, defaults, (res) => {
           const status = res.statusCode ?? 0;
           if (status !== 200) {
             const chunks: Buffer[] = [];

@@ -13,6 +13,9 @@ import { chimeVersion, isPackaged } from './packaged.js';
 import { OperationError, UsageError } from './usage.js';
 import { COMMAND_TREE, completionScript } from './completion.js';
 import { suggestion } from './flags.js';
+import { CREDENTIAL_FLAGS_HELP, takeCredentials } from './credentials.js';
+import { configureClient } from './http-client.js';
+import { TOKEN_HELP, tokenCommand } from './token-command.js';
 
 const HELP = `usage: chime <command> [flags]
 
@@ -28,20 +31,27 @@ commands:
   workers    the pull workers the cluster saw
   apply      create or replace the jobs of files in one step (-f FILE|DIR); diff, export
   backup     a consistent snapshot of the cluster to a file (agent --restore starts a cluster from it)
+  token      create, list, revoke API tokens
   version    chime's and node's versions (also --version)
   help       this text; help COMMAND for one command's (every command also takes --help)
   completion bash|zsh: a completion script (source <(chime completion bash))
 
+Every command that talks to a cluster also takes:
+${CREDENTIAL_FLAGS_HELP}
 Errors go to stderr; exit code 1 for a failed operation, 2 for bad usage.
 `;
 
 const HELP_OF: Readonly<Record<string, string>> = {
-  agent: AGENT_HELP, dev: DEV_HELP, cluster: CLUSTER_HELP, job: JOB_HELP, run: RUN_HELP, notify: NOTIFY_HELP, apply: APPLY_HELP, diff: APPLY_HELP, export: APPLY_HELP, backup: BACKUP_HELP,
+  agent: AGENT_HELP, dev: DEV_HELP, token: TOKEN_HELP, cluster: CLUSTER_HELP, job: JOB_HELP, run: RUN_HELP, notify: NOTIFY_HELP, apply: APPLY_HELP, diff: APPLY_HELP, export: APPLY_HELP, backup: BACKUP_HELP,
   worker: WORKER_HELP, functions: FUNCTIONS_HELP, workers: WORKERS_HELP,
 };
 
 async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
+  const [command, ...given] = argv;
+  // The agent and dev read their own flags; every other command talks to the API with these.
+  const taken = command === 'agent' || command === 'dev' ? { args: given, credentials: null } : takeCredentials(given);
+  if (taken.credentials !== null) configureClient(taken.credentials);
+  const rest = taken.args;
   const out = (s: string) => void process.stdout.write(s);
   switch (command) {
     case undefined:
@@ -86,6 +96,8 @@ async function main(argv: string[]): Promise<void> {
     case 'functions':
     case 'workers':
       return listCommand(command, rest, out);
+    case 'token':
+      return tokenCommand(rest, out);
     default:
       throw new UsageError(`unknown command "${command}"${suggestion(command, Object.keys(COMMAND_TREE))} (try chime help)`);
   }

@@ -2,6 +2,7 @@
 // between them (execute, kill and acknowledgements from the leader on the 'exec' channel;
 // reports, refusals and heartbeats to the leader on the 'report' channel). Wire bodies are
 // checked in wire.ts before anything here sees them.
+import { openExecutorSecrets, secretValuesOf, type SecretsKey } from '../access/index.js';
 import { randomUUID } from 'node:crypto';
 import { Executor, validateExecuteRequest, type Report } from '../executor/index.js';
 import { Scheduler, type ExecuteOrder, type ExecutorNode, type ExecutorReport, type SchedulerHost, type SchedulerMetrics } from '../scheduler/index.js';
@@ -47,6 +48,8 @@ export interface ExecutionOptions {
   readonly startedReportHoldMs?: number;
   /** Scheduled instant (or notBefore) to process start on this node, per run. */
   readonly startLateness?: (lateMs: number) => void;
+  /** --secrets-key-file: opens sealed secret values right before a run. */
+  readonly secretsKey?: SecretsKey | null;
 }
 
 export interface ExecutionStats {
@@ -230,7 +233,9 @@ export class ExecutionPlane {
 
   /** Runs an order here, or tells the leader why not. The executor checks every field itself. */
   private executeLocally(order: unknown, leader: NodeId): void {
-    const checked = validateExecuteRequest(order, this.executor.limits, this.node.wallNowMs());
+    const withSecrets = this.withSecrets(order);
+    if (withSecrets === null) return this.refuse(leader, order, 'invalid');
+    const checked = validateExecuteRequest(withSecrets, this.executor.limits, this.node.wallNowMs());
     if (!checked.ok) return this.refuse(leader, order, 'invalid');
     const request = checked.value;
     const result = this.executor.execute(request);
@@ -239,6 +244,31 @@ export class ExecutionPlane {
       return;
     }
     if (result !== 'duplicate') this.refuse(leader, request, result);
+  }
+
+  /**
+   * The order as the executor runs it: the job's secret values opened (here, right before the
+   * run, and only in memory), added to the environment or the headers, and given to the
+   * executor as the values to mask in the output. null when a sealed value does not open
+   * (another key, tampered): the run is refused rather than started without its secret.
+   */
+  private withSecrets(order: unknown): unknown {
+    if (typeof order !== 'object' || order === null) return order;
+    const spec: unknown = Reflect.get(order, 'spec');
+    const jobId: unknown = Reflect.get(order, 'jobId');
+    if (typeof spec !== 'object' || spec === null || typeof jobId !== 'string') return order;
+    const secretEnv = stringMapOf(Reflect.get(spec, 'secretEnv'));
+    const secretHeaders = stringMapOf(Reflect.get(spec, 'secretHeaders'));
+    if (secretEnv === null && secretHeaders === null) return order;
+    const opened = openExecutorSecrets(this.options.secretsKey ?? null, jobId, { ...(secretEnv === null ? {} : { secretEnv }), ...(secretHeaders === null ? {} : { secretHeaders }) });
+    if (!opened.ok) {
+      this.options.logger.error('a secret of the job does not open; the run is refused', { jobId, code: opened.code });
+      return null;
+    }
+    const env = stringMapOf(Reflect.get(spec, 'env')) ?? {};
+    const headers = stringMapOf(Reflect.get(spec, 'headers')) ?? {};
+    const runSpec = { ...spec, ...(secretEnv === null ? {} : { env: { ...env, ...opened.executor.secretEnv } }), ...(secretHeaders === null ? {} : { headers: { ...headers, ...opened.executor.secretHeaders } }) };
+    return { ...order, spec: runSpec, maskValues: secretValuesOf({ type: 'any', ...opened.executor }) };
   }
 
   private refuse(leader: NodeId, order: unknown, refusal: 'no_slot' | 'invalid' | 'stale_term'): void {
@@ -348,4 +378,15 @@ export class ExecutionPlane {
 
 function assertNever(value: never): never {
   throw new Error(`unhandled message ${JSON.stringify(value)}`);
+}
+
+/** A map of strings read from a decoded order, or null when absent or not one. */
+function stringMapOf(value: unknown): Record<string, string> | null {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (typeof v !== 'string') return null;
+    out[k] = v;
+  }
+  return out;
 }

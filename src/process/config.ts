@@ -22,4 +22,19 @@ export interface AgentConfig {
   readonly snapshotEntries: number;
   /** A backup file to found the new cluster from (with peers, on an empty data directory). */
   readonly restore: string | null;
+  /** --admin-token-file: read by the command, its content is the bootstrap admin token. */
+  readonly adminTokenFile: string | null;
+  /** --tls-cert/--tls-key: the API and console over HTTPS only (PEM files, re-read on SIGHUP). */
+  readonly tlsCert: string | null;
+  readonly tlsKey: string | null;
+  /** --peer-cert/--peer-key/--peer-ca: mutual TLS between peers (PEM files, re-read on SIGHUP). */
+  readonly peerCert: string | null;
+  readonly peerKey: string | null;
+  readonly peerCa: string | null;
+  /** --secrets-key-file: read by the command; secret values are sealed with the key derived from it. */
+  readonly secretsKeyFile: string | null;
+  /** --token-file: the admin token --join sends (else CHIME_TOKEN). */
+  readonly tokenFile: string | null;
+  /** --metrics-open: GET /metrics answers without a token. */
+  readonly metricsOpen: boolean;
 }

@@ -6,13 +6,14 @@ const JOIN_BACKOFF_MS_MAX = 2000;
 const JOIN_REQUEST_TIMEOUT_MS = 10_000;
 
 /** Asks the cluster at `url` to add this node, retrying while it has no leader. */
-export async function joinCluster(url: string, body: { id: string; rpc: string; http: string; role?: 'worker' }, logger: Logger): Promise<void> {
+export async function joinCluster(url: string, body: { id: string; rpc: string; http: string; role?: 'worker' }, logger: Logger, token: string | null = null): Promise<void> {
   const deadline = performance.now() + JOIN_DEADLINE_MS;
   for (let attempt = 1; ; attempt++) {
     try {
       const answer = await fetch(new URL('/v1/cluster/members', url), {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        // A cluster with tokens takes a member change from an admin token only.
+        headers: token === null ? { 'content-type': 'application/json' } : { 'content-type': 'application/json', authorization: `Bearer ${token}` },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(JOIN_REQUEST_TIMEOUT_MS),
       });

@@ -38,6 +38,7 @@ export class ProcessMetrics {
     const restored = r.counter('chime_raft_snapshots_restored_total', 'Snapshots received from a leader and restored');
     const httpRequests = r.counter('chime_http_requests_total', 'HTTP requests by route and status');
     const silentWorkers = r.counter('chime_cluster_silent_workers_removed_total', 'Worker members this node, as leader, removed for silence');
+    const accessRefused = r.counter('chime_http_access_refused_total', 'Requests the access check refused, by code (TOKEN_MISSING, TOKEN_INVALID, FORBIDDEN, FOREIGN_ORIGIN, …)');
     this.nodeEvents = {
       persisted: (ms) => this.fsyncSeconds.observe(ms / 1000),
       committed: (ms) => this.commitSeconds.observe(ms / 1000),
@@ -53,6 +54,7 @@ export class ProcessMetrics {
         httpRequests.inc({ route, status: String(status) });
         this.httpSeconds.observe(seconds);
       },
+      refused: (code) => accessRefused.inc({ code }),
     };
   }
 

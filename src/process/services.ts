@@ -1,10 +1,11 @@
 // The API's services filled from the node runtime, the job table and the leader's scheduler.
 // Rejections of the table and the scheduler become ChimeErrors here, once.
-import type { BackupService, ClusterService, JobService, ReadBarrier, RunService, WorkerService } from '../api/index.js';
-import { ChimeError } from '../errors/index.js';
+import type { AccessControl, AuditSink, BackupService, ClusterService, JobService, ReadBarrier, RunService, TokenService, WorkerService } from '../api/index.js';
+import { mergeExecutorSecrets, sealExecutorSecrets, type AuditRecord, type SecretsKey } from '../access/index.js';
+import { ChimeError, isChimeError } from '../errors/index.js';
 import type { ExecutionPlane } from '../execution/index.js';
 import type { NodeRuntime } from '../node/index.js';
-import type { ApplyResult, Command, Job, JobTable, ReplicatedJobs, RunRecord } from '../statemachine/index.js';
+import type { ApplyResult, Command, Job, JobSpec, JobTable, ReplicatedJobs, RunRecord } from '../statemachine/index.js';
 import { encodeBackup } from './backup.js';
 
 export type JobNode = NodeRuntime<Command, ApplyResult>;
@@ -28,19 +29,143 @@ export function readBarrierOf(node: JobNode): ReadBarrier {
   return { read: () => node.read() };
 }
 
-export function clusterServiceOf(node: JobNode): ClusterService {
+export function clusterServiceOf(node: JobNode, audits: AuditSink): ClusterService {
   return {
     view: () => node.clusterView(),
     isReady: () => node.isReady(),
-    addMember: (id, address, role) => node.addMember(id, address, role),
-    setMemberRole: (id, role) => node.setMemberRole(id, role),
-    removeMember: (id) => node.removeMember(id),
-    transferLeadership: (to) => node.transferLeadership(to),
+    addMember: async (id, address, role, audit) => {
+      await node.addMember(id, address, role);
+      await audits.record(audit);
+    },
+    setMemberRole: async (id, role, audit) => {
+      await node.setMemberRole(id, role);
+      await audits.record(audit);
+    },
+    removeMember: async (id, audit) => {
+      await node.removeMember(id);
+      await audits.record(audit);
+    },
+    transferLeadership: (to, audit) => {
+      // Proposed first: once leadership moves this node can no longer propose it. Best effort,
+      // as the transfer itself is (a transfer that fails still shows who asked for it).
+      void audits.record(audit).catch(() => {});
+      return node.transferLeadership(to);
+    },
   };
 }
 
+/** Audit records of writes that are no table commands, each its own entry. */
+export function auditSinkOf(node: JobNode): AuditSink {
+  return {
+    record: async (audit: AuditRecord) => {
+      const result = await node.propose({ type: 'audit', record: audit, at: audit.at });
+      if (!result.ok) throw rejection(result);
+    },
+  };
+}
+
+export function tokenServiceOf(node: JobNode): TokenService {
+  return {
+    create: async (command, audit) => {
+      const result = await node.propose({ ...command, at: command.createdAt, audit });
+      if (!result.ok) throw rejection(result);
+      if (result.kind !== 'tokenCreated') throw new ChimeError('INTERNAL', `createToken applied as ${result.kind}`);
+      return result.token;
+    },
+    revoke: async (id, audit) => {
+      const result = await node.propose({ type: 'revokeToken', id, at: audit.at, audit });
+      if (!result.ok) throw rejection(result);
+      if (result.kind !== 'tokenRevoked') throw new ChimeError('INTERNAL', `revokeToken applied as ${result.kind}`);
+      return result.token;
+    },
+  };
+}
+
+/** How long a barrier for the access check waits for a leader before giving up for now. */
+const ACCESS_LEADER_WAIT_MS = 3000;
+const ACCESS_LEADER_POLL_MS = 20;
+
+export interface AccessOptions {
+  /** --admin-token-file was given: until the bootstrap token is applied, the registry is not authoritative. */
+  readonly bootstrapExpected: boolean;
+  /** The API listens on a non-loopback address: a registry without tokens must never be served open. */
+  readonly requireTokens: boolean;
+  readonly metricsOpen: boolean;
+  readonly nodeOrigins: readonly string[];
+  readonly wallNowMs: () => number;
+}
+
+/**
+ * The server's access control from the node. The registry becomes authoritative once a read
+ * barrier succeeded after start (this node then has applied everything committed before
+ * it: a restarted or lagging node cannot mistake "not replayed yet" for "no tokens"). Tokens
+ * are never all removed again (src/access keeps one admin), so ready stays ready.
+ */
+export function accessControlOf(node: JobNode, table: () => JobTable, options: AccessOptions): AccessControl {
+  let caughtUp = false;
+  let becoming: Promise<boolean> | null = null;
+  let catching: Promise<boolean> | null = null;
+  const tokensSettled = (): boolean => (!options.bootstrapExpected && !options.requireTokens) || table().tokens.hasTokens;
+  const isReady = (): boolean => caughtUp && tokensSettled();
+  const barrier = async (): Promise<boolean> => {
+    const untilMs = performance.now() + ACCESS_LEADER_WAIT_MS;
+    for (;;) {
+      try {
+        await node.read();
+        return true;
+      } catch (error) {
+        if (!isChimeError(error, 'NO_LEADER', 'NOT_LEADER') || performance.now() >= untilMs) return false;
+        await new Promise((r) => setTimeout(r, ACCESS_LEADER_POLL_MS));
+      }
+    }
+  };
+  return {
+    tokens: () => table().tokens,
+    isReady,
+    becomeReady: () => {
+      if (isReady()) return Promise.resolve(true);
+      // One barrier serves every request that arrives while it runs.
+      becoming ??= barrier().then((ok) => {
+        if (ok) caughtUp = true;
+        becoming = null;
+        return isReady();
+      });
+      return becoming;
+    },
+    catchUp: () => {
+      catching ??= barrier().then((ok) => {
+        catching = null;
+        return ok;
+      });
+      return catching;
+    },
+    nowMs: options.wallNowMs,
+    metricsOpen: options.metricsOpen,
+    nodeOrigins: () => options.nodeOrigins,
+  };
+}
+
+/**
+ * A spec as it is proposed: a secret value "***" keeps the stored one (api.md, "Secrets"),
+ * and with a secrets key every plain secret value is sealed here, on the API node, so the
+ * log, WAL and snapshots hold only ciphertext. Throws INVALID_SECRET with field paths.
+ */
+function storableSpec(spec: JobSpec, stored: Job | null, key: SecretsKey | null, path: string): JobSpec {
+  // A queue executor has no secrets: its worker gets the payload and nothing of the node's.
+  if (spec.executor.type === 'queue') return spec;
+  const merged = mergeExecutorSecrets(spec.executor, stored?.executor ?? null);
+  if (!merged.ok) {
+    const errors = (merged.errors ?? []).map((e) => ({ path: `${path}${e.path}`, message: e.message }));
+    throw new ChimeError('INVALID_SECRET', `${path === '' ? '' : `${path}: `}${merged.message}`, { errors });
+  }
+  const executor = key === null ? merged.executor : sealExecutorSecrets(key, spec.id, merged.executor);
+  return executor === spec.executor ? spec : { ...spec, executor };
+}
+
 /** `trace` marks when a write is handed to the node and when its result came back (CHIME_TRACE). */
-export function jobServiceOf(node: JobNode, table: () => JobTable, wallNowMs: () => number, trace?: (stage: 'proposing' | 'resolved') => void): JobService {
+export function jobServiceOf(
+  node: JobNode, table: () => JobTable, wallNowMs: () => number, secretsKey: SecretsKey | null = null, trace?: (stage: 'proposing' | 'resolved') => void,
+): JobService {
   const jobOf = (id: string): Job => {
     const job = table().getJob(id);
     if (job === null) throw new ChimeError('JOB_NOT_FOUND', `job ${id} does not exist`);
@@ -55,37 +180,43 @@ export function jobServiceOf(node: JobNode, table: () => JobTable, wallNowMs: ()
   };
   return {
     table,
-    put: async (id, spec) => {
-      const result = await apply({ type: 'putJob', id, spec, at: wallNowMs() });
+    put: async (id, spec, audit) => {
+      const result = await apply({ type: 'putJob', id, spec: storableSpec(spec, table().getJob(id), secretsKey, ''), at: wallNowMs(), audit });
       if (result.kind !== 'job') throw new ChimeError('INTERNAL', `putJob applied as ${result.kind}`);
       return { created: result.created, job: result.job };
     },
-    putMany: async (specs) => {
-      const result = await apply({ type: 'putJobs', jobs: specs.map((spec) => ({ id: spec.id, spec })), at: wallNowMs() });
+    putMany: async (specs, audit) => {
+      const result = await apply({ type: 'putJobs', jobs: specs.map((spec, i) => ({ id: spec.id, spec: storableSpec(spec, table().getJob(spec.id), secretsKey, `jobs[${i}].`) })), at: wallNowMs(), audit });
       if (result.kind !== 'jobs') throw new ChimeError('INTERNAL', `putJobs applied as ${result.kind}`);
       return result.jobs;
     },
-    remove: async (id) => {
-      await apply({ type: 'deleteJob', id, at: wallNowMs() });
+    remove: async (id, audit) => {
+      await apply({ type: 'deleteJob', id, at: wallNowMs(), audit });
     },
-    setEnabled: async (id, enabled) => {
-      await apply({ type: enabled ? 'resumeJob' : 'pauseJob', id, at: wallNowMs() });
+    setEnabled: async (id, enabled, audit) => {
+      await apply({ type: enabled ? 'resumeJob' : 'pauseJob', id, at: wallNowMs(), audit });
       return jobOf(id);
     },
   };
 }
 
-export function runServiceOf(plane: ExecutionPlane): RunService {
+export function runServiceOf(plane: ExecutionPlane, audits: AuditSink): RunService {
   const scheduler = () => {
     const s = plane.activeScheduler();
     if (s === null) throw new ChimeError('NOT_LEADER', 'the scheduler is not running on this node yet; retry');
     return s;
   };
   return {
-    runNow: (jobId, request) => scheduler().runNow(jobId, request),
+    runNow: async (jobId, request, audit) => {
+      const started = await scheduler().runNow(jobId, { ...request, triggeredBy: audit.actor });
+      // Manual fires are batched with others into one entry, so the run's audit record is its
+      // own entry once the run is recorded; a duplicate (the same key) changed nothing.
+      if (started.status !== 'duplicate') await audits.record({ ...audit, target: `${jobId}/${started.runId}`.slice(0, 256) });
+      return started;
+    },
     awaitRun: (runId, waitMs) => scheduler().awaitRun(runId, waitMs),
-    kill: async (runId): Promise<RunRecord | null> => {
-      const result = await scheduler().killRun(runId);
+    kill: async (runId, audit): Promise<RunRecord | null> => {
+      const result = await scheduler().killRun(runId, audit);
       if (!result.ok) throw rejection(result);
       return result.kind === 'run' ? result.run : null;
     },

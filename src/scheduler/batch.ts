@@ -32,6 +32,8 @@ export interface QueuedFire {
   readonly key: string | null;
   /** A queue job's submission priority. */
   readonly priority?: QueuePriority | null;
+  /** A manual run's requester (token name), for the run's triggeredBy. */
+  readonly triggeredBy?: string | null;
 }
 
 export type BatchInput = {
@@ -186,7 +188,10 @@ function scheduledFire(jobId: string, record: PlannedRecord, decision: Placement
 
 function queuedFire(q: QueuedFire, decision: Exclude<Placement, { kind: 'wait' }>): Fire {
   const trigger: Trigger = q.trigger;
-  const base = { jobId: q.jobId, runId: q.runId, scheduledAt: q.scheduledAt, trigger, payload: q.payload, key: q.key, ...(q.priority == null ? {} : { priority: q.priority }) };
+  const base = {
+    jobId: q.jobId, runId: q.runId, scheduledAt: q.scheduledAt, trigger, payload: q.payload, key: q.key, ...(q.priority == null ? {} : { priority: q.priority }),
+    ...(q.triggeredBy === undefined || q.triggeredBy === null ? {} : { triggeredBy: q.triggeredBy }),
+  };
   if (decision.kind === 'none') return { ...base, executors: [], outcome: 'skip', reason: reasonText(decision.reason) };
   return { ...base, executors: [...decision.nodes], notBefore: null, outcome: 'run' };
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert';
 import {
   IDEMPOTENCY_KEY_CHARS_MAX, PAYLOAD_BYTES_MAX, isActiveStatus,
-  type ApplyResult, type ClaimReportCommand, type Command, type FireOutcome, type Job, type RunRecord,
+  type ApplyResult, type ClaimReportCommand, type KillRunCommand, type Command, type FireOutcome, type Job, type RunRecord,
 } from '../statemachine/index.js';
 import { TermContext } from './context.js';
 import { ChimeError } from '../errors/index.js';
@@ -149,6 +149,8 @@ export class Scheduler {
         return;
       case 'notifyResults':
         // Delivery state is the notifier's business, not the scheduler's.
+      // Tokens and audit records change nothing the scheduler keeps.
+      case 'createToken': case 'revokeToken': case 'audit':
         return;
       default:
         return unhandled(command);
@@ -195,7 +197,7 @@ export class Scheduler {
       return Promise.reject(new ChimeError('INVALID_INPUT', `key must be 1 to ${IDEMPOTENCY_KEY_CHARS_MAX} characters`));
     }
     return new Promise<RunNowResult>((resolve, reject) => {
-      const queued = { jobId, runId: this.host.newRunId(), trigger: 'manual', scheduledAt: s.ctx.now(), payload, key, priority } as const;
+      const queued = { jobId, runId: this.host.newRunId(), trigger: 'manual', scheduledAt: s.ctx.now(), payload, key, priority, triggeredBy: options.triggeredBy ?? null } as const;
       if (!s.fires.enqueue(queued, { resolve, reject })) reject(new ChimeError('QUEUE_FULL', 'too many manual runs are waiting; try again later'));
     });
   }
@@ -226,12 +228,12 @@ export class Scheduler {
   }
 
   /** Kill on request: records killRun(request); the kill is sent once it applied. */
-  async killRun(runId: string): Promise<ApplyResult> {
+  async killRun(runId: string, audit?: KillRunCommand['audit']): Promise<ApplyResult> {
     if (this.session === null) throw notLeader();
     const run = this.host.table().getRun(runId);
     if (run === null) return { ok: false, code: 'RUN_NOT_FOUND', message: `run "${runId}" does not exist` };
     if (!isActiveStatus(run.status)) return { ok: false, code: 'RUN_NOT_ACTIVE', message: `run "${runId}" is already ${run.status}` };
-    return this.host.propose({ type: 'killRun', runId, reason: 'request', at: this.host.nowMs() });
+    return this.host.propose(audit === undefined ? { type: 'killRun', runId, reason: 'request', at: this.host.nowMs() } : { type: 'killRun', runId, reason: 'request', at: this.host.nowMs(), audit });
   }
 
   /** Refreshes the gauges and returns the metrics object. */

@@ -74,7 +74,7 @@ export type ExecutorReport =
 /** What an executor answered to an execute (the executor's ExecuteResult). */
 export type ExecuteRefusal = 'no_slot' | 'invalid' | 'stale_term';
 
-export type RunNowOptions = { readonly payload?: string | null; readonly key?: string | null; readonly priority?: QueuePriority | null };
+export type RunNowOptions = { readonly payload?: string | null; readonly key?: string | null; readonly priority?: QueuePriority | null; readonly triggeredBy?: string | null };
 
 export type RunNowResult = {
   readonly runId: string;

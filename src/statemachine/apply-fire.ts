@@ -84,10 +84,11 @@ function newRun(seq: number, fire: Fire, atMs: number, skipReason: string | null
   const executions: Execution[] = executors.map((node) => ({
     node, attempt: 1, status: 'pending', exitCode: null, output: '', outputTruncated: false, error: null, startedAt: null, finishedAt: null,
   }));
-  return {
+  const run: RunRecord = {
     runId: fire.runId, jobId: fire.jobId, seq, scheduledAt: fire.scheduledAt, trigger: fire.trigger, attempt: 1,
     status: skipped ? 'skipped' : 'pending', firedAt: atMs, startedAt: null, finishedAt: skipped ? atMs : null, executions,
     payload: fire.payload ?? null, key: fire.key ?? null, executors, notBefore: skipped ? null : (fire.notBefore ?? null),
     killRequested: null, reason: skipReason, queue,
   };
+  return fire.trigger === 'manual' && typeof fire.triggeredBy === 'string' ? { ...run, triggeredBy: fire.triggeredBy } : run;
 }

@@ -1,6 +1,7 @@
 // The commands of the replicated log. Each carries `at`, the leader's clock when it proposed
 // the command: apply never reads a clock of its own. checkCommand validates the shape of a
 // decoded value, so garbage from the log becomes an error value, never a crash.
+import { auditRecordProblem, tokenCommandProblem, type AuditRecord, type CreateTokenCommand, type RevokeTokenCommand, type TokenCommand } from '../access/index.js';
 import { isMap, isOneOf } from './guards.js';
 import * as L from './limits.js';
 import {
@@ -8,12 +9,24 @@ import {
   type FinalExecutionStatus, type JobSpec, type KillReason, type Progress, type QueuePriority, type Trigger,
 } from './types.js';
 
-export type PutJobCommand = { readonly type: 'putJob'; readonly id: string; readonly spec: JobSpec; readonly at: number };
+/**
+ * Who did a write, for the audit log (api.md, "Audit"): set by the API node on the commands a
+ * request proposes, absent on the commands the cluster makes itself (fires of schedules,
+ * executor reports). Appended to the audit log only when the command is accepted.
+ */
+export type Audited = { readonly audit?: AuditRecord };
+
+export type PutJobCommand = { readonly type: 'putJob'; readonly id: string; readonly spec: JobSpec; readonly at: number } & Audited;
 /** Many jobs created or replaced in one entry, all or nothing (chime apply). */
-export type PutJobsCommand = { readonly type: 'putJobs'; readonly jobs: readonly { readonly id: string; readonly spec: JobSpec }[]; readonly at: number };
-export type DeleteJobCommand = { readonly type: 'deleteJob'; readonly id: string; readonly at: number };
-export type PauseJobCommand = { readonly type: 'pauseJob'; readonly id: string; readonly at: number };
-export type ResumeJobCommand = { readonly type: 'resumeJob'; readonly id: string; readonly at: number };
+export type PutJobsCommand = { readonly type: 'putJobs'; readonly jobs: readonly { readonly id: string; readonly spec: JobSpec }[]; readonly at: number } & Audited;
+export type DeleteJobCommand = { readonly type: 'deleteJob'; readonly id: string; readonly at: number } & Audited;
+export type PauseJobCommand = { readonly type: 'pauseJob'; readonly id: string; readonly at: number } & Audited;
+export type ResumeJobCommand = { readonly type: 'resumeJob'; readonly id: string; readonly at: number } & Audited;
+/** A new API token (only its hash); the token fields are src/access's and checked there. */
+export type CreateTokenEntry = CreateTokenCommand & { readonly at: number } & Audited;
+export type RevokeTokenEntry = RevokeTokenCommand & { readonly at: number } & Audited;
+/** An accepted write that is no command of the table (a member change, a leadership transfer): only its audit record. */
+export type AuditCommand = { readonly type: 'audit'; readonly record: AuditRecord; readonly at: number };
 
 export type Fire = {
   readonly jobId: string;
@@ -30,9 +43,11 @@ export type Fire = {
   readonly key?: string | null;
   readonly outcome: 'run' | 'skip';
   readonly reason?: string | null;
+  /** A manual run's requester (a token name), recorded as the run's triggeredBy. */
+  readonly triggeredBy?: string | null;
 };
 
-export type FireCommand = { readonly type: 'fire'; readonly at: number; readonly fires: readonly Fire[] };
+export type FireCommand = { readonly type: 'fire'; readonly at: number; readonly fires: readonly Fire[] } & Audited;
 export type RunStartedCommand = { readonly type: 'runStarted'; readonly runId: string; readonly attempt: number; readonly node: string; readonly at: number };
 export type RunFinishedCommand = {
   readonly type: 'runFinished'; readonly runId: string; readonly attempt: number; readonly node: string; readonly at: number;
@@ -56,7 +71,7 @@ export type FinishedReport = {
 export type RunReport = StartedReport | FinishedReport;
 /** Many executor reports in one entry, applied in order, each as its own command would be. */
 export type RunReportsCommand = { readonly type: 'runReports'; readonly at: number; readonly reports: readonly RunReport[] };
-export type KillRunCommand = { readonly type: 'killRun'; readonly runId: string; readonly reason: KillReason; readonly at: number };
+export type KillRunCommand = { readonly type: 'killRun'; readonly runId: string; readonly reason: KillReason; readonly at: number } & Audited;
 
 /**
  * One delivery attempt's outcome, decided by the leader's notifier: `delivered` (a 2xx),
@@ -98,7 +113,8 @@ export type Command =
   | PutJobCommand | PutJobsCommand | DeleteJobCommand | PauseJobCommand | ResumeJobCommand | FireCommand
   | RunStartedCommand | RunFinishedCommand | RunLostCommand | RetryRunCommand | KillRunCommand | RunReportsCommand
   | NotifyResultsCommand
-  | ClaimRunsCommand | ClaimReportCommand;
+  | ClaimRunsCommand | ClaimReportCommand
+  | CreateTokenEntry | RevokeTokenEntry | AuditCommand;
 
 export type CommandType = Command['type'];
 
@@ -143,7 +159,9 @@ function hasOnly(o: Raw, keys: readonly string[]): boolean {
   return Object.keys(o).every((k) => keys.includes(k));
 }
 
-const FIRE_KEYS = ['jobId', 'runId', 'scheduledAt', 'trigger', 'executors', 'priority', 'notBefore', 'payload', 'key', 'outcome', 'reason'];
+const FIRE_KEYS = ['jobId', 'runId', 'scheduledAt', 'trigger', 'executors', 'priority', 'notBefore', 'payload', 'key', 'outcome', 'reason', 'triggeredBy'];
+/** An actor name as the audit log keeps it. */
+const ACTOR_CHARS_MAX = 64;
 
 function fireProblem(f: unknown, i: number): string | null {
   if (!isMap(f)) return `fires[${i}] is not an object`;
@@ -159,7 +177,15 @@ function fireProblem(f: unknown, i: number): string | null {
   if (!isNullable(o.payload, (v): v is string => isShortString(v, L.PAYLOAD_BYTES_MAX))) return `fires[${i}].payload is invalid`;
   if (!isNullable(o.key, (v): v is string => isShortString(v, L.IDEMPOTENCY_KEY_CHARS_MAX))) return `fires[${i}].key is invalid`;
   if (!isNullable(o.reason, (v): v is string => isShortString(v, L.REASON_CHARS_MAX))) return `fires[${i}].reason is invalid`;
+  if (!isNullable(o.triggeredBy, (v): v is string => isShortString(v, ACTOR_CHARS_MAX) && v !== '')) return `fires[${i}].triggeredBy is invalid`;
   return null;
+}
+
+/** The token command inside a token entry: the entry without the table's own fields (createToken has no `at`). */
+export function tokenCommandOf(entry: CreateTokenEntry | RevokeTokenEntry): TokenCommand {
+  if (entry.type === 'revokeToken') return { type: 'revokeToken', id: entry.id, at: entry.at };
+  const { audit: _audit, at: _at, ...command } = entry;
+  return command;
 }
 
 /** Why a decoded value is not a command, or null when it is one. */
@@ -167,21 +193,44 @@ export function commandProblem(value: unknown): string | null {
   if (!isMap(value)) return 'not an object';
   const o = value;
   if (!isTime(o.at)) return 'missing or invalid at';
+  if (o.audit !== undefined) {
+    if (!AUDITED_TYPES.has(o.type)) return `${String(o.type).slice(0, 64)} carries no audit record`;
+    const problem = auditRecordProblem(o.audit);
+    if (problem !== null) return `audit: ${problem}`;
+  }
+  return shapeProblem(o);
+}
+
+/** Commands a request proposes, which may carry its audit record. */
+const AUDITED_TYPES: ReadonlySet<unknown> = new Set(['putJob', 'putJobs', 'deleteJob', 'pauseJob', 'resumeJob', 'fire', 'killRun', 'createToken', 'revokeToken']);
+
+function shapeProblem(o: Raw): string | null {
   switch (o.type) {
+    case 'createToken': {
+      const { audit: _audit, at: _at, ...command } = o;
+      return tokenCommandProblem(command);
+    }
+    case 'revokeToken': {
+      const { audit: _audit, ...command } = o;
+      return tokenCommandProblem(command);
+    }
+    case 'audit':
+      if (!hasOnly(o, ['type', 'record', 'at'])) return 'audit has unknown fields';
+      return auditRecordProblem(o.record);
     case 'putJob':
-      if (!hasOnly(o, ['type', 'id', 'spec', 'at'])) return 'putJob has unknown fields';
+      if (!hasOnly(o, ['type', 'id', 'spec', 'at', 'audit'])) return 'putJob has unknown fields';
       return isJobId(o.id) && typeof o.spec === 'object' && o.spec !== null ? null : 'putJob needs id and spec';
     case 'putJobs': {
-      if (!hasOnly(o, ['type', 'jobs', 'at'])) return 'putJobs has unknown fields';
+      if (!hasOnly(o, ['type', 'jobs', 'at', 'audit'])) return 'putJobs has unknown fields';
       if (!Array.isArray(o.jobs) || o.jobs.length === 0 || o.jobs.length > L.JOBS_PER_APPLY_MAX) return `putJobs needs 1 to ${L.JOBS_PER_APPLY_MAX} jobs`;
       const bad = o.jobs.findIndex((j: unknown) => !isMap(j) || !isJobId(j.id) || typeof j.spec !== 'object' || j.spec === null);
       return bad < 0 ? null : `putJobs jobs[${bad}] needs id and spec`;
     }
     case 'deleteJob': case 'pauseJob': case 'resumeJob':
-      if (!hasOnly(o, ['type', 'id', 'at'])) return `${o.type} has unknown fields`;
+      if (!hasOnly(o, ['type', 'id', 'at', 'audit'])) return `${o.type} has unknown fields`;
       return isJobId(o.id) ? null : `${o.type} needs a job id`;
     case 'fire': {
-      if (!hasOnly(o, ['type', 'fires', 'at'])) return 'fire has unknown fields';
+      if (!hasOnly(o, ['type', 'fires', 'at', 'audit'])) return 'fire has unknown fields';
       if (!Array.isArray(o.fires) || o.fires.length === 0 || o.fires.length > L.FIRES_PER_BATCH_MAX) return `fire needs 1 to ${L.FIRES_PER_BATCH_MAX} fires`;
       for (let i = 0; i < o.fires.length; i++) {
         const problem = fireProblem(o.fires[i], i);
@@ -269,7 +318,7 @@ function runCommandProblem(o: Raw): string | null {
       if (!isRunId(o.runId) || !isAttempt(o.attempt) || !isExecutorList(o.executors)) return 'retryRun needs runId, attempt and executors';
       return isNullable(o.notBefore, isTime) ? null : 'retryRun.notBefore is invalid';
     case 'killRun':
-      if (!hasOnly(o, ['type', 'runId', 'reason', 'at'])) return 'killRun has unknown fields';
+      if (!hasOnly(o, ['type', 'runId', 'reason', 'at', 'audit'])) return 'killRun has unknown fields';
       return isRunId(o.runId) && isOneOf(KILL_REASONS, o.reason) ? null : 'killRun needs runId and reason';
     case 'claimRuns':
       if (!hasOnly(o, ['type', 'worker', 'node', 'functions', 'max', 'at'])) return 'claimRuns has unknown fields';

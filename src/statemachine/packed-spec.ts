@@ -15,7 +15,9 @@ import {
 
 // The packed form, two JSON arrays with null for a default and trailing nulls dropped:
 // `packed` holds what is usually the job's own: [command, url or function, description, body,
-// env, notify] (a queue executor has no body or env; notify as [[on, url, headers, secretHeaders], …]);
+// env, notify, secret map] (a queue executor has no body, env or secrets; notify as
+// [[on, url, headers, secretHeaders], …]; the secret map is secretEnv or secretHeaders, added
+// later and absent in older rows);
 // `shared` holds the settings that jobs made from one template repeat: [executor type
 // (0 shell, 1 http, 2 queue), cwd or method or leaseMs, headers, expectStatus, labels, timeoutMs, history, retry,
 // concurrency, target, misfire, priority, after]. `shared` is interned, so a million jobs
@@ -56,8 +58,8 @@ export function packSpec(spec: JobSpec): { packed: string; shared: string } {
   const description = orNull(spec.description, d.description);
   const notify = spec.notify.length === 0 ? null : spec.notify.map((t) => [t.on, t.url, orNull(t.headers, EMPTY_RECORD), orNull(t.secretHeaders, EMPTY_RECORD)]);
   const packed = e.type === 'shell'
-    ? trimmed([e.command, description, null, orNull(e.env, EMPTY_RECORD), notify])
-    : e.type === 'http' ? trimmed([e.url, description, orNull(e.body, ''), null, notify]) : trimmed([e.function, description, null, null, notify]);
+    ? trimmed([e.command, description, null, orNull(e.env, EMPTY_RECORD), notify, e.secretEnv ?? null])
+    : e.type === 'http' ? trimmed([e.url, description, orNull(e.body, ''), null, notify, e.secretHeaders ?? null]) : trimmed([e.function, description, null, null, notify]);
   const shared = trimmed([
     e.type === 'shell' ? 0 : e.type === 'http' ? 1 : 2,
     e.type === 'shell' ? orNull(e.cwd, '/') : e.type === 'http' ? orNull(e.method, 'GET') : orNull(e.leaseMs, LEASE_MS_DEFAULT),
@@ -106,14 +108,19 @@ function list(value: unknown): readonly unknown[] | null {
 }
 
 function unpackExecutor(own: Packed, shared: Packed): Executor {
-  if (shared[0] === 0) return Object.freeze({ type: 'shell', command: text(own[0], ''), env: record(own[3]), cwd: text(shared[1], '/') });
+  const secrets = own[5] === null || own[5] === undefined ? null : record(own[5]);
+  if (shared[0] === 0) {
+    const shell = { type: 'shell' as const, command: text(own[0], ''), env: record(own[3]), cwd: text(shared[1], '/') };
+    return Object.freeze(secrets === null ? shell : { ...shell, secretEnv: secrets });
+  }
   if (shared[0] === 2) return Object.freeze({ type: 'queue', function: text(own[0], ''), leaseMs: count(shared[1], LEASE_MS_DEFAULT) });
   assert(shared[0] === 1, 'packed executor has an unknown type');
   const expect = list(shared[3]);
-  return Object.freeze({
-    type: 'http', method: member(shared[1], HTTP_METHODS, 'GET'), url: text(own[0], ''), headers: record(shared[2]), body: text(own[2], ''),
+  const http = {
+    type: 'http' as const, method: member(shared[1], HTTP_METHODS, 'GET'), url: text(own[0], ''), headers: record(shared[2]), body: text(own[2], ''),
     expectStatus: expect === null ? EXPECT_STATUS_DEFAULT : Object.freeze([count(expect[0], 200), count(expect[1], 299)] as const),
-  });
+  };
+  return Object.freeze(secrets === null ? http : { ...http, secretHeaders: secrets });
 }
 
 function unpackTarget(value: unknown): Target {
@@ -220,12 +227,12 @@ export function sharedTraits(text: string): number | string {
 /** Checks a job's own part from a snapshot against its executor type (from the shared part); a message or null. */
 export function packedProblem(packed: string, executorType: ExecutorType): string | null {
   const row = parseRow(packed);
-  if (row === null || row.length > 5) return 'packed spec is not a spec row';
-  const [main, description, body, env, notify] = row;
-  const ok = isStr(main) && isOpt(description, isStr)
+  if (row === null || row.length > 6) return 'packed spec is not a spec row';
+  const [main, description, body, env, notify, secrets] = row;
+  const ok = isStr(main) && isOpt(description, isStr) && isOpt(secrets, isStrMap)
     && (executorType === 'shell' ? (body === null || body === undefined) && isOpt(env, isStrMap)
       : executorType === 'http' ? isOpt(body, isStr) && (env === undefined || env === null)
-        : (body === undefined || body === null) && (env === undefined || env === null))
+        : (body === undefined || body === null) && (env === undefined || env === null) && (secrets === undefined || secrets === null))
     && isOpt(notify, isNotifyRows);
   return ok ? null : 'packed spec has a malformed field';
 }

@@ -1,5 +1,6 @@
 // What apply answers. Rejections carry a stable code; no-ops (a duplicate fire, a report for
 // an old attempt) are successes that changed nothing, so retried proposals settle quietly.
+import type { TokenView } from '../access/index.js';
 import type { ErrorCode } from './errors.js';
 import type { FieldError } from './validate-helpers.js';
 import type { Job, NotificationRecord, RunRecord } from './types.js';
@@ -31,6 +32,11 @@ export type ApplyResult =
   /** putJobs: what each job's entry did, in the command's order. */
   | { readonly ok: true; readonly kind: 'jobs'; readonly jobs: readonly AppliedJob[] }
   | { readonly ok: true; readonly kind: 'noop'; readonly code: ErrorCode; readonly message: string }
+  /** createToken: `created` is false when the same token was already there (a re-proposal, the second bootstrap node). */
+  | { readonly ok: true; readonly kind: 'tokenCreated'; readonly created: boolean; readonly token: TokenView }
+  | { readonly ok: true; readonly kind: 'tokenRevoked'; readonly token: TokenView }
+  /** An audit command: the record was appended. */
+  | { readonly ok: true; readonly kind: 'audited' }
   /** The entry was not a command (a leader's empty entry, a membership change). */
   | { readonly ok: true; readonly kind: 'none' };
 

@@ -1,5 +1,6 @@
 // Rows shared by every snapshot version: run records, executions and idempotency keys as
 // msgpack arrays in a fixed order, the checks that read them back, and the error helper.
+import { AuditLog, TokenRegistry } from '../access/index.js';
 import { ChimeError } from '../errors/index.js';
 import { updateRetryIndex } from './run-indexes.js';
 import { indexRun, type TableState } from './state.js';
@@ -28,28 +29,48 @@ function executionRow(e: Execution): Row {
   return [e.node, e.attempt, e.status, e.exitCode, e.output, e.outputTruncated, e.error, e.startedAt, e.finishedAt];
 }
 
+/** 17 fields; an 18th, triggeredBy, only on manual runs that have one (older rows never do). */
 function runRow(r: RunRecord): Row {
-  return [r.runId, r.jobId, r.seq, r.scheduledAt, r.trigger, r.attempt, r.status, r.firedAt, r.startedAt, r.finishedAt,
+  const row = [r.runId, r.jobId, r.seq, r.scheduledAt, r.trigger, r.attempt, r.status, r.firedAt, r.startedAt, r.finishedAt,
     r.executions.map(executionRow), r.payload, r.key, r.executors, r.notBefore, r.killRequested, r.reason];
+  return r.triggeredBy === undefined ? row : [...row, r.triggeredBy];
 }
 
 function queueRow(r: RunRecord, q: QueueState): Row {
   return [r.runId, q.function, q.priority, q.worker, q.node, q.leaseMs, q.leaseUntil, q.progress?.done ?? null, q.progress?.total ?? null, q.result, q.noRetry];
 }
 
+/** The tail's `access` key: tokens and audit log, each as its own plain snapshot. */
+export type AccessRows = { readonly tokens: unknown; readonly audit: unknown };
+
 /**
  * Runs by seq and keys by insertion: the order the log gave them. `queue` (an optional key:
  * a snapshot without it restores no queue state) holds the queue side of queue runs and the
- * workers, least recently seen first.
+ * workers, least recently seen first. `access` (optional too) holds tokens and the audit log:
+ * written only when there are any, read as empty when absent.
  */
-export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] } } {
+export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows } {
   const queueRuns: Row[] = [];
   for (const run of state.runs.values()) if (run.queue !== null) queueRuns.push(queueRow(run, run.queue));
-  return {
+  const out: { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows } = {
     runs: [...state.runs.values()].map(runRow),
     keys: [...state.keys].map(([k, e]) => [k, e.jobId, e.createRevision, e.runId, e.atMs]),
     queue: { runs: queueRuns, workers: [...state.workers.values()].map((w) => [w.worker, [...w.functions], w.node, w.lastSeenAt]) },
   };
+  if (state.tokens.size > 0 || state.audit.size > 0) out.access = { tokens: state.tokens.snapshot(), audit: state.audit.snapshot() };
+  return out;
+}
+
+/** Restores the tail's optional `access` key (tokens and audit log) into `state`; absent means empty. */
+export function restoreAccess(state: TableState, access: unknown): void {
+  if (access === undefined) return;
+  if (typeof access !== 'object' || access === null) throw bad('access is malformed');
+  const tokens = TokenRegistry.restore(Reflect.get(access, 'tokens'));
+  if (!tokens.ok) throw bad(tokens.message);
+  const audit = AuditLog.restore(Reflect.get(access, 'audit'));
+  if (!audit.ok) throw bad(audit.message);
+  state.tokens = tokens.registry;
+  state.audit = audit.log;
 }
 
 const QUEUE_PRIORITY: ReadonlySet<unknown> = new Set(QUEUE_PRIORITIES);
@@ -89,7 +110,7 @@ export function restoreRunsAndKeys(state: TableState, runRows: unknown, keyRows:
   let lastSeq = 0;
   const queueStates = restoreQueueStates(queue);
   restoreWorkers(state, queue);
-  for (const row of rows(runRows, 17, 'run')) {
+  for (const row of runRowsOf(runRows)) {
     const run = restoreRun(row, queueStates.get(String(row[0])) ?? null);
     if (run.seq <= lastSeq || run.seq > state.runSeq) throw bad(`run ${run.runId} is out of order`);
     lastSeq = run.seq;
@@ -124,9 +145,17 @@ function restoreExecution(row: unknown): Execution {
   return { node, attempt, status, exitCode, output, outputTruncated, error, startedAt, finishedAt };
 }
 
+/** Run rows: 17 fields, or 18 with triggeredBy. */
+function runRowsOf(v: unknown): Row[] {
+  if (!Array.isArray(v)) throw bad('run is not a list');
+  if (!v.every((row: unknown): row is Row => Array.isArray(row) && (row.length === 17 || row.length === 18))) throw bad('a run row is malformed');
+  return v;
+}
+
 function restoreRun(row: Row, queue: QueueState | null): RunRecord {
   const [runId, jobId, seq, scheduledAt, trigger, attempt, status, firedAt, startedAt, finishedAt, executions, payload, key, executors,
-    notBefore, killRequested, reason] = row;
+    notBefore, killRequested, reason, triggeredBy] = row;
+  if (triggeredBy !== undefined && typeof triggeredBy !== 'string') throw bad('a run is malformed');
   if (typeof runId !== 'string' || typeof jobId !== 'string' || !isInt(seq) || !isInt(scheduledAt)
     || !isTrigger(trigger) || !isInt(attempt) || !isRunStatus(status) || !isInt(firedAt)
     || !isNullInt(startedAt) || !isNullInt(finishedAt) || !Array.isArray(executions) || !isNullStr(payload) || !isNullStr(key)
@@ -137,6 +166,6 @@ function restoreRun(row: Row, queue: QueueState | null): RunRecord {
   return {
     runId, jobId, seq, scheduledAt, trigger, attempt, status, firedAt,
     startedAt, finishedAt, executions: executions.map(restoreExecution), payload, key, executors, notBefore,
-    killRequested, reason, queue,
+    killRequested, reason, queue, ...(typeof triggeredBy === 'string' ? { triggeredBy } : {}),
   };
 }

@@ -1,6 +1,7 @@
 // The table's data and the bookkeeping every apply shares: the next-fire index, the run
 // ring per job, global run eviction and idempotency keys. Everything here is deterministic:
 // iteration orders are insertion orders fixed by the log, or explicit sorts.
+import { AuditLog, TokenRegistry } from '../access/index.js';
 import { assert, itemAt } from './assert.js';
 import { IDEMPOTENCY_TTL_MS, type TableLimits } from './limits.js';
 import { compiledSchedule, nextFireAt } from './schedule.js';
@@ -47,6 +48,10 @@ export type TableState = RunSearchIndexes & {
   notify: NotifyState;
   /** Per-job outcome figures for metrics (job-metrics.ts). A restore replaces it. */
   jobMetrics: JobMetricsState;
+  /** API tokens (hashes only): every node checks every request against its own copy. Replaced on restore. */
+  tokens: TokenRegistry;
+  /** Accepted writes, newest last, bounded. Replaced on restore. */
+  audit: AuditLog;
 };
 
 const KEYS_PRUNED_PER_APPLY_MAX = 1000;
@@ -64,6 +69,7 @@ export function createState(limits: TableLimits): TableState {
     activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord, FinishKey>(compareByFinish),
     queued: new Map(), leases: new SortedSet<RunRecord, LeaseKey>(compareLeases), workers: new Map(),
     dependents: new Map(), keys: new Map(), notify: createNotifyState(), jobMetrics: createJobMetrics(), ...createRunSearchIndexes(),
+    tokens: TokenRegistry.create(), audit: AuditLog.create(),
   };
 }
 

@@ -7,7 +7,8 @@ import { applyDeleteJob, applyPause, applyPutJob, applyPutJobs, applyResume, sam
 import { applyKillRun, applyRetryRun, applyRunFinished, applyRunLost, applyRunReports, applyRunStarted } from './apply-runs.js';
 import { applyClaimReport, applyClaimRuns } from './apply-queue.js';
 import { decodeCommand } from './codec.js';
-import type { Command } from './commands.js';
+import { tokenCommandOf, type Command, type CreateTokenEntry, type RevokeTokenEntry } from './commands.js';
+import type { AuditPage, AuditRecord, TokenLookup, TokenPage, TokenView } from '../access/index.js';
 import { ChimeError } from '../errors/index.js';
 import { ERROR_CODES } from './errors.js';
 import { CLAIM_SCAN_MAX, DEFAULT_LIMITS, type TableLimits } from './limits.js';
@@ -35,6 +36,18 @@ export const LIST_LIMIT_MAX = 1000;
 
 export type ListOptions = { readonly limit?: number; readonly cursor?: string | null };
 export type Page<T> = { readonly ok: true; readonly items: T[]; readonly nextCursor: string | null };
+
+/** The audit record a request's command carries; commands the cluster makes itself carry none. */
+function auditOf(command: Command): AuditRecord | undefined {
+  switch (command.type) {
+    case 'putJob': case 'putJobs': case 'deleteJob': case 'pauseJob': case 'resumeJob': case 'fire': case 'killRun':
+    case 'createToken': case 'revokeToken':
+      return command.audit;
+    case 'runStarted': case 'runFinished': case 'runLost': case 'retryRun': case 'runReports': case 'audit':
+    case 'notifyResults': case 'claimRuns': case 'claimReport':
+      return undefined;
+  }
+}
 
 function clampLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit)) return LIST_LIMIT_DEFAULT;
@@ -93,6 +106,14 @@ export class JobTable {
   /** Applies a command at a log index. Indexes must increase: applying one twice is a bug. */
   apply(command: Command, index: number): ApplyResult {
     this.advance(index);
+    const result = this.applyCommand(command, index);
+    // Only accepted writes are audited (api.md): a refused one changed nothing.
+    const audit = auditOf(command);
+    if (result.ok && audit !== undefined) this.state.audit.append(audit);
+    return result;
+  }
+
+  private applyCommand(command: Command, index: number): ApplyResult {
     switch (command.type) {
       case 'putJob': return applyPutJob(this.state, command, index);
       case 'putJobs': return applyPutJobs(this.state, command, index);
@@ -109,7 +130,41 @@ export class JobTable {
       case 'notifyResults': return applyNotifyResults(this.state.notify, command);
       case 'claimRuns': return applyClaimRuns(this.state, command);
       case 'claimReport': return applyClaimReport(this.state, command);
+      case 'createToken': case 'revokeToken': return this.applyToken(command);
+      case 'audit': {
+        const appended = this.state.audit.append(command.record);
+        return appended.ok ? { ok: true, kind: 'audited' } : rejected('INVALID_AUDIT_RECORD', appended.message);
+      }
     }
+  }
+
+  private applyToken(command: CreateTokenEntry | RevokeTokenEntry): ApplyResult {
+    const result = this.state.tokens.apply(tokenCommandOf(command));
+    if (!result.ok) return rejected(result.code, result.message);
+    return result.kind === 'tokenCreated'
+      ? { ok: true, kind: 'tokenCreated', created: result.created, token: result.token }
+      : { ok: true, kind: 'tokenRevoked', token: result.token };
+  }
+
+  /** What authorize() needs: whether tokens exist, and the record of a secret's hash. */
+  get tokens(): TokenLookup {
+    return this.state.tokens;
+  }
+
+  getToken(id: string): TokenView | null {
+    return this.state.tokens.get(id);
+  }
+
+  /** Tokens oldest first, without hashes. */
+  listTokens(options: ListOptions = {}): TokenPage | Rejected {
+    const page = this.state.tokens.list(options);
+    return page.ok ? page : rejected(page.code, page.message);
+  }
+
+  /** The audit log, newest first. */
+  listAudit(options: ListOptions = {}): AuditPage | Rejected {
+    const page = this.state.audit.list(options);
+    return page.ok ? page : rejected(page.code, page.message);
   }
 
   private advance(index: number): void {

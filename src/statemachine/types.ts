@@ -7,6 +7,11 @@ export type ShellExecutor = {
   readonly command: string;
   readonly env: Readonly<Record<string, string>>;
   readonly cwd: string;
+  /**
+   * Environment whose values no read shows (api.md, "Secrets"): plain, or sealed
+   * (`enc:v1:…`) by the API node when the cluster has --secrets-key-file. Absent: none.
+   */
+  readonly secretEnv?: Readonly<Record<string, string>>;
 };
 
 export type HttpExecutor = {
@@ -17,6 +22,8 @@ export type HttpExecutor = {
   readonly body: string;
   /** Inclusive range of HTTP status codes counted as success. */
   readonly expectStatus: readonly [number, number];
+  /** Headers whose values no read shows, as secretEnv. */
+  readonly secretHeaders?: Readonly<Record<string, string>>;
 };
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -189,6 +196,8 @@ export type RunRecord = {
   readonly reason: string | null;
   /** Runs of queue jobs only: their queue, claim and result; null for runs nodes execute. */
   readonly queue: QueueState | null;
+  /** Who asked for a manual run (the token's name, api.md "Audit"); absent for every other run. */
+  readonly triggeredBy?: string;
 };
 
 export const ACTIVE_STATUSES: ReadonlySet<RunStatus> = new Set<RunStatus>(['pending', 'running']);

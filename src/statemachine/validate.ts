@@ -104,7 +104,7 @@ function checkExecutor(c: Checker, value: unknown): Executor | null {
 
 function checkShell(c: Checker, value: unknown): Executor | null {
   dropErrorsUnder(c, 'executor.');
-  const o = c.object(value, 'executor', ['type', 'command', 'env', 'cwd']);
+  const o = c.object(value, 'executor', ['type', 'command', 'env', 'cwd', 'secretEnv']);
   if (o === null) return null;
   const command = o.command === undefined ? c.fail('executor.command', 'is required') : c.string(o.command, 'executor.command', L.COMMAND_CHARS_MAX);
   if (command === '') c.fail('executor.command', 'must not be empty');
@@ -112,13 +112,18 @@ function checkShell(c: Checker, value: unknown): Executor | null {
     entriesMax: L.ENV_ENTRIES_MAX, bytesMax: L.ENV_BYTES_MAX, keyPattern: L.ENV_NAME_PATTERN, keyHint: '[A-Za-z_][A-Za-z0-9_]*', valueCharsMax: L.ENV_BYTES_MAX,
   });
   const cwd = o.cwd === undefined ? '/' : c.string(o.cwd, 'executor.cwd', L.CWD_CHARS_MAX, /^\//, 'an absolute path');
-  if (command === null || command === '' || env === null || cwd === null) return null;
-  return Object.freeze({ type: 'shell', command, env: shareRecord(env), cwd: intern(cwd) });
+  // Sealed values are longer than plain ones: the limits leave room for the envelope.
+  const secretEnv = o.secretEnv === undefined ? undefined : c.stringMap(o.secretEnv, 'executor.secretEnv', {
+    entriesMax: L.ENV_ENTRIES_MAX, bytesMax: 2 * L.ENV_BYTES_MAX, keyPattern: L.ENV_NAME_PATTERN, keyHint: '[A-Za-z_][A-Za-z0-9_]*', valueCharsMax: 2 * L.ENV_BYTES_MAX,
+  });
+  if (command === null || command === '' || env === null || cwd === null || secretEnv === null) return null;
+  const shell = { type: 'shell' as const, command, env: shareRecord(env), cwd: intern(cwd) };
+  return Object.freeze(secretEnv === undefined || Object.keys(secretEnv).length === 0 ? shell : { ...shell, secretEnv: Object.freeze(secretEnv) });
 }
 
 function checkHttp(c: Checker, value: unknown): Executor | null {
   dropErrorsUnder(c, 'executor.');
-  const o = c.object(value, 'executor', ['type', 'method', 'url', 'headers', 'body', 'expectStatus']);
+  const o = c.object(value, 'executor', ['type', 'method', 'url', 'headers', 'body', 'expectStatus', 'secretHeaders']);
   if (o === null) return null;
   const method = o.method === undefined ? 'GET' : c.oneOf(o.method, 'executor.method', HTTP_METHODS);
   const url = o.url === undefined ? c.fail('executor.url', 'is required') : c.string(o.url, 'executor.url', L.URL_CHARS_MAX, /^https?:\/\/[^\s]+$/, 'http(s)://…');
@@ -128,8 +133,12 @@ function checkHttp(c: Checker, value: unknown): Executor | null {
   let body = o.body === undefined ? '' : c.string(o.body, 'executor.body', L.BODY_BYTES_MAX);
   if (body !== null && utf8Bytes(body) > L.BODY_BYTES_MAX) body = c.fail('executor.body', `must be at most ${L.BODY_BYTES_MAX} bytes`);
   const expectStatus = o.expectStatus === undefined ? EXPECT_STATUS_DEFAULT : checkExpectStatus(c, o.expectStatus);
-  if (method === null || url === null || headers === null || body === null || expectStatus === null) return null;
-  return Object.freeze({ type: 'http', method, url, headers: shareRecord(headers), body, expectStatus });
+  const secretHeaders = o.secretHeaders === undefined ? undefined : c.stringMap(o.secretHeaders, 'executor.secretHeaders', {
+    entriesMax: L.HEADERS_ENTRIES_MAX, bytesMax: 2 * L.HEADERS_BYTES_MAX, keyPattern: L.HEADER_NAME_PATTERN, keyHint: 'an HTTP header name', valueCharsMax: 2 * L.HEADERS_BYTES_MAX,
+  });
+  if (method === null || url === null || headers === null || body === null || expectStatus === null || secretHeaders === null) return null;
+  const http = { type: 'http' as const, method, url, headers: shareRecord(headers), body, expectStatus };
+  return Object.freeze(secretHeaders === undefined || Object.keys(secretHeaders).length === 0 ? http : { ...http, secretHeaders: Object.freeze(secretHeaders) });
 }
 
 function checkQueue(c: Checker, value: unknown): Executor | null {

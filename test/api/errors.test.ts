@@ -71,7 +71,7 @@ function oversized(address: string, declaredBytes: number): Promise<{ statusLine
       socket.destroy();
       fail(new Error(`no answer and no close within 5 s; got ${JSON.stringify(text.slice(0, 200))}`));
     }, 5000);
-    socket.on('connect', () => socket.write(`PUT /v1/jobs/big HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\ncontent-length: ${declaredBytes}\r\n\r\n{"schedule":`));
+    socket.on('connect', () => socket.write(`PUT /v1/jobs/big HTTP/1.1\r\nhost: ${address}\r\ncontent-type: application/json\r\ncontent-length: ${declaredBytes}\r\n\r\n{"schedule":`));
     socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
     socket.on('error', () => undefined);
     socket.on('close', () => {

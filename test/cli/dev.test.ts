@@ -4,11 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MAIN } from '../api/support.js';
+import { httpJson } from '../../src/cli/http-client.js';
 import { waitFor } from '../support/wait-for.js';
 
 /** Whether every port can be bound on loopback right now. */
@@ -57,6 +58,12 @@ test('chime dev restarts a node that died, the CLI finds the cluster, a second d
   try {
     await waitFor('three nodes up', () => (output.match(/^n\d {2}up: /gm) ?? []).length === 3, 30_000);
     await waitFor('a leader, found from the dev directory without --server', async () => (await cliIn(cwd, 'cluster', 'status')).stdout.match(/leader n\d/) !== null, 30_000);
+    // dev made an admin token the CLI used above; without it the API answers 401.
+    const token = readFileSync(join(cwd, '.chime-dev', 'admin.token'), 'utf8').trim();
+    assert.match(token, /^chime_[A-Za-z0-9_-]{43}$/);
+    assert.equal(statSync(join(cwd, '.chime-dev', 'admin.token')).mode & 0o077, 0, 'the token file is its owner\'s only');
+    const anonymous = await httpJson('GET', `http://127.0.0.1:${base + 1}/v1/jobs`, undefined, 5000, { token: null, ca: null });
+    assert.equal(anonymous.status, 401);
     const pid = dev.pid ?? 0;
     const agents = childrenOf(pid);
     assert.equal(agents.length, 3, `dev's agents: ${agents.join(',')}`);

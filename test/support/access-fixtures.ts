@@ -1,6 +1,7 @@
 // Access-control tests: commands and requests with defaults, so each test shows only what it
 // is about.
-import { TokenRegistry, hashToken, nodeOriginsOf, type AccessRequest, type CreateTokenCommand, type Permission, type Role } from '../../src/access/index.js';
+import { TokenRegistry, hashToken, nodeOriginsOf, type AccessRequest, type CreateTokenCommand, type Permission, type Role, type TokenLookup } from '../../src/access/index.js';
+import type { AccessControl } from '../../src/api/index.js';
 
 export const T0 = Date.UTC(2026, 0, 1);
 export const NODE_HTTP = '10.0.0.5:8400';
@@ -37,4 +38,26 @@ export function request(permission: Permission, overrides: Partial<AccessRequest
 
 export function bearer(name: string): string {
   return `Bearer ${secretOf(name)}`;
+}
+
+/**
+ * The access control of a server in unit tests: a ready registry (empty unless given), the
+ * node's own origin at `127.0.0.1`, a fixed clock. `catchUps` counts how often the server
+ * asked to catch up after an unknown token.
+ */
+export function accessOf(registry: TokenLookup = TokenRegistry.create(), nodeHttp = '127.0.0.1:1', ready = true): AccessControl & { catchUps: number } {
+  const access = {
+    catchUps: 0,
+    tokens: () => registry,
+    isReady: () => ready,
+    becomeReady: async () => ready,
+    catchUp: async () => {
+      access.catchUps++;
+      return true;
+    },
+    nowMs: () => T0,
+    metricsOpen: false,
+    nodeOrigins: () => nodeOriginsOf([nodeHttp]),
+  };
+  return access;
 }

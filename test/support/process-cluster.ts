@@ -33,6 +33,10 @@ export interface ClusterOptions {
   readonly nodeArgs?: readonly string[];
   /** Load test/support/fault-preload into every agent, so CHIME_FAULT_* variables take effect. */
   readonly faults?: boolean;
+  /** The token the helper's own calls send (a cluster founded with --admin-token-file needs one). */
+  readonly token?: string;
+  /** The agents serve https (--tls-cert/--tls-key); the helper trusts this CA's PEM. */
+  readonly httpsCa?: string;
 }
 
 /**
@@ -142,11 +146,12 @@ export class ProcessCluster {
   url(id: string, path: string): string {
     const node = this.nodes.get(id);
     if (node === undefined) throw new Error(`no node ${id}`);
-    return `http://${node.http}${path}`;
+    return `${this.options.httpsCa === undefined ? 'http' : 'https'}://${node.http}${path}`;
   }
 
-  call(id: string, method: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<HttpAnswer> {
-    return httpJson(method, this.url(id, path), body, timeoutMs);
+  /** A call with the cluster's token (options.token), or with `token` when given (null: none). */
+  call(id: string, method: string, path: string, body?: unknown, timeoutMs = 10_000, token?: string | null): Promise<HttpAnswer> {
+    return httpJson(method, this.url(id, path), body, timeoutMs, { token: token === undefined ? this.options.token ?? null : token, ca: this.options.httpsCa ?? null });
   }
 
   live(): NodeProcess[] {
