@@ -64,6 +64,8 @@ interface Incoming {
 
 const LEADER_WAIT_MS_DEFAULT = 3000;
 const HELD_WRITES_MAX_DEFAULT = 4096;
+/** A draining node stops once no request came for this long (clients took their 503s elsewhere). */
+const DRAIN_QUIET_MS = 50;
 /** A held write looks again this often whether the leader became known and reachable. */
 const LEADER_POLL_MS = 10;
 /** Refusals that mean a write did not run because leadership is moving (a retry is safe). */
@@ -82,6 +84,11 @@ export class ApiServer {
   private link: (ForwardLink & { reachable(peer: string): boolean }) | null = null;
   /** Writes waiting for a reachable leader, woken by leaderChanged() or the next poll. */
   private readonly held = new Set<() => void>();
+  /** Stopping: requests from clients are refused (not run); forwarded ones still come back unrun. */
+  private draining = false;
+  /** Requests being answered now, and when the last one arrived (for drain). */
+  private running = 0;
+  private lastRequestMs = 0;
 
   constructor(options: ApiOptions) {
     this.options = options;
@@ -134,6 +141,22 @@ export class ApiServer {
     return `${host.includes(':') ? `[${host}]` : host}:${address.port}`;
   }
 
+  /**
+   * Before stopping: new requests are refused with 503 SHUTTING_DOWN and `connection: close`
+   * (they did not run, so a client may send them elsewhere), and this waits, up to
+   * `deadlineMs`, until every request already taken (writes held or sent to the leader
+   * included) is answered and none came for a moment — so that closing the connections
+   * afterwards cuts no request off and leaves no client with an unknown outcome.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    this.draining = true;
+    const untilMs = performance.now() + deadlineMs;
+    const busy = (): boolean => this.running > 0 || performance.now() - this.lastRequestMs < DRAIN_QUIET_MS;
+    const startedMs = performance.now();
+    while (busy() && performance.now() < untilMs) await new Promise((resolve) => setTimeout(resolve, LEADER_POLL_MS));
+    this.options.logger.info('drained', { ms: Math.round(performance.now() - startedMs), running: this.running, forwarding: this.channel?.stats.inFlight ?? 0, held: this.held.size });
+  }
+
   async close(): Promise<void> {
     this.channel?.close();
     await new Promise<void>((resolve) => {
@@ -166,10 +189,19 @@ export class ApiServer {
   private async run(incoming: Incoming, reply: Reply): Promise<boolean> {
     this.options.trace?.('received');
     const startedMs = performance.now();
+    this.running += 1;
+    this.lastRequestMs = startedMs;
     let routeName = 'unmatched';
     try {
       const gate = this.gate;
       if (gate === null) throw new ChimeError('STARTING', 'the node is starting');
+      if (this.draining && !incoming.forwarded) {
+        // Read the body first: closing a connection with unread bytes resets it, and the
+        // client would lose the answer that says the request did not run.
+        await incoming.rawBody().catch(() => undefined);
+        reply.setHeader('connection', 'close');
+        throw new ChimeError('SHUTTING_DOWN', 'this node is stopping; the request did not run here — send it to another node');
+      }
       const { url } = incoming;
       const match = this.match(incoming.method, url.pathname);
       if (match === null) throw new ChimeError('ROUTE_NOT_FOUND', `no route for ${incoming.method} ${url.pathname}`);
@@ -215,6 +247,7 @@ export class ApiServer {
       // A forwarded write handed back unrun was not answered here.
       if (reply.headersSent) this.options.observer?.answered(routeName, reply.statusCode, (performance.now() - startedMs) / 1000);
       this.options.trace?.('answered');
+      this.running -= 1;
     }
   }
 

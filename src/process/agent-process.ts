@@ -23,6 +23,8 @@ import { backupServiceOf, clusterServiceOf, jobServiceOf, readBarrierOf, runServ
 
 /** How long a leader waits for its hand-off before it stops anyway. */
 const HAND_OFF_DEADLINE_MS = 3000;
+/** How long a stopping node waits for the writes it holds or forwarded to be answered. */
+const DRAIN_DEADLINE_MS = 3000;
 const CLUSTER_ID = 'chime';
 
 export interface AgentSecrets {
@@ -34,7 +36,7 @@ export interface RunningAgent {
   readonly rpc: string;
   readonly http: string;
   readonly logger: Logger;
-  /** Hands leadership on, stops scheduling and local runs, then the node, the transport, the API and the disk. */
+  /** Hands leadership on, stops taking API connections and lets the writes it forwarded be answered, stops scheduling and local runs, then the node, the transport, the API and the disk. */
   stop(): Promise<void>;
 }
 
@@ -173,6 +175,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   let stopped: Promise<void> | null = null;
   const stop = async (): Promise<void> => {
     await running.handOffLeadership(HAND_OFF_DEADLINE_MS);
+    await api.drain(DRAIN_DEADLINE_MS);
     await execution.stop();
     await running.stop();
     await tcp.close();
