@@ -28,6 +28,8 @@ interface Control {
   linkUp: boolean;
   /** The next runs of a write route fail with these (made when the run happens), on whichever node. */
   failNext: (() => ChimeError)[];
+  /** While set, write routes wait for it before answering. */
+  gate: Promise<void> | null;
 }
 
 interface Pair extends Control {
@@ -36,9 +38,9 @@ interface Pair extends Control {
   close(): Promise<void>;
 }
 
-async function pair(options: { leaderWaitMs?: number; heldWritesMax?: number } = {}): Promise<Pair> {
+async function pair(options: { leaderWaitMs?: number; heldWritesMax?: number; forward?: { inFlightMax: number } } = {}): Promise<Pair> {
   const nodes = new Map<string, Node>();
-  const ctl: Control = { leader: null, linkUp: true, failNext: [] };
+  const ctl: Control = { leader: null, linkUp: true, failNext: [], gate: null };
   const make = async (id: string): Promise<Node> => {
     const api = new ApiServer({ logger: jsonLogger(id, 'api', () => {}, 'error'), ...options });
     const base = `http://${await api.listen('127.0.0.1', 0)}`;
@@ -47,6 +49,7 @@ async function pair(options: { leaderWaitMs?: number; heldWritesMax?: number } =
     const write: Route['handle'] = async (ctx) => {
       const failure = ctl.failNext.shift();
       if (failure !== undefined) throw failure();
+      if (ctl.gate !== null) await ctl.gate;
       ran.push(`${id} ${ctx.url.pathname}`);
       sendJson(ctx.res, 201, { ranOn: id, body: await ctx.body(), auth: ctx.req.headers['authorization'] ?? null });
     };
@@ -187,6 +190,29 @@ test('errors that do not mean "not run", and any error of a route that is not re
     assert.equal(once.status, 503);
     assert.equal(once.body.code, 'NOT_LEADER');
     assert.deepEqual([...p.a.ran, ...p.b.ran], []);
+  } finally {
+    await p.close();
+  }
+});
+
+test('beyond the forwarded writes in flight a write is refused at once: 429 FORWARDS_FULL, problem+json, Retry-After', async () => {
+  const p = await pair({ forward: { inFlightMax: 1 } });
+  try {
+    p.leader = 'b';
+    let open: () => void = () => undefined;
+    p.gate = new Promise<void>((resolve) => (open = resolve));
+    const first = put(p.a.base, '/w/10');
+    await waitFor('the first write to be on its way', () => p.a.api.forwardStats()['inFlight'] === 1);
+    const res = await fetch(`${p.a.base}/w/11`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(res.status, 429);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json');
+    assert.equal(res.headers.get('retry-after'), '1');
+    const problem: unknown = await res.json();
+    assert.ok(typeof problem === 'object' && problem !== null && 'code' in problem);
+    assert.equal(problem.code, 'FORWARDS_FULL');
+    open();
+    assert.equal((await first).status, 201);
+    assert.equal(p.a.api.forwardStats()['refusedFull'], 1);
   } finally {
     await p.close();
   }
