@@ -270,14 +270,14 @@ export class ForwardChannel {
         this.stats.frames += 1;
       }
     }
-    for (const [peer, entries] of this.outRequests) {
+    for (const [peer, queued] of this.outRequests) {
       this.outRequests.delete(peer);
+      // One whose deadline passed before it left stays here: its client was told already.
+      const entries = queued.filter((e) => this.pending.get(e.request.id) === e);
       for (const batch of batches(entries, (e) => forwardItemBytes(e.request))) {
         const ok = this.link.send(peer, { kind: 'requests', items: batch.map((e) => e.request) });
         this.stats.frames += 1;
         for (const entry of batch) {
-          // Settled meanwhile (deadline) or lost with its peer: nothing to do.
-          if (this.pending.get(entry.request.id) !== entry) continue;
           if (ok) {
             entry.sent = true;
             this.stats.sent += 1;

@@ -100,6 +100,8 @@ interface Incoming {
 
 const LEADER_WAIT_MS_DEFAULT = 3000;
 const HELD_WRITES_MAX_DEFAULT = 4096;
+/** A draining node stops once no request came for this long (clients took their 503s elsewhere). */
+const DRAIN_QUIET_MS = 50;
 /** A held write looks again this often whether the leader became known and reachable. */
 const LEADER_POLL_MS = 10;
 /** Refusals that mean a write did not run because leadership is moving (a retry is safe). */
@@ -124,6 +126,11 @@ export class ApiServer {
   /** A number per connection, the in-flight limiter's key (a socket is not a string). */
   private readonly connectionIds = new WeakMap<object, string>();
   private nextConnectionId = 1;
+  /** Stopping: requests from clients are refused (not run); forwarded ones still come back unrun. */
+  private draining = false;
+  /** Requests being answered now, and when the last one arrived (for drain). */
+  private running = 0;
+  private lastRequestMs = 0;
 
   constructor(options: ApiOptions) {
     this.options = options;
@@ -199,6 +206,22 @@ export class ApiServer {
     return `${host.includes(':') ? `[${host}]` : host}:${address.port}`;
   }
 
+  /**
+   * Before stopping: new requests are refused with 503 SHUTTING_DOWN and `connection: close`
+   * (they did not run, so a client may send them elsewhere), and this waits, up to
+   * `deadlineMs`, until every request already taken (writes held or sent to the leader
+   * included) is answered and none came for a moment — so that closing the connections
+   * afterwards cuts no request off and leaves no client with an unknown outcome.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    this.draining = true;
+    const untilMs = performance.now() + deadlineMs;
+    const busy = (): boolean => this.running > 0 || performance.now() - this.lastRequestMs < DRAIN_QUIET_MS;
+    const startedMs = performance.now();
+    while (busy() && performance.now() < untilMs) await new Promise((resolve) => setTimeout(resolve, LEADER_POLL_MS));
+    this.options.logger.info('drained', { ms: Math.round(performance.now() - startedMs), running: this.running, forwarding: this.channel?.stats.inFlight ?? 0, held: this.held.size });
+  }
+
   async close(): Promise<void> {
     this.channel?.close();
     await new Promise<void>((resolve) => {
@@ -240,11 +263,20 @@ export class ApiServer {
   private async run(incoming: Incoming, reply: Reply, stream: ServerResponse | null = null): Promise<boolean> {
     this.options.trace?.('received');
     const startedMs = performance.now();
+    this.running += 1;
+    this.lastRequestMs = startedMs;
     let routeName = 'unmatched';
     try {
       const gate = this.gate;
       const access = this.access;
       if (gate === null || access === null) throw new ChimeError('STARTING', 'the node is starting');
+      if (this.draining && !incoming.forwarded) {
+        // Read the body first: closing a connection with unread bytes resets it, and the
+        // client would lose the answer that says the request did not run.
+        await incoming.rawBody().catch(() => undefined);
+        reply.setHeader('connection', 'close');
+        throw new ChimeError('SHUTTING_DOWN', 'this node is stopping; the request did not run here — send it to another node');
+      }
       const { url } = incoming;
       const match = this.match(incoming.method, url.pathname);
       if (match === null) throw new ChimeError('ROUTE_NOT_FOUND', `no route for ${incoming.method} ${url.pathname}`);
@@ -305,6 +337,7 @@ export class ApiServer {
       // A forwarded write handed back unrun was not answered here.
       if (reply.headersSent) this.options.observer?.answered(routeName, reply.statusCode, (performance.now() - startedMs) / 1000);
       this.options.trace?.('answered');
+      this.running -= 1;
     }
   }
 

@@ -28,6 +28,8 @@ import { accessControlOf, auditSinkOf, backupServiceOf, clusterServiceOf, jobSer
 
 /** How long a leader waits for its hand-off before it stops anyway. */
 const HAND_OFF_DEADLINE_MS = 3000;
+/** How long a stopping node waits for the writes it holds or forwarded to be answered. */
+const DRAIN_DEADLINE_MS = 3000;
 const CLUSTER_ID = 'chime';
 
 export interface AgentSecrets {
@@ -60,7 +62,7 @@ export interface RunningAgent {
    * Each part that cannot be reloaded keeps its old credentials; the errors are returned.
    */
   reloadCertificates(): string[];
-  /** Hands leadership on, stops scheduling and local runs, then the node, the transport, the API and the disk. */
+  /** Hands leadership on, stops taking API connections and lets the writes it forwarded be answered, stops scheduling and local runs, then the node, the transport, the API and the disk. */
   stop(): Promise<void>;
 }
 
@@ -284,6 +286,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     if (bootstrap !== null) clearInterval(bootstrap);
     await running.handOffLeadership(HAND_OFF_DEADLINE_MS);
     notifyPlane.stop();
+    await api.drain(DRAIN_DEADLINE_MS);
     await execution.stop();
     await running.stop();
     await tcp.close();
