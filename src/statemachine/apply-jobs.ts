@@ -1,4 +1,5 @@
 // putJob, putJobs, deleteJob, pauseJob, resumeJob.
+import { intern } from './defaults.js';
 import { assert } from './assert.js';
 import type { DeleteJobCommand, PauseJobCommand, PutJobCommand, PutJobsCommand, ResumeJobCommand } from './commands.js';
 import { ERROR_CODES } from './errors.js';
@@ -12,6 +13,11 @@ import { unindexAllExecutions, updateRetryIndex } from './run-indexes.js';
 import { validateJobSpec } from './validate.js';
 import { jobView } from './views.js';
 
+/** The requester a command's audit record names (interned: a few names for many jobs), or null. */
+function actorOf(cmd: { readonly audit?: { readonly actor: string } }): string | null {
+  return cmd.audit === undefined ? null : intern(cmd.audit.actor);
+}
+
 export function applyPutJob(state: TableState, cmd: PutJobCommand, index: number): ApplyResult {
   // The leader validated the spec already; validating again keeps a corrupt or hostile
   // entry from ever reaching the table, and gives every replica the same answer.
@@ -24,6 +30,7 @@ export function applyPutJob(state: TableState, cmd: PutJobCommand, index: number
       return rejected(ERROR_CODES.TOO_MANY_JOBS, `the table holds ${state.limits.jobsMax} jobs, its limit`);
     }
     const job = JobState.of(spec, cmd.at, index);
+    job.updatedBy = actorOf(cmd);
     state.jobs.add(job);
     addDependents(state, job.id, spec.after);
     setNextFireAt(state, job, computeNextFireAt(job, cmd.at));
@@ -34,6 +41,7 @@ export function applyPutJob(state: TableState, cmd: PutJobCommand, index: number
   existing.setSpec(spec);
   existing.updatedAt = cmd.at;
   existing.revision = index;
+  existing.updatedBy = actorOf(cmd);
   addDependents(state, existing.id, spec.after);
   // Same schedule and still enabled: the job owes exactly the instants it owed before.
   // Otherwise it owes the instants of the new schedule from now on, not the past ones.
@@ -70,6 +78,7 @@ export function applyPause(state: TableState, cmd: PauseJobCommand, index: numbe
   if (job.enabled) {
     job.enabled = false;
     job.updatedAt = cmd.at;
+    job.updatedBy = actorOf(cmd);
     job.revision = index;
     setNextFireAt(state, job, null);
   }
@@ -82,6 +91,7 @@ export function applyResume(state: TableState, cmd: ResumeJobCommand, index: num
   if (!job.enabled) {
     job.enabled = true;
     job.updatedAt = cmd.at;
+    job.updatedBy = actorOf(cmd);
     job.revision = index;
     // A resumed job does not owe the instants that fell while it was paused.
     setNextFireAt(state, job, computeNextFireAt(job, Math.max(cmd.at, job.lastScheduledAt ?? cmd.at)));
@@ -125,7 +135,7 @@ export function applyPutJobs(state: TableState, cmd: PutJobsCommand, index: numb
       jobs.push({ id: spec.id, outcome: 'unchanged', job: jobView(existing) });
       continue;
     }
-    const result = applyPutJob(state, { type: 'putJob', id: spec.id, spec, at: cmd.at }, index);
+    const result = applyPutJob(state, cmd.audit === undefined ? { type: 'putJob', id: spec.id, spec, at: cmd.at } : { type: 'putJob', id: spec.id, spec, at: cmd.at, audit: cmd.audit }, index);
     assert(result.ok && result.kind === 'job', 'a job checked before the batch applies');
     jobs.push({ id: spec.id, outcome: result.created ? 'created' : 'configured', job: result.job });
   }
