@@ -153,3 +153,16 @@ test('a manual run records who triggered it, through the codec and a snapshot; o
   assert.equal(Buffer.compare(restored.snapshot(), table.snapshot()), 0);
   assert.match(commandProblem({ type: 'fire', at: T0, fires: [scheduled('a', 'r9', T0, { triggeredBy: '' })] }) ?? '', /triggeredBy/);
 });
+
+test('a job shows who changed it last (updatedBy), through putJobs, pause and a snapshot; a change without an audit record names no one', () => {
+  const table = replay([
+    { type: 'putJob', id: 'a', spec: spec('a'), at: T0, audit: audit('/v1/jobs/a', 'a') },
+    { type: 'putJobs', jobs: [{ id: 'b', spec: spec('b') }, { id: 'c', spec: spec('c') }], at: T0 + 1, audit: { ...audit('/v1/apply', null, T0 + 1), actor: 'ci', method: 'POST' } },
+    { type: 'pauseJob', id: 'b', at: T0 + 2, audit: { ...audit('/v1/jobs/b/pause', 'b', T0 + 2), actor: 'bob', method: 'POST' } },
+    { type: 'putJob', id: 'c', spec: spec('c', { description: 'changed' }), at: T0 + 3 },
+  ]);
+  assert.deepEqual(['a', 'b', 'c'].map((id) => table.getJob(id)?.updatedBy), ['alice', 'bob', undefined]);
+  const restored = JobTable.restore(table.snapshot());
+  assert.deepEqual(['a', 'b', 'c'].map((id) => restored.getJob(id)?.updatedBy), ['alice', 'bob', undefined]);
+  assert.equal(Buffer.compare(restored.snapshot(), table.snapshot()), 0);
+});

@@ -1,4 +1,5 @@
 // putJob, putJobs, deleteJob, pauseJob, resumeJob.
+import { intern } from './defaults.js';
 import { assert } from './assert.js';
 import type { DeleteJobCommand, PauseJobCommand, PutJobCommand, PutJobsCommand, ResumeJobCommand } from './commands.js';
 import { ERROR_CODES } from './errors.js';
@@ -15,6 +16,11 @@ import { unindexForSearch } from './run-search.js';
 import { validateJobSpec } from './validate.js';
 import { jobView } from './views.js';
 
+/** The requester a command's audit record names (interned: a few names for many jobs), or null. */
+function actorOf(cmd: { readonly audit?: { readonly actor: string } }): string | null {
+  return cmd.audit === undefined ? null : intern(cmd.audit.actor);
+}
+
 export function applyPutJob(state: TableState, cmd: PutJobCommand, index: number): ApplyResult {
   // The leader validated the spec already; validating again keeps a corrupt or hostile
   // entry from ever reaching the table, and gives every replica the same answer.
@@ -27,6 +33,7 @@ export function applyPutJob(state: TableState, cmd: PutJobCommand, index: number
       return rejected(ERROR_CODES.TOO_MANY_JOBS, `the table holds ${state.limits.jobsMax} jobs, its limit`);
     }
     const job = JobState.of(spec, cmd.at, index);
+    job.updatedBy = actorOf(cmd);
     state.jobs.add(job);
     addDependents(state, job.id, spec.after);
     setNextFireAt(state, job, computeNextFireAt(job, cmd.at));
@@ -37,6 +44,7 @@ export function applyPutJob(state: TableState, cmd: PutJobCommand, index: number
   existing.setSpec(spec);
   existing.updatedAt = cmd.at;
   existing.revision = index;
+  existing.updatedBy = actorOf(cmd);
   addDependents(state, existing.id, spec.after);
   // Same schedule and still enabled: the job owes exactly the instants it owed before.
   // Otherwise it owes the instants of the new schedule from now on, not the past ones.
@@ -76,6 +84,7 @@ export function applyPause(state: TableState, cmd: PauseJobCommand, index: numbe
   if (job.enabled) {
     job.enabled = false;
     job.updatedAt = cmd.at;
+    job.updatedBy = actorOf(cmd);
     job.revision = index;
     setNextFireAt(state, job, null);
   }
@@ -88,6 +97,7 @@ export function applyResume(state: TableState, cmd: ResumeJobCommand, index: num
   if (!job.enabled) {
     job.enabled = true;
     job.updatedAt = cmd.at;
+    job.updatedBy = actorOf(cmd);
     job.revision = index;
     // A resumed job does not owe the instants that fell while it was paused.
     setNextFireAt(state, job, computeNextFireAt(job, Math.max(cmd.at, job.lastScheduledAt ?? cmd.at)));
@@ -131,7 +141,7 @@ export function applyPutJobs(state: TableState, cmd: PutJobsCommand, index: numb
       jobs.push({ id: spec.id, outcome: 'unchanged', job: jobView(existing) });
       continue;
     }
-    const result = applyPutJob(state, { type: 'putJob', id: spec.id, spec, at: cmd.at }, index);
+    const result = applyPutJob(state, cmd.audit === undefined ? { type: 'putJob', id: spec.id, spec, at: cmd.at } : { type: 'putJob', id: spec.id, spec, at: cmd.at, audit: cmd.audit }, index);
     assert(result.ok && result.kind === 'job', 'a job checked before the batch applies');
     jobs.push({ id: spec.id, outcome: result.created ? 'created' : 'configured', job: result.job });
   }

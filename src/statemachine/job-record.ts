@@ -58,6 +58,9 @@ export class JobState {
   /** updatedAt, or null while it equals createdAt (most jobs): a time field costs a 16-byte box. */
   private updatedAtUnlessCreated: number | null;
 
+  /** Who made the last change (an interned token name), or null when no audit record named one. */
+  updatedBy: string | null = null;
+
   get updatedAt(): number {
     return this.updatedAtUnlessCreated ?? this.createdAt;
   }

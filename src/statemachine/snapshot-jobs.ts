@@ -2,13 +2,14 @@
 // record, written into one buffer of exactly the right size (a million jobs make ~200 MB,
 // so the encoder never holds a second copy) and read back without intermediate rows.
 //
-// Record: varint-prefixed UTF-8 id; varint flags (1 enabled, 2 has lastScheduledAt,
+// Record: varint-prefixed UTF-8 id; varint flags (1 enabled, 2 has lastScheduledAt, 16 has updatedBy,
 // 4 has nextFireAt, 8 never updated); schedule, zone and the shared spec part as
 // references into a string table built in record order (index = table size means "a new
 // string follows"), so each distinct one is written and checked once; the varint-prefixed
 // packed spec;
 // varints createdAt, createRevision, then updatedAt and revision unless never updated,
-// then lastScheduledAt and nextFireAt if present. Varints are little-endian base-128 of
+// then lastScheduledAt and nextFireAt if present, then updatedBy as a string-table reference
+// if present (flag 16; added after version 2 was defined, absent in older sections). Varints are little-endian base-128 of
 // non-negative safe integers.
 import { assert, itemAt } from './assert.js';
 import { intern } from './defaults.js';
@@ -26,6 +27,9 @@ const HAS_LAST = 2;
 const HAS_NEXT = 4;
 /** updatedAt equals createdAt, revision equals createRevision: true of most jobs, so not written. */
 const NEVER_UPDATED = 8;
+const HAS_UPDATED_BY = 16;
+/** An actor name as the audit log keeps it. */
+const UPDATED_BY_CHARS_MAX = 64;
 /** Counts bytes (when `bytes` is null) or writes them: the same code sizes and fills the buffer. */
 class Out {
   pos = 0;
@@ -75,7 +79,8 @@ class Out {
 function writeJob(out: Out, job: JobState): void {
   out.string(job.id);
   const neverUpdated = job.updatedAt === job.createdAt && job.revision === job.createRevision;
-  out.varint((job.enabled ? ENABLED : 0) | (job.lastScheduledAt !== null ? HAS_LAST : 0) | (job.nextFireAt !== null ? HAS_NEXT : 0) | (neverUpdated ? NEVER_UPDATED : 0));
+  out.varint((job.enabled ? ENABLED : 0) | (job.lastScheduledAt !== null ? HAS_LAST : 0) | (job.nextFireAt !== null ? HAS_NEXT : 0) | (neverUpdated ? NEVER_UPDATED : 0)
+    | (job.updatedBy !== null ? HAS_UPDATED_BY : 0));
   out.tableString(job.schedule);
   out.tableString(job.timezone);
   out.tableString(job.shared);
@@ -88,6 +93,7 @@ function writeJob(out: Out, job: JobState): void {
   }
   if (job.lastScheduledAt !== null) out.varint(job.lastScheduledAt);
   if (job.nextFireAt !== null) out.varint(job.nextFireAt);
+  if (job.updatedBy !== null) out.tableString(job.updatedBy);
 }
 
 /** Two passes over the jobs: size, then write into `allocate(size)` at `offset`. Returns the section's byte length. */
@@ -209,7 +215,11 @@ export function readJobSection(bytes: Uint8Array, count: number): JobState[] {
     const revision = neverUpdated ? createRevision : input.varint();
     const last = (flags & HAS_LAST) !== 0 ? input.varint() : null;
     const next = (flags & HAS_NEXT) !== 0 ? input.varint() : null;
-    jobs[i] = new JobState(id, packed, shared, schedule, timezone, traits, createdAt, updatedAt, createRevision, revision, last, next);
+    const updatedBy = (flags & HAS_UPDATED_BY) !== 0
+      ? itemAt(input.table, input.tableIndex(UPDATED_BY_CHARS_MAX, (s) => s.length > 0 ? 0 : 'is empty', 'updatedBy', false)) : null;
+    const job = new JobState(id, packed, shared, schedule, timezone, traits, createdAt, updatedAt, createRevision, revision, last, next);
+    if (updatedBy !== null) job.updatedBy = intern(updatedBy);
+    jobs[i] = job;
   }
   if (input.pos !== bytes.length) throw bad('the job section has trailing bytes');
   return jobs;

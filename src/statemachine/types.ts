@@ -135,6 +135,8 @@ export type JobMeta = {
   readonly lastScheduledAt: number | null;
   /** The next instant the scheduler owes, or null (disabled, @manual, or no instant left). */
   readonly nextFireAt: number | null;
+  /** Who made the last change (the token's name, api.md "Audit"); absent when no request's audit record named one. */
+  readonly updatedBy?: string;
 };
 
 export type Job = JobSpec & JobMeta;

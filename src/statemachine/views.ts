@@ -6,6 +6,7 @@ export function jobView(job: JobState): Job {
   return {
     ...job.spec, createdAt: job.createdAt, updatedAt: job.updatedAt, createRevision: job.createRevision,
     revision: job.revision, lastScheduledAt: job.lastScheduledAt, nextFireAt: job.nextFireAt,
+    ...(job.updatedBy === null ? {} : { updatedBy: job.updatedBy }),
   };
 }
 

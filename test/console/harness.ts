@@ -73,7 +73,8 @@ export async function startCluster(): Promise<ConsoleCluster> {
   const adminToken = `console-admin-${'x'.repeat(40)}`;
   const tokenFile = join(dir, 'admin.token');
   writeFileSync(tokenFile, `${adminToken}\n`);
-  const cluster = await ProcessCluster.found(3, { dir, args: tokens ? ['--admin-token-file', tokenFile] : [] });
+  // With tokens, the helper's own calls (waiting for a leader) carry the admin token too.
+  const cluster = await ProcessCluster.found(3, { dir, args: tokens ? ['--admin-token-file', tokenFile] : [], ...(tokens ? { token: adminToken } : {}) });
   const url = (id: string) => cluster.url(id, '');
   return {
     cluster, dir, adminToken, tokens, url,

@@ -13,6 +13,7 @@ const { values } = parseArgs({
     seed: { type: 'string' },
     dir: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    secure: { type: 'boolean', default: false },
     'outage-ms': { type: 'string', default: '75000' },
     'quiet-ms': { type: 'string', default: '2000-5000' },
     'hold-ms': { type: 'string', default: '3000-8000' },
@@ -22,7 +23,7 @@ const { values } = parseArgs({
 });
 
 if (values.help === true) {
-  console.log(`usage: npm run jepsen -- [--nodes 3|5] [--time SECONDS] [--nemesis ${NEMESIS_KINDS.join(',')}|none] [--seed N] [--dir DIR] [--keep] [--stale-reads] [--outage-ms MS] [--quiet-ms LO-HI] [--hold-ms LO-HI]`);
+  console.log(`usage: npm run jepsen -- [--nodes 3|5] [--time SECONDS] [--nemesis ${NEMESIS_KINDS.join(',')}|none] [--seed N] [--dir DIR] [--keep] [--secure] [--stale-reads] [--outage-ms MS] [--quiet-ms LO-HI] [--hold-ms LO-HI]`);
   process.exit(0);
 }
 
@@ -45,8 +46,8 @@ if (quietMs === null || holdMs === null || ![3, 5].includes(nodes) || !Number.is
 const dir = resolve(values.dir ?? join(tmpdir(), `chime-jepsen-${seed}-${Date.now()}`));
 const started = performance.now();
 console.log(`jepsen-like: ${nodes} nodes, ${timeSec} s of faults (${kinds.join(',') || 'none'}), seed ${seed}, report in ${dir}`);
-const rerun = `npm run jepsen -- --nodes ${nodes} --time ${timeSec} --nemesis ${kinds.join(',') || 'none'} --seed ${seed} --keep${values['stale-reads'] === true ? ' --stale-reads' : ''}${kinds.includes('outage') ? ` --outage-ms ${outageMs}` : ''} --quiet-ms ${values['quiet-ms']} --hold-ms ${values['hold-ms']}`;
-const report = await runJepsen({ nodes, timeSec, nemesis: kinds as NemesisKind[], seed, dir, outageMs, quietMs: quietMs as [number, number], holdMs: holdMs as [number, number], keep: values.keep === true, staleReads: values['stale-reads'] === true, log: (s) => console.log(`  ${((performance.now() - started) / 1000).toFixed(1)}s ${s}`) }).catch((error: unknown) => {
+const rerun = `npm run jepsen -- --nodes ${nodes} --time ${timeSec} --nemesis ${kinds.join(',') || 'none'} --seed ${seed} --keep${values.secure === true ? ' --secure' : ''}${values['stale-reads'] === true ? ' --stale-reads' : ''}${kinds.includes('outage') ? ` --outage-ms ${outageMs}` : ''} --quiet-ms ${values['quiet-ms']} --hold-ms ${values['hold-ms']}`;
+const report = await runJepsen({ nodes, timeSec, nemesis: kinds as NemesisKind[], seed, dir, outageMs, quietMs: quietMs as [number, number], holdMs: holdMs as [number, number], keep: values.keep === true, secure: values.secure === true, staleReads: values['stale-reads'] === true, log: (s) => console.log(`  ${((performance.now() - started) / 1000).toFixed(1)}s ${s}`) }).catch((error: unknown) => {
   console.log(`ERROR: the run could not complete: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   console.log(`logs in ${dir}; rerun with: ${rerun}`);
   process.exit(1);

@@ -4,13 +4,21 @@
 // outgoing link (CHIME_FAULT_DIAL, test/support/fault-preload.ts), so whatever rpc address
 // the log or a hello names, A dials B through the proxy. Nodes keep their real rpc ports across restarts, and proxies look the target up at
 // each connection.
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { issueCert, makeTestCa } from '../support/certs.js';
 import { ProcessCluster, freePorts, waitFor } from '../support/process-cluster.js';
 import { LinkProxy, type LinkMode } from './proxy.js';
 
 export interface JepsenClusterOptions {
   readonly dir: string;
   readonly nodes: number;
+  /**
+   * Access control and mutual TLS on: the cluster founded with an admin token (every call of
+   * the runner carries it; a rejoin sends it with --token-file), peers on mutual TLS (one test
+   * certificate naming every node, from a CA made with openssl).
+   */
+  readonly secure?: { readonly token: string };
 }
 
 interface ClusterView {
@@ -28,7 +36,16 @@ export class JepsenCluster {
 
   static async start(options: JepsenClusterOptions): Promise<JepsenCluster> {
     const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
-    const processes = new ProcessCluster({ dir: options.dir, faults: true });
+    const secureArgs: string[] = [];
+    if (options.secure !== undefined) {
+      const tokenFile = join(options.dir, 'admin.token');
+      writeFileSync(tokenFile, `${options.secure.token}\n`, { mode: 0o600 });
+      const pkiDir = join(options.dir, 'pki');
+      const ca = makeTestCa(pkiDir, 'jepsen');
+      const peer = issueCert(pkiDir, ca, 'peers', { nodeIds: ids });
+      secureArgs.push('--admin-token-file', tokenFile, '--token-file', tokenFile, '--peer-cert', peer.certPath, '--peer-key', peer.keyPath, '--peer-ca', ca.certPath);
+    }
+    const processes = new ProcessCluster({ dir: options.dir, faults: true, args: secureArgs, ...(options.secure === undefined ? {} : { token: options.secure.token }) });
     const cluster = new JepsenCluster(processes, ids);
     try {
       // Proxies bind first and keep their ports; the agents' ports are reserved only then,

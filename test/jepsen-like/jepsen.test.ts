@@ -11,8 +11,10 @@ import { runJepsen } from './runner.js';
 test('3 nodes under kill, pause, partition, clock and member faults: linearizable, durable, every instant once', { timeout: 300_000 }, async () => {
   const seed = Number(process.env['CHIME_JEPSEN_SEED'] ?? 20_261_124);
   const dir = mkdtempSync(join(tmpdir(), 'chime-jepsen-test-'));
-  const report = await runJepsen({ nodes: 3, timeSec: 60, nemesis: ['kill', 'pause', 'partition', 'clock', 'member'], seed, dir });
-  const rerun = `npm run jepsen -- --nodes 3 --time 60 --nemesis kill,pause,partition,clock,member --seed ${seed} --keep (report kept in ${dir})`;
+  // CHIME_JEPSEN_SECURE=1: the same run with an admin token on every call and peer mutual TLS.
+  const secure = process.env['CHIME_JEPSEN_SECURE'] === '1';
+  const report = await runJepsen({ nodes: 3, timeSec: 60, nemesis: ['kill', 'pause', 'partition', 'clock', 'member'], seed, dir, secure });
+  const rerun = `npm run jepsen -- --nodes 3 --time 60 --nemesis kill,pause,partition,clock,member --seed ${seed}${secure ? ' --secure' : ''} --keep (report kept in ${dir})`;
   assert.ok(report.faults >= 3, `only ${report.faults} faults were injected`);
   assert.ok(report.operations.total > 500, `only ${report.operations.total} register operations`);
   assert.deepEqual(report.workloadErrors, [], rerun);

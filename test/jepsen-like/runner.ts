@@ -12,7 +12,7 @@ import { jobIdOfKey, runRegisterClient, interpret, type RecordedOp } from './reg
 import { checkScheduler, parseSink, type RunRecord, type SchedulerCheckResult } from './scheduler-checker.js';
 import { SCHEDULER_JOBS, fetchJobIds, fetchRuns, schedulerJobSpec } from './scheduler-workload.js';
 import { checkDurability, type DurabilityResult } from './durability-checker.js';
-import { httpJson } from '../../src/cli/http-client.js';
+import { configureClient, httpJson } from '../../src/cli/http-client.js';
 
 export interface RunOptions {
   readonly nodes: number;
@@ -32,6 +32,8 @@ export interface RunOptions {
   /** How long the `outage` nemesis keeps every node down (default 75 s). */
   readonly outageMs?: number;
   readonly log?: (s: string) => void;
+  /** Run with an admin token and peer mutual TLS on (every client call carries the token). */
+  readonly secure?: boolean;
 }
 
 export interface RunReport {
@@ -54,7 +56,15 @@ export async function runJepsen(options: RunOptions): Promise<RunReport> {
   mkdirSync(options.dir, { recursive: true });
   const prng = new Prng(options.seed);
   const sink = join(options.dir, 'sink.txt');
-  const cluster = await JepsenCluster.start({ dir: options.dir, nodes: options.nodes });
+  const token = options.secure === true ? `chime_jepsen-${'k'.repeat(37)}` : null;
+  // The workloads' calls go through httpJson's defaults: they carry the token from here on.
+  if (token !== null) configureClient({ token, ca: null });
+  const cluster = await JepsenCluster.start({ dir: options.dir, nodes: options.nodes, ...(token === null ? {} : { secure: { token } }) });
+  if (token !== null) {
+    // The run is only worth its name if access control is really on.
+    const anonymous = await httpJson('GET', `${cluster.httpOf(await cluster.waitForLeader())}/v1/jobs`, undefined, 5000, { token: null, ca: null });
+    if (anonymous.status !== 401) throw new Error(`a secure run, but a call without a token answered ${anonymous.status}`);
+  }
   const history: RecordedOp[] = [];
   const workloadErrors: string[] = [];
   const nemesis = new Nemesis(cluster, { kinds: options.nemesis, prng: prng.fork(), now, log, quietMs: options.quietMs ?? [2000, 5000], holdMs: options.holdMs ?? [3000, 8000], ...(options.outageMs === undefined ? {} : { outageMs: options.outageMs }) });

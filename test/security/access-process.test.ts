@@ -98,6 +98,7 @@ test('a viewer reads but cannot write (403) and an operator can put a job, throu
   }
   const put = await raw(http(follower), 'PUT', '/v1/jobs/deploy', { ...json, ...bearer(operator.secret) }, spec);
   assert.equal(put.status, 201, put.text);
+  assert.equal((put.body as { updatedBy: string }).updatedBy, 'deployer', 'a job shows who changed it last');
   const run = await raw(http(follower), 'POST', '/v1/jobs/deploy/run?wait=30s', { ...json, ...bearer(operator.secret) }, '{}', 40_000);
   assert.equal(run.status, 200, run.text);
   assert.equal((run.body as { triggeredBy: string }).triggeredBy, 'deployer', 'a manual run shows who triggered it');
