@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Packr } from 'msgpackr';
+import { Packr, unpackMultiple } from 'msgpackr';
 import { Driver, T0, scheduled, spec } from '../../test/support/job-table.js';
 import { seededFloat as prng } from '../../test/support/prng.js';
 import { JobTable } from './table.js';
@@ -142,4 +142,22 @@ test('a snapshot made in steps yields between slices of jobs and has the bytes o
   assert.equal(yields, 4, 'two passes over 2 steps of jobs each');
   assertSameBytes(step.value, d.table.snapshot());
   assertSameBytes(JobTable.restore(step.value).snapshot(), step.value);
+});
+
+test('a version-2 snapshot (the layout before the optional queue, notify, metrics and access keys) is still read', () => {
+  const d = new Driver();
+  d.put('a', T0);
+  d.put('b', T0, { schedule: '@manual' });
+  const bytes = d.table.snapshot();
+  let headerEnd = 0;
+  let header: unknown = null;
+  unpackMultiple(bytes, (value: unknown, _start?: number, end?: number) => {
+    header = value;
+    headerEnd = end ?? 0;
+    return false;
+  });
+  assert.ok(typeof header === 'object' && header !== null && Reflect.get(header, 'version') === SNAPSHOT_VERSION);
+  const older = new Packr({ useRecords: false }).pack({ ...header, version: 2 });
+  const restored = JobTable.restore(new Uint8Array(Buffer.concat([older, bytes.subarray(headerEnd)])));
+  assert.deepEqual(Buffer.from(restored.snapshot()), Buffer.from(bytes), 'the same table, written back as the current version');
 });

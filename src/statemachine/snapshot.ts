@@ -7,6 +7,12 @@
 // seq and keys by insertion (snapshot-rows.ts). The job section is written straight into
 // the one output buffer and read back record by record, so a million jobs never exist as
 // an intermediate array of rows.
+//
+// Version 3: the layout of version 2 with optional keys in the tail map: `queue` (queue runs'
+// state and the pull workers), `notify` (deliveries owed), `jobMetrics` (per-job figures) and
+// `access` (token hashes and the audit log). A version-2 snapshot restores them empty. The
+// version went up so that an older build refuses such a snapshot instead of silently dropping
+// its tokens, queue or deliveries.
 import { itemAt } from './assert.js';
 import { packr } from './codec.js';
 import { ChimeError } from '../errors/index.js';
@@ -20,7 +26,7 @@ import { decodeVersion1 } from './snapshot-v1.js';
 import { addDependents, createState, type JobState, type TableState } from './state.js';
 
 export const SNAPSHOT_FORMAT = 'chime.jobtable';
-export const SNAPSHOT_VERSION = 2;
+export const SNAPSHOT_VERSION = 3;
 
 /**
  * The table's snapshot bytes. With `frame`, the result is frame(snapshot length) followed
@@ -90,7 +96,7 @@ export function decodeSnapshot(bytes: Uint8Array): TableState {
     throw bad(`snapshot version ${header.version} is newer than this build reads (up to ${SNAPSHOT_VERSION}); upgrade this node`);
   }
   try {
-    return header.version === 1 ? decodeVersion1(header.body) : decodeVersion2(header, bytes, headerEnd);
+    return header.version === 1 ? decodeVersion1(header.body) : decodeVersions2And3(header, bytes, headerEnd);
   } catch (error) {
     if (error instanceof ChimeError && error.code === 'INVALID_SNAPSHOT') throw error;
     throw bad(error instanceof Error ? error.message : 'corrupt snapshot');
@@ -114,7 +120,7 @@ function byNextFire(jobs: readonly JobState[]): JobState[] {
   return positions.map((i) => itemAt(jobs, i));
 }
 
-function decodeVersion2(h: { readonly [field: string]: unknown }, bytes: Uint8Array, headerEnd: number): TableState {
+function decodeVersions2And3(h: { readonly [field: string]: unknown }, bytes: Uint8Array, headerEnd: number): TableState {
   const l = h.limits;
   if (!Array.isArray(l) || l.length !== 5 || !l.every((n) => isInt(n) && n > 0)) throw bad('limits are malformed');
   const limits: TableLimits = Object.freeze({ jobsMax: l[0], runsMax: l[1], activeRunsMax: l[2], activeRunsPerJobMax: l[3], keysMax: l[4] });

@@ -49,7 +49,13 @@ describe('the console in chromium', { skip: reason ?? false }, () => {
   }
 
   before(async () => {
-    [c, browser] = await Promise.all([startCluster(), launch()]);
+    // Both settle before either failure is thrown: a browser left unclosed would keep this
+    // process alive after a failed start (the suite would hang instead of failing).
+    const [started, launched] = await Promise.allSettled([startCluster(), launch()]);
+    if (launched.status === 'fulfilled') browser = launched.value;
+    if (started.status === 'fulfilled') c = started.value;
+    if (started.status === 'rejected') throw started.reason;
+    if (launched.status === 'rejected') throw launched.reason;
     base = c.url(await c.follower());
     const jobs: Array<[string, Record<string, unknown>]> = [
       ['nightly-backup', { schedule: '0 30 2 * * *', timezone: 'Europe/Berlin', executor: { type: 'shell', command: 'echo backing up; echo done' }, labels: { team: 'storage' }, retry: { max: 2, backoffMs: 1000, maxBackoffMs: 60000 }, description: 'Dump the app database' }],
