@@ -136,6 +136,7 @@ test('learner never leads: a leader that is a learner of its own membership', ()
   const c = checker();
   c.checkLeaderNotLearner('a', 3, { voters: ['a', 'b'], learners: ['c'] });
   c.checkLeaderNotLearner('a', 3, { voters: ['b'], learners: [] }); // removed, handing off
+  c.checkLeaderNotLearner('a', 3, { voters: ['b'], learners: ['a'] }); // demoted from two voters, handing off
   violates(INVARIANT.learnerNeverLeads, () => c.checkLeaderNotLearner('c', 3, { voters: ['a', 'b'], learners: ['c'] }));
 });
 

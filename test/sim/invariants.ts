@@ -220,9 +220,14 @@ export class SafetyChecker {
     if (entryTerm !== term) this.fail(INVARIANT.commitOwnTerm, `leader ${leader} of term ${term} advanced its commit index to ${commit}, an entry of term ${entryTerm}`);
   }
 
-  /** Thesis §4.2.1: a learner never campaigns, so it never leads. */
+  /**
+   * Thesis §4.2.1: a learner never campaigns, so it never leads. The one exception is the
+   * hand-off of a leader that demoted itself from two voters: it keeps leading (as a learner
+   * of a one-voter membership) only until the other voter has heard the commit index, as a
+   * removed leader does (raft.ts removalHandOff).
+   */
   checkLeaderNotLearner(leader: NodeId, term: number, conf: ConfState): void {
-    if (conf.learners.includes(leader)) this.fail(INVARIANT.learnerNeverLeads, `${leader} leads term ${term} while a learner of its own membership`);
+    if (conf.learners.includes(leader) && conf.voters.length !== 1) this.fail(INVARIANT.learnerNeverLeads, `${leader} leads term ${term} while a learner of its own membership`);
   }
 
   /**

@@ -53,7 +53,9 @@ export function foldConfChange(conf: ConfState, change: ConfChange): ConfState {
   const without = (ids: readonly string[]) => ids.filter((id) => id !== change.node);
   switch (change.type) {
     case 'addLearner':
-      return voter || learner ? conf : { voters: conf.voters, learners: [...conf.learners, change.node] };
+      // On a voter it is a demotion (one change of the voter set, like a removal), never of the last voter.
+      if (learner || (voter && conf.voters.length === 1)) return conf;
+      return { voters: without(conf.voters), learners: [...conf.learners, change.node] };
     case 'addVoter':
       return voter ? conf : { voters: [...conf.voters, change.node], learners: without(conf.learners) };
     case 'remove':
