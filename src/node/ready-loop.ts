@@ -349,6 +349,10 @@ export class ReadyLoop<C, R> {
     // calls out before the node's status is built.
     if (!this.snapshotDue(1)) return true;
     const status = this.raw.status();
+    // A snapshot from the leader installed while the last Ready was being written waits for
+    // the next Ready: the core's membership is already that snapshot's, the state machine's
+    // is not, so a snapshot taken now would record the wrong membership for its index.
+    if (status.snapshotPending !== null) return true;
     if (!this.snapshotDue(snapshotStagger(this.options.id, status.conf.voters))) return true;
     if (this.awaitingHandOff(status)) return true;
     this.handOffSinceMs = null;

@@ -361,7 +361,13 @@ export class Raft {
       }
       if (m.type === 'voteResp' && m.pre && !m.reject) return true; // the term we would campaign in
       const fromLeader = m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap';
+      const elapsed = this.electionElapsed;
       this.becomeFollower(m.term, fromLeader ? m.from : null);
+      // Figure 2: a follower's election timer restarts when it hears the current leader or
+      // grants a vote (handleVote) — not when a vote request merely raises its term. A
+      // candidate that cannot win (its log is behind) and whose clock runs faster would
+      // otherwise hold every up-to-date voter off forever, without pre-vote.
+      if (m.type === 'vote') this.electionElapsed = elapsed;
       return true;
     }
     if (m.term < this.term) {

@@ -10,6 +10,7 @@ export const INVARIANT = {
   commitOwnTerm: 'commit-own-term',
   confMatchesLog: 'conf-matches-log',
   learnerNeverLeads: 'learner-never-leads',
+  oneConfChange: 'one-conf-change',
   checkQuorum: 'check-quorum',
   logMatching: 'log-matching',
   leaderCompleteness: 'leader-completeness',

@@ -58,6 +58,8 @@ export interface SimStats {
   confChangesAccepted: number;
   /** Crashes right after a node released a vote or an append answer. */
   crashesAfterReply: number;
+  /** Membership changes proposed that a correct core refuses (pending, or too early). */
+  refusableProposed: number;
   clockDrifts: number;
   /** Leaders seen with two or more learners, and with an even number of voters. */
   leadersWithLearners: number;
@@ -99,6 +101,13 @@ const CHECK_QUORUM_WINDOW_MS = Math.ceil((3 * TIMING.electionMs) / CLOCK_RATE_MI
 
 export class Simulation implements NodeHost {
   readonly rng: Prng;
+  /**
+   * Draws for membership changes that a correct core refuses (a second change while one
+   * is pending, a change before the new leader applied its first entry). A stream of its
+   * own: refused proposals change nothing, so adding them leaves every run's schedule as it
+   * was — and a core that wrongly accepts one goes another way from there.
+   */
+  private readonly refusedRng: Prng;
   readonly queue = new EventQueue<SimEvent>(1_000_000);
   readonly nodes = new Map<NodeId, SimNode>();
   readonly checker: SafetyChecker;
@@ -106,7 +115,7 @@ export class Simulation implements NodeHost {
   readonly workload: Workload;
   readonly stats: SimStats = {
     events: 0, messages: 0, committed: 0, acked: 0, crashes: 0, crashesInWrite: 0, partitions: 0, snapshotsTaken: 0, snapshotsRestored: 0,
-    confChangesApplied: 0, transfers: 0, confChangesProposed: 0, confChangesAccepted: 0, crashesAfterReply: 0, clockDrifts: 0,
+    confChangesApplied: 0, transfers: 0, confChangesProposed: 0, confChangesAccepted: 0, crashesAfterReply: 0, refusableProposed: 0, clockDrifts: 0,
     leadersWithLearners: 0, leadersWithEvenVoters: 0, readsOk: 0, leaderTerms: 0, historyOps: 0, linearizability: 'skipped',
   };
   traceHash = HASH_SEED;
@@ -132,6 +141,7 @@ export class Simulation implements NodeHost {
 
   constructor(readonly config: SimConfig) {
     this.rng = new Prng(config.seed);
+    this.refusedRng = new Prng(config.seed ^ 0x2545f491);
     this.checker = new SafetyChecker(config.seed, () => this.queue.nowMs);
     this.network = new SimNetwork(this.rng.fork(), CALM_NETWORK);
     this.initialIds = Array.from({ length: config.nodes }, (_, i) => `n${i + 1}`);
@@ -433,6 +443,9 @@ export class Simulation implements NodeHost {
       this.stats.leaderTerms++;
       if (st.conf.learners.length >= 2) this.stats.leadersWithLearners++;
       if (st.conf.voters.length % 2 === 0) this.stats.leadersWithEvenVoters++;
+      // A change proposed before the new leader applied an entry of its term: refused
+      // (the 2015 raft-dev correction to single-server changes).
+      if (this.healedAtMs === null && this.refusedRng.chance(0.3)) this.proposeRefusable(node);
       this.checker.checkLeaderLog(node.id, term, view);
     }
     if (commit > node.leaderCommitChecked) {
@@ -452,11 +465,30 @@ export class Simulation implements NodeHost {
     // The window starts again when the voters change: a voter just added was never heard.
     if (node.lastVoters.join(',') !== st.conf.voters.join(',')) node.leaderSinceMs = nowMs;
     node.lastVoters = st.conf.voters;
+    this.checkConfChangesPending(node, term, st.applied, st.lastIndex);
     if (this.settings.raft.checkQuorum === true && nowMs - node.leaderSinceMs > CHECK_QUORUM_WINDOW_MS) {
       const heard = st.conf.voters.filter((v) => v === node.id || (this.heardAtMs.get(`${node.id}<${v}`) ?? -Infinity) >= nowMs - CHECK_QUORUM_WINDOW_MS);
       this.checker.checkQuorumContact(node.id, term, st.conf.voters, heard, CHECK_QUORUM_WINDOW_MS);
     }
     if (this.healedAtMs !== null && this.electedAtMs === null && view.termAt(commit) === term) this.electedAtMs = this.queue.nowMs;
+  }
+
+  /**
+   * Thesis §4.1: a leader appends a membership change only when every earlier one is
+   * applied, and (the 2015 raft-dev correction) only once it applied an entry of its term.
+   */
+  private checkConfChangesPending(node: SimNode, term: number, applied: number, lastIndex: number): void {
+    const conf: Entry[] = [];
+    const view = node.store.current;
+    const storedLast = Math.min(lastIndex, view.lastIndex());
+    const from = Math.max(applied + 1, view.firstIndex());
+    if (from <= storedLast) for (const e of view.entries(from, storedLast + 1, Number.MAX_SAFE_INTEGER)) if (e.kind === 'conf') conf.push(e);
+    for (const batch of node.store.inFlightWrites()) for (const e of batch.entries) if (e.kind === 'conf' && e.index > applied && !conf.some((c) => c.index === e.index)) conf.push(e);
+    const own = conf.filter((e) => e.term === term);
+    if (own.length === 0) return; // inherited changes may be several: the new leader commits them in its term
+    const indexes = conf.map((e) => `${e.index}/${e.term}`).join(', ');
+    if (conf.length > 1) this.checker.fail(INVARIANT.oneConfChange, `leader ${node.id} of term ${term} appended a membership change while another was not applied: ${indexes} beyond its applied index ${applied}`);
+    if (node.logView(lastIndex).termAt(applied) !== term) this.checker.fail(INVARIANT.oneConfChange, `leader ${node.id} of term ${term} appended a membership change at ${own[0]?.index ?? 0} before applying an entry of its own term (applied ${applied})`);
   }
 
   /**
@@ -629,7 +661,27 @@ export class Simulation implements NodeHost {
         if (!isChimeError(error)) throw error;
       });
     });
-    if (proposer.runtime !== null && proposer.status().lastIndex > lastIndexBefore) this.stats.confChangesAccepted++;
+    if (proposer.runtime !== null && proposer.status().lastIndex > lastIndexBefore) {
+      this.stats.confChangesAccepted++;
+      // While that change is pending, another: the core must refuse it (thesis §4.1).
+      if (this.refusedRng.chance(0.5)) this.proposeRefusable(proposer);
+    }
+  }
+
+  /** A membership change that the core must refuse now; drawn from `refusedRng`, on existing nodes only. */
+  private proposeRefusable(proposer: SimNode): void {
+    const runtime = proposer.runtime;
+    if (runtime === null || !runtime.isLeader()) return;
+    const live = [...this.nodes.values()].filter((n) => !n.removed && !this.removalCommitted.has(n.id)).map((n) => n.id);
+    const kind = this.refusedRng.pick(['addLearner', 'addVoter', 'remove'] as const);
+    const target = this.refusedRng.pick(live);
+    this.stats.refusableProposed++;
+    this.onBehalfOf(proposer, () => {
+      const proposal = kind === 'addLearner' ? runtime.addMember(target, { rpc: `${target}:rpc`, http: `${target}:http` }) : kind === 'addVoter' ? runtime.promoteMember(target) : runtime.removeMember(target);
+      proposal.catch((error: unknown) => {
+        if (!isChimeError(error)) throw error;
+      });
+    });
   }
 
   /**
