@@ -23,6 +23,12 @@ export class FireLoop {
   /** Propose-to-apply times of the last fire batches, with when they applied (a ring). */
   private readonly proposals: { readonly atMs: number; readonly tookMs: number; readonly runs: number }[] = [];
   private proposeNext = 0;
+  /**
+   * The run id this term proposes for each owed `after` fire (by its table key), so a
+   * re-proposal is a duplicate. A new leader picks new ids; the key (the upstream runId)
+   * dedupes a fire an old leader did record.
+   */
+  private owedRunIds = new Map<string, string>();
 
   constructor(private readonly ctx: TermContext) {
     this.alarm = new Alarm(ctx, () => this.pump());
@@ -32,7 +38,7 @@ export class FireLoop {
     return this.queue.length;
   }
 
-  /** Queues a manual or `after` fire; false when the queue is full. */
+  /** Queues a manual fire (`after` fires are read from the table); false when the queue is full. */
   enqueue(fire: QueuedFire, resolver?: Resolver): boolean {
     if (this.queue.length >= QUEUED_FIRES_MAX) {
       this.ctx.metrics.queueDrops += 1;
@@ -103,7 +109,7 @@ export class FireLoop {
       young: this.ctx.young(now), random: () => host.random(),
     });
     const plan = buildBatch({
-      table, view, queued: this.queue, queuedFireWaitMs: this.ctx.options.queuedFireWaitMs, newRunId: () => host.newRunId(),
+      table, view, queued: [...this.queue, ...this.owedFires()], queuedFireWaitMs: this.ctx.options.queuedFireWaitMs, newRunId: () => host.newRunId(),
       killsInFlight: this.killsInFlight, timing: { nowMs: now, fireLeadMs: this.leadMs() + this.ctx.options.fireWindowMs, catchUpMs: this.ctx.options.catchUpMs },
       strictFireLeadMs: this.ctx.options.fireLeadMs + this.ctx.options.fireWindowMs,
     });
@@ -138,6 +144,26 @@ export class FireLoop {
     });
   }
 
+  /** The `after` fires the table owes, oldest first, each with this term's run id for it. */
+  private owedFires(): QueuedFire[] {
+    const owed = this.ctx.host.table().owedAfterFires(QUEUED_FIRES_MAX);
+    const ids = new Map<string, string>();
+    const out: QueuedFire[] = [];
+    for (const o of owed) {
+      const mapKey = `${o.jobId}\u0000${o.upstreamRunId}`;
+      let runId = this.owedRunIds.get(mapKey);
+      if (runId === undefined) {
+        runId = this.ctx.host.newRunId();
+        this.ctx.metrics.afterFiresQueued += 1;
+      }
+      ids.set(mapKey, runId);
+      // scheduledAt is the upstream's finish: committed, so every leader waits for capacity from the same instant.
+      out.push({ jobId: o.jobId, runId, trigger: 'after', scheduledAt: o.atMs, payload: null, key: o.upstreamRunId });
+    }
+    this.owedRunIds = ids;
+    return out;
+  }
+
   /** Sleeps until the earliest owed instant minus the lead; while runs wait for slots, re-checks every lead. */
   private rearm(now: number, waiting: boolean): void {
     const earliest = this.ctx.host.table().earliestNextFireAt();
@@ -150,7 +176,7 @@ export class FireLoop {
       dueMs = Math.min(dueMs, wakeMs);
     }
     // Runs waiting for slots keep their jobs due: look again after a lead, not in a busy loop.
-    if (waiting || this.queue.length > 0) dueMs = Math.max(dueMs, now + Math.max(1, this.ctx.options.fireLeadMs));
+    if (waiting || this.queue.length > 0 || this.ctx.host.table().owedAfterCount > 0) dueMs = Math.max(dueMs, now + Math.max(1, this.ctx.options.fireLeadMs));
     this.alarm.at(Math.max(now, dueMs));
   }
 
@@ -171,7 +197,9 @@ export class FireLoop {
     for (const q of plan.gone) this.reject(q.runId, new ChimeError('JOB_NOT_FOUND', `job "${q.jobId}" does not exist`));
   }
 
-  private requeue(fires: readonly QueuedFire[]): void {
+  private requeue(taken: readonly QueuedFire[]): void {
+    // Owed `after` fires stay in the table until one is recorded: only manual ones come back here.
+    const fires = taken.filter((q) => q.trigger === 'manual');
     if (fires.length === 0 || this.ctx.closed) return;
     // Back in front, with the same run ids: if the failed proposal did commit, the table answers duplicate.
     this.queue = [...fires, ...this.queue];
@@ -226,6 +254,7 @@ export class FireLoop {
     for (const resolver of this.resolvers.values()) resolver.reject(error);
     this.resolvers.clear();
     this.queue = [];
+    this.owedRunIds.clear();
     this.ctx.metrics.queuedFires = 0;
   }
 }

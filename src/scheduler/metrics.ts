@@ -41,6 +41,8 @@ export class SchedulerMetrics {
   queueDrops = 0;
   /** Gauges. */
   queuedFires = 0;
+  /** `after` fires the table owes (an upstream succeeded; the downstream's fire is not recorded yet). */
+  owedAfterFires = 0;
   waitingForCapacity = 0;
   retryQueue = 0;
   followUps = 0;

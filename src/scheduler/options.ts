@@ -11,7 +11,7 @@ export const JOB_RECORDS_PER_PASS_MAX = 1000;
  * examined again next pass; this is the bound of that implicit waiting queue.
  */
 export const DUE_SCAN_MAX = 10_000;
-/** Manual and `after` fires waiting for a slot; beyond this runNow is refused and an `after` fire is recorded skipped. */
+/** Manual fires waiting for a slot (beyond this runNow is refused); also the most owed `after` fires one pass reads from the table. */
 export const QUEUED_FIRES_MAX = 10_000;
 /** awaitRun callers waiting at once. */
 export const RUN_WAITERS_MAX = 10_000;
@@ -24,8 +24,6 @@ export const REDISPATCH_PER_STEP_MAX = 1000;
 export const LOST_PER_STEP_MAX = 1000;
 /** Report, kill and lost proposals in flight at once; a report beyond it is not acknowledged (the executor resends). */
 export const PROPOSALS_IN_FLIGHT_MAX = 4096;
-/** Upstream jobs re-examined for missed `after` fires when leadership starts. */
-export const AFTER_RECHECK_JOBS_MAX = 10_000;
 /** Claims (pull workers' long-polls) one leader holds at once; more are refused with 429. */
 export const CLAIM_WAITERS_MAX = 1000;
 /** The longest a claim waits for work (api.md: at most 60 s). */

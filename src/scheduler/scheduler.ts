@@ -13,16 +13,13 @@ import { ChimeError } from '../errors/index.js';
 import { FireLoop } from './fire-loop.js';
 import { FollowUps } from './follow-ups.js';
 import { SchedulerMetrics } from './metrics.js';
-import { AFTER_RECHECK_JOBS_MAX, FOLLOW_UPS_MAX, REDISPATCH_PER_STEP_MAX, resolveOptions, type SchedulerOptions } from './options.js';
+import { FOLLOW_UPS_MAX, REDISPATCH_PER_STEP_MAX, resolveOptions, type SchedulerOptions } from './options.js';
 import { ReportBatcher } from './report-batch.js';
 import { runReportOf } from './reports.js';
 import { Retries } from './retries.js';
 import type { AwaitRunResult, ExecuteRefusal, ExecutorReport, RunNowOptions, RunNowResult, SchedulerHost } from './types.js';
 import { RunWaiters } from './waiters.js';
 import { WorkQueue, type ClaimRequest } from './work-queue.js';
-
-/** Runs of an upstream job looked at when re-checking `after` fires on start. */
-const AFTER_RECHECK_RUNS_PER_JOB = 20;
 
 type Session = {
   readonly ctx: TermContext;
@@ -69,7 +66,6 @@ export class Scheduler {
     this.redispatch(s, 0);
     s.retries.load();
     s.retries.process();
-    this.recheckAfterChains(s);
     s.fires.pump();
     const tick = (): void => {
       this.maintain(s);
@@ -244,6 +240,7 @@ export class Scheduler {
 
   private updateGauges(s: Session | null): void {
     this.metrics.queuedFires = s?.fires.queued ?? 0;
+    this.metrics.owedAfterFires = this.host.table().owedAfterCount;
     this.metrics.fireLeadMs = s?.fires.leadMs() ?? 0;
     this.metrics.retryQueue = s?.retries.size ?? 0;
     this.metrics.followUps = s?.followUps.size ?? 0;
@@ -336,37 +333,10 @@ export class Scheduler {
       s.dispatched.delete(run.runId);
       this.waiters.onRun(run);
       s.retries.onFinal(run);
-      if (run.status === 'succeeded') this.fireDependents(s, run);
     }
-    // An execution ended: its slot is free, so waiting fires may now be placed.
+    // An execution ended: its slot is free, so waiting fires may now be placed; a success may
+    // also have made the table owe `after` fires, which the next pass proposes.
     s.fires.wake();
-  }
-
-  private fireDependents(s: Session, upstream: RunRecord): void {
-    const table = this.host.table();
-    for (const id of table.dependentsOf(upstream.jobId)) {
-      const job = table.getJob(id);
-      // A paused dependent is not triggered (like its schedule); a deleted one cannot be.
-      if (job === null || !job.enabled) continue;
-      const fire = { jobId: id, runId: this.host.newRunId(), trigger: 'after', scheduledAt: s.ctx.now(), payload: null, key: upstream.runId } as const;
-      this.metrics.afterFiresQueued += 1;
-      if (s.fires.enqueue(fire)) continue;
-      // Queue full: record the skip rather than drop it silently.
-      void s.ctx.propose({ type: 'fire', at: s.ctx.now(), fires: [{ ...fire, executors: [], outcome: 'skip', reason: 'no capacity: the fire queue is full' }] });
-    }
-  }
-
-  /** On start: succeeded upstream runs of the last catchUpMs may have died with the old leader before their `after` fires; the key dedupes those that did not. */
-  private recheckAfterChains(s: Session): void {
-    const table = this.host.table();
-    const now = s.ctx.now();
-    for (const upstreamId of table.upstreamJobIds(AFTER_RECHECK_JOBS_MAX)) {
-      const page = table.listRuns(upstreamId, { limit: AFTER_RECHECK_RUNS_PER_JOB });
-      if (!page.ok) continue;
-      for (const run of page.items) {
-        if (run.status === 'succeeded' && run.finishedAt !== null && now - run.finishedAt <= this.options.catchUpMs) this.fireDependents(s, run);
-      }
-    }
   }
 
   private jobDeleted(s: Session, activeRunIds: readonly string[]): void {

@@ -11,7 +11,15 @@ import { countOutcome } from './job-metrics.js';
 
 export function applyFire(state: TableState, cmd: FireCommand): ApplyResult {
   pruneKeys(state, cmd.at);
-  const fires = cmd.fires.map((fire) => applyOneFire(state, fire, cmd.at));
+  const fires = cmd.fires.map((fire) => {
+    const outcome = applyOneFire(state, fire, cmd.at);
+    // The owed fire is settled once a fire for its key is recorded (run, skipped, or recorded
+    // before: duplicate) or its job is gone; a malformed fire settles nothing.
+    if (fire.trigger === 'after' && typeof fire.key === 'string' && (outcome.status !== 'rejected' || !state.jobs.has(fire.jobId))) {
+      state.owedAfter.delete(keyOf(fire.jobId, 'after', fire.key));
+    }
+    return outcome;
+  });
   return { ok: true, kind: 'fire', fires };
 }
 

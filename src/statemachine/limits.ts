@@ -68,6 +68,11 @@ export const NOTIFY_ERROR_CHARS_MAX = 512;
 /** Commands: size of one encoded command, fires per batch, payload, keys, output. */
 export const COMMAND_BYTES_MAX = 2 * 1024 * 1024;
 export const FIRES_PER_BATCH_MAX = 1000;
+/**
+ * `after` fires owed (an upstream succeeded, the downstream's fire is not recorded yet). Beyond
+ * it a new one is not recorded: the table has at most this many waiting for capacity.
+ */
+export const OWED_AFTER_FIRES_MAX = 10_000;
 /** Jobs in one `putJobs` entry (chime apply): one log entry, all or nothing; COMMAND_BYTES_MAX bounds it too. */
 export const JOBS_PER_APPLY_MAX = 1000;
 /** Executor reports in one runReports command. */

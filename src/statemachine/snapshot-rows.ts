@@ -3,7 +3,8 @@
 import { AuditLog, TokenRegistry } from '../access/index.js';
 import { ChimeError } from '../errors/index.js';
 import { updateRetryIndex } from './run-indexes.js';
-import { indexRun, type TableState } from './state.js';
+import { OWED_AFTER_FIRES_MAX } from './limits.js';
+import { indexRun, keyOf, type TableState } from './state.js';
 import {
   KILL_REASONS, QUEUE_PRIORITIES, RUN_STATUSES, TRIGGERS,
   type Execution, type ExecutionStatus, type KillReason, type QueuePriority, type QueueState, type RunRecord, type RunStatus, type Trigger,
@@ -49,16 +50,30 @@ export type AccessRows = { readonly tokens: unknown; readonly audit: unknown };
  * workers, least recently seen first. `access` (optional too) holds tokens and the audit log:
  * written only when there are any, read as empty when absent.
  */
-export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows } {
+export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows; owedAfter?: Row[] } {
   const queueRuns: Row[] = [];
   for (const run of state.runs.values()) if (run.queue !== null) queueRuns.push(queueRow(run, run.queue));
-  const out: { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows } = {
+  const out: { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows; owedAfter?: Row[] } = {
     runs: [...state.runs.values()].map(runRow),
     keys: [...state.keys].map(([k, e]) => [k, e.jobId, e.createRevision, e.runId, e.atMs]),
     queue: { runs: queueRuns, workers: [...state.workers.values()].map((w) => [w.worker, [...w.functions], w.node, w.lastSeenAt]) },
   };
   if (state.tokens.size > 0 || state.audit.size > 0) out.access = { tokens: state.tokens.snapshot(), audit: state.audit.snapshot() };
+  // Optional too: written only when an `after` fire is owed, read as none when absent.
+  if (state.owedAfter.size > 0) out.owedAfter = [...state.owedAfter.values()].map((o) => [o.jobId, o.upstreamRunId, o.atMs]);
   return out;
+}
+
+/** Restores the tail's optional `owedAfter` key (after the jobs); absent means nothing is owed. */
+export function restoreOwedAfter(state: TableState, owed: unknown): void {
+  if (owed === undefined) return;
+  for (const row of rows(owed, 3, 'owed after fire')) {
+    const [jobId, upstreamRunId, atMs] = row;
+    if (typeof jobId !== 'string' || typeof upstreamRunId !== 'string' || !isInt(atMs)) throw bad('an owed after fire is malformed');
+    if (!state.jobs.has(jobId)) throw bad(`an after fire is owed to job ${jobId}, which does not exist`);
+    if (state.owedAfter.size >= OWED_AFTER_FIRES_MAX) throw bad('more owed after fires than the limit');
+    state.owedAfter.set(keyOf(jobId, 'after', upstreamRunId), { jobId, upstreamRunId, atMs });
+  }
 }
 
 /** Restores the tail's optional `access` key (tokens and audit log) into `state`; absent means empty. */

@@ -112,6 +112,25 @@ test('restore(snapshot(t)) equals t and snapshots identically', () => {
   assert.ok(again.ok && again.kind === 'fire' && again.fires[0]?.status === 'duplicate');
 });
 
+test('an owed after fire is decided at apply, survives a snapshot, and the fire with its key settles it', () => {
+  const d = new Driver();
+  d.put('a', T0);
+  d.put('b', T0, { after: ['a'] });
+  d.put('c', T0, { after: ['a'], enabled: false });
+  d.fire(T0, { jobId: 'a', runId: 'u1', scheduledAt: T0, trigger: 'manual', executors: ['n1'], outcome: 'run' });
+  assert.equal(d.table.owedAfterCount, 0);
+  d.apply({ type: 'runFinished', runId: 'u1', attempt: 1, node: 'n1', at: T0 + 5, status: 'succeeded', exitCode: 0, output: '', outputTruncated: false, error: null });
+  // Only the enabled dependent is owed, from the upstream's finish.
+  assert.deepEqual(d.table.owedAfterFires(10), [{ jobId: 'b', upstreamRunId: 'u1', atMs: T0 + 5 }]);
+  const bytes = d.table.snapshot();
+  const copy = JobTable.restore(bytes);
+  assertSameBytes(copy.snapshot(), bytes);
+  assert.deepEqual(copy.owedAfterFires(10), d.table.owedAfterFires(10));
+  const fired = copy.apply({ type: 'fire', at: T0 + 6, fires: [{ jobId: 'b', runId: 'd1', scheduledAt: T0 + 5, trigger: 'after', executors: ['n1'], outcome: 'run', key: 'u1' }] }, d.index + 1);
+  assert.ok(fired.ok && fired.kind === 'fire' && fired.fires[0]?.status === 'run');
+  assert.equal(copy.owedAfterCount, 0);
+});
+
 test('garbage, foreign and future-version snapshots are refused with a clear error', () => {
   const packr = new Packr({ useRecords: false });
   const refuse = (bytes: Uint8Array, pattern: RegExp) =>

@@ -3,7 +3,7 @@
 // iteration orders are insertion orders fixed by the log, or explicit sorts.
 import { AuditLog, TokenRegistry } from '../access/index.js';
 import { assert, itemAt } from './assert.js';
-import { IDEMPOTENCY_TTL_MS, type TableLimits } from './limits.js';
+import { IDEMPOTENCY_TTL_MS, OWED_AFTER_FIRES_MAX, type TableLimits } from './limits.js';
 import { compiledSchedule, nextFireAt } from './schedule.js';
 import { compareByFinish, compareBySeq, compareLeases, indexActiveExecutions, type FinishKey, type LeaseKey, type QueueKey, type SeqKey } from './run-indexes.js';
 import { SortedSet } from './sorted-set.js';
@@ -15,6 +15,13 @@ import type { JobState } from './job-record.js';
 import { isActiveStatus, type RunRecord, type WorkerEntry } from './types.js';
 
 export { JobState } from './job-record.js';
+
+/**
+ * An `after` fire the table owes: `upstreamRunId` succeeded at `atMs` and the downstream job
+ * `jobId` has no fire recorded for it yet. Decided at apply, so every leader sees the same
+ * list; the fire that carries the key (the upstream runId) clears it, whatever its outcome.
+ */
+export type OwedAfter = { readonly jobId: string; readonly upstreamRunId: string; readonly atMs: number };
 
 export type KeyEntry = { readonly jobId: string; readonly createRevision: number; readonly runId: string; readonly atMs: number };
 
@@ -44,6 +51,8 @@ export type TableState = RunSearchIndexes & {
   readonly dependents: Map<string, Set<string>>;
   /** Idempotency keys in insertion order (oldest first). */
   readonly keys: Map<string, KeyEntry>;
+  /** `after` fires owed, by keyOf(jobId, 'after', upstreamRunId), oldest first (at most OWED_AFTER_FIRES_MAX). */
+  readonly owedAfter: Map<string, OwedAfter>;
   /** Notification events owed and their delivery state (notifications.ts). A restore replaces it. */
   notify: NotifyState;
   /** Per-job outcome figures for metrics (job-metrics.ts). A restore replaces it. */
@@ -68,7 +77,7 @@ export function createState(limits: TableLimits): TableState {
     runs: new Map(), activeRuns: new SortedSet<RunRecord, SeqKey>(compareBySeq),
     activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord, FinishKey>(compareByFinish),
     queued: new Map(), leases: new SortedSet<RunRecord, LeaseKey>(compareLeases), workers: new Map(),
-    dependents: new Map(), keys: new Map(), notify: createNotifyState(), jobMetrics: createJobMetrics(), ...createRunSearchIndexes(),
+    dependents: new Map(), keys: new Map(), owedAfter: new Map(), notify: createNotifyState(), jobMetrics: createJobMetrics(), ...createRunSearchIndexes(),
     tokens: TokenRegistry.create(), audit: AuditLog.create(),
   };
 }
@@ -128,7 +137,27 @@ export function runBecameFinal(state: TableState, job: JobState | undefined, run
   if (job === undefined) return;
   job.activeCount -= 1;
   assert(job.activeCount >= 0, 'active count went negative');
+  if (run.status === 'succeeded') oweAfterFires(state, run);
   evictJobHistory(state, job);
+}
+
+/**
+ * An upstream run succeeded: every enabled dependent is owed one fire for it. A paused
+ * dependent is not triggered (like its schedule); a full list records no more.
+ */
+function oweAfterFires(state: TableState, upstream: RunRecord): void {
+  const ids = state.dependents.get(upstream.jobId);
+  if (ids === undefined) return;
+  for (const id of [...ids].sort(compareIds)) {
+    const job = state.jobs.get(id);
+    if (job === undefined || !job.enabled || state.owedAfter.size >= OWED_AFTER_FIRES_MAX) continue;
+    state.owedAfter.set(keyOf(id, 'after', upstream.runId), { jobId: id, upstreamRunId: upstream.runId, atMs: upstream.finishedAt ?? 0 });
+  }
+}
+
+/** A deleted job is owed nothing (a new job under its id was not asked for). */
+export function forgetOwedAfter(state: TableState, jobId: string): void {
+  for (const [mapKey, owed] of state.owedAfter) if (owed.jobId === jobId) state.owedAfter.delete(mapKey);
 }
 
 export function runBecameActive(state: TableState, job: JobState, run: RunRecord): void {

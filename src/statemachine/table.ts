@@ -469,6 +469,20 @@ export class JobTable {
       .map((w) => ({ ...w, functions: [...w.functions], running: held.get(w.worker)?.length ?? 0, runIds: held.get(w.worker) ?? [] }));
   }
 
+  /** `after` fires owed (upstream succeeded, no fire recorded for it yet), oldest first, at most `limit`. */
+  owedAfterFires(limit: number): { readonly jobId: string; readonly upstreamRunId: string; readonly atMs: number }[] {
+    const out: { readonly jobId: string; readonly upstreamRunId: string; readonly atMs: number }[] = [];
+    for (const owed of this.state.owedAfter.values()) {
+      if (out.length >= limit) break;
+      out.push(owed);
+    }
+    return out;
+  }
+
+  get owedAfterCount(): number {
+    return this.state.owedAfter.size;
+  }
+
   /** Ids of jobs that list `jobId` in `after`, in id order. */
   dependentsOf(jobId: string): string[] {
     return [...(this.state.dependents.get(jobId) ?? [])].sort();

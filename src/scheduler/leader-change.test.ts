@@ -1,0 +1,124 @@
+// Nothing owed is lost on a leader change: `after` fires are decided from committed results
+// (the table owes them), so a new leader proposes every pending downstream exactly once.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Scheduler } from './scheduler.js';
+import { FakeHost } from '../../test/support/scheduler-host.js';
+import type { Command } from '../statemachine/index.js';
+
+const SEC = 1000;
+
+function setup(seed: number): { host: FakeHost; scheduler: Scheduler } {
+  const host = new FakeHost(seed);
+  const scheduler = new Scheduler(host);
+  host.scheduler = scheduler;
+  return { host, scheduler };
+}
+
+function newLeader(host: FakeHost, term: number): Scheduler {
+  const next = new Scheduler(host);
+  host.scheduler = next;
+  next.start(term);
+  return next;
+}
+
+const afterFiresProposed = (host: FakeHost): number =>
+  host.proposed.filter((c: Command) => c.type === 'fire' && c.fires.some((f) => f.trigger === 'after')).length;
+
+test('after: the leader stops right after the upstream success applied; the next leader fires the downstream exactly once', async () => {
+  const { host, scheduler } = setup(31);
+  host.addNode('n1');
+  host.behaviour = () => ({ durationMs: 50, status: 'succeeded' });
+  host.putJob('up', { schedule: '@manual' });
+  host.putJob('down', { schedule: '@manual', after: ['up'] });
+  scheduler.start(1);
+  // The leader dies in the same step that applied the upstream's success: before any pass.
+  const apply = host.apply.bind(host);
+  let upstreamRunId: string | null = null;
+  host.apply = (command) => {
+    const result = apply(command);
+    const run = upstreamRunId === null ? null : host.table().getRun(upstreamRunId);
+    if (run?.status === 'succeeded' && host.scheduler === scheduler) {
+      scheduler.stop();
+      host.scheduler = null;
+    }
+    return result;
+  };
+  upstreamRunId = (await host.settle(scheduler.runNow('up'))).runId;
+  await host.clock.advance(2 * SEC);
+  assert.equal(host.scheduler, null, 'the first leader stopped on the success');
+  assert.equal(afterFiresProposed(host), 0, 'the downstream fire was never proposed by the first leader');
+  assert.equal(host.table().owedAfterCount, 1, 'the table owes it');
+
+  const second = newLeader(host, 2);
+  await host.clock.advance(2 * SEC);
+  const downRuns = host.records.filter((r) => r.jobId === 'down');
+  assert.equal(downRuns.length, 1);
+  assert.equal(downRuns[0]?.trigger, 'after');
+  assert.equal(host.table().getRun(downRuns[0]?.runId ?? '')?.key, upstreamRunId);
+  assert.equal(host.table().owedAfterCount, 0, 'the recorded fire settled what was owed');
+  assert.equal(second.metricsNow().owedAfterFires, 0);
+
+  // Later leaders owe nothing and propose nothing: exactly once.
+  second.stop();
+  newLeader(host, 3).stop();
+  newLeader(host, 4);
+  await host.clock.advance(5 * SEC);
+  assert.equal(host.records.filter((r) => r.jobId === 'down').length, 1);
+  assert.equal(host.started.filter((s) => s.startsWith(downRuns[0]?.runId ?? '?')).length, 1, 'the downstream executed once');
+});
+
+test('after: a downstream waiting for capacity longer than catchUpMs survives two leader changes and runs once', async () => {
+  const { host, scheduler } = setup(32);
+  host.addNode('a', { tags: { pool: 'a' } });
+  host.addNode('b', { tags: { pool: 'b' }, slots: 1 });
+  host.behaviour = (order) => ({ durationMs: order.jobId === 'blocker' ? 150 * SEC : 50, status: 'succeeded' });
+  host.putJob('blocker', { schedule: '@manual', target: { mode: 'tags', tags: { pool: 'b' } } });
+  host.putJob('up', { schedule: '@manual', target: { mode: 'tags', tags: { pool: 'a' } } });
+  host.putJob('down', { schedule: '@manual', after: ['up'], target: { mode: 'tags', tags: { pool: 'b' } } });
+  scheduler.start(1);
+  await host.settle(scheduler.runNow('blocker'));
+  const up = await host.settle(scheduler.runNow('up'));
+  await host.clock.advance(2 * SEC);
+  assert.equal(host.table().getRun(up.runId)?.status, 'succeeded');
+  assert.equal(host.records.filter((r) => r.jobId === 'down').length, 0, 'down waits for the busy node');
+  assert.ok(scheduler.metricsNow().waitingForCapacity >= 1);
+
+  // Two leader changes, the second well past catchUpMs (60 s) after the upstream finished.
+  await host.clock.advance(30 * SEC);
+  scheduler.stop();
+  const second = newLeader(host, 2);
+  await host.clock.advance(50 * SEC);
+  second.stop();
+  const third = newLeader(host, 3);
+  assert.equal(host.table().owedAfterCount, 1, 'still owed, in the table');
+  assert.equal(host.records.filter((r) => r.jobId === 'down').length, 0);
+
+  // The blocker ends at ~150 s: the owed fire takes the slot, once.
+  await host.clock.advance(90 * SEC);
+  const down = host.records.filter((r) => r.jobId === 'down');
+  assert.deepEqual(down.map((r) => [r.trigger, r.status]), [['after', 'run']]);
+  assert.equal(host.table().getRun(down[0]?.runId ?? '')?.status, 'succeeded');
+  assert.equal(host.table().owedAfterCount, 0);
+  assert.equal(third.metricsNow().owedAfterFires, 0);
+});
+
+test('after: a downstream deleted while its fire is owed is owed nothing, also under a new job of the same id', async () => {
+  const { host, scheduler } = setup(33);
+  host.addNode('a', { tags: { pool: 'a' } });
+  host.addNode('b', { tags: { pool: 'b' }, slots: 1 });
+  host.behaviour = (order) => ({ durationMs: order.jobId === 'blocker' ? 20 * SEC : 50, status: 'succeeded' });
+  host.putJob('blocker', { schedule: '@manual', target: { mode: 'tags', tags: { pool: 'b' } } });
+  host.putJob('up', { schedule: '@manual', target: { mode: 'tags', tags: { pool: 'a' } } });
+  host.putJob('down', { schedule: '@manual', after: ['up'], target: { mode: 'tags', tags: { pool: 'b' } } });
+  scheduler.start(1);
+  await host.settle(scheduler.runNow('blocker'));
+  await host.settle(scheduler.runNow('up'));
+  await host.clock.advance(2 * SEC);
+  assert.equal(host.table().owedAfterCount, 1);
+  host.apply({ type: 'deleteJob', id: 'down', at: host.clock.nowMs });
+  assert.equal(host.table().owedAfterCount, 0);
+  host.putJob('down', { schedule: '@manual', after: ['up'], target: { mode: 'tags', tags: { pool: 'b' } } });
+  await host.clock.advance(30 * SEC);
+  assert.equal(host.records.filter((r) => r.jobId === 'down').length, 0);
+});
