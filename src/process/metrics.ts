@@ -188,6 +188,7 @@ export class ProcessMetrics {
     counter('chime_worker_lease_expiries_total', 'Claimed attempts recorded lost because their lease ran out, this term', (s) => s.leaseExpiries);
     gauge('chime_worker_claim_waiters', 'Claims parked on this leader', (s) => s.claimWaiters);
     gauge('chime_scheduler_queued_fires', 'Fires waiting to be proposed', (s) => s.queuedFires);
+    gauge('chime_scheduler_waiting_manual_fires', 'Manual fires recorded waiting for capacity (they outlive the leader)', (s) => s.owedManualFires);
     gauge('chime_scheduler_owed_after_fires', 'After fires the table owes (upstream succeeded, downstream fire not recorded yet)', (s) => s.owedAfterFires);
     gauge('chime_scheduler_waiting_for_capacity', 'Due instants waiting for a free executor slot', (s) => s.waitingForCapacity);
     gauge('chime_scheduler_retry_queue', 'Runs waiting for their retry backoff', (s) => s.retryQueue);

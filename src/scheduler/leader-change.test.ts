@@ -122,3 +122,73 @@ test('after: a downstream deleted while its fire is owed is owed nothing, also u
   await host.clock.advance(30 * SEC);
   assert.equal(host.records.filter((r) => r.jobId === 'down').length, 0);
 });
+
+test('manual: a run waiting for capacity is recorded in the log, outlives its leader, and runs once under its first run id', async () => {
+  const { host, scheduler } = setup(34);
+  host.addNode('b', { slots: 1 });
+  host.behaviour = (order) => ({ durationMs: order.jobId === 'blocker' ? 20 * SEC : 50, status: 'succeeded' });
+  host.putJob('blocker', { schedule: '@manual' });
+  host.putJob('job', { schedule: '@manual' });
+  scheduler.start(1);
+  await host.settle(scheduler.runNow('blocker'));
+  const first = scheduler.runNow('job', { key: 'k1', payload: 'p', triggeredBy: 'alice' });
+  let firstError: unknown = null;
+  first.catch((e: unknown) => void (firstError = e));
+  await host.clock.advance(1 * SEC);
+  assert.equal(host.table().owedManualCount, 1, 'recorded waiting');
+  assert.equal(scheduler.metricsNow().manualFiresRecordedWaiting, 1);
+  assert.equal(scheduler.metricsNow().queuedFires, 0, 'it left the in-memory queue');
+  const [waiting] = host.table().owedManualFires(10);
+  assert.ok(waiting);
+
+  scheduler.stop();
+  await host.clock.advance(1);
+  assert.ok(firstError instanceof Error, 'the caller of the old leader hears NOT_LEADER');
+  const second = newLeader(host, 2);
+  await host.clock.advance(2 * SEC);
+  assert.equal(host.records.filter((r) => r.jobId === 'job').length, 0, 'still waiting for the slot');
+  assert.equal(second.metricsNow().owedManualFires, 1);
+  // The client retries with its key: the waiting fire answers, no second one is recorded.
+  const retried = await host.settle(second.runNow('job', { key: 'k1', payload: 'p' }));
+  assert.deepEqual(retried, { runId: waiting.runId, duplicate: true, status: 'duplicate' });
+  assert.equal(host.table().owedManualCount, 1);
+
+  await host.clock.advance(25 * SEC);
+  const runs = host.records.filter((r) => r.jobId === 'job');
+  assert.deepEqual(runs.map((r) => [r.runId, r.trigger, r.status]), [[waiting.runId, 'manual', 'run']]);
+  const run = host.table().getRun(waiting.runId);
+  assert.equal(run?.status, 'succeeded');
+  assert.equal(run?.payload, 'p');
+  assert.equal(run?.key, 'k1');
+  assert.equal(run?.triggeredBy, 'alice');
+  assert.equal(host.table().owedManualCount, 0);
+  assert.equal(host.started.filter((s) => s.startsWith(`${waiting.runId}/`)).length, 1);
+});
+
+test('manual: a recorded waiting run is recorded skipped queuedFireWaitMs after its request, judged alike by a new leader', async () => {
+  const host = new FakeHost(35);
+  const options = { queuedFireWaitMs: 10 * SEC };
+  const scheduler = new Scheduler(host, options);
+  host.scheduler = scheduler;
+  host.addNode('b', { slots: 1 });
+  host.behaviour = () => ({ durationMs: 60 * SEC, status: 'succeeded' });
+  host.putJob('blocker', { schedule: '@manual' });
+  host.putJob('job', { schedule: '@manual' });
+  scheduler.start(1);
+  await host.settle(scheduler.runNow('blocker'));
+  const requestedAt = host.clock.nowMs;
+  scheduler.runNow('job').catch(() => {});
+  await host.clock.advance(1 * SEC);
+  assert.equal(host.table().owedManualCount, 1);
+  scheduler.stop();
+  const second = new Scheduler(host, options);
+  host.scheduler = second;
+  second.start(2);
+  await host.clock.advance(15 * SEC);
+  const runs = host.records.filter((r) => r.jobId === 'job');
+  assert.equal(runs.length, 1);
+  assert.equal(runs[0]?.status, 'skipped');
+  assert.match(runs[0]?.reason ?? '', /^no capacity/);
+  assert.ok((runs[0]?.atMs ?? 0) - requestedAt >= 10 * SEC && (runs[0]?.atMs ?? 0) - requestedAt < 12 * SEC);
+  assert.equal(host.table().owedManualCount, 0);
+});

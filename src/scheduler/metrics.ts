@@ -30,6 +30,8 @@ export class SchedulerMetrics {
   reportsProposed = 0;
   reportsRefused = 0;
   afterFiresQueued = 0;
+  /** Manual fires recorded in the log as waiting for capacity (queueFires), so that they outlive this leader. */
+  manualFiresRecordedWaiting = 0;
   /** Pull workers: claims answered (with or without runs), runs handed out, claims refused (too many waiting), leases that ran out. */
   claimsAnswered = 0;
   runsClaimed = 0;
@@ -43,6 +45,8 @@ export class SchedulerMetrics {
   queuedFires = 0;
   /** `after` fires the table owes (an upstream succeeded; the downstream's fire is not recorded yet). */
   owedAfterFires = 0;
+  /** Manual fires the table holds waiting for capacity. */
+  owedManualFires = 0;
   waitingForCapacity = 0;
   retryQueue = 0;
   followUps = 0;

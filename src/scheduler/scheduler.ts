@@ -143,6 +143,9 @@ export class Scheduler {
       case 'putJob': case 'putJobs': case 'pauseJob': case 'resumeJob':
         s.fires.wake();
         return;
+      case 'queueFires':
+        // The fire loop settles its own proposal; the waiting fires are now the table's.
+        return;
       case 'notifyResults':
         // Delivery state is the notifier's business, not the scheduler's.
       // Tokens and audit records change nothing the scheduler keeps.
@@ -241,6 +244,7 @@ export class Scheduler {
   private updateGauges(s: Session | null): void {
     this.metrics.queuedFires = s?.fires.queued ?? 0;
     this.metrics.owedAfterFires = this.host.table().owedAfterCount;
+    this.metrics.owedManualFires = this.host.table().owedManualCount;
     this.metrics.fireLeadMs = s?.fires.leadMs() ?? 0;
     this.metrics.retryQueue = s?.retries.size ?? 0;
     this.metrics.followUps = s?.followUps.size ?? 0;

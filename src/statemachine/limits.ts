@@ -73,6 +73,9 @@ export const FIRES_PER_BATCH_MAX = 1000;
  * it a new one is not recorded: the table has at most this many waiting for capacity.
  */
 export const OWED_AFTER_FIRES_MAX = 10_000;
+/** Manual fires recorded waiting for capacity (queueFires), and their payload bytes together; beyond either a new one is refused. */
+export const OWED_MANUAL_FIRES_MAX = 10_000;
+export const OWED_MANUAL_PAYLOAD_BYTES_MAX = 16 * 1024 * 1024;
 /** Jobs in one `putJobs` entry (chime apply): one log entry, all or nothing; COMMAND_BYTES_MAX bounds it too. */
 export const JOBS_PER_APPLY_MAX = 1000;
 /** Executor reports in one runReports command. */

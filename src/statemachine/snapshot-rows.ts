@@ -3,8 +3,8 @@
 import { AuditLog, TokenRegistry } from '../access/index.js';
 import { ChimeError } from '../errors/index.js';
 import { updateRetryIndex } from './run-indexes.js';
-import { OWED_AFTER_FIRES_MAX } from './limits.js';
-import { indexRun, keyOf, type TableState } from './state.js';
+import { OWED_AFTER_FIRES_MAX, OWED_MANUAL_FIRES_MAX } from './limits.js';
+import { addOwedManual, indexRun, keyOf, type TableState } from './state.js';
 import {
   KILL_REASONS, QUEUE_PRIORITIES, RUN_STATUSES, TRIGGERS,
   type Execution, type ExecutionStatus, type KillReason, type QueuePriority, type QueueState, type RunRecord, type RunStatus, type Trigger,
@@ -50,10 +50,10 @@ export type AccessRows = { readonly tokens: unknown; readonly audit: unknown };
  * workers, least recently seen first. `access` (optional too) holds tokens and the audit log:
  * written only when there are any, read as empty when absent.
  */
-export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows; owedAfter?: Row[] } {
+export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows; owedAfter?: Row[]; owedManual?: Row[] } {
   const queueRuns: Row[] = [];
   for (const run of state.runs.values()) if (run.queue !== null) queueRuns.push(queueRow(run, run.queue));
-  const out: { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows; owedAfter?: Row[] } = {
+  const out: { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows; owedAfter?: Row[]; owedManual?: Row[] } = {
     runs: [...state.runs.values()].map(runRow),
     keys: [...state.keys].map(([k, e]) => [k, e.jobId, e.createRevision, e.runId, e.atMs]),
     queue: { runs: queueRuns, workers: [...state.workers.values()].map((w) => [w.worker, [...w.functions], w.node, w.lastSeenAt]) },
@@ -61,7 +61,23 @@ export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; qu
   if (state.tokens.size > 0 || state.audit.size > 0) out.access = { tokens: state.tokens.snapshot(), audit: state.audit.snapshot() };
   // Optional too: written only when an `after` fire is owed, read as none when absent.
   if (state.owedAfter.size > 0) out.owedAfter = [...state.owedAfter.values()].map((o) => [o.jobId, o.upstreamRunId, o.atMs]);
+  if (state.owedManual.size > 0) {
+    out.owedManual = [...state.owedManual.values()].map((o) => [o.jobId, o.runId, o.scheduledAt, o.payload, o.key, o.priority, o.triggeredBy]);
+  }
   return out;
+}
+
+/** Restores the tail's optional `owedManual` key (after the jobs): manual fires waiting for capacity; absent means none. */
+export function restoreOwedManual(state: TableState, owed: unknown): void {
+  if (owed === undefined) return;
+  for (const row of rows(owed, 7, 'waiting manual fire')) {
+    const [jobId, runId, scheduledAt, payload, key, priority, triggeredBy] = row;
+    if (typeof jobId !== 'string' || typeof runId !== 'string' || !isInt(scheduledAt) || !isNullStr(payload) || !isNullStr(key)
+      || !(priority === null || isQueuePriority(priority)) || !isNullStr(triggeredBy)) throw bad('a waiting manual fire is malformed');
+    if (!state.jobs.has(jobId) || state.owedManual.has(runId)) throw bad(`waiting manual fire ${runId} has no job or is listed twice`);
+    if (state.owedManual.size >= OWED_MANUAL_FIRES_MAX) throw bad('more waiting manual fires than the limit');
+    addOwedManual(state, { jobId, runId, scheduledAt, payload, key, priority, triggeredBy });
+  }
 }
 
 /** Restores the tail's optional `owedAfter` key (after the jobs); absent means nothing is owed. */

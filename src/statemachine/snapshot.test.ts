@@ -131,6 +131,27 @@ test('an owed after fire is decided at apply, survives a snapshot, and the fire 
   assert.equal(copy.owedAfterCount, 0);
 });
 
+test('a manual fire recorded waiting survives a snapshot; its key and id dedupe; the fire with its run id settles it', () => {
+  const d = new Driver();
+  d.put('a', T0);
+  const waiting = { jobId: 'a', runId: 'm1', scheduledAt: T0, payload: 'p', key: 'k', priority: null, triggeredBy: 'alice' };
+  const queued = d.apply({ type: 'queueFires', at: T0, fires: [waiting] });
+  assert.ok(queued.ok && queued.kind === 'queuedFires' && queued.fires[0]?.status === 'queued');
+  const bytes = d.table.snapshot();
+  const copy = JobTable.restore(bytes);
+  assertSameBytes(copy.snapshot(), bytes);
+  assert.deepEqual(copy.owedManualFires(10), [waiting]);
+  const again = copy.apply({ type: 'queueFires', at: T0 + 1, fires: [{ ...waiting, runId: 'm2' }, waiting, { ...waiting, jobId: 'nope', runId: 'm3' }] }, d.index + 1);
+  assert.ok(again.ok && again.kind === 'queuedFires');
+  assert.deepEqual(again.fires.map((f) => [f.runId, f.status]), [['m1', 'duplicate'], ['m1', 'duplicate'], ['m3', 'rejected']]);
+  const fired = copy.apply({ type: 'fire', at: T0 + 2, fires: [{ jobId: 'a', runId: 'm1', scheduledAt: T0, trigger: 'manual', executors: ['n1'], outcome: 'run', key: 'k', payload: 'p' }] }, d.index + 2);
+  assert.ok(fired.ok && fired.kind === 'fire' && fired.fires[0]?.status === 'run');
+  assert.equal(copy.owedManualCount, 0);
+  // Deleting the job drops what waits for it.
+  d.apply({ type: 'deleteJob', id: 'a', at: T0 + 3 });
+  assert.equal(d.table.owedManualCount, 0);
+});
+
 test('garbage, foreign and future-version snapshots are refused with a clear error', () => {
   const packr = new Packr({ useRecords: false });
   const refuse = (bytes: Uint8Array, pattern: RegExp) =>

@@ -13,7 +13,7 @@ import { ChimeError } from '../errors/index.js';
 import { isRecord } from './guards.js';
 import type { TableLimits } from './limits.js';
 import { drainSteps, readJobSection, writeJobSectionSteps } from './snapshot-jobs.js';
-import { bad, isInt, restoreAccess, restoreOwedAfter, restoreRunsAndKeys, runAndKeyRows } from './snapshot-rows.js';
+import { bad, isInt, restoreAccess, restoreOwedAfter, restoreOwedManual, restoreRunsAndKeys, runAndKeyRows } from './snapshot-rows.js';
 import { notifyRows, restoreNotify } from './notifications.js';
 import { jobMetricsRows, restoreJobMetrics } from './job-metrics.js';
 import { decodeVersion1 } from './snapshot-v1.js';
@@ -141,5 +141,6 @@ function decodeVersion2(h: { readonly [field: string]: unknown }, bytes: Uint8Ar
   state.jobMetrics = restoreJobMetrics(tail['jobMetrics'], bad);
   restoreAccess(state, tail['access']);
   restoreOwedAfter(state, tail['owedAfter']);
+  restoreOwedManual(state, tail['owedManual']);
   return state;
 }

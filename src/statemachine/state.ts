@@ -4,6 +4,7 @@
 import { AuditLog, TokenRegistry } from '../access/index.js';
 import { assert, itemAt } from './assert.js';
 import { IDEMPOTENCY_TTL_MS, OWED_AFTER_FIRES_MAX, type TableLimits } from './limits.js';
+import type { QueuedManualFire } from './commands.js';
 import { compiledSchedule, nextFireAt } from './schedule.js';
 import { compareByFinish, compareBySeq, compareLeases, indexActiveExecutions, type FinishKey, type LeaseKey, type QueueKey, type SeqKey } from './run-indexes.js';
 import { SortedSet } from './sorted-set.js';
@@ -53,6 +54,10 @@ export type TableState = RunSearchIndexes & {
   readonly keys: Map<string, KeyEntry>;
   /** `after` fires owed, by keyOf(jobId, 'after', upstreamRunId), oldest first (at most OWED_AFTER_FIRES_MAX). */
   readonly owedAfter: Map<string, OwedAfter>;
+  /** Manual fires recorded waiting for capacity, by runId, oldest first (queueFires; at most OWED_MANUAL_FIRES_MAX). */
+  readonly owedManual: Map<string, QueuedManualFire>;
+  /** Payload bytes of owedManual together (derived; at most OWED_MANUAL_PAYLOAD_BYTES_MAX). */
+  owedManualBytes: number;
   /** Notification events owed and their delivery state (notifications.ts). A restore replaces it. */
   notify: NotifyState;
   /** Per-job outcome figures for metrics (job-metrics.ts). A restore replaces it. */
@@ -77,7 +82,7 @@ export function createState(limits: TableLimits): TableState {
     runs: new Map(), activeRuns: new SortedSet<RunRecord, SeqKey>(compareBySeq),
     activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord, FinishKey>(compareByFinish),
     queued: new Map(), leases: new SortedSet<RunRecord, LeaseKey>(compareLeases), workers: new Map(),
-    dependents: new Map(), keys: new Map(), owedAfter: new Map(), notify: createNotifyState(), jobMetrics: createJobMetrics(), ...createRunSearchIndexes(),
+    dependents: new Map(), keys: new Map(), owedAfter: new Map(), owedManual: new Map(), owedManualBytes: 0, notify: createNotifyState(), jobMetrics: createJobMetrics(), ...createRunSearchIndexes(),
     tokens: TokenRegistry.create(), audit: AuditLog.create(),
   };
 }
@@ -158,6 +163,25 @@ function oweAfterFires(state: TableState, upstream: RunRecord): void {
 /** A deleted job is owed nothing (a new job under its id was not asked for). */
 export function forgetOwedAfter(state: TableState, jobId: string): void {
   for (const [mapKey, owed] of state.owedAfter) if (owed.jobId === jobId) state.owedAfter.delete(mapKey);
+  for (const owed of [...state.owedManual.values()]) if (owed.jobId === jobId) dropOwedManual(state, owed.runId);
+}
+
+const utf8 = new TextEncoder();
+
+export function payloadBytes(payload: string | null): number {
+  return payload === null ? 0 : utf8.encode(payload).length;
+}
+
+export function addOwedManual(state: TableState, fire: QueuedManualFire): void {
+  state.owedManual.set(fire.runId, fire);
+  state.owedManualBytes += payloadBytes(fire.payload);
+}
+
+export function dropOwedManual(state: TableState, runId: string): void {
+  const owed = state.owedManual.get(runId);
+  if (owed === undefined) return;
+  state.owedManual.delete(runId);
+  state.owedManualBytes -= payloadBytes(owed.payload);
 }
 
 export function runBecameActive(state: TableState, job: JobState, run: RunRecord): void {
