@@ -5,7 +5,7 @@ import type { Fire, FireCommand, QueueFiresCommand, QueuedManualFire } from './c
 import { ERROR_CODES } from './errors.js';
 import type { ApplyResult, FireOutcome, QueueFireOutcome } from './results.js';
 import {
-  addOwedManual, addRun, computeNextFireAt, dropOwedManual, keyOf, lookupKey, payloadBytes, pruneKeys, rememberKey, setNextFireAt, type JobState, type TableState,
+  addOwedManual, addRun, computeNextFireAt, downstreamRan, dropOwedManual, keyOf, lookupKey, payloadBytes, pruneKeys, rememberKey, setNextFireAt, type JobState, type TableState,
 } from './state.js';
 import { OWED_MANUAL_FIRES_MAX, OWED_MANUAL_PAYLOAD_BYTES_MAX } from './limits.js';
 import type { Execution, QueueState, RunRecord } from './types.js';
@@ -96,6 +96,7 @@ function applyOneFire(state: TableState, fire: Fire, atMs: number): FireOutcome 
   };
   const run = newRun(state.runSeq, queue === null ? fire : { ...fire, executors: [] }, atMs, skipReason, queue);
   addRun(state, job, run);
+  if (skipReason === null) downstreamRan(state, job.id);
   if (skipReason !== null) {
     notifySkipped(state.notify, job.spec, run, atMs);
     countOutcome(state.jobMetrics, run);

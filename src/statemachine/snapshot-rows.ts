@@ -3,7 +3,7 @@
 import { AuditLog, TokenRegistry } from '../access/index.js';
 import { ChimeError } from '../errors/index.js';
 import { updateRetryIndex } from './run-indexes.js';
-import { OWED_AFTER_FIRES_MAX, OWED_MANUAL_FIRES_MAX } from './limits.js';
+import { AFTER_MAX, OWED_AFTER_FIRES_MAX, OWED_MANUAL_FIRES_MAX } from './limits.js';
 import { addOwedManual, indexRun, keyOf, type TableState } from './state.js';
 import {
   KILL_REASONS, QUEUE_PRIORITIES, RUN_STATUSES, TRIGGERS,
@@ -50,10 +50,10 @@ export type AccessRows = { readonly tokens: unknown; readonly audit: unknown };
  * workers, least recently seen first. `access` (optional too) holds tokens and the audit log:
  * written only when there are any, read as empty when absent.
  */
-export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows; owedAfter?: Row[]; owedManual?: Row[] } {
+export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows; owedAfter?: Row[]; owedManual?: Row[]; afterSeen?: Row[] } {
   const queueRuns: Row[] = [];
   for (const run of state.runs.values()) if (run.queue !== null) queueRuns.push(queueRow(run, run.queue));
-  const out: { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows; owedAfter?: Row[]; owedManual?: Row[] } = {
+  const out: { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows; owedAfter?: Row[]; owedManual?: Row[]; afterSeen?: Row[] } = {
     runs: [...state.runs.values()].map(runRow),
     keys: [...state.keys].map(([k, e]) => [k, e.jobId, e.createRevision, e.runId, e.atMs]),
     queue: { runs: queueRuns, workers: [...state.workers.values()].map((w) => [w.worker, [...w.functions], w.node, w.lastSeenAt]) },
@@ -61,10 +61,22 @@ export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; qu
   if (state.tokens.size > 0 || state.audit.size > 0) out.access = { tokens: state.tokens.snapshot(), audit: state.audit.snapshot() };
   // Optional too: written only when an `after` fire is owed, read as none when absent.
   if (state.owedAfter.size > 0) out.owedAfter = [...state.owedAfter.values()].map((o) => [o.jobId, o.upstreamRunId, o.atMs]);
+  if (state.afterSeen.size > 0) out.afterSeen = [...state.afterSeen].map(([jobId, seen]) => [jobId, [...seen]]);
   if (state.owedManual.size > 0) {
     out.owedManual = [...state.owedManual.values()].map((o) => [o.jobId, o.runId, o.scheduledAt, o.payload, o.key, o.priority, o.triggeredBy]);
   }
   return out;
+}
+
+/** Restores the tail's optional `afterSeen` key (afterMode `all` progress, after the jobs); absent means none. */
+export function restoreAfterSeen(state: TableState, seen: unknown): void {
+  if (seen === undefined) return;
+  for (const row of rows(seen, 2, 'after seen')) {
+    const [jobId, ids] = row;
+    if (typeof jobId !== 'string' || !Array.isArray(ids) || !ids.every(isString) || ids.length > AFTER_MAX) throw bad('an after-seen row is malformed');
+    if (!state.jobs.has(jobId) || state.afterSeen.has(jobId)) throw bad(`after-seen job ${jobId} does not exist or is listed twice`);
+    state.afterSeen.set(jobId, new Set(ids));
+  }
 }
 
 /** Restores the tail's optional `owedManual` key (after the jobs): manual fires waiting for capacity; absent means none. */

@@ -54,6 +54,8 @@ export type TableState = RunSearchIndexes & {
   readonly keys: Map<string, KeyEntry>;
   /** `after` fires owed, by keyOf(jobId, 'after', upstreamRunId), oldest first (at most OWED_AFTER_FIRES_MAX). */
   readonly owedAfter: Map<string, OwedAfter>;
+  /** afterMode `all` jobs → upstream job ids that succeeded since the job's last run (each at most AFTER_MAX current ones). */
+  readonly afterSeen: Map<string, Set<string>>;
   /** Manual fires recorded waiting for capacity, by runId, oldest first (queueFires; at most OWED_MANUAL_FIRES_MAX). */
   readonly owedManual: Map<string, QueuedManualFire>;
   /** Payload bytes of owedManual together (derived; at most OWED_MANUAL_PAYLOAD_BYTES_MAX). */
@@ -82,7 +84,7 @@ export function createState(limits: TableLimits): TableState {
     runs: new Map(), activeRuns: new SortedSet<RunRecord, SeqKey>(compareBySeq),
     activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord, FinishKey>(compareByFinish),
     queued: new Map(), leases: new SortedSet<RunRecord, LeaseKey>(compareLeases), workers: new Map(),
-    dependents: new Map(), keys: new Map(), owedAfter: new Map(), owedManual: new Map(), owedManualBytes: 0, notify: createNotifyState(), jobMetrics: createJobMetrics(), ...createRunSearchIndexes(),
+    dependents: new Map(), keys: new Map(), owedAfter: new Map(), afterSeen: new Map(), owedManual: new Map(), owedManualBytes: 0, notify: createNotifyState(), jobMetrics: createJobMetrics(), ...createRunSearchIndexes(),
     tokens: TokenRegistry.create(), audit: AuditLog.create(),
   };
 }
@@ -156,12 +158,31 @@ function oweAfterFires(state: TableState, upstream: RunRecord): void {
   for (const id of [...ids].sort(compareIds)) {
     const job = state.jobs.get(id);
     if (job === undefined || !job.enabled || state.owedAfter.size >= OWED_AFTER_FIRES_MAX) continue;
+    const spec = job.spec;
+    if (spec.afterMode === 'all') {
+      let seen = state.afterSeen.get(id);
+      if (seen === undefined) state.afterSeen.set(id, (seen = new Set()));
+      seen.add(upstream.jobId);
+      const current = seen;
+      if (!spec.after.every((u) => current.has(u))) {
+        // An upstream dropped from `after` since it succeeded no longer counts.
+        for (const u of current) if (!spec.after.includes(u)) current.delete(u);
+        continue;
+      }
+      state.afterSeen.delete(id);
+    }
     state.owedAfter.set(keyOf(id, 'after', upstream.runId), { jobId: id, upstreamRunId: upstream.runId, atMs: upstream.finishedAt ?? 0 });
   }
 }
 
+/** A run of the job was recorded: for afterMode `all`, every upstream has to succeed again. */
+export function downstreamRan(state: TableState, jobId: string): void {
+  state.afterSeen.delete(jobId);
+}
+
 /** A deleted job is owed nothing (a new job under its id was not asked for). */
 export function forgetOwedAfter(state: TableState, jobId: string): void {
+  state.afterSeen.delete(jobId);
   for (const [mapKey, owed] of state.owedAfter) if (owed.jobId === jobId) state.owedAfter.delete(mapKey);
   for (const owed of [...state.owedManual.values()]) if (owed.jobId === jobId) dropOwedManual(state, owed.runId);
 }
