@@ -129,7 +129,8 @@ function restoreQueueStates(queue: unknown): Map<string, QueueState> {
       || !isInt(leaseMs) || !isNullInt(leaseUntil) || !isNullInt(done) || !isNullInt(total) || !isNullStr(result) || typeof noRetry !== 'boolean') {
       throw bad('a queue run is malformed');
     }
-    if ((worker === null) !== (leaseUntil === null)) throw bad(`queue run ${runId} has a worker without a lease or the reverse`);
+    // A finished run keeps the worker that ended it but no lease; only a lease without a holder is wrong.
+    if (worker === null && leaseUntil !== null) throw bad(`queue run ${runId} has a lease without a worker`);
     out.set(runId, {
       function: fn, priority, worker, node, leaseMs, leaseUntil, progress: done === null || total === null ? null : { done, total }, result, noRetry,
     });
