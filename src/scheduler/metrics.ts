@@ -1,6 +1,6 @@
 // Plain counters and gauges the agent exports (Prometheus names are the agent's choice).
 // Counters only grow for the life of the Scheduler object; gauges describe the current term.
-import { LATENESS_SAMPLES_MAX } from './options.js';
+import { FUNCTION_SERIES_MAX, LATENESS_SAMPLES_MAX, OTHER_FUNCTIONS } from './options.js';
 
 export class SchedulerMetrics {
   /** Run records proposed to execute and recorded as `run`. */
@@ -39,6 +39,11 @@ export class SchedulerMetrics {
   /** Claims whose worker hung up before they were answered. */
   claimsAbandoned = 0;
   leaseExpiries = 0;
+  /** Per function (at most FUNCTION_SERIES_MAX names, the rest under `_other`): leases that ran out this term. */
+  readonly leaseExpiriesByFunction = new Map<string, number>();
+  /** Claims refused because the worker holds WORKER_HELD_MAX attempts; submissions refused because the function's queue is full. */
+  claimsRefusedHeld = 0;
+  functionQueueRefused = 0;
   /** Entries dropped because a bounded queue was full. */
   queueDrops = 0;
   /** Gauges. */
@@ -87,5 +92,10 @@ export class SchedulerMetrics {
     if (this.latenessSamplesMs.length < LATENESS_SAMPLES_MAX) this.latenessSamplesMs.push(ms);
     else this.latenessSamplesMs[this.latenessNext] = ms;
     this.latenessNext = (this.latenessNext + 1) % LATENESS_SAMPLES_MAX;
+  }
+
+  countLeaseExpiry(fn: string): void {
+    const name = this.leaseExpiriesByFunction.has(fn) || this.leaseExpiriesByFunction.size < FUNCTION_SERIES_MAX ? fn : OTHER_FUNCTIONS;
+    this.leaseExpiriesByFunction.set(name, (this.leaseExpiriesByFunction.get(name) ?? 0) + 1);
   }
 }

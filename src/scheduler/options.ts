@@ -1,6 +1,6 @@
 // Every bound and timing of the scheduler, with its default. Timings are options (tests and
 // operators tune them); bounds are named constants, so no queue or loop grows without limit.
-import { FIRES_PER_BATCH_MAX } from '../statemachine/index.js';
+import { FIRES_PER_BATCH_MAX, FUNCTION_SERIES_MAX } from '../statemachine/index.js';
 
 /** Fires in one `fire` command (the table accepts at most FIRES_PER_BATCH_MAX). */
 export const FIRE_BATCH_MAX = FIRES_PER_BATCH_MAX;
@@ -35,6 +35,9 @@ export const LEASE_EXPIRIES_PER_STEP_MAX = 1000;
 /** Recent fire proposal times the adaptive lead looks at: at most this many, of the last window. */
 export const FIRE_PROPOSE_SAMPLES = 16;
 export const FIRE_PROPOSE_WINDOW_MS = 5000;
+/** Per-function metric series: at most FUNCTION_SERIES_MAX names, the rest summed under OTHER_FUNCTIONS. */
+export const OTHER_FUNCTIONS = '_other';
+export { FUNCTION_SERIES_MAX };
 /** Lateness samples kept for metrics (a ring). */
 export const LATENESS_SAMPLES_MAX = 1024;
 

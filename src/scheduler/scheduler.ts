@@ -5,7 +5,7 @@
 // the node applied, a kill after the killRun applied, a retry's execute after the retryRun.
 import assert from 'node:assert';
 import {
-  IDEMPOTENCY_KEY_CHARS_MAX, PAYLOAD_BYTES_MAX, isActiveStatus,
+  FUNCTION_QUEUED_MAX, IDEMPOTENCY_KEY_CHARS_MAX, PAYLOAD_BYTES_MAX, isActiveStatus,
   type ApplyResult, type ClaimReportCommand, type KillRunCommand, type Command, type FireOutcome, type Job, type RunRecord,
 } from '../statemachine/index.js';
 import { TermContext } from './context.js';
@@ -194,6 +194,11 @@ export class Scheduler {
     }
     if (key !== null && (key.length === 0 || key.length > IDEMPOTENCY_KEY_CHARS_MAX)) {
       return Promise.reject(new ChimeError('INVALID_INPUT', `key must be 1 to ${IDEMPOTENCY_KEY_CHARS_MAX} characters`));
+    }
+    const executor = job.executor;
+    if (executor.type === 'queue' && this.host.table().queuedCount(executor.function) >= FUNCTION_QUEUED_MAX) {
+      this.metrics.functionQueueRefused += 1;
+      return Promise.reject(new ChimeError('FUNCTION_QUEUE_FULL', `function ${executor.function} has ${FUNCTION_QUEUED_MAX} queued runs, its limit; try again later`));
     }
     return new Promise<RunNowResult>((resolve, reject) => {
       const queued = { jobId, runId: this.host.newRunId(), trigger: 'manual', scheduledAt: s.ctx.now(), payload, key, priority, triggeredBy: options.triggeredBy ?? null } as const;

@@ -7,7 +7,7 @@ import type { ApplyResult, FireOutcome, QueueFireOutcome } from './results.js';
 import {
   addOwedManual, addRun, computeNextFireAt, downstreamRan, dropOwedManual, keyOf, lookupKey, payloadBytes, pruneKeys, rememberKey, setNextFireAt, type JobState, type TableState,
 } from './state.js';
-import { OWED_MANUAL_FIRES_MAX, OWED_MANUAL_PAYLOAD_BYTES_MAX } from './limits.js';
+import { FUNCTION_QUEUED_MAX, OWED_MANUAL_FIRES_MAX, OWED_MANUAL_PAYLOAD_BYTES_MAX } from './limits.js';
 import type { Execution, QueueState, RunRecord } from './types.js';
 import { notifySkipped } from './notifications.js';
 import { countOutcome } from './job-metrics.js';
@@ -114,6 +114,10 @@ function applyOneFire(state: TableState, fire: Fire, atMs: number): FireOutcome 
 /** A run fire the table records as skipped anyway: the concurrency policy or a full table. */
 function forcedSkip(state: TableState, job: JobState, scheduled: boolean): string | null {
   if (scheduled && job.spec.concurrency === 'forbid' && job.activeCount > 0) return 'concurrency forbid: a previous run is still active';
+  const executor = job.spec.executor;
+  if (executor.type === 'queue' && (state.queued.get(executor.function)?.size ?? 0) >= FUNCTION_QUEUED_MAX) {
+    return `the function ${executor.function} has ${FUNCTION_QUEUED_MAX} queued runs, its limit`;
+  }
   if (job.activeCount >= state.limits.activeRunsPerJobMax) return `the job has ${state.limits.activeRunsPerJobMax} active runs, its limit`;
   if (state.activeRuns.size >= state.limits.activeRunsMax) return `the cluster has ${state.limits.activeRunsMax} active runs, its limit`;
   return null;

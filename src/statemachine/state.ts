@@ -46,6 +46,8 @@ export type TableState = RunSearchIndexes & {
   readonly queued: Map<string, SortedSet<RunRecord, QueueKey>>;
   /** Active queue runs a worker holds, by lease end (run-indexes.ts). */
   readonly leases: SortedSet<RunRecord, LeaseKey>;
+  /** worker → runs of the lease index it holds (run-indexes.ts). */
+  readonly heldByWorker: Map<string, number>;
   /** Pull workers by id, least recently seen first (at most WORKERS_MAX). */
   readonly workers: Map<string, WorkerEntry>;
   /** upstream job id → ids of jobs that list it in `after`. */
@@ -83,7 +85,7 @@ export function createState(limits: TableLimits): TableState {
     fireIndex: new SortedSet<JobState>(compareByNextFire),
     runs: new Map(), activeRuns: new SortedSet<RunRecord, SeqKey>(compareBySeq),
     activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord, FinishKey>(compareByFinish),
-    queued: new Map(), leases: new SortedSet<RunRecord, LeaseKey>(compareLeases), workers: new Map(),
+    queued: new Map(), leases: new SortedSet<RunRecord, LeaseKey>(compareLeases), heldByWorker: new Map(), workers: new Map(),
     dependents: new Map(), keys: new Map(), owedAfter: new Map(), afterSeen: new Map(), owedManual: new Map(), owedManualBytes: 0, notify: createNotifyState(), jobMetrics: createJobMetrics(), ...createRunSearchIndexes(),
     tokens: TokenRegistry.create(), audit: AuditLog.create(),
   };

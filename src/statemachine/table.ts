@@ -499,6 +499,16 @@ export class JobTable {
     return this.state.owedManual.size;
   }
 
+  /** Runs waiting in the function's queue (no worker holds them). */
+  queuedCount(fn: string): number {
+    return this.state.queued.get(fn)?.size ?? 0;
+  }
+
+  /** Attempts the worker holds now. */
+  heldBy(worker: string): number {
+    return this.state.heldByWorker.get(worker) ?? 0;
+  }
+
   /** Ids of jobs that list `jobId` in `after`, in id order. */
   dependentsOf(jobId: string): string[] {
     return [...(this.state.dependents.get(jobId) ?? [])].sort();
