@@ -4,6 +4,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { RequestObserver } from '../api/index.js';
 import type { ExecutionPlane } from '../execution/index.js';
+import { CLAIM_LATENCY_BUCKETS_MS } from '../scheduler/index.js';
 import { Registry, type Gauge, type Histogram } from '../metrics/index.js';
 import type { NodeEvents } from '../node/index.js';
 import type { TransportMetrics } from '../rpc/index.js';
@@ -196,6 +197,11 @@ export class ProcessMetrics {
     counter('chime_worker_lease_expiries_total', 'Claimed attempts recorded lost because their lease ran out, this term', (s) => s.leaseExpiries);
     counter('chime_worker_claims_refused_held_total', 'Claims refused (429 WORKER_CLAIMS_FULL) because the worker held its limit of attempts, this term', (s) => s.claimsRefusedHeld);
     counter('chime_function_queue_refused_total', 'Submissions refused (429 FUNCTION_QUEUE_FULL) because the function queue was full, this term', (s) => s.functionQueueRefused);
+    r.collectHistogram('chime_function_claim_latency_seconds', 'Queued (or due) to claimed, per function, claims this leader answered this term', CLAIM_LATENCY_BUCKETS_MS.map((ms) => ms / 1000), function* () {
+      const s = m();
+      if (s === null) return;
+      for (const [fn, h] of s.claimLatencyByFunction) yield { labels: { function: fn }, buckets: h.buckets, sum: h.sumMs / 1000, count: h.count };
+    });
     r.collect('chime_function_lease_expiries_total', 'Claimed attempts recorded lost because their lease ran out, per function, this term', 'counter', function* () {
       const s = m();
       if (s === null) return;

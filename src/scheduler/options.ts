@@ -37,6 +37,8 @@ export const FIRE_PROPOSE_SAMPLES = 16;
 export const FIRE_PROPOSE_WINDOW_MS = 5000;
 /** Per-function metric series: at most FUNCTION_SERIES_MAX names, the rest summed under OTHER_FUNCTIONS. */
 export const OTHER_FUNCTIONS = '_other';
+/** Upper bounds (ms) of the claim latency histogram (queued, or due, to claimed); +Inf is implied. */
+export const CLAIM_LATENCY_BUCKETS_MS: readonly number[] = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000, 30_000, 300_000];
 export { FUNCTION_SERIES_MAX };
 /** Lateness samples kept for metrics (a ring). */
 export const LATENESS_SAMPLES_MAX = 1024;

@@ -38,6 +38,13 @@ function unhandled(command: never): never {
   throw new Error(`unhandled command ${JSON.stringify(command)}`);
 }
 
+/** When the attempt became claimable: its fire (or, for a retry, the previous attempt's end), or notBefore when later. */
+function queuedSince(run: RunRecord): number {
+  const previous = run.attempt === 1 ? undefined : run.executions.filter((e) => e.attempt === run.attempt - 1).map((e) => e.finishedAt ?? 0);
+  const since = previous === undefined || previous.length === 0 ? run.firedAt : Math.max(...previous);
+  return Math.max(since, run.notBefore ?? 0);
+}
+
 const notLeader = (): ChimeError => new ChimeError('NOT_LEADER', 'this node is not the leader');
 
 export class Scheduler {
@@ -327,6 +334,7 @@ export class Scheduler {
   private claimed(s: Session, runs: readonly RunRecord[]): void {
     const table = this.host.table();
     for (const run of runs) {
+      if (run.queue !== null && run.startedAt !== null) this.metrics.recordClaimLatency(run.queue.function, Math.max(0, run.startedAt - queuedSince(run)));
       const job = table.getJob(run.jobId);
       if (job !== null) s.followUps.track(run, job);
     }

@@ -230,3 +230,18 @@ test('limits: a submission to a full function queue is refused FUNCTION_QUEUE_FU
   assert.equal(host.table().heldBy('w'), 0);
   assert.equal((await host.settle(scheduler.claim(claimOf('w', 0, 1)))).length, 1);
 });
+
+test('claim latency is recorded per function: from the submission to the claim', async () => {
+  const { host, scheduler } = setup(23);
+  scheduler.start(1);
+  await host.settle(scheduler.runNow('q'));
+  await host.clock.advance(2 * SEC);
+  const [run] = await host.settle(scheduler.claim(claimOf('w1')));
+  assert.ok(run);
+  const h = scheduler.metricsNow().claimLatencyByFunction.get('resize');
+  assert.ok(h);
+  assert.equal(h.count, 1);
+  assert.ok(h.sumMs >= 2 * SEC && h.sumMs < 2 * SEC + 100, `waited ${h.sumMs} ms`);
+  // 2 s falls in the (1 s, 5 s] bucket.
+  assert.deepEqual(h.buckets, [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]);
+});
