@@ -192,3 +192,28 @@ test('manual: a recorded waiting run is recorded skipped queuedFireWaitMs after 
   assert.ok((runs[0]?.atMs ?? 0) - requestedAt >= 10 * SEC && (runs[0]?.atMs ?? 0) - requestedAt < 12 * SEC);
   assert.equal(host.table().owedManualCount, 0);
 });
+
+test('afterMode all: one upstream succeeds under one leader, the other under the next; the downstream runs once', async () => {
+  const { host, scheduler } = setup(36);
+  host.addNode('n1');
+  host.behaviour = () => ({ durationMs: 50, status: 'succeeded' });
+  host.putJob('up1', { schedule: '@manual' });
+  host.putJob('up2', { schedule: '@manual' });
+  host.putJob('down', { schedule: '@manual', after: ['up1', 'up2'], afterMode: 'all' });
+  scheduler.start(1);
+  await host.settle(scheduler.runNow('up1'));
+  await host.settle(scheduler.runNow('up1'));
+  await host.clock.advance(1 * SEC);
+  assert.equal(host.records.filter((r) => r.jobId === 'down').length, 0, 'up2 has not succeeded');
+  scheduler.stop();
+  const second = newLeader(host, 2);
+  const up2 = await host.settle(second.runNow('up2'));
+  await host.clock.advance(1 * SEC);
+  const down = host.records.filter((r) => r.jobId === 'down');
+  assert.deepEqual(down.map((r) => [r.trigger, r.status]), [['after', 'run']]);
+  assert.equal(host.table().getRun(down[0]?.runId ?? '')?.key, up2.runId, 'keyed by the success that completed the set');
+  // Each upstream has to succeed again since that run.
+  await host.settle(second.runNow('up2'));
+  await host.clock.advance(1 * SEC);
+  assert.equal(host.records.filter((r) => r.jobId === 'down').length, 1);
+});
