@@ -13,6 +13,8 @@ export const JOB_HELP = `usage: chime job <put|get|list|next|delete|pause|resume
         [--tz TZ] [--description TEXT] [--retry N] [--backoff DURATION] [--timeout DURATION]
         [--concurrency allow|forbid|replace] [--target leader|any|all|KEY=VALUE,…]
         [--priority 0-9] [--misfire fire-once|fire-all|skip] [--label KEY=VALUE]…
+        [--after ID,ID… [--after-mode any|all]]   run after these jobs succeed: after
+                                        any one (each success), or once all have succeeded
         [--dry-run]                     the server's validation only, nothing stored
   next ID [-n N]                        the job's next N instants (default 5), in its time zone
   get ID | list [--limit N] [--cursor C] | delete ID | pause ID | resume ID
@@ -47,7 +49,7 @@ function readJob(value: unknown, what: string): JobBody {
 }
 
 /** The shorthand flags of `job put`, each setting one field of the spec. */
-const SHORTHANDS = ['schedule', 'shell', 'http-url', 'timezone', 'tz', 'description', 'retry', 'backoff', 'timeout', 'concurrency', 'target', 'priority', 'misfire', 'label'] as const;
+const SHORTHANDS = ['schedule', 'shell', 'http-url', 'timezone', 'tz', 'description', 'retry', 'backoff', 'timeout', 'concurrency', 'target', 'priority', 'misfire', 'label', 'after', 'after-mode'] as const;
 
 /** `--target leader|any|all|KEY=VALUE[,KEY=VALUE]` as the spec's target. */
 function targetOf(value: string): unknown {
@@ -61,7 +63,7 @@ function targetOf(value: string): unknown {
   return { mode: 'tags', tags };
 }
 
-function specFromFlags(values: Record<string, string | boolean | string[] | undefined>): unknown {
+export function specFromFlags(values: Record<string, string | boolean | string[] | undefined>): unknown {
   if (typeof values['file'] === 'string') {
     const mixed = SHORTHANDS.filter((name) => values[name] !== undefined);
     if (mixed.length > 0) throw new UsageError(`job put: --file excludes the shorthand flags (--${mixed.join(', --')})`);
@@ -95,6 +97,11 @@ function specFromFlags(values: Record<string, string | boolean | string[] | unde
   if (typeof values['target'] === 'string') spec['target'] = targetOf(values['target']);
   if (typeof values['priority'] === 'string') spec['priority'] = Number(values['priority']);
   if (typeof values['misfire'] === 'string') spec['misfire'] = { policy: values['misfire'] };
+  if (typeof values['after'] === 'string') spec['after'] = values['after'].split(',').filter((id) => id !== '');
+  if (typeof values['after-mode'] === 'string') {
+    if (values['after'] === undefined) throw new UsageError('job put: --after-mode needs --after');
+    spec['afterMode'] = values['after-mode'];
+  }
   const labels = values['label'];
   if (Array.isArray(labels)) {
     spec['labels'] = Object.fromEntries(labels.map((pair) => {
@@ -172,7 +179,7 @@ const JOB_SUBCOMMANDS = ['put', 'get', 'list', 'next', 'delete', 'pause', 'resum
 export async function jobCommand(args: string[], out: (s: string) => void): Promise<void> {
   const parsed = parseFlags('job', args, {
     tz: { type: 'string' }, retry: { type: 'string' }, backoff: { type: 'string' }, concurrency: { type: 'string' }, target: { type: 'string' },
-    priority: { type: 'string' }, misfire: { type: 'string' }, label: { type: 'string', multiple: true },
+    priority: { type: 'string' }, misfire: { type: 'string' }, label: { type: 'string', multiple: true }, after: { type: 'string' }, 'after-mode': { type: 'string' },
       server: { type: 'string' }, ...OUTPUT_FLAGS, stale: { type: 'boolean' }, help: { type: 'boolean' },
       file: { type: 'string' }, schedule: { type: 'string' }, shell: { type: 'string' }, 'http-url': { type: 'string' }, timezone: { type: 'string' }, description: { type: 'string' },
       limit: { type: 'string' }, cursor: { type: 'string' }, payload: { type: 'string' }, key: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' },
@@ -300,7 +307,7 @@ function jobDetail(job: Fields, output: OutputOptions): string {
     ['timeout', ms(job['timeoutMs'])],
     ['retry', `${valueText(retry['max'])} times, backoff ${ms(retry['backoffMs'])} up to ${ms(retry['maxBackoffMs'])}`],
     ['priority', valueText(job['priority'])],
-    ['after', valueText(job['after'])],
+    ['after', `${valueText(job['after'])}${job['afterMode'] === 'all' ? ' (all of them)' : ''}`],
     ['history', `${valueText(job['history'])} runs kept`],
     ['labels', valueText(job['labels'])],
     ['description', valueText(job['description'])],

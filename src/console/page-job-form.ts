@@ -174,6 +174,7 @@ function build(holder: HTMLElement, form: JobForm, job: Job | null, signal: Abor
         add('timeoutMs', field('Timeout (ms)', num(form.timeoutMs))),
         add('priority', field('Priority', num(form.priority), '0 to 9; higher runs first when slots are short.'))),
       add('after', field('Run after', text(form.after), 'Job ids (comma-separated) whose success triggers this job.')),
+      add('afterMode', field('Run after mode', select([['any', 'Any (each success of one of them)'], ['all', 'All (once every one has succeeded since the last run)']] as const, form.afterMode))),
       add('history', field('History', num(form.history), 'Runs kept (1 to 1000).'))),
     fieldset('Retry',
       h('div', { class: 'row' },
@@ -228,7 +229,7 @@ function build(holder: HTMLElement, form: JobForm, job: Job | null, signal: Abor
       expectLow: v('executor.expectStatus[0]'), expectHigh: v('executor.expectStatus[1]'), functionName: v('executor.function'), leaseMs: v('executor.leaseMs'),
       targetMode: modeF.control.value, targetTags: v('target.tags'), targetCount: v('target.count'), concurrency: v('concurrency'),
       misfirePolicy: v('misfire.policy'), misfireWindowMs: v('misfire.windowMs'), timeoutMs: v('timeoutMs'), retryMax: v('retry.max'),
-      retryBackoffMs: v('retry.backoffMs'), retryMaxBackoffMs: v('retry.maxBackoffMs'), priority: v('priority'), after: v('after'), history: v('history'),
+      retryBackoffMs: v('retry.backoffMs'), retryMaxBackoffMs: v('retry.maxBackoffMs'), priority: v('priority'), after: v('after'), afterMode: v('afterMode'), history: v('history'),
       labels: v('labels'), notify: rules.map((r) => r.read()),
     };
   };

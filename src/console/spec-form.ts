@@ -56,6 +56,7 @@ export interface JobForm {
   retryMaxBackoffMs: string;
   priority: string;
   after: string;
+  afterMode: string;
   history: string;
   labels: string;
   notify: NotifyForm[];
@@ -73,7 +74,7 @@ export function emptyForm(): JobForm {
     targetMode: 'any', targetTags: '', targetCount: '',
     concurrency: 'forbid', misfirePolicy: 'fire-once', misfireWindowMs: '3600000', timeoutMs: '3600000',
     retryMax: '0', retryBackoffMs: '1000', retryMaxBackoffMs: '60000',
-    priority: '5', after: '', history: '100', labels: '', notify: [], present: [],
+    priority: '5', after: '', afterMode: 'any', history: '100', labels: '', notify: [], present: [],
   };
 }
 
@@ -112,14 +113,14 @@ export function formFromJob(job: Record<string, unknown>): JobForm {
     concurrency: str(job['concurrency'], 'forbid'), misfirePolicy: str(misfire['policy'], 'fire-once'), misfireWindowMs: str(misfire['windowMs'], '3600000'),
     timeoutMs: str(job['timeoutMs'], '3600000'), retryMax: str(retry['max'], '0'), retryBackoffMs: str(retry['backoffMs'], '1000'),
     retryMaxBackoffMs: str(retry['maxBackoffMs'], '60000'), priority: str(job['priority'], '5'),
-    after: Array.isArray(job['after']) ? job['after'].map((a) => str(a)).join(', ') : '', history: str(job['history'], '100'),
+    after: Array.isArray(job['after']) ? job['after'].map((a) => str(a)).join(', ') : '', afterMode: str(job['afterMode'], 'any'), history: str(job['history'], '100'),
     labels: pairsText(strMap(job['labels']), '='),
   });
   form.notify = (Array.isArray(job['notify']) ? job['notify'] : []).map((rule) => {
     const r = obj(rule);
     return { on: Array.isArray(r['on']) ? r['on'].map((e) => str(e)) : [], url: str(r['url']), headers: pairsText(strMap(r['headers']), ':'), secretHeaders: pairsText(strMap(r['secretHeaders']), ':') };
   });
-  form.present = [...(job['notify'] !== undefined ? ['notify'] : []), ...(executor['secretEnv'] !== undefined ? ['executor.secretEnv'] : []), ...(executor['secretHeaders'] !== undefined ? ['executor.secretHeaders'] : []), ...(executor['leaseMs'] !== undefined ? ['executor.leaseMs'] : [])];
+  form.present = [...(job['notify'] !== undefined ? ['notify'] : []), ...(job['afterMode'] !== undefined ? ['afterMode'] : []), ...(executor['secretEnv'] !== undefined ? ['executor.secretEnv'] : []), ...(executor['secretHeaders'] !== undefined ? ['executor.secretHeaders'] : []), ...(executor['leaseMs'] !== undefined ? ['executor.leaseMs'] : [])];
   return form;
 }
 
@@ -194,6 +195,8 @@ export function specFromForm(form: JobForm): { ok: true; spec: Record<string, un
     if (n !== undefined) spec[key] = n;
   }
   spec['after'] = form.after.split(/[\s,]+/).filter((s) => s !== '');
+  // Sent when set or stored: a plain new job stays acceptable to a server without afterMode.
+  if (form.afterMode !== 'any' || has('afterMode')) spec['afterMode'] = form.afterMode;
   spec['labels'] = pairs(form.labels, 'labels', '=');
   spec['description'] = form.description;
   if (form.notify.length > 0 || has('notify')) {

@@ -18,7 +18,7 @@ export const ERROR_CODES = [
   // Notifications and run output.
   'NOTIFY_NOT_CONFIGURED', 'NO_NOTIFY_TARGETS', 'OUTPUT_READERS_FULL', 'OUTPUT_UNAVAILABLE',
   // The leader's scheduler.
-  'QUEUE_FULL', 'WAITERS_FULL', 'INVALID_INPUT', 'FIRE_REJECTED',
+  'QUEUE_FULL', 'WAITERS_FULL', 'FUNCTION_QUEUE_FULL', 'WORKER_CLAIMS_FULL', 'INVALID_INPUT', 'FIRE_REJECTED',
   // Durable storage (fatal to the node; never an answer to a client's mistake).
   'FORMAT_UNKNOWN', 'CORRUPT', 'FAILED', 'CLOSED', 'STORAGE_QUEUE_FULL', 'DATA_DIR_LOCKED',
   // The HTTP edge: requests that are malformed, misrouted or too large.

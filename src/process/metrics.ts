@@ -4,12 +4,13 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { RequestObserver } from '../api/index.js';
 import type { ExecutionPlane } from '../execution/index.js';
+import { CLAIM_LATENCY_BUCKETS_MS } from '../scheduler/index.js';
 import { Registry, type Gauge, type Histogram } from '../metrics/index.js';
 import type { NodeEvents } from '../node/index.js';
 import type { TransportMetrics } from '../rpc/index.js';
 import type { JobNode } from './services.js';
 import type { NotifyPlane } from '../notify/index.js';
-import { COUNTED_STATUSES, DURATION_BUCKETS_MS, LATENESS_BUCKETS_MS, type JobTable } from '../statemachine/index.js';
+import { COUNTED_STATUSES, DURATION_BUCKETS_MS, FUNCTION_SERIES_MAX, LATENESS_BUCKETS_MS, type JobTable } from '../statemachine/index.js';
 
 const START_LATENESS_BUCKETS_SECONDS: readonly number[] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
 const LOOP_DELAY_RESOLUTION_MS = 10;
@@ -126,6 +127,14 @@ export class ProcessMetrics {
     r.collectHistogram('chime_fire_lateness_seconds', 'Scheduled instant to the first start of a run', seconds(LATENESS_BUCKETS_MS), function* () {
       for (const { jobId, figures: f } of figures()) yield { labels: { job: jobId }, buckets: f.lateness.buckets, sum: f.lateness.sumMs / 1000, count: f.lateness.count };
     });
+    // Per function (replicated, so every node shows the same): runs queued and held by workers.
+    const functions = () => table().functionSummaries(0).slice(0, FUNCTION_SERIES_MAX);
+    r.collect('chime_function_queued', 'Runs waiting in the function queue (at most 1000 functions)', 'gauge', function* () {
+      for (const f of functions()) yield { labels: { function: f.name }, value: f.queued };
+    });
+    r.collect('chime_function_running', 'Runs of the function held by pull workers (at most 1000 functions)', 'gauge', function* () {
+      for (const f of functions()) yield { labels: { function: f.name }, value: f.running };
+    });
     const stats = () => table().notificationStats();
     r.gauge('chime_notify_pending', 'Webhook deliveries owed and not yet acknowledged (replicated)').set(() => stats().pending);
     r.counter('chime_notify_delivered_total', 'Webhook deliveries acknowledged with a 2xx (replicated)').from(() => stats().delivered);
@@ -186,8 +195,22 @@ export class ProcessMetrics {
     counter('chime_worker_claims_abandoned_total', 'Claims whose worker hung up before the answer, this term', (s) => s.claimsAbandoned);
     counter('chime_worker_claims_refused_total', 'Claims refused because too many were waiting this term', (s) => s.claimsRefused);
     counter('chime_worker_lease_expiries_total', 'Claimed attempts recorded lost because their lease ran out, this term', (s) => s.leaseExpiries);
+    counter('chime_worker_claims_refused_held_total', 'Claims refused (429 WORKER_CLAIMS_FULL) because the worker held its limit of attempts, this term', (s) => s.claimsRefusedHeld);
+    counter('chime_function_queue_refused_total', 'Submissions refused (429 FUNCTION_QUEUE_FULL) because the function queue was full, this term', (s) => s.functionQueueRefused);
+    r.collectHistogram('chime_function_claim_latency_seconds', 'Queued (or due) to claimed, per function, claims this leader answered this term', CLAIM_LATENCY_BUCKETS_MS.map((ms) => ms / 1000), function* () {
+      const s = m();
+      if (s === null) return;
+      for (const [fn, h] of s.claimLatencyByFunction) yield { labels: { function: fn }, buckets: h.buckets, sum: h.sumMs / 1000, count: h.count };
+    });
+    r.collect('chime_function_lease_expiries_total', 'Claimed attempts recorded lost because their lease ran out, per function, this term', 'counter', function* () {
+      const s = m();
+      if (s === null) return;
+      for (const [fn, n] of s.leaseExpiriesByFunction) yield { labels: { function: fn }, value: n };
+    });
     gauge('chime_worker_claim_waiters', 'Claims parked on this leader', (s) => s.claimWaiters);
     gauge('chime_scheduler_queued_fires', 'Fires waiting to be proposed', (s) => s.queuedFires);
+    gauge('chime_scheduler_waiting_manual_fires', 'Manual fires recorded waiting for capacity (they outlive the leader)', (s) => s.owedManualFires);
+    gauge('chime_scheduler_owed_after_fires', 'After fires the table owes (upstream succeeded, downstream fire not recorded yet)', (s) => s.owedAfterFires);
     gauge('chime_scheduler_waiting_for_capacity', 'Due instants waiting for a free executor slot', (s) => s.waitingForCapacity);
     gauge('chime_scheduler_retry_queue', 'Runs waiting for their retry backoff', (s) => s.retryQueue);
     gauge('chime_scheduler_fire_lateness_seconds_max', 'Largest instant-to-commit lateness of a fire this term', (s) => s.latenessMaxMs / 1000);

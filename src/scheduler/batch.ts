@@ -63,6 +63,8 @@ export type BatchPlan = {
   readonly gone: QueuedFire[];
   /** Runs (scheduled or queued) left waiting for a slot. */
   readonly waiting: number;
+  /** The queued fires among them. */
+  readonly waitingQueued: QueuedFire[];
   /** The batch is full or planning stopped early: run another pass at once. */
   readonly more: boolean;
 };
@@ -105,6 +107,7 @@ export function buildBatch(input: BatchInput): BatchPlan {
   }
   const taken: QueuedFire[] = [];
   const gone: QueuedFire[] = [];
+  const waitingQueued: QueuedFire[] = [];
   let payloadBytes = 0;
   input.queued.forEach((q, i) => {
     const decision = queuedDecisions[i];
@@ -115,7 +118,10 @@ export function buildBatch(input: BatchInput): BatchPlan {
     payloadBytes += bytes;
     let fire: Fire;
     if (decision.kind === 'wait') {
-      if (timing.nowMs - q.scheduledAt <= input.queuedFireWaitMs) return void (waiting += 1);
+      if (timing.nowMs - q.scheduledAt <= input.queuedFireWaitMs) {
+        waitingQueued.push(q);
+        return void (waiting += 1);
+      }
       fire = queuedFire(q, { kind: 'none', reason: `no capacity: waited ${input.queuedFireWaitMs} ms for a free executor slot` });
     } else {
       fire = queuedFire(q, decision);
@@ -123,7 +129,7 @@ export function buildBatch(input: BatchInput): BatchPlan {
     if (push(fire)) taken.push(q);
   });
   // Another pass at once only when this one made progress; otherwise it would find the same.
-  return { fires, kills, taken, gone, waiting, more: (full || truncated) && fires.length > 0 };
+  return { fires, kills, taken, gone, waiting, waitingQueued, more: (full || truncated) && fires.length > 0 };
 }
 
 function collectPlans(input: BatchInput, kills: string[]): { plans: JobPlan[]; truncated: boolean } {

@@ -3,11 +3,11 @@
 // always proposed in order. A failed proposal loses nothing: the instants stay due in the
 // table and the next pass proposes them again (the table dedupes if the first one did commit
 // after all). Dispatch happens in Scheduler.onApplied, from the committed records.
-import type { ApplyResult, FireOutcome } from '../statemachine/index.js';
+import type { ApplyResult, FireOutcome, QueuedManualFire } from '../statemachine/index.js';
 import { Alarm, type TermContext } from './context.js';
 import { buildBatch, type BatchPlan, type QueuedFire } from './batch.js';
 import { ChimeError } from '../errors/index.js';
-import { FIRE_PROPOSE_SAMPLES, FIRE_PROPOSE_WINDOW_MS, QUEUED_FIRES_MAX } from './options.js';
+import { FIRE_BATCH_MAX, FIRE_PROPOSE_SAMPLES, FIRE_PROPOSE_WINDOW_MS, QUEUED_FIRES_MAX } from './options.js';
 import { LoadView } from './placement.js';
 import type { RunNowResult } from './types.js';
 
@@ -23,6 +23,16 @@ export class FireLoop {
   /** Propose-to-apply times of the last fire batches, with when they applied (a ring). */
   private readonly proposals: { readonly atMs: number; readonly tookMs: number; readonly runs: number }[] = [];
   private proposeNext = 0;
+  /**
+   * The run id this term proposes for each owed `after` fire (by its table key), so a
+   * re-proposal is a duplicate. A new leader picks new ids; the key (the upstream runId)
+   * dedupes a fire an old leader did record.
+   */
+  private owedRunIds = new Map<string, string>();
+  /** Run ids of the manual fires the table holds waiting (read each pass). */
+  private tableWaiting = new Set<string>();
+  /** A queueFires proposal is in flight (one at a time, like fires). */
+  private recordingWaiting = false;
 
   constructor(private readonly ctx: TermContext) {
     this.alarm = new Alarm(ctx, () => this.pump());
@@ -32,7 +42,7 @@ export class FireLoop {
     return this.queue.length;
   }
 
-  /** Queues a manual or `after` fire; false when the queue is full. */
+  /** Queues a manual fire (`after` fires are read from the table); false when the queue is full. */
   enqueue(fire: QueuedFire, resolver?: Resolver): boolean {
     if (this.queue.length >= QUEUED_FIRES_MAX) {
       this.ctx.metrics.queueDrops += 1;
@@ -103,13 +113,14 @@ export class FireLoop {
       young: this.ctx.young(now), random: () => host.random(),
     });
     const plan = buildBatch({
-      table, view, queued: this.queue, queuedFireWaitMs: this.ctx.options.queuedFireWaitMs, newRunId: () => host.newRunId(),
+      table, view, queued: [...this.queue, ...this.waitingManualFires(), ...this.owedFires()], queuedFireWaitMs: this.ctx.options.queuedFireWaitMs, newRunId: () => host.newRunId(),
       killsInFlight: this.killsInFlight, timing: { nowMs: now, fireLeadMs: this.leadMs() + this.ctx.options.fireWindowMs, catchUpMs: this.ctx.options.catchUpMs },
       strictFireLeadMs: this.ctx.options.fireLeadMs + this.ctx.options.fireWindowMs,
     });
     this.ctx.metrics.waitingForCapacity = plan.waiting;
     this.proposeKills(plan.kills, now);
     this.dropQueued(plan);
+    this.recordWaiting(plan.waitingQueued, now);
     if (plan.fires.length === 0) return this.rearm(now, plan.waiting > 0);
     this.inFlight = true;
     this.ctx.metrics.fireBatches += 1;
@@ -138,6 +149,86 @@ export class FireLoop {
     });
   }
 
+  /** Manual fires the table holds waiting for capacity (recorded by this or an earlier leader), except those still in this queue. */
+  private waitingManualFires(): QueuedFire[] {
+    const inQueue = new Set(this.queue.map((q) => q.runId));
+    const out: QueuedFire[] = [];
+    this.tableWaiting = new Set();
+    for (const o of this.ctx.host.table().owedManualFires(QUEUED_FIRES_MAX)) {
+      this.tableWaiting.add(o.runId);
+      if (inQueue.has(o.runId)) continue;
+      out.push({ jobId: o.jobId, runId: o.runId, trigger: 'manual', scheduledAt: o.scheduledAt, payload: o.payload, key: o.key, priority: o.priority, triggeredBy: o.triggeredBy });
+    }
+    return out;
+  }
+
+  /**
+   * Manual fires of this queue that must wait for a slot are recorded in the log (queueFires),
+   * so that they outlive this leader; once recorded they leave the queue and are read from the
+   * table like any leader's. The caller's promise still settles when the fire is recorded.
+   */
+  private recordWaiting(waiting: readonly QueuedFire[], now: number): void {
+    if (this.recordingWaiting) return;
+    const mine = new Set(this.queue);
+    const fires: QueuedManualFire[] = waiting.filter((q) => q.trigger === 'manual' && mine.has(q)).slice(0, FIRE_BATCH_MAX).map((q) => ({
+      jobId: q.jobId, runId: q.runId, scheduledAt: q.scheduledAt, payload: q.payload, key: q.key, priority: q.priority ?? null, triggeredBy: q.triggeredBy ?? null,
+    }));
+    if (fires.length === 0) return;
+    this.recordingWaiting = true;
+    this.ctx.host.propose({ type: 'queueFires', at: now, fires }).then((result) => {
+      if (this.ctx.closed) return;
+      if (!result.ok || result.kind !== 'queuedFires') {
+        this.ctx.metrics.proposalFailures += 1;
+        return;
+      }
+      // Outcomes come in the order of the fires; a settled fire leaves this queue.
+      const settled = new Set<string>();
+      result.fires.forEach((outcome, i) => {
+        const fire = fires[i];
+        if (fire === undefined) return;
+        settled.add(fire.runId);
+        if (outcome.status === 'queued') {
+          this.ctx.metrics.manualFiresRecordedWaiting += 1;
+        } else if (outcome.status === 'rejected') {
+          this.reject(fire.runId, new ChimeError(outcome.code === 'JOB_NOT_FOUND' ? 'JOB_NOT_FOUND' : 'QUEUE_FULL', outcome.message));
+        } else if (outcome.runId !== fire.runId) {
+          // The key is taken: by a run already recorded, or by another waiting fire.
+          this.resolveOutcome(fire.runId, { jobId: fire.jobId, runId: outcome.runId, status: 'duplicate' });
+        } else {
+          // Our own id: an earlier proposal of this very fire was recorded (as a run, or waiting).
+          const run = this.ctx.host.table().getRun(fire.runId);
+          if (run !== null) this.resolveOutcome(fire.runId, { jobId: fire.jobId, runId: fire.runId, status: run.status === 'skipped' ? 'skipped' : 'run' });
+        }
+      });
+      this.queue = this.queue.filter((q) => !settled.has(q.runId));
+      this.ctx.metrics.queuedFires = this.queue.length;
+    }, () => {
+      this.ctx.metrics.proposalFailures += 1;
+    }).finally(() => {
+      this.recordingWaiting = false;
+    });
+  }
+
+  /** The `after` fires the table owes, oldest first, each with this term's run id for it. */
+  private owedFires(): QueuedFire[] {
+    const owed = this.ctx.host.table().owedAfterFires(QUEUED_FIRES_MAX);
+    const ids = new Map<string, string>();
+    const out: QueuedFire[] = [];
+    for (const o of owed) {
+      const mapKey = `${o.jobId}\u0000${o.upstreamRunId}`;
+      let runId = this.owedRunIds.get(mapKey);
+      if (runId === undefined) {
+        runId = this.ctx.host.newRunId();
+        this.ctx.metrics.afterFiresQueued += 1;
+      }
+      ids.set(mapKey, runId);
+      // scheduledAt is the upstream's finish: committed, so every leader waits for capacity from the same instant.
+      out.push({ jobId: o.jobId, runId, trigger: 'after', scheduledAt: o.atMs, payload: null, key: o.upstreamRunId });
+    }
+    this.owedRunIds = ids;
+    return out;
+  }
+
   /** Sleeps until the earliest owed instant minus the lead; while runs wait for slots, re-checks every lead. */
   private rearm(now: number, waiting: boolean): void {
     const earliest = this.ctx.host.table().earliestNextFireAt();
@@ -150,7 +241,8 @@ export class FireLoop {
       dueMs = Math.min(dueMs, wakeMs);
     }
     // Runs waiting for slots keep their jobs due: look again after a lead, not in a busy loop.
-    if (waiting || this.queue.length > 0) dueMs = Math.max(dueMs, now + Math.max(1, this.ctx.options.fireLeadMs));
+    const table = this.ctx.host.table();
+    if (waiting || this.queue.length > 0 || table.owedAfterCount > 0 || table.owedManualCount > 0) dueMs = Math.max(dueMs, now + Math.max(1, this.ctx.options.fireLeadMs));
     this.alarm.at(Math.max(now, dueMs));
   }
 
@@ -171,7 +263,9 @@ export class FireLoop {
     for (const q of plan.gone) this.reject(q.runId, new ChimeError('JOB_NOT_FOUND', `job "${q.jobId}" does not exist`));
   }
 
-  private requeue(fires: readonly QueuedFire[]): void {
+  private requeue(taken: readonly QueuedFire[]): void {
+    // Owed `after` fires and recorded waiting manual ones stay in the table until a fire is recorded: only this queue's come back here.
+    const fires = taken.filter((q) => q.trigger === 'manual' && !this.tableWaiting.has(q.runId));
     if (fires.length === 0 || this.ctx.closed) return;
     // Back in front, with the same run ids: if the failed proposal did commit, the table answers duplicate.
     this.queue = [...fires, ...this.queue];
@@ -226,6 +320,7 @@ export class FireLoop {
     for (const resolver of this.resolvers.values()) resolver.reject(error);
     this.resolvers.clear();
     this.queue = [];
+    this.owedRunIds.clear();
     this.ctx.metrics.queuedFires = 0;
   }
 }

@@ -1,6 +1,6 @@
 // Plain counters and gauges the agent exports (Prometheus names are the agent's choice).
 // Counters only grow for the life of the Scheduler object; gauges describe the current term.
-import { LATENESS_SAMPLES_MAX } from './options.js';
+import { CLAIM_LATENCY_BUCKETS_MS, FUNCTION_SERIES_MAX, LATENESS_SAMPLES_MAX, OTHER_FUNCTIONS } from './options.js';
 
 export class SchedulerMetrics {
   /** Run records proposed to execute and recorded as `run`. */
@@ -30,6 +30,8 @@ export class SchedulerMetrics {
   reportsProposed = 0;
   reportsRefused = 0;
   afterFiresQueued = 0;
+  /** Manual fires recorded in the log as waiting for capacity (queueFires), so that they outlive this leader. */
+  manualFiresRecordedWaiting = 0;
   /** Pull workers: claims answered (with or without runs), runs handed out, claims refused (too many waiting), leases that ran out. */
   claimsAnswered = 0;
   runsClaimed = 0;
@@ -37,10 +39,21 @@ export class SchedulerMetrics {
   /** Claims whose worker hung up before they were answered. */
   claimsAbandoned = 0;
   leaseExpiries = 0;
+  /** Per function (at most FUNCTION_SERIES_MAX names, the rest under `_other`): leases that ran out this term. */
+  readonly leaseExpiriesByFunction = new Map<string, number>();
+  /** Per function (bounded like leaseExpiriesByFunction): queued-to-claimed times of claimed attempts this term, per bucket (not cumulative). */
+  readonly claimLatencyByFunction = new Map<string, { readonly buckets: number[]; sumMs: number; count: number }>();
+  /** Claims refused because the worker holds WORKER_HELD_MAX attempts; submissions refused because the function's queue is full. */
+  claimsRefusedHeld = 0;
+  functionQueueRefused = 0;
   /** Entries dropped because a bounded queue was full. */
   queueDrops = 0;
   /** Gauges. */
   queuedFires = 0;
+  /** `after` fires the table owes (an upstream succeeded; the downstream's fire is not recorded yet). */
+  owedAfterFires = 0;
+  /** Manual fires the table holds waiting for capacity. */
+  owedManualFires = 0;
   waitingForCapacity = 0;
   retryQueue = 0;
   followUps = 0;
@@ -81,5 +94,21 @@ export class SchedulerMetrics {
     if (this.latenessSamplesMs.length < LATENESS_SAMPLES_MAX) this.latenessSamplesMs.push(ms);
     else this.latenessSamplesMs[this.latenessNext] = ms;
     this.latenessNext = (this.latenessNext + 1) % LATENESS_SAMPLES_MAX;
+  }
+
+  countLeaseExpiry(fn: string): void {
+    const name = this.leaseExpiriesByFunction.has(fn) || this.leaseExpiriesByFunction.size < FUNCTION_SERIES_MAX ? fn : OTHER_FUNCTIONS;
+    this.leaseExpiriesByFunction.set(name, (this.leaseExpiriesByFunction.get(name) ?? 0) + 1);
+  }
+
+  /** A claim handed out an attempt that had waited `waitedMs` in its function's queue. */
+  recordClaimLatency(fn: string, waitedMs: number): void {
+    const name = this.claimLatencyByFunction.has(fn) || this.claimLatencyByFunction.size < FUNCTION_SERIES_MAX ? fn : OTHER_FUNCTIONS;
+    let h = this.claimLatencyByFunction.get(name);
+    if (h === undefined) this.claimLatencyByFunction.set(name, (h = { buckets: CLAIM_LATENCY_BUCKETS_MS.map(() => 0), sumMs: 0, count: 0 }));
+    const i = CLAIM_LATENCY_BUCKETS_MS.findIndex((b) => waitedMs <= b);
+    if (i >= 0) h.buckets[i] = (h.buckets[i] ?? 0) + 1;
+    h.sumMs += waitedMs;
+    h.count += 1;
   }
 }

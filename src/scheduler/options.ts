@@ -1,6 +1,6 @@
 // Every bound and timing of the scheduler, with its default. Timings are options (tests and
 // operators tune them); bounds are named constants, so no queue or loop grows without limit.
-import { FIRES_PER_BATCH_MAX } from '../statemachine/index.js';
+import { FIRES_PER_BATCH_MAX, FUNCTION_SERIES_MAX } from '../statemachine/index.js';
 
 /** Fires in one `fire` command (the table accepts at most FIRES_PER_BATCH_MAX). */
 export const FIRE_BATCH_MAX = FIRES_PER_BATCH_MAX;
@@ -11,7 +11,7 @@ export const JOB_RECORDS_PER_PASS_MAX = 1000;
  * examined again next pass; this is the bound of that implicit waiting queue.
  */
 export const DUE_SCAN_MAX = 10_000;
-/** Manual and `after` fires waiting for a slot; beyond this runNow is refused and an `after` fire is recorded skipped. */
+/** Manual fires waiting for a slot (beyond this runNow is refused); also the most owed `after` fires one pass reads from the table. */
 export const QUEUED_FIRES_MAX = 10_000;
 /** awaitRun callers waiting at once. */
 export const RUN_WAITERS_MAX = 10_000;
@@ -24,8 +24,6 @@ export const REDISPATCH_PER_STEP_MAX = 1000;
 export const LOST_PER_STEP_MAX = 1000;
 /** Report, kill and lost proposals in flight at once; a report beyond it is not acknowledged (the executor resends). */
 export const PROPOSALS_IN_FLIGHT_MAX = 4096;
-/** Upstream jobs re-examined for missed `after` fires when leadership starts. */
-export const AFTER_RECHECK_JOBS_MAX = 10_000;
 /** Claims (pull workers' long-polls) one leader holds at once; more are refused with 429. */
 export const CLAIM_WAITERS_MAX = 1000;
 /** The longest a claim waits for work (api.md: at most 60 s). */
@@ -37,6 +35,11 @@ export const LEASE_EXPIRIES_PER_STEP_MAX = 1000;
 /** Recent fire proposal times the adaptive lead looks at: at most this many, of the last window. */
 export const FIRE_PROPOSE_SAMPLES = 16;
 export const FIRE_PROPOSE_WINDOW_MS = 5000;
+/** Per-function metric series: at most FUNCTION_SERIES_MAX names, the rest summed under OTHER_FUNCTIONS. */
+export const OTHER_FUNCTIONS = '_other';
+/** Upper bounds (ms) of the claim latency histogram (queued, or due, to claimed); +Inf is implied. */
+export const CLAIM_LATENCY_BUCKETS_MS: readonly number[] = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000, 30_000, 300_000];
+export { FUNCTION_SERIES_MAX };
 /** Lateness samples kept for metrics (a ring). */
 export const LATENESS_SAMPLES_MAX = 1024;
 

@@ -5,7 +5,7 @@
 // the node applied, a kill after the killRun applied, a retry's execute after the retryRun.
 import assert from 'node:assert';
 import {
-  IDEMPOTENCY_KEY_CHARS_MAX, PAYLOAD_BYTES_MAX, isActiveStatus,
+  FUNCTION_QUEUED_MAX, IDEMPOTENCY_KEY_CHARS_MAX, PAYLOAD_BYTES_MAX, isActiveStatus,
   type ApplyResult, type ClaimReportCommand, type KillRunCommand, type Command, type FireOutcome, type Job, type RunRecord,
 } from '../statemachine/index.js';
 import { TermContext } from './context.js';
@@ -13,16 +13,13 @@ import { ChimeError } from '../errors/index.js';
 import { FireLoop } from './fire-loop.js';
 import { FollowUps } from './follow-ups.js';
 import { SchedulerMetrics } from './metrics.js';
-import { AFTER_RECHECK_JOBS_MAX, FOLLOW_UPS_MAX, REDISPATCH_PER_STEP_MAX, resolveOptions, type SchedulerOptions } from './options.js';
+import { FOLLOW_UPS_MAX, REDISPATCH_PER_STEP_MAX, resolveOptions, type SchedulerOptions } from './options.js';
 import { ReportBatcher } from './report-batch.js';
 import { runReportOf } from './reports.js';
 import { Retries } from './retries.js';
 import type { AwaitRunResult, ExecuteRefusal, ExecutorReport, RunNowOptions, RunNowResult, SchedulerHost } from './types.js';
 import { RunWaiters } from './waiters.js';
 import { WorkQueue, type ClaimRequest } from './work-queue.js';
-
-/** Runs of an upstream job looked at when re-checking `after` fires on start. */
-const AFTER_RECHECK_RUNS_PER_JOB = 20;
 
 type Session = {
   readonly ctx: TermContext;
@@ -39,6 +36,13 @@ type Session = {
 /** Every command kind is handled above: a new kind does not compile until it is. */
 function unhandled(command: never): never {
   throw new Error(`unhandled command ${JSON.stringify(command)}`);
+}
+
+/** When the attempt became claimable: its fire (or, for a retry, the previous attempt's end), or notBefore when later. */
+function queuedSince(run: RunRecord): number {
+  const previous = run.attempt === 1 ? undefined : run.executions.filter((e) => e.attempt === run.attempt - 1).map((e) => e.finishedAt ?? 0);
+  const since = previous === undefined || previous.length === 0 ? run.firedAt : Math.max(...previous);
+  return Math.max(since, run.notBefore ?? 0);
 }
 
 const notLeader = (): ChimeError => new ChimeError('NOT_LEADER', 'this node is not the leader');
@@ -69,7 +73,6 @@ export class Scheduler {
     this.redispatch(s, 0);
     s.retries.load();
     s.retries.process();
-    this.recheckAfterChains(s);
     s.fires.pump();
     const tick = (): void => {
       this.maintain(s);
@@ -147,6 +150,9 @@ export class Scheduler {
       case 'putJob': case 'putJobs': case 'pauseJob': case 'resumeJob':
         s.fires.wake();
         return;
+      case 'queueFires':
+        // The fire loop settles its own proposal; the waiting fires are now the table's.
+        return;
       case 'notifyResults':
         // Delivery state is the notifier's business, not the scheduler's.
       // Tokens and audit records change nothing the scheduler keeps.
@@ -196,6 +202,11 @@ export class Scheduler {
     if (key !== null && (key.length === 0 || key.length > IDEMPOTENCY_KEY_CHARS_MAX)) {
       return Promise.reject(new ChimeError('INVALID_INPUT', `key must be 1 to ${IDEMPOTENCY_KEY_CHARS_MAX} characters`));
     }
+    const executor = job.executor;
+    if (executor.type === 'queue' && this.host.table().queuedCount(executor.function) >= FUNCTION_QUEUED_MAX) {
+      this.metrics.functionQueueRefused += 1;
+      return Promise.reject(new ChimeError('FUNCTION_QUEUE_FULL', `function ${executor.function} has ${FUNCTION_QUEUED_MAX} queued runs, its limit; try again later`));
+    }
     return new Promise<RunNowResult>((resolve, reject) => {
       const queued = { jobId, runId: this.host.newRunId(), trigger: 'manual', scheduledAt: s.ctx.now(), payload, key, priority, triggeredBy: options.triggeredBy ?? null } as const;
       if (!s.fires.enqueue(queued, { resolve, reject })) reject(new ChimeError('QUEUE_FULL', 'too many manual runs are waiting; try again later'));
@@ -244,6 +255,8 @@ export class Scheduler {
 
   private updateGauges(s: Session | null): void {
     this.metrics.queuedFires = s?.fires.queued ?? 0;
+    this.metrics.owedAfterFires = this.host.table().owedAfterCount;
+    this.metrics.owedManualFires = this.host.table().owedManualCount;
     this.metrics.fireLeadMs = s?.fires.leadMs() ?? 0;
     this.metrics.retryQueue = s?.retries.size ?? 0;
     this.metrics.followUps = s?.followUps.size ?? 0;
@@ -321,6 +334,7 @@ export class Scheduler {
   private claimed(s: Session, runs: readonly RunRecord[]): void {
     const table = this.host.table();
     for (const run of runs) {
+      if (run.queue !== null && run.startedAt !== null) this.metrics.recordClaimLatency(run.queue.function, Math.max(0, run.startedAt - queuedSince(run)));
       const job = table.getJob(run.jobId);
       if (job !== null) s.followUps.track(run, job);
     }
@@ -336,37 +350,10 @@ export class Scheduler {
       s.dispatched.delete(run.runId);
       this.waiters.onRun(run);
       s.retries.onFinal(run);
-      if (run.status === 'succeeded') this.fireDependents(s, run);
     }
-    // An execution ended: its slot is free, so waiting fires may now be placed.
+    // An execution ended: its slot is free, so waiting fires may now be placed; a success may
+    // also have made the table owe `after` fires, which the next pass proposes.
     s.fires.wake();
-  }
-
-  private fireDependents(s: Session, upstream: RunRecord): void {
-    const table = this.host.table();
-    for (const id of table.dependentsOf(upstream.jobId)) {
-      const job = table.getJob(id);
-      // A paused dependent is not triggered (like its schedule); a deleted one cannot be.
-      if (job === null || !job.enabled) continue;
-      const fire = { jobId: id, runId: this.host.newRunId(), trigger: 'after', scheduledAt: s.ctx.now(), payload: null, key: upstream.runId } as const;
-      this.metrics.afterFiresQueued += 1;
-      if (s.fires.enqueue(fire)) continue;
-      // Queue full: record the skip rather than drop it silently.
-      void s.ctx.propose({ type: 'fire', at: s.ctx.now(), fires: [{ ...fire, executors: [], outcome: 'skip', reason: 'no capacity: the fire queue is full' }] });
-    }
-  }
-
-  /** On start: succeeded upstream runs of the last catchUpMs may have died with the old leader before their `after` fires; the key dedupes those that did not. */
-  private recheckAfterChains(s: Session): void {
-    const table = this.host.table();
-    const now = s.ctx.now();
-    for (const upstreamId of table.upstreamJobIds(AFTER_RECHECK_JOBS_MAX)) {
-      const page = table.listRuns(upstreamId, { limit: AFTER_RECHECK_RUNS_PER_JOB });
-      if (!page.ok) continue;
-      for (const run of page.items) {
-        if (run.status === 'succeeded' && run.finishedAt !== null && now - run.finishedAt <= this.options.catchUpMs) this.fireDependents(s, run);
-      }
-    }
   }
 
   private jobDeleted(s: Session, activeRunIds: readonly string[]): void {

@@ -203,3 +203,45 @@ test('a claim whose worker hung up ends at once and takes nothing', async () => 
   assert.deepEqual(runs.map((r) => [r.payload, r.queue?.worker]), [['x', 'live']], 'the run went to the worker still there');
   assert.equal(scheduler.metricsNow().claimsAbandoned, 1);
 });
+
+test('limits: a submission to a full function queue is refused FUNCTION_QUEUE_FULL, a claim by a worker at its limit WORKER_CLAIMS_FULL; each counted; lease expiries counted per function', async () => {
+  const { FUNCTION_QUEUED_MAX, WORKER_HELD_MAX, CLAIM_ITEMS_MAX } = await import('../statemachine/index.js');
+  const { host, scheduler } = setup(22, 1000);
+  for (let j = 1; j < FUNCTION_QUEUED_MAX / 1000; j++) host.putJob(`q${j}`, { schedule: '@manual', executor: { type: 'queue', function: 'resize', leaseMs: 1000 } });
+  scheduler.start(1);
+  // Filled directly (setup), 1000 per job: the per-job active-run limit.
+  let n = 0;
+  for (const jobId of ['q', ...Array.from({ length: FUNCTION_QUEUED_MAX / 1000 - 1 }, (_, j) => `q${j + 1}`)]) {
+    host.apply({ type: 'fire', at: host.clock.nowMs, fires: Array.from({ length: 1000 }, () => ({ jobId, runId: `f${++n}`, scheduledAt: host.clock.nowMs, trigger: 'manual' as const, executors: [], outcome: 'run' as const })) });
+  }
+  assert.equal(host.table().queuedCount('resize'), FUNCTION_QUEUED_MAX);
+  await assert.rejects(scheduler.runNow('q'), (e: unknown) => e instanceof ChimeError && e.code === 'FUNCTION_QUEUE_FULL');
+  assert.equal(scheduler.metricsNow().functionQueueRefused, 1);
+
+  for (let i = 0; i * CLAIM_ITEMS_MAX < WORKER_HELD_MAX; i++) {
+    host.apply({ type: 'claimRuns', worker: 'w', node: 'n1', functions: ['resize'], max: CLAIM_ITEMS_MAX, at: host.clock.nowMs });
+  }
+  assert.equal(host.table().heldBy('w'), WORKER_HELD_MAX);
+  await assert.rejects(scheduler.claim(claimOf('w', 0, 1)), (e: unknown) => e instanceof ChimeError && e.code === 'WORKER_CLAIMS_FULL');
+  assert.equal(scheduler.metricsNow().claimsRefusedHeld, 1);
+  // The held leases (1 s) run out: each is an expiry of the function, and the worker may claim again.
+  await host.clock.advance(3 * SEC);
+  assert.equal(scheduler.metricsNow().leaseExpiriesByFunction.get('resize'), WORKER_HELD_MAX);
+  assert.equal(host.table().heldBy('w'), 0);
+  assert.equal((await host.settle(scheduler.claim(claimOf('w', 0, 1)))).length, 1);
+});
+
+test('claim latency is recorded per function: from the submission to the claim', async () => {
+  const { host, scheduler } = setup(23);
+  scheduler.start(1);
+  await host.settle(scheduler.runNow('q'));
+  await host.clock.advance(2 * SEC);
+  const [run] = await host.settle(scheduler.claim(claimOf('w1')));
+  assert.ok(run);
+  const h = scheduler.metricsNow().claimLatencyByFunction.get('resize');
+  assert.ok(h);
+  assert.equal(h.count, 1);
+  assert.ok(h.sumMs >= 2 * SEC && h.sumMs < 2 * SEC + 100, `waited ${h.sumMs} ms`);
+  // 2 s falls in the (1 s, 5 s] bucket.
+  assert.deepEqual(h.buckets, [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]);
+});

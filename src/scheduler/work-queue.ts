@@ -7,7 +7,7 @@
 // recorded lost (claimReport expire), and the retry policy takes it from there. A new
 // leader gives every held attempt a full lease from its start, because heartbeats that
 // arrived during the election could not be recorded.
-import { CLAIM_ITEMS_MAX, type ApplyResult, type ClaimReportCommand, type RunRecord } from '../statemachine/index.js';
+import { CLAIM_ITEMS_MAX, WORKER_HELD_MAX, type ApplyResult, type ClaimReportCommand, type RunRecord } from '../statemachine/index.js';
 import { ChimeError } from '../errors/index.js';
 import { Alarm, type TermContext } from './context.js';
 import { CLAIM_RECHECK_MS, CLAIM_WAIT_MS_MAX, CLAIM_WAITERS_MAX, LEASE_EXPIRIES_PER_STEP_MAX } from './options.js';
@@ -61,6 +61,11 @@ export class WorkQueue {
     if (this.waiters.size >= CLAIM_WAITERS_MAX) {
       this.ctx.metrics.claimsRefused += 1;
       return Promise.reject(new ChimeError('WAITERS_FULL', `${CLAIM_WAITERS_MAX} claims are waiting on this node; try again later`));
+    }
+    // The table would give it nothing anyway (apply caps it too); a clear answer beats an empty long-poll.
+    if (this.ctx.host.table().heldBy(request.worker) >= WORKER_HELD_MAX) {
+      this.ctx.metrics.claimsRefusedHeld += 1;
+      return Promise.reject(new ChimeError('WORKER_CLAIMS_FULL', `worker ${request.worker} holds ${WORKER_HELD_MAX} attempts, its limit; complete or fail some first`));
     }
     const max = Math.max(1, Math.min(CLAIM_ITEMS_MAX, request.max));
     const waitMs = Math.max(0, Math.min(CLAIM_WAIT_MS_MAX, request.waitMs));
@@ -171,6 +176,7 @@ export class WorkQueue {
       if (this.expiriesInFlight.has(key)) continue;
       this.expiriesInFlight.add(key);
       this.ctx.metrics.leaseExpiries += 1;
+      this.ctx.metrics.countLeaseExpiry(q.function);
       const command = {
         type: 'claimReport', kind: 'expire', runId: run.runId, attempt: run.attempt, worker: q.worker, at: now,
         progress: null, output: '', result: null, error: null, retry: true,

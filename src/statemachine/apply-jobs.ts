@@ -8,7 +8,7 @@ import { rejected, type AppliedJob, type ApplyResult } from './results.js';
 import type { JobSpec } from './types.js';
 import type { FieldError } from './validate-helpers.js';
 import { JobState } from './job-record.js';
-import { addDependents, computeNextFireAt, evictJobHistory, removeDependents, setNextFireAt, type TableState } from './state.js';
+import { addDependents, computeNextFireAt, evictJobHistory, forgetOwedAfter, removeDependents, setNextFireAt, type TableState } from './state.js';
 import { unindexAllExecutions, updateRetryIndex } from './run-indexes.js';
 import { notifyJobDeleted } from './notifications.js';
 import { forgetJob } from './job-metrics.js';
@@ -71,6 +71,7 @@ export function applyDeleteJob(state: TableState, cmd: DeleteJobCommand): ApplyR
     }
   }
   state.jobs.delete(job);
+  forgetOwedAfter(state, job.id);
   notifyJobDeleted(state.notify, job.id);
   forgetJob(state.jobMetrics, job.id);
   // Idempotency keys of the job expire on their own: they carry the job's createRevision,

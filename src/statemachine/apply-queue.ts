@@ -6,7 +6,7 @@
 import { assert } from './assert.js';
 import type { ClaimReportCommand, ClaimRunsCommand } from './commands.js';
 import { ERROR_CODES } from './errors.js';
-import { CLAIM_SCAN_MAX, ERROR_CHARS_MAX, OUTPUT_BYTES_MAX, WORKERS_MAX } from './limits.js';
+import { CLAIM_SCAN_MAX, ERROR_CHARS_MAX, OUTPUT_BYTES_MAX, WORKERS_MAX, WORKER_HELD_MAX } from './limits.js';
 import { rejected, type ApplyResult } from './results.js';
 import { countOutcome, countStart } from './job-metrics.js';
 import { notifyFinal, notifyStarted } from './notifications.js';
@@ -33,7 +33,9 @@ export function applyClaimRuns(state: TableState, cmd: ClaimRunsCommand): ApplyR
   sawWorker(state, cmd.worker, [...cmd.functions], cmd.node, cmd.at);
   const claimed: RunRecord[] = [];
   const skipped = new Set<RunRecord>();
-  while (claimed.length < cmd.max) {
+  // A worker that holds WORKER_HELD_MAX attempts gets no more until it lets some go.
+  const room = Math.min(cmd.max, WORKER_HELD_MAX - (state.heldByWorker.get(cmd.worker) ?? 0));
+  while (claimed.length < room) {
     const next = bestQueued(state, cmd.functions, cmd.at, skipped);
     if (next === null) break;
     const job = state.jobs.get(next.jobId);

@@ -47,6 +47,17 @@ export type Fire = {
   readonly triggeredBy?: string | null;
 };
 
+/**
+ * A manual fire that waits for capacity, recorded so that it outlives the leader that accepted
+ * it: every leader proposes the table's waiting fires, with these very run ids, until a fire
+ * with the run id is recorded (run, or skipped once it waited queuedFireWaitMs).
+ */
+export type QueuedManualFire = {
+  readonly jobId: string; readonly runId: string; readonly scheduledAt: number; readonly payload: string | null; readonly key: string | null;
+  readonly priority: QueuePriority | null; readonly triggeredBy: string | null;
+};
+export type QueueFiresCommand = { readonly type: 'queueFires'; readonly at: number; readonly fires: readonly QueuedManualFire[] };
+
 export type FireCommand = { readonly type: 'fire'; readonly at: number; readonly fires: readonly Fire[] } & Audited;
 export type RunStartedCommand = { readonly type: 'runStarted'; readonly runId: string; readonly attempt: number; readonly node: string; readonly at: number };
 export type RunFinishedCommand = {
@@ -112,7 +123,7 @@ export type ClaimReportCommand = {
 export type Command =
   | PutJobCommand | PutJobsCommand | DeleteJobCommand | PauseJobCommand | ResumeJobCommand | FireCommand
   | RunStartedCommand | RunFinishedCommand | RunLostCommand | RetryRunCommand | KillRunCommand | RunReportsCommand
-  | NotifyResultsCommand
+  | NotifyResultsCommand | QueueFiresCommand
   | ClaimRunsCommand | ClaimReportCommand
   | CreateTokenEntry | RevokeTokenEntry | AuditCommand;
 
@@ -181,6 +192,20 @@ function fireProblem(f: unknown, i: number): string | null {
   return null;
 }
 
+const QUEUED_FIRE_KEYS = ['jobId', 'runId', 'scheduledAt', 'payload', 'key', 'priority', 'triggeredBy'];
+
+function queuedFireProblem(f: unknown, i: number): string | null {
+  if (!isMap(f)) return `fires[${i}] is not an object`;
+  const o = f;
+  if (!hasOnly(o, QUEUED_FIRE_KEYS)) return `fires[${i}] has unknown fields`;
+  if (!isJobId(o.jobId) || !isRunId(o.runId) || !isTime(o.scheduledAt)) return `fires[${i}] needs jobId, runId and scheduledAt`;
+  if (!isNullable(o.priority, (v): v is QueuePriority => isOneOf(QUEUE_PRIORITIES, v))) return `fires[${i}].priority is invalid`;
+  if (!isNullable(o.payload, (v): v is string => isShortString(v, L.PAYLOAD_BYTES_MAX))) return `fires[${i}].payload is invalid`;
+  if (!isNullable(o.key, (v): v is string => isShortString(v, L.IDEMPOTENCY_KEY_CHARS_MAX) && v !== '')) return `fires[${i}].key is invalid`;
+  if (!isNullable(o.triggeredBy, (v): v is string => isShortString(v, ACTOR_CHARS_MAX) && v !== '')) return `fires[${i}].triggeredBy is invalid`;
+  return null;
+}
+
 /** The token command inside a token entry: the entry without the table's own fields (createToken has no `at`). */
 export function tokenCommandOf(entry: CreateTokenEntry | RevokeTokenEntry): TokenCommand {
   if (entry.type === 'revokeToken') return { type: 'revokeToken', id: entry.id, at: entry.at };
@@ -234,6 +259,15 @@ function shapeProblem(o: Raw): string | null {
       if (!Array.isArray(o.fires) || o.fires.length === 0 || o.fires.length > L.FIRES_PER_BATCH_MAX) return `fire needs 1 to ${L.FIRES_PER_BATCH_MAX} fires`;
       for (let i = 0; i < o.fires.length; i++) {
         const problem = fireProblem(o.fires[i], i);
+        if (problem !== null) return problem;
+      }
+      return null;
+    }
+    case 'queueFires': {
+      if (!hasOnly(o, ['type', 'fires', 'at'])) return 'queueFires has unknown fields';
+      if (!Array.isArray(o.fires) || o.fires.length === 0 || o.fires.length > L.FIRES_PER_BATCH_MAX) return `queueFires needs 1 to ${L.FIRES_PER_BATCH_MAX} fires`;
+      for (let i = 0; i < o.fires.length; i++) {
+        const problem = queuedFireProblem(o.fires[i], i);
         if (problem !== null) return problem;
       }
       return null;

@@ -26,6 +26,7 @@ export const SPEC_DEFAULTS = Object.freeze({
   retry: RETRY_DEFAULT,
   priority: PRIORITY_DEFAULT,
   after: EMPTY_LIST,
+  afterMode: 'any',
   history: HISTORY_DEFAULT,
   labels: EMPTY_RECORD,
   description: '',

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   INVALID_CURSOR: 'INVALID_CURSOR',
   INVALID_SNAPSHOT: 'INVALID_SNAPSHOT',
   NOTIFICATION_NOT_FOUND: 'NOTIFICATION_NOT_FOUND',
+  QUEUE_FULL: 'QUEUE_FULL',
 } as const satisfies Record<string, ErrorCode>;
 
 export type { ErrorCode };

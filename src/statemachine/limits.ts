@@ -68,6 +68,20 @@ export const NOTIFY_ERROR_CHARS_MAX = 512;
 /** Commands: size of one encoded command, fires per batch, payload, keys, output. */
 export const COMMAND_BYTES_MAX = 2 * 1024 * 1024;
 export const FIRES_PER_BATCH_MAX = 1000;
+/**
+ * `after` fires owed (an upstream succeeded, the downstream's fire is not recorded yet). Beyond
+ * it a new one is not recorded: the table has at most this many waiting for capacity.
+ */
+export const OWED_AFTER_FIRES_MAX = 10_000;
+/** Runs waiting in one function's queue; a queue job's fire beyond it is recorded skipped (and a submission refused with 429). */
+export const FUNCTION_QUEUED_MAX = 10_000;
+/** Attempts one pull worker holds at once; its claims get no more until it completes, fails or loses some. */
+export const WORKER_HELD_MAX = 256;
+/** Functions with their own per-function metric series (more are left out or summed). */
+export const FUNCTION_SERIES_MAX = 1000;
+/** Manual fires recorded waiting for capacity (queueFires), and their payload bytes together; beyond either a new one is refused. */
+export const OWED_MANUAL_FIRES_MAX = 10_000;
+export const OWED_MANUAL_PAYLOAD_BYTES_MAX = 16 * 1024 * 1024;
 /** Jobs in one `putJobs` entry (chime apply): one log entry, all or nothing; COMMAND_BYTES_MAX bounds it too. */
 export const JOBS_PER_APPLY_MAX = 1000;
 /** Executor reports in one runReports command. */

@@ -9,7 +9,7 @@ import {
 import { LEASE_MS_DEFAULT } from './limits.js';
 import { settingTraits } from './traits.js';
 import {
-  CONCURRENCY_POLICIES, HTTP_METHODS, MISFIRE_POLICIES, NOTIFY_EVENTS,
+  AFTER_MODES, CONCURRENCY_POLICIES, HTTP_METHODS, MISFIRE_POLICIES, NOTIFY_EVENTS,
   type Executor, type JobSpec, type Misfire, type NotifyTarget, type Retry, type Target,
 } from './types.js';
 
@@ -20,7 +20,8 @@ import {
 // later and absent in older rows);
 // `shared` holds the settings that jobs made from one template repeat: [executor type
 // (0 shell, 1 http, 2 queue), cwd or method or leaseMs, headers, expectStatus, labels, timeoutMs, history, retry,
-// concurrency, target, misfire, priority, after]. `shared` is interned, so a million jobs
+// concurrency, target, misfire, priority, after, afterMode (added later: absent in older rows, null
+// for `any`)]. `shared` is interned, so a million jobs
 // with a few dozen distinct settings store them a few dozen times.
 type Packed = unknown[];
 
@@ -67,7 +68,7 @@ export function packSpec(spec: JobSpec): { packed: string; shared: string } {
     orNull(spec.labels, d.labels), orNull(spec.timeoutMs, d.timeoutMs), orNull(spec.history, d.history),
     r === RETRY_DEFAULT ? null : [r.max, r.backoffMs, r.maxBackoffMs], orNull(spec.concurrency, d.concurrency), packTarget(spec.target),
     spec.misfire === MISFIRE_DEFAULT ? null : [spec.misfire.policy, spec.misfire.windowMs], orNull(spec.priority, d.priority),
-    spec.after.length === 0 ? null : spec.after,
+    spec.after.length === 0 ? null : spec.after, orNull(spec.afterMode, d.afterMode),
   ]);
   return { packed: JSON.stringify(packed), shared: internShared(JSON.stringify(shared)) };
 }
@@ -175,6 +176,7 @@ export function unpackSpec(id: string, schedule: string, timezone: string, enabl
     retry: unpackRetry(shared[7]),
     priority: count(shared[11], d.priority),
     after: after === null ? EMPTY_LIST : Object.freeze(after.map((a) => text(a, ''))),
+    afterMode: member(shared[13], AFTER_MODES, d.afterMode),
     history: count(shared[6], d.history),
     labels: record(shared[4]),
     description: text(own[1], d.description),
@@ -205,8 +207,8 @@ const HTTP_METHOD_SET: ReadonlySet<unknown> = new Set(HTTP_METHODS);
  */
 export function sharedTraits(text: string): number | string {
   const row = parseRow(text);
-  if (row === null || row.length > 13) return 'shared spec part is not a spec row';
-  const [type, cwdOrMethod, headers, expect, labels, timeoutMs, history, retry, concurrency, target, misfire, priority, after] = row;
+  if (row === null || row.length > 14) return 'shared spec part is not a spec row';
+  const [type, cwdOrMethod, headers, expect, labels, timeoutMs, history, retry, concurrency, target, misfire, priority, after, afterMode] = row;
   const ok = (type === 0 ? isOpt(cwdOrMethod, isStr) && isOpt(headers, (v) => v === null) && isOpt(expect, (v) => v === null)
     : type === 2 ? isOpt(cwdOrMethod, isInt) && isOpt(headers, (v) => v === null) && isOpt(expect, (v) => v === null)
     : type === 1 && isOpt(cwdOrMethod, (m) => HTTP_METHOD_SET.has(m)) && isOpt(headers, isStrMap)
@@ -217,7 +219,7 @@ export function sharedTraits(text: string): number | string {
     && isOpt(concurrency, (c) => CONCURRENCY_POLICIES.some((p) => p === c))
     && isOpt(target, (t) => t === 'leader' || t === 'all' || (Array.isArray(t) && (t.length === 1 || (t.length === 2 && isInt(t[1]))) && isStrMap(t[0])))
     && isOpt(misfire, (m) => Array.isArray(m) && m.length === 2 && MISFIRE_POLICIES.some((p) => p === m[0]) && isInt(m[1]))
-    && isOpt(priority, isInt) && isOpt(after, (a) => Array.isArray(a) && a.every(isStr));
+    && isOpt(priority, isInt) && isOpt(after, (a) => Array.isArray(a) && a.every(isStr)) && isOpt(afterMode, (m) => AFTER_MODES.some((x) => x === m));
   if (!ok) return 'shared spec part has a malformed field';
   const retryRow = list(retry);
   return settingTraits(member(concurrency, CONCURRENCY_POLICIES, SPEC_DEFAULTS.concurrency), count(history, SPEC_DEFAULTS.history),

@@ -207,3 +207,34 @@ test('claim commands are checked and round-trip the codec', () => {
   const badPriority: unknown = { type: 'fire', at: T0, fires: [{ ...manual('q', 'a', T0), priority: 'urgent' }] };
   assert.match(commandProblem(badPriority) ?? '', /priority/);
 });
+
+test('limits: a full function queue records further fires skipped; a worker holds at most WORKER_HELD_MAX attempts', async () => {
+  const { FUNCTION_QUEUED_MAX, WORKER_HELD_MAX, CLAIM_ITEMS_MAX } = await import('./limits.js');
+  const d = new Driver();
+  const perJob = 1000;
+  const jobs = Math.ceil(FUNCTION_QUEUED_MAX / perJob) + 1;
+  for (let j = 0; j < jobs; j++) assert.ok(d.put(`q${j}`, T0, QUEUE).ok);
+  let n = 0;
+  for (let j = 0; j < jobs - 1; j++) {
+    const fires = Array.from({ length: perJob }, () => manual(`q${j}`, `r${++n}`, T0 + n));
+    d.apply({ type: 'fire', at: T0 + 1, fires });
+  }
+  assert.equal(d.table.queuedCount('resize'), FUNCTION_QUEUED_MAX);
+  const over = d.apply({ type: 'fire', at: T0 + 2, fires: [manual(`q${jobs - 1}`, 'over', T0 + 2)] });
+  assert.ok(over.ok && over.kind === 'fire' && over.fires[0]?.status === 'skipped');
+  assert.match(d.table.getRun('over')?.reason ?? '', /function resize has 10000 queued runs, its limit/);
+
+  const held: string[] = [];
+  for (let i = 0; i * CLAIM_ITEMS_MAX < WORKER_HELD_MAX; i++) held.push(...claim(d, 'w', T0 + 3, CLAIM_ITEMS_MAX));
+  assert.equal(held.length, WORKER_HELD_MAX);
+  assert.equal(d.table.heldBy('w'), WORKER_HELD_MAX);
+  assert.deepEqual(claim(d, 'w', T0 + 4, CLAIM_ITEMS_MAX), [], 'no more while it holds its limit');
+  assert.equal(claim(d, 'other', T0 + 4, 2).length, 2, 'another worker still claims');
+  d.apply(report('complete', held[0] ?? '', 'w', T0 + 5));
+  assert.equal(d.table.heldBy('w'), WORKER_HELD_MAX - 1);
+  assert.equal(claim(d, 'w', T0 + 6, CLAIM_ITEMS_MAX).length, 1, 'room for the one it let go');
+  d.table.assertIndexesConsistent();
+  const copy = JobTable.restore(d.table.snapshot());
+  assert.equal(copy.heldBy('w'), WORKER_HELD_MAX);
+  copy.assertIndexesConsistent();
+});

@@ -17,11 +17,17 @@ export type FireOutcome =
   | { readonly jobId: string; readonly runId: string; readonly status: 'duplicate' }
   | { readonly jobId: string; readonly runId: string; readonly status: 'rejected'; readonly code: ErrorCode; readonly message: string };
 
+/** One fire of queueFires: `queued` is now recorded waiting; `duplicate` names the run or waiting fire that already holds its id or key. */
+export type QueueFireOutcome =
+  | { readonly jobId: string; readonly runId: string; readonly status: 'queued' | 'duplicate' }
+  | { readonly jobId: string; readonly runId: string; readonly status: 'rejected'; readonly code: ErrorCode; readonly message: string };
+
 export type ApplyResult =
   | Rejected
   | { readonly ok: true; readonly kind: 'job'; readonly created: boolean; readonly job: Job }
   | { readonly ok: true; readonly kind: 'deleted'; readonly id: string; readonly activeRunIds: readonly string[] }
   | { readonly ok: true; readonly kind: 'fire'; readonly fires: readonly FireOutcome[] }
+  | { readonly ok: true; readonly kind: 'queuedFires'; readonly fires: readonly QueueFireOutcome[] }
   | { readonly ok: true; readonly kind: 'run'; readonly run: RunRecord }
   /** One delivery outcome of notifyResults applied. */
   | { readonly ok: true; readonly kind: 'notification'; readonly notification: NotificationRecord }

@@ -16,6 +16,8 @@ export interface RunIndexes {
   readonly queued: Map<string, SortedSet<RunRecord, QueueKey>>;
   /** Active queue runs a worker holds, by (leaseUntil, seq): what runs out first is first. */
   readonly leases: SortedSet<RunRecord, LeaseKey>;
+  /** worker → how many of the lease index's runs it holds (derived with it). */
+  readonly heldByWorker: Map<string, number>;
 }
 
 /** What the queue order reads of a run. */
@@ -38,6 +40,7 @@ export function indexQueue(state: RunIndexes, run: RunRecord): void {
   if (q === null || !isActiveStatus(run.status)) return;
   if (q.worker !== null) {
     assert(state.leases.add(run), 'a held run indexed twice');
+    state.heldByWorker.set(q.worker, (state.heldByWorker.get(q.worker) ?? 0) + 1);
     return;
   }
   let set = state.queued.get(q.function);
@@ -52,7 +55,11 @@ export function indexQueue(state: RunIndexes, run: RunRecord): void {
 export function unindexQueue(state: RunIndexes, run: RunRecord): void {
   const q = run.queue;
   if (q === null) return;
-  state.leases.delete(run);
+  if (state.leases.delete(run) && q.worker !== null) {
+    const held = (state.heldByWorker.get(q.worker) ?? 0) - 1;
+    if (held > 0) state.heldByWorker.set(q.worker, held);
+    else state.heldByWorker.delete(q.worker);
+  }
   const set = state.queued.get(q.function);
   if (set !== undefined && set.delete(run) && set.size === 0) state.queued.delete(q.function);
 }
@@ -156,6 +163,12 @@ export function assertRunIndexes(state: IndexedRecords): void {
     nodeAssert.deepStrictEqual(indexed, seqs.sort((a, b) => a - b), `queue of ${fn} differs`);
   }
   nodeAssert.deepStrictEqual([...state.leases.valuesAfter()].map((r) => r.seq).sort((a, b) => a - b), held.sort((a, b) => a - b), 'lease index differs');
+  const heldBy = new Map<string, number>();
+  for (const run of state.leases.valuesAfter()) {
+    const w = run.queue?.worker;
+    if (w !== null && w !== undefined) heldBy.set(w, (heldBy.get(w) ?? 0) + 1);
+  }
+  nodeAssert.deepStrictEqual(new Map([...state.heldByWorker].sort()), new Map([...heldBy].sort()), 'held-by-worker counts differ');
   nodeAssert.deepStrictEqual([...state.activeByNode.keys()].sort(), [...byNode.keys()].sort(), 'node index holds other nodes');
   for (const [node, seqs] of byNode) {
     const indexed = [...(state.activeByNode.get(node)?.valuesAfter() ?? [])].map((r) => r.seq);

@@ -3,7 +3,8 @@
 import { AuditLog, TokenRegistry } from '../access/index.js';
 import { ChimeError } from '../errors/index.js';
 import { updateRetryIndex } from './run-indexes.js';
-import { indexRun, type TableState } from './state.js';
+import { AFTER_MAX, OWED_AFTER_FIRES_MAX, OWED_MANUAL_FIRES_MAX } from './limits.js';
+import { addOwedManual, indexRun, keyOf, type TableState } from './state.js';
 import {
   KILL_REASONS, QUEUE_PRIORITIES, RUN_STATUSES, TRIGGERS,
   type Execution, type ExecutionStatus, type KillReason, type QueuePriority, type QueueState, type RunRecord, type RunStatus, type Trigger,
@@ -49,16 +50,58 @@ export type AccessRows = { readonly tokens: unknown; readonly audit: unknown };
  * workers, least recently seen first. `access` (optional too) holds tokens and the audit log:
  * written only when there are any, read as empty when absent.
  */
-export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows } {
+export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows; owedAfter?: Row[]; owedManual?: Row[]; afterSeen?: Row[] } {
   const queueRuns: Row[] = [];
   for (const run of state.runs.values()) if (run.queue !== null) queueRuns.push(queueRow(run, run.queue));
-  const out: { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows } = {
+  const out: { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows; owedAfter?: Row[]; owedManual?: Row[]; afterSeen?: Row[] } = {
     runs: [...state.runs.values()].map(runRow),
     keys: [...state.keys].map(([k, e]) => [k, e.jobId, e.createRevision, e.runId, e.atMs]),
     queue: { runs: queueRuns, workers: [...state.workers.values()].map((w) => [w.worker, [...w.functions], w.node, w.lastSeenAt]) },
   };
   if (state.tokens.size > 0 || state.audit.size > 0) out.access = { tokens: state.tokens.snapshot(), audit: state.audit.snapshot() };
+  // Optional too: written only when an `after` fire is owed, read as none when absent.
+  if (state.owedAfter.size > 0) out.owedAfter = [...state.owedAfter.values()].map((o) => [o.jobId, o.upstreamRunId, o.atMs]);
+  if (state.afterSeen.size > 0) out.afterSeen = [...state.afterSeen].map(([jobId, seen]) => [jobId, [...seen]]);
+  if (state.owedManual.size > 0) {
+    out.owedManual = [...state.owedManual.values()].map((o) => [o.jobId, o.runId, o.scheduledAt, o.payload, o.key, o.priority, o.triggeredBy]);
+  }
   return out;
+}
+
+/** Restores the tail's optional `afterSeen` key (afterMode `all` progress, after the jobs); absent means none. */
+export function restoreAfterSeen(state: TableState, seen: unknown): void {
+  if (seen === undefined) return;
+  for (const row of rows(seen, 2, 'after seen')) {
+    const [jobId, ids] = row;
+    if (typeof jobId !== 'string' || !Array.isArray(ids) || !ids.every(isString) || ids.length > AFTER_MAX) throw bad('an after-seen row is malformed');
+    if (!state.jobs.has(jobId) || state.afterSeen.has(jobId)) throw bad(`after-seen job ${jobId} does not exist or is listed twice`);
+    state.afterSeen.set(jobId, new Set(ids));
+  }
+}
+
+/** Restores the tail's optional `owedManual` key (after the jobs): manual fires waiting for capacity; absent means none. */
+export function restoreOwedManual(state: TableState, owed: unknown): void {
+  if (owed === undefined) return;
+  for (const row of rows(owed, 7, 'waiting manual fire')) {
+    const [jobId, runId, scheduledAt, payload, key, priority, triggeredBy] = row;
+    if (typeof jobId !== 'string' || typeof runId !== 'string' || !isInt(scheduledAt) || !isNullStr(payload) || !isNullStr(key)
+      || !(priority === null || isQueuePriority(priority)) || !isNullStr(triggeredBy)) throw bad('a waiting manual fire is malformed');
+    if (!state.jobs.has(jobId) || state.owedManual.has(runId)) throw bad(`waiting manual fire ${runId} has no job or is listed twice`);
+    if (state.owedManual.size >= OWED_MANUAL_FIRES_MAX) throw bad('more waiting manual fires than the limit');
+    addOwedManual(state, { jobId, runId, scheduledAt, payload, key, priority, triggeredBy });
+  }
+}
+
+/** Restores the tail's optional `owedAfter` key (after the jobs); absent means nothing is owed. */
+export function restoreOwedAfter(state: TableState, owed: unknown): void {
+  if (owed === undefined) return;
+  for (const row of rows(owed, 3, 'owed after fire')) {
+    const [jobId, upstreamRunId, atMs] = row;
+    if (typeof jobId !== 'string' || typeof upstreamRunId !== 'string' || !isInt(atMs)) throw bad('an owed after fire is malformed');
+    if (!state.jobs.has(jobId)) throw bad(`an after fire is owed to job ${jobId}, which does not exist`);
+    if (state.owedAfter.size >= OWED_AFTER_FIRES_MAX) throw bad('more owed after fires than the limit');
+    state.owedAfter.set(keyOf(jobId, 'after', upstreamRunId), { jobId, upstreamRunId, atMs });
+  }
 }
 
 /** Restores the tail's optional `access` key (tokens and audit log) into `state`; absent means empty. */
@@ -86,7 +129,8 @@ function restoreQueueStates(queue: unknown): Map<string, QueueState> {
       || !isInt(leaseMs) || !isNullInt(leaseUntil) || !isNullInt(done) || !isNullInt(total) || !isNullStr(result) || typeof noRetry !== 'boolean') {
       throw bad('a queue run is malformed');
     }
-    if ((worker === null) !== (leaseUntil === null)) throw bad(`queue run ${runId} has a worker without a lease or the reverse`);
+    // A finished run keeps the worker that ended it but no lease; only a lease without a holder is wrong.
+    if (worker === null && leaseUntil !== null) throw bad(`queue run ${runId} has a lease without a worker`);
     out.set(runId, {
       function: fn, priority, worker, node, leaseMs, leaseUntil, progress: done === null || total === null ? null : { done, total }, result, noRetry,
     });

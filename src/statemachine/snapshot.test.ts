@@ -112,6 +112,46 @@ test('restore(snapshot(t)) equals t and snapshots identically', () => {
   assert.ok(again.ok && again.kind === 'fire' && again.fires[0]?.status === 'duplicate');
 });
 
+test('an owed after fire is decided at apply, survives a snapshot, and the fire with its key settles it', () => {
+  const d = new Driver();
+  d.put('a', T0);
+  d.put('b', T0, { after: ['a'] });
+  d.put('c', T0, { after: ['a'], enabled: false });
+  d.fire(T0, { jobId: 'a', runId: 'u1', scheduledAt: T0, trigger: 'manual', executors: ['n1'], outcome: 'run' });
+  assert.equal(d.table.owedAfterCount, 0);
+  d.apply({ type: 'runFinished', runId: 'u1', attempt: 1, node: 'n1', at: T0 + 5, status: 'succeeded', exitCode: 0, output: '', outputTruncated: false, error: null });
+  // Only the enabled dependent is owed, from the upstream's finish.
+  assert.deepEqual(d.table.owedAfterFires(10), [{ jobId: 'b', upstreamRunId: 'u1', atMs: T0 + 5 }]);
+  const bytes = d.table.snapshot();
+  const copy = JobTable.restore(bytes);
+  assertSameBytes(copy.snapshot(), bytes);
+  assert.deepEqual(copy.owedAfterFires(10), d.table.owedAfterFires(10));
+  const fired = copy.apply({ type: 'fire', at: T0 + 6, fires: [{ jobId: 'b', runId: 'd1', scheduledAt: T0 + 5, trigger: 'after', executors: ['n1'], outcome: 'run', key: 'u1' }] }, d.index + 1);
+  assert.ok(fired.ok && fired.kind === 'fire' && fired.fires[0]?.status === 'run');
+  assert.equal(copy.owedAfterCount, 0);
+});
+
+test('a manual fire recorded waiting survives a snapshot; its key and id dedupe; the fire with its run id settles it', () => {
+  const d = new Driver();
+  d.put('a', T0);
+  const waiting = { jobId: 'a', runId: 'm1', scheduledAt: T0, payload: 'p', key: 'k', priority: null, triggeredBy: 'alice' };
+  const queued = d.apply({ type: 'queueFires', at: T0, fires: [waiting] });
+  assert.ok(queued.ok && queued.kind === 'queuedFires' && queued.fires[0]?.status === 'queued');
+  const bytes = d.table.snapshot();
+  const copy = JobTable.restore(bytes);
+  assertSameBytes(copy.snapshot(), bytes);
+  assert.deepEqual(copy.owedManualFires(10), [waiting]);
+  const again = copy.apply({ type: 'queueFires', at: T0 + 1, fires: [{ ...waiting, runId: 'm2' }, waiting, { ...waiting, jobId: 'nope', runId: 'm3' }] }, d.index + 1);
+  assert.ok(again.ok && again.kind === 'queuedFires');
+  assert.deepEqual(again.fires.map((f) => [f.runId, f.status]), [['m1', 'duplicate'], ['m1', 'duplicate'], ['m3', 'rejected']]);
+  const fired = copy.apply({ type: 'fire', at: T0 + 2, fires: [{ jobId: 'a', runId: 'm1', scheduledAt: T0, trigger: 'manual', executors: ['n1'], outcome: 'run', key: 'k', payload: 'p' }] }, d.index + 2);
+  assert.ok(fired.ok && fired.kind === 'fire' && fired.fires[0]?.status === 'run');
+  assert.equal(copy.owedManualCount, 0);
+  // Deleting the job drops what waits for it.
+  d.apply({ type: 'deleteJob', id: 'a', at: T0 + 3 });
+  assert.equal(d.table.owedManualCount, 0);
+});
+
 test('garbage, foreign and future-version snapshots are refused with a clear error', () => {
   const packr = new Packr({ useRecords: false });
   const refuse = (bytes: Uint8Array, pattern: RegExp) =>

@@ -19,7 +19,7 @@ import { ChimeError } from '../errors/index.js';
 import { isRecord } from './guards.js';
 import type { TableLimits } from './limits.js';
 import { drainSteps, readJobSection, writeJobSectionSteps } from './snapshot-jobs.js';
-import { bad, isInt, restoreAccess, restoreRunsAndKeys, runAndKeyRows } from './snapshot-rows.js';
+import { bad, isInt, restoreAccess, restoreAfterSeen, restoreOwedAfter, restoreOwedManual, restoreRunsAndKeys, runAndKeyRows } from './snapshot-rows.js';
 import { notifyRows, restoreNotify } from './notifications.js';
 import { jobMetricsRows, restoreJobMetrics } from './job-metrics.js';
 import { decodeVersion1 } from './snapshot-v1.js';
@@ -146,5 +146,8 @@ function decodeVersions2And3(h: { readonly [field: string]: unknown }, bytes: Ui
   state.notify = restoreNotify(tail['notify'], bad);
   state.jobMetrics = restoreJobMetrics(tail['jobMetrics'], bad);
   restoreAccess(state, tail['access']);
+  restoreOwedAfter(state, tail['owedAfter']);
+  restoreOwedManual(state, tail['owedManual']);
+  restoreAfterSeen(state, tail['afterSeen']);
   return state;
 }

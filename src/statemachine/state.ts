@@ -3,7 +3,8 @@
 // iteration orders are insertion orders fixed by the log, or explicit sorts.
 import { AuditLog, TokenRegistry } from '../access/index.js';
 import { assert, itemAt } from './assert.js';
-import { IDEMPOTENCY_TTL_MS, type TableLimits } from './limits.js';
+import { IDEMPOTENCY_TTL_MS, OWED_AFTER_FIRES_MAX, type TableLimits } from './limits.js';
+import type { QueuedManualFire } from './commands.js';
 import { compiledSchedule, nextFireAt } from './schedule.js';
 import { compareByFinish, compareBySeq, compareLeases, indexActiveExecutions, type FinishKey, type LeaseKey, type QueueKey, type SeqKey } from './run-indexes.js';
 import { SortedSet } from './sorted-set.js';
@@ -15,6 +16,13 @@ import type { JobState } from './job-record.js';
 import { isActiveStatus, type RunRecord, type WorkerEntry } from './types.js';
 
 export { JobState } from './job-record.js';
+
+/**
+ * An `after` fire the table owes: `upstreamRunId` succeeded at `atMs` and the downstream job
+ * `jobId` has no fire recorded for it yet. Decided at apply, so every leader sees the same
+ * list; the fire that carries the key (the upstream runId) clears it, whatever its outcome.
+ */
+export type OwedAfter = { readonly jobId: string; readonly upstreamRunId: string; readonly atMs: number };
 
 export type KeyEntry = { readonly jobId: string; readonly createRevision: number; readonly runId: string; readonly atMs: number };
 
@@ -38,12 +46,22 @@ export type TableState = RunSearchIndexes & {
   readonly queued: Map<string, SortedSet<RunRecord, QueueKey>>;
   /** Active queue runs a worker holds, by lease end (run-indexes.ts). */
   readonly leases: SortedSet<RunRecord, LeaseKey>;
+  /** worker → runs of the lease index it holds (run-indexes.ts). */
+  readonly heldByWorker: Map<string, number>;
   /** Pull workers by id, least recently seen first (at most WORKERS_MAX). */
   readonly workers: Map<string, WorkerEntry>;
   /** upstream job id → ids of jobs that list it in `after`. */
   readonly dependents: Map<string, Set<string>>;
   /** Idempotency keys in insertion order (oldest first). */
   readonly keys: Map<string, KeyEntry>;
+  /** `after` fires owed, by keyOf(jobId, 'after', upstreamRunId), oldest first (at most OWED_AFTER_FIRES_MAX). */
+  readonly owedAfter: Map<string, OwedAfter>;
+  /** afterMode `all` jobs → upstream job ids that succeeded since the job's last run (each at most AFTER_MAX current ones). */
+  readonly afterSeen: Map<string, Set<string>>;
+  /** Manual fires recorded waiting for capacity, by runId, oldest first (queueFires; at most OWED_MANUAL_FIRES_MAX). */
+  readonly owedManual: Map<string, QueuedManualFire>;
+  /** Payload bytes of owedManual together (derived; at most OWED_MANUAL_PAYLOAD_BYTES_MAX). */
+  owedManualBytes: number;
   /** Notification events owed and their delivery state (notifications.ts). A restore replaces it. */
   notify: NotifyState;
   /** Per-job outcome figures for metrics (job-metrics.ts). A restore replaces it. */
@@ -67,8 +85,8 @@ export function createState(limits: TableLimits): TableState {
     fireIndex: new SortedSet<JobState>(compareByNextFire),
     runs: new Map(), activeRuns: new SortedSet<RunRecord, SeqKey>(compareBySeq),
     activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord, FinishKey>(compareByFinish),
-    queued: new Map(), leases: new SortedSet<RunRecord, LeaseKey>(compareLeases), workers: new Map(),
-    dependents: new Map(), keys: new Map(), notify: createNotifyState(), jobMetrics: createJobMetrics(), ...createRunSearchIndexes(),
+    queued: new Map(), leases: new SortedSet<RunRecord, LeaseKey>(compareLeases), heldByWorker: new Map(), workers: new Map(),
+    dependents: new Map(), keys: new Map(), owedAfter: new Map(), afterSeen: new Map(), owedManual: new Map(), owedManualBytes: 0, notify: createNotifyState(), jobMetrics: createJobMetrics(), ...createRunSearchIndexes(),
     tokens: TokenRegistry.create(), audit: AuditLog.create(),
   };
 }
@@ -128,7 +146,65 @@ export function runBecameFinal(state: TableState, job: JobState | undefined, run
   if (job === undefined) return;
   job.activeCount -= 1;
   assert(job.activeCount >= 0, 'active count went negative');
+  if (run.status === 'succeeded') oweAfterFires(state, run);
   evictJobHistory(state, job);
+}
+
+/**
+ * An upstream run succeeded: every enabled dependent is owed one fire for it. A paused
+ * dependent is not triggered (like its schedule); a full list records no more.
+ */
+function oweAfterFires(state: TableState, upstream: RunRecord): void {
+  const ids = state.dependents.get(upstream.jobId);
+  if (ids === undefined) return;
+  for (const id of [...ids].sort(compareIds)) {
+    const job = state.jobs.get(id);
+    if (job === undefined || !job.enabled || state.owedAfter.size >= OWED_AFTER_FIRES_MAX) continue;
+    const spec = job.spec;
+    if (spec.afterMode === 'all') {
+      let seen = state.afterSeen.get(id);
+      if (seen === undefined) state.afterSeen.set(id, (seen = new Set()));
+      seen.add(upstream.jobId);
+      const current = seen;
+      if (!spec.after.every((u) => current.has(u))) {
+        // An upstream dropped from `after` since it succeeded no longer counts.
+        for (const u of current) if (!spec.after.includes(u)) current.delete(u);
+        continue;
+      }
+      state.afterSeen.delete(id);
+    }
+    state.owedAfter.set(keyOf(id, 'after', upstream.runId), { jobId: id, upstreamRunId: upstream.runId, atMs: upstream.finishedAt ?? 0 });
+  }
+}
+
+/** A run of the job was recorded: for afterMode `all`, every upstream has to succeed again. */
+export function downstreamRan(state: TableState, jobId: string): void {
+  state.afterSeen.delete(jobId);
+}
+
+/** A deleted job is owed nothing (a new job under its id was not asked for). */
+export function forgetOwedAfter(state: TableState, jobId: string): void {
+  state.afterSeen.delete(jobId);
+  for (const [mapKey, owed] of state.owedAfter) if (owed.jobId === jobId) state.owedAfter.delete(mapKey);
+  for (const owed of [...state.owedManual.values()]) if (owed.jobId === jobId) dropOwedManual(state, owed.runId);
+}
+
+const utf8 = new TextEncoder();
+
+export function payloadBytes(payload: string | null): number {
+  return payload === null ? 0 : utf8.encode(payload).length;
+}
+
+export function addOwedManual(state: TableState, fire: QueuedManualFire): void {
+  state.owedManual.set(fire.runId, fire);
+  state.owedManualBytes += payloadBytes(fire.payload);
+}
+
+export function dropOwedManual(state: TableState, runId: string): void {
+  const owed = state.owedManual.get(runId);
+  if (owed === undefined) return;
+  state.owedManual.delete(runId);
+  state.owedManualBytes -= payloadBytes(owed.payload);
 }
 
 export function runBecameActive(state: TableState, job: JobState, run: RunRecord): void {

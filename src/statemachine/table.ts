@@ -2,7 +2,8 @@
 // deterministic (no clock, no randomness, no iteration over unordered data) so every replica
 // that applies the same log holds the same table and writes the same snapshot bytes.
 import { assert, itemAt } from './assert.js';
-import { applyFire } from './apply-fire.js';
+import { applyFire, applyQueueFires } from './apply-fire.js';
+import type { QueuedManualFire } from './commands.js';
 import { applyDeleteJob, applyPause, applyPutJob, applyPutJobs, applyResume, sameSpec } from './apply-jobs.js';
 import { applyKillRun, applyRetryRun, applyRunFinished, applyRunLost, applyRunReports, applyRunStarted } from './apply-runs.js';
 import { applyClaimReport, applyClaimRuns } from './apply-queue.js';
@@ -44,7 +45,7 @@ function auditOf(command: Command): AuditRecord | undefined {
     case 'createToken': case 'revokeToken':
       return command.audit;
     case 'runStarted': case 'runFinished': case 'runLost': case 'retryRun': case 'runReports': case 'audit':
-    case 'notifyResults': case 'claimRuns': case 'claimReport':
+    case 'notifyResults': case 'claimRuns': case 'claimReport': case 'queueFires':
       return undefined;
   }
 }
@@ -121,6 +122,7 @@ export class JobTable {
       case 'pauseJob': return applyPause(this.state, command, index);
       case 'resumeJob': return applyResume(this.state, command, index);
       case 'fire': return applyFire(this.state, command);
+      case 'queueFires': return applyQueueFires(this.state, command);
       case 'runStarted': return applyRunStarted(this.state, command);
       case 'runFinished': return applyRunFinished(this.state, command);
       case 'runLost': return applyRunLost(this.state, command);
@@ -467,6 +469,44 @@ export class JobTable {
     }
     return [...this.state.workers.values()].sort((a, b) => (a.worker < b.worker ? -1 : a.worker > b.worker ? 1 : 0))
       .map((w) => ({ ...w, functions: [...w.functions], running: held.get(w.worker)?.length ?? 0, runIds: held.get(w.worker) ?? [] }));
+  }
+
+  /** `after` fires owed (upstream succeeded, no fire recorded for it yet), oldest first, at most `limit`. */
+  owedAfterFires(limit: number): { readonly jobId: string; readonly upstreamRunId: string; readonly atMs: number }[] {
+    const out: { readonly jobId: string; readonly upstreamRunId: string; readonly atMs: number }[] = [];
+    for (const owed of this.state.owedAfter.values()) {
+      if (out.length >= limit) break;
+      out.push(owed);
+    }
+    return out;
+  }
+
+  get owedAfterCount(): number {
+    return this.state.owedAfter.size;
+  }
+
+  /** Manual fires recorded waiting for capacity (queueFires), oldest first, at most `limit`. */
+  owedManualFires(limit: number): QueuedManualFire[] {
+    const out: QueuedManualFire[] = [];
+    for (const owed of this.state.owedManual.values()) {
+      if (out.length >= limit) break;
+      out.push(owed);
+    }
+    return out;
+  }
+
+  get owedManualCount(): number {
+    return this.state.owedManual.size;
+  }
+
+  /** Runs waiting in the function's queue (no worker holds them). */
+  queuedCount(fn: string): number {
+    return this.state.queued.get(fn)?.size ?? 0;
+  }
+
+  /** Attempts the worker holds now. */
+  heldBy(worker: string): number {
+    return this.state.heldByWorker.get(worker) ?? 0;
   }
 
   /** Ids of jobs that list `jobId` in `after`, in id order. */

@@ -79,6 +79,9 @@ export type Target =
   | { readonly mode: 'tags'; readonly tags: Readonly<Record<string, string>>; readonly count?: number };
 
 export const CONCURRENCY_POLICIES = ['allow', 'forbid', 'replace'] as const;
+/** `any`: each upstream success triggers the job; `all`: once every upstream has succeeded since the job's last run. */
+export const AFTER_MODES = ['any', 'all'] as const;
+export type AfterMode = (typeof AFTER_MODES)[number];
 export type Concurrency = (typeof CONCURRENCY_POLICIES)[number];
 
 export const MISFIRE_POLICIES = ['fire-once', 'fire-all', 'skip'] as const;
@@ -116,6 +119,7 @@ export type JobSpec = {
   /** 0..9, higher runs first when executor slots are short. */
   readonly priority: number;
   readonly after: readonly string[];
+  readonly afterMode: AfterMode;
   readonly history: number;
   readonly labels: Readonly<Record<string, string>>;
   readonly description: string;

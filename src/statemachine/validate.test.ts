@@ -41,7 +41,16 @@ test('the full example of api.md is accepted as it is', () => {
   };
   const r = validateJobSpec('nightly-backup', example);
   assert.ok(r.ok, JSON.stringify(r));
-  assert.deepEqual({ ...r.spec }, example);
+  // Fields added since (afterMode) come back with their defaults.
+  assert.deepEqual({ ...r.spec }, { ...example, afterMode: 'any' });
+});
+
+test('afterMode: any (the default) or all', () => {
+  const ok = validateJobSpec('job-1', { ...base, after: ['up'], afterMode: 'all' });
+  assert.ok(ok.ok && ok.spec.afterMode === 'all');
+  const plain = validateJobSpec('job-1', base);
+  assert.ok(plain.ok && plain.spec.afterMode === 'any');
+  assert.deepEqual(errorsOf({ ...base, afterMode: 'every' }), ['afterMode: must be one of "any", "all"']);
 });
 
 test('http executor defaults and checks', () => {

@@ -9,14 +9,14 @@ import * as L from './limits.js';
 import { parseSchedule } from './schedule.js';
 import { isKnownZone } from './tz.js';
 import {
-  CONCURRENCY_POLICIES, HTTP_METHODS, MISFIRE_POLICIES, NOTIFY_EVENTS,
+  AFTER_MODES, CONCURRENCY_POLICIES, HTTP_METHODS, MISFIRE_POLICIES, NOTIFY_EVENTS,
   type Executor, type JobSpec, type Misfire, type NotifyEvent, type NotifyTarget, type Retry, type Target,
 } from './types.js';
 
 export type { FieldError } from './validate-helpers.js';
 export type SpecValidation = { ok: true; spec: JobSpec } | { ok: false; errors: FieldError[] };
 
-const SPEC_FIELDS = ['id', 'schedule', 'timezone', 'enabled', 'executor', 'target', 'concurrency', 'misfire', 'timeoutMs', 'retry', 'priority', 'after', 'history', 'labels', 'description', 'notify'] as const;
+const SPEC_FIELDS = ['id', 'schedule', 'timezone', 'enabled', 'executor', 'target', 'concurrency', 'misfire', 'timeoutMs', 'retry', 'priority', 'after', 'afterMode', 'history', 'labels', 'description', 'notify'] as const;
 /** Read-only fields of a stored job: accepted and ignored, so a GET → edit → PUT round trip works. */
 export const READ_ONLY_JOB_FIELDS = ['createdAt', 'updatedAt', 'createRevision', 'revision', 'lastScheduledAt', 'nextFireAt'] as const;
 const LABEL_KEY_PATTERN = /^[A-Za-z0-9._/-]{1,63}$/;
@@ -62,6 +62,7 @@ function buildSpec(c: Checker, id: string, o: Record<string, unknown>): JobSpec 
   const retry = o.retry === undefined ? SPEC_DEFAULTS.retry : checkRetry(c, o.retry);
   const priority = o.priority === undefined ? SPEC_DEFAULTS.priority : c.integer(o.priority, 'priority', L.PRIORITY_MIN, L.PRIORITY_MAX);
   const after = o.after === undefined ? SPEC_DEFAULTS.after : checkAfter(c, id, o.after);
+  const afterMode = o.afterMode === undefined ? SPEC_DEFAULTS.afterMode : c.oneOf(o.afterMode, 'afterMode', AFTER_MODES);
   const history = o.history === undefined ? SPEC_DEFAULTS.history : c.integer(o.history, 'history', L.HISTORY_MIN, L.HISTORY_MAX);
   const labels = o.labels === undefined ? SPEC_DEFAULTS.labels : c.stringMap(o.labels, 'labels', {
     entriesMax: L.LABELS_ENTRIES_MAX, bytesMax: L.LABELS_ENTRIES_MAX * (L.LABEL_KEY_CHARS_MAX + L.LABEL_VALUE_CHARS_MAX) * 3,
@@ -70,11 +71,11 @@ function buildSpec(c: Checker, id: string, o: Record<string, unknown>): JobSpec 
   const description = o.description === undefined ? SPEC_DEFAULTS.description : c.string(o.description, 'description', L.DESCRIPTION_CHARS_MAX);
   const notify = o.notify === undefined ? SPEC_DEFAULTS.notify : checkNotify(c, o.notify);
   if (schedule === null || timezone === null || enabled === null || executor === null || target === null || concurrency === null
-    || misfire === null || timeoutMs === null || retry === null || priority === null || after === null || history === null
+    || misfire === null || timeoutMs === null || retry === null || priority === null || after === null || afterMode === null || history === null
     || labels === null || description === null || notify === null) return null;
   return Object.freeze({
     id, schedule: intern(schedule), timezone: intern(timezone), enabled, executor, target, concurrency, misfire, timeoutMs,
-    retry, priority, after, history, labels: shareRecord(labels), description, notify,
+    retry, priority, after, afterMode, history, labels: shareRecord(labels), description, notify,
   });
 }
 

@@ -66,6 +66,16 @@ test('a stored job becomes a form and back into the same spec', () => {
   });
 });
 
+test('afterMode round-trips through the form; a job without it sends none', () => {
+  const job = { id: 'd', schedule: '@manual', executor: { type: 'shell', command: 'true' }, after: ['a', 'b'], afterMode: 'all' };
+  const built = specFromForm(formFromJob(job));
+  assert.ok(built.ok);
+  assert.equal(built.spec['afterMode'], 'all');
+  const plain = specFromForm(formFromJob({ ...job, afterMode: undefined }));
+  assert.ok(plain.ok);
+  assert.equal('afterMode' in plain.spec, false);
+});
+
 test('a new plain job sends no field an older server would refuse', () => {
   const form = { ...emptyForm(), id: 'x', schedule: '@hourly', command: 'true' };
   const built = specFromForm(form);

@@ -85,3 +85,19 @@ test('per-job outcomes, last success, duration and lateness histograms; bounded 
   d.apply({ type: 'deleteJob', id: 'j0', at: T0 + 2e9 });
   assert.equal(sampleValue(parseExposition(render(d.table)), 'chime_job_runs_total', { job: 'j0', status: 'succeeded' }), undefined);
 });
+
+test('per-function gauges from the table: runs queued and held by workers', () => {
+  const d = new Driver();
+  d.put('q', T0, { schedule: '@manual', executor: { type: 'queue', function: 'resize' } });
+  d.put('p', T0, { schedule: '@manual', executor: { type: 'queue', function: 'print' } });
+  for (let i = 0; i < 5; i++) d.fire(T0, { jobId: 'q', runId: `q${i}`, scheduledAt: T0, trigger: 'manual', executors: [], outcome: 'run' });
+  d.fire(T0, { jobId: 'p', runId: 'p0', scheduledAt: T0, trigger: 'manual', executors: [], outcome: 'run' });
+  d.apply({ type: 'claimRuns', worker: 'w', node: 'n1', functions: ['resize'], max: 2, at: T0 + 1 });
+  const text = render(d.table);
+  const families = parseExposition(text);
+  assert.ok(families.has('chime_function_queued') && families.has('chime_function_running'));
+  assert.equal(sampleValue(families, 'chime_function_queued', { function: 'resize' }), 3);
+  assert.equal(sampleValue(families, 'chime_function_running', { function: 'resize' }), 2);
+  assert.equal(sampleValue(families, 'chime_function_queued', { function: 'print' }), 1);
+  assert.equal(sampleValue(families, 'chime_function_running', { function: 'print' }), 0);
+});
