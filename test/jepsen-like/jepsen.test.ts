@@ -11,7 +11,7 @@ import { runJepsen } from './runner.js';
 test('3 nodes under kill, pause, partition, clock and member faults: linearizable, durable, every instant once', { timeout: 300_000 }, async () => {
   const seed = Number(process.env['CHIME_JEPSEN_SEED'] ?? 20_261_124);
   const dir = mkdtempSync(join(tmpdir(), 'chime-jepsen-test-'));
-  const report = await runJepsen({ nodes: 3, timeSec: 60, nemesis: ['kill', 'pause', 'partition', 'clock', 'member'], seed, dir });
+  const report = await runJepsen({ nodes: 3, timeSec: 60, nemesis: ['kill', 'pause', 'partition', 'clock', 'member'], seed, dir, workers: true });
   const rerun = `npm run jepsen -- --nodes 3 --time 60 --nemesis kill,pause,partition,clock,member --seed ${seed} --keep (report kept in ${dir})`;
   assert.ok(report.faults >= 3, `only ${report.faults} faults were injected`);
   assert.ok(report.operations.total > 500, `only ${report.operations.total} register operations`);

@@ -71,6 +71,8 @@ export interface WorkerCheckResult {
   readonly submissions: { acknowledged: number; unknown: number; runs: number; coalesced: number };
   readonly statuses: Record<string, number>;
   readonly claims: number;
+  /** Claim answers with two items or more: the ones the priority order is checked on. */
+  readonly multiItemClaims: number;
   readonly attemptsHanded: number;
   readonly runsInSeveralAttempts: number;
   readonly missingRuns: string[];
@@ -88,6 +90,17 @@ export interface WorkerCheckResult {
 
 const accepted = (r: WorkerReport) => r.status === 200;
 const rankOf = (priority: string | null): number => (priority === 'high' || priority === 'normal' || priority === 'low' ? RANK[priority] : RANK.normal);
+
+/**
+ * Whether a run is done for good: succeeded, or final with no retry owed — its attempts used
+ * up, or its worker's `fail` with `retry: false` for that attempt was not refused. A lost or
+ * failed run with attempts left is owed a retry (it is not done yet).
+ */
+export function isDone(r: QueueRunRecord, reports: readonly WorkerReport[], retryMax: number): boolean {
+  if (r.status === 'pending' || r.status === 'running') return false;
+  if (r.status === 'succeeded' || r.attempt >= retryMax + 1) return true;
+  return r.status === 'failed' && reports.some((x) => x.kind === 'fail' && !x.retry && x.runId === r.runId && x.attempt === r.attempt && x.status !== 409);
+}
 
 export function checkWorkers(input: WorkerCheckInput): WorkerCheckResult {
   const records = new Map(input.records.map((r) => [r.runId, r]));
@@ -154,9 +167,7 @@ export function checkWorkers(input: WorkerCheckInput): WorkerCheckResult {
       if (held === undefined || !sent.some((x) => x.result === r.result)) wrongResults.push(`${pair} succeeded with ${JSON.stringify(r.result)}; handed to ${held?.worker ?? 'nobody'}, who sent ${sent.map((x) => JSON.stringify(x.result)).join(', ') || 'no complete'}`);
       continue;
     }
-    const max = input.retryMax[r.jobId] ?? 0;
-    const refused = input.reports.some((x) => x.kind === 'fail' && !x.retry && x.runId === r.runId && x.attempt === r.attempt && x.status !== 409);
-    if (r.attempt < max + 1 && !(r.status === 'failed' && refused)) endedAgainstPolicy.push(`${pair} ended ${r.status} with ${max + 1 - r.attempt} attempts left`);
+    if (!isDone(r, input.reports, input.retryMax[r.jobId] ?? 0)) endedAgainstPolicy.push(`${pair} ended ${r.status} with ${(input.retryMax[r.jobId] ?? 0) + 1 - r.attempt} attempts left`);
   }
 
   const runsByKey = new Map<string, Set<string>>();
@@ -175,6 +186,7 @@ export function checkWorkers(input: WorkerCheckInput): WorkerCheckResult {
     submissions: { acknowledged: acked.length, unknown: input.submissions.length - acked.length, runs: distinctRuns, coalesced: acked.length - distinctRuns },
     statuses,
     claims: input.claims.filter((c) => c.items.length > 0).length,
+    multiItemClaims: input.claims.filter((c) => c.items.length > 1).length,
     attemptsHanded: holder.size,
     runsInSeveralAttempts: [...attemptsByRun.values()].filter((a) => new Set(a).size > 1).length,
     missingRuns,
