@@ -95,16 +95,18 @@ export async function runJepsen(options: RunOptions): Promise<RunReport> {
     stopped = true;
     await Promise.all([...clients, writer, poller, ...workerLoads]);
     const windowEndMs = Date.now() - 2000;
-    if (withWorkers) await drainQueues(cluster, workerCtx, incarnations, log);
     log('faults over; killing every node and restarting them all');
     await fullRestart(cluster, nemesis);
     const leader = await cluster.waitForLeader(60_000);
+    // The queues drain after the restart, alongside the other checks' waits: every
+    // acknowledged submission must have survived it, and attempts held before it run out.
+    const workersChecked = withWorkers ? guardedCheck(drainQueues(cluster, workerCtx, incarnations, log).then(async () => checkWorkers({ ...workerHistory, records: await fetchQueueRuns(cluster, await cluster.waitForLeader(10_000)), retryMax: Object.fromEntries(WORKER_JOBS.map((j) => [j.id, WORKER_RETRY_MAX])) })), workloadErrors) : Promise.resolve(null);
     await finalReads(cluster, leader, keys, history);
     const register = checkKvHistory(history, { stepsMaxPerKey: 5_000_000 });
     const jobIds = await waitFor('the job list after the restart', () => fetchJobIds(cluster, leader), 30_000, 500);
     const durability = checkDurability({ acked: [...ackedJobs, ...(withScheduler ? SCHEDULER_JOBS.map((j) => j.id) : [])], present: jobIds });
     const scheduler = withScheduler ? await checkSchedulerRun(cluster, sink, windowStartMs, windowEndMs, observedRunIds, nemesis.outages) : null;
-    const workers = withWorkers ? checkWorkers({ ...workerHistory, records: await waitFor('the queue runs after the restart', () => fetchQueueRuns(cluster, leader), 30_000, 500), retryMax: Object.fromEntries(WORKER_JOBS.map((j) => [j.id, WORKER_RETRY_MAX])) }) : null;
+    const workers = await workersChecked;
     const report = summarize(options, history, nemesis.timeline, register, scheduler, durability, workers, workloadErrors);
     writeReport(options.dir, history, nemesis.timeline, report);
     if (withWorkers) writeFileSync(join(options.dir, 'workers.jsonl'), [...workerHistory.submissions.map((s) => ({ op: 'submit', ...s })), ...workerHistory.claims.map((c) => ({ op: 'claim', ...c })), ...workerHistory.reports.map((r) => ({ op: 'report', ...r }))].map((e) => JSON.stringify(e, (_, v: unknown) => (v === Infinity ? null : v))).join('\n') + '\n');
@@ -125,6 +127,11 @@ async function createJob(cluster: JepsenCluster, jobId: string, spec: Record<str
     const answer = await cluster.processes.call(leader, 'PUT', `/v1/jobs/${jobId}`, spec);
     return answer.status === 201 || answer.status === 200;
   }, 30_000, 200);
+}
+
+/** A check that throws is a workload error, after the other checks had their turn. */
+function guardedCheck<T>(p: Promise<T>, errors: string[]): Promise<T | null> {
+  return p.catch((error: unknown) => (errors.push(`worker check: ${String(error)}`), null));
 }
 
 /** After the faults: fresh workers that never die drain both queues until every queue run ended. */

@@ -15,8 +15,8 @@ export const WORKER_JOBS: readonly { id: string; fn: string }[] = [
 ];
 export const WORKER_RETRY_MAX = 10;
 /** Short, so that a killed worker's attempts come back within a few seconds. */
-const LEASE_MS = 3000;
-const HEARTBEAT_EVERY_MS = 1000;
+const LEASE_MS = 2000;
+const HEARTBEAT_EVERY_MS = 600;
 /** Runs kept per job (the history limit): the submitters stop before it. */
 const SUBMISSIONS_PER_JOB_MAX = 900;
 /** Workers alive at a time; each incarnation lives 3–12 s. */
