@@ -5,6 +5,7 @@ import type { HttpAnswer } from '../../src/cli/http-client.js';
 import { checkKvHistory, type KvOperation } from '../sim/linearizability.js';
 import { checkDurability } from './durability-checker.js';
 import { interpret } from './register-workload.js';
+import { checkWorkers, type Priority, type Submission, type WorkerCheckInput, type WorkerReport } from './worker-checker.js';
 import { checkScheduler, parseSink, type RunRecord, type SchedulerCheckInput, type SinkLine } from './scheduler-checker.js';
 
 const op = (clientId: string, kind: KvOperation['kind'], value: string | null, callMs: number, returnMs: number, key = 'k0'): KvOperation => ({ clientId, kind, key, value, callMs, returnMs });
@@ -159,4 +160,101 @@ test('scheduler: the sink format written by the jobs parses', () => {
 test('durability: an acknowledged job missing after the restart is rejected', () => {
   assert.deepEqual(checkDurability({ acked: ['a', 'b'], present: new Set(['a', 'b', 'c']) }), { ok: true, acked: 2, lost: [] });
   assert.deepEqual(checkDurability({ acked: ['a', 'b'], present: new Set(['a']) }), { ok: false, acked: 2, lost: ['b'] });
+});
+
+// Workers: two runs through two workers; r1 is lost once (w1 died) and w2 completes attempt 2.
+function goodWorkers(): WorkerCheckInput {
+  const sub = (key: string, priority: Priority, runId: string | null, callMs: number): Submission => ({ client: 's1', jobId: 'q', key, priority, runId, callMs, returnMs: runId === null ? Infinity : callMs + 5 });
+  const rep = (worker: string, kind: WorkerReport['kind'], runId: string, attempt: number, callMs: number, status: number | null = 200, result: string | null = null): WorkerReport => ({ worker, kind, runId, attempt, retry: true, result, callMs, returnMs: status === null ? Infinity : callMs + 5, status });
+  return {
+    submissions: [sub('k1', 'low', 'r1', 0), sub('k2', 'high', 'r2', 10), sub('k1', 'high', 'r1', 20), sub('k3', 'normal', null, 30)],
+    claims: [
+      { worker: 'w1', callMs: 40, returnMs: 50, items: [{ runId: 'r2', attempt: 1 }, { runId: 'r1', attempt: 1 }] },
+      { worker: 'w2', callMs: 4000, returnMs: 4010, items: [{ runId: 'r1', attempt: 2 }] },
+    ],
+    reports: [
+      rep('w1', 'heartbeat', 'r2', 1, 60), rep('w1', 'complete', 'r2', 1, 100, null, 'w1:r2'), rep('w1', 'complete', 'r2', 1, 4200, 409, 'w1:r2'),
+      rep('w1', 'heartbeat', 'r1', 1, 4100, 409), rep('w2', 'complete', 'r1', 2, 4300, 200, 'w2:r1'),
+    ],
+    records: [
+      { runId: 'r1', jobId: 'q', status: 'succeeded', attempt: 2, priority: 'low', result: 'w2:r1' },
+      { runId: 'r2', jobId: 'q', status: 'succeeded', attempt: 1, priority: 'high', result: 'w1:r2' },
+    ],
+    retryMax: { q: 3 },
+  };
+}
+
+test('workers: a clean history passes (an unanswered complete that committed, a lost attempt retried, a repeated key)', () => {
+  const result = checkWorkers(goodWorkers());
+  assert.equal(result.ok, true, JSON.stringify(result));
+  assert.deepEqual(result.submissions, { acknowledged: 3, unknown: 1, runs: 2, coalesced: 1 });
+  assert.equal(result.runsInSeveralAttempts, 1);
+  assert.equal(result.attemptsHanded, 3);
+});
+
+test('workers: a submission whose run is missing or never ended is rejected', () => {
+  const input = goodWorkers();
+  assert.deepEqual(checkWorkers({ ...input, records: input.records.filter((r) => r.runId !== 'r2') }).missingRuns, ['r2']);
+  const running = input.records.map((r) => (r.runId === 'r1' ? { ...r, status: 'running' } : r));
+  assert.equal(checkWorkers({ ...input, records: running }).notEnded.length, 1);
+});
+
+test('workers: a run that ends lost or failed with retries left is rejected, unless its worker refused the retry', () => {
+  const input = goodWorkers();
+  const lost = input.records.map((r) => (r.runId === 'r1' ? { ...r, status: 'lost', result: null } : r));
+  assert.equal(checkWorkers({ ...input, records: lost }).endedAgainstPolicy.length, 1);
+  assert.equal(checkWorkers({ ...input, records: lost.map((r) => ({ ...r, attempt: r.runId === 'r1' ? 4 : r.attempt })) }).endedAgainstPolicy.length, 0, 'retries used up');
+  const failed = input.records.map((r) => (r.runId === 'r1' ? { ...r, status: 'failed', result: null } : r));
+  assert.equal(checkWorkers({ ...input, records: failed }).endedAgainstPolicy.length, 1);
+  const refused: WorkerReport = { worker: 'w2', kind: 'fail', runId: 'r1', attempt: 2, retry: false, result: null, callMs: 4300, returnMs: 4305, status: 200 };
+  const withRefusal = { ...input, records: failed, reports: [...input.reports.filter((r) => !(r.runId === 'r1' && r.kind === 'complete')), refused] };
+  assert.equal(checkWorkers(withRefusal).ok, true, JSON.stringify(checkWorkers(withRefusal)));
+});
+
+test('workers: a success without its holder\'s complete, or with another result, is rejected', () => {
+  const input = goodWorkers();
+  const other = input.records.map((r) => (r.runId === 'r1' ? { ...r, result: 'w1:r1' } : r));
+  assert.equal(checkWorkers({ ...input, records: other }).wrongResults.length, 1);
+  assert.equal(checkWorkers({ ...input, reports: input.reports.filter((r) => !(r.runId === 'r1' && r.kind === 'complete')) }).wrongResults.length, 1);
+});
+
+test('workers: an attempt in two claim answers is rejected', () => {
+  const input = goodWorkers();
+  const result = checkWorkers({ ...input, claims: [...input.claims, { worker: 'w3', callMs: 4000, returnMs: 4020, items: [{ runId: 'r1', attempt: 2 }] }] });
+  assert.deepEqual(result.claimedTwice, ['r1#2 handed to w2 and w3']);
+});
+
+test('workers: a report accepted from a worker that does not hold the attempt is rejected', () => {
+  const input = goodWorkers();
+  const foreign: WorkerReport = { worker: 'w3', kind: 'heartbeat', runId: 'r1', attempt: 2, retry: true, result: null, callMs: 4100, returnMs: 4105, status: 200 };
+  assert.equal(checkWorkers({ ...input, reports: [...input.reports, foreign] }).foreignReports.length, 1);
+  assert.equal(checkWorkers({ ...input, reports: [...input.reports, { ...foreign, status: 409 }] }).ok, true, 'refused with 409 is right');
+});
+
+test('workers: the old holder heard after a later attempt was handed out (two holders at once) is rejected', () => {
+  const input = goodWorkers();
+  const reports = input.reports.map((r) => (r.worker === 'w1' && r.runId === 'r1' ? { ...r, status: 200 } : r));
+  assert.equal(checkWorkers({ ...input, reports }).staleReports.length, 1);
+});
+
+test('workers: a run completed twice, or claimed again after its success, is rejected', () => {
+  const input = goodWorkers();
+  const twice = input.reports.map((r) => (r.runId === 'r2' && r.kind === 'complete' ? { ...r, status: 200, returnMs: r.callMs + 5 } : r));
+  assert.equal(checkWorkers({ ...input, reports: twice }).completedTwice.length, 1);
+  const again = { worker: 'w2', callMs: 5000, returnMs: 5010, items: [{ runId: 'r2', attempt: 2 }] };
+  const result = checkWorkers({ ...input, reports: twice, claims: [...input.claims, again] });
+  assert.equal(result.claimedAfterSuccess.length, 1);
+});
+
+test('workers: a claim batch out of priority order is rejected', () => {
+  const input = goodWorkers();
+  const swapped = input.claims.map((c, i) => (i === 0 ? { ...c, items: [...c.items].reverse() } : c));
+  assert.equal(checkWorkers({ ...input, claims: swapped }).priorityOrder.length, 1);
+});
+
+test('workers: one key answered with two runs is rejected', () => {
+  const input = goodWorkers();
+  const split = input.submissions.map((s, i) => (i === 2 ? { ...s, runId: 'r9' } : s));
+  const records = [...input.records, { runId: 'r9', jobId: 'q', status: 'lost', attempt: 4, priority: 'high', result: null }];
+  assert.deepEqual(checkWorkers({ ...input, submissions: split, records }).keysSplit, ['q k1: r1, r9']);
 });

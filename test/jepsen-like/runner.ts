@@ -13,6 +13,8 @@ import { checkScheduler, parseSink, type RunRecord, type SchedulerCheckResult } 
 import { SCHEDULER_JOBS, fetchJobIds, fetchRuns, schedulerJobSpec } from './scheduler-workload.js';
 import { checkDurability, type DurabilityResult } from './durability-checker.js';
 import { configureClient, httpJson } from '../../src/cli/http-client.js';
+import { checkWorkers, isDone, type WorkerCheckResult } from './worker-checker.js';
+import { WORKER_JOBS, WORKER_RETRY_MAX, drainWorkers, fetchQueueRuns, runSubmitter, runWorkers, workerJobSpec, type WorkerContext, type WorkerHistory } from './worker-workload.js';
 
 export interface RunOptions {
   readonly nodes: number;
@@ -27,6 +29,8 @@ export interface RunOptions {
   readonly keys?: number;
   /** Skip the scheduler workload (the weakened-build test only needs registers). */
   readonly scheduler?: boolean;
+  /** Run the pull-worker workload (queue jobs, submitters, pull workers that die). */
+  readonly workers?: boolean;
   readonly quietMs?: readonly [number, number];
   readonly holdMs?: readonly [number, number];
   /** How long the `outage` nemesis keeps every node down (default 75 s). */
@@ -46,6 +50,7 @@ export interface RunReport {
   readonly register: LinearizabilityResult;
   readonly scheduler: SchedulerCheckResult | null;
   readonly durability: DurabilityResult;
+  readonly workers: WorkerCheckResult | null;
   readonly workloadErrors: string[];
 }
 
@@ -71,6 +76,8 @@ export async function runJepsen(options: RunOptions): Promise<RunReport> {
   try {
     const withScheduler = options.scheduler !== false;
     if (withScheduler) await createSchedulerJobs(cluster, sink);
+    const withWorkers = options.workers === true;
+    if (withWorkers) for (const job of WORKER_JOBS) await createJob(cluster, job.id, workerJobSpec(job.fn));
     const windowStartMs = Date.now() + 2000;
     const keys = Array.from({ length: options.keys ?? 3 }, (_, i) => `k${i}`);
     let stopped = false;
@@ -82,24 +89,37 @@ export async function runJepsen(options: RunOptions): Promise<RunReport> {
     const observedRunIds = new Set<string>();
     const writer = guard('durability writer', durabilityWriter(cluster, prng.fork(), ackedJobs, () => stopped));
     const poller = withScheduler ? guard('run poller', runPoller(cluster, prng.fork(), observedRunIds, () => stopped)) : Promise.resolve();
+    const workerHistory: WorkerHistory = { submissions: [], claims: [], reports: [] };
+    const workerCtx: WorkerContext = { cluster, prng: prng.fork(), now, history: workerHistory, stopped: () => stopped, fail: (what) => void workloadErrors.push(`worker workload: ${what}`) };
+    let incarnations = 0;
+    const workerLoads = withWorkers ? [
+      guard('submitter s1', runSubmitter({ ...workerCtx, prng: prng.fork() }, 's1')),
+      guard('submitter s2', runSubmitter({ ...workerCtx, prng: prng.fork() }, 's2')),
+      guard('pull workers', runWorkers(workerCtx).then((n) => void (incarnations = n))),
+    ] : [];
     const faultsUntil = now() + options.timeSec * 1000;
     await nemesis.run(() => now() >= faultsUntil);
     await nemesis.healActive();
     await healEverything(cluster, nemesis);
     await cluster.waitForLeader(60_000);
     stopped = true;
-    await Promise.all([...clients, writer, poller]);
+    await Promise.all([...clients, writer, poller, ...workerLoads]);
     const windowEndMs = Date.now() - 2000;
     log('faults over; killing every node and restarting them all');
     await fullRestart(cluster, nemesis);
     const leader = await cluster.waitForLeader(60_000);
+    // The queues drain after the restart, alongside the other checks' waits: every
+    // acknowledged submission must have survived it, and attempts held before it run out.
+    const workersChecked = withWorkers ? guardedCheck(drainQueues(cluster, workerCtx, incarnations, log).then(async () => checkWorkers({ ...workerHistory, records: await fetchQueueRuns(cluster, await cluster.waitForLeader(10_000)), retryMax: Object.fromEntries(WORKER_JOBS.map((j) => [j.id, WORKER_RETRY_MAX])) })), workloadErrors) : Promise.resolve(null);
     await finalReads(cluster, leader, keys, history);
     const register = checkKvHistory(history, { stepsMaxPerKey: 5_000_000 });
     const jobIds = await waitFor('the job list after the restart', () => fetchJobIds(cluster, leader), 30_000, 500);
     const durability = checkDurability({ acked: [...ackedJobs, ...(withScheduler ? SCHEDULER_JOBS.map((j) => j.id) : [])], present: jobIds });
     const scheduler = withScheduler ? await checkSchedulerRun(cluster, sink, windowStartMs, windowEndMs, observedRunIds, nemesis.outages) : null;
-    const report = summarize(options, history, nemesis.timeline, register, scheduler, durability, workloadErrors);
+    const workers = await workersChecked;
+    const report = summarize(options, history, nemesis.timeline, register, scheduler, durability, workers, workloadErrors);
     writeReport(options.dir, history, nemesis.timeline, report);
+    if (withWorkers) writeFileSync(join(options.dir, 'workers.jsonl'), [...workerHistory.submissions.map((s) => ({ op: 'submit', ...s })), ...workerHistory.claims.map((c) => ({ op: 'claim', ...c })), ...workerHistory.reports.map((r) => ({ op: 'report', ...r }))].map((e) => JSON.stringify(e, (_, v: unknown) => (v === Infinity ? null : v))).join('\n') + '\n');
     return report;
   } finally {
     await cluster.stop();
@@ -108,12 +128,36 @@ export async function runJepsen(options: RunOptions): Promise<RunReport> {
 }
 
 async function createSchedulerJobs(cluster: JepsenCluster, sink: string): Promise<void> {
-  for (const job of SCHEDULER_JOBS) {
-    await waitFor(`creating ${job.id}`, async () => {
-      const leader = await cluster.waitForLeader();
-      const answer = await cluster.processes.call(leader, 'PUT', `/v1/jobs/${job.id}`, schedulerJobSpec(job, sink));
-      return answer.status === 201 || answer.status === 200;
-    }, 30_000, 200);
+  for (const job of SCHEDULER_JOBS) await createJob(cluster, job.id, schedulerJobSpec(job, sink));
+}
+
+async function createJob(cluster: JepsenCluster, jobId: string, spec: Record<string, unknown>): Promise<void> {
+  await waitFor(`creating ${jobId}`, async () => {
+    const leader = await cluster.waitForLeader();
+    const answer = await cluster.processes.call(leader, 'PUT', `/v1/jobs/${jobId}`, spec);
+    return answer.status === 201 || answer.status === 200;
+  }, 30_000, 200);
+}
+
+/** A check that throws is a workload error, after the other checks had their turn. */
+function guardedCheck<T>(p: Promise<T>, errors: string[]): Promise<T | null> {
+  return p.catch((error: unknown) => (errors.push(`worker check: ${String(error)}`), null));
+}
+
+/** After the faults: fresh workers that never die drain both queues until every queue run ended. */
+async function drainQueues(cluster: JepsenCluster, ctx: WorkerContext, incarnations: number, log: (s: string) => void): Promise<void> {
+  log('draining the worker queues');
+  let drained = false;
+  const drainers = drainWorkers(ctx, incarnations, () => drained);
+  try {
+    await waitFor('every queue run to end', async () => {
+      const leader = await cluster.waitForLeader(10_000);
+      const runs = await fetchQueueRuns(cluster, leader);
+      return runs.every((r) => isDone(r, ctx.history.reports, WORKER_RETRY_MAX));
+    }, 120_000, 500);
+  } finally {
+    drained = true;
+    await drainers;
   }
 }
 
@@ -186,14 +230,14 @@ async function checkSchedulerRun(cluster: JepsenCluster, sink: string, windowSta
   return checkScheduler({ jobs: SCHEDULER_JOBS, windowStartMs, windowEndMs, records, sink: sinkLines, observedRunIds: observed, outages });
 }
 
-function summarize(options: RunOptions, history: readonly RecordedOp[], timeline: readonly FaultEvent[], register: LinearizabilityResult, scheduler: SchedulerCheckResult | null, durability: DurabilityResult, workloadErrors: string[]): RunReport {
+function summarize(options: RunOptions, history: readonly RecordedOp[], timeline: readonly FaultEvent[], register: LinearizabilityResult, scheduler: SchedulerCheckResult | null, durability: DurabilityResult, workers: WorkerCheckResult | null, workloadErrors: string[]): RunReport {
   const byKind: Record<string, number> = {};
   for (const op of history) byKind[op.kind] = (byKind[op.kind] ?? 0) + 1;
   const unknown = history.filter((op) => op.returnMs === Infinity).length;
   const faultsByKind: Record<string, number> = {};
   for (const e of timeline) if (e.phase === 'start') faultsByKind[e.kind] = (faultsByKind[e.kind] ?? 0) + 1;
-  const ok = register.ok === true && (scheduler?.ok ?? true) && durability.ok && workloadErrors.length === 0;
-  return { ok, seed: options.seed, dir: options.dir, operations: { total: history.length, unknown, byKind }, faults: timeline.filter((e) => e.phase === 'start').length, faultsByKind, register, scheduler, durability, workloadErrors };
+  const ok = register.ok === true && (scheduler?.ok ?? true) && durability.ok && (workers?.ok ?? true) && workloadErrors.length === 0;
+  return { ok, seed: options.seed, dir: options.dir, operations: { total: history.length, unknown, byKind }, faults: timeline.filter((e) => e.phase === 'start').length, faultsByKind, register, scheduler, durability, workers, workloadErrors };
 }
 
 function writeReport(dir: string, history: readonly RecordedOp[], timeline: readonly FaultEvent[], report: RunReport): void {
