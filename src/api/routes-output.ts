@@ -133,10 +133,11 @@ export function outputRoutes(output: OutputService, jobs: JobService, barrier: R
         return pump(res, opened.chunks);
       }
       if (opened.reason === 'readers_full') throw new ChimeError('OUTPUT_READERS_FULL', 'too many output streams are open on this node; try again');
-      // Not written here yet: a followed run that is still to start here is waited for.
+      // Not written here yet: a followed run that is still to start here, or whose output file is
+      // not opened yet (the record says running before the first byte is stored), is waited for.
       const current = jobs.table().getRun(run.runId);
       const waiting = opened.reason === 'not_found' && q.follow && current !== null && current.attempt === attempt
-        && current.executions.some((e) => e.attempt === attempt && e.node === node && e.status === 'pending');
+        && current.executions.some((e) => e.attempt === attempt && e.node === node && (e.status === 'pending' || e.status === 'running'));
       if (!waiting || Date.now() >= deadline || res.destroyed) {
         const why = opened.reason === 'disabled' ? 'this node does not keep run output' : 'no stored output of this attempt here (not started, evicted, or its job deleted)';
         return sendTail(res, current ?? run, attempt, node, `${why}; this is the run record's tail (last 64 KiB, stdout and stderr mixed)`);
