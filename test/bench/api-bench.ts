@@ -16,7 +16,7 @@
 // timeout (1000 ms) so both tolerate the same scheduling delays; `--timing chime` keeps
 // chime's own faster defaults (50/250 ms).
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,8 @@ const { values } = parseArgs({
     timing: { type: 'string', default: 'etcd' },
     ceiling: { type: 'boolean', default: true },
     workers: { type: 'string', default: '0' },
+    // The cluster founded with an admin token and every write carrying it (the access check's cost).
+    tokens: { type: 'boolean', default: false },
   },
   allowNegative: true,
 });
@@ -56,7 +58,13 @@ async function benchChime(): Promise<LoadResult[]> {
   const dir = mkdtempSync(join(tmpdir(), 'chime-apibench-'));
   const nodeArgs = values.profile === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${values.profile}`];
   const args = values.timing === 'etcd' ? ['--heartbeat-ms', '100', '--election-ms', '1000'] : [];
-  const cluster = await ProcessCluster.found(3, { dir, nodeArgs, args });
+  const token = `bench-admin-${'t'.repeat(40)}`;
+  const tokenFile = join(dir, 'admin.token');
+  if (values.tokens) writeFileSync(tokenFile, `${token}\n`);
+  const cluster = await ProcessCluster.found(3, {
+    dir, nodeArgs, args: values.tokens ? [...args, '--admin-token-file', tokenFile] : args, ...(values.tokens ? { token } : {}),
+  });
+  const auth = values.tokens ? { authorization: `Bearer ${token}` } : undefined;
   try {
     const workerCount = Number(values.workers);
     for (let i = 1; i <= workerCount; i++) {
@@ -72,9 +80,9 @@ async function benchChime(): Promise<LoadResult[]> {
     const leader = await cluster.waitForLeader();
     const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader) ?? leader;
     const bases = (spreadOverAll ? ['n1', 'n2', 'n3'] : viaFollower ? [follower] : [leader]).map((id) => cluster.url(id, ''));
-    console.log(`chime: 3 nodes, leader ${leader}, writes to ${targetName}, ${values.timing} timing`);
+    console.log(`chime: 3 nodes, leader ${leader}, writes to ${targetName}, ${values.timing} timing${values.tokens ? ', every write with a bearer token' : ', no tokens'}`);
     const term = async () => ((await cluster.call(leader, 'GET', '/v1/cluster')).body as { term: number }).term;
-    const request = (prefix: string) => (n: number): LoadRequest => ({ url: new URL(`${bases[n % bases.length]}/v1/jobs/${prefix}-${n}`), method: 'PUT', body: specBody(n) });
+    const request = (prefix: string) => (n: number): LoadRequest => ({ url: new URL(`${bases[n % bases.length]}/v1/jobs/${prefix}-${n}`), method: 'PUT', body: specBody(n), ...(auth === undefined ? {} : { headers: auth }) });
     await runLoad(16, 1, request('warm'));
     const pids = cluster.live().filter((n) => !n.id.startsWith('w')).map((n) => n.child?.pid ?? 0);
     const results: LoadResult[] = [];

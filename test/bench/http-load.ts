@@ -7,6 +7,8 @@ export interface LoadRequest {
   readonly url: URL;
   readonly method: string;
   readonly body: Buffer;
+  /** Sent with the request besides content-type and content-length (an Authorization header). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface LoadResult {
@@ -28,7 +30,7 @@ export function percentile(sorted: readonly number[], p: number): number {
 function send(agent: Agent, r: LoadRequest, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { agent, host: r.url.hostname, port: r.url.port, method: r.method, path: r.url.pathname + r.url.search, headers: { 'content-type': 'application/json', 'content-length': String(r.body.length) }, timeout: timeoutMs },
+      { agent, host: r.url.hostname, port: r.url.port, method: r.method, path: r.url.pathname + r.url.search, headers: { ...r.headers, 'content-type': 'application/json', 'content-length': String(r.body.length) }, timeout: timeoutMs },
       (res) => {
         res.on('data', () => undefined);
         res.on('end', () => resolve(res.statusCode ?? 0));
