@@ -23,7 +23,7 @@ export const LIMITS_DEFAULT: ExecutorLimits = {
   journalCompactBytes: 8 * 1024 * 1024,
   maskValuesMax: 64,
   maskValueBytesMax: 4 * 1024,
-  runOutputBytesMax: 10 * 1024 * 1024,
+  runOutputBytesMax: 16 * 1024 * 1024,
   nodeOutputBytesMax: 1024 * 1024 * 1024,
   nodeOutputRunsMax: 10_000,
   outputWriteQueueBytesMax: 256 * 1024,

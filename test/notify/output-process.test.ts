@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { ProcessCluster, waitFor } from '../support/process-cluster.js';
 import { cli } from '../api/support.js';
 
-const LINES = 100_000;
+// 104,860 lines of 100 bytes: just over 10 MiB (10,486,000 bytes).
+const LINES = 104_860;
 const LINE_BYTES = 100;
 const BATCHES = 20;
 
@@ -67,7 +68,7 @@ function isRunView(v: unknown): v is RunView {
   return typeof v === 'object' && v !== null && 'status' in v && 'executions' in v && Array.isArray(v.executions);
 }
 
-test('10 MB of output streams byte-exact to a follower through another node while the run runs; the tail when the node is gone', async (t) => {
+test('10 MiB of output streams byte-exact to a follower through another node while the run runs; the tail when the node is gone', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'chime-output-'));
   const script = join(dir, 'writer.cjs');
   writeFileSync(script, SCRIPT);
