@@ -125,6 +125,10 @@ export function outputRoutes(output: OutputService, jobs: JobService, barrier: R
 
   const serveLocal = async (ctx: RequestContext, run: RunRecord, node: string, attempt: number, q: OutputQuery): Promise<void> => {
     const res = streamOf(ctx);
+    // Only shell runs keep stdout and stderr on disk; an HTTP run's answer is its record's tail.
+    if (jobs.table().getJob(run.jobId)?.executor.type === 'http') {
+      return sendTail(res, run, attempt, node, "an HTTP run keeps no stored output; this is the run record's tail (the answer's last 64 KiB)");
+    }
     const deadline = Date.now() + OUTPUT_APPEAR_WAIT_MS;
     for (;;) {
       const opened = await output.openLocal(run.runId, attempt, { stream: q.stream, follow: q.follow });

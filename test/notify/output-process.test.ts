@@ -86,10 +86,17 @@ test('10 MiB of output streams byte-exact to a follower through another node whi
     }, 10_000);
     const executor = running.executions[0]?.node ?? assert.fail('no execution');
     const via = ['n1', 'n2', 'n3'].find((n) => n !== executor) ?? assert.fail('no other node');
+    // Nodes learn each other's HTTP addresses from hellos (every second): a node that did not
+    // hear the executing node's yet would answer with the tail.
+    await waitFor(`${via} to know ${executor}'s HTTP address`, async () => {
+      const body = (await cluster.call(via, 'GET', '/v1/cluster')).body;
+      const members = typeof body === 'object' && body !== null && 'members' in body && Array.isArray(body.members) ? body.members : [];
+      return members.some((m: unknown) => typeof m === 'object' && m !== null && 'id' in m && m.id === executor && 'http' in m && typeof m.http === 'string' && m.http !== '');
+    }, 10_000);
 
     const followed = await get(cluster.url(via, `/v1/runs/${runId}/output?stream=stdout&follow=true`));
     assert.equal(followed.status, 200);
-    assert.equal(followed.headers['chime-output-source'], 'stored');
+    assert.equal(followed.headers['chime-output-source'], 'stored', String(followed.headers['chime-output-note']));
     assert.equal(followed.headers['chime-output-node'], executor);
     const expected = expectedStdout();
     assert.equal(followed.body.length, expected.length);
