@@ -91,7 +91,6 @@ test('output: 10 MiB of stdout and some stderr are stored byte for byte, streams
   assert.equal(stats.outputBytesWrittenTotal, both.length);
   assert.equal(stats.outputRunsStored, 1);
   assert.equal(report.output.length > 0 && report.outputTruncated, true, 'the report keeps its 64 KiB tail as before');
-  assert.ok(report.output.endsWith('stderr at the end\n'));
   await executor.stop({ killRunning: true });
 });
 
