@@ -8,14 +8,13 @@ import type { ClaimReportCommand, ClaimRunsCommand } from './commands.js';
 import { ERROR_CODES } from './errors.js';
 import { CLAIM_SCAN_MAX, ERROR_CHARS_MAX, OUTPUT_BYTES_MAX, WORKERS_MAX, WORKER_HELD_MAX } from './limits.js';
 import { rejected, type ApplyResult } from './results.js';
-import { countOutcome, countStart } from './job-metrics.js';
-import { notifyFinal, notifyStarted } from './notifications.js';
-import { compareQueued, indexQueue, owesRetry, unindexQueue, updateRetryIndex } from './run-indexes.js';
+import { compareQueued, indexQueue, unindexQueue } from './run-indexes.js';
 import { indexNewExecutions, setRunStatus } from './run-search.js';
-import { runBecameFinal, type TableState } from './state.js';
+import type { TableState } from './state.js';
 import { tailOf } from './text-tail.js';
 import { isActiveStatus, type Execution, type FinalExecutionStatus, type KillReason, type RunRecord } from './types.js';
 import { runView } from './views.js';
+import { attemptStarted, runEnded } from './run-outcome.js';
 
 /** Remembers the worker as seen now (most recently seen last; the oldest is forgotten past WORKERS_MAX). */
 export function sawWorker(state: TableState, worker: string, functions: readonly string[] | null, node: string | null, atMs: number): void {
@@ -55,8 +54,7 @@ export function applyClaimRuns(state: TableState, cmd: ClaimRunsCommand): ApplyR
     next.startedAt = cmd.at;
     indexQueue(state, next);
     // A claim is the attempt's start, as a runStarted report is for a node's run.
-    if (next.attempt === 1) countStart(state.jobMetrics, next, cmd.at);
-    notifyStarted(state.notify, job.spec, next, cmd.at);
+    attemptStarted(state, next, cmd.at);
     claimed.push(next);
   }
   return { ok: true, kind: 'claimed', runs: claimed.map(runView) };
@@ -138,17 +136,8 @@ function finishQueueRun(
     execution.error = error === null ? null : error.slice(0, ERROR_CHARS_MAX);
   }
   setRunStatus(state, run, status);
-  run.finishedAt = atMs;
   if (run.queue !== null) run.queue.leaseUntil = null;
-  const job = state.jobs.get(run.jobId);
-  // Index first: becoming final may evict this very run from a short history.
-  if (job !== undefined) {
-    updateRetryIndex(state, run, job.spec);
-    const retrying = owesRetry(run, job.spec);
-    notifyFinal(state.notify, job.spec, run, retrying, atMs);
-    if (!retrying) countOutcome(state.jobMetrics, run);
-  }
-  runBecameFinal(state, job, run);
+  runEnded(state, run, atMs);
   return { ok: true, kind: 'run', run: runView(run) };
 }
 

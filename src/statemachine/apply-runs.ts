@@ -7,14 +7,13 @@ import { tailOf } from './text-tail.js';
 import { ERROR_CODES } from './errors.js';
 import { ERROR_CHARS_MAX, OUTPUT_BYTES_MAX } from './limits.js';
 import { noop, rejected, type ApplyResult } from './results.js';
-import { owesRetry, unindexExecution, updateRetryIndex } from './run-indexes.js';
-import { notifyFinal, notifyStarted } from './notifications.js';
-import { countOutcome, countStart } from './job-metrics.js';
+import { unindexExecution } from './run-indexes.js';
 import { indexNewExecutions, setRunStatus } from './run-search.js';
-import { runBecameActive, runBecameFinal, type TableState } from './state.js';
+import { runBecameActive, type TableState } from './state.js';
 import { isActiveStatus, type Execution, type FinalExecutionStatus, type RunRecord, type RunStatus } from './types.js';
 import { runView } from './views.js';
 import { killQueueRun } from './apply-queue.js';
+import { attemptStarted, runEnded } from './run-outcome.js';
 
 type Report = { readonly runId: string; readonly attempt: number; readonly node: string };
 type Found = { run: RunRecord; execution: Execution } | ApplyResult;
@@ -45,10 +44,7 @@ function markStarted(state: TableState, run: RunRecord, execution: Execution, at
   execution.startedAt = atMs;
   run.startedAt ??= atMs;
   setRunStatus(state, run, 'running');
-  if (!firstStart) return;
-  if (run.attempt === 1) countStart(state.jobMetrics, run, atMs);
-  const job = state.jobs.get(run.jobId);
-  if (job !== undefined) notifyStarted(state.notify, job.spec, run, atMs);
+  if (firstStart) attemptStarted(state, run, atMs);
 }
 
 /** Each report in order, exactly as runStarted / runFinished would apply it. */
@@ -103,18 +99,7 @@ function finishExecution(
   fill(execution);
   unindexExecution(state, run, execution.node);
   setRunStatus(state, run, deriveRunStatus(run));
-  if (!isActiveStatus(run.status)) {
-    run.finishedAt = atMs;
-    const job = state.jobs.get(run.jobId);
-    // Index first: becoming final may evict this very run from a short history.
-    if (job !== undefined) {
-      updateRetryIndex(state, run, job.spec);
-      const retrying = owesRetry(run, job.spec);
-      notifyFinal(state.notify, job.spec, run, retrying, atMs);
-      if (!retrying) countOutcome(state.jobMetrics, run);
-    }
-    runBecameFinal(state, job, run);
-  }
+  if (!isActiveStatus(run.status)) runEnded(state, run, atMs);
   return { ok: true, kind: 'run', run: runView(run) };
 }
 
