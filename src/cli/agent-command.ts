@@ -11,14 +11,18 @@ import { UsageError } from './usage.js';
 const SHUTDOWN_DEADLINE_MS = 10_000;
 const CLUSTER_KEY_CHARS_MIN = 16;
 
+/** A secret file a flag names, read whole; an unreadable one is a usage error naming the flag (never the content). */
+function readFlagFile(flag: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new UsageError(`--${flag}: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
 function clusterKey(config: AgentConfig): Uint8Array {
   if (config.clusterKeyFile !== null) {
-    let key: string;
-    try {
-      key = readFileSync(config.clusterKeyFile, 'utf8').trim();
-    } catch (error) {
-      throw new UsageError(`--cluster-key-file: cannot read ${config.clusterKeyFile}: ${error instanceof Error ? error.message : String(error)}`);
-    }
+    const key = readFlagFile('cluster-key-file', config.clusterKeyFile).toString('utf8').trim();
     if (key.length < CLUSTER_KEY_CHARS_MIN) throw new UsageError(`--cluster-key-file: the key must be at least ${CLUSTER_KEY_CHARS_MIN} characters`);
     return new TextEncoder().encode(key);
   }
@@ -33,12 +37,7 @@ function clusterKey(config: AgentConfig): Uint8Array {
 
 function notifyKey(config: AgentConfig): Uint8Array | null {
   if (config.notifyKeyFile === null) return null;
-  let content: Uint8Array;
-  try {
-    content = readFileSync(config.notifyKeyFile);
-  } catch (error) {
-    throw new UsageError(`--notify-key-file: cannot read ${config.notifyKeyFile}: ${error instanceof Error ? error.message : String(error)}`);
-  }
+  const content = readFlagFile('notify-key-file', config.notifyKeyFile);
   try {
     return notifyKeyOf(content);
   } catch (error) {
@@ -49,26 +48,14 @@ function notifyKey(config: AgentConfig): Uint8Array | null {
 /** The bootstrap token's content, checked as api.md says (the secret never appears in a message). */
 function adminToken(config: AgentConfig): string | null {
   if (config.adminTokenFile === null) return null;
-  let content: string;
-  try {
-    content = readFileSync(config.adminTokenFile, 'utf8');
-  } catch (error) {
-    throw new UsageError(`--admin-token-file: cannot read ${config.adminTokenFile}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  const checked = bootstrapTokenFromFile(content);
+  const checked = bootstrapTokenFromFile(readFlagFile('admin-token-file', config.adminTokenFile).toString('utf8'));
   if (!checked.ok) throw new UsageError(`--admin-token-file: ${checked.message}`);
   return checked.secret;
 }
 
 /** The token --join sends: --token-file's content, else CHIME_TOKEN. */
 function joinToken(config: AgentConfig): string | null {
-  if (config.tokenFile !== null) {
-    try {
-      return readFileSync(config.tokenFile, 'utf8').trim();
-    } catch (error) {
-      throw new UsageError(`--token-file: cannot read ${config.tokenFile}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
+  if (config.tokenFile !== null) return readFlagFile('token-file', config.tokenFile).toString('utf8').trim();
   const env = process.env['CHIME_TOKEN'];
   return env === undefined || env.trim() === '' ? null : env.trim();
 }
@@ -76,13 +63,7 @@ function joinToken(config: AgentConfig): string | null {
 /** The key of --secrets-key-file: its bytes as they are, at least 32 (api.md). */
 function secretsKey(config: AgentConfig): SecretsKey | null {
   if (config.secretsKeyFile === null) return null;
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(config.secretsKeyFile);
-  } catch (error) {
-    throw new UsageError(`--secrets-key-file: cannot read ${config.secretsKeyFile}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  const made = secretsKeyFromFile(bytes);
+  const made = secretsKeyFromFile(readFlagFile('secrets-key-file', config.secretsKeyFile));
   if (!made.ok) throw new UsageError(`--secrets-key-file: ${made.message}`);
   return made.key;
 }
