@@ -1,11 +1,12 @@
 // Secret headers of notify targets (api.md, "Secrets"): reads show "***" for each value, and
 // a write that sends "***" back keeps the value stored for the same header of the same
 // target (same position, same URL). Anything else is the user's new value.
+import { redactSecrets } from '../access/index.js';
 import { SECRET_PLACEHOLDER, type Job, type JobSpec, type NotifyTarget } from '../statemachine/index.js';
 
 function redactTarget(target: NotifyTarget): NotifyTarget {
   if (Object.keys(target.secretHeaders).length === 0) return target;
-  return { ...target, secretHeaders: Object.fromEntries(Object.keys(target.secretHeaders).map((k) => [k, SECRET_PLACEHOLDER])) };
+  return { ...target, secretHeaders: redactSecrets(target.secretHeaders) };
 }
 
 /** The spec's notify list with every secret value replaced by "***". */
