@@ -177,8 +177,8 @@ function goodWorkers(): WorkerCheckInput {
       rep('w1', 'heartbeat', 'r1', 1, 4100, 409), rep('w2', 'complete', 'r1', 2, 4300, 200, 'w2:r1'),
     ],
     records: [
-      { runId: 'r1', jobId: 'q', status: 'succeeded', attempt: 2, priority: 'low', result: 'w2:r1' },
-      { runId: 'r2', jobId: 'q', status: 'succeeded', attempt: 1, priority: 'high', result: 'w1:r2' },
+      { runId: 'r1', jobId: 'q', status: 'succeeded', attempt: 2, priority: 'low', result: 'w2:r1', created: 1 },
+      { runId: 'r2', jobId: 'q', status: 'succeeded', attempt: 1, priority: 'high', result: 'w1:r2', created: 2 },
     ],
     retryMax: { q: 3 },
   };
@@ -252,9 +252,19 @@ test('workers: a claim batch out of priority order is rejected', () => {
   assert.equal(checkWorkers({ ...input, claims: swapped }).priorityOrder.length, 1);
 });
 
+test('workers: a claim batch with a newer run of a job before an older one of the same priority is rejected', () => {
+  const input = goodWorkers();
+  const sameLane = input.records.map((r) => ({ ...r, priority: 'high' }));
+  assert.equal(checkWorkers({ ...input, records: sameLane }).fifoOrder.length, 1, 'r2 (created second) handed before r1');
+  const reordered = input.claims.map((c, i) => (i === 0 ? { ...c, items: [...c.items].reverse() } : c));
+  assert.equal(checkWorkers({ ...input, records: sameLane, claims: reordered }).fifoOrder.length, 0, 'oldest first');
+  const otherJob = sameLane.map((r) => (r.runId === 'r1' ? { ...r, jobId: 'q2' } : r));
+  assert.equal(checkWorkers({ ...input, records: otherJob }).fifoOrder.length, 0, 'two jobs: their creation orders are not comparable');
+});
+
 test('workers: one key answered with two runs is rejected', () => {
   const input = goodWorkers();
   const split = input.submissions.map((s, i) => (i === 2 ? { ...s, runId: 'r9' } : s));
-  const records = [...input.records, { runId: 'r9', jobId: 'q', status: 'lost', attempt: 4, priority: 'high', result: null }];
+  const records = [...input.records, { runId: 'r9', jobId: 'q', status: 'lost', attempt: 4, priority: 'high', result: null, created: 3 }];
   assert.deepEqual(checkWorkers({ ...input, submissions: split, records }).keysSplit, ['q k1: r1, r9']);
 });

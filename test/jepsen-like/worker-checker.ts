@@ -8,7 +8,8 @@
 //   - no (run, attempt) is in two claim answers; a report is accepted only from the worker
 //     that was handed that attempt, and never once a later attempt was handed out or the
 //     run's success was acknowledged (two holders at once);
-//   - the items of one claim answer are in priority order (high, normal, low);
+//   - the items of one claim answer are in priority order (high, normal, low), and items of
+//     one job and one priority oldest first (the queue's FIFO within a priority);
 //   - submissions with the same job and key answer one run.
 
 export type Priority = 'high' | 'normal' | 'low';
@@ -54,6 +55,8 @@ export interface QueueRunRecord {
   readonly attempt: number;
   readonly priority: string | null;
   readonly result: string | null;
+  /** The run's place in its job's creation order (larger: created later). */
+  readonly created: number;
 }
 
 export interface WorkerCheckInput {
@@ -85,6 +88,8 @@ export interface WorkerCheckResult {
   readonly staleReports: string[];
   readonly claimedAfterSuccess: string[];
   readonly priorityOrder: string[];
+  /** Claim answers where a newer run of a job came before an older one of the same priority. */
+  readonly fifoOrder: string[];
   readonly keysSplit: string[];
 }
 
@@ -112,6 +117,8 @@ export function checkWorkers(input: WorkerCheckInput): WorkerCheckResult {
   const holder = new Map<string, { worker: string; returnMs: number }>();
   const claimedTwice: string[] = [];
   const priorityOrder: string[] = [];
+  const fifoOrder: string[] = [];
+  const describe = (claim: ClaimAnswer): string => `${claim.worker} at ${new Date(claim.returnMs).toISOString()}: ${claim.items.map((it) => `${it.runId}(${records.get(it.runId)?.priority ?? '?'})`).join(', ')}`;
   for (const claim of input.claims) {
     for (const item of claim.items) {
       const pair = `${item.runId}#${item.attempt}`;
@@ -122,9 +129,22 @@ export function checkWorkers(input: WorkerCheckInput): WorkerCheckResult {
     const ranks = claim.items.map((i) => rankOf(records.get(i.runId)?.priority ?? null));
     for (let i = 1; i < ranks.length; i++) {
       if ((ranks[i] ?? 1) < (ranks[i - 1] ?? 1)) {
-        priorityOrder.push(`${claim.worker} at ${new Date(claim.returnMs).toISOString()}: ${claim.items.map((it) => `${it.runId}(${records.get(it.runId)?.priority ?? '?'})`).join(', ')}`);
+        priorityOrder.push(describe(claim));
         break;
       }
+    }
+    // Oldest first within one job and one priority: the only order both sides can see (the
+    // queue orders all of a function's runs by creation, which a job's run list shows).
+    const newest = new Map<string, number>();
+    for (const item of claim.items) {
+      const r = records.get(item.runId);
+      if (r === undefined) continue;
+      const lane = `${r.jobId} ${rankOf(r.priority)}`;
+      if ((newest.get(lane) ?? -Infinity) > r.created) {
+        fifoOrder.push(describe(claim));
+        break;
+      }
+      newest.set(lane, r.created);
     }
   }
   const attemptsByRun = new Map<string, number[]>();
@@ -180,7 +200,7 @@ export function checkWorkers(input: WorkerCheckInput): WorkerCheckResult {
   const statuses: Record<string, number> = {};
   for (const r of input.records) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
   const distinctRuns = new Set(acked.map((s) => s.runId)).size;
-  const problems = [missingRuns, notEnded, endedAgainstPolicy, wrongResults, completedTwice, claimedTwice, foreignReports, staleReports, claimedAfterSuccess, priorityOrder, keysSplit];
+  const problems = [missingRuns, notEnded, endedAgainstPolicy, wrongResults, completedTwice, claimedTwice, foreignReports, staleReports, claimedAfterSuccess, priorityOrder, fifoOrder, keysSplit];
   return {
     ok: problems.every((p) => p.length === 0),
     submissions: { acknowledged: acked.length, unknown: input.submissions.length - acked.length, runs: distinctRuns, coalesced: acked.length - distinctRuns },
@@ -199,6 +219,7 @@ export function checkWorkers(input: WorkerCheckInput): WorkerCheckResult {
     staleReports,
     claimedAfterSuccess,
     priorityOrder,
+    fifoOrder,
     keysSplit,
   };
 }

@@ -177,11 +177,13 @@ async function work(ctx: Context, worker: string, held: Held, alive: () => boole
 export async function fetchQueueRuns(cluster: JepsenCluster, node: string): Promise<QueueRunRecord[]> {
   const out: QueueRunRecord[] = [];
   for (const job of WORKER_JOBS) {
-    for (const run of await fetchRuns(cluster, node, job.id, 10_000)) {
+    // Newest first: the last in the list was created first.
+    const runs = await fetchRuns(cluster, node, job.id, 10_000);
+    runs.forEach((run, i) => {
       const priority: unknown = Reflect.get(run, 'priority');
       const result: unknown = Reflect.get(run, 'result');
-      out.push({ runId: run.runId, jobId: run.jobId, status: run.status, attempt: run.attempt, priority: typeof priority === 'string' ? priority : null, result: typeof result === 'string' ? result : null });
-    }
+      out.push({ runId: run.runId, jobId: run.jobId, status: run.status, attempt: run.attempt, priority: typeof priority === 'string' ? priority : null, result: typeof result === 'string' ? result : null, created: runs.length - i });
+    });
   }
   return out;
 }
