@@ -12,7 +12,8 @@ export const AGENT_HELP = `usage: chime agent --id ID [flags]
   --rpc HOST:PORT             peer listen address (default 127.0.0.1:7400; port 0 picks one)
   --http HOST:PORT            API and console address (default 127.0.0.1:8400; port 0 picks one)
   --peers ID=HOST:PORT,...    founding voters with their rpc addresses (only for an empty data dir)
-  --join URL                  start empty and ask the cluster at URL to add this node
+  --join URL                  start empty and ask the cluster at URL to add this node (an https
+                              URL is checked against --peer-ca when given)
   --role voter|worker         with --join: voter (default; a learner promoted once caught up) or
                               worker (an executor that never votes and is never promoted)
   --remove-silent-workers-after DURATION

@@ -1,6 +1,6 @@
 // TLS end to end on real agents: the API and console over HTTPS only (--tls-cert/--tls-key),
 // peers over mutual TLS (--peer-cert/--peer-key/--peer-ca), writes forwarded from a follower
-// over HTTPS trusting --peer-ca, the CLI speaking https with --ca, certificates reloaded on
+// over HTTPS trusting --peer-ca, a worker joining over https trusting --peer-ca, the CLI speaking https with --ca, certificates reloaded on
 // SIGHUP. The PKI is made with openssl at test time (test/support/certs.ts).
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -49,7 +49,7 @@ function servedFingerprint(address: string): Promise<string> {
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'chime-tls-'));
-  pki = makeTestPki(dir, ['n1', 'n2', 'n3']);
+  pki = makeTestPki(dir, ['n1', 'n2', 'n3', 'n4']);
   const tokenFile = join(dir, 'admin.token');
   writeFileSync(tokenFile, `${ADMIN}\n`, { mode: 0o600 });
   cluster = await ProcessCluster.found(3, { dir, token: ADMIN, httpsCa: pki.ca.cert, args: ['--admin-token-file', tokenFile, '--peer-ca', pki.ca.certPath] }, (id) => [
@@ -104,4 +104,18 @@ test('SIGHUP reloads the API certificate for new connections', async () => {
   const put = await cluster.call(leader, 'PUT', '/v1/jobs/after-reload', { schedule: '@manual', executor: { type: 'shell', command: 'true' } });
   assert.ok(put.status === 201 || put.status === 200, put.text);
   assert.equal((await cluster.call(follower, 'GET', '/v1/jobs/after-reload')).status, 200);
+});
+
+test('a worker joins over https, checking the cluster\'s certificate against --peer-ca (not the system trust store)', async () => {
+  const tokenFile = join(dir, 'admin.token');
+  await cluster.launch('n4', '127.0.0.1:0', '127.0.0.1:0', [
+    '--join', cluster.url(leader, ''), '--role', 'worker', '--token-file', tokenFile,
+    '--tls-cert', pem('n4').certPath, '--tls-key', pem('n4').keyPath, '--peer-cert', pem('n4').certPath, '--peer-key', pem('n4').keyPath,
+  ]);
+  const member = await waitFor('n4 to be a member', async () => {
+    const view = (await cluster.call(leader, 'GET', '/v1/cluster')).body as { members: { id: string; voter: boolean; role: string }[] };
+    return view.members.find((m) => m.id === 'n4');
+  }, 15_000);
+  assert.equal(member.voter, false);
+  assert.equal(member.role, 'worker');
 });
