@@ -160,7 +160,11 @@ test('with no leader reachable, a write to the survivor is a 503 with Retry-Afte
     const answer = await raw(http(survivor), 'PUT', `/v1/jobs/during-outage-${i}`, JSON_TYPE, JSON.stringify(shellSpec('x')), 20_000);
     const ms = performance.now() - started;
     assertProblem(answer, 503, answer.status === 503 ? (answer.body as { code: string }).code : 'NO_LEADER');
-    assert.ok(['NO_LEADER', 'NOT_LEADER'].includes((answer.body as { code: string }).code));
+    // The first write may leave for the killed leader before the survivor sees its connection
+    // break: then its outcome is truly unknown, and saying so is the contract.
+    const codes = i === 0 ? ['NO_LEADER', 'NOT_LEADER', 'OUTCOME_UNKNOWN'] : ['NO_LEADER', 'NOT_LEADER'];
+    const code = (answer.body as { code: string }).code;
+    assert.ok(codes.includes(code), `write ${i}: ${code}`);
     assert.match(String(answer.headers['retry-after']), /^[1-9][0-9]*$/);
     assert.ok(ms < 10_000, `answered after ${ms.toFixed(0)} ms`);
   }
