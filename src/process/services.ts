@@ -6,6 +6,7 @@ import { ChimeError, isChimeError } from '../errors/index.js';
 import type { ExecutionPlane } from '../execution/index.js';
 import type { NodeRuntime } from '../node/index.js';
 import type { ApplyResult, Command, Job, JobSpec, JobTable, ReplicatedJobs, RunRecord } from '../statemachine/index.js';
+import { storedSpecOf } from '../statemachine/index.js';
 import { encodeBackup } from './backup.js';
 
 export type JobNode = NodeRuntime<Command, ApplyResult>;
@@ -181,7 +182,8 @@ export function jobServiceOf(
   return {
     table,
     put: async (id, spec, audit) => {
-      const result = await apply({ type: 'putJob', id, spec: storableSpec(spec, table().getJob(id), secretsKey, ''), at: wallNowMs(), audit });
+      // Packed here, once: apply checks the stored form's shape instead of validating again.
+      const result = await apply({ type: 'putJob', id, stored: storedSpecOf(storableSpec(spec, table().getJob(id), secretsKey, '')), at: wallNowMs(), audit });
       if (result.kind !== 'job') throw new ChimeError('INTERNAL', `putJob applied as ${result.kind}`);
       return { created: result.created, job: result.job };
     },

@@ -8,6 +8,7 @@ import { assert } from './assert.js';
 import { EMPTY_LIST, flat, intern } from './defaults.js';
 import { packSpec, unpackSpec } from './packed-spec.js';
 import { traitConcurrency, traitEnabled, traitHasAfter, traitHistory, traitRetryMax, traitsOf, withEnabled } from './traits.js';
+import type { CheckedSpec } from './stored-spec.js';
 import type { Concurrency, JobSpec, RunRecord } from './types.js';
 
 type JobRuns = { list: RunRecord[]; active: number };
@@ -74,6 +75,11 @@ export class JobState {
     return new JobState(flat(spec.id), packed, shared, intern(spec.schedule), intern(spec.timezone), traitsOf(spec), createdAt, createdAt, createRevision, createRevision, null, null);
   }
 
+  /** A new job from a checked stored spec (stored-spec.ts). */
+  static ofChecked(id: string, checked: CheckedSpec, createdAt: number, createRevision: number): JobState {
+    return new JobState(flat(id), checked.packed, checked.shared, checked.schedule, checked.timezone, checked.traits, createdAt, createdAt, createRevision, createRevision, null, null);
+  }
+
   /** The full spec, rebuilt from the compact form (a fresh frozen object each call). */
   get spec(): JobSpec {
     const cached = recentSpecs.get(this);
@@ -84,12 +90,13 @@ export class JobState {
     return spec;
   }
 
-  setSpec(spec: JobSpec): void {
-    assert(spec.id === this.id, 'a job keeps its id');
-    ({ packed: this.packed, shared: this.shared } = packSpec(spec));
-    this.schedule = intern(spec.schedule);
-    this.timezone = intern(spec.timezone);
-    this.traits = traitsOf(spec);
+  /** Replaces the spec with a checked stored one (stored-spec.ts). */
+  setChecked(checked: CheckedSpec): void {
+    this.packed = checked.packed;
+    this.shared = checked.shared;
+    this.schedule = checked.schedule;
+    this.timezone = checked.timezone;
+    this.traits = checked.traits;
   }
 
   /** The job's run records, oldest first (ascending seq); null until the first run. */
