@@ -20,16 +20,30 @@ type JobRuns = { list: RunRecord[]; active: number };
  * ones it was decoded from (a pure memo: it cannot change any result).
  */
 type DecodedSpec = { readonly spec: JobSpec; readonly packed: string; readonly shared: string; readonly traits: number; readonly schedule: string; readonly timezone: string };
+/**
+ * Two generations, each of at most RECENT_SPECS_MAX / 2: a hit in the old one moves to the
+ * young one, and a full young generation becomes the old one (the old one is dropped). An
+ * evict-the-oldest Map would call keys().next() per miss, and a Map skips the holes its
+ * deletes left at the front on every such call: quadratic once many jobs miss.
+ */
 const RECENT_SPECS_MAX = 16_384;
-const recentSpecs = new Map<JobState, DecodedSpec>();
+let youngSpecs = new Map<JobState, DecodedSpec>();
+let oldSpecs = new Map<JobState, DecodedSpec>();
+
+function recalledSpec(job: JobState): DecodedSpec | undefined {
+  const young = youngSpecs.get(job);
+  if (young !== undefined) return young;
+  const old = oldSpecs.get(job);
+  if (old !== undefined) rememberSpec(job, old);
+  return old;
+}
 
 function rememberSpec(job: JobState, decoded: DecodedSpec): void {
-  recentSpecs.delete(job);
-  if (recentSpecs.size >= RECENT_SPECS_MAX) {
-    const oldest = recentSpecs.keys().next();
-    if (oldest.done !== true) recentSpecs.delete(oldest.value);
+  if (youngSpecs.size >= RECENT_SPECS_MAX / 2) {
+    oldSpecs = youngSpecs;
+    youngSpecs = new Map();
   }
-  recentSpecs.set(job, decoded);
+  youngSpecs.set(job, decoded);
 }
 
 /** Replicated state of one job. Create with `JobState.of`; `nextFireAt` changes only through state.setNextFireAt. */
@@ -82,7 +96,7 @@ export class JobState {
 
   /** The full spec, rebuilt from the compact form (a fresh frozen object each call). */
   get spec(): JobSpec {
-    const cached = recentSpecs.get(this);
+    const cached = recalledSpec(this);
     if (cached !== undefined && cached.packed === this.packed && cached.shared === this.shared && cached.traits === this.traits
       && cached.schedule === this.schedule && cached.timezone === this.timezone) return cached.spec;
     const spec = unpackSpec(this.id, this.schedule, this.timezone, this.enabled, this.packed, this.shared);
