@@ -96,7 +96,7 @@ export class Executor {
     this.limits = resolveLimits(options.limits, options.slots);
     this.now = options.now ?? Date.now;
     this.timers = options.timers ?? realTimers;
-    this.startWaves = new StartWaves(this.timers, this.now, (run) => this.start(run));
+    this.startWaves = new StartWaves(this.timers, this.now, (run) => this.start(run), (run) => run.prepared?.launch());
     this.outputBytesMax = options.outputBytesMax ?? OUTPUT_BYTES_MAX_DEFAULT;
     this.killGraceMs = options.killGraceMs ?? KILL_GRACE_MS_DEFAULT;
     assert.ok(Number.isSafeInteger(this.outputBytesMax) && this.outputBytesMax > 0, 'outputBytesMax must be a positive integer');
@@ -356,6 +356,9 @@ export class Executor {
   private killRun(run: Run, reason: KillReason, note: string): void {
     if (run.kill !== null) return;
     run.kill = { reason, note };
+    // Its request already left (launched with its wave, its start not yet done): it started,
+    // and ends killed like any started run.
+    if (run.handle === null && run.prepared?.launched === true) this.start(run);
     if (run.handle !== null) {
       run.handle.terminate();
       return;
