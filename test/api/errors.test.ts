@@ -160,7 +160,7 @@ test('with no leader reachable, a write to the survivor is a 503 with Retry-Afte
     const answer = await raw(http(survivor), 'PUT', `/v1/jobs/during-outage-${i}`, JSON_TYPE, JSON.stringify(shellSpec('x')), 20_000);
     const ms = performance.now() - started;
     assertProblem(answer, 503, answer.status === 503 ? (answer.body as { code: string }).code : 'NO_LEADER');
-    assert.ok(['NO_LEADER', 'NOT_LEADER'].includes((answer.body as { code: string }).code));
+    assert.ok(['NO_LEADER', 'NOT_LEADER'].includes((answer.body as { code: string }).code), answer.text);
     assert.match(String(answer.headers['retry-after']), /^[1-9][0-9]*$/);
     assert.ok(ms < 10_000, `answered after ${ms.toFixed(0)} ms`);
   }
