@@ -367,8 +367,11 @@ export class Executor {
     if (run.kill !== null) return;
     run.kill = { reason, note };
     // Its request already left (launched with its wave, its start not yet done): it started,
-    // and ends killed like any started run.
-    if (run.handle === null && run.prepared?.launched === true) this.start(run);
+    // and ends killed like any started run. Out of its wave first, or the wave would start it again.
+    if (run.handle === null && run.prepared?.launched === true) {
+      run.startTimer?.cancel();
+      this.start(run);
+    }
     if (run.handle !== null) {
       run.handle.terminate();
       return;
