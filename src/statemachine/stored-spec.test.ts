@@ -50,6 +50,7 @@ test('a malformed stored spec is refused on every replica alike (INVALID_SPEC), 
     [good[0], good[1], good[2], good[3], '[ 0]'],
     [good[0], good[1], good[2], good[3], '[0,null,null,null,null,null,5000]'],
     [good[0], good[1], good[2], httpPacked, good[4]],
+    [good[0], good[1], good[2], JSON.stringify(['x'.repeat(70 * 1024)]), good[4]],
   ];
   for (const stored of bad) {
     const replicas = [JobTable.create(), JobTable.create()];

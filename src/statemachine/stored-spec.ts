@@ -5,8 +5,8 @@
 // validating and packing the spec a second time on every replica. The user-facing rules
 // (lengths, patterns, ranges beyond the traits) were applied by the proposer's
 // validateJobSpec; like a snapshot's rows, the entry came from an authenticated peer.
-import { intern } from './defaults.js';
-import { SCHEDULE_CHARS_MAX, TIMEZONE_CHARS_MAX } from './limits.js';
+import { intern, utf8Bytes } from './defaults.js';
+import { SCHEDULE_CHARS_MAX, SPEC_JSON_BYTES_MAX, TIMEZONE_CHARS_MAX } from './limits.js';
 import { internShared, packSpec, packedProblem, sharedExecutorType, sharedTraits } from './packed-spec.js';
 import { parseSchedule } from './schedule.js';
 import { traitsOf, withEnabled } from './traits.js';
@@ -49,6 +49,12 @@ export function checkRawSpec(id: string, raw: unknown): { ok: true; checked: Che
  * share one part, so most entries find theirs here. Bounded like the intern pool.
  */
 const CHECKED_SHARED_MAX = 65_536;
+/**
+ * The packed strings of a spec whose JSON passed SPEC_JSON_BYTES_MAX are no longer than it,
+ * but for the placeholders of defaults: a bound here keeps every stored job within what a
+ * snapshot's reader accepts (its strings are limited too).
+ */
+export const STORED_SPEC_BYTES_MAX = SPEC_JSON_BYTES_MAX + 1024;
 const checkedShared = new Map<string, number>();
 
 function sharedTraitsOf(text: string): number | string {
@@ -72,6 +78,7 @@ export function checkStoredSpec(value: unknown): { ok: true; checked: CheckedSpe
   }
   if (schedule.length > SCHEDULE_CHARS_MAX || !parseSchedule(schedule).ok) return { ok: false, message: 'the stored schedule does not parse' };
   if (timezone.length > TIMEZONE_CHARS_MAX || !isKnownZone(timezone)) return { ok: false, message: 'the stored time zone is unknown' };
+  if (utf8Bytes(packed) + utf8Bytes(shared) > STORED_SPEC_BYTES_MAX) return { ok: false, message: `a stored spec is more than ${STORED_SPEC_BYTES_MAX} bytes` };
   const traits = sharedTraitsOf(shared);
   if (typeof traits === 'string') return { ok: false, message: traits };
   const problem = packedProblem(packed, sharedExecutorType(shared));
