@@ -188,7 +188,7 @@ export function jobServiceOf(
       return { created: result.created, job: result.job };
     },
     putMany: async (specs, audit) => {
-      const result = await apply({ type: 'putJobs', jobs: specs.map((spec, i) => ({ id: spec.id, spec: storableSpec(spec, table().getJob(spec.id), secretsKey, `jobs[${i}].`) })), at: wallNowMs(), audit });
+      const result = await apply({ type: 'putJobs', jobs: specs.map((spec, i) => ({ id: spec.id, stored: storedSpecOf(storableSpec(spec, table().getJob(spec.id), secretsKey, `jobs[${i}].`)) })), at: wallNowMs(), audit });
       if (result.kind !== 'jobs') throw new ChimeError('INTERNAL', `putJobs applied as ${result.kind}`);
       return result.jobs;
     },

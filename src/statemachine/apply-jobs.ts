@@ -141,6 +141,12 @@ export function applyPutJobs(state: TableState, cmd: PutJobsCommand, index: numb
   cmd.jobs.forEach((item, i) => {
     if (seen.has(item.id)) errors.push({ path: `jobs[${i}].id`, message: `job ${item.id} appears twice` });
     seen.add(item.id);
+    if ('stored' in item) {
+      const stored = checkStoredSpec(item.stored);
+      if (stored.ok) specs.push({ id: item.id, checked: stored.checked });
+      else errors.push({ path: `jobs[${i}].stored`, message: stored.message });
+      return;
+    }
     const raw = checkRawSpec(item.id, item.spec);
     if (raw.ok) specs.push({ id: item.id, checked: raw.checked });
     else for (const e of raw.errors) errors.push({ path: `jobs[${i}].${e.path}`, message: e.message });

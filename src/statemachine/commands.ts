@@ -24,8 +24,10 @@ export type Audited = { readonly audit?: AuditRecord };
  */
 export type PutJobCommand = { readonly type: 'putJob'; readonly id: string; readonly at: number } & Audited
   & ({ readonly stored: StoredSpec } | { readonly spec: JobSpec });
-/** Many jobs created or replaced in one entry, all or nothing (chime apply). */
-export type PutJobsCommand = { readonly type: 'putJobs'; readonly jobs: readonly { readonly id: string; readonly spec: JobSpec }[]; readonly at: number } & Audited;
+/** Many jobs created or replaced in one entry, all or nothing (chime apply); each spec as in PutJobCommand. */
+export type PutJobsCommand = {
+  readonly type: 'putJobs'; readonly jobs: readonly ({ readonly id: string } & ({ readonly stored: StoredSpec } | { readonly spec: JobSpec }))[]; readonly at: number;
+} & Audited;
 export type DeleteJobCommand = { readonly type: 'deleteJob'; readonly id: string; readonly at: number } & Audited;
 export type PauseJobCommand = { readonly type: 'pauseJob'; readonly id: string; readonly at: number } & Audited;
 export type ResumeJobCommand = { readonly type: 'resumeJob'; readonly id: string; readonly at: number } & Audited;
@@ -257,8 +259,9 @@ function shapeProblem(o: Raw): string | null {
     case 'putJobs': {
       if (!hasOnly(o, ['type', 'jobs', 'at', 'audit'])) return 'putJobs has unknown fields';
       if (!Array.isArray(o.jobs) || o.jobs.length === 0 || o.jobs.length > L.JOBS_PER_APPLY_MAX) return `putJobs needs 1 to ${L.JOBS_PER_APPLY_MAX} jobs`;
-      const bad = o.jobs.findIndex((j: unknown) => !isMap(j) || !isJobId(j.id) || typeof j.spec !== 'object' || j.spec === null);
-      return bad < 0 ? null : `putJobs jobs[${bad}] needs id and spec`;
+      const bad = o.jobs.findIndex((j: unknown) => !isMap(j) || !hasOnly(j, ['id', 'spec', 'stored']) || !isJobId(j.id)
+        || ('stored' in j ? 'spec' in j || !Array.isArray(j.stored) : typeof j.spec !== 'object' || j.spec === null));
+      return bad < 0 ? null : `putJobs jobs[${bad}] needs id and one of spec and stored`;
     }
     case 'deleteJob': case 'pauseJob': case 'resumeJob':
       if (!hasOnly(o, ['type', 'id', 'at', 'audit'])) return `${o.type} has unknown fields`;

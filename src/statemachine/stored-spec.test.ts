@@ -70,3 +70,23 @@ test('a putJob entry carries exactly one of spec and stored', () => {
   assert.throws(() => decodeCommand(encodeCommand({ type: 'putJob', id: 'a', at: T0 } as never)), /one of spec and stored/);
   assert.throws(() => decodeCommand(encodeCommand({ type: 'putJob', id: 'a', stored: 'x', at: T0 } as never)), /stored is a list/);
 });
+
+test('putJobs takes stored specs too: the same jobs as raw specs, and one malformed stored spec refuses the whole entry', () => {
+  const stored = new Driver();
+  const raw = new Driver();
+  const ids = FIELDS.map((_, i) => `j${i}`);
+  const a = stored.apply({ type: 'putJobs', jobs: FIELDS.map((fields, i) => ({ id: `j${i}`, stored: storedSpecOf(spec(`j${i}`, fields)) })), at: T0 });
+  const b = raw.apply({ type: 'putJobs', jobs: FIELDS.map((fields, i) => ({ id: `j${i}`, spec: spec(`j${i}`, fields) })), at: T0 });
+  assert.ok(a.ok && a.kind === 'jobs');
+  assert.deepEqual(a, b);
+  // The same stored specs again change nothing.
+  const again = stored.apply({ type: 'putJobs', jobs: FIELDS.map((fields, i) => ({ id: `j${i}`, stored: storedSpecOf(spec(`j${i}`, fields)) })), at: T0 + 1 });
+  assert.ok(again.ok && again.kind === 'jobs');
+  assert.deepEqual(again.jobs.map((j) => j.outcome), ids.map(() => 'unchanged'));
+  const bad = new Driver();
+  const refused = bad.apply({ type: 'putJobs', jobs: [{ id: 'x', stored: storedSpecOf(spec('x')) }, { id: 'y', stored: ['nope', 'UTC', true, '[]', '[0]'] as never }], at: T0 });
+  assert.ok(!refused.ok);
+  assert.equal(refused.code, 'INVALID_SPEC');
+  assert.equal(bad.table.jobCount, 0, 'all or nothing');
+  assert.throws(() => decodeCommand(encodeCommand({ type: 'putJobs', jobs: [{ id: 'x', stored: storedSpecOf(spec('x')), spec: spec('x') }], at: T0 } as never)), /one of spec and stored/);
+});
