@@ -2,8 +2,18 @@ import { redactSpec } from '../access/index.js';
 import type { Job, JobSpec, NotificationRecord, RunRecord } from '../statemachine/index.js';
 import { redactedNotify } from './notify-secrets.js';
 
+// The last time formatted, with its text: an answer shows createdAt and updatedAt (often the
+// same), and writes answered in the same millisecond share their times.
+let lastIsoMs = Number.NaN;
+let lastIsoText = '';
+
 function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
+  if (ms === null) return null;
+  if (ms !== lastIsoMs) {
+    lastIsoText = new Date(ms).toISOString();
+    lastIsoMs = ms;
+  }
+  return lastIsoText;
 }
 
 /** A spec as any answer shows it: every secret value "***" (api.md, "Secrets"), the executor's and the notify targets'. */

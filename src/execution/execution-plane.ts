@@ -107,7 +107,14 @@ export class ExecutionPlane {
         this.startedHold.offer(report);
       },
     });
-    this.executes = new MessageBatcher((to, orders) => this.node.send(to, { channel: 'exec', body: { kind: 'executes', orders } }), orderBytes);
+    // sentAtMs is stamped again as the batch leaves: an executor waits notBeforeMs − sentAtMs
+    // from arrival, and an order built early in a burst (the orders of 1,000 runs, this node's
+    // own accepted and journaled among them, then the flush a turn later) would carry a stamp
+    // milliseconds older than its sending and start its whole instant that much late.
+    this.executes = new MessageBatcher((to, orders) => {
+      const sentAtMs = this.node.wallNowMs();
+      this.node.send(to, { channel: 'exec', body: { kind: 'executes', orders: orders.map((order) => ({ ...order, sentAtMs })) } });
+    }, orderBytes);
     this.acks = new MessageBatcher((to, acks) => this.node.send(to, { channel: 'exec', body: { kind: 'acks', acks } }), () => 64);
     this.reports = new MessageBatcher((to, reports) => this.node.send(to, { channel: 'report', body: { kind: 'reports', reports } }), reportBytes);
     this.startedHold = new StartedHold(options.startedReportHoldMs ?? STARTED_REPORT_HOLD_MS_DEFAULT, options.slots, (report) => this.deliverReport(report));

@@ -37,6 +37,8 @@ interface Run {
   /** An http run's request built ahead of its notBefore (the handle once started). */
   prepared: HttpRun | null;
   startedAtMs: number | null;
+  /** When launch() sent its prepared request, ahead of the start's bookkeeping: its start time. */
+  launchedAtMs: number | null;
   process: RunProcess | null;
   kill: KillState | null;
   /** Stores the run's output; begun at acceptance, so a follower can wait for the start. */
@@ -96,7 +98,7 @@ export class Executor {
     this.limits = resolveLimits(options.limits, options.slots);
     this.now = options.now ?? Date.now;
     this.timers = options.timers ?? realTimers;
-    this.startWaves = new StartWaves(this.timers, this.now, (run) => this.start(run));
+    this.startWaves = new StartWaves(this.timers, this.now, (run) => this.start(run), (run) => this.launch(run));
     this.outputBytesMax = options.outputBytesMax ?? OUTPUT_BYTES_MAX_DEFAULT;
     this.killGraceMs = options.killGraceMs ?? KILL_GRACE_MS_DEFAULT;
     assert.ok(Number.isSafeInteger(this.outputBytesMax) && this.outputBytesMax > 0, 'outputBytesMax must be a positive integer');
@@ -149,7 +151,7 @@ export class Executor {
     // HTTP call (open, write, close, sync of the directory) cost more CPU than the call itself
     // at 1,000 fires/s (bench:fire: 1.3 ms against 0.3 ms per fire).
     const output = req.spec.type === 'shell' ? (this.output?.begin({ runId: req.runId, attempt: req.attempt, jobId: req.jobId }) ?? null) : null;
-    const run: Run = { request: req, startTimer: null, timeoutTimer: null, handle: null, prepared: null, startedAtMs: null, process: null, kill: null, output };
+    const run: Run = { request: req, startTimer: null, timeoutTimer: null, handle: null, prepared: null, startedAtMs: null, launchedAtMs: null, process: null, kill: null, output };
     const key = runKey(req.runId, req.attempt);
     this.runs.set(key, run);
     this.compactJournalIfDue();
@@ -347,8 +349,16 @@ export class Executor {
     this.compactJournalIfDue();
   }
 
+  /** Sends a waiting run's prepared request ahead of its start (StartWaves' first pass). */
+  private launch(run: Run): void {
+    if (run.prepared === null) return;
+    const atMs = this.now();
+    run.prepared.launch();
+    if (run.prepared.launched) run.launchedAtMs = atMs;
+  }
+
   private onStarted(run: Run): void {
-    run.startedAtMs = this.now();
+    run.startedAtMs = run.launchedAtMs ?? this.now();
     const report = { kind: 'started', runId: run.request.runId, attempt: run.request.attempt, node: this.nodeId, atMs: run.startedAtMs } as const;
     if (this.outbox.pushStarted(report)) this.onReport?.(report);
   }
@@ -356,6 +366,12 @@ export class Executor {
   private killRun(run: Run, reason: KillReason, note: string): void {
     if (run.kill !== null) return;
     run.kill = { reason, note };
+    // Its request already left (launched with its wave, its start not yet done): it started,
+    // and ends killed like any started run. Out of its wave first, or the wave would start it again.
+    if (run.handle === null && run.prepared?.launched === true) {
+      run.startTimer?.cancel();
+      this.start(run);
+    }
     if (run.handle !== null) {
       run.handle.terminate();
       return;

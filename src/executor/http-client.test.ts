@@ -186,3 +186,25 @@ test('executor: an http run waiting for notBefore is sent at its instant, not be
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.deepEqual(requestsSeen.filter((u) => u.startsWith('/ok?nb=')), ['/ok?nb=1']);
 });
+
+test('executor: a run of a wave killed after its request was launched, before its start, ends killed as started and is sent once', async () => {
+  const notBeforeMs = Date.now() + 300;
+  const first = httpRequest(`${base}/ok?wave=1`, { notBeforeMs });
+  const second = httpRequest(`${base}/ok?wave=2`, { notBeforeMs });
+  // The first run's started report (second pass of the wave) kills the second, whose request
+  // the first pass already wrote.
+  const executor = newExecutor({
+    onReport: (report) => {
+      if (report.kind === 'started' && report.runId === first.runId) executor.kill(second.runId, 'request');
+    },
+  });
+  assert.equal(executor.execute(first), 'accepted');
+  assert.equal(executor.execute(second), 'accepted');
+  const killed = await waitFinished(executor, second.runId);
+  assert.equal(killed.status, 'killed');
+  assert.ok(killed.startedAtMs !== null, 'its request left: it started');
+  assert.equal((await waitFinished(executor, first.runId)).status, 'succeeded');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.ok(requestsSeen.filter((u) => u === '/ok?wave=2').length <= 1, 'sent at most once');
+  assert.deepEqual(requestsSeen.filter((u) => u === '/ok?wave=1'), ['/ok?wave=1']);
+});

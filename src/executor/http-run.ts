@@ -38,6 +38,7 @@ export class HttpRun implements RunHandle {
   private bodyCutAtBytes: number | null = null;
   private terminated = false;
   private discarded = false;
+  private sentEarly = false;
 
   constructor(private readonly context: HttpRunContext, private readonly hooks: RunHooks) {}
 
@@ -61,7 +62,23 @@ export class HttpRun implements RunHandle {
     }, true);
   }
 
-  /** Sends the request; its output goes to `capture`. */
+  /** The prepared request was sent by launch() ahead of start(). */
+  get launched(): boolean {
+    return this.sentEarly;
+  }
+
+  /**
+   * Sends the prepared request now, before start() (a burst of one instant sends every
+   * request first, then does each run's bookkeeping: StartWaves). Nothing of the response is
+   * read before start(), which must follow in the same turn.
+   */
+  launch(): void {
+    if (this.call === null || this.terminated) return;
+    this.sentEarly = true;
+    this.call.send();
+  }
+
+  /** Sends the request (unless launch() did); its output goes to `capture`. */
   start(capture: OutputCapture): void {
     this.capture = capture;
     capture.onDrain = () => this.call?.resumeBody();

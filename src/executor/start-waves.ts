@@ -16,6 +16,11 @@ export function startAtMs(notBeforeMs: number, sentAtMs: number | undefined, now
  * job due at :00 shares one notBefore), and with a timer per run the starts of one instant
  * spread over several event-loop turns, the answers of the first calls read in between. One
  * timer per instant starts the whole burst in one go, before anything else is read.
+ *
+ * With `launch`, a burst starts in two passes: `launch` for every run first (what reaches the
+ * outside world: a prepared request's write), then `start` for each (the bookkeeping: the
+ * started report, the timeout timer). The last request of a burst of hundreds then leaves
+ * after the writes before it, not after their bookkeeping too.
  */
 export class StartWaves<T> {
   private readonly waves = new Map<number, { readonly timer: TimerHandle; readonly members: Set<T> }>();
@@ -24,6 +29,7 @@ export class StartWaves<T> {
     private readonly timers: Timers,
     private readonly now: () => number,
     private readonly start: (item: T) => void,
+    private readonly launch: (item: T) => void = () => undefined,
   ) {}
 
   /**
@@ -56,6 +62,7 @@ export class StartWaves<T> {
 
   private fire(atMs: number, members: Set<T>): void {
     if (this.waves.get(atMs)?.members === members) this.waves.delete(atMs);
+    for (const item of members) this.launch(item);
     // A start can kill another waiting run (its cancel takes it out of the set before we
     // reach it); a Set visits what is left in the order of acceptance.
     for (const item of members) {

@@ -170,3 +170,17 @@ test('start waves: one timer per instant starts its runs in acceptance order; a 
   timers.advance(0);
   assert.deepEqual(started, ['a1', 'a2', 'c1'], 'a wave whose instant has passed starts at once');
 });
+
+test('start waves with launch: every run of the instant is launched before any is started', () => {
+  const timers = new ManualTimers(1_000);
+  const events: string[] = [];
+  const handles = new Map<string, { cancel(): void }>();
+  const waves = new StartWaves<string>(timers, timers.now, (item) => {
+    events.push(`start ${item}`);
+    if (item === 'a1') handles.get('a3')?.cancel(); // launched with the wave, then taken out by a1's start
+  }, (item) => events.push(`launch ${item}`));
+  for (const item of ['a1', 'a2', 'a3', 'a4']) handles.set(item, waves.add(1_100, 1_100, item));
+  handles.get('a4')?.cancel();
+  timers.advance(100);
+  assert.deepEqual(events, ['launch a1', 'launch a2', 'launch a3', 'start a1', 'start a2']);
+});

@@ -6,14 +6,25 @@ export const SERIES_PER_FAMILY_MAX = 1_000;
 
 export type Labels = Readonly<Record<string, string>>;
 
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 function escapeLabel(value: string): string {
+  // Almost no value has anything to escape: one test instead of three replaces per label.
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
+/** A label set as the text format writes it; also the key of its series, so built on every inc and observe. */
 function labelText(labels: Labels, extra: string | null = null): string {
-  const parts = Object.keys(labels).sort().map((k) => `${k}="${escapeLabel(String(labels[k]))}"`);
-  if (extra !== null) parts.push(extra);
-  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return extra === null ? '' : `{${extra}}`;
+  if (keys.length > 1) keys.sort();
+  let text = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i] ?? '';
+    text += `${i === 0 ? '' : ','}${k}="${escapeLabel(String(labels[k]))}"`;
+  }
+  return `${text}${extra === null ? '' : `,${extra}`}}`;
 }
 
 function formatValue(value: number): string {

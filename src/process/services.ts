@@ -6,6 +6,7 @@ import { ChimeError, isChimeError } from '../errors/index.js';
 import type { ExecutionPlane } from '../execution/index.js';
 import type { NodeRuntime } from '../node/index.js';
 import type { ApplyResult, Command, Job, JobSpec, JobTable, ReplicatedJobs, RunRecord } from '../statemachine/index.js';
+import { storedSpecOf } from '../statemachine/index.js';
 import { encodeBackup } from './backup.js';
 
 export type JobNode = NodeRuntime<Command, ApplyResult>;
@@ -181,12 +182,13 @@ export function jobServiceOf(
   return {
     table,
     put: async (id, spec, audit) => {
-      const result = await apply({ type: 'putJob', id, spec: storableSpec(spec, table().getJob(id), secretsKey, ''), at: wallNowMs(), audit });
+      // Packed here, once: apply checks the stored form's shape instead of validating again.
+      const result = await apply({ type: 'putJob', id, stored: storedSpecOf(storableSpec(spec, table().getJob(id), secretsKey, '')), at: wallNowMs(), audit });
       if (result.kind !== 'job') throw new ChimeError('INTERNAL', `putJob applied as ${result.kind}`);
       return { created: result.created, job: result.job };
     },
     putMany: async (specs, audit) => {
-      const result = await apply({ type: 'putJobs', jobs: specs.map((spec, i) => ({ id: spec.id, spec: storableSpec(spec, table().getJob(spec.id), secretsKey, `jobs[${i}].`) })), at: wallNowMs(), audit });
+      const result = await apply({ type: 'putJobs', jobs: specs.map((spec, i) => ({ id: spec.id, stored: storedSpecOf(storableSpec(spec, table().getJob(spec.id), secretsKey, `jobs[${i}].`)) })), at: wallNowMs(), audit });
       if (result.kind !== 'jobs') throw new ChimeError('INTERNAL', `putJobs applied as ${result.kind}`);
       return result.jobs;
     },

@@ -13,7 +13,7 @@ import { unindexAllExecutions, updateRetryIndex } from './run-indexes.js';
 import { notifyJobDeleted } from './notifications.js';
 import { forgetJob } from './job-metrics.js';
 import { unindexForSearch } from './run-search.js';
-import { validateJobSpec } from './validate.js';
+import { checkRawSpec, checkStoredSpec, type CheckedSpec } from './stored-spec.js';
 import { jobView } from './views.js';
 
 /** The requester a command's audit record names (interned: a few names for many jobs), or null. */
@@ -22,36 +22,51 @@ function actorOf(cmd: { readonly audit?: { readonly actor: string } }): string |
 }
 
 export function applyPutJob(state: TableState, cmd: PutJobCommand, index: number): ApplyResult {
-  // The leader validated the spec already; validating again keeps a corrupt or hostile
-  // entry from ever reaching the table, and gives every replica the same answer.
-  const checked = validateJobSpec(cmd.id, cmd.spec);
-  if (!checked.ok) return rejected(ERROR_CODES.INVALID_SPEC, 'invalid job spec', checked.errors);
-  const spec = checked.spec;
-  const existing = state.jobs.get(cmd.id);
+  // Every replica checks what the entry carries, so a corrupt or hostile entry never reaches
+  // the table and every replica gives the same answer: an entry from this release carries
+  // the spec validated and packed by its proposer (stored-spec.ts: its shape is checked); an
+  // older one carries the user's spec, validated and packed here.
+  if ('stored' in cmd) {
+    const stored = checkStoredSpec(cmd.stored);
+    if (!stored.ok) return rejected(ERROR_CODES.INVALID_SPEC, `invalid stored job spec: ${stored.message}`);
+    return putChecked(state, cmd.id, stored.checked, cmd, index);
+  }
+  const raw = checkRawSpec(cmd.id, cmd.spec);
+  if (!raw.ok) return rejected(ERROR_CODES.INVALID_SPEC, 'invalid job spec', raw.errors);
+  return putChecked(state, cmd.id, raw.checked, cmd, index);
+}
+
+type PutContext = { readonly at: number; readonly audit?: { readonly actor: string } };
+
+function putChecked(state: TableState, id: string, checked: CheckedSpec, cmd: PutContext, index: number): ApplyResult {
+  const existing = state.jobs.get(id);
   if (existing === undefined) {
     if (state.jobs.size >= state.limits.jobsMax) {
       return rejected(ERROR_CODES.TOO_MANY_JOBS, `the table holds ${state.limits.jobsMax} jobs, its limit`);
     }
-    const job = JobState.of(spec, cmd.at, index);
+    const job = JobState.ofChecked(id, checked, cmd.at, index);
     job.updatedBy = actorOf(cmd);
     state.jobs.add(job);
-    addDependents(state, job.id, spec.after);
+    addDependents(state, job.id, job.after);
     setNextFireAt(state, job, computeNextFireAt(job, cmd.at));
     return { ok: true, kind: 'job', created: true, job: jobView(job) };
   }
-  const before = existing.spec;
-  removeDependents(state, existing.id, before.after);
-  existing.setSpec(spec);
+  const before = { enabled: existing.enabled, schedule: existing.schedule, timezone: existing.timezone, history: existing.history, retryMax: existing.retryMax };
+  removeDependents(state, existing.id, existing.after);
+  existing.setChecked(checked);
   existing.updatedAt = cmd.at;
   existing.revision = index;
   existing.updatedBy = actorOf(cmd);
-  addDependents(state, existing.id, spec.after);
+  addDependents(state, existing.id, existing.after);
   // Same schedule and still enabled: the job owes exactly the instants it owed before.
   // Otherwise it owes the instants of the new schedule from now on, not the past ones.
-  const sameTiming = before.enabled && spec.enabled && before.schedule === spec.schedule && before.timezone === spec.timezone;
+  const sameTiming = before.enabled && existing.enabled && before.schedule === existing.schedule && before.timezone === existing.timezone;
   if (!sameTiming) setNextFireAt(state, existing, computeNextFireAt(existing, Math.max(cmd.at, existing.lastScheduledAt ?? cmd.at)));
-  if (spec.history < before.history) evictJobHistory(state, existing);
-  if (spec.retry.max !== before.retry.max) for (const run of existing.runs ?? []) updateRetryIndex(state, run, spec);
+  if (existing.history < before.history) evictJobHistory(state, existing);
+  if (existing.retryMax !== before.retryMax) {
+    const spec = existing.spec;
+    for (const run of existing.runs ?? []) updateRetryIndex(state, run, spec);
+  }
   return { ok: true, kind: 'job', created: false, job: jobView(existing) };
 }
 
@@ -121,30 +136,41 @@ export function sameSpec(a: JobSpec, b: JobSpec): boolean {
  */
 export function applyPutJobs(state: TableState, cmd: PutJobsCommand, index: number): ApplyResult {
   const errors: FieldError[] = [];
-  const specs: JobSpec[] = [];
+  const specs: { readonly id: string; readonly checked: CheckedSpec }[] = [];
   const seen = new Set<string>();
   cmd.jobs.forEach((item, i) => {
     if (seen.has(item.id)) errors.push({ path: `jobs[${i}].id`, message: `job ${item.id} appears twice` });
     seen.add(item.id);
-    const checked = validateJobSpec(item.id, item.spec);
-    if (checked.ok) specs.push(checked.spec);
-    else for (const e of checked.errors) errors.push({ path: `jobs[${i}].${e.path}`, message: e.message });
+    if ('stored' in item) {
+      const stored = checkStoredSpec(item.stored);
+      if (stored.ok) specs.push({ id: item.id, checked: stored.checked });
+      else errors.push({ path: `jobs[${i}].stored`, message: stored.message });
+      return;
+    }
+    const raw = checkRawSpec(item.id, item.spec);
+    if (raw.ok) specs.push({ id: item.id, checked: raw.checked });
+    else for (const e of raw.errors) errors.push({ path: `jobs[${i}].${e.path}`, message: e.message });
   });
   if (errors.length > 0) return rejected(ERROR_CODES.INVALID_SPEC, 'invalid job specs: nothing was applied', errors);
-  const added = specs.filter((spec) => state.jobs.get(spec.id) === undefined).length;
+  const added = specs.filter(({ id }) => state.jobs.get(id) === undefined).length;
   if (state.jobs.size + added > state.limits.jobsMax) {
     return rejected(ERROR_CODES.TOO_MANY_JOBS, `${added} new jobs would pass the table's limit of ${state.limits.jobsMax}: nothing was applied`);
   }
   const jobs: AppliedJob[] = [];
-  for (const spec of specs) {
-    const existing = state.jobs.get(spec.id);
-    if (existing !== undefined && sameSpec(existing.spec, spec)) {
-      jobs.push({ id: spec.id, outcome: 'unchanged', job: jobView(existing) });
+  for (const { id, checked } of specs) {
+    const existing = state.jobs.get(id);
+    if (existing !== undefined && storesSame(existing, checked)) {
+      jobs.push({ id, outcome: 'unchanged', job: jobView(existing) });
       continue;
     }
-    const result = applyPutJob(state, cmd.audit === undefined ? { type: 'putJob', id: spec.id, spec, at: cmd.at } : { type: 'putJob', id: spec.id, spec, at: cmd.at, audit: cmd.audit }, index);
+    const result = putChecked(state, id, checked, cmd, index);
     assert(result.ok && result.kind === 'job', 'a job checked before the batch applies');
-    jobs.push({ id: spec.id, outcome: result.created ? 'created' : 'configured', job: result.job });
+    jobs.push({ id, outcome: result.created ? 'created' : 'configured', job: result.job });
   }
   return { ok: true, kind: 'jobs', jobs };
+}
+
+/** Whether a stored job already holds this checked spec (the packed form is canonical; traits carry `enabled`). */
+function storesSame(job: JobState, checked: CheckedSpec): boolean {
+  return job.packed === checked.packed && job.shared === checked.shared && job.schedule === checked.schedule && job.timezone === checked.timezone && job.traits === checked.traits;
 }

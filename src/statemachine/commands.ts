@@ -3,6 +3,7 @@
 // decoded value, so garbage from the log becomes an error value, never a crash.
 import { auditRecordProblem, tokenCommandProblem, type AuditRecord, type CreateTokenCommand, type RevokeTokenCommand, type TokenCommand } from '../access/index.js';
 import { isMap, isOneOf } from './guards.js';
+import type { StoredSpec } from './stored-spec.js';
 import * as L from './limits.js';
 import {
   FINAL_EXECUTION_STATUSES, KILL_REASONS, QUEUE_PRIORITIES, TRIGGERS,
@@ -16,9 +17,17 @@ import {
  */
 export type Audited = { readonly audit?: AuditRecord };
 
-export type PutJobCommand = { readonly type: 'putJob'; readonly id: string; readonly spec: JobSpec; readonly at: number } & Audited;
-/** Many jobs created or replaced in one entry, all or nothing (chime apply). */
-export type PutJobsCommand = { readonly type: 'putJobs'; readonly jobs: readonly { readonly id: string; readonly spec: JobSpec }[]; readonly at: number } & Audited;
+/**
+ * A job created or replaced. `stored` (this release's proposers) is the spec validated and
+ * packed where the request arrived (stored-spec.ts); `spec` (older entries, tests) is the
+ * user's spec, validated and packed by apply.
+ */
+export type PutJobCommand = { readonly type: 'putJob'; readonly id: string; readonly at: number } & Audited
+  & ({ readonly stored: StoredSpec } | { readonly spec: JobSpec });
+/** Many jobs created or replaced in one entry, all or nothing (chime apply); each spec as in PutJobCommand. */
+export type PutJobsCommand = {
+  readonly type: 'putJobs'; readonly jobs: readonly ({ readonly id: string } & ({ readonly stored: StoredSpec } | { readonly spec: JobSpec }))[]; readonly at: number;
+} & Audited;
 export type DeleteJobCommand = { readonly type: 'deleteJob'; readonly id: string; readonly at: number } & Audited;
 export type PauseJobCommand = { readonly type: 'pauseJob'; readonly id: string; readonly at: number } & Audited;
 export type ResumeJobCommand = { readonly type: 'resumeJob'; readonly id: string; readonly at: number } & Audited;
@@ -243,13 +252,16 @@ function shapeProblem(o: Raw): string | null {
       if (!hasOnly(o, ['type', 'record', 'at'])) return 'audit has unknown fields';
       return auditRecordProblem(o.record);
     case 'putJob':
-      if (!hasOnly(o, ['type', 'id', 'spec', 'at', 'audit'])) return 'putJob has unknown fields';
-      return isJobId(o.id) && typeof o.spec === 'object' && o.spec !== null ? null : 'putJob needs id and spec';
+      // The stored form is checked in full by apply (checkStoredSpec), which answers INVALID_SPEC.
+      if (!hasOnly(o, ['type', 'id', 'spec', 'stored', 'at', 'audit'])) return 'putJob has unknown fields';
+      if (!isJobId(o.id) || ('spec' in o) === ('stored' in o)) return 'putJob needs id and one of spec and stored';
+      return 'stored' in o ? (Array.isArray(o.stored) ? null : 'putJob stored is a list') : (typeof o.spec === 'object' && o.spec !== null ? null : 'putJob spec is an object');
     case 'putJobs': {
       if (!hasOnly(o, ['type', 'jobs', 'at', 'audit'])) return 'putJobs has unknown fields';
       if (!Array.isArray(o.jobs) || o.jobs.length === 0 || o.jobs.length > L.JOBS_PER_APPLY_MAX) return `putJobs needs 1 to ${L.JOBS_PER_APPLY_MAX} jobs`;
-      const bad = o.jobs.findIndex((j: unknown) => !isMap(j) || !isJobId(j.id) || typeof j.spec !== 'object' || j.spec === null);
-      return bad < 0 ? null : `putJobs jobs[${bad}] needs id and spec`;
+      const bad = o.jobs.findIndex((j: unknown) => !isMap(j) || !hasOnly(j, ['id', 'spec', 'stored']) || !isJobId(j.id)
+        || ('stored' in j ? 'spec' in j || !Array.isArray(j.stored) : typeof j.spec !== 'object' || j.spec === null));
+      return bad < 0 ? null : `putJobs jobs[${bad}] needs id and one of spec and stored`;
     }
     case 'deleteJob': case 'pauseJob': case 'resumeJob':
       if (!hasOnly(o, ['type', 'id', 'at', 'audit'])) return `${o.type} has unknown fields`;

@@ -10,6 +10,7 @@ export { ReplicatedJobs, type AppliedListener, type LogEntry } from './replicate
 export { JobTable, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, type FunctionSummary, type ListOptions, type Page, type WorkerSummary } from './table.js';
 export { SNAPSHOT_FORMAT, SNAPSHOT_VERSION } from './snapshot.js';
 export { drainSteps } from './snapshot-jobs.js';
+export { storedSpecOf, type StoredSpec } from './stored-spec.js';
 export { validateJobSpec, isValidJobId, formatFieldErrors, READ_ONLY_JOB_FIELDS, type FieldError, type SpecValidation } from './validate.js';
 export { parseSchedule, nextFireAt, instantsBetween, parseDurationMs, type Schedule, type ScheduleParse } from './schedule.js';
 export { SPEC_DEFAULTS } from './defaults.js';

@@ -8,6 +8,7 @@ import { assert } from './assert.js';
 import { EMPTY_LIST, flat, intern } from './defaults.js';
 import { packSpec, unpackSpec } from './packed-spec.js';
 import { traitConcurrency, traitEnabled, traitHasAfter, traitHistory, traitRetryMax, traitsOf, withEnabled } from './traits.js';
+import type { CheckedSpec } from './stored-spec.js';
 import type { Concurrency, JobSpec, RunRecord } from './types.js';
 
 type JobRuns = { list: RunRecord[]; active: number };
@@ -19,16 +20,30 @@ type JobRuns = { list: RunRecord[]; active: number };
  * ones it was decoded from (a pure memo: it cannot change any result).
  */
 type DecodedSpec = { readonly spec: JobSpec; readonly packed: string; readonly shared: string; readonly traits: number; readonly schedule: string; readonly timezone: string };
+/**
+ * Two generations, each of at most RECENT_SPECS_MAX / 2: a hit in the old one moves to the
+ * young one, and a full young generation becomes the old one (the old one is dropped). An
+ * evict-the-oldest Map would call keys().next() per miss, and a Map skips the holes its
+ * deletes left at the front on every such call: quadratic once many jobs miss.
+ */
 const RECENT_SPECS_MAX = 16_384;
-const recentSpecs = new Map<JobState, DecodedSpec>();
+let youngSpecs = new Map<JobState, DecodedSpec>();
+let oldSpecs = new Map<JobState, DecodedSpec>();
+
+function recalledSpec(job: JobState): DecodedSpec | undefined {
+  const young = youngSpecs.get(job);
+  if (young !== undefined) return young;
+  const old = oldSpecs.get(job);
+  if (old !== undefined) rememberSpec(job, old);
+  return old;
+}
 
 function rememberSpec(job: JobState, decoded: DecodedSpec): void {
-  recentSpecs.delete(job);
-  if (recentSpecs.size >= RECENT_SPECS_MAX) {
-    const oldest = recentSpecs.keys().next();
-    if (oldest.done !== true) recentSpecs.delete(oldest.value);
+  if (youngSpecs.size >= RECENT_SPECS_MAX / 2) {
+    oldSpecs = youngSpecs;
+    youngSpecs = new Map();
   }
-  recentSpecs.set(job, decoded);
+  youngSpecs.set(job, decoded);
 }
 
 /** Replicated state of one job. Create with `JobState.of`; `nextFireAt` changes only through state.setNextFireAt. */
@@ -74,9 +89,14 @@ export class JobState {
     return new JobState(flat(spec.id), packed, shared, intern(spec.schedule), intern(spec.timezone), traitsOf(spec), createdAt, createdAt, createRevision, createRevision, null, null);
   }
 
+  /** A new job from a checked stored spec (stored-spec.ts). */
+  static ofChecked(id: string, checked: CheckedSpec, createdAt: number, createRevision: number): JobState {
+    return new JobState(flat(id), checked.packed, checked.shared, checked.schedule, checked.timezone, checked.traits, createdAt, createdAt, createRevision, createRevision, null, null);
+  }
+
   /** The full spec, rebuilt from the compact form (a fresh frozen object each call). */
   get spec(): JobSpec {
-    const cached = recentSpecs.get(this);
+    const cached = recalledSpec(this);
     if (cached !== undefined && cached.packed === this.packed && cached.shared === this.shared && cached.traits === this.traits
       && cached.schedule === this.schedule && cached.timezone === this.timezone) return cached.spec;
     const spec = unpackSpec(this.id, this.schedule, this.timezone, this.enabled, this.packed, this.shared);
@@ -84,12 +104,13 @@ export class JobState {
     return spec;
   }
 
-  setSpec(spec: JobSpec): void {
-    assert(spec.id === this.id, 'a job keeps its id');
-    ({ packed: this.packed, shared: this.shared } = packSpec(spec));
-    this.schedule = intern(spec.schedule);
-    this.timezone = intern(spec.timezone);
-    this.traits = traitsOf(spec);
+  /** Replaces the spec with a checked stored one (stored-spec.ts). */
+  setChecked(checked: CheckedSpec): void {
+    this.packed = checked.packed;
+    this.shared = checked.shared;
+    this.schedule = checked.schedule;
+    this.timezone = checked.timezone;
+    this.traits = checked.traits;
   }
 
   /** The job's run records, oldest first (ascending seq); null until the first run. */

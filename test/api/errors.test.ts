@@ -164,7 +164,7 @@ test('with no leader reachable, a write to the survivor is a 503 with Retry-Afte
     // break: then its outcome is truly unknown, and saying so is the contract.
     const codes = i === 0 ? ['NO_LEADER', 'NOT_LEADER', 'OUTCOME_UNKNOWN'] : ['NO_LEADER', 'NOT_LEADER'];
     const code = (answer.body as { code: string }).code;
-    assert.ok(codes.includes(code), `write ${i}: ${code}`);
+    assert.ok(codes.includes(code), `write ${i}: ${answer.text}`);
     assert.match(String(answer.headers['retry-after']), /^[1-9][0-9]*$/);
     assert.ok(ms < 10_000, `answered after ${ms.toFixed(0)} ms`);
   }

@@ -1,5 +1,5 @@
 // The job table in tests: specs, a driver that numbers entries itself, fire helpers.
-import { JobTable, validateJobSpec, type ApplyResult, type Command, type Fire, type JobSpec } from '../../src/statemachine/index.js';
+import { JobTable, storedSpecOf, validateJobSpec, type ApplyResult, type Command, type Fire, type JobSpec } from '../../src/statemachine/index.js';
 
 export const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
 
@@ -17,7 +17,12 @@ export class Driver {
     this.index += 1;
     return this.table.apply(command, this.index);
   }
+  /** A putJob as the API proposes it: the spec validated and packed (stored-spec.ts). */
   put(id: string, at: number, fields: Record<string, unknown> = {}): ApplyResult {
+    return this.apply({ type: 'putJob', id, stored: storedSpecOf(spec(id, fields)), at });
+  }
+  /** A putJob as older entries carry it: the user's spec, validated by apply. */
+  putRaw(id: string, at: number, fields: Record<string, unknown> = {}): ApplyResult {
     return this.apply({ type: 'putJob', id, spec: spec(id, fields), at });
   }
   fire(at: number, ...fires: Fire[]): ApplyResult {
