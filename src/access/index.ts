@@ -22,6 +22,7 @@ export {
   authorize, ANONYMOUS_PRINCIPAL, PUBLIC_PRINCIPAL,
   type AccessRequest, type AccessDecision, type AccessDenied, type Principal, type TokenLookup,
 } from './authorize.js';
+export { CredentialMemo, CREDENTIAL_MEMO_ENTRIES_DEFAULT, type RememberedCredential } from './credential-memo.js';
 export { FORWARDED_REQUEST_HEADERS, forwardedRequestHeaders } from './forward.js';
 export {
   SECRET_MASK, SECRET_VALUE_CHARS_MIN, SECRET_FIELDS,
