@@ -200,16 +200,24 @@ async function benchAb(): Promise<void> {
     const rigB = await startChime(b);
     try {
       for (const c of levels) {
+        // One uncounted window each first: a fresh cluster's first seconds at a new
+        // concurrency (JIT, connection set-up, the other cluster's start-up) are not its pace.
+        await rigA.measure(c, `w${c}`);
+        await rigB.measure(c, `w${c}`);
         const ratios: number[] = [];
         const cpuRatios: number[] = [];
-        const perSecond: Record<string, number[]> = { a: [], b: [] };
+        const pooled = { a: { ok: 0, s: 0, cpu: 0, perSecond: [] as number[] }, b: { ok: 0, s: 0, cpu: 0, perSecond: [] as number[] } };
         for (let round = 1; round <= rounds; round++) {
           const order = round % 2 === 1 ? [['a', rigA], ['b', rigB]] as const : [['b', rigB], ['a', rigA]] as const;
           const got: Partial<Record<'a' | 'b', Measured>> = {};
           for (const [key, rig] of order) {
             const m = await rig.measure(c, `r${round}c${c}`);
             got[key] = m;
-            perSecond[key]?.push(m.r.perSecond);
+            const p = pooled[key];
+            p.ok += m.r.ok;
+            p.s += m.r.seconds;
+            p.cpu += m.leaderCpuMs;
+            p.perSecond.push(m.r.perSecond);
             console.log(`round ${round} ${measuredLine(variantName(rig.variant).padEnd(26), m)}`);
           }
           const [ma, mb] = [got.a, got.b];
@@ -218,8 +226,13 @@ async function benchAb(): Promise<void> {
           cpuRatios.push((mb.leaderCpuMs / mb.r.ok) / (ma.leaderCpuMs / ma.r.ok));
         }
         const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)} %`;
-        console.log(`c=${c}: median writes/s ${variantName(a)} ${median(perSecond['a'] ?? []).toFixed(0)}, ${variantName(b)} ${median(perSecond['b'] ?? []).toFixed(0)}; `
-          + `${variantName(b)} vs ${variantName(a)}: writes/s ${pct(median(ratios))} (per round: ${ratios.map(pct).join(', ')}), leader CPU per write ${pct(median(cpuRatios))} (per round: ${cpuRatios.map(pct).join(', ')})`);
+        const [na, nb] = [variantName(a), variantName(b)];
+        const rate = (p: { ok: number; s: number }) => p.ok / p.s;
+        const cpu = (p: { ok: number; cpu: number }) => p.cpu / p.ok;
+        console.log(`c=${c}, ${rounds} rounds of ${seconds} s: ${na} ${rate(pooled.a).toFixed(0)} writes/s (median ${median(pooled.a.perSecond).toFixed(0)}), leader ${cpu(pooled.a).toFixed(3)} ms CPU/write; `
+          + `${nb} ${rate(pooled.b).toFixed(0)} writes/s (median ${median(pooled.b.perSecond).toFixed(0)}), leader ${cpu(pooled.b).toFixed(3)} ms CPU/write`);
+        console.log(`${nb} vs ${na}: writes/s pooled ${pct(rate(pooled.b) / rate(pooled.a))}, median of rounds ${pct(median(ratios))} (${ratios.map(pct).join(', ')}); `
+          + `leader CPU/write pooled ${pct(cpu(pooled.b) / cpu(pooled.a))}, median of rounds ${pct(median(cpuRatios))}`);
       }
     } finally {
       await rigB.stop();
