@@ -31,7 +31,7 @@ export {
 } from './secrets.js';
 export {
   SECRETS_KEY_FILE_BYTES_MIN, SEALED_PREFIX,
-  secretsKeyFromFile, sealSecret, openSecret, isSealed, secretContext, sealExecutorSecrets, openExecutorSecrets,
+  secretsKeyFromFile, sealSecret, openSecret, isSealed, secretContext, sealExecutorSecrets, openExecutorSecrets, sealSecretMap, openSecretMap, notifySecretField,
   type SecretsKey,
 } from './secret-box.js';
 export {
