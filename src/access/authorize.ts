@@ -3,6 +3,7 @@
 // calls it before a handler runs; it answers a principal or a refusal with its HTTP status.
 import { ACCESS_STATUS_BY_CODE, type AccessCode } from './codes.js';
 import { foreignOriginProblem, isLocalHost } from './origin.js';
+import type { CredentialMemo } from './credential-memo.js';
 import { can, type Permission, type Role } from './roles.js';
 import { isExpired, type TokenRecord } from './token-registry.js';
 import { hashesEqual, hashToken, parseAuthorization, queryTokenProblem } from './tokens.js';
@@ -78,8 +79,10 @@ function deny(code: DenyCode, detail: string, wwwAuthenticate?: string): AccessD
  * 4. An unready registry cannot tell "no tokens" from "not replayed yet": 503.
  * 5. No tokens in the cluster: anonymous admin, from a local Host name only (DNS rebinding).
  * 6. Otherwise a valid, unexpired bearer token whose role holds the permission.
+ * `memo` (the server keeps one) spares parsing and hashing a header already accepted; the
+ * registry is still asked on every request, so the answer is the same with or without it.
  */
-export function authorize(request: AccessRequest, registry: TokenLookup, nowMs: number): AccessDecision {
+export function authorize(request: AccessRequest, registry: TokenLookup, nowMs: number, memo: CredentialMemo | null = null): AccessDecision {
   const inQuery = queryTokenProblem(request.url);
   if (inQuery !== null) return deny(inQuery.code, inQuery.message);
   const foreign = foreignOriginProblem(request.method, request.origin, request.host, request.nodeOrigins);
@@ -94,11 +97,35 @@ export function authorize(request: AccessRequest, registry: TokenLookup, nowMs: 
     }
     return { ok: true, principal: ANONYMOUS_PRINCIPAL };
   }
-  return authenticate(request, registry, nowMs);
+  return authenticate(request, registry, nowMs, memo);
 }
 
-function authenticate(request: AccessRequest, registry: TokenLookup, nowMs: number): AccessDecision {
-  const parsed = parseAuthorization(request.authorizationHeader);
+function authenticate(request: AccessRequest, registry: TokenLookup, nowMs: number, memo: CredentialMemo | null): AccessDecision {
+  const found = tokenOf(request.authorizationHeader, registry, memo);
+  if (!found.ok) return found;
+  const record = found.record;
+  if (isExpired(record, nowMs)) {
+    return deny('TOKEN_EXPIRED', `token ${record.name} expired`, `${REALM}, error="invalid_token", error_description="the token expired"`);
+  }
+  if (!can(record.role, request.permission)) {
+    return deny('FORBIDDEN', `token ${record.name} has role ${record.role}, which does not allow ${request.permission}`);
+  }
+  return { ok: true, principal: { tokenId: record.id, name: record.name, role: record.role } };
+}
+
+/** The registry's record for the header's bearer token, expired or not, or the 401 for the header. */
+function tokenOf(header: string | readonly string[] | undefined, registry: TokenLookup, memo: CredentialMemo | null): { readonly ok: true; readonly record: TokenRecord } | AccessDenied {
+  if (memo !== null && typeof header === 'string') {
+    const remembered = memo.recall(header);
+    if (remembered !== undefined) {
+      // Records are never edited, only added and removed: the same object is the one this
+      // header's hash was compared with when it was remembered, and it is still registered.
+      const record = registry.lookupHash(remembered.hash);
+      if (record !== null && record === remembered.record) return { ok: true, record };
+      memo.forget(header);
+    }
+  }
+  const parsed = parseAuthorization(header);
   if (!parsed.ok) {
     return deny(parsed.code, parsed.message, parsed.code === 'TOKEN_MISSING' ? REALM : `${REALM}, error="invalid_request"`);
   }
@@ -110,11 +137,6 @@ function authenticate(request: AccessRequest, registry: TokenLookup, nowMs: numb
   if (record === null || !hashesEqual(record.hash, hash)) {
     return deny('TOKEN_INVALID', 'the token is unknown or was revoked', `${REALM}, error="invalid_token", error_description="unknown or revoked token"`);
   }
-  if (isExpired(record, nowMs)) {
-    return deny('TOKEN_EXPIRED', `token ${record.name} expired`, `${REALM}, error="invalid_token", error_description="the token expired"`);
-  }
-  if (!can(record.role, request.permission)) {
-    return deny('FORBIDDEN', `token ${record.name} has role ${record.role}, which does not allow ${request.permission}`);
-  }
-  return { ok: true, principal: { tokenId: record.id, name: record.name, role: record.role } };
+  if (memo !== null && typeof header === 'string') memo.remember(header, { hash, record });
+  return { ok: true, record };
 }

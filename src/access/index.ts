@@ -22,6 +22,7 @@ export {
   authorize, ANONYMOUS_PRINCIPAL, PUBLIC_PRINCIPAL,
   type AccessRequest, type AccessDecision, type AccessDenied, type Principal, type TokenLookup,
 } from './authorize.js';
+export { CredentialMemo, CREDENTIAL_MEMO_ENTRIES_DEFAULT, type RememberedCredential } from './credential-memo.js';
 export { FORWARDED_REQUEST_HEADERS, forwardedRequestHeaders } from './forward.js';
 export {
   SECRET_MASK, SECRET_VALUE_CHARS_MIN, SECRET_FIELDS,
@@ -30,7 +31,7 @@ export {
 } from './secrets.js';
 export {
   SECRETS_KEY_FILE_BYTES_MIN, SEALED_PREFIX,
-  secretsKeyFromFile, sealSecret, openSecret, isSealed, secretContext, sealExecutorSecrets, openExecutorSecrets,
+  secretsKeyFromFile, sealSecret, openSecret, isSealed, secretContext, sealExecutorSecrets, openExecutorSecrets, sealSecretMap, openSecretMap, notifySecretField,
   type SecretsKey,
 } from './secret-box.js';
 export {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hkdfSync } from 'node:crypto';
 import { inspect } from 'node:util';
-import { SEALED_PREFIX, isSealed, openExecutorSecrets, openSecret, sealExecutorSecrets, sealSecret, secretContext, secretsKeyFromFile, type SecretsKey } from './index.js';
+import { SEALED_PREFIX, isSealed, notifySecretField, openExecutorSecrets, openSecret, openSecretMap, sealExecutorSecrets, sealSecret, sealSecretMap, secretContext, secretsKeyFromFile, type SecretsKey } from './index.js';
 
 function keyOf(content: string): SecretsKey {
   const result = secretsKeyFromFile(Buffer.from(content));
@@ -87,4 +87,20 @@ test('an executor is sealed at the edge and opened on the executing node; kept v
   assert.ok(!noKey.ok && noKey.code === 'SECRET_KEY_MISMATCH' && /executor\.secretEnv\.API_KEY/.test(noKey.message));
   const plain = openExecutorSecrets(null, 'nightly', { secretEnv: { A: 'plain-value' } });
   assert.ok(plain.ok && plain.executor.secretEnv.A === 'plain-value', 'values stored before the key existed pass');
+});
+
+test('a notify target\'s secret headers open only at the job and position they were sealed for', () => {
+  const sealed = sealSecretMap(KEY, 'nightly', notifySecretField(0), { 'X-Api-Key': 'webhook-secret-1' });
+  assert.ok(isSealed(sealed['X-Api-Key'] ?? ''));
+  assert.deepEqual(openSecretMap(KEY, 'nightly', notifySecretField(0), sealed), { ok: true, map: { 'X-Api-Key': 'webhook-secret-1' } });
+  for (const [jobId, field] of [['nightly', notifySecretField(1)], ['other', notifySecretField(0)], ['nightly', 'secretHeaders']] as const) {
+    const opened = openSecretMap(KEY, jobId, field, sealed);
+    assert.equal(opened.ok ? 'opened' : opened.code, 'SECRET_TAMPERED', `${jobId} ${field}`);
+  }
+  const noKey = openSecretMap(null, 'nightly', notifySecretField(0), sealed, 'notify[0].secretHeaders');
+  assert.equal(noKey.ok ? 'opened' : noKey.code, 'SECRET_KEY_MISMATCH');
+  assert.match(noKey.ok ? '' : noKey.message, /^notify\[0\]\.secretHeaders\.X-Api-Key /);
+  // Sealing again leaves sealed values alone (kept ones), plain ones pass opening as they are.
+  assert.deepEqual(sealSecretMap(KEY, 'nightly', notifySecretField(0), sealed), sealed);
+  assert.deepEqual(openSecretMap(null, 'nightly', notifySecretField(0), { A: 'plain-value' }), { ok: true, map: { A: 'plain-value' } });
 });

@@ -80,6 +80,38 @@ type SecretMaps = { readonly secretEnv?: Readonly<Record<string, string>>; reado
 const FIELDS = ['secretEnv', 'secretHeaders'] as const;
 
 /**
+ * Seals every plain value of one secret map of job `jobId`; `field` names the map in the
+ * seal's associated data (`secretEnv`, `secretHeaders`, `notify.0.secretHeaders`), so a
+ * value opens only where it was sealed. Values sealed already (kept ones) stay as they are.
+ */
+export function sealSecretMap(key: SecretsKey, jobId: string, field: string, map: Readonly<Record<string, string>>): Record<string, string> {
+  const sealed: Record<string, string> = {};
+  for (const [name, value] of Object.entries(map)) sealed[name] = isSealed(value) ? value : sealSecret(key, value, secretContext(jobId, field, name));
+  return sealed;
+}
+
+/**
+ * Opens every sealed value of one secret map (see sealSecretMap), right before it is used.
+ * Plain values (stored before the node had a key) pass as they are. Without a key, a sealed
+ * value is SECRET_KEY_MISMATCH: the use must fail with that reason, never go on without it.
+ * `label` names the map in messages (`executor.secretEnv`).
+ */
+export function openSecretMap(key: SecretsKey | null, jobId: string, field: string, map: Readonly<Record<string, string>>, label: string = field): { readonly ok: true; readonly map: Record<string, string> } | Refused<'SECRET_MALFORMED' | 'SECRET_KEY_MISMATCH' | 'SECRET_TAMPERED'> {
+  const opened: Record<string, string> = {};
+  for (const [name, value] of Object.entries(map)) {
+    if (!isSealed(value)) {
+      opened[name] = value;
+      continue;
+    }
+    if (key === null) return refused('SECRET_KEY_MISMATCH', `${label}.${name} is sealed, but this node has no --secrets-key-file`);
+    const result = openSecret(key, value, secretContext(jobId, field, name));
+    if (!result.ok) return refused(result.code, `${label}.${name}: ${result.message}`);
+    opened[name] = result.value;
+  }
+  return { ok: true, map: opened };
+}
+
+/**
  * Seals every plain value of an executor's secret maps (after mergeSecrets, so kept values
  * are already sealed and stay as they are). Called on the API node before proposing.
  */
@@ -88,35 +120,25 @@ export function sealExecutorSecrets<E extends SecretMaps>(key: SecretsKey, jobId
   for (const field of FIELDS) {
     const map = executor[field];
     if (map === undefined) continue;
-    const sealed: Record<string, string> = {};
-    for (const [name, value] of Object.entries(map)) sealed[name] = isSealed(value) ? value : sealSecret(key, value, secretContext(jobId, field, name));
-    out = { ...out, [field]: sealed };
+    out = { ...out, [field]: sealSecretMap(key, jobId, field, map) };
   }
   return out;
 }
 
-/**
- * Opens every sealed value of an executor, on the executing node right before the run.
- * Plain values (stored before the node had a key) pass as they are. Without a key, a sealed
- * value is SECRET_KEY_MISMATCH: the run must fail with that reason, never start without it.
- */
+/** openSecretMap for both maps of an executor, on the executing node right before the run. */
 export function openExecutorSecrets<E extends SecretMaps>(key: SecretsKey | null, jobId: string, executor: E): { readonly ok: true; readonly executor: E } | Refused<'SECRET_MALFORMED' | 'SECRET_KEY_MISMATCH' | 'SECRET_TAMPERED'> {
   let out: E = executor;
   for (const field of FIELDS) {
     const map = executor[field];
     if (map === undefined) continue;
-    const opened: Record<string, string> = {};
-    for (const [name, value] of Object.entries(map)) {
-      if (!isSealed(value)) {
-        opened[name] = value;
-        continue;
-      }
-      if (key === null) return refused('SECRET_KEY_MISMATCH', `executor.${field}.${name} is sealed, but this node has no --secrets-key-file`);
-      const result = openSecret(key, value, secretContext(jobId, field, name));
-      if (!result.ok) return refused(result.code, `executor.${field}.${name}: ${result.message}`);
-      opened[name] = result.value;
-    }
-    out = { ...out, [field]: opened };
+    const opened = openSecretMap(key, jobId, field, map, `executor.${field}`);
+    if (!opened.ok) return opened;
+    out = { ...out, [field]: opened.map };
   }
   return { ok: true, executor: out };
+}
+
+/** Where a notify target's secret headers are sealed: the target's place in the job's list. */
+export function notifySecretField(index: number): string {
+  return `notify.${index}.secretHeaders`;
 }

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import {
-  DEFAULT_IN_FLIGHT_LIMITS, InFlightLimiter, authorize, declareRoutes, forwardedRequestHeaders, type AccessDecision, type AuditRecord, type Permission, type Principal, type RouteMethod,
+  CredentialMemo, DEFAULT_IN_FLIGHT_LIMITS, InFlightLimiter, authorize, declareRoutes, forwardedRequestHeaders, type AccessDecision, type AuditRecord, type Permission, type Principal, type RouteMethod,
 } from '../access/index.js';
 import { ChimeError, isChimeError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
@@ -123,6 +123,8 @@ export class ApiServer {
   /** Writes waiting for a reachable leader, woken by leaderChanged() or the next poll. */
   private readonly held = new Set<() => void>();
   private readonly inFlight: InFlightLimiter<'connection' | 'token'>;
+  /** Bearer headers this node accepted lately, so a client's token is parsed and hashed once, not per request. */
+  private readonly credentials = new CredentialMemo();
   /** A number per connection, the in-flight limiter's key (a socket is not a string). */
   private readonly connectionIds = new WeakMap<object, string>();
   private nextConnectionId = 1;
@@ -353,7 +355,7 @@ export class ApiServer {
     const decide = (): AccessDecision => authorize({
       method: incoming.method, permission: route.permission, authorizationHeader: headers.authorization, url: incoming.url.pathname + incoming.url.search,
       origin: headers.origin, host: headers.host, nodeOrigins: access.nodeOrigins(), metricsOpen: access.metricsOpen, registryReady: access.isReady(),
-    }, access.tokens(), access.nowMs());
+    }, access.tokens(), access.nowMs(), this.credentials);
     let decision = decide();
     if (!decision.ok && decision.code === 'TOKEN_INVALID' && !gate.isLeader() && await access.catchUp()) decision = decide();
     if (decision.ok) return decision.principal;

@@ -30,6 +30,8 @@ class Rig {
   readonly calls: Call[] = [];
   /** Answer every post at once with this, or leave it open (null) for the test to answer. */
   autoAnswer: ((request: WebhookRequest) => PostOutcome) | null = () => ({ status: 204 });
+  /** When set, the host cannot open the target's secret headers for this reason. */
+  openError: string | null = null;
   /** When false, proposals never settle (a leader that died before its entry committed). */
   proposalsCommit = true;
   readonly proposed: NotifyResultsCommand[] = [];
@@ -57,7 +59,8 @@ class Rig {
       earliestDueAt: () => this.driver.table.earliestNotificationDueAt(),
       target: (jobId, index, url) => {
         const t = this.driver.table.getJob(jobId)?.notify[index];
-        return t !== undefined && t.url === url ? t : null;
+        if (t === undefined || t.url !== url) return null;
+        return this.openError === null ? t : { error: this.openError };
       },
       propose: (command) => {
         this.proposed.push(command);
@@ -113,6 +116,23 @@ test('a due event is sent once, signed, with the target headers, and recorded de
   await rig.advance(60_000);
   assert.equal(rig.calls.length, 1, 'a delivered event is not sent again');
   assert.deepEqual(notifier.stats(), { attempts: 1, delivered: 1, retried: 0, gaveUp: 0, proposalFailures: 0, inFlight: 0, unsaved: 0 });
+});
+
+test('a target whose secret headers cannot be opened is not sent: the attempt fails with the reason and is retried', async () => {
+  const rig = new Rig();
+  rig.openError = 'SECRET_KEY_MISMATCH: notify[0].secretHeaders.Authorization is sealed, but this node has no --secrets-key-file';
+  rig.failRun();
+  rig.notifier().start();
+  await rig.advance(1500);
+  assert.equal(rig.calls.length, 0, 'nothing went out without its secret headers');
+  const n = rig.driver.table.getNotification('r1:failed:0');
+  assert.equal(n?.status, 'pending');
+  assert.ok((n?.attempts ?? 0) >= 1);
+  assert.match(n?.lastError ?? '', /SECRET_KEY_MISMATCH/);
+  rig.openError = null;
+  await rig.advance(5000);
+  assert.equal(rig.calls.length, 1, 'sent once the secrets open');
+  assert.equal(rig.driver.table.getNotification('r1:failed:0')?.status, 'delivered');
 });
 
 test('a failing receiver is retried with exponential backoff until a 2xx', async () => {

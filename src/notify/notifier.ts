@@ -25,8 +25,12 @@ export interface NotifierHost {
   /** Pending deliveries due at or before `nowMs`, earliest first (the applied table). */
   due(nowMs: number, limit: number): readonly NotificationRecord[];
   earliestDueAt(): number | null;
-  /** The job's notify target at `index` if it still sends to `url`, else null. */
-  target(jobId: string, index: number, url: string): NotifyTarget | null;
+  /**
+   * The job's notify target at `index` if it still sends to `url`, else null; its secret
+   * headers opened (--secrets-key-file), or why they cannot be (the attempt then fails
+   * with that reason and is retried: a target is never sent without its secret headers).
+   */
+  target(jobId: string, index: number, url: string): NotifyTarget | null | { readonly error: string };
   propose(command: NotifyResultsCommand): Promise<ApplyResult>;
   post(request: WebhookRequest, timeoutMs: number): Promise<PostOutcome>;
 }
@@ -146,8 +150,10 @@ export class Notifier {
     this.perTarget.set(record.url, (this.perTarget.get(record.url) ?? 0) + 1);
     this.counts.attempts += 1;
     const target = this.host.target(record.jobId, record.target, record.url);
-    const request = requestOf(this.options.key, record.url, bodyOf(record, this.options.cluster), target);
-    this.host.post(request, this.options.deliveryTimeoutMs).then(
+    const attempt = target !== null && 'error' in target
+      ? Promise.resolve({ error: target.error })
+      : this.host.post(requestOf(this.options.key, record.url, bodyOf(record, this.options.cluster), target), this.options.deliveryTimeoutMs);
+    attempt.then(
       (outcome) => this.settle(record, outcome),
       (error: unknown) => this.settle(record, { error: error instanceof Error ? error.message : String(error) }),
     );

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { ChimeError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import type { ApplyResult, Command, JobTable, NotifyResultsCommand } from '../statemachine/index.js';
+import type { ApplyResult, Command, JobTable, NotifyResultsCommand, NotifyTarget } from '../statemachine/index.js';
 import { postWebhook } from './http-post.js';
 import { NOTIFIER_DEFAULTS, Notifier, type NotifierClock, type NotifierOptions, type NotifierStats, type PostOutcome } from './notifier.js';
 import { requestOf, type WebhookBody, type WebhookRequest } from './webhook.js';
@@ -26,6 +26,11 @@ export type NotifyPlaneOptions = {
   readonly clock?: NotifierClock;
   readonly post?: (request: WebhookRequest, timeoutMs: number) => Promise<PostOutcome>;
   readonly tuning?: Partial<Omit<NotifierOptions, 'key' | 'cluster'>>;
+  /**
+   * A target's secret headers as they are sent: sealed values (--secrets-key-file) opened,
+   * or why they cannot be. Absent: values are sent as stored (a node without sealing).
+   */
+  readonly openSecrets?: (jobId: string, index: number, target: NotifyTarget) => NotifyTarget | { readonly error: string };
 };
 
 export type TestDelivery = { readonly url: string; readonly eventId: string; readonly status: number | null; readonly error: string | null };
@@ -116,14 +121,20 @@ export class NotifyPlane {
     const job = this.node.table().getJob(jobId);
     if (job === null) throw new ChimeError('JOB_NOT_FOUND', `job "${jobId}" does not exist`);
     if (job.notify.length === 0) throw new ChimeError('NO_NOTIFY_TARGETS', `job "${jobId}" has no notify targets`);
-    return Promise.all(job.notify.map(async (target): Promise<TestDelivery> => {
+    return Promise.all(job.notify.map(async (stored, index): Promise<TestDelivery> => {
       const body: WebhookBody = {
         eventId: `test:${randomUUID()}`, event: 'test', jobId, runId: null, attempt: null, status: null, scheduledAt: null,
         finishedAt: null, node: null, exitCode: null, outputTail: '', cluster: options.cluster,
       };
+      const target = this.opened(jobId, index, stored);
+      if ('error' in target) return { url: stored.url, eventId: body.eventId, status: null, error: target.error };
       const outcome = await this.post(requestOf(options.key, target.url, body, target), options.deliveryTimeoutMs);
       return { url: target.url, eventId: body.eventId, status: 'status' in outcome ? outcome.status : null, error: 'error' in outcome ? outcome.error : null };
     }));
+  }
+
+  private opened(jobId: string, index: number, target: NotifyTarget): NotifyTarget | { readonly error: string } {
+    return this.config.openSecrets === undefined || Object.keys(target.secretHeaders).length === 0 ? target : this.config.openSecrets(jobId, index, target);
   }
 
   private stopNotifier(): void {
@@ -139,7 +150,7 @@ export class NotifyPlane {
       earliestDueAt: () => node.table().earliestNotificationDueAt(),
       target: (jobId, index, url) => {
         const target = node.table().getJob(jobId)?.notify[index];
-        return target !== undefined && target.url === url ? target : null;
+        return target !== undefined && target.url === url ? this.opened(jobId, index, target) : null;
       },
       propose: (command) => node.propose(command),
       post: (request, timeoutMs) => this.post(request, timeoutMs),

@@ -24,7 +24,7 @@ import type { AgentConfig } from './config.js';
 import { joinCluster } from './join.js';
 import { ProcessMetrics } from './metrics.js';
 import { WriteTracer } from './trace.js';
-import { accessControlOf, auditSinkOf, backupServiceOf, clusterServiceOf, jobServiceOf, readBarrierOf, runServiceOf, tokenServiceOf, workerServiceOf, type JobNode } from './services.js';
+import { accessControlOf, auditSinkOf, backupServiceOf, clusterServiceOf, jobServiceOf, notifySecretsOpener, readBarrierOf, runServiceOf, tokenServiceOf, workerServiceOf, type JobNode } from './services.js';
 
 /** How long a leader waits for its hand-off before it stops anyway. */
 const HAND_OFF_DEADLINE_MS = 3000;
@@ -232,7 +232,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     read: () => running.read(),
     table: () => jobs.table,
     propose: (command) => running.propose(command),
-  }, { key: secrets.notifyKey ?? null, cluster: CLUSTER_ID, logger: logger.child('notify') });
+  }, { key: secrets.notifyKey ?? null, cluster: CLUSTER_ID, logger: logger.child('notify'), openSecrets: notifySecretsOpener(secrets.secretsKey) });
   notify = notifyPlane;
   running.start();
   execution.start();

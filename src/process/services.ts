@@ -1,11 +1,11 @@
 // The API's services filled from the node runtime, the job table and the leader's scheduler.
 // Rejections of the table and the scheduler become ChimeErrors here, once.
 import type { AccessControl, AuditSink, BackupService, ClusterService, JobService, ReadBarrier, RunService, TokenService, WorkerService } from '../api/index.js';
-import { mergeExecutorSecrets, sealExecutorSecrets, type AuditRecord, type SecretsKey } from '../access/index.js';
+import { SEALED_PREFIX, isSealed, mergeExecutorSecrets, notifySecretField, openSecretMap, sealExecutorSecrets, sealSecretMap, type AuditRecord, type FieldError, type SecretsKey } from '../access/index.js';
 import { ChimeError, isChimeError } from '../errors/index.js';
 import type { ExecutionPlane } from '../execution/index.js';
 import type { NodeRuntime } from '../node/index.js';
-import type { ApplyResult, Command, Job, JobSpec, JobTable, ReplicatedJobs, RunRecord } from '../statemachine/index.js';
+import type { ApplyResult, Command, Job, JobSpec, JobTable, NotifyTarget, ReplicatedJobs, RunRecord } from '../statemachine/index.js';
 import { storedSpecOf } from '../statemachine/index.js';
 import { encodeBackup } from './backup.js';
 
@@ -152,15 +152,56 @@ export function accessControlOf(node: JobNode, table: () => JobTable, options: A
  * log, WAL and snapshots hold only ciphertext. Throws INVALID_SECRET with field paths.
  */
 function storableSpec(spec: JobSpec, stored: Job | null, key: SecretsKey | null, path: string): JobSpec {
+  const executor = storableExecutor(spec, stored, key, path);
+  const notify = storableNotify(spec, stored, key, path);
+  return executor === spec.executor && notify === spec.notify ? spec : { ...spec, executor, notify };
+}
+
+function storableExecutor(spec: JobSpec, stored: Job | null, key: SecretsKey | null, path: string): JobSpec['executor'] {
   // A queue executor has no secrets: its worker gets the payload and nothing of the node's.
-  if (spec.executor.type === 'queue') return spec;
+  if (spec.executor.type === 'queue') return spec.executor;
   const merged = mergeExecutorSecrets(spec.executor, stored?.executor ?? null);
   if (!merged.ok) {
     const errors = (merged.errors ?? []).map((e) => ({ path: `${path}${e.path}`, message: e.message }));
     throw new ChimeError('INVALID_SECRET', `${path === '' ? '' : `${path}: `}${merged.message}`, { errors });
   }
-  const executor = key === null ? merged.executor : sealExecutorSecrets(key, spec.id, merged.executor);
-  return executor === spec.executor ? spec : { ...spec, executor };
+  return key === null ? merged.executor : sealExecutorSecrets(key, spec.id, merged.executor);
+}
+
+/**
+ * Notify targets' secret headers. The API swapped each "***" for the value stored at the
+ * same place (same position, same URL: src/api's withStoredSecrets), so a sealed value here
+ * is either that kept one or one the caller sent, which is refused: only a node seals. With
+ * a key, every plain value is sealed, bound to the job and the target's position.
+ */
+function storableNotify(spec: JobSpec, stored: Job | null, key: SecretsKey | null, path: string): JobSpec['notify'] {
+  if (!spec.notify.some((target) => Object.keys(target.secretHeaders).length > 0)) return spec.notify;
+  const errors: FieldError[] = [];
+  const notify = spec.notify.map((target, i) => {
+    const before = stored?.notify[i];
+    const kept = before !== undefined && before.url === target.url ? before.secretHeaders : {};
+    for (const [name, value] of Object.entries(target.secretHeaders)) {
+      if (isSealed(value) && !(Object.hasOwn(kept, name) && kept[name] === value)) {
+        errors.push({ path: `${path}notify[${i}].secretHeaders.${name}`, message: `a secret value cannot start with ${SEALED_PREFIX}` });
+      }
+    }
+    if (key === null || Object.keys(target.secretHeaders).length === 0) return target;
+    return { ...target, secretHeaders: sealSecretMap(key, spec.id, notifySecretField(i), target.secretHeaders) };
+  });
+  if (errors.length > 0) throw new ChimeError('INVALID_SECRET', errors.map((e) => `${e.path}: ${e.message}`).join('; '), { errors });
+  return notify;
+}
+
+/**
+ * How the leader's notifier opens a target's sealed secret headers right before sending.
+ * Without a key a sealed value cannot be opened: the attempt fails with that reason (and is
+ * retried), the webhook never goes out without its secret headers.
+ */
+export function notifySecretsOpener(key: SecretsKey | null): (jobId: string, index: number, target: NotifyTarget) => NotifyTarget | { readonly error: string } {
+  return (jobId, index, target) => {
+    const opened = openSecretMap(key, jobId, notifySecretField(index), target.secretHeaders, `notify[${index}].secretHeaders`);
+    return opened.ok ? { ...target, secretHeaders: opened.map } : { error: `${opened.code}: ${opened.message}` };
+  };
 }
 
 /** `trace` marks when a write is handed to the node and when its result came back (CHIME_TRACE). */

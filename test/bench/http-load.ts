@@ -1,7 +1,10 @@
 // A closed-loop HTTP load generator: `concurrency` workers, each sending its next request as
-// soon as the previous one answered, over keep-alive connections, for a fixed time.
+// soon as the previous one answered, over keep-alive connections, for a fixed time. With
+// `ca`, it speaks HTTPS trusting that CA only; connections are kept alive like real
+// clients', so a handshake is paid once per connection, not per request.
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
 export interface LoadRequest {
   readonly url: URL;
@@ -27,7 +30,13 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))] ?? 0;
 }
 
+export interface LoadOptions {
+  /** Speak HTTPS (every request's URL is https://) trusting this CA's PEM, and nothing else. */
+  readonly ca?: string;
+}
+
 function send(agent: Agent, r: LoadRequest, timeoutMs: number): Promise<number> {
+  const request = agent instanceof HttpsAgent ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = request(
       { agent, host: r.url.hostname, port: r.url.port, method: r.method, path: r.url.pathname + r.url.search, headers: { ...r.headers, 'content-type': 'application/json', 'content-length': String(r.body.length) }, timeout: timeoutMs },
@@ -46,10 +55,11 @@ function send(agent: Agent, r: LoadRequest, timeoutMs: number): Promise<number> 
 /**
  * Runs `concurrency` workers for `seconds`; `next(n)` builds the n-th request (n counts up
  * across all workers, so ids are distinct), stopping early after `maxRequests`. A 2xx
- * answer counts as ok.
+ * answer counts as ok. Every request goes through one agent: HTTPS ones need `options.ca`.
  */
-export async function runLoad(concurrency: number, seconds: number, next: (n: number) => LoadRequest, maxRequests = Number.POSITIVE_INFINITY): Promise<LoadResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+export async function runLoad(concurrency: number, seconds: number, next: (n: number) => LoadRequest, maxRequests = Number.POSITIVE_INFINITY, options: LoadOptions = {}): Promise<LoadResult> {
+  const pool = { keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency };
+  const agent = options.ca === undefined ? new Agent(pool) : new HttpsAgent({ ...pool, ca: options.ca });
   const latenciesMs: number[] = [];
   let failed = 0;
   let counter = 0;

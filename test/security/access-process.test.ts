@@ -163,6 +163,32 @@ test('a node on a non-loopback address without any token refuses to start: exit 
   assert.ok(!bad.stderr.includes('too-short'), 'the token never appears in a message');
 });
 
+test('a node with a history but no token, restarted on a non-loopback address, exits 2 with one line once replayed; its data stays usable', async () => {
+  const solo = await ProcessCluster.found(1, { dir: join(dir, 'history') });
+  try {
+    assert.equal((await solo.call('n1', 'PUT', '/v1/jobs/kept', JSON.parse(spec))).status, 201);
+    await solo.signal('n1', 'SIGTERM');
+    const node = solo.nodes.get('n1');
+    assert.ok(node);
+    const args = ['agent', '--id', 'n1', '--data', node.dataDir, '--rpc', node.rpc, '--peers', `n1=${node.rpc}`];
+    const keyFile = join(dir, 'history.key');
+    writeFileSync(keyFile, 'a-cluster-key-for-this-test-only\n');
+    const refused = await cli([...args, '--http', '0.0.0.0:0', '--cluster-key-file', keyFile]);
+    assert.equal(refused.code, 2, refused.stderr);
+    // Everything else on stderr is the agent's JSON log; the refusal is the one plain line, and the last.
+    const plain = refused.stderr.trim().split('\n').filter((line) => !line.startsWith('{'));
+    assert.deepEqual(plain.length, 1, refused.stderr);
+    assert.match(plain[0] ?? '', /^chime: --http 0\.0\.0\.0:0 is not a loopback address and the cluster has no API token: give --admin-token-file FILE/);
+    assert.equal(refused.stderr.trim().split('\n').at(-1), plain[0]);
+    // On loopback the same data serves again, the job still there.
+    await solo.restart('n1');
+    await solo.waitForLeader();
+    assert.equal((await solo.call('n1', 'GET', '/v1/jobs/kept')).status, 200);
+  } finally {
+    await solo.stopAll();
+  }
+});
+
 test('a node joins a cluster with tokens with --token-file; then it enforces the same tokens', async () => {
   const tokenFile = join(dir, 'admin.token');
   await cluster.launch('n4', '127.0.0.1:0', '127.0.0.1:0', ['--join', cluster.url(leader, ''), '--token-file', tokenFile]);

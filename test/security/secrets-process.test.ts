@@ -10,15 +10,19 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ProcessCluster } from '../support/process-cluster.js';
+import { NotifyReceiver } from '../support/notify-receiver.js';
+import { ProcessCluster, waitFor } from '../support/process-cluster.js';
 
 const MAIN = resolve(fileURLToPath(import.meta.url), '..', '..', '..', 'src', 'cli', 'main.js');
 const SECRET = 'hunter2-Quokka-7731-secret';
+const NOTIFY_SECRET = 'webhook-Pangolin-4410-secret';
+const NOTIFY_KEY = 'the notify key of the secrets test, 32+ bytes long';
 
 let dir = '';
 let cluster: ProcessCluster;
 let leader = '';
 let follower = '';
+let receiver: NotifyReceiver;
 
 function cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => execFile(process.execPath, [MAIN, ...args], { cwd: dir, timeout: 20_000, env: { ...process.env, CHIME_TOKEN: '', CHIME_SERVER: '' } }, (error, stdout, stderr) => {
@@ -51,13 +55,18 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'chime-secrets-'));
   const keyFile = join(dir, 'secrets.key');
   writeFileSync(keyFile, 'a shared secrets key file for this test, 32+ bytes');
-  cluster = await ProcessCluster.found(3, { dir, args: ['--secrets-key-file', keyFile, '--snapshot-entries', '10'] });
+  const notifyKeyFile = join(dir, 'notify.key');
+  writeFileSync(notifyKeyFile, NOTIFY_KEY);
+  receiver = new NotifyReceiver(Buffer.from(NOTIFY_KEY));
+  await receiver.start();
+  cluster = await ProcessCluster.found(3, { dir, args: ['--secrets-key-file', keyFile, '--notify-key-file', notifyKeyFile, '--snapshot-entries', '10'] });
   leader = await cluster.waitForLeader();
   follower = [...cluster.nodes.keys()].find((id) => id !== leader) ?? '';
 });
 
 after(async () => {
   await cluster.stopAll();
+  await receiver.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -105,4 +114,40 @@ test('secret values are "***" in every answer, kept when "***" comes back, real 
   assert.deepEqual(holding, [], 'no data file holds the secret in plain form');
   // The agents' own logs (stderr captured by the test) must not hold it either.
   assert.deepEqual(filesHolding(dir, SECRET), []);
+});
+
+test('notify targets\' secret headers are sealed on disk like executor secrets, and sent opened', async () => {
+  const hook = receiver.url('/secret-hook');
+  const failing = (secretHeaders: Record<string, string>, description = '') => ({
+    schedule: '@manual', description, executor: { type: 'shell', command: 'exit 3' }, notify: [{ on: ['failed'], url: hook, secretHeaders }],
+  });
+  const put = await cluster.call(follower, 'PUT', '/v1/jobs/hooked', failing({ 'X-Api-Key': NOTIFY_SECRET }));
+  assert.equal(put.status, 201, put.text);
+  assert.ok(!put.text.includes(NOTIFY_SECRET));
+  const got = await cluster.call(follower, 'GET', '/v1/jobs/hooked');
+  assert.deepEqual((got.body as { notify: { secretHeaders: unknown }[] }).notify[0]?.secretHeaders, { 'X-Api-Key': '***' });
+
+  const sentWith = async (runId: string): Promise<unknown> => {
+    const delivery = await waitFor(`the failed event of ${runId}`, () => receiver.deliveries.find((d) => d.body['runId'] === runId && d.body['event'] === 'failed'), 20_000);
+    assert.ok(delivery.signatureOk);
+    return delivery.headers['x-api-key'];
+  };
+  const first = await cluster.call(leader, 'POST', '/v1/jobs/hooked/run?wait=30s', {}, 40_000);
+  assert.equal((first.body as { status: string }).status, 'failed', first.text);
+  assert.equal(await sentWith((first.body as { runId: string }).runId), NOTIFY_SECRET, 'the webhook carries the opened value');
+
+  // "***" sent back keeps the sealed value: the next event still carries the real header.
+  const kept = await cluster.call(follower, 'PUT', '/v1/jobs/hooked', failing({ 'X-Api-Key': '***' }, 'edited'));
+  assert.equal(kept.status, 200, kept.text);
+  const second = await cluster.call(leader, 'POST', '/v1/jobs/hooked/run?wait=30s', {}, 40_000);
+  assert.equal(await sentWith((second.body as { runId: string }).runId), NOTIFY_SECRET);
+
+  // A value that looks sealed is the node's to make, never the caller's.
+  const forged = await cluster.call(leader, 'PUT', '/v1/jobs/forged', failing({ 'X-Api-Key': 'enc:v1:AAAAAAAA:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' }));
+  assert.equal(forged.status, 400, forged.text);
+  assert.equal((forged.body as { code: string }).code, 'INVALID_SECRET');
+  assert.ok((forged.body as { errors: { path: string }[] }).errors.some((e) => e.path === 'notify[0].secretHeaders.X-Api-Key'), forged.text);
+
+  for (let i = 0; i < 12; i++) assert.ok((await cluster.call(leader, 'PUT', `/v1/jobs/filler-n${i}`, { schedule: '@manual', executor: { type: 'shell', command: 'true' } })).status < 300);
+  assert.deepEqual(filesHolding(dir, NOTIFY_SECRET), [], 'no data file or log holds the webhook secret in plain form');
 });

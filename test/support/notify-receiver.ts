@@ -12,6 +12,8 @@ export type Delivery = {
   readonly atMs: number;
   /** The status this receiver answered. */
   readonly status: number;
+  /** The request's headers as received (lower-case names). */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 };
 
 /** Requests kept at most: a test that floods the receiver fails loudly instead of growing. */
@@ -76,7 +78,7 @@ export class NotifyReceiver {
     const eventId = typeof idHeader === 'string' ? idHeader : '';
     const status = signatureOk ? this.answer(eventId, body) : 401;
     if (this.deliveries.length >= DELIVERIES_MAX) throw new Error(`the test receiver got more than ${DELIVERIES_MAX} deliveries`);
-    this.deliveries.push({ eventId, signatureOk, body, atMs: Date.now(), status });
+    this.deliveries.push({ eventId, signatureOk, body, atMs: Date.now(), status, headers: { ...req.headers } });
     res.writeHead(status, { 'content-type': 'text/plain' });
     res.end(status >= 200 && status < 300 ? 'ok' : 'no');
   }
