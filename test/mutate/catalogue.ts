@@ -178,8 +178,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: 'learner-campaigns',
     file: RAFT,
-    search: 'return isVoter(this.conf, this.id);',
-    replace: 'return isMember(this.conf, this.id);',
+    search: 'return isVoter(this.conf, this.id) || this.removalHandOff !== null;',
+    replace: 'return isMember(this.conf, this.id) || this.removalHandOff !== null;',
     rule: 'thesis §4.2.1: a learner (non-voting member) never starts an election',
   },
   {
