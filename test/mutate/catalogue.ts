@@ -301,8 +301,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: 'host-conf-commit-unsynced',
     file: HOST,
-    search: "const sync = rd.mustSync || rd.committedEntries.some((e) => e.kind === 'conf');",
-    replace: 'const sync = rd.mustSync;',
+    search: "const sync = rd.mustSync || rd.committedEntries.some((e) => e.kind === 'conf') || commitAhead;",
+    replace: 'const sync = rd.mustSync || commitAhead;',
     rule: 'a commit index covering a membership change is synced, so a restart never counts a majority of a membership two changes old',
   },
 ];
