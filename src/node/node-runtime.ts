@@ -164,15 +164,28 @@ export class NodeRuntime<C, R> {
    * over, so clients see a short gap instead of an election timeout. Nothing for a follower.
    */
   async handOffLeadership(deadlineMs: number): Promise<void> {
-    if (!this.isLeader() || this.loop.status().conf.voters.length < 2) return;
     const clock = this.options.clock;
     const untilMs = clock.nowMs() + deadlineMs;
+    const wait = async (busy: () => boolean): Promise<void> => {
+      while (busy() && clock.nowMs() < untilMs) await new Promise<void>((resolve) => clock.setTimer(STOP_POLL_MS, resolve));
+    };
+    // Removed as leader of two voters: the other one learns it only from us (src/raft).
+    if (this.handingOff()) return wait(() => this.handingOff());
+    if (!this.isLeader() || this.loop.status().conf.voters.length < 2) return;
     try {
       this.transferLeadership(null);
     } catch {
       return; // no target, or a transfer already under way: the others will elect
     }
-    while (this.isLeader() && clock.nowMs() < untilMs) await new Promise<void>((resolve) => clock.setTimer(STOP_POLL_MS, resolve));
+    await wait(() => this.isLeader());
+  }
+
+  /**
+   * Removed (or demoted) as leader of a two-voter membership and the other voter may not
+   * know yet: stopping now could leave it unable to ever be elected.
+   */
+  handingOff(): boolean {
+    return this.loop.status().handingOff;
   }
 
   /** Stops ticking and answering; resolves once the Ready in hand is done. */

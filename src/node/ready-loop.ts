@@ -264,8 +264,12 @@ export class ReadyLoop<C, R> {
     if (rd.snapshot === null && rd.entries.length === 0 && rd.hardState === null) return this.finishReady(rd, late, committed);
     // Membership is what the applied conf entries say, so a commit index that covers a conf
     // entry must survive a power loss: a node restarting with a membership two changes old
-    // could count a majority of that old membership and lead beside the real leader.
-    const sync = rd.mustSync || rd.committedEntries.some((e) => e.kind === 'conf');
+    // could count a majority of that old membership and lead beside the real leader. A
+    // commit index beyond what this Ready applies (a backlog over maxApplyBytes) may cover
+    // one too, and the answers leaving after this write (the two-voter hand-off counts on
+    // them) must not speak of a commit index a crash takes back: synced as well.
+    const commitAhead = rd.hardState !== null && rd.hardState.commit > (rd.committedEntries[rd.committedEntries.length - 1]?.index ?? this.applied);
+    const sync = rd.mustSync || rd.committedEntries.some((e) => e.kind === 'conf') || commitAhead;
     if (!sync) {
       // Only the commit index moved: the write is not synced and nothing waits for it (a
       // restart learns the commit index again); the store keeps writes in order.

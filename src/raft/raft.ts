@@ -79,14 +79,24 @@ export class Raft {
   /** Index of the newest conf entry the leader appended; no new change until it is applied. */
   private pendingConfIndex = 0;
   /**
-   * A leader that applied its own removal from a two-voter membership: the other voter
-   * alone is no majority of the old membership, so it can never elect itself until it
-   * knows the removal is committed — and if the removed leader steps down at once and is
-   * shut down, nobody may ever tell it. So the removed leader stays on (refusing
-   * proposals, counting itself nowhere) until the other voter has answered a heartbeat
-   * round that carried the commit index, or for at most an election timeout.
+   * A leader that applied its own removal (or demotion) from a two-voter membership still
+   * owes the other voter the news. Membership takes effect when applied, and that voter
+   * alone is no majority of the old membership {us, it}: until it has durably applied the
+   * removal it can be elected only with our vote, and, once elected, commit only with our
+   * answers — if we were shut down first, nobody could ever tell it. So the hand-off ends
+   * in one way only: the other voter answered a heartbeat sent after its match covered the
+   * removal (`round`), which it does only once the commit index is on its disk (a commit
+   * covering a membership change is synced). Until then this node keeps at it whatever
+   * happens: it gives up after no timeout, does not step down for check-quorum, refuses
+   * every vote (so the other voter cannot lead the old membership and need us again), and,
+   * deposed by a higher term, campaigns again with the votes of the new membership (thesis
+   * §4.2.2: a leader not in C_new manages the cluster until C_new is committed — here until
+   * the only voter of C_new knows it). `term` is the term it began in: a leader of a later
+   * term that is not us was elected without our vote, so by a membership without us, so
+   * it has applied the removal. Status reports it (`handingOff`): a removed node must not
+   * be shut down while it is set. It lives in memory only: see docs/raft.md for restarts.
    */
-  private removalHandOff: { readonly index: number; readonly round: number; elapsed: number } | null = null;
+  private removalHandOff: { readonly index: number; readonly term: number; round: number | null } | null = null;
   /** Entries appended by this leader and not yet committed: sizes in index order. */
   private uncommitted: { index: number; bytes: number }[] = [];
   private uncommittedBytes = 0;
@@ -128,7 +138,8 @@ export class Raft {
     this.randomizedElectionTimeout = this.config.electionTicks + this.config.randomInt(this.config.electionTicks);
     this.votes.clear();
     this.leadTransferee = null;
-    this.removalHandOff = null;
+    // A hand-off outlives a change of role (see removalHandOff); only its round is over.
+    if (this.removalHandOff !== null) this.removalHandOff.round = null;
     this.uncommitted = [];
     this.uncommittedBytes = 0;
     this.failReads(this.reads.drain());
@@ -190,7 +201,12 @@ export class Raft {
   }
 
   private promotable(): boolean {
-    return isVoter(this.conf, this.id);
+    return isVoter(this.conf, this.id) || this.removalHandOff !== null;
+  }
+
+  /** Whether this node was removed as leader of two voters and has not yet told the other one. */
+  get handingOff(): boolean {
+    return this.removalHandOff !== null;
   }
 
   // ---- ticks ----------------------------------------------------------------------------
@@ -219,17 +235,14 @@ export class Raft {
     this.electionElapsed++;
     if (this.electionElapsed >= this.config.electionTicks) {
       this.electionElapsed = 0;
-      if (this.config.checkQuorum) {
+      // A removed leader handing off has no majority of its own to lose (see removalHandOff).
+      if (this.config.checkQuorum && this.removalHandOff === null) {
         if (!this.quorumActive()) {
           this.becomeFollower(this.term, null);
           return;
         }
         for (const [id, pr] of this.progress) pr.recentActive = id === this.id;
       }
-    }
-    if (this.removalHandOff !== null && ++this.removalHandOff.elapsed >= this.config.electionTicks) {
-      this.becomeFollower(this.term, null);
-      return;
     }
     if (this.leadTransferee !== null && ++this.transferElapsed >= this.config.electionTicks) {
       // A transfer that did not finish within an election timeout is abandoned (§3.10).
@@ -305,7 +318,8 @@ export class Raft {
   private handleVote(m: VoteMessage): void {
     // We may grant if we already voted for this candidate, or have neither voted nor know a
     // leader in this term, or (pre-vote) the candidate asks about a later term.
-    const canVote = this.vote === m.from || (this.vote === null && this.lead === null) || (m.pre && m.term > this.term);
+    // A node handing off its removal votes for nobody (see removalHandOff).
+    const canVote = this.removalHandOff === null && (this.vote === m.from || (this.vote === null && this.lead === null) || (m.pre && m.term > this.term));
     if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
       this.send({ type: 'voteResp', to: m.from, term: m.term, pre: m.pre, reject: false });
       if (!m.pre) {
@@ -389,6 +403,9 @@ export class Raft {
       case 'snap':
         if (this.role !== 'follower') this.becomeFollower(this.term, m.from);
         assert.ok(this.lead === null || this.lead === m.from, `two leaders in term ${this.term}: ${this.lead} and ${m.from}`);
+        // A leader of a term after our hand-off began won without our vote: by a membership
+        // without us, which it applied, so it knows the removal committed.
+        if (this.removalHandOff !== null && m.term > this.removalHandOff.term) this.removalHandOff = null;
         this.electionElapsed = 0;
         if (this.lead !== m.from) {
           this.lead = m.from;
@@ -623,6 +640,7 @@ export class Raft {
       pr.becomeProbe();
       pr.becomeReplicate();
     } else if (pr.state === 'replicate') pr.inflights.freeUpTo(m.index);
+    this.maybeBeginHandOffRound();
     if (this.maybeCommit()) this.commitAdvanced();
     else if (wasPaused) this.sendAppend(m.from, true);
     while (this.sendAppend(m.from, false)) {
@@ -643,11 +661,22 @@ export class Raft {
       this.releaseReads();
     }
     const handOff = this.removalHandOff;
-    // The round began after the removal committed, when the voter's match already covered
-    // it (it counted towards that commit), so the heartbeat it answers carried the commit.
-    if (handOff !== null && m.readRound >= handOff.round && pr.match >= handOff.index && this.conf.voters.every((id) => id === m.from || (this.progress.get(id)?.match ?? 0) >= handOff.index)) {
+    // The round began once every voter's match covered the removal, so each heartbeat of it
+    // carried a commit index covering it, and the answer left after that commit was synced.
+    const round = handOff?.round ?? null;
+    if (round !== null && m.readRound >= round && this.conf.voters.every((id) => this.reads.ackedRound(id) >= round)) {
+      this.removalHandOff = null;
       this.becomeFollower(this.term, null);
     }
+  }
+
+  /** Starts the hand-off's heartbeat round once every voter holds the committed removal. */
+  private maybeBeginHandOffRound(): void {
+    const handOff = this.removalHandOff;
+    if (handOff === null || handOff.round !== null || this.role !== 'leader' || this.log.committed < handOff.index) return;
+    if (!this.conf.voters.every((id) => (this.progress.get(id)?.match ?? 0) >= handOff.index)) return;
+    handOff.round = this.reads.startRound();
+    this.broadcastHeartbeat();
   }
 
   /** Advances the commit index to what a quorum holds, if that is of our term (§5.4.2). */
@@ -753,9 +782,9 @@ export class Raft {
         this.becomeFollower(this.term, null);
         return;
       }
-      this.removalHandOff = { index: entry.index, round: this.reads.startRound(), elapsed: 0 };
+      this.removalHandOff = { index: entry.index, term: this.term, round: null };
       this.maybeCommit();
-      this.broadcastHeartbeat();
+      this.maybeBeginHandOffRound();
       return;
     }
     if (this.leadTransferee !== null && !isVoter(this.conf, this.leadTransferee)) this.leadTransferee = null;
@@ -767,6 +796,7 @@ export class Raft {
 
   transferLeader(to: NodeId): RaftError | null {
     if (this.role !== 'leader') return raftError('NOT_LEADER', `${this.id} is not the leader`, this.lead);
+    if (this.removalHandOff !== null) return raftError('NOT_LEADER', `${this.id} was removed and is handing over`, null);
     if (to === this.id) return null;
     if (!isVoter(this.conf, to)) return raftError('CONF_CHANGE_INVALID', `${to} is not a voter`, this.id);
     if (this.leadTransferee === to) return null;

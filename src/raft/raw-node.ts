@@ -156,6 +156,7 @@ export class RawNode {
       snapshotPending: raft.log.unstable.snapshot?.meta.index ?? null,
       progress,
       leadTransferee: raft.leadTransferee,
+      handingOff: raft.handingOff,
     };
   }
 

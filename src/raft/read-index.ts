@@ -54,6 +54,11 @@ export class ReadIndexTracker {
     return this.round;
   }
 
+  /** The newest round `from` answered (0 for none). */
+  ackedRound(from: NodeId): number {
+    return this.acks.get(from) ?? 0;
+  }
+
   ack(from: NodeId, round: number): void {
     if (round > (this.acks.get(from) ?? 0)) this.acks.set(from, Math.min(round, this.round));
   }

@@ -170,6 +170,7 @@ function expectStep(net: TestNetwork, args: string[], run: Run): void {
     case 'reads': assert.equal(net.get(id).readStates.map((r) => `${r.context}@${r.index}`).join(',') || '-', value); break;
     case 'read-failures': assert.equal(net.get(id).readFailures.join(',') || '-', value); break;
     case 'error': assert.equal(run.error?.code ?? 'none', id); break;
+    case 'handing-off': assert.equal(status().handingOff ? 'yes' : 'no', value); break;
     case 'first-index': assert.equal(net.get(id).storage.firstIndex(), Number(value)); break;
     case 'snapshot-chunks': {
       const chunks = net.trace.filter((m) => m.type === 'snap' && m.to === id).length;

@@ -314,4 +314,10 @@ export interface Status {
   /** Only on the leader; empty elsewhere. */
   readonly progress: ReadonlyMap<NodeId, ProgressStatus>;
   readonly leadTransferee: NodeId | null;
+  /**
+   * This node was removed (or demoted) as leader of a two-voter membership and the other
+   * voter may not know yet: shutting it down now could leave that voter unable to ever be
+   * elected. False once it knows (docs/raft.md, the two-voter hand-off).
+   */
+  readonly handingOff: boolean;
 }

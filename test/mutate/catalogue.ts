@@ -176,10 +176,24 @@ export const MUTANTS: readonly Mutant[] = [
     rule: 'thesis §4.2.2 with two voters: the removed leader tells the other voter the removal committed before it steps down (alone, that voter is no majority of the old membership)',
   },
   {
+    name: 'handing-off-leader-votes',
+    file: RAFT,
+    search: 'const canVote = this.removalHandOff === null && (',
+    replace: 'const canVote = (',
+    rule: 'thesis §4.2.2 with two voters: a removed leader still handing off votes for nobody (the other voter, elected by the old membership, would need it to commit)',
+  },
+  {
+    name: 'hand-off-ends-on-step-down',
+    file: RAFT,
+    search: 'if (this.removalHandOff !== null) this.removalHandOff.round = null;',
+    replace: 'this.removalHandOff = null;',
+    rule: 'thesis §4.2.2 with two voters: a removed leader deposed by a higher term keeps handing off (campaigning with the new membership) until the other voter knows',
+  },
+  {
     name: 'learner-campaigns',
     file: RAFT,
-    search: 'return isVoter(this.conf, this.id);',
-    replace: 'return isMember(this.conf, this.id);',
+    search: 'return isVoter(this.conf, this.id) || this.removalHandOff !== null;',
+    replace: 'return isMember(this.conf, this.id) || this.removalHandOff !== null;',
     rule: 'thesis §4.2.1: a learner (non-voting member) never starts an election',
   },
   {
@@ -287,8 +301,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: 'host-conf-commit-unsynced',
     file: HOST,
-    search: "const sync = rd.mustSync || rd.committedEntries.some((e) => e.kind === 'conf');",
-    replace: 'const sync = rd.mustSync;',
+    search: "const sync = rd.mustSync || rd.committedEntries.some((e) => e.kind === 'conf') || commitAhead;",
+    replace: 'const sync = rd.mustSync || commitAhead;',
     rule: 'a commit index covering a membership change is synced, so a restart never counts a majority of a membership two changes old',
   },
 ];

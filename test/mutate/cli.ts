@@ -1,6 +1,6 @@
 // `npm run mutate -- [--only a,b] [--seeds N] [--seed S] [--nodes 3|5] [--jobs 2] [--list] [--verbose]`:
-// applies each mutant of the catalogue to a copy of the repository, runs the Raft tests and
-// the simulator against it, and prints which rule is guarded by what. Exit code 1 when a
+// applies each mutant of the catalogue to a copy of the repository, runs the tests of src/raft
+// and src/node and the simulator against it, and prints which rule is guarded by what. Exit code 1 when a
 // mutant survives (nothing noticed it), 2 on bad arguments or a broken catalogue.
 import { parseArgs } from 'node:util';
 import { MUTANTS } from './catalogue.js';

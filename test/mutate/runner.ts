@@ -1,6 +1,6 @@
 // Runs one mutant: copy the repository to a temporary directory (node_modules linked, dist
-// left out), apply the mutant's edit, build with tsc, run the Raft core's unit and scripted
-// tests, then the simulator over a bounded range of seeds, stopping at the first failure.
+// left out), apply the mutant's edit, build with tsc, run the unit and scripted tests of the
+// Raft core and of its host (src/raft, src/node), then the simulator over a bounded range of seeds, stopping at the first failure.
 import { spawn } from 'node:child_process';
 import { copyFileSync, cpSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -158,8 +158,11 @@ export async function runMutant(mutant: Mutant, options: RunOptions): Promise<Mu
     }
 
     started = performance.now();
-    const raftDist = join(dir, 'dist', 'src', 'raft');
-    const testFiles = readdirSync(raftDist).filter((f) => f.endsWith('.test.js')).sort().map((f) => join(raftDist, f));
+    // The core's tests, then its host's: the Ready loop's mutants are the host's to catch.
+    const testFiles = ['raft', 'node'].flatMap((folder) => {
+      const dist = join(dir, 'dist', 'src', folder);
+      return readdirSync(dist).filter((f) => f.endsWith('.test.js')).sort().map((f) => join(dist, f));
+    });
     const unit = await runNode(['--test', '--test-reporter=tap', '--test-concurrency=1', `--test-timeout=${options.unitTimeoutMs}`, ...testFiles], dir, options.unitTimeoutMs + 30_000);
     const unitFailures = unit.code === 0 ? [] : failingTests(unit.stdout);
     if (unit.code !== 0 && unitFailures.length === 0 && !unit.timedOut) unitFailures.push(`(test run exited ${unit.code}: ${unit.stderr.split('\n')[0] ?? ''})`);

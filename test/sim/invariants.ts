@@ -224,8 +224,9 @@ export class SafetyChecker {
   /**
    * Thesis §4.2.1: a learner never campaigns, so it never leads. The one exception is the
    * hand-off of a leader that demoted itself from two voters: it keeps leading (as a learner
-   * of a one-voter membership) only until the other voter has heard the commit index, as a
-   * removed leader does (raft.ts removalHandOff).
+   * of a one-voter membership, elected again by that voter if a higher term deposed it) only
+   * until the other voter has the commit index, as a removed leader does (raft.ts
+   * removalHandOff).
    */
   checkLeaderNotLearner(leader: NodeId, term: number, conf: ConfState): void {
     if (conf.learners.includes(leader) && conf.voters.length !== 1) this.fail(INVARIANT.learnerNeverLeads, `${leader} leads term ${term} while a learner of its own membership`);

@@ -466,7 +466,9 @@ export class Simulation implements NodeHost {
     if (node.lastVoters.join(',') !== st.conf.voters.join(',')) node.leaderSinceMs = nowMs;
     node.lastVoters = st.conf.voters;
     this.checkConfChangesPending(node, term, st.applied, st.lastIndex);
-    if (this.settings.raft.checkQuorum === true && nowMs - node.leaderSinceMs > CHECK_QUORUM_WINDOW_MS) {
+    // A removed leader handing off is no member: it has no majority to lose, and it stays on
+    // until the only voter left answers, however long that voter is away (src/raft).
+    if (this.settings.raft.checkQuorum === true && !st.handingOff && nowMs - node.leaderSinceMs > CHECK_QUORUM_WINDOW_MS) {
       const heard = st.conf.voters.filter((v) => v === node.id || (this.heardAtMs.get(`${node.id}<${v}`) ?? -Infinity) >= nowMs - CHECK_QUORUM_WINDOW_MS);
       this.checker.checkQuorumContact(node.id, term, st.conf.voters, heard, CHECK_QUORUM_WINDOW_MS);
     }
@@ -685,13 +687,14 @@ export class Simulation implements NodeHost {
   }
 
   /**
-   * The operator shuts a removed node down — once it no longer leads: a leader removed from
-   * two voters first hands over (src/raft removalHandOff), at most an election timeout.
+   * The operator shuts a removed node down — once it no longer leads and does not hand off:
+   * a leader removed from two voters first tells the other voter (src/raft removalHandOff),
+   * for as long as that takes. Down (crashed) it is shut down as it is.
    */
   private onStop(id: NodeId): void {
     const node = this.nodes.get(id);
     if (node === undefined || node.removed) return;
-    if (node.runtime?.isLeader() === true) {
+    if (node.runtime?.isLeader() === true || node.runtime?.handingOff() === true) {
       this.queue.schedule(50, { t: 'stop', node: id });
       return;
     }

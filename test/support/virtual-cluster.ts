@@ -19,6 +19,8 @@ interface Event {
 export interface VirtualNode<C, R> {
   readonly id: NodeId;
   readonly disk: SimDisk;
+  /** The disk as the running node sees it (null while down). */
+  store: SimLogStore | null;
   runtime: NodeRuntime<C, R> | null;
   machine: StateMachine<C, R>;
   clock: SimClock | null;
@@ -42,6 +44,8 @@ export interface VirtualClusterOptions<C, R> {
 export class VirtualCluster<C, R> {
   readonly queue = new EventQueue<Event>(1_000_000);
   readonly nodes = new Map<NodeId, VirtualNode<C, R>>();
+  /** Nodes whose messages, both ways, are lost. */
+  readonly isolated = new Set<NodeId>();
   private readonly rng: Prng;
 
   constructor(voters: readonly NodeId[], private readonly options: VirtualClusterOptions<C, R>) {
@@ -143,8 +147,32 @@ export class VirtualCluster<C, R> {
     node.down = true;
   }
 
+  /**
+   * Power loss: the runtime, its timers and its state machine are gone, and so is every write
+   * not yet synced to the platter (a synced write takes the unsynced ones before it along).
+   */
+  crash(id: NodeId): void {
+    const node = this.nodes.get(id);
+    if (node === undefined || node.runtime === null || node.store === null) throw new Error(`${id} is not running`);
+    node.clock?.kill();
+    node.clock = null;
+    node.runtime = null;
+    node.store.crash(0);
+    node.store = null;
+    node.down = true;
+  }
+
+  /** Starts a node again from what its platter holds, with a fresh state machine. */
+  restart(id: NodeId): void {
+    const node = this.nodes.get(id);
+    if (node === undefined || node.runtime !== null) throw new Error(`${id} is running`);
+    node.machine = this.options.machine(id);
+    node.down = false;
+    this.start(node);
+  }
+
   private create(id: NodeId, platter: MemoryStorage): VirtualNode<C, R> {
-    const node: VirtualNode<C, R> = { id, disk: new SimDisk(platter), runtime: null, machine: this.options.machine(id), clock: null, busyUntilMs: 0, down: false };
+    const node: VirtualNode<C, R> = { id, disk: new SimDisk(platter), store: null, runtime: null, machine: this.options.machine(id), clock: null, busyUntilMs: 0, down: false };
     this.nodes.set(id, node);
     return node;
   }
@@ -154,6 +182,7 @@ export class VirtualCluster<C, R> {
     const store = new SimLogStore(node.disk, { scheduleCompletion: (_sync, complete) => this.queue.schedule(0, { node: node.id, fn: complete }) }, 'none', false);
     const rng = this.rng.fork();
     node.clock = clock;
+    node.store = store;
     node.runtime = new NodeRuntime<C, R>({
       id: node.id,
       store,
@@ -172,6 +201,7 @@ export class VirtualCluster<C, R> {
   }
 
   private deliver(from: NodeId, to: NodeId, envelope: NodeEnvelope): void {
+    if (this.isolated.has(from) || this.isolated.has(to)) return;
     this.queue.schedule(this.options.latencyMs ?? 1, { node: to, fn: () => this.nodes.get(to)?.runtime?.receive(from, envelope) });
   }
 
