@@ -87,12 +87,16 @@ async function benchChime(): Promise<LoadResult[]> {
     const pids = cluster.live().filter((n) => !n.id.startsWith('w')).map((n) => n.child?.pid ?? 0);
     const results: LoadResult[] = [];
     const leaderPid = cluster.live().find((n) => n.id === leader)?.child?.pid ?? 0;
+    // Workers share the machine with the voters here, so their CPU is part of the cost.
+    const workerPids = cluster.live().filter((n) => n.id.startsWith('w')).map((n) => n.child?.pid ?? 0);
     for (const c of levels) {
       const cpuBefore = cpuMs(pids);
       const leaderBefore = cpuMs([leaderPid]);
+      const workersBefore = cpuMs(workerPids);
       const termBefore = await term();
       const r = await runLoad(c, seconds, request(`c${c}`));
-      console.log(line('chime', r, cpuMs(pids) - cpuBefore) + ` leader_cpu_ms_per_write=${r.ok > 0 ? ((cpuMs([leaderPid]) - leaderBefore) / r.ok).toFixed(3) : '-'}`);
+      console.log(line('chime', r, cpuMs(pids) - cpuBefore) + ` leader_cpu_ms_per_write=${r.ok > 0 ? ((cpuMs([leaderPid]) - leaderBefore) / r.ok).toFixed(3) : '-'}`
+        + (workerPids.length > 0 && r.ok > 0 ? ` workers_cpu_ms_per_write=${((cpuMs(workerPids) - workersBefore) / r.ok).toFixed(3)}` : ''));
       const termAfter = await term();
       if (termAfter !== termBefore) console.log(`  warning: the leader changed during this level (term ${termBefore} -> ${termAfter})`);
       results.push(r);
