@@ -51,8 +51,27 @@ test('a batched learner gets what accumulated in one append per learnerAppendTic
   const batch = appendsTo(net.trace.slice(sent), 'n4');
   assert.equal(batch.length, 1);
   assert.deepEqual(batch[0]?.entries.map((e) => new TextDecoder().decode(e.data)), ['w0', 'w1', 'w2', 'w3', 'w4']);
-  net.tickAll(TICKS);
+  // Committed entries only, with a commit index covering them: applied on arrival.
   assert.deepEqual(net.appliedTexts('n4').slice(before), ['w0', 'w1', 'w2', 'w3', 'w4']);
+});
+
+test('a batch never carries an entry beyond the commit index it carries', () => {
+  const net = withLearner();
+  const mark = net.trace.length;
+  net.propose('n1', 'k');
+  // The voters hold the next writes but their answers are lost: nothing more commits.
+  net.cut.add('n2->n1');
+  net.cut.add('n3->n1');
+  for (let i = 0; i < 3; i++) assert.ok(net.get('n1').node.propose([new TextEncoder().encode(`u${i}`)]).ok);
+  net.tickAll(2 * TICKS);
+  const batches = appendsTo(net.trace.slice(mark), 'n4');
+  assert.ok(batches.length > 0, 'k was sent');
+  for (const m of batches) assert.ok((m.entries.at(-1)?.index ?? 0) <= m.commit, `append up to ${m.entries.at(-1)?.index} with commit ${m.commit}`);
+  assert.equal(net.appliedTexts('n4').at(-1), 'k');
+  net.cut.clear();
+  net.tickAll(2 * TICKS);
+  assert.deepEqual(net.appliedTexts('n4').slice(-3), ['u0', 'u1', 'u2']);
+  for (const m of appendsTo(net.trace.slice(mark), 'n4')) assert.ok((m.entries.at(-1)?.index ?? 0) <= m.commit);
 });
 
 test('a learner the predicate leaves out, and a voter, get every write at once', () => {

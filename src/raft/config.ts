@@ -43,9 +43,10 @@ export interface RaftConfig {
   /**
    * Ticks between the appends a leader sends to a batched learner (0: none is batched).
    * Learners never count for commit, so a leader may hold back their entries and send
-   * each a single append with everything accumulated, every this many ticks, instead of
-   * one per write: fewer messages, Readys, disk syncs and answers on both sides. Only a
-   * learner in the replicate state waits; probing and snapshots go out as usual.
+   * each a single append with the entries committed since, every this many ticks, instead
+   * of one per write: fewer messages, Readys, disk syncs and answers on both sides, and the
+   * commit index it carries covers the whole batch. Only a learner in the replicate state
+   * waits; probing and snapshots go out as usual.
    */
   readonly learnerAppendTicks?: number;
   /** Which learners are batched (when `learnerAppendTicks` > 0); absent: every learner. */

@@ -543,14 +543,15 @@ export class Raft {
     return pr.learner && pr.state === 'replicate' && this.config.learnerAppendTicks > 0 && this.config.batchedLearner(id);
   }
 
-  /** Every `learnerAppendTicks`: each batched learner gets what accumulated (and the commit index). */
+  /** Every `learnerAppendTicks`: each batched learner gets the entries committed since its last batch, and the commit index. */
   private sendBatchedLearners(): void {
     for (const [id, pr] of this.progress) {
       if (id === this.id || !this.batched(id, pr)) continue;
-      // A learner that has not confirmed the whole log is sent to even with nothing new: the
-      // last batch may have been lost, and the (empty) append's rejection finds that out, as
-      // a heartbeat's answer does for a voter.
-      if (pr.next > this.log.lastIndex() && pr.commitSent >= this.log.committed && pr.match >= this.log.lastIndex()) continue;
+      // A learner that has not confirmed every committed entry is sent to even with nothing
+      // new: the last batch may have been lost, and the (empty) append's rejection finds
+      // that out, as a heartbeat's answer does for a voter.
+      const committed = this.log.committed;
+      if (pr.next > committed && pr.commitSent >= committed && pr.match >= committed) continue;
       if (!this.sendAppend(id, true, true)) continue;
       while (this.sendAppend(id, false, true)) {
         // more than one message's worth accumulated: send it all while the window has room
@@ -565,10 +566,14 @@ export class Raft {
   private sendAppend(to: NodeId, sendIfEmpty: boolean, due = false): boolean {
     const pr = this.progress.get(to);
     if (pr === undefined || pr.isPaused()) return false;
-    if (!due && this.batched(to, pr)) return false;
+    const batched = this.batched(to, pr);
+    if (!due && batched) return false;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
-    const entries = prevTerm === null ? null : this.log.entriesFrom(pr.next, this.config.maxMsgBytes);
+    // A batch holds committed entries only, so the commit index it carries covers all of
+    // them: the learner applies a batch as soon as it is on its disk, not a batch later.
+    const end = batched ? Math.max(pr.next, this.log.committed + 1) : this.log.lastIndex() + 1;
+    const entries = prevTerm === null ? null : this.log.slice(pr.next, end, this.config.maxMsgBytes);
     if (prevTerm === null || entries === null) return this.sendSnapshot(to, pr);
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send({ type: 'app', to, prevIndex, prevTerm, entries, commit: this.log.committed });

@@ -12,11 +12,14 @@
 // `--workers N` (default 0) adds N non-voting worker members (`chime agent --role worker
 // --join`) to chime's 3 voters before the load: they replicate the log but never vote, so
 // the write path should barely notice them (docs/benchmarks.md, "voters and workers").
+// `--idle-agents N` (default 0) instead starts N more agents that are not members at all
+// (each founds its own one-node cluster and takes no writes): the floor of what N more
+// chime processes cost the voters on a shared machine before they replicate anything.
 // `--timing etcd` (default) runs chime with etcd's default heartbeat (100 ms) and election
 // timeout (1000 ms) so both tolerate the same scheduling delays; `--timing chime` keeps
 // chime's own faster defaults (50/250 ms).
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +38,7 @@ const { values } = parseArgs({
     timing: { type: 'string', default: 'etcd' },
     ceiling: { type: 'boolean', default: true },
     workers: { type: 'string', default: '0' },
+    'idle-agents': { type: 'string', default: '0' },
     // The cluster founded with an admin token and every write carrying it (the access check's cost).
     tokens: { type: 'boolean', default: false },
   },
@@ -65,7 +69,14 @@ async function benchChime(): Promise<LoadResult[]> {
     dir, nodeArgs, args: values.tokens ? [...args, '--admin-token-file', tokenFile] : args, ...(values.tokens ? { token } : {}),
   });
   const auth = values.tokens ? { authorization: `Bearer ${token}` } : undefined;
+  const idle: ProcessCluster[] = [];
   try {
+    for (let i = 1; i <= Number(values['idle-agents']); i++) {
+      const idleDir = join(dir, `idle${i}`);
+      mkdirSync(idleDir);
+      idle.push(await ProcessCluster.found(1, { dir: idleDir, nodeArgs, args }));
+    }
+    if (idle.length > 0) console.log(`chime: ${idle.length} idle agents that are not members (one-node clusters of their own)`);
     const workerCount = Number(values.workers);
     for (let i = 1; i <= workerCount; i++) {
       await cluster.launch(`w${i}`, '127.0.0.1:0', '127.0.0.1:0', ['--join', cluster.url('n1', ''), '--role', 'worker']);
@@ -88,7 +99,7 @@ async function benchChime(): Promise<LoadResult[]> {
     const results: LoadResult[] = [];
     const leaderPid = cluster.live().find((n) => n.id === leader)?.child?.pid ?? 0;
     // Workers share the machine with the voters here, so their CPU is part of the cost.
-    const workerPids = cluster.live().filter((n) => n.id.startsWith('w')).map((n) => n.child?.pid ?? 0);
+    const workerPids = [...cluster.live().filter((n) => n.id.startsWith('w')), ...idle.flatMap((c) => c.live())].map((n) => n.child?.pid ?? 0);
     for (const c of levels) {
       const cpuBefore = cpuMs(pids);
       const leaderBefore = cpuMs([leaderPid]);
@@ -96,7 +107,7 @@ async function benchChime(): Promise<LoadResult[]> {
       const termBefore = await term();
       const r = await runLoad(c, seconds, request(`c${c}`));
       console.log(line('chime', r, cpuMs(pids) - cpuBefore) + ` leader_cpu_ms_per_write=${r.ok > 0 ? ((cpuMs([leaderPid]) - leaderBefore) / r.ok).toFixed(3) : '-'}`
-        + (workerPids.length > 0 && r.ok > 0 ? ` workers_cpu_ms_per_write=${((cpuMs(workerPids) - workersBefore) / r.ok).toFixed(3)}` : ''));
+        + (workerPids.length > 0 && r.ok > 0 ? ` ${idle.length > 0 ? 'idle_agents' : 'workers'}_cpu_ms_per_write=${((cpuMs(workerPids) - workersBefore) / r.ok).toFixed(3)}` : ''));
       const termAfter = await term();
       if (termAfter !== termBefore) console.log(`  warning: the leader changed during this level (term ${termBefore} -> ${termAfter})`);
       results.push(r);
@@ -104,6 +115,7 @@ async function benchChime(): Promise<LoadResult[]> {
     for (const id of ['n1', 'n2', 'n3']) console.log(`${id}${id === leader ? ' (leader)' : ''}: ${await meanTimes(cluster, id)}`);
     return results;
   } finally {
+    for (const c of idle) await c.stopAll('SIGKILL');
     await cluster.stopAll(values.profile === '' ? 'SIGKILL' : 'SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }

@@ -49,8 +49,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: 'batched-learner-lost-batch-forgotten',
     file: RAFT,
-    search: '&& pr.commitSent >= this.log.committed && pr.match >= this.log.lastIndex()) continue;',
-    replace: '&& pr.commitSent >= this.log.committed) continue;',
+    search: 'if (pr.next > committed && pr.commitSent >= committed && pr.match >= committed) continue;',
+    replace: 'if (pr.next > committed && pr.commitSent >= committed) continue;',
     rule: 'a batched learner whose last append was lost is sent to again, though nothing new accumulated (else it never catches up)',
   },
   {
