@@ -11,7 +11,8 @@
 // HTTP/1.1 one request per round trip can beat it on this machine.
 // `--workers N` (default 0) adds N non-voting worker members (`chime agent --role worker
 // --join`) to chime's 3 voters before the load: they replicate the log but never vote, so
-// the write path should barely notice them (docs/benchmarks.md, "voters and workers").
+// the write path should barely notice them on machines of their own; on this one they do
+// (docs/benchmarks.md, "Voters and workers").
 // `--idle-agents N` (default 0) instead starts N more agents that are not members at all
 // (each founds its own one-node cluster and takes no writes): the floor of what N more
 // chime processes cost the voters on a shared machine before they replicate anything.
