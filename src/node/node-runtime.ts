@@ -30,6 +30,12 @@ export interface NodeLimits {
   readonly snapshotBytes: number;
   /** …keeping this many entries behind it for followers that lag a little. */
   readonly snapshotKeepEntries: number;
+  /**
+   * A leader sends each worker member (a learner that never votes) what accumulated once per
+   * this many ms instead of with every write (0: with every write, like a voter). Workers
+   * then apply up to this much later; no commit waits for them (docs/raft.md, "Batched learners").
+   */
+  readonly workerAppendMs: number;
 }
 
 export const DEFAULT_LIMITS: NodeLimits = {
@@ -40,6 +46,7 @@ export const DEFAULT_LIMITS: NodeLimits = {
   snapshotEntries: 10_000,
   snapshotBytes: 64 << 20,
   snapshotKeepEntries: 5_000,
+  workerAppendMs: 50,
 };
 
 /** How often a node tells its peers where it listens, and how often the leader looks for caught-up learners. */
@@ -138,7 +145,11 @@ export class NodeRuntime<C, R> {
       readsPendingMax: limits.readsPendingMax,
       proposalTimeoutMs: limits.proposalTimeoutMs,
       readTimeoutMs: limits.readTimeoutMs,
-      raft: options.raft ?? {},
+      raft: {
+        learnerAppendTicks: limits.workerAppendMs <= 0 ? 0 : Math.max(1, Math.round(limits.workerAppendMs / timing.tickMs)),
+        batchedLearner: (id) => this.directory.workers.has(id),
+        ...options.raft,
+      },
     });
   }
 

@@ -67,6 +67,8 @@ export class Raft {
 
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
+  /** Ticks since the leader last sent batched learners their accumulated entries. */
+  private learnerAppendElapsed = 0;
   private randomizedElectionTimeout = 0;
 
   leadTransferee: NodeId | null = null;
@@ -135,6 +137,7 @@ export class Raft {
     this.lead = null;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
+    this.learnerAppendElapsed = 0;
     this.randomizedElectionTimeout = this.config.electionTicks + this.config.randomInt(this.config.electionTicks);
     this.votes.clear();
     this.leadTransferee = null;
@@ -250,6 +253,10 @@ export class Raft {
     }
     for (const [id, pr] of this.progress) this.tickSnapshotTransfer(id, pr);
     if (this.config.commitBroadcast === 'tick') this.sendLateCommits();
+    if (this.config.learnerAppendTicks > 0 && ++this.learnerAppendElapsed >= this.config.learnerAppendTicks) {
+      this.learnerAppendElapsed = 0;
+      this.sendBatchedLearners();
+    }
     if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
       this.heartbeatElapsed = 0;
       this.broadcastHeartbeat();
@@ -544,13 +551,46 @@ export class Raft {
     for (const [id, pr] of this.progress) if (id !== this.id && pr.commitSent < this.log.committed) this.sendAppend(id, true);
   }
 
-  /** Sends the next entries to `to` (or a snapshot when they are compacted); false if nothing was sent. */
-  private sendAppend(to: NodeId, sendIfEmpty: boolean): boolean {
+  /**
+   * A learner whose appends wait for `sendBatchedLearners`. Safe because no commit, vote or
+   * read ever waits for a learner; only in the replicate state, so finding where its log
+   * matches (probe) and snapshots are not slowed down.
+   */
+  private batched(id: NodeId, pr: Progress): boolean {
+    return pr.learner && pr.state === 'replicate' && this.config.learnerAppendTicks > 0 && this.config.batchedLearner(id);
+  }
+
+  /** Every `learnerAppendTicks`: each batched learner gets the entries committed since its last batch, and the commit index. */
+  private sendBatchedLearners(): void {
+    for (const [id, pr] of this.progress) {
+      if (id === this.id || !this.batched(id, pr)) continue;
+      // A learner that has not confirmed every committed entry is sent to even with nothing
+      // new: the last batch may have been lost, and the (empty) append's rejection finds
+      // that out, as a heartbeat's answer does for a voter.
+      const committed = this.log.committed;
+      if (pr.next > committed && pr.commitSent >= committed && pr.match >= committed) continue;
+      if (!this.sendAppend(id, true, true)) continue;
+      while (this.sendAppend(id, false, true)) {
+        // more than one message's worth accumulated: send it all while the window has room
+      }
+    }
+  }
+
+  /**
+   * Sends the next entries to `to` (or a snapshot when they are compacted); false if nothing
+   * was sent. A batched learner is sent to only when `due` (its batch's tick).
+   */
+  private sendAppend(to: NodeId, sendIfEmpty: boolean, due = false): boolean {
     const pr = this.progress.get(to);
     if (pr === undefined || pr.isPaused()) return false;
+    const batched = this.batched(to, pr);
+    if (!due && batched) return false;
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
-    const entries = prevTerm === null ? null : this.log.entriesFrom(pr.next, this.config.maxMsgBytes);
+    // A batch holds committed entries only, so the commit index it carries covers all of
+    // them: the learner applies a batch as soon as it is on its disk, not a batch later.
+    const end = batched ? Math.max(pr.next, this.log.committed + 1) : this.log.lastIndex() + 1;
+    const entries = prevTerm === null ? null : this.log.slice(pr.next, end, this.config.maxMsgBytes);
     if (prevTerm === null || entries === null) return this.sendSnapshot(to, pr);
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send({ type: 'app', to, prevIndex, prevTerm, entries, commit: this.log.committed });

@@ -11,7 +11,11 @@
 // HTTP/1.1 one request per round trip can beat it on this machine.
 // `--workers N` (default 0) adds N non-voting worker members (`chime agent --role worker
 // --join`) to chime's 3 voters before the load: they replicate the log but never vote, so
-// the write path should barely notice them (docs/benchmarks.md, "voters and workers").
+// the write path should barely notice them on machines of their own; on this one they do
+// (docs/benchmarks.md, "Voters and workers").
+// `--idle-agents N` (default 0) instead starts N more agents that are not members at all
+// (each founds its own one-node cluster and takes no writes): the floor of what N more
+// chime processes cost the voters on a shared machine before they replicate anything.
 // `--timing etcd` (default) runs chime with etcd's default heartbeat (100 ms) and election
 // timeout (1000 ms) so both tolerate the same scheduling delays; `--timing chime` keeps
 // chime's own faster defaults (50/250 ms).
@@ -22,7 +26,7 @@
 // clusters, without and with it (the other flags as given), loaded in turn N rounds at each
 // level, printing each window and the median per-round ratio.
 import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +46,7 @@ const { values } = parseArgs({
     timing: { type: 'string', default: 'etcd' },
     ceiling: { type: 'boolean', default: true },
     workers: { type: 'string', default: '0' },
+    'idle-agents': { type: 'string', default: '0' },
     // The cluster founded with an admin token and every write carrying it (the access check's cost).
     tokens: { type: 'boolean', default: false },
     // The API over HTTPS (--tls-cert/--tls-key, a CA made with openssl at bench time) and the load generator trusting that CA.
@@ -76,7 +81,11 @@ function variantName(v: Variant): string {
 }
 
 /** One level's figures: the load's result and the CPU the servers (and the leader alone) used meanwhile. */
-type Measured = { readonly r: LoadResult; readonly serverCpuMs: number; readonly leaderCpuMs: number; readonly termBefore: number; readonly termAfter: number };
+type Measured = {
+  readonly r: LoadResult; readonly serverCpuMs: number; readonly leaderCpuMs: number; readonly termBefore: number; readonly termAfter: number;
+  /** CPU of the worker members or idle agents (`extraName`), null without any. */
+  readonly extraCpuMs: number | null; readonly extraName: string;
+};
 
 interface ChimeRig {
   readonly variant: Variant;
@@ -112,11 +121,19 @@ async function startChime(variant: Variant): Promise<ChimeRig> {
   const cluster = await ProcessCluster.found(3, {
     dir, nodeArgs, args, ...(variant.tokens ? { token } : {}), ...(pki !== null && variant.tls ? { httpsCa: pki.ca.cert } : {}),
   }, (id) => tlsArgs(id));
+  const idle: ProcessCluster[] = [];
   const stop = async (): Promise<void> => {
+    for (const c of idle) await c.stopAll('SIGKILL');
     await cluster.stopAll(values.profile === '' ? 'SIGKILL' : 'SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   };
   try {
+    for (let i = 1; i <= Number(values['idle-agents']); i++) {
+      const idleDir = join(dir, `idle${i}`);
+      mkdirSync(idleDir);
+      idle.push(await ProcessCluster.found(1, { dir: idleDir, nodeArgs, args }));
+    }
+    if (idle.length > 0) console.log(`chime: ${idle.length} idle agents that are not members (one-node clusters of their own)`);
     const workerCount = Number(values.workers);
     for (let i = 1; i <= workerCount; i++) {
       await cluster.launch(`w${i}`, '127.0.0.1:0', '127.0.0.1:0', ['--join', cluster.url('n1', ''), '--role', 'worker', ...tlsArgs(`w${i}`)]);
@@ -139,14 +156,19 @@ async function startChime(variant: Variant): Promise<ChimeRig> {
     await runLoad(16, 1, request('warm'), Number.POSITIVE_INFINITY, load);
     const pids = cluster.live().filter((n) => !n.id.startsWith('w')).map((n) => n.child?.pid ?? 0);
     const leaderPid = cluster.live().find((n) => n.id === leader)?.child?.pid ?? 0;
+    // Workers share the machine with the voters here, so their CPU is part of the cost.
+    const workerPids = [...cluster.live().filter((n) => n.id.startsWith('w')), ...idle.flatMap((c) => c.live())].map((n) => n.child?.pid ?? 0);
+    const extraName = idle.length > 0 ? 'idle_agents' : 'workers';
     const measure = async (concurrency: number, prefix: string): Promise<Measured> => {
       const cpuBefore = cpuMs(pids);
       const leaderBefore = cpuMs([leaderPid]);
+      const workersBefore = cpuMs(workerPids);
       const termBefore = await term();
       const r = await runLoad(concurrency, seconds, request(prefix), Number.POSITIVE_INFINITY, load);
       const serverCpuMs = cpuMs(pids) - cpuBefore;
       const leaderCpuMs = cpuMs([leaderPid]) - leaderBefore;
-      return { r, serverCpuMs, leaderCpuMs, termBefore, termAfter: await term() };
+      const extraCpuMs = workerPids.length > 0 ? cpuMs(workerPids) - workersBefore : null;
+      return { r, serverCpuMs, leaderCpuMs, termBefore, termAfter: await term(), extraCpuMs, extraName };
     };
     return { variant, cluster, leader, measure, stop };
   } catch (error) {
@@ -157,7 +179,8 @@ async function startChime(variant: Variant): Promise<ChimeRig> {
 
 function measuredLine(name: string, m: Measured): string {
   const changed = m.termAfter !== m.termBefore ? `\n  warning: the leader changed during this level (term ${m.termBefore} -> ${m.termAfter})` : '';
-  return line(name, m.r, m.serverCpuMs) + ` leader_cpu_ms_per_write=${m.r.ok > 0 ? (m.leaderCpuMs / m.r.ok).toFixed(3) : '-'}${changed}`;
+  const extra = m.extraCpuMs !== null && m.r.ok > 0 ? ` ${m.extraName}_cpu_ms_per_write=${(m.extraCpuMs / m.r.ok).toFixed(3)}` : '';
+  return line(name, m.r, m.serverCpuMs) + ` leader_cpu_ms_per_write=${m.r.ok > 0 ? (m.leaderCpuMs / m.r.ok).toFixed(3) : '-'}${extra}${changed}`;
 }
 
 async function benchChime(): Promise<LoadResult[]> {

@@ -47,6 +47,13 @@ export const MUTANTS: readonly Mutant[] = [
     rule: '§5.3: a follower learns a commit index only for entries known to match the leader (heartbeats carry min(match, commit))',
   },
   {
+    name: 'batched-learner-lost-batch-forgotten',
+    file: RAFT,
+    search: 'if (pr.next > committed && pr.commitSent >= committed && pr.match >= committed) continue;',
+    replace: 'if (pr.next > committed && pr.commitSent >= committed) continue;',
+    rule: 'a batched learner whose last append was lost is sent to again, though nothing new accumulated (else it never catches up)',
+  },
+  {
     name: 'no-prev-log-term-check',
     file: LOG,
     search: 'if (!this.matchTerm(prevIndex, prevTerm)) return null;',

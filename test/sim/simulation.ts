@@ -158,7 +158,9 @@ export class Simulation implements NodeHost {
       timing: TIMING,
       // Small messages split appends into many, so a follower often gets fewer entries than
       // the leader's commit index covers (AppendEntries rule 5 then matters).
-      raft: { snapshotChunkBytes: 256, maxMsgBytes: this.rng.pick([64, 256, 4096]), maxInflightMsgs: 16, commitBroadcast: Math.floor(config.seed / 2) % 2 === 0 ? 'eager' : 'tick', preVote: this.rng.chance(0.75), checkQuorum: this.rng.chance(0.85) },
+      raft: { snapshotChunkBytes: 256, maxMsgBytes: this.rng.pick([64, 256, 4096]), maxInflightMsgs: 16, commitBroadcast: Math.floor(config.seed / 2) % 2 === 0 ? 'eager' : 'tick', preVote: this.rng.chance(0.75), checkQuorum: this.rng.chance(0.85),
+        // Half the seeds batch every learner's appends (as the agent does for workers), every 1-5 ticks.
+        learnerAppendTicks: Math.floor(config.seed / 4) % 2 === 0 ? 0 : 1 + (config.seed % 5), batchedLearner: () => true },
       snapshotEntries,
       snapshotBytes: this.rng.range(300, 4000),
       snapshotKeepEntries: this.rng.range(0, 30),
