@@ -21,6 +21,8 @@ const HEARTBEAT_EVERY_MS = 600;
 const SUBMISSIONS_PER_JOB_MAX = 900;
 /** Workers alive at a time; each incarnation lives 3–12 s. */
 const WORKER_SLOTS = 4;
+/** The most runs one worker holds at once (a drain worker always takes that many). */
+const DRAIN_CONCURRENCY = 4;
 const REQUEST_TIMEOUT_MS = 4000;
 const PRIORITIES: readonly Priority[] = ['high', 'normal', 'low'];
 
@@ -42,6 +44,8 @@ interface Context {
   readonly stopped: () => boolean;
   /** A call answered in a way the protocol does not allow: a workload error. */
   readonly fail: (what: string) => void;
+  /** After the faults: take as much as allowed and finish quickly, so the backlog ends in time. */
+  readonly draining?: boolean;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -98,13 +102,13 @@ export async function runWorkers(ctx: Context): Promise<number> {
 
 /** The workers that drain the queues after the faults: they live until everything ended. */
 export async function drainWorkers(ctx: Context, first: number, done: () => boolean): Promise<void> {
-  await Promise.all(Array.from({ length: WORKER_SLOTS }, (_, i) => workerIncarnation({ ...ctx, stopped: done }, `w${first + i + 1}`, Infinity)));
+  await Promise.all(Array.from({ length: WORKER_SLOTS }, (_, i) => workerIncarnation({ ...ctx, stopped: done, draining: true }, `w${first + i + 1}`, Infinity)));
 }
 
 async function workerIncarnation(ctx: Context, worker: string, diesAtMs: number): Promise<void> {
   const alive = () => !ctx.stopped() && ctx.now() < diesAtMs;
   const running = new Set<Promise<void>>();
-  const concurrency = 1 + ctx.prng.int(4);
+  const concurrency = ctx.draining === true ? DRAIN_CONCURRENCY : 1 + ctx.prng.int(DRAIN_CONCURRENCY);
   while (alive()) {
     if (running.size >= concurrency) {
       await Promise.race(running);
@@ -155,7 +159,9 @@ async function report(ctx: Context, worker: string, held: Held, kind: WorkerRepo
 
 async function work(ctx: Context, worker: string, held: Held, alive: () => boolean): Promise<void> {
   if (ctx.prng.chance(0.05)) return; // abandons the run without a word: its lease runs out
-  const durationMs = ctx.prng.int(2500);
+  // Draining, a run takes a quarter second at most: a backlog of hundreds of runs (a fault
+  // phase's submissions) at 1.25 s each could outlast the drain's deadline on a slow machine.
+  const durationMs = ctx.prng.int(ctx.draining === true ? 250 : 2500);
   const startedMs = ctx.now();
   while (ctx.now() - startedMs < durationMs) {
     await sleep(Math.min(HEARTBEAT_EVERY_MS, durationMs));
