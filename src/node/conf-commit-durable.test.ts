@@ -5,23 +5,9 @@
 // one change old again (and, two changes old, count a majority of it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Entry, NodeId } from '../raft/index.js';
+import type { NodeId } from '../raft/index.js';
+import { NullMachine } from '../../test/support/null-machine.js';
 import { VirtualCluster } from '../../test/support/virtual-cluster.js';
-import type { StateMachine } from './ports.js';
-
-/** Applies nothing of its own: the membership is all this test looks at. */
-class NullMachine implements StateMachine<string, number> {
-  encode(command: string): Uint8Array {
-    return new TextEncoder().encode(command);
-  }
-  apply(entry: Entry): number {
-    return entry.index;
-  }
-  snapshot(): Uint8Array {
-    return new Uint8Array([1]);
-  }
-  restore(): void {}
-}
 
 test('a committed membership change a follower applied survives a power loss right after it is applied', async () => {
   const c = new VirtualCluster<string, number>(['a', 'b', 'c'], { machine: () => new NullMachine() });

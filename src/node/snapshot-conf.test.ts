@@ -9,21 +9,8 @@ import { MemoryStorage, bootstrapStorage, encodeConfChange } from '../raft/index
 import type { ConfState, Entry, HardState, Message, Snapshot, SnapshotMeta } from '../raft/index.js';
 import { MemberDirectory } from './member-directory.js';
 import { NodeRuntime } from './node-runtime.js';
-import type { Clock, Done, LogStore, PersistBatch, StateMachine, TimerHandle } from './ports.js';
-
-/** Applies nothing of its own: the membership is all this test looks at. */
-class NullMachine implements StateMachine<string, number> {
-  encode(command: string): Uint8Array {
-    return new TextEncoder().encode(command);
-  }
-  apply(entry: Entry): number {
-    return entry.index;
-  }
-  snapshot(): Uint8Array {
-    return new Uint8Array([1]);
-  }
-  restore(): void {}
-}
+import { NullMachine } from '../../test/support/null-machine.js';
+import type { Clock, Done, LogStore, PersistBatch, TimerHandle } from './ports.js';
 
 /** A disk whose writes wait in a queue until `completeAll()`. */
 class HeldStore implements LogStore {
