@@ -4,7 +4,7 @@
 // proposed but lost (overwritten, so known not to have run) is taken to the new leader.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { waitFor } from '../support/process-cluster.js';
 import { raw, shellSpec, startCluster } from './support.js';
 
@@ -13,25 +13,6 @@ const NODES = ['n1', 'n2', 'n3'];
 function metric(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name} `));
   return line === undefined ? 0 : Number(line.slice(name.length + 1));
-}
-
-/** A PUT whose `sent` settles once its bytes are with the kernel (the server need not be running). */
-function put(agent: Agent, address: string, path: string, body: string): { sent: Promise<void>; answer: Promise<{ status: number; type: string; body: unknown }> } {
-  const at = address.lastIndexOf(':');
-  let sent!: () => void;
-  const sentPromise = new Promise<void>((done) => (sent = done));
-  const answer = new Promise<{ status: number; type: string; body: unknown }>((done, fail) => {
-    const req = request({ agent, host: address.slice(0, at), port: Number(address.slice(at + 1)), method: 'PUT', path, headers: { 'content-type': 'application/json' }, timeout: 20_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown }));
-    });
-    req.on('finish', sent);
-    req.on('timeout', () => req.destroy(new Error('no answer within 20 s')));
-    req.on('error', fail);
-    req.end(body);
-  });
-  return { sent: sentPromise, answer };
 }
 
 test('writes through a follower use the forward channel, batched under concurrency, answered as by the leader', async (t) => {
@@ -45,23 +26,22 @@ test('writes through a follower use the forward channel, batched under concurren
     // stopped while they send, so every request waits in its socket when it goes on: one
     // turn reads them all. (node:http takes a new connection's request a turn at a time.)
     const agent = new Agent({ keepAlive: true, maxSockets: count });
-    const warm = (): Promise<void> => new Promise((done, fail) => {
-      const at = http.lastIndexOf(':');
-      const req = request({ agent, host: http.slice(0, at), port: Number(http.slice(at + 1)), path: '/v1/health' }, (res) => res.resume().on('end', done));
-      req.on('error', fail);
-      req.end();
-    });
-    await Promise.all(Array.from({ length: count }, warm));
+    await Promise.all(Array.from({ length: count }, () => raw(http, 'GET', '/v1/health', {}, undefined, 10_000, { agent })));
     await cluster.signal(follower, 'SIGSTOP');
-    const puts = Array.from({ length: count }, (_, i) => put(agent, http, `/v1/jobs/fw-${i}`, JSON.stringify(shellSpec(`echo ${i}`))));
-    await Promise.all(puts.map((p) => p.sent));
+    const sent: Promise<void>[] = [];
+    const puts = Array.from({ length: count }, (_, i) => {
+      let onSent!: () => void;
+      sent.push(new Promise<void>((done) => (onSent = done)));
+      return raw(http, 'PUT', `/v1/jobs/fw-${i}`, { 'content-type': 'application/json' }, JSON.stringify(shellSpec(`echo ${i}`)), 20_000, { agent, sent: onSent });
+    });
+    await Promise.all(sent);
     await cluster.signal(follower, 'SIGCONT');
-    const answers = await Promise.all(puts.map((p) => p.answer));
+    const answers = await Promise.all(puts);
     agent.destroy();
     for (const [i, answer] of answers.entries()) {
-      assert.equal(answer.status, 201, JSON.stringify(answer.body));
+      assert.equal(answer.status, 201, answer.text);
       assert.equal((answer.body as { id: string }).id, `fw-${i}`);
-      assert.equal(answer.type, 'application/json');
+      assert.equal(answer.headers['content-type'], 'application/json');
     }
     // The same write again is a replace (200), answered from the leader's state.
     assert.equal((await raw(http, 'PUT', '/v1/jobs/fw-0', { 'content-type': 'application/json' }, JSON.stringify(shellSpec('echo 0')))).status, 200);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
+import { type Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,10 +18,16 @@ export interface Raw {
 }
 
 /** One request with full control of headers and body; resolves with status, headers, body. */
-export function raw(address: string, method: string, path: string, headers: Record<string, string> = {}, body?: string | Buffer, timeoutMs = 10_000): Promise<Raw> {
+/** `agent`: the connection pool to use; `sent`: called once the request's bytes are with the kernel. */
+export interface RawOptions {
+  readonly agent?: Agent;
+  readonly sent?: () => void;
+}
+
+export function raw(address: string, method: string, path: string, headers: Record<string, string> = {}, body?: string | Buffer, timeoutMs = 10_000, options: RawOptions = {}): Promise<Raw> {
   const at = address.lastIndexOf(':');
   return new Promise((done, fail) => {
-    const req = request({ host: address.slice(0, at), port: Number(address.slice(at + 1)), method, path, headers, timeout: timeoutMs }, (res) => {
+    const req = request({ host: address.slice(0, at), port: Number(address.slice(at + 1)), method, path, headers, timeout: timeoutMs, ...(options.agent === undefined ? {} : { agent: options.agent }) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -35,6 +41,7 @@ export function raw(address: string, method: string, path: string, headers: Reco
         done({ status: res.statusCode ?? 0, headers: res.headers, text, body: parsed });
       });
     });
+    if (options.sent !== undefined) req.on('finish', options.sent);
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', fail);
     req.end(body);
