@@ -278,7 +278,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   if (requireTokens && secrets.adminToken === null) void refuseWithoutTokens(access, () => jobs.table, fatal, config.http, () => stopping);
   out(JSON.stringify({ event: 'listening', id: config.id, rpc, http }) + '\n');
   logger.info('agent started', { rpc, http, data: config.dataDir, recovered: !wasEmpty });
-  if (config.join !== null && wasEmpty) void joinCluster(config.join, { id: config.id, rpc, http, ...(config.role === 'worker' ? { role: 'worker' } : {}) }, logger, secrets.joinToken, config.peerCa === null ? null : readPem(config.peerCa, '--peer-ca'));
+  if (config.join !== null && wasEmpty) void joinCluster(config.join, { id: config.id, rpc, http, ...(config.role === 'worker' ? { role: 'worker' } : {}) }, logger, secrets.joinToken, firstPeerTls?.ca ?? null);
 
   let stopped: Promise<void> | null = null;
   const stop = async (): Promise<void> => {

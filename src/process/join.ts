@@ -13,7 +13,7 @@ const JOIN_ANSWER_BYTES_MAX = 4096;
  * One POST, over https trusting `ca` when given (the cluster's own CA, --peer-ca) — `fetch`
  * takes no CA, so a cluster with a private CA could not be joined without NODE_EXTRA_CA_CERTS.
  */
-function post(url: URL, headers: Record<string, string>, body: string, ca: string | null): Promise<{ status: number; text: string }> {
+function post(url: URL, headers: Record<string, string>, body: string, ca: string | Buffer | null): Promise<{ status: number; text: string }> {
   return new Promise((done, fail) => {
     const options = { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, timeout: JOIN_REQUEST_TIMEOUT_MS };
     const onAnswer = (res: IncomingMessage): void => {
@@ -38,7 +38,7 @@ function post(url: URL, headers: Record<string, string>, body: string, ca: strin
  * Asks the cluster at `url` to add this node, retrying while it has no leader. An https URL is
  * checked against `ca` when given, else the system's trust store (plus NODE_EXTRA_CA_CERTS).
  */
-export async function joinCluster(url: string, body: { id: string; rpc: string; http: string; role?: 'worker' }, logger: Logger, token: string | null = null, ca: string | null = null): Promise<void> {
+export async function joinCluster(url: string, body: { id: string; rpc: string; http: string; role?: 'worker' }, logger: Logger, token: string | null = null, ca: string | Buffer | null = null): Promise<void> {
   const deadline = performance.now() + JOIN_DEADLINE_MS;
   for (let attempt = 1; ; attempt++) {
     try {
