@@ -13,7 +13,7 @@
 import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { percentile } from './http-load.js';
 
 const { values } = parseArgs({ options: { writes: { type: 'string', default: '1500' } } });
@@ -21,9 +21,7 @@ const writes = Number(values.writes);
 const FILE_BYTES = 16 * 2 ** 20;
 const RECORD_BYTES = 320;
 
-function syncOnce(fd: number): Promise<void> {
-  return new Promise((done, fail) => fdatasync(fd, (error) => (error === null ? done() : fail(error))));
-}
+const syncOnce = promisify(fdatasync);
 
 function busyFor(ms: number): void {
   const until = performance.now() + ms;
