@@ -46,7 +46,12 @@ test('three founded agents elect one leader, answer /v1/cluster alike, and `chim
     const leader = await c.waitForLeader();
     const views = await Promise.all(['n1', 'n2', 'n3'].map(async (id) => (await c.call(id, 'GET', '/v1/cluster')).body as View));
     for (const view of views) assert.equal(view.leader, leader);
-    const { stdout } = await chime('cluster', 'status', '--server', `http://${c.nodes.get('n2')?.http}`);
+    // A follower reaches its fellow follower only once one of them dialled the other: until
+    // then it shows n1 "unreachable (was follower)", so wait for the status it settles on.
+    const stdout = await waitFor('n2 to show n1 reachable', async () => {
+      const out = (await chime('cluster', 'status', '--server', `http://${c.nodes.get('n2')?.http}`)).stdout;
+      return /n1\s+(leader|follower)\s+yes/.test(out) ? out : undefined;
+    }, 10_000, 200);
     assert.match(stdout, new RegExp(`leader ${leader}`));
     assert.match(stdout, /n1\s+(leader|follower)\s+yes/);
   }, [], 'found');
