@@ -15,7 +15,7 @@ test('a snapshot frames the table image in place and restores to the same bytes'
   const jobs = new ReplicatedJobs();
   const a = new MemberDirectory(jobs);
   a.applyConfChange({ type: 'addVoter', node: 'n1', context: encodeMemberContext({ rpc: '127.0.0.1:1', http: '127.0.0.1:2' }) });
-  for (let i = 0; i < 50; i++) a.apply(put(`j${i}`, i + 1));
+  for (let i = 0; i < 50; i++) a.apply(put(`j${i}`, i + 1), i % 2 === 0);
   const snap = a.snapshot();
   const inner: unknown = Reflect.get(Object(unpack(snap)), 'inner');
   assert.ok(inner instanceof Uint8Array && inner.length > 0);

@@ -78,8 +78,8 @@ export class MemberDirectory<C, R> implements StateMachine<C, R> {
     return this.inner.encode(command);
   }
 
-  apply(entry: Entry): R {
-    return this.inner.apply(entry);
+  apply(entry: Entry, answered: boolean): R {
+    return this.inner.apply(entry, answered);
   }
 
   applyConfChange(change: ConfChange): void {

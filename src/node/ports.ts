@@ -67,7 +67,7 @@ export interface StateMachine<C, R> {
    * Every committed entry, in log order: commands, a leader's empty entry, membership entries
    * (`kind: 'conf'`, which the runtime applies to its member directory as well).
    */
-  apply(entry: Entry): R;
+  apply(entry: Entry, answered: boolean): R;
   /** With `frame`: the image comes after the header `frame(imageBytes)` returns, in one buffer. */
   snapshot(frame?: (imageBytes: number) => Uint8Array): Uint8Array;
   /** The same bytes in steps; the runtime gives the event loop a turn between them and applies nothing until the end. */

@@ -29,6 +29,11 @@ export class PendingProposals<R> {
     return this.byIndex.size;
   }
 
+  /** Whether a proposal waits for the entry at `index` (its result is read). */
+  waits(index: number): boolean {
+    return this.byIndex.has(index);
+  }
+
   add(index: number, term: number, startedAtMs: number, timeoutMs: number, settle: Settle<R>): void {
     if (this.byIndex.size >= this.max) {
       settle.reject(new ChimeError('PROPOSALS_FULL', `${this.max} proposals are pending`));

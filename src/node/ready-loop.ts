@@ -325,7 +325,7 @@ export class ReadyLoop<C, R> {
         this.options.stateMachine.applyConfChange(change);
         this.options.confApplied(change);
       }
-      const result = this.options.stateMachine.apply(entry);
+      const result = this.options.stateMachine.apply(entry, this.proposals.waits(entry.index));
       this.applied = entry.index;
       this.bytesSinceSnapshot += entry.data.length;
       const startedMs = this.proposals.resolve(entry.index, entry.term, result);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bestTransferTarget, expectedEncodeMs, handOffBeforeSnapshot, snapshotStagger } from './snapshot-policy.js';
+import { LEARNER_SNAPSHOT_SPACING, bestTransferTarget, expectedEncodeMs, handOffBeforeSnapshot, snapshotStagger } from './snapshot-policy.js';
 import type { Status } from '../raft/index.js';
 
 test('snapshot stagger: voters of one cluster get factors a sixth apart, fixed by id', () => {
@@ -8,7 +8,7 @@ test('snapshot stagger: voters of one cluster get factors a sixth apart, fixed b
   const factors = voters.map((id) => snapshotStagger(id, voters));
   assert.deepEqual(factors, [1 + 1 / 3, 1, 1 + 1 / 6]);
   assert.equal(snapshotStagger('n1', ['n1']), 1, 'a node alone snapshots at the threshold');
-  assert.equal(snapshotStagger('n9', voters), 1, 'a node that is not a voter (a learner) takes the lowest');
+  assert.equal(snapshotStagger('n9', voters), LEARNER_SNAPSHOT_SPACING, 'a learner (a worker) snapshots further apart than any voter');
 });
 
 test('a leader hands off before a snapshot expected to block half an election timeout or more', () => {

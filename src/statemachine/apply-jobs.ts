@@ -21,7 +21,7 @@ function actorOf(cmd: { readonly audit?: { readonly actor: string } }): string |
   return cmd.audit === undefined ? null : intern(cmd.audit.actor);
 }
 
-export function applyPutJob(state: TableState, cmd: PutJobCommand, index: number): ApplyResult {
+export function applyPutJob(state: TableState, cmd: PutJobCommand, index: number, answered: boolean): ApplyResult {
   // Every replica checks what the entry carries, so a corrupt or hostile entry never reaches
   // the table and every replica gives the same answer: an entry from this release carries
   // the spec validated and packed by its proposer (stored-spec.ts: its shape is checked); an
@@ -29,16 +29,21 @@ export function applyPutJob(state: TableState, cmd: PutJobCommand, index: number
   if ('stored' in cmd) {
     const stored = checkStoredSpec(cmd.stored);
     if (!stored.ok) return rejected(ERROR_CODES.INVALID_SPEC, `invalid stored job spec: ${stored.message}`);
-    return putChecked(state, cmd.id, stored.checked, cmd, index);
+    return putChecked(state, cmd.id, stored.checked, cmd, index, answered);
   }
   const raw = checkRawSpec(cmd.id, cmd.spec);
   if (!raw.ok) return rejected(ERROR_CODES.INVALID_SPEC, 'invalid job spec', raw.errors);
-  return putChecked(state, cmd.id, raw.checked, cmd, index);
+  return putChecked(state, cmd.id, raw.checked, cmd, index, answered);
 }
 
 type PutContext = { readonly at: number; readonly audit?: { readonly actor: string } };
 
-function putChecked(state: TableState, id: string, checked: CheckedSpec, cmd: PutContext, index: number): ApplyResult {
+/** A job result: with a copy of the job when a caller reads it, without when none waits (a copy per write is most of a follower's apply). */
+function jobResult(job: JobState, created: boolean, answered: boolean): ApplyResult {
+  return answered ? { ok: true, kind: 'job', created, job: jobView(job) } : { ok: true, kind: 'jobUnread', created };
+}
+
+function putChecked(state: TableState, id: string, checked: CheckedSpec, cmd: PutContext, index: number, answered: boolean): ApplyResult {
   const existing = state.jobs.get(id);
   if (existing === undefined) {
     if (state.jobs.size >= state.limits.jobsMax) {
@@ -49,7 +54,7 @@ function putChecked(state: TableState, id: string, checked: CheckedSpec, cmd: Pu
     state.jobs.add(job);
     addDependents(state, job.id, job.after);
     setNextFireAt(state, job, computeNextFireAt(job, cmd.at));
-    return { ok: true, kind: 'job', created: true, job: jobView(job) };
+    return jobResult(job, true, answered);
   }
   const before = { enabled: existing.enabled, schedule: existing.schedule, timezone: existing.timezone, history: existing.history, retryMax: existing.retryMax };
   removeDependents(state, existing.id, existing.after);
@@ -67,7 +72,7 @@ function putChecked(state: TableState, id: string, checked: CheckedSpec, cmd: Pu
     const spec = existing.spec;
     for (const run of existing.runs ?? []) updateRetryIndex(state, run, spec);
   }
-  return { ok: true, kind: 'job', created: false, job: jobView(existing) };
+  return jobResult(existing, false, answered);
 }
 
 export function applyDeleteJob(state: TableState, cmd: DeleteJobCommand): ApplyResult {
@@ -94,7 +99,7 @@ export function applyDeleteJob(state: TableState, cmd: DeleteJobCommand): ApplyR
   return { ok: true, kind: 'deleted', id: cmd.id, activeRunIds };
 }
 
-export function applyPause(state: TableState, cmd: PauseJobCommand, index: number): ApplyResult {
+export function applyPause(state: TableState, cmd: PauseJobCommand, index: number, answered: boolean): ApplyResult {
   const job = state.jobs.get(cmd.id);
   if (job === undefined) return rejected(ERROR_CODES.JOB_NOT_FOUND, `job "${cmd.id}" does not exist`);
   if (job.enabled) {
@@ -104,10 +109,10 @@ export function applyPause(state: TableState, cmd: PauseJobCommand, index: numbe
     job.revision = index;
     setNextFireAt(state, job, null);
   }
-  return { ok: true, kind: 'job', created: false, job: jobView(job) };
+  return jobResult(job, false, answered);
 }
 
-export function applyResume(state: TableState, cmd: ResumeJobCommand, index: number): ApplyResult {
+export function applyResume(state: TableState, cmd: ResumeJobCommand, index: number, answered: boolean): ApplyResult {
   const job = state.jobs.get(cmd.id);
   if (job === undefined) return rejected(ERROR_CODES.JOB_NOT_FOUND, `job "${cmd.id}" does not exist`);
   if (!job.enabled) {
@@ -118,7 +123,7 @@ export function applyResume(state: TableState, cmd: ResumeJobCommand, index: num
     // A resumed job does not owe the instants that fell while it was paused.
     setNextFireAt(state, job, computeNextFireAt(job, Math.max(cmd.at, job.lastScheduledAt ?? cmd.at)));
   }
-  return { ok: true, kind: 'job', created: false, job: jobView(job) };
+  return jobResult(job, false, answered);
 }
 
 /** Whether two validated specs store the same: the packed form is canonical. */
@@ -163,7 +168,7 @@ export function applyPutJobs(state: TableState, cmd: PutJobsCommand, index: numb
       jobs.push({ id, outcome: 'unchanged', job: jobView(existing) });
       continue;
     }
-    const result = putChecked(state, id, checked, cmd, index);
+    const result = putChecked(state, id, checked, cmd, index, true);
     assert(result.ok && result.kind === 'job', 'a job checked before the batch applies');
     jobs.push({ id, outcome: result.created ? 'created' : 'configured', job: result.job });
   }

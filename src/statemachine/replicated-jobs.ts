@@ -31,7 +31,8 @@ export class ReplicatedJobs {
     return encodeCommand(command);
   }
 
-  apply(entry: LogEntry): ApplyResult {
+  /** `answered`: whether a caller on this node waits for this entry's result (JobTable.apply). */
+  apply(entry: LogEntry, answered = true): ApplyResult {
     // A leader's empty entry and membership entries are not the table's business.
     if (entry.kind !== 'normal' || entry.data.length === 0) return NOT_A_COMMAND;
     let command: Command;
@@ -41,7 +42,7 @@ export class ReplicatedJobs {
       // Garbage in the log is answered the same way on every replica.
       return this.current.applyEntry(entry.data, entry.index);
     }
-    const result = this.current.apply(command, entry.index);
+    const result = this.current.apply(command, entry.index, answered);
     this.applied(command, result);
     return result;
   }

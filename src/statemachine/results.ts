@@ -25,6 +25,11 @@ export type QueueFireOutcome =
 export type ApplyResult =
   | Rejected
   | { readonly ok: true; readonly kind: 'job'; readonly created: boolean; readonly job: Job }
+  /**
+   * A job change no caller on this node waits for (apply's `answered` false): the same change,
+   * without the copy of the job only a waiting caller would read.
+   */
+  | { readonly ok: true; readonly kind: 'jobUnread'; readonly created: boolean }
   | { readonly ok: true; readonly kind: 'deleted'; readonly id: string; readonly activeRunIds: readonly string[] }
   | { readonly ok: true; readonly kind: 'fire'; readonly fires: readonly FireOutcome[] }
   | { readonly ok: true; readonly kind: 'queuedFires'; readonly fires: readonly QueueFireOutcome[] }

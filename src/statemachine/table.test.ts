@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Driver, T0, fireStatuses, scheduled, spec } from '../../test/support/job-table.js';
+import { storedSpecOf } from './stored-spec.js';
 import { JobTable } from './table.js';
 import { DEFAULT_LIMITS, IDEMPOTENCY_TTL_MS } from './limits.js';
 import { encodeCommand } from './codec.js';
@@ -30,6 +31,25 @@ test('putJob creates then replaces; revision is the entry index; nextFireAt foll
   assert.equal(replaced.job.createdAt, T0 + 1000);
   assert.equal(replaced.job.updatedAt, T0 + 2000);
   assert.equal(replaced.job.nextFireAt, T0 + 5 * MIN);
+});
+
+test('a result no caller waits for carries no copy of the job, and the table changes the same', () => {
+  const a = JobTable.create();
+  const b = JobTable.create();
+  const commands = [
+    { type: 'putJob', id: 'a', stored: storedSpecOf(spec('a')), at: T0 },
+    { type: 'pauseJob', id: 'a', at: T0 + 1 },
+    { type: 'resumeJob', id: 'a', at: T0 + 2 },
+    { type: 'putJob', id: 'a', stored: storedSpecOf(spec('a', { description: 'x' })), at: T0 + 3 },
+  ] as const;
+  commands.forEach((command, i) => {
+    const read = a.apply(command, i + 1);
+    const unread = b.apply(command, i + 1, false);
+    assert.ok(read.ok && read.kind === 'job');
+    assert.deepEqual(unread, { ok: true, kind: 'jobUnread', created: read.created });
+  });
+  assert.equal(Buffer.compare(a.snapshot(), b.snapshot()), 0, 'byte-identical tables');
+  assert.deepEqual(a.getJob('a'), b.getJob('a'));
 });
 
 test('a changed schedule owes only instants after the change', () => {

@@ -104,23 +104,27 @@ export class JobTable {
     return this.apply(command, index);
   }
 
-  /** Applies a command at a log index. Indexes must increase: applying one twice is a bug. */
-  apply(command: Command, index: number): ApplyResult {
+  /**
+   * Applies a command at a log index. Indexes must increase: applying one twice is a bug.
+   * `answered` false: no caller waits for this result here, so it may leave out the copies
+   * only a caller reads (a job result becomes `jobUnread`); the table changes the same.
+   */
+  apply(command: Command, index: number, answered = true): ApplyResult {
     this.advance(index);
-    const result = this.applyCommand(command, index);
+    const result = this.applyCommand(command, index, answered);
     // Only accepted writes are audited (api.md): a refused one changed nothing.
     const audit = auditOf(command);
     if (result.ok && audit !== undefined) this.state.audit.append(audit);
     return result;
   }
 
-  private applyCommand(command: Command, index: number): ApplyResult {
+  private applyCommand(command: Command, index: number, answered: boolean): ApplyResult {
     switch (command.type) {
-      case 'putJob': return applyPutJob(this.state, command, index);
+      case 'putJob': return applyPutJob(this.state, command, index, answered);
       case 'putJobs': return applyPutJobs(this.state, command, index);
       case 'deleteJob': return applyDeleteJob(this.state, command);
-      case 'pauseJob': return applyPause(this.state, command, index);
-      case 'resumeJob': return applyResume(this.state, command, index);
+      case 'pauseJob': return applyPause(this.state, command, index, answered);
+      case 'resumeJob': return applyResume(this.state, command, index, answered);
       case 'fire': return applyFire(this.state, command);
       case 'queueFires': return applyQueueFires(this.state, command);
       case 'runStarted': return applyRunStarted(this.state, command);

@@ -1,0 +1,153 @@
+// `npm run bench:workers [-- --workers 8 --rounds 3 --seconds 8 --level 64]`
+// What non-voting worker members cost the write path when they share the voters' machine,
+// next to the floor: the least any learner can cost, doing the same I/O and nothing else.
+// Three set-ups, each a fresh 3-voter cluster loaded by the same closed-loop generator as
+// bench:api (`--level` clients, PUT /v1/jobs):
+// - voters:  the 3 voters alone;
+// - workers: plus N `chime agent --role worker` members (each persists and applies every
+//   committed entry, in batches every workerAppendMs);
+// - floor:   plus N floor learners (bench:write-floor's follower process: it appends what it
+//   receives to a preallocated file, one write and one fdatasync per read, and acknowledges),
+//   fed every 50 ms, like a worker, with one frame of entry size per write acknowledged since
+//   the last batch. No decode, no log index, no state machine: only receive, write, sync, ack.
+// The set-ups take turns within each round (the order rotates), since this machine's pace
+// drifts by tens of percent within minutes; the summary is the median of the rounds' ratios.
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ProcessCluster, waitFor } from '../support/process-cluster.js';
+import { cpuMs, runLoad, type LoadRequest } from './http-load.js';
+
+const { values } = parseArgs({
+  options: {
+    workers: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '3' },
+    seconds: { type: 'string', default: '8' },
+    level: { type: 'string', default: '64' },
+  },
+});
+const workerCount = Number(values.workers);
+const rounds = Number(values.rounds);
+const seconds = Number(values.seconds);
+const level = Number(values.level);
+/** A put entry of the bench's 300-byte spec is ~343 bytes in the log; the floor ships that much per write. */
+const ENTRY_BYTES = 343;
+/** The floor's batch interval: the leader's workerAppendMs. */
+const FEED_MS = 50;
+const SETUPS = ['voters', 'workers', 'floor'] as const;
+type Setup = (typeof SETUPS)[number];
+
+function specBody(n: number): Buffer {
+  return Buffer.from(JSON.stringify({ schedule: '@manual', executor: { type: 'shell', command: `echo bench ${n}` }, labels: { bench: 'api' }, description: 'x'.repeat(200) }));
+}
+
+/** N floor learners: write-floor.js follower processes, with a socket to each. */
+async function startFloor(dir: string, count: number): Promise<{ children: ChildProcess[]; sockets: Socket[] }> {
+  const script = join(fileURLToPath(new URL('.', import.meta.url)), 'write-floor.js');
+  const started = await Promise.all(Array.from({ length: count }, () => {
+    const child = fork(script, ['follower', dir]);
+    return new Promise<{ child: ChildProcess; port: number }>((resolve, reject) => {
+      child.once('message', (port) => resolve({ child, port: Number(port) }));
+      child.once('exit', (code) => reject(new Error(`a floor learner exited with ${code}`)));
+    });
+  }));
+  const sockets = started.map(({ port }) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.setNoDelay(true);
+    socket.on('data', () => undefined);
+    return socket;
+  });
+  return { children: started.map((s) => s.child), sockets };
+}
+
+type Measured = { readonly writesPerSecond: number; readonly p99Ms: number; readonly extraCpuUsPerWrite: number | null; readonly failed: number };
+
+async function measure(setup: Setup, dir: string): Promise<Measured> {
+  const cluster = await ProcessCluster.found(3, { dir, nodeArgs: [], args: ['--heartbeat-ms', '100', '--election-ms', '1000'] });
+  let floor: { children: ChildProcess[]; sockets: Socket[] } | null = null;
+  let feeder: NodeJS.Timeout | null = null;
+  try {
+    if (setup === 'workers') {
+      for (let i = 1; i <= workerCount; i++) await cluster.launch(`w${i}`, '127.0.0.1:0', '127.0.0.1:0', ['--join', cluster.url('n1', ''), '--role', 'worker']);
+      await waitFor(`${workerCount} worker members`, async () => {
+        const members = ((await cluster.call('n1', 'GET', '/v1/cluster')).body as { members: { role: string; voter: boolean }[] }).members;
+        return members.filter((m) => m.role === 'worker' && !m.voter).length === workerCount;
+      }, 60_000, 200);
+    }
+    const leader = await cluster.waitForLeader();
+    let started = 0;
+    const request = (prefix: string) => (n: number): LoadRequest => {
+      started++;
+      return { url: new URL(`${cluster.url(leader, '')}/v1/jobs/${prefix}-${n}`), method: 'PUT', body: specBody(n) };
+    };
+    if (setup === 'floor') {
+      const f = await startFloor(dir, workerCount);
+      floor = f;
+      let fed = 0;
+      const frame = Buffer.alloc(4 + ENTRY_BYTES, 120);
+      frame.writeUInt32BE(ENTRY_BYTES, 0);
+      feeder = setInterval(() => {
+        const count = Math.min(started - fed, 8_192);
+        fed += count;
+        if (count === 0) return;
+        const batch = Buffer.allocUnsafe(count * frame.length);
+        for (let k = 0; k < count; k++) frame.copy(batch, k * frame.length);
+        for (const socket of f.sockets) socket.write(batch);
+      }, FEED_MS);
+    }
+    await runLoad(16, 2, request('warm'));
+    const extraPids = setup === 'workers' ? cluster.live().filter((n) => n.id.startsWith('w')).map((n) => n.child?.pid ?? 0)
+      : setup === 'floor' ? (floor?.children ?? []).map((c) => c.pid ?? 0) : [];
+    const before = cpuMs(extraPids);
+    const r = await runLoad(level, seconds, request(`c${level}`));
+    const extra = cpuMs(extraPids) - before;
+    return { writesPerSecond: r.perSecond, p99Ms: r.p99Ms, failed: r.failed, extraCpuUsPerWrite: extraPids.length === 0 || r.ok === 0 ? null : (1000 * extra) / r.ok / extraPids.length };
+  } finally {
+    if (feeder !== null) clearInterval(feeder);
+    for (const socket of floor?.sockets ?? []) socket.destroy();
+    for (const child of floor?.children ?? []) child.kill('SIGKILL');
+    await cluster.stopAll('SIGKILL');
+  }
+}
+
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] ?? 0 : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+async function main(): Promise<void> {
+  console.log(`bench:workers: 3 voters, +${workerCount} worker members, +${workerCount} floor learners; ${level} clients, ${seconds} s per window, ${rounds} rounds; node ${process.version}`);
+  const ratios: Record<'workers' | 'floor', number[]> = { workers: [], floor: [] };
+  const perWrite: Record<'workers' | 'floor', number[]> = { workers: [], floor: [] };
+  for (let round = 1; round <= rounds; round++) {
+    const order = SETUPS.map((_, i) => SETUPS[(i + round - 1) % SETUPS.length] as Setup);
+    const got: Partial<Record<Setup, Measured>> = {};
+    for (const setup of order) {
+      const dir = mkdtempSync(join(tmpdir(), `chime-workersbench-${setup}-`));
+      try {
+        const m = await measure(setup, dir);
+        got[setup] = m;
+        const extra = m.extraCpuUsPerWrite === null ? '' : ` cpu_us_per_write_per_learner=${m.extraCpuUsPerWrite.toFixed(1)}`;
+        console.log(`round ${round} ${setup.padEnd(7)} writes/s=${m.writesPerSecond.toFixed(0)} p99_ms=${m.p99Ms.toFixed(1)} failed=${m.failed}${extra}`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const base = got.voters?.writesPerSecond ?? 0;
+    for (const key of ['workers', 'floor'] as const) {
+      const m = got[key];
+      if (m === undefined || base === 0) continue;
+      ratios[key].push(m.writesPerSecond / base);
+      if (m.extraCpuUsPerWrite !== null) perWrite[key].push(m.extraCpuUsPerWrite);
+    }
+  }
+  console.log('');
+  console.log(`median of ${rounds} rounds: +${workerCount} workers ${(100 * median(ratios.workers)).toFixed(0)} % of 3 voters alone (${median(perWrite.workers).toFixed(1)} µs CPU per write per worker); +${workerCount} floor learners ${(100 * median(ratios.floor)).toFixed(0)} % (${median(perWrite.floor).toFixed(1)} µs per write per learner)`);
+}
+
+await main();
