@@ -177,6 +177,37 @@ test('a worker member never becomes a voter by itself; promote and demote are ex
   assert.ok(isChimeError(refused, 'CONF_CHANGE_INVALID'), 'already a worker');
 });
 
+test('a worker learner wakes once per workerTickMs (its ticks counted), a voter every tick; promoted, it ticks like a voter', async () => {
+  const c = await threeNodes(5);
+  const leader = c.runtime(leaderOf(c));
+  await c.settle(leader.propose('x'));
+  c.addEmpty('w');
+  await c.settle(leader.addMember('w', { rpc: 'w:rpc', http: 'w:http' }, 'worker'));
+  await c.runUntil('w applied the log', () => list(c, 'w').items.length === 1);
+  const delays = (id: NodeId): number[] => {
+    const clock = c.nodes.get(id)?.clock;
+    assert.ok(clock !== null && clock !== undefined);
+    const seen: number[] = [];
+    const setTimer = clock.setTimer.bind(clock);
+    clock.setTimer = (delayMs, fn) => {
+      seen.push(delayMs);
+      return setTimer(delayMs, fn);
+    };
+    return seen;
+  };
+  const worker = delays('w');
+  const voter = delays(leader.id === 'a' ? 'b' : 'a');
+  await c.wait(1000);
+  // VIRTUAL_TIMING ticks every 5 ms; the default workerTickMs is 50.
+  assert.ok(worker.filter((d) => d === 50).length >= 18 && !worker.includes(5), `worker timers ${worker.slice(0, 10).join(',')}`);
+  assert.ok(voter.filter((d) => d === 5).length >= 180, 'a voter still ticks every 5 ms');
+  await c.settle(leader.setMemberRole('w', 'voter'));
+  await c.runUntil('w votes', () => leader.clusterView().members.some((m) => m.id === 'w' && m.voter));
+  worker.length = 0;
+  await c.wait(200);
+  assert.ok(worker.filter((d) => d === 5).length >= 30, 'promoted, w ticks every 5 ms');
+});
+
 test('a leader removes a worker member it has not heard from for removeSilentWorkersAfterMs', async () => {
   const c = new VirtualCluster<string, number>(['a', 'b', 'c'], { seed: 4, machine: () => new ListMachine(), removeSilentWorkersAfterMs: 3000 });
   await c.runUntil('a leader', () => c.leader() !== null);

@@ -39,6 +39,12 @@ export interface ReadyLoopOptions<C, R> {
   readonly proposalTimeoutMs: number;
   readonly readTimeoutMs: number;
   readonly raft: RaftTuning;
+  /**
+   * How many ticks one timer wake delivers (absent: 1). Every wake costs the process a timer
+   * and a turn of the Ready loop, idle or not; a node with nothing timed finer than that
+   * (a worker learner: it never campaigns or leads) wakes that many times less often.
+   */
+  readonly ticksPerWake?: () => number;
 }
 
 /** Encoding work between two turns of the event loop while a follower takes a snapshot. */
@@ -188,9 +194,10 @@ export class ReadyLoop<C, R> {
   }
 
   private armTick(): void {
-    this.tickTimer = this.options.clock.setTimer(this.options.tickMs, () => {
+    const ticks = Math.max(1, this.options.ticksPerWake?.() ?? 1);
+    this.tickTimer = this.options.clock.setTimer(this.options.tickMs * ticks, () => {
       if (this.stopped) return;
-      this.raw.tick();
+      for (let i = 0; i < ticks; i++) this.raw.tick();
       const now = this.options.clock.nowMs();
       this.proposals.expire(now);
       this.reads.expire(now);
