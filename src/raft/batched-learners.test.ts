@@ -140,3 +140,22 @@ test('a batched learner promoted to voter counts for the commit and gets every w
   assert.equal(appendsTo(net.trace.slice(mark), 'n4').length, 1);
   assert.equal(net.appliedTexts('n4').at(-1), 'v');
 });
+
+test('a batched learner sent a batch since the last heartbeat round gets no heartbeat; an idle one still does', () => {
+  const net = withLearner({ heartbeatTicks: TICKS });
+  const heartbeatsTo = (from: number, to: NodeId): number => net.trace.slice(from).filter((m) => m.type === 'heartbeat' && m.to === to).length;
+  // Busy: a write before every batch, so every round follows a batch.
+  let mark = net.trace.length;
+  for (let round = 0; round < 4; round++) {
+    net.propose('n1', `busy${round}`);
+    net.tickAll(TICKS);
+  }
+  assert.ok(appendsTo(net.trace.slice(mark), 'n4').length >= 3, 'batches went out');
+  assert.ok(heartbeatsTo(mark, 'n3') >= 3, 'voters keep their heartbeats');
+  assert.ok(heartbeatsTo(mark, 'n4') <= 1, `at most the round before the first batch: ${heartbeatsTo(mark, 'n4')}`);
+  assert.ok(net.appliedTexts('n4').includes('busy3'));
+  // Idle: nothing to batch, so the heartbeat is what tells the leader the learner is there.
+  mark = net.trace.length;
+  net.tickAll(4 * TICKS);
+  assert.ok(heartbeatsTo(mark, 'n4') >= 3, 'an idle learner is heartbeaten');
+});

@@ -96,6 +96,8 @@ export class Progress {
   recentActive = false;
   /** The commit index carried by the last append sent (for the `tick` commit broadcast). */
   commitSent = 0;
+  /** An append went out since the last heartbeat round (a batched learner then needs no heartbeat). */
+  appendedSinceHeartbeat = false;
   learner: boolean;
   readonly inflights: Inflights;
   outgoingSnapshot: OutgoingSnapshot | null = null;

@@ -595,6 +595,7 @@ export class Raft {
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send({ type: 'app', to, prevIndex, prevTerm, entries, commit: this.log.committed });
     pr.commitSent = this.log.committed;
+    pr.appendedSinceHeartbeat = true;
     const last = entries[entries.length - 1];
     if (last !== undefined) pr.sentEntries(last.index, entries.reduce((sum, e) => sum + entryBytes(e), 0));
     else if (pr.state === 'probe') pr.probeSent = true;
@@ -742,6 +743,12 @@ export class Raft {
   private broadcastHeartbeat(): void {
     for (const [id, pr] of this.progress) {
       if (id === this.id) continue;
+      // A batched learner sent a batch since the last round had all a heartbeat gives it: the
+      // commit index, and an answer that shows it alive and frees its window. It counts for no
+      // quorum, read round or hand-off, so under load its heartbeats are only messages to handle.
+      const skip = pr.appendedSinceHeartbeat && this.batched(id, pr);
+      pr.appendedSinceHeartbeat = false;
+      if (skip) continue;
       this.send({ type: 'heartbeat', to: id, commit: Math.min(pr.match, this.log.committed), readRound: this.reads.round });
     }
   }
