@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { waitFor } from '../support/wait-for.js';
-import { api, DESKTOP, launch, newContext, openPage, PHONE, screenshot, skipReason, startCluster, type ConsoleCluster, type PageRecord } from './harness.js';
+import { api, DESKTOP, FAVICON_PATH, launch, newContext, openPage, PHONE, screenshot, skipReason, startCluster, type ConsoleCluster, type PageRecord } from './harness.js';
 
 // Globals of the page, for the functions evaluated in the browser: this file compiles with the
 // main tsconfig, which has no DOM lib (module-scoped declarations, nothing global).
@@ -114,6 +114,10 @@ describe('the console in chromium', { skip: reason ?? false }, () => {
     const total = files.reduce((sum, f) => sum + f.body, 0);
     console.log(`console: first load ${files.length} files, ${(total / 1024).toFixed(1)} KiB as transferred (${files.filter((f) => f.encoding === 'br').length} brotli, ${files.filter((f) => f.encoding === 'gzip').length} gzip)`);
     assert.ok(files.some((f) => f.url === '/console/index.js'));
+    const icon = await fetch(`${base}${FAVICON_PATH}`);
+    assert.equal(icon.status, 200);
+    assert.equal(icon.headers.get('content-type')?.split(';')[0], 'image/svg+xml');
+    await icon.arrayBuffer();
     assert.ok(total <= PAGE_WEIGHT_BYTES_MAX, `first load ${total} bytes`);
     const leader = await c.leader();
     await page.getByRole('region', { name: 'Cluster health' }).getByText(`Leader ${leader}`).waitFor();

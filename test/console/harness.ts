@@ -96,6 +96,9 @@ export interface PageRecord {
   readonly refusals: string[];
 }
 
+/** The page icon, which the browser fetches on its own schedule. */
+export const FAVICON_PATH = '/console/favicon.svg';
+
 /**
  * A page that records its console errors, uncaught exceptions and failed loads. Chromium logs
  * every non-2xx answer to fetch() as a console error ("Failed to load resource"); those for
@@ -120,8 +123,10 @@ export async function openPage(context: BrowserContext): Promise<{ page: Page; r
   page.on('pageerror', (error) => record.errors.push(`uncaught: ${error.message}`));
   page.on('requestfailed', (req) => {
     const u = new URL(req.url());
-    // Aborted polls and streams (leaving a page) are the console's own doing.
-    if (req.failure()?.errorText === 'net::ERR_ABORTED' && u.pathname.startsWith('/v1/')) return;
+    // Aborted polls and streams (leaving a page) are the console's own doing; the icon is
+    // fetched lazily by the browser, which abandons it when the page navigates or closes (the
+    // first test checks that it is served).
+    if (req.failure()?.errorText === 'net::ERR_ABORTED' && (u.pathname.startsWith('/v1/') || u.pathname === FAVICON_PATH)) return;
     record.errors.push(`request failed: ${req.method()} ${u.pathname} ${req.failure()?.errorText ?? ''}`);
   });
   return { page, record };
