@@ -17,6 +17,14 @@ export type AuditRecord = {
   readonly path: string;
   /** What the write was about (a job id, run id, token id, member id), or null. */
   readonly target: string | null;
+  /**
+   * The request's write id, named once by the node the client reached, and on a re-send of it
+   * (its first try's outcome was lost with a leader) an index its first try's entry lies
+   * beyond. The job table takes a write id only once (src/statemachine/write-ids.ts); the
+   * audit log does not keep them.
+   */
+  readonly writeId?: string;
+  readonly retrySince?: number;
 };
 
 /** A record with its place in the log; `seq` orders entries and makes cursors stable. */
@@ -26,6 +34,7 @@ export const AUDIT_ENTRIES_DEFAULT = 10_000;
 export const AUDIT_PATH_CHARS_MAX = 1024;
 export const AUDIT_TARGET_CHARS_MAX = 256;
 export const AUDIT_ACTOR_CHARS_MAX = 64;
+export const WRITE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 export const AUDIT_LIST_LIMIT_DEFAULT = 100;
 export const AUDIT_LIST_LIMIT_MAX = 1000;
 const TIME_MS_MAX = 253402300799999;
@@ -48,6 +57,11 @@ function readAuditRecord(value: unknown): { readonly ok: true; readonly record: 
   if (typeof method !== 'string' || !isOneOf(ROUTE_METHODS, method)) return { ok: false, problem: 'method is invalid' };
   if (typeof path !== 'string' || !path.startsWith('/') || path.length > AUDIT_PATH_CHARS_MAX) return { ok: false, problem: 'path is invalid' };
   if (target !== null && (typeof target !== 'string' || target.length > AUDIT_TARGET_CHARS_MAX)) return { ok: false, problem: 'target is invalid' };
+  const { writeId, retrySince } = value;
+  if (writeId !== undefined && (typeof writeId !== 'string' || !WRITE_ID_PATTERN.test(writeId))) return { ok: false, problem: 'writeId is invalid' };
+  if (retrySince !== undefined && (typeof retrySince !== 'number' || !Number.isSafeInteger(retrySince) || retrySince < 0 || writeId === undefined)) {
+    return { ok: false, problem: 'retrySince is invalid' };
+  }
   return { ok: true, record: { at, actor, method, path, target } };
 }
 

@@ -35,7 +35,7 @@ export {
   type SecretsKey,
 } from './secret-box.js';
 export {
-  AuditLog, auditRecordProblem, AUDIT_ENTRIES_DEFAULT, DEFAULT_AUDIT_LIMITS,
+  AuditLog, auditRecordProblem, AUDIT_ENTRIES_DEFAULT, DEFAULT_AUDIT_LIMITS, WRITE_ID_PATTERN,
   type AuditRecord, type AuditEntry, type AuditLimits, type AuditRow, type AuditSnapshot, type AuditPage,
 } from './audit-log.js';
 export { InFlightLimiter, DEFAULT_IN_FLIGHT_LIMITS, IN_FLIGHT_KEYS_MAX_DEFAULT, type InFlightRefused } from './in-flight-limiter.js';

@@ -54,7 +54,7 @@ async function withServer(access: AccessControl, run: (address: string, seen: { 
   const api = new ApiServer({ logger: jsonLogger('t', 'api', () => {}, 'error') });
   const address = await api.listen('127.0.0.1', 0);
   const seen = { bodies: 0, handled: 0 };
-  api.serve({ nodeId: 't', isLeader: () => true, leader: () => 't', leaderHttp: () => null }, echoRoutes(seen), { send: () => false, reachable: () => false }, access);
+  api.serve({ nodeId: 't', isLeader: () => true, leader: () => 't', leaderHttp: () => null, appliedIndex: () => 0 }, echoRoutes(seen), { send: () => false, reachable: () => false }, access);
   try {
     await run(address, seen);
   } finally {
@@ -64,7 +64,7 @@ async function withServer(access: AccessControl, run: (address: string, seen: { 
 
 test('a route without a valid permission, or a public write, cannot be served', async () => {
   const api = new ApiServer({ logger: jsonLogger('t', 'api', () => {}, 'error') });
-  const gate = { nodeId: 't', isLeader: () => true, leader: () => 't', leaderHttp: () => null };
+  const gate = { nodeId: 't', isLeader: () => true, leader: () => 't', leaderHttp: () => null, appliedIndex: () => 0 };
   const handle = async (): Promise<void> => {};
   const bad: Route[] = [{ method: 'PUT', path: '/v1/jobs/:id', permission: 'public', write: true, handle }];
   assert.throws(() => api.serve(gate, bad, { send: () => false, reachable: () => false }, accessOf()), /a write cannot be public/);
@@ -141,7 +141,7 @@ test('a token with too many requests in flight gets 429 with Retry-After; its sl
   const address = await api.listen('127.0.0.1', 0);
   const waiting: (() => void)[] = [];
   let started = 0;
-  api.serve({ nodeId: 't', isLeader: () => true, leader: () => 't', leaderHttp: () => null }, [{
+  api.serve({ nodeId: 't', isLeader: () => true, leader: () => 't', leaderHttp: () => null, appliedIndex: () => 0 }, [{
     method: 'GET', path: '/v1/jobs', permission: 'jobs.read', write: false,
     handle: async (ctx) => {
       started++;

@@ -42,7 +42,7 @@ test('an 8 MiB body (declared, chunked, or behind Expect: 100-continue) is answe
   const api = new ApiServer({ logger: jsonLogger('t', 'api', () => {}, 'error') });
   const address = await api.listen('127.0.0.1', 0);
   let handled = 0;
-  api.serve({ nodeId: 't', isLeader: () => true, leader: () => 't', leaderHttp: () => null }, [{
+  api.serve({ nodeId: 't', isLeader: () => true, leader: () => 't', leaderHttp: () => null, appliedIndex: () => 0 }, [{
     method: 'PUT', path: '/v1/jobs/:id', permission: 'jobs.write', write: true,
     handle: async (ctx) => {
       await ctx.body();

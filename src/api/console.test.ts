@@ -16,7 +16,7 @@ async function withServer(run: (base: string, reads: string[]) => Promise<void>)
   const reads: string[] = [];
   const api = new ApiServer({ logger: jsonLogger('t', 'api', () => {}, 'error') });
   const address = await api.listen('127.0.0.1', 0);
-  api.serve({ nodeId: 't', isLeader: () => true, leader: () => 't', leaderHttp: () => null }, consoleRoutes((name) => {
+  api.serve({ nodeId: 't', isLeader: () => true, leader: () => 't', leaderHttp: () => null, appliedIndex: () => 0 }, consoleRoutes((name) => {
     reads.push(name);
     return FILES[name] === undefined ? null : Buffer.from(FILES[name]);
   }), { send: () => false, reachable: () => false }, accessOf());

@@ -1,7 +1,8 @@
 // The forward channel between two nodes over an in-memory link that passes each frame
 // through the transport's msgpack settings: answers reach the request that asked, in any
 // order; a turn's requests share a frame; the in-flight limit refuses at once; a deadline
-// and a lost peer end a request, as "outcome unknown" only when the request had left.
+// and a lost peer end a request: "lost" (re-sent by the server) when it had left with a
+// write id, "outcome unknown" when it had left without one, "not run" when it had not left.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Packr } from 'msgpackr';
@@ -47,7 +48,7 @@ function pair(handler: ForwardedHandler, limits: Partial<ForwardLimits> = {}): P
   return state;
 }
 
-const put = (n: number): Omit<ForwardRequest, 'id'> => ({ method: 'PUT', path: `/v1/jobs/j${n}`, headers: { 'content-type': 'application/json', authorization: `Bearer t${n}` }, body: Buffer.from(JSON.stringify({ n })) });
+const put = (n: number, writeId: string | null = null): Omit<ForwardRequest, 'id'> => ({ method: 'PUT', path: `/v1/jobs/j${n}`, headers: { 'content-type': 'application/json', authorization: `Bearer t${n}` }, body: Buffer.from(JSON.stringify({ n })), writeId, retrySince: null });
 
 /** Answers each request with its own path and body after `delayMs(n)`. */
 function echo(delayMs: (request: ForwardRequest) => number = () => 0): ForwardedHandler {
@@ -135,17 +136,20 @@ test('no answer by the deadline: TIMEOUT (outcome unknown); an answer that comes
   assert.equal(p.follower.stats.inFlight, 0);
 });
 
-test('a lost peer: requests that left have an unknown outcome (retryable); those not yet sent did not run', async () => {
+test('a lost peer: requests that left are lost (with a write id: re-sent) or of unknown outcome; those not yet sent did not run', async () => {
   const p = pair(() => new Promise<ForwardAnswer>(() => undefined));
   p.deliver = false;
   const left = p.follower.forward('n1', put(1));
-  // Let the first one leave in its own turn.
+  const named = p.follower.forward('n1', put(4, 'f00d.1'));
+  // Let the first ones leave in their own turn.
   await new Promise((r) => setImmediate(r));
-  const waiting = p.follower.forward('n1', put(2));
+  const waiting = p.follower.forward('n1', put(2, 'f00d.2'));
   p.follower.peerLost('n1');
   await assert.rejects(left, (e: unknown) => isChimeError(e, 'OUTCOME_UNKNOWN'));
+  assert.deepEqual(await named, { kind: 'lost' });
   assert.deepEqual(await waiting, { kind: 'notRun' });
   assert.equal(p.follower.stats.outcomeUnknown, 1);
+  assert.equal(p.follower.stats.lost, 1);
   assert.equal(p.follower.stats.notRun, 1);
   // Another peer's loss touches nothing of n1's.
   const other = p.follower.forward('n1', put(3));
@@ -164,6 +168,18 @@ test('a frame the link refuses did not leave: its requests come back as not run'
   assert.equal((await p.follower.forward('n1', put(2))).kind, 'answered');
 });
 
+test('a "lost" answer (proposed, then deposed) resolves as lost, and the write id and where its first try lies cross the link', async () => {
+  const seen: [string | null, number | null][] = [];
+  const p = pair(async (_from, request) => {
+    seen.push([request.writeId, request.retrySince]);
+    return { id: request.id, lost: true };
+  });
+  assert.deepEqual(await p.follower.forward('n1', { ...put(1, 'beef.9'), retrySince: 41 }), { kind: 'lost' });
+  assert.deepEqual(seen, [['beef.9', 41]]);
+  assert.equal(parseForwardFrame({ kind: 'requests', items: [{ ...put(1, 'no spaces allowed'), id: 1 }] }), null, 'a malformed write id refuses the frame');
+  assert.equal(parseForwardFrame({ kind: 'requests', items: [{ ...put(1), retrySince: 3, id: 1 }] }), null, 'a retry names its write');
+});
+
 test('a "not run" answer from the leader resolves as notRun; an answer from another peer is not taken', async () => {
   const p = pair(async (_from, request) => ({ id: request.id, notRun: true }));
   assert.deepEqual(await p.follower.forward('n1', put(1)), { kind: 'notRun' });
@@ -176,7 +192,7 @@ test('a "not run" answer from the leader resolves as notRun; an answer from anot
 
 test('parseForwardFrame takes only well-formed frames', () => {
   const body = Buffer.from('{}');
-  const request = { id: 1, method: 'PUT', path: '/v1/jobs/a', headers: { 'content-type': 'application/json' }, body };
+  const request = { id: 1, method: 'PUT', path: '/v1/jobs/a', headers: { 'content-type': 'application/json' }, body, writeId: '0a1b.2', retrySince: null };
   assert.ok(parseForwardFrame(packr.unpack(packr.pack({ kind: 'requests', items: [request] }))) !== null);
   const bad: unknown[] = [
     null,
@@ -185,6 +201,8 @@ test('parseForwardFrame takes only well-formed frames', () => {
     { kind: 'requests', items: [{ ...request, id: -1 }] },
     { kind: 'requests', items: [{ ...request, path: 'v1/jobs' }] },
     { kind: 'requests', items: [{ ...request, body: 'text' }] },
+    { kind: 'requests', items: [{ ...request, writeId: 7 }] },
+    { kind: 'requests', items: [{ ...request, retrySince: -1 }] },
     { kind: 'requests', items: [{ ...request, headers: { 'Bad Name': 'x' } }] },
     { kind: 'requests', items: [{ ...request, headers: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`h${i}`, 'x'])) }] },
     { kind: 'requests', items: Array.from({ length: FORWARD_BATCH_ITEMS_MAX + 1 }, () => request) },

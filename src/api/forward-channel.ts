@@ -34,7 +34,13 @@ export const DEFAULT_FORWARD_LIMITS: ForwardLimits = Object.freeze({
 export type ForwardOutcome =
   | { readonly kind: 'answered'; readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly body: Uint8Array }
   /** The request did not run: the sender may take it to another node without doubt. */
-  | { readonly kind: 'notRun' };
+  | { readonly kind: 'notRun' }
+  /**
+   * A request with a write id may have run and its answer will not come (the connection
+   * broke after it left, or the leader lost leadership before it applied): the sender
+   * re-sends it as a retry, which takes effect only if the first did not.
+   */
+  | { readonly kind: 'lost' };
 
 export interface ForwardStats {
   inFlight: number;
@@ -42,6 +48,8 @@ export interface ForwardStats {
   answered: number;
   notRun: number;
   refusedFull: number;
+  /** Requests with a write id whose answer was lost: their senders re-send them. */
+  lost: number;
   outcomeUnknown: number;
   timedOut: number;
   /** Answers for requests no longer waited for (timed out, or the peer lost meanwhile). */
@@ -73,7 +81,7 @@ export type ForwardedHandler = (from: string, request: ForwardRequest, gone: Abo
  * turn with no timer in between.
  */
 export class ForwardChannel {
-  readonly stats: ForwardStats = { inFlight: 0, sent: 0, answered: 0, notRun: 0, refusedFull: 0, outcomeUnknown: 0, timedOut: 0, lateAnswers: 0, cancelled: 0, frames: 0, served: 0, servedRefused: 0 };
+  readonly stats: ForwardStats = { inFlight: 0, sent: 0, answered: 0, notRun: 0, refusedFull: 0, lost: 0, outcomeUnknown: 0, timedOut: 0, lateAnswers: 0, cancelled: 0, frames: 0, served: 0, servedRefused: 0 };
   private readonly pending = new Map<number, Pending>();
   private readonly outRequests = new Map<string, Pending[]>();
   private readonly outAnswers = new Map<string, ForwardAnswer[]>();
@@ -172,7 +180,10 @@ export class ForwardChannel {
     for (const [id, entry] of this.pending) {
       if (entry.peer !== peer) continue;
       this.pending.delete(id);
-      if (entry.sent) {
+      if (entry.sent && entry.request.writeId !== null) {
+        this.stats.lost += 1;
+        entry.settle({ kind: 'lost' });
+      } else if (entry.sent) {
         this.stats.outcomeUnknown += 1;
         entry.settle(new ChimeError('OUTCOME_UNKNOWN', `the connection to the leader (${peer}) broke before it answered; the write may or may not have taken effect — retry`));
       } else {
@@ -207,6 +218,11 @@ export class ForwardChannel {
     }
     this.pending.delete(answer.id);
     this.stats.inFlight = this.pending.size;
+    if ('lost' in answer) {
+      this.stats.lost += 1;
+      entry.settle({ kind: 'lost' });
+      return;
+    }
     if (answer.notRun) {
       this.stats.notRun += 1;
       entry.settle({ kind: 'notRun' });

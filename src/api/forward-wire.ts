@@ -3,6 +3,7 @@
 // Bodies travel as the bytes the client sent and the leader wrote (msgpack binary), never
 // parsed or re-serialized on the way. A peer's frame is checked field by field here, before
 // anything of it reaches the server.
+import { WRITE_ID_PATTERN } from '../access/index.js';
 import { MAX_BODY_BYTES } from './body.js';
 
 /** Headers carried with one forwarded request (the caller's identity and content type, see src/access). */
@@ -23,6 +24,14 @@ export interface ForwardRequest {
   readonly path: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Uint8Array;
+  /**
+   * The write's id, named by the node the client reached (null for a write that is not one
+   * proposal), and on a re-send after the first try's outcome was lost, the index the first
+   * try's entry lies beyond (null on a first try): the job table takes a write id once
+   * (src/statemachine/write-ids.ts).
+   */
+  readonly writeId: string | null;
+  readonly retrySince: number | null;
 }
 
 /**
@@ -33,7 +42,13 @@ export interface ForwardRequest {
  */
 export type ForwardAnswer =
   | { readonly id: number; readonly notRun: false; readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly body: Uint8Array }
-  | { readonly id: number; readonly notRun: true };
+  | { readonly id: number; readonly notRun: true }
+  /**
+   * The receiver proposed the write and then lost leadership (or the wait) before it applied:
+   * it may or may not take effect. Only a write with a write id is answered so; its sender
+   * re-sends it as a retry, which the job table takes only if the first did not take effect.
+   */
+  | { readonly id: number; readonly lost: true };
 
 export type ForwardFrame =
   | { readonly kind: 'requests'; readonly items: readonly ForwardRequest[] }
@@ -76,13 +91,17 @@ function requestOf(value: unknown): ForwardRequest | null {
   const headers = headersOf(value['headers']);
   const body = bodyOf(value['body']);
   if (!isId(id) || !isMethod(method) || typeof path !== 'string' || !path.startsWith('/') || path.length > PATH_CHARS_MAX || headers === null || body === null) return null;
-  return { id, method, path, headers, body };
+  const { writeId, retrySince } = value;
+  if (writeId !== null && (typeof writeId !== 'string' || !WRITE_ID_PATTERN.test(writeId))) return null;
+  if (retrySince !== null && (!isId(retrySince) || writeId === null)) return null;
+  return { id, method, path, headers, body, writeId, retrySince };
 }
 
 function answerOf(value: unknown): ForwardAnswer | null {
   if (!isMap(value)) return null;
   const { id, notRun, status } = value;
   if (!isId(id)) return null;
+  if (value['lost'] === true) return { id, lost: true };
   if (notRun === true) return { id, notRun: true };
   const headers = headersOf(value['headers']);
   const body = bodyOf(value['body']);
@@ -126,7 +145,7 @@ export function parseForwardFrame(value: unknown): ForwardFrame | null {
 
 /** Bytes an item adds to a frame, roughly: its body and headers. */
 export function forwardItemBytes(item: ForwardRequest | ForwardAnswer): number {
-  if ('notRun' in item && item.notRun) return 16;
+  if ('lost' in item || ('notRun' in item && item.notRun)) return 16;
   let bytes = 64 + item.body.length;
   for (const [name, value] of Object.entries(item.headers)) bytes += name.length + value.length;
   return bytes;

@@ -28,7 +28,7 @@ function job(id: string, schedule: string, nextFireAt: number | null, timezone =
 async function withServer(jobs: readonly Job[], run: (get: (path: string) => Promise<{ status: number; body: any }>) => Promise<void>): Promise<void> {
   const api = new ApiServer({ logger: jsonLogger('t', 'api', () => {}, 'error') });
   const address = await api.listen('127.0.0.1', 0);
-  api.serve({ nodeId: 't', isLeader: () => true, leader: () => 't', leaderHttp: () => null }, scheduleRoutes(serviceOf(jobs), { read: async () => {} }, () => NOW_MS), { send: () => false, reachable: () => false }, accessOf());
+  api.serve({ nodeId: 't', isLeader: () => true, leader: () => 't', leaderHttp: () => null, appliedIndex: () => 0 }, scheduleRoutes(serviceOf(jobs), { read: async () => {} }, () => NOW_MS), { send: () => false, reachable: () => false }, accessOf());
   try {
     await run(async (path) => {
       const res = await fetch(`http://${address}${path}`);

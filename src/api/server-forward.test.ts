@@ -1,8 +1,10 @@
 // Two API servers joined by an in-memory forward link, with leadership in the test's hands:
 // a write reaching a node without a reachable leader is held (bounded in time and number)
 // and goes to the leader once one is known; a write a reroutable route reports as not run
-// (PROPOSAL_DROPPED, NOT_LEADER) goes to the new leader instead of failing; any other error,
-// and any error of a route that is not reroutable, reaches the client as it is.
+// (PROPOSAL_DROPPED, NOT_LEADER) goes to the new leader instead of failing; one whose outcome
+// was lost (proposed, then deposed; the leader's connection broke) goes again as a retry of
+// the same write id; any other error, and any error of a route that is not reroutable,
+// reaches the client as it is.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChimeError } from '../errors/index.js';
@@ -20,6 +22,8 @@ interface Node {
   readonly base: string;
   /** Writes this node ran itself, by path. */
   readonly ran: string[];
+  /** The write id and retrySince of each write route run here (failed tries too), as its audit record carries them. */
+  readonly tries: { readonly path: string; readonly writeId: string | undefined; readonly retrySince: number | undefined }[];
 }
 
 interface Control {
@@ -46,8 +50,11 @@ async function pair(options: { leaderWaitMs?: number; heldWritesMax?: number; fo
     const api = new ApiServer({ logger: jsonLogger(id, 'api', () => {}, 'error'), ...options });
     const base = `http://${await api.listen('127.0.0.1', 0)}`;
     const ran: string[] = [];
-    const gate: LeaderGate = { nodeId: id, isLeader: () => ctl.leader === id, leader: () => ctl.leader, leaderHttp: () => null };
+    const tries: Node['tries'] = [];
+    const gate: LeaderGate = { nodeId: id, isLeader: () => ctl.leader === id, leader: () => ctl.leader, leaderHttp: () => null, appliedIndex: () => 7 };
     const write: Route['handle'] = async (ctx) => {
+      const { writeId, retrySince } = ctx.audit(null);
+      tries.push({ path: ctx.url.pathname, writeId, retrySince });
       const failure = ctl.failNext.shift();
       if (failure !== undefined) throw failure();
       if (ctl.gate !== null) await ctl.gate;
@@ -67,7 +74,7 @@ async function pair(options: { leaderWaitMs?: number; heldWritesMax?: number; fo
       },
       reachable: () => ctl.linkUp,
     }, accessOf());
-    const node = { id, api, base, ran };
+    const node = { id, api, base, ran, tries };
     nodes.set(id, node);
     return node;
   };
@@ -178,12 +185,16 @@ test('a write the leader reports as not run (overwritten, deposed) goes to the n
   }
 });
 
-test('errors that do not mean "not run", and any error of a route that is not reroutable, reach the client', async () => {
+test('errors that do not mean "not run" or "lost", and any error of a route that is not reroutable, reach the client', async () => {
   const p = await pair();
   try {
     p.leader = 'b';
+    p.failNext.push(() => new ChimeError('JOB_NOT_FOUND', 'no such job'));
+    const refused = await put(p.a.base, '/w/9');
+    assert.equal(refused.status, 404);
+    assert.equal(refused.body.code, 'JOB_NOT_FOUND');
     p.failNext.push(() => new ChimeError('LEADERSHIP_LOST', 'may or may not'));
-    const unknown = await put(p.a.base, '/w/9');
+    const unknown = await put(p.a.base, '/once/0');
     assert.equal(unknown.status, 503);
     assert.equal(unknown.body.code, 'LEADERSHIP_LOST');
     p.failNext.push(() => new ChimeError('NOT_LEADER', 'the scheduler is not running here yet'));
@@ -215,6 +226,71 @@ test('beyond the forwarded writes in flight a write is refused at once: 429 FORW
     assert.equal((await first).status, 201);
     assert.equal(p.a.api.forwardStats()['refusedFull'], 1);
   } finally {
+    await p.close();
+  }
+});
+
+test('a write proposed and then lost with its leader goes again to the next leader as a retry of the same write id', async () => {
+  const p = await pair();
+  try {
+    // Forwarded to b, which proposes it and loses leadership to a before it applies.
+    p.leader = 'b';
+    p.failNext.push(() => {
+      p.leader = 'a';
+      return new ChimeError('LEADERSHIP_LOST', 'deposed before it applied');
+    });
+    const answer = await put(p.a.base, '/w/20');
+    assert.equal(answer.status, 201);
+    assert.equal(answer.body.ranOn, 'a');
+    const [first, second] = [...p.b.tries, ...p.a.tries];
+    assert.ok(first !== undefined && second !== undefined && typeof first.writeId === 'string');
+    assert.deepEqual([first.retrySince, second.retrySince, second.writeId], [undefined, 7, first.writeId], 'the same write, now a retry beyond what a had applied when it first sent it');
+    // Sent by a client straight to the leader, which loses leadership to b: b gets the retry.
+    p.failNext.push(() => {
+      p.leader = 'b';
+      return new ChimeError('TIMEOUT', 'not confirmed in time');
+    });
+    const direct = await put(p.a.base, '/w/21');
+    assert.equal(direct.body.ranOn, 'b');
+    const tries = [...p.a.tries, ...p.b.tries].filter((t) => t.path === '/w/21');
+    assert.deepEqual(tries.map((t) => t.retrySince), [undefined, 7]);
+    assert.equal(new Set(tries.map((t) => t.writeId)).size, 1);
+    // Two requests are two writes.
+    assert.notEqual(first.writeId, tries[0]?.writeId);
+  } finally {
+    await p.close();
+  }
+});
+
+test('the connection to the leader breaks after a write left: it is re-sent to the next leader as a retry, not answered "unknown"', async () => {
+  const p = await pair();
+  let release = (): void => {};
+  try {
+    p.leader = 'b';
+    p.gate = new Promise((resolve) => (release = resolve));
+    const answer = put(p.a.base, '/w/22');
+    await waitFor('the write to reach b', () => p.b.tries.length === 1);
+    p.gate = null;
+    // b dies with the write in hand; a wins the election.
+    p.a.api.peerLost('b');
+    p.leader = 'a';
+    p.a.api.leaderChanged();
+    const settled = await answer;
+    assert.equal(settled.status, 201);
+    assert.equal(settled.body.ranOn, 'a');
+    assert.equal(p.a.tries[0]?.retrySince, 7);
+    assert.equal(p.a.tries[0]?.writeId, p.b.tries[0]?.writeId);
+    assert.equal(p.a.api.forwardStats()['lost'], 1);
+    // A write that is not one proposal (no write id) still ends as "unknown".
+    p.leader = 'b';
+    p.gate = new Promise(() => undefined);
+    const once = put(p.a.base, '/once/2');
+    await waitFor('the write to reach b', () => p.b.tries.length === 2);
+    p.a.api.peerLost('b');
+    assert.equal((await once).body.code, 'OUTCOME_UNKNOWN');
+  } finally {
+    release();
+    p.gate = null;
     await p.close();
   }
 });

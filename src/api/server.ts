@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomBytes } from 'node:crypto';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import {
   CredentialMemo, DEFAULT_IN_FLIGHT_LIMITS, InFlightLimiter, authorize, declareRoutes, forwardedRequestHeaders, type AccessDecision, type AuditRecord, type Permission, type Principal, type RouteMethod,
@@ -96,7 +97,13 @@ interface Incoming {
   readonly raw: IncomingMessage | null;
   /** Aborts when the client hung up before its answer. */
   readonly gone: AbortSignal;
+  /** A forwarded write's id and, on a re-send, where its first try lies beyond (null, null: name one here if the route takes one). */
+  readonly writeId: string | null;
+  readonly retrySince: number | null;
 }
+
+/** What became of one request: answered here, handed back unrun, or (forwarded, with a write id) its outcome lost. */
+type RunOutcome = 'answered' | 'notRun' | 'lost';
 
 const LEADER_WAIT_MS_DEFAULT = 3000;
 const HELD_WRITES_MAX_DEFAULT = 4096;
@@ -106,6 +113,10 @@ const DRAIN_QUIET_MS = 50;
 const LEADER_POLL_MS = 10;
 /** Refusals that mean a write did not run because leadership is moving (a retry is safe). */
 const NOT_RUN_CODES = ['NOT_LEADER', 'NO_LEADER', 'PROPOSAL_DROPPED', 'TRANSFER_IN_PROGRESS'] as const;
+/** A proposal this node made whose outcome it will not learn: with a write id, a re-send is safe (write-ids.ts). */
+const LOST_CODES = ['LEADERSHIP_LOST', 'TIMEOUT'] as const;
+/** Re-sends of one write after lost outcomes, at most: each waits for a new leader, so a few cover any failover. */
+const RESENDS_MAX = 3;
 
 /**
  * The HTTP API served by every node. It listens before the node runtime exists (the node must
@@ -128,6 +139,9 @@ export class ApiServer {
   /** A number per connection, the in-flight limiter's key (a socket is not a string). */
   private readonly connectionIds = new WeakMap<object, string>();
   private nextConnectionId = 1;
+  /** Write ids are this server's random prefix and a counter: unique across nodes and restarts without coordination. */
+  private readonly writeIdPrefix = randomBytes(8).toString('hex');
+  private writeSeq = 0;
   /** Stopping: requests from clients are refused (not run); forwarded ones still come back unrun. */
   private draining = false;
   /** Requests being answered now, and when the last one arrived (for drain). */
@@ -239,7 +253,7 @@ export class ApiServer {
       if (!res.writableFinished) gone.abort();
     };
     res.once('close', onClose);
-    const incoming: Incoming = { head: req, method: req.method ?? 'GET', url: new URL(req.url ?? '/', 'http://local'), rawBody: () => (raw ??= readBodyBytes(req)), forwarded: false, raw: req, gone: gone.signal };
+    const incoming: Incoming = { head: req, method: req.method ?? 'GET', url: new URL(req.url ?? '/', 'http://local'), rawBody: () => (raw ??= readBodyBytes(req)), forwarded: false, raw: req, gone: gone.signal, writeId: null, retrySince: null };
     try {
       await this.run(incoming, res, res);
     } finally {
@@ -251,9 +265,13 @@ export class ApiServer {
   private async serveForwarded(request: ForwardRequest, gone: AbortSignal): Promise<ForwardAnswer> {
     const body = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
     const reply = new BufferedReply();
-    const incoming: Incoming = { head: { method: request.method, headers: request.headers }, method: request.method, url: new URL(request.path, 'http://local'), rawBody: () => Promise.resolve(body), forwarded: true, raw: null, gone };
-    const ran = await this.run(incoming, reply);
-    if (!ran) return { id: request.id, notRun: true };
+    const incoming: Incoming = {
+      head: { method: request.method, headers: request.headers }, method: request.method, url: new URL(request.path, 'http://local'),
+      rawBody: () => Promise.resolve(body), forwarded: true, raw: null, gone, writeId: request.writeId, retrySince: request.retrySince,
+    };
+    const outcome = await this.run(incoming, reply);
+    if (outcome === 'notRun') return { id: request.id, notRun: true };
+    if (outcome === 'lost') return { id: request.id, lost: true };
     if (!reply.done) {
       // The route failed after it began its answer; the client must not take half of it as whole.
       reply.writeHead(500, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'https://chime.dev/problems/internal', title: 'Internal Server Error', status: 500, detail: 'the answer broke off on the leader', code: 'INTERNAL' }));
@@ -261,8 +279,12 @@ export class ApiServer {
     return { id: request.id, notRun: false, ...reply.answer() };
   }
 
-  /** Answers one request; false when it was forwarded here and did not run (the sender takes it elsewhere). */
-  private async run(incoming: Incoming, reply: Reply, stream: ServerResponse | null = null): Promise<boolean> {
+  /**
+   * Answers one request, or (forwarded here) hands it back: `notRun` when it did not run
+   * (the sender takes it elsewhere), `lost` when it carries a write id and its outcome is
+   * unknown here (the sender re-sends it as a retry).
+   */
+  private async run(incoming: Incoming, reply: Reply, stream: ServerResponse | null = null): Promise<RunOutcome> {
     this.options.trace?.('received');
     const startedMs = performance.now();
     this.running += 1;
@@ -292,33 +314,58 @@ export class ApiServer {
       // follower checks before it forwards, and the leader checks the same credentials again.
       const principal = await this.check(access, gate, incoming, route, reply);
       if (incoming.raw !== null && stream !== null) this.admit(incoming.raw, stream, principal);
+      let untilMs = performance.now() + (this.options.leaderWaitMs ?? LEADER_WAIT_MS_DEFAULT);
+      // A write that is one proposal is named once, here or by the node that forwarded it, so
+      // that it can be re-sent after a lost outcome and still take effect once (write-ids.ts).
+      const writeId = route.write && route.reroutable === true ? incoming.writeId ?? this.nextWriteId() : null;
+      // Whatever entry the first try makes lies beyond what this node has applied now.
+      const firstSince = gate.appliedIndex();
+      let retrySince = incoming.retrySince;
+      let resends = 0;
       const audit = (target: string | null): AuditRecord => ({
         at: access.nowMs(), actor: principal.name.slice(0, AUDIT_ACTOR_CHARS_MAX), method: route.method, path: url.pathname.slice(0, AUDIT_PATH_CHARS_MAX),
-        target: target === null ? null : target.slice(0, AUDIT_TARGET_CHARS_MAX),
+        target: target === null ? null : target.slice(0, AUDIT_TARGET_CHARS_MAX), ...(writeId === null ? {} : { writeId }), ...(retrySince === null ? {} : { retrySince }),
       });
+      /** After a lost outcome: whether to send the write again (as a retry), waiting for the next leader. */
+      const resend = (): boolean => {
+        if (writeId === null || resends >= RESENDS_MAX) return false;
+        resends += 1;
+        retrySince ??= firstSince;
+        untilMs = Math.max(untilMs, performance.now() + (this.options.leaderWaitMs ?? LEADER_WAIT_MS_DEFAULT));
+        return true;
+      };
       let bodyRead: Promise<unknown> | null = null;
       const ctx: RequestContext = { req: incoming.head, res: reply, stream, gone: incoming.gone, url, params: match.params, principal, audit, body: () => (bodyRead ??= incoming.rawBody().then((bytes) => parseJsonBody(bytes, incoming.head.headers['content-type']))) };
       if (!route.write) {
         await route.handle(ctx);
-        return true;
+        return 'answered';
       }
       // One write goes to whichever node leads until one runs it, held (bounded) meanwhile.
-      const untilMs = performance.now() + (this.options.leaderWaitMs ?? LEADER_WAIT_MS_DEFAULT);
       for (;;) {
         if (!gate.isLeader()) {
           // A forwarded write runs only on the leader; its sender knows whom to ask next.
-          if (incoming.forwarded) return false;
-          if (await this.forward(gate, incoming, reply, untilMs, route.holdsMsMax ?? 0)) return true;
+          if (incoming.forwarded) return 'notRun';
+          const forwarded = await this.forward(gate, incoming, reply, untilMs, route.holdsMsMax ?? 0, writeId, retrySince);
+          if (forwarded === 'answered') return 'answered';
+          if (forwarded === 'lost' && !resend()) throw new ChimeError('OUTCOME_UNKNOWN', `the leader went away before it answered, ${RESENDS_MAX} times; the write may or may not have taken effect — retry`);
           if (gate.isLeader()) continue;
         } else {
           try {
             await route.handle(ctx);
-            return true;
+            return 'answered';
           } catch (error) {
-            if (!(route.reroutable === true && isChimeError(error, ...NOT_RUN_CODES)) || reply.headersSent) throw error;
-            // Not run, and leadership is moving: the next leader gets it.
-            if (incoming.forwarded) return false;
-            if (performance.now() >= untilMs) throw error;
+            if (route.reroutable !== true || reply.headersSent) throw error;
+            if (isChimeError(error, ...LOST_CODES) && writeId !== null) {
+              // Proposed here, then leadership moved before it applied: the next leader gets
+              // it again as a retry, which takes effect only if this one did not.
+              if (incoming.forwarded) return 'lost';
+              if (!resend()) throw error;
+            } else {
+              if (!isChimeError(error, ...NOT_RUN_CODES)) throw error;
+              // Not run, and leadership is moving: the next leader gets it.
+              if (incoming.forwarded) return 'notRun';
+              if (performance.now() >= untilMs) throw error;
+            }
           }
         }
         await this.hold(gate, untilMs);
@@ -334,7 +381,7 @@ export class ApiServer {
         await discardBody(raw);
       }
       this.answerProblem(reply, problem);
-      return true;
+      return 'answered';
     } finally {
       // A forwarded write handed back unrun was not answered here.
       if (reply.headersSent) this.options.observer?.answered(routeName, reply.statusCode, (performance.now() - startedMs) / 1000);
@@ -394,6 +441,11 @@ export class ApiServer {
     sendProblem(res, problem);
   }
 
+  private nextWriteId(): string {
+    this.writeSeq += 1;
+    return `${this.writeIdPrefix}.${this.writeSeq.toString(36)}`;
+  }
+
   private match(method: string, path: string): { route: Route; params: Record<string, string> } | { allowed: string[] } | null {
     const allowed: string[] = [];
     // HEAD is allowed wherever GET is: the same handler, and node:http sends no body for it.
@@ -443,14 +495,15 @@ export class ApiServer {
   }
 
   /**
-   * Takes a write to the leader over the forward channel and relays its answer (true); false
-   * when it did not run there, or this node became the leader meanwhile (the caller goes on).
+   * Takes a write to the leader over the forward channel and relays its answer (`answered`);
+   * `notRun` when it did not run there or this node became the leader meanwhile, `lost` when
+   * it carries a write id and its outcome there is unknown (the caller goes on either way).
    */
-  private async forward(gate: LeaderGate, incoming: Incoming, reply: Reply, untilMs: number, holdsMs: number): Promise<boolean> {
+  private async forward(gate: LeaderGate, incoming: Incoming, reply: Reply, untilMs: number, holdsMs: number, writeId: string | null, retrySince: number | null): Promise<'answered' | 'notRun' | 'lost'> {
     const channel = this.channel;
     if (channel === null) throw new ChimeError('STARTING', 'the node is starting');
     const leader = await this.reachableLeader(gate, untilMs);
-    if (leader === null) return false;
+    if (leader === null) return 'notRun';
     const method = forwardMethod(incoming.method);
     const headers = forwardedRequestHeaders(incoming.head.headers);
     // The leader sees the Host a direct request to it would carry.
@@ -459,10 +512,10 @@ export class ApiServer {
     const body = await incoming.rawBody();
     // A manual run's `?wait=` holds the answer on the leader that long (invalid: the leader says so).
     const waitMs = parseWait(incoming.url.searchParams.get('wait') ?? '') ?? 0;
-    const outcome = await channel.forward(leader, { method, path: incoming.url.pathname + incoming.url.search, headers, body }, Math.min(Math.max(waitMs, holdsMs), WAIT_MS_MAX), incoming.gone);
-    if (outcome.kind === 'notRun') return false;
+    const outcome = await channel.forward(leader, { method, path: incoming.url.pathname + incoming.url.search, headers, body, writeId, retrySince }, Math.min(Math.max(waitMs, holdsMs), WAIT_MS_MAX), incoming.gone);
+    if (outcome.kind !== 'answered') return outcome.kind;
     reply.writeHead(outcome.status, outcome.headers).end(outcome.body);
-    return true;
+    return 'answered';
   }
 }
 

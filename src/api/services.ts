@@ -31,6 +31,8 @@ export interface LeaderGate {
   leader(): string | null;
   /** The leader's HTTP address, or null while none is known. */
   leaderHttp(): string | null;
+  /** The log index this node has applied: a write proposed from now on lies beyond it. */
+  appliedIndex(): number;
 }
 
 /** Linearizable reads: resolves once local state reflects every write acknowledged before the call. */

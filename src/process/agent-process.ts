@@ -239,7 +239,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   metrics.bind(running, execution, tcp.metrics);
   metrics.bindJobs(() => jobs.table, notifyPlane);
 
-  const gate: LeaderGate = { nodeId: config.id, isLeader: () => running.isLeader(), leader: () => running.leader(), leaderHttp: () => running.leaderHttp() };
+  const gate: LeaderGate = { nodeId: config.id, isLeader: () => running.isLeader(), leader: () => running.leader(), leaderHttp: () => running.leaderHttp(), appliedIndex: () => running.appliedIndex() };
   const jobService = jobServiceOf(running, () => jobs.table, () => Date.now(), secrets.secretsKey, tracer === null ? undefined : (stage) => tracer.mark(stage));
   const barrier = readBarrierOf(running);
   const audits = auditSinkOf(running);

@@ -218,6 +218,8 @@ export function jobServiceOf(
     const result = await node.propose(command);
     trace?.('resolved');
     if (!result.ok) throw rejection(result);
+    // A re-sent write that took effect before, whose job changed since (table.ts repeatOf).
+    if (result.kind === 'noop' && result.code === 'WRITE_REPEATED') throw new ChimeError(result.code, result.message);
     return result;
   };
   return {

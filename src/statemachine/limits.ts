@@ -96,6 +96,14 @@ export const ERROR_CHARS_MAX = 4096;
 export const REASON_CHARS_MAX = 256;
 /** How long an idempotency key of a manual run is remembered, judged by command time. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
+/**
+ * Write ids of accepted writes are remembered this long by command time (write-ids.ts): far
+ * longer than a node keeps re-sending a write whose leader died. A re-send that comes later
+ * anyway is refused (OUTCOME_UNKNOWN), never applied twice.
+ */
+export const WRITE_ID_TTL_MS = 60_000;
+/** Write ids remembered at most; beyond, the oldest go (a re-send of one of them is refused the same way). */
+export const WRITE_IDS_MAX = 65_536;
 /** Timestamps a command may carry: 1970 to the end of 9999. */
 export const TIME_MS_MAX = 253402300799999;
 

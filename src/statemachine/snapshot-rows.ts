@@ -5,6 +5,7 @@ import { ChimeError } from '../errors/index.js';
 import { updateRetryIndex } from './run-indexes.js';
 import { AFTER_MAX, OWED_AFTER_FIRES_MAX, OWED_MANUAL_FIRES_MAX } from './limits.js';
 import { addOwedManual, indexRun, keyOf, type TableState } from './state.js';
+import { WriteIds, type WriteIdsSnapshot } from './write-ids.js';
 import {
   KILL_REASONS, QUEUE_PRIORITIES, RUN_STATUSES, TRIGGERS,
   type Execution, type ExecutionStatus, type KillReason, type QueuePriority, type QueueState, type RunRecord, type RunStatus, type Trigger,
@@ -50,10 +51,10 @@ export type AccessRows = { readonly tokens: unknown; readonly audit: unknown };
  * workers, least recently seen first. `access` (optional too) holds tokens and the audit log:
  * written only when there are any, read as empty when absent.
  */
-export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows; owedAfter?: Row[]; owedManual?: Row[]; afterSeen?: Row[] } {
+export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows; owedAfter?: Row[]; owedManual?: Row[]; afterSeen?: Row[]; writes?: WriteIdsSnapshot } {
   const queueRuns: Row[] = [];
   for (const run of state.runs.values()) if (run.queue !== null) queueRuns.push(queueRow(run, run.queue));
-  const out: { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows; owedAfter?: Row[]; owedManual?: Row[]; afterSeen?: Row[] } = {
+  const out: { runs: Row[]; keys: Row[]; queue: { runs: Row[]; workers: Row[] }; access?: AccessRows; owedAfter?: Row[]; owedManual?: Row[]; afterSeen?: Row[]; writes?: WriteIdsSnapshot } = {
     runs: [...state.runs.values()].map(runRow),
     keys: [...state.keys].map(([k, e]) => [k, e.jobId, e.createRevision, e.runId, e.atMs]),
     queue: { runs: queueRuns, workers: [...state.workers.values()].map((w) => [w.worker, [...w.functions], w.node, w.lastSeenAt]) },
@@ -62,6 +63,8 @@ export function runAndKeyRows(state: TableState): { runs: Row[]; keys: Row[]; qu
   // Optional too: written only when an `after` fire is owed, read as none when absent.
   if (state.owedAfter.size > 0) out.owedAfter = [...state.owedAfter.values()].map((o) => [o.jobId, o.upstreamRunId, o.atMs]);
   if (state.afterSeen.size > 0) out.afterSeen = [...state.afterSeen].map(([jobId, seen]) => [jobId, [...seen]]);
+  const writes = state.writes.snapshot();
+  if (writes.rows.length > 0 || writes.forgottenIndex > 0) out.writes = writes;
   if (state.owedManual.size > 0) {
     out.owedManual = [...state.owedManual.values()].map((o) => [o.jobId, o.runId, o.scheduledAt, o.payload, o.key, o.priority, o.triggeredBy]);
   }
@@ -90,6 +93,11 @@ export function restoreOwedManual(state: TableState, owed: unknown): void {
     if (state.owedManual.size >= OWED_MANUAL_FIRES_MAX) throw bad('more waiting manual fires than the limit');
     addOwedManual(state, { jobId, runId, scheduledAt, payload, key, priority, triggeredBy });
   }
+}
+
+/** Restores the tail's optional `writes` key (write ids lately accepted); absent means none. */
+export function restoreWriteIds(state: TableState, writes: unknown): void {
+  if (writes !== undefined) state.writes = WriteIds.restore(writes, bad);
 }
 
 /** Restores the tail's optional `owedAfter` key (after the jobs); absent means nothing is owed. */

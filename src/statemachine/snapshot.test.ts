@@ -28,13 +28,15 @@ function randomCommand(next: () => number, view: JobTable, step: number): Comman
   const runIds = view.activeRuns().map((r) => r.runId);
   const runId = runIds.length > 0 && next() < 0.8 ? pick(runIds) : `r${Math.floor(next() * step + 1)}`;
   const roll = next();
+  // A few write ids, re-sent now and then: repeats must decide the same on every replica and after a restore.
+  const audit = { at, actor: 'ops', method: 'PUT', path: `/v1/jobs/${id}`, target: id, writeId: `w${Math.floor(next() * 8)}`, ...(next() < 0.5 ? { retrySince: Math.max(0, step - 1 - Math.floor(next() * 6)) } : {}) };
   if (roll < 0.1) {
-    return { type: 'putJob', id, at, spec: spec(id, {
+    return { type: 'putJob', id, at, audit, spec: spec(id, {
       schedule: pick(SCHEDULES), timezone: pick(ZONES), concurrency: pick(['allow', 'forbid', 'replace']), history: 1 + Math.floor(next() * 4),
       retry: { max: Math.floor(next() * 3) }, target: next() < 0.3 ? { mode: 'all' } : { mode: 'any' }, after: id === 'a' ? [] : ['a'],
     }) };
   }
-  if (roll < 0.13) return { type: pick(['deleteJob', 'pauseJob', 'resumeJob'] as const), id, at };
+  if (roll < 0.13) return { type: pick(['deleteJob', 'pauseJob', 'resumeJob'] as const), id, at, audit };
   if (roll < 0.4) {
     const job = view.getJob(id);
     const instant = job?.nextFireAt ?? at;

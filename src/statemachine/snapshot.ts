@@ -12,14 +12,15 @@
 // state and the pull workers), `notify` (deliveries owed), `jobMetrics` (per-job figures) and
 // `access` (token hashes and the audit log). A version-2 snapshot restores them empty. The
 // version went up so that an older build refuses such a snapshot instead of silently dropping
-// its tokens, queue or deliveries.
+// its tokens, queue or deliveries. Later optional tail keys (`owedAfter`, `owedManual`,
+// `afterSeen`, `writes`: write ids lately accepted, write-ids.ts) are read as empty when absent.
 import { itemAt } from './assert.js';
 import { packr } from './codec.js';
 import { ChimeError } from '../errors/index.js';
 import { isRecord } from './guards.js';
 import type { TableLimits } from './limits.js';
 import { drainSteps, readJobSection, writeJobSectionSteps } from './snapshot-jobs.js';
-import { bad, isInt, restoreAccess, restoreAfterSeen, restoreOwedAfter, restoreOwedManual, restoreRunsAndKeys, runAndKeyRows } from './snapshot-rows.js';
+import { bad, isInt, restoreAccess, restoreAfterSeen, restoreOwedAfter, restoreOwedManual, restoreRunsAndKeys, restoreWriteIds, runAndKeyRows } from './snapshot-rows.js';
 import { notifyRows, restoreNotify } from './notifications.js';
 import { jobMetricsRows, restoreJobMetrics } from './job-metrics.js';
 import { decodeVersion1 } from './snapshot-v1.js';
@@ -149,5 +150,6 @@ function decodeVersions2And3(h: { readonly [field: string]: unknown }, bytes: Ui
   restoreOwedAfter(state, tail['owedAfter']);
   restoreOwedManual(state, tail['owedManual']);
   restoreAfterSeen(state, tail['afterSeen']);
+  restoreWriteIds(state, tail['writes']);
   return state;
 }

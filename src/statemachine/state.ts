@@ -13,6 +13,7 @@ import { createJobMetrics, type JobMetricsState } from './job-metrics.js';
 import { createRunSearchIndexes, indexForSearch, unindexForSearch, type RunSearchIndexes } from './run-search.js';
 import { JobsById, compareIds } from './jobs-by-id.js';
 import type { JobState } from './job-record.js';
+import { WriteIds } from './write-ids.js';
 import { isActiveStatus, type RunRecord, type WorkerEntry } from './types.js';
 
 export { JobState } from './job-record.js';
@@ -70,6 +71,8 @@ export type TableState = RunSearchIndexes & {
   tokens: TokenRegistry;
   /** Accepted writes, newest last, bounded. Replaced on restore. */
   audit: AuditLog;
+  /** Write ids of accepted writes lately, so a re-sent write takes effect once (write-ids.ts). Replaced on restore. */
+  writes: WriteIds;
 };
 
 const KEYS_PRUNED_PER_APPLY_MAX = 1000;
@@ -87,7 +90,7 @@ export function createState(limits: TableLimits): TableState {
     activeByNode: new Map(), awaitingRetry: new SortedSet<RunRecord, FinishKey>(compareByFinish),
     queued: new Map(), leases: new SortedSet<RunRecord, LeaseKey>(compareLeases), heldByWorker: new Map(), workers: new Map(),
     dependents: new Map(), keys: new Map(), owedAfter: new Map(), afterSeen: new Map(), owedManual: new Map(), owedManualBytes: 0, notify: createNotifyState(), jobMetrics: createJobMetrics(), ...createRunSearchIndexes(),
-    tokens: TokenRegistry.create(), audit: AuditLog.create(),
+    tokens: TokenRegistry.create(), audit: AuditLog.create(), writes: new WriteIds(),
   };
 }
 

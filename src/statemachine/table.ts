@@ -13,7 +13,8 @@ import type { AuditPage, AuditRecord, TokenLookup, TokenPage, TokenView } from '
 import { ChimeError } from '../errors/index.js';
 import { ERROR_CODES } from './errors.js';
 import { CLAIM_SCAN_MAX, DEFAULT_LIMITS, type TableLimits } from './limits.js';
-import { rejected, type ApplyResult, type Rejected } from './results.js';
+import { noop, rejected, type AppliedJob, type ApplyResult, type Rejected } from './results.js';
+import type { WriteEntry } from './write-ids.js';
 import { assertRunIndexes } from './run-indexes.js';
 import type { JobFigures } from './job-metrics.js';
 import { assertSearchIndexes, searchRuns, type RunQuery } from './run-search.js';
@@ -47,6 +48,48 @@ function auditOf(command: Command): AuditRecord | undefined {
     case 'runStarted': case 'runFinished': case 'runLost': case 'retryRun': case 'runReports': case 'audit':
     case 'notifyResults': case 'claimRuns': case 'claimReport': case 'queueFires':
       return undefined;
+  }
+}
+
+const OUTCOME_LETTERS = { created: 'c', configured: 'f', unchanged: 'u' } as const;
+const OUTCOMES_BY_LETTER: Readonly<Record<string, AppliedJob['outcome']>> = { c: 'created', f: 'configured', u: 'unchanged' };
+
+/** What an accepted write's repeat needs of its result. */
+function writeEntryOf(result: ApplyResult & { readonly ok: true }, index: number, atMs: number): WriteEntry {
+  switch (result.kind) {
+    case 'job': case 'jobUnread': return { index, atMs, created: result.created, outcomes: '' };
+    case 'jobs': return { index, atMs, created: false, outcomes: result.jobs.map((j) => OUTCOME_LETTERS[j.outcome]).join('') };
+    default: return { index, atMs, created: false, outcomes: '' };
+  }
+}
+
+/**
+ * The answer to a write that already took effect at `earlier.index`, changing nothing: the
+ * first one's outcome with the table as it is now. When what it wrote is gone since (a job
+ * deleted meanwhile), a WRITE_REPEATED no-op says so.
+ */
+function repeatOf(state: TableState, command: Command, earlier: WriteEntry, answered: boolean): ApplyResult {
+  const gone = noop(ERROR_CODES.WRITE_REPEATED, `this write took effect earlier (log index ${earlier.index}) and what it wrote changed since`);
+  switch (command.type) {
+    case 'putJob': case 'pauseJob': case 'resumeJob': {
+      const job = state.jobs.get(command.id);
+      if (job === undefined) return gone;
+      return answered ? { ok: true, kind: 'job', created: earlier.created, job: jobView(job) } : { ok: true, kind: 'jobUnread', created: earlier.created };
+    }
+    case 'putJobs': {
+      const jobs: AppliedJob[] = [];
+      for (const [i, item] of command.jobs.entries()) {
+        const job = state.jobs.get(item.id);
+        const outcome = OUTCOMES_BY_LETTER[earlier.outcomes.charAt(i)];
+        if (job === undefined || outcome === undefined) return gone;
+        jobs.push({ id: item.id, outcome, job: jobView(job) });
+      }
+      return { ok: true, kind: 'jobs', jobs };
+    }
+    case 'deleteJob':
+      return { ok: true, kind: 'deleted', id: command.id, activeRunIds: [] };
+    default:
+      return noop(ERROR_CODES.WRITE_REPEATED, `this write took effect earlier (log index ${earlier.index})`);
   }
 }
 
@@ -111,10 +154,22 @@ export class JobTable {
    */
   apply(command: Command, index: number, answered = true): ApplyResult {
     this.advance(index);
+    const audit = auditOf(command);
+    const writeId = audit?.writeId;
+    if (writeId !== undefined && audit !== undefined) {
+      // A write re-sent after its outcome was lost: once is all it takes effect.
+      const earlier = this.state.writes.get(writeId);
+      if (earlier !== undefined) return repeatOf(this.state, command, earlier, answered);
+      if (audit.retrySince !== undefined && this.state.writes.unsure(audit.retrySince)) {
+        return rejected(ERROR_CODES.OUTCOME_UNKNOWN, 'this write was first sent too long ago (or too many came since) to tell whether it took effect; it was not applied again');
+      }
+    }
     const result = this.applyCommand(command, index, answered);
     // Only accepted writes are audited (api.md): a refused one changed nothing.
-    const audit = auditOf(command);
-    if (result.ok && audit !== undefined) this.state.audit.append(audit);
+    if (result.ok && audit !== undefined) {
+      this.state.audit.append(audit);
+      if (writeId !== undefined) this.state.writes.remember(writeId, writeEntryOf(result, index, audit.at));
+    }
     return result;
   }
 

@@ -46,7 +46,7 @@ async function channel(): Promise<{ cpuUsPerWrite: number; perSecond: number }> 
   const leader = new ForwardChannel(link('l'), async (_from, r) => ({ id: r.id, notRun: false, status: 201, headers: { 'content-type': 'application/json' }, body: answerBody }), DEFAULT_FORWARD_LIMITS);
   peers.set('f', follower).set('l', leader);
   const result = await measure(async () => {
-    await follower.forward('l', { method: 'PUT', path: '/v1/jobs/x', headers: { 'content-type': 'application/json', host: '127.0.0.1:8400' }, body });
+    await follower.forward('l', { method: 'PUT', path: '/v1/jobs/x', headers: { 'content-type': 'application/json', host: '127.0.0.1:8400' }, body, writeId: '0123456789abcdef.1', retrySince: null });
   });
   follower.close();
   leader.close();
