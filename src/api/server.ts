@@ -248,12 +248,26 @@ export class ApiServer {
 
   private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let raw: Promise<Buffer> | null = null;
-    const gone = new AbortController();
+    // Made when first asked for (a long-poll, a forward that holds): most requests never do.
+    let gone: AbortController | null = null;
+    let hungUp = false;
     const onClose = (): void => {
-      if (!res.writableFinished) gone.abort();
+      if (res.writableFinished) return;
+      hungUp = true;
+      gone?.abort();
     };
     res.once('close', onClose);
-    const incoming: Incoming = { head: req, method: req.method ?? 'GET', url: new URL(req.url ?? '/', 'http://local'), rawBody: () => (raw ??= readBodyBytes(req)), forwarded: false, raw: req, gone: gone.signal, writeId: null, retrySince: null };
+    const incoming: Incoming = {
+      head: req, method: req.method ?? 'GET', url: new URL(req.url ?? '/', 'http://local'), rawBody: () => (raw ??= readBodyBytes(req)), forwarded: false, raw: req,
+      get gone(): AbortSignal {
+        if (gone === null) {
+          gone = new AbortController();
+          if (hungUp) gone.abort();
+        }
+        return gone.signal;
+      },
+      writeId: null, retrySince: null,
+    };
     try {
       await this.run(incoming, res, res);
     } finally {
@@ -335,7 +349,10 @@ export class ApiServer {
         return true;
       };
       let bodyRead: Promise<unknown> | null = null;
-      const ctx: RequestContext = { req: incoming.head, res: reply, stream, gone: incoming.gone, url, params: match.params, principal, audit, body: () => (bodyRead ??= incoming.rawBody().then((bytes) => parseJsonBody(bytes, incoming.head.headers['content-type']))) };
+      const ctx: RequestContext = {
+        req: incoming.head, res: reply, stream, get gone() { return incoming.gone; }, url, params: match.params, principal, audit,
+        body: () => (bodyRead ??= incoming.rawBody().then((bytes) => parseJsonBody(bytes, incoming.head.headers['content-type']))),
+      };
       if (!route.write) {
         await route.handle(ctx);
         return 'answered';
@@ -512,7 +529,10 @@ export class ApiServer {
     const body = await incoming.rawBody();
     // A manual run's `?wait=` holds the answer on the leader that long (invalid: the leader says so).
     const waitMs = parseWait(incoming.url.searchParams.get('wait') ?? '') ?? 0;
-    const outcome = await channel.forward(leader, { method, path: incoming.url.pathname + incoming.url.search, headers, body, writeId, retrySince }, Math.min(Math.max(waitMs, holdsMs), WAIT_MS_MAX), incoming.gone);
+    const extraMs = Math.min(Math.max(waitMs, holdsMs), WAIT_MS_MAX);
+    // A client hanging up ends a held answer on the leader (a long-poll); a plain write runs
+    // to its end either way, so it needs no signal.
+    const outcome = await channel.forward(leader, { method, path: incoming.url.pathname + incoming.url.search, headers, body, writeId, retrySince }, extraMs, extraMs > 0 ? incoming.gone : undefined);
     if (outcome.kind !== 'answered') return outcome.kind;
     reply.writeHead(outcome.status, outcome.headers).end(outcome.body);
     return 'answered';

@@ -18,7 +18,13 @@ function escapeLabel(value: string): string {
 function labelText(labels: Labels, extra: string | null = null): string {
   const keys = Object.keys(labels);
   if (keys.length === 0) return extra === null ? '' : `{${extra}}`;
-  if (keys.length > 1) keys.sort();
+  // Insertion sort: label sets have a few names, and Array#sort allocates on every call.
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i] ?? '';
+    let j = i - 1;
+    for (; j >= 0 && (keys[j] ?? '') > key; j--) keys[j + 1] = keys[j] ?? '';
+    keys[j + 1] = key;
+  }
   let text = '{';
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] ?? '';

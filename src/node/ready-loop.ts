@@ -186,7 +186,7 @@ export class ReadyLoop<C, R> {
 
   private proposalRefusal(): ChimeError | null {
     if (this.stopped) return shuttingDown();
-    const soft = this.raw.status().softState;
+    const soft = this.raw.softState();
     if (soft.role !== 'leader') return notLeader(soft.leader);
     const max = this.options.proposalsPendingMax;
     if (this.batch.length + this.proposals.size >= max) return new ChimeError('PROPOSALS_FULL', `${max} proposals are pending`, { leader: this.options.id });

@@ -164,7 +164,8 @@ export class RawNode {
     return { term: this.raft.term, vote: this.raft.vote, commit: this.raft.log.committed };
   }
 
-  private softState(): SoftState {
+  /** Who leads and this node's role: what status() says of them, without building the rest (a leader asks on every proposal). */
+  softState(): SoftState {
     return { leader: this.raft.lead, role: this.raft.role };
   }
 }
