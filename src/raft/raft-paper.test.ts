@@ -234,6 +234,37 @@ test('thesis §4.2.3: a follower that hears from a live leader ignores vote requ
   assert.equal(n2.ready().messages.filter((m) => m.type === 'voteResp').length, 0);
 });
 
+test('a follower told its leader is unreachable campaigns within one election timeout of that, not one to two after the last heartbeat', () => {
+  const elapsedUntilLeader = (report: boolean): number => {
+    const net = new TestNetwork(['n1', 'n2', 'n3']);
+    net.elect('n1');
+    net.tickAll(3);
+    // The leader's process dies: both followers' connections to it break at once.
+    net.crash('n1');
+    if (report) for (const id of ['n2', 'n3']) net.get(id).node.reportUnreachable('n1');
+    for (let ticks = 1; ticks <= 40; ticks++) {
+      net.tickAll(1);
+      if (net.leader() !== null) return ticks;
+    }
+    return Infinity;
+  };
+  // electionTicks is 10: a report makes the next election come within 10 ticks.
+  assert.ok(elapsedUntilLeader(true) <= 10, `with the report: ${elapsedUntilLeader(true)} ticks`);
+  assert.ok(elapsedUntilLeader(false) > 10, `without: ${elapsedUntilLeader(false)} ticks`);
+});
+
+test('a follower that alone lost its leader does not disrupt it: its peers, still hearing the leader, refuse the pre-vote', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  // n2 no longer hears n1 (and says so); n3 does.
+  net.cut.add('n1->n2');
+  net.get('n2').node.reportUnreachable('n1');
+  net.tickAll(30);
+  assert.equal(net.leader(), 'n1');
+  assert.equal(net.get('n1').node.status().hardState.term, 2);
+  assert.equal(net.get('n3').node.status().hardState.term, 2);
+});
+
 test('§5.2: a leader appends an empty entry of its term on election', () => {
   const net = new TestNetwork(['n1', 'n2', 'n3']);
   net.elect('n1');

@@ -925,6 +925,14 @@ export class Raft {
   reportUnreachable(id: NodeId): void {
     const pr = this.progress.get(id);
     if (this.role === 'leader' && pr !== undefined && pr.state === 'replicate') pr.becomeProbe();
+    // A follower whose connection to its leader broke (most often: the leader's process died)
+    // stops counting on the leader's lease and campaigns within one election timeout from now
+    // (randomized) rather than one to two from the last heartbeat. Pre-vote keeps this from
+    // disrupting a live leader: a peer that still hears it refuses the pre-vote (its lease),
+    // and the next heartbeat resets this node's count anyway.
+    if (this.role === 'follower' && id === this.lead && this.config.preVote && this.config.checkQuorum) {
+      this.electionElapsed = Math.max(this.electionElapsed, this.config.electionTicks);
+    }
   }
 
   reportSnapshot(id: NodeId, ok: boolean): void {
