@@ -359,7 +359,15 @@ export class Executor {
 
   private onStarted(run: Run): void {
     run.startedAtMs = run.launchedAtMs ?? this.now();
-    const report = { kind: 'started', runId: run.request.runId, attempt: run.request.attempt, node: this.nodeId, atMs: run.startedAtMs } as const;
+    // The timeout counts from the recorded start: a process's spawn event comes a turn or more
+    // after start() armed the timer (ms later on a busy node), and the run must not be killed
+    // before timeoutMs of it have passed.
+    const req = run.request;
+    if (run.timeoutTimer !== null && run.kill === null) {
+      run.timeoutTimer.cancel();
+      run.timeoutTimer = this.timers.schedule(Math.max(0, run.startedAtMs + req.timeoutMs - this.now()), () => this.killRun(run, 'timeout', `timed out after ${req.timeoutMs} ms`));
+    }
+    const report = { kind: 'started', runId: req.runId, attempt: req.attempt, node: this.nodeId, atMs: run.startedAtMs } as const;
     if (this.outbox.pushStarted(report)) this.onReport?.(report);
   }
 
