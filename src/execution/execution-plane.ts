@@ -6,7 +6,7 @@ import { openExecutorSecrets, secretValuesOf, type SecretsKey } from '../access/
 import { randomUUID } from 'node:crypto';
 import { Executor, validateExecuteRequest, type Report } from '../executor/index.js';
 import { Scheduler, type ExecuteOrder, type ExecutorNode, type ExecutorReport, type SchedulerHost, type SchedulerMetrics } from '../scheduler/index.js';
-import type { ApplyResult, Command, JobTable, KillReason } from '../statemachine/index.js';
+import type { ApplyResult, Command, JobTable, KillReason, RunRecord } from '../statemachine/index.js';
 import type { NodeId } from '../raft/index.js';
 import type { Logger } from '../log/index.js';
 import { MessageBatcher, StartedHold, orderBytes, reportBytes } from './report-relay.js';
@@ -123,6 +123,11 @@ export class ExecutionPlane {
   start(): void {
     this.timers.push(setInterval(() => this.sendHeartbeat(), this.options.heartbeatMs ?? HEARTBEAT_MS_DEFAULT));
     this.timers.push(setInterval(() => this.resendReports(), REPORT_RESEND_MS));
+  }
+
+  /** A member's removal applied: the runs whose executions on it the table declared lost (the leader's scheduler retries them). */
+  onMemberRemoved(runs: readonly RunRecord[]): void {
+    this.scheduler?.onRunsLost(runs);
   }
 
   /** Every command the node applies, with its result: the leader's scheduler acts on committed entries. */

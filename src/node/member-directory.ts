@@ -86,6 +86,7 @@ export class MemberDirectory<C, R> implements StateMachine<C, R> {
     if (change.type === 'remove') {
       this.addresses.delete(change.node);
       this.workers.delete(change.node);
+      this.inner.memberRemoved?.(change.node);
       return;
     }
     if (change.type === 'addLearner' && roleOfContext(change.context) === 'worker') this.workers.add(change.node);

@@ -73,6 +73,11 @@ export interface StateMachine<C, R> {
   /** The same bytes in steps; the runtime gives the event loop a turn between them and applies nothing until the end. */
   snapshotSteps?(frame?: (imageBytes: number) => Uint8Array): Generator<void, Uint8Array, void>;
   restore(data: Uint8Array): void;
+  /**
+   * A member's removal applied (at its place in the log, on every replica, before the
+   * removal entry itself is handed to apply): what the state keeps for that member ends now.
+   */
+  memberRemoved?(node: NodeId): void;
 }
 
 /**

@@ -163,6 +163,13 @@ export class Scheduler {
     }
   }
 
+  /** Runs whose executions the table declared lost without a command (their node's removal applied). */
+  onRunsLost(runs: readonly RunRecord[]): void {
+    const s = this.session;
+    if (s === null) return;
+    for (const run of runs) this.runChanged(s, run);
+  }
+
   /** An executor's report: resolves true once its command applied (the agent then acknowledges), false when it could not be recorded. */
   async onReport(report: ExecutorReport): Promise<boolean> {
     const s = this.session;

@@ -89,6 +89,30 @@ export function applyRunLost(state: TableState, cmd: RunLostCommand): ApplyResul
   });
 }
 
+/**
+ * A member's removal applied: every active execution on it of a node-run (not a queue run,
+ * which a pull worker holds under its lease) ends `lost` here, at this point of the log on
+ * every replica. Otherwise an execution whose start was never recorded would still look
+ * pending, and a node re-added under the same id — with none of its old records — would be
+ * sent it again and run it a second time. The time is the execution's own start (or the
+ * fire's): the removal entry carries no clock.
+ */
+export function loseExecutionsOf(state: TableState, node: string): RunRecord[] {
+  const active = state.activeByNode.get(node);
+  if (active === undefined) return [];
+  const changed: RunRecord[] = [];
+  for (const run of [...active.valuesAfter()]) {
+    if (run.queue !== null) continue;
+    const execution = run.executions.find((e) => e.node === node && e.attempt === run.attempt && isActiveStatus(e.status));
+    if (execution === undefined) continue;
+    const result = finishExecution(state, run, execution, 'lost', execution.startedAt ?? run.firedAt, (e) => {
+      e.error = 'its node was removed from the cluster';
+    });
+    if (result.ok && result.kind === 'run') changed.push(result.run);
+  }
+  return changed;
+}
+
 function finishExecution(
   state: TableState, run: RunRecord, execution: Execution, status: FinalExecutionStatus, atMs: number, fill: (e: Execution) => void,
 ): ApplyResult {

@@ -3,6 +3,7 @@
 import { decodeCommand, encodeCommand } from './codec.js';
 import type { Command } from './commands.js';
 import type { ApplyResult } from './results.js';
+import type { RunRecord } from './types.js';
 import { JobTable } from './table.js';
 
 /** A committed log entry as the node runtime hands it over (the shape of src/raft's Entry). */
@@ -14,13 +15,15 @@ export interface LogEntry {
 
 /** Told of every command once it applied, with its result (the leader's scheduler acts on them). */
 export type AppliedListener = (command: Command, result: ApplyResult) => void;
+/** Told that a member's removal applied, with the runs whose executions on it the table declared lost. */
+export type RemovedListener = (node: string, runs: readonly RunRecord[]) => void;
 
 const NOT_A_COMMAND: ApplyResult = { ok: true, kind: 'none' };
 
 export class ReplicatedJobs {
   private current: JobTable = JobTable.create();
 
-  constructor(private readonly applied: AppliedListener = () => {}) {}
+  constructor(private readonly applied: AppliedListener = () => {}, private readonly removed: RemovedListener = () => {}) {}
 
   /** The table as of the last applied entry. */
   get table(): JobTable {
@@ -45,6 +48,11 @@ export class ReplicatedJobs {
     const result = this.current.apply(command, entry.index, answered);
     this.applied(command, result);
     return result;
+  }
+
+  /** A member left the cluster: its executions are lost (JobTable.memberRemoved), on every replica alike. */
+  memberRemoved(node: string): void {
+    this.removed(node, this.current.memberRemoved(node));
   }
 
   snapshot(frame?: (imageBytes: number) => Uint8Array): Uint8Array {

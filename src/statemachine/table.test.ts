@@ -238,6 +238,27 @@ test('target all: the run succeeds only when every execution succeeds; failures 
   assert.equal(ok(finish('r2', 'n3', 'timed_out')).status, 'timed_out');
 });
 
+test('a member\'s removal ends its executions lost at that point of the log, started or not, so a node re-added under its id is never sent them again', () => {
+  const d = new Driver();
+  d.put('a', T0, { concurrency: 'allow' });
+  d.fire(T0, scheduled('a', 'r1', T0 + 5 * MIN, { executors: ['n1'] }));
+  d.fire(T0, scheduled('a', 'r2', T0 + 10 * MIN, { executors: ['n1', 'n2'] }));
+  d.apply({ type: 'runStarted', runId: 'r2', attempt: 1, node: 'n1', at: T0 + 10 * MIN });
+  d.fire(T0, scheduled('a', 'r3', T0 + 15 * MIN, { executors: ['n2'] }));
+  // r1's start on n1 was never recorded (its report died with the node): it looks pending.
+  const lost = d.table.memberRemoved('n1');
+  assert.deepEqual(lost.map((r) => [r.runId, r.status]), [['r1', 'lost'], ['r2', 'running']]);
+  const r1 = d.table.getRun('r1');
+  assert.deepEqual(r1?.executions.map((e) => [e.node, e.status, e.error]), [['n1', 'lost', 'its node was removed from the cluster']]);
+  assert.deepEqual(d.table.getRun('r2')?.executions.map((e) => [e.node, e.status]), [['n1', 'lost'], ['n2', 'pending']]);
+  assert.equal(d.table.getRun('r3')?.status, 'pending', 'other nodes\' runs are untouched');
+  assert.equal(d.table.activeCountOnNode('n1'), 0);
+  assert.deepEqual(d.table.memberRemoved('n1'), [], 'a second removal finds nothing');
+  d.table.assertIndexesConsistent();
+  // Every replica decides the same: the snapshot carries it.
+  assert.equal(JobTable.restore(d.table.snapshot()).getRun('r1')?.status, 'lost');
+});
+
 test('killRun marks the request; the executor report settles the status', () => {
   const d = new Driver();
   d.put('a', T0);

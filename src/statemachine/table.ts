@@ -5,7 +5,7 @@ import { assert, itemAt } from './assert.js';
 import { applyFire, applyQueueFires } from './apply-fire.js';
 import type { QueuedManualFire } from './commands.js';
 import { applyDeleteJob, applyPause, applyPutJob, applyPutJobs, applyResume, sameSpec } from './apply-jobs.js';
-import { applyKillRun, applyRetryRun, applyRunFinished, applyRunLost, applyRunReports, applyRunStarted } from './apply-runs.js';
+import { applyKillRun, applyRetryRun, applyRunFinished, applyRunLost, applyRunReports, applyRunStarted, loseExecutionsOf } from './apply-runs.js';
 import { applyClaimReport, applyClaimRuns } from './apply-queue.js';
 import { decodeCommand } from './codec.js';
 import { tokenCommandOf, type Command, type CreateTokenEntry, type RevokeTokenEntry } from './commands.js';
@@ -171,6 +171,11 @@ export class JobTable {
       if (writeId !== undefined) this.state.writes.remember(writeId, writeEntryOf(result, index, audit.at));
     }
     return result;
+  }
+
+  /** A member left the cluster: its node-run executions end lost now (apply-runs.ts loseExecutionsOf). Returns the runs changed. */
+  memberRemoved(node: string): RunRecord[] {
+    return loseExecutionsOf(this.state, node);
   }
 
   private applyCommand(command: Command, index: number, answered: boolean): ApplyResult {
