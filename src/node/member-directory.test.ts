@@ -48,3 +48,18 @@ test('a snapshot with a malformed address row is refused with a clear error', ()
   const bad = new MemberDirectory(plain);
   assert.throws(() => bad.restore(new Uint8Array([0x93, 1, 2, 3])), /snapshot (format|is malformed)/);
 });
+
+test('applying a removal tells the state machine: the job table ends that node\'s executions lost, and the listener hears which runs', () => {
+  const heard: [string, string[]][] = [];
+  const jobs = new ReplicatedJobs(() => undefined, (node, runs) => heard.push([node, runs.map((r) => r.runId)]));
+  const directory = new MemberDirectory(jobs);
+  directory.applyConfChange({ type: 'addVoter', node: 'n2', context: encodeMemberContext({ rpc: '127.0.0.1:1', http: '127.0.0.1:2' }) });
+  directory.apply(put('a', 1), false);
+  const fire = { type: 'fire', at: 2, fires: [{ jobId: 'a', runId: 'r1', scheduledAt: 2, trigger: 'manual', executors: ['n2'], outcome: 'run' }] } as const;
+  directory.apply({ index: 2, term: 1, kind: 'normal', data: encodeCommand(fire) }, false);
+  assert.equal(jobs.table.getRun('r1')?.status, 'pending');
+  directory.applyConfChange({ type: 'remove', node: 'n2', context: '' });
+  assert.deepEqual(heard, [['n2', ['r1']]]);
+  assert.equal(jobs.table.getRun('r1')?.status, 'lost');
+  assert.equal(directory.addresses.has('n2'), false);
+});
