@@ -29,10 +29,6 @@ export class WriteIds {
 
   constructor(private readonly max: number = WRITE_IDS_MAX) {}
 
-  get size(): number {
-    return this.byId.size;
-  }
-
   get(id: string): WriteEntry | undefined {
     return this.byId.get(id);
   }
