@@ -328,14 +328,26 @@ export class ApiServer {
       // follower checks before it forwards, and the leader checks the same credentials again.
       const principal = await this.check(access, gate, incoming, route, reply);
       if (incoming.raw !== null && stream !== null) this.admit(incoming.raw, stream, principal);
+      let untilMs = performance.now() + (this.options.leaderWaitMs ?? LEADER_WAIT_MS_DEFAULT);
       // A write that is one proposal is named once, here or by the node that forwarded it, so
       // that it can be re-sent after a lost outcome and still take effect once (write-ids.ts).
       const writeId = route.write && route.reroutable === true ? incoming.writeId ?? this.nextWriteId() : null;
+      // Whatever entry the first try makes lies beyond what this node has applied now.
+      const firstSince = gate.appliedIndex();
       let retrySince = incoming.retrySince;
+      let resends = 0;
       const audit = (target: string | null): AuditRecord => ({
         at: access.nowMs(), actor: principal.name.slice(0, AUDIT_ACTOR_CHARS_MAX), method: route.method, path: url.pathname.slice(0, AUDIT_PATH_CHARS_MAX),
         target: target === null ? null : target.slice(0, AUDIT_TARGET_CHARS_MAX), ...(writeId === null ? {} : { writeId }), ...(retrySince === null ? {} : { retrySince }),
       });
+      /** After a lost outcome: whether to send the write again (as a retry), waiting for the next leader. */
+      const resend = (): boolean => {
+        if (writeId === null || resends >= RESENDS_MAX) return false;
+        resends += 1;
+        retrySince ??= firstSince;
+        untilMs = Math.max(untilMs, performance.now() + (this.options.leaderWaitMs ?? LEADER_WAIT_MS_DEFAULT));
+        return true;
+      };
       let bodyRead: Promise<unknown> | null = null;
       const ctx: RequestContext = {
         req: incoming.head, res: reply, stream, get gone() { return incoming.gone; }, url, params: match.params, principal, audit,
@@ -346,19 +358,6 @@ export class ApiServer {
         return 'answered';
       }
       // One write goes to whichever node leads until one runs it, held (bounded) meanwhile.
-      const leaderWaitMs = this.options.leaderWaitMs ?? LEADER_WAIT_MS_DEFAULT;
-      let untilMs = performance.now() + leaderWaitMs;
-      // Whatever entry the first try makes lies beyond what this node has applied now.
-      const firstSince = gate.appliedIndex();
-      let resends = 0;
-      /** After a lost outcome: whether to send the write again (as a retry), waiting for the next leader. */
-      const resend = (): boolean => {
-        if (writeId === null || resends >= RESENDS_MAX) return false;
-        resends += 1;
-        retrySince ??= firstSince;
-        untilMs = Math.max(untilMs, performance.now() + leaderWaitMs);
-        return true;
-      };
       for (;;) {
         if (!gate.isLeader()) {
           // A forwarded write runs only on the leader; its sender knows whom to ask next.

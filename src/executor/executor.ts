@@ -324,6 +324,10 @@ export class Executor {
       run.handle = http;
       http.start(capture);
     }
+    // The timeout counts from the start, not from acceptance; the run may have ended already.
+    if (this.runs.get(runKey(req.runId, req.attempt)) === run) {
+      run.timeoutTimer = this.timers.schedule(req.timeoutMs, () => this.killRun(run, 'timeout', `timed out after ${req.timeoutMs} ms`));
+    }
   }
 
   private httpRun(run: Run, spec: HttpSpec): HttpRun {
@@ -355,10 +359,14 @@ export class Executor {
 
   private onStarted(run: Run): void {
     run.startedAtMs = run.launchedAtMs ?? this.now();
-    // The timeout counts from the recorded start (a process's spawn event, which comes a turn
-    // or more after start(); an HTTP run's launch), not from acceptance or from start().
+    // The timeout counts from the recorded start: a process's spawn event comes a turn or more
+    // after start() armed the timer (ms later on a busy node), and the run must not be killed
+    // before timeoutMs of it have passed.
     const req = run.request;
-    run.timeoutTimer = this.timers.schedule(Math.max(0, run.startedAtMs + req.timeoutMs - this.now()), () => this.killRun(run, 'timeout', `timed out after ${req.timeoutMs} ms`));
+    if (run.timeoutTimer !== null && run.kill === null) {
+      run.timeoutTimer.cancel();
+      run.timeoutTimer = this.timers.schedule(Math.max(0, run.startedAtMs + req.timeoutMs - this.now()), () => this.killRun(run, 'timeout', `timed out after ${req.timeoutMs} ms`));
+    }
     const report = { kind: 'started', runId: req.runId, attempt: req.attempt, node: this.nodeId, atMs: run.startedAtMs } as const;
     if (this.outbox.pushStarted(report)) this.onReport?.(report);
   }
