@@ -159,11 +159,11 @@ try {
     add('total (client)', toMs - fromMs);
     add('total (server: received → answered)', d(received, answered));
   }
-  console.log(`trace of ${traced} of ${writes} sequential writes to ${via === leader ? 'the leader' : 'a follower'} (${leader} leads), ${values.timing} timing; medians and p90 in ms:`);
+  console.log(`trace of ${traced} of ${writes} sequential writes to ${via === leader ? 'the leader' : 'a follower'} (${leader} leads), ${values.timing} timing; p50, p90 and p99 in ms:`);
   const width = Math.max(...[...steps.keys()].map((k) => k.length));
   for (const [name, list] of steps) {
     list.sort((a, b) => a - b);
-    console.log(`  ${name.padEnd(width)}  ${percentile(list, 0.5).toFixed(3).padStart(8)}  ${percentile(list, 0.9).toFixed(3).padStart(8)}`);
+    console.log(`  ${name.padEnd(width)}  ${percentile(list, 0.5).toFixed(3).padStart(8)}  ${percentile(list, 0.9).toFixed(3).padStart(8)}  ${percentile(list, 0.99).toFixed(3).padStart(8)}`);
   }
 } finally {
   agent.destroy();
