@@ -177,14 +177,15 @@ test('a worker member never becomes a voter by itself; promote and demote are ex
   assert.ok(isChimeError(refused, 'CONF_CHANGE_INVALID'), 'already a worker');
 });
 
-test('a worker learner wakes once per workerTickMs (its ticks counted), a voter every tick; promoted, it ticks like a voter', async () => {
+test('an idle node wakes only for what is due: the leader per heartbeat, a follower per election timeout, a worker learner hardly ever; promoted, a worker keeps an election deadline', async () => {
   const c = await threeNodes(5);
   const leader = c.runtime(leaderOf(c));
   await c.settle(leader.propose('x'));
   c.addEmpty('w');
   await c.settle(leader.addMember('w', { rpc: 'w:rpc', http: 'w:http' }, 'worker'));
   await c.runUntil('w applied the log', () => list(c, 'w').items.length === 1);
-  const delays = (id: NodeId): number[] => {
+  /** Every timer the node arms from now on (its Raft clock's and any other). */
+  const timers = (id: NodeId): number[] => {
     const clock = c.nodes.get(id)?.clock;
     assert.ok(clock !== null && clock !== undefined);
     const seen: number[] = [];
@@ -195,17 +196,24 @@ test('a worker learner wakes once per workerTickMs (its ticks counted), a voter 
     };
     return seen;
   };
-  const worker = delays('w');
-  const voter = delays(leader.id === 'a' ? 'b' : 'a');
+  const follower = leader.id === 'a' ? 'b' : 'a';
+  const byLeader = timers(leader.id);
+  const byFollower = timers(follower);
+  const byWorker = timers('w');
   await c.wait(1000);
-  // VIRTUAL_TIMING ticks every 5 ms; the default workerTickMs is 50.
-  assert.ok(worker.filter((d) => d === 50).length >= 18 && !worker.includes(5), `worker timers ${worker.slice(0, 10).join(',')}`);
-  assert.ok(voter.filter((d) => d === 5).length >= 180, 'a voter still ticks every 5 ms');
+  // VIRTUAL_TIMING: a tick is 5 ms, a heartbeat 10 ms, an election timeout 50–95 ms. Ticking
+  // every tick would be 200 timers a second each.
+  assert.ok(byLeader.length >= 90 && byLeader.length <= 130, `the leader armed ${byLeader.length} timers in 1 s (a heartbeat every 10 ms)`);
+  assert.ok(byFollower.length <= 40, `a follower armed ${byFollower.length} (its election deadline, moved by each heartbeat, is checked when it comes)`);
+  assert.ok(byWorker.length <= 10, `the worker armed ${byWorker.length} (a learner times nothing)`);
+  assert.equal(c.leader(), leader.id, 'no election meanwhile');
   await c.settle(leader.setMemberRole('w', 'voter'));
   await c.runUntil('w votes', () => leader.clusterView().members.some((m) => m.id === 'w' && m.voter));
-  worker.length = 0;
-  await c.wait(200);
-  assert.ok(worker.filter((d) => d === 5).length >= 30, 'promoted, w ticks every 5 ms');
+  // Promoted, w keeps an election deadline, as the follower does.
+  byWorker.length = 0;
+  byFollower.length = 0;
+  await c.wait(1000);
+  assert.ok(byWorker.length >= 10 && byWorker.length <= 40, `promoted, w armed ${byWorker.length} timers in 1 s (the follower ${byFollower.length})`);
 });
 
 test('a leader removes a worker member it has not heard from for removeSilentWorkersAfterMs', async () => {

@@ -36,12 +36,6 @@ export interface NodeLimits {
    * then apply up to this much later; no commit waits for them (docs/raft.md, "Batched learners").
    */
   readonly workerAppendMs: number;
-  /**
-   * A worker member (while it is a learner) ticks once per this many ms, each wake counting
-   * the ticks that passed: it never campaigns and never leads, so nothing it times needs the
-   * voters' 10 ms, and 8 idle workers waking 100 times a second cost a voter's share of CPU.
-   */
-  readonly workerTickMs: number;
 }
 
 export const DEFAULT_LIMITS: NodeLimits = {
@@ -53,7 +47,6 @@ export const DEFAULT_LIMITS: NodeLimits = {
   snapshotBytes: 64 << 20,
   snapshotKeepEntries: 5_000,
   workerAppendMs: 50,
-  workerTickMs: 50,
 };
 
 /** How often a node tells its peers where it listens, and how often the leader looks for caught-up learners. */
@@ -141,7 +134,6 @@ export class NodeRuntime<C, R> {
       send: (messages) => this.sendRaft(messages),
       softStateChanged: (soft) => this.onSoftState(soft),
       confApplied: (change) => this.onConfApplied(change),
-      ...(limits.workerTickMs > timing.tickMs ? { ticksPerWake: () => (this.directory.workers.has(this.id) ? Math.round(limits.workerTickMs / timing.tickMs) : 1) } : {}),
       tickMs: timing.tickMs,
       heartbeatTicks: Math.max(1, Math.round(timing.heartbeatMs / timing.tickMs)),
       electionTicks: Math.max(2, Math.round(timing.electionMs / timing.tickMs)),

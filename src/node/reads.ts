@@ -13,6 +13,10 @@ export class PendingReads {
 
   constructor(private readonly max: number) {}
 
+  get size(): number {
+    return this.byContext.size;
+  }
+
   add(context: string, deadlineMs: number): Promise<void> {
     if (this.byContext.size >= this.max) return Promise.reject(new ChimeError('READS_FULL', `${this.max} reads are pending`));
     return new Promise((resolve, reject) => this.byContext.set(context, { index: null, deadlineMs, resolve, reject }));

@@ -39,13 +39,13 @@ export interface ReadyLoopOptions<C, R> {
   readonly proposalTimeoutMs: number;
   readonly readTimeoutMs: number;
   readonly raft: RaftTuning;
-  /**
-   * How many ticks one timer wake delivers (absent: 1). Every wake costs the process a timer
-   * and a turn of the Ready loop, idle or not; a node with nothing timed finer than that
-   * (a worker learner: it never campaigns or leads) wakes that many times less often.
-   */
-  readonly ticksPerWake?: () => number;
 }
+
+/**
+ * The longest the tick timer sleeps when the core times nothing (a learner): a bound, so a
+ * node that is owed ticks for a reason the core does not report still gets them.
+ */
+const IDLE_WAKE_TICKS_MAX = 100;
 
 /** Encoding work between two turns of the event loop while a follower takes a snapshot. */
 const SNAPSHOT_SLICE_MS = 8;
@@ -63,6 +63,11 @@ export class ReadyLoop<C, R> {
   private readonly reads: PendingReads;
   private batch: Queued<R>[] = [];
   private tickTimer: TimerHandle | null = null;
+  /** The tick the armed timer fires at (Infinity: none armed). */
+  private tickTimerAt = Infinity;
+  /** Ticks are counted from here: tick n falls at tickOriginMs + n × tickMs. */
+  private tickOriginMs = 0;
+  private ticksDelivered = 0;
   private scheduled = false;
   /** A Ready (or a snapshot) is being handled; the next waits until it is done. */
   private processing = false;
@@ -101,6 +106,7 @@ export class ReadyLoop<C, R> {
 
   start(): void {
     assert.ok(this.tickTimer === null && !this.stopped, 'started twice');
+    this.tickOriginMs = this.options.clock.nowMs();
     this.armTick();
     this.schedule();
   }
@@ -110,6 +116,7 @@ export class ReadyLoop<C, R> {
     this.stopped = true;
     this.tickTimer?.cancel();
     this.tickTimer = null;
+    this.tickTimerAt = Infinity;
     const error = new ChimeError('SHUTTING_DOWN', 'the node is shutting down');
     this.proposals.failAll(new ChimeError('SHUTTING_DOWN', 'the node is shutting down before the write was confirmed; it may or may not take effect'));
     this.reads.failAll(error);
@@ -126,6 +133,7 @@ export class ReadyLoop<C, R> {
       if (message.type === 'app' && message.entries.length > 0) trace('appendReceived', message.entries[message.entries.length - 1]?.index ?? 0);
       else if (message.type === 'appResp' && !message.reject) trace('ackReceived', message.index);
     }
+    this.catchUpTicks();
     this.raw.step(message);
     this.schedule();
   }
@@ -150,6 +158,7 @@ export class ReadyLoop<C, R> {
 
   proposeConfChange(change: ConfChange): Promise<void> {
     if (this.stopped) return Promise.reject(shuttingDown());
+    this.catchUpTicks();
     const result = this.raw.proposeConfChange(change);
     if (!result.ok) return Promise.reject(fromRaftError(result.error));
     this.schedule();
@@ -160,24 +169,30 @@ export class ReadyLoop<C, R> {
 
   campaign(): void {
     if (this.stopped) return;
+    this.catchUpTicks();
     this.raw.campaign();
     this.schedule();
   }
 
   transferLeader(to: NodeId): void {
+    this.catchUpTicks();
     const error = this.raw.transferLeader(to);
     if (error !== null) throw fromRaftError(error);
     this.schedule();
   }
 
   reportUnreachable(peer: NodeId): void {
+    this.catchUpTicks();
     this.raw.reportUnreachable(peer);
+    // It may make an election due at once (a follower whose leader is unreachable).
+    this.armTick();
   }
 
   /** Resolves once this node's state reflects every write acknowledged before the call. */
   read(): Promise<void> {
     if (this.stopped) return Promise.reject(shuttingDown());
     const context = `${this.options.id}:${++this.readCounter}`;
+    this.catchUpTicks();
     const error = this.raw.readIndex(context);
     if (error !== null) return Promise.reject(fromRaftError(error));
     this.schedule();
@@ -193,14 +208,41 @@ export class ReadyLoop<C, R> {
     return null;
   }
 
+  /**
+   * Delivers the ticks whose time has come. The core is ticked lazily: the timer wakes only
+   * for the tick it says is due (RawNode.ticksUntilDue), and every input first catches up on
+   * the ticks that passed, so the core sees ticks and inputs in the order a 10 ms ticker
+   * would have given them, without 100 wakes a second on an idle node.
+   */
+  private catchUpTicks(): void {
+    const now = this.options.clock.nowMs();
+    const due = Math.floor((now - this.tickOriginMs) / this.options.tickMs);
+    if (due <= this.ticksDelivered) return;
+    // After a stall (a paused process), ticks beyond the longest timeout the core keeps
+    // would only repeat what the first of them do; a timer firing late delivered one.
+    const count = Math.min(due - this.ticksDelivered, 4 * this.options.electionTicks + 1);
+    this.ticksDelivered = due;
+    for (let i = 0; i < count; i++) this.raw.tick();
+    this.proposals.expire(now);
+    this.reads.expire(now);
+  }
+
+  /** Arms the tick timer for the next due tick, unless it is armed for that one or an earlier one. */
   private armTick(): void {
-    const ticks = Math.max(1, this.options.ticksPerWake?.() ?? 1);
-    this.tickTimer = this.options.clock.setTimer(this.options.tickMs * ticks, () => {
+    if (this.stopped) return;
+    // While writes or reads wait, their deadlines are checked every tick.
+    const waiting = this.proposals.size > 0 || this.reads.size > 0;
+    const ahead = waiting ? 1 : Math.min(this.raw.ticksUntilDue(), IDLE_WAKE_TICKS_MAX);
+    const at = this.ticksDelivered + ahead;
+    if (at >= this.tickTimerAt) return;
+    this.tickTimer?.cancel();
+    this.tickTimerAt = at;
+    const delayMs = Math.max(0, this.tickOriginMs + at * this.options.tickMs - this.options.clock.nowMs());
+    this.tickTimer = this.options.clock.setTimer(delayMs, () => {
+      this.tickTimer = null;
+      this.tickTimerAt = Infinity;
       if (this.stopped) return;
-      for (let i = 0; i < ticks; i++) this.raw.tick();
-      const now = this.options.clock.nowMs();
-      this.proposals.expire(now);
-      this.reads.expire(now);
+      this.catchUpTicks();
       this.armTick();
       this.schedule();
     });
@@ -243,6 +285,9 @@ export class ReadyLoop<C, R> {
       if (!this.handleReady(this.raw.ready())) return;
     }
     this.processing = false;
+    // What was stepped and handled may have brought a deadline closer (a new leader's first
+    // heartbeat, a commit index owed, a waiting proposal).
+    this.armTick();
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 

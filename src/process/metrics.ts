@@ -13,7 +13,12 @@ import type { NotifyPlane } from '../notify/index.js';
 import { COUNTED_STATUSES, DURATION_BUCKETS_MS, FUNCTION_SERIES_MAX, LATENESS_BUCKETS_MS, type JobTable } from '../statemachine/index.js';
 
 const START_LATENESS_BUCKETS_SECONDS: readonly number[] = [0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5];
-const LOOP_DELAY_RESOLUTION_MS = 10;
+/**
+ * The loop-delay probe is a timer that fires this often and records how long each interval
+ * really took: reported minus this, as lateness. Every firing wakes an idle agent, so it is
+ * no finer than a stall worth seeing (a 10 ms probe was most of an idle agent's wake-ups).
+ */
+const LOOP_DELAY_RESOLUTION_MS = 50;
 
 /** The metrics of one agent, and the hooks that feed them. */
 export class ProcessMetrics {
@@ -73,7 +78,7 @@ export class ProcessMetrics {
     r.gauge('chime_raft_is_leader', '1 when this node is the leader').set(() => (node.isLeader() ? 1 : 0));
     const lastContact = r.gauge('chime_peer_last_contact_seconds', 'Seconds since a message from each peer');
     this.loopDelay.enable();
-    const loop = r.gauge('chime_event_loop_delay_seconds', 'Event loop delay quantiles since the last scrape');
+    const loop = r.gauge('chime_event_loop_delay_seconds', 'How late the event loop ran a timer, quantiles since the last scrape');
     const memory = () => process.memoryUsage();
     r.gauge('process_resident_memory_bytes', 'Resident memory of this agent process').set(() => memory().rss);
     r.gauge('nodejs_heap_used_bytes', 'V8 heap in use').set(() => memory().heapUsed);
@@ -162,8 +167,9 @@ export class ProcessMetrics {
       for (const member of bound.node.clusterView().members) {
         if (member.id !== bound.node.id && member.lastContactMs !== null) bound.lastContact.set(member.lastContactMs / 1000, { peer: member.id });
       }
-      for (const q of [0.5, 0.99]) bound.loop.set(this.loopDelay.percentile(q * 100) / 1e9, { quantile: String(q) });
-      bound.loop.set(this.loopDelay.max / 1e9, { quantile: '1' });
+      const lateSeconds = (ns: number): number => Math.max(0, ns / 1e6 - LOOP_DELAY_RESOLUTION_MS) / 1000;
+      for (const q of [0.5, 0.99]) bound.loop.set(lateSeconds(this.loopDelay.percentile(q * 100)), { quantile: String(q) });
+      bound.loop.set(lateSeconds(this.loopDelay.max), { quantile: '1' });
       this.loopDelay.reset();
     }
     return this.registry.render();

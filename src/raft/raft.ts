@@ -219,6 +219,37 @@ export class Raft {
     else this.tickElection();
   }
 
+  /**
+   * How many ticks from now the next tick falls that does something: sends (heartbeats,
+   * commit indexes, learner batches, snapshot resends), campaigns, steps down, or gives up a
+   * transfer or an incoming snapshot. The ticks before it only count. So a host may sleep
+   * until then and deliver the ticks that passed in one go, provided it delivers them before
+   * it steps anything else (the counters encode nothing but the order of ticks and inputs).
+   * At least 1; Infinity when nothing is timed (a learner with no transfer under way).
+   */
+  ticksUntilDue(): number {
+    const E = this.config.electionTicks;
+    if (this.role !== 'leader') {
+      let due = Infinity;
+      if (this.promotable()) due = this.randomizedElectionTimeout - this.electionElapsed;
+      if (this.incomingSnapshot.active) due = Math.min(due, E * 4 - this.electionElapsed);
+      return Math.max(1, due);
+    }
+    let due = Math.min(this.config.heartbeatTicks - this.heartbeatElapsed, E - this.electionElapsed);
+    if (this.leadTransferee !== null) due = Math.min(due, E - this.transferElapsed);
+    let learners = false;
+    for (const [id, pr] of this.progress) {
+      if (id === this.id) continue;
+      // sendLateCommits on the next tick (an append sendAppend would not hold back).
+      if (this.config.commitBroadcast === 'tick' && pr.commitSent < this.log.committed && !pr.isPaused() && !this.batched(id, pr)) return 1;
+      if (pr.learner) learners = true;
+      const out = pr.outgoingSnapshot;
+      if (pr.state === 'snapshot' && out !== null) due = Math.min(due, E - out.idleTicks);
+    }
+    if (learners && this.config.learnerAppendTicks > 0) due = Math.min(due, this.config.learnerAppendTicks - this.learnerAppendElapsed);
+    return Math.max(1, due);
+  }
+
   private tickElection(): void {
     this.electionElapsed++;
     this.tickIncomingSnapshot();

@@ -32,6 +32,11 @@ export class RawNode {
     this.raft.tick();
   }
 
+  /** Ticks until the next one that does something (see Raft.ticksUntilDue): a host may sleep that long. */
+  ticksUntilDue(): number {
+    return this.raft.ticksUntilDue();
+  }
+
   step(message: Message): void {
     this.raft.step(message);
   }

@@ -21,6 +21,11 @@ export class IncomingSnapshot {
 
   constructor(private readonly maxBytes: number) {}
 
+  /** Whether a transfer is under way (its buffer is held until it completes or is given up). */
+  get active(): boolean {
+    return this.source !== null;
+  }
+
   clear(): void {
     this.source = null;
     this.parts = [];

@@ -215,8 +215,24 @@ export class TestNetwork {
 
   tickAll(times = 1): void {
     for (let i = 0; i < times; i++) {
-      for (const n of this.nodes.values()) if (n.up) n.node.tick();
+      for (const n of this.nodes.values()) if (n.up) this.tickChecked(n);
       this.stabilize();
+    }
+  }
+
+  /**
+   * One tick, checking the promise hosts sleep on (RawNode.ticksUntilDue): a tick before the
+   * due one changes nothing anyone can see — no message, no Ready, no role or leader change.
+   */
+  private tickChecked(n: TestNode): void {
+    const due = n.node.ticksUntilDue();
+    assert.ok(due >= 1, `${n.id}: ticksUntilDue ${due} < 1`);
+    const quiet = !n.node.hasReady();
+    const before = n.node.softState();
+    n.node.tick();
+    if (due > 1 && quiet) {
+      const after = n.node.softState();
+      assert.ok(!n.node.hasReady() && after.role === before.role && after.leader === before.leader, `${n.id}: a tick ${due} ticks before the due one did something (${before.role} -> ${after.role})`);
     }
   }
 
