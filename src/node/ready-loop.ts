@@ -65,8 +65,8 @@ export class ReadyLoop<C, R> {
   private tickTimer: TimerHandle | null = null;
   /** The tick the armed timer fires at (Infinity: none armed). */
   private tickTimerAt = Infinity;
-  /** Ticks are counted from here: tick n falls at tickOriginMs + n × tickMs. */
-  private tickOriginMs = 0;
+  /** Ticks are counted from here: tick n falls at tickOriginMs + n × tickMs (null: not started, no ticks yet). */
+  private tickOriginMs: number | null = null;
   private ticksDelivered = 0;
   private scheduled = false;
   /** A Ready (or a snapshot) is being handled; the next waits until it is done. */
@@ -215,6 +215,7 @@ export class ReadyLoop<C, R> {
    * would have given them, without 100 wakes a second on an idle node.
    */
   private catchUpTicks(): void {
+    if (this.tickOriginMs === null) return;
     const now = this.options.clock.nowMs();
     const due = Math.floor((now - this.tickOriginMs) / this.options.tickMs);
     if (due <= this.ticksDelivered) return;
@@ -229,7 +230,8 @@ export class ReadyLoop<C, R> {
 
   /** Arms the tick timer for the next due tick, unless it is armed for that one or an earlier one. */
   private armTick(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.tickOriginMs === null) return;
+    const originMs = this.tickOriginMs;
     // While writes or reads wait, their deadlines are checked every tick.
     const waiting = this.proposals.size > 0 || this.reads.size > 0;
     const ahead = waiting ? 1 : Math.min(this.raw.ticksUntilDue(), IDLE_WAKE_TICKS_MAX);
@@ -237,7 +239,7 @@ export class ReadyLoop<C, R> {
     if (at >= this.tickTimerAt) return;
     this.tickTimer?.cancel();
     this.tickTimerAt = at;
-    const delayMs = Math.max(0, this.tickOriginMs + at * this.options.tickMs - this.options.clock.nowMs());
+    const delayMs = Math.max(0, originMs + at * this.options.tickMs - this.options.clock.nowMs());
     this.tickTimer = this.options.clock.setTimer(delayMs, () => {
       this.tickTimer = null;
       this.tickTimerAt = Infinity;
