@@ -38,6 +38,11 @@ function queryOf(q: URLSearchParams): OutputQuery {
   return { stream, follow: followText === 'true', attempt, node: q.get('node') };
 }
 
+/** Whether `attempt` of the run is still pending or running on `node`. */
+function runsOn(run: RunRecord | null, node: string, attempt: number): boolean {
+  return run !== null && run.executions.some((e) => e.attempt === attempt && e.node === node && (e.status === 'pending' || e.status === 'running'));
+}
+
 /** The node whose disk holds the output asked for, or null when the run never executed. */
 function executingNode(run: RunRecord, q: OutputQuery): { node: string; attempt: number } | null {
   const attempt = q.attempt ?? run.attempt;
@@ -140,8 +145,7 @@ export function outputRoutes(output: OutputService, jobs: JobService, barrier: R
       // Not written here yet: a followed run that is still to start here, or whose output file is
       // not opened yet (the record says running before the first byte is stored), is waited for.
       const current = jobs.table().getRun(run.runId);
-      const waiting = opened.reason === 'not_found' && q.follow && current !== null && current.attempt === attempt
-        && current.executions.some((e) => e.attempt === attempt && e.node === node && (e.status === 'pending' || e.status === 'running'));
+      const waiting = opened.reason === 'not_found' && q.follow && current !== null && current.attempt === attempt && runsOn(current, node, attempt);
       if (!waiting || Date.now() >= deadline || res.destroyed) {
         const why = opened.reason === 'disabled' ? 'this node does not keep run output' : 'no stored output of this attempt here (not started, evicted, or its job deleted)';
         return sendTail(res, current ?? run, attempt, node, `${why}; this is the run record's tail (last 64 KiB, stdout and stderr mixed)`);
@@ -150,12 +154,19 @@ export function outputRoutes(output: OutputService, jobs: JobService, barrier: R
     }
   };
 
-  const proxy = async (ctx: RequestContext, run: RunRecord, node: string, attempt: number): Promise<void> => {
+  const proxy = async (ctx: RequestContext, run: RunRecord, node: string, attempt: number, q: OutputQuery): Promise<void> => {
     const res = streamOf(ctx);
-    const fallback = (why: string): void => sendTail(res, run, attempt, node,
+    const fallback = (why: string): void => sendTail(res, jobs.table().getRun(run.runId) ?? run, attempt, node,
       `the full output is on node ${node}, which ${why}; this is the run record's tail (last 64 KiB, stdout and stderr mixed)`);
-    const address = output.httpOf(node);
-    if (address === null) return fallback('is not a member any more');
+    let address = output.httpOf(node);
+    // A node learns a peer's HTTP address from its hellos (every second): a followed run on a
+    // member this node has not heard from yet (just started, or just joined) is waited for.
+    const deadline = Date.now() + OUTPUT_APPEAR_WAIT_MS;
+    while (address === null && q.follow && Date.now() < deadline && !res.destroyed && runsOn(jobs.table().getRun(run.runId), node, attempt)) {
+      await new Promise((r) => setTimeout(r, OUTPUT_APPEAR_POLL_MS));
+      address = output.httpOf(node);
+    }
+    if (address === null) return fallback('is not a member any more, or its address is not known here');
     if (proxies >= OUTPUT_PROXIES_MAX) throw new ChimeError('OUTPUT_READERS_FULL', `this node proxies ${OUTPUT_PROXIES_MAX} output streams already; try again`);
     proxies++;
     try {
@@ -216,7 +227,7 @@ export function outputRoutes(output: OutputService, jobs: JobService, barrier: R
           return sendTail(res, run, q.attempt ?? run.attempt, null, `run ${runId} has no execution${q.node === null ? '' : ` on node ${q.node}`} for attempt ${q.attempt ?? run.attempt}`);
         }
         if (target.node === output.nodeId || hop) return serveLocal(ctx, run, target.node, target.attempt, q);
-        return proxy(ctx, run, target.node, target.attempt);
+        return proxy(ctx, run, target.node, target.attempt, q);
       },
     },
   ];

@@ -122,18 +122,25 @@ export function withQuery(path: string, query: Readonly<Record<string, string | 
 
 export const enc = encodeURIComponent;
 
+/** What a run output answer said of itself: the stored files, or the run record's tail (and why). */
+export interface StreamedOutput {
+  readonly tail: boolean;
+  readonly note: string | null;
+}
+
 /**
  * Streams a text body (the run output endpoint) chunk by chunk until it ends or `signal`
  * aborts. Rejects with ApiError when the answer is not a 2xx.
  */
-export async function streamText(path: string, onChunk: (text: string) => void, signal: AbortSignal): Promise<void> {
+export async function streamText(path: string, onChunk: (text: string) => void, signal: AbortSignal): Promise<StreamedOutput> {
   const res = await fetch(path, { headers: { ...headersFor({}), accept: 'text/plain' }, signal, credentials: 'omit', cache: 'no-store' });
   if (!res.ok) throw await problemOf(res);
-  if (res.body === null) return;
+  const answer: StreamedOutput = { tail: res.headers.get('chime-output-source') === 'tail', note: res.headers.get('chime-output-note') };
+  if (res.body === null) return answer;
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   for (;;) {
     const { done, value } = await reader.read();
-    if (done) return;
+    if (done) return answer;
     onChunk(value);
   }
 }

@@ -94,8 +94,15 @@ function outputView(runId: string): { el: HTMLElement; update(run: Run): void; s
       received += chunk.length;
       appendText(chunk);
     }, signal).then(
-      () => {
-        if (!signal.aborted) state.textContent = `${active}: ${formatBytes(received)}${received === 0 ? ' (empty)' : ''}, complete.`;
+      (answer) => {
+        if (signal.aborted) return;
+        const running = lastRun !== null && isActiveStatus(lastRun.status);
+        if (answer.tail) {
+          state.textContent = `${active}: the run record's tail${answer.note === null ? '' : ` (${answer.note})`}${running ? '; asking again with the next refresh' : ''}.`;
+          // The executing node not known or not reachable from this one yet, its file not
+          // opened yet: while the run runs, the next refresh asks again.
+          if (running) streamed = false;
+        } else state.textContent = `${active}: ${formatBytes(received)}${received === 0 ? ' (empty)' : ''}, complete.`;
       },
       (e) => {
         if (signal.aborted) return;
