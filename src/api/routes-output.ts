@@ -220,7 +220,17 @@ export function outputRoutes(output: OutputService, jobs: JobService, barrier: R
         const q = queryOf(ctx.url.searchParams);
         const hop = ctx.req.headers[HOP_HEADER] !== undefined;
         await readBarrier(barrier, ctx);
-        const run = jobs.table().getRun(runId);
+        let run = jobs.table().getRun(runId);
+        // A manual run waiting for a free slot has no record until it fires: followed, it is waited for.
+        const deadline = Date.now() + OUTPUT_APPEAR_WAIT_MS;
+        while (run === null && jobs.table().waitingManualFire(runId) !== null) {
+          if (!q.follow || Date.now() >= deadline || res.destroyed) {
+            startText(res, 'tail', null, `run ${runId} waits for a free executor slot and has no output yet`);
+            return void res.end();
+          }
+          await new Promise((r) => setTimeout(r, OUTPUT_APPEAR_POLL_MS));
+          run = jobs.table().getRun(runId);
+        }
         if (run === null) throw new ChimeError('RUN_NOT_FOUND', `run ${runId} does not exist`);
         const target = executingNode(run, q);
         if (target === null) {

@@ -4,7 +4,7 @@ import { jobIdParam, objectBody, pageParams, readBarrier, runIdParam } from './p
 import { sendJson } from './problem.js';
 import type { JobService, ReadBarrier, RunNowRequest, RunService } from './services.js';
 import type { Route } from './server.js';
-import { runView } from './views.js';
+import { runView, waitingRunView } from './views.js';
 import { parseWait, WAIT_MS_MAX } from './wait.js';
 
 function isOneOf<const T extends readonly unknown[]>(choices: T, value: unknown): value is T[number] {
@@ -93,7 +93,11 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
         const started = await runs.runNow(id, input, ctx.audit(id));
         if (waitMs === null) return sendJson(ctx.res, 202, started);
         const waited = await runs.awaitRun(started.runId, waitMs);
-        if (waited.run === null) throw new ChimeError('RUN_NOT_FOUND', `run ${started.runId} is no longer recorded`);
+        if (waited.run === null) {
+          const waiting = jobs.table().waitingManualFire(started.runId);
+          if (waiting === null) throw new ChimeError('RUN_NOT_FOUND', `run ${started.runId} is no longer recorded`);
+          return sendJson(ctx.res, 202, waitingRunView(waiting));
+        }
         sendJson(ctx.res, waited.done ? 200 : 202, runView(waited.run));
       },
     },
@@ -134,8 +138,10 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
         const runId = runIdParam(ctx);
         await readBarrier(barrier, ctx);
         const run = jobs.table().getRun(runId);
-        if (run === null) throw new ChimeError('RUN_NOT_FOUND', `run ${runId} does not exist`);
-        sendJson(ctx.res, 200, runView(run));
+        if (run !== null) return sendJson(ctx.res, 200, runView(run));
+        const waiting = jobs.table().waitingManualFire(runId);
+        if (waiting === null) throw new ChimeError('RUN_NOT_FOUND', `run ${runId} does not exist`);
+        sendJson(ctx.res, 200, waitingRunView(waiting));
       },
     },
     {

@@ -133,7 +133,7 @@ export interface WorkerService {
 export interface RunStarted {
   readonly runId: string;
   readonly duplicate: boolean;
-  readonly status: 'run' | 'skipped' | 'duplicate';
+  readonly status: 'run' | 'skipped' | 'duplicate' | 'waiting';
 }
 
 /** Manual runs, waiting for runs and kills: the leader's scheduler. */

@@ -1,5 +1,5 @@
 import { redactSpec } from '../access/index.js';
-import type { Job, JobSpec, NotificationRecord, RunRecord } from '../statemachine/index.js';
+import type { Job, JobSpec, NotificationRecord, QueuedManualFire, RunRecord } from '../statemachine/index.js';
 import { redactedNotify } from './notify-secrets.js';
 
 // The last time formatted, with its text: an answer shows createdAt and updatedAt (often the
@@ -65,6 +65,19 @@ export function runView(run: RunRecord): Record<string, unknown> {
   };
 }
 
+
+/**
+ * A manual run recorded waiting for a free executor slot, in the shape of a run: pending,
+ * attempt 0, no executions yet. It has no record until it fires (under the same run id).
+ */
+export function waitingRunView(fire: QueuedManualFire): Record<string, unknown> {
+  return {
+    runId: fire.runId, jobId: fire.jobId, seq: null, scheduledAt: iso(fire.scheduledAt), trigger: 'manual', attempt: 0, status: 'pending',
+    reason: 'waiting for a free executor slot', firedAt: null, startedAt: null, finishedAt: null, notBefore: null, executions: [],
+    payload: fire.payload, key: fire.key, ...(fire.priority === null ? {} : { priority: fire.priority }), ...(fire.triggeredBy === null ? {} : { triggeredBy: fire.triggeredBy }),
+    durationMs: null, lateMs: null,
+  };
+}
 
 /** One delivery as GET /v1/notifications shows it (api.md). */
 export function notificationView(n: NotificationRecord): Record<string, unknown> {

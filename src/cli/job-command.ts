@@ -268,7 +268,8 @@ export async function jobCommand(args: string[], out: (s: string) => void): Prom
       if (values.wait !== true) {
         const doc = document(started, output);
         if (doc !== null) return out(doc);
-        return out(duplicate ? `run ${runId} already exists for key ${values.key ?? '-'} (duplicate: not started again)\n` : `started run ${runId}\n`);
+        if (duplicate) return out(`run ${runId} already exists for key ${values.key ?? '-'} (duplicate: not started again)\n`);
+        return out(started['status'] === 'waiting' ? `run ${runId} waits for a free executor slot; it starts once one frees\n` : `started run ${runId}\n`);
       }
       if (duplicate) process.stderr.write(`chime: run ${runId} already exists for key ${values.key ?? '-'} (duplicate): waiting for it\n`);
       const waited = await waitForFinalRun(call, runId, timeoutMs);

@@ -165,7 +165,9 @@ export class FireLoop {
   /**
    * Manual fires of this queue that must wait for a slot are recorded in the log (queueFires),
    * so that they outlive this leader; once recorded they leave the queue and are read from the
-   * table like any leader's. The caller's promise still settles when the fire is recorded.
+   * table like any leader's, and the caller is answered with the run id at once ('waiting'):
+   * a request that held until a slot freed would time out at its client, whose retry
+   * without a key would then start the run twice.
    */
   private recordWaiting(waiting: readonly QueuedFire[], now: number): void {
     if (this.recordingWaiting) return;
@@ -189,6 +191,7 @@ export class FireLoop {
         settled.add(fire.runId);
         if (outcome.status === 'queued') {
           this.ctx.metrics.manualFiresRecordedWaiting += 1;
+          this.resolveWaiting(fire.runId);
         } else if (outcome.status === 'rejected') {
           this.reject(fire.runId, new ChimeError(outcome.code === 'JOB_NOT_FOUND' ? 'JOB_NOT_FOUND' : 'QUEUE_FULL', outcome.message));
         } else if (outcome.runId !== fire.runId) {
@@ -198,6 +201,7 @@ export class FireLoop {
           // Our own id: an earlier proposal of this very fire was recorded (as a run, or waiting).
           const run = this.ctx.host.table().getRun(fire.runId);
           if (run !== null) this.resolveOutcome(fire.runId, { jobId: fire.jobId, runId: fire.runId, status: run.status === 'skipped' ? 'skipped' : 'run' });
+          else if (this.ctx.host.table().waitingManualFire(fire.runId) !== null) this.resolveWaiting(fire.runId);
         }
       });
       this.queue = this.queue.filter((q) => !settled.has(q.runId));
@@ -299,7 +303,9 @@ export class FireLoop {
       case 'duplicate': {
         // Our own run id back means an earlier proposal of this very request committed.
         if (outcome.runId === runId) {
-          const status = this.ctx.host.table().getRun(runId)?.status === 'skipped' ? 'skipped' : 'run';
+          const table = this.ctx.host.table();
+          const run = table.getRun(runId);
+          const status = run === null && table.waitingManualFire(runId) !== null ? 'waiting' : run?.status === 'skipped' ? 'skipped' : 'run';
           return resolver.resolve({ runId, duplicate: false, status });
         }
         return resolver.resolve({ runId: outcome.runId, duplicate: true, status: 'duplicate' });
@@ -307,6 +313,13 @@ export class FireLoop {
       case 'rejected':
         return resolver.reject(new ChimeError(outcome.code === 'JOB_NOT_FOUND' ? 'JOB_NOT_FOUND' : 'FIRE_REJECTED', outcome.message));
     }
+  }
+
+  private resolveWaiting(runId: string): void {
+    const resolver = this.resolvers.get(runId);
+    if (resolver === undefined) return;
+    this.resolvers.delete(runId);
+    resolver.resolve({ runId, duplicate: false, status: 'waiting' });
   }
 
   private reject(runId: string, error: Error): void {

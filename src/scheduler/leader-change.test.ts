@@ -123,7 +123,7 @@ test('after: a downstream deleted while its fire is owed is owed nothing, also u
   assert.equal(host.records.filter((r) => r.jobId === 'down').length, 0);
 });
 
-test('manual: a run waiting for capacity is recorded in the log, outlives its leader, and runs once under its first run id', async () => {
+test('manual: a run waiting for capacity is recorded in the log, answered at once with its run id, outlives its leader, and runs once under that id', async () => {
   const { host, scheduler } = setup(34);
   host.addNode('b', { slots: 1 });
   host.behaviour = (order) => ({ durationMs: order.jobId === 'blocker' ? 20 * SEC : 50, status: 'succeeded' });
@@ -131,19 +131,21 @@ test('manual: a run waiting for capacity is recorded in the log, outlives its le
   host.putJob('job', { schedule: '@manual' });
   scheduler.start(1);
   await host.settle(scheduler.runNow('blocker'));
-  const first = scheduler.runNow('job', { key: 'k1', payload: 'p', triggeredBy: 'alice' });
-  let firstError: unknown = null;
-  first.catch((e: unknown) => void (firstError = e));
-  await host.clock.advance(1 * SEC);
+  const first = await host.settle(scheduler.runNow('job', { key: 'k1', payload: 'p', triggeredBy: 'alice' }));
   assert.equal(host.table().owedManualCount, 1, 'recorded waiting');
   assert.equal(scheduler.metricsNow().manualFiresRecordedWaiting, 1);
   assert.equal(scheduler.metricsNow().queuedFires, 0, 'it left the in-memory queue');
   const [waiting] = host.table().owedManualFires(10);
   assert.ok(waiting);
+  // The caller has the run id while the run waits: a client need not hold its request open.
+  assert.deepEqual(first, { runId: waiting.runId, duplicate: false, status: 'waiting' });
+  assert.equal(host.table().waitingManualFire(waiting.runId)?.jobId, 'job');
+  assert.equal(host.table().getRun(waiting.runId), null, 'no run record until it fires');
+  const killed = await scheduler.killRun(waiting.runId);
+  assert.ok(!killed.ok && killed.code === 'RUN_NOT_ACTIVE', 'a waiting run cannot be killed yet, and says why');
 
   scheduler.stop();
   await host.clock.advance(1);
-  assert.ok(firstError instanceof Error, 'the caller of the old leader hears NOT_LEADER');
   const second = newLeader(host, 2);
   await host.clock.advance(2 * SEC);
   assert.equal(host.records.filter((r) => r.jobId === 'job').length, 0, 'still waiting for the slot');
@@ -152,8 +154,13 @@ test('manual: a run waiting for capacity is recorded in the log, outlives its le
   const retried = await host.settle(second.runNow('job', { key: 'k1', payload: 'p' }));
   assert.deepEqual(retried, { runId: waiting.runId, duplicate: true, status: 'duplicate' });
   assert.equal(host.table().owedManualCount, 1);
+  // ?wait= on a waiting run waits for it to fire and finish.
+  const awaited = second.awaitRun(waiting.runId, 60 * SEC);
 
   await host.clock.advance(25 * SEC);
+  const result = await awaited;
+  assert.equal(result.done, true);
+  assert.equal(result.run?.status, 'succeeded');
   const runs = host.records.filter((r) => r.jobId === 'job');
   assert.deepEqual(runs.map((r) => [r.runId, r.trigger, r.status]), [[waiting.runId, 'manual', 'run']]);
   const run = host.table().getRun(waiting.runId);

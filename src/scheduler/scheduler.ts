@@ -249,6 +249,9 @@ export class Scheduler {
   async killRun(runId: string, audit?: KillRunCommand['audit']): Promise<ApplyResult> {
     if (this.session === null) throw notLeader();
     const run = this.host.table().getRun(runId);
+    if (run === null && this.host.table().waitingManualFire(runId) !== null) {
+      return { ok: false, code: 'RUN_NOT_ACTIVE', message: `run "${runId}" waits for a free executor slot and has not started: it can be killed once it runs (deleting its job drops it)` };
+    }
     if (run === null) return { ok: false, code: 'RUN_NOT_FOUND', message: `run "${runId}" does not exist` };
     if (!isActiveStatus(run.status)) return { ok: false, code: 'RUN_NOT_ACTIVE', message: `run "${runId}" is already ${run.status}` };
     return this.host.propose(audit === undefined ? { type: 'killRun', runId, reason: 'request', at: this.host.nowMs() } : { type: 'killRun', runId, reason: 'request', at: this.host.nowMs(), audit });

@@ -80,8 +80,12 @@ export type RunNowResult = {
   readonly runId: string;
   /** The key (or, for a retried request, the run id) named a run that already existed. */
   readonly duplicate: boolean;
-  /** 'run' when it was dispatched, 'skipped' when recorded as skipped (the run record says why). */
-  readonly status: 'run' | 'skipped' | 'duplicate';
+  /**
+   * 'run' when it was dispatched, 'skipped' when recorded as skipped (the run record says
+   * why), 'waiting' when recorded waiting for a free executor slot (it fires under this run
+   * id once one frees, under this leader or the next).
+   */
+  readonly status: 'run' | 'skipped' | 'duplicate' | 'waiting';
 };
 
 export type AwaitRunResult = {

@@ -20,8 +20,9 @@ export class RunWaiters {
 
   wait(runId: string, timeoutMs: number): Promise<AwaitRunResult> {
     const run = this.host.table().getRun(runId);
-    if (run === null) return Promise.resolve({ done: false, run: null });
-    if (this.isDone(run)) return Promise.resolve({ done: true, run });
+    // A run waiting for a slot has no record until it fires: it is waited for like one that runs.
+    if (run === null && this.host.table().waitingManualFire(runId) === null) return Promise.resolve({ done: false, run: null });
+    if (run !== null && this.isDone(run)) return Promise.resolve({ done: true, run });
     if (this.count >= RUN_WAITERS_MAX) return Promise.reject(new ChimeError('WAITERS_FULL', `${RUN_WAITERS_MAX} callers are already waiting for runs`));
     return new Promise<AwaitRunResult>((resolve, reject) => {
       const waiter: Waiter = {

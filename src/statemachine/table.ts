@@ -563,6 +563,11 @@ export class JobTable {
     return this.state.owedManual.size;
   }
 
+  /** A manual run recorded waiting for capacity (it has a run id, and no run record until it fires). */
+  waitingManualFire(runId: string): QueuedManualFire | null {
+    return this.state.owedManual.get(runId) ?? null;
+  }
+
   /** Runs waiting in the function's queue (no worker holds them). */
   queuedCount(fn: string): number {
     return this.state.queued.get(fn)?.size ?? 0;

@@ -126,3 +126,51 @@ test('10 MiB of output streams byte-exact to a follower through another node whi
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a manual run that waits for a free slot is answered at once with its run id; followed, its output streams once it runs', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chime-output-'));
+  // One slot per node and jobs that run on the leader: a second run waits for the first.
+  const cluster = await ProcessCluster.found(3, { dir, args: ['--slots', '1'] });
+  try {
+    const leader = await cluster.waitForLeader();
+    const onLeader = { mode: 'leader' };
+    assert.equal((await cluster.call(leader, 'PUT', '/v1/jobs/blocker', { schedule: '@manual', target: onLeader, executor: { type: 'shell', command: 'sleep 60' } })).status, 201);
+    assert.equal((await cluster.call(leader, 'PUT', '/v1/jobs/greeter', { schedule: '@manual', target: onLeader, executor: { type: 'shell', command: 'echo hello from the queue' } })).status, 201);
+    const field = (body: unknown, name: string): unknown => (typeof body === 'object' && body !== null && name in body ? (body as Record<string, unknown>)[name] : undefined);
+    const blocker = String(field((await cluster.call(leader, 'POST', '/v1/jobs/blocker/run', {})).body, 'runId'));
+    await waitFor('the blocker to run', async () => {
+      const body = (await cluster.call(leader, 'GET', `/v1/runs/${blocker}`)).body;
+      return isRunView(body) && body.status === 'running';
+    }, 10_000);
+    const via = ['n1', 'n2', 'n3'].find((n) => n !== leader) ?? assert.fail('no follower');
+    // Through a follower: the request is forwarded, and answered while the run waits.
+    const fired = await cluster.call(via, 'POST', '/v1/jobs/greeter/run', {});
+    assert.equal(fired.status, 202, JSON.stringify(fired.body));
+    assert.equal(field(fired.body, 'status'), 'waiting');
+    const greeter = String(field(fired.body, 'runId'));
+    const waiting = await waitFor('the waiting run to be readable on the follower', async () => {
+      const answer = await cluster.call(via, 'GET', `/v1/runs/${greeter}`);
+      return answer.status === 200 ? answer.body : undefined;
+    }, 10_000);
+    assert.ok(isRunView(waiting) && waiting.status === 'pending' && waiting.executions.length === 0, JSON.stringify(waiting));
+    assert.match(String(field(waiting, 'reason')), /free executor slot/);
+    const kill = await cluster.call(via, 'POST', `/v1/runs/${greeter}/kill`, {});
+    assert.equal(kill.status, 409, 'a waiting run cannot be killed yet');
+
+    const followed = get(cluster.url(via, `/v1/runs/${greeter}/output?stream=stdout&follow=true`));
+    let ended = false;
+    void followed.then(() => { ended = true; });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(ended, false, 'the followed stream of a waiting run stays open');
+    assert.equal((await cluster.call(leader, 'POST', `/v1/runs/${blocker}/kill`, {})).status, 202);
+    const answer = await followed;
+    assert.equal(answer.status, 200);
+    assert.equal(answer.headers['chime-output-source'], 'stored', String(answer.headers['chime-output-note']));
+    assert.equal(answer.body.toString('utf8'), 'hello from the queue\n');
+    const done = (await cluster.call(leader, 'POST', `/v1/jobs/greeter/run?wait=20s`, {})).body;
+    assert.equal(field(done, 'status'), 'succeeded', 'with the slot free, a run with ?wait= ends in the request');
+  } finally {
+    await cluster.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
