@@ -164,7 +164,16 @@ export class NodeRuntime<C, R> {
     if (voters.length === 1 && voters[0] === this.id) this.loop.campaign();
     this.sayHello();
     this.helloTimer = this.every(HELLO_EVERY_MS, () => this.sayHello());
-    this.promoteTimer = this.every(PROMOTE_EVERY_MS, () => {
+  }
+
+  /** Learner promotion and silent-worker removal are the leader's: the timer runs only while this node leads. */
+  private leadingTimers(leading: boolean): void {
+    if (!leading || this.stopping) {
+      this.promoteTimer?.cancel();
+      this.promoteTimer = null;
+      return;
+    }
+    this.promoteTimer ??= this.every(PROMOTE_EVERY_MS, () => {
       if (this.options.promoteLearners !== false) this.promoteCaughtUpLearner();
       this.removeSilentWorkers();
     });
@@ -391,6 +400,7 @@ export class NodeRuntime<C, R> {
     this.leaderId = soft.leader;
     if (!changed) return;
     if (soft.leader === this.id) this.leaderSinceMs = this.options.clock.nowMs();
+    this.leadingTimers(soft.leader === this.id);
     this.options.clock.defer(() => this.refreshPeers());
     this.options.events?.leaderChanged?.(soft.leader, this.term());
     this.options.listener?.leadershipChanged();
