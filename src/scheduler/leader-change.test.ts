@@ -141,8 +141,6 @@ test('manual: a run waiting for capacity is recorded in the log, answered at onc
   assert.deepEqual(first, { runId: waiting.runId, duplicate: false, status: 'waiting' });
   assert.equal(host.table().waitingManualFire(waiting.runId)?.jobId, 'job');
   assert.equal(host.table().getRun(waiting.runId), null, 'no run record until it fires');
-  const killed = await scheduler.killRun(waiting.runId);
-  assert.ok(!killed.ok && killed.code === 'RUN_NOT_ACTIVE', 'a waiting run cannot be killed yet, and says why');
 
   scheduler.stop();
   await host.clock.advance(1);
@@ -170,6 +168,29 @@ test('manual: a run waiting for capacity is recorded in the log, answered at onc
   assert.equal(run?.triggeredBy, 'alice');
   assert.equal(host.table().owedManualCount, 0);
   assert.equal(host.started.filter((s) => s.startsWith(`${waiting.runId}/`)).length, 1);
+});
+
+test('manual: killing a run that waits for a slot records it skipped with the reason; it never runs, under any leader', async () => {
+  const { host, scheduler } = setup(36);
+  host.addNode('b', { slots: 1 });
+  host.behaviour = (order) => ({ durationMs: order.jobId === 'blocker' ? 20 * SEC : 50, status: 'succeeded' });
+  host.putJob('blocker', { schedule: '@manual' });
+  host.putJob('job', { schedule: '@manual' });
+  scheduler.start(1);
+  await host.settle(scheduler.runNow('blocker'));
+  const waiting = await host.settle(scheduler.runNow('job', { payload: 'p' }));
+  assert.equal(waiting.status, 'waiting');
+  const killed = await host.settle(scheduler.killRun(waiting.runId));
+  assert.ok(killed.ok && killed.kind === 'run', JSON.stringify(killed));
+  assert.equal(killed.run.status, 'skipped');
+  assert.match(killed.run.reason ?? '', /killed by request while it waited/);
+  assert.equal(host.table().owedManualCount, 0, 'no longer waiting');
+  scheduler.stop();
+  const second = newLeader(host, 2);
+  await host.clock.advance(30 * SEC);
+  assert.equal(host.started.filter((s) => s.startsWith(`${waiting.runId}/`)).length, 0, 'never started');
+  assert.equal(host.table().getRun(waiting.runId)?.status, 'skipped');
+  assert.equal(second.metricsNow().owedManualFires, 0);
 });
 
 test('manual: a recorded waiting run is recorded skipped queuedFireWaitMs after its request, judged alike by a new leader', async () => {

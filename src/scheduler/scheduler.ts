@@ -6,7 +6,7 @@
 import assert from 'node:assert';
 import {
   FUNCTION_QUEUED_MAX, IDEMPOTENCY_KEY_CHARS_MAX, PAYLOAD_BYTES_MAX, isActiveStatus,
-  type ApplyResult, type ClaimReportCommand, type KillRunCommand, type Command, type FireOutcome, type Job, type RunRecord,
+  type ApplyResult, type ClaimReportCommand, type KillRunCommand, type Command, type Fire, type FireOutcome, type Job, type QueuedManualFire, type RunRecord,
 } from '../statemachine/index.js';
 import { TermContext } from './context.js';
 import { ChimeError } from '../errors/index.js';
@@ -249,12 +249,29 @@ export class Scheduler {
   async killRun(runId: string, audit?: KillRunCommand['audit']): Promise<ApplyResult> {
     if (this.session === null) throw notLeader();
     const run = this.host.table().getRun(runId);
-    if (run === null && this.host.table().waitingManualFire(runId) !== null) {
-      return { ok: false, code: 'RUN_NOT_ACTIVE', message: `run "${runId}" waits for a free executor slot and has not started: it can be killed once it runs (deleting its job drops it)` };
-    }
+    const waiting = run === null ? this.host.table().waitingManualFire(runId) : null;
+    if (waiting !== null) return this.killWaiting(waiting, audit);
     if (run === null) return { ok: false, code: 'RUN_NOT_FOUND', message: `run "${runId}" does not exist` };
     if (!isActiveStatus(run.status)) return { ok: false, code: 'RUN_NOT_ACTIVE', message: `run "${runId}" is already ${run.status}` };
     return this.host.propose(audit === undefined ? { type: 'killRun', runId, reason: 'request', at: this.host.nowMs() } : { type: 'killRun', runId, reason: 'request', at: this.host.nowMs(), audit });
+  }
+
+  /**
+   * A manual run still waiting for a free slot has nothing to kill: it is recorded skipped,
+   * with the reason, by the fire that would have started it (which also ends its wait on every
+   * leader). Had a slot freed and the run fired first, that fire wins and the run is killed.
+   */
+  private async killWaiting(waiting: QueuedManualFire, audit?: KillRunCommand['audit']): Promise<ApplyResult> {
+    const fire: Fire = {
+      jobId: waiting.jobId, runId: waiting.runId, scheduledAt: waiting.scheduledAt, trigger: 'manual', executors: [], outcome: 'skip',
+      reason: 'killed by request while it waited for a free executor slot', payload: waiting.payload, key: waiting.key,
+      ...(waiting.priority === null ? {} : { priority: waiting.priority }), ...(waiting.triggeredBy === null ? {} : { triggeredBy: waiting.triggeredBy }),
+    };
+    const result = await this.host.propose(audit === undefined ? { type: 'fire', at: this.host.nowMs(), fires: [fire] } : { type: 'fire', at: this.host.nowMs(), fires: [fire], audit });
+    if (!result.ok || result.kind !== 'fire') return result;
+    if (result.fires[0]?.status === 'duplicate') return this.killRun(waiting.runId, audit);
+    const run = this.host.table().getRun(waiting.runId);
+    return run === null ? result : { ok: true, kind: 'run', run };
   }
 
   /** Refreshes the gauges and returns the metrics object. */

@@ -154,10 +154,15 @@ test('a manual run that waits for a free slot is answered at once with its run i
     }, 10_000);
     assert.ok(isRunView(waiting) && waiting.status === 'pending' && waiting.executions.length === 0, JSON.stringify(waiting));
     assert.match(String(field(waiting, 'reason')), /free executor slot/);
+    // Killed while it waits: recorded skipped, with the reason.
     const kill = await cluster.call(via, 'POST', `/v1/runs/${greeter}/kill`, {});
-    assert.equal(kill.status, 409, 'a waiting run cannot be killed yet');
+    assert.equal(kill.status, 202, JSON.stringify(kill.body));
+    assert.equal(field(kill.body, 'status'), 'skipped');
+    assert.match(String(field(kill.body, 'reason')), /killed by request while it waited/);
 
-    const followed = get(cluster.url(via, `/v1/runs/${greeter}/output?stream=stdout&follow=true`));
+    const next = await cluster.call(via, 'POST', '/v1/jobs/greeter/run', {});
+    assert.equal(field(next.body, 'status'), 'waiting');
+    const followed = get(cluster.url(via, `/v1/runs/${String(field(next.body, 'runId'))}/output?stream=stdout&follow=true`));
     let ended = false;
     void followed.then(() => { ended = true; });
     await new Promise((resolve) => setTimeout(resolve, 500));
