@@ -563,6 +563,13 @@ export class JobTable {
     return this.state.owedManual.size;
   }
 
+  /** The job's manual runs waiting for capacity, newest first, at most `limit`. */
+  waitingManualFiresOf(jobId: string, limit: number): QueuedManualFire[] {
+    const out: QueuedManualFire[] = [];
+    for (const owed of this.state.owedManual.values()) if (owed.jobId === jobId) out.push(owed);
+    return out.reverse().slice(0, Math.max(0, limit));
+  }
+
   /** A manual run recorded waiting for capacity (it has a run id, and no run record until it fires). */
   waitingManualFire(runId: string): QueuedManualFire | null {
     return this.state.owedManual.get(runId) ?? null;

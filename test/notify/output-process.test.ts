@@ -154,6 +154,8 @@ test('a manual run that waits for a free slot is answered at once with its run i
     }, 10_000);
     assert.ok(isRunView(waiting) && waiting.status === 'pending' && waiting.executions.length === 0, JSON.stringify(waiting));
     assert.match(String(field(waiting, 'reason')), /free executor slot/);
+    const listed = field((await cluster.call(via, 'GET', '/v1/jobs/greeter/runs?limit=5')).body, 'items');
+    assert.ok(Array.isArray(listed) && field(listed[0], 'runId') === greeter && field(listed[0], 'status') === 'pending', `the job's runs start with the waiting one: ${JSON.stringify(listed)}`);
     // Killed while it waits: recorded skipped, with the reason.
     const kill = await cluster.call(via, 'POST', `/v1/runs/${greeter}/kill`, {});
     assert.equal(kill.status, 202, JSON.stringify(kill.body));
