@@ -563,10 +563,10 @@ export class JobTable {
     return this.state.owedManual.size;
   }
 
-  /** The job's manual runs waiting for capacity, newest first, at most `limit`. */
-  waitingManualFiresOf(jobId: string, limit: number): QueuedManualFire[] {
+  /** Manual runs waiting for capacity that `match`, newest first, at most `limit`. */
+  waitingManualFiresWhere(match: (fire: QueuedManualFire) => boolean, limit: number): QueuedManualFire[] {
     const out: QueuedManualFire[] = [];
-    for (const owed of this.state.owedManual.values()) if (owed.jobId === jobId) out.push(owed);
+    for (const owed of this.state.owedManual.values()) if (match(owed)) out.push(owed);
     return out.reverse().slice(0, Math.max(0, limit));
   }
 

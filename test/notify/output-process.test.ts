@@ -156,6 +156,10 @@ test('a manual run that waits for a free slot is answered at once with its run i
     assert.match(String(field(waiting, 'reason')), /free executor slot/);
     const listed = field((await cluster.call(via, 'GET', '/v1/jobs/greeter/runs?limit=5')).body, 'items');
     assert.ok(Array.isArray(listed) && field(listed[0], 'runId') === greeter && field(listed[0], 'status') === 'pending', `the job's runs start with the waiting one: ${JSON.stringify(listed)}`);
+    const found = field((await cluster.call(via, 'GET', '/v1/runs?status=pending&trigger=manual')).body, 'items');
+    assert.ok(Array.isArray(found) && found.some((r) => field(r, 'runId') === greeter), 'the search finds it');
+    const onNode = field((await cluster.call(via, 'GET', `/v1/runs?node=${leader}`)).body, 'items');
+    assert.ok(Array.isArray(onNode) && !onNode.some((r) => field(r, 'runId') === greeter), 'it runs on no node yet');
     // Killed while it waits: recorded skipped, with the reason.
     const kill = await cluster.call(via, 'POST', `/v1/runs/${greeter}/kill`, {});
     assert.equal(kill.status, 202, JSON.stringify(kill.body));
