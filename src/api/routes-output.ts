@@ -7,7 +7,7 @@
 // OUTPUT_DRAIN_TIMEOUT_MS is cut off. Concurrent streams are bounded per node (429).
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { ChimeError } from '../errors/index.js';
-import type { RunRecord } from '../statemachine/index.js';
+import { isActiveStatus, type RunRecord } from '../statemachine/index.js';
 import { readBarrier, runIdParam } from './params.js';
 import type { JobService, OutputChunks, OutputService, ReadBarrier } from './services.js';
 import type { RequestContext, Route } from './server.js';
@@ -40,7 +40,12 @@ function queryOf(q: URLSearchParams): OutputQuery {
 
 /** Whether `attempt` of the run is still pending or running on `node`. */
 function runsOn(run: RunRecord | null, node: string, attempt: number): boolean {
-  return run !== null && run.executions.some((e) => e.attempt === attempt && e.node === node && (e.status === 'pending' || e.status === 'running'));
+  return run !== null && run.executions.some((e) => e.attempt === attempt && e.node === node && isActiveStatus(e.status));
+}
+
+/** One wait between two looks for what a followed run still lacks (its record, its file, its node's address). */
+function pollPause(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, OUTPUT_APPEAR_POLL_MS));
 }
 
 /** The node whose disk holds the output asked for, or null when the run never executed. */
@@ -150,7 +155,7 @@ export function outputRoutes(output: OutputService, jobs: JobService, barrier: R
         const why = opened.reason === 'disabled' ? 'this node does not keep run output' : 'no stored output of this attempt here (not started, evicted, or its job deleted)';
         return sendTail(res, current ?? run, attempt, node, `${why}; this is the run record's tail (last 64 KiB, stdout and stderr mixed)`);
       }
-      await new Promise((r) => setTimeout(r, OUTPUT_APPEAR_POLL_MS));
+      await pollPause();
     }
   };
 
@@ -163,7 +168,7 @@ export function outputRoutes(output: OutputService, jobs: JobService, barrier: R
     // member this node has not heard from yet (just started, or just joined) is waited for.
     const deadline = Date.now() + OUTPUT_APPEAR_WAIT_MS;
     while (address === null && q.follow && Date.now() < deadline && !res.destroyed && runsOn(jobs.table().getRun(run.runId), node, attempt)) {
-      await new Promise((r) => setTimeout(r, OUTPUT_APPEAR_POLL_MS));
+      await pollPause();
       address = output.httpOf(node);
     }
     if (address === null) return fallback('is not a member any more, or its address is not known here');
@@ -228,7 +233,7 @@ export function outputRoutes(output: OutputService, jobs: JobService, barrier: R
             startText(res, 'tail', null, `run ${runId} waits for a free executor slot and has no output yet`);
             return void res.end();
           }
-          await new Promise((r) => setTimeout(r, OUTPUT_APPEAR_POLL_MS));
+          await pollPause();
           run = jobs.table().getRun(runId);
         }
         if (run === null) throw new ChimeError('RUN_NOT_FOUND', `run ${runId} does not exist`);

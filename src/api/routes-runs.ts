@@ -1,5 +1,5 @@
 import { ChimeError } from '../errors/index.js';
-import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, NODE_ID_PATTERN, QUEUE_PRIORITIES, RUN_STATUSES, TRIGGERS, isValidJobId, type QueuedManualFire, type RunStatus, type Trigger } from '../statemachine/index.js';
+import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX, NODE_ID_PATTERN, QUEUE_PRIORITIES, RUN_STATUSES, TRIGGERS, isValidJobId, type ListOptions, type Page, type QueuedManualFire, type Rejected, type RunRecord, type RunStatus, type Trigger } from '../statemachine/index.js';
 import { jobIdParam, objectBody, pageParams, readBarrier, runIdParam } from './params.js';
 import { sendJson } from './problem.js';
 import type { JobService, ReadBarrier, RunNowRequest, RunService } from './services.js';
@@ -71,6 +71,21 @@ type SearchQuery = {
   readonly untilMs: number | null;
 };
 
+/**
+ * One page of a run list whose first page starts with the manual runs waiting for a free slot
+ * that `match` (they have no record, so no place in the cursor's order; at most limit − 1 of
+ * them); the records fill the rest of the page.
+ */
+function waitingFirst(
+  jobs: JobService, options: ListOptions, match: (fire: QueuedManualFire) => boolean, records: (options: ListOptions) => Page<RunRecord> | Rejected,
+): { items: Record<string, unknown>[]; nextCursor: string | null } {
+  const limit = Math.min(options.limit ?? LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX);
+  const waiting = (options.cursor ?? null) === null ? jobs.table().waitingManualFiresWhere(match, limit - 1) : [];
+  const page = records({ ...options, limit: limit - waiting.length });
+  if (!page.ok) throw new ChimeError(page.code, page.message);
+  return { items: [...waiting.map(waitingRunView), ...page.items.map(runView)], nextCursor: page.nextCursor };
+}
+
 /** The run endpoints of api.md. Manual runs and kills run on the leader's scheduler. */
 export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarrier): Route[] {
   return [
@@ -110,13 +125,7 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
         const id = jobIdParam(ctx);
         const options = pageParams(ctx);
         await readBarrier(barrier, ctx);
-        // The first page starts with the job's manual runs that wait for a free slot (they have
-        // no record, so no place in the cursor's order); the records fill the rest of the page.
-        const limit = Math.min(options.limit ?? LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX);
-        const waiting = options.cursor === undefined ? jobs.table().waitingManualFiresWhere((f) => f.jobId === id, limit - 1) : [];
-        const page = jobs.table().listRuns(id, { ...options, limit: limit - waiting.length });
-        if (!page.ok) throw new ChimeError(page.code, page.message);
-        sendJson(ctx.res, 200, { items: [...waiting.map(waitingRunView), ...page.items.map(runView)], nextCursor: page.nextCursor });
+        sendJson(ctx.res, 200, waitingFirst(jobs, options, (f) => f.jobId === id, (pageOptions) => jobs.table().listRuns(id, pageOptions)));
       },
     },
     {
@@ -128,16 +137,11 @@ export function runRoutes(runs: RunService, jobs: JobService, barrier: ReadBarri
         const query = searchQuery(ctx.url.searchParams, Date.now());
         const options = pageParams(ctx);
         await readBarrier(barrier, ctx);
-        // As for one job's runs: the first page starts with the manual runs waiting for a free
-        // slot that the query matches (pending, manual, on no node yet, requested in the window).
-        const limit = Math.min(options.limit ?? LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX);
+        // A waiting run is pending, manual, on no node yet, requested at its scheduledAt.
         const matches = (f: QueuedManualFire): boolean => (query.jobId === null || f.jobId === query.jobId) && (query.status === null || query.status === 'pending')
           && (query.trigger === null || query.trigger === 'manual') && query.node === null
           && (query.sinceMs === null || f.scheduledAt >= query.sinceMs) && (query.untilMs === null || f.scheduledAt < query.untilMs);
-        const waiting = options.cursor === undefined ? jobs.table().waitingManualFiresWhere(matches, limit - 1) : [];
-        const page = jobs.table().searchRuns(query, { ...options, limit: limit - waiting.length });
-        if (!page.ok) throw new ChimeError(page.code, page.message);
-        sendJson(ctx.res, 200, { items: [...waiting.map(waitingRunView), ...page.items.map(runView)], nextCursor: page.nextCursor });
+        sendJson(ctx.res, 200, waitingFirst(jobs, options, matches, (pageOptions) => jobs.table().searchRuns(query, pageOptions)));
       },
     },
     {

@@ -6,7 +6,7 @@
 // (its job stays due in the table, which is the waiting queue) and holds back that job's
 // later instants; skips before it are emitted regardless.
 import assert from 'node:assert';
-import { REASON_CHARS_MAX, type Fire, type Job, type JobTable, type QueuePriority, type Trigger } from '../statemachine/index.js';
+import { REASON_CHARS_MAX, type Fire, type Job, type JobTable, type QueuePriority, type QueuedManualFire, type Trigger } from '../statemachine/index.js';
 import { DUE_SCAN_MAX, FIRE_BATCH_MAX, JOB_RECORDS_PER_PASS_MAX } from './options.js';
 import { applyConcurrency, planInstants, type PlannedRecord, type PlanTiming } from './plan.js';
 import { place, type LoadView, type Placement } from './placement.js';
@@ -34,6 +34,11 @@ export interface QueuedFire {
   readonly priority?: QueuePriority | null;
   /** A manual run's requester (token name), for the run's triggeredBy. */
   readonly triggeredBy?: string | null;
+}
+
+/** A manual fire the table holds waiting for capacity, as the fire queue holds it. */
+export function waitingQueuedFire(o: QueuedManualFire): QueuedFire {
+  return { jobId: o.jobId, runId: o.runId, trigger: 'manual', scheduledAt: o.scheduledAt, payload: o.payload, key: o.key, priority: o.priority, triggeredBy: o.triggeredBy };
 }
 
 export type BatchInput = {
@@ -192,7 +197,7 @@ function scheduledFire(jobId: string, record: PlannedRecord, decision: Placement
   return { ...base, executors: [...decision.nodes], notBefore: record.scheduledAt, outcome: 'run' };
 }
 
-function queuedFire(q: QueuedFire, decision: Exclude<Placement, { kind: 'wait' }>): Fire {
+export function queuedFire(q: QueuedFire, decision: Exclude<Placement, { kind: 'wait' }>): Fire {
   const trigger: Trigger = q.trigger;
   const base = {
     jobId: q.jobId, runId: q.runId, scheduledAt: q.scheduledAt, trigger, payload: q.payload, key: q.key, ...(q.priority == null ? {} : { priority: q.priority }),

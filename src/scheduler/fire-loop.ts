@@ -5,7 +5,7 @@
 // after all). Dispatch happens in Scheduler.onApplied, from the committed records.
 import type { ApplyResult, FireOutcome, QueuedManualFire } from '../statemachine/index.js';
 import { Alarm, type TermContext } from './context.js';
-import { buildBatch, type BatchPlan, type QueuedFire } from './batch.js';
+import { buildBatch, waitingQueuedFire, type BatchPlan, type QueuedFire } from './batch.js';
 import { ChimeError } from '../errors/index.js';
 import { FIRE_BATCH_MAX, FIRE_PROPOSE_SAMPLES, FIRE_PROPOSE_WINDOW_MS, QUEUED_FIRES_MAX } from './options.js';
 import { LoadView } from './placement.js';
@@ -157,7 +157,7 @@ export class FireLoop {
     for (const o of this.ctx.host.table().owedManualFires(QUEUED_FIRES_MAX)) {
       this.tableWaiting.add(o.runId);
       if (inQueue.has(o.runId)) continue;
-      out.push({ jobId: o.jobId, runId: o.runId, trigger: 'manual', scheduledAt: o.scheduledAt, payload: o.payload, key: o.key, priority: o.priority, triggeredBy: o.triggeredBy });
+      out.push(waitingQueuedFire(o));
     }
     return out;
   }

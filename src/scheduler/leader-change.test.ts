@@ -22,6 +22,18 @@ function newLeader(host: FakeHost, term: number): Scheduler {
   return next;
 }
 
+/** One node with one slot, taken for 20 s by a run of `blocker`; `job` (manual) waits for it. */
+async function slotTaken(seed: number): Promise<{ host: FakeHost; scheduler: Scheduler }> {
+  const { host, scheduler } = setup(seed);
+  host.addNode('b', { slots: 1 });
+  host.behaviour = (order) => ({ durationMs: order.jobId === 'blocker' ? 20 * SEC : 50, status: 'succeeded' });
+  host.putJob('blocker', { schedule: '@manual' });
+  host.putJob('job', { schedule: '@manual' });
+  scheduler.start(1);
+  await host.settle(scheduler.runNow('blocker'));
+  return { host, scheduler };
+}
+
 const afterFiresProposed = (host: FakeHost): number =>
   host.proposed.filter((c: Command) => c.type === 'fire' && c.fires.some((f) => f.trigger === 'after')).length;
 
@@ -124,13 +136,7 @@ test('after: a downstream deleted while its fire is owed is owed nothing, also u
 });
 
 test('manual: a run waiting for capacity is recorded in the log, answered at once with its run id, outlives its leader, and runs once under that id', async () => {
-  const { host, scheduler } = setup(34);
-  host.addNode('b', { slots: 1 });
-  host.behaviour = (order) => ({ durationMs: order.jobId === 'blocker' ? 20 * SEC : 50, status: 'succeeded' });
-  host.putJob('blocker', { schedule: '@manual' });
-  host.putJob('job', { schedule: '@manual' });
-  scheduler.start(1);
-  await host.settle(scheduler.runNow('blocker'));
+  const { host, scheduler } = await slotTaken(34);
   const first = await host.settle(scheduler.runNow('job', { key: 'k1', payload: 'p', triggeredBy: 'alice' }));
   assert.equal(host.table().owedManualCount, 1, 'recorded waiting');
   assert.equal(scheduler.metricsNow().manualFiresRecordedWaiting, 1);
@@ -171,13 +177,7 @@ test('manual: a run waiting for capacity is recorded in the log, answered at onc
 });
 
 test('manual: killing a run that waits for a slot records it skipped with the reason; it never runs, under any leader', async () => {
-  const { host, scheduler } = setup(36);
-  host.addNode('b', { slots: 1 });
-  host.behaviour = (order) => ({ durationMs: order.jobId === 'blocker' ? 20 * SEC : 50, status: 'succeeded' });
-  host.putJob('blocker', { schedule: '@manual' });
-  host.putJob('job', { schedule: '@manual' });
-  scheduler.start(1);
-  await host.settle(scheduler.runNow('blocker'));
+  const { host, scheduler } = await slotTaken(36);
   const waiting = await host.settle(scheduler.runNow('job', { payload: 'p' }));
   assert.equal(waiting.status, 'waiting');
   const killed = await host.settle(scheduler.killRun(waiting.runId));

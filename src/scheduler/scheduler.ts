@@ -6,10 +6,11 @@
 import assert from 'node:assert';
 import {
   FUNCTION_QUEUED_MAX, IDEMPOTENCY_KEY_CHARS_MAX, PAYLOAD_BYTES_MAX, isActiveStatus,
-  type ApplyResult, type ClaimReportCommand, type KillRunCommand, type Command, type Fire, type FireOutcome, type Job, type QueuedManualFire, type RunRecord,
+  type ApplyResult, type ClaimReportCommand, type KillRunCommand, type Command, type FireOutcome, type Job, type QueuedManualFire, type RunRecord,
 } from '../statemachine/index.js';
 import { TermContext } from './context.js';
 import { ChimeError } from '../errors/index.js';
+import { queuedFire, waitingQueuedFire } from './batch.js';
 import { FireLoop } from './fire-loop.js';
 import { FollowUps } from './follow-ups.js';
 import { SchedulerMetrics } from './metrics.js';
@@ -262,11 +263,7 @@ export class Scheduler {
    * leader). Had a slot freed and the run fired first, that fire wins and the run is killed.
    */
   private async killWaiting(waiting: QueuedManualFire, audit?: KillRunCommand['audit']): Promise<ApplyResult> {
-    const fire: Fire = {
-      jobId: waiting.jobId, runId: waiting.runId, scheduledAt: waiting.scheduledAt, trigger: 'manual', executors: [], outcome: 'skip',
-      reason: 'killed by request while it waited for a free executor slot', payload: waiting.payload, key: waiting.key,
-      ...(waiting.priority === null ? {} : { priority: waiting.priority }), ...(waiting.triggeredBy === null ? {} : { triggeredBy: waiting.triggeredBy }),
-    };
+    const fire = queuedFire(waitingQueuedFire(waiting), { kind: 'none', reason: 'killed by request while it waited for a free executor slot' });
     const result = await this.host.propose(audit === undefined ? { type: 'fire', at: this.host.nowMs(), fires: [fire] } : { type: 'fire', at: this.host.nowMs(), fires: [fire], audit });
     if (!result.ok || result.kind !== 'fire') return result;
     if (result.fires[0]?.status === 'duplicate') return this.killRun(waiting.runId, audit);
