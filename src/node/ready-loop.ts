@@ -212,12 +212,14 @@ export class ReadyLoop<C, R> {
    * Delivers the ticks whose time has come. The core is ticked lazily: the timer wakes only
    * for the tick it says is due (RawNode.ticksUntilDue), and every input first catches up on
    * the ticks that passed, so the core sees ticks and inputs in the order a 10 ms ticker
-   * would have given them, without 100 wakes a second on an idle node.
+   * would have given them, without 100 wakes a second on an idle node. An input catches up
+   * only to the tick before the armed one: the due tick itself (a campaign, a step-down) is
+   * the timer's, judged after the messages already waiting (see armTick).
    */
-  private catchUpTicks(): void {
+  private catchUpTicks(upTo: number = this.tickTimerAt - 1): void {
     if (this.tickOriginMs === null) return;
     const now = this.options.clock.nowMs();
-    const due = Math.floor((now - this.tickOriginMs) / this.options.tickMs);
+    const due = Math.min(Math.floor((now - this.tickOriginMs) / this.options.tickMs), upTo);
     if (due <= this.ticksDelivered) return;
     // After a stall (a paused process), ticks beyond the longest timeout the core keeps
     // would only repeat what the first of them do; a timer firing late delivered one.
@@ -242,11 +244,16 @@ export class ReadyLoop<C, R> {
     const delayMs = Math.max(0, originMs + at * this.options.tickMs - this.options.clock.nowMs());
     this.tickTimer = this.options.clock.setTimer(delayMs, () => {
       this.tickTimer = null;
-      this.tickTimerAt = Infinity;
-      if (this.stopped) return;
-      this.catchUpTicks();
-      this.armTick();
-      this.schedule();
+      // After the I/O already waiting: a process that stalled past its election timeout has
+      // its leader's heartbeats in its socket (a leader, its followers' answers), and a 10 ms
+      // ticker, whose missed ticks are lost, would not have timed out either.
+      this.options.clock.defer(() => {
+        this.tickTimerAt = Infinity;
+        if (this.stopped) return;
+        this.catchUpTicks(Infinity);
+        this.armTick();
+        this.schedule();
+      });
     });
   }
 
