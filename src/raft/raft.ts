@@ -69,6 +69,9 @@ export class Raft {
   private heartbeatElapsed = 0;
   /** Ticks since the leader last sent batched learners their accumulated entries. */
   private learnerAppendElapsed = 0;
+  /** quorumVoters' answer, for the log it was computed from (applied index, last persisted index and its term: a log with the same entry there holds the same entries up to it). */
+  private soleVoterKey = '';
+  private soleVoter = false;
   private randomizedElectionTimeout = 0;
 
   leadTransferee: NodeId | null = null;
@@ -81,24 +84,20 @@ export class Raft {
   /** Index of the newest conf entry the leader appended; no new change until it is applied. */
   private pendingConfIndex = 0;
   /**
-   * A leader that applied its own removal (or demotion) from a two-voter membership still
-   * owes the other voter the news. Membership takes effect when applied, and that voter
-   * alone is no majority of the old membership {us, it}: until it has durably applied the
-   * removal it can be elected only with our vote, and, once elected, commit only with our
-   * answers — if we were shut down first, nobody could ever tell it. So the hand-off ends
-   * in one way only: the other voter answered a heartbeat sent after its match covered the
-   * removal (`round`), which it does only once the commit index is on its disk (a commit
-   * covering a membership change is synced). Until then this node keeps at it whatever
-   * happens: it gives up after no timeout, does not step down for check-quorum, refuses
-   * every vote (so the other voter cannot lead the old membership and need us again), and,
-   * deposed by a higher term, campaigns again with the votes of the new membership (thesis
-   * §4.2.2: a leader not in C_new manages the cluster until C_new is committed — here until
-   * the only voter of C_new knows it). `term` is the term it began in: a leader of a later
-   * term that is not us was elected without our vote, so by a membership without us, so
-   * it has applied the removal. Status reports it (`handingOff`): a removed node must not
-   * be shut down while it is set. It lives in memory only: see docs/raft.md for restarts.
+   * A leader that applied its own removal (or demotion) from a two-voter membership tells
+   * the other voter before it steps down (thesis §4.2.2: a leader not in C_new manages the
+   * cluster until C_new is committed — here until the only voter of C_new knows it). That
+   * voter acknowledged the removal (which is how it committed), so it could elect itself
+   * alone (quorumVoters) — but only after an election timeout without a leader; told, it
+   * applies the removal at once. The hand-off is done when the other voter answered a
+   * heartbeat sent after its match covered the removal (`round`), which it does only once
+   * the commit index is on its disk (a commit covering a membership change is synced).
+   * Meanwhile this node refuses proposals, gives up after no timeout and does not step down
+   * for check-quorum; it ends with its leadership (deposed, it leaves the rest to that
+   * voter). Status reports it (`handingOff`): a removed node is shut down only once it is
+   * over.
    */
-  private removalHandOff: { readonly index: number; readonly term: number; round: number | null } | null = null;
+  private removalHandOff: { readonly index: number; round: number | null } | null = null;
   /** Entries appended by this leader and not yet committed: sizes in index order. */
   private uncommitted: { index: number; bytes: number }[] = [];
   private uncommittedBytes = 0;
@@ -141,8 +140,8 @@ export class Raft {
     this.randomizedElectionTimeout = this.config.electionTicks + this.config.randomInt(this.config.electionTicks);
     this.votes.clear();
     this.leadTransferee = null;
-    // A hand-off outlives a change of role (see removalHandOff); only its round is over.
-    if (this.removalHandOff !== null) this.removalHandOff.round = null;
+    // A hand-off ends with the leadership it was part of (see removalHandOff).
+    this.removalHandOff = null;
     this.uncommitted = [];
     this.uncommittedBytes = 0;
     this.failReads(this.reads.drain());
@@ -204,7 +203,7 @@ export class Raft {
   }
 
   private promotable(): boolean {
-    return isVoter(this.conf, this.id) || this.removalHandOff !== null;
+    return isVoter(this.conf, this.id);
   }
 
   /** Whether this node was removed as leader of two voters and has not yet told the other one. */
@@ -295,7 +294,7 @@ export class Raft {
   }
 
   private quorumActive(): boolean {
-    const active = quorumValue(this.conf.voters, (id) => (id === this.id || this.progress.get(id)?.recentActive === true ? 1 : 0));
+    const active = quorumValue(this.quorumVoters(), (id) => (id === this.id || this.progress.get(id)?.recentActive === true ? 1 : 0));
     return active === 1;
   }
 
@@ -307,6 +306,46 @@ export class Raft {
     if (this.hasUnappliedConfChange()) return;
     if (this.config.preVote && !transfer) this.campaign(true, false);
     else this.campaign(false, transfer);
+  }
+
+  /**
+   * The voters whose majority elects this node and commits its entries: the applied
+   * membership (etcd's rule), except where that rule wedges. A voter of two whose persisted
+   * log holds, past what it applied, the one change that leaves it the only voter (its
+   * partner removed or demoted) counts itself a majority: the membership of its log (thesis
+   * §4.1), taken for this case only. Had the change committed, the partner may be gone for good (shut down
+   * after its removal, its hand-off cut short by a crash), and this voter, alone no majority
+   * of the two, could never learn so. It is safe: every majority of {self} meets every
+   * majority of {self, partner} in this node, so no term gets two leaders and the partner,
+   * which needs this node for every commit, committed nothing this node lacks; the first
+   * entry of this node's term it commits commits the change too, and once that is applied
+   * the applied membership says the same.
+   */
+  private quorumVoters(): readonly NodeId[] {
+    const voters = this.conf.voters;
+    if (voters.length !== 2 || !voters.includes(this.id)) return voters;
+    const stable = this.log.stableLastIndex();
+    if (stable <= this.log.applied) return voters;
+    const key = `${this.log.applied}/${stable}/${this.log.term(stable) ?? ''}`;
+    if (this.soleVoterKey !== key) {
+      this.soleVoterKey = key;
+      this.soleVoter = this.logLeavesOnlySelf(stable);
+    }
+    return this.soleVoter ? [this.id] : voters;
+  }
+
+  /**
+   * Whether the persisted log past the applied index holds one membership change, which
+   * leaves this node the only voter. Persisted: like its own entries, a change counts for
+   * this node only once a crash cannot take it back.
+   */
+  private logLeavesOnlySelf(stable: number): boolean {
+    const entries = this.log.slice(Math.max(this.log.applied + 1, this.log.firstIndex()), stable + 1, Number.MAX_SAFE_INTEGER) ?? [];
+    const changes = entries.filter((e) => e.kind === 'conf');
+    const [only] = changes;
+    if (changes.length !== 1 || only === undefined) return false;
+    const next = applyConfChange(this.conf, decodeConfChange(only.data));
+    return next.voters.length === 1 && next.voters[0] === this.id;
   }
 
   /** A committed but unapplied membership change means our membership view may be stale. */
@@ -340,7 +379,7 @@ export class Raft {
 
   /** Acts on the votes so far; true when the campaign ended (won or lost). */
   private tallyVotes(pre: boolean): boolean {
-    const result = voteResult(this.conf.voters, this.votes);
+    const result = voteResult(this.quorumVoters(), this.votes);
     if (result === 'won') {
       if (pre) this.campaign(false, false);
       else this.becomeLeader();
@@ -356,8 +395,7 @@ export class Raft {
   private handleVote(m: VoteMessage): void {
     // We may grant if we already voted for this candidate, or have neither voted nor know a
     // leader in this term, or (pre-vote) the candidate asks about a later term.
-    // A node handing off its removal votes for nobody (see removalHandOff).
-    const canVote = this.removalHandOff === null && (this.vote === m.from || (this.vote === null && this.lead === null) || (m.pre && m.term > this.term));
+    const canVote = this.vote === m.from || (this.vote === null && this.lead === null) || (m.pre && m.term > this.term);
     if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
       this.send({ type: 'voteResp', to: m.from, term: m.term, pre: m.pre, reject: false });
       if (!m.pre) {
@@ -441,9 +479,6 @@ export class Raft {
       case 'snap':
         if (this.role !== 'follower') this.becomeFollower(this.term, m.from);
         assert.ok(this.lead === null || this.lead === m.from, `two leaders in term ${this.term}: ${this.lead} and ${m.from}`);
-        // A leader of a term after our hand-off began won without our vote: by a membership
-        // without us, which it applied, so it knows the removal committed.
-        if (this.removalHandOff !== null && m.term > this.removalHandOff.term) this.removalHandOff = null;
         this.electionElapsed = 0;
         if (this.lead !== m.from) {
           this.lead = m.from;
@@ -753,7 +788,7 @@ export class Raft {
 
   /** Advances the commit index to what a quorum holds, if that is of our term (§5.4.2). */
   maybeCommit(): boolean {
-    const index = quorumValue(this.conf.voters, (id) => this.progress.get(id)?.match ?? 0);
+    const index = quorumValue(this.quorumVoters(), (id) => this.progress.get(id)?.match ?? 0);
     const before = this.log.committed;
     if (!this.log.maybeCommit(index, this.term)) return false;
     this.releaseUncommitted();
@@ -860,7 +895,7 @@ export class Raft {
         this.becomeFollower(this.term, null);
         return;
       }
-      this.removalHandOff = { index: entry.index, term: this.term, round: null };
+      this.removalHandOff = { index: entry.index, round: null };
       this.maybeCommit();
       this.maybeBeginHandOffRound();
       return;

@@ -4,7 +4,7 @@
 // recover within a time bound. Safety invariants run after every event.
 import assert from 'node:assert/strict';
 import { isChimeError } from '../../src/errors/index.js';
-import { MemoryStorage, decodeConfChange, encodeConfChange } from '../../src/raft/index.js';
+import { MemoryStorage, applyConfChange, decodeConfChange, encodeConfChange } from '../../src/raft/index.js';
 import type { ConfState, Entry, NodeId } from '../../src/raft/index.js';
 import type { NodeEnvelope, NodeEvents, PersistBatch } from '../../src/node/index.js';
 import type { Message } from '../../src/raft/index.js';
@@ -458,8 +458,12 @@ export class Simulation implements NodeHost {
         this.checker.checkLeaderCommitTerm(node.id, term, commit, t);
         const holds = (v: NodeId): boolean => this.nodes.get(v)?.holdsDurably(commit, t) ?? false;
         const before = node.lastVoters.length > 0 ? [node.lastVoters] : [];
-        this.checker.checkCommittedMajority(node.id, commit, [...before, st.conf.voters], holds);
-        node.leaderCommitVoters = before.length > 0 && before[0] !== undefined && before[0].filter(holds).length * 2 > before[0].length ? before[0] : st.conf.voters;
+        // Thesis §4.1, which src/raft takes for one case only: a voter of two whose log holds,
+        // unapplied, the change that leaves it the only voter counts itself a majority.
+        const sole = this.soleVoterOfLog(node, st.conf, st.applied, st.lastIndex);
+        this.checker.checkCommittedMajority(node.id, commit, [...before, st.conf.voters, ...sole], holds);
+        node.leaderCommitVoters = before.length > 0 && before[0] !== undefined && before[0].filter(holds).length * 2 > before[0].length ? before[0]
+          : sole[0] !== undefined && st.conf.voters.filter(holds).length * 2 <= st.conf.voters.length ? sole[0] : st.conf.voters;
       }
       node.leaderCommitChecked = commit;
     }
@@ -482,17 +486,33 @@ export class Simulation implements NodeHost {
    * applied, and (the 2015 raft-dev correction) only once it applied an entry of its term.
    */
   private checkConfChangesPending(node: SimNode, term: number, applied: number, lastIndex: number): void {
+    const conf = this.unappliedConfEntries(node, applied, lastIndex);
+    const own = conf.filter((e) => e.term === term);
+    if (own.length === 0) return; // inherited changes may be several: the new leader commits them in its term
+    const indexes = conf.map((e) => `${e.index}/${e.term}`).join(', ');
+    if (conf.length > 1) this.checker.fail(INVARIANT.oneConfChange, `leader ${node.id} of term ${term} appended a membership change while another was not applied: ${indexes} beyond its applied index ${applied}`);
+    if (node.logView(lastIndex).termAt(applied) !== term) this.checker.fail(INVARIANT.oneConfChange, `leader ${node.id} of term ${term} appended a membership change at ${own[0]?.index ?? 0} before applying an entry of its own term (applied ${applied})`);
+  }
+
+  /** The membership changes in a node's log (stored or being written) past its applied index. */
+  private unappliedConfEntries(node: SimNode, applied: number, lastIndex: number): Entry[] {
     const conf: Entry[] = [];
     const view = node.store.current;
     const storedLast = Math.min(lastIndex, view.lastIndex());
     const from = Math.max(applied + 1, view.firstIndex());
     if (from <= storedLast) for (const e of view.entries(from, storedLast + 1, Number.MAX_SAFE_INTEGER)) if (e.kind === 'conf') conf.push(e);
     for (const batch of node.store.inFlightWrites()) for (const e of batch.entries) if (e.kind === 'conf' && e.index > applied && !conf.some((c) => c.index === e.index)) conf.push(e);
-    const own = conf.filter((e) => e.term === term);
-    if (own.length === 0) return; // inherited changes may be several: the new leader commits them in its term
-    const indexes = conf.map((e) => `${e.index}/${e.term}`).join(', ');
-    if (conf.length > 1) this.checker.fail(INVARIANT.oneConfChange, `leader ${node.id} of term ${term} appended a membership change while another was not applied: ${indexes} beyond its applied index ${applied}`);
-    if (node.logView(lastIndex).termAt(applied) !== term) this.checker.fail(INVARIANT.oneConfChange, `leader ${node.id} of term ${term} appended a membership change at ${own[0]?.index ?? 0} before applying an entry of its own term (applied ${applied})`);
+    return conf;
+  }
+
+  /** [[node]] when the node is a voter of two whose log holds, unapplied, the one change that leaves it the only voter; else []. */
+  private soleVoterOfLog(node: SimNode, conf: ConfState, applied: number, lastIndex: number): NodeId[][] {
+    if (conf.voters.length !== 2 || !conf.voters.includes(node.id)) return [];
+    const changes = this.unappliedConfEntries(node, applied, lastIndex);
+    const [only] = changes;
+    if (changes.length !== 1 || only === undefined) return [];
+    const next = applyConfChange(conf, decodeConfChange(only.data));
+    return next.voters.length === 1 && next.voters[0] === node.id ? [[node.id]] : [];
   }
 
   /**
