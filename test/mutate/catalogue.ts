@@ -180,7 +180,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: RAFT,
     search: 'if (before.voters.length !== 2) {',
     replace: 'if (before.voters.length > 0) {',
-    rule: 'thesis §4.2.2 with two voters: the removed leader tells the other voter the removal committed before it steps down (alone, that voter is no majority of the old membership)',
+    rule: 'thesis §4.2.2 with two voters: the removed leader tells the other voter the removal committed before it steps down (untold, that voter learns it only by electing itself after an election timeout)',
   },
   {
     name: 'sole-voter-rule-off',
