@@ -61,3 +61,12 @@ test('reads answered from local state without ReadIndex are caught (linearizabil
   const out = await firstFailure(30, (seed) => ({ seed, nodes: 3, faultMs: 6000, localReads: true }));
   assertCaughtBy(out, [INVARIANT.linearizability]);
 });
+
+test('the seeds that wedged a two-voter removal for good recover: the voter left leads alone (docs/raft.md, "Simulator sweeps")', async () => {
+  // 2142: a leader demoted itself, both crashed, the demoted one came back with the longer
+  // log; 9187 (40 s of faults): the removed leader crashed mid-hand-off and was shut down.
+  for (const config of [{ seed: 2142, nodes: 3, faultMs: 10_000 }, { seed: 9187, nodes: 3, faultMs: 40_000 }] as const) {
+    const out = await runSimulation(config);
+    assert.ok(out.ok, out.ok ? '' : `seed ${config.seed}: ${out.error.invariant}: ${out.error.detail}`);
+  }
+});
