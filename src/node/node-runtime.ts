@@ -189,7 +189,7 @@ export class NodeRuntime<C, R> {
     const wait = async (busy: () => boolean): Promise<void> => {
       while (busy() && clock.nowMs() < untilMs) await new Promise<void>((resolve) => clock.setTimer(STOP_POLL_MS, resolve));
     };
-    // Removed as leader of two voters: the other one learns it only from us (src/raft).
+    // Removed as leader of two voters: the other one learns it from us at once, rather than by electing itself (src/raft).
     if (this.handingOff()) return wait(() => this.handingOff());
     if (!this.isLeader() || this.loop.status().conf.voters.length < 2) return;
     try {
