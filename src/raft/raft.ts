@@ -69,9 +69,11 @@ export class Raft {
   private heartbeatElapsed = 0;
   /** Ticks since the leader last sent batched learners their accumulated entries. */
   private learnerAppendElapsed = 0;
-  /** quorumVoters' answer, for the log it was computed from (applied index, last persisted index and its term: a log with the same entry there holds the same entries up to it). */
-  private soleVoterKey = '';
-  private soleVoter = false;
+  /**
+   * quorumVoters' answer and the log it was read from: the applied index, the last persisted
+   * index and its term (a log with the same entry there holds the same entries up to it).
+   */
+  private soleVoter = { applied: -1, stable: -1, term: -1, sole: false };
   private randomizedElectionTimeout = 0;
 
   leadTransferee: NodeId | null = null;
@@ -313,47 +315,41 @@ export class Raft {
    * membership (etcd's rule), except where that rule wedges. A voter of two whose persisted
    * log holds, past what it applied, the one change that leaves it the only voter (its
    * partner removed or demoted) counts itself a majority: the membership of its log (thesis
-   * §4.1), taken for this case only. Had the change committed, the partner may be gone for good (shut down
-   * after its removal, its hand-off cut short by a crash), and this voter, alone no majority
-   * of the two, could never learn so. It is safe: every majority of {self} meets every
-   * majority of {self, partner} in this node, so no term gets two leaders and the partner,
-   * which needs this node for every commit, committed nothing this node lacks; the first
-   * entry of this node's term it commits commits the change too, and once that is applied
-   * the applied membership says the same.
+   * §4.1), taken for this case only. Had the change committed, the partner may be gone for
+   * good (shut down after its removal, its hand-off cut short by a crash), and this voter,
+   * alone no majority of the two, could never learn so. It is safe: every majority of {self}
+   * meets every majority of {self, partner} in this node, so no term gets two leaders and the
+   * partner, which needs this node for every commit, committed nothing this node lacks; the
+   * first entry of this node's term it commits commits the change too, and once that is
+   * applied the applied membership says the same. Persisted: like its own entries, a change
+   * counts for this node only once a crash cannot take it back.
    */
   private quorumVoters(): readonly NodeId[] {
     const voters = this.conf.voters;
     if (voters.length !== 2 || !voters.includes(this.id)) return voters;
     const stable = this.log.stableLastIndex();
     if (stable <= this.log.applied) return voters;
-    const key = `${this.log.applied}/${stable}/${this.log.term(stable) ?? ''}`;
-    if (this.soleVoterKey !== key) {
-      this.soleVoterKey = key;
-      this.soleVoter = this.logLeavesOnlySelf(stable);
+    const applied = this.log.applied;
+    const term = this.log.term(stable) ?? -1;
+    const seen = this.soleVoter;
+    if (seen.applied !== applied || seen.stable !== stable || seen.term !== term) {
+      const changes = this.confEntriesAfterApplied(stable);
+      const only = changes.length === 1 ? changes[0] : undefined;
+      const next = only === undefined ? null : applyConfChange(this.conf, decodeConfChange(only.data));
+      this.soleVoter = { applied, stable, term, sole: next !== null && next.voters.length === 1 && next.voters[0] === this.id };
     }
-    return this.soleVoter ? [this.id] : voters;
+    return this.soleVoter.sole ? [this.id] : voters;
   }
 
-  /**
-   * Whether the persisted log past the applied index holds one membership change, which
-   * leaves this node the only voter. Persisted: like its own entries, a change counts for
-   * this node only once a crash cannot take it back.
-   */
-  private logLeavesOnlySelf(stable: number): boolean {
-    const entries = this.log.slice(Math.max(this.log.applied + 1, this.log.firstIndex()), stable + 1, Number.MAX_SAFE_INTEGER) ?? [];
-    const changes = entries.filter((e) => e.kind === 'conf');
-    const [only] = changes;
-    if (changes.length !== 1 || only === undefined) return false;
-    const next = applyConfChange(this.conf, decodeConfChange(only.data));
-    return next.voters.length === 1 && next.voters[0] === this.id;
+  /** The membership changes in the log past the applied index, up to `through`. */
+  private confEntriesAfterApplied(through: number): Entry[] {
+    const lo = Math.max(this.log.applied + 1, this.log.firstIndex());
+    return (this.log.slice(lo, through + 1, Number.MAX_SAFE_INTEGER) ?? []).filter((e) => e.kind === 'conf');
   }
 
   /** A committed but unapplied membership change means our membership view may be stale. */
   private hasUnappliedConfChange(): boolean {
-    if (this.log.committed <= this.log.applied) return false;
-    const lo = Math.max(this.log.applied + 1, this.log.firstIndex());
-    const entries = this.log.slice(lo, this.log.committed + 1, Number.MAX_SAFE_INTEGER) ?? [];
-    return entries.some((e) => e.kind === 'conf');
+    return this.log.committed > this.log.applied && this.confEntriesAfterApplied(this.log.committed).length > 0;
   }
 
   private campaign(pre: boolean, transfer: boolean): void {

@@ -185,15 +185,15 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: 'sole-voter-rule-off',
     file: RAFT,
-    search: 'return this.soleVoter ? [this.id] : voters;',
+    search: 'return this.soleVoter.sole ? [this.id] : voters;',
     replace: 'return voters;',
     rule: 'thesis §4.1 for two voters: a voter whose log holds the change that leaves it the only voter counts itself a majority (under the apply rule alone a two-voter removal can wedge for good)',
   },
   {
     name: 'sole-voter-of-others-change',
     file: RAFT,
-    search: 'return next.voters.length === 1 && next.voters[0] === this.id;',
-    replace: 'return next.voters.length === 1;',
+    search: 'next.voters.length === 1 && next.voters[0] === this.id };',
+    replace: 'next.voters.length === 1 };',
     rule: 'thesis §4.1 for two voters: only the change that leaves this node the only voter makes it a majority by itself, never its own removal',
   },
   {
