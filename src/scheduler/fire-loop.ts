@@ -194,14 +194,10 @@ export class FireLoop {
           this.resolveWaiting(fire.runId);
         } else if (outcome.status === 'rejected') {
           this.reject(fire.runId, new ChimeError(outcome.code === 'JOB_NOT_FOUND' ? 'JOB_NOT_FOUND' : 'QUEUE_FULL', outcome.message));
-        } else if (outcome.runId !== fire.runId) {
-          // The key is taken: by a run already recorded, or by another waiting fire.
-          this.resolveOutcome(fire.runId, { jobId: fire.jobId, runId: outcome.runId, status: 'duplicate' });
         } else {
-          // Our own id: an earlier proposal of this very fire was recorded (as a run, or waiting).
-          const run = this.ctx.host.table().getRun(fire.runId);
-          if (run !== null) this.resolveOutcome(fire.runId, { jobId: fire.jobId, runId: fire.runId, status: run.status === 'skipped' ? 'skipped' : 'run' });
-          else if (this.ctx.host.table().waitingManualFire(fire.runId) !== null) this.resolveWaiting(fire.runId);
+          // The key is taken: by a run already recorded or another waiting fire, or (our own
+          // id) by an earlier proposal of this very fire — resolveOutcome tells them apart.
+          this.resolveOutcome(fire.runId, { jobId: fire.jobId, runId: outcome.runId, status: 'duplicate' });
         }
       });
       this.queue = this.queue.filter((q) => !settled.has(q.runId));
