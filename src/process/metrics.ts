@@ -193,6 +193,7 @@ export class ProcessMetrics {
     counter('chime_scheduler_duplicates_total', 'Fires the table found already recorded this term', (s) => s.duplicates);
     counter('chime_scheduler_retries_total', 'Retries recorded this term', (s) => s.retriesRecorded);
     counter('chime_scheduler_lost_total', 'Executions declared lost by the scheduler this term', (s) => s.lostDeclared);
+    counter('chime_scheduler_fire_passes_total', 'Passes of the fire loop over due jobs and queued fires this term', (s) => s.firePasses);
     counter('chime_scheduler_fire_batches_total', 'Fire proposals this term', (s) => s.fireBatches);
     counter('chime_scheduler_proposal_failures_total', 'Scheduler proposals that failed this term', (s) => s.proposalFailures);
     counter('chime_scheduler_queue_drops_total', 'Entries dropped by full scheduler queues this term', (s) => s.queueDrops);

@@ -98,6 +98,18 @@ export class FireLoop {
     this.alarm.at(this.ctx.now());
   }
 
+  /**
+   * A job was created. It changes the plan only through its own instants: an `after` edge
+   * owes nothing until an upstream succeeds (state.ts, oweAfterFires), and a new job frees
+   * no slot. So a new manual or paused job needs no pass (at one client, a pass per write
+   * was a tenth of the leader's allocations), and a scheduled one a wake before its first
+   * instant, as rearm would set.
+   */
+  jobCreated(nextFireAtMs: number | null): void {
+    if (nextFireAtMs === null) return;
+    this.alarm.at(Math.max(this.ctx.now(), nextFireAtMs - this.leadMs()));
+  }
+
   pump(): void {
     if (this.ctx.closed) return;
     if (this.inFlight) {
@@ -105,6 +117,7 @@ export class FireLoop {
       return;
     }
     this.alarm.cancel();
+    this.ctx.metrics.firePasses += 1;
     const now = this.ctx.now();
     const host = this.ctx.host;
     const table = host.table();

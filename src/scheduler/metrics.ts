@@ -11,6 +11,8 @@ export class SchedulerMetrics {
   duplicates = 0;
   /** Fires the table rejected (e.g. the job was deleted meanwhile). */
   rejectedFires = 0;
+  /** Passes of the fire loop over the table and its queues (one per wake, however many changes it covers). */
+  firePasses = 0;
   /** `fire` commands proposed and how many fires they held in total. */
   fireBatches = 0;
   fireBatchFires = 0;

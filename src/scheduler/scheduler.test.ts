@@ -121,6 +121,31 @@ test('a job added while the scheduler sleeps is fired at its first instant', asy
   assert.ok(scheduler.metricsNow().latenessMaxMs <= 0);
 });
 
+test('a new manual job costs the fire loop no pass; a new scheduled one wakes it before its first instant', async () => {
+  const { host, scheduler } = setup(5);
+  scheduler.start(1);
+  await host.clock.advance(5 * SEC);
+  const passes = (): number => scheduler.metricsNow().firePasses;
+  const idle = passes();
+  for (let i = 0; i < 50; i++) host.putJob(`manual-${i}`, { schedule: '@manual' });
+  await host.clock.advance(100);
+  assert.equal(passes(), idle, 'manual jobs owe no instant, so nothing is planned for them');
+
+  host.putJob('soon', { schedule: '@every 2s' });
+  await host.clock.advance(3 * SEC);
+  assert.ok(passes() > idle);
+  assert.equal(host.records.filter((r) => r.jobId === 'soon').length, 1);
+  assert.ok(scheduler.metricsNow().latenessMaxMs <= 0, 'fired before its instant');
+
+  // A change of an existing job (here: a manual job given a schedule) still wakes the loop.
+  const beforeChange = passes();
+  host.putJob('manual-0', { schedule: '@every 1s' });
+  await host.clock.advance(10);
+  assert.ok(passes() > beforeChange);
+  await host.clock.advance(2 * SEC);
+  assert.ok(host.records.some((r) => r.jobId === 'manual-0'));
+});
+
 test('slow fire commits lengthen the lead, so fires still apply before their instant', async () => {
   const { host, scheduler } = setup();
   host.putJob('s', { schedule: '* * * * * *', concurrency: 'allow' });

@@ -148,7 +148,11 @@ export class Scheduler {
       case 'deleteJob':
         if (result.kind === 'deleted') this.jobDeleted(s, result.activeRunIds);
         return;
-      case 'putJob': case 'putJobs': case 'pauseJob': case 'resumeJob':
+      case 'putJob':
+        if ((result.kind === 'job' || result.kind === 'jobUnread') && result.created) s.fires.jobCreated(this.host.table().nextFireAtOf(command.id));
+        else s.fires.wake();
+        return;
+      case 'putJobs': case 'pauseJob': case 'resumeJob':
         s.fires.wake();
         return;
       case 'queueFires':

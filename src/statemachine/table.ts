@@ -411,6 +411,11 @@ export class JobTable {
     return out;
   }
 
+  /** The job's next instant, or null (no such job, manual, paused): a scheduler's look at one job without a copy of it. */
+  nextFireAtOf(id: string): number | null {
+    return this.state.jobs.get(id)?.nextFireAt ?? null;
+  }
+
   /** The earliest next instant of any enabled job, or null: what the scheduler's timer waits for. */
   earliestNextFireAt(): number | null {
     return this.state.fireIndex.first()?.nextFireAt ?? null;
