@@ -68,7 +68,7 @@ export class UnstableLog {
   }
 
   slice(lo: number, hi: number): Entry[] {
-    assert.ok(lo >= this.offset && hi <= this.offset + this.entries.length && lo <= hi, `unstable slice [${lo}, ${hi}) outside [${this.offset}, ${this.offset + this.entries.length})`);
+    if (!(lo >= this.offset && hi <= this.offset + this.entries.length && lo <= hi)) assert.fail(`unstable slice [${lo}, ${hi}) outside [${this.offset}, ${this.offset + this.entries.length})`);
     return this.entries.slice(lo - this.offset, hi - this.offset);
   }
 }

@@ -32,13 +32,13 @@ export class MemoryStorage implements Storage {
 
   term(index: number): number {
     const offset = this.sentinel().index;
-    assert.ok(index >= offset && index <= this.lastIndex(), `term(${index}) outside [${offset}, ${this.lastIndex()}]`);
+    if (index < offset || index > this.lastIndex()) assert.fail(`term(${index}) outside [${offset}, ${this.lastIndex()}]`);
     return itemAt(this.log, index - offset).term;
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
     const offset = this.sentinel().index;
-    assert.ok(lo > offset && hi <= this.lastIndex() + 1 && lo <= hi, `entries(${lo}, ${hi}) outside the log`);
+    if (!(lo > offset && hi <= this.lastIndex() + 1 && lo <= hi)) assert.fail(`entries(${lo}, ${hi}) outside the log`);
     return limitBytes(this.log.slice(lo - offset, hi - offset), maxBytes);
   }
 
@@ -64,7 +64,7 @@ export class MemoryStorage implements Storage {
     if (last <= offset) return; // entirely compacted already
     const usable = first.index <= offset ? entries.slice(offset + 1 - first.index) : entries;
     const start = itemAt(usable, 0).index;
-    assert.ok(start <= this.lastIndex() + 1, `append at ${start} leaves a gap after ${this.lastIndex()}`);
+    if (start > this.lastIndex() + 1) assert.fail(`append at ${start} leaves a gap after ${this.lastIndex()}`);
     this.log.length = start - offset;
     for (const entry of usable) this.log.push(entry);
   }

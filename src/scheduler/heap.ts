@@ -55,7 +55,7 @@ export class TimedHeap<T extends Timed> {
   /** The entry at `i`, which the caller knows is inside the heap. */
   private at(i: number): T {
     const item = this.items[i];
-    assert.ok(item !== undefined, `heap index ${i} outside 0..${this.items.length - 1}`);
+    if (item === undefined) assert.fail(`heap index ${i} outside 0..${this.items.length - 1}`);
     return item;
   }
 

@@ -90,7 +90,7 @@ function count(value: unknown, fallback: number): number {
 function member<T extends string>(value: unknown, options: readonly T[], fallback: T): T {
   if (value === null || value === undefined) return fallback;
   const found = options.find((option) => option === value);
-  assert(found !== undefined, `a packed field holds one of ${options.join(', ')}`);
+  if (found === undefined) assert(false, `a packed field holds one of ${options.join(', ')}`);
   return found;
 }
 

@@ -104,7 +104,7 @@ export function parseSchedule(text: string): ScheduleParse {
 /** The schedule of a spec that passed validation; a failure here is a bug. */
 export function compiledSchedule(text: string): Schedule {
   const parsed = parseSchedule(text);
-  assert(parsed.ok, `stored schedule "${text}" does not parse`);
+  if (!parsed.ok) assert(false, `stored schedule "${text}" does not parse`);
   return parsed.schedule;
 }
 

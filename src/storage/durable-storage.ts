@@ -213,16 +213,16 @@ export class DurableStorage implements Storage {
     const usable = update.entries.filter((entry) => entry.index > sentinel.index);
     const first = usable[0];
     if (first !== undefined) {
-      assert.ok(first.index <= lastIndex + 1, `append at ${first.index} leaves a gap after ${lastIndex}`);
+      if (first.index > lastIndex + 1) assert.fail(`append at ${first.index} leaves a gap after ${lastIndex}`);
       const previousTerm = first.index - 1 === sentinel.index ? sentinel.term : cache.term(first.index - 1);
-      assert.ok(first.term >= previousTerm, `entry ${first.index} has a term below its predecessor's`);
-      if (first.index <= lastIndex) assert.ok(first.index > cache.hardStateNow().commit, `append at ${first.index} would truncate committed entries`);
+      if (first.term < previousTerm) assert.fail(`entry ${first.index} has a term below its predecessor's`);
+      if (first.index <= lastIndex && first.index <= cache.hardStateNow().commit) assert.fail(`append at ${first.index} would truncate committed entries`);
       usable.forEach((entry, i) => assert.equal(entry.index, first.index + i, 'entries to persist are contiguous'));
       lastIndex = first.index + usable.length - 1;
     }
     const hard = update.hardState;
     if (hard !== null) {
-      assert.ok(hard.commit <= lastIndex, `commit ${hard.commit} beyond the last index ${lastIndex}`);
+      if (hard.commit > lastIndex) assert.fail(`commit ${hard.commit} beyond the last index ${lastIndex}`);
       assert.ok(hard.term >= cache.hardStateNow().term, 'the persisted term never decreases');
     }
     const record = { ...(hard === null ? {} : { hardState: hard }), ...(usable.length === 0 ? {} : { entries: usable }) };
