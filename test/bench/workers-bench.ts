@@ -1,4 +1,4 @@
-// `npm run bench:workers [-- --workers 8 --rounds 3 --seconds 8 --level 64]`
+// `npm run bench:workers [-- --workers 8 --rounds 3 --seconds 8 --level 64 --nice 10]`
 // What non-voting worker members cost the write path when they share the voters' machine,
 // next to the floor: the least any learner can cost, doing the same I/O and nothing else.
 // Three set-ups, each a fresh 3-voter cluster loaded by the same closed-loop generator as
@@ -6,6 +6,9 @@
 // - voters:  the 3 voters alone;
 // - workers: plus N `chime agent --role worker` members (each persists and applies every
 //   committed entry, in batches every workerAppendMs);
+// - niced:   the same workers with every thread at nice `--nice` (how an operator runs
+//   workers that share the voters' machine: `nice -n 10 chime agent --role worker ...`);
+//   skipped where /proc does not list a process's threads;
 // - floor:   plus N floor learners (bench:write-floor's follower process: it appends what it
 //   receives to a preallocated file, one write and one fdatasync per read, and acknowledges),
 //   fed every 50 ms, like a worker, with one frame of entry size per write acknowledged since
@@ -13,9 +16,9 @@
 // The set-ups take turns within each round (the order rotates), since this machine's pace
 // drifts by tens of percent within minutes; the summary is the median of the rounds' ratios.
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,21 +31,38 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '8' },
     level: { type: 'string', default: '64' },
+    nice: { type: 'string', default: '10' },
   },
 });
 const workerCount = Number(values.workers);
 const rounds = Number(values.rounds);
 const seconds = Number(values.seconds);
 const level = Number(values.level);
+const niceness = Number(values.nice);
 /** A put entry of the bench's 300-byte spec is ~343 bytes in the log; the floor ships that much per write. */
 const ENTRY_BYTES = 343;
 /** The floor's batch interval: the leader's workerAppendMs. */
 const FEED_MS = 50;
-const SETUPS = ['voters', 'workers', 'floor'] as const;
+const SETUPS = ['voters', 'workers', 'niced', 'floor'] as const;
 type Setup = (typeof SETUPS)[number];
 
 function specBody(n: number): Buffer {
   return Buffer.from(JSON.stringify({ schedule: '@manual', executor: { type: 'shell', command: `echo bench ${n}` }, labels: { bench: 'api' }, description: 'x'.repeat(200) }));
+}
+
+/**
+ * Lowers every thread of a process to `nice` (setpriority acts on one thread on Linux, and
+ * V8's helper threads exist before the main thread could lower itself). False without /proc.
+ */
+function niceProcess(pid: number, nice: number): boolean {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return false;
+  }
+  for (const tid of tids) setPriority(Number(tid), nice);
+  return true;
 }
 
 /** N floor learners: write-floor.js follower processes, with a socket to each. */
@@ -66,17 +86,23 @@ async function startFloor(dir: string, count: number): Promise<{ children: Child
 
 type Measured = { readonly writesPerSecond: number; readonly p99Ms: number; readonly extraCpuUsPerWrite: number | null; readonly failed: number };
 
-async function measure(setup: Setup, dir: string): Promise<Measured> {
+/** The set-up's figures, or null when this system cannot run it (niced without /proc). */
+async function measure(setup: Setup, dir: string): Promise<Measured | null> {
   const cluster = await ProcessCluster.found(3, { dir, nodeArgs: [], args: ['--heartbeat-ms', '100', '--election-ms', '1000'] });
   let floor: { children: ChildProcess[]; sockets: Socket[] } | null = null;
   let feeder: NodeJS.Timeout | null = null;
   try {
-    if (setup === 'workers') {
+    if (setup === 'workers' || setup === 'niced') {
       for (let i = 1; i <= workerCount; i++) await cluster.launch(`w${i}`, '127.0.0.1:0', '127.0.0.1:0', ['--join', cluster.url('n1', ''), '--role', 'worker']);
       await waitFor(`${workerCount} worker members`, async () => {
         const members = ((await cluster.call('n1', 'GET', '/v1/cluster')).body as { members: { role: string; voter: boolean }[] }).members;
         return members.filter((m) => m.role === 'worker' && !m.voter).length === workerCount;
       }, 60_000, 200);
+      if (setup === 'niced') {
+        for (const n of cluster.live().filter((m) => m.id.startsWith('w'))) {
+          if (!niceProcess(n.child?.pid ?? 0, niceness)) return null;
+        }
+      }
     }
     const leader = await cluster.waitForLeader();
     let started = 0;
@@ -100,7 +126,7 @@ async function measure(setup: Setup, dir: string): Promise<Measured> {
       }, FEED_MS);
     }
     await runLoad(16, 2, request('warm'));
-    const extraPids = setup === 'workers' ? cluster.live().filter((n) => n.id.startsWith('w')).map((n) => n.child?.pid ?? 0)
+    const extraPids = setup === 'workers' || setup === 'niced' ? cluster.live().filter((n) => n.id.startsWith('w')).map((n) => n.child?.pid ?? 0)
       : setup === 'floor' ? (floor?.children ?? []).map((c) => c.pid ?? 0) : [];
     const before = cpuMs(extraPids);
     const r = await runLoad(level, seconds, request(`c${level}`));
@@ -122,8 +148,8 @@ function median(xs: readonly number[]): number {
 
 async function main(): Promise<void> {
   console.log(`bench:workers: 3 voters, +${workerCount} worker members, +${workerCount} floor learners; ${level} clients, ${seconds} s per window, ${rounds} rounds; node ${process.version}`);
-  const ratios: Record<'workers' | 'floor', number[]> = { workers: [], floor: [] };
-  const perWrite: Record<'workers' | 'floor', number[]> = { workers: [], floor: [] };
+  const ratios: Record<Exclude<Setup, 'voters'>, number[]> = { workers: [], niced: [], floor: [] };
+  const perWrite: Record<Exclude<Setup, 'voters'>, number[]> = { workers: [], niced: [], floor: [] };
   for (let round = 1; round <= rounds; round++) {
     const order = SETUPS.map((_, i) => SETUPS[(i + round - 1) % SETUPS.length] as Setup);
     const got: Partial<Record<Setup, Measured>> = {};
@@ -131,6 +157,10 @@ async function main(): Promise<void> {
       const dir = mkdtempSync(join(tmpdir(), `chime-workersbench-${setup}-`));
       try {
         const m = await measure(setup, dir);
+        if (m === null) {
+          console.log(`round ${round} ${setup.padEnd(7)} skipped: this system does not list a process's threads in /proc`);
+          continue;
+        }
         got[setup] = m;
         const extra = m.extraCpuUsPerWrite === null ? '' : ` cpu_us_per_write_per_learner=${m.extraCpuUsPerWrite.toFixed(1)}`;
         console.log(`round ${round} ${setup.padEnd(7)} writes/s=${m.writesPerSecond.toFixed(0)} p99_ms=${m.p99Ms.toFixed(1)} failed=${m.failed}${extra}`);
@@ -139,7 +169,7 @@ async function main(): Promise<void> {
       }
     }
     const base = got.voters?.writesPerSecond ?? 0;
-    for (const key of ['workers', 'floor'] as const) {
+    for (const key of ['workers', 'niced', 'floor'] as const) {
       const m = got[key];
       if (m === undefined || base === 0) continue;
       ratios[key].push(m.writesPerSecond / base);
@@ -147,7 +177,8 @@ async function main(): Promise<void> {
     }
   }
   console.log('');
-  console.log(`median of ${rounds} rounds: +${workerCount} workers ${(100 * median(ratios.workers)).toFixed(0)} % of 3 voters alone (${median(perWrite.workers).toFixed(1)} µs CPU per write per worker); +${workerCount} floor learners ${(100 * median(ratios.floor)).toFixed(0)} % (${median(perWrite.floor).toFixed(1)} µs per write per learner)`);
+  const niced = ratios.niced.length === 0 ? 'niced workers not run' : `+${workerCount} workers at nice ${niceness} ${(100 * median(ratios.niced)).toFixed(0)} % (${median(perWrite.niced).toFixed(1)} µs)`;
+  console.log(`median of ${rounds} rounds: +${workerCount} workers ${(100 * median(ratios.workers)).toFixed(0)} % of 3 voters alone (${median(perWrite.workers).toFixed(1)} µs CPU per write per worker); ${niced}; +${workerCount} floor learners ${(100 * median(ratios.floor)).toFixed(0)} % (${median(perWrite.floor).toFixed(1)} µs per write per learner)`);
 }
 
 await main();
