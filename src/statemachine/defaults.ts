@@ -79,17 +79,11 @@ export function shareList(list: readonly string[]): readonly string[] {
   return list.length === 0 ? EMPTY_LIST : Object.freeze(list);
 }
 
-/** UTF-8 length of a string without Buffer (lone surrogates count as 3 bytes, like the encoder's U+FFFD). */
+/**
+ * UTF-8 length of a string; a lone surrogate counts as 3 bytes, like the encoder's U+FFFD.
+ * Node's native count: a loop over the characters here cost ~1.3 µs for a 250-character spec
+ * against ~0.1 µs, and a put's apply counts its stored spec on every replica.
+ */
 export function utf8Bytes(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
+  return Buffer.byteLength(text, 'utf8');
 }

@@ -4,6 +4,7 @@ import { Driver, T0, spec } from '../../test/support/job-table.js';
 import { decodeCommand, encodeCommand } from './codec.js';
 import { packSpec } from './packed-spec.js';
 import { storedSpecOf } from './stored-spec.js';
+import { utf8Bytes } from './defaults.js';
 import { JobTable } from './table.js';
 
 const FIELDS: Record<string, unknown>[] = [
@@ -89,4 +90,24 @@ test('putJobs takes stored specs too: the same jobs as raw specs, and one malfor
   assert.equal(refused.code, 'INVALID_SPEC');
   assert.equal(bad.table.jobCount, 0, 'all or nothing');
   assert.throws(() => decodeCommand(encodeCommand({ type: 'putJobs', jobs: [{ id: 'x', stored: storedSpecOf(spec('x')), spec: spec('x') }], at: T0 } as never)), /one of spec and stored/);
+});
+
+test('byte counts are those of the UTF-8 encoder, lone surrogates as U+FFFD (replicas of every release agree on size limits)', () => {
+  // The character-by-character count earlier releases used, kept here as the reference.
+  const reference = (text: string): number => {
+    let bytes = 0;
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      if (code < 0x80) bytes += 1;
+      else if (code < 0x800) bytes += 2;
+      else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+        bytes += 4;
+        i++;
+      } else bytes += 3;
+    }
+    return bytes;
+  };
+  const samples = ['', 'plain ascii', 'é', '€uro', 'a\u{1f600}b', '\ud800', '\udc00x', '\ud83d', 'x\ud83d\ud83d\ude00', '\u07ff\u0800\uffff', 'x'.repeat(70_000) + 'ü'];
+  for (const text of samples) assert.equal(utf8Bytes(text), reference(text), JSON.stringify(text.slice(0, 20)));
+  assert.equal(utf8Bytes('\ud800'), new TextEncoder().encode('\ud800').length);
 });
