@@ -108,6 +108,11 @@ export class Alarm {
 
   constructor(private readonly ctx: TermContext, private readonly fn: () => void) {}
 
+  /** When it wakes next (Infinity when it is not set). */
+  get due(): number {
+    return this.dueMs;
+  }
+
   /** Wakes at `dueMs` unless already due to wake earlier. */
   at(dueMs: number): void {
     if (dueMs >= this.dueMs) return;

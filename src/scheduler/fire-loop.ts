@@ -103,10 +103,13 @@ export class FireLoop {
    * owes nothing until an upstream succeeds (state.ts, oweAfterFires), and a new job frees
    * no slot. So a new manual or paused job needs no pass (at one client, a pass per write
    * was a tenth of the leader's allocations), and a scheduled one a wake before its first
-   * instant, as rearm would set.
+   * instant, as rearm would set. Most first instants lie beyond the alarm even with the
+   * longest lead; the pass the alarm wakes then re-arms from the table, which holds the job.
    */
   jobCreated(nextFireAtMs: number | null): void {
     if (nextFireAtMs === null) return;
+    const { fireLeadMs, fireLeadMaxMs } = this.ctx.options;
+    if (nextFireAtMs - Math.max(fireLeadMs, fireLeadMaxMs) >= this.alarm.due) return;
     this.alarm.at(Math.max(this.ctx.now(), nextFireAtMs - this.leadMs()));
   }
 
