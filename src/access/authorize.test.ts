@@ -28,6 +28,16 @@ test('a cluster without tokens refuses a Host that is neither loopback nor its o
   }
 });
 
+test('the Host answers a node remembers stay right, also for more distinct hosts than it keeps', () => {
+  const empty = TokenRegistry.create();
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 300; i++) {
+      assert.equal(authorize(request('jobs.read', { host: `127.0.0.${i % 250}:${8000 + i}` }), empty, T0).ok, true);
+      assert.equal(authorize(request('jobs.read', { host: `evil${i}.example:8400` }), empty, T0).ok, false);
+    }
+  }
+});
+
 test('once a cluster has tokens, a /v1 request without one is 401 TOKEN_MISSING with WWW-Authenticate: Bearer', () => {
   const d = denied(authorize(request('jobs.read'), registryWithRoles(), T0));
   assert.equal(d.status, 401);

@@ -63,6 +63,23 @@ export function foreignOriginProblem(method: string, origin: string | undefined,
  */
 export function isLocalHost(host: string | undefined, nodeOrigins: readonly string[]): boolean {
   if (host === undefined) return true;
+  // Every request of a cluster without tokens asks, and clients send a handful of Host
+  // values: the answer is kept per node (its origins) and Host, bounded, instead of parsing
+  // one or two URLs per request.
+  let known = localHostAnswers.get(nodeOrigins);
+  if (known === undefined) localHostAnswers.set(nodeOrigins, (known = new Map()));
+  const answer = known.get(host);
+  if (answer !== undefined) return answer;
+  const fresh = hostIsLocal(host, nodeOrigins);
+  if (known.size < LOCAL_HOST_ANSWERS_MAX) known.set(host, fresh);
+  return fresh;
+}
+
+/** Distinct Host values remembered per node; past it each is checked afresh. */
+const LOCAL_HOST_ANSWERS_MAX = 256;
+const localHostAnswers = new WeakMap<readonly string[], Map<string, boolean>>();
+
+function hostIsLocal(host: string, nodeOrigins: readonly string[]): boolean {
   const origin = originFrom('http', host);
   if (origin === null) return false;
   if (nodeOrigins.includes(origin)) return true;
