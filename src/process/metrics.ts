@@ -5,7 +5,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { RequestObserver } from '../api/index.js';
 import type { ExecutionPlane } from '../execution/index.js';
 import { CLAIM_LATENCY_BUCKETS_MS } from '../scheduler/index.js';
-import { Registry, type Gauge, type Histogram } from '../metrics/index.js';
+import { Registry, SERIES_PER_FAMILY_MAX, type Gauge, type Histogram } from '../metrics/index.js';
 import type { NodeEvents } from '../node/index.js';
 import type { TransportMetrics } from '../rpc/index.js';
 import type { JobNode } from './services.js';
@@ -55,9 +55,24 @@ export class ProcessMetrics {
       snapshotRestored: () => restored.inc(),
       silentWorkerRemoved: () => silentWorkers.inc(),
     };
+    // Every answer counts once: the increment of each (route, status) is looked up once, not
+    // its label text built per request. Routes are the API's (a fixed list), statuses few;
+    // the bound only guards against a caller that would pass anything else.
+    const answeredBy = new Map<string, Map<number, (by?: number) => void>>();
+    let answeredKept = 0;
     this.requests = {
       answered: (route, status, seconds) => {
-        httpRequests.inc({ route, status: String(status) });
+        let byStatus = answeredBy.get(route);
+        let inc = byStatus?.get(status);
+        if (inc === undefined) {
+          inc = httpRequests.incrementer({ route, status: String(status) });
+          if (answeredKept < SERIES_PER_FAMILY_MAX) {
+            if (byStatus === undefined) answeredBy.set(route, (byStatus = new Map()));
+            byStatus.set(status, inc);
+            answeredKept += 1;
+          }
+        }
+        inc();
         this.httpSeconds.observe(seconds);
       },
       refused: (code) => accessRefused.inc({ code }),

@@ -109,6 +109,17 @@ test('a kill -9 of every node and a restart keeps every acknowledged write', asy
       if ((await putJob(c, via, `job-${i}`, i)) === 201) acked.push(`job-${i}`);
     }
     assert.equal(acked.length, 30);
+    // Each node counts the answers it gave its clients (10 each); the leader also those of
+    // the writes the others forwarded to it (it ran their route): 30 in all on a leader
+    // that did not change, at most 50.
+    let counted = 0;
+    for (const id of ['n1', 'n2', 'n3']) {
+      const metrics = (await c.call(id, 'GET', '/metrics')).text;
+      const count = Number(/^chime_http_requests_total\{route="PUT \/v1\/jobs\/:id",status="201"\} (\d+)$/m.exec(metrics)?.[1]);
+      assert.ok(count >= 10, `${id} counted ${count}`);
+      counted += count;
+    }
+    assert.ok(counted >= 30 && counted <= 50, `${counted} answers counted`);
     void leader;
     await c.stopAll('SIGKILL');
     for (const id of ['n1', 'n2', 'n3']) await c.restart(id);
