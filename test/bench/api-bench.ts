@@ -30,13 +30,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { makeTestPki } from '../support/certs.js';
 import { ProcessCluster, waitFor } from '../support/process-cluster.js';
 import { EtcdCluster, etcdVersion } from './etcd-cluster.js';
 import { cpuMs, runLoad, type LoadRequest, type LoadResult } from './http-load.js';
 
-const { values } = parseArgs({
+const { values } = cliArgs('npm run bench:api --', {
   options: {
     seconds: { type: 'string', default: '10' },
     levels: { type: 'string', default: '1,16,64,256' },

@@ -11,12 +11,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { httpJson } from '../../src/cli/http-client.js';
 import { ProcessCluster } from '../support/process-cluster.js';
 import { percentile } from './http-load.js';
 
-const { values } = parseArgs({
+const { values } = cliArgs('npm run bench:claims --', {
   options: {
     workers: { type: 'string', default: '4' },
     'task-ms': { type: 'string', default: '1' },

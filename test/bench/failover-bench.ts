@@ -6,10 +6,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { ProcessCluster, waitFor } from '../support/process-cluster.js';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '20' }, 'idle-seconds': { type: 'string', default: '0' }, keep: { type: 'boolean', default: false } } });
+const { values } = cliArgs('npm run bench:failover --', { options: { rounds: { type: 'string', default: '20' }, 'idle-seconds': { type: 'string', default: '0' }, keep: { type: 'boolean', default: false } } });
 const rounds = Number(values.rounds);
 const idleSeconds = Number(values['idle-seconds']);
 

@@ -16,14 +16,14 @@ import { createServer, Server as HttpServer, type IncomingMessage, type ServerRe
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { ProcessCluster, freePorts } from '../support/process-cluster.js';
 import { httpJson } from '../../src/cli/http-client.js';
 import { percentile } from './http-load.js';
 import { createRawSink } from './raw-sink.js';
 import { seedCluster, startSeededCluster, type SeedMember } from './seed-cluster.js';
 
-const { values } = parseArgs({
+const { values } = cliArgs('npm run bench:fire --', {
   options: {
     jobs: { type: 'string', default: '10000' },
     rate: { type: 'string', default: '1000' },

@@ -10,7 +10,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { Agent, request, type ClientRequest } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { percentile } from './http-load.js';
 import { createRawSink } from './raw-sink.js';
 
@@ -55,7 +55,7 @@ async function executor(port: number, connections: number, untilMs: number, clie
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '20' }, client: { type: 'string', default: 'raw' } } });
+  const { values } = cliArgs('npm run bench:fire-floor --', { options: { rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '20' }, client: { type: 'string', default: 'raw' } } });
   const rate = Number(values.rate);
   const seconds = Number(values.seconds);
   if (values.client !== 'raw' && values.client !== 'http') throw new Error('--client must be raw or http');

@@ -7,11 +7,11 @@
 // answer. No Raft, no disk: what the forwarding adds to a write. CPU time (user + system) per
 // write, from process.cpuUsage, so a loaded machine inflates both sides alike.
 import { Agent, createServer, request } from 'node:http';
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { Packr } from 'msgpackr';
 import { DEFAULT_FORWARD_LIMITS, ForwardChannel, parseForwardFrame, type ForwardFrame } from '../../src/api/index.js';
 
-const { values } = parseArgs({ options: { writes: { type: 'string', default: '20000' }, clients: { type: 'string', default: '64' }, rounds: { type: 'string', default: '2' } } });
+const { values } = cliArgs('node dist/test/bench/forward-bench.js', { options: { writes: { type: 'string', default: '20000' }, clients: { type: 'string', default: '64' }, rounds: { type: 'string', default: '2' } } });
 const WRITES = Number(values.writes);
 const CLIENTS = Number(values.clients);
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });

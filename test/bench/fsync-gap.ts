@@ -13,10 +13,11 @@
 import { closeSync, fdatasync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, promisify } from 'node:util';
+import { promisify } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { percentile } from './http-load.js';
 
-const { values } = parseArgs({ options: { writes: { type: 'string', default: '1500' } } });
+const { values } = cliArgs('npm run bench:fsync-gap --', { options: { writes: { type: 'string', default: '1500' } } });
 const writes = Number(values.writes);
 const FILE_BYTES = 16 * 2 ** 20;
 const RECORD_BYTES = 320;

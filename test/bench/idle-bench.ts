@@ -9,11 +9,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { ProcessCluster, freePorts, waitFor } from '../support/process-cluster.js';
 import { cpuMs } from './http-load.js';
 
-const { values } = parseArgs({
+const { values } = cliArgs('npm run bench:idle --', {
   options: {
     workers: { type: 'string', default: '1' },
     seconds: { type: 'string', default: '10' },

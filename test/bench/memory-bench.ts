@@ -9,12 +9,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { ProcessCluster, freePorts } from '../support/process-cluster.js';
 import { jobId } from './job-mix.js';
 import { seedCluster, startSeededCluster, type SeedMember } from './seed-cluster.js';
 
-const { values } = parseArgs({
+const { values } = cliArgs('npm run bench:memory --', {
   options: {
     jobs: { type: 'string', default: '1000000' },
     due: { type: 'string', default: '0' },

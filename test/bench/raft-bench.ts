@@ -2,7 +2,7 @@
 // delay, proposals batched. Measures committed entries per second and the time from
 // propose() to the leader applying the batch (p50/p99). Run: npm run bench:raft
 import assert from 'node:assert/strict';
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { MemoryStorage, RawNode, bootstrapStorage } from '../../src/raft/index.js';
 import type { Message, NodeId } from '../../src/raft/types.js';
 import { Prng } from '../support/prng.js';
@@ -54,7 +54,7 @@ function drive(nodes: readonly BenchNode[], byId: Map<NodeId, BenchNode>, inbox:
 }
 
 function main(): void {
-  const { values } = parseArgs({ options: { 'duration-ms': { type: 'string', default: '5000' }, batch: { type: 'string', default: '128' }, 'entry-bytes': { type: 'string', default: '100' }, pipeline: { type: 'string', default: '8' } } });
+  const { values } = cliArgs('npm run bench:raft --', { options: { 'duration-ms': { type: 'string', default: '5000' }, batch: { type: 'string', default: '128' }, 'entry-bytes': { type: 'string', default: '100' }, pipeline: { type: 'string', default: '8' } } });
   const durationMs = Number(values['duration-ms']);
   const batch = Number(values.batch);
   const entryBytes = Number(values['entry-bytes']);

@@ -8,12 +8,12 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { httpJson } from '../../src/cli/http-client.js';
 import { ProcessCluster, waitFor } from '../support/process-cluster.js';
 import { cpuMs, runLoad } from './http-load.js';
 
-const { values } = parseArgs({
+const { values } = cliArgs('npm run bench:restart --', {
   options: {
     jobs: { type: 'string', default: '100000' },
     tail: { type: 'string', default: '10000' },

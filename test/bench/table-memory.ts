@@ -3,11 +3,11 @@
 // Builds a table of `jobs` mixed specs through putJob, takes a snapshot, restores it, and
 // prints heap used per job after a forced GC at each step, the snapshot size, and the peak
 // heap/RSS of encoding and decoding. A fast inner loop for the memory benchmark.
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { JobTable, validateJobSpec } from '../../src/statemachine/index.js';
 import { jobId, mixedSpec } from './job-mix.js';
 
-const { values } = parseArgs({ options: { jobs: { type: 'string', default: '100000' }, due: { type: 'string', default: '0' } } });
+const { values } = cliArgs('npm run bench:table-memory --', { options: { jobs: { type: 'string', default: '100000' }, due: { type: 'string', default: '0' } } });
 const jobs = Number(values.jobs);
 const due = Number(values.due);
 

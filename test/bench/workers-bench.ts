@@ -21,11 +21,11 @@ import { connect, type Socket } from 'node:net';
 import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { ProcessCluster, waitFor } from '../support/process-cluster.js';
 import { cpuMs, runLoad, type LoadRequest } from './http-load.js';
 
-const { values } = parseArgs({
+const { values } = cliArgs('npm run bench:workers --', {
   options: {
     workers: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '3' },

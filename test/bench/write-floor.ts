@@ -18,7 +18,7 @@ import { connect, createServer as createNetServer, type AddressInfo, type Socket
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { cpuMs, runLoad } from './http-load.js';
 
 const FILE_BYTES = 64 * 2 ** 20;
@@ -200,7 +200,7 @@ function field(message: unknown, name: string): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, levels: { type: 'string', default: '1,16' }, targets: { type: 'string', default: 'leader' } } });
+  const { values } = cliArgs('npm run bench:write-floor --', { options: { seconds: { type: 'string', default: '8' }, levels: { type: 'string', default: '1,16' }, targets: { type: 'string', default: 'leader' } } });
   const dir = mkdtempSync(join(tmpdir(), 'chime-writefloor-'));
   const followers = await Promise.all([start(['follower', dir]), start(['follower', dir])]);
   const lead = await start(['leader', dir, ...followers.map((f) => String(f.message))]);

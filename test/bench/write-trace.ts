@@ -22,11 +22,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { ProcessCluster, waitFor } from '../support/process-cluster.js';
 import { percentile } from './http-load.js';
 
-const { values } = parseArgs({
+const { values } = cliArgs('npm run bench:trace --', {
   options: {
     writes: { type: 'string', default: '300' },
     via: { type: 'string', default: 'leader' },

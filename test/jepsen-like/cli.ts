@@ -1,12 +1,12 @@
 // `npm run jepsen -- --nodes 5 --time 300 --nemesis kill,pause,partition,clock,member --seed S`
 // The register and durability workloads always run; `--workload` adds scheduler and workers.
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NEMESIS_KINDS, type NemesisKind } from './nemesis.js';
 import { runJepsen, type RunReport } from './runner.js';
 
-const { values } = parseArgs({
+const { values } = cliArgs('npm run jepsen --', {
   options: {
     nodes: { type: 'string', default: '5' },
     time: { type: 'string', default: '300' },

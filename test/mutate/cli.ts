@@ -2,12 +2,12 @@
 // applies each mutant of the catalogue to a copy of the repository, runs the tests of src/raft
 // and src/node and the simulator against it, and prints which rule is guarded by what. Exit code 1 when a
 // mutant survives (nothing noticed it), 2 on bad arguments or a broken catalogue.
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { MUTANTS } from './catalogue.js';
 import { caught, checkCatalogue, formatTable, runMutants, type RunOptions } from './runner.js';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = cliArgs('npm run mutate --', {
     options: {
       only: { type: 'string' },
       seeds: { type: 'string', default: '300' },

@@ -1,8 +1,8 @@
 // `npm run test:killloop -- --kills 20 --jobs 3`
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { killLoop } from './kill-loop.js';
 
-const { values } = parseArgs({ options: { kills: { type: 'string', default: '20' }, jobs: { type: 'string', default: '3' }, keep: { type: 'boolean', default: false } } });
+const { values } = cliArgs('npm run test:killloop --', { options: { kills: { type: 'string', default: '20' }, jobs: { type: 'string', default: '3' }, keep: { type: 'boolean', default: false } } });
 const result = await killLoop({ kills: Number(values.kills), jobs: Number(values.jobs), keep: values.keep === true, log: (s) => console.log(s) });
 console.log(JSON.stringify({ ...result, missing: result.missing.length, duplicateRecords: result.duplicateRecords.length, notExecuted: result.notExecuted.length, executedTwice: result.executedTwice.length }));
 const failed = result.missing.length + result.duplicateRecords.length + result.notExecuted.length + result.executedTwice.length;

@@ -1,7 +1,7 @@
 // `npm run sim -- --seeds N [--seed S] [--nodes 3|5] [--time-ms T]`: runs seeds one after
 // another in this process, prints one line per failing seed with the command that replays
 // it, and a summary line. Exit code 1 on any failure.
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { replayCommand, runSimulation, type SimOutcome } from './simulation.js';
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -10,7 +10,7 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = cliArgs('npm run sim --', {
     options: {
       seeds: { type: 'string', default: '1' },
       seed: { type: 'string' },

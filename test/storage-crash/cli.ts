@@ -3,11 +3,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { cliArgs } from '../support/cli-args.js';
 import { crashRounds } from './driver.js';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '200' }, seed: { type: 'string', default: '1' }, dir: { type: 'string' } } });
+  const { values } = cliArgs('npm run crash:storage --', { options: { runs: { type: 'string', default: '200' }, seed: { type: 'string', default: '1' }, dir: { type: 'string' } } });
   const runs = Number(values.runs);
   const seed = Number(values.seed);
   if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed)) throw new Error('--runs and --seed must be integers, runs >= 1');
