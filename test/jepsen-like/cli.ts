@@ -20,14 +20,8 @@ const { values } = cliArgs('npm run jepsen --', {
     'hold-ms': { type: 'string', default: '3000-8000' },
     'stale-reads': { type: 'boolean', default: false },
     workload: { type: 'string', default: 'scheduler,workers' },
-    help: { type: 'boolean', default: false },
   },
 });
-
-if (values.help === true) {
-  console.log(`usage: npm run jepsen -- [--nodes 3|5] [--time SECONDS] [--nemesis ${NEMESIS_KINDS.join(',')}|none] [--seed N] [--dir DIR] [--keep] [--secure] [--stale-reads] [--workload scheduler,workers|none] [--outage-ms MS] [--quiet-ms LO-HI] [--hold-ms LO-HI]`);
-  process.exit(0);
-}
 
 const nodes = Number(values.nodes);
 const timeSec = Number(values.time);

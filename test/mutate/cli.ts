@@ -7,7 +7,7 @@ import { MUTANTS } from './catalogue.js';
 import { caught, checkCatalogue, formatTable, runMutants, type RunOptions } from './runner.js';
 
 async function main(): Promise<void> {
-  const { values } = cliArgs('npm run mutate --', {
+  const { values, usage } = cliArgs('npm run mutate --', {
     options: {
       only: { type: 'string' },
       seeds: { type: 'string', default: '300' },
@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const wanted = values.only === undefined ? null : values.only.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = (wanted ?? []).filter((name) => !MUTANTS.some((m) => m.name === name));
   if (!Number.isSafeInteger(seeds) || seeds < 0 || !Number.isSafeInteger(firstSeed) || (nodes !== 3 && nodes !== 5) || !Number.isSafeInteger(jobs) || jobs < 1 || unknown.length > 0) {
-    console.error(unknown.length > 0 ? `unknown mutant(s): ${unknown.join(', ')} (see --list)` : 'usage: mutate [--only a,b] [--seeds N] [--seed S] [--nodes 3|5] [--jobs N] [--list] [--verbose]');
+    console.error(unknown.length > 0 ? `unknown mutant(s): ${unknown.join(', ')} (see --list)` : `--seeds, --seed and --jobs take integers (jobs >= 1), --nodes 3 or 5; ${usage}`);
     process.exitCode = 2;
     return;
   }

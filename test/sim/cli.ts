@@ -10,7 +10,7 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = cliArgs('npm run sim --', {
+  const { values, usage } = cliArgs('npm run sim --', {
     options: {
       seeds: { type: 'string', default: '1' },
       seed: { type: 'string' },
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const faultMs = Number(values['time-ms']);
   const nodesFixed = values.nodes === undefined ? null : Number(values.nodes);
   if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(first) || !Number.isSafeInteger(faultMs) || faultMs < 0 || (nodesFixed !== null && nodesFixed !== 3 && nodesFixed !== 5)) {
-    console.error('usage: sim --seeds N [--seed S] [--nodes 3|5] [--time-ms T] [--verbose]');
+    console.error(`--seeds, --seed and --time-ms take integers (seeds >= 1), --nodes 3 or 5; ${usage}`);
     process.exitCode = 2;
     return;
   }

@@ -16,17 +16,17 @@ export function usageOf(command: string, options: Options): string {
 /**
  * parseArgs for these programs: `--help` prints the usage (from the options, defaults as
  * values) and exits 0; an unknown or malformed option prints one line to stderr and exits 2,
- * not a stack trace. A program with its own `help` option keeps it.
+ * not a stack trace. The usage comes back too, for a program's own checks of the values.
  */
-export function cliArgs<T extends ParseArgsConfig & { readonly options: Options }>(command: string, config: T): ReturnType<typeof parseArgs<T>> {
+export function cliArgs<T extends ParseArgsConfig & { readonly options: Options }>(command: string, config: T): ReturnType<typeof parseArgs<T>> & { readonly usage: string } {
   const usage = usageOf(command, config.options);
   const argv = config.args ?? process.argv.slice(2);
-  if (!('help' in config.options) && argv.some((arg) => arg === '--help' || arg === '-h')) {
+  if (argv.some((arg) => arg === '--help' || arg === '-h')) {
     console.log(usage);
     process.exit(0);
   }
   try {
-    return parseArgs(config);
+    return { ...parseArgs(config), usage };
   } catch (error) {
     console.error(`${error instanceof Error ? error.message : String(error)}; ${usage}`);
     process.exit(2);
