@@ -74,6 +74,8 @@ export class ReadyLoop<C, R> {
   private stopped = false;
   private idleWaiters: (() => void)[] = [];
   private applied: number;
+  /** Committed entries already on disk that the Ready being handled applies while its write runs (applyDurable). */
+  private durableToApply: readonly Entry[] = [];
   private lastSnapshotIndex: number;
   /** Entry bytes applied since the last snapshot: the log grows by size, not only by count. */
   private bytesSinceSnapshot = 0;
@@ -311,14 +313,14 @@ export class ReadyLoop<C, R> {
     const trace = this.options.events.trace;
     if (trace !== undefined) traceReady(trace, rd, early);
     // Entries a quorum committed that are already in our own log need not wait for this
-    // Ready's disk write: applying (and answering) them first keeps a write's latency at one
-    // fsync instead of two, since on a busy leader every Ready carries new entries.
+    // Ready's disk write: applying (and answering) them while it runs keeps a write's latency
+    // at one fsync instead of two, since on a busy leader every Ready carries new entries.
     let committed = rd.committedEntries;
     if (rd.snapshot === null) {
       const durableLast = this.options.store.lastIndex();
       let ready = 0;
       while (ready < committed.length && (committed[ready]?.index ?? Infinity) <= durableLast) ready++;
-      this.applyEntries(committed.slice(0, ready));
+      this.durableToApply = committed.slice(0, ready);
       committed = committed.slice(ready);
     }
     const batch: PersistBatch = { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot };
@@ -333,7 +335,9 @@ export class ReadyLoop<C, R> {
     const sync = rd.mustSync || rd.committedEntries.some((e) => e.kind === 'conf') || commitAhead;
     if (!sync) {
       // Only the commit index moved: the write is not synced and nothing waits for it (a
-      // restart learns the commit index again); the store keeps writes in order.
+      // restart learns the commit index again); the store keeps writes in order. Nothing
+      // waits for it, so the answers go first.
+      this.applyDurable();
       this.options.store.write(batch, false, failFatally);
       return this.finishReady(rd, late, committed);
     }
@@ -345,11 +349,24 @@ export class ReadyLoop<C, R> {
       if (last !== undefined) this.options.events.trace?.('persisted', last.index);
       if (this.finishReady(rd, late, committed)) this.nextReady();
     });
+    // After the write has started, not before: the store starts it at once when idle, so the
+    // apply overlaps its fdatasync. On a follower this keeps the apply of the entries the
+    // last append committed off the path of this append's acknowledgement.
+    this.applyDurable();
     return false;
+  }
+
+  /** Applies the entries handleReady found committed and already on disk, once (before the rest of its Ready's). */
+  private applyDurable(): void {
+    if (this.durableToApply.length === 0) return;
+    const entries = this.durableToApply;
+    this.durableToApply = [];
+    this.applyEntries(entries);
   }
 
   /** Everything after the disk write: send, restore, apply, answer reads, advance, snapshot. */
   private finishReady(rd: Ready, late: readonly Message[], committed: readonly Entry[]): boolean {
+    this.applyDurable();
     if (late.length > 0) this.options.send(late);
     const trace = this.options.events.trace;
     if (trace !== undefined) for (const m of late) if (m.type === 'appResp' && !m.reject) trace('ackSent', m.index);

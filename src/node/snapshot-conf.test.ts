@@ -5,86 +5,12 @@
 // whose deferred work runs only when the test says so.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryStorage, bootstrapStorage, encodeConfChange } from '../raft/index.js';
-import type { ConfState, Entry, HardState, Message, Snapshot, SnapshotMeta } from '../raft/index.js';
+import { bootstrapStorage, encodeConfChange } from '../raft/index.js';
+import type { ConfState, Entry, Message, SnapshotMeta } from '../raft/index.js';
 import { MemberDirectory } from './member-directory.js';
 import { NodeRuntime } from './node-runtime.js';
 import { NullMachine } from '../../test/support/null-machine.js';
-import type { Clock, Done, LogStore, PersistBatch, TimerHandle } from './ports.js';
-
-/** A disk whose writes wait in a queue until `completeAll()`. */
-class HeldStore implements LogStore {
-  readonly storage = new MemoryStorage();
-  private held: { run: () => void; done: Done }[] = [];
-  readonly snapshotsTaken: { index: number; conf: ConfState }[] = [];
-
-  initialState(): { hardState: HardState; confState: ConfState } {
-    return this.storage.initialState();
-  }
-  entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    return this.storage.entries(lo, hi, maxBytes);
-  }
-  term(index: number): number {
-    return this.storage.term(index);
-  }
-  firstIndex(): number {
-    return this.storage.firstIndex();
-  }
-  lastIndex(): number {
-    return this.storage.lastIndex();
-  }
-  snapshot(): Snapshot {
-    return this.storage.snapshot();
-  }
-  snapshotInfo(): { meta: SnapshotMeta; bytes: number } {
-    const snap = this.storage.snapshot();
-    return { meta: snap.meta, bytes: snap.data.length };
-  }
-  write(batch: PersistBatch, _sync: boolean, done: Done): void {
-    this.held.push({
-      run: () => {
-        if (batch.snapshot !== null) this.storage.applySnapshot(batch.snapshot);
-        if (batch.entries.length > 0) this.storage.append(batch.entries);
-        if (batch.hardState !== null) this.storage.setHardState(batch.hardState);
-      },
-      done,
-    });
-  }
-  createSnapshot(index: number, conf: ConfState, data: Uint8Array, done: Done): void {
-    this.snapshotsTaken.push({ index, conf });
-    this.held.push({ run: () => this.storage.createSnapshot(index, conf, data), done });
-  }
-  compact(index: number, done: Done): void {
-    this.held.push({ run: () => this.storage.compact(index), done });
-  }
-  /** Completes the queued writes in order (and any their callbacks issue). */
-  completeAll(clock: HandClock): void {
-    while (this.held.length > 0) {
-      const next = this.held.shift();
-      if (next === undefined) break;
-      next.run();
-      next.done(null);
-      clock.runDeferred();
-    }
-  }
-}
-
-/** Time stands still; deferred work runs when the test calls `runDeferred`; timers never fire. */
-class HandClock implements Clock {
-  private deferred: (() => void)[] = [];
-  nowMs(): number {
-    return 0;
-  }
-  setTimer(): TimerHandle {
-    return { cancel: () => {} };
-  }
-  defer(fn: () => void): void {
-    this.deferred.push(fn);
-  }
-  runDeferred(): void {
-    while (this.deferred.length > 0) this.deferred.shift()?.();
-  }
-}
+import { HandClock, HeldStore } from '../../test/support/held-store.js';
 
 const key = (c: ConfState): string => `voters=${[...c.voters].sort().join(',')} learners=${[...c.learners].sort().join(',')}`;
 

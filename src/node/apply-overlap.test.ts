@@ -1,0 +1,68 @@
+// A follower applies the entries the last append committed while this append's write runs,
+// not before starting it: its acknowledgement, which the leader's commit waits for, then
+// waits for the longer of the two, not for their sum. Driven by hand: a disk whose writes
+// complete only when the test says so.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { bootstrapStorage } from '../raft/index.js';
+import type { Entry, Message } from '../raft/index.js';
+import { NodeRuntime } from './node-runtime.js';
+import { NullMachine } from '../../test/support/null-machine.js';
+import { HandClock, HeldStore } from '../../test/support/held-store.js';
+
+/** Notes, for every applied entry, how the disk stood at that moment. */
+class WatchingMachine extends NullMachine {
+  readonly applied: { index: number; writesIssued: number; writesHeld: number }[] = [];
+  constructor(private readonly store: HeldStore) {
+    super();
+  }
+  override apply(entry: Entry): number {
+    if (entry.kind === 'normal') this.applied.push({ index: entry.index, writesIssued: this.store.writesIssued, writesHeld: this.store.writesHeld });
+    return entry.index;
+  }
+}
+
+test('a follower starts writing an append before it applies what the append committed, and acknowledges only once both are done', () => {
+  const store = new HeldStore();
+  bootstrapStorage(store.storage, ['n1', 'n2', 'n3'].map((id) => ({ id, context: '' })));
+  const clock = new HandClock();
+  const acks: number[] = [];
+  const machine = new WatchingMachine(store);
+  const runtime = new NodeRuntime<string, number>({
+    id: 'n2',
+    store,
+    stateMachine: machine,
+    link: { send: (_to, envelope) => void (envelope.channel === 'raft' && ackOf(envelope.message, acks)), setPeers: () => {} },
+    clock,
+    randomInt: () => 0,
+    address: { rpc: 'n2:rpc', http: 'n2:http' },
+    initialSnapshot: store.storage.snapshot(),
+    timing: { tickMs: 10, heartbeatMs: 20, electionMs: 100 },
+    limits: { snapshotEntries: 1_000_000, snapshotBytes: 1 << 30, snapshotKeepEntries: 0 },
+    promoteLearners: false,
+  });
+  runtime.start();
+  clock.runDeferred();
+  store.completeAll(clock);
+
+  const entry = (index: number): Entry => ({ index, term: 2, kind: 'normal', data: new TextEncoder().encode(`write ${index}`) });
+  runtime.receive('n1', { channel: 'raft', message: { type: 'app', from: 'n1', to: 'n2', term: 2, prevIndex: 3, prevTerm: 1, entries: [entry(4)], commit: 3 } });
+  clock.runDeferred();
+  store.completeAll(clock);
+  assert.deepEqual(acks, [4], 'index 4 is acknowledged once on disk');
+  const issuedBefore = store.writesIssued;
+
+  // The next append carries index 5 and the commit index 4 (the commit rides on the next message).
+  runtime.receive('n1', { channel: 'raft', message: { type: 'app', from: 'n1', to: 'n2', term: 2, prevIndex: 4, prevTerm: 2, entries: [entry(5)], commit: 4 } });
+  clock.runDeferred();
+  assert.deepEqual(machine.applied, [{ index: 4, writesIssued: issuedBefore + 1, writesHeld: 1 }], 'index 4 is applied with the write of index 5 issued and not yet done');
+  assert.deepEqual(acks, [4], 'index 5 is not acknowledged before its write is done');
+
+  store.completeAll(clock);
+  assert.deepEqual(acks, [4, 5]);
+  assert.deepEqual(machine.applied.map((a) => a.index), [4], 'index 5 is not committed yet');
+});
+
+function ackOf(message: Message, acks: number[]): void {
+  if (message.type === 'appResp' && !message.reject) acks.push(message.index);
+}
