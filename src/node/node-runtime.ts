@@ -132,6 +132,7 @@ export class NodeRuntime<C, R> {
       randomInt: options.randomInt,
       events,
       send: (messages) => this.sendRaft(messages),
+      flushSends: () => this.options.link.flush?.(),
       softStateChanged: (soft) => this.onSoftState(soft),
       confApplied: (change) => this.onConfApplied(change),
       tickMs: timing.tickMs,

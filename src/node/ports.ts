@@ -52,7 +52,10 @@ export interface PeerHello {
 }
 
 export interface PeerLink {
+  /** Queues a message; what one turn queued leaves together at the turn's end, or at `flush`. */
   send(to: NodeId, envelope: NodeEnvelope): void;
+  /** Sends what this turn queued now (a link that sends at once need not have it). */
+  flush?(): void;
   /** The peers to keep connections to, by id, with their rpc addresses. */
   setPeers(peers: ReadonlyMap<NodeId, string>): void;
 }

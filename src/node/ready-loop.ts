@@ -23,6 +23,8 @@ export interface ReadyLoopOptions<C, R> {
   readonly randomInt: (maxExclusive: number) => number;
   readonly events: NodeEvents;
   readonly send: (messages: readonly Message[]) => void;
+  /** Makes what `send` queued leave now rather than at the turn's end. */
+  readonly flushSends: () => void;
   readonly softStateChanged: (soft: SoftState) => void;
   readonly confApplied: (change: ConfChange) => void;
   readonly tickMs: number;
@@ -305,13 +307,14 @@ export class ReadyLoop<C, R> {
   /** True when the Ready was handled at once; false when a write completion will continue. */
   private handleReady(rd: Ready): boolean {
     // A leader's appends do not depend on its own disk write (it counts itself only once the
-    // write is done, Raft thesis §10.2.1), so they go out first and the followers' fsyncs
-    // overlap ours.
+    // write is done, Raft thesis §10.2.1), so they go out first — now, not at the end of the
+    // turn, after the write and the apply below — and the followers' fsyncs overlap ours.
     const early = rd.messages.filter(isLeaderMessage);
     const late = early.length === rd.messages.length ? [] : rd.messages.filter((m) => !isLeaderMessage(m));
     if (early.length > 0) this.options.send(early);
     const trace = this.options.events.trace;
     if (trace !== undefined) traceReady(trace, rd, early);
+    if (early.length > 0) this.options.flushSends();
     // Entries a quorum committed that are already in our own log need not wait for this
     // Ready's disk write: applying (and answering) them while it runs keeps a write's latency
     // at one fsync instead of two, since on a busy leader every Ready carries new entries.

@@ -174,7 +174,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     plane?.onApplied(command, result);
     notify?.onApplied(command);
   }, (_node, runs) => plane?.onMemberRemoved(runs));
-  const link: PeerLink = { send: (to, envelope) => void tcp.send(to, envelope), setPeers: (peers) => tcp.setPeers(peers) };
+  const link: PeerLink = { send: (to, envelope) => void tcp.send(to, envelope), flush: () => tcp.flush(), setPeers: (peers) => tcp.setPeers(peers) };
   const running = new NodeRuntime<Command, ApplyResult>({
     id: config.id,
     store,

@@ -155,3 +155,30 @@ test('removing a peer closes its connection and stops sends to it', async (t) =>
   a.transport.setPeers(new Map([['a', a.address]]));
   assert.equal(a.transport.send('b', { channel: 'exec', body: 2 }), false);
 });
+
+test('what one turn queued leaves in one socket write per peer at the turn\'s end, or at once on flush', async (t) => {
+  const a = await startNode('a');
+  const b = await startNode('b');
+  t.after(() => Promise.all([a.transport.close(), b.transport.close()]));
+  connectAll({ a, b });
+  const [first, second, third] = sampleMessages('a', 'b');
+  assert.ok(first !== undefined && second !== undefined && third !== undefined);
+  a.transport.send('b', { channel: 'raft', message: first });
+  await waitFor('connected and delivered', () => b.received.length === 1);
+  const writes = a.transport.metrics.socketWrites;
+
+  a.transport.send('b', { channel: 'raft', message: second });
+  a.transport.send('b', { channel: 'raft', message: third });
+  assert.equal(a.transport.metrics.socketWrites, writes, 'nothing is written while the turn goes on');
+  a.transport.flush();
+  assert.equal(a.transport.metrics.socketWrites, writes + 1, 'flush writes both at once');
+  await Promise.resolve();
+  assert.equal(a.transport.metrics.socketWrites, writes + 1, 'and the turn\'s end finds nothing left');
+
+  a.transport.send('b', { channel: 'raft', message: first });
+  a.transport.send('b', { channel: 'raft', message: second });
+  await Promise.resolve();
+  assert.equal(a.transport.metrics.socketWrites, writes + 2, 'without flush, one write at the turn\'s end');
+  await waitFor('all delivered', () => b.received.length === 5);
+  assert.deepEqual(b.received.map((r) => r.envelope), [first, second, third, first, second].map((message) => ({ channel: 'raft', message })));
+});

@@ -142,13 +142,25 @@ export class TcpTransport implements Transport {
     // not bytes, are what costs.
     if (!peer.flushScheduled) {
       peer.flushScheduled = true;
-      queueMicrotask(() => {
-        peer.flushScheduled = false;
-        // The peer may have been removed (or the transport closed) since: never redial it.
-        if (!this.closed && this.peers.get(peer.id) === peer) this.pump(peer);
-      });
+      queueMicrotask(() => this.flushPeer(peer));
     }
     return true;
+  }
+
+  /**
+   * Writes what `send` queued so far in this turn now instead of at the turn's end: a
+   * leader's appends leave before its own disk write and apply, which take the rest of the
+   * turn (the Ready loop calls this once a Ready's appends are queued).
+   */
+  flush(): void {
+    for (const peer of this.peers.values()) this.flushPeer(peer);
+  }
+
+  private flushPeer(peer: Peer): void {
+    if (!peer.flushScheduled) return;
+    peer.flushScheduled = false;
+    // The peer may have been removed (or the transport closed) since: never redial it.
+    if (!this.closed && this.peers.get(peer.id) === peer) this.pump(peer);
   }
 
   /**
