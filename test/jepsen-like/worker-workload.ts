@@ -17,7 +17,10 @@ export const WORKER_RETRY_MAX = 10;
 /** Short, so that a killed worker's attempts come back within a few seconds. */
 const LEASE_MS = 2000;
 const HEARTBEAT_EVERY_MS = 600;
-/** Runs kept per job (the history limit): the submitters stop before it. */
+/**
+ * Runs kept per job (the history limit, 1000): the submitters together stop before it, since
+ * an older run pushed out of the history could not be checked (it would read as missing).
+ */
 const SUBMISSIONS_PER_JOB_MAX = 900;
 /** Workers alive at a time; each incarnation lives 3–12 s. */
 const WORKER_SLOTS = 4;
@@ -62,6 +65,13 @@ async function call(method: string, url: string, body: unknown, timeoutMs: numbe
   }
 }
 
+/** Distinct keys submitted to a job by every submitter so far: each may have made a run. */
+function keysSubmitted(history: WorkerHistory, jobId: string): number {
+  const keys = new Set<string>();
+  for (const s of history.submissions) if (s.jobId === jobId) keys.add(s.key);
+  return keys.size;
+}
+
 /** One submitter: new keys, and repeats of its earlier keys (which must answer the same run). */
 export async function runSubmitter(ctx: Context, client: string): Promise<void> {
   const keysByJob = new Map<string, string[]>();
@@ -69,7 +79,10 @@ export async function runSubmitter(ctx: Context, client: string): Promise<void> 
   for (let seq = 0; !ctx.stopped(); seq++) {
     const jobId: string = pending?.jobId ?? WORKER_JOBS[ctx.prng.int(WORKER_JOBS.length)]?.id ?? 'queue-a';
     const keys = keysByJob.get(jobId) ?? [];
-    if (keys.length >= SUBMISSIONS_PER_JOB_MAX) return;
+    if (pending === null && keysSubmitted(ctx.history, jobId) >= SUBMISSIONS_PER_JOB_MAX) {
+      if (WORKER_JOBS.every((job) => keysSubmitted(ctx.history, job.id) >= SUBMISSIONS_PER_JOB_MAX)) return;
+      continue;
+    }
     // An unanswered submission is sent again with its key: it must not make a second run.
     const key: string = pending?.key ?? (keys.length > 0 && ctx.prng.chance(0.25) ? (keys[ctx.prng.int(keys.length)] ?? `${client}-${seq}`) : `${client}-${seq}`);
     const priority: Priority = PRIORITIES[ctx.prng.int(PRIORITIES.length)] ?? 'normal';
