@@ -115,7 +115,7 @@ export function workerRoutes(workers: WorkerService, jobs: JobService, barrier: 
         if (typeof waitMs !== 'number' || !Number.isSafeInteger(waitMs) || waitMs < 0 || waitMs > CLAIM_WAIT_MS_MAX) errors.push({ path: 'waitMs', message: `must be 0 to ${CLAIM_WAIT_MS_MAX}` });
         if (errors.length > 0 || typeof max !== 'number' || typeof waitMs !== 'number') invalid(errors);
         // A worker that hung up (here, or at the follower that forwarded its claim) takes nothing.
-        const runs = await workers.claim({ worker, functions: [...new Set(names)], max, waitMs, signal: ctx.gone });
+        const runs = await workers.claim({ worker, functions: [...new Set(names)], max, waitMs, signal: ctx.gone() });
         sendJson(ctx.res, 200, { items: runs.map(claimItem) });
       },
     },
