@@ -77,6 +77,28 @@ test('answers reach the request that asked, even out of order; a turn\'s request
   assert.equal(p.leader.stats.served, 20);
 });
 
+test('the answers of one applied batch leave in one frame, in the turn of the apply', async () => {
+  // The leader's Ready loop applies a batch in one check-phase callback; each write's answer
+  // then resolves through a promise chain of its own depth.
+  const settles: (() => void)[] = [];
+  const handler: ForwardedHandler = async (_from, request) => {
+    await new Promise<void>((resolve) => settles.push(resolve));
+    for (let i = 0; i < Number(request.path.slice('/v1/jobs/j'.length)) % 4; i++) await null;
+    return { id: request.id, notRun: false, status: 201, headers: {}, body: Buffer.from('{}') };
+  };
+  const p = pair(handler);
+  const asked = Promise.all(Array.from({ length: 6 }, (_, n) => p.follower.forward('n1', put(n))));
+  await waitFor('the leader holds all six', () => settles.length === 6);
+  const answerFrames = () => p.frames.filter((f) => f.from === 'n1' && f.frame.kind === 'answers');
+  const beforeNextTurn = await new Promise<number>((done) => setImmediate(() => {
+    for (const settle of settles) settle();
+    setImmediate(() => done(answerFrames().length));
+  }));
+  assert.equal(beforeNextTurn, 1, 'the answers left before the next turn\'s check phase');
+  assert.deepEqual(answerFrames().map((f) => f.frame.items.length), [6], 'in one frame');
+  assert.ok((await asked).every((o) => o.kind === 'answered'));
+});
+
 test('a batch larger than the frame limit is split; every request is still answered', async () => {
   const p = pair(echo());
   const count = FORWARD_BATCH_ITEMS_MAX + 10;

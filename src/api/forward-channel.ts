@@ -91,6 +91,7 @@ export class ForwardChannel {
   private readonly running = new Map<string, AbortController>();
   private nextId = 1;
   private flushScheduled = false;
+  private answersFlushScheduled = false;
   private closed = false;
 
   constructor(
@@ -263,14 +264,23 @@ export class ForwardChannel {
   private reply(to: string, answer: ForwardAnswer): void {
     if (this.closed) return;
     queue(this.outAnswers, to, answer);
-    this.scheduleFlush();
+    if (this.answersFlushScheduled) return;
+    this.answersFlushScheduled = true;
+    // After the promise reactions now running, not at the check phase: the answers of one
+    // applied batch resolve in a cascade of reactions (a tick scheduled inside it runs once
+    // it is over, so they still leave in one frame), and the leader applies in its own check
+    // phase, where a setImmediate would hold them behind the next turn's I/O.
+    process.nextTick(() => {
+      this.answersFlushScheduled = false;
+      this.flushAnswers();
+    });
   }
 
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // The check phase of this very turn: everything queued by the I/O callbacks of this turn
-    // (many clients' requests, the answers of one applied batch) goes out together.
+    // (many clients' requests) goes out together.
     setImmediate(() => {
       this.flushScheduled = false;
       this.flush();
@@ -306,6 +316,10 @@ export class ForwardChannel {
       }
     }
     this.stats.inFlight = this.pending.size;
+  }
+
+  private flushAnswers(): void {
+    if (this.closed) return;
     for (const [peer, answers] of this.outAnswers) {
       this.outAnswers.delete(peer);
       // An answer the link cannot take is lost; the sender's deadline (or its view of the
