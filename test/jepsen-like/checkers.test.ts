@@ -50,6 +50,8 @@ test('register: how answers become history entries', () => {
   assert.equal(interpret('delete', 'k', null, answer(404), '')?.known, true);
   assert.equal(interpret('put', 'k', 'v', answer(429), ''), null, 'a full proposal queue refuses before proposing');
   assert.throws(() => interpret('put', 'k', 'v', answer(400), ''), /refused/);
+  assert.deepEqual(interpret('put', 'k', 'v', answer(409, { code: 'WRITE_REPEATED' }), ''), { value: 'v', known: true, outcome: '409 WRITE_REPEATED' }, 'a re-sent put that took effect the first time (its job deleted since) was applied');
+  assert.throws(() => interpret('put', 'k', 'v', answer(409, { code: 'JOB_CONFLICT' }), ''), /refused/);
 });
 
 const T0 = Date.parse('2030-01-01T00:00:00.000Z');

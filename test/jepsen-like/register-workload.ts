@@ -78,6 +78,10 @@ export function interpret(kind: 'get' | 'put' | 'delete', key: string, value: st
   }
   if (kind === 'put' && (status === 200 || status === 201)) return { value, known: true, outcome: String(status) };
   if (kind === 'delete' && (status === 204 || status === 404)) return { value: null, known: true, outcome: String(status) };
+  // A put re-sent after its leader died, whose first try took effect and whose job another
+  // client deleted since (docs/api.md, "During an election"): it was applied, once, between
+  // the call and this answer.
+  if (kind === 'put' && status === 409 && typeof answer.body === 'object' && answer.body !== null && Reflect.get(answer.body, 'code') === 'WRITE_REPEATED') return { value, known: true, outcome: '409 WRITE_REPEATED' };
   // 429: the leader's proposal queue was full, so the write was refused before it was proposed.
   if (status === 429) return null;
   if (status >= 400 && status < 500 && status !== 408) throw new Error(`register ${kind} ${key} was refused: ${status} ${answer.text.slice(0, 300)}`);
