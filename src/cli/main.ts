@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // First: sets V8 flags for the agent before the rest of chime is loaded.
 import './jit-warmup.js';
+import './js-decoding.js';
 import { clusterCommand, CLUSTER_HELP } from './cluster-command.js';
 import { devCommand, DEV_HELP } from './dev-command.js';
 import { agentCommand } from './agent-command.js';

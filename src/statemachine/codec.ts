@@ -19,7 +19,9 @@ export function decodeCommand(bytes: Uint8Array): Command {
   if (bytes.length > COMMAND_BYTES_MAX) throw new ChimeError('INVALID_COMMAND', `command is ${bytes.length} bytes, more than ${COMMAND_BYTES_MAX}`);
   let value: unknown;
   try {
-    value = packr.unpack(bytes);
+    // A view of its own: msgpackr caches a DataView on the buffer it reads, and an entry's
+    // data stays in the in-memory log until compaction, so every entry would keep one (~250 bytes).
+    value = packr.unpack(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (error) {
     throw new ChimeError('INVALID_COMMAND', `not msgpack: ${error instanceof Error ? error.message : 'decode failed'}`);
   }

@@ -3,8 +3,14 @@
 // Builds a table of `jobs` mixed specs through putJob, takes a snapshot, restores it, and
 // prints heap used per job after a forced GC at each step, the snapshot size, and the peak
 // heap/RSS of encoding and decoding. A fast inner loop for the memory benchmark.
+// Then builds the table once more the way a replica does, from encoded log entries (stored
+// specs with audit records, decoded by msgpackr), and prints what that table holds per job
+// once the entries are gone. Decoding as the agent does: js-decoding first (set
+// MSGPACKR_NATIVE_ACCELERATION_DISABLED=false to see what msgpackr's native add-on keeps).
+import '../../src/cli/js-decoding.js';
+import { isNativeAccelerationEnabled } from 'msgpackr';
 import { cliArgs } from '../support/cli-args.js';
-import { JobTable, validateJobSpec } from '../../src/statemachine/index.js';
+import { JobTable, ReplicatedJobs, encodeCommand, storedSpecOf, validateJobSpec } from '../../src/statemachine/index.js';
 import { jobId, mixedSpec } from './job-mix.js';
 
 const { values } = cliArgs('npm run bench:table-memory --', { options: { jobs: { type: 'string', default: '100000' }, due: { type: 'string', default: '0' } } });
@@ -68,3 +74,26 @@ bytes = null;
 clearInterval(sampler);
 const page = table.listJobs({ limit: 2 });
 console.log(`jobCount=${table.jobCount} first=${page.ok ? page.items[0]?.id : 'error'} earliest=${new Date(table.earliestNextFireAt() ?? 0).toISOString()}`);
+
+// The replica's build: batches of encoded putJob entries, dropped once applied, as a node's
+// log drops them at compaction.
+table = JobTable.create();
+const beforeEntries = heapUsed();
+const replica = new ReplicatedJobs();
+const BATCH = 1000;
+for (let start = 0; start < jobs; start += BATCH) {
+  const batch: Uint8Array[] = [];
+  for (let i = start; i < Math.min(jobs, start + BATCH); i++) {
+    const checked = validateJobSpec(jobId(i), mixedSpec(i, due));
+    if (!checked.ok) throw new Error(JSON.stringify(checked.errors));
+    const at = T0 + i;
+    const audit = { at, actor: 'deploy-bot', method: 'PUT', path: `/v1/jobs/${jobId(i)}`, target: jobId(i), writeId: `w${i}-bench-0123456789` };
+    batch.push(encodeCommand({ type: 'putJob', id: jobId(i), stored: storedSpecOf(checked.spec), at, audit }));
+  }
+  batch.forEach((data, k) => {
+    const result = replica.apply({ index: start + k + 1, kind: 'normal', data }, false);
+    if (!result.ok) throw new Error(JSON.stringify(result));
+  });
+}
+const fromEntries = heapUsed();
+console.log(`built from log entries (stored specs, audit records, write ids; native string extraction ${isNativeAccelerationEnabled ? 'on' : 'off'}): heap ${mib(fromEntries - beforeEntries)}, ${perJob(fromEntries - beforeEntries)}`);
