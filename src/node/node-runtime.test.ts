@@ -110,7 +110,7 @@ test('a leader hands leadership on before a snapshot that would block it for hal
   await cluster.runUntil('a leader', () => cluster.leader() !== null);
   const leaders = new Set<NodeId>();
   let acknowledged = 0;
-  for (let i = 0; i < 300 && handOffs.length < 2; i++, acknowledged++) {
+  for (let i = 0; i < 1000 && handOffs.length < 2; i++, acknowledged++) {
     for (let tries = 0; ; tries++) {
       // Leadership moves (or is moving) to another node: retry there, as a client would.
       assert.ok(tries < 200, `w${i} was not accepted`);

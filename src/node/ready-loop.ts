@@ -10,7 +10,9 @@ import type { MemberDirectory } from './member-directory.js';
 import type { Clock, Done, LogStore, NodeEvents, PersistBatch, TimerHandle, TraceStage } from './ports.js';
 import { PendingProposals, type Settle } from './proposals.js';
 import { PendingReads } from './reads.js';
-import { bestTransferTarget, expectedEncodeMs, handOffBeforeSnapshot, snapshotStagger } from './snapshot-policy.js';
+import { bestTransferTarget, expectedEncodeMs, handOffBeforeSnapshot, snapshotScales, type SnapshotScales } from './snapshot-policy.js';
+
+const UNSCALED: SnapshotScales = { entries: 1, bytes: 1 };
 
 /** The core's knobs the runtime passes through (the simulator shrinks messages and chunks). */
 export type RaftTuning = Partial<Omit<RaftConfig, 'id' | 'storage' | 'heartbeatTicks' | 'electionTicks' | 'randomInt' | 'applied'>>;
@@ -417,28 +419,28 @@ export class ReadyLoop<C, R> {
   }
 
   /**
-   * Whether a snapshot is due, with every threshold scaled by `stagger`. A snapshot encodes the
+   * Whether a snapshot is due, with the thresholds scaled by `scales`. A snapshot encodes the
    * whole table on the event loop: the next one waits until the log has grown by half the last
    * one's size too, so its cost stays proportional to what was written (and a restart replays
    * at most about that much besides the snapshot).
    */
-  private snapshotDue(stagger: number): boolean {
-    const bySize = this.bytesSinceSnapshot >= this.options.snapshotBytes * stagger;
-    const byEntries = this.applied - this.lastSnapshotIndex >= this.options.snapshotEntries * stagger && this.bytesSinceSnapshot >= (this.lastSnapshotBytes / 2) * stagger;
+  private snapshotDue(scales: SnapshotScales): boolean {
+    const bySize = this.bytesSinceSnapshot >= this.options.snapshotBytes * scales.bytes;
+    const byEntries = this.applied - this.lastSnapshotIndex >= this.options.snapshotEntries * scales.entries && this.bytesSinceSnapshot >= (this.lastSnapshotBytes / 2) * scales.entries;
     return bySize || byEntries;
   }
 
   /** True when no snapshot was started; false when one is under way (it continues the loop when done). */
   private maybeSnapshot(): boolean {
-    // Runs after every Ready: the unscaled thresholds (the stagger is at least 1) rule most
+    // Runs after every Ready: the unscaled thresholds (every scale is at least 1) rule most
     // calls out before the node's status is built.
-    if (!this.snapshotDue(1)) return true;
+    if (!this.snapshotDue(UNSCALED)) return true;
     const status = this.raw.status();
     // A snapshot from the leader installed while the last Ready was being written waits for
     // the next Ready: the core's membership is already that snapshot's, the state machine's
     // is not, so a snapshot taken now would record the wrong membership for its index.
     if (status.snapshotPending !== null) return true;
-    if (!this.snapshotDue(snapshotStagger(this.options.id, status.conf.voters))) return true;
+    if (!this.snapshotDue(snapshotScales(this.options.id, status.conf.voters, status.softState.role === 'leader'))) return true;
     if (this.awaitingHandOff(status)) return true;
     this.handOffSinceMs = null;
     this.bytesSinceSnapshot = 0;

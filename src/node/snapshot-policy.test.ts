@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LEARNER_SNAPSHOT_SPACING, bestTransferTarget, expectedEncodeMs, handOffBeforeSnapshot, snapshotStagger } from './snapshot-policy.js';
+import { LEADER_SNAPSHOT_SPACING, LEARNER_SNAPSHOT_SPACING, bestTransferTarget, expectedEncodeMs, handOffBeforeSnapshot, snapshotScales, snapshotStagger } from './snapshot-policy.js';
 import type { Status } from '../raft/index.js';
 
 test('snapshot stagger: voters of one cluster get factors a sixth apart, fixed by id', () => {
@@ -9,6 +9,13 @@ test('snapshot stagger: voters of one cluster get factors a sixth apart, fixed b
   assert.deepEqual(factors, [1 + 1 / 3, 1, 1 + 1 / 6]);
   assert.equal(snapshotStagger('n1', ['n1']), 1, 'a node alone snapshots at the threshold');
   assert.equal(snapshotStagger('n9', voters), LEARNER_SNAPSHOT_SPACING, 'a learner (a worker) snapshots further apart than any voter');
+});
+
+test('a leader snapshots further apart by entries, never past the byte bound that caps its log', () => {
+  const voters = ['n1', 'n2', 'n3'];
+  assert.deepEqual(snapshotScales('n2', voters, false), { entries: 1 + 1 / 6, bytes: 1 + 1 / 6 }, 'a follower: its stagger');
+  assert.deepEqual(snapshotScales('n2', voters, true), { entries: (1 + 1 / 6) * LEADER_SNAPSHOT_SPACING, bytes: 1 + 1 / 6 });
+  assert.ok(LEADER_SNAPSHOT_SPACING > 1);
 });
 
 test('a leader hands off before a snapshot expected to block half an election timeout or more', () => {
