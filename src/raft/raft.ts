@@ -319,7 +319,9 @@ export class Raft {
    * good (shut down after its removal, its hand-off cut short by a crash), and this voter,
    * alone no majority of the two, could never learn so. It is safe: every majority of {self}
    * meets every majority of {self, partner} in this node, so no term gets two leaders and the
-   * partner, which needs this node for every commit, committed nothing this node lacks; the
+   * partner, which needs this node for every commit, committed nothing this node lacks —
+   * provided the partner is held to {self, partner} even where it still applies an older
+   * membership, which electionVoterSets sees to; the
    * first entry of this node's term it commits commits the change too, and once that is
    * applied the applied membership says the same. Persisted: like its own entries, a change
    * counts for this node only once a crash cannot take it back.
@@ -367,15 +369,38 @@ export class Raft {
     // its own write (thesis §10.2.1) and then crashed could lead the same term twice.
     const lastIndex = this.log.lastIndex();
     const lastTerm = this.log.lastTerm();
-    for (const id of this.conf.voters) {
+    for (const id of new Set(this.electionVoterSets().flat())) {
       if (id === this.id) continue;
       this.send({ type: 'vote', to: id, term: voteTerm, lastIndex, lastTerm, pre, transfer });
     }
   }
 
+  /**
+   * The voter sets whose majorities elect this node: quorumVoters, and the voters of every
+   * membership its log holds past what it applied, each change taken on the one before. The
+   * applied membership may be older than one the cluster already works under: a voter that
+   * restarts knowing a commit index short of a change it holds (a partner of two's voters
+   * demoting the third, say) applies the old membership, in which it and the demoted voter
+   * are a majority without the third. Its partner, per the §4.1 case of quorumVoters, may
+   * meanwhile have committed alone under the next change: without this rule that voter was
+   * elected without those entries (simulator seed 180057 at 3 nodes, `leader-completeness`).
+   * Asking a majority of each membership it holds too only adds voters to convince: a change
+   * in its log was sent by a leader that counted the membership before it.
+   */
+  private electionVoterSets(): (readonly NodeId[])[] {
+    const sets: (readonly NodeId[])[] = [this.quorumVoters()];
+    let conf = this.conf;
+    for (const entry of this.confEntriesAfterApplied(this.log.lastIndex())) {
+      conf = applyConfChange(conf, decodeConfChange(entry.data));
+      if (conf.voters.length > 0) sets.push(conf.voters);
+    }
+    return sets;
+  }
+
   /** Acts on the votes so far; true when the campaign ended (won or lost). */
   private tallyVotes(pre: boolean): boolean {
-    const result = voteResult(this.quorumVoters(), this.votes);
+    const results = this.electionVoterSets().map((voters) => voteResult(voters, this.votes));
+    const result = results.includes('lost') ? 'lost' : results.every((r) => r === 'won') ? 'won' : 'pending';
     if (result === 'won') {
       if (pre) this.campaign(false, false);
       else this.becomeLeader();

@@ -190,6 +190,13 @@ export const MUTANTS: readonly Mutant[] = [
     rule: 'thesis §4.1 for two voters: a voter whose log holds the change that leaves it the only voter counts itself a majority (under the apply rule alone a two-voter removal can wedge for good)',
   },
   {
+    name: 'election-ignores-log-memberships',
+    file: RAFT,
+    search: 'const results = this.electionVoterSets().map((voters) => voteResult(voters, this.votes));',
+    replace: 'const results = [voteResult(this.quorumVoters(), this.votes)];',
+    rule: 'a candidate also needs a majority of every membership its log holds past what it applied (else a voter whose applied membership is older is elected without what its partner of two committed alone)',
+  },
+  {
     name: 'sole-voter-of-others-change',
     file: RAFT,
     search: 'next.voters.length === 1 && next.voters[0] === this.id };',
