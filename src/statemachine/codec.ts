@@ -20,7 +20,7 @@ export function decodeCommand(bytes: Uint8Array): Command {
   let value: unknown;
   try {
     // A view of its own: msgpackr caches a DataView on the buffer it reads, and an entry's
-    // data stays in the in-memory log until compaction, so every entry would keep one (~250 bytes).
+    // data stays in the in-memory log until compaction, so every entry would keep one (~115 bytes each in a scratch measurement).
     value = packr.unpack(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (error) {
     throw new ChimeError('INVALID_COMMAND', `not msgpack: ${error instanceof Error ? error.message : 'decode failed'}`);
