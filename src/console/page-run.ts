@@ -100,8 +100,10 @@ function outputView(runId: string): { el: HTMLElement; update(run: Run): void; s
         if (answer.tail) {
           state.textContent = `${active}: the run record's tail${answer.note === null ? '' : ` (${answer.note})`}${running ? '; asking again with the next refresh' : ''}.`;
           // The executing node not known or not reachable from this one yet, its file not
-          // opened yet: while the run runs, the next refresh asks again.
-          if (running) streamed = false;
+          // opened yet: while the run runs, the next refresh asks again. Also when it ran when
+          // this stream began: the tail may predate its output, and a refresh that saw the
+          // run end before this answer came would otherwise leave that tail up for good.
+          if (running || live) streamed = false;
         } else state.textContent = `${active}: ${formatBytes(received)}${received === 0 ? ' (empty)' : ''}, complete.`;
       },
       (e) => {
