@@ -40,9 +40,17 @@ function oid(text: string): Buffer {
   return der(0x06, Buffer.from(bytes));
 }
 
-/** A positive INTEGER from big-endian bytes (a leading zero keeps the sign bit clear). */
-function integer(bytes: Uint8Array): Buffer {
-  return der(0x02, (bytes[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), bytes]) : bytes);
+/**
+ * A non-negative INTEGER from big-endian bytes. DER wants the shortest form: leading zero
+ * bytes go (OpenSSL refuses them as "illegal padding"; a random serial starts with one in
+ * 1 of 256 certificates), and one zero comes back only to keep the sign bit clear.
+ */
+export function derInteger(bytes: Uint8Array): Buffer {
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0) start++;
+  const minimal = bytes.subarray(start);
+  const head = minimal[0] ?? 0;
+  return der(0x02, head & 0x80 || minimal.length === 0 ? Buffer.concat([Buffer.from([0]), minimal]) : minimal);
 }
 
 function utcTime(at: Date): Buffer {
@@ -77,8 +85,8 @@ function keyIds(subject: KeyObject, issuer: Issuer): Buffer[] {
 function certificate(subject: string, publicKey: KeyObject, issuer: Issuer, extensions: Buffer[]): string {
   const now = Date.now();
   const tbs = sequence(
-    der(0xa0, integer(Buffer.from([2]))),
-    integer(randomBytes(16)),
+    der(0xa0, derInteger(Buffer.from([2]))),
+    derInteger(randomBytes(16)),
     ECDSA_WITH_SHA256,
     name(issuer.commonName),
     sequence(utcTime(new Date(now - 60_000)), utcTime(new Date(now + 86_400_000))),

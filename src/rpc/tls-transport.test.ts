@@ -8,7 +8,7 @@ import { connect as connectTls, type ConnectionOptions as TlsConnectOptions, typ
 import { connect as connectTcp } from 'node:net';
 import type { NodeId } from '../raft/index.js';
 import { issueCert, makeTestPki, type Pem, type TestPki } from '../../test/support/certs.js';
-import { makeBenchPki } from './bench-pki.js';
+import { derInteger, makeBenchPki } from './bench-pki.js';
 import { decodePayload, encodePayload } from './codec.js';
 import type { Envelope } from './envelope.js';
 import { encodeFrame, FrameDecoder } from './frame.js';
@@ -344,6 +344,17 @@ test("the bench's in-process certificates pass the same checks as openssl's", as
   a.transport.setPeers(peers({ b }));
   await deliver(a, b, 'b', 'bench certificates');
   assert.equal(a.transport.metrics.tlsRefused + b.transport.metrics.tlsRefused, 0);
+});
+
+test("the bench's DER integers are minimal: no leading zero unless the sign bit needs one", () => {
+  const hex = (bytes: number[]): string => derInteger(Buffer.from(bytes)).toString('hex');
+  assert.equal(hex([2]), '020102');
+  assert.equal(hex([0]), '020100');
+  assert.equal(hex([0x80]), '02020080');
+  // A random serial that happens to start with zero bytes loses them (OpenSSL: "illegal padding").
+  assert.equal(hex([0, 0x12, 0x34]), '02021234');
+  assert.equal(hex([0, 0, 0x80, 1]), '0203008001');
+  assert.equal(hex([0, 0]), '020100');
 });
 
 test('sockets still in the TLS handshake count toward the inbound limit, and close() ends them', async (t) => {
