@@ -75,9 +75,9 @@ export function assertProblem(answer: { status: number; body: unknown; headers?:
 export const shellSpec = (command: string, extra: Record<string, unknown> = {}) => ({ schedule: '@manual', executor: { type: 'shell', command }, ...extra });
 
 /** A fresh 3-node cluster in a temp dir; `close` kills it and removes the dir. */
-export async function startCluster(): Promise<{ cluster: ProcessCluster; close: () => Promise<void> }> {
+export async function startCluster(args: readonly string[] = []): Promise<{ cluster: ProcessCluster; close: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'chime-api-'));
-  const cluster = await ProcessCluster.found(3, { dir });
+  const cluster = await ProcessCluster.found(3, { dir, args });
   return {
     cluster,
     close: async () => {

@@ -162,10 +162,19 @@ export class JepsenCluster {
 
   /** Removes `id` through the leader's API, kills it, wipes its data, and joins it again empty. */
   async removeAndRejoin(id: string, log: (s: string) => void): Promise<void> {
-    const leader = await this.waitForLeader();
-    if (leader === id) throw new Error('refusing to remove the leader');
-    const removed = await this.processes.call(leader, 'DELETE', `/v1/cluster/members/${id}`, undefined, 10_000);
-    if (removed.status !== 204) throw new Error(`removing ${id}: ${removed.status} ${removed.text}`);
+    // Leadership may move between finding the leader and its proposing the removal: a
+    // refusal that says the removal did not run (NOT_LEADER, NO_LEADER) is asked again of the
+    // next leader, as an operator would.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const leader = await this.waitForLeader();
+      if (leader === id) throw new Error('refusing to remove the leader');
+      const removed = await this.processes.call(leader, 'DELETE', `/v1/cluster/members/${id}`, undefined, 10_000);
+      if (removed.status === 204) break;
+      const code = (removed.body as { code?: unknown } | null)?.code;
+      if (removed.status !== 503 || (code !== 'NOT_LEADER' && code !== 'NO_LEADER') || Date.now() > deadline) throw new Error(`removing ${id}: ${removed.status} ${removed.text}`);
+      log(`removing ${id}: ${String(code)}, asking the next leader`);
+    }
     log(`${id} removed`);
     await this.kill(id);
     const node = this.processes.nodes.get(id);

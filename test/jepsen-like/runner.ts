@@ -73,6 +73,9 @@ export async function runJepsen(options: RunOptions): Promise<RunReport> {
   const history: RecordedOp[] = [];
   const workloadErrors: string[] = [];
   const nemesis = new Nemesis(cluster, { kinds: options.nemesis, prng: prng.fork(), now, log, quietMs: options.quietMs ?? [2000, 5000], holdMs: options.holdMs ?? [3000, 8000], ...(options.outageMs === undefined ? {} : { outageMs: options.outageMs }) });
+  // Outside the try: should the nemesis or a check throw, the workloads must still stop, or
+  // their loops keep the process (and a CI run) alive after the test has failed.
+  let stopped = false;
   try {
     const withScheduler = options.scheduler !== false;
     if (withScheduler) await createSchedulerJobs(cluster, sink);
@@ -80,7 +83,6 @@ export async function runJepsen(options: RunOptions): Promise<RunReport> {
     if (withWorkers) for (const job of WORKER_JOBS) await createJob(cluster, job.id, workerJobSpec(job.fn));
     const windowStartMs = Date.now() + 2000;
     const keys = Array.from({ length: options.keys ?? 3 }, (_, i) => `k${i}`);
-    let stopped = false;
     const nodes = () => cluster.ids.map((id) => ({ id, http: cluster.processes.nodes.get(id)?.http ?? '' }));
     const clientCount = options.clients ?? options.nodes + 1;
     const guard = (what: string, p: Promise<void>) => p.catch((error: unknown) => void workloadErrors.push(`${what}: ${String(error)}`));
@@ -122,6 +124,7 @@ export async function runJepsen(options: RunOptions): Promise<RunReport> {
     if (withWorkers) writeFileSync(join(options.dir, 'workers.jsonl'), [...workerHistory.submissions.map((s) => ({ op: 'submit', ...s })), ...workerHistory.claims.map((c) => ({ op: 'claim', ...c })), ...workerHistory.reports.map((r) => ({ op: 'report', ...r }))].map((e) => JSON.stringify(e, (_, v: unknown) => (v === Infinity ? null : v))).join('\n') + '\n');
     return report;
   } finally {
+    stopped = true;
     await cluster.stop();
     if (options.keep !== true) for (const id of cluster.ids) rmSync(join(options.dir, id), { recursive: true, force: true });
   }
