@@ -265,3 +265,31 @@ test('a traced write passes its stages in order: appends leave before the leader
   assert.ok(follower !== '', 'a follower acknowledged the entry');
   assert.ok(first(follower, 'appendReceived') < first(follower, 'persisted') && first(follower, 'persisted') < first(follower, 'ackSent'));
 });
+
+test("a deposed leader's proposals are all answered, also those whose indexes it proposes at anew once it leads again", async () => {
+  // The old leader, cut off, proposes writes nobody else gets. The others elect a leader whose
+  // log is shorter, and the old leader's log is cut back to it when it rejoins. Leading again
+  // (a transfer), it proposes at indexes its orphaned writes held: each of those must be
+  // answered then, not left waiting for an entry that can no longer apply as itself.
+  const c = new VirtualCluster<string, number>(['a', 'b', 'c'], { seed: 7, machine: () => new ListMachine(), timing: { tickMs: 5, heartbeatMs: 10, electionMs: 400 } });
+  await c.runUntil('a leader all agree on', () => c.leader() !== null);
+  const old = leaderOf(c);
+  c.isolated.add(old);
+  const outcomes: string[] = [];
+  for (let i = 0; i < 40; i++) {
+    void c.runtime(old).propose(`orphan ${i}`).then(() => outcomes.push('applied'), (error: unknown) => outcomes.push(isChimeError(error) ? error.code : String(error)));
+  }
+  const others = ['a', 'b', 'c'].filter((id) => id !== old);
+  await c.runUntil('another leader', () => others.some((id) => c.runtime(id).isLeader()), 3000);
+  const next = others.find((id) => c.runtime(id).isLeader()) ?? '';
+  await c.settle(c.runtime(next).propose('kept'));
+  c.isolated.delete(old);
+  await c.runUntil('the old leader follows', () => c.leader() === next, 2000);
+  c.runtime(next).transferLeadership(old);
+  await c.runUntil('the old leader leads again', () => c.leader() === old, 2000);
+  const fresh = Array.from({ length: 40 }, (_, i) => c.runtime(old).propose(`fresh ${i}`));
+  for (const p of fresh) await c.settle(p, 2000);
+  await c.runUntil('every orphaned proposal answered', () => outcomes.length === 40, 500);
+  assert.ok(outcomes.every((o) => o === 'LEADERSHIP_LOST' || o === 'PROPOSAL_DROPPED'), `outcomes: ${[...new Set(outcomes)].join(', ')}`);
+  assert.deepEqual(list(c, old).items.filter((s) => s.startsWith('orphan')), [], 'no orphaned write applied');
+});

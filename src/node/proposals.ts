@@ -35,6 +35,15 @@ export class PendingProposals<R> {
   }
 
   add(index: number, term: number, startedAtMs: number, timeoutMs: number, settle: Settle<R>): void {
+    // A deposed leader's log can be cut back below entries it proposed (the next leader's log
+    // was shorter); leading again, it proposes at those indexes anew. The earlier proposal
+    // can no longer apply as itself here, and would otherwise never be answered at all. Its
+    // entry may survive on another node and still commit, so its outcome is unknown.
+    const earlier = this.byIndex.get(index);
+    if (earlier !== undefined) {
+      this.byIndex.delete(index);
+      earlier.settle.reject(new ChimeError('LEADERSHIP_LOST', 'this node lost leadership and its log was cut back before the write was confirmed; it may or may not take effect — retry'));
+    }
     if (this.byIndex.size >= this.max) {
       settle.reject(new ChimeError('PROPOSALS_FULL', `${this.max} proposals are pending`));
       return;
