@@ -53,6 +53,8 @@ test('webhooks: once per failed run, signed; chime notify list and test; exactly
     assert.deepEqual(JSON.parse(JSON.stringify(put.body)).notify[0].secretHeaders, { Authorization: '***' }, 'a read never shows a secret');
 
     // 1. One failed run: one delivery, signed, with the run's facts.
+    const termOf = async (): Promise<number> => ((await cluster.call(leader, 'GET', '/v1/cluster')).body as { term: number }).term;
+    const termBefore = await termOf();
     const first = await failRun(cluster, leader, 'fails');
     await waitFor('the failed event delivered', () => receiver.acknowledged().has(`${first}:failed:0`), 10_000);
     const delivery = receiver.deliveries[0];
@@ -62,7 +64,10 @@ test('webhooks: once per failed run, signed; chime notify list and test; exactly
     assert.equal(delivery.body['exitCode'], 3);
     assert.match(String(delivery.body['outputTail']), /broken/);
     await waitFor('the delivery recorded', async () => (await notifications(cluster, 'n1', 'job=fails&status=delivered')).length === 1, 10_000);
-    assert.equal(receiver.deliveries.length, 1, 'sent once');
+    // A repeat is allowed only in the crash window: leadership moved between the receiver's
+    // 2xx and its commit (docs/alerting.md), which a loaded machine's stalls can cause.
+    if (await termOf() === termBefore) assert.equal(receiver.deliveries.length, 1, 'sent once');
+    else assert.deepEqual(new Set(receiver.deliveries.map((d) => d.body['eventId'])), new Set([`${first}:failed:0`]), 'repeats only of the same event');
 
     // 2. The CLI shows it, and sends a test event.
     const server = `--server=${cluster.url(leader, '')}`;
