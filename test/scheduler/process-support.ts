@@ -57,8 +57,8 @@ export function isFinal(run: Run): boolean {
  * Founds `count` nodes n1..nN with a static peer list; node i gets `--tag name=ni` plus the
  * tags in `tags[i]`, so tests can pin a run to one node.
  */
-export function foundTagged(dir: string, count: number, tags: readonly (readonly string[])[] = [], faults = false): Promise<ProcessCluster> {
-  return ProcessCluster.found(count, { dir, faults }, (id, i) => tagArgs(id, tags[i] ?? []));
+export function foundTagged(dir: string, count: number, tags: readonly (readonly string[])[] = [], faults = false, args: readonly string[] = []): Promise<ProcessCluster> {
+  return ProcessCluster.found(count, { dir, faults, args }, (id, i) => tagArgs(id, tags[i] ?? []));
 }
 
 export function tagArgs(id: string, extra: readonly string[]): string[] {
