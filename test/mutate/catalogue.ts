@@ -319,4 +319,11 @@ export const MUTANTS: readonly Mutant[] = [
     replace: 'const sync = rd.mustSync || commitAhead;',
     rule: 'a commit index covering a membership change is synced, so a restart never counts a majority of a membership two changes old',
   },
+  {
+    name: 'proposal-overwritten-unanswered',
+    file: 'src/node/proposals.ts',
+    search: 'if (earlier !== undefined) {',
+    replace: 'if (earlier !== undefined && false) {',
+    rule: "a proposal whose index the node proposes at anew (its log was cut back while it did not lead) is answered, not left waiting",
+  },
 ];

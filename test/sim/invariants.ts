@@ -23,6 +23,7 @@ export const INVARIANT = {
   boundedTraffic: 'bounded-traffic',
   liveness: 'liveness',
   coreAssertion: 'core-assertion',
+  answered: 'answered',
 } as const;
 export type InvariantName = (typeof INVARIANT)[keyof typeof INVARIANT];
 

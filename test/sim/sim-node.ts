@@ -9,6 +9,13 @@ import { KvMachine, type KvCommand, type KvObserver, type KvResult } from './kv-
 import type { Prng } from '../support/prng.js';
 import { SimClock, type Schedule } from './sim-clock.js';
 import { SimDisk, SimLogStore, type DiskFault, type DiskHost } from './sim-store.js';
+
+/**
+ * The runtime's own deadline for proposals and reads here. Shorter than an agent's (10 s and
+ * 5 s) so that the simulator's "answered" check, which waits for it, sees a call left
+ * unanswered before the nemesis has crashed the node that owes the answer.
+ */
+export const SIM_REQUEST_TIMEOUT_MS = 2_000;
 import type { NodeEnvelope } from '../../src/node/index.js';
 
 export type Runtime = NodeRuntime<KvCommand, KvResult>;
@@ -106,7 +113,7 @@ export class SimNode {
       address: { rpc: `${this.id}:rpc`, http: `${this.id}:http` },
       initialSnapshot: this.store.snapshotNow(),
       timing: this.settings.timing,
-      limits: { snapshotEntries: this.settings.snapshotEntries, snapshotBytes: this.settings.snapshotBytes, snapshotKeepEntries: this.settings.snapshotKeepEntries },
+      limits: { snapshotEntries: this.settings.snapshotEntries, snapshotBytes: this.settings.snapshotBytes, snapshotKeepEntries: this.settings.snapshotKeepEntries, proposalTimeoutMs: SIM_REQUEST_TIMEOUT_MS, readTimeoutMs: SIM_REQUEST_TIMEOUT_MS },
       raft: this.settings.raft,
       events: this.host.events(this),
       promoteLearners: this.settings.promoteLearners,

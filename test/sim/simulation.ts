@@ -16,7 +16,7 @@ import { checkKvHistory } from './linearizability.js';
 import { CALM_NETWORK, SimNetwork } from './network.js';
 import { DEFAULT_WEIGHTS, drawPartition, drawWeather, pickAction, type NemesisWeights } from './nemesis.js';
 import { Prng } from '../support/prng.js';
-import { SimNode, type NodeHost, type NodeSettings } from './sim-node.js';
+import { SIM_REQUEST_TIMEOUT_MS, SimNode, type NodeHost, type NodeSettings } from './sim-node.js';
 import { SimDisk, type DiskFault, type SimLogStore } from './sim-store.js';
 import { Workload } from './workload.js';
 
@@ -98,6 +98,13 @@ const CLOCK_RATE_MIN = 0.6;
  * clock, plus one more of slack.
  */
 const CHECK_QUORUM_WINDOW_MS = Math.ceil((3 * TIMING.electionMs) / CLOCK_RATE_MIN);
+
+/**
+ * Every proposal and read a node's runtime took is answered within its own deadline, on the
+ * slowest clock, plus slack: applied, refused, or failed as an unknown outcome. One that is
+ * never answered leaves its writer waiting until some timeout of its own (the API's 15 s).
+ */
+const ANSWER_WINDOW_MS = Math.ceil(SIM_REQUEST_TIMEOUT_MS / CLOCK_RATE_MIN) + 1_000;
 
 export class Simulation implements NodeHost {
   readonly rng: Prng;
@@ -552,6 +559,7 @@ export class Simulation implements NodeHost {
 
   // ---- the nemesis ------------------------------------------------------------------------
   private onNemesis(): void {
+    this.checkAnswered();
     if (this.healedAtMs !== null) return;
     const action = pickAction(this.rng, this.weights);
     this.traceHash = hashString(this.traceHash, action);
@@ -738,7 +746,13 @@ export class Simulation implements NodeHost {
   }
 
   /** Liveness: after healing, a leader, every final write acknowledged, everyone caught up. */
+  private checkAnswered(): void {
+    const late = this.workload.overdue(this.queue.nowMs, ANSWER_WINDOW_MS);
+    if (late !== null) this.checker.fail(INVARIANT.answered, late);
+  }
+
   private onLivenessCheck(): void {
+    this.checkAnswered();
     const healedAtMs = this.healedAtMs as number;
     const why = this.notYetLive();
     if (why === null) {

@@ -54,11 +54,22 @@ export interface WorkloadOptions {
   readonly localReads?: boolean;
 }
 
+/** A call made on a node's runtime and not yet answered: with when, and on which incarnation. */
+interface Unanswered {
+  readonly node: SimNode;
+  readonly incarnation: number;
+  readonly sinceMs: number;
+  readonly what: string;
+}
+
 export class Workload {
   readonly history: KvOperation[] = [];
   private readonly clients: ClientState[] = [];
   private opIdNext = 0;
   private finalPhase = false;
+  /** Every proposal and read made on a runtime, until it settles (whoever still waits for it). */
+  private readonly unanswered = new Map<number, Unanswered>();
+  private callIdNext = 0;
 
   constructor(private readonly host: WorkloadHost, private readonly options: WorkloadOptions) {
     for (let i = 0; i < options.clients; i++) {
@@ -118,27 +129,63 @@ export class Workload {
     const current = (): boolean => node.incarnation === incarnation && this.clients[i]?.op?.opId === op.opId;
     if (op.kind === 'get' && this.options.localReads === true) return this.finish(i, 'ok', kv.kv.get(op.key) ?? null);
     if (op.kind === 'get') {
-      this.host.submitTo(node, () => void runtime.read().then(
+      this.host.submitTo(node, () => {
+        const answered = this.track(node, incarnation, `read ${op.opId}`);
+        void runtime.read().then(
         () => {
+          answered();
           if (!current()) return;
           this.host.onReadOk();
           this.finish(i, 'ok', kv.kv.get(op.key) ?? null);
         },
-        (error: unknown) => current() && this.rejected(i, error),
-      ));
+        (error: unknown) => {
+          answered();
+          if (current()) this.rejected(i, error);
+        },
+      );
+      });
       return;
     }
     const command: KvCommand = op.kind === 'put' ? { kind: 'put', key: op.key, value: op.value ?? '' } : { kind: 'delete', key: op.key };
-    this.host.submitTo(node, () => void runtime.propose(command).then(
+    this.host.submitTo(node, () => {
+      const answered = this.track(node, incarnation, `${op.kind} ${op.opId}`);
+      void runtime.propose(command).then(
       (result: KvResult) => {
+        answered();
         if (!current()) return;
         const c = this.clients[i] as ClientState;
         c.leaderGuess = node.id;
         if (op.kind === 'put' && op.value !== null) this.host.onAck(op.value, result.index, result.term);
         this.finish(i, 'ok');
       },
-      (error: unknown) => current() && this.rejected(i, error),
-    ));
+      (error: unknown) => {
+        answered();
+        if (current()) this.rejected(i, error);
+      },
+    );
+    });
+  }
+
+  /** Notes a call made on `node`'s runtime; the returned function marks it answered. */
+  private track(node: SimNode, incarnation: number, what: string): () => void {
+    const id = this.callIdNext++;
+    this.unanswered.set(id, { node, incarnation, sinceMs: this.host.nowMs(), what });
+    return () => void this.unanswered.delete(id);
+  }
+
+  /**
+   * The oldest call still unanswered after `boundMs` on the incarnation it was made on, or
+   * null. A crash or stop ends the incarnation and with it every call (nobody is answered).
+   */
+  overdue(nowMs: number, boundMs: number): string | null {
+    for (const [id, call] of this.unanswered) {
+      if (call.node.incarnation !== call.incarnation || call.node.runtime === null) {
+        this.unanswered.delete(id);
+        continue;
+      }
+      if (nowMs - call.sinceMs > boundMs) return `${call.what} on ${call.node.id} made at ${call.sinceMs} ms is unanswered at ${nowMs} ms`;
+    }
+    return null;
   }
 
   /** The node answered with an error: refused outright (follow its leader hint), or outcome unknown. */
