@@ -322,8 +322,8 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: 'proposal-overwritten-unanswered',
     file: 'src/node/proposals.ts',
-    search: 'if (earlier !== undefined) {',
-    replace: 'if (earlier !== undefined && false) {',
+    search: 'const earlier = this.byIndex.get(index);',
+    replace: 'const earlier = undefined as Pending<R> | undefined;',
     rule: "a proposal whose index the node proposes at anew (its log was cut back while it did not lead) is answered, not left waiting",
   },
 ];
