@@ -9,6 +9,7 @@ import { KvMachine, type KvCommand, type KvObserver, type KvResult } from './kv-
 import type { Prng } from '../support/prng.js';
 import { SimClock, type Schedule } from './sim-clock.js';
 import { SimDisk, SimLogStore, type DiskFault, type DiskHost } from './sim-store.js';
+import type { NodeEnvelope } from '../../src/node/index.js';
 
 /**
  * The runtime's own deadline for proposals and reads here. Shorter than an agent's (10 s and
@@ -16,7 +17,6 @@ import { SimDisk, SimLogStore, type DiskFault, type DiskHost } from './sim-store
  * unanswered before the nemesis has crashed the node that owes the answer.
  */
 export const SIM_REQUEST_TIMEOUT_MS = 2_000;
-import type { NodeEnvelope } from '../../src/node/index.js';
 
 export type Runtime = NodeRuntime<KvCommand, KvResult>;
 

@@ -745,12 +745,13 @@ export class Simulation implements NodeHost {
     this.queue.schedule(50, { t: 'check' });
   }
 
-  /** Liveness: after healing, a leader, every final write acknowledged, everyone caught up. */
+  /** The `answered` invariant: no call on a live incarnation waits past ANSWER_WINDOW_MS. */
   private checkAnswered(): void {
     const late = this.workload.overdue(this.queue.nowMs, ANSWER_WINDOW_MS);
     if (late !== null) this.checker.fail(INVARIANT.answered, late);
   }
 
+  /** Liveness: after healing, a leader, every final write acknowledged, everyone caught up. */
   private onLivenessCheck(): void {
     this.checkAnswered();
     const healedAtMs = this.healedAtMs as number;

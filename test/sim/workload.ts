@@ -129,48 +129,34 @@ export class Workload {
     const current = (): boolean => node.incarnation === incarnation && this.clients[i]?.op?.opId === op.opId;
     if (op.kind === 'get' && this.options.localReads === true) return this.finish(i, 'ok', kv.kv.get(op.key) ?? null);
     if (op.kind === 'get') {
-      this.host.submitTo(node, () => {
-        const answered = this.track(node, incarnation, `read ${op.opId}`);
-        void runtime.read().then(
+      this.host.submitTo(node, () => void this.tracked(node, incarnation, `read ${op.opId}`, runtime.read()).then(
         () => {
-          answered();
           if (!current()) return;
           this.host.onReadOk();
           this.finish(i, 'ok', kv.kv.get(op.key) ?? null);
         },
-        (error: unknown) => {
-          answered();
-          if (current()) this.rejected(i, error);
-        },
-      );
-      });
+        (error: unknown) => current() && this.rejected(i, error),
+      ));
       return;
     }
     const command: KvCommand = op.kind === 'put' ? { kind: 'put', key: op.key, value: op.value ?? '' } : { kind: 'delete', key: op.key };
-    this.host.submitTo(node, () => {
-      const answered = this.track(node, incarnation, `${op.kind} ${op.opId}`);
-      void runtime.propose(command).then(
+    this.host.submitTo(node, () => void this.tracked(node, incarnation, `${op.kind} ${op.opId}`, runtime.propose(command)).then(
       (result: KvResult) => {
-        answered();
         if (!current()) return;
         const c = this.clients[i] as ClientState;
         c.leaderGuess = node.id;
         if (op.kind === 'put' && op.value !== null) this.host.onAck(op.value, result.index, result.term);
         this.finish(i, 'ok');
       },
-      (error: unknown) => {
-        answered();
-        if (current()) this.rejected(i, error);
-      },
-    );
-    });
+      (error: unknown) => current() && this.rejected(i, error),
+    ));
   }
 
-  /** Notes a call made on `node`'s runtime; the returned function marks it answered. */
-  private track(node: SimNode, incarnation: number, what: string): () => void {
+  /** A call made on `node`'s runtime, noted as unanswered until it settles either way. */
+  private tracked<T>(node: SimNode, incarnation: number, what: string, call: Promise<T>): Promise<T> {
     const id = this.callIdNext++;
     this.unanswered.set(id, { node, incarnation, sinceMs: this.host.nowMs(), what });
-    return () => void this.unanswered.delete(id);
+    return call.finally(() => this.unanswered.delete(id));
   }
 
   /**
