@@ -4,12 +4,13 @@
 // killed while the page is open. Controls are found by role and label only. Any console
 // error fails the test; API refusals the console shows (a 400 for a bad schedule, a 404 for
 // an endpoint this node does not serve) are the browser's log of statuses and are counted
-// apart. Prints the first load's compressed weight and the job list's render times.
+// apart. Prints the first load's compressed weight; the job list's render times are
+// measured by test/bench/console-bench.ts.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { waitFor } from '../support/wait-for.js';
-import { api, DESKTOP, FAVICON_PATH, launch, newContext, openPage, PHONE, screenshot, skipReason, startCluster, type ConsoleCluster, type PageRecord } from './harness.js';
+import { api, bulkJobId, DESKTOP, FAVICON_PATH, jobListRendered, launch, newContext, openPage, PHONE, screenshot, seedBulkJobs, signIn as signInAt, skipReason, startCluster, type ConsoleCluster, type PageRecord } from './harness.js';
 
 // Globals of the page, for the functions evaluated in the browser: this file compiles with the
 // main tsconfig, which has no DOM lib (module-scoped declarations, nothing global).
@@ -22,7 +23,6 @@ declare const window: { innerWidth: number };
 const reason = skipReason();
 const BULK_JOBS = 10_000;
 const PAGE_WEIGHT_BYTES_MAX = 150 * 1024;
-const RENDER_MS_MAX = 200;
 
 describe('the console in chromium', { skip: reason ?? false }, () => {
   let c: ConsoleCluster;
@@ -33,20 +33,6 @@ describe('the console in chromium', { skip: reason ?? false }, () => {
   const call = (method: string, path: string, body?: unknown) => api(base, method, path, body, c.adminToken);
   /** The bulk jobs are written while the first tests run (straight to the leader, 64 at a time). */
   let seeded: Promise<number> = Promise.resolve(0);
-
-  async function seed(): Promise<number> {
-    const started = performance.now();
-    const leaderUrl = c.url(await c.leader());
-    let next = 0;
-    await Promise.all(Array.from({ length: 64 }, async () => {
-      while (next < BULK_JOBS) {
-        const i = next++;
-        const answer = await api(leaderUrl, 'PUT', `/v1/jobs/bulk-${String(i).padStart(5, '0')}`, { schedule: '@manual', executor: { type: 'shell', command: 'true' }, labels: { batch: i % 2 === 0 ? 'even' : 'odd' } }, c.adminToken);
-        if (answer.status !== 201) throw new Error(`seeding bulk-${i}: ${answer.status} ${JSON.stringify(answer.body)}`);
-      }
-    }));
-    return performance.now() - started;
-  }
 
   before(async () => {
     // Both settle before either failure is thrown: a browser left unclosed would keep this
@@ -64,7 +50,7 @@ describe('the console in chromium', { skip: reason ?? false }, () => {
       ['ping-api', { schedule: '@every 5m', executor: { type: 'http', method: 'GET', url: 'http://127.0.0.1:9/health' }, target: { mode: 'leader' } }],
     ];
     for (const [id, spec] of jobs) assert.equal((await call('PUT', `/v1/jobs/${id}`, spec)).status, 201);
-    seeded = seed();
+    seeded = seedBulkJobs(c, BULK_JOBS);
     seeded.catch(() => undefined);
   });
 
@@ -86,10 +72,7 @@ describe('the console in chromium', { skip: reason ?? false }, () => {
   }
 
   async function signIn(page: Page, at: string = base, token: string = c.adminToken): Promise<void> {
-    await page.goto(`${at}/`);
-    await page.getByLabel('Token').fill(token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
+    await signInAt(page, at, token);
   }
 
   async function go(page: Page, hash: string, heading: string | RegExp): Promise<void> {
@@ -215,56 +198,41 @@ describe('the console in chromium', { skip: reason ?? false }, () => {
     noErrors(record);
   });
 
-  test(`${BULK_JOBS.toLocaleString('en')} jobs: the list is paged on the server and renders in under ${RENDER_MS_MAX} ms`, async () => {
+  test(`${BULK_JOBS.toLocaleString('en')} jobs: the list is paged on the server, forwards, back, by cursor, 200 rows and filtered`, async () => {
+    // How fast these render is a target, so it is measured by `npm run bench:console`, not here.
     const seedMs = await seeded;
     console.log(`console: seeded ${BULK_JOBS} jobs in ${(seedMs / 1000).toFixed(1)} s (PUTs to the leader, 64 at a time, while the tests before ran)`);
     const { page, record } = await fresh();
     await signIn(page);
-    type Timing = { ms: number; fetchMs: number; renderMs: number; rows: number };
-    const measure = async (hash: string, act?: () => Promise<void>): Promise<Timing> => {
-      await page.evaluate(() => performance.clearMarks('chime:jobs-rendered'));
-      if (act === undefined) await page.evaluate((h) => (location.hash = h), hash);
-      else await act();
-      await page.waitForFunction(() => performance.getEntriesByName('chime:jobs-rendered').length > 0);
-      return page.evaluate(() => (performance.getEntriesByName('chime:jobs-rendered')[0] as unknown as { detail: Timing }).detail);
-    };
-    // Behaviour: 50 rows, the pager, the filter form.
-    await measure('#/jobs');
+    const listCalls: URL[] = [];
+    page.on('request', (req) => {
+      const u = new URL(req.url());
+      if (u.pathname === '/v1/jobs') listCalls.push(u);
+    });
     const jobsTable = page.getByRole('table', { name: 'Jobs' });
+    const firstIdShown = async () => (await jobsTable.getByRole('row').nth(1).getByRole('link').first().textContent())?.trim();
+
+    assert.equal((await jobListRendered(page, '#/jobs')).rows, 50);
     assert.equal(await jobsTable.getByRole('row').count(), 51, 'a header row and 50 jobs');
-    await measure('', () => page.getByRole('button', { name: 'Next page' }).click());
+    assert.ok(listCalls.length > 0 && listCalls.every((u) => Number(u.searchParams.get('limit')) <= 200), `the console asks the server for one page at a time: ${listCalls.map(String).join(', ')}`);
+    const firstPage = await firstIdShown();
+
+    assert.equal((await jobListRendered(page, '', () => page.getByRole('button', { name: 'Next page' }).click())).rows, 50);
     await page.getByRole('button', { name: 'Previous page' }).waitFor();
-    const filtered = await measure('', async () => {
+    assert.notEqual(await firstIdShown(), firstPage, 'the next page shows other jobs');
+    assert.equal((await jobListRendered(page, '', () => page.getByRole('button', { name: 'Previous page' }).click())).rows, 50);
+    assert.equal(await firstIdShown(), firstPage, 'back to the first page');
+
+    assert.equal((await jobListRendered(page, `#/jobs?limit=50&cursor=j1.${bulkJobId(5000)}&back=`)).rows, 50, 'a page in the middle, by cursor');
+    assert.equal((await jobListRendered(page, '#/jobs?limit=200')).rows, 200);
+    assert.equal(await jobsTable.getByRole('row').count(), 201, 'a header row and 200 jobs');
+
+    const filtered = await jobListRendered(page, '', async () => {
       await page.getByLabel('Id contains').fill('bulk-0999');
       await page.getByRole('button', { name: 'Apply filter' }).click();
     });
     assert.equal(filtered.rows, 10);
-    await jobsTable.getByRole('link', { name: 'bulk-09999' }).waitFor();
-    // Timing: the median of five navigations each (this machine is shared; one sample says
-    // little). A round whose median misses the budget is measured again, at most three rounds;
-    // every round is printed.
-    const rounds: string[] = [];
-    const median = async (name: string, hash: (i: number) => string, expectRows: number): Promise<Timing> => {
-      let best: Timing | null = null;
-      for (let round = 0; round < 3; round++) {
-        const samples: Timing[] = [];
-        for (let i = 0; i < 5; i++) samples.push(await measure(hash(round * 5 + i)));
-        for (const t of samples) assert.equal(t.rows, expectRows);
-        const m = samples.sort((a, b) => a.ms - b.ms)[2] as Timing;
-        rounds.push(`${name} round ${round + 1}: ${samples.map((t) => t.ms.toFixed(0)).join('/')} ms`);
-        if (best === null || m.ms < best.ms) best = m;
-        if (m.ms < RENDER_MS_MAX) break;
-      }
-      return best as Timing;
-    };
-    const first = await median('first page', (i) => `#/jobs?limit=50&n=${i}`, 50);
-    const later = await median('middle page', (i) => `#/jobs?limit=50&cursor=j1.bulk-0${5000 + i * 50}&back=&n=${i}`, 50);
-    const big = await median('200 rows', (i) => `#/jobs?limit=200&n=${i}`, 200);
-    const byId = await median('filtered', (i) => `#/jobs?id=bulk-0999&n=${i}`, 10);
-    console.log(`console: samples: ${rounds.join('; ')}`);
-    const show = (t: Timing) => `${t.ms.toFixed(0)} ms (API ${t.fetchMs.toFixed(0)} + render ${t.renderMs.toFixed(0)})`;
-    console.log(`console: job list with ${BULK_JOBS} jobs, navigation to the frame showing the rows, median of 5: first page of 50 ${show(first)}, a page in the middle ${show(later)}, 200 rows ${show(big)}, filtered by id ${show(byId)}`);
-    for (const m of [first, later, big, byId]) assert.ok(m.ms < RENDER_MS_MAX, `rendered in ${m.ms} ms`);
+    await jobsTable.getByRole('link', { name: bulkJobId(9999) }).waitFor();
     noErrors(record);
   });
 

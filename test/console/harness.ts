@@ -9,6 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { ProcessCluster } from '../support/process-cluster.js';
 
+// Globals of the page, for the functions evaluated in the browser: this file compiles with the
+// main tsconfig, which has no DOM lib (module-scoped declarations, nothing global).
+declare const location: { hash: string };
+
 export const CHROMIUM = '/usr/bin/chromium';
 /** The flags the machine notes give: no sandbox as root, and nothing that reaches for the network on its own. */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -148,4 +152,56 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const width = page.viewportSize()?.width ?? DESKTOP.width;
   await page.screenshot({ path: join(SCREENSHOT_DIR, `${name}-${width <= PHONE.width ? 'phone' : 'desktop'}.png`), fullPage: false });
+}
+
+/** Signs in at `at` (the console's root) with the token and waits for the dashboard. */
+export async function signIn(page: Page, at: string, token: string): Promise<void> {
+  await page.goto(`${at}/`);
+  await page.getByLabel('Token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
+}
+
+/** The name of bulk job `i`: zero-padded, so the table's id order is the numeric order. */
+export function bulkJobId(i: number): string {
+  return `bulk-${String(i).padStart(5, '0')}`;
+}
+
+/**
+ * Writes `count` manual shell jobs (bulkJobId order, label batch=even|odd) straight to the
+ * leader, 64 requests at a time; resolves to the milliseconds it took.
+ */
+export async function seedBulkJobs(c: ConsoleCluster, count: number): Promise<number> {
+  const started = performance.now();
+  const leaderUrl = c.url(await c.leader());
+  let next = 0;
+  await Promise.all(Array.from({ length: 64 }, async () => {
+    while (next < count) {
+      const i = next++;
+      const answer = await api(leaderUrl, 'PUT', `/v1/jobs/${bulkJobId(i)}`, { schedule: '@manual', executor: { type: 'shell', command: 'true' }, labels: { batch: i % 2 === 0 ? 'even' : 'odd' } }, c.adminToken);
+      if (answer.status !== 201) throw new Error(`seeding ${bulkJobId(i)}: ${answer.status} ${JSON.stringify(answer.body)}`);
+    }
+  }));
+  return performance.now() - started;
+}
+
+/** What the console's job list records (performance mark `chime:jobs-rendered`) each time it shows rows. */
+export interface JobListRender {
+  /** From the navigation to the frame that shows the rows. */
+  readonly ms: number;
+  readonly fetchMs: number;
+  readonly renderMs: number;
+  readonly rows: number;
+}
+
+/**
+ * Goes to `hash` (or does `act`, a click that changes the list) and waits for the job list's
+ * next render mark; its detail.
+ */
+export async function jobListRendered(page: Page, hash: string, act?: () => Promise<void>): Promise<JobListRender> {
+  await page.evaluate(() => performance.clearMarks('chime:jobs-rendered'));
+  if (act === undefined) await page.evaluate((h) => (location.hash = h), hash);
+  else await act();
+  await page.waitForFunction(() => performance.getEntriesByName('chime:jobs-rendered').length > 0);
+  return page.evaluate(() => (performance.getEntriesByName('chime:jobs-rendered')[0] as unknown as { detail: JobListRender }).detail);
 }
