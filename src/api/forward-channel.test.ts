@@ -19,8 +19,10 @@ interface Pair {
   readonly leader: ForwardChannel;
   /** Frames each side sent, as they crossed the link. */
   readonly frames: { from: string; frame: ForwardFrame }[];
-  /** When false, the follower's link refuses frames (as a transport with a full queue does). */
+  /** When false, the link refuses every frame (as a transport with a full queue does). */
   linkUp: boolean;
+  /** Nodes whose frames the link refuses (one side's queue is full). */
+  readonly refuseFrom: Set<string>;
   /** When false, frames are taken by the link but never delivered (a connection that broke). */
   deliver: boolean;
 }
@@ -30,7 +32,7 @@ function pair(handler: ForwardedHandler, limits: Partial<ForwardLimits> = {}): P
   const all = { ...DEFAULT_FORWARD_LIMITS, ...limits };
   const peers = new Map<string, ForwardChannel>();
   const cross = (from: string, to: string, frame: ForwardFrame): boolean => {
-    if (!state.linkUp) return false;
+    if (!state.linkUp || state.refuseFrom.has(from)) return false;
     frames.push({ from, frame });
     const bytes = packr.pack(frame);
     setImmediate(() => {
@@ -44,7 +46,7 @@ function pair(handler: ForwardedHandler, limits: Partial<ForwardLimits> = {}): P
   const follower = new ForwardChannel({ send: (to, frame) => cross('n2', to, frame) }, () => Promise.reject(new Error('the follower serves nothing')), all);
   const leader = new ForwardChannel({ send: (to, frame) => cross('n1', to, frame) }, handler, all);
   peers.set('n1', leader).set('n2', follower);
-  const state: Pair = { follower, leader, frames, linkUp: true, deliver: true };
+  const state: Pair = { follower, leader, frames, linkUp: true, refuseFrom: new Set(), deliver: true };
   return state;
 }
 
@@ -180,6 +182,50 @@ test('a lost peer: requests that left are lost (with a write id: re-sent) or of 
   assert.equal(p.follower.stats.inFlight, 1);
   p.follower.close();
   await assert.rejects(other, (e: unknown) => isChimeError(e, 'SHUTTING_DOWN'));
+});
+
+test('the leader\'s connection to the follower closed: requests that left are lost or of unknown outcome; the rest still go', async () => {
+  const p = pair(() => new Promise<ForwardAnswer>(() => undefined));
+  const plain = p.follower.forward('n1', put(1));
+  const named = p.follower.forward('n1', put(2, 'f00d.2'));
+  await new Promise((r) => setImmediate(r));
+  const later = p.follower.forward('n1', put(3, 'f00d.3'));
+  // The answers would come on n1's own connection to this node, which just closed.
+  p.follower.answersLost('n1');
+  await assert.rejects(plain, (e: unknown) => isChimeError(e, 'OUTCOME_UNKNOWN'));
+  assert.deepEqual(await named, { kind: 'lost' });
+  assert.equal(p.follower.stats.inFlight, 1, 'the request not yet sent leaves on this node\'s connection, which is unaffected');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(p.frames.filter((f) => f.from === 'n2' && f.frame.kind === 'requests').length, 2);
+  p.follower.close();
+  await assert.rejects(later, (e: unknown) => isChimeError(e, 'SHUTTING_DOWN'));
+});
+
+test('answers the leader\'s link refused reach the follower as "lost" once it takes frames again, not after the deadline', async () => {
+  const p = pair(echo());
+  // Only the leader's side refuses (its queue to the follower is full).
+  p.refuseFrom.add('n1');
+  const started = performance.now();
+  const named = p.follower.forward('n1', put(1, 'cafe.1'));
+  const plain = p.follower.forward('n1', put(2));
+  await waitFor('both answers refused', () => p.leader.stats.answersRefused === 2, 2000);
+  p.refuseFrom.clear();
+  assert.deepEqual(await named, { kind: 'lost' }, 'with a write id: re-sent by the server as a retry');
+  await assert.rejects(plain, (e: unknown) => isChimeError(e, 'OUTCOME_UNKNOWN'));
+  assert.ok(performance.now() - started < DEFAULT_FORWARD_LIMITS.deadlineMs, 'well before the deadline');
+  assert.equal(p.leader.stats.answersDropped, 0);
+  assert.equal(p.follower.stats.inFlight, 0);
+});
+
+test('refused answers are given up on at the deadline, and beyond the per-peer limit', async () => {
+  const p = pair(echo(), { deadlineMs: 150, servedPerPeerMax: 3 });
+  p.refuseFrom.add('n1');
+  // Five requests: three run, two are refused by the per-peer limit; all five answers are refused.
+  const outcomes = Array.from({ length: 5 }, (_, n) => p.follower.forward('n1', put(n)).catch((e: unknown) => e));
+  await waitFor('five answers refused', () => p.leader.stats.answersRefused === 5, 2000);
+  assert.equal(p.leader.stats.answersDropped, 2, 'the per-peer limit keeps three of them to resend');
+  await waitFor('the rest given up at the deadline', () => p.leader.stats.answersDropped === 5, 2000);
+  for (const outcome of await Promise.all(outcomes)) assert.ok(isChimeError(outcome, 'TIMEOUT'), 'their senders time out');
 });
 
 test('a frame the link refuses did not leave: its requests come back as not run', async () => {

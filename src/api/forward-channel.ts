@@ -23,6 +23,9 @@ export interface ForwardLimits {
   readonly servedPerPeerMax: number;
 }
 
+/** How soon answers the link refused are offered again (as "lost" markers). */
+const REFUSED_ANSWERS_RETRY_MS = 100;
+
 export const DEFAULT_FORWARD_LIMITS: ForwardLimits = Object.freeze({
   inFlightMax: 4096,
   // Above the node's proposal timeout (10 s), after which the leader answers by itself.
@@ -54,6 +57,10 @@ export interface ForwardStats {
   timedOut: number;
   /** Answers for requests no longer waited for (timed out, or the peer lost meanwhile). */
   lateAnswers: number;
+  /** Answers the link refused (a full queue, no connection): sent again as "lost" markers. */
+  answersRefused: number;
+  /** Refused answers given up on (too many, or older than the deadline): their senders time out. */
+  answersDropped: number;
   /** Forwarded requests whose clients hung up before the answer. */
   cancelled: number;
   frames: number;
@@ -81,11 +88,18 @@ export type ForwardedHandler = (from: string, request: ForwardRequest, gone: Abo
  * turn with no timer in between.
  */
 export class ForwardChannel {
-  readonly stats: ForwardStats = { inFlight: 0, sent: 0, answered: 0, notRun: 0, refusedFull: 0, lost: 0, outcomeUnknown: 0, timedOut: 0, lateAnswers: 0, cancelled: 0, frames: 0, served: 0, servedRefused: 0 };
+  readonly stats: ForwardStats = { inFlight: 0, sent: 0, answered: 0, notRun: 0, refusedFull: 0, lost: 0, outcomeUnknown: 0, timedOut: 0, lateAnswers: 0, answersRefused: 0, answersDropped: 0, cancelled: 0, frames: 0, served: 0, servedRefused: 0 };
   private readonly pending = new Map<number, Pending>();
   private readonly outRequests = new Map<string, Pending[]>();
   private readonly outAnswers = new Map<string, ForwardAnswer[]>();
   private readonly outCancels = new Map<string, number[]>();
+  /**
+   * Per peer, ids of answers the link refused, and when the first of them was refused. The
+   * answer itself is not kept (it may be large): the sender learns its request was lost and
+   * re-sends it as a retry (or tells its client the outcome is unknown).
+   */
+  private readonly refusedAnswers = new Map<string, { readonly sinceMs: number; readonly ids: number[] }>();
+  private refusedRetry: ReturnType<typeof setTimeout> | null = null;
   private readonly servedBy = new Map<string, number>();
   /** Requests running here for a peer, by `peer id`: what a cancel aborts. */
   private readonly running = new Map<string, AbortController>();
@@ -181,12 +195,8 @@ export class ForwardChannel {
     for (const [id, entry] of this.pending) {
       if (entry.peer !== peer) continue;
       this.pending.delete(id);
-      if (entry.sent && entry.request.writeId !== null) {
-        this.stats.lost += 1;
-        entry.settle({ kind: 'lost' });
-      } else if (entry.sent) {
-        this.stats.outcomeUnknown += 1;
-        entry.settle(new ChimeError('OUTCOME_UNKNOWN', `the connection to the leader (${peer}) broke before it answered; the write may or may not have taken effect — retry`));
+      if (entry.sent) {
+        this.settleLost(entry, `the connection to the leader (${peer}) broke before it answered`);
       } else {
         this.stats.notRun += 1;
         entry.settle({ kind: 'notRun' });
@@ -199,8 +209,24 @@ export class ForwardChannel {
     for (const [key, controller] of this.running) if (key.startsWith(`${peer} `)) controller.abort();
   }
 
+  /**
+   * The connection `peer` had opened to this node closed: the answers it had queued on it are
+   * gone. Requests sent to it are settled as after a lost peer (lost or unknown outcome);
+   * those not yet sent leave on this node's own connection, which is unaffected.
+   */
+  answersLost(peer: string): void {
+    for (const [id, entry] of this.pending) {
+      if (entry.peer !== peer || !entry.sent) continue;
+      this.pending.delete(id);
+      this.settleLost(entry, `the connection from the leader (${peer}) broke before its answer came`);
+    }
+    this.stats.inFlight = this.pending.size;
+  }
+
   close(): void {
     this.closed = true;
+    if (this.refusedRetry !== null) clearTimeout(this.refusedRetry);
+    this.refusedAnswers.clear();
     for (const entry of this.pending.values()) entry.settle(new ChimeError('SHUTTING_DOWN', 'the node is shutting down; the write may or may not have taken effect'));
     this.pending.clear();
     this.outRequests.clear();
@@ -208,6 +234,17 @@ export class ForwardChannel {
     this.outCancels.clear();
     for (const controller of this.running.values()) controller.abort();
     this.stats.inFlight = 0;
+  }
+
+  /** A request that left and whose answer cannot come: re-sent when it has a write id. */
+  private settleLost(entry: Pending, why: string): void {
+    if (entry.request.writeId !== null) {
+      this.stats.lost += 1;
+      entry.settle({ kind: 'lost' });
+    } else {
+      this.stats.outcomeUnknown += 1;
+      entry.settle(new ChimeError('OUTCOME_UNKNOWN', `${why}; the write may or may not have taken effect — retry`));
+    }
   }
 
   private answered(from: string, answer: ForwardAnswer): void {
@@ -220,8 +257,8 @@ export class ForwardChannel {
     this.pending.delete(answer.id);
     this.stats.inFlight = this.pending.size;
     if ('lost' in answer) {
-      this.stats.lost += 1;
-      entry.settle({ kind: 'lost' });
+      // Proposed and then deposed (only writes with a write id), or an answer its link refused.
+      this.settleLost(entry, `the leader's (${from}) answer was lost`);
       return;
     }
     if (answer.notRun) {
@@ -322,13 +359,58 @@ export class ForwardChannel {
     if (this.closed) return;
     for (const [peer, answers] of this.outAnswers) {
       this.outAnswers.delete(peer);
-      // An answer the link cannot take is lost; the sender's deadline (or its view of the
-      // broken connection) tells its client that the outcome is unknown.
       for (const batch of batches(answers, forwardItemBytes)) {
-        this.link.send(peer, { kind: 'answers', items: batch });
         this.stats.frames += 1;
+        if (!this.link.send(peer, { kind: 'answers', items: batch })) this.refuseAnswers(peer, batch.map((a) => a.id));
       }
     }
+  }
+
+  /**
+   * The link did not take these answers. Without a word the sender would wait its whole
+   * deadline, so "lost" markers (a few bytes each) are offered again until the link takes
+   * them, within the per-peer limit and the deadline.
+   */
+  private refuseAnswers(peer: string, ids: readonly number[]): void {
+    this.stats.answersRefused += ids.length;
+    let refused = this.refusedAnswers.get(peer);
+    if (refused === undefined) this.refusedAnswers.set(peer, (refused = { sinceMs: performance.now(), ids: [] }));
+    for (const id of ids) {
+      if (refused.ids.length >= this.limits.servedPerPeerMax) this.stats.answersDropped += 1;
+      else refused.ids.push(id);
+    }
+    this.scheduleRefusedRetry();
+  }
+
+  private scheduleRefusedRetry(): void {
+    this.refusedRetry ??= setTimeout(() => {
+      this.refusedRetry = null;
+      this.resendRefused();
+    }, REFUSED_ANSWERS_RETRY_MS);
+  }
+
+  private resendRefused(): void {
+    if (this.closed) return;
+    const now = performance.now();
+    // Taken out first: those refused again are put back, and must wait for the next round.
+    const rounds = [...this.refusedAnswers];
+    this.refusedAnswers.clear();
+    for (const [peer, refused] of rounds) {
+      if (now - refused.sinceMs > this.limits.deadlineMs) {
+        this.stats.answersDropped += refused.ids.length;
+        continue;
+      }
+      const markers = refused.ids.map((id): ForwardAnswer => ({ id, lost: true }));
+      for (const batch of batches(markers, forwardItemBytes)) {
+        this.stats.frames += 1;
+        if (this.link.send(peer, { kind: 'answers', items: batch })) continue;
+        // Still refused: they wait on, counted once, from when they were first refused.
+        let again = this.refusedAnswers.get(peer);
+        if (again === undefined) this.refusedAnswers.set(peer, (again = { sinceMs: refused.sinceMs, ids: [] }));
+        again.ids.push(...batch.map((a) => a.id));
+      }
+    }
+    if (this.refusedAnswers.size > 0) this.scheduleRefusedRetry();
   }
 }
 

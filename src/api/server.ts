@@ -202,6 +202,11 @@ export class ApiServer {
     this.channel?.peerLost(peer);
   }
 
+  /** A connection `peer` opened to this node closed: answers it had queued for us are gone. */
+  answersLost(peer: string): void {
+    this.channel?.answersLost(peer);
+  }
+
   /** The node saw the leader change: held writes look again at once. */
   leaderChanged(): void {
     for (const wake of [...this.held]) wake();

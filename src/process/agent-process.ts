@@ -123,6 +123,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
       node?.reportUnreachable(peer);
       api.peerLost(peer);
     },
+    onInboundLost: (peer) => api.answersLost(peer),
     log: (level, msg, fields) => rpcLogger[level](msg, fields),
     ...(firstPeerTls === undefined ? {} : { tls: firstPeerTls }),
     });

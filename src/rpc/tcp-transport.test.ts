@@ -13,23 +13,27 @@ interface Node {
   readonly transport: TcpTransport;
   readonly received: { from: NodeId; envelope: Envelope }[];
   readonly unreachable: NodeId[];
+  /** Peers whose connection to this node closed (onInboundLost). */
+  readonly inboundLost: NodeId[];
   address: string;
 }
 
 async function startNode(id: NodeId, overrides: Partial<TcpTransportOptions> = {}, port = 0): Promise<Node> {
   const received: Node['received'] = [];
   const unreachable: NodeId[] = [];
+  const inboundLost: NodeId[] = [];
   const transport = new TcpTransport({
     id,
     clusterId: 'test-cluster',
     key: KEY,
     onMessage: (from, envelope) => received.push({ from, envelope }),
     onUnreachable: (peer) => unreachable.push(peer),
+    onInboundLost: (peer) => inboundLost.push(peer),
     backoff: { baseMs: 10, maxMs: 50 },
     ...overrides,
   });
   const bound = await transport.listen('127.0.0.1', port);
-  return { transport, received, unreachable, address: `127.0.0.1:${bound.port}` };
+  return { transport, received, unreachable, inboundLost, address: `127.0.0.1:${bound.port}` };
 }
 
 /** A TCP server that accepts and never answers: a peer stuck before the handshake. */
@@ -143,6 +147,21 @@ test('a full per-peer queue drops new messages and counts them', async (t) => {
   assert.equal(a.transport.metrics.framesDroppedQueueFull, 4);
   assert.equal(a.transport.send('nobody', { channel: 'exec', body: 1 }), false);
   assert.equal(a.transport.metrics.framesDroppedUnknownPeer, 1);
+});
+
+test('the receiving side learns, by peer id, when a connection its peer opened closes', async (t) => {
+  const a = await startNode('a');
+  const b = await startNode('b');
+  t.after(() => Promise.all([a.transport.close(), b.transport.close()]));
+  connectAll({ a, b });
+  a.transport.send('b', { channel: 'exec', body: 1 });
+  await waitFor('delivery', () => b.received.length === 1);
+  assert.deepEqual(b.inboundLost, []);
+  // a drops b as a peer: its connection to b closes, and what it had queued there is gone.
+  a.transport.setPeers(new Map([['a', a.address]]));
+  await waitFor('b hears that a\'s connection closed', () => b.inboundLost.length === 1);
+  assert.deepEqual(b.inboundLost, ['a']);
+  assert.deepEqual(a.inboundLost, [], 'a\'s own connections are not inbound');
 });
 
 test('removing a peer closes its connection and stops sends to it', async (t) => {

@@ -333,8 +333,10 @@ export class TcpTransport implements Transport {
         // A peer that redials replaces its old connection; one per peer is enough.
         for (const other of this.inbound) if (other !== opened && other.peer === opened.peer && other.isOpen) other.close('replaced by a newer connection');
       },
-      onClose: (closedConnection) => {
+      onClose: (closedConnection, opened) => {
         this.inbound.delete(closedConnection);
+        const peer = closedConnection.peer;
+        if (opened && peer !== null && !this.closed) this.options.onInboundLost?.(peer);
       },
     });
     this.inbound.add(connection);

@@ -18,4 +18,9 @@ export interface TransportHandlers {
   readonly onMessage: (from: NodeId, envelope: Envelope) => void;
   /** A peer could not be reached or its connection broke; the agent tells Raft. */
   readonly onUnreachable?: (peer: NodeId) => void;
+  /**
+   * A connection `peer` had opened to this node closed: what it had queued on it and not yet
+   * written is gone (its answers to this node's requests among them).
+   */
+  readonly onInboundLost?: (peer: NodeId) => void;
 }
