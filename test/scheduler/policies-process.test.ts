@@ -74,7 +74,7 @@ describe('scheduler policies on a real 3-node cluster', { concurrency: true, tim
     await pause('replace');
     const later = await waitFor('the replacing run to start', async () => (await listRuns(cluster, 'replace')).find((r) => ms(r.scheduledAt) > ms(killed.scheduledAt) && r.startedAt !== null), 10_000, 100);
     assert.equal(killed.executions[0]?.status, 'killed');
-    await waitFor('the replaced process group to be gone', () => !groupAlive(pgidOf('replace', killed.runId)), 5000);
+    await waitFor('the replaced process group to be gone', () => !groupAlive(pgidOf('replace', killed.runId)));
     // Clean up the newest run by request.
     for (const run of await listRuns(cluster, 'replace')) if (!isFinal(run)) await cluster.call('n1', 'POST', `/v1/runs/${run.runId}/kill`);
     const runs = await settled('replace');
@@ -133,7 +133,7 @@ describe('scheduler policies on a real 3-node cluster', { concurrency: true, tim
     // Node's timers run off a loop clock cached in whole milliseconds, so the kill can come a
     // millisecond before Date.now() says 1000 ms passed.
     assert.ok(tookMs >= 998 && tookMs < 2500, `killed after ${tookMs} ms`);
-    await waitFor('the timed-out process group to be gone', () => !groupAlive(pgidOf('timeout', runId)), 5000);
+    await waitFor('the timed-out process group to be gone', () => !groupAlive(pgidOf('timeout', runId)));
   });
 
   test('kill: POST /v1/runs/{id}/kill and chime run kill end a running run killed', async () => {
@@ -152,7 +152,7 @@ describe('scheduler policies on a real 3-node cluster', { concurrency: true, tim
     for (const id of [viaApi, viaCli]) {
       const run = await waitRun(cluster, id, 'killed', (r) => r.status === 'killed');
       assert.equal(run.executions[0]?.status, 'killed');
-      await waitFor(`${id}'s process group to be gone`, () => !groupAlive(pgidOf('killme', id)), 5000);
+      await waitFor(`${id}'s process group to be gone`, () => !groupAlive(pgidOf('killme', id)));
     }
     const again = await cluster.call('n1', 'POST', `/v1/runs/${viaApi}/kill`);
     assert.equal(again.status, 409, `killing an ended run is refused: ${again.text}`);

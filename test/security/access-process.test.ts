@@ -123,7 +123,7 @@ test('a viewer reads but cannot write (403) and an operator can put a job, throu
 test('a revoked token is refused on every node once the revoke is committed', async () => {
   const doomed = await createToken('operator', 'doomed');
   for (const id of cluster.nodes.keys()) {
-    await waitFor(`${id} to know the new token`, async () => (await raw(http(id), 'GET', '/v1/jobs', bearer(doomed.secret))).status === 200, 5000);
+    await waitFor(`${id} to know the new token`, async () => (await raw(http(id), 'GET', '/v1/jobs', bearer(doomed.secret))).status === 200);
   }
   const revoked = await cli(['token', 'revoke', doomed.id, '--server', cluster.url(follower, ''), '--token', ADMIN]);
   assert.equal(revoked.code, 0, revoked.stderr);
@@ -131,7 +131,7 @@ test('a revoked token is refused on every node once the revoke is committed', as
   assert.equal((await raw(http(leader), 'GET', '/v1/jobs', bearer(doomed.secret))).status, 401);
   for (const id of cluster.nodes.keys()) {
     assert.equal((await raw(http(id), 'PUT', '/v1/jobs/after-revoke', { ...json, ...bearer(doomed.secret) }, spec)).status, 401, `${id}: write`);
-    await waitFor(`${id} to refuse the revoked token`, async () => (await raw(http(id), 'GET', '/v1/jobs', bearer(doomed.secret))).status === 401, 2000);
+    await waitFor(`${id} to refuse the revoked token`, async () => (await raw(http(id), 'GET', '/v1/jobs', bearer(doomed.secret))).status === 401);
   }
   const last = await raw(http(leader), 'DELETE', '/v1/tokens/bootstrap', bearer(ADMIN));
   assert.equal(last.status, 409, 'the last admin token without expiry cannot be revoked');

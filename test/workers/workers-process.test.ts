@@ -169,7 +169,7 @@ describe('pull workers on a real 3-node cluster', { concurrency: false, timeout:
     const doomed = startWorker('wc', 'sq2', COMMAND, 1, '60s', `http://${follower.http}`);
     await waitFor('wc parked a claim', async () => (await parkedOn()) === 1, 20_000, 100);
     doomed.kill('SIGKILL');
-    await waitFor('the dead claim is dropped (the follower hung up on the leader too)', async () => (await parkedOn()) === 0, 5_000, 100);
+    await waitFor('the dead claim is dropped (the follower hung up on the leader too)', async () => (await parkedOn()) === 0, 15_000, 100);
     startWorker('wd', 'sq2', COMMAND, 1);
     const runId = await submit('q2', { payload: 'after-kill' });
     const [run] = await waitAll([runId], 'the run to succeed', (r) => r.status === 'succeeded', 30_000);
