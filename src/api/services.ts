@@ -78,6 +78,13 @@ export interface TokenService {
 /** An audit record for an accepted write that is no table command (a member change, a manual run). */
 export interface AuditSink {
   record(audit: AuditRecord): Promise<void>;
+  /**
+   * The record of a change that already took effect, as an entry of its own after it. Never
+   * rejects: leadership may move between the two entries, and the change's answer must still
+   * say it happened (a client told "not run" would make it again: a second manual run, a
+   * member removed twice). A record that could not be committed is counted, not thrown.
+   */
+  recordAfter(audit: AuditRecord): Promise<void>;
 }
 
 /**

@@ -243,7 +243,8 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
   const gate: LeaderGate = { nodeId: config.id, isLeader: () => running.isLeader(), leader: () => running.leader(), leaderHttp: () => running.leaderHttp(), appliedIndex: () => running.appliedIndex() };
   const jobService = jobServiceOf(running, () => jobs.table, () => Date.now(), secrets.secretsKey, tracer === null ? undefined : (stage) => tracer.mark(stage));
   const barrier = readBarrierOf(running);
-  const audits = auditSinkOf(running);
+  const auditsLost = metrics.registry.counter('chime_audit_records_lost_total', 'Audit records of changes already made that could not be committed (leadership moved in between)');
+  const audits = auditSinkOf(running, () => auditsLost.inc());
   const access = accessControlOf(running, () => jobs.table, {
     bootstrapExpected: secrets.adminToken !== null, requireTokens, metricsOpen: config.metricsOpen,
     nodeOrigins: nodeOriginsOf([config.http, http]), wallNowMs: () => Date.now(),

@@ -30,21 +30,24 @@ export function readBarrierOf(node: JobNode): ReadBarrier {
   return { read: () => node.read() };
 }
 
-export function clusterServiceOf(node: JobNode, audits: AuditSink): ClusterService {
+/** What the cluster service needs of the node. */
+export type MemberNode = Pick<JobNode, 'clusterView' | 'isReady' | 'addMember' | 'setMemberRole' | 'removeMember' | 'transferLeadership'>;
+
+export function clusterServiceOf(node: MemberNode, audits: AuditSink): ClusterService {
   return {
     view: () => node.clusterView(),
     isReady: () => node.isReady(),
     addMember: async (id, address, role, audit) => {
       await node.addMember(id, address, role);
-      await audits.record(audit);
+      await audits.recordAfter(audit);
     },
     setMemberRole: async (id, role, audit) => {
       await node.setMemberRole(id, role);
-      await audits.record(audit);
+      await audits.recordAfter(audit);
     },
     removeMember: async (id, audit) => {
       await node.removeMember(id);
-      await audits.record(audit);
+      await audits.recordAfter(audit);
     },
     transferLeadership: (to, audit) => {
       // Proposed first: once leadership moves this node can no longer propose it. Best effort,
@@ -56,12 +59,14 @@ export function clusterServiceOf(node: JobNode, audits: AuditSink): ClusterServi
 }
 
 /** Audit records of writes that are no table commands, each its own entry. */
-export function auditSinkOf(node: JobNode): AuditSink {
+export function auditSinkOf(node: Pick<JobNode, 'propose'>, recordLost: () => void = () => {}): AuditSink {
+  const record = async (audit: AuditRecord): Promise<void> => {
+    const result = await node.propose({ type: 'audit', record: audit, at: audit.at });
+    if (!result.ok) throw rejection(result);
+  };
   return {
-    record: async (audit: AuditRecord) => {
-      const result = await node.propose({ type: 'audit', record: audit, at: audit.at });
-      if (!result.ok) throw rejection(result);
-    },
+    record,
+    recordAfter: (audit) => record(audit).catch(recordLost),
   };
 }
 
@@ -256,7 +261,7 @@ export function runServiceOf(plane: ExecutionPlane, audits: AuditSink): RunServi
       const started = await scheduler().runNow(jobId, { ...request, triggeredBy: audit.actor });
       // Manual fires are batched with others into one entry, so the run's audit record is its
       // own entry once the run is recorded; a duplicate (the same key) changed nothing.
-      if (started.status !== 'duplicate') await audits.record({ ...audit, target: `${jobId}/${started.runId}`.slice(0, 256) });
+      if (started.status !== 'duplicate') await audits.recordAfter({ ...audit, target: `${jobId}/${started.runId}`.slice(0, 256) });
       return started;
     },
     awaitRun: (runId, waitMs) => scheduler().awaitRun(runId, waitMs),

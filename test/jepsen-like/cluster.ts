@@ -162,17 +162,28 @@ export class JepsenCluster {
 
   /** Removes `id` through the leader's API, kills it, wipes its data, and joins it again empty. */
   async removeAndRejoin(id: string, log: (s: string) => void): Promise<void> {
-    // Leadership may move between finding the leader and its proposing the removal: a
-    // refusal that says the removal did not run (NOT_LEADER, NO_LEADER) is asked again of the
-    // next leader, as an operator would.
+    // Leadership may move between finding the leader and its proposing the removal, as an
+    // operator would see it: a refusal that says the removal did not run (NOT_LEADER,
+    // NO_LEADER) is asked again of the next leader; after an answer that says its outcome is
+    // unknown, a "not a member" answer means the earlier try took effect. "Not a member"
+    // after nothing but refusals is a wrong answer somewhere, and fails the run.
     const deadline = Date.now() + 30_000;
+    let mayHaveRun = false;
     for (;;) {
       const leader = await this.waitForLeader();
       if (leader === id) throw new Error('refusing to remove the leader');
-      const removed = await this.processes.call(leader, 'DELETE', `/v1/cluster/members/${id}`, undefined, 10_000);
+      // Longer than the node's own 10 s proposal timeout, so its 504 comes first.
+      const removed = await this.processes.call(leader, 'DELETE', `/v1/cluster/members/${id}`, undefined, 20_000);
       if (removed.status === 204) break;
       const code = (removed.body as { code?: unknown } | null)?.code;
-      if (removed.status !== 503 || (code !== 'NOT_LEADER' && code !== 'NO_LEADER') || Date.now() > deadline) throw new Error(`removing ${id}: ${removed.status} ${removed.text}`);
+      if (mayHaveRun && removed.status === 404 && code === 'MEMBER_NOT_FOUND') {
+        log(`removing ${id}: not a member, so the earlier try took effect`);
+        break;
+      }
+      const refused = removed.status === 503 && (code === 'NOT_LEADER' || code === 'NO_LEADER');
+      const unknown = (removed.status === 503 && (code === 'LEADERSHIP_LOST' || code === 'OUTCOME_UNKNOWN')) || (removed.status === 504 && code === 'TIMEOUT');
+      if ((!refused && !unknown) || Date.now() > deadline) throw new Error(`removing ${id}: ${removed.status} ${removed.text}`);
+      mayHaveRun ||= unknown;
       log(`removing ${id}: ${String(code)}, asking the next leader`);
     }
     log(`${id} removed`);
