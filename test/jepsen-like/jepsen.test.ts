@@ -13,7 +13,9 @@ test('3 nodes under kill, pause, partition, clock and member faults: linearizabl
   const dir = mkdtempSync(join(tmpdir(), 'chime-jepsen-test-'));
   // CHIME_JEPSEN_SECURE=1: the same run with an admin token on every call and peer mutual TLS.
   const secure = process.env['CHIME_JEPSEN_SECURE'] === '1';
-  const report = await runJepsen({ nodes: 3, timeSec: 60, nemesis: ['kill', 'pause', 'partition', 'clock', 'member'], seed, dir, workers: true, secure });
+  const report = await runJepsen({ nodes: 3, timeSec: 60, nemesis: ['kill', 'pause', 'partition', 'clock', 'member'], seed, dir, workers: true, secure }).catch((error: unknown) => {
+    throw new Error(`${String(error)} (the nemesis timeline and the agents' logs are kept in ${dir})`, { cause: error });
+  });
   const rerun = `npm run jepsen -- --nodes 3 --time 60 --nemesis kill,pause,partition,clock,member --seed ${seed} --workload scheduler,workers${secure ? ' --secure' : ''} --keep (report kept in ${dir})`;
   assert.ok(report.faults >= 3, `only ${report.faults} faults were injected`);
   assert.ok(report.operations.total > 500, `only ${report.operations.total} register operations`);

@@ -123,6 +123,11 @@ export async function runJepsen(options: RunOptions): Promise<RunReport> {
     writeReport(options.dir, history, nemesis.timeline, report);
     if (withWorkers) writeFileSync(join(options.dir, 'workers.jsonl'), [...workerHistory.submissions.map((s) => ({ op: 'submit', ...s })), ...workerHistory.claims.map((c) => ({ op: 'claim', ...c })), ...workerHistory.reports.map((r) => ({ op: 'report', ...r }))].map((e) => JSON.stringify(e, (_, v: unknown) => (v === Infinity ? null : v))).join('\n') + '\n');
     return report;
+  } catch (error) {
+    // What the nemesis did up to the failure (its notes say what each fault saw), kept in
+    // the run's folder for whoever reads the failure.
+    writeTimeline(options.dir, nemesis.timeline);
+    throw error;
   } finally {
     stopped = true;
     await cluster.stop();
@@ -245,6 +250,10 @@ function summarize(options: RunOptions, history: readonly RecordedOp[], timeline
 
 function writeReport(dir: string, history: readonly RecordedOp[], timeline: readonly FaultEvent[], report: RunReport): void {
   writeFileSync(join(dir, 'history.jsonl'), history.map((op) => JSON.stringify({ ...op, returnMs: op.returnMs === Infinity ? null : op.returnMs })).join('\n') + '\n');
-  writeFileSync(join(dir, 'timeline.jsonl'), timeline.map((e) => JSON.stringify({ ...e, at: new Date(e.atMs).toISOString() })).join('\n') + '\n');
+  writeTimeline(dir, timeline);
   writeFileSync(join(dir, 'summary.json'), JSON.stringify(report, null, 2) + '\n');
+}
+
+function writeTimeline(dir: string, timeline: readonly FaultEvent[]): void {
+  writeFileSync(join(dir, 'timeline.jsonl'), timeline.map((e) => JSON.stringify({ ...e, at: new Date(e.atMs).toISOString() })).join('\n') + '\n');
 }
