@@ -164,14 +164,22 @@ export class JepsenCluster {
   async removeAndRejoin(id: string, log: (s: string) => void): Promise<void> {
     // Leadership may move between finding the leader and its proposing the removal, as an
     // operator would see it: a refusal that says the removal did not run (NOT_LEADER,
-    // NO_LEADER) is asked again of the next leader; after an answer that says its outcome is
+    // NO_LEADER, CONF_CHANGE_PENDING) is asked again; after an answer that says its outcome is
     // unknown, a "not a member" answer means the earlier try took effect. "Not a member"
     // after nothing but refusals is a wrong answer somewhere, and fails the run.
     const deadline = Date.now() + 30_000;
     let mayHaveRun = false;
     for (;;) {
       const leader = await this.waitForLeader();
-      if (leader === id) throw new Error('refusing to remove the leader');
+      if (leader === id) {
+        // It was picked as a follower and has been elected since: as an operator would, ask it
+        // to hand leadership on first, then remove it as a follower.
+        if (Date.now() > deadline) throw new Error(`removing ${id}: it still leads`);
+        log(`removing ${id}: it leads now, asking it to hand leadership on`);
+        await this.processes.call(leader, 'POST', '/v1/cluster/transfer-leader', {}, 10_000);
+        await waitFor(`a leader other than ${id}`, async () => (await this.waitForLeader()) !== id, 20_000, 200);
+        continue;
+      }
       // Longer than the node's own 10 s proposal timeout, so its 504 comes first.
       const removed = await this.processes.call(leader, 'DELETE', `/v1/cluster/members/${id}`, undefined, 20_000);
       if (removed.status === 204) break;
@@ -180,11 +188,15 @@ export class JepsenCluster {
         log(`removing ${id}: not a member, so the earlier try took effect`);
         break;
       }
-      const refused = removed.status === 503 && (code === 'NOT_LEADER' || code === 'NO_LEADER');
+      // A membership change the leader has not applied yet (a join's promotion, say) makes it
+      // refuse the next one until it has: also "not run", asked again.
+      const refused = (removed.status === 503 && (code === 'NOT_LEADER' || code === 'NO_LEADER')) || (removed.status === 409 && code === 'CONF_CHANGE_PENDING');
       const unknown = (removed.status === 503 && (code === 'LEADERSHIP_LOST' || code === 'OUTCOME_UNKNOWN')) || (removed.status === 504 && code === 'TIMEOUT');
       if ((!refused && !unknown) || Date.now() > deadline) throw new Error(`removing ${id}: ${removed.status} ${removed.text}`);
       mayHaveRun ||= unknown;
-      log(`removing ${id}: ${String(code)}, asking the next leader`);
+      log(`removing ${id}: ${String(code)}, asking again`);
+      // A refusal comes at once; the leader's state needs a moment to move on.
+      await new Promise((resolve) => setTimeout(resolve, 200));
     }
     log(`${id} removed`);
     await this.kill(id);
