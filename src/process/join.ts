@@ -35,7 +35,22 @@ function post(url: URL, headers: Record<string, string>, body: string, ca: strin
 }
 
 /**
- * Asks the cluster at `url` to add this node, retrying while it has no leader. An https URL is
+ * A 4xx that passes by itself: the leader has a membership change not applied yet (a new
+ * leader refuses the next change until it has applied its whole log, the previous member's
+ * removal may still be applying). Giving up on it left a node that never joined.
+ */
+function isTransientRefusal(text: string): boolean {
+  try {
+    const problem: unknown = JSON.parse(text);
+    return typeof problem === 'object' && problem !== null && 'code' in problem && problem.code === 'CONF_CHANGE_PENDING';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Asks the cluster at `url` to add this node, retrying while it has no leader or a membership
+ * change is still pending there. An https URL is
  * checked against `ca` when given, else the system's trust store (plus NODE_EXTRA_CA_CERTS).
  */
 export async function joinCluster(url: string, body: { id: string; rpc: string; http: string; role?: 'worker' }, logger: Logger, token: string | null = null, ca: string | Buffer | null = null): Promise<void> {
@@ -51,7 +66,7 @@ export async function joinCluster(url: string, body: { id: string; rpc: string; 
         return;
       }
       const reason = `${answer.status} ${text.slice(0, 300)}`;
-      if (answer.status < 500) {
+      if (answer.status < 500 && !isTransientRefusal(text)) {
         logger.error('join refused', { via: url, reason });
         return;
       }
