@@ -359,11 +359,19 @@ export class ForwardChannel {
     if (this.closed) return;
     for (const [peer, answers] of this.outAnswers) {
       this.outAnswers.delete(peer);
-      for (const batch of batches(answers, forwardItemBytes)) {
-        this.stats.frames += 1;
-        if (!this.link.send(peer, { kind: 'answers', items: batch })) this.refuseAnswers(peer, batch.map((a) => a.id));
-      }
+      const refused = this.sendAnswers(peer, answers);
+      if (refused.length > 0) this.refuseAnswers(peer, refused);
     }
+  }
+
+  /** Sends answers to `peer` in frames within the limits; the ids of those the link refused. */
+  private sendAnswers(peer: string, answers: readonly ForwardAnswer[]): number[] {
+    const refused: number[] = [];
+    for (const batch of batches(answers, forwardItemBytes)) {
+      this.stats.frames += 1;
+      if (!this.link.send(peer, { kind: 'answers', items: batch })) refused.push(...batch.map((a) => a.id));
+    }
+    return refused;
   }
 
   /**
@@ -400,15 +408,9 @@ export class ForwardChannel {
         this.stats.answersDropped += refused.ids.length;
         continue;
       }
-      const markers = refused.ids.map((id): ForwardAnswer => ({ id, lost: true }));
-      for (const batch of batches(markers, forwardItemBytes)) {
-        this.stats.frames += 1;
-        if (this.link.send(peer, { kind: 'answers', items: batch })) continue;
-        // Still refused: they wait on, counted once, from when they were first refused.
-        let again = this.refusedAnswers.get(peer);
-        if (again === undefined) this.refusedAnswers.set(peer, (again = { sinceMs: refused.sinceMs, ids: [] }));
-        again.ids.push(...batch.map((a) => a.id));
-      }
+      const again = this.sendAnswers(peer, refused.ids.map((id): ForwardAnswer => ({ id, lost: true })));
+      // Still refused: they wait on, counted once, from when they were first refused.
+      if (again.length > 0) this.refusedAnswers.set(peer, { sinceMs: refused.sinceMs, ids: again });
     }
     if (this.refusedAnswers.size > 0) this.scheduleRefusedRetry();
   }
