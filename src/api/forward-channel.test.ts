@@ -217,6 +217,20 @@ test('answers the leader\'s link refused reach the follower as "lost" once it ta
   assert.equal(p.follower.stats.inFlight, 0);
 });
 
+test('a refused "not run" answer reaches its sender as not run (it may go elsewhere), not as lost', async () => {
+  // The receiver is no longer the leader for one of the two: it hands that one back unrun.
+  const p = pair(async (_from, request) => (request.path === '/v1/jobs/j1' ? { id: request.id, notRun: true } : echo()(_from, request, new AbortController().signal)));
+  p.refuseFrom.add('n1');
+  const unrun = p.follower.forward('n1', put(1, 'cafe.2'));
+  const ran = p.follower.forward('n1', put(2, 'cafe.3'));
+  await waitFor('both answers refused', () => p.leader.stats.answersRefused === 2, 2000);
+  p.refuseFrom.clear();
+  assert.deepEqual(await unrun, { kind: 'notRun' });
+  assert.deepEqual(await ran, { kind: 'lost' }, 'an answer that said what happened is not kept: its sender retries under the write id');
+  assert.equal(p.follower.stats.notRun, 1);
+  assert.equal(p.follower.stats.lost, 1);
+});
+
 test('refused answers are given up on at the deadline, and beyond the per-peer limit', async () => {
   const p = pair(echo(), { deadlineMs: 150, servedPerPeerMax: 3 });
   p.refuseFrom.add('n1');

@@ -23,7 +23,7 @@ export interface ForwardLimits {
   readonly servedPerPeerMax: number;
 }
 
-/** How soon answers the link refused are offered again (as "lost" markers). */
+/** How soon answers the link refused are offered again (as "not run" or "lost" markers). */
 const REFUSED_ANSWERS_RETRY_MS = 100;
 
 export const DEFAULT_FORWARD_LIMITS: ForwardLimits = Object.freeze({
@@ -94,11 +94,12 @@ export class ForwardChannel {
   private readonly outAnswers = new Map<string, ForwardAnswer[]>();
   private readonly outCancels = new Map<string, number[]>();
   /**
-   * Per peer, ids of answers the link refused, and when the first of them was refused. The
-   * answer itself is not kept (it may be large): the sender learns its request was lost and
+   * Per peer, markers for the answers the link refused, and when the first of them was
+   * refused. An answer's body is not kept (it may be large): a "not run" answer stays one (its
+   * sender may try elsewhere, nothing happened); any other becomes "lost", and its sender
    * re-sends it as a retry (or tells its client the outcome is unknown).
    */
-  private readonly refusedAnswers = new Map<string, { readonly sinceMs: number; readonly ids: number[] }>();
+  private readonly refusedAnswers = new Map<string, { readonly sinceMs: number; readonly markers: ForwardAnswer[] }>();
   private refusedRetry: ReturnType<typeof setTimeout> | null = null;
   private readonly servedBy = new Map<string, number>();
   /** Requests running here for a peer, by `peer id`: what a cancel aborts. */
@@ -364,28 +365,28 @@ export class ForwardChannel {
     }
   }
 
-  /** Sends answers to `peer` in frames within the limits; the ids of those the link refused. */
-  private sendAnswers(peer: string, answers: readonly ForwardAnswer[]): number[] {
-    const refused: number[] = [];
+  /** Sends answers to `peer` in frames within the limits; markers for those the link refused. */
+  private sendAnswers(peer: string, answers: readonly ForwardAnswer[]): ForwardAnswer[] {
+    const refused: ForwardAnswer[] = [];
     for (const batch of batches(answers, forwardItemBytes)) {
       this.stats.frames += 1;
-      if (!this.link.send(peer, { kind: 'answers', items: batch })) refused.push(...batch.map((a) => a.id));
+      if (!this.link.send(peer, { kind: 'answers', items: batch })) for (const answer of batch) refused.push(markerOf(answer));
     }
     return refused;
   }
 
   /**
    * The link did not take these answers. Without a word the sender would wait its whole
-   * deadline, so "lost" markers (a few bytes each) are offered again until the link takes
-   * them, within the per-peer limit and the deadline.
+   * deadline, so markers of a few bytes each ("not run" or "lost") are offered again until the
+   * link takes them, within the per-peer limit and the deadline.
    */
-  private refuseAnswers(peer: string, ids: readonly number[]): void {
-    this.stats.answersRefused += ids.length;
+  private refuseAnswers(peer: string, markers: readonly ForwardAnswer[]): void {
+    this.stats.answersRefused += markers.length;
     let refused = this.refusedAnswers.get(peer);
-    if (refused === undefined) this.refusedAnswers.set(peer, (refused = { sinceMs: performance.now(), ids: [] }));
-    for (const id of ids) {
-      if (refused.ids.length >= this.limits.servedPerPeerMax) this.stats.answersDropped += 1;
-      else refused.ids.push(id);
+    if (refused === undefined) this.refusedAnswers.set(peer, (refused = { sinceMs: performance.now(), markers: [] }));
+    for (const marker of markers) {
+      if (refused.markers.length >= this.limits.servedPerPeerMax) this.stats.answersDropped += 1;
+      else refused.markers.push(marker);
     }
     this.scheduleRefusedRetry();
   }
@@ -405,15 +406,21 @@ export class ForwardChannel {
     this.refusedAnswers.clear();
     for (const [peer, refused] of rounds) {
       if (now - refused.sinceMs > this.limits.deadlineMs) {
-        this.stats.answersDropped += refused.ids.length;
+        this.stats.answersDropped += refused.markers.length;
         continue;
       }
-      const again = this.sendAnswers(peer, refused.ids.map((id): ForwardAnswer => ({ id, lost: true })));
+      const again = this.sendAnswers(peer, refused.markers);
       // Still refused: they wait on, counted once, from when they were first refused.
-      if (again.length > 0) this.refusedAnswers.set(peer, { sinceMs: refused.sinceMs, ids: again });
+      if (again.length > 0) this.refusedAnswers.set(peer, { sinceMs: refused.sinceMs, markers: again });
     }
     if (this.refusedAnswers.size > 0) this.scheduleRefusedRetry();
   }
+}
+
+/** What is kept of a refused answer to offer again: a few bytes, saying whether it ran. */
+function markerOf(answer: ForwardAnswer): ForwardAnswer {
+  if ('lost' in answer) return answer;
+  return answer.notRun ? answer : { id: answer.id, lost: true };
 }
 
 function queue<T>(queues: Map<string, T[]>, peer: string, item: T): void {

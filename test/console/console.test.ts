@@ -23,6 +23,12 @@ declare const window: { innerWidth: number };
 const reason = skipReason();
 const BULK_JOBS = 10_000;
 const PAGE_WEIGHT_BYTES_MAX = 150 * 1024;
+/**
+ * How long a page may take to show what a run did (its output, its end). These runs share the
+ * cluster with the 10,000-job seeding, which took 11–22 s on a quiet machine and 75 s on a
+ * loaded one; a run's fire, start and output queue behind those writes.
+ */
+const RUN_EVENT_WAIT_MS = 60_000;
 
 describe('the console in chromium', { skip: reason ?? false }, () => {
   let c: ConsoleCluster;
@@ -140,7 +146,7 @@ describe('the console in chromium', { skip: reason ?? false }, () => {
     await page.getByLabel('Payload').fill('from-the-console');
     await page.getByRole('button', { name: 'Run now' }).click();
     await page.getByRole('heading', { name: /^Run / }).waitFor();
-    await page.getByRole('tabpanel').getByText('payload=from-the-console').waitFor({ timeout: 20_000 });
+    await page.getByRole('tabpanel').getByText('payload=from-the-console').waitFor({ timeout: RUN_EVENT_WAIT_MS });
     await page.getByText('succeeded', { exact: true }).first().waitFor();
     await screenshot(page, 'run');
 
@@ -172,7 +178,7 @@ describe('the console in chromium', { skip: reason ?? false }, () => {
     await page.getByText('running', { exact: true }).first().waitFor();
     await page.getByRole('button', { name: 'Kill' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Kill run' }).click();
-    await page.getByText('killed', { exact: true }).first().waitFor({ timeout: 20_000 });
+    await page.getByText('killed', { exact: true }).first().waitFor({ timeout: RUN_EVENT_WAIT_MS });
     noErrors(record);
   });
 
@@ -187,14 +193,14 @@ describe('the console in chromium', { skip: reason ?? false }, () => {
     await go(page, '#/jobs/ticker', 'Job ticker');
     await page.getByRole('button', { name: 'Run now' }).click();
     await page.getByRole('heading', { name: /^Run / }).waitFor();
-    await page.getByRole('tabpanel').getByText('tick 3').waitFor({ timeout: 20_000 });
+    await page.getByRole('tabpanel').getByText('tick 3').waitFor({ timeout: RUN_EVENT_WAIT_MS });
     assert.ok(await page.getByText('running', { exact: true }).first().isVisible(), 'still running while its output shows');
     assert.equal(await page.getByRole('button', { name: 'Follow output' }).getAttribute('aria-pressed'), 'true');
     await page.getByRole('tab', { name: 'stderr' }).click();
     await page.getByRole('tabpanel').getByText('warn 2').waitFor();
     assert.equal(await page.getByRole('tabpanel').getByText('tick 2').count(), 0);
     await page.getByRole('tab', { name: 'stdout' }).click();
-    await page.getByRole('tabpanel').getByText('tick 20').waitFor({ timeout: 30_000 });
+    await page.getByRole('tabpanel').getByText('tick 20').waitFor({ timeout: RUN_EVENT_WAIT_MS });
     noErrors(record);
   });
 
