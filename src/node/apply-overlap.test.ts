@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bootstrapStorage } from '../raft/index.js';
 import type { Entry, Message, VoteMessage } from '../raft/index.js';
-import { NodeRuntime } from './node-runtime.js';
+import { NodeRuntime, type NodeOptions } from './node-runtime.js';
 import { NullMachine } from '../../test/support/null-machine.js';
 import { HandClock, HeldStore } from '../../test/support/held-store.js';
 
@@ -23,20 +23,16 @@ class WatchingMachine extends NullMachine {
   }
 }
 
-test('a follower starts writing an append before it applies what the append committed, and acknowledges only once both are done', () => {
-  const store = new HeldStore();
-  bootstrapStorage(store.storage, ['n1', 'n2', 'n3'].map((id) => ({ id, context: '' })));
-  const clock = new HandClock();
-  const acks: number[] = [];
-  const machine = new WatchingMachine(store);
+/** A runtime with the tests' timing and no snapshots, started, its first write done. */
+function startedRuntime(id: string, store: HeldStore, clock: HandClock, stateMachine: NullMachine, link: NodeOptions<string, number>['link']): NodeRuntime<string, number> {
   const runtime = new NodeRuntime<string, number>({
-    id: 'n2',
+    id,
     store,
-    stateMachine: machine,
-    link: { send: (_to, envelope) => void (envelope.channel === 'raft' && ackOf(envelope.message, acks)), setPeers: () => {} },
+    stateMachine,
+    link,
     clock,
     randomInt: () => 0,
-    address: { rpc: 'n2:rpc', http: 'n2:http' },
+    address: { rpc: `${id}:rpc`, http: `${id}:http` },
     initialSnapshot: store.storage.snapshot(),
     timing: { tickMs: 10, heartbeatMs: 20, electionMs: 100 },
     limits: { snapshotEntries: 1_000_000, snapshotBytes: 1 << 30, snapshotKeepEntries: 0 },
@@ -45,6 +41,16 @@ test('a follower starts writing an append before it applies what the append comm
   runtime.start();
   clock.runDeferred();
   store.completeAll(clock);
+  return runtime;
+}
+
+test('a follower starts writing an append before it applies what the append committed, and acknowledges only once both are done', () => {
+  const store = new HeldStore();
+  bootstrapStorage(store.storage, ['n1', 'n2', 'n3'].map((id) => ({ id, context: '' })));
+  const clock = new HandClock();
+  const acks: number[] = [];
+  const machine = new WatchingMachine(store);
+  const runtime = startedRuntime('n2', store, clock, machine, { send: (_to, envelope) => void (envelope.channel === 'raft' && ackOf(envelope.message, acks)), setPeers: () => {} });
 
   const entry = (index: number): Entry => ({ index, term: 2, kind: 'normal', data: new TextEncoder().encode(`write ${index}`) });
   runtime.receive('n1', { channel: 'raft', message: { type: 'app', from: 'n1', to: 'n2', term: 2, prevIndex: 3, prevTerm: 1, entries: [entry(4)], commit: 3 } });
@@ -79,31 +85,16 @@ test('a leader\'s appends leave before its own disk write starts', () => {
     events.push(`write ${batch.entries.map((e) => e.index).join(',')}`);
     issue(batch, sync, done);
   };
-  const runtime = new NodeRuntime<string, number>({
-    id: 'n1',
-    store,
-    stateMachine: new NullMachine(),
-    link: {
-      send: (to, envelope) => {
-        if (envelope.channel !== 'raft') return;
-        const m = envelope.message;
-        if (m.type === 'vote') votes.push(m);
-        if (m.type === 'app') events.push(`send app ${m.entries.map((e) => e.index).join(',')} to ${to}`);
-      },
-      flush: () => events.push('flush'),
-      setPeers: () => {},
+  const runtime = startedRuntime('n1', store, clock, new NullMachine(), {
+    send: (to, envelope) => {
+      if (envelope.channel !== 'raft') return;
+      const m = envelope.message;
+      if (m.type === 'vote') votes.push(m);
+      if (m.type === 'app') events.push(`send app ${m.entries.map((e) => e.index).join(',')} to ${to}`);
     },
-    clock,
-    randomInt: () => 0,
-    address: { rpc: 'n1:rpc', http: 'n1:http' },
-    initialSnapshot: store.storage.snapshot(),
-    timing: { tickMs: 10, heartbeatMs: 20, electionMs: 100 },
-    limits: { snapshotEntries: 1_000_000, snapshotBytes: 1 << 30, snapshotKeepEntries: 0 },
-    promoteLearners: false,
+    flush: () => events.push('flush'),
+    setPeers: () => {},
   });
-  runtime.start();
-  clock.runDeferred();
-  store.completeAll(clock);
   runtime.campaign();
   // n2 grants every vote (and pre-vote) n1 asks for, until n1 leads.
   for (let round = 0; round < 4 && !runtime.isLeader(); round++) {
