@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { NodeId } from '../raft/index.js';
@@ -59,11 +59,17 @@ function connectAll(nodes: Record<NodeId, Node>): void {
   for (const node of Object.values(nodes)) node.transport.setPeers(peers);
 }
 
-test('two transports exchange every Raft message type, and a 1 MiB snapshot chunk intact', async (t) => {
+/** Two transports that know each other, closed when the test ends. */
+async function connectedPair(t: TestContext): Promise<{ a: Node; b: Node }> {
   const a = await startNode('a');
   const b = await startNode('b');
   t.after(() => Promise.all([a.transport.close(), b.transport.close()]));
   connectAll({ a, b });
+  return { a, b };
+}
+
+test('two transports exchange every Raft message type, and a 1 MiB snapshot chunk intact', async (t) => {
+  const { a, b } = await connectedPair(t);
   for (const message of sampleMessages('a', 'b')) assert.ok(a.transport.send('b', { channel: 'raft', message }));
   const chunk = Uint8Array.from({ length: 1 << 20 }, (_, i) => (i * 31 + 7) % 251);
   const snap = { type: 'snap' as const, from: 'b', to: 'a', term: 5, meta: { index: 100, term: 5, conf: { voters: ['a', 'b'], learners: [] } }, totalBytes: chunk.length, offset: 0, data: chunk, done: false };
@@ -150,10 +156,7 @@ test('a full per-peer queue drops new messages and counts them', async (t) => {
 });
 
 test('the receiving side learns, by peer id, when a connection its peer opened closes', async (t) => {
-  const a = await startNode('a');
-  const b = await startNode('b');
-  t.after(() => Promise.all([a.transport.close(), b.transport.close()]));
-  connectAll({ a, b });
+  const { a, b } = await connectedPair(t);
   a.transport.send('b', { channel: 'exec', body: 1 });
   await waitFor('delivery', () => b.received.length === 1);
   assert.deepEqual(b.inboundLost, []);
@@ -165,10 +168,7 @@ test('the receiving side learns, by peer id, when a connection its peer opened c
 });
 
 test('removing a peer closes its connection and stops sends to it', async (t) => {
-  const a = await startNode('a');
-  const b = await startNode('b');
-  t.after(() => Promise.all([a.transport.close(), b.transport.close()]));
-  connectAll({ a, b });
+  const { a, b } = await connectedPair(t);
   a.transport.send('b', { channel: 'exec', body: 1 });
   await waitFor('delivery', () => b.received.length === 1);
   a.transport.setPeers(new Map([['a', a.address]]));
@@ -176,10 +176,7 @@ test('removing a peer closes its connection and stops sends to it', async (t) =>
 });
 
 test('what one turn queued leaves in one socket write per peer at the turn\'s end, or at once on flush', async (t) => {
-  const a = await startNode('a');
-  const b = await startNode('b');
-  t.after(() => Promise.all([a.transport.close(), b.transport.close()]));
-  connectAll({ a, b });
+  const { a, b } = await connectedPair(t);
   const [first, second, third] = sampleMessages('a', 'b');
   assert.ok(first !== undefined && second !== undefined && third !== undefined);
   a.transport.send('b', { channel: 'raft', message: first });
