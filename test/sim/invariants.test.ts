@@ -146,3 +146,10 @@ test('check-quorum: a leader that heard from no majority of voters for the whole
   violates(INVARIANT.checkQuorum, () => c.checkQuorumContact('a', 3, ['a', 'b', 'c'], ['a'], 500));
   violates(INVARIANT.checkQuorum, () => c.checkQuorumContact('a', 3, ['a', 'b'], ['a'], 500));
 });
+
+test('conf lag: a leader commits while two membership changes in its log are not applied', () => {
+  const c = checker();
+  c.checkConfLag('a', 4, 10, []);
+  c.checkConfLag('a', 4, 11, ['12/4']);
+  violates(INVARIANT.confLag, () => c.checkConfLag('a', 4, 12, ['12/4', '14/4']));
+});

@@ -11,6 +11,7 @@ export const INVARIANT = {
   confMatchesLog: 'conf-matches-log',
   learnerNeverLeads: 'learner-never-leads',
   oneConfChange: 'one-conf-change',
+  confLag: 'conf-lag',
   checkQuorum: 'check-quorum',
   logMatching: 'log-matching',
   leaderCompleteness: 'leader-completeness',
@@ -231,6 +232,18 @@ export class SafetyChecker {
    */
   checkLeaderNotLearner(leader: NodeId, term: number, conf: ConfState): void {
     if (conf.learners.includes(leader) && conf.voters.length !== 1) this.fail(INVARIANT.learnerNeverLeads, `${leader} leads term ${term} while a learner of its own membership`);
+  }
+
+  /**
+   * A leader counts commits with the majority of its applied membership (raft.ts
+   * `quorumVoters`), not of the last one in its log. That is safe while the two are at most one
+   * single-server change apart, since then their majorities meet (docs/raft.md, "Left open").
+   * `unapplied` lists the membership changes in the leader's log past its applied index, as
+   * `index/term`, when its commit index advanced.
+   */
+  checkConfLag(leader: NodeId, term: number, commit: number, unapplied: readonly string[]): void {
+    if (unapplied.length <= 1) return;
+    this.fail(INVARIANT.confLag, `leader ${leader} of term ${term} advanced its commit to ${commit} with ${unapplied.length} membership changes in its log not applied (${unapplied.join(', ')}): its applied membership's majority need not meet the last one's`);
   }
 
   /**

@@ -468,6 +468,7 @@ export class Simulation implements NodeHost {
         // Thesis §4.1, which src/raft takes for one case only: a voter of two whose log holds,
         // unapplied, the change that leaves it the only voter counts itself a majority.
         const sole = this.soleVoterOfLog(node, st.conf, st.applied, st.lastIndex);
+        this.checker.checkConfLag(node.id, term, commit, this.unappliedConfEntries(node, st.applied, st.lastIndex).map((e) => `${e.index}/${e.term}`));
         this.checker.checkCommittedMajority(node.id, commit, [...before, st.conf.voters, ...sole], holds);
         node.leaderCommitVoters = before.length > 0 && before[0] !== undefined && before[0].filter(holds).length * 2 > before[0].length ? before[0]
           : sole[0] !== undefined && st.conf.voters.filter(holds).length * 2 <= st.conf.voters.length ? sole[0] : st.conf.voters;
