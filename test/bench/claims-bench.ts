@@ -1,4 +1,4 @@
-// `npm run bench:claims -- --workers 4 --task-ms 1 --seconds 10 --runs 4000`
+// `npm run bench:claims -- --workers 4 --task-ms 1 --seconds 10 --runs 8000`
 // Pull-worker throughput on a 3-node cluster: the queue is filled first (submissions to the
 // leader), then `workers` in-process pull workers loop claim (one run) → a `task-ms` task →
 // complete, every call to one node: first the leader, then a follower (which forwards each
@@ -6,13 +6,15 @@
 // latency p50/p99/max (request sent to answer received; the claim is in the log by then),
 // and the complete call's latency (also a write) for comparison.
 // Every call is a plain HTTP request (src/cli/http-client.ts), as a worker in another language
-// would make. The queue must not run dry during a phase: `--runs` per phase, spread over jobs
-// of one function (a job keeps at most 1000 runs).
+// would make. The queue must not run dry during a phase: before each, it is topped up to
+// `--runs` queued runs (at most a function's queue limit, 10,000), spread over jobs of one
+// function (a job keeps at most 1000 runs).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliArgs } from '../support/cli-args.js';
 import { httpJson } from '../../src/cli/http-client.js';
+import { FUNCTION_QUEUED_MAX } from '../../src/statemachine/index.js';
 import { ProcessCluster } from '../support/process-cluster.js';
 import { percentile } from './http-load.js';
 
@@ -21,7 +23,7 @@ const { values } = cliArgs('npm run bench:claims --', {
     workers: { type: 'string', default: '4' },
     'task-ms': { type: 'string', default: '1' },
     seconds: { type: 'string', default: '10' },
-    runs: { type: 'string', default: '4000' },
+    runs: { type: 'string', default: '8000' },
     keep: { type: 'boolean', default: false },
   },
 });
@@ -29,6 +31,10 @@ const workers = Number(values.workers);
 const taskMs = Number(values['task-ms']);
 const seconds = Number(values.seconds);
 const runsPerPhase = Number(values.runs);
+if (!Number.isSafeInteger(runsPerPhase) || runsPerPhase < 1 || runsPerPhase > FUNCTION_QUEUED_MAX) {
+  console.error(`--runs takes 1..${FUNCTION_QUEUED_MAX} (a function's queue limit)`);
+  process.exit(2);
+}
 /** Runs per job: under the job history limit (1000), so no queued run is evicted. */
 const RUNS_PER_JOB_MAX = 900;
 const SUBMIT_CONCURRENCY = 16;
@@ -36,15 +42,29 @@ const FUNCTION = 'bench';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Runs of the function queued now (what an earlier phase left is counted, not queued again). */
+async function queuedNow(base: string): Promise<number> {
+  const answer = await httpJson('GET', `${base}/v1/functions`);
+  if (answer.status !== 200) throw new Error(`GET /v1/functions: ${answer.status} ${answer.text}`);
+  const body: unknown = answer.body;
+  const items: unknown = typeof body === 'object' && body !== null ? Reflect.get(body, 'items') : undefined;
+  const mine = Array.isArray(items) ? items.find((f: unknown) => typeof f === 'object' && f !== null && Reflect.get(f, 'name') === FUNCTION) : undefined;
+  const queued: unknown = mine === undefined ? 0 : Reflect.get(mine, 'queued');
+  return typeof queued === 'number' ? queued : 0;
+}
+
+/** Tops the function's queue up to `--runs` queued runs. */
 async function fill(base: string, phase: string): Promise<void> {
-  const jobs = Math.ceil(runsPerPhase / RUNS_PER_JOB_MAX);
+  const wanted = runsPerPhase - (await queuedNow(base));
+  if (wanted <= 0) return;
+  const jobs = Math.ceil(wanted / RUNS_PER_JOB_MAX);
   for (let j = 0; j < jobs; j++) {
     const answer = await httpJson('PUT', `${base}/v1/jobs/${phase}-${j}`, { schedule: '@manual', executor: { type: 'queue', function: FUNCTION, leaseMs: 60_000 }, retry: { max: 0 }, history: 1000 });
     if (answer.status !== 201 && answer.status !== 200) throw new Error(`PUT ${phase}-${j}: ${answer.status} ${answer.text}`);
   }
   let next = 0;
   await Promise.all(Array.from({ length: SUBMIT_CONCURRENCY }, async () => {
-    for (let i = next++; i < runsPerPhase; i = next++) {
+    for (let i = next++; i < wanted; i = next++) {
       const answer = await httpJson('POST', `${base}/v1/jobs/${phase}-${i % jobs}/run`, { payload: String(i) });
       if (answer.status !== 202) throw new Error(`submission: ${answer.status} ${answer.text}`);
     }
