@@ -467,8 +467,9 @@ export class Simulation implements NodeHost {
         const before = node.lastVoters.length > 0 ? [node.lastVoters] : [];
         // Thesis §4.1, which src/raft takes for one case only: a voter of two whose log holds,
         // unapplied, the change that leaves it the only voter counts itself a majority.
-        const sole = this.soleVoterOfLog(node, st.conf, st.applied, st.lastIndex);
-        this.checker.checkConfLag(node.id, term, commit, this.unappliedConfEntries(node, st.applied, st.lastIndex).map((e) => `${e.index}/${e.term}`));
+        const unapplied = this.unappliedConfEntries(node, st.applied, st.lastIndex);
+        const sole = this.soleVoterOfLog(node, st.conf, unapplied);
+        this.checker.checkConfLag(node.id, term, commit, unapplied.map((e) => `${e.index}/${e.term}`));
         this.checker.checkCommittedMajority(node.id, commit, [...before, st.conf.voters, ...sole], holds);
         node.leaderCommitVoters = before.length > 0 && before[0] !== undefined && before[0].filter(holds).length * 2 > before[0].length ? before[0]
           : sole[0] !== undefined && st.conf.voters.filter(holds).length * 2 <= st.conf.voters.length ? sole[0] : st.conf.voters;
@@ -514,9 +515,8 @@ export class Simulation implements NodeHost {
   }
 
   /** [[node]] when the node is a voter of two whose log holds, unapplied, the one change that leaves it the only voter; else []. */
-  private soleVoterOfLog(node: SimNode, conf: ConfState, applied: number, lastIndex: number): NodeId[][] {
+  private soleVoterOfLog(node: SimNode, conf: ConfState, changes: readonly Entry[]): NodeId[][] {
     if (conf.voters.length !== 2 || !conf.voters.includes(node.id)) return [];
-    const changes = this.unappliedConfEntries(node, applied, lastIndex);
     const [only] = changes;
     if (changes.length !== 1 || only === undefined) return [];
     const next = applyConfChange(conf, decodeConfChange(only.data));
