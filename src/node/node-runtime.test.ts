@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { isChimeError } from '../errors/index.js';
 import type { Entry, NodeId } from '../raft/index.js';
 import { VirtualCluster } from '../../test/support/virtual-cluster.js';
-import type { StateMachine } from './ports.js';
+import type { NodeEvents, StateMachine } from './ports.js';
+import type { NodeLimits, NodeRuntime, NodeTiming } from './node-runtime.js';
 
 /** A replicated list of strings: apply appends a command and answers with the new length. */
 class ListMachine implements StateMachine<string, number> {
@@ -146,6 +147,92 @@ test('an added node joins as a learner, becomes a voter once caught up, and can 
   await c.settle(leader.removeMember('d'));
   await c.runUntil('d is gone', () => !leader.clusterView().members.some((m) => m.id === 'd'));
   await c.stop('d');
+});
+
+/** What became of a promise, watched without running the clock: null while it is pending, then its rejection or 'ok'. */
+function watch(promise: Promise<unknown>): { outcome: unknown } {
+  const box: { outcome: unknown } = { outcome: null };
+  promise.then(() => void (box.outcome = 'ok'), (error: unknown) => void (box.outcome = error));
+  return box;
+}
+
+/** Three nodes whose leader has applied its own first entry (before that it takes no membership change). */
+async function threeReady(seed: number, limits: Partial<NodeLimits> = {}, events?: (id: NodeId) => NodeEvents, timing?: NodeTiming): Promise<VirtualCluster<string, number>> {
+  const c = new VirtualCluster<string, number>(['a', 'b', 'c'], { seed, machine: () => new ListMachine(), limits, ...(events === undefined ? {} : { events }), ...(timing === undefined ? {} : { timing }) });
+  await c.runUntil('a leader', () => c.leader() !== null);
+  await c.settle(c.runtime(leaderOf(c)).propose('first'));
+  return c;
+}
+
+function addWorker(runtime: NodeRuntime<string, number>, id: NodeId): Promise<void> {
+  return runtime.addMember(id, { rpc: `${id}:rpc`, http: `${id}:http` }, 'worker');
+}
+
+test('membership changes asked for at once wait for each other (no 409) and take effect in the order asked', async () => {
+  const applied: string[] = [];
+  const c = await threeReady(11, {}, (id) => ({ confChanged: (type, node) => void applied.push(`${id} ${type} ${node}`) }));
+  const leader = c.runtime(leaderOf(c));
+  const workers = ['w1', 'w2', 'w3', 'w4'];
+  for (const id of workers) c.addEmpty(id);
+  // The core takes one change at a time: all but the first find one pending, and wait here.
+  const asked = workers.map((id) => watch(addWorker(leader, id)));
+  await c.runUntil('every change answered', () => asked.every((a) => a.outcome !== null));
+  assert.deepEqual(asked.map((a) => a.outcome), ['ok', 'ok', 'ok', 'ok']);
+  await c.settle(leader.removeMember('w2'));
+  await c.runUntil('the removal applied', () => !leader.status().conf.learners.includes('w2'));
+  assert.deepEqual(leader.status().conf.learners, ['w1', 'w3', 'w4']);
+  const onLeader = applied.filter((line) => line.startsWith(`${leader.id} `) && line.includes(' w')).map((line) => line.slice(leader.id.length + 1));
+  assert.deepEqual(onLeader, ['addLearner w1', 'addLearner w2', 'addLearner w3', 'addLearner w4', 'remove w2']);
+});
+
+test('a held membership change is refused (CONF_CHANGE_PENDING) beyond the queue limit and after its hold, and as not run when leadership is lost; none of them is made', async () => {
+  const c = await threeReady(12, { confChangeHoldMs: 100, confChangesHeldMax: 2 }, undefined, { tickMs: 10, heartbeatMs: 50, electionMs: 1000 });
+  const leader = c.runtime(leaderOf(c));
+  const followers = ['a', 'b', 'c'].filter((id) => id !== leader.id);
+  // Cut off from both followers, the leader cannot commit the first change: it stays pending
+  // until the leader steps down (check-quorum: an election timeout, here 1 s), long past the hold.
+  for (const id of followers) c.isolated.add(id);
+  const first = watch(addWorker(leader, 'w1'));
+  const held = ['w2', 'w3'].map((id) => watch(addWorker(leader, id)));
+  const overflow = watch(addWorker(leader, 'w4'));
+  await c.runUntil('the third waiter answered', () => overflow.outcome !== null, 1);
+  assert.ok(isChimeError(overflow.outcome, 'CONF_CHANGE_PENDING') && /already wait/.test(overflow.outcome.message), `refused at once: ${String(overflow.outcome)}`);
+  const startedMs = c.nowMs;
+  await c.runUntil('the held changes answered', () => held.every((h) => h.outcome !== null));
+  for (const { outcome } of held) assert.ok(isChimeError(outcome, 'CONF_CHANGE_PENDING') && /still not applied after 100 ms/.test(outcome.message), String(outcome));
+  assert.ok(c.nowMs - startedMs >= 100 && c.nowMs - startedMs < 150, `refused after the hold (${c.nowMs - startedMs} ms)`);
+  assert.equal(first.outcome, null, 'the first change still waits for its commit');
+  for (const id of followers) c.isolated.delete(id);
+  await c.runUntil('the first change answered', () => first.outcome !== null);
+  await c.runUntil('a leader again', () => c.leader() !== null);
+  const now = c.runtime(leaderOf(c));
+  for (const id of ['w2', 'w3', 'w4']) assert.ok(!now.status().conf.learners.includes(id), `${id} was not added`);
+
+  // With the default hold (5 s), a held change outlives its leader (check-quorum steps it
+  // down after an election timeout): refused as not run, never made.
+  const d = await threeReady(14);
+  const deposed = d.runtime(leaderOf(d));
+  for (const id of ['a', 'b', 'c']) if (id !== deposed.id) d.isolated.add(id);
+  const pending = watch(addWorker(deposed, 'w1'));
+  const waiting = watch(addWorker(deposed, 'w2'));
+  await d.runUntil('the leader stepped down', () => !deposed.isLeader());
+  await d.runUntil('the held change answered', () => waiting.outcome !== null, 1);
+  assert.ok(isChimeError(waiting.outcome, 'NOT_LEADER', 'NO_LEADER'), String(waiting.outcome));
+  d.isolated.clear();
+  await d.runUntil('the pending change answered', () => pending.outcome !== null);
+  await d.runUntil('a leader again', () => d.leader() !== null);
+  assert.ok(!d.runtime(leaderOf(d)).status().conf.learners.includes('w2'), 'w2 was not added');
+});
+
+test('with no hold (confChangeHoldMs 0) a change that finds another pending is refused at once', async () => {
+  const c = await threeReady(13, { confChangeHoldMs: 0 });
+  const leader = c.runtime(leaderOf(c));
+  c.addEmpty('w1');
+  const first = addWorker(leader, 'w1');
+  const second = watch(addWorker(leader, 'w2'));
+  await c.runUntil('the second answered', () => second.outcome !== null, 1);
+  assert.ok(isChimeError(second.outcome, 'CONF_CHANGE_PENDING'), String(second.outcome));
+  await c.settle(first);
 });
 
 test('a worker member never becomes a voter by itself; promote and demote are explicit; a demoted leader steps down', async () => {

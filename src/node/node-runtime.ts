@@ -36,6 +36,13 @@ export interface NodeLimits {
    * then apply up to this much later; no commit waits for them (docs/raft.md, "Batched learners").
    */
   readonly workerAppendMs: number;
+  /**
+   * An operator's membership change (add, promote, demote, remove) that finds another one not
+   * yet applied waits up to this long for it, in order, instead of being refused at once…
+   */
+  readonly confChangeHoldMs: number;
+  /** …and at most this many wait at once; beyond, and after the wait, CONF_CHANGE_PENDING (409). 0 ms: refused at once. */
+  readonly confChangesHeldMax: number;
 }
 
 export const DEFAULT_LIMITS: NodeLimits = {
@@ -47,6 +54,10 @@ export const DEFAULT_LIMITS: NodeLimits = {
   snapshotBytes: 64 << 20,
   snapshotKeepEntries: 5_000,
   workerAppendMs: 50,
+  // Well inside the forward channel's deadline beyond the proposal timeout (src/api): a change
+  // that waited its whole hold still gets its answer through a follower.
+  confChangeHoldMs: 5_000,
+  confChangesHeldMax: 64,
 };
 
 /** How often a node tells its peers where it listens, and how often the leader looks for caught-up learners. */
@@ -116,6 +127,8 @@ export class NodeRuntime<C, R> {
   /** When this node first saw each worker learner in the configuration: a member added a moment ago is not silent. */
   private readonly workerSeenSinceMs = new Map<NodeId, number>();
   private stopping = false;
+  /** An operator's membership change waits for the one before it (confChangeHoldMs > 0) rather than being refused at once. */
+  private readonly holdConfChanges: boolean;
 
   constructor(options: NodeOptions<C, R>) {
     this.options = options;
@@ -123,6 +136,7 @@ export class NodeRuntime<C, R> {
     this.directory = new MemberDirectory(options.stateMachine);
     const { timing } = options;
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.holdConfChanges = limits.confChangeHoldMs > 0;
     const events = options.events ?? {};
     this.loop = new ReadyLoop({
       id: options.id,
@@ -146,6 +160,8 @@ export class NodeRuntime<C, R> {
       readsPendingMax: limits.readsPendingMax,
       proposalTimeoutMs: limits.proposalTimeoutMs,
       readTimeoutMs: limits.readTimeoutMs,
+      confChangeHoldMs: limits.confChangeHoldMs,
+      confChangesHeldMax: limits.confChangesHeldMax,
       raft: {
         learnerAppendTicks: limits.workerAppendMs <= 0 ? 0 : Math.max(1, Math.round(limits.workerAppendMs / timing.tickMs)),
         batchedLearner: (id) => this.directory.workers.has(id),
@@ -304,7 +320,7 @@ export class NodeRuntime<C, R> {
   /** Adds a learner: a future voter (promoted once caught up), or a worker that never votes. */
   addMember(id: NodeId, address: MemberAddress, role: MemberRole = 'voter'): Promise<void> {
     if (!this.isLeader()) return Promise.reject(notLeader(this.leaderId));
-    return this.loop.proposeConfChange({ type: 'addLearner', node: id, context: encodeMemberContext(address, role) });
+    return this.loop.proposeConfChange({ type: 'addLearner', node: id, context: encodeMemberContext(address, role) }, this.holdConfChanges);
   }
 
   /** The operator's explicit change: a learner or worker becomes a voter, or a voter becomes a worker. */
@@ -315,26 +331,26 @@ export class NodeRuntime<C, R> {
     if (role === 'voter') {
       if (conf.voters.includes(id)) return Promise.reject(new ChimeError('CONF_CHANGE_INVALID', `${id} is already a voter`));
       if (!conf.learners.includes(id)) return Promise.reject(new ChimeError('MEMBER_NOT_FOUND', `${id} is not a member`));
-      return this.loop.proposeConfChange({ type: 'addVoter', node: id, context: encodeMemberContext(address) });
+      return this.loop.proposeConfChange({ type: 'addVoter', node: id, context: encodeMemberContext(address) }, this.holdConfChanges);
     }
     if (conf.learners.includes(id)) {
       if (this.directory.workers.has(id)) return Promise.reject(new ChimeError('CONF_CHANGE_INVALID', `${id} is already a worker`));
       return Promise.reject(new ChimeError('CONF_CHANGE_INVALID', `${id} is a learner on its way to voting; remove it and add it back as a worker`));
     }
     if (!conf.voters.includes(id)) return Promise.reject(new ChimeError('MEMBER_NOT_FOUND', `${id} is not a member`));
-    return this.loop.proposeConfChange({ type: 'addLearner', node: id, context: encodeMemberContext(address, 'worker') });
+    return this.loop.proposeConfChange({ type: 'addLearner', node: id, context: encodeMemberContext(address, 'worker') }, this.holdConfChanges);
   }
 
   /** Makes a learner a voter now, caught up or not (the operator's call; the timer promotes only caught-up ones). */
   promoteMember(id: NodeId): Promise<void> {
     if (!this.isLeader()) return Promise.reject(notLeader(this.leaderId));
     const context = encodeMemberContext(this.directory.addresses.get(id) ?? { rpc: '', http: '' });
-    return this.loop.proposeConfChange({ type: 'addVoter', node: id, context });
+    return this.loop.proposeConfChange({ type: 'addVoter', node: id, context }, this.holdConfChanges);
   }
 
   removeMember(id: NodeId): Promise<void> {
     if (!this.isLeader()) return Promise.reject(notLeader(this.leaderId));
-    return this.loop.proposeConfChange({ type: 'remove', node: id, context: '' });
+    return this.loop.proposeConfChange({ type: 'remove', node: id, context: '' }, this.holdConfChanges);
   }
 
   /** Hands leadership to `to`, or to the most up-to-date other voter. Returns the target. */

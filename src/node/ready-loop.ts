@@ -42,6 +42,9 @@ export interface ReadyLoopOptions<C, R> {
   readonly readsPendingMax: number;
   readonly proposalTimeoutMs: number;
   readonly readTimeoutMs: number;
+  /** The membership changes that may wait (held) for the one before them to apply, and how long each may wait. */
+  readonly confChangesHeldMax: number;
+  readonly confChangeHoldMs: number;
   readonly raft: RaftTuning;
 }
 
@@ -53,6 +56,14 @@ const IDLE_WAKE_TICKS_MAX = 100;
 
 /** Encoding work between two turns of the event loop while a follower takes a snapshot. */
 const SNAPSHOT_SLICE_MS = 8;
+
+/** A membership change waiting for the one before it to apply (the core takes one at a time). */
+interface HeldConfChange {
+  readonly change: ConfChange;
+  readonly deadlineMs: number;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+}
 
 interface Queued<R> {
   readonly data: Uint8Array;
@@ -66,6 +77,8 @@ export class ReadyLoop<C, R> {
   private readonly proposals: PendingProposals<R>;
   private readonly reads: PendingReads;
   private batch: Queued<R>[] = [];
+  /** Oldest first; the head is offered to the core again after every Ready until it takes it. */
+  private heldConf: HeldConfChange[] = [];
   private tickTimer: TimerHandle | null = null;
   /** The tick the armed timer fires at (Infinity: none armed). */
   private tickTimerAt = Infinity;
@@ -128,6 +141,8 @@ export class ReadyLoop<C, R> {
     this.reads.failAll(error);
     for (const item of this.batch) item.settle.reject(error);
     this.batch = [];
+    for (const held of this.heldConf) held.reject(error);
+    this.heldConf = [];
     if (!this.processing) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
@@ -162,14 +177,72 @@ export class ReadyLoop<C, R> {
     });
   }
 
-  proposeConfChange(change: ConfChange): Promise<void> {
+  /**
+   * Proposes one membership change. The core takes one change at a time (CONF_CHANGE_PENDING
+   * while the one before it is not applied, or while a new leader has not applied its own first
+   * entry); with `hold`, a refused change waits here instead, in order, up to
+   * `confChangeHoldMs`, and is proposed as soon as the core takes it. Without `hold` (the
+   * runtime's own timers, which try again on their next round) it is refused at once, also
+   * while held changes wait, so that it never jumps their queue.
+   */
+  proposeConfChange(change: ConfChange, hold = false): Promise<void> {
     if (this.stopped) return Promise.reject(shuttingDown());
     this.catchUpTicks();
+    if (this.heldConf.length > 0) {
+      const refusal = this.proposalRefusal();
+      if (refusal !== null) return Promise.reject(refusal);
+      if (!hold) return Promise.reject(new ChimeError('CONF_CHANGE_PENDING', `${this.heldConf.length} membership changes wait for the one before them`));
+      return this.holdConfChange(change);
+    }
     const result = this.raw.proposeConfChange(change);
-    if (!result.ok) return Promise.reject(fromRaftError(result.error));
+    if (!result.ok) {
+      if (hold && result.error.code === 'CONF_CHANGE_PENDING') return this.holdConfChange(change);
+      return Promise.reject(fromRaftError(result.error));
+    }
+    return this.awaitConfChange(result.lastIndex, result.term);
+  }
+
+  private awaitConfChange(index: number, term: number): Promise<void> {
     this.schedule();
     return new Promise((resolve, reject) => {
-      this.proposals.add(result.lastIndex, result.term, this.options.clock.nowMs(), this.options.proposalTimeoutMs, { resolve: () => resolve(), reject });
+      this.proposals.add(index, term, this.options.clock.nowMs(), this.options.proposalTimeoutMs, { resolve: () => resolve(), reject });
+    });
+  }
+
+  private holdConfChange(change: ConfChange): Promise<void> {
+    const max = this.options.confChangesHeldMax;
+    if (this.heldConf.length >= max) return Promise.reject(new ChimeError('CONF_CHANGE_PENDING', `${max} membership changes already wait for the one before them; retry shortly`));
+    return new Promise((resolve, reject) => {
+      this.heldConf.push({ change, deadlineMs: this.options.clock.nowMs() + this.options.confChangeHoldMs, resolve, reject });
+      // Deadlines are checked on ticks, which an idle leader would otherwise not take.
+      this.armTick();
+    });
+  }
+
+  /** After a Ready: the oldest held change goes to the core if it takes a change now; refused for good, the next one is tried. */
+  private releaseHeldConf(): void {
+    while (this.heldConf.length > 0) {
+      const head = this.heldConf[0];
+      if (head === undefined) return;
+      const result = this.raw.proposeConfChange(head.change);
+      if (!result.ok && result.error.code === 'CONF_CHANGE_PENDING') return;
+      this.heldConf.shift();
+      if (!result.ok) {
+        head.reject(fromRaftError(result.error));
+        continue;
+      }
+      this.awaitConfChange(result.lastIndex, result.term).then(head.resolve, head.reject);
+      return;
+    }
+  }
+
+  private expireHeldConf(nowMs: number): void {
+    if (this.heldConf.length === 0 || (this.heldConf[0]?.deadlineMs ?? Infinity) > nowMs) return;
+    const waited = this.options.confChangeHoldMs;
+    this.heldConf = this.heldConf.filter((held) => {
+      if (held.deadlineMs > nowMs) return true;
+      held.reject(new ChimeError('CONF_CHANGE_PENDING', `the membership change before this one was still not applied after ${waited} ms; this one was not made`));
+      return false;
     });
   }
 
@@ -234,6 +307,7 @@ export class ReadyLoop<C, R> {
     for (let i = 0; i < count; i++) this.raw.tick();
     this.proposals.expire(now);
     this.reads.expire(now);
+    this.expireHeldConf(now);
   }
 
   /** Arms the tick timer for the next due tick, unless it is armed for that one or an earlier one. */
@@ -241,7 +315,7 @@ export class ReadyLoop<C, R> {
     if (this.stopped || this.tickOriginMs === null) return;
     const originMs = this.tickOriginMs;
     // While writes or reads wait, their deadlines are checked every tick.
-    const waiting = this.proposals.size > 0 || this.reads.size > 0;
+    const waiting = this.proposals.size > 0 || this.reads.size > 0 || this.heldConf.length > 0;
     const ahead = waiting ? 1 : Math.min(this.raw.ticksUntilDue(), IDLE_WAKE_TICKS_MAX);
     const at = this.ticksDelivered + ahead;
     if (at >= this.tickTimerAt) return;
@@ -391,6 +465,7 @@ export class ReadyLoop<C, R> {
     for (const failure of rd.readFailures) this.reads.fail(failure.context, failure.code === 'READS_FULL' ? new ChimeError('READS_FULL', 'too many reads are pending on the leader') : notLeader(failure.leader));
     this.raw.advance();
     this.reads.releaseUpTo(this.applied);
+    this.releaseHeldConf();
     if (rd.softState !== null) {
       // A deposed leader's pending writes may still commit under the next leader (and then
       // resolve here); if they do not soon, answer (retryable) rather than at the timeout.

@@ -113,7 +113,10 @@ export class SimNode {
       address: { rpc: `${this.id}:rpc`, http: `${this.id}:http` },
       initialSnapshot: this.store.snapshotNow(),
       timing: this.settings.timing,
-      limits: { snapshotEntries: this.settings.snapshotEntries, snapshotBytes: this.settings.snapshotBytes, snapshotKeepEntries: this.settings.snapshotKeepEntries, proposalTimeoutMs: SIM_REQUEST_TIMEOUT_MS, readTimeoutMs: SIM_REQUEST_TIMEOUT_MS },
+      // No hold for membership changes: the nemesis proposes and forgets, and stops a node for
+      // good once its removal commits, so a held change made after that removal would add back
+      // a node that no longer runs. The hold is tested in src/node/node-runtime.test.ts.
+      limits: { snapshotEntries: this.settings.snapshotEntries, snapshotBytes: this.settings.snapshotBytes, snapshotKeepEntries: this.settings.snapshotKeepEntries, proposalTimeoutMs: SIM_REQUEST_TIMEOUT_MS, readTimeoutMs: SIM_REQUEST_TIMEOUT_MS, confChangeHoldMs: 0 },
       raft: this.settings.raft,
       events: this.host.events(this),
       promoteLearners: this.settings.promoteLearners,
