@@ -21,21 +21,22 @@ const assertOnly = only('node:assert', 'node:assert/strict');
 const allowed: Record<string, { folders: string[]; packages: (name: string) => boolean }> = {
   raft: { folders: [], packages: assertOnly },
   errors: { folders: [], packages: () => false },
+  guards: { folders: [], packages: () => false },
   log: { folders: [], packages: () => false },
   metrics: { folders: [], packages: () => false },
   // statemachine embeds access's TokenRegistry and AuditLog (access imports no folder back).
-  statemachine: { folders: ['errors', 'access'], packages: (p) => ['cron-parser', 'msgpackr'].includes(p) || assertOnly(p) },
+  statemachine: { folders: ['errors', 'access', 'guards'], packages: (p) => ['cron-parser', 'msgpackr'].includes(p) || assertOnly(p) },
   storage: { folders: ['raft', 'errors'], packages: (p) => ['level', 'msgpackr'].includes(p) || isBuiltin(p) },
-  rpc: { folders: ['raft'], packages: (p) => ['msgpackr', 'node:net', 'node:tls', 'node:crypto', 'node:events', 'node:buffer', 'node:timers'].includes(p) || assertOnly(p) },
+  rpc: { folders: ['raft', 'guards'], packages: (p) => ['msgpackr', 'node:net', 'node:tls', 'node:crypto', 'node:events', 'node:buffer', 'node:timers'].includes(p) || assertOnly(p) },
   node: { folders: ['raft', 'errors'], packages: (p) => p === 'msgpackr' || assertOnly(p) },
   scheduler: { folders: ['statemachine', 'errors'], packages: assertOnly },
-  executor: { folders: [], packages: isBuiltin },
+  executor: { folders: ['guards'], packages: isBuiltin },
   execution: { folders: ['executor', 'scheduler', 'statemachine', 'raft', 'log', 'errors', 'access'], packages: isBuiltin },
-  // access imports no other folder, so statemachine may embed the token registry and audit log.
-  access: { folders: [], packages: (p) => p === 'node:crypto' || assertOnly(p) },
+  // access imports no other folder but the guards leaf, so statemachine may embed the token registry and audit log.
+  access: { folders: ['guards'], packages: (p) => p === 'node:crypto' || assertOnly(p) },
   // notify sends webhooks for the leader: statemachine types in, proposals out through an interface it defines.
   notify: { folders: ['statemachine', 'errors', 'log', 'metrics'], packages: (p) => ['node:crypto', 'node:http', 'node:https', 'node:url', 'node:timers'].includes(p) || assertOnly(p) },
-  api: { folders: ['statemachine', 'errors', 'log', 'access'], packages: isBuiltin },
+  api: { folders: ['statemachine', 'errors', 'log', 'access', 'guards'], packages: isBuiltin },
   process: { folders: ['raft', 'statemachine', 'storage', 'rpc', 'scheduler', 'executor', 'execution', 'node', 'api', 'log', 'metrics', 'errors', 'access', 'notify'], packages: isBuiltin },
   // The web console runs in a browser and talks HTTP: it imports nothing of src/ and no package.
   console: { folders: [], packages: () => false },

@@ -4,7 +4,7 @@
 // numbered by a sequence that only append advances, and the snapshot is plain arrays.
 import { assert, itemAt } from './assert.js';
 import { refused, type Refused } from './codes.js';
-import { isOneOf, isRecord } from './guards.js';
+import { isOneOf, isRecord } from '../guards/index.js';
 import { ROUTE_METHODS } from './routes.js';
 
 export type AuditRecord = {

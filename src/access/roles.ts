@@ -1,7 +1,7 @@
 // Roles and permissions as one table (api.md, "Access control"). A route names the one
 // permission it needs; a role holds a fixed set of permissions. Nothing else decides access,
 // so reading this file answers "who may do what".
-import { isOneOf } from './guards.js';
+import { isOneOf } from '../guards/index.js';
 
 export const ROLES = ['admin', 'operator', 'viewer', 'worker'] as const;
 export type Role = (typeof ROLES)[number];

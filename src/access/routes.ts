@@ -3,7 +3,7 @@
 // one of PERMISSIONS, a public write, or a route declared twice. API_ROUTES is the permission
 // of every route api.md names, for the server to look its routes up in or to compare with.
 import { assert } from './assert.js';
-import { isOneOf } from './guards.js';
+import { isOneOf } from '../guards/index.js';
 import { isPermission, type Permission } from './roles.js';
 
 export const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;

@@ -3,7 +3,7 @@
 // garbage becomes a Refused value, never a crash. Times come in the command (the proposing
 // node's clock): nothing here reads a clock.
 import { refused, type Refused } from './codes.js';
-import { isMap } from './guards.js';
+import { isMap } from '../guards/index.js';
 import { isRole, type Role } from './roles.js';
 
 /** Generated ids are 16 hex digits; the bootstrap token's id is `bootstrap`. */

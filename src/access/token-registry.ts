@@ -5,7 +5,7 @@
 // iteration only in insertion order (the log's) or an explicit sort, and a fixed upper bound.
 import { assert, itemAt } from './assert.js';
 import { refused, type Refused } from './codes.js';
-import { isRecord } from './guards.js';
+import { isRecord } from '../guards/index.js';
 import { isRole, type Role } from './roles.js';
 import { readCreateToken, readTokenCommand, type CreateTokenCommand, type RevokeTokenCommand } from './token-commands.js';
 

@@ -4,7 +4,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { itemAt } from './assert.js';
 import { refused, type FieldError, type Refused } from './codes.js';
-import { isMap } from './guards.js';
+import { isMap } from '../guards/index.js';
 import { isRole, type Role } from './roles.js';
 import {
   BOOTSTRAP_TOKEN_ID, BOOTSTRAP_TOKEN_NAME, RESERVED_TOKEN_NAMES, SYSTEM_ACTOR, TIME_MS_MAX, TOKEN_NAME_PATTERN,

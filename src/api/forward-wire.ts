@@ -5,6 +5,7 @@
 // anything of it reaches the server.
 import { WRITE_ID_PATTERN } from '../access/index.js';
 import { MAX_BODY_BYTES } from './body.js';
+import { isMap } from '../guards/index.js';
 
 /** Headers carried with one forwarded request (the caller's identity and content type, see src/access). */
 export const FORWARD_HEADERS_MAX = 16;
@@ -55,10 +56,6 @@ export type ForwardFrame =
   | { readonly kind: 'answers'; readonly items: readonly ForwardAnswer[] }
   /** Ids of requests whose clients hung up: a long-poll running for them ends (a write already proposed still commits). */
   | { readonly kind: 'cancels'; readonly items: readonly number[] };
-
-function isMap(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array);
-}
 
 function isId(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;

@@ -6,10 +6,7 @@ import type { JobService, ReadBarrier, RunNowRequest, RunService } from './servi
 import type { Route } from './server.js';
 import { runView, waitingRunView } from './views.js';
 import { parseWait, WAIT_MS_MAX } from './wait.js';
-
-function isOneOf<const T extends readonly unknown[]>(choices: T, value: unknown): value is T[number] {
-  return choices.includes(value);
-}
+import { isOneOf } from '../guards/index.js';
 
 const KEY_CHARS_MAX = 256;
 

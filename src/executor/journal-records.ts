@@ -1,6 +1,7 @@
 // The journal's line format and its replay. Pure: no I/O here.
 import { runKey } from './run-key.js';
 import type { EndReport } from './types.js';
+import { isMap } from '../guards/index.js';
 
 export type JournalRecord =
   | { readonly t: 'term'; readonly term: number }
@@ -35,16 +36,12 @@ export function encodeRecord(record: JournalRecord): string {
   return JSON.stringify(record) + '\n';
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 function isEndReport(value: unknown): value is EndReport {
-  if (!isRecord(value)) return false;
+  if (!isMap(value)) return false;
   const common = typeof value['runId'] === 'string' && isCount(value['attempt']) && typeof value['node'] === 'string' && typeof value['atMs'] === 'number';
   if (!common) return false;
   if (value['kind'] === 'lost') return typeof value['error'] === 'string';
@@ -60,7 +57,7 @@ export function parseRecord(line: string): JournalRecord | null {
   } catch {
     return null;
   }
-  if (!isRecord(value)) return null;
+  if (!isMap(value)) return null;
   const { t, runId, attempt, term, report } = value;
   if (t === 'term' && isCount(term)) return { t, term };
   if (t === 'accept' && typeof runId === 'string' && isCount(attempt) && isCount(term)) return { t, runId, attempt, term };

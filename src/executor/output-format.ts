@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { OutputStreamName } from './types.js';
+import { isMap } from '../guards/index.js';
 
 export const OUTPUT_FORMAT_VERSION = 1;
 export const OUTPUT_FILES = { header: 'run.json', stdout: 'stdout', stderr: 'stderr', order: 'order', end: 'end.json' } as const;
@@ -73,14 +74,10 @@ export function encodeEnd(end: Omit<OutputEnd, 'v'>): Buffer {
   return Buffer.from(JSON.stringify({ v: OUTPUT_FORMAT_VERSION, ...end }) + '\n', 'utf8');
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function parseObject(text: string): Record<string, unknown> | null {
   try {
     const value: unknown = JSON.parse(text);
-    return isRecord(value) ? value : null;
+    return isMap(value) ? value : null;
   } catch {
     return null;
   }

@@ -1,16 +1,13 @@
 // Checks an execute request as untrusted input: it arrives from the network. Returns a fresh,
 // frozen-shaped copy so later mutation by the caller cannot change a running request.
 import type { ExecuteRequest, ExecutorLimits, ExecutorSpec, HttpSpec, ShellSpec } from './types.js';
+import { isMap } from '../guards/index.js';
 
 export type Validation<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: string };
 
 const MS_EPOCH_MAX = 8_640_000_000_000_000;
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function bytes(text: string): number {
   return Buffer.byteLength(text, 'utf8');
@@ -29,7 +26,7 @@ function boundedString(value: unknown, path: string, maxBytes: number, allowEmpt
 }
 
 function stringMap(value: unknown, path: string, entriesMax: number, bytesMax: number): Record<string, string> | Error {
-  if (!isRecord(value)) return new Error(`${path} must be an object of strings`);
+  if (!isMap(value)) return new Error(`${path} must be an object of strings`);
   const entries = Object.entries(value);
   if (entries.length > entriesMax) return new Error(`${path} has more than ${entriesMax} entries`);
   const out: Record<string, string> = {};
@@ -83,7 +80,7 @@ function validateHttp(spec: Record<string, unknown>, limits: ExecutorLimits): Va
 }
 
 function validateSpec(value: unknown, limits: ExecutorLimits): Validation<ExecutorSpec> {
-  if (!isRecord(value)) return fail('spec must be an object');
+  if (!isMap(value)) return fail('spec must be an object');
   if (value['type'] === 'shell') return validateShell(value, limits);
   if (value['type'] === 'http') return validateHttp(value, limits);
   return fail('spec.type must be "shell" or "http"');
@@ -108,7 +105,7 @@ function isIntIn(value: unknown, lo: number, hi: number): value is number {
 
 /** `nowMs` bounds how far ahead notBeforeMs may lie. */
 export function validateExecuteRequest(value: unknown, limits: ExecutorLimits, nowMs: number): Validation<ExecuteRequest> {
-  if (!isRecord(value)) return fail('request must be an object');
+  if (!isMap(value)) return fail('request must be an object');
   const runId = boundedString(value['runId'], 'runId', limits.idBytesMax, false);
   if (runId instanceof Error) return fail(runId.message);
   const jobId = boundedString(value['jobId'], 'jobId', limits.idBytesMax, false);

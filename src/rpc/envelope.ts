@@ -1,4 +1,5 @@
 import type { ConfState, Entry, Message, NodeId, SnapshotMeta } from '../raft/index.js';
+import { isMap, isOneOf } from '../guards/index.js';
 
 /** Channels other than Raft; their bodies are validated by whoever handles the channel. */
 export const APP_CHANNELS = ['exec', 'report', 'hello', 'forward'] as const;
@@ -48,10 +49,6 @@ function need(ok: boolean, what: string): asserts ok {
   if (!ok) throw new Invalid(what);
 }
 
-function isMap(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !isBytes(value);
-}
-
 function record(value: unknown, what: string): Record<string, unknown> {
   need(isMap(value), `${what} is not a map`);
   return value;
@@ -97,11 +94,6 @@ function isIdList(value: unknown): value is readonly NodeId[] {
 function idList(value: unknown, what: string): NodeId[] {
   need(isIdList(value), `${what} is not a list of node ids`);
   return [...value];
-}
-
-/** Whether `value` is one of `choices` (a literal tuple), narrowing it to their union. */
-function isOneOf<const T extends readonly unknown[]>(choices: T, value: unknown): value is T[number] {
-  return choices.includes(value);
 }
 
 function snapshotMeta(value: unknown): SnapshotMeta {

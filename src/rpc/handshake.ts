@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NodeId } from '../raft/index.js';
 import { isNodeId, type Validated } from './envelope.js';
+import { isMap } from '../guards/index.js';
 
 /** Bumped on any incompatible change to frames, handshake or envelopes. */
 export const PROTOCOL_VERSION = 1;
@@ -50,10 +51,6 @@ export function proof(key: Uint8Array, role: Role, cluster: string, prover: Node
 
 export function proofMatches(expected: Uint8Array, received: Uint8Array): boolean {
   return received.length === expected.length && timingSafeEqual(Buffer.from(expected), Buffer.from(received));
-}
-
-function isMap(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function fields(value: unknown, kind: string): Record<string, unknown> | null {

@@ -2,7 +2,7 @@
 // the command: apply never reads a clock of its own. checkCommand validates the shape of a
 // decoded value, so garbage from the log becomes an error value, never a crash.
 import { auditRecordProblem, tokenCommandProblem, type AuditRecord, type CreateTokenCommand, type RevokeTokenCommand, type TokenCommand } from '../access/index.js';
-import { isMap, isOneOf } from './guards.js';
+import { isMap, isOneOf } from '../guards/index.js';
 import type { StoredSpec } from './stored-spec.js';
 import * as L from './limits.js';
 import {

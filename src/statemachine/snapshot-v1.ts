@@ -1,7 +1,7 @@
 // Reader of snapshot version 1 (jobs as msgpack rows holding the spec without defaults,
 // re-validated on restore). Kept so a node of this build can still restore a snapshot an
 // older build wrote.
-import { isRecord } from './guards.js';
+import { isRecord } from '../guards/index.js';
 import type { TableLimits } from './limits.js';
 import { JobState } from './job-record.js';
 import { bad, isInt, isNullInt, restoreRunsAndKeys, rows, type Row } from './snapshot-rows.js';

@@ -17,7 +17,7 @@
 import { itemAt } from './assert.js';
 import { packr } from './codec.js';
 import { ChimeError } from '../errors/index.js';
-import { isRecord } from './guards.js';
+import { isRecord } from '../guards/index.js';
 import type { TableLimits } from './limits.js';
 import { drainSteps, readJobSection, writeJobSectionSteps } from './snapshot-jobs.js';
 import { bad, isInt, restoreAccess, restoreAfterSeen, restoreOwedAfter, restoreOwedManual, restoreRunsAndKeys, restoreWriteIds, runAndKeyRows } from './snapshot-rows.js';

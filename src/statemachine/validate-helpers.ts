@@ -1,7 +1,7 @@
 // Small checkers for untrusted input. Each records a {path, message} and returns null on a
 // bad value, so one pass reports every problem of a spec.
 import { utf8Bytes } from './defaults.js';
-import { isMap, isOneOf } from './guards.js';
+import { isMap, isOneOf } from '../guards/index.js';
 
 export type FieldError = { readonly path: string; readonly message: string };
 
