@@ -3,7 +3,7 @@ export { ApiServer, splitHostPort, type ApiOptions, type ApiTls, type RequestCon
 export { ForwardChannel, DEFAULT_FORWARD_LIMITS, type ForwardLink, type ForwardLimits, type ForwardOutcome, type ForwardStats } from './forward-channel.js';
 export { parseForwardFrame, FORWARD_BATCH_ITEMS_MAX, FORWARD_BATCH_BYTES_MAX, FORWARD_HEADERS_MAX, type ForwardAnswer, type ForwardFrame, type ForwardRequest } from './forward-wire.js';
 export { BufferedReply, type Reply, type RequestHead } from './reply.js';
-export { clusterRoutes } from './routes-cluster.js';
+export { clusterRoutes, MEMBER_CHANGE_HOLD_MS_MAX } from './routes-cluster.js';
 export { jobRoutes } from './routes-jobs.js';
 export { runRoutes } from './routes-runs.js';
 export { parseWait, WAIT_MS_MAX } from './wait.js';

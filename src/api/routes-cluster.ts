@@ -5,6 +5,13 @@ import type { ClusterService, LeaderGate, MetricsSource } from './services.js';
 import type { Route } from './server.js';
 
 const NODE_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
+
+/**
+ * How long the leader may hold a membership change behind one not yet applied (the node's
+ * `confChangeHoldMs`, which the agent sets from this): a change forwarded by a follower
+ * waits that much longer for its answer.
+ */
+export const MEMBER_CHANGE_HOLD_MS_MAX = 5_000;
 const HOST_PORT = /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
 
 /** Health, readiness, cluster status, membership, leadership transfer and metrics. */
@@ -28,6 +35,7 @@ export function clusterRoutes(cluster: ClusterService, gate: LeaderGate, metrics
       path: '/v1/cluster/members',
       permission: 'cluster.admin',
       write: true,
+      holdsMsMax: MEMBER_CHANGE_HOLD_MS_MAX,
       handle: async ({ res, body, audit }) => {
         const input = objectBody(await body(), ['id', 'rpc', 'http', 'role']);
         const errors: FieldError[] = [];
@@ -58,6 +66,7 @@ export function clusterRoutes(cluster: ClusterService, gate: LeaderGate, metrics
       path: '/v1/cluster/members/:id',
       permission: 'cluster.admin',
       write: true,
+      holdsMsMax: MEMBER_CHANGE_HOLD_MS_MAX,
       handle: async ({ res, params, audit }) => {
         const id = params['id'] ?? '';
         if (!NODE_ID.test(id)) throw new ChimeError('INVALID_REQUEST', 'the member id is invalid', { errors: [{ path: 'id', message: 'must match [a-z0-9][a-z0-9-]{0,31}' }] });

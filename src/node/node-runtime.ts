@@ -54,8 +54,8 @@ export const DEFAULT_LIMITS: NodeLimits = {
   snapshotBytes: 64 << 20,
   snapshotKeepEntries: 5_000,
   workerAppendMs: 50,
-  // Well inside the forward channel's deadline beyond the proposal timeout (src/api): a change
-  // that waited its whole hold still gets its answer through a follower.
+  // The agent sets it from src/api's MEMBER_CHANGE_HOLD_MS_MAX, by which a follower that
+  // forwarded the change waits longer for its answer.
   confChangeHoldMs: 5_000,
   confChangesHeldMax: 64,
 };

@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bootstrapTokenCommand, nodeOriginsOf, type SecretsKey } from '../access/index.js';
 import {
-  ApiServer, applyRoutes, backupRoutes, clusterRoutes, consoleRoutes, jobRoutes, notifyRoutes, outputRoutes, parseForwardFrame, runRoutes, scheduleRoutes, splitHostPort,
+  ApiServer, applyRoutes, backupRoutes, clusterRoutes, consoleRoutes, jobRoutes, MEMBER_CHANGE_HOLD_MS_MAX, notifyRoutes, outputRoutes, parseForwardFrame, runRoutes, scheduleRoutes, splitHostPort,
   tokenRoutes, workerRoutes, type AccessControl, type ApiTls, type LeaderGate,
 } from '../api/index.js';
 import { ExecutionPlane, type ExecutionNode } from '../execution/index.js';
@@ -186,7 +186,7 @@ export async function startAgent(config: AgentConfig, secrets: AgentSecrets, out
     address: { rpc, http },
     initialSnapshot: await storage.loadSnapshot(),
     timing: { tickMs: 10, heartbeatMs: config.heartbeatMs, electionMs: config.electionMs },
-    limits: { snapshotEntries: config.snapshotEntries },
+    limits: { snapshotEntries: config.snapshotEntries, confChangeHoldMs: MEMBER_CHANGE_HOLD_MS_MAX },
     events: {
       ...metrics.nodeEvents,
       ...(tracer === null ? {} : { trace: tracer.mark.bind(tracer) }),

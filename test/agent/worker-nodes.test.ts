@@ -79,6 +79,20 @@ describe('worker members on a real cluster', { concurrency: false, timeout: 120_
     assert.equal(removals, 1, 'the leader counted the removal');
   });
 
+  test('membership changes sent at once through a follower all take effect: the leader holds each behind the one before', async () => {
+    const leader = await cluster.waitForLeader();
+    const follower = ['n1', 'n2', 'n3'].find((id) => id !== leader) ?? 'n2';
+    // Members that never start (port 9 is discard): the voters' quorum commits them all the same.
+    const ids = ['x1', 'x2', 'x3', 'x4'];
+    const added = await Promise.all(ids.map((id) => cluster.call(follower, 'POST', '/v1/cluster/members', { id, rpc: '127.0.0.1:9', role: 'worker' })));
+    assert.deepEqual(added.map((a) => a.status), [202, 202, 202, 202], JSON.stringify(added.map((a) => a.body)));
+    // n1, which answers members(), may apply the last of them a moment after the leader.
+    await waitFor('all four are worker members', async () => JSON.stringify((await members()).filter((m) => ids.includes(m.id)).map((m) => [m.id, m.role])) === JSON.stringify(ids.map((id) => [id, 'worker'])), 10_000, 100);
+    const removed = await Promise.all(ids.map((id) => cluster.call(follower, 'DELETE', `/v1/cluster/members/${id}`)));
+    assert.deepEqual(removed.map((r) => r.status), [204, 204, 204, 204], JSON.stringify(removed.map((r) => r.body)));
+    await waitFor('all four removed', async () => !(await members()).some((m) => ids.includes(m.id)), 10_000, 100);
+  });
+
   test('promote and demote are the operator\'s explicit changes', async () => {
     const promoted = await cli(['cluster', 'promote', 'w2', '--server', cluster.url('n1', '')]);
     assert.equal(promoted.code, 0, promoted.stderr);
