@@ -35,9 +35,9 @@ function post(url: URL, headers: Record<string, string>, body: string, ca: strin
 }
 
 /**
- * A 4xx that passes by itself: the leader has a membership change not applied yet (a new
- * leader refuses the next change until it has applied its whole log, the previous member's
- * removal may still be applying). Giving up on it left a node that never joined.
+ * A 4xx that passes by itself: the leader held this change behind others not yet applied
+ * for its whole hold, or already held as many as it takes (a cluster without quorum, many
+ * nodes joining at once). Giving up on it left a node that never joined.
  */
 function isTransientRefusal(text: string): boolean {
   try {
