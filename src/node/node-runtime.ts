@@ -38,10 +38,11 @@ export interface NodeLimits {
   readonly workerAppendMs: number;
   /**
    * An operator's membership change (add, promote, demote, remove) that finds another one not
-   * yet applied waits up to this long for it, in order, instead of being refused at once…
+   * yet applied waits up to this long for it, in order, instead of being refused at once (0:
+   * refused at once)…
    */
   readonly confChangeHoldMs: number;
-  /** …and at most this many wait at once; beyond, and after the wait, CONF_CHANGE_PENDING (409). 0 ms: refused at once. */
+  /** …and at most this many wait at once; beyond, and after the wait, CONF_CHANGE_PENDING (409). */
   readonly confChangesHeldMax: number;
 }
 
