@@ -5,6 +5,7 @@ import type { ClusterService, LeaderGate, MetricsSource } from './services.js';
 import type { Route } from './server.js';
 
 const NODE_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
+const HOST_PORT = /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
 
 /**
  * How long the leader may hold a membership change behind one not yet applied (the node's
@@ -12,7 +13,6 @@ const NODE_ID = /^[a-z0-9][a-z0-9-]{0,31}$/;
  * waits that much longer for its answer.
  */
 export const MEMBER_CHANGE_HOLD_MS_MAX = 5_000;
-const HOST_PORT = /^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/;
 
 /** Health, readiness, cluster status, membership, leadership transfer and metrics. */
 export function clusterRoutes(cluster: ClusterService, gate: LeaderGate, metrics: MetricsSource): Route[] {

@@ -128,8 +128,6 @@ export class NodeRuntime<C, R> {
   /** When this node first saw each worker learner in the configuration: a member added a moment ago is not silent. */
   private readonly workerSeenSinceMs = new Map<NodeId, number>();
   private stopping = false;
-  /** An operator's membership change waits for the one before it (confChangeHoldMs > 0) rather than being refused at once. */
-  private readonly holdConfChanges: boolean;
 
   constructor(options: NodeOptions<C, R>) {
     this.options = options;
@@ -137,7 +135,6 @@ export class NodeRuntime<C, R> {
     this.directory = new MemberDirectory(options.stateMachine);
     const { timing } = options;
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
-    this.holdConfChanges = limits.confChangeHoldMs > 0;
     const events = options.events ?? {};
     this.loop = new ReadyLoop({
       id: options.id,
@@ -321,7 +318,7 @@ export class NodeRuntime<C, R> {
   /** Adds a learner: a future voter (promoted once caught up), or a worker that never votes. */
   addMember(id: NodeId, address: MemberAddress, role: MemberRole = 'voter'): Promise<void> {
     if (!this.isLeader()) return Promise.reject(notLeader(this.leaderId));
-    return this.loop.proposeConfChange({ type: 'addLearner', node: id, context: encodeMemberContext(address, role) }, this.holdConfChanges);
+    return this.loop.proposeConfChange({ type: 'addLearner', node: id, context: encodeMemberContext(address, role) }, true);
   }
 
   /** The operator's explicit change: a learner or worker becomes a voter, or a voter becomes a worker. */
@@ -332,26 +329,26 @@ export class NodeRuntime<C, R> {
     if (role === 'voter') {
       if (conf.voters.includes(id)) return Promise.reject(new ChimeError('CONF_CHANGE_INVALID', `${id} is already a voter`));
       if (!conf.learners.includes(id)) return Promise.reject(new ChimeError('MEMBER_NOT_FOUND', `${id} is not a member`));
-      return this.loop.proposeConfChange({ type: 'addVoter', node: id, context: encodeMemberContext(address) }, this.holdConfChanges);
+      return this.loop.proposeConfChange({ type: 'addVoter', node: id, context: encodeMemberContext(address) }, true);
     }
     if (conf.learners.includes(id)) {
       if (this.directory.workers.has(id)) return Promise.reject(new ChimeError('CONF_CHANGE_INVALID', `${id} is already a worker`));
       return Promise.reject(new ChimeError('CONF_CHANGE_INVALID', `${id} is a learner on its way to voting; remove it and add it back as a worker`));
     }
     if (!conf.voters.includes(id)) return Promise.reject(new ChimeError('MEMBER_NOT_FOUND', `${id} is not a member`));
-    return this.loop.proposeConfChange({ type: 'addLearner', node: id, context: encodeMemberContext(address, 'worker') }, this.holdConfChanges);
+    return this.loop.proposeConfChange({ type: 'addLearner', node: id, context: encodeMemberContext(address, 'worker') }, true);
   }
 
   /** Makes a learner a voter now, caught up or not (the operator's call; the timer promotes only caught-up ones). */
   promoteMember(id: NodeId): Promise<void> {
     if (!this.isLeader()) return Promise.reject(notLeader(this.leaderId));
     const context = encodeMemberContext(this.directory.addresses.get(id) ?? { rpc: '', http: '' });
-    return this.loop.proposeConfChange({ type: 'addVoter', node: id, context }, this.holdConfChanges);
+    return this.loop.proposeConfChange({ type: 'addVoter', node: id, context }, true);
   }
 
   removeMember(id: NodeId): Promise<void> {
     if (!this.isLeader()) return Promise.reject(notLeader(this.leaderId));
-    return this.loop.proposeConfChange({ type: 'remove', node: id, context: '' }, this.holdConfChanges);
+    return this.loop.proposeConfChange({ type: 'remove', node: id, context: '' }, true);
   }
 
   /** Hands leadership to `to`, or to the most up-to-date other voter. Returns the target. */

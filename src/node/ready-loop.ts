@@ -180,13 +180,14 @@ export class ReadyLoop<C, R> {
   /**
    * Proposes one membership change. The core takes one change at a time (CONF_CHANGE_PENDING
    * while the one before it is not applied, or while a new leader has not applied its own first
-   * entry); with `hold`, a refused change waits here instead, in order, up to
-   * `confChangeHoldMs`, and is proposed as soon as the core takes it. Without `hold` (the
-   * runtime's own timers, which try again on their next round) it is refused at once, also
-   * while held changes wait, so that it never jumps their queue.
+   * entry); with `hold` (and a `confChangeHoldMs` above 0), a refused change waits here instead,
+   * in order, up to `confChangeHoldMs`, and is proposed as soon as the core takes it. Without
+   * (the runtime's own timers, which try again on their next round) it is refused at once,
+   * also while held changes wait, so that it never jumps their queue.
    */
-  proposeConfChange(change: ConfChange, hold = false): Promise<void> {
+  proposeConfChange(change: ConfChange, holdAsked = false): Promise<void> {
     if (this.stopped) return Promise.reject(shuttingDown());
+    const hold = holdAsked && this.options.confChangeHoldMs > 0;
     this.catchUpTicks();
     if (this.heldConf.length > 0) {
       const refusal = this.proposalRefusal();

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { cliArgs } from '../support/cli-args.js';
 import { httpJson } from '../../src/cli/http-client.js';
 import { FUNCTION_QUEUED_MAX } from '../../src/statemachine/index.js';
+import { isMap } from '../../src/guards/index.js';
 import { ProcessCluster } from '../support/process-cluster.js';
 import { percentile } from './http-load.js';
 
@@ -47,9 +48,9 @@ async function queuedNow(base: string): Promise<number> {
   const answer = await httpJson('GET', `${base}/v1/functions`);
   if (answer.status !== 200) throw new Error(`GET /v1/functions: ${answer.status} ${answer.text}`);
   const body: unknown = answer.body;
-  const items: unknown = typeof body === 'object' && body !== null ? Reflect.get(body, 'items') : undefined;
-  const mine = Array.isArray(items) ? items.find((f: unknown) => typeof f === 'object' && f !== null && Reflect.get(f, 'name') === FUNCTION) : undefined;
-  const queued: unknown = mine === undefined ? 0 : Reflect.get(mine, 'queued');
+  const items = isMap(body) && Array.isArray(body['items']) ? body['items'] : [];
+  const mine: unknown = items.find((f: unknown) => isMap(f) && f['name'] === FUNCTION);
+  const queued = isMap(mine) ? mine['queued'] : 0;
   return typeof queued === 'number' ? queued : 0;
 }
 
