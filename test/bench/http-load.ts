@@ -114,3 +114,17 @@ export function cpuMs(pids: readonly number[]): number {
   }
   return ticks * 10; // USER_HZ is 100 on Linux
 }
+
+/** The machine's CPU time so far, busy and in all, in jiffies summed over its cores; null where /proc/stat is missing. */
+export function machineJiffies(): { readonly busy: number; readonly total: number } | null {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    // cpu user nice system idle iowait irq softirq steal …: idle and iowait are the idle time.
+    const fields = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.reduce((sum, x) => sum + x, 0);
+    const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}

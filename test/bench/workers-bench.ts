@@ -15,6 +15,9 @@
 //   the last batch. No decode, no log index, no state machine: only receive, write, sync, ack.
 // The set-ups take turns within each round (the order rotates), since this machine's pace
 // drifts by tens of percent within minutes; the summary is the median of the rounds' ratios.
+// Each window also prints the CPU per write of the leader, of the two followers and of this
+// generator, and how busy the machine was; the summary turns the voters-alone figures into the
+// CPU per write that N learners may add and stay within 10 % (on a machine the voters keep busy).
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -23,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cliArgs } from '../support/cli-args.js';
 import { ProcessCluster, waitFor } from '../support/process-cluster.js';
-import { cpuMs, runLoad, type LoadRequest } from './http-load.js';
+import { cpuMs, machineJiffies, runLoad, type LoadRequest } from './http-load.js';
 
 const { values } = cliArgs('npm run bench:workers --', {
   options: {
@@ -84,7 +87,18 @@ async function startFloor(dir: string, count: number): Promise<{ children: Child
   return { children: started.map((s) => s.child), sockets };
 }
 
-type Measured = { readonly writesPerSecond: number; readonly p99Ms: number; readonly extraCpuUsPerWrite: number | null; readonly failed: number };
+type Measured = {
+  readonly writesPerSecond: number;
+  readonly p99Ms: number;
+  readonly failed: number;
+  /** CPU per write acknowledged: each added learner's (null: none added), the leader's, both followers' together, this generator's. */
+  readonly extraCpuUsPerWrite: number | null;
+  readonly leaderCpuUsPerWrite: number;
+  readonly followersCpuUsPerWrite: number;
+  readonly generatorCpuUsPerWrite: number;
+  /** The share of the machine's CPU time that was busy during the window (null without /proc/stat). */
+  readonly machineBusy: number | null;
+};
 
 /** The set-up's figures, or null when this system cannot run it (niced without /proc). */
 async function measure(setup: Setup, dir: string): Promise<Measured | null> {
@@ -128,10 +142,23 @@ async function measure(setup: Setup, dir: string): Promise<Measured | null> {
     await runLoad(16, 2, request('warm'));
     const extraPids = setup === 'workers' || setup === 'niced' ? cluster.live().filter((n) => n.id.startsWith('w')).map((n) => n.child?.pid ?? 0)
       : setup === 'floor' ? (floor?.children ?? []).map((c) => c.pid ?? 0) : [];
-    const before = cpuMs(extraPids);
+    const leaderPid = cluster.live().find((n) => n.id === leader)?.child?.pid ?? 0;
+    const followerPids = cluster.live().filter((n) => n.id.startsWith('n') && n.id !== leader).map((n) => n.child?.pid ?? 0);
+    const before = { extra: cpuMs(extraPids), leader: cpuMs([leaderPid]), followers: cpuMs(followerPids), generator: process.cpuUsage(), machine: machineJiffies() };
     const r = await runLoad(level, seconds, request(`c${level}`));
-    const extra = cpuMs(extraPids) - before;
-    return { writesPerSecond: r.perSecond, p99Ms: r.p99Ms, failed: r.failed, extraCpuUsPerWrite: extraPids.length === 0 || r.ok === 0 ? null : (1000 * extra) / r.ok / extraPids.length };
+    const machine = machineJiffies();
+    const generator = process.cpuUsage(before.generator);
+    const perWrite = (cpuMsSpent: number): number => (r.ok === 0 ? 0 : (1000 * cpuMsSpent) / r.ok);
+    return {
+      writesPerSecond: r.perSecond,
+      p99Ms: r.p99Ms,
+      failed: r.failed,
+      extraCpuUsPerWrite: extraPids.length === 0 || r.ok === 0 ? null : perWrite(cpuMs(extraPids) - before.extra) / extraPids.length,
+      leaderCpuUsPerWrite: perWrite(cpuMs([leaderPid]) - before.leader),
+      followersCpuUsPerWrite: perWrite(cpuMs(followerPids) - before.followers),
+      generatorCpuUsPerWrite: r.ok === 0 ? 0 : (generator.user + generator.system) / r.ok,
+      machineBusy: machine === null || before.machine === null || machine.total === before.machine.total ? null : (machine.busy - before.machine.busy) / (machine.total - before.machine.total),
+    };
   } finally {
     if (feeder !== null) clearInterval(feeder);
     for (const socket of floor?.sockets ?? []) socket.destroy();
@@ -150,6 +177,8 @@ async function main(): Promise<void> {
   console.log(`bench:workers: 3 voters, +${workerCount} worker members, +${workerCount} floor learners; ${level} clients, ${seconds} s per window, ${rounds} rounds; node ${process.version}`);
   const ratios: Record<Exclude<Setup, 'voters'>, number[]> = { workers: [], niced: [], floor: [] };
   const perWrite: Record<Exclude<Setup, 'voters'>, number[]> = { workers: [], niced: [], floor: [] };
+  /** The voters' and the generator's CPU per write with no learner: what the machine spends on a write. */
+  const votersCpu: number[] = [];
   for (let round = 1; round <= rounds; round++) {
     const order = SETUPS.map((_, i) => SETUPS[(i + round - 1) % SETUPS.length] as Setup);
     const got: Partial<Record<Setup, Measured>> = {};
@@ -163,12 +192,16 @@ async function main(): Promise<void> {
         }
         got[setup] = m;
         const extra = m.extraCpuUsPerWrite === null ? '' : ` cpu_us_per_write_per_learner=${m.extraCpuUsPerWrite.toFixed(1)}`;
-        console.log(`round ${round} ${setup.padEnd(7)} writes/s=${m.writesPerSecond.toFixed(0)} p99_ms=${m.p99Ms.toFixed(1)} failed=${m.failed}${extra}`);
+        const busy = m.machineBusy === null ? '' : ` machine_busy=${(100 * m.machineBusy).toFixed(0)}%`;
+        console.log(`round ${round} ${setup.padEnd(7)} writes/s=${m.writesPerSecond.toFixed(0)} p99_ms=${m.p99Ms.toFixed(1)} failed=${m.failed}${extra}`
+          + ` cpu_us_per_write: leader=${m.leaderCpuUsPerWrite.toFixed(0)} followers=${m.followersCpuUsPerWrite.toFixed(0)} generator=${m.generatorCpuUsPerWrite.toFixed(0)}${busy}`);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     }
-    const base = got.voters?.writesPerSecond ?? 0;
+    const voters = got.voters;
+    if (voters !== undefined) votersCpu.push(voters.leaderCpuUsPerWrite + voters.followersCpuUsPerWrite + voters.generatorCpuUsPerWrite);
+    const base = voters?.writesPerSecond ?? 0;
     for (const key of ['workers', 'niced', 'floor'] as const) {
       const m = got[key];
       if (m === undefined || base === 0) continue;
@@ -179,6 +212,11 @@ async function main(): Promise<void> {
   console.log('');
   const niced = ratios.niced.length === 0 ? 'niced workers not run' : `+${workerCount} workers at nice ${niceness} ${(100 * median(ratios.niced)).toFixed(0)} % (${median(perWrite.niced).toFixed(1)} µs)`;
   console.log(`median of ${rounds} rounds: +${workerCount} workers ${(100 * median(ratios.workers)).toFixed(0)} % of 3 voters alone (${median(perWrite.workers).toFixed(1)} µs CPU per write per worker); ${niced}; +${workerCount} floor learners ${(100 * median(ratios.floor)).toFixed(0)} % (${median(perWrite.floor).toFixed(1)} µs per write per learner)`);
+  // On a machine the voters alone keep busy, writes/s is its CPU over the CPU a write takes,
+  // so staying within 10 % lets N learners add a ninth of the voters' CPU per write at most
+  // (less, as they also slow the voters down by crowding them).
+  const budget = median(votersCpu) / 9 / workerCount;
+  console.log(`within 10 % on a busy machine: the voters and the generator spend ${median(votersCpu).toFixed(0)} µs of CPU per write, so ${workerCount} learners may add at most ${budget.toFixed(1)} µs each`);
 }
 
 await main();
