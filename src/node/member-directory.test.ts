@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { unpack } from 'msgpackr';
+import { pack, unpack } from 'msgpackr';
 import { ReplicatedJobs, encodeCommand, validateJobSpec } from '../statemachine/index.js';
-import { MemberDirectory, encodeMemberContext } from './member-directory.js';
+import { MemberDirectory, RETIRED_IDS_MAX, encodeMemberContext } from './member-directory.js';
 import type { StateMachine } from './ports.js';
 
 function put(id: string, index: number): { index: number; term: number; kind: 'normal'; data: Uint8Array } {
@@ -62,4 +62,46 @@ test('applying a removal tells the state machine: the job table ends that node\'
   assert.deepEqual(heard, [['n2', ['r1']]]);
   assert.equal(jobs.table.getRun('r1')?.status, 'lost');
   assert.equal(directory.addresses.has('n2'), false);
+});
+
+test('a voter removed is retired for good, in snapshots too; a worker that never voted is not; the oldest retired id goes past the limit', () => {
+  const at = (id: string) => encodeMemberContext({ rpc: `${id}:1`, http: `${id}:2` });
+  const a = new MemberDirectory(new ReplicatedJobs());
+  a.applyConfChange({ type: 'addVoter', node: 'n1', context: at('n1') });
+  a.applyConfChange({ type: 'addLearner', node: 'n2', context: at('n2') });
+  a.applyConfChange({ type: 'addVoter', node: 'n2', context: at('n2') });
+  a.applyConfChange({ type: 'addLearner', node: 'n2', context: encodeMemberContext({ rpc: 'n2:1', http: 'n2:2' }, 'worker') }); // demoted: it voted
+  a.applyConfChange({ type: 'addLearner', node: 'w1', context: encodeMemberContext({ rpc: 'w1:1', http: 'w1:2' }, 'worker') });
+  a.applyConfChange({ type: 'addLearner', node: 'l1', context: at('l1') }); // on its way to voting, never got there
+  for (const id of ['n2', 'w1', 'l1']) a.applyConfChange({ type: 'remove', node: id, context: '' });
+  assert.deepEqual([...a.retired], ['n2']);
+  assert.deepEqual([...a.voted], ['n1']);
+
+  const b = new MemberDirectory(new ReplicatedJobs());
+  b.restore(a.snapshot());
+  assert.deepEqual([...b.retired], ['n2']);
+  assert.deepEqual([...b.voted], ['n1']);
+
+  // A snapshot from before `voted` and `retired`: both empty; the runtime then names the voters of its membership.
+  const old = Object(unpack(a.snapshot()));
+  Reflect.deleteProperty(old, 'voted');
+  Reflect.deleteProperty(old, 'retired');
+  const c = new MemberDirectory(new ReplicatedJobs());
+  c.restore(pack(old));
+  assert.deepEqual([...c.retired], []);
+  c.noteVoters(['n1']);
+  c.applyConfChange({ type: 'remove', node: 'n1', context: '' });
+  assert.deepEqual([...c.retired], ['n1']);
+
+  const d = new MemberDirectory(new ReplicatedJobs());
+  for (let i = 0; i <= RETIRED_IDS_MAX; i++) {
+    d.applyConfChange({ type: 'addVoter', node: `v${i}`, context: '' });
+    d.applyConfChange({ type: 'remove', node: `v${i}`, context: '' });
+  }
+  assert.equal(d.retired.size, RETIRED_IDS_MAX);
+  assert.ok(!d.retired.has('v0') && d.retired.has(`v${RETIRED_IDS_MAX}`), 'the oldest was forgotten');
+
+  const bad = Object(unpack(a.snapshot()));
+  bad.retired = [7];
+  assert.throws(() => new MemberDirectory(new ReplicatedJobs()).restore(pack(bad)), /an id in retired/);
 });

@@ -22,6 +22,13 @@ export type MemberRole = 'voter' | 'worker';
 const ADDRESS_CHARS_MAX = 300;
 const EMPTY = new Uint8Array(0);
 const SNAPSHOT_VERSION = 1;
+/**
+ * Retired ids remembered at most; past this the oldest is forgotten (and could be reused).
+ * Ids are an operator's names, so this is thousands of voters replaced, not a limit in practice.
+ */
+export const RETIRED_IDS_MAX = 10_000;
+/** Member ids longer than this are not ours (they come from the log and snapshots). */
+const ID_CHARS_MAX = 300;
 
 function isAddressText(value: unknown): value is string {
   return typeof value === 'string' && value.length <= ADDRESS_CHARS_MAX;
@@ -71,6 +78,16 @@ export class MemberDirectory<C, R> implements StateMachine<C, R> {
   readonly addresses = new Map<NodeId, MemberAddress>();
   /** Members added (or demoted) as workers: never promoted by the leader on its own. */
   readonly workers = new Set<NodeId>();
+  /** Members that are or have been voters (a demoted voter stays in it). */
+  readonly voted = new Set<NodeId>();
+  /**
+   * Ids removed after they had voted, oldest first: never members again. A node's votes are
+   * on its disk; one that comes back wiped under the same id could vote a second time in a
+   * term where its first life voted, or grant its vote, with an empty log, to a voter cut off
+   * since before the removal whose log still counts it — and two such returns can hand that
+   * stale voter a majority. etcd never reuses a member id for the same reason.
+   */
+  readonly retired = new Set<NodeId>();
 
   constructor(readonly inner: StateMachine<C, R>) {}
 
@@ -82,21 +99,37 @@ export class MemberDirectory<C, R> implements StateMachine<C, R> {
     return this.inner.apply(entry, answered);
   }
 
+  /** Voters of a membership read from elsewhere (a snapshot's, on start): they have voted. */
+  noteVoters(voters: readonly NodeId[]): void {
+    for (const id of voters) this.voted.add(id);
+  }
+
   applyConfChange(change: ConfChange): void {
     if (change.type === 'remove') {
       this.addresses.delete(change.node);
       this.workers.delete(change.node);
+      if (this.voted.delete(change.node)) this.retire(change.node);
       this.inner.memberRemoved?.(change.node);
       return;
     }
+    if (change.type === 'addVoter') this.voted.add(change.node);
     if (change.type === 'addLearner' && roleOfContext(change.context) === 'worker') this.workers.add(change.node);
     else this.workers.delete(change.node);
     const address = decodeMemberContext(change.context);
     if (address !== null) this.addresses.set(change.node, address);
   }
 
+  private retire(id: NodeId): void {
+    this.retired.delete(id);
+    this.retired.add(id);
+    for (const oldest of this.retired) {
+      if (this.retired.size <= RETIRED_IDS_MAX) break;
+      this.retired.delete(oldest);
+    }
+  }
+
   /**
-   * msgpack `{v, addresses, inner: bin}` with the inner image written straight after its
+   * msgpack `{v, addresses, voted, retired, inner: bin}` with the inner image written straight after its
    * header: packing a table-sized value would copy it, and msgpackr keeps its output buffer
    * at the largest size it ever packed (for a million jobs, hundreds of MB for good).
    */
@@ -108,7 +141,8 @@ export class MemberDirectory<C, R> implements StateMachine<C, R> {
   *snapshotSteps(): Generator<void, Uint8Array, void> {
     // A worker's row has a fourth field; readers before roles take the first three.
     const addresses = [...this.addresses.entries()].map(([id, a]) => (this.workers.has(id) ? [id, a.rpc, a.http, 'worker'] : [id, a.rpc, a.http]));
-    const head = pack({ v: SNAPSHOT_VERSION, addresses, inner: EMPTY });
+    // `voted` and `retired` came after version 1 was out: a snapshot without them reads as empty.
+    const head = pack({ v: SNAPSHOT_VERSION, addresses, voted: [...this.voted], retired: [...this.retired], inner: EMPTY });
     // `inner` is packed last, as bin8 of length 0 (c4 00): replace that by a bin32 header.
     assert.ok(head[head.length - 2] === 0xc4 && head[head.length - 1] === 0x00, 'the inner image is the last value');
     const frameFor = (imageBytes: number): Uint8Array => {
@@ -133,17 +167,33 @@ export class MemberDirectory<C, R> implements StateMachine<C, R> {
   }
 
   restore(data: Uint8Array): void {
-    const { addresses, workers, inner } = parseSnapshot(unpack(data));
+    const { addresses, workers, voted, retired, inner } = parseSnapshot(unpack(data));
     this.addresses.clear();
     this.workers.clear();
+    this.voted.clear();
+    this.retired.clear();
     for (const [id, address] of addresses) this.addresses.set(id, address);
     for (const id of workers) this.workers.add(id);
+    for (const id of voted) this.voted.add(id);
+    for (const id of retired) this.retired.add(id);
     this.inner.restore(inner);
   }
 }
 
 /** Checks a decoded snapshot field by field; a snapshot of another version or shape is refused. */
-function parseSnapshot(decoded: unknown): { addresses: [NodeId, MemberAddress][]; workers: NodeId[]; inner: Uint8Array } {
+function idList(decoded: object, field: 'voted' | 'retired', max: number): NodeId[] {
+  const value: unknown = Reflect.get(decoded, field);
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.length > max) throw new Error(`snapshot is malformed: ${field} is not a list of at most ${max} ids`);
+  const ids: NodeId[] = [];
+  for (const id of value) {
+    if (typeof id !== 'string' || id.length > ID_CHARS_MAX) throw new Error(`snapshot is malformed: an id in ${field}`);
+    ids.push(id);
+  }
+  return ids;
+}
+
+function parseSnapshot(decoded: unknown): { addresses: [NodeId, MemberAddress][]; workers: NodeId[]; voted: NodeId[]; retired: NodeId[]; inner: Uint8Array } {
   if (typeof decoded !== 'object' || decoded === null) throw new Error('snapshot is malformed: not a map');
   const version: unknown = Reflect.get(decoded, 'v');
   if (version !== SNAPSHOT_VERSION) throw new Error(`snapshot format ${String(version)} is not readable by this version (expects ${SNAPSHOT_VERSION})`);
@@ -160,5 +210,5 @@ function parseSnapshot(decoded: unknown): { addresses: [NodeId, MemberAddress][]
     addresses.push([id, { rpc, http }]);
     if (role === 'worker') workers.push(id);
   }
-  return { addresses, workers, inner };
+  return { addresses, workers, voted: idList(decoded, 'voted', RETIRED_IDS_MAX), retired: idList(decoded, 'retired', RETIRED_IDS_MAX), inner };
 }

@@ -224,6 +224,40 @@ test('a held membership change is refused (CONF_CHANGE_PENDING) beyond the queue
   assert.ok(!d.runtime(leaderOf(d)).status().conf.learners.includes('w2'), 'w2 was not added');
 });
 
+test('a voter that was removed never becomes a member again under its id, also when its return waited behind its removal; a worker may come back', async () => {
+  const c = await threeReady(15);
+  const leader = c.runtime(leaderOf(c));
+  c.addEmpty('d');
+  await c.settle(leader.addMember('d', { rpc: 'd:rpc', http: 'd:http' }));
+  await c.runUntil('d is a voter', () => leader.status().conf.voters.includes('d'));
+  // Its removal and its return asked for at once: the return waits behind the removal, and is
+  // judged once the removal applied.
+  const removed = watch(leader.removeMember('d'));
+  const back = watch(leader.addMember('d', { rpc: 'd:rpc', http: 'd:http' }));
+  await c.runUntil('both answered', () => removed.outcome !== null && back.outcome !== null);
+  assert.equal(removed.outcome, 'ok');
+  assert.ok(isChimeError(back.outcome, 'CONF_CHANGE_INVALID') && /was a voter and was removed/.test(back.outcome.message), String(back.outcome));
+  await c.stop('d');
+  const again = watch(leader.addMember('d', { rpc: 'd:rpc', http: 'd:http' }));
+  await c.runUntil('refused at once', () => again.outcome !== null, 1);
+  assert.ok(isChimeError(again.outcome, 'CONF_CHANGE_INVALID'), String(again.outcome));
+  assert.ok(!leader.status().conf.learners.includes('d') && !leader.status().conf.voters.includes('d'), 'd is no member');
+  // Every replica keeps the rule, so the next leader refuses too.
+  const other = c.runtime(['a', 'b', 'c'].find((id) => id !== leader.id) as NodeId);
+  leader.transferLeadership(other.id);
+  await c.runUntil('the other node leads', () => c.leader() === other.id);
+  await c.settle(other.propose('own term'));
+  await assert.rejects(other.addMember('d', { rpc: 'd:rpc', http: 'd:http' }), (error: unknown) => isChimeError(error, 'CONF_CHANGE_INVALID'));
+
+  // A worker never voted: removed, it may join again under its id.
+  c.addEmpty('w1');
+  await c.settle(addWorker(other, 'w1'));
+  await c.settle(other.removeMember('w1'));
+  await c.runUntil('w1 removed', () => !other.status().conf.learners.includes('w1'));
+  await c.settle(addWorker(other, 'w1'));
+  await c.runUntil('w1 is back', () => other.status().conf.learners.includes('w1'));
+});
+
 test('with no hold (confChangeHoldMs 0) a change that finds another pending is refused at once', async () => {
   const c = await threeReady(13, { confChangeHoldMs: 0 });
   const leader = c.runtime(leaderOf(c));

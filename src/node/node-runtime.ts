@@ -147,6 +147,7 @@ export class NodeRuntime<C, R> {
       flushSends: () => this.options.link.flush?.(),
       softStateChanged: (soft) => this.onSoftState(soft),
       confApplied: (change) => this.onConfApplied(change),
+      confChangeRefusal: (change) => this.confChangeRefusal(change),
       tickMs: timing.tickMs,
       heartbeatTicks: Math.max(1, Math.round(timing.heartbeatMs / timing.tickMs)),
       electionTicks: Math.max(2, Math.round(timing.electionMs / timing.tickMs)),
@@ -171,6 +172,8 @@ export class NodeRuntime<C, R> {
   /** Restores the snapshot, starts ticking, and campaigns at once when this node is the only voter. */
   start(): void {
     if (this.options.initialSnapshot.meta.index > 0) this.directory.restore(this.options.initialSnapshot.data);
+    // A snapshot written before the directory kept `voted` still names its voters.
+    this.directory.noteVoters(this.options.initialSnapshot.meta.conf.voters);
     this.refreshPeers();
     this.loop.start();
     // A sole voter has no one to wait for: it elects itself at once rather than after an
@@ -313,6 +316,12 @@ export class NodeRuntime<C, R> {
   /** The HTTP address of the current leader, if known. */
   leaderHttp(): string | null {
     return this.leaderId === null ? null : this.httpOf(this.leaderId);
+  }
+
+  /** A change that would make a retired id (removed after it voted) a member again is refused: see MemberDirectory.retired. */
+  private confChangeRefusal(change: ConfChange): ChimeError | null {
+    if (change.type === 'remove' || !this.directory.retired.has(change.node)) return null;
+    return new ChimeError('CONF_CHANGE_INVALID', `${change.node} was a voter and was removed, so its id is never a member again (its old votes may still count somewhere): give the node a new --id and an empty data dir`);
   }
 
   /** Adds a learner: a future voter (promoted once caught up), or a worker that never votes. */

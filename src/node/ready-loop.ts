@@ -29,6 +29,12 @@ export interface ReadyLoopOptions<C, R> {
   readonly flushSends: () => void;
   readonly softStateChanged: (soft: SoftState) => void;
   readonly confApplied: (change: ConfChange) => void;
+  /**
+   * Why the application's membership rules refuse a change, or null. Asked when the change is
+   * offered to the core (a held one again when it leaves the queue), so it judges the
+   * membership with every change before it applied.
+   */
+  readonly confChangeRefusal: (change: ConfChange) => ChimeError | null;
   readonly tickMs: number;
   readonly heartbeatTicks: number;
   readonly electionTicks: number;
@@ -195,6 +201,8 @@ export class ReadyLoop<C, R> {
       if (!hold) return Promise.reject(new ChimeError('CONF_CHANGE_PENDING', `${this.heldConf.length} membership changes wait for the one before them`));
       return this.holdConfChange(change);
     }
+    const refused = this.options.confChangeRefusal(change);
+    if (refused !== null) return Promise.reject(refused);
     const result = this.raw.proposeConfChange(change);
     if (!result.ok) {
       if (hold && result.error.code === 'CONF_CHANGE_PENDING') return this.holdConfChange(change);
@@ -225,9 +233,17 @@ export class ReadyLoop<C, R> {
     while (this.heldConf.length > 0) {
       const head = this.heldConf[0];
       if (head === undefined) return;
-      const result = this.raw.proposeConfChange(head.change);
-      if (!result.ok && result.error.code === 'CONF_CHANGE_PENDING') return;
+      // The membership may still be behind (the change before is not applied): a refusal
+      // stands (a retired id stays retired), a pass is only final if the core takes the change.
+      const refused = this.options.confChangeRefusal(head.change);
+      const result = refused === null ? this.raw.proposeConfChange(head.change) : null;
+      if (result !== null && !result.ok && result.error.code === 'CONF_CHANGE_PENDING') return;
       this.heldConf.shift();
+      if (refused !== null) {
+        head.reject(refused);
+        continue;
+      }
+      if (result === null) continue;
       if (!result.ok) {
         head.reject(fromRaftError(result.error));
         continue;

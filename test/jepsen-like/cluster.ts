@@ -27,32 +27,49 @@ interface ClusterView {
   members: { id: string; voter: boolean }[];
 }
 
+/**
+ * Ids kept in reserve for the member nemesis. A voter that was removed never comes back under
+ * its id (src/node MemberDirectory.retired), so each removal brings a spare in instead; its
+ * links, ports and certificate are made at start with the founders', since every agent's
+ * CHIME_FAULT_DIAL map is fixed when it starts.
+ */
+const SPARE_IDS = 4;
+
 export class JepsenCluster {
+  /** The members now: the founders, with each removed voter replaced by the spare that took its place. */
   readonly ids: string[];
+  /** Every id this run may use: the founders, then the spares. */
+  readonly allIds: readonly string[];
   readonly links = new Map<string, LinkProxy>();
-  private constructor(readonly processes: ProcessCluster, ids: string[]) {
+  /** Spare ids not used yet, with the rpc and http addresses reserved for them. */
+  private readonly spares: { id: string; rpc: string; http: string }[] = [];
+  private rpcOf: ReadonlyMap<string, string> = new Map();
+  private constructor(readonly processes: ProcessCluster, ids: string[], allIds: string[]) {
     this.ids = ids;
+    this.allIds = allIds;
   }
 
   static async start(options: JepsenClusterOptions): Promise<JepsenCluster> {
-    const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
+    const allIds = Array.from({ length: options.nodes + SPARE_IDS }, (_, i) => `n${i + 1}`);
+    const ids = allIds.slice(0, options.nodes);
     const secureArgs: string[] = [];
     if (options.secure !== undefined) {
       const tokenFile = join(options.dir, 'admin.token');
       writeFileSync(tokenFile, `${options.secure.token}\n`, { mode: 0o600 });
       const pkiDir = join(options.dir, 'pki');
       const ca = makeTestCa(pkiDir, 'jepsen');
-      const peer = issueCert(pkiDir, ca, 'peers', { nodeIds: ids });
+      const peer = issueCert(pkiDir, ca, 'peers', { nodeIds: allIds });
       secureArgs.push('--admin-token-file', tokenFile, '--token-file', tokenFile, '--peer-cert', peer.certPath, '--peer-key', peer.keyPath, '--peer-ca', ca.certPath);
     }
     const processes = new ProcessCluster({ dir: options.dir, faults: true, args: secureArgs, ...(options.secure === undefined ? {} : { token: options.secure.token }) });
-    const cluster = new JepsenCluster(processes, ids);
+    const cluster = new JepsenCluster(processes, ids, allIds);
     try {
       // Proxies bind first and keep their ports; the agents' ports are reserved only then,
       // so the OS cannot hand a port it just released to a proxy (EADDRINUSE at launch).
       const rpcOf = new Map<string, string>();
-      for (const from of ids) {
-        for (const to of ids) {
+      cluster.rpcOf = rpcOf;
+      for (const from of allIds) {
+        for (const to of allIds) {
           if (from === to) continue;
           const proxy = new LinkProxy(from, to, () => {
             const address = processes.nodes.get(to)?.rpc ?? rpcOf.get(to) ?? '';
@@ -63,8 +80,9 @@ export class JepsenCluster {
           cluster.links.set(`${from}>${to}`, proxy);
         }
       }
-      const ports = await freePorts(ids.length * 2);
-      ids.forEach((id, i) => rpcOf.set(id, `127.0.0.1:${ports[2 * i]}`));
+      const ports = await freePorts(allIds.length * 2);
+      allIds.forEach((id, i) => rpcOf.set(id, `127.0.0.1:${ports[2 * i]}`));
+      for (const [i, id] of allIds.entries()) if (i >= ids.length) cluster.spares.push({ id, rpc: rpcOf.get(id) as string, http: `127.0.0.1:${ports[2 * i + 1]}` });
       const peers = ids.map((id) => `${id}=${rpcOf.get(id)}`).join(',');
       await Promise.all(ids.map((id, i) => processes.launch(id, rpcOf.get(id) as string, `127.0.0.1:${ports[2 * i + 1]}`, ['--peers', peers], { CHIME_FAULT_DIAL: cluster.dialMap(id, rpcOf) })));
       await cluster.waitForLeader(30_000);
@@ -77,7 +95,7 @@ export class JepsenCluster {
 
   /** For every other node: its real rpc address → the proxy of the link from `from` to it. */
   private dialMap(from: string, rpcOf: ReadonlyMap<string, string>): string {
-    return this.ids.filter((to) => to !== from).map((to) => `${rpcOf.get(to) ?? ''}=${this.link(from, to).address}`).join(',');
+    return this.allIds.filter((to) => to !== from).map((to) => `${rpcOf.get(to) ?? ''}=${this.link(from, to).address}`).join(',');
   }
 
   link(from: string, to: string): LinkProxy {
@@ -160,8 +178,18 @@ export class JepsenCluster {
     await this.restart(id);
   }
 
-  /** Removes `id` through the leader's API, kills it, wipes its data, and joins it again empty. */
-  async removeAndRejoin(id: string, log: (s: string) => void): Promise<void> {
+  /** Spare ids left for `replace`. */
+  sparesLeft(): number {
+    return this.spares.length;
+  }
+
+  /**
+   * Removes `id` through the leader's API, kills it and wipes its data, and has a spare join
+   * empty in its place (a removed voter's id is never a member again); returns the spare's id.
+   */
+  async replace(id: string, log: (s: string) => void): Promise<string> {
+    const spare = this.spares.shift();
+    if (spare === undefined) throw new Error('no spare id left');
     // Leadership may move between finding the leader and its proposing the removal, as an
     // operator would see it: a refusal that says the removal did not run (NOT_LEADER,
     // NO_LEADER, CONF_CHANGE_PENDING) is asked again; after an answer that says its outcome is
@@ -203,12 +231,15 @@ export class JepsenCluster {
     const node = this.processes.nodes.get(id);
     if (node === undefined) throw new Error(`no node ${id}`);
     rmSync(node.dataDir, { recursive: true, force: true });
+    this.ids.splice(this.ids.indexOf(id), 1, spare.id);
     const via = this.processes.url(await this.waitForLeader(), '');
-    await this.processes.restart(id, ['--join', via]);
-    await waitFor(`${id} to be a voter again`, async () => {
+    await this.processes.launch(spare.id, spare.rpc, spare.http, ['--join', via], { CHIME_FAULT_DIAL: this.dialMap(spare.id, this.rpcOf) });
+    log(`${spare.id} joins in ${id}'s place`);
+    await waitFor(`${spare.id} to be a voter`, async () => {
       const view = await this.view(await this.waitForLeader(5000));
-      return view?.members.some((m) => m.id === id && m.voter) === true;
+      return view?.members.some((m) => m.id === spare.id && m.voter) === true;
     }, 60_000, 200);
+    return spare.id;
   }
 
   async stop(): Promise<void> {

@@ -124,9 +124,10 @@ export class Nemesis {
       case 'member': {
         const candidates = ids.filter((id) => id !== leader && c.isUp(id));
         const victim = pick(prng, candidates);
+        if (c.sparesLeft() === 0) return { kind: 'member', detail: 'no spare id left: nothing done', heal: async () => {} };
         // The whole churn happens at start; holding it is just letting the cluster run.
-        await c.removeAndRejoin(victim, (s) => this.note('member', s));
-        return { kind: 'member', detail: `${victim} removed, wiped and re-added`, heal: async () => {} };
+        const spare = await c.replace(victim, (s) => this.note('member', s));
+        return { kind: 'member', detail: `${victim} removed and wiped, ${spare} joined empty in its place`, heal: async () => {} };
       }
       case 'outage': {
         // A full outage, longer than the scheduler's catch-up: missed instants follow each

@@ -131,7 +131,7 @@ export async function runJepsen(options: RunOptions): Promise<RunReport> {
   } finally {
     stopped = true;
     await cluster.stop();
-    if (options.keep !== true) for (const id of cluster.ids) rmSync(join(options.dir, id), { recursive: true, force: true });
+    if (options.keep !== true) for (const id of cluster.allIds) rmSync(join(options.dir, id), { recursive: true, force: true });
   }
 }
 
