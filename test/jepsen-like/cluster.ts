@@ -33,7 +33,7 @@ interface ClusterView {
  * links, ports and certificate are made at start with the founders', since every agent's
  * CHIME_FAULT_DIAL map is fixed when it starts.
  */
-const SPARE_IDS = 4;
+const SPARE_IDS = 6;
 
 export class JepsenCluster {
   /** The members now: the founders, with each removed voter replaced by the spare that took its place. */
@@ -231,9 +231,10 @@ export class JepsenCluster {
     const node = this.processes.nodes.get(id);
     if (node === undefined) throw new Error(`no node ${id}`);
     rmSync(node.dataDir, { recursive: true, force: true });
-    this.ids.splice(this.ids.indexOf(id), 1, spare.id);
     const via = this.processes.url(await this.waitForLeader(), '');
     await this.processes.launch(spare.id, spare.rpc, spare.http, ['--join', via], { CHIME_FAULT_DIAL: this.dialMap(spare.id, this.rpcOf) });
+    // Clients pick from `ids`: the spare enters it only once it has a process to call.
+    this.ids.splice(this.ids.indexOf(id), 1, spare.id);
     log(`${spare.id} joins in ${id}'s place`);
     await waitFor(`${spare.id} to be a voter`, async () => {
       const view = await this.view(await this.waitForLeader(5000));
