@@ -326,4 +326,11 @@ export const MUTANTS: readonly Mutant[] = [
     replace: 'const earlier = undefined as Pending<R> | undefined;',
     rule: "a proposal whose index the node proposes at anew (its log was cut back while it did not lead) is answered, not left waiting",
   },
+  {
+    name: 'retired-id-rejoins-from-the-queue',
+    file: HOST,
+    search: 'const refused = this.options.confChangeRefusal(head.change);',
+    replace: 'const refused = null as ChimeError | null;',
+    rule: "a removed voter's id never becomes a member again: a held change is judged again when it leaves the queue, once the changes before it applied",
+  },
 ];
