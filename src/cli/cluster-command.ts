@@ -10,7 +10,8 @@ export const CLUSTER_HELP = `usage: chime cluster <status|members|add|remove|pro
   members                         the members table only
   add ID --rpc HOST:PORT [--http HOST:PORT] [--role worker]
                                   add a node (learner first, voter once caught up; a worker never votes)
-  remove ID                       remove a member
+  remove ID                       remove a member (a voter's id is then retired: a node that
+                                  comes back joins under a new id)
   promote ID                      make a worker (or learner) a voter
   demote ID                       make a voter a non-voting worker (keep the voters an odd count)
   transfer-leader [--to ID]       hand leadership to ID (or the most up-to-date voter)
