@@ -325,6 +325,30 @@ test('thesis §3.10 with §6.2: asking a leader to transfer leadership does not 
   assert.equal(net.get('n1').node.status().softState.role, 'follower', 'a leader that heard from nobody for two election timeouts has stepped down');
 });
 
+test('thesis §3.10 with §4.1: a TimeoutNow that arrives with the commit of a membership change is acted on once the change is applied', () => {
+  const net = new TestNetwork(['n1', 'n2', 'n3']);
+  net.elect('n1');
+  const n1 = net.get('n1').node;
+  const n2 = net.get('n2').node;
+  assert.ok(n1.proposeConfChange({ type: 'addLearner', node: 'n4', context: '' }).ok);
+  // n2 stores the change and acknowledges it; the leader commits it.
+  net.processReady(['n1']);
+  for (const m of net.takeQueued({ from: 'n1' })) net.deliver(m);
+  net.processReady(['n2', 'n3']);
+  for (const m of net.takeQueued({ to: 'n1' })) net.deliver(m);
+  assert.equal(n1.status().hardState.commit, n2.status().lastIndex, 'committed on the leader');
+  // The leader's next append (with the commit index) and its TimeoutNow reach n2 together,
+  // before n2 has applied the change: it may not campaign yet (its membership is about to change).
+  assert.equal(n1.transferLeader('n2'), null);
+  net.processReady(['n1']);
+  for (const m of net.takeQueued({ to: 'n2' })) net.deliver(m);
+  assert.equal(n2.status().softState.role, 'follower');
+  assert.ok(n2.status().hardState.commit > n2.status().applied, 'the change is committed, not applied');
+  // Once it is applied, n2 campaigns as the transfer asked, and wins.
+  net.stabilize();
+  assert.equal(net.leader(), 'n2');
+});
+
 test('thesis §3.10: a transfer that does not finish within an election timeout is abandoned', () => {
   const net = new TestNetwork(['n1', 'n2', 'n3']);
   net.elect('n1');

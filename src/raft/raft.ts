@@ -78,6 +78,13 @@ export class Raft {
 
   leadTransferee: NodeId | null = null;
   /**
+   * Ticks since a TimeoutNow came while a committed membership change waited to be applied
+   * (null: none waits). The leader sends it as soon as our log matches its own, often in the
+   * same batch as the commit index that covers a change; we campaign once that is applied,
+   * within the election timeout the leader gives the transfer.
+   */
+  private transferAskedTicks: number | null = null;
+  /**
    * Ticks since the transfer to `leadTransferee` began. Its own counter: restarting
    * electionElapsed for it would also restart the check-quorum window, so a leader asked
    * to hand over again and again would never find out it lost its majority.
@@ -142,6 +149,7 @@ export class Raft {
     this.randomizedElectionTimeout = this.config.electionTicks + this.config.randomInt(this.config.electionTicks);
     this.votes.clear();
     this.leadTransferee = null;
+    this.transferAskedTicks = null;
     // A hand-off ends with the leadership it was part of (see removalHandOff).
     this.removalHandOff = null;
     this.uncommitted = [];
@@ -253,6 +261,7 @@ export class Raft {
 
   private tickElection(): void {
     this.electionElapsed++;
+    if (this.transferAskedTicks !== null && ++this.transferAskedTicks >= this.config.electionTicks) this.transferAskedTicks = null;
     this.tickIncomingSnapshot();
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
@@ -510,7 +519,9 @@ export class Raft {
         else this.handleSnapshotChunk(m);
         return;
       case 'timeoutNow':
-        if (this.role === 'follower') this.hup(true);
+        if (this.role !== 'follower') return;
+        if (this.hasUnappliedConfChange()) this.transferAskedTicks = 0;
+        else this.hup(true);
         return;
       case 'readIndexResp':
         if (this.forwardedReads.delete(m.context)) this.readStates.push({ index: m.index, context: m.context });
@@ -884,6 +895,13 @@ export class Raft {
     this.pendingConfIndex = last;
     this.broadcastAppend();
     return { ok: true, firstIndex: first, lastIndex: last, term: this.term };
+  }
+
+  /** The application applied what the last Ready committed: a transfer that waited for a membership change goes ahead. */
+  appliedAdvanced(): void {
+    if (this.transferAskedTicks === null || this.role !== 'follower' || this.hasUnappliedConfChange()) return;
+    this.transferAskedTicks = null;
+    this.hup(true);
   }
 
   /** The application applied a conf entry: the membership changes now (etcd's rule). */

@@ -139,6 +139,7 @@ export class RawNode {
       raft.log.appliedTo(entry.index);
       if (entry.kind === 'conf') raft.applyConfEntry(entry);
     }
+    if (handed.committedEntries.length > 0) raft.appliedAdvanced();
     // Last, so that a candidate that wins now counts its own entries as written.
     if (handed.hardState !== null) raft.selfVoteDurable(handed.hardState.term, handed.hardState.vote);
   }

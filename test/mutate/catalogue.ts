@@ -327,6 +327,13 @@ export const MUTANTS: readonly Mutant[] = [
     rule: "a proposal whose index the node proposes at anew (its log was cut back while it did not lead) is answered, not left waiting",
   },
   {
+    name: 'transfer-dropped-while-conf-unapplied',
+    file: RAFT,
+    search: 'if (this.hasUnappliedConfChange()) this.transferAskedTicks = 0;',
+    replace: 'if (this.hasUnappliedConfChange()) this.transferAskedTicks = null;',
+    rule: 'thesis §3.10 with §4.1: a TimeoutNow that comes before a committed membership change is applied is acted on once it is, not dropped',
+  },
+  {
     name: 'retired-id-rejoins-from-the-queue',
     file: HOST,
     search: 'const refused = this.options.confChangeRefusal(head.change);',
