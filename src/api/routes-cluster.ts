@@ -56,6 +56,8 @@ export function clusterRoutes(cluster: ClusterService, gate: LeaderGate, metrics
         if (errors.length > 0 || typeof id !== 'string' || typeof rpc !== 'string') throw new ChimeError('INVALID_REQUEST', 'the member is invalid', { errors });
         const worker = role === 'worker';
         await cluster.addMember(id, { rpc, http: typeof http === 'string' ? http : '' }, worker ? 'worker' : 'voter', audit(id));
+        // The node refuses a member added again unless it names the same address and role.
+        if (member !== undefined) return sendJson(res, 202, { id, status: member.role, note: 'already a member at this address; nothing changed' });
         sendJson(res, 202, worker
           ? { id, status: 'worker', note: 'a non-voting executor; never promoted by itself' }
           : { id, status: 'learner', note: 'promoted to voter once caught up' });

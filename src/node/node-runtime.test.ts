@@ -224,20 +224,23 @@ test('a held membership change is refused (CONF_CHANGE_PENDING) beyond the queue
   assert.ok(!d.runtime(leaderOf(d)).status().conf.learners.includes('w2'), 'w2 was not added');
 });
 
-test('a voter that was removed never becomes a member again under its id, also when its return waited behind its removal; a worker may come back', async () => {
+test('a voter that was removed never becomes a member again under its id, also when its return waited in the queue of held changes; a worker may come back', async () => {
   const c = await threeReady(15);
   const leader = c.runtime(leaderOf(c));
   c.addEmpty('d');
   await c.settle(leader.addMember('d', { rpc: 'd:rpc', http: 'd:http' }));
   await c.runUntil('d is a voter', () => leader.status().conf.voters.includes('d'));
-  // Its removal and its return asked for at once: the return waits behind the removal, and is
-  // judged once the removal applied.
-  const removed = watch(leader.removeMember('d'));
-  const back = watch(leader.addMember('d', { rpc: 'd:rpc', http: 'd:http' }));
-  await c.runUntil('both answered', () => removed.outcome !== null && back.outcome !== null);
-  assert.equal(removed.outcome, 'ok');
-  assert.ok(isChimeError(back.outcome, 'CONF_CHANGE_INVALID') && /was a voter and was removed/.test(back.outcome.message), String(back.outcome));
+  await c.settle(leader.removeMember('d'));
+  await c.runUntil('d removed', () => !leader.status().conf.voters.includes('d'));
   await c.stop('d');
+  // Its return asked for behind two other changes (one pending, one held): it waits in the
+  // queue, and is judged as it leaves it.
+  for (const id of ['w2', 'w3']) c.addEmpty(id);
+  const others = ['w2', 'w3'].map((id) => watch(addWorker(leader, id)));
+  const back = watch(leader.addMember('d', { rpc: 'd:rpc', http: 'd:http' }));
+  await c.runUntil('all answered', () => back.outcome !== null && others.every((o) => o.outcome !== null));
+  assert.deepEqual(others.map((o) => o.outcome), ['ok', 'ok']);
+  assert.ok(isChimeError(back.outcome, 'CONF_CHANGE_INVALID') && /was a voter and was removed/.test(back.outcome.message), String(back.outcome));
   const again = watch(leader.addMember('d', { rpc: 'd:rpc', http: 'd:http' }));
   await c.runUntil('refused at once', () => again.outcome !== null, 1);
   assert.ok(isChimeError(again.outcome, 'CONF_CHANGE_INVALID'), String(again.outcome));
@@ -256,6 +259,26 @@ test('a voter that was removed never becomes a member again under its id, also w
   await c.runUntil('w1 removed', () => !other.status().conf.learners.includes('w1'));
   await c.settle(addWorker(other, 'w1'));
   await c.runUntil('w1 is back', () => other.status().conf.learners.includes('w1'));
+});
+
+test('adding a member again changes nothing: the same address and role is a repeated join, answered as done; anything else is refused', async () => {
+  const c = await threeReady(16);
+  const leader = c.runtime(leaderOf(c));
+  c.addEmpty('d');
+  await c.settle(leader.addMember('d', { rpc: 'd:rpc', http: 'd:http' }));
+  await c.runUntil('d is a voter', () => leader.status().conf.voters.includes('d'));
+  const before = leader.status().lastIndex;
+  await c.settle(leader.addMember('d', { rpc: 'd:rpc', http: 'd:http' }));
+  await assert.rejects(leader.addMember('d', { rpc: 'elsewhere:1', http: '' }), (error: unknown) => isChimeError(error, 'CONF_CHANGE_INVALID') && /already a member at d:rpc/.test(error.message));
+  await assert.rejects(addWorker(leader, 'd'), (error: unknown) => isChimeError(error, 'CONF_CHANGE_INVALID'));
+  assert.equal(leader.status().lastIndex, before, 'no membership entry was proposed');
+  assert.ok(leader.status().conf.voters.includes('d'), 'still a voter');
+  c.addEmpty('w1');
+  await c.settle(addWorker(leader, 'w1'));
+  await c.runUntil('w1 is a member', () => leader.status().conf.learners.includes('w1'));
+  await c.settle(addWorker(leader, 'w1'));
+  await assert.rejects(leader.addMember('w1', { rpc: 'w1:rpc', http: 'w1:http' }), (error: unknown) => isChimeError(error, 'CONF_CHANGE_INVALID'));
+  assert.ok(leader.status().conf.learners.includes('w1'), 'still a worker');
 });
 
 test('with no hold (confChangeHoldMs 0) a change that finds another pending is refused at once', async () => {

@@ -327,6 +327,15 @@ export class NodeRuntime<C, R> {
   /** Adds a learner: a future voter (promoted once caught up), or a worker that never votes. */
   addMember(id: NodeId, address: MemberAddress, role: MemberRole = 'voter'): Promise<void> {
     if (!this.isLeader()) return Promise.reject(notLeader(this.leaderId));
+    const conf = this.loop.status().conf;
+    if (conf.voters.includes(id) || conf.learners.includes(id)) {
+      // Adding a member again would make it a learner: a voter's demotion, by a typo or by a
+      // node that lost its data dir and joins again. A repeated join (its first answer lost)
+      // names the same address and role, and is answered as done.
+      const known = this.directory.addresses.get(id);
+      if (known?.rpc === address.rpc && this.directory.workers.has(id) === (role === 'worker')) return Promise.resolve();
+      return Promise.reject(new ChimeError('CONF_CHANGE_INVALID', `${id} is already a member${known === undefined || known.rpc === '' ? '' : ` at ${known.rpc}`}: change its role with {id, role}; a node that lost its data dir must be removed and join under a new id`));
+    }
     return this.loop.proposeConfChange({ type: 'addLearner', node: id, context: encodeMemberContext(address, role) }, true);
   }
 
