@@ -119,13 +119,12 @@ export class MemberDirectory<C, R> implements StateMachine<C, R> {
     if (address !== null) this.addresses.set(change.node, address);
   }
 
+  /** A retired id never becomes a member again, so it is never retired twice: one in, at most the oldest out. */
   private retire(id: NodeId): void {
-    this.retired.delete(id);
     this.retired.add(id);
-    for (const oldest of this.retired) {
-      if (this.retired.size <= RETIRED_IDS_MAX) break;
-      this.retired.delete(oldest);
-    }
+    if (this.retired.size <= RETIRED_IDS_MAX) return;
+    const oldest = this.retired.values().next();
+    if (oldest.done !== true) this.retired.delete(oldest.value);
   }
 
   /**

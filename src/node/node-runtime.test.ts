@@ -224,12 +224,18 @@ test('a held membership change is refused (CONF_CHANGE_PENDING) beyond the queue
   assert.ok(!d.runtime(leaderOf(d)).status().conf.learners.includes('w2'), 'w2 was not added');
 });
 
-test('a voter that was removed never becomes a member again under its id, also when its return waited in the queue of held changes; a worker may come back', async () => {
-  const c = await threeReady(15);
+/** threeReady plus a fourth voter `id` (rpc `ID:rpc`), joined as a learner and promoted once caught up. */
+async function threeReadyWithVoter(seed: number, id: NodeId): Promise<{ c: VirtualCluster<string, number>; leader: NodeRuntime<string, number> }> {
+  const c = await threeReady(seed);
   const leader = c.runtime(leaderOf(c));
-  c.addEmpty('d');
-  await c.settle(leader.addMember('d', { rpc: 'd:rpc', http: 'd:http' }));
-  await c.runUntil('d is a voter', () => leader.status().conf.voters.includes('d'));
+  c.addEmpty(id);
+  await c.settle(leader.addMember(id, { rpc: `${id}:rpc`, http: `${id}:http` }));
+  await c.runUntil(`${id} is a voter`, () => leader.status().conf.voters.includes(id));
+  return { c, leader };
+}
+
+test('a voter that was removed never becomes a member again under its id, also when its return waited in the queue of held changes; a worker may come back', async () => {
+  const { c, leader } = await threeReadyWithVoter(15, 'd');
   await c.settle(leader.removeMember('d'));
   await c.runUntil('d removed', () => !leader.status().conf.voters.includes('d'));
   await c.stop('d');
@@ -262,11 +268,7 @@ test('a voter that was removed never becomes a member again under its id, also w
 });
 
 test('adding a member again changes nothing: the same address and role is a repeated join, answered as done; anything else is refused', async () => {
-  const c = await threeReady(16);
-  const leader = c.runtime(leaderOf(c));
-  c.addEmpty('d');
-  await c.settle(leader.addMember('d', { rpc: 'd:rpc', http: 'd:http' }));
-  await c.runUntil('d is a voter', () => leader.status().conf.voters.includes('d'));
+  const { c, leader } = await threeReadyWithVoter(16, 'd');
   const before = leader.status().lastIndex;
   await c.settle(leader.addMember('d', { rpc: 'd:rpc', http: 'd:http' }));
   await assert.rejects(leader.addMember('d', { rpc: 'elsewhere:1', http: '' }), (error: unknown) => isChimeError(error, 'CONF_CHANGE_INVALID') && /already a member at d:rpc/.test(error.message));

@@ -236,14 +236,14 @@ export class ReadyLoop<C, R> {
       // The membership may still be behind (the change before is not applied): a refusal
       // stands (a retired id stays retired), a pass is only final if the core takes the change.
       const refused = this.options.confChangeRefusal(head.change);
-      const result = refused === null ? this.raw.proposeConfChange(head.change) : null;
-      if (result !== null && !result.ok && result.error.code === 'CONF_CHANGE_PENDING') return;
-      this.heldConf.shift();
       if (refused !== null) {
+        this.heldConf.shift();
         head.reject(refused);
         continue;
       }
-      if (result === null) continue;
+      const result = this.raw.proposeConfChange(head.change);
+      if (!result.ok && result.error.code === 'CONF_CHANGE_PENDING') return;
+      this.heldConf.shift();
       if (!result.ok) {
         head.reject(fromRaftError(result.error));
         continue;

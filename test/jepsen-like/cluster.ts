@@ -43,7 +43,8 @@ export class JepsenCluster {
   readonly links = new Map<string, LinkProxy>();
   /** Spare ids not used yet, with the rpc and http addresses reserved for them. */
   private readonly spares: { id: string; rpc: string; http: string }[] = [];
-  private rpcOf: ReadonlyMap<string, string> = new Map();
+  /** Each id's real rpc address, reserved at start (spares' too). */
+  private readonly rpcOf = new Map<string, string>();
   private constructor(readonly processes: ProcessCluster, ids: string[], allIds: string[]) {
     this.ids = ids;
     this.allIds = allIds;
@@ -66,8 +67,7 @@ export class JepsenCluster {
     try {
       // Proxies bind first and keep their ports; the agents' ports are reserved only then,
       // so the OS cannot hand a port it just released to a proxy (EADDRINUSE at launch).
-      const rpcOf = new Map<string, string>();
-      cluster.rpcOf = rpcOf;
+      const rpcOf = cluster.rpcOf;
       for (const from of allIds) {
         for (const to of allIds) {
           if (from === to) continue;
@@ -84,7 +84,7 @@ export class JepsenCluster {
       allIds.forEach((id, i) => rpcOf.set(id, `127.0.0.1:${ports[2 * i]}`));
       for (const [i, id] of allIds.entries()) if (i >= ids.length) cluster.spares.push({ id, rpc: rpcOf.get(id) as string, http: `127.0.0.1:${ports[2 * i + 1]}` });
       const peers = ids.map((id) => `${id}=${rpcOf.get(id)}`).join(',');
-      await Promise.all(ids.map((id, i) => processes.launch(id, rpcOf.get(id) as string, `127.0.0.1:${ports[2 * i + 1]}`, ['--peers', peers], { CHIME_FAULT_DIAL: cluster.dialMap(id, rpcOf) })));
+      await Promise.all(ids.map((id, i) => processes.launch(id, rpcOf.get(id) as string, `127.0.0.1:${ports[2 * i + 1]}`, ['--peers', peers], { CHIME_FAULT_DIAL: cluster.dialMap(id) })));
       await cluster.waitForLeader(30_000);
       return cluster;
     } catch (error) {
@@ -94,8 +94,8 @@ export class JepsenCluster {
   }
 
   /** For every other node: its real rpc address → the proxy of the link from `from` to it. */
-  private dialMap(from: string, rpcOf: ReadonlyMap<string, string>): string {
-    return this.allIds.filter((to) => to !== from).map((to) => `${rpcOf.get(to) ?? ''}=${this.link(from, to).address}`).join(',');
+  private dialMap(from: string): string {
+    return this.allIds.filter((to) => to !== from).map((to) => `${this.rpcOf.get(to) ?? ''}=${this.link(from, to).address}`).join(',');
   }
 
   link(from: string, to: string): LinkProxy {
@@ -232,7 +232,7 @@ export class JepsenCluster {
     if (node === undefined) throw new Error(`no node ${id}`);
     rmSync(node.dataDir, { recursive: true, force: true });
     const via = this.processes.url(await this.waitForLeader(), '');
-    await this.processes.launch(spare.id, spare.rpc, spare.http, ['--join', via], { CHIME_FAULT_DIAL: this.dialMap(spare.id, this.rpcOf) });
+    await this.processes.launch(spare.id, spare.rpc, spare.http, ['--join', via], { CHIME_FAULT_DIAL: this.dialMap(spare.id) });
     // Clients pick from `ids`: the spare enters it only once it has a process to call.
     this.ids.splice(this.ids.indexOf(id), 1, spare.id);
     log(`${spare.id} joins in ${id}'s place`);
