@@ -174,8 +174,9 @@ describe('the console in chromium', { skip: reason ?? false }, () => {
     await go(page, '#/jobs/long-task', 'Job long-task');
     await page.getByRole('button', { name: 'Run now' }).click();
     await page.getByRole('heading', { name: /^Run / }).waitFor();
-    await page.getByRole('button', { name: 'Kill' }).waitFor();
-    await page.getByText('running', { exact: true }).first().waitFor();
+    // The Kill button shows once the run's start is in the log: a run event like the others.
+    await page.getByRole('button', { name: 'Kill' }).waitFor({ timeout: RUN_EVENT_WAIT_MS });
+    await page.getByText('running', { exact: true }).first().waitFor({ timeout: RUN_EVENT_WAIT_MS });
     await page.getByRole('button', { name: 'Kill' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Kill run' }).click();
     await page.getByText('killed', { exact: true }).first().waitFor({ timeout: RUN_EVENT_WAIT_MS });
